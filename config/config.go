@@ -1,0 +1,266 @@
+// Package config holds the daemon's settings and reads them from three
+// layers: a TOML config file, DESKMAIL_* environment variables and command
+// line flags, each overriding the one before. Every setting has one name,
+// used as the flag (--max-message-bytes), the file key (max-message-bytes =
+// "25MiB") and the variable (DESKMAIL_MAX_MESSAGE_BYTES). A bad value stops
+// the start with an error that names the setting and where it came from.
+package config
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/spf13/pflag"
+)
+
+// Config is the daemon's settings.
+type Config struct {
+	SMTPAddr        string
+	LMTPAddr        string
+	HTTPAddr        string
+	Data            string
+	Domains         []string
+	Hostname        string
+	MaxMessageBytes int64
+	MaxHeaderBytes  int64
+	MaxRecipients   int
+	MaxLineBytes    int
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	SessionTimeout  time.Duration
+	MaxConns        int
+	MaxConnsPerIP   int
+	TLSCert         string
+	TLSKey          string
+	TLSSelfSigned   bool
+	APIToken        string
+	Retention       time.Duration
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	LogFormat       string
+}
+
+type option struct {
+	name   string
+	def    []string
+	help   string
+	repeat bool // may be given several times (a list)
+	isBool bool
+	set    func(c *Config, v []string) error
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
+}
+
+var options = []option{
+	{name: "smtp-addr", def: []string{"127.0.0.1:2525"}, help: `SMTP listen address ("" or "off" disables)`, set: str(func(c *Config) *string { return &c.SMTPAddr })},
+	{name: "lmtp-addr", help: `LMTP listen address, host:port or unix:/path (off by default)`, set: str(func(c *Config) *string { return &c.LMTPAddr })},
+	{name: "http-addr", def: []string{"127.0.0.1:8025"}, help: `HTTP API listen address ("" or "off" disables)`, set: str(func(c *Config) *string { return &c.HTTPAddr })},
+	{name: "data", def: []string{"./deskmail-data"}, help: "data folder (database, spool, secrets, control socket)", set: str(func(c *Config) *string { return &c.Data })},
+	{name: "domain", def: []string{"localhost"}, repeat: true, help: "a domain to accept mail for (repeatable; comma-separated in env)", set: setDomains},
+	{name: "hostname", def: []string{hostname()}, help: "this host's name in the SMTP greeting and Received headers", set: str(func(c *Config) *string { return &c.Hostname })},
+	{name: "max-message-bytes", def: []string{"25MiB"}, help: "largest message accepted (announced in EHLO SIZE)", set: size(func(c *Config) *int64 { return &c.MaxMessageBytes })},
+	{name: "max-header-bytes", def: []string{"256KiB"}, help: "largest header block accepted", set: size(func(c *Config) *int64 { return &c.MaxHeaderBytes })},
+	{name: "max-recipients", def: []string{"100"}, help: "recipients per message", set: integer(func(c *Config) *int { return &c.MaxRecipients })},
+	{name: "max-line-bytes", def: []string{"4096"}, help: "longest command or message line", set: integer(func(c *Config) *int { return &c.MaxLineBytes })},
+	{name: "read-timeout", def: []string{"5m"}, help: "idle time allowed between client lines", set: duration(func(c *Config) *time.Duration { return &c.ReadTimeout })},
+	{name: "write-timeout", def: []string{"5m"}, help: "time allowed to write a reply", set: duration(func(c *Config) *time.Duration { return &c.WriteTimeout })},
+	{name: "session-timeout", def: []string{"30m"}, help: "whole-session deadline of an SMTP/LMTP connection", set: duration(func(c *Config) *time.Duration { return &c.SessionTimeout })},
+	{name: "max-connections", def: []string{"500"}, help: "open SMTP+LMTP connections, all clients", set: integer(func(c *Config) *int { return &c.MaxConns })},
+	{name: "max-connections-per-ip", def: []string{"20"}, help: "open connections from one IP address", set: integer(func(c *Config) *int { return &c.MaxConnsPerIP })},
+	{name: "tls-cert", help: "PEM certificate for STARTTLS", set: str(func(c *Config) *string { return &c.TLSCert })},
+	{name: "tls-key", help: "PEM private key for STARTTLS", set: str(func(c *Config) *string { return &c.TLSKey })},
+	{name: "tls-self-signed", def: []string{"false"}, isBool: true, help: "offer STARTTLS with a throwaway self-signed certificate (testing only)", set: boolean(func(c *Config) *bool { return &c.TLSSelfSigned })},
+	{name: "api-token", help: "Bearer token of the HTTP API (default: generated into DATA/api-token)", set: str(func(c *Config) *string { return &c.APIToken })},
+	{name: "retention", def: []string{"72h"}, help: "how long the incoming/outgoing log is kept", set: duration(func(c *Config) *time.Duration { return &c.Retention })},
+	{name: "shutdown-timeout", def: []string{"30s"}, help: "how long sessions in a transaction may take to finish on shutdown", set: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{name: "log-level", def: []string{"info"}, help: "debug, info, warn or error", set: oneOf([]string{"debug", "info", "warn", "error"}, func(c *Config) *string { return &c.LogLevel })},
+	{name: "log-format", def: []string{"text"}, help: "text or json", set: oneOf([]string{"text", "json"}, func(c *Config) *string { return &c.LogFormat })},
+}
+
+// Names lists every setting, for docs and tests.
+func Names() []string {
+	n := make([]string, len(options))
+	for i, o := range options {
+		n[i] = o.name
+	}
+	return n
+}
+
+// EnvName is the environment variable of a setting.
+func EnvName(name string) string {
+	return "DESKMAIL_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// Loader collects the raw values of each layer.
+type Loader struct {
+	flags map[string]*rawFlag
+	file  *string
+}
+
+// rawFlag keeps what was typed; it is parsed with the other layers.
+type rawFlag struct {
+	vals   []string
+	repeat bool
+	isBool bool
+}
+
+func (r *rawFlag) String() string { return strings.Join(r.vals, ",") }
+func (r *rawFlag) Type() string {
+	if r.isBool {
+		return "bool"
+	}
+	return "string"
+}
+func (r *rawFlag) Set(v string) error {
+	if r.repeat {
+		r.vals = append(r.vals, v)
+	} else {
+		r.vals = []string{v}
+	}
+	return nil
+}
+func (r *rawFlag) IsBoolFlag() bool { return r.isBool }
+
+// Register adds --config and a flag per setting to fs.
+func Register(fs *pflag.FlagSet) *Loader {
+	l := &Loader{flags: map[string]*rawFlag{}}
+	l.file = fs.String("config", "", "TOML config file (keys are the flag names)")
+	for _, o := range options {
+		rf := &rawFlag{repeat: o.repeat, isBool: o.isBool}
+		l.flags[o.name] = rf
+		help := o.help
+		if len(o.def) > 0 && o.def[0] != "" {
+			help += fmt.Sprintf(" (default %q)", strings.Join(o.def, ","))
+		}
+		f := fs.VarPF(rf, o.name, "", help)
+		if o.isBool {
+			f.NoOptDefVal = "true"
+		}
+	}
+	return l
+}
+
+// Load builds the Config: defaults, then the file, then the environment
+// (environ as os.Environ gives it), then flags that were set.
+func (l *Loader) Load(environ []string) (*Config, error) {
+	type layered struct {
+		vals   []string
+		source string
+	}
+	final := map[string]layered{}
+	byName := map[string]option{}
+	for _, o := range options {
+		byName[o.name] = o
+		final[o.name] = layered{o.def, "default"}
+	}
+	if l.file != nil && *l.file != "" {
+		fileVals, err := readFile(*l.file, byName)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range fileVals {
+			final[k] = layered{v, fmt.Sprintf("config file %s: key %q", *l.file, k)}
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	for _, o := range options {
+		if v, ok := env[EnvName(o.name)]; ok {
+			vals := []string{v}
+			if o.repeat {
+				vals = splitList(v)
+			}
+			final[o.name] = layered{vals, "environment variable " + EnvName(o.name)}
+		}
+	}
+	for name, rf := range l.flags {
+		if rf.vals != nil {
+			final[name] = layered{rf.vals, "flag --" + name}
+		}
+	}
+	c := &Config{}
+	for _, o := range options {
+		lv := final[o.name]
+		if err := o.set(c, lv.vals); err != nil {
+			return nil, fmt.Errorf("%s: %w", lv.source, err)
+		}
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// check validates combinations of settings.
+func (c *Config) check() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("tls-cert and tls-key: give both or neither")
+	}
+	if c.Data == "" {
+		return fmt.Errorf("data: must not be empty")
+	}
+	if c.MaxHeaderBytes > c.MaxMessageBytes {
+		return fmt.Errorf("max-header-bytes: %d is more than max-message-bytes %d", c.MaxHeaderBytes, c.MaxMessageBytes)
+	}
+	return nil
+}
+
+func readFile(path string, known map[string]option) (map[string][]string, error) {
+	raw := map[string]any{}
+	if _, err := toml.DecodeFile(path, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	out := map[string][]string{}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		o, ok := known[k]
+		if !ok {
+			return nil, fmt.Errorf("config file %s: unknown key %q", path, k)
+		}
+		switch v := raw[k].(type) {
+		case []any:
+			if !o.repeat {
+				return nil, fmt.Errorf("config file %s: key %q: takes one value, not a list", path, k)
+			}
+			for _, e := range v {
+				out[k] = append(out[k], fmt.Sprint(e))
+			}
+			if out[k] == nil {
+				out[k] = []string{}
+			}
+		case map[string]any:
+			return nil, fmt.Errorf("config file %s: key %q: takes a value, not a table", path, k)
+		default:
+			out[k] = []string{fmt.Sprint(v)}
+		}
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

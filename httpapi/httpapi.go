@@ -1,0 +1,227 @@
+// Package httpapi is deskmail's HTTP API for the web app and for
+// operators: the incoming/outgoing log, message submission for `deskmail
+// deliver`, health probes and Prometheus metrics.
+//
+// Every endpoint but the health probes requires "Authorization: Bearer
+// TOKEN". The same handler is also served on a unix socket in the data
+// folder (mode 0600), where the file permission is the authentication:
+// that is how the CLI talks to a running daemon.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/store"
+)
+
+// Receiver stores a submitted message (the inbound package's Receiver).
+type Receiver interface {
+	Receive(ctx context.Context, env inbound.Envelope, data io.Reader) (inbound.Receipt, error)
+}
+
+// Server holds what the handlers need.
+type Server struct {
+	DB              *store.DB
+	Receiver        Receiver
+	Domains         inbound.Domains
+	Token           string
+	Clock           clock.Clock
+	Log             *slog.Logger
+	MaxMessageBytes int64
+	// Ready reports whether the daemon accepts mail (listeners up, store open).
+	Ready func() bool
+}
+
+// Handler returns the API. trusted skips the Bearer check (the unix
+// socket, whose file mode already restricts who can connect).
+func (s *Server) Handler(trusted bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.health)
+	mux.HandleFunc("GET /livez", s.health)
+	mux.HandleFunc("GET /readyz", s.ready)
+	auth := func(h http.Handler) http.Handler {
+		if trusted {
+			return h
+		}
+		return s.requireToken(h)
+	}
+	mux.Handle("GET /metrics", auth(promhttp.Handler()))
+	mux.Handle("GET /v1/log", auth(http.HandlerFunc(s.getLog)))
+	mux.Handle("POST /v1/inbound", auth(http.HandlerFunc(s.postInbound)))
+	return mux
+}
+
+func (s *Server) requireToken(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || s.Token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="deskmail"`)
+			writeError(w, http.StatusUnauthorized, "", "missing or wrong bearer token")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+	if s.Ready != nil && !s.Ready() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting or stopping"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// LogResponse is the body of GET /v1/log.
+type LogResponse struct {
+	Entries []journal.Entry `json:"entries"`
+	// Cursor is the ID of the last entry: pass it as after= to follow.
+	Cursor string `json:"cursor,omitempty"`
+}
+
+func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := journal.Filter{
+		Direction: journal.Direction(q.Get("direction")),
+		Status:    q.Get("status"),
+		Class:     q.Get("class"),
+		Address:   q.Get("address"),
+		After:     q.Get("after"),
+	}
+	if f.Direction != "" && f.Direction != journal.In && f.Direction != journal.Out {
+		writeError(w, http.StatusBadRequest, "direction", "must be in or out")
+		return
+	}
+	hours := 72.0
+	if h := q.Get("hours"); h != "" {
+		v, err := strconv.ParseFloat(h, 64)
+		if err != nil || v <= 0 || v > 24*366 {
+			writeError(w, http.StatusBadRequest, "hours", "must be a positive number of hours")
+			return
+		}
+		hours = v
+	}
+	f.Since = s.Clock.Now().Add(-time.Duration(hours * float64(time.Hour)))
+	if l := q.Get("limit"); l != "" {
+		v, err := strconv.Atoi(l)
+		if err != nil || v <= 0 || v > 10000 {
+			writeError(w, http.StatusBadRequest, "limit", "must be between 1 and 10000")
+			return
+		}
+		f.Limit = v
+	}
+	if f.After != "" {
+		if _, err := journal.ParseID(f.After); err != nil {
+			writeError(w, http.StatusBadRequest, "after", "not an entry id")
+			return
+		}
+	}
+	entries, err := journal.Query(s.DB, f)
+	if err != nil {
+		s.Log.Error("query log", "err", err)
+		writeError(w, http.StatusInternalServerError, "", "could not read the log")
+		return
+	}
+	resp := LogResponse{Entries: entries}
+	if entries == nil {
+		resp.Entries = []journal.Entry{}
+	}
+	if n := len(entries); n > 0 {
+		resp.Cursor = entries[n-1].ID
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// InboundResponse is the body of a successful POST /v1/inbound.
+type InboundResponse struct {
+	ID        string `json:"id"`
+	Duplicate bool   `json:"duplicate"`
+	MessageID string `json:"message_id,omitempty"`
+}
+
+// postInbound stores a raw message: the envelope is in the query
+// (mail_from, rcpt repeated), the message is the body. 200 only once durable.
+func (s *Server) postInbound(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	rcpts := q["rcpt"]
+	if len(rcpts) == 0 {
+		writeError(w, http.StatusBadRequest, "rcpt", "at least one recipient is required")
+		return
+	}
+	if len(rcpts) > 100 {
+		writeError(w, http.StatusBadRequest, "rcpt", "at most 100 recipients")
+		return
+	}
+	for _, rc := range rcpts {
+		if !s.Domains.Accepts(rc) {
+			writeError(w, http.StatusBadRequest, "rcpt", "not an address of a domain deskmail accepts mail for: "+rc)
+			return
+		}
+	}
+	proto := q.Get("proto")
+	if proto != "deliver" {
+		proto = "HTTP"
+	}
+	env := inbound.Envelope{MailFrom: q.Get("mail_from"), Rcpts: rcpts, Proto: proto, RemoteIP: remoteHost(r)}
+	body := http.MaxBytesReader(w, r.Body, s.MaxMessageBytes+1)
+	rc, err := s.Receiver.Receive(r.Context(), env, body)
+	var mbe *http.MaxBytesError
+	var te *inbound.TempError
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, InboundResponse{ID: rc.ID, Duplicate: rc.Duplicate, MessageID: rc.MessageID})
+	case errors.Is(err, inbound.ErrTooLarge), errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, "body", "message over the size limit")
+	case errors.Is(err, inbound.ErrHeaderTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "body", "message header over the size limit")
+	case errors.As(err, &te):
+		s.Log.Error("store submitted message", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "", "temporary failure, try again")
+	default:
+		writeError(w, http.StatusBadRequest, "body", "could not read the message")
+	}
+}
+
+func remoteHost(r *http.Request) string {
+	h := r.RemoteAddr
+	if i := strings.LastIndexByte(h, ':'); i > 0 {
+		h = strings.Trim(h[:i], "[]")
+	}
+	if h == "" || h == "@" {
+		return "local"
+	}
+	return h
+}
+
+// ErrorBody is the JSON of every error answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, field, msg string) {
+	writeJSON(w, code, ErrorBody{Error: msg, Field: field})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

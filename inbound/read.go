@@ -1,0 +1,85 @@
+package inbound
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/deskmail/deskmail/store"
+)
+
+// ErrNotFound is returned for an unknown message ID.
+var ErrNotFound = errors.New("inbound: no such message")
+
+// Load returns a stored message's record.
+func Load(db *store.DB, id string) (Meta, error) {
+	var m Meta
+	err := db.View(func(tx *store.Tx) error {
+		v := tx.Get(bucketMeta, []byte(id))
+		if v == nil {
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		return json.Unmarshal(v, &m)
+	})
+	return m, err
+}
+
+// OpenRaw returns the raw bytes of a stored message, as received, with the
+// Received header deskmail added on top.
+func OpenRaw(db *store.DB, m Meta) (io.ReadCloser, error) {
+	if m.Spooled {
+		return db.OpenSpool(m.ID)
+	}
+	var raw []byte
+	err := db.View(func(tx *store.Tx) error {
+		v := tx.Get(bucketRaw, []byte(m.ID))
+		if v == nil {
+			return fmt.Errorf("%w: raw bytes of %s", ErrNotFound, m.ID)
+		}
+		raw = append([]byte(nil), v...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(raw)), nil
+}
+
+// Pending lists stored messages the pipeline has not finished, oldest
+// first, at most max.
+func Pending(db *store.DB, max int) ([]string, error) {
+	var ids []string
+	err := db.View(func(tx *store.Tx) error {
+		return tx.Scan(bucketPending, nil, func(k, _ []byte) (bool, error) {
+			ids = append(ids, string(k))
+			return len(ids) < max, nil
+		})
+	})
+	return ids, err
+}
+
+// Done removes id from the pending index, in the caller's transaction
+// (together with whatever the pipeline step wrote).
+func Done(tx *store.Tx, id string) error { return tx.Delete(bucketPending, []byte(id)) }
+
+// Count returns how many messages are stored.
+func Count(db *store.DB) (n int, err error) {
+	err = db.View(func(tx *store.Tx) error { n = tx.Count(bucketMeta); return nil })
+	return n, err
+}
+
+// SweepSpool removes spool files that no committed record points at (left
+// by a crash between the spool rename and the commit).
+func SweepSpool(db *store.DB) (int, error) {
+	return db.SweepSpool(func(name string) bool {
+		found := false
+		_ = db.View(func(tx *store.Tx) error {
+			found = tx.Get(bucketMeta, []byte(name)) != nil
+			return nil
+		})
+		return found
+	})
+}
+

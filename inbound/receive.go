@@ -1,0 +1,329 @@
+package inbound
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"mime"
+	"net/textproto"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/store"
+)
+
+// Receiver stores inbound messages.
+type Receiver struct {
+	DB       *store.DB
+	Clock    clock.Clock
+	Hostname string // names this host in the Received header it adds
+	Limits   Limits
+	// Stored, if set, is called after a new message is committed.
+	Stored func(id string)
+}
+
+func (r *Receiver) limits() Limits {
+	l := r.Limits
+	if l.MaxMessageBytes <= 0 {
+		l.MaxMessageBytes = DefaultLimits.MaxMessageBytes
+	}
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = DefaultLimits.MaxHeaderBytes
+	}
+	if l.SpillBytes <= 0 {
+		l.SpillBytes = DefaultLimits.SpillBytes
+	}
+	return l
+}
+
+// Receive reads one message from data and commits it. It returns only after
+// the message is durable (or with an error, and then nothing was stored).
+// Errors are ErrTooLarge, ErrHeaderTooLarge, ErrNoRecipients, a read error
+// of data, or a *TempError.
+func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (Receipt, error) {
+	if len(env.Rcpts) == 0 {
+		return Receipt{}, ErrNoRecipients
+	}
+	lim := r.limits()
+	now := r.Clock.Now()
+	id := store.NewID(now)
+	trace := receivedHeader(env, r.Hostname, id, now)
+
+	br := bufio.NewReaderSize(io.LimitReader(data, lim.MaxMessageBytes+1), 32<<10)
+	var buf bytes.Buffer
+	buf.WriteString(trace)
+	hdrLen, err := readHeaderBlock(br, &buf, lim.MaxHeaderBytes)
+	if err != nil {
+		drain(data)
+		return Receipt{}, err
+	}
+	header := buf.Bytes()[len(trace) : len(trace)+hdrLen]
+	h := parseHeader(header)
+	headerSum := sha256.Sum256(header)
+
+	// The body: hash it, buffer it, spill it to the spool when it grows.
+	bodyHash := sha256.New()
+	var spool *store.SpoolWriter
+	size := int64(hdrLen)
+	if size > lim.MaxMessageBytes {
+		drain(data)
+		return Receipt{}, ErrTooLarge
+	}
+	chunk := make([]byte, 32<<10)
+	for {
+		n, rerr := br.Read(chunk)
+		if n > 0 {
+			size += int64(n)
+			if size > lim.MaxMessageBytes {
+				if spool != nil {
+					spool.Abort()
+				}
+				drain(data)
+				return Receipt{}, ErrTooLarge
+			}
+			bodyHash.Write(chunk[:n])
+			if spool == nil && buf.Len()+n > lim.SpillBytes {
+				if spool, err = r.DB.NewSpoolWriter(); err != nil {
+					return Receipt{}, &TempError{err}
+				}
+				if _, err := spool.Write(buf.Bytes()); err != nil {
+					spool.Abort()
+					return Receipt{}, &TempError{err}
+				}
+				buf = bytes.Buffer{} // let the buffered copy go
+			}
+			if spool != nil {
+				if _, err := spool.Write(chunk[:n]); err != nil {
+					spool.Abort()
+					return Receipt{}, &TempError{err}
+				}
+			} else {
+				buf.Write(chunk[:n])
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			if spool != nil {
+				spool.Abort()
+			}
+			return Receipt{}, fmt.Errorf("read message: %w", rerr)
+		}
+	}
+
+	meta := Meta{
+		ID: id, Received: now, Envelope: env, Size: size,
+		MessageID: h.messageID, From: h.from, Subject: h.subject,
+		BodyHash: hex.EncodeToString(bodyHash.Sum(nil)),
+		Spooled:  spool != nil,
+	}
+	dkey := dedupeKey(h.messageID, bodyHash, headerSum[:], env.Rcpts)
+	if spool != nil {
+		if err := spool.Commit(id); err != nil {
+			return Receipt{}, &TempError{err}
+		}
+	}
+	rc := Receipt{ID: id, MessageID: h.messageID, Size: size}
+	commitStart := time.Now()
+	err = r.DB.Update(ctx, func(tx *store.Tx) error {
+		rc.Duplicate = false
+		if v := tx.Get(bucketDedupe, dkey); v != nil {
+			rc.Duplicate, rc.ID = true, string(v)
+			return nil
+		}
+		e := &journal.Entry{
+			Time: now, Direction: journal.In, Status: journal.StatusReceived,
+			MessageID: h.messageID, StoredID: id,
+			EnvelopeFrom: env.MailFrom, EnvelopeTo: env.Rcpts,
+			From: h.from, Subject: h.subject, Size: size,
+			RemoteIP: env.RemoteIP, Proto: env.Proto,
+		}
+		if err := journal.Append(tx, e); err != nil {
+			return err
+		}
+		meta.JournalID, rc.JournalID = e.ID, e.ID
+		v, err := json.Marshal(&meta)
+		if err != nil {
+			return err
+		}
+		if err := tx.Put(bucketMeta, []byte(id), v); err != nil {
+			return err
+		}
+		if spool == nil {
+			if err := tx.Put(bucketRaw, []byte(id), buf.Bytes()); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put(bucketPending, []byte(id), nil); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketDedupe, dkey, []byte(id)); err != nil {
+			return err
+		}
+		return tx.Put(bucketDedupeTime, timeKey(now, dkey), nil)
+	})
+	rc.CommitWait = time.Since(commitStart)
+	if err != nil {
+		if spool != nil {
+			_ = r.DB.RemoveSpool(id)
+		}
+		return Receipt{}, &TempError{err}
+	}
+	if rc.Duplicate {
+		if spool != nil {
+			_ = r.DB.RemoveSpool(id)
+		}
+		return rc, nil
+	}
+	if r.Stored != nil {
+		r.Stored(id)
+	}
+	return rc, nil
+}
+
+// Reject journals a message or command refused at the protocol level.
+func (r *Receiver) Reject(ctx context.Context, env Envelope, reason string) error {
+	now := r.Clock.Now()
+	return r.DB.Update(ctx, func(tx *store.Tx) error {
+		return journal.Append(tx, &journal.Entry{
+			Time: now, Direction: journal.In, Status: journal.StatusRejected,
+			Reason: clip(reason), EnvelopeFrom: clip(env.MailFrom), EnvelopeTo: env.Rcpts,
+			RemoteIP: env.RemoteIP, Proto: env.Proto,
+		})
+	})
+}
+
+// readHeaderBlock copies the header block, up to and including the empty
+// line that ends it, from br to buf, and returns its length. A message
+// without a body ends at EOF instead.
+func readHeaderBlock(br *bufio.Reader, buf *bytes.Buffer, max int) (int, error) {
+	n := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		n += len(line)
+		if n > max {
+			return 0, ErrHeaderTooLarge
+		}
+		buf.Write(line)
+		if err == bufio.ErrBufferFull {
+			continue // a long line: keep reading it
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read message: %w", err)
+		}
+		if len(line) <= 2 && strings.TrimRight(string(line), "\r\n") == "" {
+			return n, nil
+		}
+	}
+}
+
+type headerFields struct{ messageID, from, subject string }
+
+// parseHeader reads the few fields the journal shows. It is lenient: a
+// malformed header yields what could be read, never an error.
+func parseHeader(b []byte) headerFields {
+	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(b)))
+	mh, _ := tp.ReadMIMEHeader() // partial on error, which is fine
+	dec := mime.WordDecoder{}
+	decode := func(s string) string {
+		if d, err := dec.DecodeHeader(s); err == nil {
+			s = d
+		}
+		return clip(s)
+	}
+	return headerFields{
+		messageID: clip(mh.Get("Message-Id")),
+		from:      decode(mh.Get("From")),
+		subject:   decode(mh.Get("Subject")),
+	}
+}
+
+// dedupeKey names a message for retry detection: the same Message-ID and
+// body for the same recipients is the same delivery (a client that lost our
+// 250 and sent again). Without a Message-ID the header must match too.
+// Recipients are part of the key because a sender may split one message
+// into several transactions by recipient; each must be kept.
+func dedupeKey(messageID string, body hash.Hash, headerSum []byte, rcpts []string) []byte {
+	k := sha256.New()
+	k.Write([]byte("v1\x00"))
+	k.Write([]byte(messageID))
+	k.Write([]byte{0})
+	k.Write(body.Sum(nil))
+	if messageID == "" {
+		k.Write(headerSum)
+	}
+	rs := make([]string, len(rcpts))
+	for i, r := range rcpts {
+		rs[i] = strings.ToLower(r)
+	}
+	sort.Strings(rs)
+	for _, r := range rs {
+		k.Write([]byte{0})
+		k.Write([]byte(r))
+	}
+	return k.Sum(nil)
+}
+
+func timeKey(t time.Time, suffix []byte) []byte {
+	k := make([]byte, 8, 8+len(suffix))
+	binary.BigEndian.PutUint64(k, uint64(t.UnixNano()))
+	return append(k, suffix...)
+}
+
+// PruneDedupe forgets retry-detection keys older than before.
+func PruneDedupe(ctx context.Context, db *store.DB, before time.Time) (int, error) {
+	return db.PruneBefore(ctx, bucketDedupeTime, timeKey(before, nil), journal.PruneBatch,
+		func(tx *store.Tx, k, _ []byte) error { return tx.Delete(bucketDedupe, k[8:]) })
+}
+
+// drain consumes what is left of a refused message, so the protocol layer
+// can answer; it gives up at the first error.
+func drain(r io.Reader) { _, _ = io.Copy(io.Discard, r) }
+
+// receivedHeader is the trace field of RFC 5321 section 4.4.
+func receivedHeader(env Envelope, host, id string, t time.Time) string {
+	var b strings.Builder
+	b.WriteString("Received: from ")
+	helo := sanitize(env.Helo, 255)
+	if helo == "" {
+		helo = "unknown"
+	}
+	b.WriteString(helo)
+	if env.RemoteIP != "" {
+		b.WriteString(" ([" + sanitize(env.RemoteIP, 64) + "])")
+	}
+	b.WriteString("\r\n\tby " + sanitize(host, 255) + " (deskmail) with " + sanitize(env.Proto, 16) + " id " + id)
+	if len(env.Rcpts) == 1 {
+		b.WriteString("\r\n\tfor <" + sanitize(env.Rcpts[0], 320) + ">")
+	}
+	b.WriteString("; " + t.Format(time.RFC1123Z) + "\r\n")
+	return b.String()
+}
+
+// sanitize keeps client-supplied text from breaking the header it goes in.
+func sanitize(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x21 || r == 0x7f || r == '(' || r == ')' || r == ';' {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > max {
+		s = s[:max]
+	}
+	return s
+}

@@ -1,0 +1,195 @@
+// Package journal is the incoming and outgoing email log that
+// `deskmail log --hours 72` shows: one Entry per email (or per refused
+// attempt), kept for a retention period and then pruned.
+//
+// Entries live in one bbolt bucket keyed by their time (8 bytes, big-endian
+// nanoseconds) and a sequence number, so a time range is a cursor seek and
+// pruning walks the oldest keys first. The hex of the key is the entry's ID
+// and the cursor of a --follow reader.
+package journal
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deskmail/deskmail/store"
+)
+
+const bucket = "journal"
+
+// Direction of an email.
+type Direction string
+
+const (
+	In  Direction = "in"
+	Out Direction = "out"
+)
+
+// Incoming statuses.
+const (
+	StatusReceived = "received"
+	StatusRejected = "rejected"
+)
+
+// Entry is one line of the log.
+type Entry struct {
+	ID           string    `json:"id"`
+	Time         time.Time `json:"time"`
+	Direction    Direction `json:"direction"`
+	Status       string    `json:"status"`
+	Reason       string    `json:"reason,omitempty"`
+	MessageID    string    `json:"message_id,omitempty"`
+	StoredID     string    `json:"stored_id,omitempty"`
+	EnvelopeFrom string    `json:"envelope_from"`
+	EnvelopeTo   []string  `json:"envelope_to,omitempty"`
+	From         string    `json:"from,omitempty"`
+	Subject      string    `json:"subject,omitempty"`
+	Size         int64     `json:"size,omitempty"`
+	RemoteIP     string    `json:"remote_ip,omitempty"`
+	Proto        string    `json:"proto,omitempty"`
+	Class        string    `json:"class,omitempty"`
+	Reasons      []string  `json:"reasons,omitempty"`
+	Action       string    `json:"action,omitempty"`
+}
+
+// ErrNotFound is returned for an unknown entry ID.
+var ErrNotFound = errors.New("journal: no such entry")
+
+func key(t time.Time, seq uint64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, uint64(t.UnixNano()))
+	binary.BigEndian.PutUint64(k[8:], seq)
+	return k
+}
+
+// ParseID turns an entry ID back into its key.
+func ParseID(id string) ([]byte, error) {
+	k, err := hex.DecodeString(id)
+	if err != nil || len(k) != 16 {
+		return nil, fmt.Errorf("journal: bad entry id %q", id)
+	}
+	return k, nil
+}
+
+// Append adds e (its Time must be set) and fills in e.ID.
+func Append(tx *store.Tx, e *Entry) error {
+	seq, err := tx.Sequence(bucket)
+	if err != nil {
+		return err
+	}
+	k := key(e.Time, seq)
+	e.ID = hex.EncodeToString(k)
+	v, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode journal entry: %w", err)
+	}
+	return tx.Put(bucket, k, v)
+}
+
+// Update rewrites the entry with the given ID through fn.
+func Update(tx *store.Tx, id string, fn func(*Entry)) error {
+	k, err := ParseID(id)
+	if err != nil {
+		return err
+	}
+	v := tx.Get(bucket, k)
+	if v == nil {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	var e Entry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return fmt.Errorf("decode journal entry %s: %w", id, err)
+	}
+	fn(&e)
+	e.ID = id
+	nv, err := json.Marshal(&e)
+	if err != nil {
+		return fmt.Errorf("encode journal entry: %w", err)
+	}
+	return tx.Put(bucket, k, nv)
+}
+
+// Filter selects entries. Zero fields match everything.
+type Filter struct {
+	Since     time.Time
+	After     string // an entry ID: only entries after it (for --follow)
+	Direction Direction
+	Status    string
+	Class     string
+	Address   string // case-insensitive substring of any sender or recipient
+	Limit     int    // the newest Limit matches (default 1000)
+}
+
+// Match tells whether e passes the filter (apart from Since/After).
+func (f Filter) Match(e *Entry) bool {
+	if f.Direction != "" && e.Direction != f.Direction {
+		return false
+	}
+	if f.Status != "" && !strings.EqualFold(e.Status, f.Status) {
+		return false
+	}
+	if f.Class != "" && !strings.EqualFold(e.Class, f.Class) {
+		return false
+	}
+	if f.Address != "" {
+		a := strings.ToLower(f.Address)
+		hit := strings.Contains(strings.ToLower(e.EnvelopeFrom), a) ||
+			strings.Contains(strings.ToLower(e.From), a)
+		for _, t := range e.EnvelopeTo {
+			hit = hit || strings.Contains(strings.ToLower(t), a)
+		}
+		if !hit {
+			return false
+		}
+	}
+	return true
+}
+
+// Query returns the newest Limit entries that match f, oldest first.
+func Query(db *store.DB, f Filter) ([]Entry, error) {
+	if f.Limit <= 0 {
+		f.Limit = 1000
+	}
+	var floor []byte
+	if !f.Since.IsZero() {
+		floor = key(f.Since, 0)
+	}
+	if f.After != "" {
+		k, err := ParseID(f.After)
+		if err != nil {
+			return nil, err
+		}
+		if floor == nil || string(k) >= string(floor) {
+			floor = k
+		}
+	}
+	var out []Entry
+	err := db.View(func(tx *store.Tx) error {
+		return tx.ScanReverse(bucket, nil, func(k, v []byte) (bool, error) {
+			if floor != nil && string(k) < string(floor) {
+				return false, nil
+			}
+			if f.After != "" && hex.EncodeToString(k) == f.After {
+				return false, nil
+			}
+			var e Entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return true, nil // an unreadable entry is skipped, not fatal
+			}
+			e.ID = hex.EncodeToString(k)
+			if f.Match(&e) {
+				out = append(out, e)
+			}
+			return len(out) < f.Limit, nil
+		})
+	})
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, err
+}

@@ -1,0 +1,241 @@
+// Package mta is deskmail's SMTP and LMTP front door. It owns the protocol
+// (through github.com/emersion/go-smtp) and the limits on everything a
+// client can send; what happens to a message is decided behind the
+// Receiver interface, which answers only once the message is durable.
+//
+// go-smtp's defaults are unlimited, so every limit is set here: message
+// size (announced in EHLO, checked on MAIL SIZE= and while reading DATA),
+// recipients, line length, read and write timeouts, a whole-session
+// deadline, and global and per-IP connection limits.
+package mta
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/deskmail/deskmail/inbound"
+)
+
+// Receiver stores accepted messages and journals refusals.
+type Receiver interface {
+	Receive(ctx context.Context, env inbound.Envelope, data io.Reader) (inbound.Receipt, error)
+	Reject(ctx context.Context, env inbound.Envelope, reason string) error
+}
+
+// Config holds the protocol limits. Zero values take the defaults below.
+type Config struct {
+	Hostname        string
+	Domains         []string // domains mail is accepted for
+	MaxMessageBytes int64
+	MaxRecipients   int
+	MaxLineBytes    int
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	SessionTimeout  time.Duration
+	MaxConns        int
+	MaxConnsPerIP   int
+	TLS             *tls.Config // STARTTLS when set
+}
+
+// Defaults for Config's zero values.
+var Defaults = Config{
+	Hostname:        "localhost",
+	MaxMessageBytes: 25 << 20,
+	MaxRecipients:   100,
+	MaxLineBytes:    4096,
+	ReadTimeout:     5 * time.Minute,
+	WriteTimeout:    5 * time.Minute,
+	SessionTimeout:  30 * time.Minute,
+	MaxConns:        500,
+	MaxConnsPerIP:   20,
+}
+
+func (c Config) withDefaults() Config {
+	d := Defaults
+	if c.Hostname == "" {
+		c.Hostname = d.Hostname
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = d.MaxMessageBytes
+	}
+	if c.MaxRecipients <= 0 {
+		c.MaxRecipients = d.MaxRecipients
+	}
+	if c.MaxLineBytes <= 0 {
+		c.MaxLineBytes = d.MaxLineBytes
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = d.SessionTimeout
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = d.MaxConns
+	}
+	if c.MaxConnsPerIP <= 0 {
+		c.MaxConnsPerIP = d.MaxConnsPerIP
+	}
+	return c
+}
+
+// Server serves SMTP and LMTP listeners.
+type Server struct {
+	cfg     Config
+	recv    Receiver
+	log     *slog.Logger
+	domains inbound.Domains
+
+	mu        sync.Mutex
+	servers   []*smtp.Server
+	listeners []*limitListener
+	draining  atomic.Bool
+}
+
+// New makes a server; call ServeSMTP or ServeLMTP with listeners.
+func New(cfg Config, recv Receiver, log *slog.Logger) *Server {
+	cfg = cfg.withDefaults()
+	return &Server{cfg: cfg, recv: recv, log: log, domains: inbound.NewDomains(cfg.Domains)}
+}
+
+// ServeSMTP accepts SMTP connections on ln until Shutdown.
+func (s *Server) ServeSMTP(ln net.Listener) error { return s.serve(ln, false) }
+
+// ServeLMTP accepts LMTP connections (TCP or unix socket) on ln.
+func (s *Server) ServeLMTP(ln net.Listener) error { return s.serve(ln, true) }
+
+func (s *Server) serve(ln net.Listener, lmtp bool) error {
+	proto := "smtp"
+	if lmtp {
+		proto = "lmtp"
+	}
+	srv := smtp.NewServer(&backend{s: s, lmtp: lmtp})
+	srv.LMTP = lmtp
+	srv.Domain = s.cfg.Hostname
+	srv.MaxMessageBytes = s.cfg.MaxMessageBytes
+	// Recipients are counted in Rcpt so the refusal can be journaled.
+	srv.MaxRecipients = 0
+	srv.MaxLineLength = s.cfg.MaxLineBytes
+	srv.ReadTimeout = s.cfg.ReadTimeout
+	srv.WriteTimeout = s.cfg.WriteTimeout
+	srv.EnableSMTPUTF8 = true
+	srv.TLSConfig = s.cfg.TLS
+	srv.ErrorLog = slogAdapter{s.log.With("proto", proto)}
+	ll := newLimitListener(ln, s.cfg.MaxConns, s.cfg.MaxConnsPerIP, s.cfg.SessionTimeout,
+		func(c net.Conn, ip, reason string) { s.refuseConn(c, proto, ip, reason) })
+	ll.onAccept = func() { metricConnections.WithLabelValues(proto, "accepted").Inc(); metricActive.WithLabelValues(proto).Inc() }
+	ll.onClose = func() { metricActive.WithLabelValues(proto).Dec() }
+	s.mu.Lock()
+	if s.draining.Load() {
+		s.mu.Unlock()
+		return smtp.ErrServerClosed
+	}
+	s.servers = append(s.servers, srv)
+	s.listeners = append(s.listeners, ll)
+	s.mu.Unlock()
+	err := srv.Serve(ll)
+	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) refuseConn(c net.Conn, proto, ip, reason string) {
+	defer c.Close()
+	metricConnections.WithLabelValues(proto, "rejected").Inc()
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "421 4.7.0 %s %s, try again later\r\n", s.cfg.Hostname, reason)
+	s.log.Warn("connection refused", "proto", proto, "remote", ip, "reason", reason)
+	_ = s.recv.Reject(context.Background(), inbound.Envelope{RemoteIP: ip, Proto: strings.ToUpper(proto)}, reason)
+}
+
+// Shutdown stops accepting, closes idle connections at once, and lets
+// sessions in the middle of a transaction finish until ctx ends; then it
+// closes them too. Nothing is lost either way: a message is acknowledged
+// only once stored, and a client cut off before our 250 retries.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.mu.Lock()
+	servers := append([]*smtp.Server(nil), s.servers...)
+	listeners := append([]*limitListener(nil), s.listeners...)
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		var wg sync.WaitGroup
+		for _, srv := range servers {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = srv.Shutdown(context.Background()) }()
+		}
+		wg.Wait()
+		close(done)
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, l := range listeners {
+			l.closeIdle()
+		}
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			for _, srv := range servers {
+				_ = srv.Close()
+			}
+			<-done
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+type backend struct {
+	s    *Server
+	lmtp bool
+}
+
+func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	if b.s.draining.Load() {
+		return nil, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Shutting down, try again later"}
+	}
+	nc := c.Conn()
+	proto := "ESMTP"
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+		proto = "ESMTPS"
+	}
+	if b.lmtp {
+		proto = "LMTP"
+	}
+	dc, _ := nc.(*deadlineConn)
+	var idb [6]byte
+	_, _ = rand.Read(idb[:])
+	sid := hex.EncodeToString(idb[:])
+	ip := remoteIP(nc)
+	return &session{
+		s: b.s, conn: dc, id: sid, ip: ip, helo: c.Hostname(), proto: proto,
+		log: b.s.log.With("session", sid, "remote", ip, "proto", proto),
+	}, nil
+}
+
+// slogAdapter lets go-smtp log through slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Printf(format string, v ...interface{}) { a.l.Warn(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Println(v ...interface{})               { a.l.Warn(fmt.Sprint(v...)) }

@@ -1,0 +1,180 @@
+package mta
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/deskmail/deskmail/inbound"
+)
+
+// session is one client conversation. go-smtp calls its methods from the
+// connection's goroutine only.
+type session struct {
+	s     *Server
+	conn  *deadlineConn // nil when the listener is not ours (tests over net.Pipe)
+	id    string
+	ip    string
+	helo  string
+	proto string
+	log   *slog.Logger
+
+	from    string
+	hasFrom bool
+	rcpts   []string
+}
+
+var (
+	errRelayDenied = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying denied"}
+	errBadAddress  = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
+	errTooManyRcpt = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients"}
+	errTooLarge    = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
+	errHeaderLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message header too big"}
+	errTemporary   = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, try again later"}
+	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 4, 0}, Message: "Line too long"}
+	errReadFailed  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Error reading message, try again"}
+)
+
+func (ss *session) envelope() inbound.Envelope {
+	return inbound.Envelope{MailFrom: ss.from, Rcpts: append([]string(nil), ss.rcpts...),
+		RemoteIP: ss.ip, Helo: ss.helo, Proto: ss.proto}
+}
+
+func (ss *session) setBusy(b bool) {
+	if ss.conn != nil {
+		ss.conn.busy.Store(b)
+	}
+}
+
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	if opts != nil && opts.Size > ss.s.cfg.MaxMessageBytes {
+		ss.reject("too_large", "declared size over the limit")
+		return errTooLarge
+	}
+	ss.from, ss.hasFrom, ss.rcpts = from, true, nil
+	ss.setBusy(true)
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	for _, r := range ss.rcpts {
+		if strings.EqualFold(r, to) {
+			return nil // the same recipient twice is one recipient
+		}
+	}
+	if !ss.s.domains.Accepts(to) {
+		env := ss.envelope()
+		env.Rcpts = []string{to}
+		ss.journal(env, "relaying denied for <"+to+">")
+		metricMessages.WithLabelValues("rejected", "relay_denied").Inc()
+		ss.log.Info("recipient refused", "rcpt", to, "reason", "relaying denied")
+		if !strings.Contains(to, "@") {
+			return errBadAddress
+		}
+		return errRelayDenied
+	}
+	if len(ss.rcpts) >= ss.s.cfg.MaxRecipients {
+		ss.reject("too_many_recipients", "too many recipients")
+		return errTooManyRcpt
+	}
+	ss.rcpts = append(ss.rcpts, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	_, err := ss.deliver(r)
+	return err
+}
+
+// LMTPData answers per recipient (RFC 2033). All recipients share one
+// stored copy, so they succeed or fail together.
+func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	_, err := ss.deliver(r)
+	for _, rcpt := range ss.rcpts {
+		status.SetStatus(rcpt, err)
+	}
+	return err
+}
+
+func (ss *session) deliver(r io.Reader) (inbound.Receipt, error) {
+	env := ss.envelope()
+	rc, err := ss.s.recv.Receive(context.Background(), env, dataReader{r})
+	switch {
+	case err == nil:
+		metricCommitWait.Observe(rc.CommitWait.Seconds())
+	case errors.Is(err, inbound.ErrTooLarge):
+		ss.reject("too_large", "message over the size limit")
+		return rc, errTooLarge
+	case errors.Is(err, inbound.ErrHeaderTooLarge):
+		ss.reject("header_too_large", "message header over the size limit")
+		return rc, errHeaderLarge
+	case errors.Is(err, smtp.ErrTooLongLine):
+		ss.reject("line_too_long", "line over the length limit")
+		return rc, errLineTooLong
+	default:
+		var te *inbound.TempError
+		if errors.As(err, &te) {
+			metricMessages.WithLabelValues("tempfail", "store_error").Inc()
+			ss.log.Error("message not stored", "err", err)
+			return rc, errTemporary
+		}
+		metricMessages.WithLabelValues("tempfail", "read_error").Inc()
+		ss.log.Warn("message not read", "err", err)
+		return rc, errReadFailed
+	}
+	log := ss.log.With("msg", rc.ID, "message_id", rc.MessageID)
+	if rc.Duplicate {
+		metricMessages.WithLabelValues("duplicate", "").Inc()
+		log.Info("duplicate message acknowledged, not stored again", "size", rc.Size)
+		return rc, &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: already have it as " + rc.ID}
+	}
+	metricMessages.WithLabelValues("accepted", "").Inc()
+	metricSize.Observe(float64(rc.Size))
+	log.Info("message stored", "from", env.MailFrom, "rcpts", len(env.Rcpts), "size", rc.Size)
+	return rc, &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + rc.ID}
+}
+
+// dataReader turns go-smtp's size error into ours, so the receiver stops
+// the same way for every entry point.
+type dataReader struct{ r io.Reader }
+
+func (d dataReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if errors.Is(err, smtp.ErrDataTooLarge) {
+		err = inbound.ErrTooLarge
+	}
+	return n, err
+}
+
+func (ss *session) reject(metricReason, reason string) {
+	metricMessages.WithLabelValues("rejected", metricReason).Inc()
+	ss.log.Info("message refused", "reason", reason)
+	ss.journal(ss.envelope(), reason)
+}
+
+func (ss *session) journal(env inbound.Envelope, reason string) {
+	if err := ss.s.recv.Reject(context.Background(), env, reason); err != nil {
+		ss.log.Warn("journal refusal", "err", err)
+	}
+}
+
+func (ss *session) Reset() {
+	ss.from, ss.hasFrom, ss.rcpts = "", false, nil
+	ss.setBusy(false)
+}
+
+func (ss *session) Logout() error {
+	if ss.conn != nil && ss.conn.pastDeadline() {
+		metricMessages.WithLabelValues("rejected", "session_timeout").Inc()
+		ss.log.Info("session deadline reached")
+		if ss.hasFrom {
+			ss.journal(ss.envelope(), "session deadline reached before the message was complete")
+		}
+	}
+	ss.setBusy(false)
+	return nil
+}

@@ -1,0 +1,285 @@
+// Package store is deskmail's durable state: one bbolt file in the data
+// folder plus a spool of large message bodies beside it.
+//
+// Writers never talk to bbolt directly. Every write goes through
+// DB.Update, which hands the function to a single committer goroutine; the
+// committer runs every function that is waiting into one bbolt transaction
+// and fsyncs once for all of them (group commit). Under load the cost of an
+// fsync is shared by every session that waited for it, so the accept rate is
+// not capped at one fsync per message, and with one writer there is no added
+// delay (the committer never waits for a batch to fill).
+//
+// Domain packages see only Tx, a narrow view of a transaction with buckets
+// named by string, so bbolt types stay inside this package.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrClosed is returned by Update after Close.
+var ErrClosed = errors.New("store: closed")
+
+// ErrLocked is returned by Open when another process holds the database.
+var ErrLocked = errors.New("store: database is in use by another process")
+
+// DBFile is the name of the bbolt file inside the data folder.
+const DBFile = "deskmail.db"
+
+// Options tune Open.
+type Options struct {
+	// LockTimeout bounds the wait for another process's lock (default 1s).
+	LockTimeout time.Duration
+	// ReadOnly opens the file with a shared lock for offline readers.
+	ReadOnly bool
+	// MaxBatch caps how many write functions share one transaction.
+	MaxBatch int
+	// Observe, if set, is told the duration and size of every commit.
+	Observe func(d time.Duration, batch int, err error)
+}
+
+// DB is an open data folder.
+type DB struct {
+	dir     string
+	bolt    *bolt.DB
+	opts    Options
+	reqs    chan *request
+	stop    chan struct{}
+	done    chan struct{}
+	closeMu sync.RWMutex
+	closed  bool
+}
+
+type request struct {
+	fn   func(*Tx) error
+	done chan error
+}
+
+// Open opens (creating if needed) the database in dir.
+func Open(dir string, opts Options) (*DB, error) {
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = 1024
+	}
+	if !opts.ReadOnly {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data folder: %w", err)
+		}
+	}
+	path := filepath.Join(dir, DBFile)
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:  opts.LockTimeout,
+		ReadOnly: opts.ReadOnly,
+		// The map freelist keeps commits fast when the free list is large
+		// (after pruning); NoFreelistSync skips writing the freelist on
+		// every commit and rebuilds it on open. Data pages are still
+		// fsynced on every commit: NoSync is never set.
+		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  true,
+		InitialMmapSize: 64 << 20,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := &DB{dir: dir, bolt: b, opts: opts,
+		reqs: make(chan *request, opts.MaxBatch),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if opts.ReadOnly {
+		close(db.done)
+		return db, nil
+	}
+	go db.commitLoop()
+	return db, nil
+}
+
+// Dir is the data folder.
+func (db *DB) Dir() string { return db.dir }
+
+// Size is the size of the database file in bytes.
+func (db *DB) Size() int64 {
+	var n int64
+	_ = db.bolt.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	return n
+}
+
+// Close waits for pending writes and closes the file.
+func (db *DB) Close() error {
+	db.closeMu.Lock()
+	if db.closed {
+		db.closeMu.Unlock()
+		return nil
+	}
+	db.closed = true
+	db.closeMu.Unlock()
+	if !db.opts.ReadOnly {
+		close(db.stop)
+		<-db.done
+	}
+	return db.bolt.Close()
+}
+
+// Update runs fn in a read-write transaction that is committed and fsynced
+// before Update returns nil. fn may share its transaction with other
+// callers' functions: it must not call Update itself, and it may run more
+// than once (when another function in the same batch fails, the batch is
+// rolled back and the others are run again), so it must only touch the
+// transaction. An error from fn rolls back fn's writes only.
+func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+	db.closeMu.RLock()
+	if db.closed || db.opts.ReadOnly {
+		db.closeMu.RUnlock()
+		return ErrClosed
+	}
+	r := &request{fn: fn, done: make(chan error, 1)}
+	select {
+	case db.reqs <- r:
+	case <-ctx.Done():
+		db.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	db.closeMu.RUnlock()
+	// Once queued the request is always answered, even during Close: the
+	// caller must learn whether its write is durable.
+	return <-r.done
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(fn func(*Tx) error) error {
+	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+}
+
+func (db *DB) commitLoop() {
+	defer close(db.done)
+	batch := make([]*request, 0, db.opts.MaxBatch)
+	for {
+		var first *request
+		select {
+		case first = <-db.reqs:
+		case <-db.stop:
+			// Drain what was queued before Close took the lock.
+			for {
+				select {
+				case r := <-db.reqs:
+					db.commit([]*request{r})
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < db.opts.MaxBatch {
+			select {
+			case r := <-db.reqs:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+// commit runs the batch in one transaction. A function that fails is
+// answered with its error and the rest are run again without it.
+func (db *DB) commit(batch []*request) {
+	for len(batch) > 0 {
+		start := time.Now()
+		failed := -1
+		var fnErr error
+		err := db.bolt.Update(func(btx *bolt.Tx) error {
+			tx := &Tx{tx: btx}
+			for i, r := range batch {
+				if err := run(r.fn, tx); err != nil {
+					failed, fnErr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if failed >= 0 {
+			batch[failed].done <- fnErr
+			batch = append(batch[:failed], batch[failed+1:]...)
+			continue
+		}
+		if db.opts.Observe != nil {
+			db.opts.Observe(time.Since(start), len(batch), err)
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+}
+
+func run(fn func(*Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: write function panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(tx)
+}
+
+// Compact copies the database in dir into a fresh file, dropping free
+// pages, and replaces the old file. The daemon must be stopped.
+func Compact(dir string) (before, after int64, err error) {
+	path := filepath.Join(dir, DBFile)
+	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return 0, 0, fmt.Errorf("open %s: %w (stop the daemon first)", path, ErrLocked)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer src.Close()
+	tmp := path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	if err != nil {
+		return 0, 0, fmt.Errorf("create %s: %w", tmp, err)
+	}
+	if err := bolt.Compact(dst, src, 64<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("compact: %w", err)
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("close compacted file: %w", err)
+	}
+	if fi, err := os.Stat(path); err == nil {
+		before = fi.Size()
+	}
+	if fi, err := os.Stat(tmp); err == nil {
+		after = fi.Size()
+	}
+	// Holding the shared lock on src while renaming is fine on Unix: the
+	// lock follows the open file, and nobody else can hold an exclusive one.
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, 0, fmt.Errorf("replace database: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return 0, 0, err
+	}
+	return before, after, nil
+}
