@@ -88,6 +88,13 @@ func TestRecipientsEdgeCases(t *testing.T) {
 			want:   []string{"cust" + rFollowsConv, "u1" + rFollowedRep},
 		},
 		{
+			name: "a customer or bot with All settings and all-projects visibility is not a user: not notified without following",
+			w: world{people: []Person{user("agent"), {ID: "cust", Kind: KindCustomer, Settings: user("", vis(VisibilityAllProjects), presetOf(t, PresetSupportManager)).Settings},
+				{ID: "bot", Kind: KindBot, Settings: user("", vis(VisibilityAllProjects), presetOf(t, PresetSupportManager)).Settings}}, conv: []string{"agent"}, project: []string{"cust", "bot"}},
+			author: "agent",
+			want:   []string{},
+		},
+		{
 			name:   "bots are never notified, even when they follow",
 			w:      world{people: []Person{customer("cust"), bot("bot1"), bot("bot2")}, conv: []string{"cust", "bot1"}, item: []string{"bot2"}, project: []string{"bot1"}},
 			author: "cust",
@@ -100,8 +107,9 @@ func TestRecipientsEdgeCases(t *testing.T) {
 			want:   []string{"u1" + rMine},
 		},
 		{
-			name:   "a user whose setting holds an unknown value is treated as none for it",
-			w:      world{people: []Person{customer("cust"), user("u1", fromCust("bogus")), user("u2")}, conv: []string{"cust", "u1", "u2"}},
+			name: "a user whose setting holds an unknown value is treated as none for it",
+			w: world{people: []Person{customer("cust"), user("u1", fromCust("bogus")), user("u2"), user("u3", vis("bogus"), fromCust(FromCustomersAll))},
+				conv: []string{"cust", "u1", "u2"}, project: []string{"u3"}},
 			author: "cust",
 			want:   []string{"u2" + rMine},
 		},

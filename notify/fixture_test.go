@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -70,9 +71,23 @@ func (w world) model() *MemModel {
 // "id=reason" strings in the order Recipients gave them.
 func (w world) recipients(t *testing.T, author string) []string {
 	t.Helper()
-	rs, err := Recipients(Message{ID: "m1", AuthorID: author, ConversationID: "c1"}, w.model())
+	msg := Message{ID: "m1", AuthorID: author, ConversationID: "c1"}
+	rs, err := Recipients(msg, w.model())
 	if err != nil {
 		t.Fatalf("Recipients: %v", err)
+	}
+	// The Model contract allows an index that returns too many users;
+	// every answer must be the same with one that returns everybody.
+	everyone := make([]string, len(w.people))
+	for i, p := range w.people {
+		everyone[i] = p.ID
+	}
+	wide, err := Recipients(msg, supersetModel{w.model(), everyone})
+	if err != nil {
+		t.Fatalf("Recipients with a superset index: %v", err)
+	}
+	if !slices.Equal(rs, wide) {
+		t.Errorf("a superset index changed the answer:\n got %v\nwant %v", wide, rs)
 	}
 	out := make([]string, len(rs))
 	for i, r := range rs {
@@ -87,3 +102,12 @@ func (w world) recipients(t *testing.T, author string) []string {
 func sameList(got, want []string) bool {
 	return strings.Join(got, "\n") == strings.Join(want, "\n")
 }
+
+// supersetModel answers UsersNotifiedOfAll with every person, bots and
+// customers included, as a lazy or stale index might.
+type supersetModel struct {
+	*MemModel
+	everyone []string
+}
+
+func (m supersetModel) UsersNotifiedOfAll(Origin) ([]string, error) { return m.everyone, nil }
