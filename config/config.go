@@ -131,11 +131,19 @@ func (r *rawFlag) Set(v string) error {
 }
 func (r *rawFlag) IsBoolFlag() bool { return r.isBool }
 
-// Register adds --config and a flag per setting to fs.
-func Register(fs *pflag.FlagSet) *Loader {
+// Register adds --config and a flag per setting to fs; with names, only
+// those settings get a flag (the others still come from file and env).
+func Register(fs *pflag.FlagSet, names ...string) *Loader {
 	l := &Loader{flags: map[string]*rawFlag{}}
 	l.file = fs.String("config", "", "TOML config file (keys are the flag names)")
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
 	for _, o := range options {
+		if len(names) > 0 && !want[o.name] {
+			continue
+		}
 		rf := &rawFlag{repeat: o.repeat, isBool: o.isBool}
 		l.flags[o.name] = rf
 		help := o.help

@@ -39,7 +39,9 @@ func observeCommit(d time.Duration, batch int, err error) {
 }
 
 func registerDBSize(db *store.DB) {
-	prometheus.DefaultRegisterer.Unregister(dbSizeCollector)
+	if dbSizeCollector != nil {
+		prometheus.DefaultRegisterer.Unregister(dbSizeCollector)
+	}
 	dbSizeCollector = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "deskmail_store_db_size_bytes",
 		Help: "Size of the bbolt database file.",

@@ -1,0 +1,250 @@
+// Package gateway ties deskmail's packages into the daemon and its
+// pipelines: inbound (mta -> inbound store -> pipeline), the HTTP API and
+// the background workers. `deskmail serve` is a thin wrapper over Start.
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/config"
+	"github.com/deskmail/deskmail/httpapi"
+	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/mta"
+	"github.com/deskmail/deskmail/store"
+)
+
+// SocketName is the control socket in the data folder: the HTTP API,
+// without token, for the CLI on the same machine.
+const SocketName = "deskmail.sock"
+
+// TokenFile holds the generated API token when none is configured.
+const TokenFile = "api-token"
+
+// Daemon is a running deskmail.
+type Daemon struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	DB    *store.DB
+	mta   *mta.Server
+	https []*http.Server
+	ready atomic.Bool
+
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
+	serving sync.WaitGroup
+	errs    chan error
+
+	// Addrs are the bound addresses by protocol ("smtp", "lmtp", "http").
+	Addrs map[string]string
+}
+
+// Start opens the data folder and starts every listener and worker.
+func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
+	db, err := store.Open(cfg.Data, store.Options{Observe: observeCommit})
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, DB: db, errs: make(chan error, 8), Addrs: map[string]string{}}
+	defer func() {
+		if err != nil {
+			d.closeAll()
+		}
+	}()
+	registerDBSize(db)
+	if n, err := inbound.SweepSpool(db); err != nil {
+		log.Warn("sweep spool", "err", err)
+	} else if n > 0 {
+		log.Info("removed unfinished spool files", "count", n)
+	}
+	token, err := d.apiToken()
+	if err != nil {
+		return nil, err
+	}
+	clk := clock.Real{}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+
+	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), wake: make(chan struct{}, 1)}
+	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: pipe.Wake,
+		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}
+	pruner := &journal.Pruner{DB: db, Clock: clk, Retention: cfg.Retention, Interval: time.Minute,
+		Log: log.With("component", "prune"), Also: []func(context.Context, time.Time) (int, error){
+			func(ctx context.Context, t time.Time) (int, error) { return inbound.PruneDedupe(ctx, db, t) },
+		}}
+	d.workers.Add(2)
+	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
+	go func() { defer d.workers.Done(); pruner.Run(ctx) }()
+
+	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
+		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load}
+	sock := filepath.Join(cfg.Data, SocketName)
+	_ = os.Remove(sock) // we hold the database lock, so no live daemon owns it
+	sl, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		sl.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	d.serveHTTP(sl, api.Handler(true), "control")
+	if cfg.HTTPAddr != "" {
+		hl, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("http-addr: %w", err)
+		}
+		d.serveHTTP(hl, api.Handler(false), "http")
+	}
+
+	tlsConf, err := tlsConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.mta = mta.New(mta.Config{
+		Hostname: cfg.Hostname, Domains: cfg.Domains, MaxMessageBytes: cfg.MaxMessageBytes,
+		MaxRecipients: cfg.MaxRecipients, MaxLineBytes: cfg.MaxLineBytes,
+		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, SessionTimeout: cfg.SessionTimeout,
+		MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP, TLS: tlsConf,
+	}, recv, log.With("component", "mta"))
+	if cfg.SMTPAddr != "" {
+		l, err := net.Listen("tcp", cfg.SMTPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("smtp-addr: %w", err)
+		}
+		d.serveMTA(l, "smtp", d.mta.ServeSMTP)
+	}
+	if cfg.LMTPAddr != "" {
+		network, addr := "tcp", cfg.LMTPAddr
+		if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+			network, addr = "unix", p
+			_ = os.Remove(addr)
+		}
+		l, err := net.Listen(network, addr)
+		if err != nil {
+			return nil, fmt.Errorf("lmtp-addr: %w", err)
+		}
+		d.serveMTA(l, "lmtp", d.mta.ServeLMTP)
+	}
+	log.Warn("outbound email is not implemented yet: nothing is sent")
+	log.Info("deskmail ready", "data", cfg.Data, "domains", strings.Join(cfg.Domains, ","))
+	d.ready.Store(true)
+	return d, nil
+}
+
+func tlsConfig(cfg *config.Config) (*tls.Config, error) {
+	switch {
+	case cfg.TLSCert != "":
+		c, err := mta.TLSConfig(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("tls-cert: %w", err)
+		}
+		return c, nil
+	case cfg.TLSSelfSigned:
+		return mta.SelfSignedTLSConfig(cfg.Hostname)
+	}
+	return nil, nil
+}
+
+func (d *Daemon) serveMTA(l net.Listener, proto string, serve func(net.Listener) error) {
+	d.Addrs[proto] = l.Addr().String()
+	d.log.Info("listening", "proto", proto, "addr", l.Addr().String())
+	d.serving.Add(1)
+	go func() {
+		defer d.serving.Done()
+		if err := serve(l); err != nil {
+			d.errs <- fmt.Errorf("%s: %w", proto, err)
+		}
+	}()
+}
+
+func (d *Daemon) serveHTTP(l net.Listener, h http.Handler, name string) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	d.https = append(d.https, srv)
+	d.Addrs[name] = l.Addr().String()
+	d.log.Info("listening", "proto", name, "addr", l.Addr().String())
+	d.serving.Add(1)
+	go func() {
+		defer d.serving.Done()
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.errs <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}
+
+// Errors delivers a listener that stopped on its own.
+func (d *Daemon) Errors() <-chan error { return d.errs }
+
+// Shutdown stops in order: listeners and sessions (those in a transaction
+// get until ctx ends), the HTTP API, the workers, the store.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.ready.Store(false)
+	var first error
+	if d.mta != nil {
+		if err := d.mta.Shutdown(ctx); err != nil {
+			first = fmt.Errorf("smtp sessions cut off at shutdown: %w", err)
+		}
+	}
+	for _, s := range d.https {
+		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.Shutdown(hctx)
+		cancel()
+	}
+	d.serving.Wait()
+	d.closeAll()
+	return first
+}
+
+func (d *Daemon) closeAll() {
+	for _, s := range d.https {
+		_ = s.Close()
+	}
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.workers.Wait()
+	_ = os.Remove(filepath.Join(d.cfg.Data, SocketName))
+	if err := d.DB.Close(); err != nil {
+		d.log.Error("close store", "err", err)
+	}
+}
+
+// apiToken returns the configured token, or the one generated into the
+// data folder on first start.
+func (d *Daemon) apiToken() (string, error) {
+	if d.cfg.APIToken != "" {
+		return d.cfg.APIToken, nil
+	}
+	path := filepath.Join(d.cfg.Data, TokenFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	}
+	var r [24]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	t := hex.EncodeToString(r[:])
+	if err := store.WriteFileAtomic(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write api token: %w", err)
+	}
+	d.log.Warn("generated an API token", "file", path)
+	return t, nil
+}
