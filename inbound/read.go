@@ -82,4 +82,3 @@ func SweepSpool(db *store.DB) (int, error) {
 		return found
 	})
 }
-

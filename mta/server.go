@@ -139,7 +139,10 @@ func (s *Server) serve(ln net.Listener, lmtp bool) error {
 	srv.ErrorLog = slogAdapter{s.log.With("proto", proto)}
 	ll := newLimitListener(ln, s.cfg.MaxConns, s.cfg.MaxConnsPerIP, s.cfg.SessionTimeout,
 		func(c net.Conn, ip, reason string) { s.refuseConn(c, proto, ip, reason) })
-	ll.onAccept = func() { metricConnections.WithLabelValues(proto, "accepted").Inc(); metricActive.WithLabelValues(proto).Inc() }
+	ll.onAccept = func() {
+		metricConnections.WithLabelValues(proto, "accepted").Inc()
+		metricActive.WithLabelValues(proto).Inc()
+	}
 	ll.onClose = func() { metricActive.WithLabelValues(proto).Dec() }
 	s.mu.Lock()
 	if s.draining.Load() {
