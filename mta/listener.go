@@ -1,6 +1,7 @@
 package mta
 
 import (
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -72,7 +73,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		l.onAccept()
 		if l.sessionMax > 0 {
 			dc.end = time.Now().Add(l.sessionMax)
-			_ = c.SetDeadline(dc.end)
+			_ = dc.SetDeadline(dc.end)
 		}
 		return dc, nil
 	}
@@ -112,7 +113,7 @@ func (l *limitListener) closeIdle() {
 	}
 	l.mu.Unlock()
 	for _, c := range idle {
-		c.Close()
+		c.hardClose()
 	}
 }
 
@@ -126,16 +127,58 @@ func (c *deadlineConn) clamp(t time.Time) time.Time {
 	return t
 }
 
-func (c *deadlineConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.clamp(t)) }
+// writeGrace lets the server write its last reply (the 421) after the
+// session deadline has stopped reads.
+const writeGrace = 10 * time.Second
+
+func (c *deadlineConn) clampWrite(t time.Time) time.Time {
+	if c.end.IsZero() {
+		return t
+	}
+	end := c.end.Add(writeGrace)
+	if t.IsZero() || t.After(end) {
+		return end
+	}
+	return t
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetReadDeadline(c.clamp(t)); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(c.clampWrite(t))
+}
+
 func (c *deadlineConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.clamp(t)) }
+
 func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
-	return c.Conn.SetWriteDeadline(c.clamp(t))
+	return c.Conn.SetWriteDeadline(c.clampWrite(t))
 }
 
 // pastDeadline tells whether the session ran out of time.
 func (c *deadlineConn) pastDeadline() bool { return !c.end.IsZero() && !time.Now().Before(c.end) }
 
+// Close ends the connection gracefully: it sends FIN, then reads and drops
+// what the client still sends for a short while before closing. Closing a
+// socket with unread input makes the kernel send RST, and a client that
+// receives RST may discard our last reply (the 421 that says why).
 func (c *deadlineConn) Close() error {
+	if tc, ok := c.Conn.(*net.TCPConn); ok {
+		if tc.CloseWrite() == nil {
+			_ = tc.SetReadDeadline(time.Now().Add(lingerTime))
+			_, _ = io.CopyN(io.Discard, tc, lingerBytes)
+		}
+	}
+	return c.hardClose()
+}
+
+// Bounds of the lingering close.
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 64 << 10
+)
+
+func (c *deadlineConn) hardClose() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.release(c) })
 	return err

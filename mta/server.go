@@ -162,10 +162,10 @@ func (s *Server) serve(ln net.Listener, lmtp bool) error {
 func (s *Server) refuseConn(c net.Conn, proto, ip, reason string) {
 	defer c.Close()
 	metricConnections.WithLabelValues(proto, "rejected").Inc()
-	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprintf(c, "421 4.7.0 %s %s, try again later\r\n", s.cfg.Hostname, reason)
 	s.log.Warn("connection refused", "proto", proto, "remote", ip, "reason", reason)
 	_ = s.recv.Reject(context.Background(), inbound.Envelope{RemoteIP: ip, Proto: strings.ToUpper(proto)}, reason)
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "421 4.7.0 %s %s, try again later\r\n", s.cfg.Hostname, reason)
 }
 
 // Shutdown stops accepting, closes idle connections at once, and lets
