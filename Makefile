@@ -1,0 +1,38 @@
+# deskmail — common tasks. `make test` is what CI runs.
+GO ?= go
+BIN ?= bin/deskmail
+
+.PHONY: all build test vet fmt-check run bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/deskmail
+
+# vet, format check, then every test (fuzz seed corpora included) under the race detector.
+test: vet fmt-check
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# The daemon on embedded defaults: SMTP 127.0.0.1:2525, HTTP 127.0.0.1:8025, data in ./deskmail-data.
+run:
+	$(GO) run ./cmd/deskmail serve
+
+# Micro-benchmarks; the loopback load test is `deskmail bench smtp` (see docs/PERFORMANCE.md).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# A short run of every fuzz target (one package at a time, as go test requires).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./inbound
+	$(GO) test -run '^$$' -fuzz FuzzSession -fuzztime $(FUZZTIME) ./mta
+
+clean:
+	rm -rf bin

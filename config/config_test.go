@@ -1,0 +1,130 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func load(t *testing.T, args []string, env []string, file string) (*Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	l := Register(fs)
+	if file != "" {
+		p := filepath.Join(t.TempDir(), "deskmail.toml")
+		if err := os.WriteFile(p, []byte(file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", p)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return l.Load(env)
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := load(t, nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPAddr != "127.0.0.1:2525" || c.HTTPAddr != "127.0.0.1:8025" || c.Data != "./deskmail-data" ||
+		c.LMTPAddr != "" || len(c.Domains) != 1 || c.Domains[0] != "localhost" ||
+		c.MaxMessageBytes != 25<<20 || c.MaxRecipients != 100 || c.Retention != 72*time.Hour {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestLayersFlagsWin(t *testing.T) {
+	file := "smtp-addr = \"127.0.0.1:25\"\nmax-message-bytes = \"1MiB\"\ndomain = [\"a.test\", \"b.test\"]\nretention = \"24h\"\nmax-recipients = 50\n"
+	env := []string{"DESKMAIL_MAX_MESSAGE_BYTES=2MiB", "DESKMAIL_DOMAIN=c.test, d.test", "DESKMAIL_RETENTION=48h"}
+	c, err := load(t, []string{"--retention", "96h", "--domain", "e.test", "--domain", "f.test"}, env, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPAddr != "127.0.0.1:25" {
+		t.Errorf("file value lost: smtp-addr = %q", c.SMTPAddr)
+	}
+	if c.MaxMessageBytes != 2<<20 {
+		t.Errorf("env should beat file: max-message-bytes = %d", c.MaxMessageBytes)
+	}
+	if c.Retention != 96*time.Hour {
+		t.Errorf("flag should beat env: retention = %v", c.Retention)
+	}
+	if strings.Join(c.Domains, ",") != "e.test,f.test" {
+		t.Errorf("repeated flag: domains = %v", c.Domains)
+	}
+	if c.MaxRecipients != 50 {
+		t.Errorf("TOML integer: max-recipients = %d", c.MaxRecipients)
+	}
+}
+
+func TestBadValuesNameTheKey(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+		file string
+		want string
+	}{
+		{"flag", []string{"--max-message-bytes", "abc"}, nil, "", "flag --max-message-bytes"},
+		{"env", nil, []string{"DESKMAIL_READ_TIMEOUT=soon"}, "", "DESKMAIL_READ_TIMEOUT"},
+		{"file value", nil, nil, "session-timeout = \"-5m\"\n", `key "session-timeout"`},
+		{"file unknown key", nil, nil, "smtp_adress = \"x\"\n", `unknown key "smtp_adress"`},
+		{"file list for a single value", nil, nil, "data = [\"a\", \"b\"]\n", `key "data"`},
+		{"file syntax", nil, nil, "smtp-addr = \n", "config file"},
+		{"bad domain", []string{"--domain", "a@b"}, nil, "", "flag --domain"},
+		{"bad log level", []string{"--log-level", "loud"}, nil, "", "flag --log-level"},
+		{"zero recipients", []string{"--max-recipients", "0"}, nil, "", "flag --max-recipients"},
+		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, "", "tls-key"},
+		{"bool", nil, []string{"DESKMAIL_TLS_SELF_SIGNED=perhaps"}, "", "DESKMAIL_TLS_SELF_SIGNED"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := load(t, c.args, c.env, c.file)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want it to name %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestBoolFlagWithoutValue(t *testing.T) {
+	c, err := load(t, []string{"--tls-self-signed"}, nil, "")
+	if err != nil || !c.TLSSelfSigned {
+		t.Errorf("--tls-self-signed: %v %v", c, err)
+	}
+}
+
+func TestOffDisablesAListener(t *testing.T) {
+	c, err := load(t, []string{"--http-addr", "off"}, nil, "")
+	if err != nil || c.HTTPAddr != "" {
+		t.Errorf("http-addr off: %q %v", c.HTTPAddr, err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1024": 1024, "512KiB": 512 << 10, "25MiB": 25 << 20, "5KB": 5000,
+		"1M": 1 << 20, "2GB": 2e9, " 10 MiB ": 10 << 20, "7B": 7} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d %v, want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "abc", "-1", "0", "1.5MB", "MiB", "99999999TB"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) accepted", bad)
+		}
+	}
+}
+
+func TestEveryOptionHasAnEnvName(t *testing.T) {
+	for _, n := range Names() {
+		if e := EnvName(n); !strings.HasPrefix(e, "DESKMAIL_") || strings.Contains(e, "-") {
+			t.Errorf("%s -> %s", n, e)
+		}
+	}
+}
