@@ -186,8 +186,7 @@ func parseToken(s string, keys []key) (Token, error) {
 // addresses. Both are safe: the token alphabet has neither character,
 // and a "reply-xyz" mailbox can only match if xyz carries a valid MAC.
 func splitReplyAddress(addr string, domains []string) (string, error) {
-	a := strings.TrimSpace(addr)
-	a = strings.TrimSuffix(strings.TrimPrefix(a, "<"), ">")
+	a := bareAddress(addr)
 	at := strings.LastIndexByte(a, '@')
 	if at < 0 {
 		return "", ErrNotToken
@@ -205,6 +204,12 @@ func splitReplyAddress(addr string, domains []string) (string, error) {
 		return "", ErrNotToken
 	}
 	return local[len(ReplyLocalPrefix)+1:], nil
+}
+
+// bareAddress removes white space and angle brackets around an addr-spec.
+func bareAddress(addr string) string {
+	a := strings.TrimSpace(addr)
+	return strings.TrimSuffix(strings.TrimPrefix(a, "<"), ">")
 }
 
 func domainIn(d string, domains []string) bool {
