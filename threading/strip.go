@@ -298,6 +298,9 @@ var (
 
 // headerKey returns the lowercased field name of "Name: value" or "".
 func headerKey(line string) string {
+	if len(line) > 64 {
+		line = line[:64] // the key is near the start; keep the scan constant
+	}
 	t := strings.TrimSpace(line)
 	t = strings.TrimPrefix(t, "*")
 	colon := strings.IndexByte(t, ':')
@@ -317,13 +320,13 @@ func oneOf(s string, list []string) bool {
 }
 
 // isHeaderBlock: a From line followed, within the next six non-blank
-// lines, by at least two other header fields (Sent, To, Subject...).
+// lines (and twelve lines in all), by at least two other header fields (Sent, To, Subject...).
 func isHeaderBlock(lines []string, i int) bool {
 	if !oneOf(headerKey(lines[i]), headerFrom) {
 		return false
 	}
 	fields, seen := 0, 0
-	for j := i + 1; j < len(lines) && seen < 6; j++ {
+	for j := i + 1; j < len(lines) && j <= i+12 && seen < 6; j++ {
 		if strings.TrimSpace(lines[j]) == "" {
 			continue
 		}
