@@ -38,9 +38,10 @@ const (
 	// outside the letter of the RFC; prefer short stable IDs.
 	MaxCompactIDLen = 23
 
-	// macLen is the number of HMAC-SHA256 bytes kept: 80 bits. An
-	// attacker who can try one token per email needs ~2^79 emails to
-	// forge one; mail rate limits make that absurd.
+	// macLen is the number of HMAC-SHA256 bytes kept: 80 bits, the floor
+	// of RFC 2104 section 5. Its other advice (half the hash, 128 bits)
+	// is about birthday attacks; forging a token is online only, one
+	// email per guess, ~2^79 emails on average.
 	macLen = 10
 
 	// ReplyLocalPrefix is the local part that starts every reply address.
