@@ -2,7 +2,6 @@ package threading
 
 import (
 	"strings"
-	"unicode"
 )
 
 // Quote and signature stripping. A reply by email carries, besides the new
@@ -59,13 +58,20 @@ var replyMarkerPhrases = []string{
 	"acima desta linha",
 }
 
-// StripText returns the new text of a plain-text email body.
+// StripText returns the new text of a plain-text email body, lines
+// separated by "\n".
 func StripText(text string) string {
+	out, _ := stripText(text)
+	return out
+}
+
+// stripText is StripText; ok is false when it fell back to the input.
+func stripText(text string) (out string, ok bool) {
 	scan, rest := text, ""
 	if len(text) > MaxStripInput {
 		cut := strings.LastIndexByte(text[:MaxStripInput], '\n')
 		if cut < 0 {
-			return text
+			return text, false
 		}
 		scan, rest = text[:cut+1], text[cut+1:]
 	}
@@ -75,13 +81,13 @@ func StripText(text string) string {
 	}
 	kept, stopped, inQuote := stripLines(lines)
 	if !hasText(kept) {
-		return text
+		return text, false
 	}
-	out := strings.Join(foldBlank(kept), "\n")
+	out = strings.Join(foldBlank(kept), "\n")
 	if !stopped && !inQuote && rest != "" {
 		out += "\n" + rest
 	}
-	return out
+	return out, true
 }
 
 // stripLines keeps the new lines; stopped reports a cut, inQuote that
@@ -211,8 +217,8 @@ const maxAttribution = 400
 
 // attributionLines returns how many lines (1 to 3) starting at i form an
 // attribution, or 0. Gmail wraps long ones ("On Mon, ... John Doe <\n
-// john@example.com> wrote:"). It must contain a digit, since every client
-// writes a date or time, so "On the other hand, as I wrote:" is text.
+// john@example.com> wrote:"). It must name an address or a time of day,
+// as every client writes one, so "On 3 occasions I wrote:" is text.
 func attributionLines(lines []string, i int) int {
 	first := strings.ToLower(strings.TrimSpace(lines[i]))
 	if first == "" || len(first) > maxAttribution {
@@ -242,7 +248,7 @@ func attributionLines(lines []string, i int) int {
 				return 0
 			}
 		}
-		if !strings.HasSuffix(joined, ":") || !strings.ContainsFunc(joined, unicode.IsDigit) {
+		if !strings.HasSuffix(joined, ":") || !looksDated(joined) {
 			continue
 		}
 		for _, a := range cand {
@@ -255,6 +261,22 @@ func attributionLines(lines []string, i int) int {
 	}
 	return 0
 }
+
+// looksDated: an '@' (the sender's address) or a time such as "10:15"
+// or "10.15" (Nordic clients).
+func looksDated(s string) bool {
+	if strings.Contains(s, "@") {
+		return true
+	}
+	for i := 1; i+2 < len(s); i++ {
+		if (s[i] == ':' || s[i] == '.') && isDigit(s[i-1]) && isDigit(s[i+1]) && isDigit(s[i+2]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // originalMessage are Outlook's separators between reply and original,
 // lowercased, without the dashes around them.

@@ -12,21 +12,23 @@ import (
 const MaxStripHTMLInput = 1 << 20
 
 // StripHTML turns an HTML body into text and returns its new part. It
-// first drops the elements mail clients wrap quotes and signatures in,
-// then applies StripText to the text, which catches what clients write
-// without markup (Outlook's From:/Sent: block, "On ... wrote:"):
+// renders the quote elements of mail clients as "> " lines and leaves out
+// attributions and signatures they mark, then applies StripText, which
+// drops the quotes and catches what clients write without markup
+// (Outlook's From:/Sent: block, "On ... wrote:"). Rendering quotes rather
+// than deleting them keeps inline answers typed between them.
 //
-//   - Gmail: <div class="gmail_quote"> (attribution and blockquote),
-//     <div class="gmail_signature">;
-//   - Apple Mail and Thunderbird: <blockquote type="cite">, and
-//     Thunderbird's <div class="moz-cite-prefix"> and "moz-signature";
+//   - Gmail: <blockquote class="gmail_quote"> is a quote, <div
+//     class="gmail_attr"> the attribution, "gmail_signature" a signature;
+//   - Apple Mail and Thunderbird: <blockquote type="cite">; Thunderbird's
+//     <div class="moz-cite-prefix"> and "moz-signature";
 //   - Outlook web and new Outlook: everything from <div id="appendonsend">
-//     or <div id="divRplyFwdMsg"> on; Outlook for iOS/Mac:
-//     <div id="mail-editor-reference-message-container">;
-//   - Yahoo: <div class="yahoo_quoted">; Proton: "protonmail_quote".
+//     or <div id="divRplyFwdMsg"> on; Outlook for iOS/Mac: <div
+//     id="mail-editor-reference-message-container">;
+//   - Yahoo "yahoo_quoted" and Proton "protonmail_quote" are quotes.
 //
-// If that leaves nothing, it returns the whole text (never empty for a
-// body with text).
+// If that leaves nothing, it returns the whole text without quote marks
+// (never empty for a body with text).
 func StripHTML(src string) string {
 	if len(src) > MaxStripHTMLInput {
 		src = src[:MaxStripHTMLInput]
@@ -35,17 +37,18 @@ func StripHTML(src string) string {
 	if err != nil { // only on reader errors; a strings.Reader has none
 		return StripText(src)
 	}
-	if out := StripText(htmlText(doc, true)); strings.TrimSpace(out) != "" {
+	if out, ok := stripText(htmlText(doc, true)); ok {
 		return out
 	}
 	return strings.TrimSpace(htmlText(doc, false))
 }
 
 var (
-	quoteClasses = []string{"gmail_quote", "gmail_signature", "moz-cite-prefix", "moz-signature", "yahoo_quoted", "protonmail_quote"}
-	skipIDs      = []string{"mail-editor-reference-message-container"}
-	stopIDs      = []string{"appendonsend", "divrplyfwdmsg"}
-	blockTags    = map[string]bool{
+	quoteClasses  = []string{"gmail_quote", "yahoo_quoted", "protonmail_quote"}
+	removeClasses = []string{"gmail_attr", "gmail_signature", "moz-cite-prefix", "moz-signature"}
+	removeIDs     = []string{"mail-editor-reference-message-container"}
+	stopIDs       = []string{"appendonsend", "divrplyfwdmsg"}
+	blockTags     = map[string]bool{
 		"p": true, "div": true, "li": true, "ul": true, "ol": true, "tr": true, "table": true,
 		"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true, "pre": true,
 		"blockquote": true, "section": true, "article": true, "header": true, "footer": true,
@@ -53,6 +56,16 @@ var (
 	}
 	hiddenTags = map[string]bool{"head": true, "script": true, "style": true, "title": true, "template": true, "svg": true}
 )
+
+// isQuoteElement: the elements clients wrap a quoted message in. Gmail's
+// class is on the blockquote; its outer <div class="gmail_quote"> also
+// holds inline answers, so only the blockquote counts.
+func isQuoteElement(n *html.Node) bool {
+	if n.Data == "blockquote" {
+		return strings.EqualFold(attr(n, "type"), "cite") || hasClass(n, quoteClasses)
+	}
+	return n.Data == "div" && hasClass(n, quoteClasses[1:])
+}
 
 func attr(n *html.Node, name string) string {
 	for _, a := range n.Attr {
@@ -73,12 +86,14 @@ func hasClass(n *html.Node, classes []string) bool {
 }
 
 // textWriter builds text from HTML: block elements start lines, white
-// space collapses outside <pre>, and no line starts with a space.
+// space collapses outside <pre>, no line starts with a space, and lines
+// inside quote elements start with one ">" per level.
 type textWriter struct {
 	b         strings.Builder
 	lineStart bool
 	space     bool
 	pre       int
+	quote     int
 }
 
 func (w *textWriter) newline() {
@@ -88,10 +103,27 @@ func (w *textWriter) newline() {
 	w.lineStart, w.space = true, false
 }
 
+// startLine writes the quote marks before the first text of a line.
+func (w *textWriter) startLine() {
+	if w.lineStart && w.quote > 0 {
+		w.b.WriteString(strings.Repeat(">", min(w.quote, 32)))
+		w.b.WriteByte(' ')
+	}
+	w.lineStart = false
+}
+
 func (w *textWriter) text(s string) {
 	if w.pre > 0 {
-		w.b.WriteString(s)
-		w.lineStart = strings.HasSuffix(s, "\n")
+		for i, line := range strings.Split(s, "\n") {
+			if i > 0 {
+				w.b.WriteByte('\n')
+				w.lineStart = true
+			}
+			if line != "" {
+				w.startLine()
+				w.b.WriteString(line)
+			}
+		}
 		return
 	}
 	fields := strings.FieldsFunc(s, isHTMLSpace)
@@ -102,8 +134,8 @@ func (w *textWriter) text(s string) {
 		if (i > 0 || w.space) && !w.lineStart {
 			w.b.WriteByte(' ')
 		}
+		w.startLine()
 		w.b.WriteString(f)
-		w.lineStart = false
 	}
 	if len(fields) > 0 {
 		w.space = isHTMLSpace(rune(s[len(s)-1]))
@@ -114,10 +146,10 @@ func isHTMLSpace(r rune) bool {
 	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f'
 }
 
-// htmlText renders doc as text. With skipQuotes it leaves out the quote
-// and signature elements StripHTML lists. The walk is iterative, so
+// htmlText renders doc as text. With markQuotes it marks quotes with ">"
+// and leaves out the attribution and signature elements StripHTML lists. The walk is iterative, so
 // deeply nested input cannot exhaust the stack.
-func htmlText(doc *html.Node, skipQuotes bool) string {
+func htmlText(doc *html.Node, markQuotes bool) string {
 	type item struct {
 		n    *html.Node
 		exit bool
@@ -133,6 +165,10 @@ func htmlText(doc *html.Node, skipQuotes bool) string {
 			if n.Data == "pre" {
 				w.pre--
 			}
+			if isQuoteElement(n) && w.quote > 0 {
+				w.newline()
+				w.quote--
+			}
 			if blockTags[n.Data] {
 				w.newline()
 			}
@@ -146,14 +182,17 @@ func htmlText(doc *html.Node, skipQuotes bool) string {
 			if hiddenTags[n.Data] {
 				continue
 			}
-			if skipQuotes {
+			if markQuotes {
 				id := strings.ToLower(attr(n, "id"))
 				if oneOf(id, stopIDs) {
 					return w.String()
 				}
-				if hasClass(n, quoteClasses) || oneOf(id, skipIDs) ||
-					(n.Data == "blockquote" && strings.EqualFold(attr(n, "type"), "cite")) {
+				if hasClass(n, removeClasses) || oneOf(id, removeIDs) {
 					continue
+				}
+				if isQuoteElement(n) {
+					w.newline()
+					w.quote++
 				}
 			}
 			switch n.Data {
