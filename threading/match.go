@@ -192,7 +192,7 @@ func (m *Matcher) bySubjectTag(in Inbound, notes *[]string) (Match, bool, error)
 		*notes = append(*notes, fmt.Sprintf("subject tag [#%s] names no conversation", tag))
 		return Match{}, false, nil
 	}
-	person, known, err := m.Index.PersonByEmail(in.From)
+	person, known, err := m.Index.PersonByEmail(bareAddress(in.From))
 	if err != nil {
 		return Match{}, false, fmt.Errorf("look up sender: %w", err)
 	}
