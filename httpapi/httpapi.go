@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,12 @@ func (s *Server) Handler(trusted bool) http.Handler {
 	mux.Handle("GET /metrics", auth(promhttp.Handler()))
 	mux.Handle("GET /v1/log", auth(http.HandlerFunc(s.getLog)))
 	mux.Handle("POST /v1/inbound", auth(http.HandlerFunc(s.postInbound)))
+	if trusted {
+		// Profiling only on the control socket: it exposes internals.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
