@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // signal is one rule that matched: it votes for a class, with a reason.
@@ -100,6 +101,9 @@ func (e *evidence) verdict() Verdict {
 	for _, n := range e.notes {
 		v.Reasons = append(v.Reasons, "note: "+n)
 	}
+	for i, r := range v.Reasons {
+		v.Reasons[i] = printable(r)
+	}
 	if v.Class == Bounce {
 		v.Bounce = e.bounce
 	}
@@ -143,15 +147,15 @@ var daemonLocalParts = map[string]bool{
 // bounceSubjects start the subject of the bounces of common MTAs whose
 // bounce is plain text (or whose report we failed to read).
 var bounceSubjects = []string{
-	"undelivered mail returned to sender", // Postfix
-	"delivery status notification",        // Gmail, Exchange
-	"mail delivery failed",                // Exim
+	"undelivered mail returned to sender",                                                        // Postfix
+	"delivery status notification",                                                               // Gmail, Exchange
+	"mail delivery failed",                                                                       // Exim
 	"undeliverable:", "undeliverable mail", "unzustellbar:", "non remis", "no se puede entregar", // Exchange/M365
-	"failure notice",                                    // qmail
-	"returned mail:",                                    // Sendmail
-	"warning: could not send message",                   // Sendmail delay warning
-	"delayed mail",                                      // Postfix delay warning
-	"delivery delayed", "message delivery delayed",      // various delay warnings
+	"failure notice",                               // qmail
+	"returned mail:",                               // Sendmail
+	"warning: could not send message",              // Sendmail delay warning
+	"delayed mail",                                 // Postfix delay warning
+	"delivery delayed", "message delivery delayed", // various delay warnings
 	"mail delivery failure", "delivery failure", "undelivered mail", "nondeliverable mail",
 	"mail system error", "delivery has failed",
 }
@@ -248,4 +252,22 @@ func firstText(m *message, max int) []byte {
 		}
 	}
 	return nil
+}
+
+// printable makes a reason safe for a terminal, a log line and JSON: the
+// errors of a MIME parser quote the hostile bytes that caused them.
+func printable(s string) string {
+	const max = 300
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= max {
+			b.WriteString("...")
+			break
+		}
+		if r == utf8.RuneError || (r < 0x20 && r != '\t') || r == 0x7f {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

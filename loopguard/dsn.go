@@ -184,7 +184,10 @@ func cleanID(v string) string {
 var (
 	// qmail's bounce, "qmail-send program" (qmail's own QSBMF format,
 	// https://cr.yp.to/proto/qsbmf.txt): "<addr>:" then the reason.
-	qmailRcptRE = regexp.MustCompile(`(?m)^<([^<>\s]+@[^<>\s]+)>:\s*\n((?:[^\n]+\n?){1,4})`)
+	// Postfix's text part has the same shape, on one line.
+	qmailRcptRE = regexp.MustCompile(`(?m)^<([^<>\s]+@[^<>\s]+)>:[ \t]*\n?((?:[^\n]+\n?){1,4})`)
+	// Sendmail's transcript: "<addr>... Deferred: reason".
+	sendmailRcptRE = regexp.MustCompile(`(?m)^<([^<>\s]+@[^<>\s]+)>\.\.\.[ \t]*([^\n]*)`)
 	// Exim, Sendmail and many others indent the failed address on its own
 	// line after an explanation.
 	indentedRcptRE = regexp.MustCompile(`(?m)^[ \t]+<?([^<>\s@]+@[^<>\s@]+\.[^<>\s@:]+)>?:?[ \t]*$`)
@@ -218,6 +221,11 @@ func legacyBounce(m *message, delayed bool) *BounceReport {
 			rep.Recipient = strings.ToLower(string(s[1]))
 		}
 		rep.Diagnostic = strings.Join(strings.Fields(string(s[2])), " ")
+	} else if s := sendmailRcptRE.FindSubmatch(text); s != nil {
+		if rep.Recipient == "" {
+			rep.Recipient = strings.ToLower(string(s[1]))
+		}
+		rep.Diagnostic = strings.TrimSpace(string(s[2]))
 	} else if s := indentedRcptRE.FindSubmatch(text); s != nil && rep.Recipient == "" {
 		rep.Recipient = strings.ToLower(string(s[1]))
 	}

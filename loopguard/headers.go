@@ -88,11 +88,18 @@ func readHeader(raw []byte, max int) (h header, body []byte, notes []string) {
 			// mbox separator line, as in files saved from a mail client.
 		default:
 			name, value, ok := splitField(trimmed)
-			if !ok {
-				notes = append(notes, "header not ended by an empty line")
-				return h, rest, notes
+			if ok {
+				h = append(h, field{name: name, value: value})
+				break
 			}
-			h = append(h, field{name: name, value: value})
+			if looksLikeField(trimmed) {
+				// "Name\x00junk: value": a damaged field, not the start
+				// of the body. Skip it and keep reading the header.
+				notes = appendOnce(notes, "malformed header field skipped")
+				break
+			}
+			notes = append(notes, "header not ended by an empty line")
+			return h, rest, notes
 		}
 		first = false
 		consumed += len(line)
@@ -130,6 +137,22 @@ func splitField(line []byte) (name, value string, ok bool) {
 		}
 	}
 	return strings.ToLower(string(n)), strings.TrimSpace(string(line[i+1:])), true
+}
+
+// looksLikeField tells a damaged field ("X-Bad\x00Name: v") from a body
+// line: a colon early in the line and no blank before it.
+func looksLikeField(line []byte) bool {
+	i := bytes.IndexByte(line, ':')
+	return i > 0 && i <= 76 && bytes.IndexAny(line[:i], " \t") < 0
+}
+
+func appendOnce(notes []string, n string) []string {
+	for _, x := range notes {
+		if x == n {
+			return notes
+		}
+	}
+	return append(notes, n)
 }
 
 // wordDecoder decodes RFC 2047 encoded words in any charset x/text knows
