@@ -44,9 +44,15 @@ func (g *Guard) Classify(env Envelope, raw []byte) (v Verdict) {
 		// customer's message is worth more than one extra notification:
 		// keep it human (the rate limit still bounds any loop) and say so.
 		if r := recover(); r != nil {
-			v = Verdict{Class: Human, Reasons: []string{fmt.Sprintf("note: classifier failed (%v): treated as human", r)}}
+			v = Verdict{Class: Human, Reasons: []string{printable(fmt.Sprintf("note: classifier failed (%v): treated as human", r))}}
 		}
 	}()
+	return g.classify(env, raw)
+}
+
+// classify is Classify without the safety net, so that the fuzzer sees
+// any panic.
+func (g *Guard) classify(env Envelope, raw []byte) Verdict {
 	m := g.parse(raw)
 	e := &evidence{notes: m.notes}
 	g.loopRules(e, m)
