@@ -13,30 +13,34 @@ type BounceReport struct {
 	// Recipient is the address the bounced email was sent to: the
 	// Original-Recipient of RFC 3464 §2.3.1 when the reporting MTA kept it
 	// (it is what deskmail wrote in RCPT TO), else the Final-Recipient.
-	Recipient string
+	Recipient string `json:"recipient"`
 	// Status is the RFC 3463 enhanced status code, such as "5.1.1".
-	Status string
+	Status string `json:"status"`
 	// Diagnostic is the remote server's answer (Diagnostic-Code without its
 	// "smtp;" type), or the reason text of a legacy bounce.
-	Diagnostic string
+	Diagnostic string `json:"diagnostic"`
 	// OriginalMessageID is the Message-ID of the bounced email, without <>.
-	OriginalMessageID string
+	OriginalMessageID string `json:"original_message_id"`
 	// Action is "failed", "delayed", "delivered", "relayed" or "expanded"
 	// (RFC 3464 §2.3.3). "delayed" is a warning: the email is still queued.
-	Action string
+	Action string `json:"action"`
 	// ReportingMTA names the server that wrote the report, when known.
-	ReportingMTA string
+	ReportingMTA string `json:"reporting_mta,omitempty"`
 	// Format is "rfc3464" for a message/delivery-status report and
 	// "legacy" for a plain-text bounce read on a best-effort basis.
-	Format string
+	Format string `json:"format"`
 	// Recipients lists every recipient of a multi-recipient report; the
 	// fields above describe the first failed one (else the first one).
-	Recipients []BounceRecipient
+	Recipients []BounceRecipient `json:"recipients,omitempty"`
 }
 
 // BounceRecipient is one per-recipient block of a delivery status report.
 type BounceRecipient struct {
-	Recipient, FinalRecipient, Action, Status, Diagnostic string
+	Recipient      string `json:"recipient"`
+	FinalRecipient string `json:"final_recipient"`
+	Action         string `json:"action"`
+	Status         string `json:"status"`
+	Diagnostic     string `json:"diagnostic"`
 }
 
 var errNoDeliveryStatus = errors.New("no per-recipient fields in delivery status")
