@@ -69,8 +69,10 @@ func (g *Guard) classify(env Envelope, raw []byte) Verdict {
 		// only. Without anything else to go by, it is a bounce; an
 		// auto-reply with RFC 3834 headers was caught above.
 		e.add(Bounce, "null reverse path <> (RFC 5321 §4.5.5: used only by notifications)")
-		if rep := legacyBounce(m, false); rep.Recipient != "" {
-			e.bounce = rep
+		e.bounce = legacyBounce(m, false)
+		if e.bounce.Recipient == "" {
+			// Nothing says what happened: do not claim a failure.
+			e.bounce.Action, e.bounce.Format = "", "unknown"
 		}
 	}
 	if !pathKnown {

@@ -132,6 +132,9 @@ func TestCorpus(t *testing.T) {
 			if tc.reason != "" && !strings.Contains(strings.Join(v.Reasons, "\n"), tc.reason) {
 				t.Errorf("no reason mentions %q:\n  %s", tc.reason, strings.Join(v.Reasons, "\n  "))
 			}
+			if (v.Bounce != nil) != (v.Class == Bounce) {
+				t.Errorf("Bounce = %+v for class %s", v.Bounce, v.Class)
+			}
 			checkBounce(t, v.Bounce, tc.bounce)
 		})
 	}

@@ -26,8 +26,9 @@ type BounceReport struct {
 	Action string `json:"action"`
 	// ReportingMTA names the server that wrote the report, when known.
 	ReportingMTA string `json:"reporting_mta,omitempty"`
-	// Format is "rfc3464" for a message/delivery-status report and
-	// "legacy" for a plain-text bounce read on a best-effort basis.
+	// Format is "rfc3464" for a message/delivery-status report, "legacy"
+	// for a plain-text bounce read on a best-effort basis, and "unknown"
+	// for a bare notification with the null reverse path.
 	Format string `json:"format"`
 	// Recipients lists every recipient of a multi-recipient report; the
 	// fields above describe the first failed one (else the first one).

@@ -45,8 +45,8 @@ func FuzzClassify(f *testing.F) {
 				if len(v.Reasons) == 0 {
 					t.Fatalf("no reasons for %s", v.Class)
 				}
-				if v.Bounce != nil && v.Class != Bounce {
-					t.Fatalf("bounce report on a %s", v.Class)
+				if (v.Bounce != nil) != (v.Class == Bounce) {
+					t.Fatalf("bounce report %v on a %s", v.Bounce, v.Class)
 				}
 				for _, r := range v.Reasons {
 					if !utf8.ValidString(r) {

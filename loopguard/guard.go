@@ -64,7 +64,8 @@ type Verdict struct {
 	// "Auto-Submitted: auto-replied (RFC 3834 §5)". Lines starting with
 	// "note:" did not decide the class but are worth a look.
 	Reasons []string
-	// Bounce is set for Class Bounce when the report could be read.
+	// Bounce is set for Class Bounce, and only then. Its fields are
+	// empty where the report did not say (or could not be read).
 	Bounce *BounceReport
 }
 
