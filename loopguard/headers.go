@@ -60,6 +60,17 @@ func (h header) count(name string) int {
 // Postfix's cleanup(8), a line that is neither a field nor a continuation
 // ends the header and starts the body.
 func readHeader(raw []byte, max int) (h header, body []byte, notes []string) {
+	// The value of the field being read is built in cont, not by string
+	// concatenation: a field folded over 100 000 lines must cost linear
+	// time, not quadratic (found by a test with a hostile header).
+	var cont strings.Builder
+	flush := func() {
+		if len(h) > 0 && cont.Len() > 0 {
+			h[len(h)-1].value = strings.TrimSpace(h[len(h)-1].value + " " + cont.String())
+		}
+		cont.Reset()
+	}
+	defer flush()
 	rest := raw
 	consumed := 0
 	first := true
@@ -75,20 +86,18 @@ func readHeader(raw []byte, max int) (h header, body []byte, notes []string) {
 		}
 		switch {
 		case trimmed[0] == ' ' || trimmed[0] == '\t':
-			if len(h) > 0 {
-				v := h[len(h)-1].value
-				if c := strings.TrimSpace(string(trimmed)); c != "" {
-					if v != "" {
-						v += " "
-					}
-					h[len(h)-1].value = v + c
+			if c := bytes.TrimSpace(trimmed); len(h) > 0 && len(c) > 0 {
+				if cont.Len() > 0 {
+					cont.WriteByte(' ')
 				}
+				cont.Write(c)
 			}
 		case first && bytes.HasPrefix(trimmed, []byte("From ")):
 			// mbox separator line, as in files saved from a mail client.
 		default:
 			name, value, ok := splitField(trimmed)
 			if ok {
+				flush()
 				h = append(h, field{name: name, value: value})
 				break
 			}

@@ -49,7 +49,9 @@ func (s *scanner) walk(h header, body []byte, depth int) error {
 		s.leaves = append(s.leaves, part{header: h, mediaType: mt, params: params, content: body, depth: depth})
 		return nil
 	}
-	pieces := splitMultipart(body, params["boundary"])
+	// One piece over what is left of the cap is enough to know it is
+	// exceeded; a body of 500 000 empty parts is not split further.
+	pieces := splitMultipart(body, params["boundary"], s.maxParts-s.parts+1)
 	if len(pieces) == 0 {
 		// RFC 2046 §5.1.1: a multipart needs its boundary. Without it the
 		// body is kept as text so that a legacy bounce text is still read.
@@ -68,8 +70,9 @@ func (s *scanner) walk(h header, body []byte, depth int) error {
 
 // splitMultipart returns the body parts between the delimiter lines of a
 // multipart body (RFC 2046 §5.1.1), ignoring preamble and epilogue. A
-// missing close delimiter (a truncated message) keeps the last part.
-func splitMultipart(body []byte, boundary string) [][]byte {
+// missing close delimiter (a truncated message) keeps the last part. It
+// returns at most max parts.
+func splitMultipart(body []byte, boundary string, max int) [][]byte {
 	if boundary == "" {
 		return nil
 	}
@@ -95,6 +98,9 @@ func splitMultipart(body []byte, boundary string) [][]byte {
 		}
 		if start >= 0 && end >= start {
 			pieces = append(pieces, body[start:end])
+			if len(pieces) >= max {
+				return pieces
+			}
 		}
 		closing := bytes.HasPrefix(body[off:], []byte("--"))
 		_, rest := cutLine(body[off:])

@@ -2,6 +2,8 @@ package loopguard
 
 import (
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -53,11 +55,46 @@ func TestSplitMultipart(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, p := range splitMultipart([]byte(tc.body), tc.boundary) {
+			for _, p := range splitMultipart([]byte(tc.body), tc.boundary, 10) {
 				got = append(got, string(p))
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSplitMultipartMax(t *testing.T) {
+	body := []byte(strings.Repeat("--b\nx\n", 1000))
+	if n := len(splitMultipart(body, "b", 5)); n != 5 {
+		t.Errorf("%d pieces, want 5", n)
+	}
+}
+
+// TestHostileInputIsLinear guards against the quadratic paths found while
+// writing the reader (a field folded 80 000 times took 10 s). It measures
+// work, not wall-clock time: the bytes allocated must stay within a small
+// multiple of the input.
+func TestHostileInputIsLinear(t *testing.T) {
+	inputs := map[string]string{
+		"field folded 80 000 times":    "Subject: x\n" + strings.Repeat(" a\n", 80000) + "\nbody",
+		"500 000 empty parts":          "Content-Type: multipart/mixed; boundary=b\n\n" + strings.Repeat("--b\n\n", 500000),
+		"part header folded":           "Content-Type: multipart/mixed; boundary=b\n\n--b\nX: y\n" + strings.Repeat(" a\n", 80000) + "\nbody\n--b--\n",
+		"100 000 DSN recipient blocks": "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\n" + strings.Repeat("Final-Recipient: rfc822; a@b\n\n", 100000),
+	}
+	g := New(Options{})
+	for name, raw := range inputs {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			v := g.Classify(Envelope{MailFrom: "a@b"}, []byte(raw))
+			runtime.ReadMemStats(&after)
+			if v.Class == "" {
+				t.Error("no class")
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64*uint64(len(raw)) {
+				t.Errorf("allocated %d bytes for %d bytes of input", alloc, len(raw))
 			}
 		})
 	}
