@@ -76,8 +76,10 @@ func (v Verdict) Notify() bool { return v.Class == Human }
 // Options are the limits of a Guard. Zero values take the defaults.
 type Options struct {
 	// MaxReceived is the number of Received fields above which a message
-	// is looping (default 30, as RFC 5321 §6.3 suggests as a minimum
-	// threshold and Postfix's hopcount_limit is 50).
+	// is looping (default 30, SPEC section 7). RFC 5321 §6.3 asks for at
+	// least 100 before *rejecting* mail, and Postfix bounces at 50; the
+	// loop guard rejects nothing, it only keeps such mail from triggering
+	// anything, so a lower threshold is safe.
 	MaxReceived int
 	// MaxHeaderBytes caps the top-level header and each part's header
 	// (default 256 KiB).
