@@ -42,6 +42,8 @@ func TestRules(t *testing.T) {
 		want   Class
 	}{
 		{"Auto-Submitted: no", "Auto-Submitted: no", Human},
+		{"Auto-Submitted: No with a comment", "Auto-Submitted: No (written by hand)", Human},
+		{"Auto-Submitted with a comment", "Auto-Submitted: auto-replied (vacation)", AutoReply},
 		{"Auto-Submitted: auto-notified (RFC 5436)", "Auto-Submitted: auto-notified", AutoReply},
 		{"X-Autoreply: no is not an auto-reply", "X-Autoreply: no", Human},
 		{"X-Auto-Response-Suppress alone is a hint", "X-Auto-Response-Suppress: All", Human},

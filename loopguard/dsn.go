@@ -64,7 +64,7 @@ func parseDeliveryStatus(body []byte) (reportingMTA string, rcpts []BounceRecipi
 		}
 		r := BounceRecipient{
 			FinalRecipient: strings.ToLower(stripType(h.get("final-recipient"))),
-			Action:         strings.ToLower(strings.TrimSpace(h.get("action"))),
+			Action:         firstWord(h.get("action")),
 			Status:         statusCode(h.get("status")),
 			Diagnostic:     stripType(h.get("diagnostic-code")),
 		}

@@ -50,7 +50,7 @@ func autoReplyRules(e *evidence, m *message) {
 		// Apple iCloud adds an owner-email parameter; Sieve vacation
 		// (RFC 5230 §5) and Gmail write auto-replied; Exchange writes
 		// auto-generated.
-		tok := strings.ToLower(strings.TrimSpace(strings.SplitN(v, ";", 2)[0]))
+		tok := firstWord(v)
 		if tok == "no" {
 			e.notes = append(e.notes, "Auto-Submitted: no: the sender says a person wrote it (RFC 3834 §5)")
 		} else {
@@ -154,6 +154,17 @@ func bulkRules(e *evidence, m *message) {
 		// never does.
 		e.add(Bulk, "List-Unsubscribe: sent by a list or bulk sender (RFC 2369, RFC 8058)")
 	}
+}
+
+// firstWord returns the first token of a structured field, lower-cased,
+// without parameters or RFC 5322 comments: "No (person)" is "no".
+func firstWord(v string) string {
+	v = strings.TrimSpace(v)
+	end := strings.IndexAny(v, " \t;(")
+	if end >= 0 {
+		v = v[:end]
+	}
+	return strings.ToLower(v)
 }
 
 func isReplySubject(s string) bool {
