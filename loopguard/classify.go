@@ -75,6 +75,11 @@ func (g *Guard) classify(env Envelope, raw []byte) Verdict {
 			e.bounce.Action, e.bounce.Format = "", "unknown"
 		}
 	}
+	if e.bounce != nil {
+		if h := attachedOriginal(m); h != nil {
+			e.bounce.OwnMail = g.verifyMarker(h.get(strings.ToLower(MarkerHeader)), h.get("message-id"))
+		}
+	}
 	if !pathKnown {
 		e.notes = append(e.notes, "reverse path unknown (no envelope, no Return-Path)")
 	}

@@ -33,6 +33,10 @@ type BounceReport struct {
 	// Recipients lists every recipient of a multi-recipient report; the
 	// fields above describe the first failed one (else the first one).
 	Recipients []BounceRecipient `json:"recipients,omitempty"`
+	// OwnMail is true when the copy of the bounced email attached to the
+	// report carries a valid MarkerHeader: the report certainly refers to
+	// mail deskmail sent, and is not a forged DSN naming a Message-ID.
+	OwnMail bool `json:"own_mail"`
 }
 
 // BounceRecipient is one per-recipient block of a delivery status report.
@@ -136,19 +140,28 @@ func bounceFromReport(m *message) *BounceReport {
 	return rep
 }
 
+// attachedOriginal returns the header of the bounced email attached to a
+// report (RFC 3462 §2: message/rfc822 or text/rfc822-headers), if any.
+func attachedOriginal(m *message) header {
+	for _, p := range m.parts {
+		switch p.mediaType {
+		case "message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers":
+			h, _, _ := readHeader(p.content, 256<<10)
+			if len(h) > 0 {
+				return h
+			}
+		}
+	}
+	return nil
+}
+
 // originalMessageID finds the Message-ID of the bounced email: in the
 // attached message/rfc822 or text/rfc822-headers part (RFC 3462 §2, the
 // third part of a report), else in the References a few MTAs (Gmail, M365)
 // add to their reports, else in a "Message-ID:" line of a quoted copy.
 func originalMessageID(m *message) string {
-	for _, p := range m.parts {
-		switch p.mediaType {
-		case "message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers":
-			h, _, _ := readHeader(p.content, 256<<10)
-			if id := cleanID(h.get("message-id")); id != "" {
-				return id
-			}
-		}
+	if id := cleanID(attachedOriginal(m).get("message-id")); id != "" {
+		return id
 	}
 	for _, p := range m.parts {
 		if strings.HasPrefix(p.mediaType, "text/") {

@@ -60,3 +60,30 @@ func TestMarkerIsStable(t *testing.T) {
 		t.Error("marker must depend on the Message-ID only, without <>")
 	}
 }
+
+// TestBounceOfOwnMail checks that a DSN whose attached original carries a
+// valid marker says so, and one without does not: the outbound side can
+// then refuse forged bounces.
+func TestBounceOfOwnMail(t *testing.T) {
+	g := corpusGuard()
+	dsn := string(readCorpus(t, "24-postfix-dsn-user-unknown.eml"))
+	const idLine = "Message-ID: <dm.c1502.m77812@help.acme-support.example>\n"
+	if !strings.Contains(dsn, idLine) {
+		t.Fatal("corpus file changed")
+	}
+	signed := strings.Replace(dsn, idLine, idLine+MarkerHeader+": "+g.Marker("dm.c1502.m77812@help.acme-support.example")+"\n", 1)
+	forged := strings.Replace(dsn, idLine, idLine+MarkerHeader+": v1.AAAAAAAAAAAAAAAAAAAAAA\n", 1)
+	for _, tc := range []struct {
+		name string
+		raw  string
+		want bool
+	}{{"signed original", signed, true}, {"forged marker", forged, false}, {"no marker", dsn, false}} {
+		v := g.Classify(Envelope{}, []byte(tc.raw))
+		if v.Class != Bounce || v.Bounce == nil {
+			t.Fatalf("%s: %s", tc.name, v.Class)
+		}
+		if v.Bounce.OwnMail != tc.want {
+			t.Errorf("%s: OwnMail = %v, want %v", tc.name, v.Bounce.OwnMail, tc.want)
+		}
+	}
+}

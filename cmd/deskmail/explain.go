@@ -115,6 +115,7 @@ func writeVerdictText(w io.Writer, v loopguard.Verdict) error {
 			fmt.Fprintf(&b, "  reporting MTA:       %s\n", br.ReportingMTA)
 		}
 		fmt.Fprintf(&b, "  format:              %s\n", br.Format)
+		fmt.Fprintf(&b, "  own mail (marker):   %v\n", br.OwnMail)
 		if len(br.Recipients) > 1 {
 			fmt.Fprintf(&b, "  recipients in report: %d\n", len(br.Recipients))
 		}
