@@ -115,7 +115,9 @@ func writeVerdictText(w io.Writer, v loopguard.Verdict) error {
 			fmt.Fprintf(&b, "  reporting MTA:       %s\n", br.ReportingMTA)
 		}
 		fmt.Fprintf(&b, "  format:              %s\n", br.Format)
-		fmt.Fprintf(&b, "  own mail (marker):   %v\n", br.OwnMail)
+		if br.OwnMail {
+			b.WriteString("  own mail:            yes (the attached original carries a valid marker)\n")
+		}
 		if len(br.Recipients) > 1 {
 			fmt.Fprintf(&b, "  recipients in report: %d\n", len(br.Recipients))
 		}
