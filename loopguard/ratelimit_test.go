@@ -64,3 +64,27 @@ func TestCheckRate(t *testing.T) {
 		t.Fatalf("second human message: %+v", v)
 	}
 }
+
+// TestGuardConcurrent is for -race: the daemon shares one Guard between
+// SMTP sessions.
+func TestGuardConcurrent(t *testing.T) {
+	g := New(Options{RateLimit: 5, MaxRateKeys: 10, Secrets: corpusSecrets})
+	raws := [][]byte{readCorpus(t, "24-postfix-dsn-user-unknown.eml"), readCorpus(t, "03-m365-oof.eml"), readCorpus(t, "46-binary-junk.eml")}
+	done := make(chan struct{})
+	for w := 0; w < 4; w++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 50; i++ {
+				g.Classify(Envelope{MailFrom: "a@b"}, raws[i%len(raws)])
+				g.AllowSender(fmt.Sprintf("s%d@example.org", i%20), "c", t0.Add(time.Duration(i)*time.Second))
+				g.Marker("x@y")
+			}
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		<-done
+	}
+	if n := g.trackedSenders(); n > 10 {
+		t.Errorf("%d keys over the cap of 10", n)
+	}
+}
