@@ -1,0 +1,266 @@
+package loopguard
+
+import (
+	"bytes"
+	"errors"
+	"regexp"
+	"strings"
+)
+
+// BounceReport is what a bounce says about the email it refers to, so the
+// outbound side can mark that email as bounced (or delayed).
+type BounceReport struct {
+	// Recipient is the address the bounced email was sent to: the
+	// Original-Recipient of RFC 3464 §2.3.1 when the reporting MTA kept it
+	// (it is what deskmail wrote in RCPT TO), else the Final-Recipient.
+	Recipient string `json:"recipient"`
+	// Status is the RFC 3463 enhanced status code, such as "5.1.1".
+	Status string `json:"status"`
+	// Diagnostic is the remote server's answer (Diagnostic-Code without its
+	// "smtp;" type), or the reason text of a legacy bounce.
+	Diagnostic string `json:"diagnostic"`
+	// OriginalMessageID is the Message-ID of the bounced email, without <>.
+	OriginalMessageID string `json:"original_message_id"`
+	// Action is "failed", "delayed", "delivered", "relayed" or "expanded"
+	// (RFC 3464 §2.3.3). "delayed" is a warning: the email is still queued.
+	Action string `json:"action"`
+	// ReportingMTA names the server that wrote the report, when known.
+	ReportingMTA string `json:"reporting_mta,omitempty"`
+	// Format is "rfc3464" for a message/delivery-status report, "legacy"
+	// for a plain-text bounce read on a best-effort basis, and "unknown"
+	// for a bare notification with the null reverse path.
+	Format string `json:"format"`
+	// Recipients lists every recipient of a multi-recipient report; the
+	// fields above describe the first failed one (else the first one).
+	Recipients []BounceRecipient `json:"recipients,omitempty"`
+	// OwnMail is true when the copy of the bounced email attached to the
+	// report carries a valid MarkerHeader: the report certainly refers to
+	// mail deskmail sent, and is not a forged DSN naming a Message-ID.
+	OwnMail bool `json:"own_mail"`
+}
+
+// BounceRecipient is one per-recipient block of a delivery status report.
+type BounceRecipient struct {
+	Recipient      string `json:"recipient"`
+	FinalRecipient string `json:"final_recipient"`
+	Action         string `json:"action"`
+	Status         string `json:"status"`
+	Diagnostic     string `json:"diagnostic"`
+}
+
+var errNoDeliveryStatus = errors.New("no per-recipient fields in delivery status")
+
+// parseDeliveryStatus reads the body of a message/delivery-status part
+// (RFC 3464 §2.1): a per-message block, then one block per recipient,
+// separated by empty lines, each made of header-like fields.
+func parseDeliveryStatus(body []byte) (reportingMTA string, rcpts []BounceRecipient, err error) {
+	body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
+	blocks := bytes.Split(bytes.TrimSpace(body), []byte("\n\n"))
+	for i, b := range blocks {
+		h, _, _ := readHeader(append(bytes.TrimSpace(b), '\n'), 64<<10)
+		if i == 0 || (!h.has("final-recipient") && !h.has("original-recipient")) {
+			if v := h.get("reporting-mta"); v != "" {
+				reportingMTA = stripType(v)
+			}
+			if !h.has("final-recipient") && !h.has("original-recipient") {
+				continue
+			}
+		}
+		r := BounceRecipient{
+			FinalRecipient: strings.ToLower(stripType(h.get("final-recipient"))),
+			Action:         firstWord(h.get("action")),
+			Status:         statusCode(h.get("status")),
+			Diagnostic:     stripType(h.get("diagnostic-code")),
+		}
+		r.Recipient = strings.ToLower(stripType(h.get("original-recipient")))
+		if r.Recipient == "" {
+			r.Recipient = r.FinalRecipient
+		}
+		rcpts = append(rcpts, r)
+		if len(rcpts) >= 100 {
+			break
+		}
+	}
+	if len(rcpts) == 0 {
+		return reportingMTA, nil, errNoDeliveryStatus
+	}
+	return reportingMTA, rcpts, nil
+}
+
+// stripType removes the "rfc822;" / "dns;" / "smtp;" type prefix of a DSN
+// field (RFC 3464 §2.1.2) and any <> around an address.
+func stripType(v string) string {
+	if i := strings.IndexByte(v, ';'); i >= 0 && i < 12 {
+		v = v[i+1:]
+	}
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">") && !strings.ContainsAny(v[1:len(v)-1], "<> ") {
+		v = v[1 : len(v)-1]
+	}
+	return v
+}
+
+var statusRE = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
+
+// statusCode keeps the RFC 3463 code of a Status field and drops comments
+// such as "5.0.0 (permanent failure)".
+func statusCode(v string) string {
+	if s := statusRE.FindString(v); s != "" {
+		return s
+	}
+	return strings.TrimSpace(v)
+}
+
+// bounceFromReport builds the report of an RFC 3464 bounce from the parts
+// of a multipart/report message.
+func bounceFromReport(m *message) *BounceReport {
+	var rep *BounceReport
+	for _, p := range m.parts {
+		if p.mediaType != "message/delivery-status" && p.mediaType != "message/global-delivery-status" {
+			continue
+		}
+		mta, rcpts, err := parseDeliveryStatus(p.content)
+		if err != nil {
+			continue
+		}
+		rep = &BounceReport{ReportingMTA: mta, Format: "rfc3464", Recipients: rcpts}
+		pick := rcpts[0]
+		for _, r := range rcpts {
+			if r.Action == "failed" {
+				pick = r
+				break
+			}
+		}
+		rep.Recipient, rep.Status, rep.Diagnostic, rep.Action = pick.Recipient, pick.Status, pick.Diagnostic, pick.Action
+		break
+	}
+	if rep != nil {
+		rep.OriginalMessageID = originalMessageID(m)
+	}
+	return rep
+}
+
+// attachedOriginal returns the header of the bounced email attached to a
+// report (RFC 3462 §2: message/rfc822 or text/rfc822-headers), if any.
+func attachedOriginal(m *message) header {
+	for _, p := range m.parts {
+		switch p.mediaType {
+		case "message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers":
+			h, _, _ := readHeader(p.content, 256<<10)
+			if len(h) > 0 {
+				return h
+			}
+		}
+	}
+	return nil
+}
+
+// originalMessageID finds the Message-ID of the bounced email: in the
+// attached message/rfc822 or text/rfc822-headers part (RFC 3462 §2, the
+// third part of a report), else in the References a few MTAs (Gmail, M365)
+// add to their reports, else in a "Message-ID:" line of a quoted copy.
+func originalMessageID(m *message) string {
+	if id := cleanID(attachedOriginal(m).get("message-id")); id != "" {
+		return id
+	}
+	for _, p := range m.parts {
+		if strings.HasPrefix(p.mediaType, "text/") {
+			if id := quotedMessageID(p.content); id != "" {
+				return id
+			}
+		}
+	}
+	if refs := strings.Fields(m.header.get("references")); len(refs) > 0 {
+		return cleanID(refs[len(refs)-1])
+	}
+	return cleanID(m.header.get("in-reply-to"))
+}
+
+var quotedIDRE = regexp.MustCompile(`(?im)^[ \t>]*message-id:[ \t]*<?([^\s<>]+@[^\s<>]+)>?`)
+
+func quotedMessageID(b []byte) string {
+	if len(b) > 1<<20 {
+		b = b[:1<<20]
+	}
+	if s := quotedIDRE.FindSubmatch(b); s != nil {
+		return string(s[1])
+	}
+	return ""
+}
+
+// cleanID strips the angle brackets and spaces around a Message-ID.
+func cleanID(v string) string {
+	v = strings.TrimSpace(v)
+	if i := strings.IndexByte(v, '<'); i >= 0 {
+		if j := strings.IndexByte(v[i:], '>'); j > 0 {
+			v = v[i+1 : i+j]
+		}
+	}
+	return strings.Trim(v, "<> ")
+}
+
+var (
+	// qmail's bounce, "qmail-send program" (qmail's own QSBMF format,
+	// https://cr.yp.to/proto/qsbmf.txt): "<addr>:" then the reason.
+	// Postfix's text part has the same shape, on one line.
+	qmailRcptRE = regexp.MustCompile(`(?m)^<([^<>\s]+@[^<>\s]+)>:[ \t]*\n?((?:[^\n]+\n?){1,4})`)
+	// Sendmail's transcript: "<addr>... Deferred: reason".
+	sendmailRcptRE = regexp.MustCompile(`(?m)^<([^<>\s]+@[^<>\s]+)>\.\.\.[ \t]*([^\n]*)`)
+	// Exim, Sendmail and many others indent the failed address on its own
+	// line after an explanation.
+	indentedRcptRE = regexp.MustCompile(`(?m)^[ \t]+<?([^<>\s@]+@[^<>\s@]+\.[^<>\s@:]+)>?:?[ \t]*$`)
+	smtpReplyRE    = regexp.MustCompile(`(?m)\b([45]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} )?[^\n]{3,200})`)
+)
+
+// legacyBounce reads a plain-text bounce on a best-effort basis: the failed
+// recipient from X-Failed-Recipients (Exim) or the text, an SMTP reply and
+// status code from the text, the original Message-ID from the quoted copy.
+func legacyBounce(m *message, delayed bool) *BounceReport {
+	rep := &BounceReport{Format: "legacy", Action: "failed"}
+	if delayed {
+		rep.Action = "delayed"
+	}
+	if v := m.header.get("x-failed-recipients"); v != "" {
+		rep.Recipient = strings.ToLower(strings.TrimSpace(strings.Split(v, ",")[0]))
+	}
+	var text []byte
+	for _, p := range m.parts {
+		if strings.HasPrefix(p.mediaType, "text/") {
+			text = p.content
+			break
+		}
+	}
+	if len(text) > 256<<10 {
+		text = text[:256<<10]
+	}
+	text = bytes.ReplaceAll(text, []byte("\r\n"), []byte("\n"))
+	if s := qmailRcptRE.FindSubmatch(text); s != nil {
+		if rep.Recipient == "" {
+			rep.Recipient = strings.ToLower(string(s[1]))
+		}
+		rep.Diagnostic = strings.Join(strings.Fields(string(s[2])), " ")
+	} else if s := sendmailRcptRE.FindSubmatch(text); s != nil {
+		if rep.Recipient == "" {
+			rep.Recipient = strings.ToLower(string(s[1]))
+		}
+		rep.Diagnostic = strings.TrimSpace(string(s[2]))
+	} else if s := indentedRcptRE.FindSubmatch(text); s != nil && rep.Recipient == "" {
+		rep.Recipient = strings.ToLower(string(s[1]))
+	}
+	if rep.Diagnostic == "" {
+		if s := smtpReplyRE.FindSubmatch(text); s != nil {
+			rep.Diagnostic = strings.TrimSpace(string(s[1]))
+		}
+	}
+	rep.Status = statusRE.FindString(rep.Diagnostic)
+	if rep.Status == "" {
+		if s := statusRE.Find(text); s != nil {
+			rep.Status = string(s)
+		}
+	}
+	rep.OriginalMessageID = originalMessageID(m)
+	if rep.Recipient != "" {
+		rep.Recipients = []BounceRecipient{{Recipient: rep.Recipient, FinalRecipient: rep.Recipient, Action: rep.Action, Status: rep.Status, Diagnostic: rep.Diagnostic}}
+	}
+	return rep
+}
