@@ -25,6 +25,7 @@ import (
 	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/mta"
 	"github.com/deskmail/deskmail/store"
 )
@@ -80,7 +81,12 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 
-	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), wake: make(chan struct{}, 1)}
+	secret, err := LoadOrCreateSecret(filepath.Join(cfg.Data, LoopSecretFile))
+	if err != nil {
+		return nil, err
+	}
+	classify := &Classifier{DB: db, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
+	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), Step: classify.Step, wake: make(chan struct{}, 1)}
 	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: pipe.Wake,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}
 	pruner := &journal.Pruner{DB: db, Clock: clk, Retention: cfg.Retention, Interval: time.Minute,
@@ -225,6 +231,8 @@ func (d *Daemon) closeAll() {
 	}
 }
 
+var randRead = rand.Read
+
 // apiToken returns the configured token, or the one generated into the
 // data folder on first start.
 func (d *Daemon) apiToken() (string, error) {
@@ -238,7 +246,7 @@ func (d *Daemon) apiToken() (string, error) {
 		}
 	}
 	var r [24]byte
-	if _, err := rand.Read(r[:]); err != nil {
+	if _, err := randRead(r[:]); err != nil {
 		return "", err
 	}
 	t := hex.EncodeToString(r[:])

@@ -13,6 +13,7 @@
 package inbound
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -79,6 +80,11 @@ type Meta struct {
 	BodyHash  string    `json:"body_hash"`
 	Spooled   bool      `json:"spooled,omitempty"` // raw bytes are in the spool file named ID
 	JournalID string    `json:"journal_id"`
+
+	// Filled by the pipeline after the 250.
+	Class   string          `json:"class,omitempty"`
+	Reasons []string        `json:"reasons,omitempty"`
+	Bounce  json.RawMessage `json:"bounce,omitempty"`
 }
 
 // Buckets of this package.

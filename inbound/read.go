@@ -82,3 +82,23 @@ func SweepSpool(db *store.DB) (int, error) {
 		return found
 	})
 }
+
+// Annotate rewrites a stored message's record through fn, in the caller's
+// transaction (the pipeline records its verdicts this way).
+func Annotate(tx *store.Tx, id string, fn func(*Meta)) error {
+	v := tx.Get(bucketMeta, []byte(id))
+	if v == nil {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	var m Meta
+	if err := json.Unmarshal(v, &m); err != nil {
+		return fmt.Errorf("decode message %s: %w", id, err)
+	}
+	fn(&m)
+	m.ID = id
+	nv, err := json.Marshal(&m)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucketMeta, []byte(id), nv)
+}

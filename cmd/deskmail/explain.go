@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/deskmail/deskmail/gateway"
 	"github.com/deskmail/deskmail/loopguard"
 )
 
@@ -32,6 +34,7 @@ func newExplainCmd() *cobra.Command {
 		asJSON   bool
 		mailFrom string
 		rcpts    []string
+		dataDir  string
 	)
 	cmd := &cobra.Command{
 		Use:   "explain [--json] [--mail-from ADDR] [--rcpt ADDR] FILE.eml|-",
@@ -54,7 +57,17 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 				Rcpts:    rcpts,
 				Offline:  !cmd.Flags().Changed("mail-from"),
 			}
-			v := loopguard.New(loopguard.Options{}).Classify(env, raw)
+			opts := loopguard.Options{}
+			if dataDir != "" {
+				// The daemon's marker key, so deskmail's own mail coming
+				// back is recognised offline too.
+				secret, err := gateway.LoadOrCreateSecret(filepath.Join(dataDir, gateway.LoopSecretFile))
+				if err != nil {
+					return err
+				}
+				opts.Secrets = [][]byte{secret}
+			}
+			v := loopguard.New(opts).Classify(env, raw)
 			if asJSON {
 				return writeVerdictJSON(cmd.OutOrStdout(), v)
 			}
@@ -64,6 +77,7 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().StringVar(&mailFrom, "mail-from", "", "SMTP reverse path (MAIL FROM) the email came with")
 	cmd.Flags().StringArrayVar(&rcpts, "rcpt", nil, "SMTP recipient (RCPT TO); repeatable")
+	cmd.Flags().StringVar(&dataDir, "data", "", "data folder whose marker key recognises deskmail's own mail")
 	return cmd
 }
 

@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/loopguard"
+	"github.com/deskmail/deskmail/store"
+)
+
+// LoopSecretFile holds the key of the marker deskmail puts on its own mail
+// (loopguard.MarkerHeader), made on first start.
+const LoopSecretFile = "loop-secret"
+
+// classifyPrefix is how much of a message the loop guard reads: headers and
+// the first parts are what decide; a DSN is small.
+const classifyPrefix = 4 << 20
+
+// Classifier is the pipeline step that runs the loop guard on a stored
+// message and writes the verdict into its record and its journal entry.
+type Classifier struct {
+	DB    *store.DB
+	Guard *loopguard.Guard
+}
+
+// Step classifies one stored message.
+func (c *Classifier) Step(_ context.Context, m inbound.Meta) (Result, error) {
+	rc, err := inbound.OpenRaw(c.DB, m)
+	if err != nil {
+		return Result{}, err
+	}
+	raw, err := io.ReadAll(io.LimitReader(rc, classifyPrefix))
+	rc.Close()
+	if err != nil {
+		return Result{}, fmt.Errorf("read stored message: %w", err)
+	}
+	v := c.Guard.Classify(loopguard.Envelope{MailFrom: m.Envelope.MailFrom, Rcpts: m.Envelope.Rcpts,
+		RemoteIP: m.Envelope.RemoteIP}, raw)
+	var bounce json.RawMessage
+	if v.Bounce != nil {
+		bounce, _ = json.Marshal(v.Bounce)
+	}
+	action := describe(v)
+	return Result{Apply: func(tx *store.Tx) error {
+		if err := inbound.Annotate(tx, m.ID, func(mm *inbound.Meta) {
+			mm.Class, mm.Reasons, mm.Bounce = string(v.Class), v.Reasons, bounce
+		}); err != nil {
+			return err
+		}
+		return journal.Update(tx, m.JournalID, func(e *journal.Entry) {
+			e.Class, e.Reasons, e.Action = string(v.Class), v.Reasons, action
+		})
+	}}, nil
+}
+
+// describe says what the verdict leads to, for the log.
+func describe(v loopguard.Verdict) string {
+	switch {
+	case v.Notify():
+		return "stored; may notify"
+	case v.Bounce != nil && v.Bounce.Recipient != "":
+		b := v.Bounce
+		s := "bounce recorded: " + b.Recipient
+		if b.Status != "" {
+			s += " " + b.Status
+		}
+		if b.OriginalMessageID != "" {
+			s += " for " + b.OriginalMessageID
+		}
+		return s + "; no notification"
+	default:
+		return "stored; no notification or automatic email (" + string(v.Class) + ")"
+	}
+}
+
+// LoadOrCreateSecret reads a hex secret from path, making a random 32-byte
+// one (written atomically, 0600) when the file does not exist.
+func LoadOrCreateSecret(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(k) < 16 {
+			return nil, fmt.Errorf("%s: not a hex secret of at least 16 bytes", path)
+		}
+		return k, nil
+	} else if !os.IsNotExist(err) {
+		return nil, err
+	}
+	k := make([]byte, 32)
+	if _, err := randRead(k); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := store.WriteFileAtomic(path, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return k, nil
+}

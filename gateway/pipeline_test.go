@@ -1,0 +1,91 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/loopguard"
+	"github.com/deskmail/deskmail/store"
+)
+
+func TestPipelineClassifiesIntoTheJournal(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recv := &inbound.Receiver{DB: db, Clock: clock.Real{}, Hostname: "mx.test"}
+	cases := []struct {
+		file, from string
+		class      loopguard.Class
+		action     string
+	}{
+		{"34-human-gmail-plain.eml", "ann@gmail.test", loopguard.Human, "stored; may notify"},
+		{"01-gmail-vacation.eml", "bob@gmail.test", loopguard.AutoReply, "no notification"},
+		{"24-postfix-dsn-user-unknown.eml", "", loopguard.Bounce, "bounce recorded"},
+		{"19-mailman-announcement.eml", "list-bounces@lists.test", loopguard.Bulk, "no notification"},
+	}
+	for _, c := range cases {
+		raw, err := os.ReadFile("../loopguard/testdata/" + c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := recv.Receive(context.Background(), inbound.Envelope{MailFrom: c.from,
+			Rcpts: []string{"help@example.test"}, Proto: "ESMTP"}, strings.NewReader(string(raw))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret, err := LoadOrCreateSecret(dir + "/" + LoopSecretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := LoadOrCreateSecret(dir + "/" + LoopSecretFile)
+	if string(again) != string(secret) {
+		t.Error("the secret changed between starts")
+	}
+	cl := &Classifier{DB: db, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
+	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Step: cl.Step, wake: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ids, _ := inbound.Pending(db, 10)
+		if len(ids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still pending: %v", ids)
+		}
+		p.Wake("")
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	es, _ := journal.Query(db, journal.Filter{})
+	if len(es) != len(cases) {
+		t.Fatalf("%d entries", len(es))
+	}
+	for i, c := range cases {
+		e := es[i]
+		if e.Class != string(c.class) || !strings.Contains(e.Action, c.action) || len(e.Reasons) == 0 && c.class != loopguard.Human {
+			t.Errorf("%s: class %q action %q reasons %v; want %s, %q", c.file, e.Class, e.Action, e.Reasons, c.class, c.action)
+		}
+		m, _ := inbound.Load(db, e.StoredID)
+		if m.Class != string(c.class) {
+			t.Errorf("%s: stored class %q", c.file, m.Class)
+		}
+	}
+	if got, _ := journal.Query(db, journal.Filter{Class: "bounce"}); len(got) != 1 {
+		t.Errorf("class filter: %d bounces", len(got))
+	}
+}
