@@ -58,10 +58,11 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 				Offline:  !cmd.Flags().Changed("mail-from"),
 			}
 			opts := loopguard.Options{}
-			if dataDir != "" {
+			path := filepath.Join(dataDir, gateway.LoopSecretFile)
+			if _, statErr := os.Stat(path); dataDir != "" && statErr == nil {
 				// The daemon's marker key, so deskmail's own mail coming
-				// back is recognised offline too.
-				secret, err := gateway.LoadOrCreateSecret(filepath.Join(dataDir, gateway.LoopSecretFile))
+				// back is recognised offline too (never created here).
+				secret, err := gateway.LoadOrCreateSecret(path)
 				if err != nil {
 					return err
 				}
