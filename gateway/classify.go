@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
@@ -29,6 +31,7 @@ const classifyPrefix = 4 << 20
 type Classifier struct {
 	DB    *store.DB
 	Guard *loopguard.Guard
+	Clock clock.Clock
 }
 
 // Step classifies one stored message.
@@ -44,6 +47,7 @@ func (c *Classifier) Step(_ context.Context, m inbound.Meta) (Result, error) {
 	}
 	v := c.Guard.Classify(loopguard.Envelope{MailFrom: m.Envelope.MailFrom, Rcpts: m.Envelope.Rcpts,
 		RemoteIP: m.Envelope.RemoteIP}, raw)
+	v = c.Guard.CheckRate(v, senderOf(m), rateKey(m), c.Clock.Now())
 	var bounce json.RawMessage
 	if v.Bounce != nil {
 		bounce, _ = json.Marshal(v.Bounce)
@@ -59,6 +63,27 @@ func (c *Classifier) Step(_ context.Context, m inbound.Meta) (Result, error) {
 			e.Class, e.Reasons, e.Action = string(v.Class), v.Reasons, action
 		})
 	}}, nil
+}
+
+// senderOf is the author address the rate limit counts: the From header's
+// address, or the envelope sender when From does not parse.
+func senderOf(m inbound.Meta) string {
+	if a, err := mail.ParseAddress(m.From); err == nil {
+		return strings.ToLower(a.Address)
+	}
+	return strings.ToLower(m.Envelope.MailFrom)
+}
+
+// rateKey names the conversation a message is counted against. Until
+// threading names conversations in the pipeline, the envelope recipient
+// stands in for it: a reply+TOKEN address is one conversation and one
+// recipient, and a support address is where an auto-responder ping-pong
+// (each reply opening a new ticket) would show.
+func rateKey(m inbound.Meta) string {
+	if len(m.Envelope.Rcpts) == 0 {
+		return ""
+	}
+	return "rcpt:" + strings.ToLower(m.Envelope.Rcpts[0])
 }
 
 // describe says what the verdict leads to, for the log.

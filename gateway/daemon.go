@@ -85,7 +85,7 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	classify := &Classifier{DB: db, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
+	classify := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
 	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), Step: classify.Step, wake: make(chan struct{}, 1)}
 	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: pipe.Wake,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}

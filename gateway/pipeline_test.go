@@ -52,7 +52,7 @@ func TestPipelineClassifiesIntoTheJournal(t *testing.T) {
 	if string(again) != string(secret) {
 		t.Error("the secret changed between starts")
 	}
-	cl := &Classifier{DB: db, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
+	cl := &Classifier{DB: db, Clock: clock.NewFake(time.Now()), Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
 	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Step: cl.Step, wake: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -87,5 +87,46 @@ func TestPipelineClassifiesIntoTheJournal(t *testing.T) {
 	}
 	if got, _ := journal.Query(db, journal.Filter{Class: "bounce"}); len(got) != 1 {
 		t.Errorf("class filter: %d bounces", len(got))
+	}
+}
+
+func TestRateLimitMakesAFloodLooping(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	clk := clock.NewFake(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: "mx.test"}
+	cl := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{RateLimit: 3, RateWindow: 10 * time.Minute})}
+	classes := func(rcpt string, n int) []string {
+		var out []string
+		for i := 0; i < n; i++ {
+			msg := "From: Robot <robot@client.test>\r\nSubject: hi\r\nMessage-ID: <" + rcpt + string(rune('a'+i)) + "@x>\r\n\r\nhello\r\n"
+			rc, err := recv.Receive(context.Background(), inbound.Envelope{MailFrom: "robot@client.test",
+				Rcpts: []string{rcpt}, Proto: "ESMTP"}, strings.NewReader(msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, _ := inbound.Load(db, rc.ID)
+			res, err := cl.Step(context.Background(), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Update(context.Background(), res.Apply)
+			m, _ = inbound.Load(db, rc.ID)
+			out = append(out, m.Class)
+		}
+		return out
+	}
+	if got := strings.Join(classes("help@example.test", 5), ","); got != "human,human,human,looping,looping" {
+		t.Errorf("flood on one address: %s", got)
+	}
+	if got := strings.Join(classes("sales@example.test", 1), ","); got != "human" {
+		t.Errorf("another conversation is not limited: %s", got)
+	}
+	clk.Advance(10 * time.Minute)
+	if got := strings.Join(classes("help@example.test", 1), ","); got != "human" {
+		t.Errorf("after the window: %s", got)
 	}
 }
