@@ -222,7 +222,9 @@ func (c *Config) check() error {
 		return fmt.Errorf("data: must not be empty")
 	}
 	if c.MaxHeaderBytes > c.MaxMessageBytes {
-		return fmt.Errorf("max-header-bytes: %d is more than max-message-bytes %d", c.MaxHeaderBytes, c.MaxMessageBytes)
+		// The header is part of the message: a smaller message cap is
+		// also the header cap.
+		c.MaxHeaderBytes = c.MaxMessageBytes
 	}
 	return nil
 }

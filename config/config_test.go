@@ -128,3 +128,13 @@ func TestEveryOptionHasAnEnvName(t *testing.T) {
 		}
 	}
 }
+
+func TestSmallMessageCapAlsoCapsTheHeader(t *testing.T) {
+	c, err := load(t, []string{"--max-message-bytes", "10KB"}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxHeaderBytes != 10000 {
+		t.Errorf("max-header-bytes = %d, want 10000", c.MaxHeaderBytes)
+	}
+}

@@ -9,6 +9,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -83,6 +84,13 @@ func Append(tx *store.Tx, e *Entry) error {
 		return err
 	}
 	k := key(e.Time, seq)
+	// Keys must grow in commit order, or a --follow reader whose cursor has
+	// passed a key would never see an entry committed later with a smaller
+	// one (a message that began before another but committed after it, or
+	// a clock step back). The sequence keeps such a key unique.
+	if last := tx.LastKey(bucket); last != nil && bytes.Compare(k, last) <= 0 {
+		copy(k[:8], last[:8])
+	}
 	e.ID = hex.EncodeToString(k)
 	v, err := json.Marshal(e)
 	if err != nil {

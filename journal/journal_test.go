@@ -148,3 +148,19 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestKeysGrowInCommitOrder(t *testing.T) {
+	db := fill(t)
+	before := query(t, db, Filter{})
+	cursor := before[len(before)-1].ID
+	// An entry whose time is older than the newest one (it began first,
+	// or the clock stepped back) is committed now: a follower must see it.
+	late := Entry{Time: t0.Add(-5 * time.Hour), Direction: In, Status: StatusReceived, EnvelopeFrom: "late@x.test"}
+	if err := db.Update(context.Background(), func(tx *store.Tx) error { return Append(tx, &late) }); err != nil {
+		t.Fatal(err)
+	}
+	got := query(t, db, Filter{After: cursor})
+	if len(got) != 1 || got[0].EnvelopeFrom != "late@x.test" || !got[0].Time.Equal(late.Time) {
+		t.Errorf("after the cursor: %+v", got)
+	}
+}

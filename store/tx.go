@@ -72,6 +72,19 @@ func (t *Tx) Sequence(bucket string) (uint64, error) {
 	return b.NextSequence()
 }
 
+// LastKey returns a copy of the largest key of bucket, or nil.
+func (t *Tx) LastKey(bucket string) []byte {
+	b, _ := t.bucket(bucket, false)
+	if b == nil {
+		return nil
+	}
+	k, _ := b.Cursor().Last()
+	if k == nil {
+		return nil
+	}
+	return append([]byte(nil), k...)
+}
+
 // Count returns the number of keys in bucket.
 func (t *Tx) Count(bucket string) int {
 	b, _ := t.bucket(bucket, false)
