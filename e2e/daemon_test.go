@@ -125,10 +125,16 @@ func (d *daemon) kill() {
 // wait waits for the process to end and returns its exit code.
 func (d *daemon) wait() int {
 	d.t.Helper()
+	return d.waitWithin(exitTimeout)
+}
+
+// waitWithin is wait with a bound of its own.
+func (d *daemon) waitWithin(timeout time.Duration) int {
+	d.t.Helper()
 	select {
 	case <-d.exited:
-	case <-time.After(exitTimeout):
-		d.t.Fatalf("deskmail did not exit within %v", exitTimeout)
+	case <-time.After(timeout):
+		d.t.Fatalf("deskmail did not exit within %v", timeout)
 	}
 	var ee *exec.ExitError
 	switch {
