@@ -89,7 +89,12 @@ func startDaemon(t *testing.T, dir string, extra ...string) *daemon {
 		}
 	})
 	if _, ok := d.out.waitFor(0, startTimeout, func(l string) bool { return strings.Contains(l, `msg="deskmail ready"`) }); !ok {
-		t.Fatalf("deskmail serve did not log ready within %v", startTimeout)
+		select {
+		case <-d.exited:
+			t.Fatalf("deskmail serve exited before it was ready: %v", d.err)
+		default:
+			t.Fatalf("deskmail serve did not log ready within %v", startTimeout)
+		}
 	}
 	for _, l := range d.out.all() {
 		if m := listeningRE.FindStringSubmatch(l); m != nil {
