@@ -45,5 +45,14 @@ func TestBadConfigNamesKey(t *testing.T) {
 // stopping the start.
 func TestMaxMessageBytesAlone(t *testing.T) {
 	d := startDaemon(t, t.TempDir(), "--max-message-bytes", "10KB")
+	c, err := dialSMTP(d.SMTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n, ok := c.MaxMessageSize(); !ok || n != 10_000 {
+		t.Errorf("EHLO announces SIZE %d (%v), want 10000", n, ok)
+	}
+	_ = c.Quit()
 	d.stop()
 }

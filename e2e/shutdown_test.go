@@ -153,3 +153,17 @@ func TestShutdownCutsOffStalledSession(t *testing.T) {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
 }
+
+// TestSIGTERMRightAfterReady stops the daemon the moment it says it is
+// ready, as a supervisor restarting it in a loop would. "deskmail ready"
+// promises that SIGTERM is handled: a clean stop, exit 0, never death by
+// the signal's default action. Repeated because the window is short.
+func TestSIGTERMRightAfterReady(t *testing.T) {
+	for i := range 3 {
+		d := startDaemon(t, t.TempDir())
+		d.signal(syscall.SIGTERM)
+		if code := d.wait(); code != 0 {
+			t.Fatalf("start %d: exit status %d after SIGTERM right after ready, want 0 (-1: killed by the signal)", i+1, code)
+		}
+	}
+}
