@@ -146,6 +146,9 @@ func (d *daemon) waitWithin(timeout time.Duration) int {
 	case d.err == nil:
 		return 0
 	case errors.As(d.err, &ee):
+		if !ee.Exited() {
+			d.t.Logf("deskmail pid %d: %v", d.cmd.Process.Pid, ee.ProcessState)
+		}
 		return ee.ExitCode() // -1 when killed by a signal
 	default:
 		d.t.Fatalf("wait for deskmail: %v", d.err)
