@@ -102,6 +102,19 @@ type deadlineConn struct {
 	busy atomic.Bool
 }
 
+// closeAll closes every connection, in a transaction or not.
+func (l *limitListener) closeAll() {
+	l.mu.Lock()
+	all := make([]*deadlineConn, 0, len(l.conns))
+	for c := range l.conns {
+		all = append(all, c)
+	}
+	l.mu.Unlock()
+	for _, c := range all {
+		c.hardClose()
+	}
+}
+
 // closeIdle closes every connection that is not in a transaction.
 func (l *limitListener) closeIdle() {
 	l.mu.Lock()

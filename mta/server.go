@@ -198,8 +198,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-done:
 			return nil
 		case <-ctx.Done():
-			for _, srv := range servers {
-				_ = srv.Close()
+			// go-smtp's Close does nothing once Shutdown has begun: close
+			// the connections still in a transaction ourselves.
+			for _, l := range listeners {
+				l.closeAll()
 			}
 			<-done
 			return ctx.Err()

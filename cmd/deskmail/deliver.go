@@ -72,7 +72,9 @@ func deliver(cfg *config.Config, sender string, rcpts []string, stdin io.Reader)
 		}
 	}
 	q := url.Values{"mail_from": {sender}, "rcpt": rcpts, "proto": {"deliver"}}
-	resp, err := controlDo(cfg.Data, 10*time.Minute, http.MethodPost, "/v1/inbound?"+q.Encode(), stdin)
+	// NopCloser: when no daemon answers, the HTTP client closes the body it
+	// was given, and stdin is still needed for the offline path.
+	resp, err := controlDo(cfg.Data, 10*time.Minute, http.MethodPost, "/v1/inbound?"+q.Encode(), io.NopCloser(stdin))
 	switch {
 	case errors.Is(err, errNoDaemon):
 		return deliverOffline(cfg, sender, rcpts, stdin)

@@ -28,12 +28,14 @@ func newServeCmd() *cobra.Command {
 			return err
 		}
 		log := newLogger(cfg)
+		// Catch signals before starting: a SIGTERM that arrives while the
+		// listeners come up must still shut down cleanly.
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
 		d, err := gateway.Start(cfg, log)
 		if err != nil {
 			return err
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-		defer stop()
 		var runErr error
 		select {
 		case <-ctx.Done():
