@@ -1,0 +1,160 @@
+// Package messaging is the one path every new message takes, whether the
+// web app posted it over HTTP or threading appended it from an email:
+// store the message -> work out its recipients (notify) -> record their
+// in-app notifications, all in one commit, then tell live subscribers.
+// Email about a notification (the hold queue) hangs off the same commit
+// when the queue lands.
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/notify"
+	"github.com/deskmail/deskmail/store"
+)
+
+// Service posts messages and seen-acknowledgements.
+type Service struct {
+	DB    *store.DB
+	Clock clock.Clock
+	Hub   *Hub
+}
+
+// Posted is what Post stored.
+type Posted struct {
+	Message    model.Message      `json:"message"`
+	Recipients []notify.Recipient `json:"recipients"`
+}
+
+// Post stores m (its ID is made when empty) and its notifications. It
+// returns once everything is committed.
+func (s *Service) Post(ctx context.Context, m model.Message) (Posted, error) {
+	now := s.Clock.Now()
+	if m.ID == "" {
+		m.ID = store.NewID(now)
+	}
+	m.Created = now
+	var out Posted
+	var notes []model.Notification
+	err := s.DB.Update(ctx, func(tx *store.Tx) error {
+		out, notes = Posted{}, nil
+		msg := m
+		if err := model.AppendMessage(tx, &msg); err != nil {
+			return err
+		}
+		rs, err := notify.Recipients(notify.Message{ID: msg.ID, AuthorID: msg.Author, ConversationID: msg.Conversation}, model.View{Tx: tx})
+		if errors.Is(err, notify.ErrCustomerInInternal) {
+			return &model.FieldError{Field: "author", Msg: "a customer cannot post in an internal conversation"}
+		}
+		if err != nil {
+			return fmt.Errorf("recipients: %w", err)
+		}
+		for _, r := range rs {
+			n := model.Notification{Person: r.PersonID, Message: msg.ID, Conversation: msg.Conversation,
+				Reason: string(r.Reason), Created: now}
+			if err := model.AddNotification(tx, n); err != nil {
+				return err
+			}
+			notes = append(notes, n)
+		}
+		out = Posted{Message: msg, Recipients: rs}
+		if out.Recipients == nil {
+			out.Recipients = []notify.Recipient{}
+		}
+		return nil
+	})
+	if err != nil {
+		return Posted{}, err
+	}
+	if s.Hub != nil {
+		s.Hub.Publish(notes)
+	}
+	return out, nil
+}
+
+// Seen records that person saw conv up to message upTo. Idempotent; an
+// unknown message or nothing pending is not an error. It returns the
+// message IDs newly marked seen.
+func (s *Service) Seen(ctx context.Context, person, conv, upTo string) ([]string, error) {
+	now := s.Clock.Now()
+	var marked []string
+	err := s.DB.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		marked, err = model.MarkSeen(tx, person, conv, upTo, now)
+		return err
+	})
+	return marked, err
+}
+
+// Retract marks a message retracted: it stays in the conversation's
+// history but is never emailed afterwards.
+func (s *Service) Retract(ctx context.Context, id string) (model.Message, error) {
+	now := s.Clock.Now()
+	var m model.Message
+	err := s.DB.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		if m, err = model.GetMessage(tx, id); err != nil {
+			return err
+		}
+		if m.Retracted == nil {
+			t := now
+			m.Retracted = &t
+			return model.PutMessage(tx, m)
+		}
+		return nil
+	})
+	return m, err
+}
+
+// Hub fans new notifications out to live subscribers (the SSE stream).
+// A slow subscriber loses events rather than slowing the writer; it can
+// re-read its inbox.
+type Hub struct {
+	mu   sync.Mutex
+	subs map[string]map[chan model.Notification]struct{}
+}
+
+// NewHub makes an empty hub.
+func NewHub() *Hub { return &Hub{subs: map[string]map[chan model.Notification]struct{}{}} }
+
+// SubscriberBuffer is how many events a subscriber may fall behind.
+const SubscriberBuffer = 64
+
+// Subscribe returns a channel of person's new notifications and a cancel
+// function that must be called.
+func (h *Hub) Subscribe(person string) (<-chan model.Notification, func()) {
+	ch := make(chan model.Notification, SubscriberBuffer)
+	h.mu.Lock()
+	if h.subs[person] == nil {
+		h.subs[person] = map[chan model.Notification]struct{}{}
+	}
+	h.subs[person][ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		delete(h.subs[person], ch)
+		if len(h.subs[person]) == 0 {
+			delete(h.subs, person)
+		}
+		h.mu.Unlock()
+	}
+}
+
+// Publish sends each notification to its person's subscribers.
+func (h *Hub) Publish(ns []model.Notification) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, n := range ns {
+		for ch := range h.subs[n.Person] {
+			select {
+			case ch <- n:
+			default:
+			}
+		}
+	}
+}

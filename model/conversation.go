@@ -1,0 +1,254 @@
+package model
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deskmail/deskmail/notify"
+	"github.com/deskmail/deskmail/store"
+)
+
+// Conversation kinds.
+const (
+	Internal = "internal" // users only
+	External = "external" // users and customers
+)
+
+// Conversation belongs to an item (optional) and so to a project.
+type Conversation struct {
+	ID        string    `json:"id"`
+	Item      string    `json:"item,omitempty"`
+	Kind      string    `json:"kind"`
+	Subject   string    `json:"subject,omitempty"`
+	Followers []string  `json:"followers"`
+	Tag       string    `json:"tag"`                       // the number of the subject tag [#Tag]
+	RootID    string    `json:"root_message_id,omitempty"` // thread root Message-ID of the emails
+	Created   time.Time `json:"created"`
+}
+
+// PutConversation creates or replaces a conversation. A new one gets its
+// subject-tag number; the tag and the root Message-ID are kept on update.
+func PutConversation(tx *store.Tx, c *Conversation) error {
+	if err := checkID("id", c.ID); err != nil {
+		return err
+	}
+	if c.Kind != Internal && c.Kind != External {
+		return &FieldError{"kind", "must be internal or external"}
+	}
+	if c.Item != "" {
+		if _, err := GetItem(tx, c.Item); err != nil {
+			return &FieldError{"item", "no such item"}
+		}
+	}
+	if len(c.Subject) > 500 {
+		return &FieldError{"subject", "at most 500 bytes"}
+	}
+	if err := checkPeople(tx, "followers", c.Followers); err != nil {
+		return err
+	}
+	var old Conversation
+	if err := get(tx, bConversations, c.ID, &old); err == nil {
+		c.Tag, c.Created = old.Tag, old.Created
+		if c.RootID == "" {
+			c.RootID = old.RootID
+		}
+		if c.Subject == "" {
+			c.Subject = old.Subject
+		}
+	} else {
+		n, err := tx.Sequence(bConvTags)
+		if err != nil {
+			return err
+		}
+		c.Tag = strconv.FormatUint(n+1000, 10)
+		if err := tx.Put(bConvTags, []byte(c.Tag), []byte(c.ID)); err != nil {
+			return err
+		}
+	}
+	if c.RootID != "" {
+		if err := IndexMessageID(tx, c.RootID, c.ID); err != nil {
+			return err
+		}
+	}
+	return put(tx, bConversations, c.ID, c)
+}
+
+// GetConversation returns a conversation.
+func GetConversation(tx *store.Tx, id string) (Conversation, error) {
+	var c Conversation
+	return c, get(tx, bConversations, id, &c)
+}
+
+// Follow makes person follow the conversation (a person who posts in a
+// conversation follows it from then on).
+func Follow(tx *store.Tx, convID, person string) error {
+	c, err := GetConversation(tx, convID)
+	if err != nil {
+		return err
+	}
+	var added bool
+	if c.Followers, added = addUnique(c.Followers, person); added {
+		return put(tx, bConversations, c.ID, c)
+	}
+	return nil
+}
+
+// Follows tells whether person follows the conversation itself or its item.
+func Follows(tx *store.Tx, person string, c Conversation) bool {
+	for _, f := range c.Followers {
+		if f == person {
+			return true
+		}
+	}
+	if c.Item != "" {
+		if it, err := GetItem(tx, c.Item); err == nil {
+			for _, f := range it.Followers {
+				if f == person {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// Channels a message comes from.
+const (
+	ChannelWeb        = "web"
+	ChannelEmail      = "email"
+	ChannelBot        = "bot"
+	ChannelAutomation = "automation"
+)
+
+// Attachment of a message. The bytes stay in the original email (Original
+// names it); Part is the attachment's position among its MIME parts.
+type Attachment struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	Part        int    `json:"part"`
+}
+
+// Message is posted in a conversation by a person.
+type Message struct {
+	ID           string       `json:"id"`
+	Conversation string       `json:"conversation"`
+	Author       string       `json:"author"`
+	Channel      string       `json:"channel"`
+	Text         string       `json:"text"`
+	HTML         string       `json:"html,omitempty"`
+	Original     string       `json:"original,omitempty"`   // the stored inbound email it came from
+	MessageID    string       `json:"message_id,omitempty"` // its email Message-ID, when it came by email
+	Attachments  []Attachment `json:"attachments,omitempty"`
+	Created      time.Time    `json:"created"`
+	Retracted    *time.Time   `json:"retracted,omitempty"`
+}
+
+// MaxTextBytes bounds a message's text and HTML.
+const MaxTextBytes = 1 << 20
+
+// AppendMessage stores a new message (m.ID and m.Created must be set) and
+// makes its author follow the conversation.
+func AppendMessage(tx *store.Tx, m *Message) error {
+	if err := checkID("id", m.ID); err != nil {
+		return err
+	}
+	if tx.Get(bMessages, []byte(m.ID)) != nil {
+		return fmt.Errorf("%w: message %s exists", ErrConflict, m.ID)
+	}
+	c, err := GetConversation(tx, m.Conversation)
+	if err != nil {
+		return err
+	}
+	author, err := GetPerson(tx, m.Author)
+	if err != nil {
+		return &FieldError{"author", "no such person"}
+	}
+	if c.Kind == Internal && author.Kind == notify.KindCustomer {
+		return &FieldError{"author", "a customer cannot post in an internal conversation"}
+	}
+	if strings.TrimSpace(m.Text) == "" && strings.TrimSpace(m.HTML) == "" && len(m.Attachments) == 0 {
+		return &FieldError{"text", "must not be empty"}
+	}
+	if len(m.Text) > MaxTextBytes || len(m.HTML) > MaxTextBytes {
+		return &FieldError{"text", "at most 1 MiB"}
+	}
+	if err := put(tx, bMessages, m.ID, m); err != nil {
+		return err
+	}
+	if err := tx.Put(bConvMessages, convKey(c.ID, m.ID), nil); err != nil {
+		return err
+	}
+	if m.MessageID != "" {
+		if err := IndexMessageID(tx, m.MessageID, c.ID); err != nil {
+			return err
+		}
+	}
+	if author.Kind != notify.KindBot {
+		return Follow(tx, c.ID, author.ID)
+	}
+	return nil
+}
+
+func convKey(conv, msg string) []byte { return []byte(conv + "\x00" + msg) }
+
+// GetMessage returns a message.
+func GetMessage(tx *store.Tx, id string) (Message, error) {
+	var m Message
+	return m, get(tx, bMessages, id, &m)
+}
+
+// PutMessage rewrites a message (retraction).
+func PutMessage(tx *store.Tx, m Message) error {
+	if tx.Get(bMessages, []byte(m.ID)) == nil {
+		return fmt.Errorf("message %s: %w", m.ID, ErrNotFound)
+	}
+	return put(tx, bMessages, m.ID, m)
+}
+
+// Messages lists a conversation's messages, oldest first, at most limit.
+func Messages(tx *store.Tx, conv string, limit int) ([]Message, error) {
+	prefix := []byte(conv + "\x00")
+	var out []Message
+	err := tx.Scan(bConvMessages, prefix, func(k, _ []byte) (bool, error) {
+		if !bytes.HasPrefix(k, prefix) {
+			return false, nil
+		}
+		m, err := GetMessage(tx, string(k[len(prefix):]))
+		if err != nil {
+			return false, err
+		}
+		out = append(out, m)
+		return len(out) < limit, nil
+	})
+	return out, err
+}
+
+// IndexMessageID records that an email Message-ID (sent or received)
+// belongs to a conversation. The first conversation to claim an ID keeps it.
+func IndexMessageID(tx *store.Tx, messageID, conv string) error {
+	k := []byte(canonicalMessageID(messageID))
+	if len(k) == 0 || tx.Get(bMessageIDs, k) != nil {
+		return nil
+	}
+	return tx.Put(bMessageIDs, k, []byte(conv))
+}
+
+func canonicalMessageID(id string) string {
+	return strings.ToLower(strings.Trim(strings.TrimSpace(id), "<>"))
+}
+
+// ConversationByMessageID looks a Message-ID up in the index.
+func ConversationByMessageID(tx *store.Tx, messageID string) (string, bool) {
+	v := tx.Get(bMessageIDs, []byte(canonicalMessageID(messageID)))
+	return string(v), v != nil
+}
+
+// ConversationByTag looks a subject-tag number up.
+func ConversationByTag(tx *store.Tx, tag string) (string, bool) {
+	v := tx.Get(bConvTags, []byte(strings.TrimSpace(tag)))
+	return string(v), v != nil
+}

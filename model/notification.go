@@ -1,0 +1,125 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"github.com/deskmail/deskmail/store"
+)
+
+const bMessageNotifications = "message_notifications" // message \x00 person -> nil
+
+// Notification is one (message, recipient): it is in the recipient's
+// messenger inbox at once, and becomes an email only if not seen in time.
+type Notification struct {
+	Person       string     `json:"person"`
+	Message      string     `json:"message"`
+	Conversation string     `json:"conversation"`
+	Reason       string     `json:"reason"`
+	Created      time.Time  `json:"created"`
+	Seen         *time.Time `json:"seen,omitempty"`
+}
+
+func notifKey(person, msg string) []byte { return []byte(person + "\x00" + msg) }
+
+// AddNotification records a notification (idempotent per message and person).
+func AddNotification(tx *store.Tx, n Notification) error {
+	k := notifKey(n.Person, n.Message)
+	if tx.Get(bNotifications, k) != nil {
+		return nil
+	}
+	if err := put(tx, bNotifications, string(k), n); err != nil {
+		return err
+	}
+	return tx.Put(bMessageNotifications, []byte(n.Message+"\x00"+n.Person), nil)
+}
+
+// Inbox returns a person's notifications, newest first (at most limit), and
+// how many of all their notifications are unseen.
+func Inbox(tx *store.Tx, person string, limit int) ([]Notification, int, error) {
+	prefix := []byte(person + "\x00")
+	end := []byte(person + "\x01")
+	var out []Notification
+	unread := 0
+	err := tx.ScanReverse(bNotifications, end, func(k, v []byte) (bool, error) {
+		if !bytes.HasPrefix(k, prefix) {
+			return false, nil
+		}
+		var n Notification
+		if err := json.Unmarshal(v, &n); err != nil {
+			return false, err
+		}
+		if n.Seen == nil {
+			unread++
+		}
+		if len(out) < limit {
+			out = append(out, n)
+		}
+		return true, nil
+	})
+	return out, unread, err
+}
+
+// NotificationsOf returns every notification of a message.
+func NotificationsOf(tx *store.Tx, msg string) ([]Notification, error) {
+	prefix := []byte(msg + "\x00")
+	var out []Notification
+	err := tx.Scan(bMessageNotifications, prefix, func(k, _ []byte) (bool, error) {
+		if !bytes.HasPrefix(k, prefix) {
+			return false, nil
+		}
+		var n Notification
+		if err := get(tx, bNotifications, string(notifKey(string(k[len(prefix):]), msg)), &n); err != nil {
+			return false, err
+		}
+		out = append(out, n)
+		return true, nil
+	})
+	return out, err
+}
+
+// MarkSeen marks the person's notifications of every message of conv up
+// to and including upTo as seen at now. It is idempotent: it returns only
+// the message IDs newly marked. An unknown message or nothing pending is
+// not an error.
+func MarkSeen(tx *store.Tx, person, conv, upTo string, now time.Time) ([]string, error) {
+	prefix := []byte(conv + "\x00")
+	var ids []string
+	err := tx.Scan(bConvMessages, prefix, func(k, _ []byte) (bool, error) {
+		if !bytes.HasPrefix(k, prefix) {
+			return false, nil
+		}
+		id := string(k[len(prefix):])
+		if id > upTo { // message IDs sort by creation time
+			return false, nil
+		}
+		ids = append(ids, id)
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var marked []string
+	for _, id := range ids {
+		k := notifKey(person, id)
+		v := tx.Get(bNotifications, k)
+		if v == nil {
+			continue
+		}
+		var n Notification
+		if err := json.Unmarshal(v, &n); err != nil {
+			return nil, err
+		}
+		if n.Seen != nil {
+			continue
+		}
+		t := now
+		n.Seen = &t
+		if err := put(tx, bNotifications, string(k), n); err != nil {
+			return nil, err
+		}
+		marked = append(marked, id)
+	}
+	return marked, nil
+}
