@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
@@ -101,7 +102,11 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load}
 	sock := filepath.Join(cfg.Data, SocketName)
 	_ = os.Remove(sock) // we hold the database lock, so no live daemon owns it
+	// The socket is the API without a token: it must never exist, even for
+	// a moment, with a mode that lets other users connect.
+	oldMask := syscall.Umask(0o077)
 	sl, err := net.Listen("unix", sock)
+	syscall.Umask(oldMask)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
