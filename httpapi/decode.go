@@ -63,8 +63,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any, se
 	case errors.As(err, &mbe):
 		writeError(w, http.StatusRequestEntityTooLarge, "body", "body over the limit of "+strconv.FormatInt(mbe.Limit, 10)+" bytes")
 	case errors.As(err, &nfe):
-		writeError(w, http.StatusBadRequest, settingsPrefix+nfe.Field,
-			"must be one of "+strings.Join(nfe.Allowed, ", "))
+		field := nfe.Field
+		if field != "kind" { // the one notify enum that is not a setting
+			field = settingsPrefix + field
+		}
+		writeError(w, http.StatusBadRequest, field, "must be one of "+strings.Join(nfe.Allowed, ", "))
 	case errors.As(err, &ute):
 		field := ute.Field
 		if field == "" {
