@@ -264,5 +264,8 @@ func writeError(w http.ResponseWriter, code int, field, msg string) {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	// Message HTML reads as written; a JSON body is never parsed as HTML.
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }
