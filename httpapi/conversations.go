@@ -23,7 +23,7 @@ func (s *Server) putConversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in ConversationInput
-	if !decodeJSON(w, r, MaxBodyBytes, &in, "") {
+	if !decodeJSON(w, r, MaxBodyBytes, &in) {
 		return
 	}
 	c := model.Conversation{ID: id, Item: in.Item, Kind: in.Kind, Subject: in.Subject,
@@ -86,7 +86,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in MessageInput
-	if !decodeJSON(w, r, MaxMessageBodyBytes, &in, "") {
+	if !decodeJSON(w, r, MaxMessageBodyBytes, &in) {
 		return
 	}
 	if !model.ValidID(in.Author) {

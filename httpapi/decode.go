@@ -31,28 +31,40 @@ const (
 
 // decodeJSON reads one JSON object of at most limit bytes into dst,
 // refusing unknown fields and trailing data. On failure it has written the
-// answer (413 or 400 naming the field) and returns false. settingsPrefix is
-// put before the field a notify enum names ("settings." when the settings
-// are nested in the body), because notify only knows its own JSON names.
-func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any, settingsPrefix string) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+// answer (413, or 400 naming the field) and returns false.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) bool {
+	err := decodeStrict(http.MaxBytesReader(w, r.Body, limit), dst)
+	if err != nil {
+		writeDecodeError(w, err, "")
+	}
+	return err == nil
+}
+
+// decodeStrict decodes exactly one JSON value into dst, refusing unknown
+// fields.
+func decodeStrict(rd io.Reader, dst any) error {
+	dec := json.NewDecoder(rd)
 	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
-	if err == nil {
-		// One object per body: anything after it is a client bug.
-		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
-			var mbe *http.MaxBytesError
-			if errors.As(terr, &mbe) {
-				err = terr
-			} else {
-				writeError(w, http.StatusBadRequest, "body", "one JSON object expected, found more after it")
-				return false
-			}
+	if err := dec.Decode(dst); err != nil {
+		return err
+	}
+	// One object per body: anything after it is a client bug.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
 		}
+		return errTrailingData
 	}
-	if err == nil {
-		return true
-	}
+	return nil
+}
+
+var errTrailingData = errors.New("data after the JSON object")
+
+// writeDecodeError answers a decodeStrict error. prefix is put before the
+// field names, for an object decoded on its own that is nested in the
+// body ("settings."): the decoder only knows names relative to it.
+func writeDecodeError(w http.ResponseWriter, err error, prefix string) {
 	var (
 		mbe *http.MaxBytesError
 		ute *json.UnmarshalTypeError
@@ -62,28 +74,33 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any, se
 	switch {
 	case errors.As(err, &mbe):
 		writeError(w, http.StatusRequestEntityTooLarge, "body", "body over the limit of "+strconv.FormatInt(mbe.Limit, 10)+" bytes")
+	case errors.Is(err, errTrailingData):
+		writeError(w, http.StatusBadRequest, "body", "one JSON object expected, found more after it")
 	case errors.As(err, &nfe):
-		field := nfe.Field
-		if field != "kind" { // the one notify enum that is not a setting
-			field = settingsPrefix + field
-		}
-		writeError(w, http.StatusBadRequest, field, "must be one of "+strings.Join(nfe.Allowed, ", "))
+		writeError(w, http.StatusBadRequest, fieldName(prefix, nfe.Field), "must be one of "+strings.Join(nfe.Allowed, ", "))
 	case errors.As(err, &ute):
-		field := ute.Field
-		if field == "" {
-			field = "body"
-		}
-		writeError(w, http.StatusBadRequest, field, "must be a JSON "+jsonKind(ute.Type.Kind().String()))
+		writeError(w, http.StatusBadRequest, fieldName(prefix, ute.Field), "must be a JSON "+jsonKind(ute.Type.Kind().String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for this; the name is quoted.
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		writeError(w, http.StatusBadRequest, name, "unknown field")
+		writeError(w, http.StatusBadRequest, fieldName(prefix, name), "unknown field")
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		writeError(w, http.StatusBadRequest, "body", "not a JSON object")
+		writeError(w, http.StatusBadRequest, fieldName(prefix, ""), "not a JSON object")
 	default:
 		writeError(w, http.StatusBadRequest, "body", "could not read the body")
 	}
-	return false
+}
+
+// fieldName joins the prefix of a nested object and a field name within
+// it; an error about the whole value names the object, or the body.
+func fieldName(prefix, name string) string {
+	switch {
+	case name != "":
+		return prefix + name
+	case prefix != "":
+		return strings.TrimSuffix(prefix, ".")
+	}
+	return "body"
 }
 
 // jsonKind names a Go kind the way a JSON client thinks of it.

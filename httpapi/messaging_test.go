@@ -68,6 +68,8 @@ func TestMessagingValidationErrorsNameTheField(t *testing.T) {
 		{"nested setting enum", "PUT", "/v1/people/x", map[string]any{"kind": "user", "settings": map[string]any{"from_customers": "some"}}, 400, "settings.from_customers"},
 		{"nested setting type", "PUT", "/v1/people/x", map[string]any{"kind": "user", "settings": map[string]any{"followed_internal": "yes"}}, 400, "settings.followed_internal"},
 		{"unknown field", "PUT", "/v1/people/x", map[string]any{"kind": "user", "nickname": "X"}, 400, "nickname"},
+		{"settings not an object", "PUT", "/v1/people/x", map[string]any{"kind": "user", "settings": 5}, 400, "settings"},
+		{"unknown nested setting", "PUT", "/v1/people/x", map[string]any{"kind": "user", "settings": map[string]any{"mute": true}}, 400, "settings.mute"},
 		{"id in the body is not a field", "PUT", "/v1/people/x", map[string]any{"kind": "user", "id": "y"}, 400, "id"},
 		{"name too long", "PUT", "/v1/people/x", map[string]any{"kind": "user", "name": strings.Repeat("n", 201)}, 400, "name"},
 		{"path id", "PUT", "/v1/people/-bad", map[string]any{"kind": "user"}, 400, "id"},
@@ -187,6 +189,11 @@ func TestPeopleAndRecords(t *testing.T) {
 	if s["visibility"] != "followed_projects" || s["from_customers"] != "mine" || s["from_users"] != "followed" ||
 		s["followed_internal"] != true || s["show_from_customers"] != true || s["new_members"] != false {
 		t.Errorf("a new user did not get the default settings: %v", s)
+	}
+	// Settings given on create apply over the defaults, field by field.
+	p := a.must(201, "PUT", "/v1/people/u2", map[string]any{"kind": "user", "settings": map[string]any{"from_users": "all"}})
+	if s := p["settings"].(map[string]any); s["from_users"] != "all" || s["from_customers"] != "mine" || s["accept_invitations"] != true {
+		t.Errorf("partial settings on create: %v", s)
 	}
 	// A replace without settings keeps the person's own.
 	a.must(200, "PATCH", "/v1/people/agent/settings", map[string]any{"preset": "nothing"})

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -15,10 +17,21 @@ type PersonInput struct {
 	Kind   notify.Kind `json:"kind"`
 	Name   string      `json:"name"`
 	Emails []string    `json:"emails"`
-	// Settings are optional: a new person gets notify.DefaultSettings, an
-	// existing one keeps its own, so a profile update from the web app
-	// does not reset what the user chose.
-	Settings *notify.Settings `json:"settings"`
+	// Settings are optional, and so is each of their fields: the fields
+	// given are applied over notify.DefaultSettings for a new person and
+	// over the person's own for an existing one, so a profile update from
+	// the web app does not reset what the user chose. Kept raw until then,
+	// and decoded on their own so that errors name "settings.FIELD".
+	Settings json.RawMessage `json:"settings"`
+}
+
+// applySettings decodes raw settings over base.
+func applySettings(base notify.Settings, raw json.RawMessage) (notify.Settings, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return base, nil
+	}
+	err := decodeStrict(bytes.NewReader(raw), &base)
+	return base, err
 }
 
 func (s *Server) putPerson(w http.ResponseWriter, r *http.Request) {
@@ -27,11 +40,17 @@ func (s *Server) putPerson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in PersonInput
-	if !decodeJSON(w, r, MaxBodyBytes, &in, "settings.") {
+	if !decodeJSON(w, r, MaxBodyBytes, &in) {
 		return
 	}
 	if in.Kind == "" {
 		writeError(w, http.StatusBadRequest, "kind", "required: user, customer or bot")
+		return
+	}
+	// Refuse bad settings before the transaction; in it they are applied
+	// over the stored ones, which cannot make them fail.
+	if _, err := applySettings(notify.DefaultSettings(), in.Settings); err != nil {
+		writeDecodeError(w, err, "settings.")
 		return
 	}
 	now := s.Clock.Now()
@@ -49,8 +68,8 @@ func (s *Server) putPerson(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		created = err != nil
-		if in.Settings != nil {
-			p.Settings = *in.Settings
+		if p.Settings, err = applySettings(p.Settings, in.Settings); err != nil {
+			return err
 		}
 		if p.Emails == nil {
 			p.Emails = []string{}
@@ -150,7 +169,7 @@ func (s *Server) patchSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var patch SettingsPatch
-	if !decodeJSON(w, r, MaxSmallBodyBytes, &patch, "") {
+	if !decodeJSON(w, r, MaxSmallBodyBytes, &patch) {
 		return
 	}
 	var out notify.Settings

@@ -32,7 +32,7 @@ func (s *Server) putProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in ProjectInput
-	if !decodeJSON(w, r, MaxBodyBytes, &in, "") {
+	if !decodeJSON(w, r, MaxBodyBytes, &in) {
 		return
 	}
 	if len(in.Name) > MaxNameBytes {
@@ -60,7 +60,7 @@ func (s *Server) putItem(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in ItemInput
-	if !decodeJSON(w, r, MaxBodyBytes, &in, "") {
+	if !decodeJSON(w, r, MaxBodyBytes, &in) {
 		return
 	}
 	it := model.Item{ID: id, Project: in.Project, Title: in.Title,

@@ -33,7 +33,7 @@ type SeenResponse struct {
 // seeing); the message need not.
 func (s *Server) postSeen(w http.ResponseWriter, r *http.Request) {
 	var ack SeenAck
-	if !decodeJSON(w, r, MaxSmallBodyBytes, &ack, "") {
+	if !decodeJSON(w, r, MaxSmallBodyBytes, &ack) {
 		return
 	}
 	for _, f := range []struct{ name, v string }{{"person", ack.Person}, {"conversation", ack.Conversation}, {"up_to", ack.UpTo}} {
