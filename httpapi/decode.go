@@ -176,7 +176,9 @@ func notFoundText(err error) string {
 		if j := strings.LastIndex(msg, ": "); j >= 0 {
 			msg = msg[j+2:]
 		}
-		return msg + " not found"
+		// The model names a record by its bucket with the "s" cut off,
+		// which does not make "people" singular.
+		return strings.Replace(msg, "people ", "person ", 1) + " not found"
 	}
 	return "not found"
 }

@@ -114,6 +114,9 @@ func TestMessagingValidationErrorsNameTheField(t *testing.T) {
 func TestUnknownIDsAre404(t *testing.T) {
 	a := newMessagingAPI(t)
 	a.helpdesk()
+	if _, body := a.call("GET", "/v1/people/nobody", nil); body["error"] != "person nobody not found" {
+		t.Errorf("the 404 names the record: %v", body)
+	}
 	for _, c := range []struct {
 		method, path string
 		body         any
