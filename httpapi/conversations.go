@@ -110,10 +110,13 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, postedResponse(p))
 }
 
-// Page sizes of GET /v1/conversations/{id}/messages.
+// Page sizes of GET /v1/conversations/{id}/messages. A message may carry
+// 2 MiB of text and HTML, so a page also stops at MaxMessagesPageBytes of
+// them: without it a page of 1,000 could reach 2 GiB.
 const (
 	DefaultMessagesLimit = 100
 	MaxMessagesLimit     = 1000
+	MaxMessagesPageBytes = 8 << 20
 )
 
 // MessagesResponse is the body of GET /v1/conversations/{id}/messages.
@@ -121,6 +124,8 @@ type MessagesResponse struct {
 	Messages []model.Message `json:"messages"`
 	// Cursor is the last message's ID: pass it as after= for the next page.
 	Cursor string `json:"cursor,omitempty"`
+	// More tells that messages are left after this page.
+	More bool `json:"more"`
 }
 
 func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {
@@ -138,19 +143,20 @@ func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ms []model.Message
+	var more bool
 	err := s.DB.View(func(tx *store.Tx) error {
 		if _, err := model.GetConversation(tx, conv); err != nil {
 			return err
 		}
 		var err error
-		ms, err = model.MessagesAfter(tx, conv, after, limit)
+		ms, more, err = model.MessagesAfter(tx, conv, after, limit, MaxMessagesPageBytes)
 		return err
 	})
 	if err != nil {
 		s.writeStoreError(w, r, "list messages", err)
 		return
 	}
-	resp := MessagesResponse{Messages: ms}
+	resp := MessagesResponse{Messages: ms, More: more}
 	if ms == nil {
 		resp.Messages = []model.Message{}
 	}

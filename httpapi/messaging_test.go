@@ -300,11 +300,11 @@ func TestPostMessageListAndInbox(t *testing.T) {
 
 	page := a.must(200, "GET", "/v1/conversations/c1/messages?limit=2", nil)
 	ms := list(page["messages"])
-	if len(ms) != 2 || ms[1].(map[string]any)["id"] != second || page["cursor"] != second {
+	if len(ms) != 2 || ms[1].(map[string]any)["id"] != second || page["cursor"] != second || page["more"] != true {
 		t.Fatalf("first page: %v", page)
 	}
 	page = a.must(200, "GET", "/v1/conversations/c1/messages?after="+second, nil)
-	if ms := list(page["messages"]); len(ms) != 1 || ms[0].(map[string]any)["id"] != third {
+	if ms := list(page["messages"]); len(ms) != 1 || ms[0].(map[string]any)["id"] != third || page["more"] != false {
 		t.Errorf("second page: %v", page)
 	}
 	if page := a.must(200, "GET", "/v1/conversations/c2/messages", nil); page["messages"] == nil || len(list(page["messages"])) != 0 {
