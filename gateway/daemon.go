@@ -27,6 +27,7 @@ import (
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
+	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/mta"
 	"github.com/deskmail/deskmail/store"
 )
@@ -98,8 +99,18 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
 	go func() { defer d.workers.Done(); pruner.Run(ctx) }()
 
+	// The live streams end when HTTP shutdown begins (RegisterOnShutdown
+	// below): they never go idle, so Shutdown would wait for them in vain.
+	streams, stopStreams := context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			stopStreams()
+		}
+	}()
+	msgs := &messaging.Service{DB: db, Clock: clk, Hub: messaging.NewHub()}
 	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
-		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load}
+		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load,
+		Messaging: msgs, Streams: streams}
 	sock := filepath.Join(cfg.Data, SocketName)
 	_ = os.Remove(sock) // we hold the database lock, so no live daemon owns it
 	// The socket is the API without a token: it must never exist, even for
@@ -121,6 +132,9 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 			return nil, fmt.Errorf("http-addr: %w", err)
 		}
 		d.serveHTTP(hl, api.Handler(false), "http")
+	}
+	for _, srv := range d.https {
+		srv.RegisterOnShutdown(stopStreams)
 	}
 
 	tlsConf, err := tlsConfig(cfg)
