@@ -85,7 +85,7 @@ type Result struct {
 	// Relay: the mail came from a configured trusted relay.
 	Relay bool `json:"relay,omitempty"`
 	// Forwarder: the authserv-id whose results were trusted, if any.
-	Forwarder string `json:"forwarder,omitempty"`
+	Forwarder string   `json:"forwarder,omitempty"`
 	Notes     []string `json:"notes,omitempty"`
 }
 
