@@ -52,8 +52,6 @@ const (
 // Checker verifies inbound mail.
 type Checker struct {
 	Resolver Resolver
-	// AuthservID names our results (RFC 8601 section 2.5): the hostname.
-	AuthservID string
 	// TrustedRelays: mail from these addresses counts as authenticated.
 	TrustedRelays []netip.Prefix
 	// ForwarderIPs and ForwarderIDs: Authentication-Results headers whose

@@ -55,10 +55,9 @@ func TestCheck(t *testing.T) {
 	}
 	forwarded := "Authentication-Results: mx.google.com; dkim=pass header.d=corp.test; spf=pass smtp.mailfrom=corp.test; dmarc=pass header.from=corp.test\r\n" + plain
 	forgedBelow := "Authentication-Results: mx.google.com; spf=fail smtp.mailfrom=corp.test\r\n" + forwarded
-	c := &Checker{Resolver: dns, AuthservID: "mx.help.test",
-		TrustedRelays: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
-		ForwarderIPs:  []netip.Prefix{netip.MustParsePrefix("209.85.128.0/17")},
-		ForwarderIDs:  []string{"mx.google.com"}}
+	c := &Checker{Resolver: dns, TrustedRelays: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+		ForwarderIPs: []netip.Prefix{netip.MustParsePrefix("209.85.128.0/17")},
+		ForwarderIDs: []string{"mx.google.com"}}
 	cases := []struct {
 		name       string
 		in         Input

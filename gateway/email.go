@@ -59,23 +59,27 @@ func parseEmail(raw []byte) (e email, err error) {
 	if err != nil {
 		return email{}, fmt.Errorf("parse email: %w", err)
 	}
+	// Addresses are parsed from the raw header (net/mail decodes RFC 2047
+	// words inside display names itself); decoding first would turn an
+	// encoded "Doe, John" into two addresses.
+	h := mail.Header(env.Root.Header)
 	// RFC 5322 section 3.6.2: From may list several authors; then no one
 	// of them is the author we could attribute to.
-	if as, err := mail.ParseAddressList(env.GetHeader("From")); err == nil && len(as) == 1 {
+	if as, err := h.AddressList("From"); err == nil && len(as) == 1 {
 		e.From, e.FromName = strings.ToLower(as[0].Address), as[0].Name
 	}
-	e.To = addresses(env.GetHeader("To"))
-	e.Cc = addresses(env.GetHeader("Cc"))
-	e.InReplyTo = capIDs(threading.ParseMessageIDs(env.GetHeader("In-Reply-To")), maxIDs)
-	e.References = capIDs(threading.ParseMessageIDs(env.GetHeader("References")), maxIDs-len(e.InReplyTo))
+	e.To = addresses(h, "To")
+	e.Cc = addresses(h, "Cc")
+	e.InReplyTo = capIDs(threading.ParseMessageIDs(h.Get("In-Reply-To")), maxIDs)
+	e.References = capIDs(threading.ParseMessageIDs(h.Get("References")), maxIDs-len(e.InReplyTo))
 	e.Subject = env.GetHeader("Subject")
 	e.Text = bodyText(env)
 	e.Attachments = attachments(env)
 	return e, nil
 }
 
-func addresses(h string) []string {
-	as, _ := mail.ParseAddressList(h)
+func addresses(h mail.Header, name string) []string {
+	as, _ := h.AddressList(name)
 	var out []string
 	for i, a := range as {
 		if i == maxAddresses {

@@ -28,7 +28,7 @@ func (d *Daemon) threader(opts Options, clk clock.Clock) (*Threader, *webhook.Wo
 	}
 	t := &Threader{
 		Keyring: keys,
-		Auth: &auth.Checker{Resolver: res, AuthservID: cfg.Hostname, TrustedRelays: cfg.TrustedRelays,
+		Auth: &auth.Checker{Resolver: res, TrustedRelays: cfg.TrustedRelays,
 			ForwarderIPs: cfg.ForwarderIPs, ForwarderIDs: cfg.ForwarderIDs},
 		Clock:            clk,
 		ReplyDomains:     []string{cfg.ReplyDomain},

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/deskmail/deskmail/notify"
@@ -45,7 +46,7 @@ func RememberEmail(tx *store.Tx, key, msgID string) error {
 // to a support address from a stranger, SPEC section 6).
 func AddCustomer(tx *store.Tx, id, name, email string, now time.Time) (Person, error) {
 	if len(name) > 200 {
-		name = name[:200]
+		name = strings.ToValidUTF8(name[:200], "")
 	}
 	p := Person{ID: id, Kind: notify.KindCustomer, Name: name, Emails: []string{email},
 		Settings: notify.DefaultSettings(), Created: now}
