@@ -89,3 +89,65 @@ func TestVerifyRefusesTamperingAndOldTimestamps(t *testing.T) {
 		t.Error("an old signature verified")
 	}
 }
+
+// Run waits on the injected clock between attempts: the retry happens
+// when the fake clock is advanced, without sleeping through the backoff.
+func TestRunRetriesOnTheClock(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	clk := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	got := make(chan int, 10)
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		got <- n
+		if n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	e := Event{ID: store.NewID(clk.Now()), Type: TypeMessageCreated, Time: clk.Now()}
+	if err := db.Update(context.Background(), func(tx *store.Tx) error { return Enqueue(tx, e) }); err != nil {
+		t.Fatal(err)
+	}
+	w := NewWorker(Worker{DB: db, URL: srv.URL, Secret: []byte("k"), Clock: clk, Jitter: func() float64 { return 1 }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor := func(want int) {
+		t.Helper()
+		select {
+		case n := <-got:
+			if n != want {
+				t.Fatalf("attempt %d, want %d", n, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("attempt %d never came", want)
+		}
+	}
+	waitFor(1)
+	// The worker parks on the clock for the 5 s backoff.
+	deadline := time.Now().Add(10 * time.Second)
+	for clk.Waiters() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never waited on the clock")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	clk.Advance(5 * time.Second)
+	waitFor(2)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if p, _ := Pending(db); p == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("delivered event still in the outbox")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
