@@ -304,6 +304,14 @@ func (c *Config) checkThreading() error {
 		c.ReplyDomain = c.Domains[0]
 	}
 	c.ReplyDomain = strings.ToLower(c.ReplyDomain)
+	found := false
+	for _, d := range c.Domains {
+		found = found || d == c.ReplyDomain
+	}
+	if !found {
+		// Replies to reply+TOKEN@ would be refused at RCPT as relaying.
+		return fmt.Errorf("reply-domain: %q is not one of the domains mail is accepted for", c.ReplyDomain)
+	}
 	if c.SupportAddresses == nil {
 		for _, d := range c.Domains {
 			c.SupportAddresses = append(c.SupportAddresses, "support@"+d)

@@ -30,8 +30,11 @@ func (d *Daemon) threader(opts Options, clk clock.Clock) (*Threader, *webhook.Wo
 		Keyring: keys,
 		Auth: &auth.Checker{Resolver: res, TrustedRelays: cfg.TrustedRelays,
 			ForwarderIPs: cfg.ForwarderIPs, ForwarderIDs: cfg.ForwarderIDs},
-		Clock:            clk,
-		ReplyDomains:     []string{cfg.ReplyDomain},
+		Clock: clk,
+		// Every domain of ours verifies tokens (the MAC is what protects
+		// them), so replies to emails sent before a reply-domain change
+		// still find their conversation.
+		ReplyDomains:     cfg.Domains,
 		SupportAddresses: cfg.SupportAddresses,
 		Policy:           cfg.SenderMismatch,
 	}
