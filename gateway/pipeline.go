@@ -73,6 +73,11 @@ func (p *Pipeline) process(ctx context.Context, id string) {
 	if err == nil && p.Step != nil {
 		res, err = p.Step(ctx, m)
 	}
+	if ctx.Err() != nil {
+		// Shutdown cut the step short (its DNS lookups, say): leave the
+		// message pending so the next start does it again, whole.
+		return
+	}
 	if err != nil {
 		// A message that cannot be processed stays stored and journaled;
 		// it leaves the pending list so it cannot block the ones behind it.
