@@ -45,8 +45,9 @@ type threadJob struct {
 	now   time.Time
 	// Set by apply, read by after (apply may run more than once when
 	// another write of its batch fails; the last run is the one committed).
-	posted bool
-	notes  []model.Notification
+	posted  bool
+	notes   []model.Notification
+	outcome string // the metric label of the committed run
 }
 
 // prepare parses the email and runs the sender authentication.
@@ -73,7 +74,7 @@ type outcome struct {
 // the snapshot it writes on, so a second copy of the same email processed
 // in the next commit sees the first.
 func (j *threadJob) apply(tx *store.Tx) error {
-	j.posted, j.notes = false, nil
+	j.posted, j.notes, j.outcome = false, nil, ""
 	o, err := j.run(tx)
 	if err != nil {
 		return err
@@ -93,6 +94,7 @@ func (j *threadJob) run(tx *store.Tx) (outcome, error) {
 		if err != nil {
 			return outcome{}, err
 		}
+		j.outcome = "duplicate"
 		return outcome{conv: msg.Conversation, by: "duplicate",
 			action: fmt.Sprintf("duplicate of message %s in conversation %s: not appended again", id, msg.Conversation)}, nil
 	}
@@ -120,6 +122,7 @@ func (j *threadJob) run(tx *store.Tx) (outcome, error) {
 		}
 	}
 	d := decideSender(f, j.t.Policy)
+	j.outcome = string(d.Verdict)
 	o := outcome{conv: match.Conversation, by: threadBy(match.Method)}
 	switch d.Verdict {
 	case verdictDrop:
@@ -193,6 +196,7 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 
 // after runs once the commit is durable.
 func (j *threadJob) after() {
+	metricThread.WithLabelValues(j.outcome).Inc()
 	if j.t.Hub != nil && len(j.notes) > 0 {
 		j.t.Hub.Publish(j.notes)
 	}
