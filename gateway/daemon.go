@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deskmail/deskmail/auth"
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/httpapi"
@@ -57,8 +58,21 @@ type Daemon struct {
 	Addrs map[string]string
 }
 
+// Options are what a test may swap in; the zero value is production.
+type Options struct {
+	// Resolver answers the DNS of the sender checks (default net.Resolver).
+	Resolver auth.Resolver
+	// Clock drives the pipeline and workers (default clock.Real).
+	Clock clock.Clock
+}
+
 // Start opens the data folder and starts every listener and worker.
-func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
+func Start(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	return StartWith(cfg, log, Options{})
+}
+
+// StartWith is Start with test seams.
+func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, err error) {
 	db, err := store.Open(cfg.Data, store.Options{Observe: observeCommit})
 	if err != nil {
 		return nil, err
@@ -79,7 +93,10 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	clk := clock.Real{}
+	var clk clock.Clock = clock.Real{}
+	if opts.Clock != nil {
+		clk = opts.Clock
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 
@@ -88,7 +105,12 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 		return nil, err
 	}
 	classify := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
-	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), Step: classify.Step, wake: make(chan struct{}, 1)}
+	thread, hook, err := d.threader(opts, clk)
+	if err != nil {
+		return nil, err
+	}
+	step := &InboundStep{DB: db, Classify: classify, Thread: thread}
+	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), Step: step.Step, wake: make(chan struct{}, 1)}
 	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: pipe.Wake,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}
 	pruner := &journal.Pruner{DB: db, Clock: clk, Retention: cfg.Retention, Interval: time.Minute,
@@ -98,6 +120,10 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 	d.workers.Add(2)
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
 	go func() { defer d.workers.Done(); pruner.Run(ctx) }()
+	if hook != nil {
+		d.workers.Add(1)
+		go func() { defer d.workers.Done(); hook.Run(ctx) }()
+	}
 
 	// The live streams end when HTTP shutdown begins (RegisterOnShutdown
 	// below): they never go idle, so Shutdown would wait for them in vain.

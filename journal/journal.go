@@ -56,6 +56,12 @@ type Entry struct {
 	Class        string    `json:"class,omitempty"`
 	Reasons      []string  `json:"reasons,omitempty"`
 	Action       string    `json:"action,omitempty"`
+	// Threading of inbound human mail: the conversation it went to, how
+	// it was matched (token, references, subject, new, none) and the
+	// Authentication-Results the sender checks computed (RFC 8601 form).
+	Conversation string `json:"conversation,omitempty"`
+	ThreadBy     string `json:"thread_by,omitempty"`
+	Auth         string `json:"auth,omitempty"`
 }
 
 // ErrNotFound is returned for an unknown entry ID.

@@ -8,8 +8,6 @@ package messaging
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/deskmail/deskmail/clock"
@@ -42,31 +40,9 @@ func (s *Service) Post(ctx context.Context, m model.Message) (Posted, error) {
 	var out Posted
 	var notes []model.Notification
 	err := s.DB.Update(ctx, func(tx *store.Tx) error {
-		out, notes = Posted{}, nil
-		msg := m
-		if err := model.AppendMessage(tx, &msg); err != nil {
-			return err
-		}
-		rs, err := notify.Recipients(notify.Message{ID: msg.ID, AuthorID: msg.Author, ConversationID: msg.Conversation}, model.View{Tx: tx})
-		if errors.Is(err, notify.ErrCustomerInInternal) {
-			return &model.FieldError{Field: "author", Msg: "a customer cannot post in an internal conversation"}
-		}
-		if err != nil {
-			return fmt.Errorf("recipients: %w", err)
-		}
-		for _, r := range rs {
-			n := model.Notification{Person: r.PersonID, Message: msg.ID, Conversation: msg.Conversation,
-				Reason: string(r.Reason), Created: now}
-			if err := model.AddNotification(tx, n); err != nil {
-				return err
-			}
-			notes = append(notes, n)
-		}
-		out = Posted{Message: msg, Recipients: rs}
-		if out.Recipients == nil {
-			out.Recipients = []notify.Recipient{}
-		}
-		return nil
+		var err error
+		out, notes, err = PostTx(tx, m, now)
+		return err
 	})
 	if err != nil {
 		return Posted{}, err
