@@ -109,6 +109,10 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	if err != nil {
 		return nil, err
 	}
+	// One hub: notifications from email and from the API reach the same
+	// live streams.
+	hub := messaging.NewHub()
+	thread.Hub = hub
 	step := &InboundStep{DB: db, Classify: classify, Thread: thread}
 	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), Step: step.Step, wake: make(chan struct{}, 1)}
 	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: pipe.Wake,
@@ -133,7 +137,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			stopStreams()
 		}
 	}()
-	msgs := &messaging.Service{DB: db, Clock: clk, Hub: messaging.NewHub()}
+	msgs := &messaging.Service{DB: db, Clock: clk, Hub: hub}
 	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load,
 		Messaging: msgs, Streams: streams}
