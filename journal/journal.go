@@ -37,6 +37,20 @@ const (
 	StatusRejected = "rejected"
 )
 
+// Outgoing statuses: every change of an outgoing email's state appends an
+// entry, so the log holds its history (SPEC section 9).
+const (
+	StatusHeld       = "held"       // waiting for the hold to end unseen
+	StatusCancelled  = "cancelled"  // not sent; Reason says why ("seen", "retracted" ...)
+	StatusSending    = "sending"    // leased by a sender, an attempt is under way
+	StatusSent       = "sent"       // accepted by the next hop; Reason is its reply
+	StatusDeferred   = "deferred"   // temporary failure; Reason and NextAttempt
+	StatusBounced    = "bounced"    // a DSN came back for it
+	StatusFailed     = "failed"     // permanent failure, or too old to retry
+	StatusSuppressed = "suppressed" // the address hard-bounced too often
+	StatusCaptured   = "captured"   // written to the capture folder instead of sent
+)
+
 // Entry is one line of the log.
 type Entry struct {
 	ID           string    `json:"id"`
@@ -56,6 +70,15 @@ type Entry struct {
 	Class        string    `json:"class,omitempty"`
 	Reasons      []string  `json:"reasons,omitempty"`
 	Action       string    `json:"action,omitempty"`
+
+	// Outgoing emails (the hold queue): the queue job, the person and
+	// conversation it is for, the messages it lists and, for "deferred",
+	// when the next attempt is due.
+	Job          string     `json:"job,omitempty"`
+	Person       string     `json:"person,omitempty"`
+	Conversation string     `json:"conversation,omitempty"`
+	Messages     []string   `json:"messages,omitempty"`
+	NextAttempt  *time.Time `json:"next_attempt,omitempty"`
 }
 
 // ErrNotFound is returned for an unknown entry ID.

@@ -2,8 +2,8 @@
 // web app posted it over HTTP or threading appended it from an email:
 // store the message -> work out its recipients (notify) -> record their
 // in-app notifications, all in one commit, then tell live subscribers.
-// Email about a notification (the hold queue) hangs off the same commit
-// when the queue lands.
+// Email about a notification (the hold queue) hangs off the same commits
+// through the OnNotify and OnSeen hooks.
 package messaging
 
 import (
@@ -23,6 +23,15 @@ type Service struct {
 	DB    *store.DB
 	Clock clock.Clock
 	Hub   *Hub
+
+	// OnNotify, if set, runs in the commit of Post for each notification
+	// recorded (the hold queue starts or joins a held email). Its error
+	// fails the Post: a notification is never stored without its email.
+	OnNotify func(tx *store.Tx, n model.Notification) error
+	// OnSeen, if set, runs in the commit of Seen with the message IDs
+	// newly marked seen (the hold queue shrinks or cancels the held
+	// email).
+	OnSeen func(tx *store.Tx, person, conv string, marked []string) error
 }
 
 // Posted is what Post stored.
@@ -60,6 +69,11 @@ func (s *Service) Post(ctx context.Context, m model.Message) (Posted, error) {
 			if err := model.AddNotification(tx, n); err != nil {
 				return err
 			}
+			if s.OnNotify != nil {
+				if err := s.OnNotify(tx, n); err != nil {
+					return fmt.Errorf("hold email: %w", err)
+				}
+			}
 			notes = append(notes, n)
 		}
 		out = Posted{Message: msg, Recipients: rs}
@@ -86,7 +100,10 @@ func (s *Service) Seen(ctx context.Context, person, conv, upTo string) ([]string
 	err := s.DB.Update(ctx, func(tx *store.Tx) error {
 		var err error
 		marked, err = model.MarkSeen(tx, person, conv, upTo, now)
-		return err
+		if err != nil || s.OnSeen == nil {
+			return err
+		}
+		return s.OnSeen(tx, person, conv, marked)
 	})
 	return marked, err
 }
