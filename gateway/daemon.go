@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,8 +27,11 @@ import (
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
+	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/mta"
+	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/threading"
 )
 
 // SocketName is the control socket in the data folder: the HTTP API,
@@ -53,6 +57,12 @@ type Daemon struct {
 
 	// Addrs are the bound addresses by protocol ("smtp", "lmtp", "http").
 	Addrs map[string]string
+
+	// Queue is the hold queue; Messaging posts messages and seen-acks
+	// with the queue's hooks in their commits.
+	Queue     *queue.Queue
+	Messaging *messaging.Service
+	outbound  *outbound
 }
 
 // Start opens the data folder and starts every listener and worker.
@@ -93,9 +103,16 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 		Log: log.With("component", "prune"), Also: []func(context.Context, time.Time) (int, error){
 			func(ctx context.Context, t time.Time) (int, error) { return inbound.PruneDedupe(ctx, db, t) },
 		}}
-	d.workers.Add(2)
+	ob, err := newOutbound(cfg, db, clk, classify.Guard, log.With("component", "queue"))
+	if err != nil {
+		return nil, err
+	}
+	d.outbound, d.Queue = ob, ob.worker.Queue
+	d.Messaging = &messaging.Service{DB: db, Clock: clk, Hub: messaging.NewHub(), OnNotify: ob.worker.Queue.Hold, OnSeen: ob.worker.Queue.SeenAck}
+	d.workers.Add(3)
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
 	go func() { defer d.workers.Done(); pruner.Run(ctx) }()
+	go func() { defer d.workers.Done(); ob.worker.Run(ctx) }()
 
 	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load}
@@ -109,7 +126,13 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 		sl.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	d.serveHTTP(sl, api.Handler(true), "control")
+	control := http.NewServeMux()
+	control.Handle("/v1/queue", ob.admin)
+	control.Handle("/v1/queue/", ob.admin)
+	control.Handle("/v1/queue-suppressed", ob.admin)
+	control.Handle("/v1/queue-suppressed/", ob.admin)
+	control.Handle("/", api.Handler(true))
+	d.serveHTTP(sl, control, "control")
 	if cfg.HTTPAddr != "" {
 		hl, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
@@ -147,7 +170,7 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 		}
 		d.serveMTA(l, "lmtp", d.mta.ServeLMTP)
 	}
-	log.Warn("outbound email is not implemented yet: nothing is sent")
+	ob.announce(log)
 	log.Info("deskmail ready", "data", cfg.Data, "domains", strings.Join(cfg.Domains, ","))
 	d.ready.Store(true)
 	return d, nil
@@ -225,6 +248,9 @@ func (d *Daemon) closeAll() {
 		d.cancel()
 	}
 	d.workers.Wait()
+	if d.outbound != nil {
+		d.outbound.close()
+	}
 	_ = os.Remove(filepath.Join(d.cfg.Data, SocketName))
 	if err := d.DB.Close(); err != nil {
 		d.log.Error("close store", "err", err)
@@ -255,4 +281,49 @@ func (d *Daemon) apiToken() (string, error) {
 	}
 	d.log.Warn("generated an API token", "file", path)
 	return t, nil
+}
+
+// outbound is the hold queue's worker, its transport and its admin API.
+type outbound struct {
+	worker *queue.Worker
+	admin  http.Handler
+	close  func()
+	mode   string
+	where  string
+}
+
+func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, log *slog.Logger) (*outbound, error) {
+	keyring, err := threading.LoadOrCreateKeyring(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter,
+		Backoff: queue.Backoff{Base: cfg.RetryBase, Max: queue.DefaultBackoff.Max, Jitter: queue.DefaultBackoff.Jitter}}
+	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain,
+		From:   mail.Address{Name: cfg.MailFromName, Address: cfg.MailFrom},
+		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader}
+	ob := &outbound{mode: cfg.Outbound, close: func() {}}
+	var tr queue.Transport
+	switch cfg.Outbound {
+	case "relay":
+		r := &mta.Relay{Addr: cfg.Relay, Hostname: cfg.Hostname, Username: cfg.RelayUsername,
+			Password: cfg.RelayPassword, Insecure: cfg.RelayInsecure}
+		tr, ob.close, ob.where = r, r.Close, cfg.Relay
+	default:
+		dir := filepath.Join(cfg.Data, mta.CaptureDir)
+		tr, ob.where = &mta.Capture{Dir: dir}, dir
+	}
+	ob.worker = &queue.Worker{DB: db, Queue: q, Composer: mailer, Transport: tr, Clock: clk, Log: log,
+		Concurrency: cfg.QueueConcurrency, PerDestination: cfg.DestConcurrency}
+	ob.admin = (&queue.Admin{DB: db, Queue: q, Wake: ob.worker.Wake, Retention: cfg.Retention}).Handler()
+	return ob, nil
+}
+
+// announce says where email goes; loudly when it goes nowhere.
+func (o *outbound) announce(log *slog.Logger) {
+	if o.mode == "capture" {
+		log.Warn("OUTBOUND EMAIL IS CAPTURED, NOT SENT: every email is written to a file; set --outbound relay or mx to deliver", "folder", o.where)
+		return
+	}
+	log.Info("outbound email", "mode", o.mode, "via", o.where)
 }

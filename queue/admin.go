@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,6 +46,10 @@ func List(tx *store.Tx, limit int) ([]Job, error) {
 	return out, err
 }
 
+// ErrState is returned (wrapped) for an operator action the job's state
+// does not allow.
+var ErrState = errors.New("queue: not in this state")
+
 // Retry makes a live job due now (a held one skips the rest of its hold),
 // or puts a failed or bounced one back in the queue.
 func (q *Queue) Retry(tx *store.Tx, id string) (Job, error) {
@@ -55,16 +60,16 @@ func (q *Queue) Retry(tx *store.Tx, id string) (Job, error) {
 	now := q.Clock.Now()
 	switch {
 	case j.State == StateSending:
-		return j, fmt.Errorf("job %s is being sent; retry it if its lease (until %s) runs out", id, j.Due.UTC().Format(time.RFC3339))
+		return j, fmt.Errorf("%w: job %s is being sent; retry it if its lease (until %s) runs out", ErrState, id, j.Due.UTC().Format(time.RFC3339))
 	case j.State.Live():
 	case j.State == StateFailed || j.State == StateBounced:
 		if tx.Get(bBodies, []byte(id)) == nil {
-			return j, fmt.Errorf("job %s: its email is no longer kept; it cannot be retried", id)
+			return j, fmt.Errorf("%w: job %s: its email is no longer kept; it cannot be retried", ErrState, id)
 		}
 		// A new life: the age limit counts from now.
 		j.State, j.Created, j.Due = StateQueued, now, time.Time{}
 	default:
-		return j, fmt.Errorf("job %s is %s: there is nothing to retry", id, j.State)
+		return j, fmt.Errorf("%w: job %s is %s: there is nothing to retry", ErrState, id, j.State)
 	}
 	if err := setDue(tx, &j, now); err != nil {
 		return Job{}, err
@@ -79,7 +84,7 @@ func (q *Queue) Cancel(tx *store.Tx, id string) (Job, error) {
 		return Job{}, err
 	}
 	if !j.State.Live() || j.State == StateSending {
-		return j, fmt.Errorf("job %s is %s: it cannot be cancelled", id, j.State)
+		return j, fmt.Errorf("%w: job %s is %s: it cannot be cancelled", ErrState, id, j.State)
 	}
 	return j, q.cancel(tx, &j, "operator", q.Clock.Now())
 }
