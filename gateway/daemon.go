@@ -309,9 +309,18 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 		r := &mta.Relay{Addr: cfg.Relay, Hostname: cfg.Hostname, Username: cfg.RelayUsername,
 			Password: cfg.RelayPassword, Insecure: cfg.RelayInsecure}
 		tr, ob.close, ob.where = r, r.Close, cfg.Relay
+	case "mx":
+		tr, ob.where = &mta.MX{Hostname: cfg.Hostname}, "MX lookup"
 	default:
 		dir := filepath.Join(cfg.Data, mta.CaptureDir)
 		tr, ob.where = &mta.Capture{Dir: dir}, dir
+	}
+	if cfg.DKIMKey != "" {
+		key, err := mta.LoadDKIMKey(cfg.DKIMKey)
+		if err != nil {
+			return nil, err
+		}
+		tr = &mta.DKIM{Next: tr, Domain: cfg.OutboundDomain, Selector: cfg.DKIMSelector, Signer: key}
 	}
 	ob.worker = &queue.Worker{DB: db, Queue: q, Composer: mailer, Transport: tr, Clock: clk, Log: log,
 		Concurrency: cfg.QueueConcurrency, PerDestination: cfg.DestConcurrency}
