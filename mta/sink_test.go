@@ -96,7 +96,7 @@ func (ss *sinkSession) Auth(string) (sasl.Server, error) {
 	}), nil
 }
 func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error { ss.from = from; return nil }
-func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error  { ss.to = to; return nil }
+func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error   { ss.to = to; return nil }
 func (ss *sinkSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
