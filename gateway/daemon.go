@@ -102,6 +102,7 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 	pruner := &journal.Pruner{DB: db, Clock: clk, Retention: cfg.Retention, Interval: time.Minute,
 		Log: log.With("component", "prune"), Also: []func(context.Context, time.Time) (int, error){
 			func(ctx context.Context, t time.Time) (int, error) { return inbound.PruneDedupe(ctx, db, t) },
+			func(ctx context.Context, t time.Time) (int, error) { return queue.Prune(ctx, db, t) },
 		}}
 	ob, err := newOutbound(cfg, db, clk, classify.Guard, log.With("component", "queue"))
 	if err != nil {

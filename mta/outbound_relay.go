@@ -31,7 +31,8 @@ type Relay struct {
 	// TLS is the client TLS configuration (nil: system roots, ServerName
 	// from Addr).
 	TLS *tls.Config
-	// MaxIdle is how many idle connections are kept (default 4).
+	// MaxIdle is how many idle connections are kept (0: 4; negative:
+	// none, a connection per email).
 	MaxIdle int
 	// Timeout bounds dialling and each command (default 1m).
 	Timeout time.Duration
@@ -81,7 +82,7 @@ func (r *Relay) put(c *smtp.Client, err error) {
 		return
 	}
 	max := r.MaxIdle
-	if max <= 0 {
+	if max == 0 {
 		max = 4
 	}
 	r.mu.Lock()

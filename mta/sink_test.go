@@ -33,7 +33,7 @@ type sinkMail struct {
 	tls      bool
 }
 
-func newSink(t *testing.T, withTLS bool) *sink {
+func newSink(t testing.TB, withTLS bool) *sink {
 	t.Helper()
 	s := &sink{conns: map[string]bool{}}
 	s.srv = smtp.NewServer(s)

@@ -32,6 +32,16 @@ func EmailStatus(tx *store.Tx, messageID, person string) string {
 	return string(j.State)
 }
 
+// DeliveryStatus adapts EmailStatus to the HTTP API's hook
+// (httpapi.Server.DeliveryStatus): each call reads in its own transaction.
+func DeliveryStatus(db *store.DB) func(messageID, person string) string {
+	return func(messageID, person string) string {
+		var s string
+		_ = db.View(func(tx *store.Tx) error { s = EmailStatus(tx, messageID, person); return nil })
+		return s
+	}
+}
+
 // List returns the live jobs in due order, at most limit.
 func List(tx *store.Tx, limit int) ([]Job, error) {
 	var out []Job

@@ -24,7 +24,7 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 // conversation c1, the hold queue hooked into messaging, and a worker
 // delivering to a recording transport.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	db  *store.DB
 	clk *clock.Fake
 	q   *Queue
@@ -34,7 +34,7 @@ type env struct {
 	kr  *threading.Keyring
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	db, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {

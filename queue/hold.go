@@ -131,6 +131,7 @@ func (q *Queue) SeenAck(tx *store.Tx, person, conv string, marked []string) erro
 			if err := putJSON(tx, bDelivery, pairKey(m, person), Delivery{Job: j.ID, Status: "cancelled (seen)"}); err != nil {
 				return err
 			}
+			j.Dropped = append(j.Dropped, m)
 			continue
 		}
 		keep = append(keep, m)

@@ -110,6 +110,7 @@ func (q *Queue) endHold(tx *store.Tx, j *Job, now time.Time, c Composer) (body [
 			keep = append(keep, m)
 			continue
 		}
+		j.Dropped = append(j.Dropped, m)
 		if !slices.Contains(reasons, reason) {
 			reasons = append(reasons, reason)
 		}

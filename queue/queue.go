@@ -76,7 +76,8 @@ type Job struct {
 	ID           string    `json:"id"`
 	Person       string    `json:"person"`
 	Conversation string    `json:"conversation"`
-	Messages     []string  `json:"messages"` // oldest first
+	Messages     []string  `json:"messages"`          // oldest first
+	Dropped      []string  `json:"dropped,omitempty"` // messages that left the job (seen, retracted ...)
 	State        State     `json:"state"`
 	Reason       string    `json:"reason,omitempty"` // last error, cancel reason, remote reply
 	Created      time.Time `json:"created"`
