@@ -76,7 +76,8 @@ func (q *Queue) Complete(tx *store.Tx, l Lease, res Result, sendErr error, now t
 	if err := saveJob(tx, &j, now); err != nil {
 		return err
 	}
-	return q.journal(tx, &j, journal.StatusDeferred, j.Reason, &next, now)
+	// The next attempt is in Reason too: `deskmail log` prints Reason.
+	return q.journal(tx, &j, journal.StatusDeferred, j.Reason+"; next attempt "+next.UTC().Format(time.RFC3339), &next, now)
 }
 
 func (q *Queue) fail(tx *store.Tx, j *Job, reason string, now time.Time) error {

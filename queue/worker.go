@@ -137,11 +137,14 @@ func (w *Worker) deliver(ctx context.Context, l Lease) {
 	var err error
 	select {
 	case slot <- struct{}{}:
+		start := time.Now()
 		res, err = w.Transport.Deliver(ctx, l.Job.From, l.Job.To, l.Body)
+		metricDeliverySeconds.Observe(time.Since(start).Seconds())
 		<-slot
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
+	metricDeliveries.WithLabelValues(deliveryResult(res, err)).Inc()
 	if err != nil {
 		log.Info("delivery failed", "to", l.Job.To, "permanent", IsPermanent(err), "err", err)
 	} else {
