@@ -8,6 +8,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -43,6 +44,15 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 
+	// threading and sender checks
+	SupportAddresses []string       // open a new external conversation; default support@ each domain
+	ReplyDomain      string         // domain of reply+TOKEN addresses; default the first domain
+	TrustedRelays    []netip.Prefix // mail from these IPs is authenticated (your own MTA, a relay that checks)
+	ForwarderIPs     []netip.Prefix // forwarders whose Authentication-Results are read...
+	ForwarderIDs     []string       // ...when their authserv-id is one of these
+	SenderMismatch   string         // quarantine or reject
+	WebhookURL       string
+	WebhookSecret    string
 	// outbound and hold queue
 	Hold             time.Duration
 	Outbound         string // capture, relay or mx
@@ -104,6 +114,15 @@ var options = []option{
 	{name: "log-level", def: []string{"info"}, help: "debug, info, warn or error", set: oneOf([]string{"debug", "info", "warn", "error"}, func(c *Config) *string { return &c.LogLevel })},
 	{name: "log-format", def: []string{"text"}, help: "text or json", set: oneOf([]string{"text", "json"}, func(c *Config) *string { return &c.LogFormat })},
 
+	// threading and sender checks
+	{name: "support-address", repeat: true, help: `address that opens a new conversation (repeatable; default support@ each domain; "none" for no such address)`, set: setAddresses},
+	{name: "reply-domain", help: "domain of reply+TOKEN addresses (default the first domain)", set: str(func(c *Config) *string { return &c.ReplyDomain })},
+	{name: "trusted-relay", repeat: true, help: "IP or CIDR whose mail counts as authenticated, e.g. your own MTA in front of deskmail (repeatable)", set: prefixes(func(c *Config) *[]netip.Prefix { return &c.TrustedRelays })},
+	{name: "forwarder-ip", repeat: true, help: "IP or CIDR of a forwarder (Gmail, Microsoft 365) whose Authentication-Results are trusted (repeatable)", set: prefixes(func(c *Config) *[]netip.Prefix { return &c.ForwarderIPs })},
+	{name: "forwarder-authserv-id", repeat: true, help: "authserv-id of a forwarder's Authentication-Results (e.g. mx.google.com) trusted from forwarder-ip (repeatable)", set: lowerList(func(c *Config) *[]string { return &c.ForwarderIDs })},
+	{name: "sender-mismatch", def: []string{"quarantine"}, help: "what to do with a reply whose sender fails the checks: quarantine or reject", set: oneOf([]string{"quarantine", "reject"}, func(c *Config) *string { return &c.SenderMismatch })},
+	{name: "webhook-url", help: "URL the web app is told of new inbound messages at (POST, JSON); off when empty", set: str(func(c *Config) *string { return &c.WebhookURL })},
+	{name: "webhook-secret", help: "HMAC-SHA256 key of the webhook signature (default: generated into DATA/webhook-secret)", set: str(func(c *Config) *string { return &c.WebhookSecret })},
 	// outbound and hold queue
 	{name: "hold", def: []string{"60s"}, help: "how long a notification waits for a seen-ack before it is emailed", set: duration(func(c *Config) *time.Duration { return &c.Hold })},
 	{name: "outbound", def: []string{"capture"}, help: "capture (write .eml files to DATA/outbox-capture), relay (through --relay) or mx (direct)", set: oneOf([]string{"capture", "relay", "mx"}, func(c *Config) *string { return &c.Outbound })},
@@ -113,7 +132,7 @@ var options = []option{
 	{name: "relay-insecure", def: []string{"false"}, isBool: true, help: "talk to the relay without STARTTLS (loopback relays only)", set: boolean(func(c *Config) *bool { return &c.RelayInsecure })},
 	{name: "mail-from", help: "From address of outgoing email (default: notifications@ the outbound domain)", set: str(func(c *Config) *string { return &c.MailFrom })},
 	{name: "mail-from-name", def: []string{"Helpdesk"}, help: "display name of the From address", set: str(func(c *Config) *string { return &c.MailFromName })},
-	{name: "outbound-domain", help: "domain of Message-IDs, reply+TOKEN and bounce+ID addresses (default: the first --domain)", set: str(func(c *Config) *string { return &c.OutboundDomain })},
+	{name: "outbound-domain", help: "domain of outgoing Message-IDs and bounce+ID addresses (default: the first --domain); replies use reply-domain", set: str(func(c *Config) *string { return &c.OutboundDomain })},
 	{name: "max-age", def: []string{"120h"}, help: "how long an email is retried after temporary failures before it fails", set: duration(func(c *Config) *time.Duration { return &c.MaxAge })},
 	{name: "retry-base", def: []string{"1m"}, help: "first retry delay; doubled per attempt up to 2h, with jitter", set: duration(func(c *Config) *time.Duration { return &c.RetryBase })},
 	{name: "queue-concurrency", def: []string{"8"}, help: "emails delivered at once", set: integer(func(c *Config) *int { return &c.QueueConcurrency })},
@@ -271,7 +290,7 @@ func (c *Config) check() error {
 		// also the header cap.
 		c.MaxHeaderBytes = c.MaxMessageBytes
 	}
-	return nil
+	return c.checkThreading()
 }
 
 func readFile(path string, known map[string]option) (map[string][]string, error) {
@@ -318,4 +337,84 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// threading and sender checks
+
+// checkThreading fills the defaults that depend on the domains.
+func (c *Config) checkThreading() error {
+	if c.ReplyDomain == "" && len(c.Domains) > 0 {
+		c.ReplyDomain = c.Domains[0]
+	}
+	c.ReplyDomain = strings.ToLower(c.ReplyDomain)
+	found := false
+	for _, d := range c.Domains {
+		found = found || d == c.ReplyDomain
+	}
+	if !found {
+		// Replies to reply+TOKEN@ would be refused at RCPT as relaying.
+		return fmt.Errorf("reply-domain: %q is not one of the domains mail is accepted for", c.ReplyDomain)
+	}
+	if c.SupportAddresses == nil {
+		for _, d := range c.Domains {
+			c.SupportAddresses = append(c.SupportAddresses, "support@"+d)
+		}
+	}
+	if c.WebhookURL != "" && !strings.HasPrefix(c.WebhookURL, "http://") && !strings.HasPrefix(c.WebhookURL, "https://") {
+		return fmt.Errorf("webhook-url: %q is not an http(s) URL", c.WebhookURL)
+	}
+	return nil
+}
+
+// setAddresses reads support-address: nil means "the default", an explicit
+// "none" means no support address at all.
+func setAddresses(c *Config, v []string) error {
+	c.SupportAddresses = nil
+	for _, a := range v {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if a == "none" {
+			c.SupportAddresses = []string{}
+			continue
+		}
+		at := strings.LastIndexByte(a, '@')
+		if at <= 0 || at == len(a)-1 || strings.ContainsAny(a, " <>,;") {
+			return fmt.Errorf("%q is not an email address", a)
+		}
+		c.SupportAddresses = append(c.SupportAddresses, a)
+	}
+	return nil
+}
+
+// prefixes reads IPs and CIDRs; a bare IP is a /32 (or /128).
+func prefixes(field func(*Config) *[]netip.Prefix) func(*Config, []string) error {
+	return func(c *Config, v []string) error {
+		var out []netip.Prefix
+		for _, s := range v {
+			s = strings.TrimSpace(s)
+			if p, err := netip.ParsePrefix(s); err == nil {
+				out = append(out, p.Masked())
+				continue
+			}
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return fmt.Errorf("%q is not an IP address or CIDR prefix", s)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+		*field(c) = out
+		return nil
+	}
+}
+
+func lowerList(field func(*Config) *[]string) func(*Config, []string) error {
+	return func(c *Config, v []string) error {
+		var out []string
+		for _, s := range v {
+			if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+				out = append(out, s)
+			}
+		}
+		*field(c) = out
+		return nil
+	}
 }

@@ -138,3 +138,31 @@ func TestSmallMessageCapAlsoCapsTheHeader(t *testing.T) {
 		t.Errorf("max-header-bytes = %d, want 10000", c.MaxHeaderBytes)
 	}
 }
+
+func TestThreadingDefaults(t *testing.T) {
+	c, err := load(t, []string{"--domain", "a.test", "--domain", "b.test"}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ReplyDomain != "a.test" || strings.Join(c.SupportAddresses, ",") != "support@a.test,support@b.test" || c.SenderMismatch != "quarantine" {
+		t.Errorf("reply-domain %q, support %v, sender-mismatch %q", c.ReplyDomain, c.SupportAddresses, c.SenderMismatch)
+	}
+	c, err = load(t, []string{"--domain", "a.test", "--support-address", "none", "--trusted-relay", "10.0.0.1", "--trusted-relay", "192.0.2.0/24"}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SupportAddresses) != 0 || len(c.TrustedRelays) != 2 || c.TrustedRelays[0].String() != "10.0.0.1/32" {
+		t.Errorf("support %v, relays %v", c.SupportAddresses, c.TrustedRelays)
+	}
+	for _, bad := range [][]string{
+		{"--domain", "a.test", "--reply-domain", "b.test"},
+		{"--trusted-relay", "not-an-ip"},
+		{"--sender-mismatch", "ignore"},
+		{"--webhook-url", "ftp://x"},
+		{"--support-address", "no-at-sign"},
+	} {
+		if _, err := load(t, bad, nil, ""); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

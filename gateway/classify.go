@@ -36,14 +36,33 @@ type Classifier struct {
 
 // Step classifies one stored message.
 func (c *Classifier) Step(_ context.Context, m inbound.Meta) (Result, error) {
-	rc, err := inbound.OpenRaw(c.DB, m)
+	raw, err := readStored(c.DB, m, classifyPrefix)
 	if err != nil {
 		return Result{}, err
 	}
-	raw, err := io.ReadAll(io.LimitReader(rc, classifyPrefix))
-	rc.Close()
+	_, apply := c.classify(m, raw)
+	return Result{Apply: apply}, nil
+}
+
+// readStored reads at most limit bytes of a stored message.
+func readStored(db *store.DB, m inbound.Meta, limit int64) ([]byte, error) {
+	rc, err := inbound.OpenRaw(db, m)
 	if err != nil {
-		return Result{}, fmt.Errorf("read stored message: %w", err)
+		return nil, err
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, limit))
+	if err != nil {
+		return nil, fmt.Errorf("read stored message: %w", err)
+	}
+	return raw, nil
+}
+
+// classify runs the loop guard on (a prefix of) raw and returns the
+// verdict and the writes that record it.
+func (c *Classifier) classify(m inbound.Meta, raw []byte) (loopguard.Verdict, func(*store.Tx) error) {
+	if len(raw) > classifyPrefix {
+		raw = raw[:classifyPrefix]
 	}
 	v := c.Guard.Classify(loopguard.Envelope{MailFrom: m.Envelope.MailFrom, Rcpts: m.Envelope.Rcpts,
 		RemoteIP: m.Envelope.RemoteIP}, raw)
@@ -53,7 +72,7 @@ func (c *Classifier) Step(_ context.Context, m inbound.Meta) (Result, error) {
 		bounce, _ = json.Marshal(v.Bounce)
 	}
 	action := describe(v)
-	return Result{Apply: func(tx *store.Tx) error {
+	return v, func(tx *store.Tx) error {
 		if err := inbound.Annotate(tx, m.ID, func(mm *inbound.Meta) {
 			mm.Class, mm.Reasons, mm.Bounce = string(v.Class), v.Reasons, bounce
 		}); err != nil {
@@ -62,7 +81,7 @@ func (c *Classifier) Step(_ context.Context, m inbound.Meta) (Result, error) {
 		return journal.Update(tx, m.JournalID, func(e *journal.Entry) {
 			e.Class, e.Reasons, e.Action = string(v.Class), v.Reasons, action
 		})
-	}}, nil
+	}
 }
 
 // senderOf is the author address the rate limit counts: the From header's

@@ -19,8 +19,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/deskmail/deskmail/auth"
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/httpapi"
@@ -65,8 +67,21 @@ type Daemon struct {
 	outbound  *outbound
 }
 
+// Options are what a test may swap in; the zero value is production.
+type Options struct {
+	// Resolver answers the DNS of the sender checks (default net.Resolver).
+	Resolver auth.Resolver
+	// Clock drives the pipeline and workers (default clock.Real).
+	Clock clock.Clock
+}
+
 // Start opens the data folder and starts every listener and worker.
-func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
+func Start(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	return StartWith(cfg, log, Options{})
+}
+
+// StartWith is Start with test seams.
+func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, err error) {
 	db, err := store.Open(cfg.Data, store.Options{Observe: observeCommit})
 	if err != nil {
 		return nil, err
@@ -87,7 +102,10 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	clk := clock.Real{}
+	var clk clock.Clock = clock.Real{}
+	if opts.Clock != nil {
+		clk = opts.Clock
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 
@@ -96,7 +114,16 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 		return nil, err
 	}
 	classify := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
-	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), Step: classify.Step, wake: make(chan struct{}, 1)}
+	thread, hook, err := d.threader(opts, clk)
+	if err != nil {
+		return nil, err
+	}
+	// One hub: notifications from email and from the API reach the same
+	// live streams.
+	hub := messaging.NewHub()
+	thread.Hub = hub
+	step := &InboundStep{DB: db, Classify: classify, Thread: thread}
+	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), Step: step.Step, wake: make(chan struct{}, 1)}
 	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: pipe.Wake,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}
 	pruner := &journal.Pruner{DB: db, Clock: clk, Retention: cfg.Retention, Interval: time.Minute,
@@ -104,22 +131,41 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 			func(ctx context.Context, t time.Time) (int, error) { return inbound.PruneDedupe(ctx, db, t) },
 			func(ctx context.Context, t time.Time) (int, error) { return queue.Prune(ctx, db, t) },
 		}}
-	ob, err := newOutbound(cfg, db, clk, classify.Guard, log.With("component", "queue"))
+	d.workers.Add(2)
+	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
+	go func() { defer d.workers.Done(); pruner.Run(ctx) }()
+	ob, err := newOutbound(cfg, db, clk, classify.Guard, thread.Keyring, log.With("component", "queue"))
 	if err != nil {
 		return nil, err
 	}
 	d.outbound, d.Queue = ob, ob.worker.Queue
-	d.Messaging = &messaging.Service{DB: db, Clock: clk, Hub: messaging.NewHub(), OnNotify: ob.worker.Queue.Hold, OnSeen: ob.worker.Queue.SeenAck}
-	d.workers.Add(3)
-	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
-	go func() { defer d.workers.Done(); pruner.Run(ctx) }()
+	d.workers.Add(1)
 	go func() { defer d.workers.Done(); ob.worker.Run(ctx) }()
+	if hook != nil {
+		d.workers.Add(1)
+		go func() { defer d.workers.Done(); hook.Run(ctx) }()
+	}
 
+	// The live streams end when HTTP shutdown begins (RegisterOnShutdown
+	// below): they never go idle, so Shutdown would wait for them in vain.
+	streams, stopStreams := context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			stopStreams()
+		}
+	}()
+	msgs := &messaging.Service{DB: db, Clock: clk, Hub: hub, OnNotify: d.Queue.Hold, OnSeen: d.Queue.SeenAck}
+	d.Messaging = msgs
 	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
-		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load}
+		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load,
+		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db)}
 	sock := filepath.Join(cfg.Data, SocketName)
 	_ = os.Remove(sock) // we hold the database lock, so no live daemon owns it
+	// The socket is the API without a token: it must never exist, even for
+	// a moment, with a mode that lets other users connect.
+	oldMask := syscall.Umask(0o077)
 	sl, err := net.Listen("unix", sock)
+	syscall.Umask(oldMask)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
@@ -140,6 +186,9 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 			return nil, fmt.Errorf("http-addr: %w", err)
 		}
 		d.serveHTTP(hl, api.Handler(false), "http")
+	}
+	for _, srv := range d.https {
+		srv.RegisterOnShutdown(stopStreams)
 	}
 
 	tlsConf, err := tlsConfig(cfg)
@@ -293,14 +342,12 @@ type outbound struct {
 	where  string
 }
 
-func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, log *slog.Logger) (*outbound, error) {
-	keyring, err := threading.LoadOrCreateKeyring(cfg.Data)
-	if err != nil {
-		return nil, err
-	}
+// newOutbound builds the queue worker. keyring is the threading step's,
+// so replies to our emails verify with the keys that minted them.
+func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, keyring *threading.Keyring, log *slog.Logger) (*outbound, error) {
 	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter,
 		Backoff: queue.Backoff{Base: cfg.RetryBase, Max: queue.DefaultBackoff.Max, Jitter: queue.DefaultBackoff.Jitter}}
-	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain,
+	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,
 		From:   mail.Address{Name: cfg.MailFromName, Address: cfg.MailFrom},
 		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader}
 	ob := &outbound{mode: cfg.Outbound, close: func() {}}

@@ -28,6 +28,10 @@ var (
 		Name: "deskmail_inbound_processed_total",
 		Help: "Stored inbound messages the pipeline finished, by result.",
 	}, []string{"result"})
+	metricThread = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "deskmail_threading_emails_total",
+		Help: "Human emails through the threading step, by outcome (post, open, quarantine, reject, drop, duplicate).",
+	}, []string{"outcome"})
 )
 
 func observeCommit(d time.Duration, batch int, err error) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -23,6 +24,7 @@ type Pipeline struct {
 // message's journal entry.
 type Result struct {
 	Apply func(tx *store.Tx) error // extra writes in the same commit
+	After func()                   // runs once that commit is durable
 }
 
 // Wake tells the pipeline there is new work. It never blocks.
@@ -71,6 +73,11 @@ func (p *Pipeline) process(ctx context.Context, id string) {
 	if err == nil && p.Step != nil {
 		res, err = p.Step(ctx, m)
 	}
+	if ctx.Err() != nil {
+		// Shutdown cut the step short (its DNS lookups, say): leave the
+		// message pending so the next start does it again, whole.
+		return
+	}
 	if err != nil {
 		// A message that cannot be processed stays stored and journaled;
 		// it leaves the pending list so it cannot block the ones behind it.
@@ -85,9 +92,29 @@ func (p *Pipeline) process(ctx context.Context, id string) {
 		}
 		return inbound.Done(tx, id)
 	})
+	if err != nil && res.Apply != nil && m.JournalID != "" {
+		// The step's writes failed (its own writes were rolled back): the
+		// message must still leave the pending list, or it would be
+		// retried in a tight loop; the journal says why.
+		log.Error("record pipeline result", "err", err)
+		metricPipeline.WithLabelValues("error").Inc()
+		reason := err.Error()
+		err = p.DB.Update(ctx, func(tx *store.Tx) error {
+			if err := journal.Update(tx, m.JournalID, func(e *journal.Entry) {
+				e.Action = "failed: " + reason + "; stored, not processed"
+			}); err != nil {
+				return err
+			}
+			return inbound.Done(tx, id)
+		})
+		res.After = nil
+	}
 	if err != nil {
 		log.Error("finish stored message", "err", err)
 		return
+	}
+	if res.After != nil {
+		res.After()
 	}
 	metricPipeline.WithLabelValues("ok").Inc()
 }

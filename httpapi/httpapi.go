@@ -1,6 +1,13 @@
 // Package httpapi is deskmail's HTTP API for the web app and for
-// operators: the incoming/outgoing log, message submission for `deskmail
-// deliver`, health probes and Prometheus metrics.
+// operators: people and their settings, projects, items, conversations and
+// their messages, the messenger inbox with its live stream (Server-Sent
+// Events), seen-acknowledgements and delivery state; the incoming/outgoing
+// log, message submission for `deskmail deliver`, health probes and
+// Prometheus metrics. docs/API.md documents every endpoint.
+//
+// Server holds what the handlers need; Handler returns the routes. Every
+// write is answered only once the store has committed it (store.DB.Update
+// returns after the fsync), so a 2xx means durable.
 //
 // Every endpoint but the health probes requires "Authorization: Bearer
 // TOKEN". The same handler is also served on a unix socket in the data
@@ -26,6 +33,7 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -45,12 +53,38 @@ type Server struct {
 	MaxMessageBytes int64
 	// Ready reports whether the daemon accepts mail (listeners up, store open).
 	Ready func() bool
+
+	// Messaging posts messages, seen-acks and retractions; its Hub feeds
+	// the live notification streams.
+	Messaging *messaging.Service
+	// DeliveryStatus tells the email status of a message for one
+	// recipient (held, cancelled, sent...). Nil until the hold queue is
+	// wired: every recipient then shows "not_sent".
+	DeliveryStatus func(messageID, person string) string
+	// Streams ends every live notification stream when it is done. The
+	// daemon cancels it as HTTP shutdown begins: a stream never goes idle
+	// by itself, so http.Server.Shutdown would otherwise wait for it.
+	Streams context.Context
+	// StreamHeartbeat is how often an idle stream gets a comment line, so
+	// proxies and clients see the connection alive (default 25s).
+	StreamHeartbeat time.Duration
+	// MaxStreamsPerPerson and MaxStreams bound live streams (defaults
+	// DefaultMaxStreamsPerPerson and DefaultMaxStreams).
+	MaxStreamsPerPerson int
+	MaxStreams          int
+
+	streams streamCounter
 }
 
 // Handler returns the API. trusted skips the Bearer check (the unix
 // socket, whose file mode already restricts who can connect).
 func (s *Server) Handler(trusted bool) http.Handler {
 	mux := http.NewServeMux()
+	s.routes(mux, trusted)
+	return jsonFallback(mux)
+}
+
+func (s *Server) routes(mux *http.ServeMux, trusted bool) {
 	mux.HandleFunc("GET /healthz", s.health)
 	mux.HandleFunc("GET /livez", s.health)
 	mux.HandleFunc("GET /readyz", s.ready)
@@ -69,7 +103,7 @@ func (s *Server) Handler(trusted bool) http.Handler {
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
-	return mux
+	s.messagingRoutes(mux, auth)
 }
 
 func (s *Server) requireToken(h http.Handler) http.Handler {
@@ -230,5 +264,8 @@ func writeError(w http.ResponseWriter, code int, field, msg string) {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	// Message HTML reads as written; a JSON body is never parsed as HTML.
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }

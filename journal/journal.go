@@ -70,15 +70,20 @@ type Entry struct {
 	Class        string    `json:"class,omitempty"`
 	Reasons      []string  `json:"reasons,omitempty"`
 	Action       string    `json:"action,omitempty"`
+	// Threading of inbound human mail: the conversation it went to, how
+	// it was matched (token, references, subject, new, none) and the
+	// Authentication-Results the sender checks computed (RFC 8601 form).
+	Conversation string `json:"conversation,omitempty"`
+	ThreadBy     string `json:"thread_by,omitempty"`
+	Auth         string `json:"auth,omitempty"`
 
-	// Outgoing emails (the hold queue): the queue job, the person and
-	// conversation it is for, the messages it lists and, for "deferred",
-	// when the next attempt is due.
-	Job          string     `json:"job,omitempty"`
-	Person       string     `json:"person,omitempty"`
-	Conversation string     `json:"conversation,omitempty"`
-	Messages     []string   `json:"messages,omitempty"`
-	NextAttempt  *time.Time `json:"next_attempt,omitempty"`
+	// Outgoing emails (the hold queue): the queue job, the person it is
+	// for (and Conversation above), the messages it lists and, for
+	// "deferred", when the next attempt is due.
+	Job         string     `json:"job,omitempty"`
+	Person      string     `json:"person,omitempty"`
+	Messages    []string   `json:"messages,omitempty"`
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
 }
 
 // ErrNotFound is returned for an unknown entry ID.

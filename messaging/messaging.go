@@ -8,7 +8,6 @@ package messaging
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -51,36 +50,11 @@ func (s *Service) Post(ctx context.Context, m model.Message) (Posted, error) {
 	var out Posted
 	var notes []model.Notification
 	err := s.DB.Update(ctx, func(tx *store.Tx) error {
-		out, notes = Posted{}, nil
-		msg := m
-		if err := model.AppendMessage(tx, &msg); err != nil {
+		var err error
+		if out, notes, err = PostTx(tx, m, now); err != nil {
 			return err
 		}
-		rs, err := notify.Recipients(notify.Message{ID: msg.ID, AuthorID: msg.Author, ConversationID: msg.Conversation}, model.View{Tx: tx})
-		if errors.Is(err, notify.ErrCustomerInInternal) {
-			return &model.FieldError{Field: "author", Msg: "a customer cannot post in an internal conversation"}
-		}
-		if err != nil {
-			return fmt.Errorf("recipients: %w", err)
-		}
-		for _, r := range rs {
-			n := model.Notification{Person: r.PersonID, Message: msg.ID, Conversation: msg.Conversation,
-				Reason: string(r.Reason), Created: now}
-			if err := model.AddNotification(tx, n); err != nil {
-				return err
-			}
-			if s.OnNotify != nil {
-				if err := s.OnNotify(tx, n); err != nil {
-					return fmt.Errorf("hold email: %w", err)
-				}
-			}
-			notes = append(notes, n)
-		}
-		out = Posted{Message: msg, Recipients: rs}
-		if out.Recipients == nil {
-			out.Recipients = []notify.Recipient{}
-		}
-		return nil
+		return s.Notified(tx, notes)
 	})
 	if err != nil {
 		return Posted{}, err
@@ -89,6 +63,21 @@ func (s *Service) Post(ctx context.Context, m model.Message) (Posted, error) {
 		s.Hub.Publish(notes)
 	}
 	return out, nil
+}
+
+// Notified runs OnNotify for notes in tx. Post calls it; a caller of
+// PostTx (the inbound pipeline) calls it in the same transaction so the
+// notifications of an email-borne message are held for email too.
+func (s *Service) Notified(tx *store.Tx, notes []model.Notification) error {
+	if s.OnNotify == nil {
+		return nil
+	}
+	for _, n := range notes {
+		if err := s.OnNotify(tx, n); err != nil {
+			return fmt.Errorf("hold email: %w", err)
+		}
+	}
+	return nil
 }
 
 // Seen records that person saw conv up to message upTo. Idempotent; an

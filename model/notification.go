@@ -8,7 +8,18 @@ import (
 	"github.com/deskmail/deskmail/store"
 )
 
-const bMessageNotifications = "message_notifications" // message \x00 person -> nil
+const (
+	bMessageNotifications = "message_notifications" // message \x00 person -> nil
+	// bUnseen indexes the notifications not seen yet, by person, then
+	// conversation, then message (IDs sort by time), so a seen-ack costs
+	// what it marks and an unread count what is unread, however long the
+	// conversation or the inbox.
+	bUnseen = "notifications_unseen" // person \x00 conversation \x00 message -> nil
+)
+
+func unseenKey(person, conv, msg string) []byte {
+	return []byte(person + "\x00" + conv + "\x00" + msg)
+}
 
 // Notification is one (message, recipient): it is in the recipient's
 // messenger inbox at once, and becomes an email only if not seen in time.
@@ -32,6 +43,11 @@ func AddNotification(tx *store.Tx, n Notification) error {
 	if err := put(tx, bNotifications, string(k), n); err != nil {
 		return err
 	}
+	if n.Seen == nil {
+		if err := tx.Put(bUnseen, unseenKey(n.Person, n.Conversation, n.Message), nil); err != nil {
+			return err
+		}
+	}
 	return tx.Put(bMessageNotifications, []byte(n.Message+"\x00"+n.Person), nil)
 }
 
@@ -41,7 +57,6 @@ func Inbox(tx *store.Tx, person string, limit int) ([]Notification, int, error) 
 	prefix := []byte(person + "\x00")
 	end := []byte(person + "\x01")
 	var out []Notification
-	unread := 0
 	err := tx.ScanReverse(bNotifications, end, func(k, v []byte) (bool, error) {
 		if !bytes.HasPrefix(k, prefix) {
 			return false, nil
@@ -50,12 +65,18 @@ func Inbox(tx *store.Tx, person string, limit int) ([]Notification, int, error) 
 		if err := json.Unmarshal(v, &n); err != nil {
 			return false, err
 		}
-		if n.Seen == nil {
-			unread++
+		out = append(out, n)
+		return len(out) < limit, nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	unread := 0
+	err = tx.Scan(bUnseen, prefix, func(k, _ []byte) (bool, error) {
+		if !bytes.HasPrefix(k, prefix) {
+			return false, nil
 		}
-		if len(out) < limit {
-			out = append(out, n)
-		}
+		unread++
 		return true, nil
 	})
 	return out, unread, err
@@ -82,11 +103,11 @@ func NotificationsOf(tx *store.Tx, msg string) ([]Notification, error) {
 // MarkSeen marks the person's notifications of every message of conv up
 // to and including upTo as seen at now. It is idempotent: it returns only
 // the message IDs newly marked. An unknown message or nothing pending is
-// not an error.
+// not an error. It reads only the unseen index, so its cost is what it marks.
 func MarkSeen(tx *store.Tx, person, conv, upTo string, now time.Time) ([]string, error) {
-	prefix := []byte(conv + "\x00")
+	prefix := []byte(person + "\x00" + conv + "\x00")
 	var ids []string
-	err := tx.Scan(bConvMessages, prefix, func(k, _ []byte) (bool, error) {
+	err := tx.Scan(bUnseen, prefix, func(k, _ []byte) (bool, error) {
 		if !bytes.HasPrefix(k, prefix) {
 			return false, nil
 		}
@@ -102,6 +123,9 @@ func MarkSeen(tx *store.Tx, person, conv, upTo string, now time.Time) ([]string,
 	}
 	var marked []string
 	for _, id := range ids {
+		if err := tx.Delete(bUnseen, unseenKey(person, conv, id)); err != nil {
+			return nil, err
+		}
 		k := notifKey(person, id)
 		v := tx.Get(bNotifications, k)
 		if v == nil {

@@ -33,11 +33,15 @@ func EmailStatus(tx *store.Tx, messageID, person string) string {
 }
 
 // DeliveryStatus adapts EmailStatus to the HTTP API's hook
-// (httpapi.Server.DeliveryStatus): each call reads in its own transaction.
+// (httpapi.Server.DeliveryStatus): each call reads in its own transaction,
+// and "no email planned" is the API's "not_sent".
 func DeliveryStatus(db *store.DB) func(messageID, person string) string {
 	return func(messageID, person string) string {
 		var s string
 		_ = db.View(func(tx *store.Tx) error { s = EmailStatus(tx, messageID, person); return nil })
+		if s == "" {
+			s = "not_sent"
+		}
 		return s
 	}
 }

@@ -25,8 +25,10 @@ import (
 // loop guard's marker.
 type Mailer struct {
 	Keyring *threading.Keyring
-	// Domain is the domain of the Message-ID, Reply-To and VERP addresses.
+	// Domain is the domain of the Message-ID and the VERP address.
 	Domain string
+	// ReplyDomain is the domain of the reply+TOKEN address (default Domain).
+	ReplyDomain string
 	// From is the header sender, "Helpdesk <help@example.com>".
 	From mail.Address
 	// Marker returns the value of loopguard.MarkerHeader for a Message-ID
@@ -77,7 +79,11 @@ func (m *Mailer) Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
-	replyTo, err := m.Keyring.ReplyAddress(conv.ID, person.ID, m.Domain)
+	replyDomain := m.ReplyDomain
+	if replyDomain == "" {
+		replyDomain = m.Domain
+	}
+	replyTo, err := m.Keyring.ReplyAddress(conv.ID, person.ID, replyDomain)
 	if err != nil {
 		return nil, fmt.Errorf("reply address: %w", err)
 	}

@@ -20,13 +20,14 @@ func init() { subcommands = append(subcommands, newExplainCmd) }
 // daemon, the loop guard sees a prefix of a large message.
 const maxExplainBytes = 16 << 20
 
-// explainOutput is the --json object. Later work adds the threading result
-// next to the loop guard's fields.
+// explainOutput is the --json object: the loop guard's verdict and, with
+// --data, where threading would put the email.
 type explainOutput struct {
-	Class   loopguard.Class         `json:"class"`
-	Notify  bool                    `json:"notify"`
-	Reasons []string                `json:"reasons"`
-	Bounce  *loopguard.BounceReport `json:"bounce,omitempty"`
+	Class   loopguard.Class            `json:"class"`
+	Notify  bool                       `json:"notify"`
+	Reasons []string                   `json:"reasons"`
+	Bounce  *loopguard.BounceReport    `json:"bounce,omitempty"`
+	Thread  *gateway.ThreadExplanation `json:"thread,omitempty"`
 }
 
 func newExplainCmd() *cobra.Command {
@@ -35,6 +36,7 @@ func newExplainCmd() *cobra.Command {
 		mailFrom string
 		rcpts    []string
 		dataDir  string
+		support  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "explain [--json] [--mail-from ADDR] [--rcpt ADDR] FILE.eml|-",
@@ -43,6 +45,10 @@ func newExplainCmd() *cobra.Command {
 its class (human, auto_reply, bounce, bulk, looping), whether it would
 notify anyone, the reasons, and what a bounce says about the email it
 refers to. Nothing is stored or sent.
+
+With --data DIR (the daemon stopped), it also says which conversation the
+email would be threaded into and how: "token", "references", "subject",
+"new" or "none". The data folder is opened read-only.
 
 Without --mail-from the reverse path is taken from the Return-Path header;
 --mail-from '' (or '<>') means the null reverse path of notifications.`,
@@ -69,16 +75,22 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 				opts.Secrets = [][]byte{secret}
 			}
 			v := loopguard.New(opts).Classify(env, raw)
-			if asJSON {
-				return writeVerdictJSON(cmd.OutOrStdout(), v)
+			var thread *gateway.ThreadExplanation
+			if dataDir != "" {
+				t := gateway.ExplainThread(dataDir, raw, rcpts, support)
+				thread = &t
 			}
-			return writeVerdictText(cmd.OutOrStdout(), v)
+			if asJSON {
+				return writeVerdictJSON(cmd.OutOrStdout(), v, thread)
+			}
+			return writeVerdictText(cmd.OutOrStdout(), v, thread)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().StringVar(&mailFrom, "mail-from", "", "SMTP reverse path (MAIL FROM) the email came with")
 	cmd.Flags().StringArrayVar(&rcpts, "rcpt", nil, "SMTP recipient (RCPT TO); repeatable")
-	cmd.Flags().StringVar(&dataDir, "data", "", "data folder whose marker key recognises deskmail's own mail")
+	cmd.Flags().StringVar(&dataDir, "data", "", "data folder (read-only): its marker key recognises deskmail's own mail; its conversations show the threading")
+	cmd.Flags().StringArrayVar(&support, "support-address", nil, "support address for the threading answer (default support@ each recipient domain); repeatable")
 	return cmd
 }
 
@@ -101,8 +113,8 @@ func readMessage(name string, stdin io.Reader) ([]byte, error) {
 	return raw, nil
 }
 
-func writeVerdictJSON(w io.Writer, v loopguard.Verdict) error {
-	out := explainOutput{Class: v.Class, Notify: v.Notify(), Reasons: v.Reasons, Bounce: v.Bounce}
+func writeVerdictJSON(w io.Writer, v loopguard.Verdict, thread *gateway.ThreadExplanation) error {
+	out := explainOutput{Class: v.Class, Notify: v.Notify(), Reasons: v.Reasons, Bounce: v.Bounce, Thread: thread}
 	if out.Reasons == nil {
 		out.Reasons = []string{}
 	}
@@ -111,7 +123,7 @@ func writeVerdictJSON(w io.Writer, v loopguard.Verdict) error {
 	return enc.Encode(out)
 }
 
-func writeVerdictText(w io.Writer, v loopguard.Verdict) error {
+func writeVerdictText(w io.Writer, v loopguard.Verdict, thread *gateway.ThreadExplanation) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "class:   %s\n", v.Class)
 	fmt.Fprintf(&b, "notify:  %v\n", v.Notify())
@@ -135,6 +147,16 @@ func writeVerdictText(w io.Writer, v loopguard.Verdict) error {
 		}
 		if len(br.Recipients) > 1 {
 			fmt.Fprintf(&b, "  recipients in report: %d\n", len(br.Recipients))
+		}
+	}
+	if thread != nil {
+		conv := "none"
+		if thread.Conversation != nil {
+			conv = *thread.Conversation
+		}
+		fmt.Fprintf(&b, "thread:  %s (by %s)\n", conv, thread.By)
+		if thread.Reason != "" {
+			fmt.Fprintf(&b, "  %s\n", thread.Reason)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -1,0 +1,228 @@
+// Package auth verifies who really sent an inbound email: SPF (RFC 7208)
+// for the connecting IP and reverse path, DKIM (RFC 6376) signatures, and
+// DMARC alignment (RFC 7489) of either with the From domain. Its main type
+// is Checker; its answer, Result, is what the sender checks of threading
+// decide on and what the journal shows as Authentication-Results
+// (RFC 8601).
+//
+// Two shortcuts are configured, never assumed: a trusted relay (your own
+// MTA in front of deskmail, which did the checks) counts as authenticated;
+// a forwarder (Gmail or Microsoft 365 forwarding a support mailbox) breaks
+// SPF and often DKIM, so its own Authentication-Results are read, but only
+// when the mail arrived from one of its configured IPs and the header
+// carries one of its configured authserv-ids.
+//
+// All DNS goes through the Resolver interface, so tests need no network.
+package auth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/netip"
+	"strings"
+	"time"
+
+	"blitiri.com.ar/go/spf"
+	"github.com/emersion/go-msgauth/dkim"
+)
+
+// Resolver is the DNS the checks need; *net.Resolver is one.
+type Resolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+	LookupAddr(ctx context.Context, addr string) ([]string, error)
+}
+
+// Limits on what one message may cost.
+const (
+	// MaxDKIMSignatures verified per message; more are ignored (a message
+	// with dozens of signatures is an attack on the verifier).
+	MaxDKIMSignatures = 5
+	// MaxAuthResults is how many Authentication-Results headers are read.
+	MaxAuthResults = 10
+	// Timeout bounds the DNS work of one message.
+	Timeout = 15 * time.Second
+)
+
+// Checker verifies inbound mail.
+type Checker struct {
+	Resolver Resolver
+	// TrustedRelays: mail from these addresses counts as authenticated.
+	TrustedRelays []netip.Prefix
+	// ForwarderIPs and ForwarderIDs: Authentication-Results headers whose
+	// authserv-id is in ForwarderIDs are read only from mail that arrived
+	// from ForwarderIPs.
+	ForwarderIPs []netip.Prefix
+	ForwarderIDs []string
+}
+
+// Input is one message as received.
+type Input struct {
+	RemoteIP string // connecting IP ("" for local injection)
+	Helo     string
+	MailFrom string // reverse path, "" for the null path
+	Raw      []byte // the whole message
+}
+
+// Result is what the checks found.
+type Result struct {
+	FromDomain string `json:"from_domain,omitempty"`
+	SPF        string `json:"spf"` // pass, fail, softfail, neutral, none, temperror, permerror
+	SPFDomain  string `json:"spf_domain,omitempty"`
+	DKIM       []DKIM `json:"dkim,omitempty"`
+	DMARC      string `json:"dmarc"` // pass, fail, none (no record), temperror
+	Policy     string `json:"dmarc_policy,omitempty"`
+	// Aligned: an SPF or DKIM pass aligns with the From domain (RFC 7489
+	// section 3.1), whether or not the domain publishes DMARC.
+	Aligned bool `json:"aligned"`
+	// Relay: the mail came from a configured trusted relay.
+	Relay bool `json:"relay,omitempty"`
+	// Forwarder: the authserv-id whose results were trusted, if any.
+	Forwarder string   `json:"forwarder,omitempty"`
+	Notes     []string `json:"notes,omitempty"`
+}
+
+// DKIM is one signature's outcome.
+type DKIM struct {
+	Domain string `json:"domain"`
+	Result string `json:"result"` // pass, fail, temperror, permerror
+}
+
+// Authenticated tells whether the From address may be believed: aligned
+// SPF or DKIM, a trusted relay, or a trusted forwarder that said so.
+func (r Result) Authenticated() bool { return r.Aligned || r.Relay }
+
+// String is the result in Authentication-Results form (RFC 8601), without
+// the authserv-id: "spf=pass smtp.mailfrom=a.example; dkim=pass
+// header.d=a.example; dmarc=pass header.from=a.example".
+func (r Result) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "spf=%s", r.SPF)
+	if r.SPFDomain != "" {
+		fmt.Fprintf(&b, " smtp.mailfrom=%s", r.SPFDomain)
+	}
+	if len(r.DKIM) == 0 {
+		b.WriteString("; dkim=none")
+	}
+	for _, d := range r.DKIM {
+		fmt.Fprintf(&b, "; dkim=%s header.d=%s", d.Result, d.Domain)
+	}
+	fmt.Fprintf(&b, "; dmarc=%s", r.DMARC)
+	if r.FromDomain != "" {
+		fmt.Fprintf(&b, " header.from=%s", r.FromDomain)
+	}
+	if r.Relay {
+		b.WriteString("; trusted relay")
+	}
+	if r.Forwarder != "" {
+		fmt.Fprintf(&b, "; via forwarder %s", r.Forwarder)
+	}
+	return b.String()
+}
+
+// Check runs SPF, DKIM and DMARC on one message. It never fails: what
+// could not be checked is a temperror or permerror in the Result.
+func (c *Checker) Check(ctx context.Context, in Input) Result {
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
+	res := Result{SPF: "none", DMARC: "none"}
+	msg, err := mail.ReadMessage(bytes.NewReader(in.Raw))
+	if err != nil {
+		res.Notes = append(res.Notes, "header does not parse: "+err.Error())
+		res.DMARC = "permerror"
+		return res
+	}
+	res.FromDomain = fromDomain(msg.Header)
+	ip, ipErr := netip.ParseAddr(in.RemoteIP)
+	if ipErr == nil {
+		ip = ip.Unmap()
+		res.Relay = inAny(ip, c.TrustedRelays)
+		res.SPF, res.SPFDomain = c.spf(ctx, ip, in)
+	}
+	res.DKIM = c.dkim(ctx, in.Raw, &res)
+	c.dmarc(ctx, &res)
+	if !res.Aligned && ipErr == nil && inAny(ip, c.ForwarderIPs) {
+		c.trustForwarder(msg.Header, &res)
+	}
+	return res
+}
+
+func inAny(ip netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// fromDomain is the RFC5322.From domain DMARC is about (RFC 7489 section
+// 6.6.1): exactly one From with one address, or nothing.
+func fromDomain(h mail.Header) string {
+	if len(h["From"]) != 1 {
+		return ""
+	}
+	as, err := mail.ParseAddressList(h.Get("From"))
+	if err != nil || len(as) != 1 {
+		return ""
+	}
+	return domainOf(as[0].Address)
+}
+
+func domainOf(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return ""
+	}
+	return strings.TrimSuffix(strings.ToLower(addr[at+1:]), ".")
+}
+
+// spf checks the reverse path, or the HELO name for the null path (RFC
+// 7208 section 2.4).
+func (c *Checker) spf(ctx context.Context, ip netip.Addr, in Input) (result, domain string) {
+	domain = domainOf(in.MailFrom)
+	if domain == "" {
+		domain = strings.ToLower(in.Helo)
+	}
+	if domain == "" {
+		return "none", ""
+	}
+	r, _ := spf.CheckHostWithSender(net.IP(ip.AsSlice()), in.Helo, in.MailFrom,
+		spf.WithResolver(c.Resolver), spf.WithContext(ctx))
+	return string(r), domain
+}
+
+func (c *Checker) dkim(ctx context.Context, raw []byte, res *Result) []DKIM {
+	vs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{
+		MaxVerifications: MaxDKIMSignatures,
+		LookupTXT:        func(name string) ([]string, error) { return c.Resolver.LookupTXT(ctx, name) },
+	})
+	if errors.Is(err, dkim.ErrTooManySignatures) {
+		res.Notes = append(res.Notes, fmt.Sprintf("more than %d DKIM signatures: the rest ignored", MaxDKIMSignatures))
+	} else if err != nil {
+		res.Notes = append(res.Notes, "DKIM: "+err.Error())
+	}
+	var out []DKIM
+	for _, v := range vs {
+		d := DKIM{Domain: strings.ToLower(v.Domain), Result: "pass"}
+		switch {
+		case v.Err == nil:
+		case dkim.IsTempFail(v.Err):
+			d.Result = "temperror"
+		case dkim.IsPermFail(v.Err):
+			d.Result = "permerror"
+		default:
+			d.Result = "fail"
+		}
+		if v.Err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("DKIM d=%s: %v", d.Domain, v.Err))
+		}
+		out = append(out, d)
+	}
+	return out
+}

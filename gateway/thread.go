@@ -1,0 +1,213 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deskmail/deskmail/auth"
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/messaging"
+	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/threading"
+	"github.com/deskmail/deskmail/webhook"
+)
+
+// Threader is the pipeline step after classification, for human mail:
+// find the conversation (threading.Matcher over model.View), check the
+// sender (decideSender), and append the stripped text as a message
+// through messaging.PostTx, with the webhook job, in the commit that ends
+// the stored email's processing.
+type Threader struct {
+	Keyring          *threading.Keyring
+	Auth             *auth.Checker
+	Clock            clock.Clock
+	ReplyDomains     []string
+	SupportAddresses []string
+	Policy           string // PolicyQuarantine (default) or PolicyReject
+	Webhook          bool   // enqueue a webhook event for each appended message
+	Hub              *messaging.Hub
+	Posted           func() // called after a commit that appended a message (wakes the webhook worker)
+}
+
+// threadJob is the part of the work done before the commit: parsing and
+// the DNS checks, which must not run inside a store transaction.
+type threadJob struct {
+	t     *Threader
+	m     inbound.Meta
+	email email
+	auth  auth.Result
+	now   time.Time
+	// Set by apply, read by after (apply may run more than once when
+	// another write of its batch fails; the last run is the one committed).
+	posted  bool
+	notes   []model.Notification
+	outcome string // the metric label of the committed run
+}
+
+// prepare parses the email and runs the sender authentication.
+func (t *Threader) prepare(ctx context.Context, m inbound.Meta, raw []byte) (*threadJob, error) {
+	e, err := parseEmail(raw)
+	if err != nil {
+		return nil, err
+	}
+	j := &threadJob{t: t, m: m, email: e, now: t.Clock.Now()}
+	j.auth = auth.Result{SPF: "none", DMARC: "none"}
+	if t.Auth != nil {
+		j.auth = t.Auth.Check(ctx, auth.Input{RemoteIP: m.Envelope.RemoteIP, Helo: m.Envelope.Helo,
+			MailFrom: m.Envelope.MailFrom, Raw: raw})
+	}
+	return j, nil
+}
+
+// outcome is what the step did, for the journal.
+type outcome struct {
+	conv, by, action, status string
+}
+
+// apply runs in the commit: match, decide, write. Everything it reads is
+// the snapshot it writes on, so a second copy of the same email processed
+// in the next commit sees the first.
+func (j *threadJob) apply(tx *store.Tx) error {
+	j.posted, j.notes, j.outcome = false, nil, ""
+	o, err := j.run(tx)
+	if err != nil {
+		return err
+	}
+	return journal.Update(tx, j.m.JournalID, func(e *journal.Entry) {
+		e.Conversation, e.ThreadBy, e.Auth, e.Action = o.conv, o.by, j.auth.String(), o.action
+		if o.status != "" {
+			e.Status = o.status
+		}
+	})
+}
+
+func (j *threadJob) run(tx *store.Tx) (outcome, error) {
+	key := model.EmailKey(j.m.MessageID, j.m.BodyHash, j.m.ID)
+	if id, ok := model.EmailAppended(tx, key); ok {
+		msg, err := model.GetMessage(tx, id)
+		if err != nil {
+			return outcome{}, err
+		}
+		j.outcome = "duplicate"
+		return outcome{conv: msg.Conversation, by: "duplicate",
+			action: fmt.Sprintf("duplicate of message %s in conversation %s: not appended again", id, msg.Conversation)}, nil
+	}
+	view := model.View{Tx: tx}
+	matcher := threading.Matcher{Tokens: j.t.Keyring, Index: view, ReplyDomains: j.t.ReplyDomains,
+		SupportAddresses: j.t.SupportAddresses}
+	match, err := matcher.Match(threading.Inbound{EnvelopeTo: j.m.Envelope.Rcpts, To: j.email.To, Cc: j.email.Cc,
+		From: j.email.From, InReplyTo: j.email.InReplyTo, References: j.email.References, Subject: j.email.Subject})
+	if err != nil {
+		return outcome{}, err
+	}
+	f := senderFacts{From: j.email.From, Match: match, Auth: j.auth}
+	if j.email.From != "" {
+		if p, err := model.PersonByEmail(tx, j.email.From); err == nil {
+			f.Author = &p
+		} else if !errors.Is(err, model.ErrNotFound) {
+			return outcome{}, err
+		}
+	}
+	if match.Conversation != "" {
+		if c, err := model.GetConversation(tx, match.Conversation); err == nil {
+			f.Conv = &c
+		} else if !errors.Is(err, model.ErrNotFound) {
+			return outcome{}, err
+		}
+	}
+	d := decideSender(f, j.t.Policy)
+	j.outcome = string(d.Verdict)
+	o := outcome{conv: match.Conversation, by: threadBy(match.Method)}
+	switch d.Verdict {
+	case verdictDrop:
+		o.conv, o.action = "", "dropped: "+d.Why
+		return o, nil
+	case verdictQuarantine:
+		o.action = "quarantined: " + d.Why
+		return o, nil
+	case verdictReject:
+		o.action, o.status = "rejected: "+d.Why, journal.StatusRejected
+		return o, nil
+	}
+	return j.post(tx, d, f, key, o)
+}
+
+// post appends the email as a message, opening a conversation and
+// creating the customer first when the decision says so.
+func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o outcome) (outcome, error) {
+	var notes []string
+	author := d.Author
+	if author == "" {
+		p, err := model.AddCustomer(tx, store.NewID(j.now), j.email.FromName, j.email.From, j.now)
+		if err != nil {
+			return outcome{}, fmt.Errorf("create customer %s: %w", j.email.From, err)
+		}
+		author = p.ID
+		notes = append(notes, "new customer "+p.ID+" for "+j.email.From)
+	}
+	conv := o.conv
+	if d.Verdict == verdictOpen {
+		c := &model.Conversation{ID: store.NewID(j.now), Kind: model.External, Followers: []string{author},
+			Subject: clipSubject(threading.NormalizeSubject(threading.StripTag(j.email.Subject))),
+			RootID:  threading.CanonicalMessageID(j.m.MessageID)}
+		if err := model.PutConversation(tx, c); err != nil {
+			return outcome{}, fmt.Errorf("open conversation: %w", err)
+		}
+		conv = c.ID
+	}
+	msg := model.Message{ID: "e" + j.m.ID, Conversation: conv, Author: author, Channel: model.ChannelEmail,
+		Text: j.email.Text, Original: j.m.ID, MessageID: threading.CanonicalMessageID(j.m.MessageID),
+		Attachments: j.email.Attachments}
+	if strings.TrimSpace(msg.Text) == "" && len(msg.Attachments) == 0 {
+		msg.Text = "(empty email)"
+	}
+	posted, notes2, err := messaging.PostTx(tx, msg, j.now)
+	if err != nil {
+		return outcome{}, fmt.Errorf("append message: %w", err)
+	}
+	j.posted, j.notes = true, notes2
+	if err := model.RememberEmail(tx, key, msg.ID); err != nil {
+		return outcome{}, err
+	}
+	if j.t.Webhook {
+		if err := webhook.Enqueue(tx, webhook.Event{ID: store.NewID(j.now), Type: webhook.TypeMessageCreated,
+			Conversation: conv, Message: msg.ID, Author: author, Channel: model.ChannelEmail,
+			NewConv: d.Verdict == verdictOpen, Time: j.now}); err != nil {
+			return outcome{}, err
+		}
+	}
+	o.conv = conv
+	if d.Verdict == verdictOpen {
+		o.action = fmt.Sprintf("created conversation %s", conv)
+	} else {
+		o.action = fmt.Sprintf("appended to conversation %s by %s", conv, o.by)
+	}
+	o.action += fmt.Sprintf(" as message %s by %s, %d notified", msg.ID, author, len(posted.Recipients))
+	notes = append(notes, d.Why)
+	o.action += " (" + strings.Join(notes, "; ") + ")"
+	return o, nil
+}
+
+// after runs once the commit is durable.
+func (j *threadJob) after() {
+	metricThread.WithLabelValues(j.outcome).Inc()
+	if j.t.Hub != nil && len(j.notes) > 0 {
+		j.t.Hub.Publish(j.notes)
+	}
+	if j.t.Posted != nil && j.posted {
+		j.t.Posted()
+	}
+}
+
+func clipSubject(s string) string {
+	if len(s) > 500 {
+		s = strings.ToValidUTF8(s[:500], "")
+	}
+	return s
+}

@@ -1,0 +1,58 @@
+package gateway
+
+import (
+	"encoding/hex"
+	"net"
+	"path/filepath"
+
+	"github.com/deskmail/deskmail/auth"
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/threading"
+	"github.com/deskmail/deskmail/webhook"
+)
+
+// WebhookSecretFile holds the generated webhook key when none is configured.
+const WebhookSecretFile = "webhook-secret"
+
+// threader builds the threading step and, when a webhook URL is
+// configured, its delivery worker (not started).
+func (d *Daemon) threader(opts Options, clk clock.Clock) (*Threader, *webhook.Worker, error) {
+	cfg := d.cfg
+	keys, err := threading.LoadOrCreateKeyring(cfg.Data)
+	if err != nil {
+		return nil, nil, err
+	}
+	var res auth.Resolver = &net.Resolver{}
+	if opts.Resolver != nil {
+		res = opts.Resolver
+	}
+	t := &Threader{
+		Keyring: keys,
+		Auth: &auth.Checker{Resolver: res, TrustedRelays: cfg.TrustedRelays,
+			ForwarderIPs: cfg.ForwarderIPs, ForwarderIDs: cfg.ForwarderIDs},
+		Clock: clk,
+		// Every domain of ours verifies tokens (the MAC is what protects
+		// them), so replies to emails sent before a reply-domain change
+		// still find their conversation.
+		ReplyDomains:     cfg.Domains,
+		SupportAddresses: cfg.SupportAddresses,
+		Policy:           cfg.SenderMismatch,
+	}
+	if cfg.WebhookURL == "" {
+		return t, nil, nil
+	}
+	secret := []byte(cfg.WebhookSecret)
+	if len(secret) == 0 {
+		// The hex text of the generated file is the key, so the web app
+		// is configured by copying the file's content.
+		k, err := LoadOrCreateSecret(filepath.Join(cfg.Data, WebhookSecretFile))
+		if err != nil {
+			return nil, nil, err
+		}
+		secret = []byte(hex.EncodeToString(k))
+	}
+	w := webhook.NewWorker(webhook.Worker{DB: d.DB, URL: cfg.WebhookURL, Secret: secret, Clock: clk,
+		Log: d.log.With("component", "webhook")})
+	t.Webhook, t.Posted = true, w.Wake
+	return t, w, nil
+}

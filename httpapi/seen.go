@@ -1,0 +1,81 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/store"
+)
+
+// SeenAck is the body of POST /v1/seen: person saw conversation up to and
+// including message up_to (SPEC section 4).
+type SeenAck struct {
+	Person       string `json:"person"`
+	Conversation string `json:"conversation"`
+	UpTo         string `json:"up_to"`
+}
+
+// SeenResponse answers a seen-ack with what it changed.
+type SeenResponse struct {
+	// Marked lists the messages whose notification of the person this ack
+	// marked seen, oldest first; empty when it changed nothing (a repeated
+	// ack, nothing pending, or an unknown message).
+	Marked []string `json:"marked"`
+	// UnknownMessage is true when up_to is not a message of the
+	// conversation: not an error (SPEC section 4), but nothing is marked.
+	UnknownMessage bool `json:"unknown_message,omitempty"`
+}
+
+// postSeen records a seen-ack. It is idempotent: a repeated ack marks
+// nothing and answers an empty list. The person and the conversation must
+// exist (404 otherwise: an ack naming neither is a client bug worth
+// seeing); the message need not.
+func (s *Server) postSeen(w http.ResponseWriter, r *http.Request) {
+	var ack SeenAck
+	if !decodeJSON(w, r, MaxSmallBodyBytes, &ack) {
+		return
+	}
+	for _, f := range []struct{ name, v string }{{"person", ack.Person}, {"conversation", ack.Conversation}, {"up_to", ack.UpTo}} {
+		if !model.ValidID(f.v) {
+			writeError(w, http.StatusBadRequest, f.name, "required: a valid id")
+			return
+		}
+	}
+	known := false
+	err := s.DB.View(func(tx *store.Tx) error {
+		if _, err := model.GetPerson(tx, ack.Person); err != nil {
+			return err
+		}
+		if _, err := model.GetConversation(tx, ack.Conversation); err != nil {
+			return err
+		}
+		// MarkSeen compares message IDs by their order; an ID that names no
+		// message of this conversation would still sort somewhere and mark
+		// messages the person never saw. Messages are never deleted, so
+		// this check cannot go stale before the update.
+		m, err := model.GetMessage(tx, ack.UpTo)
+		known = err == nil && m.Conversation == ack.Conversation
+		if err != nil && !errors.Is(err, model.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		s.writeStoreError(w, r, "seen", err)
+		return
+	}
+	if !known {
+		writeJSON(w, http.StatusOK, SeenResponse{Marked: []string{}, UnknownMessage: true})
+		return
+	}
+	marked, err := s.Messaging.Seen(r.Context(), ack.Person, ack.Conversation, ack.UpTo)
+	if err != nil {
+		s.writeStoreError(w, r, "seen", err)
+		return
+	}
+	if marked == nil {
+		marked = []string{}
+	}
+	writeJSON(w, http.StatusOK, SeenResponse{Marked: marked})
+}
