@@ -88,13 +88,30 @@ func (w *Worker) Run(ctx context.Context) {
 	} else if n > 0 {
 		w.Log.Warn("retrying emails whose sending was cut short by a stop", "count", n)
 	}
+	// Deliveries run on their own: a slow destination holds its slot, not
+	// the loop, which leases again as soon as a slot is free.
+	var running sync.WaitGroup
+	defer running.Wait()
+	slots := make(chan struct{}, w.Concurrency)
 	for {
-		n, err := w.ProcessDue(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.Log.Error("queue", "err", err)
-		}
-		if n == w.Concurrency && err == nil {
-			continue // there may be more due
+		if free := w.Concurrency - len(slots); free > 0 {
+			leases, err := w.lease(ctx, free)
+			if err != nil && ctx.Err() == nil {
+				w.Log.Error("queue", "err", err)
+			}
+			for _, l := range leases {
+				slots <- struct{}{}
+				running.Add(1)
+				go func() {
+					defer running.Done()
+					w.deliver(ctx, l)
+					<-slots
+					w.Wake()
+				}()
+			}
+			if len(leases) == free {
+				continue // there may be more due
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -105,16 +122,23 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// ProcessDue leases up to Concurrency due jobs, delivers them and records
-// the outcomes. It returns the number of jobs it delivered (or tried to).
-func (w *Worker) ProcessDue(ctx context.Context) (int, error) {
-	w.init()
+func (w *Worker) lease(ctx context.Context, max int) ([]Lease, error) {
 	var leases []Lease
 	err := w.DB.Update(ctx, func(tx *store.Tx) error {
 		var err error
-		leases, err = w.Queue.Lease(tx, w.Clock.Now(), w.Concurrency, w.Composer)
+		leases, err = w.Queue.Lease(tx, w.Clock.Now(), max, w.Composer)
 		return err
 	})
+	return leases, err
+}
+
+// ProcessDue leases up to Concurrency due jobs, delivers them and records
+// the outcomes, and returns once all are recorded: one step of the worker,
+// for tests and benchmarks. It returns the number of jobs it delivered
+// (or tried to).
+func (w *Worker) ProcessDue(ctx context.Context) (int, error) {
+	w.init()
+	leases, err := w.lease(ctx, w.Concurrency)
 	if err != nil {
 		return 0, err
 	}
