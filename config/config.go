@@ -53,6 +53,23 @@ type Config struct {
 	SenderMismatch   string         // quarantine or reject
 	WebhookURL       string
 	WebhookSecret    string
+	// outbound and hold queue
+	Hold             time.Duration
+	Outbound         string // capture, relay or mx
+	Relay            string
+	RelayUsername    string
+	RelayPassword    string
+	RelayInsecure    bool
+	MailFrom         string
+	MailFromName     string
+	OutboundDomain   string
+	MaxAge           time.Duration
+	RetryBase        time.Duration
+	QueueConcurrency int
+	DestConcurrency  int
+	SuppressAfter    int
+	DKIMKey          string
+	DKIMSelector     string
 }
 
 type option struct {
@@ -106,6 +123,23 @@ var options = []option{
 	{name: "sender-mismatch", def: []string{"quarantine"}, help: "what to do with a reply whose sender fails the checks: quarantine or reject", set: oneOf([]string{"quarantine", "reject"}, func(c *Config) *string { return &c.SenderMismatch })},
 	{name: "webhook-url", help: "URL the web app is told of new inbound messages at (POST, JSON); off when empty", set: str(func(c *Config) *string { return &c.WebhookURL })},
 	{name: "webhook-secret", help: "HMAC-SHA256 key of the webhook signature (default: generated into DATA/webhook-secret)", set: str(func(c *Config) *string { return &c.WebhookSecret })},
+	// outbound and hold queue
+	{name: "hold", def: []string{"60s"}, help: "how long a notification waits for a seen-ack before it is emailed", set: duration(func(c *Config) *time.Duration { return &c.Hold })},
+	{name: "outbound", def: []string{"capture"}, help: "capture (write .eml files to DATA/outbox-capture), relay (through --relay) or mx (direct)", set: oneOf([]string{"capture", "relay", "mx"}, func(c *Config) *string { return &c.Outbound })},
+	{name: "relay", help: "smarthost host:port for --outbound relay", set: str(func(c *Config) *string { return &c.Relay })},
+	{name: "relay-username", help: "AUTH PLAIN/LOGIN user at the relay (none: no AUTH)", set: str(func(c *Config) *string { return &c.RelayUsername })},
+	{name: "relay-password", help: "AUTH password at the relay (prefer DESKMAIL_RELAY_PASSWORD)", set: str(func(c *Config) *string { return &c.RelayPassword })},
+	{name: "relay-insecure", def: []string{"false"}, isBool: true, help: "talk to the relay without STARTTLS (loopback relays only)", set: boolean(func(c *Config) *bool { return &c.RelayInsecure })},
+	{name: "mail-from", help: "From address of outgoing email (default: notifications@ the outbound domain)", set: str(func(c *Config) *string { return &c.MailFrom })},
+	{name: "mail-from-name", def: []string{"Helpdesk"}, help: "display name of the From address", set: str(func(c *Config) *string { return &c.MailFromName })},
+	{name: "outbound-domain", help: "domain of outgoing Message-IDs and bounce+ID addresses (default: the first --domain); replies use reply-domain", set: str(func(c *Config) *string { return &c.OutboundDomain })},
+	{name: "max-age", def: []string{"120h"}, help: "how long an email is retried after temporary failures before it fails", set: duration(func(c *Config) *time.Duration { return &c.MaxAge })},
+	{name: "retry-base", def: []string{"1m"}, help: "first retry delay; doubled per attempt up to 2h, with jitter", set: duration(func(c *Config) *time.Duration { return &c.RetryBase })},
+	{name: "queue-concurrency", def: []string{"8"}, help: "emails delivered at once", set: integer(func(c *Config) *int { return &c.QueueConcurrency })},
+	{name: "dest-concurrency", def: []string{"2"}, help: "emails delivered at once to one recipient domain", set: integer(func(c *Config) *int { return &c.DestConcurrency })},
+	{name: "suppress-after", def: []string{"2"}, help: "hard bounces that suppress an address until cleared", set: integer(func(c *Config) *int { return &c.SuppressAfter })},
+	{name: "dkim-key", help: "PEM private key (RSA or Ed25519) to DKIM-sign outgoing email; see deskmail dkim keygen", set: str(func(c *Config) *string { return &c.DKIMKey })},
+	{name: "dkim-selector", def: []string{"deskmail"}, help: "DKIM selector (the DNS record is SELECTOR._domainkey.DOMAIN)", set: str(func(c *Config) *string { return &c.DKIMSelector })},
 }
 
 // Names lists every setting, for docs and tests.
@@ -241,6 +275,15 @@ func (c *Config) check() error {
 	}
 	if c.Data == "" {
 		return fmt.Errorf("data: must not be empty")
+	}
+	if c.Outbound == "relay" && c.Relay == "" {
+		return fmt.Errorf("outbound relay: give the relay's host:port with relay")
+	}
+	if c.OutboundDomain == "" && len(c.Domains) > 0 {
+		c.OutboundDomain = c.Domains[0]
+	}
+	if c.MailFrom == "" {
+		c.MailFrom = "notifications@" + c.OutboundDomain
 	}
 	if c.MaxHeaderBytes > c.MaxMessageBytes {
 		// The header is part of the message: a smaller message cap is

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,9 @@ import (
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/mta"
+	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/threading"
 )
 
 // SocketName is the control socket in the data folder: the HTTP API,
@@ -56,6 +59,12 @@ type Daemon struct {
 
 	// Addrs are the bound addresses by protocol ("smtp", "lmtp", "http").
 	Addrs map[string]string
+
+	// Queue is the hold queue; Messaging posts messages and seen-acks
+	// with the queue's hooks in their commits.
+	Queue     *queue.Queue
+	Messaging *messaging.Service
+	outbound  *outbound
 }
 
 // Options are what a test may swap in; the zero value is production.
@@ -120,10 +129,18 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	pruner := &journal.Pruner{DB: db, Clock: clk, Retention: cfg.Retention, Interval: time.Minute,
 		Log: log.With("component", "prune"), Also: []func(context.Context, time.Time) (int, error){
 			func(ctx context.Context, t time.Time) (int, error) { return inbound.PruneDedupe(ctx, db, t) },
+			func(ctx context.Context, t time.Time) (int, error) { return queue.Prune(ctx, db, t) },
 		}}
 	d.workers.Add(2)
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
 	go func() { defer d.workers.Done(); pruner.Run(ctx) }()
+	ob, err := newOutbound(cfg, db, clk, classify.Guard, thread.Keyring, log.With("component", "queue"))
+	if err != nil {
+		return nil, err
+	}
+	d.outbound, d.Queue = ob, ob.worker.Queue
+	d.workers.Add(1)
+	go func() { defer d.workers.Done(); ob.worker.Run(ctx) }()
 	if hook != nil {
 		d.workers.Add(1)
 		go func() { defer d.workers.Done(); hook.Run(ctx) }()
@@ -137,10 +154,12 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			stopStreams()
 		}
 	}()
-	msgs := &messaging.Service{DB: db, Clock: clk, Hub: hub}
+	msgs := &messaging.Service{DB: db, Clock: clk, Hub: hub, OnNotify: d.Queue.Hold, OnSeen: d.Queue.SeenAck}
+	d.Messaging = msgs
+	thread.Messaging = msgs
 	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load,
-		Messaging: msgs, Streams: streams}
+		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db)}
 	sock := filepath.Join(cfg.Data, SocketName)
 	_ = os.Remove(sock) // we hold the database lock, so no live daemon owns it
 	// The socket is the API without a token: it must never exist, even for
@@ -155,7 +174,13 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		sl.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	d.serveHTTP(sl, api.Handler(true), "control")
+	control := http.NewServeMux()
+	control.Handle("/v1/queue", ob.admin)
+	control.Handle("/v1/queue/", ob.admin)
+	control.Handle("/v1/queue-suppressed", ob.admin)
+	control.Handle("/v1/queue-suppressed/", ob.admin)
+	control.Handle("/", api.Handler(true))
+	d.serveHTTP(sl, control, "control")
 	if cfg.HTTPAddr != "" {
 		hl, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
@@ -196,7 +221,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		}
 		d.serveMTA(l, "lmtp", d.mta.ServeLMTP)
 	}
-	log.Warn("outbound email is not implemented yet: nothing is sent")
+	ob.announce(log)
 	log.Info("deskmail ready", "data", cfg.Data, "domains", strings.Join(cfg.Domains, ","))
 	d.ready.Store(true)
 	return d, nil
@@ -274,6 +299,9 @@ func (d *Daemon) closeAll() {
 		d.cancel()
 	}
 	d.workers.Wait()
+	if d.outbound != nil {
+		d.outbound.close()
+	}
 	_ = os.Remove(filepath.Join(d.cfg.Data, SocketName))
 	if err := d.DB.Close(); err != nil {
 		d.log.Error("close store", "err", err)
@@ -304,4 +332,56 @@ func (d *Daemon) apiToken() (string, error) {
 	}
 	d.log.Warn("generated an API token", "file", path)
 	return t, nil
+}
+
+// outbound is the hold queue's worker, its transport and its admin API.
+type outbound struct {
+	worker *queue.Worker
+	admin  http.Handler
+	close  func()
+	mode   string
+	where  string
+}
+
+// newOutbound builds the queue worker. keyring is the threading step's,
+// so replies to our emails verify with the keys that minted them.
+func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, keyring *threading.Keyring, log *slog.Logger) (*outbound, error) {
+	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter,
+		Backoff: queue.Backoff{Base: cfg.RetryBase, Max: queue.DefaultBackoff.Max, Jitter: queue.DefaultBackoff.Jitter}}
+	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,
+		From:   mail.Address{Name: cfg.MailFromName, Address: cfg.MailFrom},
+		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader}
+	ob := &outbound{mode: cfg.Outbound, close: func() {}}
+	var tr queue.Transport
+	switch cfg.Outbound {
+	case "relay":
+		r := &mta.Relay{Addr: cfg.Relay, Hostname: cfg.Hostname, Username: cfg.RelayUsername,
+			Password: cfg.RelayPassword, Insecure: cfg.RelayInsecure}
+		tr, ob.close, ob.where = r, r.Close, cfg.Relay
+	case "mx":
+		tr, ob.where = &mta.MX{Hostname: cfg.Hostname}, "MX lookup"
+	default:
+		dir := filepath.Join(cfg.Data, mta.CaptureDir)
+		tr, ob.where = &mta.Capture{Dir: dir}, dir
+	}
+	if cfg.DKIMKey != "" {
+		key, err := mta.LoadDKIMKey(cfg.DKIMKey)
+		if err != nil {
+			return nil, err
+		}
+		tr = &mta.DKIM{Next: tr, Domain: cfg.OutboundDomain, Selector: cfg.DKIMSelector, Signer: key}
+	}
+	ob.worker = &queue.Worker{DB: db, Queue: q, Composer: mailer, Transport: tr, Clock: clk, Log: log,
+		Concurrency: cfg.QueueConcurrency, PerDestination: cfg.DestConcurrency}
+	ob.admin = (&queue.Admin{DB: db, Queue: q, Wake: ob.worker.Wake, Retention: cfg.Retention}).Handler()
+	return ob, nil
+}
+
+// announce says where email goes; loudly when it goes nowhere.
+func (o *outbound) announce(log *slog.Logger) {
+	if o.mode == "capture" {
+		log.Warn("OUTBOUND EMAIL IS CAPTURED, NOT SENT: every email is written to a file; set --outbound relay or mx to deliver", "folder", o.where)
+		return
+	}
+	log.Info("outbound email", "mode", o.mode, "via", o.where)
 }

@@ -32,6 +32,9 @@ type Threader struct {
 	Policy           string // PolicyQuarantine (default) or PolicyReject
 	Webhook          bool   // enqueue a webhook event for each appended message
 	Hub              *messaging.Hub
+	// Messaging runs the hooks of a new message's notifications (the hold
+	// queue) inside the step's commit; nil in tests without a queue.
+	Messaging *messaging.Service
 	Posted           func() // called after a commit that appended a message (wakes the webhook worker)
 }
 
@@ -161,7 +164,9 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 		}
 		conv = c.ID
 	}
-	msg := model.Message{ID: "e" + j.m.ID, Conversation: conv, Author: author, Channel: model.ChannelEmail,
+	// The stored email's ID: deterministic (a re-run appends nothing new)
+	// and time-sortable like every message ID, which seen-acks rely on.
+	msg := model.Message{ID: j.m.ID, Conversation: conv, Author: author, Channel: model.ChannelEmail,
 		Text: j.email.Text, Original: j.m.ID, MessageID: threading.CanonicalMessageID(j.m.MessageID),
 		Attachments: j.email.Attachments}
 	if strings.TrimSpace(msg.Text) == "" && len(msg.Attachments) == 0 {
@@ -172,6 +177,12 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 		return outcome{}, fmt.Errorf("append message: %w", err)
 	}
 	j.posted, j.notes = true, notes2
+	// Held emails for these notifications, in this same commit.
+	if j.t.Messaging != nil {
+		if err := j.t.Messaging.Notified(tx, notes2); err != nil {
+			return outcome{}, fmt.Errorf("hold emails: %w", err)
+		}
+	}
 	if err := model.RememberEmail(tx, key, msg.ID); err != nil {
 		return outcome{}, err
 	}

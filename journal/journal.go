@@ -37,6 +37,20 @@ const (
 	StatusRejected = "rejected"
 )
 
+// Outgoing statuses: every change of an outgoing email's state appends an
+// entry, so the log holds its history (SPEC section 9).
+const (
+	StatusHeld       = "held"       // waiting for the hold to end unseen
+	StatusCancelled  = "cancelled"  // not sent; Reason says why ("seen", "retracted" ...)
+	StatusSending    = "sending"    // leased by a sender, an attempt is under way
+	StatusSent       = "sent"       // accepted by the next hop; Reason is its reply
+	StatusDeferred   = "deferred"   // temporary failure; Reason and NextAttempt
+	StatusBounced    = "bounced"    // a DSN came back for it
+	StatusFailed     = "failed"     // permanent failure, or too old to retry
+	StatusSuppressed = "suppressed" // the address hard-bounced too often
+	StatusCaptured   = "captured"   // written to the capture folder instead of sent
+)
+
 // Entry is one line of the log.
 type Entry struct {
 	ID           string    `json:"id"`
@@ -62,6 +76,14 @@ type Entry struct {
 	Conversation string `json:"conversation,omitempty"`
 	ThreadBy     string `json:"thread_by,omitempty"`
 	Auth         string `json:"auth,omitempty"`
+
+	// Outgoing emails (the hold queue): the queue job, the person it is
+	// for (and Conversation above), the messages it lists and, for
+	// "deferred", when the next attempt is due.
+	Job         string     `json:"job,omitempty"`
+	Person      string     `json:"person,omitempty"`
+	Messages    []string   `json:"messages,omitempty"`
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
 }
 
 // ErrNotFound is returned for an unknown entry ID.

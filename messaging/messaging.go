@@ -2,12 +2,13 @@
 // web app posted it over HTTP or threading appended it from an email:
 // store the message -> work out its recipients (notify) -> record their
 // in-app notifications, all in one commit, then tell live subscribers.
-// Email about a notification (the hold queue) hangs off the same commit
-// when the queue lands.
+// Email about a notification (the hold queue) hangs off the same commits
+// through the OnNotify and OnSeen hooks.
 package messaging
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/deskmail/deskmail/clock"
@@ -21,6 +22,15 @@ type Service struct {
 	DB    *store.DB
 	Clock clock.Clock
 	Hub   *Hub
+
+	// OnNotify, if set, runs in the commit of Post for each notification
+	// recorded (the hold queue starts or joins a held email). Its error
+	// fails the Post: a notification is never stored without its email.
+	OnNotify func(tx *store.Tx, n model.Notification) error
+	// OnSeen, if set, runs in the commit of Seen with the message IDs
+	// newly marked seen (the hold queue shrinks or cancels the held
+	// email).
+	OnSeen func(tx *store.Tx, person, conv string, marked []string) error
 }
 
 // Posted is what Post stored.
@@ -41,8 +51,10 @@ func (s *Service) Post(ctx context.Context, m model.Message) (Posted, error) {
 	var notes []model.Notification
 	err := s.DB.Update(ctx, func(tx *store.Tx) error {
 		var err error
-		out, notes, err = PostTx(tx, m, now)
-		return err
+		if out, notes, err = PostTx(tx, m, now); err != nil {
+			return err
+		}
+		return s.Notified(tx, notes)
 	})
 	if err != nil {
 		return Posted{}, err
@@ -51,6 +63,21 @@ func (s *Service) Post(ctx context.Context, m model.Message) (Posted, error) {
 		s.Hub.Publish(notes)
 	}
 	return out, nil
+}
+
+// Notified runs OnNotify for notes in tx. Post calls it; a caller of
+// PostTx (the inbound pipeline) calls it in the same transaction so the
+// notifications of an email-borne message are held for email too.
+func (s *Service) Notified(tx *store.Tx, notes []model.Notification) error {
+	if s.OnNotify == nil {
+		return nil
+	}
+	for _, n := range notes {
+		if err := s.OnNotify(tx, n); err != nil {
+			return fmt.Errorf("hold email: %w", err)
+		}
+	}
+	return nil
 }
 
 // Seen records that person saw conv up to message upTo. Idempotent; an
@@ -62,7 +89,10 @@ func (s *Service) Seen(ctx context.Context, person, conv, upTo string) ([]string
 	err := s.DB.Update(ctx, func(tx *store.Tx) error {
 		var err error
 		marked, err = model.MarkSeen(tx, person, conv, upTo, now)
-		return err
+		if err != nil || s.OnSeen == nil {
+			return err
+		}
+		return s.OnSeen(tx, person, conv, marked)
 	})
 	return marked, err
 }

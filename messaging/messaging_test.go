@@ -137,3 +137,48 @@ func TestEmailAddressesAreUnique(t *testing.T) {
 		return nil
 	})
 }
+
+func TestHooksRunInTheSameCommit(t *testing.T) {
+	s, _ := setup(t)
+	var held []model.Notification
+	var seen []string
+	s.OnNotify = func(tx *store.Tx, n model.Notification) error {
+		if _, err := model.GetNotification(tx, n.Person, n.Message); err != nil {
+			t.Errorf("OnNotify does not see its notification in the transaction: %v", err)
+		}
+		held = append(held, n)
+		return nil
+	}
+	s.OnSeen = func(_ *store.Tx, person, conv string, marked []string) error {
+		seen = append(seen, marked...)
+		return nil
+	}
+	p, err := s.Post(context.Background(), model.Message{Conversation: "c1", Author: "ann", Channel: model.ChannelWeb, Text: "help"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) != len(p.Recipients) {
+		t.Errorf("OnNotify ran %d times for %d recipients", len(held), len(p.Recipients))
+	}
+	if _, err := s.Seen(context.Background(), "agent", "c1", p.Message.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || seen[0] != p.Message.ID {
+		t.Errorf("OnSeen got %q", seen)
+	}
+
+	// A failing hook fails the Post: no message without its held email.
+	s.OnNotify = func(*store.Tx, model.Notification) error { return errors.New("queue full") }
+	if _, err := s.Post(context.Background(), model.Message{ID: "m2", Conversation: "c1", Author: "ann", Channel: model.ChannelWeb, Text: "again"}); err == nil {
+		t.Fatal("Post succeeded although OnNotify failed")
+	}
+	err = s.DB.View(func(tx *store.Tx) error {
+		if _, err := model.GetMessage(tx, "m2"); !errors.Is(err, model.ErrNotFound) {
+			t.Errorf("the message of a failed Post was stored: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

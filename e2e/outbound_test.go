@@ -1,0 +1,288 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/mail"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/messaging"
+	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/notify"
+	"github.com/deskmail/deskmail/queue"
+	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/threading"
+)
+
+// seed writes into a stopped data folder what the web app would have:
+// an agent, a customer (ann) following conversations c1..cN, and the
+// agent's posts, each notifying ann and so holding an email for hold.
+func seed(t *testing.T, dir string, hold time.Duration, posts map[string][]string) *store.DB {
+	t.Helper()
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		for _, p := range []model.Person{
+			{ID: "agent", Kind: notify.KindUser, Name: "Agent", Emails: []string{"agent@example.test"}, Settings: notify.DefaultSettings()},
+			{ID: "ann", Kind: notify.KindCustomer, Name: "Ann", Emails: []string{"ann@client.test"}, Settings: notify.DefaultSettings()},
+		} {
+			if err := model.PutPerson(tx, p); err != nil {
+				return err
+			}
+		}
+		for conv := range posts {
+			c := model.Conversation{ID: conv, Kind: model.External, Subject: "About " + conv, Followers: []string{"ann"}}
+			if err := model.PutConversation(tx, &c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &queue.Queue{Clock: clock.Real{}, HoldFor: hold}
+	svc := &messaging.Service{DB: db, Clock: clock.Real{}, OnNotify: q.Hold, OnSeen: q.SeenAck}
+	for conv, texts := range posts {
+		for _, text := range texts {
+			if _, err := svc.Post(ctx, model.Message{Conversation: conv, Author: "agent", Channel: model.ChannelWeb, Text: text}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond) // message IDs sort by creation time
+		}
+	}
+	return db
+}
+
+// smtpSink is a go-smtp server on 127.0.0.1:0 standing in for the relay.
+type smtpSink struct {
+	addr   string
+	mu     sync.Mutex
+	datas  int
+	mails  []sinkMail
+	got    chan struct{}
+	answer func(n int) error
+}
+
+type sinkMail struct {
+	from, to string
+	msg      *mail.Message
+	raw      string
+}
+
+func newSMTPSink(t *testing.T) *smtpSink {
+	s := &smtpSink{got: make(chan struct{}, 100)}
+	srv := smtp.NewServer(s)
+	srv.Domain = "relay.test"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = l.Addr().String()
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+func (s *smtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }
+
+// wait returns once n emails arrived, or fails the test.
+func (s *smtpSink) wait(t *testing.T, n int) []sinkMail {
+	t.Helper()
+	deadline := time.After(lineTimeout)
+	for {
+		s.mu.Lock()
+		got := slices.Clone(s.mails)
+		s.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-s.got:
+		case <-deadline:
+			t.Fatalf("the relay got %d emails within %v, want %d", len(got), lineTimeout, n)
+		}
+	}
+}
+
+type sinkSession struct {
+	s        *smtpSink
+	from, to string
+}
+
+func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error { ss.from = from; return nil }
+func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error   { ss.to = to; return nil }
+func (ss *sinkSession) Reset()                                      {}
+func (ss *sinkSession) Logout() error                               { return nil }
+func (ss *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ss.s.mu.Lock()
+	defer ss.s.mu.Unlock()
+	ss.s.datas++
+	if ss.s.answer != nil {
+		if err := ss.s.answer(ss.s.datas); err != nil {
+			return err
+		}
+	}
+	m, err := mail.ReadMessage(strings.NewReader(string(b)))
+	if err != nil {
+		return err
+	}
+	ss.s.mails = append(ss.s.mails, sinkMail{from: ss.from, to: ss.to, msg: m, raw: string(b)})
+	ss.s.got <- struct{}{}
+	return nil
+}
+
+func outStatuses(t *testing.T, dir string) []string {
+	r := runCLI(t, nil, nil, "log", "--json", "--data", dir, "--direction", "out")
+	if r.Code != 0 {
+		t.Fatalf("deskmail log: %s", r.Stderr)
+	}
+	var out []string
+	for _, e := range parseLog(t, r.Stdout) {
+		out = append(out, e.Status)
+	}
+	return out
+}
+
+func TestRelayDeferredThenSentOneEmailThatThreadsBack(t *testing.T) {
+	dir := t.TempDir()
+	sink := newSMTPSink(t)
+	sink.answer = func(n int) error {
+		if n == 1 {
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "greylisted"}
+		}
+		return nil
+	}
+	seed(t, dir, time.Second, map[string][]string{"c1": {"one", "two", "three"}}).Close()
+	d := startDaemon(t, dir, "--outbound", "relay", "--relay", sink.addr, "--relay-insecure", "--retry-base", "1s")
+	got := sink.wait(t, 1)[0]
+	if got.to != "ann@client.test" || !strings.HasPrefix(got.from, "bounce+") || !strings.HasSuffix(got.from, "@example.test") {
+		t.Errorf("envelope %s -> %s", got.from, got.to)
+	}
+	for _, s := range []string{"one", "two", "three"} {
+		if !strings.Contains(got.raw, s) {
+			t.Errorf("the one email does not list %q", s)
+		}
+	}
+	h := got.msg.Header
+	for _, k := range []string{"Message-ID", "In-Reply-To", "References", "X-Deskmail-Loop", "Reply-To"} {
+		if h.Get(k) == "" {
+			t.Errorf("no %s header", k)
+		}
+	}
+	if !strings.HasPrefix(h.Get("Subject"), "[#") {
+		t.Errorf("Subject %q has no tag", h.Get("Subject"))
+	}
+	kr, err := threading.LoadOrCreateKeyring(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, _ := mail.ParseAddress(h.Get("Reply-To"))
+	if tok, err := kr.ParseReplyAddress(rt.Address, []string{"example.test"}); err != nil || tok.Conversation != "c1" || tok.Recipient != "ann" {
+		t.Errorf("Reply-To %q does not thread back: %+v %v", h.Get("Reply-To"), tok, err)
+	}
+	d.stop()
+	want := []string{"held", "sending", "deferred", "sending", "sent"}
+	if got := outStatuses(t, dir); !slices.Equal(got, want) {
+		t.Errorf("log --direction out: %q, want %q", got, want)
+	}
+}
+
+func TestQueueSurvivesSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	db := seed(t, dir, time.Hour, map[string][]string{"c1": {"a"}, "c2": {"b"}, "c3": {"c"}})
+	// c3's email was being sent when the daemon died: lease it by hand.
+	kr, err := threading.LoadOrCreateKeyring(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &queue.Queue{Clock: clock.Real{}}
+	err = db.Update(context.Background(), func(tx *store.Tx) error {
+		jobs, err := queue.List(tx, 10)
+		for _, j := range jobs {
+			if j.Conversation == "c3" {
+				if _, err := q.Retry(tx, j.ID); err != nil {
+					return err
+				}
+			}
+		}
+		if err != nil {
+			return err
+		}
+		_, err = q.Lease(tx, time.Now(), 10, &queue.Mailer{Keyring: kr, Domain: "example.test"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	d := startDaemon(t, dir)
+	d.waitLog(0, "OUTBOUND EMAIL IS CAPTURED")
+	// The interrupted email is sent again at once (the one duplicate a
+	// crash can cause), into the capture folder.
+	deadline := time.Now().Add(lineTimeout)
+	for {
+		files, _ := filepath.Glob(filepath.Join(dir, "outbox-capture", "*.eml"))
+		if len(files) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d captured files, want 1", len(files))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := queueList(t, dir)
+	if len(before) != 2 {
+		t.Fatalf("queue list: %d jobs, want the 2 held ones", len(before))
+	}
+	d.kill()
+	if after := queueList(t, dir); !slices.EqualFunc(before, after, sameJob) {
+		t.Errorf("offline after SIGKILL: %+v, want %+v", after, before)
+	}
+	startDaemon(t, dir)
+	if after := queueList(t, dir); !slices.EqualFunc(before, after, sameJob) {
+		t.Errorf("after restart: %+v, want %+v", after, before)
+	}
+	if r := runCLI(t, nil, nil, "queue", "retry", before[0].ID, "--data", dir); r.Code != 0 {
+		t.Fatalf("queue retry: %s", r.Stderr)
+	}
+	if r := runCLI(t, nil, nil, "queue", "cancel", before[1].ID, "--data", dir); r.Code != 0 || !strings.Contains(r.Stdout, "cancelled") {
+		t.Fatalf("queue cancel: %q %s", r.Stdout, r.Stderr)
+	}
+	if r := runCLI(t, nil, nil, "queue", "show", before[0].ID, "--data", dir); r.Code != 0 || !strings.Contains(r.Stdout, "held") {
+		t.Errorf("queue show: %q %s", r.Stdout, r.Stderr)
+	}
+}
+
+func sameJob(a, b queue.Job) bool { return a.ID == b.ID && a.State == b.State && a.Due.Equal(b.Due) }
+
+func queueList(t *testing.T, dir string) []queue.Job {
+	t.Helper()
+	r := runCLI(t, nil, nil, "queue", "list", "--json", "--data", dir)
+	if r.Code != 0 {
+		t.Fatalf("queue list: %s", r.Stderr)
+	}
+	var jobs []queue.Job
+	if err := json.Unmarshal([]byte(r.Stdout), &jobs); err != nil {
+		t.Fatalf("queue list --json: %v\n%s", err, r.Stdout)
+	}
+	return jobs
+}

@@ -1,0 +1,105 @@
+package mta
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/deskmail/deskmail/queue"
+)
+
+type fakeResolver map[string][]*net.MX
+
+func (f fakeResolver) LookupMX(_ context.Context, name string) ([]*net.MX, error) {
+	mxs, ok := f[name]
+	if !ok {
+		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+	}
+	return mxs, nil
+}
+
+func TestMXTriesHostsInOrderWithSTARTTLS(t *testing.T) {
+	s := newSink(t, true)
+	_, port, _ := net.SplitHostPort(s.addr)
+	dead, err := net.Listen("tcp", "127.0.0.2:"+port)
+	if err == nil {
+		dead.Close() // a host that refuses connections on the port
+	}
+	m := &MX{Hostname: "deskmail.test", Port: port, Resolver: fakeResolver{
+		"client.test": {{Host: "127.0.0.2.", Pref: 10}, {Host: "127.0.0.1.", Pref: 20}},
+		"null.test":   {{Host: ".", Pref: 0}},
+	}}
+	res, err := m.Deliver(context.Background(), "bounce+1@example.test", "b@client.test", []byte(testMsg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.got(); len(got) != 1 || !got[0].tls || !strings.HasPrefix(res.Reply, "127.0.0.1: 250") {
+		t.Errorf("reply %q, emails %+v; want one over TLS from the second MX", res.Reply, got)
+	}
+	if _, err := m.Deliver(context.Background(), "bounce+1@example.test", "b@null.test", []byte(testMsg)); !queue.IsPermanent(err) {
+		t.Errorf("null MX: %v, want a permanent failure", err)
+	}
+	// No MX record: the domain itself (RFC 5321 §5.1).
+	if _, err := m.Deliver(context.Background(), "bounce+1@example.test", "b@127.0.0.1", []byte(testMsg)); err != nil {
+		t.Errorf("implicit MX: %v", err)
+	}
+}
+
+func TestDKIMSignatureVerifies(t *testing.T) {
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, key := range map[string]any{"ed25519": edKey, "rsa": rsaKey} {
+		t.Run(name, func(t *testing.T) {
+			der, err := x509.MarshalPKCS8PrivateKey(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "dkim.pem")
+			os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+			signer, err := LoadDKIMKey(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			record, err := DKIMRecord(signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var signed []byte
+			next := transportFunc(func(msg []byte) { signed = msg })
+			d := &DKIM{Next: next, Domain: "example.test", Selector: "s1", Signer: signer}
+			if _, err := d.Deliver(context.Background(), "bounce+1@example.test", "b@client.test", []byte(testMsg)); err != nil {
+				t.Fatal(err)
+			}
+			vs, err := dkim.VerifyWithOptions(bytes.NewReader(signed), &dkim.VerifyOptions{LookupTXT: func(domain string) ([]string, error) {
+				if domain != "s1._domainkey.example.test" {
+					t.Errorf("looked up %s", domain)
+				}
+				return []string{record}, nil
+			}})
+			if err != nil || len(vs) != 1 || vs[0].Err != nil {
+				t.Fatalf("verify: %v %+v", err, vs)
+			}
+		})
+	}
+}
+
+type transportFunc func(msg []byte)
+
+func (f transportFunc) Deliver(_ context.Context, _, _ string, msg []byte) (queue.Result, error) {
+	f(msg)
+	return queue.Result{}, nil
+}

@@ -1,0 +1,168 @@
+package queue
+
+import (
+	"slices"
+	"time"
+
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/threading"
+)
+
+// Defaults of Queue.
+const (
+	DefaultHold          = 60 * time.Second
+	DefaultMaxAge        = 5 * 24 * time.Hour
+	DefaultLease         = 10 * time.Minute
+	DefaultSuppressAfter = 2
+)
+
+// Queue is the hold queue. Its methods that take a *store.Tx only touch
+// the transaction, so they may run inside another package's commit (and be
+// run again when the store retries a batch).
+type Queue struct {
+	Clock clock.Clock
+	// HoldFor is how long a notification waits for a seen-ack (SPEC
+	// section 4; default 60s).
+	HoldFor time.Duration
+	// MaxAge is how long a job is retried after it was created before it
+	// is failed (default 5 days, as RFC 5321 §4.5.4.1 suggests "at least
+	// 4-5 days").
+	MaxAge time.Duration
+	// LeaseFor is how long a sender owns a job (default 10m, more than an
+	// SMTP transaction's timeouts). A job whose lease expires is due again.
+	LeaseFor time.Duration
+	// Backoff is the retry schedule (zero value: DefaultBackoff).
+	Backoff Backoff
+	// SuppressAfter is the number of hard bounces to one address that
+	// suppress it (default 2).
+	SuppressAfter int
+}
+
+func (q *Queue) holdFor() time.Duration  { return orDefault(q.HoldFor, DefaultHold) }
+func (q *Queue) maxAge() time.Duration   { return orDefault(q.MaxAge, DefaultMaxAge) }
+func (q *Queue) leaseFor() time.Duration { return orDefault(q.LeaseFor, DefaultLease) }
+func (q *Queue) suppressAfter() int {
+	if q.SuppressAfter > 0 {
+		return q.SuppressAfter
+	}
+	return DefaultSuppressAfter
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Hold is messaging.Service's OnNotify hook: the notification n creates
+// the held email of (n.Person, n.Conversation), or joins the one whose hold
+// is running, so several messages within one hold become one email. The
+// hold runs from the first notification; joining does not extend it, so a
+// busy conversation still emails after HoldFor.
+func (q *Queue) Hold(tx *store.Tx, n model.Notification) error {
+	now := n.Created
+	if now.IsZero() {
+		now = q.Clock.Now()
+	}
+	if id := tx.Get(bHeld, pairKey(n.Person, n.Conversation)); id != nil {
+		j, err := GetJob(tx, string(id))
+		if err != nil {
+			return err
+		}
+		if j.State == StateHeld {
+			if !slices.Contains(j.Messages, n.Message) {
+				j.Messages = append(j.Messages, n.Message)
+			}
+			if err := putJSON(tx, bDelivery, pairKey(n.Message, n.Person), Delivery{Job: j.ID}); err != nil {
+				return err
+			}
+			return saveJob(tx, &j, now)
+		}
+	}
+	j := Job{ID: store.NewID(now), Person: n.Person, Conversation: n.Conversation,
+		Messages: []string{n.Message}, State: StateHeld, Created: now}
+	if p, err := model.GetPerson(tx, n.Person); err == nil && len(p.Emails) > 0 {
+		j.To = p.Emails[0]
+	}
+	if c, err := model.GetConversation(tx, n.Conversation); err == nil {
+		j.Subject = threading.ThreadSubject(c.Subject, c.Tag)
+	}
+	if err := setDue(tx, &j, now.Add(q.holdFor())); err != nil {
+		return err
+	}
+	if err := tx.Put(bHeld, pairKey(n.Person, n.Conversation), []byte(j.ID)); err != nil {
+		return err
+	}
+	if err := putJSON(tx, bDelivery, pairKey(n.Message, n.Person), Delivery{Job: j.ID}); err != nil {
+		return err
+	}
+	if err := saveJob(tx, &j, now); err != nil {
+		return err
+	}
+	next := j.Due
+	return q.journal(tx, &j, journal.StatusHeld, "", &next, now)
+}
+
+// SeenAck is messaging.Service's OnSeen hook: person saw the messages
+// marked (newly marked seen by model.MarkSeen) of conv. They leave the
+// held email; an email left with no message is cancelled, journaled
+// "cancelled (seen)". An email already being sent is not changed: the ack
+// is recorded by MarkSeen and nothing else happens (SPEC section 4).
+func (q *Queue) SeenAck(tx *store.Tx, person, conv string, marked []string) error {
+	if len(marked) == 0 {
+		return nil
+	}
+	id := tx.Get(bHeld, pairKey(person, conv))
+	if id == nil {
+		return nil
+	}
+	j, err := GetJob(tx, string(id))
+	if err != nil || j.State != StateHeld {
+		return err
+	}
+	now := q.Clock.Now()
+	keep := j.Messages[:0:0]
+	for _, m := range j.Messages {
+		if slices.Contains(marked, m) {
+			if err := putJSON(tx, bDelivery, pairKey(m, person), Delivery{Job: j.ID, Status: "cancelled (seen)"}); err != nil {
+				return err
+			}
+			j.Dropped = append(j.Dropped, m)
+			continue
+		}
+		keep = append(keep, m)
+	}
+	if len(keep) == len(j.Messages) {
+		return nil
+	}
+	j.Messages = keep
+	if len(keep) > 0 {
+		return saveJob(tx, &j, now)
+	}
+	return q.cancel(tx, &j, "seen", now)
+}
+
+// cancel ends a live job unsent.
+func (q *Queue) cancel(tx *store.Tx, j *Job, reason string, now time.Time) error {
+	j.State, j.Reason = StateCancelled, reason
+	if err := saveJob(tx, j, now); err != nil {
+		return err
+	}
+	return q.journal(tx, j, journal.StatusCancelled, reason, nil, now)
+}
+
+// journal appends the job's new status to the outgoing log.
+func (q *Queue) journal(tx *store.Tx, j *Job, status, reason string, next *time.Time, now time.Time) error {
+	e := journal.Entry{Time: now, Direction: journal.Out, Status: status, Reason: reason,
+		MessageID: j.MessageID, EnvelopeFrom: j.From, Subject: j.Subject,
+		Job: j.ID, Person: j.Person, Conversation: j.Conversation,
+		Messages: slices.Clone(j.Messages), NextAttempt: next}
+	if j.To != "" {
+		e.EnvelopeTo = []string{j.To}
+	}
+	return journal.Append(tx, &e)
+}

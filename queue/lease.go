@@ -1,0 +1,230 @@
+package queue
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/notify"
+	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/threading"
+)
+
+// Composer writes the email of a job whose hold has ended. It runs in the
+// lease transaction, so what it reads (messages, names, the conversation's
+// thread root) is the same snapshot the re-check saw. It sets j.From (the
+// VERP envelope sender), j.MessageID and j.Subject, and may write to tx
+// (the Message-ID index, a new thread root).
+type Composer interface {
+	Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error)
+}
+
+// Lease is a job handed to a sender until Job.Due, with its email.
+type Lease struct {
+	Job  Job
+	Body []byte
+}
+
+// Lease hands out at most max jobs due at now. A held job is re-checked
+// first (SPEC section 4): messages retracted or deleted, seen, or no longer
+// notified to the person (settings, following, a conversation turned
+// internal) are dropped, and a job left empty is cancelled. Each leased job
+// moves to StateSending with its due key at the lease's end, so a sender
+// that dies leaves the job due again when the lease expires.
+func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease, error) {
+	limit := dueKey(now, "\xff")
+	var ids []string
+	err := tx.Scan(bDue, nil, func(k, _ []byte) (bool, error) {
+		if bytes.Compare(k, limit) > 0 {
+			return false, nil
+		}
+		ids = append(ids, string(k[8:]))
+		return len(ids) < max, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Lease
+	for _, id := range ids {
+		j, err := GetJob(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		var body []byte
+		switch {
+		case j.State == StateHeld:
+			var ok bool
+			if body, ok, err = q.endHold(tx, &j, now, c); err != nil || !ok {
+				if err != nil {
+					return nil, fmt.Errorf("job %s: %w", id, err)
+				}
+				continue
+			}
+		case now.Sub(j.Created) > q.maxAge():
+			if err := q.fail(tx, &j, "no success within "+q.maxAge().String()+": "+j.Reason, now); err != nil {
+				return nil, err
+			}
+			continue
+		default:
+			if body = bytes.Clone(tx.Get(bBodies, []byte(j.ID))); body == nil {
+				if err := q.fail(tx, &j, "the composed email is missing", now); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
+		j.State = StateSending
+		j.Attempts++
+		if err := setDue(tx, &j, now.Add(q.leaseFor())); err != nil {
+			return nil, err
+		}
+		if err := saveJob(tx, &j, now); err != nil {
+			return nil, err
+		}
+		if err := q.journal(tx, &j, journal.StatusSending, fmt.Sprintf("attempt %d", j.Attempts), nil, now); err != nil {
+			return nil, err
+		}
+		out = append(out, Lease{Job: j, Body: body})
+	}
+	return out, nil
+}
+
+// endHold re-checks a job whose hold ended and composes its email; ok is
+// false when nothing is left to send (the job was cancelled or suppressed).
+func (q *Queue) endHold(tx *store.Tx, j *Job, now time.Time, c Composer) (body []byte, ok bool, err error) {
+	if err := dropHold(tx, j); err != nil {
+		return nil, false, err
+	}
+	keep := j.Messages[:0:0]
+	var reasons []string
+	for _, m := range j.Messages {
+		reason, err := stillNotified(tx, j.Person, m)
+		if err != nil {
+			return nil, false, err
+		}
+		if reason == "" {
+			keep = append(keep, m)
+			continue
+		}
+		j.Dropped = append(j.Dropped, m)
+		if !slices.Contains(reasons, reason) {
+			reasons = append(reasons, reason)
+		}
+		if err := putJSON(tx, bDelivery, pairKey(m, j.Person), Delivery{Job: j.ID, Status: "cancelled (" + reason + ")"}); err != nil {
+			return nil, false, err
+		}
+	}
+	j.Messages = keep
+	if len(keep) == 0 {
+		reason := "nothing left to send"
+		if len(reasons) == 1 {
+			reason = reasons[0]
+		}
+		return nil, false, q.cancel(tx, j, reason, now)
+	}
+	p, err := model.GetPerson(tx, j.Person)
+	if err != nil || len(p.Emails) == 0 {
+		return nil, false, q.cancel(tx, j, "no email address", now)
+	}
+	j.To = p.Emails[0]
+	if Suppressed(tx, j.To) {
+		j.State, j.Reason = StateSuppressed, "address suppressed after hard bounces"
+		if err := saveJob(tx, j, now); err != nil {
+			return nil, false, err
+		}
+		return nil, false, q.journal(tx, j, journal.StatusSuppressed, j.Reason, nil, now)
+	}
+	if body, err = c.Compose(tx, j, now); err != nil {
+		return nil, false, fmt.Errorf("compose: %w", err)
+	}
+	if err := tx.Put(bBodies, []byte(j.ID), body); err != nil {
+		return nil, false, err
+	}
+	if j.MessageID != "" {
+		if err := tx.Put(bMsgIDs, []byte(threading.CanonicalMessageID(j.MessageID)), []byte(j.ID)); err != nil {
+			return nil, false, err
+		}
+	}
+	return body, true, nil
+}
+
+// stillNotified tells why message msg should no longer be emailed to
+// person, or "" if it should.
+func stillNotified(tx *store.Tx, person, msg string) (string, error) {
+	m, err := model.GetMessage(tx, msg)
+	if errors.Is(err, model.ErrNotFound) {
+		return "deleted", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if m.Retracted != nil {
+		return "retracted", nil
+	}
+	n, err := model.GetNotification(tx, person, msg)
+	if errors.Is(err, model.ErrNotFound) {
+		return "notification removed", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if n.Seen != nil {
+		return "seen", nil
+	}
+	// Run the recipient rules again on today's settings and followers: a
+	// user who changed a setting during the hold, or a customer whose
+	// conversation was turned internal, drops out here.
+	rs, err := notify.Recipients(notify.Message{ID: m.ID, AuthorID: m.Author, ConversationID: m.Conversation}, model.View{Tx: tx})
+	switch {
+	case errors.Is(err, notify.ErrCustomerInInternal):
+		return "conversation internal", nil
+	case errors.Is(err, notify.ErrNotFound):
+		return "deleted", nil
+	case err != nil:
+		return "", err
+	}
+	for _, r := range rs {
+		if r.PersonID == person {
+			return "", nil
+		}
+	}
+	if c, err := model.GetConversation(tx, m.Conversation); err == nil && c.Kind == model.Internal {
+		return "conversation internal", nil
+	}
+	return "no longer a recipient", nil
+}
+
+// ReleaseStale makes every job leased by an earlier run due now: the
+// daemon holds the store's lock, so no sender of that run is alive. Run
+// at start, before the worker, it saves waiting out LeaseFor after a
+// crash. Those emails may have been delivered just before the crash; they
+// are sent again (with the same Message-ID), which is the one duplicate a
+// crash can cause.
+func (q *Queue) ReleaseStale(tx *store.Tx, now time.Time) (int, error) {
+	var stale []string
+	err := tx.Scan(bLeases, nil, func(k, _ []byte) (bool, error) {
+		stale = append(stale, string(k))
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range stale {
+		j, err := GetJob(tx, id)
+		if err != nil {
+			return 0, err
+		}
+		j.State, j.Reason = StateQueued, "sender stopped during the attempt"
+		if err := setDue(tx, &j, now); err != nil {
+			return 0, err
+		}
+		if err := saveJob(tx, &j, now); err != nil {
+			return 0, err
+		}
+	}
+	return len(stale), nil
+}

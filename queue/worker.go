@@ -1,0 +1,201 @@
+package queue
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/store"
+)
+
+// Transport hands an email to the next hop (the mta package's capture,
+// relay and mx transports). An error is temporary unless marked with
+// Permanent.
+type Transport interface {
+	Deliver(ctx context.Context, from, to string, msg []byte) (Result, error)
+}
+
+// Worker leases due jobs and delivers them.
+type Worker struct {
+	DB        *store.DB
+	Queue     *Queue
+	Composer  Composer
+	Transport Transport
+	Clock     clock.Clock
+	Log       *slog.Logger
+	// Concurrency is how many emails are delivered at once (default 8).
+	Concurrency int
+	// PerDestination caps the deliveries at once to one recipient domain
+	// (default 2), so one slow or rate-limiting provider cannot take
+	// every slot, and we stay under the connection limits big providers
+	// enforce per client.
+	PerDestination int
+	// Poll is the longest the worker sleeps between looks at the due
+	// index (default 1s). A look is one cursor seek.
+	Poll time.Duration
+
+	wakeOnce sync.Once
+	wake     chan struct{}
+	destMu   sync.Mutex
+	dest     map[string]chan struct{}
+}
+
+func (w *Worker) init() {
+	w.wakeOnce.Do(func() {
+		w.wake = make(chan struct{}, 1)
+		w.dest = map[string]chan struct{}{}
+		if w.Concurrency <= 0 {
+			w.Concurrency = 8
+		}
+		if w.PerDestination <= 0 {
+			w.PerDestination = 2
+		}
+		if w.Poll <= 0 {
+			w.Poll = time.Second
+		}
+		if w.Log == nil {
+			w.Log = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+// Wake makes a sleeping worker look at the due index now (after an
+// operator's retry).
+func (w *Worker) Wake() {
+	w.init()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run releases the leases of an earlier run, then delivers due jobs until
+// ctx ends. Deliveries under way when ctx ends are cut short and recorded
+// as deferred.
+func (w *Worker) Run(ctx context.Context) {
+	w.init()
+	var n int
+	err := w.DB.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		n, err = w.Queue.ReleaseStale(tx, w.Clock.Now())
+		return err
+	})
+	if err != nil {
+		w.Log.Error("release stale leases", "err", err)
+	} else if n > 0 {
+		w.Log.Warn("retrying emails whose sending was cut short by a stop", "count", n)
+	}
+	// Deliveries run on their own: a slow destination holds its slot, not
+	// the loop, which leases again as soon as a slot is free.
+	var running sync.WaitGroup
+	defer running.Wait()
+	slots := make(chan struct{}, w.Concurrency)
+	for {
+		if free := w.Concurrency - len(slots); free > 0 {
+			leases, err := w.lease(ctx, free)
+			if err != nil && ctx.Err() == nil {
+				w.Log.Error("queue", "err", err)
+			}
+			for _, l := range leases {
+				slots <- struct{}{}
+				running.Add(1)
+				go func() {
+					defer running.Done()
+					w.deliver(ctx, l)
+					<-slots
+					w.Wake()
+				}()
+			}
+			if len(leases) == free {
+				continue // there may be more due
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		case <-w.Clock.After(w.Poll):
+		}
+	}
+}
+
+func (w *Worker) lease(ctx context.Context, max int) ([]Lease, error) {
+	var leases []Lease
+	err := w.DB.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		leases, err = w.Queue.Lease(tx, w.Clock.Now(), max, w.Composer)
+		return err
+	})
+	return leases, err
+}
+
+// ProcessDue leases up to Concurrency due jobs, delivers them and records
+// the outcomes, and returns once all are recorded: one step of the worker,
+// for tests and benchmarks. It returns the number of jobs it delivered
+// (or tried to).
+func (w *Worker) ProcessDue(ctx context.Context) (int, error) {
+	w.init()
+	leases, err := w.lease(ctx, w.Concurrency)
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	for _, l := range leases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.deliver(ctx, l)
+		}()
+	}
+	wg.Wait()
+	return len(leases), nil
+}
+
+func (w *Worker) deliver(ctx context.Context, l Lease) {
+	log := w.Log.With("job", l.Job.ID, "message_id", l.Job.MessageID)
+	slot := w.slot(domainOf(l.Job.To))
+	var res Result
+	var err error
+	select {
+	case slot <- struct{}{}:
+		start := time.Now()
+		res, err = w.Transport.Deliver(ctx, l.Job.From, l.Job.To, l.Body)
+		metricDeliverySeconds.Observe(time.Since(start).Seconds())
+		<-slot
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	metricDeliveries.WithLabelValues(deliveryResult(res, err)).Inc()
+	if err != nil {
+		log.Info("delivery failed", "to", l.Job.To, "permanent", IsPermanent(err), "err", err)
+	} else {
+		log.Info("delivered", "to", l.Job.To, "reply", res.Reply)
+	}
+	// The outcome is recorded even when ctx has ended (shutdown): an
+	// email that left must not be sent again.
+	cerr := w.DB.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		return w.Queue.Complete(tx, l, res, err, w.Clock.Now())
+	})
+	if cerr != nil {
+		log.Error("record delivery outcome", "err", cerr)
+	}
+}
+
+func (w *Worker) slot(dest string) chan struct{} {
+	w.destMu.Lock()
+	defer w.destMu.Unlock()
+	s := w.dest[dest]
+	if s == nil {
+		s = make(chan struct{}, w.PerDestination)
+		w.dest[dest] = s
+	}
+	return s
+}
+
+func domainOf(addr string) string {
+	_, d, _ := strings.Cut(addr, "@")
+	return strings.ToLower(d)
+}
