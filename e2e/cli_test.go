@@ -69,6 +69,8 @@ type logEntry struct {
 	Subject      string   `json:"subject"`
 	Size         int64    `json:"size"`
 	Proto        string   `json:"proto"`
+	Class        string   `json:"class"`
+	Action       string   `json:"action"`
 }
 
 // readLog runs `deskmail log --json` on dir and decodes every line.

@@ -122,7 +122,12 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	// live streams.
 	hub := messaging.NewHub()
 	thread.Hub = hub
-	step := &InboundStep{DB: db, Classify: classify, Thread: thread}
+	ob, err := newOutbound(cfg, db, clk, classify.Guard, thread.Keyring, log.With("component", "queue"))
+	if err != nil {
+		return nil, err
+	}
+	d.outbound, d.Queue = ob, ob.worker.Queue
+	step := &InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
 	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), Step: step.Step, wake: make(chan struct{}, 1)}
 	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: pipe.Wake,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}
@@ -134,11 +139,6 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	d.workers.Add(2)
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
 	go func() { defer d.workers.Done(); pruner.Run(ctx) }()
-	ob, err := newOutbound(cfg, db, clk, classify.Guard, thread.Keyring, log.With("component", "queue"))
-	if err != nil {
-		return nil, err
-	}
-	d.outbound, d.Queue = ob, ob.worker.Queue
 	d.workers.Add(1)
 	go func() { defer d.workers.Done(); ob.worker.Run(ctx) }()
 	if hook != nil {

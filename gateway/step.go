@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"context"
+	"errors"
 
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
+	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -19,7 +21,8 @@ import (
 type InboundStep struct {
 	DB       *store.DB
 	Classify *Classifier
-	Thread   *Threader // nil: classify only
+	Thread   *Threader    // nil: classify only
+	Queue    *queue.Queue // nil: bounces are classified, not tied to outgoing email
 }
 
 // Step processes one stored email.
@@ -33,6 +36,14 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 		return Result{}, err
 	}
 	v, classified := s.Classify.classify(m, raw)
+	if v.Class == loopguard.Bounce && v.Bounce != nil && s.Queue != nil {
+		return Result{Apply: func(tx *store.Tx) error {
+			if err := classified(tx); err != nil {
+				return err
+			}
+			return s.recordBounce(tx, m, *v.Bounce)
+		}}, nil
+	}
 	if v.Class != loopguard.Human || s.Thread == nil {
 		return Result{Apply: classified}, nil
 	}
@@ -57,4 +68,34 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 		},
 		After: job.after,
 	}, nil
+}
+
+// recordBounce ties a DSN to the outgoing email it reports on: by the VERP
+// address it was sent to (bounce+JOB@domain), else by the original
+// Message-ID it quotes; the journal says which email it was, or that none
+// of ours matched.
+func (s *InboundStep) recordBounce(tx *store.Tx, m inbound.Meta, r loopguard.BounceReport) error {
+	id := ""
+	for _, rcpt := range m.Envelope.Rcpts {
+		if id = queue.ParseVERP(rcpt); id != "" {
+			break
+		}
+	}
+	j, err := s.Queue.RecordBounce(tx, id, r)
+	action := ""
+	switch {
+	case errors.Is(err, queue.ErrNotFound):
+		action = "bounce for no email of ours; nothing changed"
+	case err != nil:
+		return err
+	default:
+		action = "bounce recorded for outgoing email " + j.ID
+		if r.Recipient != "" {
+			action += " to " + r.Recipient
+		}
+		if r.Status != "" {
+			action += " (" + r.Status + ")"
+		}
+	}
+	return journal.Update(tx, m.JournalID, func(e *journal.Entry) { e.Action = action })
 }
