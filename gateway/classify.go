@@ -78,7 +78,7 @@ func (c *Classifier) classify(m inbound.Meta, raw []byte) (loopguard.Verdict, fu
 		}); err != nil {
 			return err
 		}
-		return journal.Update(tx, m.JournalID, func(e *journal.Entry) {
+		return updateEntry(tx, m.JournalID, func(e *journal.Entry) {
 			e.Class, e.Reasons, e.Action = string(v.Class), v.Reasons, action
 		})
 	}

@@ -127,6 +127,11 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		return nil, err
 	}
 	d.outbound, d.Queue = ob, ob.worker.Queue
+	// Everything is wired before any goroutine starts: the pipeline may
+	// begin at once on a backlog.
+	msgs := &messaging.Service{DB: db, Clock: clk, Hub: hub, OnNotify: d.Queue.Hold, OnSeen: d.Queue.SeenAck}
+	d.Messaging = msgs
+	thread.Messaging = msgs
 	step := &InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
 	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), Step: step.Step, wake: make(chan struct{}, 1)}
 	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: pipe.Wake,
@@ -154,9 +159,6 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			stopStreams()
 		}
 	}()
-	msgs := &messaging.Service{DB: db, Clock: clk, Hub: hub, OnNotify: d.Queue.Hold, OnSeen: d.Queue.SeenAck}
-	d.Messaging = msgs
-	thread.Messaging = msgs
 	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load,
 		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db)}

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
@@ -17,7 +19,34 @@ type Pipeline struct {
 	DB   *store.DB
 	Log  *slog.Logger
 	Step func(ctx context.Context, m inbound.Meta) (Result, error)
-	wake chan struct{}
+	// RetryBase is the first wait after a step fails (doubling, at most
+	// RetryMax); after MaxAttempts the message is journaled "failed" and
+	// leaves the pending list. Zero values take 1s, 10m and 12.
+	RetryBase   time.Duration
+	RetryMax    time.Duration
+	MaxAttempts int
+	wake        chan struct{}
+
+	// retry holds the messages whose step failed, with their next attempt;
+	// only the pipeline goroutine touches it. It is not persisted: after a
+	// restart every pending message is tried again at once.
+	retry map[string]retryState
+}
+
+type retryState struct {
+	attempts int
+	next     time.Time
+}
+
+// updateEntry rewrites a journal entry; an entry already pruned (a backlog
+// older than the retention) is not an error: there is nothing to annotate,
+// and the message must still leave the pending list.
+func updateEntry(tx *store.Tx, id string, fn func(*journal.Entry)) error {
+	err := journal.Update(tx, id, fn)
+	if errors.Is(err, journal.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // Result is what processing a message produced; it is written into the
@@ -38,32 +67,60 @@ func (p *Pipeline) Wake(string) {
 // Run processes pending messages until ctx ends.
 func (p *Pipeline) Run(ctx context.Context) {
 	for {
-		p.drain(ctx)
+		wait := p.drain(ctx)
+		var timer *time.Timer
+		var fire <-chan time.Time
+		if wait > 0 {
+			timer = time.NewTimer(wait)
+			fire = timer.C
+		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-p.wake:
+		case <-fire:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return
 		}
 	}
 }
 
-func (p *Pipeline) drain(ctx context.Context) {
+// drain processes every pending message that is not waiting for a retry,
+// and returns how long until the earliest retry (0: none).
+func (p *Pipeline) drain(ctx context.Context) time.Duration {
+	if p.retry == nil {
+		p.retry = map[string]retryState{}
+	}
 	for ctx.Err() == nil {
-		ids, err := inbound.Pending(p.DB, 256)
+		ids, err := inbound.Pending(p.DB, 256+len(p.retry))
 		if err != nil {
 			p.Log.Error("list pending messages", "err", err)
-			return
+			return time.Second
 		}
-		if len(ids) == 0 {
-			return
-		}
+		now := time.Now()
+		var wait time.Duration
+		did := 0
 		for _, id := range ids {
 			if ctx.Err() != nil {
-				return
+				return 0
+			}
+			if r, ok := p.retry[id]; ok && now.Before(r.next) {
+				if d := r.next.Sub(now); wait == 0 || d < wait {
+					wait = d
+				}
+				continue
 			}
 			p.process(ctx, id)
+			did++
+		}
+		if did == 0 {
+			return wait
 		}
 	}
+	return 0
 }
 
 func (p *Pipeline) process(ctx context.Context, id string) {
@@ -79,11 +136,29 @@ func (p *Pipeline) process(ctx context.Context, id string) {
 		return
 	}
 	if err != nil {
-		// A message that cannot be processed stays stored and journaled;
-		// it leaves the pending list so it cannot block the ones behind it.
+		// A failed step (a spool file that cannot be read, a store read
+		// error, too many open files) may be temporary: the message stays
+		// pending and is tried again with backoff; the ones behind it go on.
+		// After MaxAttempts it is journaled failed and leaves the list.
 		metricPipeline.WithLabelValues("error").Inc()
-		log.Error("process stored message", "err", err)
+		r := p.retry[id]
+		r.attempts++
+		if r.attempts < p.maxAttempts() {
+			r.next = time.Now().Add(p.backoff(r.attempts))
+			p.retry[id] = r
+			log.Warn("process stored message, will retry", "err", err, "attempt", r.attempts, "next", r.next.Format(time.RFC3339))
+			return
+		}
+		delete(p.retry, id)
+		log.Error("process stored message, giving up", "err", err, "attempts", r.attempts)
+		reason := err.Error()
+		res = Result{Apply: func(tx *store.Tx) error {
+			return updateEntry(tx, m.JournalID, func(e *journal.Entry) {
+				e.Action = "failed: " + reason + "; stored, not processed"
+			})
+		}}
 	}
+	delete(p.retry, id)
 	err = p.DB.Update(ctx, func(tx *store.Tx) error {
 		if res.Apply != nil {
 			if err := res.Apply(tx); err != nil {
@@ -100,10 +175,12 @@ func (p *Pipeline) process(ctx context.Context, id string) {
 		metricPipeline.WithLabelValues("error").Inc()
 		reason := err.Error()
 		err = p.DB.Update(ctx, func(tx *store.Tx) error {
-			if err := journal.Update(tx, m.JournalID, func(e *journal.Entry) {
+			if err := updateEntry(tx, m.JournalID, func(e *journal.Entry) {
 				e.Action = "failed: " + reason + "; stored, not processed"
 			}); err != nil {
-				return err
+				// Even a journal that cannot be written must not keep the
+				// message pending forever: leave the reason in the daemon log.
+				log.Error("journal pipeline failure", "err", err)
 			}
 			return inbound.Done(tx, id)
 		})
@@ -117,4 +194,26 @@ func (p *Pipeline) process(ctx context.Context, id string) {
 		res.After()
 	}
 	metricPipeline.WithLabelValues("ok").Inc()
+}
+
+func (p *Pipeline) maxAttempts() int {
+	if p.MaxAttempts > 0 {
+		return p.MaxAttempts
+	}
+	return 12
+}
+
+func (p *Pipeline) backoff(attempt int) time.Duration {
+	base, max := p.RetryBase, p.RetryMax
+	if base <= 0 {
+		base = time.Second
+	}
+	if max <= 0 {
+		max = 10 * time.Minute
+	}
+	d := base << (attempt - 1)
+	if d > max || d <= 0 {
+		d = max
+	}
+	return d
 }

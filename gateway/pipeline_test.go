@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"context"
 	"io"
 	"log/slog"
@@ -128,5 +129,58 @@ func TestRateLimitMakesAFloodLooping(t *testing.T) {
 	clk.Advance(10 * time.Minute)
 	if got := strings.Join(classes("help@example.test", 1), ","); got != "human" {
 		t.Errorf("after the window: %s", got)
+	}
+}
+
+// A step that fails leaves its message pending and is tried again; a
+// message whose journal entry was pruned still leaves the pending list.
+func TestPipelineRetriesFailedStepAndSurvivesPrunedEntry(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recv := &inbound.Receiver{DB: db, Clock: clock.Real{}, Hostname: "mx.test"}
+	for _, id := range []string{"a", "b"} {
+		if _, err := recv.Receive(context.Background(), inbound.Envelope{MailFrom: "x@y.test", Rcpts: []string{"help@example.test"}},
+			strings.NewReader("Message-ID: <"+id+"@x>\r\n\r\nbody\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The journal entries are pruned before the pipeline runs (a backlog
+	// older than the retention).
+	if n, err := journal.Prune(context.Background(), db, time.Now().Add(time.Hour)); err != nil || n != 2 {
+		t.Fatalf("pruned %d %v", n, err)
+	}
+	calls := map[string]int{}
+	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), wake: make(chan struct{}, 1),
+		RetryBase: time.Millisecond, RetryMax: time.Millisecond, MaxAttempts: 5,
+		Step: func(_ context.Context, m inbound.Meta) (Result, error) {
+			calls[m.MessageID]++
+			if m.MessageID == "<a@x>" && calls[m.MessageID] < 3 {
+				return Result{}, errors.New("too many open files")
+			}
+			return Result{Apply: func(tx *store.Tx) error {
+				return updateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = "done" })
+			}}, nil
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ids, _ := inbound.Pending(db, 10)
+		if len(ids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still pending: %v (calls %v)", ids, calls)
+		}
+		time.Sleep(time.Millisecond) // waiting for the pipeline goroutine; bounded above
+	}
+	cancel()
+	<-done
+	if calls["<a@x>"] != 3 || calls["<b@x>"] != 1 {
+		t.Errorf("calls = %v, want a thrice (two failures), b once", calls)
 	}
 }

@@ -56,7 +56,7 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 			if err := classified(tx); err != nil {
 				return err
 			}
-			return journal.Update(tx, m.JournalID, func(e *journal.Entry) { e.Action = "dropped: " + reason })
+			return updateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = "dropped: " + reason })
 		}}, nil
 	}
 	return Result{
@@ -97,5 +97,5 @@ func (s *InboundStep) recordBounce(tx *store.Tx, m inbound.Meta, r loopguard.Bou
 			action += " (" + r.Status + ")"
 		}
 	}
-	return journal.Update(tx, m.JournalID, func(e *journal.Entry) { e.Action = action })
+	return updateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = action })
 }

@@ -82,7 +82,7 @@ func (j *threadJob) apply(tx *store.Tx) error {
 	if err != nil {
 		return err
 	}
-	return journal.Update(tx, j.m.JournalID, func(e *journal.Entry) {
+	return updateEntry(tx, j.m.JournalID, func(e *journal.Entry) {
 		e.Conversation, e.ThreadBy, e.Auth, e.Action = o.conv, o.by, j.auth.String(), o.action
 		if o.status != "" {
 			e.Status = o.status

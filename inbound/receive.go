@@ -209,6 +209,7 @@ func (r *Receiver) Reject(ctx context.Context, env Envelope, reason string) erro
 // without a body ends at EOF instead.
 func readHeaderBlock(br *bufio.Reader, buf *bytes.Buffer, max int) (int, error) {
 	n := 0
+	midLine := false // the previous read stopped inside a long line
 	for {
 		line, err := br.ReadSlice('\n')
 		n += len(line)
@@ -217,6 +218,7 @@ func readHeaderBlock(br *bufio.Reader, buf *bytes.Buffer, max int) (int, error) 
 		}
 		buf.Write(line)
 		if err == bufio.ErrBufferFull {
+			midLine = true
 			continue // a long line: keep reading it
 		}
 		if err == io.EOF {
@@ -225,9 +227,12 @@ func readHeaderBlock(br *bufio.Reader, buf *bytes.Buffer, max int) (int, error) 
 		if err != nil {
 			return 0, fmt.Errorf("read message: %w", err)
 		}
-		if len(line) <= 2 && strings.TrimRight(string(line), "\r\n") == "" {
+		// Only a whole line that is empty ends the header, not the "\r\n"
+		// tail of a line longer than the read buffer.
+		if !midLine && len(line) <= 2 && strings.TrimRight(string(line), "\r\n") == "" {
 			return n, nil
 		}
+		midLine = false
 	}
 }
 

@@ -249,3 +249,19 @@ func TestDomains(t *testing.T) {
 		}
 	}
 }
+
+func TestHeaderLineLongerThanTheReadBuffer(t *testing.T) {
+	r, _ := newReceiver(t, Limits{})
+	// A header line whose "\r\n" falls exactly at the start of a new read
+	// buffer must not be taken for the end of the header.
+	long := "X-Long: " + strings.Repeat("a", 32<<10-len("X-Long: "))
+	msg := long + "\r\nSubject: after the long line\r\nMessage-ID: <long@x>\r\n\r\nbody\r\n"
+	rc, err := r.Receive(context.Background(), env, strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := Load(r.DB, rc.ID)
+	if m.Subject != "after the long line" || m.MessageID != "<long@x>" {
+		t.Errorf("header fields after a long line: %+v", m)
+	}
+}
