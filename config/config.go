@@ -99,7 +99,7 @@ var options = []option{
 	{name: "max-message-bytes", def: []string{"25MiB"}, help: "largest message accepted (announced in EHLO SIZE)", set: size(func(c *Config) *int64 { return &c.MaxMessageBytes })},
 	{name: "max-header-bytes", def: []string{"256KiB"}, help: "largest header block accepted", set: size(func(c *Config) *int64 { return &c.MaxHeaderBytes })},
 	{name: "max-recipients", def: []string{"100"}, help: "recipients per message", set: integer(func(c *Config) *int { return &c.MaxRecipients })},
-	{name: "max-line-bytes", def: []string{"4096"}, help: "longest command or message line", set: integer(func(c *Config) *int { return &c.MaxLineBytes })},
+	{name: "max-line-bytes", def: []string{"65536"}, help: "longest command or message line", set: integer(func(c *Config) *int { return &c.MaxLineBytes })},
 	{name: "read-timeout", def: []string{"5m"}, help: "idle time allowed between client lines", set: duration(func(c *Config) *time.Duration { return &c.ReadTimeout })},
 	{name: "write-timeout", def: []string{"5m"}, help: "time allowed to write a reply", set: duration(func(c *Config) *time.Duration { return &c.WriteTimeout })},
 	{name: "session-timeout", def: []string{"30m"}, help: "whole-session deadline of an SMTP/LMTP connection", set: duration(func(c *Config) *time.Duration { return &c.SessionTimeout })},

@@ -96,6 +96,7 @@ type deadlineConn struct {
 	l    *limitListener
 	ip   string
 	end  time.Time
+	cut  bool // cut off for too many errors, not by the session deadline
 	once sync.Once
 	// busy is set from MAIL until the transaction ends (after the reply to
 	// DATA is written); a draining server closes only connections not busy.
@@ -169,7 +170,18 @@ func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
 }
 
 // pastDeadline tells whether the session ran out of time.
-func (c *deadlineConn) pastDeadline() bool { return !c.end.IsZero() && !time.Now().Before(c.end) }
+func (c *deadlineConn) pastDeadline() bool {
+	return !c.cut && !c.end.IsZero() && !time.Now().Before(c.end)
+}
+
+// cutOff ends the session at the next read: every read deadline go-smtp
+// sets from now on is clamped to now. Called from the connection's own
+// goroutine (a session method), like every other use of end.
+func (c *deadlineConn) cutOff() {
+	c.cut = true
+	c.end = time.Now()
+	_ = c.Conn.SetReadDeadline(c.end)
+}
 
 // Close ends the connection gracefully: it sends FIN, then reads and drops
 // what the client still sends for a short while before closing. Closing a

@@ -55,7 +55,7 @@ var Defaults = Config{
 	Hostname:        "localhost",
 	MaxMessageBytes: 25 << 20,
 	MaxRecipients:   100,
-	MaxLineBytes:    4096,
+	MaxLineBytes:    64 << 10,
 	ReadTimeout:     5 * time.Minute,
 	WriteTimeout:    5 * time.Minute,
 	SessionTimeout:  30 * time.Minute,
@@ -106,12 +106,17 @@ type Server struct {
 	servers   []*smtp.Server
 	listeners []*limitListener
 	draining  atomic.Bool
+
+	refusing  chan struct{}
+	refMu     sync.Mutex
+	refusedAt map[string]time.Time
 }
 
 // New makes a server; call ServeSMTP or ServeLMTP with listeners.
 func New(cfg Config, recv Receiver, log *slog.Logger) *Server {
 	cfg = cfg.withDefaults()
-	return &Server{cfg: cfg, recv: recv, log: log, domains: inbound.NewDomains(cfg.Domains)}
+	return &Server{cfg: cfg, recv: recv, log: log, domains: inbound.NewDomains(cfg.Domains),
+		refusing: make(chan struct{}, maxRefusing), refusedAt: map[string]time.Time{}}
 }
 
 // ServeSMTP accepts SMTP connections on ln until Shutdown.
@@ -159,13 +164,55 @@ func (s *Server) serve(ln net.Listener, lmtp bool) error {
 	return err
 }
 
+// refuseConn answers a connection over a limit with 421 and closes it. A
+// flood of connections must not turn into a flood of goroutines or of
+// journal writes: at most maxRefusing refusals run at once (past that the
+// connection is just closed), and each IP is journaled at most once a
+// minute.
 func (s *Server) refuseConn(c net.Conn, proto, ip, reason string) {
 	defer c.Close()
 	metricConnections.WithLabelValues(proto, "rejected").Inc()
-	s.log.Warn("connection refused", "proto", proto, "remote", ip, "reason", reason)
-	_ = s.recv.Reject(context.Background(), inbound.Envelope{RemoteIP: ip, Proto: strings.ToUpper(proto)}, reason)
+	select {
+	case s.refusing <- struct{}{}:
+		defer func() { <-s.refusing }()
+	default:
+		return
+	}
+	if !s.refusedRecently(ip) {
+		s.log.Warn("connection refused", "proto", proto, "remote", ip, "reason", reason)
+		_ = s.recv.Reject(context.Background(), inbound.Envelope{RemoteIP: ip, Proto: strings.ToUpper(proto)}, reason)
+	}
 	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	fmt.Fprintf(c, "421 4.7.0 %s %s, try again later\r\n", s.cfg.Hostname, reason)
+}
+
+const (
+	maxRefusing     = 32
+	refusalInterval = time.Minute
+	maxRefusalIPs   = 10000
+)
+
+// refusedRecently tells whether ip was journaled as refused within the last
+// refusalInterval, and records it now if not.
+func (s *Server) refusedRecently(ip string) bool {
+	s.refMu.Lock()
+	defer s.refMu.Unlock()
+	now := time.Now()
+	if t, ok := s.refusedAt[ip]; ok && now.Sub(t) < refusalInterval {
+		return true
+	}
+	if len(s.refusedAt) >= maxRefusalIPs {
+		for k, t := range s.refusedAt {
+			if now.Sub(t) >= refusalInterval {
+				delete(s.refusedAt, k)
+			}
+		}
+		if len(s.refusedAt) >= maxRefusalIPs {
+			return true // under attack from many addresses: metrics only
+		}
+	}
+	s.refusedAt[ip] = now
+	return false
 }
 
 // Shutdown stops accepting, closes idle connections at once, and lets

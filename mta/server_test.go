@@ -533,3 +533,28 @@ func TestShutdownLetsTransactionFinishAndClosesIdle(t *testing.T) {
 		t.Errorf("%d stored, want 1", n)
 	}
 }
+
+func TestRefusalFloodIsCutOffAndJournaledOnce(t *testing.T) {
+	h := start(t, Config{}, false)
+	c := dial(t, h.addr)
+	if err := c.Mail("x@spam.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	n := 0
+	for ; n < 100; n++ {
+		last = c.Rcpt(fmt.Sprintf("v%d@elsewhere.test", n), nil)
+		if smtpCode(last) == 421 {
+			break
+		}
+	}
+	if smtpCode(last) != 421 || n+1 != hardErrorLimit {
+		t.Fatalf("refusal %d: %v, want 421 at the %dth", n+1, last, hardErrorLimit)
+	}
+	if err := c.Noop(); err == nil {
+		t.Error("session still open after too many errors")
+	}
+	if got := len(entries(t, h.db, journal.Filter{Status: journal.StatusRejected})); got != journalLimit {
+		t.Errorf("%d refusals journaled, want %d", got, journalLimit)
+	}
+}

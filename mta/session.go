@@ -26,6 +26,33 @@ type session struct {
 	from    string
 	hasFrom bool
 	rcpts   []string
+
+	// errors counts refusals in this session: a client that keeps being
+	// refused (a relay probe, a dictionary attack) is journaled only for
+	// its first journalLimit refusals and cut off after hardErrorLimit,
+	// like Postfix's smtpd_hard_error_limit.
+	errors int
+}
+
+const (
+	journalLimit   = 10
+	hardErrorLimit = 20
+)
+
+var errTooManyErrors = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many errors, closing connection"}
+
+// refused counts a refusal; it says whether the session must end.
+func (ss *session) refused() bool {
+	ss.errors++
+	if ss.errors < hardErrorLimit {
+		return false
+	}
+	// Let go-smtp write our 421, then fail its next read so it closes.
+	if ss.conn != nil {
+		ss.conn.cutOff()
+	}
+	ss.log.Warn("too many refusals, closing session", "errors", ss.errors)
+	return true
 }
 
 var (
@@ -72,6 +99,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		ss.journal(env, "relaying denied for <"+to+">")
 		metricMessages.WithLabelValues("rejected", "relay_denied").Inc()
 		ss.log.Info("recipient refused", "rcpt", to, "reason", "relaying denied")
+		if ss.refused() {
+			return errTooManyErrors
+		}
 		if !strings.Contains(to, "@") {
 			return errBadAddress
 		}
@@ -79,6 +109,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	if len(ss.rcpts) >= ss.s.cfg.MaxRecipients {
 		ss.reject("too_many_recipients", "too many recipients")
+		if ss.refused() {
+			return errTooManyErrors
+		}
 		return errTooManyRcpt
 	}
 	ss.rcpts = append(ss.rcpts, to)
@@ -157,6 +190,9 @@ func (ss *session) reject(metricReason, reason string) {
 }
 
 func (ss *session) journal(env inbound.Envelope, reason string) {
+	if ss.errors >= journalLimit {
+		return // counted in the metrics, not written again and again
+	}
 	if err := ss.s.recv.Reject(context.Background(), env, reason); err != nil {
 		ss.log.Warn("journal refusal", "err", err)
 	}
