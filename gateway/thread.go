@@ -164,9 +164,11 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 		}
 		conv = c.ID
 	}
-	// The stored email's ID: deterministic (a re-run appends nothing new)
-	// and time-sortable like every message ID, which seen-acks rely on.
-	msg := model.Message{ID: j.m.ID, Conversation: conv, Author: author, Channel: model.ChannelEmail,
+	// A new ID taken now, in the commit: message IDs sort by the time they
+	// join their conversation, which seen-acks rely on (an email received
+	// long ago but appended now must not count as already seen). A re-run
+	// appends nothing: the email key above catches it.
+	msg := model.Message{ID: store.NewID(j.t.Clock.Now()), Conversation: conv, Author: author, Channel: model.ChannelEmail,
 		Text: j.email.Text, Original: j.m.ID, MessageID: threading.CanonicalMessageID(j.m.MessageID),
 		Attachments: j.email.Attachments}
 	if strings.TrimSpace(msg.Text) == "" && len(msg.Attachments) == 0 {
