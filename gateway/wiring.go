@@ -52,5 +52,5 @@ func (d *Daemon) threader(opts Options, clk clock.Clock) (*Threader, *webhook.Se
 		secret = []byte(hex.EncodeToString(k))
 	}
 	t.Webhook = true
-	return t, webhook.NewSender(webhook.Sender{URL: cfg.WebhookURL, Secret: secret, Clock: clk}), nil
+	return t, &webhook.Sender{URL: cfg.WebhookURL, Secret: secret, Clock: clk}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/deskmail/deskmail/queue"
@@ -19,7 +18,8 @@ const outboxBucket = "webhook_outbox"
 // version into the queue as webhook jobs, due now; run at start, before
 // the queue worker. It returns how many moved. Their earlier attempts are
 // not carried over: the queue's age limit counts from the event's time.
-// All of it is one commit, so a stop halfway moves nothing.
+// All of it is one commit, so a stop halfway moves nothing. A record that
+// cannot be read is left in the old bucket rather than refusing to start.
 func MigrateOutbox(ctx context.Context, db *store.DB, now time.Time) (int, error) {
 	n := 0
 	err := db.Update(ctx, func(tx *store.Tx) error {
@@ -33,8 +33,8 @@ func MigrateOutbox(ctx context.Context, db *store.DB, now time.Time) (int, error
 			var r struct {
 				Event Event `json:"event"`
 			}
-			if err := json.Unmarshal(v, &r); err != nil {
-				return false, fmt.Errorf("decode outbox record %q: %w", k, err)
+			if err := json.Unmarshal(v, &r); err != nil || r.Event.ID == "" {
+				return true, nil // unreadable: left where it is, not worth refusing to start
 			}
 			keys = append(keys, append([]byte(nil), k...))
 			events = append(events, r.Event)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
@@ -31,7 +32,7 @@ const (
 var DefaultBackoff = queue.Backoff{Base: 5 * time.Second, Max: time.Hour, Jitter: 0.2}
 
 // Sender POSTs webhook jobs: it is the queue worker's queue.Sender for
-// queue.KindWebhook.
+// queue.KindWebhook. Its zero fields take their defaults on first use.
 type Sender struct {
 	URL    string
 	Secret []byte
@@ -43,28 +44,30 @@ type Sender struct {
 	// outbound work for long, nor be flooded after an outage.
 	Concurrency int
 
+	once  sync.Once
 	slots chan struct{}
 }
 
-// NewSender returns a Sender with the defaults filled in.
-func NewSender(s Sender) *Sender {
-	if s.Client == nil {
-		s.Client = &http.Client{Timeout: RequestTimeout}
-	}
-	if s.Concurrency <= 0 {
-		s.Concurrency = DefaultConcurrency
-	}
-	if s.Clock == nil {
-		s.Clock = clock.Real{}
-	}
-	s.slots = make(chan struct{}, s.Concurrency)
-	return &s
+func (s *Sender) init() {
+	s.once.Do(func() {
+		if s.Client == nil {
+			s.Client = &http.Client{Timeout: RequestTimeout}
+		}
+		if s.Concurrency <= 0 {
+			s.Concurrency = DefaultConcurrency
+		}
+		if s.Clock == nil {
+			s.Clock = clock.Real{}
+		}
+		s.slots = make(chan struct{}, s.Concurrency)
+	})
 }
 
 // Send POSTs the event stored with j. Any failure is temporary: the web
 // app is told "until it succeeds" (SPEC section 5), within the queue's
 // MaxAge.
 func (s *Sender) Send(ctx context.Context, j queue.Job, body []byte) (queue.Result, error) {
+	s.init()
 	select {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()

@@ -64,7 +64,7 @@ func newEnv(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.Requ
 	t.Cleanup(e.srv.Close)
 	e.q = &queue.Queue{Clock: e.clk, MaxAge: time.Hour,
 		KindBackoff: map[queue.Kind]queue.Backoff{queue.KindWebhook: {Base: 5 * time.Second, Max: time.Minute}}}
-	e.s = NewSender(Sender{URL: e.srv.URL, Secret: secret, Clock: e.clk})
+	e.s = &Sender{URL: e.srv.URL, Secret: secret, Clock: e.clk}
 	e.w = &queue.Worker{DB: db, Queue: e.q, Clock: e.clk, Senders: map[queue.Kind]queue.Sender{queue.KindWebhook: e.s}}
 	return e
 }
