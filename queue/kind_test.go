@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -151,5 +152,41 @@ func TestEnqueueRefusesEmailsAndDuplicates(t *testing.T) {
 		if err := e.db.Update(context.Background(), func(tx *store.Tx) error { return Enqueue(tx, j, body) }); err == nil {
 			t.Errorf("%s: enqueued", name)
 		}
+	}
+}
+
+// A webhook job goes while an email is stuck at its destination (its one
+// per-destination slot held): the worker hands it to its Sender, which
+// takes no email slot at all.
+func TestWebhookJobsGoWhileAnEmailIsStuck(t *testing.T) {
+	e := newEnv(t)
+	g := gated{recorder: e.tr, gateDomain: "client.test", open: make(chan struct{})}
+	e.w.Transport, e.w.PerDestination = g, 1
+	hooks := &hookSender{}
+	e.w.Senders = map[Kind]Sender{KindWebhook: hooks}
+	e.post("to ann, whose provider is stuck")
+	e.clk.Advance(DefaultHold)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.w.Run(ctx) }()
+	defer func() { close(g.open); cancel(); <-done }()
+	waitParked(t, e) // the email is leased and stuck at its destination
+	e.enqueueHook(store.NewID(e.clk.Now()))
+	e.w.Wake()
+	deadline := time.Now().Add(10 * time.Second) // bounds a hung test; nothing sleeps
+	for {
+		hooks.mu.Lock()
+		n := len(hooks.bodies)
+		hooks.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the webhook job waited behind the stuck email")
+		}
+		runtime.Gosched()
+	}
+	if got := e.tr.emails(); len(got) != 0 {
+		t.Errorf("%d emails sent through the closed gate", len(got))
 	}
 }

@@ -92,7 +92,7 @@ func (w *Worker) Run(ctx context.Context) {
 	if err != nil {
 		w.Log.Error("release stale leases", "err", err)
 	} else if n > 0 {
-		w.Log.Warn("retrying emails whose sending was cut short by a stop", "count", n)
+		w.Log.Warn("retrying jobs (emails, webhooks) whose sending was cut short by a stop", "count", n)
 	}
 	// Deliveries run on their own: a slow destination holds its slot, not
 	// the loop, which leases again as soon as a slot is free.
@@ -205,12 +205,22 @@ func (w *Worker) send(ctx context.Context, l Lease) {
 
 // complete records an attempt's outcome, even when ctx has ended
 // (shutdown): an email that left must not be sent again.
+// A job given up on is logged as an error: for an email the outgoing log
+// says so too, for a webhook job this line is the trace.
 func (w *Worker) complete(ctx context.Context, log *slog.Logger, l Lease, res Result, err error) {
+	var after Job
 	cerr := w.DB.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		return w.Queue.Complete(tx, l, res, err, w.Clock.Now())
+		if err := w.Queue.Complete(tx, l, res, err, w.Clock.Now()); err != nil {
+			return err
+		}
+		after, _ = GetJob(tx, l.Job.ID) // only for the log line below
+		return nil
 	})
-	if cerr != nil {
+	switch {
+	case cerr != nil:
 		log.Error("record delivery outcome", "err", cerr)
+	case after.State == StateFailed && after.Attempts == l.Job.Attempts:
+		log.Error("gave up", "attempts", after.Attempts, "reason", after.Reason)
 	}
 }
 
