@@ -34,6 +34,7 @@ import (
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
+	"github.com/deskmail/deskmail/webhook"
 )
 
 // SocketName is the control socket in the data folder: the HTTP API,
@@ -122,7 +123,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	// live streams.
 	hub := messaging.NewHub()
 	thread.Hub = hub
-	ob, err := newOutbound(cfg, db, clk, classify.Guard, thread.Keyring, log.With("component", "queue"))
+	ob, err := newOutbound(cfg, db, clk, classify.Guard, thread.Keyring, hook, log.With("component", "queue"))
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +133,15 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	msgs := &messaging.Service{DB: db, Clock: clk, Hub: hub, OnNotify: d.Queue.Hold, OnSeen: d.Queue.SeenAck}
 	d.Messaging = msgs
 	thread.Messaging = msgs
+	if hook != nil {
+		// A webhook job is due the moment its message is committed.
+		thread.Posted = ob.worker.Wake
+	}
+	if n, err := webhook.MigrateOutbox(ctx, db, clk.Now()); err != nil {
+		return nil, fmt.Errorf("move the webhook outbox to the queue: %w", err)
+	} else if n > 0 {
+		log.Info("moved waiting webhook events to the queue", "count", n)
+	}
 	step := &InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
 	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), Step: step.Step, wake: make(chan struct{}, 1)}
 	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: pipe.Wake,
@@ -146,10 +156,6 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	go func() { defer d.workers.Done(); pruner.Run(ctx) }()
 	d.workers.Add(1)
 	go func() { defer d.workers.Done(); ob.worker.Run(ctx) }()
-	if hook != nil {
-		d.workers.Add(1)
-		go func() { defer d.workers.Done(); hook.Run(ctx) }()
-	}
 
 	// The live streams end when HTTP shutdown begins (RegisterOnShutdown
 	// below): they never go idle, so Shutdown would wait for them in vain.
@@ -346,10 +352,12 @@ type outbound struct {
 }
 
 // newOutbound builds the queue worker. keyring is the threading step's,
-// so replies to our emails verify with the keys that minted them.
-func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, keyring *threading.Keyring, log *slog.Logger) (*outbound, error) {
+// so replies to our emails verify with the keys that minted them; hook,
+// when the webhook is on, delivers the webhook jobs.
+func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, keyring *threading.Keyring, hook *webhook.Sender, log *slog.Logger) (*outbound, error) {
 	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter,
-		Backoff: queue.Backoff{Base: cfg.RetryBase, Max: queue.DefaultBackoff.Max, Jitter: queue.DefaultBackoff.Jitter}}
+		Backoff:     queue.Backoff{Base: cfg.RetryBase, Max: queue.DefaultBackoff.Max, Jitter: queue.DefaultBackoff.Jitter},
+		KindBackoff: map[queue.Kind]queue.Backoff{queue.KindWebhook: webhook.DefaultBackoff}}
 	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,
 		From:   mail.Address{Name: cfg.MailFromName, Address: cfg.MailFrom},
 		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader}
@@ -375,6 +383,9 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 	}
 	ob.worker = &queue.Worker{DB: db, Queue: q, Composer: mailer, Transport: tr, Clock: clk, Log: log,
 		Concurrency: cfg.QueueConcurrency, PerDestination: cfg.DestConcurrency}
+	if hook != nil {
+		ob.worker.Senders = map[queue.Kind]queue.Sender{queue.KindWebhook: hook}
+	}
 	ob.admin = (&queue.Admin{DB: db, Queue: q, Wake: ob.worker.Wake, Retention: cfg.Retention}).Handler()
 	return ob, nil
 }

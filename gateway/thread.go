@@ -35,7 +35,7 @@ type Threader struct {
 	// Messaging runs the hooks of a new message's notifications (the hold
 	// queue) inside the step's commit; nil in tests without a queue.
 	Messaging *messaging.Service
-	Posted    func() // called after a commit that appended a message (wakes the webhook worker)
+	Posted    func() // called after a commit that appended a message (wakes the queue worker for its webhook job)
 }
 
 // threadJob is the part of the work done before the commit: parsing and

@@ -15,8 +15,8 @@ import (
 const WebhookSecretFile = "webhook-secret"
 
 // threader builds the threading step and, when a webhook URL is
-// configured, its delivery worker (not started).
-func (d *Daemon) threader(opts Options, clk clock.Clock) (*Threader, *webhook.Worker, error) {
+// configured, the queue's sender of its webhook jobs.
+func (d *Daemon) threader(opts Options, clk clock.Clock) (*Threader, *webhook.Sender, error) {
 	cfg := d.cfg
 	keys, err := threading.LoadOrCreateKeyring(cfg.Data)
 	if err != nil {
@@ -51,8 +51,6 @@ func (d *Daemon) threader(opts Options, clk clock.Clock) (*Threader, *webhook.Wo
 		}
 		secret = []byte(hex.EncodeToString(k))
 	}
-	w := webhook.NewWorker(webhook.Worker{DB: d.DB, URL: cfg.WebhookURL, Secret: secret, Clock: clk,
-		Log: d.log.With("component", "webhook")})
-	t.Webhook, t.Posted = true, w.Wake
-	return t, w, nil
+	t.Webhook = true
+	return t, &webhook.Sender{URL: cfg.WebhookURL, Secret: secret, Clock: clk}, nil
 }

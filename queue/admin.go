@@ -78,7 +78,7 @@ func (q *Queue) Retry(tx *store.Tx, id string) (Job, error) {
 	case j.State.Live():
 	case j.State == StateFailed || j.State == StateBounced:
 		if tx.Get(bBodies, []byte(id)) == nil {
-			return j, fmt.Errorf("%w: job %s: its email is no longer kept; it cannot be retried", ErrState, id)
+			return j, fmt.Errorf("%w: job %s: its %s is no longer kept; it cannot be retried", ErrState, id, bodyName(j.Kind))
 		}
 		// A new life: the age limit counts from now.
 		j.State, j.Created, j.Due = StateQueued, now, time.Time{}

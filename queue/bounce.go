@@ -120,6 +120,11 @@ func (q *Queue) RecordBounce(tx *store.Tx, id string, r loopguard.BounceReport) 
 	if err != nil {
 		return Job{}, err
 	}
+	if j.Kind != KindEmail {
+		// A VERP address only ever names an email; a report naming
+		// another kind of job is forged or mistaken.
+		return Job{}, fmt.Errorf("%w: %s is a %s job, not an email", ErrNotFound, jobID, j.Kind)
+	}
 	now := q.Clock.Now()
 	detail := strings.TrimSpace(r.Status + " " + r.Diagnostic)
 	switch strings.ToLower(r.Action) {

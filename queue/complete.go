@@ -59,13 +59,16 @@ func (q *Queue) Complete(tx *store.Tx, l Lease, res Result, sendErr error, now t
 		return q.journal(tx, &j, status, res.Reply, nil, now)
 	case IsPermanent(sendErr):
 		// A 5xx at RCPT or DATA is a bounce that came back at once: it
-		// counts towards suppressing the address like a DSN does.
-		if err := q.hardBounce(tx, j.To, now); err != nil {
-			return err
+		// counts towards suppressing the address like a DSN does. Other
+		// kinds have no address to suppress.
+		if j.Kind == KindEmail {
+			if err := q.hardBounce(tx, j.To, now); err != nil {
+				return err
+			}
 		}
 		return q.fail(tx, &j, sendErr.Error(), now)
 	}
-	next := now.Add(q.Backoff.Delay(j.Attempts))
+	next := now.Add(q.backoff(&j).Delay(j.Attempts))
 	if next.Sub(j.Created) > q.maxAge() {
 		return q.fail(tx, &j, "no success within "+q.maxAge().String()+": "+sendErr.Error(), now)
 	}

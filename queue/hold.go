@@ -34,8 +34,11 @@ type Queue struct {
 	// LeaseFor is how long a sender owns a job (default 10m, more than an
 	// SMTP transaction's timeouts). A job whose lease expires is due again.
 	LeaseFor time.Duration
-	// Backoff is the retry schedule (zero value: DefaultBackoff).
+	// Backoff is the retry schedule of emails (zero value: DefaultBackoff).
 	Backoff Backoff
+	// KindBackoff is the retry schedule of the other kinds of job; a kind
+	// not in it uses Backoff.
+	KindBackoff map[Kind]Backoff
 	// SuppressAfter is the number of hard bounces to one address that
 	// suppress it (default 2).
 	SuppressAfter int
@@ -83,7 +86,7 @@ func (q *Queue) Hold(tx *store.Tx, n model.Notification) error {
 			return saveJob(tx, &j, now)
 		}
 	}
-	j := Job{ID: store.NewID(now), Person: n.Person, Conversation: n.Conversation,
+	j := Job{ID: store.NewID(now), Kind: KindEmail, Person: n.Person, Conversation: n.Conversation,
 		Messages: []string{n.Message}, State: StateHeld, Created: now}
 	if p, err := model.GetPerson(tx, n.Person); err == nil && len(p.Emails) > 0 {
 		j.To = p.Emails[0]
@@ -155,8 +158,14 @@ func (q *Queue) cancel(tx *store.Tx, j *Job, reason string, now time.Time) error
 	return q.journal(tx, j, journal.StatusCancelled, reason, nil, now)
 }
 
-// journal appends the job's new status to the outgoing log.
+// journal appends an email's new status to the outgoing log. Jobs of
+// other kinds are not journaled: the log of outgoing email is about email
+// (`deskmail log --direction out`, the delivery view); their state, attempts
+// and last error are in the job (`deskmail queue show`) and the daemon's log.
 func (q *Queue) journal(tx *store.Tx, j *Job, status, reason string, next *time.Time, now time.Time) error {
+	if j.Kind != KindEmail {
+		return nil
+	}
 	e := journal.Entry{Time: now, Direction: journal.Out, Status: status, Reason: reason,
 		MessageID: j.MessageID, EnvelopeFrom: j.From, Subject: j.Subject,
 		Job: j.ID, Person: j.Person, Conversation: j.Conversation,

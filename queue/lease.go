@@ -71,7 +71,7 @@ func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease
 			continue
 		default:
 			if body = bytes.Clone(tx.Get(bBodies, []byte(j.ID))); body == nil {
-				if err := q.fail(tx, &j, "the composed email is missing", now); err != nil {
+				if err := q.fail(tx, &j, "the job's "+bodyName(j.Kind)+" is missing", now); err != nil {
 					return nil, err
 				}
 				continue
@@ -91,6 +91,13 @@ func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease
 		out = append(out, Lease{Job: j, Body: body})
 	}
 	return out, nil
+}
+
+func bodyName(k Kind) string {
+	if k == KindEmail {
+		return "composed email"
+	}
+	return "payload"
 }
 
 // endHold re-checks a job whose hold ended and composes its email; ok is

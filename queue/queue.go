@@ -3,7 +3,11 @@
 // goes to the recipient listing every message of the conversation that is
 // still unseen; a seen-acknowledgement shrinks or cancels the held email.
 //
-// A Job is one email to one person about one conversation. Every job that
+// A Job is one email to one person about one conversation, or, for a job
+// of another Kind (KindWebhook), one payload for that kind's Sender (see
+// kind.go): the due index, leases, backoff, max age and the admin commands
+// are the same for every kind; the hold, the re-checks, suppression and the
+// outgoing log are email's alone. Every job that
 // is not finished has exactly one key in the due index, (due time, job ID),
 // so the worker finds due jobs with one cursor seek: a held job is due when
 // its hold ends, a deferred job when its next attempt is, and a job being
@@ -21,7 +25,7 @@
 //	queue_due        8-byte big-endian due time + job ID -> nil
 //	queue_held       person \x00 conversation -> job ID of the open hold
 //	queue_delivery   message \x00 person -> Delivery (what became of that notification)
-//	queue_bodies     job ID -> the composed email, kept while it may be retried
+//	queue_bodies     job ID -> the composed email (or a webhook's payload), kept while it may be retried
 //	queue_msgids     Message-ID -> job ID (to tie a bounce to its email)
 //	queue_bounces    address -> Suppression (hard-bounce count, suppressed or not)
 //	queue_leases     job ID -> nil, for the jobs in StateSending (crash recovery)
@@ -71,9 +75,12 @@ const (
 // Live reports whether the job may still be sent.
 func (s State) Live() bool { return s == StateHeld || s == StateQueued || s == StateSending }
 
-// Job is one email to one person about one conversation.
+// Job is one email to one person about one conversation, or a job of
+// another kind (then Person is empty and Messages, if set, only say what
+// the job is about).
 type Job struct {
 	ID           string    `json:"id"`
+	Kind         Kind      `json:"kind"` // GetJob reads a job stored before kinds as KindEmail
 	Person       string    `json:"person"`
 	Conversation string    `json:"conversation"`
 	Messages     []string  `json:"messages"`          // oldest first
@@ -136,6 +143,9 @@ func GetJob(tx *store.Tx, id string) (Job, error) {
 	ok, err := getJSON(tx, bJobs, []byte(id), &j)
 	if err == nil && !ok {
 		err = fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if j.Kind == "" {
+		j.Kind = KindEmail
 	}
 	return j, err
 }

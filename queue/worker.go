@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -18,14 +19,19 @@ type Transport interface {
 	Deliver(ctx context.Context, from, to string, msg []byte) (Result, error)
 }
 
-// Worker leases due jobs and delivers them.
+// Worker leases due jobs and delivers them: emails through Transport,
+// jobs of other kinds through their Sender.
 type Worker struct {
 	DB        *store.DB
 	Queue     *Queue
 	Composer  Composer
 	Transport Transport
-	Clock     clock.Clock
-	Log       *slog.Logger
+	// Senders deliver the jobs of other kinds. A job of a kind with no
+	// Sender (the webhook was turned off with jobs left) is deferred and
+	// in time failed, like any job that cannot be delivered.
+	Senders map[Kind]Sender
+	Clock   clock.Clock
+	Log     *slog.Logger
 	// Concurrency is how many emails are delivered at once (default 8).
 	Concurrency int
 	// PerDestination caps the deliveries at once to one recipient domain
@@ -86,7 +92,7 @@ func (w *Worker) Run(ctx context.Context) {
 	if err != nil {
 		w.Log.Error("release stale leases", "err", err)
 	} else if n > 0 {
-		w.Log.Warn("retrying emails whose sending was cut short by a stop", "count", n)
+		w.Log.Warn("retrying jobs (emails, webhooks) whose sending was cut short by a stop", "count", n)
 	}
 	// Deliveries run on their own: a slow destination holds its slot, not
 	// the loop, which leases again as soon as a slot is free.
@@ -155,6 +161,10 @@ func (w *Worker) ProcessDue(ctx context.Context) (int, error) {
 }
 
 func (w *Worker) deliver(ctx context.Context, l Lease) {
+	if l.Job.Kind != KindEmail {
+		w.send(ctx, l)
+		return
+	}
 	log := w.Log.With("job", l.Job.ID, "message_id", l.Job.MessageID)
 	slot := w.slot(domainOf(l.Job.To))
 	var res Result
@@ -174,13 +184,43 @@ func (w *Worker) deliver(ctx context.Context, l Lease) {
 	} else {
 		log.Info("delivered", "to", l.Job.To, "reply", res.Reply)
 	}
-	// The outcome is recorded even when ctx has ended (shutdown): an
-	// email that left must not be sent again.
+	w.complete(ctx, log, l, res, err)
+}
+
+// send delivers a job of a kind other than email through its Sender.
+func (w *Worker) send(ctx context.Context, l Lease) {
+	log := w.Log.With("job", l.Job.ID, "kind", l.Job.Kind)
+	var res Result
+	err := fmt.Errorf("no sender for %s jobs is configured", l.Job.Kind)
+	if s := w.Senders[l.Job.Kind]; s != nil {
+		res, err = s.Send(ctx, l.Job, l.Body)
+	}
+	if err != nil {
+		log.Warn("delivery failed", "attempt", l.Job.Attempts, "permanent", IsPermanent(err), "err", err)
+	} else {
+		log.Info("delivered", "reply", res.Reply)
+	}
+	w.complete(ctx, log, l, res, err)
+}
+
+// complete records an attempt's outcome, even when ctx has ended
+// (shutdown): an email that left must not be sent again.
+// A job given up on is logged as an error: for an email the outgoing log
+// says so too, for a webhook job this line is the trace.
+func (w *Worker) complete(ctx context.Context, log *slog.Logger, l Lease, res Result, err error) {
+	var after Job
 	cerr := w.DB.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		return w.Queue.Complete(tx, l, res, err, w.Clock.Now())
+		if err := w.Queue.Complete(tx, l, res, err, w.Clock.Now()); err != nil {
+			return err
+		}
+		after, _ = GetJob(tx, l.Job.ID) // only for the log line below
+		return nil
 	})
-	if cerr != nil {
+	switch {
+	case cerr != nil:
 		log.Error("record delivery outcome", "err", cerr)
+	case after.State == StateFailed && after.Attempts == l.Job.Attempts:
+		log.Error("gave up", "attempts", after.Attempts, "reason", after.Reason)
 	}
 }
 

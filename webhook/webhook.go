@@ -1,15 +1,15 @@
 // Package webhook tells the web app about new inbound messages (SPEC
 // section 5: "the web app is told (webhook, retried until it succeeds)").
 //
-// Enqueue writes a durable outbox record in the caller's transaction, so
-// the job exists if and only if the message it announces was committed.
-// A Worker POSTs each record as JSON to the configured URL, signed with
-// HMAC-SHA256 (see Sign), and retries with exponential backoff and jitter
-// until the receiver answers 2xx. Delivery is at least once: a receiver
-// dedupes on the event ID.
-//
-// The outbox is a stand-in for the hold queue: when the queue lands, a
-// webhook job becomes a queue job and Enqueue keeps its signature.
+// Enqueue adds a webhook job to the hold queue (package queue) in the
+// caller's transaction, so the job exists if and only if the message it
+// announces was committed. The queue's worker hands each due job to a
+// Sender, which POSTs the event as JSON to the configured URL, signed with
+// HMAC-SHA256 (see Sign); a failed POST is retried with the queue's
+// backoff and jitter (DefaultBackoff) until the receiver answers 2xx or
+// the queue's maximum age passes, and a sender that crashed mid-POST
+// leaves a lease that runs out. Delivery is at least once: a receiver
+// dedupes on the event ID, which is also the job's ID.
 package webhook
 
 import (
@@ -22,10 +22,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 )
-
-const bucket = "webhook_outbox"
 
 // Event is what the web app receives.
 type Event struct {
@@ -42,31 +41,32 @@ type Event struct {
 // TypeMessageCreated announces a message appended from an email.
 const TypeMessageCreated = "message.created"
 
-// record is an outbox entry.
-type record struct {
-	Event     Event     `json:"event"`
-	Attempts  int       `json:"attempts"`
-	NextTry   time.Time `json:"next_try"`
-	LastError string    `json:"last_error,omitempty"`
-}
+// MaxPayload bounds the JSON of one event. An event names its message, it
+// does not carry it, so a few hundred bytes is the norm.
+const MaxPayload = 16 << 10
 
-// Enqueue stores e for delivery, in the caller's transaction. e.ID and
-// e.Time must be set; the ID orders the outbox, so use store.NewID.
+// Enqueue adds the webhook job of e to the queue, due at once, in the
+// caller's transaction. e.ID and e.Time must be set; use store.NewID, as
+// the ID is the job's too.
 func Enqueue(tx *store.Tx, e Event) error {
 	if e.ID == "" || e.Time.IsZero() {
 		return fmt.Errorf("webhook: event needs an ID and a time")
 	}
-	b, err := json.Marshal(record{Event: e, NextTry: e.Time})
+	body, err := json.Marshal(e)
 	if err != nil {
-		return err
+		return fmt.Errorf("webhook: encode event %s: %w", e.ID, err)
 	}
-	return tx.Put(bucket, []byte(e.ID), b)
-}
-
-// Pending counts the events not yet delivered.
-func Pending(db *store.DB) (n int, err error) {
-	err = db.View(func(tx *store.Tx) error { n = tx.Count(bucket); return nil })
-	return n, err
+	if len(body) > MaxPayload {
+		return fmt.Errorf("webhook: event %s is %d bytes, over %d", e.ID, len(body), MaxPayload)
+	}
+	j := queue.Job{ID: e.ID, Kind: queue.KindWebhook, Conversation: e.Conversation, Created: e.Time}
+	if e.Message != "" {
+		j.Messages = []string{e.Message}
+	}
+	if err := queue.Enqueue(tx, j, body); err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	return nil
 }
 
 // SignatureHeader carries "t=UNIX,v1=HEX": HMAC-SHA256 over "UNIX.BODY".

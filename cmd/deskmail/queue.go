@@ -26,7 +26,7 @@ func init() { subcommands = append(subcommands, newQueueCmd) }
 // The queue commands ask the running daemon over the control socket, or
 // open the data folder themselves when it is stopped (as `log` does).
 func newQueueCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "queue", Short: "Inspect and act on the outgoing email queue"}
+	cmd := &cobra.Command{Use: "queue", Short: "Inspect and act on the outgoing queue: emails and webhook jobs"}
 	var asJSON bool
 	var limit int
 	sub := func(use, short string, args cobra.PositionalArgs, run func(w io.Writer, data string, args []string) error) {
@@ -45,7 +45,7 @@ func newQueueCmd() *cobra.Command {
 		}
 		cmd.AddCommand(c)
 	}
-	sub("list", "List the emails waiting: held, queued for a retry, being sent", cobra.NoArgs, func(w io.Writer, data string, _ []string) error {
+	sub("list", "List the jobs waiting (emails and webhooks): held, queued for a retry, being sent", cobra.NoArgs, func(w io.Writer, data string, _ []string) error {
 		var resp struct {
 			Jobs []queue.Job `json:"jobs"`
 		}
@@ -62,7 +62,7 @@ func newQueueCmd() *cobra.Command {
 		printJobs(w, resp.Jobs)
 		return nil
 	})
-	sub("show ID", "Show one email and its history", cobra.ExactArgs(1), func(w io.Writer, data string, args []string) error {
+	sub("show ID", "Show one job and its history (emails; a webhook job has no log history)", cobra.ExactArgs(1), func(w io.Writer, data string, args []string) error {
 		var v queue.JobView
 		err := queueCall(data, http.MethodGet, "/v1/queue/"+url.PathEscape(args[0]), &v, func(db *store.DB) error {
 			var err error
@@ -73,6 +73,10 @@ func newQueueCmd() *cobra.Command {
 			return printJSON(w, err, v)
 		}
 		printJobs(w, []queue.Job{v.Job})
+		if v.Job.Kind != queue.KindEmail {
+			fmt.Fprintf(w, "\nkind: %s\nmessages: %s\nreason: %s\n", v.Job.Kind, strings.Join(v.Job.Messages, ", "), v.Job.Reason)
+			return nil
+		}
 		fmt.Fprintf(w, "\nmessages: %s\nto: %s\nmessage-id: %s\nreason: %s\n\nhistory:\n",
 			strings.Join(v.Job.Messages, ", "), v.Job.To, v.Job.MessageID, v.Job.Reason)
 		for _, e := range v.History {
@@ -85,8 +89,8 @@ func newQueueCmd() *cobra.Command {
 		return nil
 	})
 	for _, action := range []struct{ name, short string }{
-		{"retry", "Send an email now (held or queued), or again (failed)"},
-		{"cancel", "Cancel an email that is held or queued"},
+		{"retry", "Send a job now (held or queued), or again (failed)"},
+		{"cancel", "Cancel a job that is held or queued"},
 	} {
 		sub(action.name+" ID", action.short, cobra.ExactArgs(1), func(w io.Writer, data string, args []string) error {
 			var j queue.Job
@@ -188,10 +192,17 @@ func printJSON(w io.Writer, err error, v any) error {
 
 func printJobs(w io.Writer, jobs []queue.Job) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tDUE\tATTEMPTS\tPERSON\tCONVERSATION\tMESSAGES\tSUBJECT")
+	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tDUE\tATTEMPTS\tPERSON\tCONVERSATION\tMESSAGES\tSUBJECT")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", j.ID, j.State, j.Due.Local().Format(time.DateTime),
-			j.Attempts, j.Person, j.Conversation, len(j.Messages), short(j.Subject, 50))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", j.ID, j.Kind, j.State, j.Due.Local().Format(time.DateTime),
+			j.Attempts, orDash(j.Person), j.Conversation, len(j.Messages), short(j.Subject, 50))
 	}
 	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
