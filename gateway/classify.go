@@ -84,13 +84,16 @@ func (c *Classifier) classify(m inbound.Meta, raw []byte) (loopguard.Verdict, fu
 	}
 }
 
-// senderOf is the author address the rate limit counts: the From header's
-// address, or the envelope sender when From does not parse.
+// senderOf is the author the rate limit counts: the From header's address
+// (or the envelope sender when From does not parse) together with the
+// connecting IP, so that whoever forges a customer's From from elsewhere
+// exhausts their own budget, not the customer's.
 func senderOf(m inbound.Meta) string {
+	addr := strings.ToLower(m.Envelope.MailFrom)
 	if a, err := mail.ParseAddress(m.From); err == nil {
-		return strings.ToLower(a.Address)
+		addr = strings.ToLower(a.Address)
 	}
-	return strings.ToLower(m.Envelope.MailFrom)
+	return addr + " " + m.Envelope.RemoteIP
 }
 
 // rateKey names the conversation a message is counted against. Until

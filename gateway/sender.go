@@ -33,6 +33,8 @@ type senderFacts struct {
 	Match  threading.Match
 	Conv   *model.Conversation // the matched conversation, nil for new/none or when it is gone
 	Auth   auth.Result
+	// OwnDomain: From is an address of one of deskmail's own domains.
+	OwnDomain bool
 }
 
 // decision is the outcome; Author "" with a post or open verdict means
@@ -63,6 +65,12 @@ func decideSender(f senderFacts, policy string) decision {
 		return decision{Verdict: verdictDrop, Why: fmt.Sprintf("conversation %s no longer exists", f.Match.Conversation)}
 	}
 	a := f.Author
+	if a == nil && f.OwnDomain {
+		// Mail "from" one of our own addresses (support@, reply+..., a
+		// bounce+ address) by nobody we know: never make it a customer,
+		// whom deskmail would then email, which is a loop (SPEC section 7).
+		return decision{Verdict: verdictDrop, Why: "From " + f.From + " is an address of deskmail's own domains and of no known person"}
+	}
 	if a != nil && a.Kind != notify.KindCustomer && !f.Auth.Authenticated() {
 		// RFC 7489 section 3.1: only an aligned SPF or DKIM pass ties the
 		// From domain to the sender. Without it anyone can write From:

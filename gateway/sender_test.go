@@ -48,6 +48,7 @@ func TestDecideSender(t *testing.T) {
 		{"stranger never lands in an internal conversation", senderFacts{From: "eve@x.test", Match: refsInternal, Conv: internal, Auth: pass}, "", verdictQuarantine, "", "internal conversation c2"},
 		{"stranger by references joins an external conversation as a new customer", senderFacts{From: "eve@x.test", Match: refs, Conv: ext, Auth: fail}, "", verdictPost, "", ""},
 		{"stranger to the support address opens a conversation", senderFacts{From: "eve@x.test", Match: newConv, Auth: fail}, "", verdictOpen, "", ""},
+		{"unknown address of our own domain is never made a customer", senderFacts{From: "support@example.test", Match: newConv, Auth: fail, OwnDomain: true}, "", verdictDrop, "", "own domains"},
 		{"nothing matched is dropped", senderFacts{From: "eve@x.test", Match: none}, "", verdictDrop, "", "no support address"},
 		{"no single From is dropped", senderFacts{Match: newConv}, "", verdictDrop, "", "no single author"},
 		{"a deleted conversation is dropped", senderFacts{From: "ann@x.test", Author: ann, Match: refs}, "", verdictDrop, "", "no longer exists"},

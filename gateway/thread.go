@@ -109,7 +109,8 @@ func (j *threadJob) run(tx *store.Tx) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	f := senderFacts{From: j.email.From, Match: match, Auth: j.auth}
+	f := senderFacts{From: j.email.From, Match: match, Auth: j.auth,
+		OwnDomain: inbound.NewDomains(j.t.ReplyDomains).Accepts(j.email.From)}
 	if j.email.From != "" {
 		if p, err := model.PersonByEmail(tx, j.email.From); err == nil {
 			f.Author = &p
