@@ -55,23 +55,7 @@ func TestPipelineClassifiesIntoTheJournal(t *testing.T) {
 	}
 	cl := &Classifier{DB: db, Clock: clock.NewFake(time.Now()), Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
 	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Step: cl.Step, wake: make(chan struct{}, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { p.Run(ctx); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ids, _ := inbound.Pending(db, 10)
-		if len(ids) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still pending: %v", ids)
-		}
-		p.Wake("")
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	<-done
+	runUntilDrained(t, p, db)
 	es, _ := journal.Query(db, journal.Filter{})
 	if len(es) != len(cases) {
 		t.Fatalf("%d entries", len(es))
@@ -164,23 +148,30 @@ func TestPipelineRetriesFailedStepAndSurvivesPrunedEntry(t *testing.T) {
 				return updateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = "done" })
 			}}, nil
 		}}
+	runUntilDrained(t, p, db)
+	if calls["<a@x>"] != 3 || calls["<b@x>"] != 1 {
+		t.Errorf("calls = %v, want a thrice (two failures), b once", calls)
+	}
+}
+
+// runUntilDrained runs the pipeline until no message is pending (bounded),
+// then stops it.
+func runUntilDrained(t *testing.T, p *Pipeline, db *store.DB) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ids, _ := inbound.Pending(db, 10)
 		if len(ids) == 0 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("still pending: %v (calls %v)", ids, calls)
+			t.Fatalf("still pending: %v", ids)
 		}
+		p.Wake("")
 		time.Sleep(time.Millisecond) // waiting for the pipeline goroutine; bounded above
-	}
-	cancel()
-	<-done
-	if calls["<a@x>"] != 3 || calls["<b@x>"] != 1 {
-		t.Errorf("calls = %v, want a thrice (two failures), b once", calls)
 	}
 }
