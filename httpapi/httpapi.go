@@ -104,6 +104,7 @@ func (s *Server) routes(mux *http.ServeMux, trusted bool) {
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	s.messagingRoutes(mux, auth)
+	s.templateRoutes(mux, auth)
 }
 
 func (s *Server) requireToken(h http.Handler) http.Handler {

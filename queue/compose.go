@@ -75,7 +75,14 @@ func (m *Mailer) Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error) {
 		}
 		n.Messages = append(n.Messages, templates.Message{Author: author, Time: msg.Created, Text: text})
 	}
-	textBody, htmlBody, err := templates.RenderNotification(n)
+	// The notification template may have been edited (SPEC section 8);
+	// every saved version rendered with the sample data, so it renders here.
+	tpl, err := templates.Get(tx, templates.NotificationName)
+	if err != nil {
+		return nil, err
+	}
+	n.Org = m.From.Name
+	textBody, htmlBody, err := templates.RenderNotificationWith(tpl, n)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
