@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/auth"
+	"github.com/deskmail/deskmail/center"
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/httpapi"
@@ -167,7 +168,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	}()
 	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load,
-		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db)}
+		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db),
+		Center: &center.Service{DB: db, Clock: clk, Mailer: ob.worker.Composer.(*queue.Mailer), Messaging: msgs, Wake: ob.worker.Wake}}
 	sock := filepath.Join(cfg.Data, SocketName)
 	_ = os.Remove(sock) // we hold the database lock, so no live daemon owns it
 	// The socket is the API without a token: it must never exist, even for

@@ -30,6 +30,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/deskmail/deskmail/center"
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
@@ -72,6 +73,9 @@ type Server struct {
 	// DefaultMaxStreamsPerPerson and DefaultMaxStreams).
 	MaxStreamsPerPerson int
 	MaxStreams          int
+
+	// Center handles POST /v1/events (nil: 503).
+	Center *center.Service
 
 	streams streamCounter
 }

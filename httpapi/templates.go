@@ -18,6 +18,7 @@ func (s *Server) templateRoutes(mux *http.ServeMux, auth func(http.Handler) http
 	h("POST /v1/templates/{name}/preview", s.previewTemplate)
 	h("POST /v1/templates/{name}/reset", s.resetTemplate)
 	h("PATCH /v1/system-emails/{name}", s.patchSystemEmail)
+	h("POST /v1/events", s.postEvent)
 }
 
 // TemplateInput is the body of PUT /v1/templates/{name} and, optionally,

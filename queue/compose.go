@@ -122,8 +122,19 @@ func (m *Mailer) Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error) {
 	if m.Marker != nil && m.MarkerHeader != "" {
 		h.add(m.MarkerHeader, m.Marker(j.MessageID))
 	}
+	if err := writeAlternative(&b, textBody, htmlBody); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// writeAlternative ends the header with MIME-Version and Content-Type and
+// writes the text and HTML bodies as a multipart/alternative, each part
+// quoted-printable.
+func writeAlternative(b *bytes.Buffer, textBody, htmlBody string) error {
+	h := headerWriter{b}
 	h.add("MIME-Version", "1.0")
-	mw := multipart.NewWriter(&b)
+	mw := multipart.NewWriter(b)
 	h.add("Content-Type", `multipart/alternative; boundary="`+mw.Boundary()+`"`)
 	b.WriteString("\r\n")
 	for _, part := range []struct{ ctype, body string }{
@@ -132,20 +143,20 @@ func (m *Mailer) Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error) {
 		pw, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {part.ctype},
 			"Content-Transfer-Encoding": {"quoted-printable"}})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		qp := quotedprintable.NewWriter(pw)
 		if _, err := qp.Write([]byte(strings.ReplaceAll(part.body, "\n", "\r\n"))); err != nil {
-			return nil, err
+			return err
 		}
 		if err := qp.Close(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := mw.Close(); err != nil {
-		return nil, err
+		return err
 	}
-	return b.Bytes(), nil
+	return nil
 }
 
 // encodeText makes a header's free text safe: control characters (CR and
