@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/deskmail/deskmail/center"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/templates"
 )
@@ -19,6 +20,7 @@ func (s *Server) templateRoutes(mux *http.ServeMux, auth func(http.Handler) http
 	h("POST /v1/templates/{name}/reset", s.resetTemplate)
 	h("PATCH /v1/system-emails/{name}", s.patchSystemEmail)
 	h("POST /v1/events", s.postEvent)
+	s.automationRoutes(mux, auth)
 }
 
 // TemplateInput is the body of PUT /v1/templates/{name} and, optionally,
@@ -36,6 +38,8 @@ type TemplateView struct {
 	System   bool                 `json:"system"`
 	AlwaysOn bool                 `json:"always_on,omitempty"`
 	History  []templates.Template `json:"history"`
+	// Automations lists the automations that send this template.
+	Automations []string `json:"automations"`
 }
 
 // TemplateErrorBody is a refused template: the part and line at fault.
@@ -100,7 +104,10 @@ func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request) {
 		}
 		sys, isSys := templates.LookupSystem(name)
 		v.System, v.AlwaysOn, v.Enabled = isSys, sys.AlwaysOn, templates.Enabled(tx, name)
-		v.History, err = templates.History(tx, name)
+		if v.History, err = templates.History(tx, name); err != nil {
+			return err
+		}
+		v.Automations, err = center.UsedBy(tx, name)
 		return err
 	})
 	if err != nil {

@@ -50,3 +50,40 @@ func TestTemplatesOverHTTP(t *testing.T) {
 		t.Fatalf("unknown template: %d", code)
 	}
 }
+
+func TestAutomationsOverHTTP(t *testing.T) {
+	a := newMessagingAPI(t)
+	code, m := a.call("GET", "/v1/automations", nil)
+	list, _ := m["automations"].([]any)
+	if code != 200 || len(list) != 1 || list[0].(map[string]any)["id"] != "new-message" {
+		t.Fatalf("list: %d %v", code, m)
+	}
+	if code, m := a.call("PATCH", "/v1/automations/new-message", map[string]any{"enabled": false}); code != 409 || !strings.Contains(m["error"].(string), "cannot be disabled or deleted") {
+		t.Fatalf("disable built-in: %d %v", code, m)
+	}
+	if code, _ := a.call("DELETE", "/v1/automations/new-message", nil); code != 409 {
+		t.Fatalf("delete built-in: %d", code)
+	}
+	if code, m := a.call("PUT", "/v1/automations/new-message", map[string]any{"action": map[string]any{"text": "You have a new message."}}); code != 200 || m["action"].(map[string]any)["text"] != "You have a new message." {
+		t.Fatalf("edit built-in text: %d %v", code, m)
+	}
+	body := map[string]any{"name": "Closed", "trigger": "item.closed", "action": map[string]any{"kind": "send_email", "template": "welcome", "to": []string{"assignees"}}}
+	if code, m := a.call("PUT", "/v1/automations/closed", body); code != 201 || m["enabled"] != true {
+		t.Fatalf("create: %d %v", code, m)
+	}
+	if code, m := a.call("GET", "/v1/templates/welcome", nil); code != 200 || len(m["automations"].([]any)) != 1 {
+		t.Fatalf("template lists its automations: %d %v", code, m)
+	}
+	if code, m := a.call("PUT", "/v1/automations/bad", map[string]any{"trigger": "item.closed", "action": map[string]any{"kind": "send_email", "template": "nosuch", "to": []string{"assignees"}}}); code != 400 || m["field"] != "action.template" {
+		t.Fatalf("unknown template: %d %v", code, m)
+	}
+	if code, m := a.call("PATCH", "/v1/automations/closed", map[string]any{"enabled": false}); code != 200 || m["enabled"] != false {
+		t.Fatalf("disable: %d %v", code, m)
+	}
+	if code, _ := a.call("DELETE", "/v1/automations/closed", nil); code != 200 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code, _ := a.call("GET", "/v1/automations/closed", nil); code != 404 {
+		t.Fatalf("deleted: %d", code)
+	}
+}
