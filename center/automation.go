@@ -239,3 +239,13 @@ func UsedBy(tx *store.Tx, name string) ([]string, error) {
 	}
 	return ids, nil
 }
+
+// BuiltinText is the text of the built-in automation, for the top of the
+// notification email (queue.Mailer.Intro).
+func BuiltinText(tx *store.Tx) string {
+	a, err := GetAutomation(tx, BuiltinID)
+	if err != nil {
+		return ""
+	}
+	return a.Action.Text
+}

@@ -101,7 +101,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	mailer := &queue.Mailer{Keyring: kr, Domain: "help.example.test",
-		From: mail.Address{Name: "Example Helpdesk", Address: "help@example.test"}}
+		From: mail.Address{Name: "Example Helpdesk", Address: "help@example.test"}, Intro: BuiltinText}
 	relay := &mta.Relay{Addr: l.Addr().String(), Hostname: "deskmail.test", Insecure: true}
 	t.Cleanup(relay.Close)
 	q := &queue.Queue{Clock: f.clk, HoldFor: time.Minute}

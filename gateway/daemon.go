@@ -362,7 +362,7 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 		KindBackoff: map[queue.Kind]queue.Backoff{queue.KindWebhook: webhook.DefaultBackoff}}
 	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,
 		From:   mail.Address{Name: cfg.MailFromName, Address: cfg.MailFrom},
-		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader}
+		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader, Intro: center.BuiltinText}
 	ob := &outbound{mode: cfg.Outbound, close: func() {}}
 	var tr queue.Transport
 	switch cfg.Outbound {

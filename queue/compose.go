@@ -36,6 +36,9 @@ type Mailer struct {
 	Marker func(messageID string) string
 	// MarkerHeader is the header name of the marker.
 	MarkerHeader string
+	// Intro returns the text of the built-in message automation, written
+	// at the top of a notification email (nil or "": none).
+	Intro func(tx *store.Tx) string
 }
 
 // Compose implements Composer.
@@ -82,6 +85,9 @@ func (m *Mailer) Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error) {
 		return nil, err
 	}
 	n.Org = m.From.Name
+	if m.Intro != nil {
+		n.Intro = m.Intro(tx)
+	}
 	textBody, htmlBody, err := templates.RenderNotificationWith(tpl, n)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)

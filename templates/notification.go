@@ -27,6 +27,7 @@ type Notification struct {
 	Org           string // the helpdesk's name
 	RecipientName string
 	Topic         string // the conversation's subject, shown in the body
+	Intro         string // the built-in message automation's text (SPEC section 8)
 	Messages      []Message
 }
 
@@ -59,7 +60,7 @@ func RenderNotificationWith(t Template, n Notification) (text, html string, err 
 		}
 		msgs[i].Text = strings.TrimSpace(t)
 	}
-	r, err := Render(t, Data{Org: n.Org, RecipientName: n.RecipientName, Topic: n.Topic, Messages: msgs})
+	r, err := Render(t, Data{Org: n.Org, RecipientName: n.RecipientName, Topic: n.Topic, Text: n.Intro, Messages: msgs})
 	if err != nil {
 		return "", "", err
 	}
