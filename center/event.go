@@ -122,7 +122,7 @@ type SentEmail struct {
 	Job      string `json:"job"`
 }
 
-const bEvents = "center_events" // event ID -> Outcome
+const bEvents = "center_events" // event ID -> Outcome (pruned with the log's retention, see prune.go)
 
 func getEvent(tx *store.Tx, id string) (Outcome, bool, error) {
 	b := tx.Get(bEvents, []byte(id))
@@ -145,6 +145,9 @@ func putEvent(tx *store.Tx, o Outcome) error {
 	}
 	b, err := json.Marshal(o)
 	if err != nil {
+		return err
+	}
+	if err := tx.Put(bEventTimes, eventTimeKey(o.Event.Received, o.Event.ID), nil); err != nil {
 		return err
 	}
 	return tx.Put(bEvents, []byte(o.Event.ID), b)

@@ -172,3 +172,23 @@ func TestNotificationEmailSwitchedOffIsNotSent(t *testing.T) {
 		t.Errorf("%d emails sent with the notification email switched off", n)
 	}
 }
+
+func TestPrunedEventIsForgotten(t *testing.T) {
+	f := newFixture(t)
+	f.helpdesk()
+	ev := Event{ID: "k1", Type: PasswordResetRequested, Person: "ann", Link: "https://app.test/r"}
+	f.handle(ev)
+	if n, err := PruneEvents(t.Context(), f.db, f.clk.Now()); err != nil || n != 0 {
+		t.Fatalf("pruned %d, %v before its time", n, err)
+	}
+	if !f.handle(ev).Duplicate {
+		t.Error("not a duplicate before pruning")
+	}
+	f.clk.Advance(time.Hour)
+	if n, err := PruneEvents(t.Context(), f.db, f.clk.Now()); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	if f.handle(ev).Duplicate {
+		t.Error("a pruned event is still a duplicate")
+	}
+}

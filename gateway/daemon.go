@@ -151,6 +151,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		Log: log.With("component", "prune"), Also: []func(context.Context, time.Time) (int, error){
 			func(ctx context.Context, t time.Time) (int, error) { return inbound.PruneDedupe(ctx, db, t) },
 			func(ctx context.Context, t time.Time) (int, error) { return queue.Prune(ctx, db, t) },
+			func(ctx context.Context, t time.Time) (int, error) { return center.PruneEvents(ctx, db, t) },
 		}}
 	d.workers.Add(2)
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
