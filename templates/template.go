@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	texttemplate "text/template"
+	"text/template/parse"
 	"time"
 )
 
@@ -72,7 +73,7 @@ type parsed struct {
 	html          *htmltemplate.Template
 }
 
-func parse(t Template) (parsed, error) {
+func compile(t Template) (parsed, error) {
 	var p parsed
 	for _, part := range []struct{ name, src string }{{"subject", t.Subject}, {"text", t.Text}, {"html", t.HTML}} {
 		if len(part.src) > MaxPartBytes {
@@ -98,7 +99,30 @@ func parse(t Template) (parsed, error) {
 	if p.html, err = htmltemplate.New("html").Option("missingkey=error").Parse(t.HTML); err != nil {
 		return p, partError("html", err)
 	}
+	for _, c := range []struct {
+		part string
+		t    *texttemplate.Template
+	}{{"subject", p.subject}, {"text", p.text}} {
+		if err := checkBounds(c.part, trees(c.t.Templates()), c.part); err != nil {
+			return p, err
+		}
+	}
+	htmlTrees := map[string]*parse.Tree{}
+	for _, h := range p.html.Templates() {
+		htmlTrees[h.Name()] = h.Tree
+	}
+	if err := checkBounds("html", htmlTrees, "html"); err != nil {
+		return p, err
+	}
 	return p, nil
+}
+
+func trees(ts []*texttemplate.Template) map[string]*parse.Tree {
+	m := map[string]*parse.Tree{}
+	for _, t := range ts {
+		m[t.Name()] = t.Tree
+	}
+	return m
 }
 
 // limitedBuffer stops a template that writes without end (a range over
@@ -117,7 +141,7 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 // Render renders t with d. The subject is one line: line breaks become
 // spaces.
 func Render(t Template, d Data) (Rendered, error) {
-	p, err := parse(t)
+	p, err := compile(t)
 	if err != nil {
 		return Rendered{}, err
 	}
