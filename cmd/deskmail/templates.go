@@ -240,6 +240,15 @@ func centerCall(data, method, path string, in, out any, offline func(tx *store.T
 	resp, err := controlDo(data, 30*time.Second, method, path, body)
 	if errors.Is(err, errNoDaemon) {
 		ro := method == http.MethodGet || strings.HasSuffix(path, "/preview")
+		if _, err := os.Stat(filepath.Join(data, store.DBFile)); ro && errors.Is(err, os.ErrNotExist) {
+			// No data folder yet: read the defaults from an empty store.
+			tmp, err := os.MkdirTemp("", "deskmail-empty-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			data, ro = tmp, false
+		}
 		db, err := store.Open(data, store.Options{ReadOnly: ro})
 		if err != nil {
 			return err
