@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deskmail/deskmail/center"
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/store"
@@ -80,14 +81,17 @@ func newTemplatesCmd() *cobra.Command {
 				return err
 			}
 			v.Enabled = templates.Enabled(tx, args[0])
-			v.History, err = templates.History(tx, args[0])
+			if v.History, err = templates.History(tx, args[0]); err != nil {
+				return err
+			}
+			v.Automations, err = center.UsedBy(tx, args[0])
 			return err
 		})
 		if err != nil || asJSON {
 			return printJSON(w, err, v)
 		}
 		io.WriteString(w, formatTemplate(v.Template))
-		fmt.Fprintf(w, "--- version %d, enabled %v; history:\n", v.Template.Version, v.Enabled)
+		fmt.Fprintf(w, "--- version %d, enabled %v; sent by automations: %s; history:\n", v.Template.Version, v.Enabled, orDash(strings.Join(v.Automations, ", ")))
 		for _, h := range v.History {
 			fmt.Fprintf(w, "  v%d  %s  %s\n", h.Version, h.Updated.Local().Format(time.DateTime), h.Note)
 		}
