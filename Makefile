@@ -33,6 +33,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./inbound
 	$(GO) test -run '^$$' -fuzz FuzzSession -fuzztime $(FUZZTIME) ./mta
+	$(GO) test -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME) ./templates
 
 clean:
 	rm -rf bin

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/auth"
+	"github.com/deskmail/deskmail/center"
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/httpapi"
@@ -150,6 +151,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		Log: log.With("component", "prune"), Also: []func(context.Context, time.Time) (int, error){
 			func(ctx context.Context, t time.Time) (int, error) { return inbound.PruneDedupe(ctx, db, t) },
 			func(ctx context.Context, t time.Time) (int, error) { return queue.Prune(ctx, db, t) },
+			func(ctx context.Context, t time.Time) (int, error) { return center.PruneEvents(ctx, db, t) },
 		}}
 	d.workers.Add(2)
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
@@ -167,7 +169,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	}()
 	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load,
-		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db)}
+		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db),
+		Center: &center.Service{DB: db, Clock: clk, Mailer: ob.worker.Composer.(*queue.Mailer), Messaging: msgs, Wake: ob.worker.Wake}}
 	sock := filepath.Join(cfg.Data, SocketName)
 	_ = os.Remove(sock) // we hold the database lock, so no live daemon owns it
 	// The socket is the API without a token: it must never exist, even for
@@ -360,7 +363,7 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 		KindBackoff: map[queue.Kind]queue.Backoff{queue.KindWebhook: webhook.DefaultBackoff}}
 	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,
 		From:   mail.Address{Name: cfg.MailFromName, Address: cfg.MailFrom},
-		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader}
+		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader, Intro: center.BuiltinText}
 	ob := &outbound{mode: cfg.Outbound, close: func() {}}
 	var tr queue.Transport
 	switch cfg.Outbound {

@@ -30,6 +30,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/deskmail/deskmail/center"
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
@@ -73,6 +74,9 @@ type Server struct {
 	MaxStreamsPerPerson int
 	MaxStreams          int
 
+	// Center handles POST /v1/events (nil: 503).
+	Center *center.Service
+
 	streams streamCounter
 }
 
@@ -104,6 +108,7 @@ func (s *Server) routes(mux *http.ServeMux, trusted bool) {
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	s.messagingRoutes(mux, auth)
+	s.templateRoutes(mux, auth)
 }
 
 func (s *Server) requireToken(h http.Handler) http.Handler {

@@ -41,6 +41,7 @@ const (
 // entry, so the log holds its history (SPEC section 9).
 const (
 	StatusHeld       = "held"       // waiting for the hold to end unseen
+	StatusQueued     = "queued"     // a system email, due at once (no hold)
 	StatusCancelled  = "cancelled"  // not sent; Reason says why ("seen", "retracted" ...)
 	StatusSending    = "sending"    // leased by a sender, an attempt is under way
 	StatusSent       = "sent"       // accepted by the next hop; Reason is its reply

@@ -36,6 +36,9 @@ type Mailer struct {
 	Marker func(messageID string) string
 	// MarkerHeader is the header name of the marker.
 	MarkerHeader string
+	// Intro returns the text of the built-in message automation, written
+	// at the top of a notification email (nil or "": none).
+	Intro func(tx *store.Tx) string
 }
 
 // Compose implements Composer.
@@ -75,7 +78,17 @@ func (m *Mailer) Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error) {
 		}
 		n.Messages = append(n.Messages, templates.Message{Author: author, Time: msg.Created, Text: text})
 	}
-	textBody, htmlBody, err := templates.RenderNotification(n)
+	// The notification template may have been edited (SPEC section 8);
+	// every saved version rendered with the sample data, so it renders here.
+	tpl, err := templates.Get(tx, templates.NotificationName)
+	if err != nil {
+		return nil, err
+	}
+	n.Org = m.From.Name
+	if m.Intro != nil {
+		n.Intro = m.Intro(tx)
+	}
+	textBody, htmlBody, err := templates.RenderNotificationWith(tpl, n)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
@@ -115,8 +128,19 @@ func (m *Mailer) Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error) {
 	if m.Marker != nil && m.MarkerHeader != "" {
 		h.add(m.MarkerHeader, m.Marker(j.MessageID))
 	}
+	if err := writeAlternative(&b, textBody, htmlBody); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// writeAlternative ends the header with MIME-Version and Content-Type and
+// writes the text and HTML bodies as a multipart/alternative, each part
+// quoted-printable.
+func writeAlternative(b *bytes.Buffer, textBody, htmlBody string) error {
+	h := headerWriter{b}
 	h.add("MIME-Version", "1.0")
-	mw := multipart.NewWriter(&b)
+	mw := multipart.NewWriter(b)
 	h.add("Content-Type", `multipart/alternative; boundary="`+mw.Boundary()+`"`)
 	b.WriteString("\r\n")
 	for _, part := range []struct{ ctype, body string }{
@@ -125,20 +149,20 @@ func (m *Mailer) Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error) {
 		pw, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {part.ctype},
 			"Content-Transfer-Encoding": {"quoted-printable"}})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		qp := quotedprintable.NewWriter(pw)
 		if _, err := qp.Write([]byte(strings.ReplaceAll(part.body, "\n", "\r\n"))); err != nil {
-			return nil, err
+			return err
 		}
 		if err := qp.Close(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := mw.Close(); err != nil {
-		return nil, err
+		return err
 	}
-	return b.Bytes(), nil
+	return nil
 }
 
 // encodeText makes a header's free text safe: control characters (CR and

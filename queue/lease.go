@@ -11,6 +11,7 @@ import (
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/templates"
 	"github.com/deskmail/deskmail/threading"
 )
 
@@ -132,6 +133,9 @@ func (q *Queue) endHold(tx *store.Tx, j *Job, now time.Time, c Composer) (body [
 			reason = reasons[0]
 		}
 		return nil, false, q.cancel(tx, j, reason, now)
+	}
+	if !templates.Enabled(tx, templates.NotificationName) {
+		return nil, false, q.cancel(tx, j, "the notification email is switched off", now)
 	}
 	p, err := model.GetPerson(tx, j.Person)
 	if err != nil || len(p.Emails) == 0 {

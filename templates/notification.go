@@ -1,33 +1,33 @@
-// Package templates renders the emails deskmail writes. For now it holds
-// the notification email of the hold queue (SPEC section 4): one email
-// listing a conversation's messages that a recipient did not see in time,
-// as a text part and an HTML part. The templates are embedded, so the
-// binary needs no files; html/template escapes every value in the HTML
-// part, so a message's text can never inject markup.
+// Package templates renders the emails deskmail writes (SPEC section 8):
+// the system emails (welcome, password reset, assignment change, new
+// member, invitation, and the notification email of the hold queue,
+// SPEC section 4) and the templates automations send. A Template is a
+// subject and text and HTML bodies, Go templates over Data; html/template
+// escapes every value in the HTML part, so a name or a message's text can
+// never inject markup.
+//
+// The defaults are embedded, so the binary needs no files. Edits are
+// stored with their history (store.go); every save is parsed and rendered
+// with Sample first, and a template that fails is refused with an *Error
+// naming the part and line, the previous version staying current.
 package templates
 
 import (
-	"bytes"
 	"embed"
-	htmltemplate "html/template"
 	"slices"
 	"strings"
-	texttemplate "text/template"
 	"time"
 )
 
 //go:embed notification/*.tmpl
 var files embed.FS
 
-var (
-	notificationText = texttemplate.Must(texttemplate.ParseFS(files, "notification/notification.txt.tmpl"))
-	notificationHTML = htmltemplate.Must(htmltemplate.ParseFS(files, "notification/notification.html.tmpl"))
-)
-
 // Notification is what the notification email says.
 type Notification struct {
+	Org           string // the helpdesk's name
 	RecipientName string
 	Topic         string // the conversation's subject, shown in the body
+	Intro         string // the built-in message automation's text (SPEC section 8)
 	Messages      []Message
 }
 
@@ -42,22 +42,27 @@ type Message struct {
 // the rest, and a notification is not an archive.
 const MaxMessageText = 64 << 10
 
-// RenderNotification returns the text and HTML bodies of n.
+// RenderNotification returns the text and HTML bodies of n with the
+// default template.
 func RenderNotification(n Notification) (text, html string, err error) {
-	n.Messages = slices.Clone(n.Messages)
-	for i := range n.Messages {
-		t := strings.ReplaceAll(n.Messages[i].Text, "\r\n", "\n")
+	t, _ := Default(NotificationName)
+	return RenderNotificationWith(t, n)
+}
+
+// RenderNotificationWith returns the text and HTML bodies of n with t (the
+// current "notification" template, see Get).
+func RenderNotificationWith(t Template, n Notification) (text, html string, err error) {
+	msgs := slices.Clone(n.Messages)
+	for i := range msgs {
+		t := strings.ReplaceAll(msgs[i].Text, "\r\n", "\n")
 		if len(t) > MaxMessageText {
 			t = strings.ToValidUTF8(t[:MaxMessageText], "") + "\n[...]"
 		}
-		n.Messages[i].Text = strings.TrimSpace(t)
+		msgs[i].Text = strings.TrimSpace(t)
 	}
-	var tb, hb bytes.Buffer
-	if err := notificationText.Execute(&tb, n); err != nil {
+	r, err := Render(t, Data{Org: n.Org, RecipientName: n.RecipientName, Topic: n.Topic, Text: n.Intro, Messages: msgs})
+	if err != nil {
 		return "", "", err
 	}
-	if err := notificationHTML.Execute(&hb, n); err != nil {
-		return "", "", err
-	}
-	return tb.String(), hb.String(), nil
+	return r.Text, r.HTML, nil
 }
