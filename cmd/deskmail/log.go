@@ -145,6 +145,9 @@ func readLogOffline(dataDir string, o logOpts, after string) ([]journal.Entry, e
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("the daemon holds %s but its control socket does not answer: %w", dataDir, err)
 	}
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no data in %s: start the daemon there (deskmail serve --data %s) or name another folder with --data", dataDir, dataDir)
+	}
 	if err != nil {
 		return nil, err
 	}
