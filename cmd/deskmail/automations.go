@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deskmail/deskmail/center"
-	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/store"
 )
@@ -31,18 +30,7 @@ func newAutomationsCmd() *cobra.Command {
 	var asJSON bool
 	var file string
 	sub := func(use, short string, args cobra.PositionalArgs, run func(w io.Writer, data string, args []string) error) *cobra.Command {
-		c := &cobra.Command{Use: use, Short: short, Args: args}
-		loader := config.Register(c.Flags(), "data")
-		c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-		c.RunE = func(c *cobra.Command, args []string) error {
-			cfg, err := loader.Load(os.Environ())
-			if err != nil {
-				return err
-			}
-			return run(c.OutOrStdout(), cfg.Data, args)
-		}
-		cmd.AddCommand(c)
-		return c
+		return dataSubcommand(cmd, &asJSON, use, short, args, run)
 	}
 	path := func(id string) string { return "/v1/automations/" + url.PathEscape(id) }
 	sub("list", "List the automations, the built-in one first", cobra.NoArgs, func(w io.Writer, data string, _ []string) error {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"github.com/spf13/cobra"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/deskmail/deskmail/config"
 	"io"
 	"net"
 	"net/http"
@@ -47,4 +50,23 @@ func controlDo(dataDir string, timeout time.Duration, method, path string, body 
 		return nil, fmt.Errorf("talk to the running daemon: %w", err)
 	}
 	return resp, nil
+}
+
+// dataSubcommand adds to parent a subcommand with --data (and --config)
+// and --json, whose run gets the data folder: the shape of every command
+// that talks to the running daemon or opens its stopped data folder.
+func dataSubcommand(parent *cobra.Command, asJSON *bool, use, short string, args cobra.PositionalArgs,
+	run func(w io.Writer, data string, args []string) error) *cobra.Command {
+	c := &cobra.Command{Use: use, Short: short, Args: args}
+	loader := config.Register(c.Flags(), "data")
+	c.Flags().BoolVar(asJSON, "json", false, "print JSON")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		cfg, err := loader.Load(os.Environ())
+		if err != nil {
+			return err
+		}
+		return run(c.OutOrStdout(), cfg.Data, args)
+	}
+	parent.AddCommand(c)
+	return c
 }

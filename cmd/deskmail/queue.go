@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deskmail/deskmail/clock"
-	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 )
@@ -30,20 +28,10 @@ func newQueueCmd() *cobra.Command {
 	var asJSON bool
 	var limit int
 	sub := func(use, short string, args cobra.PositionalArgs, run func(w io.Writer, data string, args []string) error) {
-		c := &cobra.Command{Use: use, Short: short, Args: args}
-		loader := config.Register(c.Flags(), "data")
-		c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-		c.RunE = func(c *cobra.Command, args []string) error {
-			cfg, err := loader.Load(os.Environ())
-			if err != nil {
-				return err
-			}
-			return run(c.OutOrStdout(), cfg.Data, args)
-		}
+		c := dataSubcommand(cmd, &asJSON, use, short, args, run)
 		if use == "list" {
 			c.Flags().IntVar(&limit, "limit", 1000, "at most this many jobs")
 		}
-		cmd.AddCommand(c)
 	}
 	sub("list", "List the jobs waiting (emails and webhooks): held, queued for a retry, being sent", cobra.NoArgs, func(w io.Writer, data string, _ []string) error {
 		var resp struct {
