@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/deskmail/deskmail/auth"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
+	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
 )
 
@@ -64,5 +66,43 @@ func TestDecideSender(t *testing.T) {
 				t.Errorf("got %s author=%q why=%q; want %s author=%q why containing %q", d.Verdict, d.Author, d.Why, tc.want, tc.author, tc.why)
 			}
 		})
+	}
+}
+
+func TestAuthTemporaryOnlyWhenUnauthenticated(t *testing.T) {
+	cases := []struct {
+		name string
+		r    auth.Result
+		want bool
+	}{
+		{"spf temperror", auth.Result{SPF: "temperror", DMARC: "none"}, true},
+		{"dmarc temperror", auth.Result{SPF: "fail", DMARC: "temperror"}, true},
+		{"dkim temperror", auth.Result{SPF: "none", DMARC: "none", DKIM: []auth.DKIM{{Domain: "x.test", Result: "temperror"}}}, true},
+		{"a plain failure is final", auth.Result{SPF: "fail", DMARC: "fail"}, false},
+		{"aligned despite a temperror elsewhere", auth.Result{SPF: "temperror", DMARC: "pass", Aligned: true}, false},
+		{"trusted relay", auth.Result{SPF: "temperror", Relay: true}, false},
+	}
+	for _, c := range cases {
+		if got := authTemporary(c.r); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestClaimsStaff(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.Update(context.Background(), func(tx *store.Tx) error {
+		model.PutPerson(tx, model.Person{ID: "ada", Kind: notify.KindUser, Emails: []string{"ada@example.test"}, Settings: notify.DefaultSettings()})
+		return model.PutPerson(tx, model.Person{ID: "ann", Kind: notify.KindCustomer, Emails: []string{"ann@client.test"}, Settings: notify.DefaultSettings()})
+	})
+	s := &InboundStep{DB: db}
+	for addr, want := range map[string]bool{"ADA@example.test": true, "ann@client.test": false, "eve@x.test": false} {
+		if got := s.claimsStaff(addr); got != want {
+			t.Errorf("claimsStaff(%s) = %v, want %v", addr, got, want)
+		}
 	}
 }

@@ -3,10 +3,14 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 
+	"github.com/deskmail/deskmail/auth"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
+	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/notify"
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 )
@@ -59,6 +63,13 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 			return updateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = "dropped: " + reason })
 		}}, nil
 	}
+	if authTemporary(job.auth) && s.claimsStaff(job.email.From) {
+		// Only agents and bots need authentication to be attributed; a
+		// DNS hiccup must not quarantine their reply for good. The
+		// pipeline retries with backoff and, past its attempts, journals
+		// the failure (the email stays stored).
+		return Result{}, fmt.Errorf("authentication of %s hit a temporary DNS failure (%s)", job.email.From, job.auth)
+	}
 	return Result{
 		Apply: func(tx *store.Tx) error {
 			if err := classified(tx); err != nil {
@@ -68,6 +79,34 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 		},
 		After: job.after,
 	}, nil
+}
+
+// authTemporary tells whether the checks could not conclude because of a
+// temporary DNS failure, so that trying again later may authenticate.
+func authTemporary(r auth.Result) bool {
+	if r.Authenticated() {
+		return false
+	}
+	if r.SPF == "temperror" || r.DMARC == "temperror" {
+		return true
+	}
+	for _, d := range r.DKIM {
+		if d.Result == "temperror" {
+			return true
+		}
+	}
+	return false
+}
+
+// claimsStaff tells whether addr belongs to a user or a bot.
+func (s *InboundStep) claimsStaff(addr string) bool {
+	staff := false
+	_ = s.DB.View(func(tx *store.Tx) error {
+		p, err := model.PersonByEmail(tx, addr)
+		staff = err == nil && p.Kind != notify.KindCustomer
+		return nil
+	})
+	return staff
 }
 
 // recordBounce ties a DSN to the outgoing email it reports on: by the VERP
