@@ -94,6 +94,27 @@ func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease
 	return out, nil
 }
 
+// Renew extends the lease of job id, if it is still the lease of that
+// attempt and less than half of it is left, to a full lease from now. A
+// lease already lost (expired and handed out again, or finished) is left
+// alone.
+func (q *Queue) Renew(tx *store.Tx, id string, attempts int, now time.Time) error {
+	j, err := GetJob(tx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if j.State != StateSending || j.Attempts != attempts || j.Due.Sub(now) > q.leaseFor()/2 {
+		return nil
+	}
+	if err := setDue(tx, &j, now.Add(q.leaseFor())); err != nil {
+		return err
+	}
+	return saveJob(tx, &j, now)
+}
+
 func bodyName(k Kind) string {
 	if k == KindEmail {
 		return "composed email"

@@ -47,12 +47,20 @@ type Worker struct {
 	wake     chan struct{}
 	destMu   sync.Mutex
 	dest     map[string]chan struct{}
+
+	// inflight are the leases this worker is delivering (job ID ->
+	// attempt): the loop renews them before they expire, so a slow
+	// delivery (a slot wait, an MX host near its command timeouts) is not
+	// handed out again and sent twice while it is still going.
+	flightMu sync.Mutex
+	inflight map[string]int
 }
 
 func (w *Worker) init() {
 	w.wakeOnce.Do(func() {
 		w.wake = make(chan struct{}, 1)
 		w.dest = map[string]chan struct{}{}
+		w.inflight = map[string]int{}
 		if w.Concurrency <= 0 {
 			w.Concurrency = 8
 		}
@@ -100,6 +108,7 @@ func (w *Worker) Run(ctx context.Context) {
 	defer running.Wait()
 	slots := make(chan struct{}, w.Concurrency)
 	for {
+		w.renew(ctx)
 		if free := w.Concurrency - len(slots); free > 0 {
 			leases, err := w.lease(ctx, free)
 			if err != nil && ctx.Err() == nil {
@@ -108,9 +117,11 @@ func (w *Worker) Run(ctx context.Context) {
 			for _, l := range leases {
 				slots <- struct{}{}
 				running.Add(1)
+				w.track(l, true)
 				go func() {
 					defer running.Done()
 					w.deliver(ctx, l)
+					w.track(l, false)
 					<-slots
 					w.Wake()
 				}()
@@ -221,6 +232,42 @@ func (w *Worker) complete(ctx context.Context, log *slog.Logger, l Lease, res Re
 		log.Error("record delivery outcome", "err", cerr)
 	case after.State == StateFailed && after.Attempts == l.Job.Attempts:
 		log.Error("gave up", "attempts", after.Attempts, "reason", after.Reason)
+	}
+}
+
+func (w *Worker) track(l Lease, on bool) {
+	w.flightMu.Lock()
+	defer w.flightMu.Unlock()
+	if on {
+		w.inflight[l.Job.ID] = l.Job.Attempts
+	} else {
+		delete(w.inflight, l.Job.ID)
+	}
+}
+
+// renew pushes the lease of every delivery still in flight to a full lease
+// from now, once less than half of it is left. It runs in the worker's
+// loop, which wakes at least every Poll.
+func (w *Worker) renew(ctx context.Context) {
+	w.flightMu.Lock()
+	jobs := make(map[string]int, len(w.inflight))
+	for id, a := range w.inflight {
+		jobs[id] = a
+	}
+	w.flightMu.Unlock()
+	if len(jobs) == 0 {
+		return
+	}
+	err := w.DB.Update(ctx, func(tx *store.Tx) error {
+		for id, attempts := range jobs {
+			if err := w.Queue.Renew(tx, id, attempts, w.Clock.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		w.Log.Error("renew leases", "err", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,5 +97,60 @@ func TestSlowDestinationDoesNotHoldTheOthers(t *testing.T) {
 	}
 	if got := e.tr.emails(); len(got) != 1 || got[0].to != "bob@other.test" {
 		t.Errorf("sent %+v, want bob's email only", got)
+	}
+}
+
+// counting counts the deliveries started, and blocks them until open.
+type counting struct {
+	*recorder
+	started atomic.Int32
+	open    chan struct{}
+}
+
+func (c *counting) Deliver(ctx context.Context, from, to string, msg []byte) (Result, error) {
+	c.started.Add(1)
+	select {
+	case <-c.open:
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	return c.recorder.Deliver(ctx, from, to, msg)
+}
+
+// TestSlowDeliveryKeepsItsLease: a delivery still going when its lease
+// would have expired is not handed out a second time: the worker renews
+// the lease of what it is still delivering.
+func TestSlowDeliveryKeepsItsLease(t *testing.T) {
+	e := newEnv(t)
+	c := &counting{recorder: e.tr, open: make(chan struct{})}
+	e.w.Transport = c
+	e.post("slow one")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	start := e.clk.Now()
+	for c.started.Load() == 0 {
+		waitParked(t, e)
+		e.clk.Advance(time.Second)
+		if e.clk.Now().Sub(start) > 2*DefaultHold {
+			t.Fatal("the delivery never started")
+		}
+	}
+	// Three leases' worth of time pass while the delivery hangs.
+	for passed := time.Duration(0); passed < 3*DefaultLease; passed += 30 * time.Second {
+		waitParked(t, e)
+		e.clk.Advance(30 * time.Second)
+	}
+	close(c.open)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.tr.emails()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the delivery never finished")
+		}
+		runtime.Gosched()
+	}
+	if n := c.started.Load(); n != 1 {
+		t.Errorf("%d deliveries started for one email, want 1", n)
 	}
 }
