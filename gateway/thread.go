@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskmail/deskmail/auth"
@@ -32,6 +33,8 @@ type Threader struct {
 	Policy           string // PolicyQuarantine (default) or PolicyReject
 	Webhook          bool   // enqueue a webhook event for each appended message
 	Hub              *messaging.Hub
+	ownOnce          sync.Once
+	own              inbound.Domains // ReplyDomains, normalised once
 	// Messaging runs the hooks of a new message's notifications (the hold
 	// queue) inside the step's commit; nil in tests without a queue.
 	Messaging *messaging.Service
@@ -110,7 +113,7 @@ func (j *threadJob) run(tx *store.Tx) (outcome, error) {
 		return outcome{}, err
 	}
 	f := senderFacts{From: j.email.From, Match: match, Auth: j.auth,
-		OwnDomain: inbound.NewDomains(j.t.ReplyDomains).Accepts(j.email.From)}
+		OwnDomain: j.t.ownDomains().Accepts(j.email.From)}
 	if j.email.From != "" {
 		if p, err := model.PersonByEmail(tx, j.email.From); err == nil {
 			f.Author = &p
@@ -224,4 +227,11 @@ func clipSubject(s string) string {
 		s = strings.ToValidUTF8(s[:500], "")
 	}
 	return s
+}
+
+// ownDomains is ReplyDomains as an inbound.Domains, built once rather than
+// for every email.
+func (t *Threader) ownDomains() inbound.Domains {
+	t.ownOnce.Do(func() { t.own = inbound.NewDomains(t.ReplyDomains) })
+	return t.own
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"github.com/spf13/cobra"
 
 	"context"
 	"errors"
 	"fmt"
 	"github.com/deskmail/deskmail/config"
+	"github.com/deskmail/deskmail/httpapi"
 	"io"
 	"net"
 	"net/http"
@@ -69,4 +71,22 @@ func dataSubcommand(parent *cobra.Command, asJSON *bool, use, short string, args
 	}
 	parent.AddCommand(c)
 	return c
+}
+
+// readAnswer reads a daemon's JSON answer into out (nil: ignore it); an
+// answer other than 200 becomes the error the daemon wrote.
+func readAnswer(resp *http.Response, out any) error {
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var eb httpapi.ErrorBody
+		_ = json.NewDecoder(resp.Body).Decode(&eb)
+		if eb.Error == "" {
+			eb.Error = "daemon answered " + resp.Status
+		}
+		return errors.New(eb.Error)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }

@@ -155,18 +155,7 @@ func queueCall(data, method, path string, out any, offline func(db *store.DB) er
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var eb struct {
-			Error string `json:"error"`
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&eb)
-		return fmt.Errorf("%s", eb.Error)
-	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return readAnswer(resp, out)
 }
 
 func printJSON(w io.Writer, err error, v any) error {

@@ -254,14 +254,5 @@ func centerCall(data, method, path string, in, out any, offline func(tx *store.T
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var eb httpapi.TemplateErrorBody
-		_ = json.NewDecoder(resp.Body).Decode(&eb)
-		return errors.New(eb.Error)
-	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return readAnswer(resp, out)
 }
