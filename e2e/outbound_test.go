@@ -54,14 +54,17 @@ func seed(t *testing.T, dir string, hold time.Duration, posts map[string][]strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := &queue.Queue{Clock: clock.Real{}, HoldFor: hold}
-	svc := &messaging.Service{DB: db, Clock: clock.Real{}, OnNotify: q.Hold, OnSeen: q.SeenAck}
+	// A clock that steps a millisecond per post: message IDs sort by
+	// creation time, and the holds end when the daemon's real clock says.
+	clk := clock.NewFake(time.Now())
+	q := &queue.Queue{Clock: clk, HoldFor: hold}
+	svc := &messaging.Service{DB: db, Clock: clk, OnNotify: q.Hold, OnSeen: q.SeenAck}
 	for conv, texts := range posts {
 		for _, text := range texts {
 			if _, err := svc.Post(ctx, model.Message{Conversation: conv, Author: "agent", Channel: model.ChannelWeb, Text: text}); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Millisecond) // message IDs sort by creation time
+			clk.Advance(time.Millisecond)
 		}
 	}
 	return db
