@@ -34,8 +34,8 @@ type senderFacts struct {
 	// TokenFor is the person the matched reply token was issued to (nil
 	// without a token, or when that person is gone), to name them.
 	TokenFor *model.Person
-	Conv   *model.Conversation // the matched conversation, nil for new/none or when it is gone
-	Auth   auth.Result
+	Conv     *model.Conversation // the matched conversation, nil for new/none or when it is gone
+	Auth     auth.Result
 	// OwnDomain: From is an address of one of deskmail's own domains.
 	OwnDomain bool
 }
