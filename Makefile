@@ -7,7 +7,7 @@ BIN ?= bin/deskmail
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/deskmail
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/deskmail
 
 # vet, format check, then every test (fuzz seed corpora included) under the race detector.
 test: vet fmt-check

@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/spf13/pflag"
 )
 
@@ -70,15 +68,24 @@ type Config struct {
 	SuppressAfter    int
 	DKIMKey          string
 	DKIMSelector     string
+
+	// sources says which layer set each setting that is not at its
+	// default ("flag --relay"), for errors about combinations.
+	sources map[string]string
 }
 
+// option is one setting. Its name is the flag, the file key and (through
+// EnvName) the environment variable; def is the default as an operator
+// would type it; set binds a typed value (see values.go) to the Config
+// field. repeat and isBool repeat what that value's type says, for the
+// table's reader; a test checks that they agree.
 type option struct {
 	name   string
 	def    []string
 	help   string
 	repeat bool // may be given several times (a list)
 	isBool bool
-	set    func(c *Config, v []string) error
+	set    func(c *Config) pflag.Value
 }
 
 func hostname() string {
@@ -94,7 +101,7 @@ var options = []option{
 	{name: "lmtp-addr", help: `LMTP listen address, host:port or unix:/path (off by default)`, set: str(func(c *Config) *string { return &c.LMTPAddr })},
 	{name: "http-addr", def: []string{"127.0.0.1:8025"}, help: `HTTP API listen address ("" or "off" disables)`, set: str(func(c *Config) *string { return &c.HTTPAddr })},
 	{name: "data", def: []string{"./deskmail-data"}, help: "data folder (database, spool, secrets, control socket)", set: str(func(c *Config) *string { return &c.Data })},
-	{name: "domain", def: []string{"localhost"}, repeat: true, help: "a domain to accept mail for (repeatable; comma-separated in env)", set: setDomains},
+	{name: "domain", def: []string{"localhost"}, repeat: true, help: "a domain to accept mail for (repeatable; comma-separated in env)", set: list(setDomains)},
 	{name: "hostname", def: []string{hostname()}, help: "this host's name in the SMTP greeting and Received headers", set: str(func(c *Config) *string { return &c.Hostname })},
 	{name: "max-message-bytes", def: []string{"25MiB"}, help: "largest message accepted (announced in EHLO SIZE)", set: size(func(c *Config) *int64 { return &c.MaxMessageBytes })},
 	{name: "max-header-bytes", def: []string{"256KiB"}, help: "largest header block accepted", set: size(func(c *Config) *int64 { return &c.MaxHeaderBytes })},
@@ -115,7 +122,7 @@ var options = []option{
 	{name: "log-format", def: []string{"text"}, help: "text or json", set: oneOf([]string{"text", "json"}, func(c *Config) *string { return &c.LogFormat })},
 
 	// threading and sender checks
-	{name: "support-address", repeat: true, help: `address that opens a new conversation (repeatable; default support@ each domain; "none" for no such address)`, set: setAddresses},
+	{name: "support-address", repeat: true, help: `address that opens a new conversation (repeatable; default support@ each domain; "none" for no such address)`, set: list(setAddresses)},
 	{name: "reply-domain", help: "domain of reply+TOKEN addresses (default the first domain)", set: str(func(c *Config) *string { return &c.ReplyDomain })},
 	{name: "trusted-relay", repeat: true, help: "IP or CIDR whose mail counts as authenticated, e.g. your own MTA in front of deskmail (repeatable)", set: prefixes(func(c *Config) *[]netip.Prefix { return &c.TrustedRelays })},
 	{name: "forwarder-ip", repeat: true, help: "IP or CIDR of a forwarder (Gmail, Microsoft 365) whose Authentication-Results are trusted (repeatable)", set: prefixes(func(c *Config) *[]netip.Prefix { return &c.ForwarderIPs })},
@@ -125,8 +132,8 @@ var options = []option{
 	{name: "webhook-secret", help: "HMAC-SHA256 key of the webhook signature (default: generated into DATA/webhook-secret)", set: str(func(c *Config) *string { return &c.WebhookSecret })},
 	// outbound and hold queue
 	{name: "hold", def: []string{"60s"}, help: "how long a notification waits for a seen-ack before it is emailed", set: duration(func(c *Config) *time.Duration { return &c.Hold })},
-	{name: "outbound", def: []string{"capture"}, help: "capture (write .eml files to DATA/outbox-capture), relay (through --relay) or mx (direct)", set: oneOf([]string{"capture", "relay", "mx"}, func(c *Config) *string { return &c.Outbound })},
-	{name: "relay", help: "smarthost host:port for --outbound relay", set: str(func(c *Config) *string { return &c.Relay })},
+	{name: "outbound", def: []string{"capture"}, help: "capture (write .eml files to DATA/outbox-capture), relay (through --relay; the default when --relay is set) or mx (direct)", set: oneOf([]string{"capture", "relay", "mx"}, func(c *Config) *string { return &c.Outbound })},
+	{name: "relay", help: "smarthost host:port to send through; given alone, it makes --outbound relay", set: str(func(c *Config) *string { return &c.Relay })},
 	{name: "relay-username", help: "AUTH PLAIN/LOGIN user at the relay (none: no AUTH)", set: str(func(c *Config) *string { return &c.RelayUsername })},
 	{name: "relay-password", help: "AUTH password at the relay (prefer DESKMAIL_RELAY_PASSWORD)", set: str(func(c *Config) *string { return &c.RelayPassword })},
 	{name: "relay-insecure", def: []string{"false"}, isBool: true, help: "talk to the relay without STARTTLS (loopback relays only)", set: boolean(func(c *Config) *bool { return &c.RelayInsecure })},
@@ -156,216 +163,6 @@ func EnvName(name string) string {
 	return "DESKMAIL_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
-// Loader collects the raw values of each layer.
-type Loader struct {
-	flags map[string]*rawFlag
-	file  *string
-}
-
-// rawFlag keeps what was typed; it is parsed with the other layers.
-type rawFlag struct {
-	vals   []string
-	repeat bool
-	isBool bool
-}
-
-func (r *rawFlag) String() string { return strings.Join(r.vals, ",") }
-func (r *rawFlag) Type() string {
-	if r.isBool {
-		return "bool"
-	}
-	return "string"
-}
-func (r *rawFlag) Set(v string) error {
-	if r.repeat {
-		r.vals = append(r.vals, v)
-	} else {
-		r.vals = []string{v}
-	}
-	return nil
-}
-func (r *rawFlag) IsBoolFlag() bool { return r.isBool }
-
-// Register adds --config and a flag per setting to fs; with names, only
-// those settings get a flag (the others still come from file and env).
-func Register(fs *pflag.FlagSet, names ...string) *Loader {
-	l := &Loader{flags: map[string]*rawFlag{}}
-	l.file = fs.String("config", "", "TOML config file (keys are the flag names)")
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
-	}
-	for _, o := range options {
-		if len(names) > 0 && !want[o.name] {
-			continue
-		}
-		rf := &rawFlag{repeat: o.repeat, isBool: o.isBool}
-		l.flags[o.name] = rf
-		help := o.help
-		if len(o.def) > 0 && o.def[0] != "" {
-			help += fmt.Sprintf(" (default %q)", strings.Join(o.def, ","))
-		}
-		f := fs.VarPF(rf, o.name, "", help)
-		if o.isBool {
-			f.NoOptDefVal = "true"
-		}
-	}
-	return l
-}
-
-// Load builds the Config: defaults, then the file, then the environment
-// (environ as os.Environ gives it), then flags that were set.
-func (l *Loader) Load(environ []string) (*Config, error) {
-	type layered struct {
-		vals   []string
-		source string
-	}
-	final := map[string]layered{}
-	byName := map[string]option{}
-	for _, o := range options {
-		byName[o.name] = o
-		final[o.name] = layered{o.def, "default"}
-	}
-	if l.file != nil && *l.file != "" {
-		fileVals, err := readFile(*l.file, byName)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range fileVals {
-			final[k] = layered{v, fmt.Sprintf("config file %s: key %q", *l.file, k)}
-		}
-	}
-	env := map[string]string{}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
-	for _, o := range options {
-		if v, ok := env[EnvName(o.name)]; ok {
-			vals := []string{v}
-			if o.repeat {
-				vals = splitList(v)
-			}
-			final[o.name] = layered{vals, "environment variable " + EnvName(o.name)}
-		}
-	}
-	for name, rf := range l.flags {
-		if rf.vals != nil {
-			final[name] = layered{rf.vals, "flag --" + name}
-		}
-	}
-	c := &Config{}
-	for _, o := range options {
-		lv := final[o.name]
-		if err := o.set(c, lv.vals); err != nil {
-			return nil, fmt.Errorf("%s: %w", lv.source, err)
-		}
-	}
-	if err := c.check(); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// check validates combinations of settings.
-func (c *Config) check() error {
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return fmt.Errorf("tls-cert and tls-key: give both or neither")
-	}
-	if c.Data == "" {
-		return fmt.Errorf("data: must not be empty")
-	}
-	if c.Outbound == "relay" && c.Relay == "" {
-		return fmt.Errorf("outbound relay: give the relay's host:port with relay")
-	}
-	if c.OutboundDomain == "" && len(c.Domains) > 0 {
-		c.OutboundDomain = c.Domains[0]
-	}
-	if c.MailFrom == "" {
-		c.MailFrom = "notifications@" + c.OutboundDomain
-	}
-	if c.MaxHeaderBytes > c.MaxMessageBytes {
-		// The header is part of the message: a smaller message cap is
-		// also the header cap.
-		c.MaxHeaderBytes = c.MaxMessageBytes
-	}
-	return c.checkThreading()
-}
-
-func readFile(path string, known map[string]option) (map[string][]string, error) {
-	raw := map[string]any{}
-	if _, err := toml.DecodeFile(path, &raw); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
-	}
-	out := map[string][]string{}
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		o, ok := known[k]
-		if !ok {
-			return nil, fmt.Errorf("config file %s: unknown key %q", path, k)
-		}
-		switch v := raw[k].(type) {
-		case []any:
-			if !o.repeat {
-				return nil, fmt.Errorf("config file %s: key %q: takes one value, not a list", path, k)
-			}
-			for _, e := range v {
-				out[k] = append(out[k], fmt.Sprint(e))
-			}
-			if out[k] == nil {
-				out[k] = []string{}
-			}
-		case map[string]any:
-			return nil, fmt.Errorf("config file %s: key %q: takes a value, not a table", path, k)
-		default:
-			out[k] = []string{fmt.Sprint(v)}
-		}
-	}
-	return out, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// threading and sender checks
-
-// checkThreading fills the defaults that depend on the domains.
-func (c *Config) checkThreading() error {
-	if c.ReplyDomain == "" && len(c.Domains) > 0 {
-		c.ReplyDomain = c.Domains[0]
-	}
-	c.ReplyDomain = strings.ToLower(c.ReplyDomain)
-	found := false
-	for _, d := range c.Domains {
-		found = found || d == c.ReplyDomain
-	}
-	if !found {
-		// Replies to reply+TOKEN@ would be refused at RCPT as relaying.
-		return fmt.Errorf("reply-domain: %q is not one of the domains mail is accepted for", c.ReplyDomain)
-	}
-	if c.SupportAddresses == nil {
-		for _, d := range c.Domains {
-			c.SupportAddresses = append(c.SupportAddresses, "support@"+d)
-		}
-	}
-	if c.WebhookURL != "" && !strings.HasPrefix(c.WebhookURL, "http://") && !strings.HasPrefix(c.WebhookURL, "https://") {
-		return fmt.Errorf("webhook-url: %q is not an http(s) URL", c.WebhookURL)
-	}
-	return nil
-}
-
 // setAddresses reads support-address: nil means "the default", an explicit
 // "none" means no support address at all.
 func setAddresses(c *Config, v []string) error {
@@ -386,8 +183,8 @@ func setAddresses(c *Config, v []string) error {
 }
 
 // prefixes reads IPs and CIDRs; a bare IP is a /32 (or /128).
-func prefixes(field func(*Config) *[]netip.Prefix) func(*Config, []string) error {
-	return func(c *Config, v []string) error {
+func prefixes(field func(*Config) *[]netip.Prefix) func(*Config) pflag.Value {
+	return list(func(c *Config, v []string) error {
 		var out []netip.Prefix
 		for _, s := range v {
 			s = strings.TrimSpace(s)
@@ -403,11 +200,11 @@ func prefixes(field func(*Config) *[]netip.Prefix) func(*Config, []string) error
 		}
 		*field(c) = out
 		return nil
-	}
+	})
 }
 
-func lowerList(field func(*Config) *[]string) func(*Config, []string) error {
-	return func(c *Config, v []string) error {
+func lowerList(field func(*Config) *[]string) func(*Config) pflag.Value {
+	return list(func(c *Config, v []string) error {
 		var out []string
 		for _, s := range v {
 			if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
@@ -416,5 +213,5 @@ func lowerList(field func(*Config) *[]string) func(*Config, []string) error {
 		}
 		*field(c) = out
 		return nil
-	}
+	})
 }

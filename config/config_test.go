@@ -71,15 +71,15 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		file string
 		want string
 	}{
-		{"flag", []string{"--max-message-bytes", "abc"}, nil, "", "flag --max-message-bytes"},
+		{"flag", []string{"--max-message-bytes", "abc"}, nil, "", `"--max-message-bytes" flag`},
 		{"env", nil, []string{"DESKMAIL_READ_TIMEOUT=soon"}, "", "DESKMAIL_READ_TIMEOUT"},
 		{"file value", nil, nil, "session-timeout = \"-5m\"\n", `key "session-timeout"`},
 		{"file unknown key", nil, nil, "smtp_adress = \"x\"\n", `unknown key "smtp_adress"`},
 		{"file list for a single value", nil, nil, "data = [\"a\", \"b\"]\n", `key "data"`},
 		{"file syntax", nil, nil, "smtp-addr = \n", "config file"},
-		{"bad domain", []string{"--domain", "a@b"}, nil, "", "flag --domain"},
-		{"bad log level", []string{"--log-level", "loud"}, nil, "", "flag --log-level"},
-		{"zero recipients", []string{"--max-recipients", "0"}, nil, "", "flag --max-recipients"},
+		{"bad domain", []string{"--domain", "a@b"}, nil, "", `"--domain" flag`},
+		{"bad log level", []string{"--log-level", "loud"}, nil, "", `"--log-level" flag`},
+		{"zero recipients", []string{"--max-recipients", "0"}, nil, "", `"--max-recipients" flag`},
 		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, "", "tls-key"},
 		{"bool", nil, []string{"DESKMAIL_TLS_SELF_SIGNED=perhaps"}, "", "DESKMAIL_TLS_SELF_SIGNED"},
 	}

@@ -5,106 +5,130 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
-func one(v []string) (string, error) {
-	switch len(v) {
-	case 0:
-		return "", nil
-	case 1:
-		return v[0], nil
-	}
-	return "", fmt.Errorf("takes one value, got %d", len(v))
+// A setting's value is a pflag.Value bound to its Config field: the same
+// Set parses the flag, the environment variable and the file key, so the
+// three layers cannot disagree on what a value means, and Type() is what
+// `--help` and shell completion show (int, bool, duration, size...).
+// Ints, bools and durations are pflag's own values; the few kinds pflag
+// lacks (byte sizes, a choice, "off", normalised lists) are below.
+
+// builtin returns the pflag.Value that pflag itself makes for a Go
+// variable, by registering it on a throwaway flag set.
+func builtin(register func(fs *pflag.FlagSet)) pflag.Value {
+	fs := pflag.NewFlagSet("", pflag.ContinueOnError)
+	register(fs)
+	var v pflag.Value
+	fs.VisitAll(func(f *pflag.Flag) { v = f.Value })
+	return v
 }
 
-func str(field func(*Config) *string) func(*Config, []string) error {
-	return func(c *Config, v []string) error {
-		s, err := one(v)
-		if err != nil {
-			return err
-		}
-		if s == "off" {
-			s = ""
-		}
-		*field(c) = s
-		return nil
-	}
+// checked is a pflag value with a plain-words error and a validity check;
+// a refused value leaves the field as it was.
+type checked struct {
+	pflag.Value
+	ok   func() bool // nil: any value that parses
+	want string      // what a good value looks like, for the error
 }
 
-func oneOf(allowed []string, field func(*Config) *string) func(*Config, []string) error {
-	return func(c *Config, v []string) error {
-		s, err := one(v)
-		if err != nil {
-			return err
-		}
-		for _, a := range allowed {
-			if strings.EqualFold(s, a) {
-				*field(c) = a
-				return nil
-			}
-		}
-		return fmt.Errorf("%q is not one of %s", s, strings.Join(allowed, ", "))
+func (c checked) Set(s string) error {
+	old := c.Value.String()
+	if err := c.Value.Set(strings.TrimSpace(s)); err != nil || (c.ok != nil && !c.ok()) {
+		_ = c.Value.Set(old)
+		return fmt.Errorf("%q is not %s", s, c.want)
 	}
+	return nil
 }
 
-func integer(field func(*Config) *int) func(*Config, []string) error {
-	return func(c *Config, v []string) error {
-		s, err := one(v)
-		if err != nil {
-			return err
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n <= 0 {
-			return fmt.Errorf("%q is not a positive whole number", s)
-		}
-		*field(c) = n
-		return nil
+// checkedBool keeps pflag's IsBoolFlag, so `--tls-self-signed` alone means
+// true and help shows no type placeholder.
+type checkedBool struct{ checked }
+
+func (checkedBool) IsBoolFlag() bool { return true }
+
+func integer(field func(*Config) *int) func(*Config) pflag.Value {
+	return func(c *Config) pflag.Value {
+		p := field(c)
+		v := builtin(func(fs *pflag.FlagSet) { fs.IntVar(p, "v", 0, "") })
+		return checked{v, func() bool { return *p > 0 }, "a positive whole number"}
 	}
 }
 
-func boolean(field func(*Config) *bool) func(*Config, []string) error {
-	return func(c *Config, v []string) error {
-		s, err := one(v)
-		if err != nil {
-			return err
-		}
-		b, err := strconv.ParseBool(strings.TrimSpace(s))
-		if err != nil {
-			return fmt.Errorf("%q is not true or false", s)
-		}
-		*field(c) = b
-		return nil
+func boolean(field func(*Config) *bool) func(*Config) pflag.Value {
+	return func(c *Config) pflag.Value {
+		v := builtin(func(fs *pflag.FlagSet) { fs.BoolVar(field(c), "v", false, "") })
+		return checkedBool{checked{v, nil, "true or false"}}
 	}
 }
 
-func duration(field func(*Config) *time.Duration) func(*Config, []string) error {
-	return func(c *Config, v []string) error {
-		s, err := one(v)
-		if err != nil {
-			return err
-		}
-		d, err := time.ParseDuration(strings.TrimSpace(s))
-		if err != nil || d <= 0 {
-			return fmt.Errorf("%q is not a positive duration such as 90s, 5m or 72h", s)
-		}
-		*field(c) = d
-		return nil
+func duration(field func(*Config) *time.Duration) func(*Config) pflag.Value {
+	return func(c *Config) pflag.Value {
+		p := field(c)
+		v := builtin(func(fs *pflag.FlagSet) { fs.DurationVar(p, "v", 0, "") })
+		return checked{v, func() bool { return *p > 0 }, "a positive duration such as 90s, 5m or 72h"}
 	}
 }
 
-func size(field func(*Config) *int64) func(*Config, []string) error {
-	return func(c *Config, v []string) error {
-		s, err := one(v)
-		if err != nil {
-			return err
-		}
-		n, err := ParseSize(s)
-		if err != nil {
-			return err
-		}
-		*field(c) = n
-		return nil
+// strValue is a string where "off" means empty (a listener turned off).
+type strValue struct{ p *string }
+
+func (s strValue) Set(v string) error {
+	if v == "off" {
+		v = ""
 	}
+	*s.p = v
+	return nil
+}
+func (s strValue) String() string { return *s.p }
+func (s strValue) Type() string   { return "string" }
+
+func str(field func(*Config) *string) func(*Config) pflag.Value {
+	return func(c *Config) pflag.Value { return strValue{field(c)} }
+}
+
+// choiceValue is one of a few words, matched without regard to case.
+type choiceValue struct {
+	p       *string
+	allowed []string
+}
+
+func (s choiceValue) Set(v string) error {
+	for _, a := range s.allowed {
+		if strings.EqualFold(strings.TrimSpace(v), a) {
+			*s.p = a
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not one of %s", v, strings.Join(s.allowed, ", "))
+}
+func (s choiceValue) String() string { return *s.p }
+
+// Type names the choices, so help reads `--log-format text|json`.
+func (s choiceValue) Type() string { return strings.Join(s.allowed, "|") }
+
+func oneOf(allowed []string, field func(*Config) *string) func(*Config) pflag.Value {
+	return func(c *Config) pflag.Value { return choiceValue{field(c), allowed} }
+}
+
+// sizeValue is a byte count written with a unit (ParseSize).
+type sizeValue struct{ p *int64 }
+
+func (s sizeValue) Set(v string) error {
+	n, err := ParseSize(v)
+	if err != nil {
+		return err
+	}
+	*s.p = n
+	return nil
+}
+func (s sizeValue) String() string { return FormatSize(*s.p) }
+func (s sizeValue) Type() string   { return "size" }
+
+func size(field func(*Config) *int64) func(*Config) pflag.Value {
+	return func(c *Config) pflag.Value { return sizeValue{field(c)} }
 }
 
 // ParseSize reads a byte count: 1048576, 512KB, 25MiB, 1G (K/M/G are
@@ -131,6 +155,65 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size such as 10485760, 512KiB or 25MiB", s)
 	}
 	return n * mult, nil
+}
+
+// FormatSize writes n in the largest binary unit that divides it, so that
+// ParseSize(FormatSize(n)) == n: 25MiB, 256KiB, 1000.
+func FormatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.mult && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// listValue is a repeatable setting. The command line appends (its first
+// value replaces the default), a file list or an environment variable
+// replaces; apply normalises and checks the whole list each time.
+type listValue struct {
+	c        *Config
+	apply    func(*Config, []string) error
+	raw      []string
+	appended bool
+}
+
+func (l *listValue) Set(v string) error {
+	if !l.appended {
+		l.raw, l.appended = nil, true
+	}
+	l.raw = append(l.raw, splitList(v)...)
+	return l.apply(l.c, l.raw)
+}
+
+// Replace is pflag.SliceValue's: the file and environment layers.
+func (l *listValue) Replace(v []string) error {
+	l.raw = v
+	return l.apply(l.c, v)
+}
+func (l *listValue) GetSlice() []string { return l.raw }
+func (l *listValue) Append(v string) error {
+	l.raw = append(l.raw, v)
+	return l.apply(l.c, l.raw)
+}
+func (l *listValue) String() string { return strings.Join(l.raw, ",") }
+func (l *listValue) Type() string   { return "strings" }
+
+func list(apply func(*Config, []string) error) func(*Config) pflag.Value {
+	return func(c *Config) pflag.Value { return &listValue{c: c, apply: apply} }
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func setDomains(c *Config, v []string) error {

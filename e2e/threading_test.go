@@ -138,8 +138,9 @@ iVBORw0KGgo=
 		p.send(t, "bob@client.test", []string{annReply}, email("t4@client.test", []string{
 			"From: bob@client.test", "To: " + annReply, "Subject: Re: Printer"}, "I am Ann, honest"))
 		e := p.entry(t, "t4@client.test")
-		if !strings.HasPrefix(e.Action, "quarantined: reply token for ann used by bob@client.test") {
-			t.Errorf("action = %q", e.Action)
+		// People by name and address in the text; the claimed person's id in the entry.
+		if !strings.HasPrefix(e.Action, "quarantined: reply token for Ann <ann@client.test> used by Bob <bob@client.test>") || e.Person != "bob" {
+			t.Errorf("action = %q, person = %q", e.Action, e.Person)
 		}
 	})
 
@@ -148,7 +149,7 @@ iVBORw0KGgo=
 			"From: Agent One <agent@corp.test>", "To: support@example.test", "Subject: refund",
 			"References: <root-c2@example.test>"}, "Please refund the customer."))
 		e := p.entry(t, "t5@corp.test")
-		if !strings.HasPrefix(e.Action, "quarantined: From agent@corp.test claims user u1") ||
+		if !strings.HasPrefix(e.Action, "quarantined: From agent@corp.test claims user Agent One <agent@corp.test>") ||
 			!strings.Contains(e.Auth, "spf=fail smtp.mailfrom=corp.test") || !strings.Contains(e.Auth, "dmarc=fail header.from=corp.test") {
 			t.Errorf("action = %q auth = %q", e.Action, e.Auth)
 		}

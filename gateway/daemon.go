@@ -35,6 +35,7 @@ import (
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
+	"github.com/deskmail/deskmail/version"
 	"github.com/deskmail/deskmail/webhook"
 )
 
@@ -233,7 +234,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		d.serveMTA(l, "lmtp", d.mta.ServeLMTP)
 	}
 	ob.announce(log)
-	log.Info("deskmail ready", "data", cfg.Data, "domains", strings.Join(cfg.Domains, ","))
+	log.Info("deskmail ready", "data", cfg.Data, "domains", strings.Join(cfg.Domains, ","), "version", version.Get().Short())
 	d.ready.Store(true)
 	return d, nil
 }
@@ -396,7 +397,7 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 // announce says where email goes; loudly when it goes nowhere.
 func (o *outbound) announce(log *slog.Logger) {
 	if o.mode == "capture" {
-		log.Warn("OUTBOUND EMAIL IS CAPTURED, NOT SENT: every email is written to a file; set --outbound relay or mx to deliver", "folder", o.where)
+		log.Warn("OUTBOUND EMAIL IS CAPTURED, NOT SENT: every email is written to a file; set --relay host:port or --outbound mx to deliver", "folder", o.where)
 		return
 	}
 	log.Info("outbound email", "mode", o.mode, "via", o.where)

@@ -61,7 +61,7 @@ func ExplainThread(dataDir string, raw []byte, rcpts, support []string) ThreadEx
 	defer db.Close()
 	var res threading.Match
 	err = db.View(func(tx *store.Tx) error {
-		m.Index = model.View{Tx: tx}
+		m.Index, m.Describe = model.View{Tx: tx}, describer(tx)
 		res, err = m.Match(in)
 		return err
 	})

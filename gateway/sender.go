@@ -31,8 +31,11 @@ type senderFacts struct {
 	From   string        // author address, from the From header (never Reply-To)
 	Author *model.Person // the owner of From, nil when unknown
 	Match  threading.Match
-	Conv   *model.Conversation // the matched conversation, nil for new/none or when it is gone
-	Auth   auth.Result
+	// TokenFor is the person the matched reply token was issued to (nil
+	// without a token, or when that person is gone), to name them.
+	TokenFor *model.Person
+	Conv     *model.Conversation // the matched conversation, nil for new/none or when it is gone
+	Auth     auth.Result
 	// OwnDomain: From is an address of one of deskmail's own domains.
 	OwnDomain bool
 }
@@ -76,14 +79,18 @@ func decideSender(f senderFacts, policy string) decision {
 		// From domain to the sender. Without it anyone can write From:
 		// an agent's address.
 		return refuse(fmt.Sprintf("From %s claims %s %s, but neither SPF nor DKIM aligns with it and it did not come from a trusted relay (%s)",
-			f.From, a.Kind, a.ID, f.Auth))
+			f.From, a.Kind, personName(*a), f.Auth))
 	}
 	if t := f.Match.Token; t != nil && (a == nil || a.ID != t.Recipient) {
 		who := "unknown sender " + f.From
 		if a != nil {
-			who = fmt.Sprintf("%s (%s)", f.From, a.ID)
+			who = personName(*a)
 		}
-		return refuse(fmt.Sprintf("reply token for %s used by %s", t.Recipient, who))
+		owner := t.Recipient
+		if f.TokenFor != nil {
+			owner = personName(*f.TokenFor)
+		}
+		return refuse(fmt.Sprintf("reply token for %s used by %s", owner, who))
 	}
 	if f.Conv != nil && f.Conv.Kind == model.Internal && (a == nil || a.Kind != notify.KindUser) {
 		return refuse(fmt.Sprintf("%s may not post in internal conversation %s", f.From, f.Conv.ID))

@@ -13,10 +13,10 @@ import (
 )
 
 func TestDecideSender(t *testing.T) {
-	agent := &model.Person{ID: "u1", Kind: notify.KindUser}
+	agent := &model.Person{ID: "u1", Kind: notify.KindUser, Name: "Uma", Emails: []string{"u1@corp.test"}}
 	bot := &model.Person{ID: "b1", Kind: notify.KindBot}
 	ann := &model.Person{ID: "ann", Kind: notify.KindCustomer}
-	bob := &model.Person{ID: "bob", Kind: notify.KindCustomer}
+	bob := &model.Person{ID: "bob", Kind: notify.KindCustomer, Name: "Bob", Emails: []string{"bob@x.test"}}
 	ext := &model.Conversation{ID: "c1", Kind: model.External}
 	internal := &model.Conversation{ID: "c2", Kind: model.Internal}
 	tokenFor := func(p string) threading.Match {
@@ -39,11 +39,12 @@ func TestDecideSender(t *testing.T) {
 		why    string
 	}{
 		{"customer replies to her own token", senderFacts{From: "ann@x.test", Author: ann, Match: tokenFor("ann"), Conv: ext, Auth: fail}, "", verdictPost, "ann", ""},
-		{"token of ann used by bob is quarantined", senderFacts{From: "bob@x.test", Author: bob, Match: tokenFor("ann"), Conv: ext, Auth: pass}, "", verdictQuarantine, "", "reply token for ann used by bob@x.test (bob)"},
+		{"token of ann used by bob is quarantined", senderFacts{From: "bob@x.test", Author: bob, Match: tokenFor("ann"), Conv: ext, Auth: pass}, "", verdictQuarantine, "", "reply token for ann used by Bob <bob@x.test>"},
+		{"the log names the token's owner", senderFacts{From: "bob@x.test", Author: bob, Match: tokenFor("ann"), TokenFor: &model.Person{ID: "ann", Emails: []string{"ann@x.test"}}, Conv: ext, Auth: pass}, "", verdictQuarantine, "", "reply token for ann@x.test used by Bob <bob@x.test>"},
 		{"token used by a stranger is rejected under reject", senderFacts{From: "eve@x.test", Match: tokenFor("ann"), Conv: ext, Auth: pass}, PolicyReject, verdictReject, "", "unknown sender eve@x.test"},
 		{"agent with aligned DKIM/SPF posts", senderFacts{From: "u1@corp.test", Author: agent, Match: tokenFor("u1"), Conv: ext, Auth: pass}, "", verdictPost, "u1", ""},
 		{"agent via trusted relay posts", senderFacts{From: "u1@corp.test", Author: agent, Match: refsInternal, Conv: internal, Auth: relay}, "", verdictPost, "u1", ""},
-		{"spoofed agent is quarantined even with the right token", senderFacts{From: "u1@corp.test", Author: agent, Match: tokenFor("u1"), Conv: ext, Auth: fail}, "", verdictQuarantine, "", "claims user u1"},
+		{"spoofed agent is quarantined even with the right token", senderFacts{From: "u1@corp.test", Author: agent, Match: tokenFor("u1"), Conv: ext, Auth: fail}, "", verdictQuarantine, "", "claims user Uma <u1@corp.test>"},
 		{"spoofed bot is quarantined", senderFacts{From: "bot@corp.test", Author: bot, Match: refs, Conv: ext, Auth: fail}, "", verdictQuarantine, "", "claims bot b1"},
 		{"spoofed agent to the support address is quarantined", senderFacts{From: "u1@corp.test", Author: agent, Match: newConv, Auth: fail}, "", verdictQuarantine, "", "neither SPF nor DKIM"},
 		{"customer never lands in an internal conversation", senderFacts{From: "ann@x.test", Author: ann, Match: refsInternal, Conv: internal, Auth: pass}, "", verdictQuarantine, "", "internal conversation c2"},

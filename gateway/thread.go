@@ -74,6 +74,10 @@ func (t *Threader) prepare(ctx context.Context, m inbound.Meta, raw []byte) (*th
 // outcome is what the step did, for the journal.
 type outcome struct {
 	conv, by, action, status string
+	// person is the author it was posted as, or whose identity a refused
+	// email claimed; message the message it became. Ids for --json: the
+	// action text names people by name and address.
+	person, message string
 }
 
 // apply runs in the commit: match, decide, write. Everything it reads is
@@ -87,6 +91,10 @@ func (j *threadJob) apply(tx *store.Tx) error {
 	}
 	return updateEntry(tx, j.m.JournalID, func(e *journal.Entry) {
 		e.Conversation, e.ThreadBy, e.Auth, e.Action = o.conv, o.by, j.auth.String(), o.action
+		e.Person = o.person
+		if o.message != "" {
+			e.Messages = []string{o.message}
+		}
 		if o.status != "" {
 			e.Status = o.status
 		}
@@ -101,12 +109,12 @@ func (j *threadJob) run(tx *store.Tx) (outcome, error) {
 			return outcome{}, err
 		}
 		j.outcome = "duplicate"
-		return outcome{conv: msg.Conversation, by: "duplicate",
+		return outcome{conv: msg.Conversation, by: "duplicate", message: id,
 			action: fmt.Sprintf("duplicate of message %s in conversation %s: not appended again", id, msg.Conversation)}, nil
 	}
 	view := model.View{Tx: tx}
 	matcher := threading.Matcher{Tokens: j.t.Keyring, Index: view, ReplyDomains: j.t.ReplyDomains,
-		SupportAddresses: j.t.SupportAddresses}
+		SupportAddresses: j.t.SupportAddresses, Describe: describer(tx)}
 	match, err := matcher.Match(threading.Inbound{EnvelopeTo: j.m.Envelope.Rcpts, To: j.email.To, Cc: j.email.Cc,
 		From: j.email.From, InReplyTo: j.email.InReplyTo, References: j.email.References, Subject: j.email.Subject})
 	if err != nil {
@@ -121,6 +129,13 @@ func (j *threadJob) run(tx *store.Tx) (outcome, error) {
 			return outcome{}, err
 		}
 	}
+	if match.Token != nil {
+		if p, err := model.GetPerson(tx, match.Token.Recipient); err == nil {
+			f.TokenFor = &p
+		} else if !errors.Is(err, model.ErrNotFound) {
+			return outcome{}, err
+		}
+	}
 	if match.Conversation != "" {
 		if c, err := model.GetConversation(tx, match.Conversation); err == nil {
 			f.Conv = &c
@@ -130,7 +145,7 @@ func (j *threadJob) run(tx *store.Tx) (outcome, error) {
 	}
 	d := decideSender(f, j.t.Policy)
 	j.outcome = string(d.Verdict)
-	o := outcome{conv: match.Conversation, by: threadBy(match.Method)}
+	o := outcome{conv: match.Conversation, by: threadBy(match.Method), person: claimed(f)}
 	switch d.Verdict {
 	case verdictDrop:
 		o.conv, o.action = "", "dropped: "+d.Why
@@ -149,14 +164,17 @@ func (j *threadJob) run(tx *store.Tx) (outcome, error) {
 // creating the customer first when the decision says so.
 func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o outcome) (outcome, error) {
 	var notes []string
-	author := d.Author
+	author, who := d.Author, ""
+	if f.Author != nil {
+		who = personName(*f.Author)
+	}
 	if author == "" {
 		p, err := model.AddCustomer(tx, store.NewID(j.now), j.email.FromName, j.email.From, j.now)
 		if err != nil {
 			return outcome{}, fmt.Errorf("create customer %s: %w", j.email.From, err)
 		}
-		author = p.ID
-		notes = append(notes, "new customer "+p.ID+" for "+j.email.From)
+		author, who = p.ID, personName(p)
+		notes = append(notes, "a new customer")
 	}
 	conv := o.conv
 	if d.Verdict == verdictOpen {
@@ -205,10 +223,25 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 	} else {
 		o.action = fmt.Sprintf("appended to conversation %s by %s", conv, o.by)
 	}
-	o.action += fmt.Sprintf(" as message %s by %s, %d notified", msg.ID, author, len(posted.Recipients))
+	o.action += fmt.Sprintf(" as message %s from %s, %d notified", msg.ID, who, len(posted.Recipients))
+	o.person, o.message = author, msg.ID
 	notes = append(notes, d.Why)
 	o.action += " (" + strings.Join(notes, "; ") + ")"
 	return o, nil
+}
+
+// claimed is the person an email is about before it is posted: the one
+// its From belongs to, else the one its reply token was issued to.
+func claimed(f senderFacts) string {
+	switch {
+	case f.Author != nil:
+		return f.Author.ID
+	case f.TokenFor != nil:
+		return f.TokenFor.ID
+	case f.Match.Token != nil:
+		return f.Match.Token.Recipient
+	}
+	return ""
 }
 
 // after runs once the commit is durable.

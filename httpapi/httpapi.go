@@ -36,6 +36,7 @@ import (
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/version"
 )
 
 // Receiver stores a submitted message (the inbound package's Receiver).
@@ -127,12 +128,16 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// buildVersion is in /readyz, so a load balancer's or an operator's probe
+// also says which build answered (a rolling upgrade half done).
+var buildVersion = version.Get().Short()
+
 func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 	if s.Ready != nil && !s.Ready() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting or stopping"})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting or stopping", "version": buildVersion})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "version": buildVersion})
 }
 
 // LogResponse is the body of GET /v1/log.

@@ -13,6 +13,7 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/version"
 )
 
 const token = "s3cret-token"
@@ -128,7 +129,7 @@ func TestReadyReflectsDaemonState(t *testing.T) {
 		t.Errorf("not ready: %d", resp.StatusCode)
 	}
 	ready = true
-	if resp, _ := do(t, "GET", srv.URL+"/readyz", "", ""); resp.StatusCode != 200 {
-		t.Errorf("ready: %d", resp.StatusCode)
+	if resp, body := do(t, "GET", srv.URL+"/readyz", "", ""); resp.StatusCode != 200 || body["version"] == "" || body["version"] != version.Get().Short() {
+		t.Errorf("ready: %d %v, want version %q", resp.StatusCode, body, version.Get().Short())
 	}
 }

@@ -80,7 +80,10 @@ type Entry struct {
 
 	// Outgoing emails (the hold queue): the queue job, the person it is
 	// for (and Conversation above), the messages it lists and, for
-	// "deferred", when the next attempt is due.
+	// "deferred", when the next attempt is due. Incoming human mail uses
+	// Person and Messages too: the person it was posted as (or, refused,
+	// whose identity it claimed) and the message it became; Action names
+	// people by name and address, these keep the ids.
 	Job         string     `json:"job,omitempty"`
 	Person      string     `json:"person,omitempty"`
 	Messages    []string   `json:"messages,omitempty"`

@@ -60,6 +60,17 @@ type Matcher struct {
 	// SupportAddresses open a new conversation when nothing else matched
 	// (compared case-insensitively).
 	SupportAddresses []string
+	// Describe names a person in Reason ("Ann Lee <ann@client.test>"), so
+	// an operator reading the log need not look ids up; nil writes the id.
+	Describe func(personID string) string
+}
+
+// who is a person as Reason names them.
+func (m *Matcher) who(person string) string {
+	if m.Describe == nil {
+		return person
+	}
+	return m.Describe(person)
 }
 
 // Match is the outcome of matching one email.
@@ -147,7 +158,7 @@ func (m *Matcher) byToken(in Inbound, notes *[]string) (Match, bool) {
 		if !tok.Current {
 			key = "old key " + tok.KeyID
 		}
-		*notes = append(*notes, fmt.Sprintf("reply token in %s for conversation %s, recipient %s (%s)", addr, tok.Conversation, tok.Recipient, key))
+		*notes = append(*notes, fmt.Sprintf("reply token in %s for conversation %s, recipient %s (%s)", addr, tok.Conversation, m.who(tok.Recipient), key))
 		return Match{Conversation: tok.Conversation, Method: MethodToken, Token: &tok, Address: addr, Reason: join(*notes)}, true
 	}
 	return Match{}, false
@@ -205,10 +216,10 @@ func (m *Matcher) bySubjectTag(in Inbound, notes *[]string) (Match, bool, error)
 		return Match{}, false, fmt.Errorf("check follower: %w", err)
 	}
 	if !follows {
-		*notes = append(*notes, fmt.Sprintf("subject tag [#%s] ignored: %s does not follow conversation %s", tag, person, conv))
+		*notes = append(*notes, fmt.Sprintf("subject tag [#%s] ignored: %s does not follow conversation %s", tag, m.who(person), conv))
 		return Match{}, false, nil
 	}
-	*notes = append(*notes, fmt.Sprintf("subject tag [#%s] of conversation %s, followed by sender %s", tag, conv, person))
+	*notes = append(*notes, fmt.Sprintf("subject tag [#%s] of conversation %s, followed by sender %s", tag, conv, m.who(person)))
 	return Match{Conversation: conv, Method: MethodSubjectTag, Reason: join(*notes)}, true, nil
 }
 

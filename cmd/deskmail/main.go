@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/deskmail/deskmail/version"
 )
 
 // exitError carries a process exit code out of a command (sysexits for
@@ -31,6 +33,8 @@ func newRootCmd() *cobra.Command {
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
+	root.Version = version.Get().Short() // deskmail --version; `deskmail version` says more
+	completeSettings(root)
 	return root
 }
 

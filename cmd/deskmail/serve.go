@@ -32,24 +32,7 @@ func newServeCmd() *cobra.Command {
 		// listeners come up must still shut down cleanly.
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
-		d, err := gateway.Start(cfg, log)
-		if err != nil {
-			return err
-		}
-		var runErr error
-		select {
-		case <-ctx.Done():
-			log.Info("shutting down")
-		case runErr = <-d.Errors():
-			log.Error("listener failed, shutting down", "err", runErr)
-		}
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		defer cancel()
-		if err := d.Shutdown(sctx); err != nil {
-			log.Warn("shutdown", "err", err)
-		}
-		log.Info("stopped")
-		return runErr
+		return gateway.Run(ctx, cfg, log, gateway.Options{})
 	}
 	return cmd
 }

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// completeSettings gives shell completion the settings' types, as help
+// shows them: a choice (type "text|json") completes to its words, and a
+// number, size or duration completes to nothing rather than to file
+// names. Flags of other types keep cobra's default (files).
+func completeSettings(cmd *cobra.Command) {
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		var words []string
+		switch typ := f.Value.Type(); {
+		case strings.Contains(typ, "|"):
+			words = strings.Split(typ, "|")
+		case typ == "int", typ == "size", typ == "duration", typ == "float64":
+		default:
+			return
+		}
+		_ = cmd.RegisterFlagCompletionFunc(f.Name, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return words, cobra.ShellCompDirectiveNoFileComp
+		})
+	})
+	for _, sub := range cmd.Commands() {
+		completeSettings(sub)
+	}
+}

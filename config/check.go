@@ -1,0 +1,109 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strings"
+)
+
+// check validates combinations of settings and fills the defaults that
+// depend on other settings.
+func (c *Config) check() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("tls-cert and tls-key: give both or neither")
+	}
+	if c.Data == "" {
+		return fmt.Errorf("data: must not be empty")
+	}
+	if err := c.checkRelay(); err != nil {
+		return err
+	}
+	if c.OutboundDomain == "" && len(c.Domains) > 0 {
+		c.OutboundDomain = c.Domains[0]
+	}
+	if c.MailFrom == "" {
+		c.MailFrom = "notifications@" + c.OutboundDomain
+	}
+	if c.MaxHeaderBytes > c.MaxMessageBytes {
+		// The header is part of the message: a smaller message cap is
+		// also the header cap.
+		c.MaxHeaderBytes = c.MaxMessageBytes
+	}
+	return c.checkThreading()
+}
+
+// from says where a setting was set, for errors: "flag --relay",
+// "environment variable DESKMAIL_RELAY", "config file F: key "relay"", or
+// "its default".
+func (c *Config) from(name string) string {
+	if s, ok := c.sources[name]; ok {
+		return s
+	}
+	return "its default"
+}
+
+// checkRelay decides the outbound mode. A relay given alone means relay
+// mode: an operator who names a smarthost wants mail to go through it,
+// and capturing instead would lose every email silently. Any other
+// combination that would leave a relay setting unused is refused, naming
+// both settings and where each came from, rather than guessed at.
+func (c *Config) checkRelay() error {
+	_, outboundGiven := c.sources["outbound"]
+	switch {
+	case c.Relay != "" && !outboundGiven:
+		c.Outbound = "relay"
+	case c.Relay != "" && c.Outbound != "relay":
+		why := "capture writes every email to a file and sends nothing"
+		if c.Outbound == "mx" {
+			why = "mx delivers to each domain's MX itself"
+		}
+		return fmt.Errorf("--outbound %s (from %s) and --relay (from %s) contradict each other: %s; set --outbound relay to send through the relay, or drop --relay",
+			c.Outbound, c.from("outbound"), c.from("relay"), why)
+	case c.Outbound == "relay" && c.Relay == "":
+		return fmt.Errorf("--outbound relay (from %s) needs --relay host:port, the smarthost to send through", c.from("outbound"))
+	}
+	if c.Relay == "" {
+		for _, s := range []struct {
+			name string
+			set  bool
+		}{{"relay-username", c.RelayUsername != ""}, {"relay-password", c.RelayPassword != ""}, {"relay-insecure", c.RelayInsecure}} {
+			if s.set {
+				return fmt.Errorf("--%s (from %s) is for a relay, but --relay is not set (outbound is %s)", s.name, c.from(s.name), c.Outbound)
+			}
+		}
+		return nil
+	}
+	if host, port, err := net.SplitHostPort(c.Relay); err != nil || host == "" || port == "" {
+		return fmt.Errorf("--relay (from %s): %q is not host:port, such as smtp.example.com:587", c.from("relay"), c.Relay)
+	}
+	if (c.RelayUsername == "") != (c.RelayPassword == "") {
+		return fmt.Errorf("--relay-username (from %s) and --relay-password (from %s): AUTH needs both, or neither for no AUTH",
+			c.from("relay-username"), c.from("relay-password"))
+	}
+	return nil
+}
+
+// checkThreading fills the defaults that depend on the domains.
+func (c *Config) checkThreading() error {
+	if c.ReplyDomain == "" && len(c.Domains) > 0 {
+		c.ReplyDomain = c.Domains[0]
+	}
+	c.ReplyDomain = strings.ToLower(c.ReplyDomain)
+	found := false
+	for _, d := range c.Domains {
+		found = found || d == c.ReplyDomain
+	}
+	if !found {
+		// Replies to reply+TOKEN@ would be refused at RCPT as relaying.
+		return fmt.Errorf("reply-domain: %q is not one of the domains mail is accepted for", c.ReplyDomain)
+	}
+	if c.SupportAddresses == nil {
+		for _, d := range c.Domains {
+			c.SupportAddresses = append(c.SupportAddresses, "support@"+d)
+		}
+	}
+	if c.WebhookURL != "" && !strings.HasPrefix(c.WebhookURL, "http://") && !strings.HasPrefix(c.WebhookURL, "https://") {
+		return fmt.Errorf("webhook-url: %q is not an http(s) URL", c.WebhookURL)
+	}
+	return nil
+}
