@@ -125,6 +125,8 @@ func (s *Server) saveTemplate(w http.ResponseWriter, r *http.Request) {
 			s.internal(w, r, "read the template", lerr)
 			return
 		}
+		// The preview keeps showing the saved version; the form, the draft.
+		v.Preview, _ = templates.Render(v.T, templates.Sample())
 		v.T.Subject, v.T.Text, v.T.HTML, v.Fault = t.Subject, t.Text, t.HTML, te
 		s.render(w, r, http.StatusUnprocessableEntity, "template", page{Title: "Template " + t.Name, Nav: "templates",
 			Error: "Refused; the saved version stays: " + te.Error(), Data: v})

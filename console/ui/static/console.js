@@ -43,6 +43,8 @@ function setupPreview() {
   var frame = document.getElementById("preview-html");
   var text = document.getElementById("preview-text");
   var timer = null, seq = 0;
+  // data-shown tells (tests, mostly) that the frame shows the last draft.
+  frame.addEventListener("load", function () { frame.dataset.shown = String(seq); });
   function render() {
     var mine = ++seq;
     var body = new URLSearchParams(new FormData(form));
@@ -58,6 +60,7 @@ function setupPreview() {
       }
       err.hidden = true;
       subject.textContent = a.subject;
+      frame.dataset.shown = "";
       frame.srcdoc = a.html;
       text.textContent = a.text;
     }).catch(function () {});
