@@ -214,6 +214,19 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		}
 	}
 	br.screenshot("message")
+	// deskmail why tells the same story in a terminal, from the daemon.
+	loc := get(br, "read the location", chromedp.Location())
+	msgID := loc[strings.LastIndex(loc, "/")+1:]
+	why := func(how string) {
+		t.Helper()
+		r := runCLI(t, nil, nil, "why", "--message", msgID, "--data", dir)
+		for _, want := range []string{"Agent (agent)", "rule:     customer message in followed conversation", "email:    held", "held until"} {
+			if !strings.Contains(r.Stdout, want) {
+				t.Errorf("deskmail why (%s) lacks %q: exit %d\n%s%s", how, want, r.Code, r.Stdout, r.Stderr)
+			}
+		}
+	}
+	why("daemon running")
 
 	// A template with a broken tag is refused, with its line.
 	br.run("break the welcome template",
@@ -280,4 +293,11 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	// A phone's width: the log still reads, one block per line.
 	br.run("phone width", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/log"), chromedp.WaitVisible(chromedp.CSS("#log")))
 	br.screenshot("log-phone")
+
+	// With the daemon stopped, the CLI reads the data folder itself.
+	d.stop()
+	why("daemon stopped")
+	if r := runCLI(t, nil, nil, "operators", "list", "--data", dir); !strings.Contains(r.Stdout, "ada") {
+		t.Errorf("operators list offline: %q %q", r.Stdout, r.Stderr)
+	}
 }
