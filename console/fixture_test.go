@@ -26,7 +26,7 @@ const testPassword = "correct horse battery"
 
 // fixture is a console over a real bbolt file, served by httptest.
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	db  *store.DB
 	clk *clock.Fake
 	s   *Server
@@ -34,7 +34,7 @@ type fixture struct {
 	srv *httptest.Server
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	db, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
@@ -149,7 +149,7 @@ func (f *fixture) hasAudit(actor, action, target string) bool {
 	return false
 }
 
-func contains(t *testing.T, body string, want ...string) {
+func contains(t testing.TB, body string, want ...string) {
 	t.Helper()
 	for _, w := range want {
 		if !strings.Contains(body, w) {

@@ -101,7 +101,12 @@ func BuildStory(db *store.DB, id, person string, since time.Time) (Story, error)
 	if err != nil {
 		return st, err
 	}
-	// One pass over the log finds the arrival and every job's history.
+	// One pass over the log finds the arrival and every job's history:
+	// both come after the email arrived, which is before the message was
+	// made (an hour covers a pipeline backlog), so the pass starts there.
+	if from := st.Message.Created.Add(-time.Hour); from.After(since) {
+		since = from
+	}
 	all, err := journal.Query(db, journal.Filter{Since: since, Limit: 100000})
 	if err != nil {
 		return st, err

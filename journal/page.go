@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"strings"
@@ -29,6 +30,7 @@ func Page(db *store.DB, f Filter, text, before string, limit int) (out []Entry, 
 		floor = key(f.Since, 0)
 	}
 	text = strings.ToLower(text)
+	addr := strings.ToLower(f.Address)
 	scanned, prev := 0, ""
 	err = db.View(func(tx *store.Tx) error {
 		return tx.ScanReverse(bucket, from, func(k, v []byte) (bool, error) {
@@ -45,6 +47,9 @@ func Page(db *store.DB, f Filter, text, before string, limit int) (out []Entry, 
 				return false, nil
 			}
 			prev = id
+			if !rawMayMatch(v, text) || !rawMayMatch(v, addr) {
+				return true, nil // cheaper than decoding a line that cannot match
+			}
 			var e Entry
 			if json.Unmarshal(v, &e) != nil {
 				return true, nil
@@ -57,6 +62,22 @@ func Page(db *store.DB, f Filter, text, before string, limit int) (out []Entry, 
 		})
 	})
 	return out, next, err
+}
+
+// rawMayMatch tells whether the encoded entry v may hold the lowercase
+// needle: false only when it surely does not. A needle JSON would escape
+// (quotes, backslashes, <>&, control or non-ASCII characters) is left to
+// the decoded check.
+func rawMayMatch(v []byte, needle string) bool {
+	if needle == "" {
+		return true
+	}
+	for i := 0; i < len(needle); i++ {
+		if c := needle[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return true
+		}
+	}
+	return bytes.Contains(bytes.ToLower(v), []byte(needle))
 }
 
 func textMatch(e *Entry, text string) bool {
