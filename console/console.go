@@ -54,6 +54,7 @@ type Server struct {
 	IPLimit, AccountLimit Limit
 
 	ipLimits, accountLimits *limiter
+	verifying               chan struct{}
 	pages                   map[string]*template.Template
 }
 
@@ -94,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 		s.AccountLimit = DefaultAccountLimit
 	}
 	s.ipLimits, s.accountLimits = newLimiter(s.IPLimit), newLimiter(s.AccountLimit)
+	s.verifying = make(chan struct{}, MaxConcurrentLogins)
 	s.pages = parsePages()
 
 	mux := http.NewServeMux()
@@ -219,6 +221,9 @@ func (s *Server) write(h http.HandlerFunc) http.Handler {
 		h(w, r)
 	})
 }
+
+// MaxConcurrentLogins bounds the password checks that run at once.
+const MaxConcurrentLogins = 2
 
 // MaxFormBytes bounds a form: a template's three parts and some slack.
 const MaxFormBytes = 512 << 10

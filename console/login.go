@@ -74,7 +74,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "check the login", err)
 		return
 	}
-	if !Verify(op, found, password) {
+	// A bcrypt comparison costs a core a quarter of a second: at most
+	// MaxConcurrentLogins run at once, so a flood of logins (many IPs,
+	// many names) queues up instead of starving the mail.
+	select {
+	case s.verifying <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
+	ok := Verify(op, found, password)
+	<-s.verifying
+	if !ok {
 		s.ipLimits.failed(ip, now)
 		s.accountLimits.failed(user, now)
 		s.Log.Warn("console login failed", "user", user, "ip", ip)
