@@ -227,6 +227,15 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		}
 	}
 	why("daemon running")
+	// The log line itself, with every field and a way to the message.
+	br.run("open the log line",
+		chromedp.Navigate(base+"/log?direction=in&q=printer"),
+		chromedp.Click(chromedp.CSS(`#log-rows td[data-label="Subject"] a`)),
+		chromedp.WaitVisible(chromedp.CSS(`dl.facts`)))
+	if facts := br.text("dl.facts"); !strings.Contains(facts, "<ann-1@client.test>") || !strings.Contains(facts, "human") {
+		t.Errorf("the log line page:\n%s", facts)
+	}
+	br.screenshot("log-entry")
 
 	// A template with a broken tag is refused, with its line.
 	br.run("break the welcome template",
@@ -268,8 +277,15 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	// Retry the failed job; the relay takes it this time.
 	br.until(base+"/queue", "no such mailbox here")
 	br.screenshot("queue")
+	br.run("open the failed job",
+		chromedp.Click(chromedp.CSS(`#failed-jobs a.mono`)),
+		chromedp.WaitVisible(chromedp.CSS(`dl.facts`)))
+	if facts := br.text("dl.facts"); !strings.Contains(facts, "failed") || !strings.Contains(facts, "no such mailbox here") {
+		t.Errorf("the job page:\n%s", facts)
+	}
+	br.screenshot("job")
 	br.run("retry the failed job",
-		chromedp.Click(chromedp.CSS(`#failed-jobs button`)),
+		chromedp.Click(chromedp.CSS(`form[action$="/retry"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(`p.flash`)))
 	if msg := br.text(`p.flash`); !strings.Contains(msg, "queued") {
 		t.Errorf("after retry: %q", msg)
