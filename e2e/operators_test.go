@@ -50,6 +50,19 @@ func TestOperatorsOfflineThenLogin(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	// One listener: the API's paths answer JSON, the rest is the console,
+	// which wants a session first.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]string{"/v1/no-such-thing": "application/json", "/queue": "text/html; charset=utf-8/login?next=%2Fqueue", "/healthz": "application/json"} {
+		resp, err := noRedirect.Get("http://" + d.HTTP + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Type") + resp.Header.Get("Location"); got != want {
+			t.Errorf("GET %s: %s %q, want %q", path, resp.Status, got, want)
+		}
+	}
 	if code := login("first long password"); code != http.StatusUnauthorized {
 		t.Errorf("the old password: %d, want 401", code)
 	}
