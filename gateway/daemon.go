@@ -26,6 +26,7 @@ import (
 	"github.com/deskmail/deskmail/center"
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/config"
+	"github.com/deskmail/deskmail/console"
 	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
@@ -153,6 +154,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			func(ctx context.Context, t time.Time) (int, error) { return inbound.PruneDedupe(ctx, db, t) },
 			func(ctx context.Context, t time.Time) (int, error) { return queue.Prune(ctx, db, t) },
 			func(ctx context.Context, t time.Time) (int, error) { return center.PruneEvents(ctx, db, t) },
+			pruneAudit(db, cfg.Retention),
 		}}
 	d.workers.Add(2)
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
@@ -186,7 +188,11 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		sl.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
+	web, consoleAdmin, consoleInfo := d.webConsole(clk, ob, log.With("component", "console"))
 	control := http.NewServeMux()
+	control.Handle("/v1/operators", consoleAdmin)
+	control.Handle("/v1/operators/", consoleAdmin)
+	control.Handle("/v1/why/", consoleAdmin)
 	control.Handle("/v1/queue", ob.admin)
 	control.Handle("/v1/queue/", ob.admin)
 	control.Handle("/v1/queue-suppressed", ob.admin)
@@ -198,7 +204,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		if err != nil {
 			return nil, fmt.Errorf("http-addr: %w", err)
 		}
-		d.serveHTTP(hl, api.Handler(false), "http")
+		d.serveHTTP(hl, console.Beside(api.Handler(false), web), "http")
 	}
 	for _, srv := range d.https {
 		srv.RegisterOnShutdown(stopStreams)
@@ -233,6 +239,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		}
 		d.serveMTA(l, "lmtp", d.mta.ServeLMTP)
 	}
+	d.consoleListeners(consoleInfo)
 	ob.announce(log)
 	log.Info("deskmail ready", "data", cfg.Data, "domains", strings.Join(cfg.Domains, ","), "version", version.Get().Short())
 	d.ready.Store(true)

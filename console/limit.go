@@ -1,0 +1,77 @@
+package console
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Failed logins are rate limited per client IP and per account name: a
+// guesser spread over many addresses still meets the account's limit,
+// and one address cannot lock every account out for long. Only failures
+// spend tokens, so an operator who types the password right gets in.
+//
+// The defaults: 5 failures at once, then one per 12 s per IP (300 an
+// hour); 5 at once, then one per 30 s per account (120 an hour).
+var (
+	DefaultIPLimit      = Limit{Every: 12 * time.Second, Burst: 5}
+	DefaultAccountLimit = Limit{Every: 30 * time.Second, Burst: 5}
+)
+
+// MaxLimiterKeys bounds the memory of the limiters. When a table is full
+// the recovered entries are dropped; if none is, new keys are refused
+// (fail closed) until some recover.
+const MaxLimiterKeys = 10000
+
+// Limit is a token bucket: Burst failures at once, then one per Every.
+type Limit struct {
+	Every time.Duration
+	Burst int
+}
+
+type limiter struct {
+	mu    sync.Mutex
+	limit Limit
+	keys  map[string]*rate.Limiter
+}
+
+func newLimiter(l Limit) *limiter {
+	return &limiter{limit: l, keys: map[string]*rate.Limiter{}}
+}
+
+// allowed tells whether key may try now (it has a token to lose).
+func (l *limiter) allowed(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rl, ok := l.keys[key]
+	if !ok {
+		return len(l.keys) < MaxLimiterKeys || l.sweep(now)
+	}
+	return rl.TokensAt(now) >= 1
+}
+
+// failed spends one of key's tokens.
+func (l *limiter) failed(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rl, ok := l.keys[key]
+	if !ok {
+		if len(l.keys) >= MaxLimiterKeys && !l.sweep(now) {
+			return
+		}
+		rl = rate.NewLimiter(rate.Every(l.limit.Every), l.limit.Burst)
+		l.keys[key] = rl
+	}
+	rl.AllowN(now, 1)
+}
+
+// sweep drops the keys whose bucket is full again; true if any room was made.
+func (l *limiter) sweep(now time.Time) bool {
+	for k, rl := range l.keys {
+		if rl.TokensAt(now) >= float64(l.limit.Burst) {
+			delete(l.keys, k)
+		}
+	}
+	return len(l.keys) < MaxLimiterKeys
+}

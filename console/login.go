@@ -1,0 +1,134 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deskmail/deskmail/store"
+)
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(CookieName); err == nil && s.lookup(c.Value) != nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Data: safeNext(r.URL.Query().Get("next"))})
+}
+
+// safeNext keeps a redirect after login on this site: a path, with no
+// control character or backslash (browsers drop tabs and newlines and read
+// "\\" as "/", so "/\t/evil" and "/\\evil" would name another host).
+func safeNext(next string) string {
+	const home = "/log"
+	if len(next) > 2000 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/login") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
+		return home
+	}
+	if u, err := url.Parse(next); err != nil || u.Host != "" || u.Scheme != "" {
+		return home
+	}
+	return next
+}
+
+// login checks the form fields user and password. A wrong pair and a
+// limited attempt get the same words, so the page tells a guesser nothing
+// about which names exist.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil || !sameOrigin(r) {
+		http.Error(w, "bad login form", http.StatusBadRequest)
+		return
+	}
+	user := strings.ToLower(strings.TrimSpace(r.PostFormValue("user")))
+	password := r.PostFormValue("password")
+	next := safeNext(r.PostFormValue("next"))
+	ip, now := clientIP(r), s.Clock.Now()
+	again := func(code int, msg string) {
+		s.render(w, r, code, "login", page{Title: "Log in", Error: msg, Data: next})
+	}
+	if user == "" || len(user) > 64 || password == "" || len(password) > 200 {
+		again(http.StatusBadRequest, "Give a user name and a password.")
+		return
+	}
+	if !s.ipLimits.allowed(ip, now) || !s.accountLimits.allowed(user, now) {
+		s.Log.Warn("console login refused: too many failures", "user", user, "ip", ip)
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(s.IPLimit.Every, s.AccountLimit.Every)/time.Second)))
+		again(http.StatusTooManyRequests, "Too many failed logins: wait a minute and try again.")
+		return
+	}
+	var op Operator
+	found := false
+	if err := s.DB.View(func(tx *store.Tx) error {
+		var err error
+		op, err = GetOperator(tx, user)
+		found = err == nil
+		if errors.Is(err, ErrNoOperator) {
+			return nil
+		}
+		return err
+	}); err != nil {
+		s.internal(w, r, "check the login", err)
+		return
+	}
+	// A bcrypt comparison costs a core a quarter of a second: at most
+	// MaxConcurrentLogins run at once, so a flood of logins (many IPs,
+	// many names) queues up instead of starving the mail.
+	select {
+	case s.verifying <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
+	ok := Verify(op, found, password)
+	<-s.verifying
+	if !ok {
+		s.ipLimits.failed(ip, now)
+		s.accountLimits.failed(user, now)
+		s.Log.Warn("console login failed", "user", user, "ip", ip)
+		err := s.DB.Update(r.Context(), func(tx *store.Tx) error {
+			return auditAs(tx, user, now, "login.failed", user, "wrong user name or password", ip)
+		})
+		if err != nil {
+			s.Log.Error("journal a failed login", "err", err)
+		}
+		again(http.StatusUnauthorized, ErrBadLogin.Error()+".")
+		return
+	}
+	var id string
+	var sess Session
+	err := s.DB.Update(r.Context(), func(tx *store.Tx) error {
+		var err error
+		if id, sess, err = StartSession(tx, op.Name, ip, now); err != nil {
+			return err
+		}
+		return auditAs(tx, op.Name, now, "login", op.Name, "role "+op.Role, ip)
+	})
+	if err != nil {
+		s.internal(w, r, "start a session", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: id, Path: "/", Expires: sess.Expires,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isTLS(r)})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// isTLS: the request came over TLS, here or at a proxy that says so (the
+// header can only make the cookie stricter, so trusting it is safe).
+func isTLS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	v := current(r)
+	err := s.change(r, "logout", v.Op.Name, "", func(tx *store.Tx) error { return EndSession(tx, v.ID) })
+	if err != nil {
+		s.internal(w, r, "end the session", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isTLS(r)})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}

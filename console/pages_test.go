@@ -1,0 +1,199 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/deskmail/deskmail/center"
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/templates"
+)
+
+func TestTemplateRefusedWithLineAndKept(t *testing.T) {
+	f := newFixture(t)
+	c, tok := f.session("alice")
+	broken := url.Values{"csrf": {tok}, "subject": {"Welcome"}, "text": {"Hello\n{{.Nope"}, "html": {"<p>x</p>"}}
+	r, body := f.post(c, "/templates/welcome", broken)
+	if r.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("broken template: %s", r.Status)
+	}
+	contains(t, body, "Refused; the saved version stays", "text line 2", "{{.Nope") // the draft stays in the form
+	f.update(func(tx *store.Tx) error {
+		if tm, _ := templates.Get(tx, "welcome"); tm.Version != 0 {
+			t.Errorf("version %d after a refused save, want the default kept", tm.Version)
+		}
+		return nil
+	})
+	// The live preview says the same, as JSON.
+	r, body = f.post(c, "/templates/welcome/preview", broken)
+	var a previewAnswer
+	if err := json.Unmarshal([]byte(body), &a); err != nil || r.StatusCode != http.StatusUnprocessableEntity || a.Part != "text" || a.Line != 2 {
+		t.Errorf("preview of a broken template: %s %+v %v", r.Status, a, err)
+	}
+	good := url.Values{"csrf": {tok}, "subject": {"Hi {{.RecipientName}}"}, "text": {"Hello {{.RecipientName}}\n"}, "html": {"<p>Hello <b>{{.RecipientName}}</b></p>"}}
+	r, body = f.post(c, "/templates/welcome/preview", good)
+	a = previewAnswer{}
+	if err := json.Unmarshal([]byte(body), &a); err != nil || r.StatusCode != http.StatusOK || !strings.Contains(a.HTML, "<b>") || a.Error != "" {
+		t.Errorf("preview: %s %+v", r.Status, a)
+	}
+	if r, _ = f.post(c, "/templates/welcome", good); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %s", r.Status)
+	}
+	_, body = f.get(c, "/templates/welcome")
+	contains(t, body, "v1 ·", "Reset to default")
+	if !f.hasAudit("alice", "template.save", "welcome") {
+		t.Error("the save is not journaled")
+	}
+	if r, _ = f.post(c, "/templates/welcome/reset", url.Values{"csrf": {tok}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reset: %s", r.Status)
+	}
+	f.update(func(tx *store.Tx) error {
+		tm, _ := templates.Get(tx, "welcome")
+		d, _ := templates.Default("welcome")
+		if tm.Version != 2 || tm.Text != d.Text {
+			t.Errorf("after reset: v%d, default text %v", tm.Version, tm.Text == d.Text)
+		}
+		return nil
+	})
+}
+
+func TestPasswordResetAlwaysOn(t *testing.T) {
+	f := newFixture(t)
+	c, tok := f.session("alice")
+	_, body := f.get(c, "/templates")
+	row := body[strings.Index(body, `id="sys-password_reset"`):]
+	row = row[:strings.Index(row, "</tr>")]
+	if !strings.Contains(row, "always on") || strings.Contains(row, "<button") {
+		t.Errorf("password reset row offers a switch: %s", row)
+	}
+	if r, _ := f.post(c, "/templates/password_reset/switch", url.Values{"csrf": {tok}, "enabled": {"off"}}); r.StatusCode != http.StatusConflict {
+		t.Errorf("switching password reset off: %s, want 409", r.Status)
+	}
+}
+
+func TestBuiltinAutomationFirstAndKept(t *testing.T) {
+	f := newFixture(t)
+	c, tok := f.session("alice")
+	f.update(func(tx *store.Tx) error {
+		_, err := center.PutAutomation(tx, center.Automation{ID: "aaa", Name: "closed", Enabled: true, Trigger: center.ItemClosed,
+			Action: center.Action{Kind: center.PostMessage, Text: "Closed."}}, f.clk.Now())
+		return err
+	})
+	_, body := f.get(c, "/automations")
+	if strings.Index(body, `id="auto-new-message"`) > strings.Index(body, `id="auto-aaa"`) {
+		t.Error("the built-in automation is not listed first")
+	}
+	for _, p := range []string{"/automations/new-message/delete", "/automations/new-message/switch"} {
+		if r, _ := f.post(c, p, url.Values{"csrf": {tok}, "enabled": {"off"}}); r.StatusCode != http.StatusConflict {
+			t.Errorf("POST %s: %s, want 409", p, r.Status)
+		}
+	}
+	if r, _ := f.post(c, "/automations/new-message", url.Values{"csrf": {tok}, "text": {"A new message for you."}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("edit the built-in text: %s", r.Status)
+	}
+	if r, _ := f.post(c, "/automations/aaa/switch", url.Values{"csrf": {tok}, "enabled": {"off"}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("disable: %s", r.Status)
+	}
+	r, body := f.post(c, "/automations/bbb", url.Values{"csrf": {tok}, "name": {"x"}, "trigger": {center.ItemClosed}, "kind": {"send_email"}, "template": {"welcome"}})
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "action.to") {
+		t.Errorf("an automation with no recipients: %s", r.Status)
+	}
+	f.update(func(tx *store.Tx) error {
+		b, _ := center.GetAutomation(tx, center.BuiltinID)
+		a, _ := center.GetAutomation(tx, "aaa")
+		if b.Action.Text != "A new message for you." || a.Enabled {
+			t.Errorf("built-in text %q, aaa enabled %v", b.Action.Text, a.Enabled)
+		}
+		return nil
+	})
+	if !f.hasAudit("alice", "automation.off", "aaa") {
+		t.Error("disabling is not journaled")
+	}
+}
+
+func TestLogFiltersPagingAndText(t *testing.T) {
+	f := newFixture(t)
+	f.update(func(tx *store.Tx) error {
+		for i := range LogPageSize + 5 {
+			e := &journal.Entry{Time: f.clk.Now(), Direction: journal.In, Status: journal.StatusReceived, Class: "human",
+				EnvelopeFrom: "c@example.org", EnvelopeTo: []string{"support@example.test"}, Subject: "Printer " + string(rune('A'+i%26))}
+			if i == 3 {
+				e.Direction, e.Status, e.Subject, e.Reason = journal.Out, journal.StatusFailed, "Invoice", "550 mailbox unknown"
+			}
+			if err := journal.Append(tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	c, _ := f.session("victor")
+	_, body := f.get(c, "/log")
+	if n := strings.Count(body, "<tr>") - 1; n != LogPageSize {
+		t.Errorf("first page: %d rows, want %d", n, LogPageSize)
+	}
+	if !strings.Contains(body, `rel="next"`) {
+		t.Fatal("no link to the older page")
+	}
+	_, body = f.get(c, "/log?direction=out&status=failed")
+	contains(t, body, "Invoice", "550 mailbox unknown")
+	if strings.Contains(body, "Printer") {
+		t.Error("the direction filter let inbound lines through")
+	}
+	_, body = f.get(c, "/log?q=mailbox+UNKNOWN")
+	if !strings.Contains(body, "Invoice") || strings.Contains(body, "Printer") {
+		t.Error("free text does not select the failed line alone")
+	}
+	if r, _ := f.get(c, "/log?direction=sideways"); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad direction: %s", r.Status)
+	}
+	r, body := f.get(c, "/log?partial=1")
+	if r.StatusCode != http.StatusOK || strings.Contains(body, "<html") || !strings.Contains(body, "<tr>") {
+		t.Errorf("partial rows: %s", r.Status)
+	}
+}
+
+func TestAdminSocketAccounts(t *testing.T) {
+	f := newFixture(t)
+	h := (&Admin{DB: f.db}).Handler()
+	do := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequestWithContext(context.Background(), method, path, strings.NewReader(body))
+		rec := newRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := do("POST", "/v1/operators", `{"name":"bob","role":"admin","password":"short"}`); code != 400 || !strings.Contains(body, `"field":"password"`) {
+		t.Errorf("short password: %d %s", code, body)
+	}
+	if code, _ := do("POST", "/v1/operators", `{"name":"bob","role":"root","password":"long enough password"}`); code != 400 {
+		t.Errorf("bad role: %d", code)
+	}
+	if code, _ := do("POST", "/v1/operators", `{"name":"bob","role":"admin","password":"long enough password"}`); code != 200 {
+		t.Errorf("add: %d", code)
+	}
+	if code, _ := do("POST", "/v1/operators", `{"name":"bob","role":"admin","password":"long enough password"}`); code != 409 {
+		t.Errorf("add twice: %d", code)
+	}
+	if code, body := do("GET", "/v1/operators", ""); code != 200 || !strings.Contains(body, `"bob"`) || strings.Contains(body, "hash") {
+		t.Errorf("list: %d %s", code, body)
+	}
+	if r := f.login(f.client(), "bob", "long enough password"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("bob cannot log in: %s", r.Status)
+	}
+	if code, _ := do("DELETE", "/v1/operators/bob", ""); code != 200 {
+		t.Errorf("remove: %d", code)
+	}
+	if code, _ := do("DELETE", "/v1/operators/bob", ""); code != 404 {
+		t.Errorf("remove twice: %d", code)
+	}
+	if !f.hasAudit("cli", "operator.remove", "bob") {
+		t.Error("the removal is not journaled")
+	}
+	if code, _ := do("GET", "/v1/why/nope", ""); code != 404 {
+		t.Errorf("why of an unknown message: %d", code)
+	}
+}
