@@ -99,6 +99,11 @@ type Options struct {
 	// MaxRateKeys caps the (sender, conversation) pairs tracked
 	// (default 100000, a few MiB).
 	MaxRateKeys int
+	// OwnMessageID tells whether a Message-ID is one deskmail minted
+	// (threading.Keyring.IsOwnMessageID). With it, In-Reply-To naming our
+	// own email is a hint of another system answering ours; nil turns
+	// the hint off (deskmail explain without a data folder).
+	OwnMessageID func(id string) bool
 }
 
 // Default limits; see Options.

@@ -242,3 +242,19 @@ func mediaType(v string) (string, map[string]string) {
 	}
 	return t, params
 }
+
+// displayName returns the display name of an address field, or "".
+func displayName(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) > 1000 {
+		v = v[:1000]
+	}
+	p := mail.AddressParser{WordDecoder: wordDecoder}
+	if a, err := p.Parse(v); err == nil {
+		return a.Name
+	}
+	if i := strings.IndexByte(v, '<'); i > 0 {
+		return strings.Trim(strings.TrimSpace(v[:i]), `"`)
+	}
+	return ""
+}
