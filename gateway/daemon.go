@@ -115,11 +115,14 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	if err != nil {
 		return nil, err
 	}
-	classify := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
 	thread, hook, err := d.threader(opts, clk)
 	if err != nil {
 		return nil, err
 	}
+	// The keyring tells the loop guard which Message-IDs are ours: another
+	// system answering our email is a hint of a ping-pong.
+	classify := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret},
+		OwnMessageID: thread.Keyring.IsOwnMessageID})}
 	// One hub: notifications from email and from the API reach the same
 	// live streams.
 	hub := messaging.NewHub()
