@@ -119,6 +119,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	if err != nil {
 		return nil, err
 	}
+	thread.ConversationCap = loopguard.ConversationCap{Cap: loopguard.Cap{Max: cfg.ConversationCap, Window: loopguard.DefaultConversationWindow}}
 	// The keyring tells the loop guard which Message-IDs are ours: another
 	// system answering our email is a hint of a ping-pong.
 	classify := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret},
@@ -361,12 +362,13 @@ type outbound struct {
 // so replies to our emails verify with the keys that minted them; hook,
 // when the webhook is on, delivers the webhook jobs.
 func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, keyring *threading.Keyring, hook *webhook.Sender, log *slog.Logger) (*outbound, error) {
-	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter,
+	recipientCap := loopguard.RecipientCap{Cap: loopguard.Cap{Max: cfg.RecipientCap, Window: loopguard.DefaultRecipientWindow}}
+	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter, RecipientCap: recipientCap,
 		Backoff:     queue.Backoff{Base: cfg.RetryBase, Max: queue.DefaultBackoff.Max, Jitter: queue.DefaultBackoff.Jitter},
 		KindBackoff: map[queue.Kind]queue.Backoff{queue.KindWebhook: webhook.DefaultBackoff}}
 	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,
 		From:   mail.Address{Name: cfg.MailFromName, Address: cfg.MailFrom},
-		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader, Intro: center.BuiltinText}
+		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader, Intro: center.BuiltinText, RecipientCap: recipientCap}
 	ob := &outbound{mode: cfg.Outbound, close: func() {}}
 	var tr queue.Transport
 	switch cfg.Outbound {
