@@ -40,9 +40,11 @@ func (j *threadJob) pingPong(tx *store.Tx, d decision, f senderFacts, conv strin
 	return c.Count(tx, conv, f.From, last, j.now)
 }
 
-// lastPersonReply is when someone other than author last posted a
-// person's message (not a bot's or an automation's) in conversation conv
-// since since; zero when nobody did.
+// lastPersonReply is when one of the organisation's users (an agent, a
+// person on deskmail's side) last posted in conversation conv since
+// since; zero when none did. Customers' messages do not count: in the
+// loop this cap is for, two outside systems in one conversation answer
+// each other, and each looks like a person to the other's count.
 func lastPersonReply(tx *store.Tx, conv, author string, since time.Time) (time.Time, error) {
 	after := fmt.Sprintf("%016x", uint64(since.UnixNano()))
 	msgs, _, err := model.MessagesAfter(tx, conv, after, maxRepliesScanned, 1<<30)
@@ -62,7 +64,7 @@ func lastPersonReply(tx *store.Tx, conv, author string, since time.Time) (time.T
 			}
 			kinds[m.Author] = k
 		}
-		if k == notify.KindBot || k == "" {
+		if k != notify.KindUser {
 			continue
 		}
 		if m.Created.After(last) {
