@@ -181,14 +181,28 @@ func originalMessageID(m *message) string {
 	return cleanID(m.header.get("in-reply-to"))
 }
 
-var quotedIDRE = regexp.MustCompile(`(?im)^[ \t>]*message-id:[ \t]*<?([^\s<>]+@[^\s<>]+)>?`)
-
+// quotedMessageID finds a "Message-ID: <id>" line (possibly indented or
+// ">"-quoted) in the first maxTextScan bytes of b, line by line: linear,
+// where a multi-line regular expression cost ~150 ns a byte.
 func quotedMessageID(b []byte) string {
 	if len(b) > maxTextScan {
 		b = b[:maxTextScan]
 	}
-	if s := quotedIDRE.FindSubmatch(b); s != nil {
-		return string(s[1])
+	for len(b) > 0 {
+		line, rest := cutLine(b)
+		b = rest
+		line = bytes.TrimLeft(line, " \t>")
+		if len(line) < 12 || !bytes.EqualFold(line[:11], []byte("message-id:")) {
+			continue
+		}
+		f := bytes.Fields(line[11:])
+		if len(f) == 0 {
+			continue
+		}
+		id := strings.Trim(string(f[0]), "<>")
+		if at := strings.IndexByte(id, '@'); at > 0 && at < len(id)-1 && !strings.ContainsAny(id, "<>") {
+			return id
+		}
 	}
 	return ""
 }
@@ -282,7 +296,7 @@ func legacyBounce(m *message, delayed bool) *BounceReport {
 
 // maxLegacyScan is how much of a plain-text bounce the recipient and
 // diagnostic patterns read.
-const maxLegacyScan = 16 << 10
+const maxLegacyScan = 8 << 10
 
 // firstLines returns up to n non-empty lines of b.
 func firstLines(b []byte, n int) []byte {

@@ -173,6 +173,9 @@ func sameDomain(a, b string) bool {
 	return da != "" && strings.EqualFold(da, db)
 }
 
+// maxFieldsScanned caps the header fields searched for a product's own.
+const maxFieldsScanned = 500
+
 var (
 	// ticketRE finds another system's ticket number in a subject:
 	// "[Ticket#2026112510000012]", "Case 00123456", "(Request #4711)",
@@ -195,7 +198,12 @@ func helpdeskRules(e *evidence, m *message, s subject, own func(string) bool) {
 			e.once("helpdesk", AutoReply, wHelpdeskMailer, "%s of a ticket system: %s", canonical(name), clip(h.get(name)))
 		}
 	}
-	for _, f := range h {
+	for i, f := range h {
+		if i >= maxFieldsScanned {
+			// A ticket system's fields are among the first few
+			// dozen; a header of 40 000 fields is not searched whole.
+			break
+		}
 		if f.name == "x-ticket-id" || strings.Contains(f.name, "ticket") || hasAnyPrefix(f.name, helpdeskHeaderPrefixes) {
 			e.once("helpdesk", AutoReply, wHelpdeskHeader, "field of a ticket system: %s", canonical(f.name))
 		}
