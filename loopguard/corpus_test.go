@@ -172,6 +172,10 @@ var corpus = []struct {
 	{file: "102-exchange-inbox-rule-forward-fw.eml", class: Human, reason: "is a forward"},
 	{file: "103-m365-redirect-resent-polish-html.eml", class: Human, reason: "redirected by an inbox rule"},
 	{file: "104-m365-redirected-oof-still-auto.eml", class: AutoReply, reason: "against auto_reply: From r.white@partner.example"},
+	{file: "105-human-contact-form-noreply.eml", class: Human, reason: "a web form"},
+	{file: "106-saas-notice-sender-footer.eml", class: AutoReply, reason: "notifications@ is a notice robot's"},
+	{file: "107-saas-notice-xars-html-footer.eml", class: AutoReply, reason: "view this email in your browser"},
+	{file: "108-human-asks-to-unsubscribe.eml", class: Human, reason: "outweighed"},
 }
 
 func readCorpus(t testing.TB, name string) []byte {

@@ -34,7 +34,9 @@ const (
 	wVerifyHuman      = 6 // a verify word and a human word
 	wHeldMessage      = 5 // "your message is held / will be delivered"
 	wNoReplySender    = 5
-	wNoticeSender     = 3
+	wNoticeSender     = 5
+	wSystemSender     = 3
+	wContactForm      = -5 // noreply sender with a person's Reply-To: a web form
 	wDaemonSender     = 5
 	wDaemonName       = 4
 	wNullPath         = 5
@@ -78,6 +80,7 @@ var oofSubjects = []string{
 	"автоматичен отговор", "аутоматски одговор", "תשובה אוטומטית", "رد تلقائي", "ตอบกลับอัตโนมัติ",
 	"trả lời tự động", "balasan otomatis", "balasan automatik", "स्वचालित उत्तर",
 	"自動応答", "自動返信", "不在通知", "自动回复", "自動回覆", "자동 회신", "자동 응답", "[auto-reply]",
+	"erantzun automatikoa", "sjálfvirkt svar", "پاسخ خودکار",
 }
 
 // ackSubjects are how helpdesks title the acknowledgement they send to
@@ -211,6 +214,12 @@ var noticePhrases = []string{
 	"review your account activity", "you are receiving this email because", "you're receiving this email because",
 	"you received this email because", "you are receiving this notification", "manage your notification settings",
 	"notification settings", "to stop receiving these", "this notification was sent to",
+	"you are receiving this", "you received this", "this email was sent to", "this message was sent to",
+	"was sent to you because", "manage your email preferences", "email preferences", "notification preferences",
+	"update your preferences", "view in browser", "view this email in your browser", "view it in your browser",
+	"all rights reserved", "sent from an unmonitored", "unmonitored mailbox", "unsubscribe",
+	"sie erhalten diese e-mail", "sie erhalten diese nachricht", "vous recevez cet e-mail", "vous recevez ce message",
+	"recibes este correo", "recibe este correo", "ricevi questa email", "u ontvangt deze e-mail", "você está recebendo",
 	"wenn sie das waren", "falls sie das nicht waren", "si c'était vous", "si vous n'êtes pas à l'origine",
 	"si fuiste tú", "si no fuiste tú", "se sei stato tu", "als u dit was", "se foi você", "jeśli to byłeś ty",
 }
@@ -267,9 +276,13 @@ var heldWords = []string{
 // noReplySenders are local parts nobody reads; the sender alone is a hint.
 var noReplySenders = []string{"noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply", "autoreply", "auto-reply", "autoresponder", "bounce", "bounces"}
 
-// noticeSenders are local parts of notice robots (a weaker hint: a team
-// may read security@).
-var noticeSenders = []string{"notification", "notifications", "notify", "alert", "alerts", "automated", "robot", "system", "mailer", "news", "newsletter"}
+// noticeSenders are local parts of notice robots: as strong a hint as
+// noreply (no person signs as alerts@), but still only a hint.
+var noticeSenders = []string{"notification", "notifications", "notify", "notifier", "alert", "alerts", "automated", "automailer", "robot", "bot", "mailer", "monitoring", "monitor", "digest", "reports", "updates", "feedback-noreply"}
+
+// systemSenders are local parts a person or a team might answer from
+// (system@, news@): a weaker hint.
+var systemSenders = []string{"system", "news", "newsletter", "info-noreply", "service"}
 
 // daemonLocalParts are the senders of bounces (RFC 5321 §4.5.5 and
 // tradition: Sendmail's MAILER-DAEMON, RFC 2142's postmaster, GroupWise's

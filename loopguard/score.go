@@ -67,6 +67,12 @@ func (e *evidence) winner() Class {
 			w = c
 		}
 	}
+	// An RFC 3834 auto-reply sent through a list is an auto-reply; list
+	// mail that only looks automatic (a notice robot's sender,
+	// X-Auto-Response-Suppress) is bulk, as its list fields say.
+	if w == AutoReply && e.strongest(AutoReply) < certain && e.strongest(Bulk) >= certain {
+		w = Bulk
+	}
 	return w
 }
 

@@ -263,26 +263,46 @@ func bodyRules(e *evidence, m *message, s subject) {
 }
 
 // senderRules weighs senders nobody reads (noreply@) and notice robots.
+// A web form sends a person's message from noreply@ with the person in
+// Reply-To: that sender is no hint.
 func senderRules(e *evidence, m *message) {
 	lp := strings.ToLower(localPart(addrSpec(m.header.get("from"))))
-	if lp == "" {
+	if lp == "" || daemonLocalParts[lp] {
 		return
 	}
-	for _, s := range noReplySenders {
-		if lp == s || strings.HasPrefix(lp, s+"+") || strings.HasPrefix(lp, s+"-") || (len(s) > 6 && strings.Contains(lp, s)) {
-			e.add(AutoReply, wNoReplySender, "sender %s@ is not read by a person", lp)
-			return
+	matches := func(list []string, contains bool) bool {
+		for _, s := range list {
+			if lp == s || strings.HasPrefix(lp, s+"+") || strings.HasPrefix(lp, s+"-") || strings.HasPrefix(lp, s+".") ||
+				strings.HasPrefix(lp, s+"_") || (contains && len(s) > 6 && strings.Contains(lp, s)) {
+				return true
+			}
 		}
+		return false
 	}
-	if daemonLocalParts[lp] {
+	w, why := 0, ""
+	switch {
+	case matches(noReplySenders, true):
+		w, why = wNoReplySender, "sender "+lp+"@ is not read by a person"
+	case matches(noticeSenders, false):
+		w, why = wNoticeSender, "sender "+lp+"@ is a notice robot's"
+	case matches(systemSenders, false):
+		w, why = wSystemSender, "sender "+lp+"@ is a system's"
+	default:
 		return
 	}
-	for _, s := range noticeSenders {
-		if lp == s || strings.HasPrefix(lp, s+"-") || strings.HasPrefix(lp, s+"+") || strings.HasPrefix(lp, s+".") {
-			e.add(AutoReply, wNoticeSender, "sender %s@ is a notice robot's", lp)
-			return
-		}
+	e.add(AutoReply, w, "%s", why)
+	from := addrSpec(m.header.get("from"))
+	if rt := addrSpec(m.header.get("reply-to")); rt != "" && !related(rt, from) {
+		e.add(AutoReply, wContactForm, "Reply-To %s is another domain's: a web form or a mailer writing for someone", rt)
 	}
+}
+
+// related tells whether two addresses share a domain, or one's domain
+// ends with the other's (mail.vendor.example and vendor.example).
+func related(a, b string) bool {
+	da := strings.ToLower(a[strings.LastIndexByte(a, '@')+1:])
+	db := strings.ToLower(b[strings.LastIndexByte(b, '@')+1:])
+	return da == db || strings.HasSuffix(da, "."+db) || strings.HasSuffix(db, "."+da)
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {
