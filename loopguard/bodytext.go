@@ -65,7 +65,7 @@ func ownText(b []byte) string {
 			continue
 		}
 		low := strings.ToLower(string(t))
-		if isQuoteMarker(low) {
+		if isQuoteMarker(low) || quotedHeaderBlock(low, rest) {
 			break
 		}
 		writeNormal(&out, low)
@@ -78,11 +78,33 @@ func ownText(b []byte) string {
 	return s
 }
 
+// quotedHeaderBlock tells whether line starts the header block Outlook
+// and others put above a quoted message ("From: ..." then "Sent: ..."
+// within the next lines), in a few languages.
+func quotedHeaderBlock(low string, rest []byte) bool {
+	if !hasAnyPrefix(low, []string{"from:", "von:", "de :", "de:", "da:", "van:", "od:", "från:", "fra:", "от:", "差出人:", "发件人:"}) {
+		return false
+	}
+	for i := 0; i < 4 && len(rest) > 0; i++ {
+		line, next := cutLine(rest)
+		rest = next
+		l := strings.ToLower(strings.TrimSpace(string(line)))
+		if hasAnyPrefix(l, []string{"sent:", "date:", "gesendet:", "datum:", "envoyé :", "envoyé:", "enviado:", "enviado el:", "inviato:", "verzonden:", "wysłano:", "odesláno:", "skickat:", "sendt:", "отправлено:", "送信日時:", "发送时间:"}) {
+			return true
+		}
+	}
+	return false
+}
+
 func isQuoteMarker(low string) bool {
 	for _, q := range quoteMarkers {
 		if strings.HasPrefix(low, q) {
 			return true
 		}
+	}
+	// Outlook's separator above the quoted header block.
+	if len(low) >= 20 && strings.Trim(low, "_") == "" {
+		return true
 	}
 	// "On Mon, 1 Dec 2026, Ann <a@b> wrote:" and its translations.
 	if len(low) < 300 {

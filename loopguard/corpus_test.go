@@ -176,6 +176,8 @@ var corpus = []struct {
 	{file: "106-saas-notice-sender-footer.eml", class: AutoReply, reason: "notifications@ is a notice robot's"},
 	{file: "107-saas-notice-xars-html-footer.eml", class: AutoReply, reason: "view this email in your browser"},
 	{file: "108-human-asks-to-unsubscribe.eml", class: Human, reason: "outweighed"},
+	{file: "109-exchange-oof-alias-from.eml", class: AutoReply, reason: "Mailbox Rules Agent"},
+	{file: "110-human-outlook-reply-quoting-oof.eml", class: Human},
 }
 
 func readCorpus(t testing.TB, name string) []byte {

@@ -139,13 +139,18 @@ func exchangeRules(e *evidence, m *message, s subject, env Envelope) {
 	if w == 0 {
 		return
 	}
+	// The mailbox named by the inbox rule wrote this message itself (an
+	// OOF, or a forward it made), or it passed on someone else's.
+	ownerWrote := owner != "" && from != "" && (owner == from || sameDomain(owner, from))
 	switch {
-	case owner != "" && from != "" && owner != from:
+	case owner != "" && from != "" && !ownerWrote:
 		e.add(AutoReply, -w, "From %s is not the mailbox %s whose rule sent it on: a person's message redirected by an inbox rule", from, owner)
-	case srsFrom != "" && from != "" && sameDomain(srsFrom, from) && !s.reply:
-		e.add(AutoReply, -w, "the SRS envelope names %s, the author in From: a person's message forwarded by a rule", srsFrom)
 	case s.forward:
 		e.add(AutoReply, -w, "subject %q is a forward: a person's message forwarded by a rule", clip(s.text))
+	case ownerWrote:
+		// An out-of-office reply of that mailbox: nothing to take back.
+	case srsFrom != "" && from != "" && sameDomain(srsFrom, from) && !s.reply:
+		e.add(AutoReply, -w, "the SRS envelope names %s, the author in From: a person's message forwarded by a rule", srsFrom)
 	case h.has("resent-from") || strings.EqualFold(h.get("x-ms-exchange-organization-autoforwarded"), "true"):
 		e.add(AutoReply, -w, "Resent-From or AutoForwarded: a person's message redirected by a rule")
 	}
