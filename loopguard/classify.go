@@ -39,6 +39,7 @@ func (g *Guard) classify(env Envelope, raw []byte) Verdict {
 	helpdeskRules(e, m, s, g.opts.OwnMessageID)
 	bodyRules(e, m, s)
 	senderRules(e, m)
+	e.settleNotices()
 	bulkRules(e, m)
 	if nullPath && e.winner() == Human && !e.decided(Bounce) {
 		// RFC 5321 §4.5.5: the null reverse path is for notifications

@@ -31,6 +31,7 @@ const (
 	wOOFPhrase        = 3 // "I am out of the office"
 	wNoticePhrase     = 5 // "if this was you", "you are receiving this"
 	wChallengePhrase  = 10
+	wChallengeHint    = 5
 	wVerifyHuman      = 6 // a verify word and a human word
 	wHeldMessage      = 5 // "your message is held / will be delivered"
 	wNoReplySender    = 5
@@ -81,6 +82,7 @@ var oofSubjects = []string{
 	"trả lời tự động", "balasan otomatis", "balasan automatik", "स्वचालित उत्तर",
 	"自動応答", "自動返信", "不在通知", "自动回复", "自動回覆", "자동 회신", "자동 응답", "[auto-reply]",
 	"erantzun automatikoa", "sjálfvirkt svar", "پاسخ خودکار",
+	"risposta di fuori sede", "niet aanwezig", "frånvaro", "nieobecn", "不在:",
 }
 
 // ackSubjects are how helpdesks title the acknowledgement they send to
@@ -112,7 +114,13 @@ var noticeSubjects = []string{
 	"sicherheitswarnung", "neue anmeldung", "alerte de sécurité", "nouvelle connexion", "alerta de seguridad",
 	"nuevo inicio de sesión", "avviso di sicurezza", "nuovo accesso", "beveiligingswaarschuwing",
 	"alerta de segurança", "alert bezpieczeństwa", "nowe logowanie", "bezpečnostní upozornění",
+	"sign in from", "signed in", "logged in", "login from", "login alert", "access alert", "account activity", "unusual activity", "suspicious activity", "security notification", "security notice", "account security", "weekly report", "daily report", "monthly report", "weekly summary", "daily digest", "usage summary", "reminder:", "has shared", "shared with you", "invited you", "mentioned you", "assigned to you", "new comment", "build failed", "backup failed", "backup completed", "certificate expir", "will expire", "has expired",
 }
+
+// noticeSubjectWords are broad words of notice subjects; they count only
+// when a field or the sender already marks the message as a machine's.
+var noticeSubjectWords = []string{"notification", "alert", "subscription", "confirm", "password", "sign-in", "sign in",
+	"login", "log-in", "your account", "security", "verify", "verification", "report", "summary", "update", "status"}
 
 // verifySubjects title challenge-response messages ("Please verify your
 // message"): a hint that needs the body to agree.
@@ -222,6 +230,7 @@ var noticePhrases = []string{
 	"recibes este correo", "recibe este correo", "ricevi questa email", "u ontvangt deze e-mail", "você está recebendo",
 	"wenn sie das waren", "falls sie das nicht waren", "si c'était vous", "si vous n'êtes pas à l'origine",
 	"si fuiste tú", "si no fuiste tú", "se sei stato tu", "als u dit was", "se foi você", "jeśli to byłeś ty",
+	"you're receiving this", "you are getting this", "shared a file with you", "shared a document with you", "invited you to", "mentioned you in", "commented on", "this is a reminder", "this is an automatic reminder",
 }
 
 // challengePhrases are challenge-response systems asking a sender to
@@ -245,6 +254,7 @@ var challengePhrases = []string{
 	"antes que sua mensagem seja entregue", "potwierdzić, że jesteś człowiekiem", "zanim twoja wiadomość zostanie dostarczona",
 	"potvrďte, že jste člověk", "než bude vaše zpráva doručena", "подтвердите, что вы человек",
 	"人間であることを確認", "确认您是真人",
+	"to get your message delivered", "so that your message is delivered", "so your message can be delivered", "prove that you are", "i only accept email from", "i only accept mail from", "approved sender list", "add you to my list of approved",
 }
 
 // verifyWords and humanWords: a challenge in words the phrases above miss
@@ -280,9 +290,18 @@ var noReplySenders = []string{"noreply", "no-reply", "no_reply", "donotreply", "
 // noreply (no person signs as alerts@), but still only a hint.
 var noticeSenders = []string{"notification", "notifications", "notify", "notifier", "alert", "alerts", "automated", "automailer", "robot", "bot", "mailer", "monitoring", "monitor", "digest", "reports", "updates", "feedback-noreply"}
 
+// challengeHints are words of challenge-response filters that people use
+// too ("your captcha is broken"): two of them are a challenge.
+var challengeHints = []string{"spam protection", "anti-spam", "antispam", "spam filter", "captcha", "type the characters",
+	"whitelist", "allow list", "approved senders", "unknown senders", "sender verification", "verify your email address",
+	"spamschutz", "anti-spam-schutz", "filtre anti-spam", "filtro antispam", "filtro anti-spam", "ochrona antyspamowa"}
+
+// feedSenders are local parts of feed robots.
+var feedSenders = []string{"rss", "feeds", "feed", "rss-bot", "rssbot"}
+
 // systemSenders are local parts a person or a team might answer from
 // (system@, news@): a weaker hint.
-var systemSenders = []string{"system", "news", "newsletter", "info-noreply", "service"}
+var systemSenders = []string{"system", "news", "newsletter", "info-noreply", "service", "security"}
 
 // daemonLocalParts are the senders of bounces (RFC 5321 §4.5.5 and
 // tradition: Sendmail's MAILER-DAEMON, RFC 2142's postmaster, GroupWise's
@@ -314,6 +333,7 @@ var bounceSubjects = []string{
 	"mail system error", "message not delivered", "could not be delivered", "delivery problem",
 	"delivery notification", "user unknown", "user not found", "mailbox unavailable", "returned to sender",
 	"message status - undeliverable", "delivery report", "rejected:",
+	"failure delivery", "ndn:", "non délivré", "non delivre", "notification d'état de la remise", "übermittlungsstatus", "mail could not be delivered", "message delivery failure",
 }
 
 var delaySubjects = []string{"delayed", "(delay)", "warning: could not send", "still being retried", "not yet been delivered", "verzögert", "retardé"}
@@ -335,6 +355,7 @@ var bouncePhrases = []string{
 	"die nachricht konnte nicht zugestellt werden", "ihre nachricht konnte nicht", "konnte nicht zugestellt werden",
 	"votre message n'a pas pu être remis", "n'a pas pu être distribué", "no se pudo entregar", "non è stato possibile recapitare",
 	"kon niet worden afgeleverd", "não foi possível entregar", "nie można dostarczyć", "nelze doručit",
+	"does not exist", "no such recipient", "recipient not found", "address rejected", "account is disabled", "account has been disabled", "mailbox full", "mailbox is full", "over quota", "quota exceeded", "host unknown", "permanent failure", "permanent error", "could not deliver", "non-delivery", "returned mail", "delivery failure", "failed recipient",
 }
 
 // feedSignals are fields and mailers of RSS-to-email services (rss2email,
@@ -348,6 +369,7 @@ var feedPhrases = []string{
 	"you are receiving this because you subscribed to", "you subscribed to this feed", "unsubscribe from this feed",
 	"new post on", "read more at", "view this post", "feed item", "delivered by feedburner", "sent by blogtrottr",
 	"rss feed", "via rss", "new item in", "manage your feed",
+	"continue reading", "read the full post", "read full article", "from the feed", "this feed", "rss",
 }
 
 // listFields are the fields only list software adds: RFC 2919's List-Id

@@ -22,6 +22,44 @@ type evidence struct {
 	// seen keeps a rule family from voting twice ("one ack phrase",
 	// not one per phrase).
 	seen map[string]bool
+	// notices are the words of machine-made notices, weighed by
+	// settleNotices once the headers and the sender are known.
+	notices []notice
+}
+
+type notice struct {
+	signal
+	broad bool // counts only when the message is marked as a machine's
+}
+
+// notice records the words of a machine-made notice (a subject, a
+// footer); settleNotices decides what they weigh.
+func (e *evidence) notice(w int, reason string, broad bool) {
+	e.notices = append(e.notices, notice{signal{class: AutoReply, weight: w, reason: reason}, broad})
+}
+
+// settleNotices adds the notice words: all of them when a field or the
+// sender already says a machine may have sent the message (the notices
+// of SaaS tools are marked by X-Auto-Response-Suppress or their sender
+// and nothing else), only the heaviest otherwise, so that a person
+// writing about a security alert they got stays a person.
+func (e *evidence) settleNotices() {
+	marked := false
+	for _, s := range e.signals {
+		if s.class == AutoReply && s.weight > 0 && (strings.HasPrefix(s.reason, "X-Auto-Response-Suppress") || strings.HasPrefix(s.reason, "sender ")) {
+			marked = true
+		}
+	}
+	counted := false
+	for _, n := range e.notices {
+		if marked || (!n.broad && !counted) {
+			e.signals = append(e.signals, n.signal)
+			counted = true
+		} else {
+			e.note("not counted without a machine's field or sender: " + n.reason)
+		}
+	}
+	e.notices = nil
 }
 
 // add records a signal of weight w for class c.

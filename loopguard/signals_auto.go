@@ -108,7 +108,9 @@ func autoReplyRules(e *evidence, m *message, s subject) {
 			}
 		}
 		if p := findAny(s.text, noticeSubjects); p != "" {
-			e.add(AutoReply, wNoticeSubject, "subject of a machine-made notice %q", p)
+			e.notice(wNoticeSubject, "subject of a machine-made notice "+strconvQuote(p), false)
+		} else if p := findAny(s.text, noticeSubjectWords); p != "" {
+			e.notice(wNoticeSubject, "subject word of a machine-made notice "+strconvQuote(p), true)
 		}
 	}
 }
@@ -242,14 +244,7 @@ func bodyRules(e *evidence, m *message, s subject) {
 	if w == "" {
 		return
 	}
-	if p := findAny(w, challengePhrases); p != "" {
-		e.add(AutoReply, wChallengePhrase, "challenge-response text %q: a filter asks the sender to prove a person wrote", p)
-	} else if v, hu := findAny(w, verifyWords), findAny(w, humanWords); v != "" && hu != "" {
-		e.add(AutoReply, wVerifyHuman, "asks to %s... %s: a challenge-response filter", v, hu)
-	}
-	if p := findAny(w, heldWords); p != "" && (e.hasAny(AutoReply) || findAny(s.text, verifySubjects) != "") {
-		e.add(AutoReply, wHeldMessage, "says the sender's message is held: %q", p)
-	}
+	challengeRules(e, w)
 	if p := findAny(s.text, verifySubjects); p != "" && !s.reply && !s.forward {
 		e.add(AutoReply, wVerifySubject, "verification subject %q", p)
 	}
@@ -263,8 +258,45 @@ func bodyRules(e *evidence, m *message, s subject) {
 		e.add(AutoReply, wOOFPhrase, "out-of-office text %q", p)
 	}
 	if p := findAny(w, noticePhrases); p != "" {
-		e.add(AutoReply, wNoticePhrase, "notice boilerplate %q", p)
+		e.notice(wNoticePhrase, "notice boilerplate "+strconvQuote(p), false)
 	}
+}
+
+// challengeRules finds challenge-response filters. A phrase of
+// challengePhrases decides alone. Weaker words (a verify word with a
+// human word, "captcha", "spam filter"...) count only when the text also
+// says the sender's message is held or will be delivered: a customer
+// writing "your captcha will not let me verify I'm human" is a person.
+func challengeRules(e *evidence, w string) {
+	if p := findAny(w, challengePhrases); p != "" {
+		e.add(AutoReply, wChallengePhrase, "challenge-response text %q: a filter asks the sender to prove a person wrote", p)
+		return
+	}
+	type hint struct {
+		w      int
+		reason string
+	}
+	var hints []hint
+	if v, hu := findAny(w, verifyWords), findAny(w, humanWords); v != "" && hu != "" {
+		hints = append(hints, hint{wVerifyHuman, "asks to " + v + "... " + hu + ": a challenge-response filter"})
+	}
+	for _, p := range challengeHints {
+		if len(hints) < 3 && strings.Contains(w, p) {
+			hints = append(hints, hint{wChallengeHint, "challenge-response word " + strconvQuote(p)})
+		}
+	}
+	if len(hints) == 0 {
+		return
+	}
+	held := findAny(w, heldWords)
+	if held == "" {
+		e.add(AutoReply, 4, "challenge-like words (%s) but nothing says a message is held", strings.TrimPrefix(hints[0].reason, "challenge-response word "))
+		return
+	}
+	for _, h := range hints {
+		e.add(AutoReply, h.w, "%s", h.reason)
+	}
+	e.add(AutoReply, wHeldMessage, "says the sender's message is held: %q", held)
 }
 
 // senderRules weighs senders nobody reads (noreply@) and notice robots.
@@ -278,7 +310,7 @@ func senderRules(e *evidence, m *message) {
 	matches := func(list []string, contains bool) bool {
 		for _, s := range list {
 			if lp == s || strings.HasPrefix(lp, s+"+") || strings.HasPrefix(lp, s+"-") || strings.HasPrefix(lp, s+".") ||
-				strings.HasPrefix(lp, s+"_") || (contains && len(s) > 6 && strings.Contains(lp, s)) {
+				strings.HasPrefix(lp, s+"_") || (contains && len(s) >= 6 && strings.Contains(lp, s)) {
 				return true
 			}
 		}
@@ -288,7 +320,7 @@ func senderRules(e *evidence, m *message) {
 	switch {
 	case matches(noReplySenders, true):
 		w, why = wNoReplySender, "sender "+lp+"@ is not read by a person"
-	case matches(noticeSenders, false):
+	case matches(noticeSenders, true):
 		w, why = wNoticeSender, "sender "+lp+"@ is a notice robot's"
 	case matches(systemSenders, false):
 		w, why = wSystemSender, "sender "+lp+"@ is a system's"

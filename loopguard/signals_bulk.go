@@ -34,6 +34,19 @@ func feedRules(e *evidence, m *message) {
 			e.once("feed", Bulk, wFeedSignal, "%s: an RSS-to-email item", canonical(name))
 		}
 	}
+	for i, f := range h {
+		if i < maxFieldsScanned && strings.Contains(f.name, "rss") {
+			e.once("feed", Bulk, wFeedSignal, "%s: an RSS-to-email item", canonical(f.name))
+		}
+	}
+	if lp := strings.ToLower(localPart(addrSpec(h.get("from")))); lp != "" {
+		for _, s := range feedSenders {
+			if lp == s || strings.HasPrefix(lp, s+"-") || strings.HasPrefix(lp, s+"+") || strings.HasPrefix(lp, s+".") {
+				e.add(Bulk, wNoticeSender, "sender %s@ is a feed robot's", lp)
+				break
+			}
+		}
+	}
 	for _, name := range []string{"x-mailer", "user-agent", "from"} {
 		if p := findAny(strings.ToLower(h.get(name)), feedMailers); p != "" {
 			e.once("feed", Bulk, wFeedSignal, "%s names the feed service %q: an RSS-to-email item", canonical(name), p)
