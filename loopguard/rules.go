@@ -369,7 +369,7 @@ var feedPhrases = []string{
 	"you are receiving this because you subscribed to", "you subscribed to this feed", "unsubscribe from this feed",
 	"new post on", "read more at", "view this post", "feed item", "delivered by feedburner", "sent by blogtrottr",
 	"rss feed", "via rss", "new item in", "manage your feed",
-	"continue reading", "read the full post", "read full article", "from the feed", "this feed", "rss",
+	"continue reading", "read the full post", "read full article", "from the feed", "this feed", "rss-feed", "rss-to-email",
 }
 
 // listFields are the fields only list software adds: RFC 2919's List-Id
