@@ -27,7 +27,7 @@ func (g *Guard) Classify(env Envelope, raw []byte) (v Verdict) {
 func (g *Guard) classify(env Envelope, raw []byte) Verdict {
 	m := g.parse(raw)
 	e := &evidence{notes: m.notes}
-	s := newSubject(m.header.get("subject"))
+	s := newSubject(rawSubject(m))
 	nullPath, pathKnown := reversePath(env, m)
 	g.loopRules(e, m)
 	reportRules(e, m)
@@ -61,6 +61,26 @@ func (g *Guard) classify(env Envelope, raw []byte) Verdict {
 		e.notes = append(e.notes, "reverse path unknown (no envelope, no Return-Path)")
 	}
 	return e.verdict()
+}
+
+// rawSubject is the Subject field, converted to UTF-8 from the message's
+// charset when a mailer wrote it in raw 8-bit (an old Exchange or Notes
+// writing ISO-8859-2 into the header) instead of RFC 2047 words.
+func rawSubject(m *message) string {
+	v := m.header.get("subject")
+	if utf8.ValidString(v) {
+		return v
+	}
+	cs := strings.ToLower(m.params["charset"])
+	for _, p := range m.parts {
+		if cs == "" && strings.HasPrefix(p.mediaType, "text/") {
+			cs = strings.ToLower(p.params["charset"])
+		}
+	}
+	if cs == "" {
+		cs = "windows-1252"
+	}
+	return toUTF8(cs, []byte(v))
 }
 
 // reversePath tells whether the message came with the null reverse path,

@@ -196,6 +196,10 @@ var corpus = []struct {
 	{file: "126-human-asks-about-security-alert.eml", class: Human},
 	{file: "127-human-order-returned-to-sender.eml", class: Human},
 	{file: "128-human-mentions-out-of-office.eml", class: Human},
+	{file: "129-ndr-noreply-appliance.eml", class: Bounce, reason: "is a machine's and a bounce subject", bounce: &wantBounce{
+		recipient: "purchasing@appliance.example", status: "5.1.1"}},
+	{file: "130-oof-raw-8bit-subject-latin2.eml", class: AutoReply, reason: "automatická odpověď"},
+	{file: "131-notice-xars-export-ready.eml", class: AutoReply, reason: "X-Auto-Response-Suppress"},
 }
 
 func readCorpus(t testing.TB, name string) []byte {

@@ -120,7 +120,8 @@ var noticeSubjects = []string{
 // noticeSubjectWords are broad words of notice subjects; they count only
 // when a field or the sender already marks the message as a machine's.
 var noticeSubjectWords = []string{"notification", "alert", "subscription", "confirm", "password", "sign-in", "sign in",
-	"login", "log-in", "your account", "security", "verify", "verification", "report", "summary", "update", "status"}
+	"login", "log-in", "your account", "security", "verify", "verification", "report", "summary", "update", "status",
+	"your ", "is ready", "has been", "new ", "reminder", "invoice", "receipt", "order", "welcome", "expir"}
 
 // verifySubjects title challenge-response messages ("Please verify your
 // message"): a hint that needs the body to agree.

@@ -68,6 +68,15 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 			e.add(Bounce, wDaemonName, "sender name %q is a mail system's", n)
 		}
 	}
+	if daemon == "" && machineSender(from) {
+		// An appliance or gateway that sends its NDRs from noreply@:
+		// a bounce subject and bounce text must then both be there.
+		subj, text := findAny(s.text, bounceSubjects), findAny(m.words(), bouncePhrases)
+		if subj != "" && text != "" && !s.reply && !s.forward {
+			e.add(Bounce, wBounceSubject, "sender %s is a machine's and a bounce subject %q", from, subj)
+			e.add(Bounce, wBouncePhrase, "sender %s is a machine's and bounce text %q", from, text)
+		}
+	}
 	if daemon == "" && !e.decided(Bounce) {
 		return
 	}
@@ -131,4 +140,21 @@ func feedbackReport(m *message) *BounceReport {
 // never writes into the message.
 func trimSpace(b []byte) []byte {
 	return []byte(strings.TrimSpace(string(b)))
+}
+
+// machineSender tells whether addr's local part is one nobody reads
+// (noreply@, notifications@...).
+func machineSender(addr string) bool {
+	lp := strings.ToLower(localPart(addr))
+	if lp == "" {
+		return false
+	}
+	for _, list := range [][]string{noReplySenders, noticeSenders} {
+		for _, s := range list {
+			if lp == s || strings.HasPrefix(lp, s+"-") || strings.HasPrefix(lp, s+"+") || (len(s) >= 6 && strings.Contains(lp, s)) {
+				return true
+			}
+		}
+	}
+	return false
 }
