@@ -156,6 +156,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			func(ctx context.Context, t time.Time) (int, error) { return inbound.PruneDedupe(ctx, db, t) },
 			func(ctx context.Context, t time.Time) (int, error) { return queue.Prune(ctx, db, t) },
 			func(ctx context.Context, t time.Time) (int, error) { return center.PruneEvents(ctx, db, t) },
+			(&capPruner{db: db}).prune,
 		}}
 	d.workers.Add(2)
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()

@@ -1,6 +1,7 @@
 package loopguard
 
 import (
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,50 @@ func TestRecipientCap(t *testing.T) {
 	}
 	if ok, _, _ := (RecipientCap{}).Allow(kv, "x@y", t0); !ok {
 		t.Error("a zero cap must allow everything")
+	}
+}
+
+// scanKV adds Scan and Delete to memKV, in key order, for PruneCaps.
+type scanKV struct{ memKV }
+
+func (s scanKV) Scan(b string, from []byte, fn func(k, v []byte) (bool, error)) error {
+	var keys []string
+	for k := range s.memKV {
+		if strings.HasPrefix(k, b+"/") && k[len(b)+1:] >= string(from) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if more, err := fn([]byte(k[len(b)+1:]), s.memKV[k]); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s scanKV) Delete(b string, k []byte) error { delete(s.memKV, b+"/"+string(k)); return nil }
+
+func TestPruneCaps(t *testing.T) {
+	kv := scanKV{memKV{}}
+	c := RecipientCap{Cap{Max: 5, Window: time.Hour}}
+	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	for i, addr := range []string{"a@x", "b@x", "c@x"} {
+		if _, _, err := c.Allow(kv, addr, t0.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two keys per pass: a and b first (both last used before the
+	// cut), then c (after it).
+	n, next, err := PruneCaps(kv, bucketRecipientCap, nil, t0.Add(90*time.Minute), 2)
+	if err != nil || n != 2 || string(next) != "c@x" {
+		t.Fatalf("first pass: %d deleted, next %q, %v", n, next, err)
+	}
+	n, next, err = PruneCaps(kv, bucketRecipientCap, next, t0.Add(90*time.Minute), 2)
+	if err != nil || n != 0 || next != nil {
+		t.Fatalf("second pass: %d deleted, next %q, %v", n, next, err)
+	}
+	if len(kv.memKV) != 1 || kv.memKV[bucketRecipientCap+"/c@x"] == nil {
+		t.Errorf("keys left %v, want c only", kv.memKV)
 	}
 }
