@@ -380,9 +380,9 @@ var listFields = []string{"list-id", "list-post", "list-help", "list-subscribe",
 
 // replyPrefixes and forwardPrefixes start the subject of a person's reply
 // or forward in common languages (Outlook localizes them).
-var replyPrefixes = []string{"re:", "aw:", "sv:", "vs:", "antw:", "odp:", "rif:", "ri:", "res:", "r:", "ynt:", "ответ:", "答复:", "回复:"}
+var replyPrefixes = []string{"re:", "re :", "aw :", "sv :", "aw:", "sv:", "vs:", "antw:", "odp:", "rif:", "ri:", "res:", "r:", "ynt:", "ответ:", "答复:", "回复:"}
 
-var forwardPrefixes = []string{"fw:", "fwd:", "tr:", "wg:", "rv:", "doorst:", "enc:", "pd:", "i:", "vl:", "videresend:", "vb:", "trs:", "fs:", "转发:", "пересл:"}
+var forwardPrefixes = []string{"fw:", "fwd:", "tr:", "tr :", "fw :", "fwd :", "wg:", "rv:", "doorst:", "enc:", "pd:", "i:", "vl:", "videresend:", "vb:", "trs:", "fs:", "转发:", "пересл:"}
 
 // subjectTags are prefixes gateways put before the subject.
 var subjectTags = []string{"[external]", "[ext]", "*external*", "external:", "[extern]", "[externe]", "[externo]", "[esterno]", "[spam]", "[suspicious]", "[caution]"}
