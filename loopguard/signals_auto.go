@@ -307,22 +307,13 @@ func senderRules(e *evidence, m *message) {
 	if lp == "" || daemonLocalParts[lp] {
 		return
 	}
-	matches := func(list []string, contains bool) bool {
-		for _, s := range list {
-			if lp == s || strings.HasPrefix(lp, s+"+") || strings.HasPrefix(lp, s+"-") || strings.HasPrefix(lp, s+".") ||
-				strings.HasPrefix(lp, s+"_") || (contains && len(s) >= 6 && strings.Contains(lp, s)) {
-				return true
-			}
-		}
-		return false
-	}
 	w, why := 0, ""
 	switch {
-	case matches(noReplySenders, true):
+	case localPartIn(lp, noReplySenders, true):
 		w, why = wNoReplySender, "sender "+lp+"@ is not read by a person"
-	case matches(noticeSenders, true):
+	case localPartIn(lp, noticeSenders, true):
 		w, why = wNoticeSender, "sender "+lp+"@ is a notice robot's"
-	case matches(systemSenders, false):
+	case localPartIn(lp, systemSenders, false):
 		w, why = wSystemSender, "sender "+lp+"@ is a system's"
 	default:
 		return
@@ -332,6 +323,19 @@ func senderRules(e *evidence, m *message) {
 	if rt := addrSpec(m.header.get("reply-to")); rt != "" && !related(rt, from) {
 		e.add(AutoReply, wContactForm, "Reply-To %s is another domain's: a web form or a mailer writing for someone", rt)
 	}
+}
+
+// localPartIn tells whether local part lp is one of list, or one of them
+// followed by "+", "-", "." or "_" (noreply-billing@); with contains,
+// also when it holds one of six letters or more (account-security-noreply@).
+func localPartIn(lp string, list []string, contains bool) bool {
+	for _, s := range list {
+		if lp == s || strings.HasPrefix(lp, s+"+") || strings.HasPrefix(lp, s+"-") || strings.HasPrefix(lp, s+".") ||
+			strings.HasPrefix(lp, s+"_") || (contains && len(s) >= 6 && strings.Contains(lp, s)) {
+			return true
+		}
+	}
+	return false
 }
 
 // related tells whether two addresses share a domain, or one's domain

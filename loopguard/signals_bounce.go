@@ -146,15 +146,5 @@ func trimSpace(b []byte) []byte {
 // (noreply@, notifications@...).
 func machineSender(addr string) bool {
 	lp := strings.ToLower(localPart(addr))
-	if lp == "" {
-		return false
-	}
-	for _, list := range [][]string{noReplySenders, noticeSenders} {
-		for _, s := range list {
-			if lp == s || strings.HasPrefix(lp, s+"-") || strings.HasPrefix(lp, s+"+") || (len(s) >= 6 && strings.Contains(lp, s)) {
-				return true
-			}
-		}
-	}
-	return false
+	return lp != "" && (localPartIn(lp, noReplySenders, true) || localPartIn(lp, noticeSenders, true))
 }

@@ -40,11 +40,8 @@ func feedRules(e *evidence, m *message) {
 		}
 	}
 	if lp := strings.ToLower(localPart(addrSpec(h.get("from")))); lp != "" {
-		for _, s := range feedSenders {
-			if lp == s || strings.HasPrefix(lp, s+"-") || strings.HasPrefix(lp, s+"+") || strings.HasPrefix(lp, s+".") {
-				e.add(Bulk, wNoticeSender, "sender %s@ is a feed robot's", lp)
-				break
-			}
+		if localPartIn(lp, feedSenders, false) {
+			e.add(Bulk, wNoticeSender, "sender %s@ is a feed robot's", lp)
 		}
 	}
 	for _, name := range []string{"x-mailer", "user-agent", "from"} {
