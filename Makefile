@@ -28,12 +28,11 @@ run:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# A short run of every fuzz target (one package at a time, as go test requires).
+# A short run of every fuzz target, found with `go test -list` in every
+# package (scripts/fuzz-all.sh), one after the other as go test requires.
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./inbound
-	$(GO) test -run '^$$' -fuzz FuzzSession -fuzztime $(FUZZTIME) ./mta
-	$(GO) test -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME) ./templates
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz-all.sh
 
 clean:
 	rm -rf bin

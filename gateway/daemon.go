@@ -117,11 +117,15 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	if err != nil {
 		return nil, err
 	}
-	classify := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
 	thread, hook, err := d.threader(opts, clk)
 	if err != nil {
 		return nil, err
 	}
+	thread.ConversationCap = loopguard.ConversationCap{Cap: loopguard.Cap{Max: cfg.ConversationCap, Window: loopguard.DefaultConversationWindow}}
+	// The keyring tells the loop guard which Message-IDs are ours: another
+	// system answering our email is a hint of a ping-pong.
+	classify := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret},
+		OwnMessageID: thread.Keyring.IsOwnMessageID})}
 	// One hub: notifications from email and from the API reach the same
 	// live streams.
 	hub := messaging.NewHub()
@@ -155,6 +159,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			func(ctx context.Context, t time.Time) (int, error) { return queue.Prune(ctx, db, t) },
 			func(ctx context.Context, t time.Time) (int, error) { return center.PruneEvents(ctx, db, t) },
 			pruneAudit(db, cfg.Retention),
+			(&capPruner{db: db}).prune,
 		}}
 	d.workers.Add(2)
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
@@ -366,12 +371,13 @@ type outbound struct {
 // so replies to our emails verify with the keys that minted them; hook,
 // when the webhook is on, delivers the webhook jobs.
 func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, keyring *threading.Keyring, hook *webhook.Sender, log *slog.Logger) (*outbound, error) {
-	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter,
+	recipientCap := loopguard.RecipientCap{Cap: loopguard.Cap{Max: cfg.RecipientCap, Window: loopguard.DefaultRecipientWindow}}
+	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter, RecipientCap: recipientCap,
 		Backoff:     queue.Backoff{Base: cfg.RetryBase, Max: queue.DefaultBackoff.Max, Jitter: queue.DefaultBackoff.Jitter},
 		KindBackoff: map[queue.Kind]queue.Backoff{queue.KindWebhook: webhook.DefaultBackoff}}
 	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,
 		From:   mail.Address{Name: cfg.MailFromName, Address: cfg.MailFrom},
-		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader, Intro: center.BuiltinText}
+		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader, Intro: center.BuiltinText, RecipientCap: recipientCap}
 	ob := &outbound{mode: cfg.Outbound, close: func() {}}
 	var tr queue.Transport
 	switch cfg.Outbound {

@@ -12,6 +12,7 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
@@ -39,6 +40,9 @@ type Threader struct {
 	// queue) inside the step's commit; nil in tests without a queue.
 	Messaging *messaging.Service
 	Posted    func() // called after a commit that appended a message (wakes the queue worker for its webhook job)
+	// ConversationCap holds the inbound mail of a ping-pong between
+	// deskmail and another system (see pingpong.go); zero Max: off.
+	ConversationCap loopguard.ConversationCap
 }
 
 // threadJob is the part of the work done before the commit: parsing and
@@ -156,6 +160,14 @@ func (j *threadJob) run(tx *store.Tx) (outcome, error) {
 	case verdictReject:
 		o.action, o.status = "rejected: "+d.Why, journal.StatusRejected
 		return o, nil
+	}
+	if hold, reason, err := j.pingPong(tx, d, f, o.conv); err != nil || hold {
+		if err != nil {
+			return outcome{}, err
+		}
+		o2, err := j.hold(tx, o.conv, reason)
+		o2.by = o.by
+		return o2, err
 	}
 	return j.post(tx, d, f, key, o)
 }

@@ -11,7 +11,16 @@ import (
 // the retired second key, to show that rotation keeps old mail recognised.
 var corpusSecrets = [][]byte{[]byte("corpus-secret-new"), []byte("corpus-secret-old")}
 
-func corpusGuard() *Guard { return New(Options{Secrets: corpusSecrets}) }
+func corpusGuard() *Guard {
+	return New(Options{Secrets: corpusSecrets, OwnMessageID: corpusOwnID})
+}
+
+// corpusOwnID recognises the Message-IDs the corpus gives deskmail's own
+// emails (dm.cN.mN@help.acme-support.example); the daemon passes
+// threading.Keyring.IsOwnMessageID instead.
+func corpusOwnID(id string) bool {
+	return strings.HasPrefix(id, "dm.") && strings.HasSuffix(id, "@help.acme-support.example")
+}
 
 // wantBounce is what the test checks of a BounceReport; an empty field is
 // not checked, Diagnostic is a substring.
@@ -104,6 +113,93 @@ var corpus = []struct {
 		recipient: "old.contact@customer-one.example", status: "5.1.1", action: "failed",
 		originalID: "dm.c1502.m77812@help.acme-support.example"}},
 	{file: "55-binary-in-header-list.eml", class: Bulk, reason: "Precedence: list"},
+	// Issue 15: automatic mail without automation headers, and people
+	// whose mail looks automatic (testdata/README.md lists the families).
+	{file: "56-otrs-ack-ticket-number-latin1.eml", class: AutoReply, reason: "dies ist eine automatische"},
+	{file: "57-zammad-ack-html-only.eml", class: AutoReply, reason: "this is an automatic confirmation"},
+	{file: "58-freshservice-ack-in-reply-to-own.eml", class: AutoReply, reason: "In-Reply-To names deskmail's own email"},
+	{file: "59-request-tracker-autoreply.eml", class: AutoReply, reason: "RT-Ticket"},
+	{file: "60-kayako-ack-french-base64.eml", class: AutoReply, reason: "nous avons bien reçu votre"},
+	{file: "61-servicenow-incident-spanish.eml", class: AutoReply, reason: "hemos recibido su"},
+	{file: "62-helpscout-ack-in-reply.eml", class: AutoReply, reason: "X-Helpscout-Conversation-ID"},
+	{file: "63-helpdesk-ack-japanese.eml", class: AutoReply, reason: "お問い合わせを受け付けました"},
+	{file: "64-human-agent-reply-from-other-helpdesk.eml", class: Human, reason: "below 10"},
+	{file: "65-spamarrest-challenge.eml", class: AutoReply, reason: "challenge-response"},
+	{file: "66-boxbe-challenge-html-only.eml", class: AutoReply, reason: "confirm that you are a real person"},
+	{file: "67-challenge-german-latin1.eml", class: AutoReply, reason: "bestätigen sie, dass sie ein mensch sind"},
+	{file: "68-challenge-french-html-qp.eml", class: AutoReply, reason: "confirmer que vous êtes un humain"},
+	{file: "69-challenge-spanish-base64.eml", class: AutoReply, reason: "challenge"},
+	{file: "70-challenge-polish.eml", class: AutoReply, reason: "że jesteś człowiekiem"},
+	{file: "71-human-captcha-complaint.eml", class: Human, reason: "outweighed"},
+	{file: "72-oof-polish-split-utf8-b.eml", class: AutoReply, reason: `"odpowiedź automatyczna"`},
+	{file: "73-oof-czech-split-q-latin2.eml", class: AutoReply, reason: `"automatická odpověď"`},
+	{file: "74-oof-japanese-split-iso-2022-jp.eml", class: AutoReply, reason: `"自動応答"`},
+	{file: "75-oof-chinese-gb2312.eml", class: AutoReply, reason: `"自动回复"`},
+	{file: "76-oof-russian-koi8r.eml", class: AutoReply, reason: `"автоматический ответ"`},
+	{file: "77-oof-korean-euc-kr.eml", class: AutoReply, reason: `"자동 회신"`},
+	{file: "78-oof-hungarian-html-only.eml", class: AutoReply, reason: `"automatikus válasz"`},
+	{file: "79-oof-turkish-split-q.eml", class: AutoReply, reason: `"otomatik yanıt"`},
+	{file: "80-human-question-about-absence-notice.eml", class: Human, reason: "outweighed"},
+	{file: "81-groupwise-ndr.eml", class: Bounce, reason: "undeliverable", bounce: &wantBounce{
+		originalID: "dm.c3301.m92000@help.acme-support.example"}},
+	{file: "82-domino-delivery-failure.eml", class: Bounce, reason: "delivery failure", bounce: &wantBounce{
+		recipient: "jroe@legacy-bank.example"}},
+	{file: "83-old-sendmail-returned-mail.eml", class: Bounce, reason: "returned mail", bounce: &wantBounce{
+		recipient: "old.user@oldschool.example", status: "5.1.1", originalID: "dm.c3303.m92100@help.acme-support.example"}},
+	{file: "84-appliance-undelivered-html.eml", class: Bounce, reason: "undelivered"},
+	{file: "85-exchange2003-ndr-sysadmin.eml", class: Bounce, reason: "postmaster@exch2003.smallbiz.example"},
+	{file: "86-german-gateway-unzustellbar-latin1.eml", class: Bounce, reason: "unzustellbar", bounce: &wantBounce{
+		recipient: "r.mueller@stadtwerke.example", status: "5.1.1"}},
+	{file: "87-appliance-ndr-non-null-envelope-body-only.eml", class: Bounce, reason: "your message could not be delivered", bounce: &wantBounce{
+		recipient: "warehouse@retail-x.example", status: "5.1.1"}},
+	{file: "88-human-parcel-delivery-failed.eml", class: Human},
+	{file: "89-human-postmaster-writes.eml", class: Human},
+	{file: "90-arf-abuse-report.eml", class: Bounce, reason: "RFC 5965", bounce: &wantBounce{
+		recipient: "k.jones@mailbox-provider.example", action: "complaint", originalID: "dm.c3400.m94000@help.acme-support.example"}},
+	{file: "91-arf-redacted-recipient.eml", class: Bounce, reason: "feedback-report", bounce: &wantBounce{
+		recipient: "redacted@isp.example", action: "complaint", originalID: "dm.c3401.m94001@help.acme-support.example"}},
+	{file: "92-arf-fraud-report.eml", class: Bounce, reason: `"fraud"`, bounce: &wantBounce{
+		recipient: "victim@bigmail.example", action: "complaint"}},
+	{file: "93-rss2email-item.eml", class: Bulk, reason: "RSS-to-email"},
+	{file: "94-blogtrottr-html.eml", class: Bulk, reason: "blogtrottr"},
+	{file: "95-google-security-alert.eml", class: AutoReply, reason: "no-reply@"},
+	{file: "96-microsoft-account-security-noreply.eml", class: AutoReply, reason: "account-security-noreply@"},
+	{file: "97-monitoring-alert-xars-only.eml", class: AutoReply, reason: "X-Auto-Response-Suppress"},
+	{file: "98-saas-notice-german-xars.eml", class: AutoReply, reason: "sicherheitswarnung"},
+	{file: "99-human-forwards-security-alert.eml", class: Human},
+	{file: "100-m365-inbox-rule-redirect-srs.eml", class: Human, reason: "redirected by an inbox rule"},
+	{file: "101-m365-transport-rule-redirect.eml", class: Human, reason: "SRS envelope names"},
+	{file: "102-exchange-inbox-rule-forward-fw.eml", class: Human, reason: "is a forward"},
+	{file: "103-m365-redirect-resent-polish-html.eml", class: Human, reason: "redirected by an inbox rule"},
+	{file: "104-m365-redirected-oof-still-auto.eml", class: AutoReply, reason: "against auto_reply: From r.white@partner.example"},
+	{file: "105-human-contact-form-noreply.eml", class: Human, reason: "a web form"},
+	{file: "106-saas-notice-sender-footer.eml", class: AutoReply, reason: "notifications@ is a notice robot's"},
+	{file: "107-saas-notice-xars-html-footer.eml", class: AutoReply, reason: "view this email in your browser"},
+	{file: "108-human-asks-to-unsubscribe.eml", class: Human, reason: "outweighed"},
+	{file: "109-exchange-oof-alias-from.eml", class: AutoReply, reason: "Mailbox Rules Agent"},
+	{file: "110-human-outlook-reply-quoting-oof.eml", class: Human},
+	{file: "111-helpdesk-ack-no-product-fields.eml", class: AutoReply, reason: "this is an automatically generated"},
+	{file: "112-helpdesk-ack-x-ticket-number-reply-subject.eml", class: AutoReply, reason: "X-Ticket-Number"},
+	{file: "113-helpdesk-ack-german-no-fields.eml", class: AutoReply, reason: "diese e-mail wurde automatisch"},
+	{file: "114-challenge-captcha-on-hold.eml", class: AutoReply, reason: "so that your message is delivered"},
+	{file: "115-challenge-italian.eml", class: AutoReply, reason: "challenge-response"},
+	{file: "116-oof-slovak-xars-only.eml", class: AutoReply, reason: "automatická odpoveď"},
+	{file: "117-oof-french-nbsp-latin1.eml", class: AutoReply, reason: "réponse automatique"},
+	{file: "118-ndr-postmaster-recipient-not-found.eml", class: Bounce, reason: "recipient not found"},
+	{file: "119-ndr-mail-router-mailbox-full.eml", class: Bounce, reason: "mail system"},
+	{file: "120-slack-notice-noreply.eml", class: AutoReply, reason: "you're receiving this"},
+	{file: "121-aws-notice-sender-only.eml", class: AutoReply, reason: "aws-notifications@"},
+	{file: "122-login-alert-security-sender.eml", class: AutoReply, reason: "login alert"},
+	{file: "123-rss-bot-sender.eml", class: Bulk, reason: "feed robot"},
+	{file: "124-human-ticket-number-in-subject.eml", class: Human},
+	{file: "125-human-cannot-verify-email.eml", class: Human},
+	{file: "126-human-asks-about-security-alert.eml", class: Human},
+	{file: "127-human-order-returned-to-sender.eml", class: Human},
+	{file: "128-human-mentions-out-of-office.eml", class: Human},
+	{file: "129-ndr-noreply-appliance.eml", class: Bounce, reason: "is a machine's and a bounce subject", bounce: &wantBounce{
+		recipient: "purchasing@appliance.example", status: "5.1.1"}},
+	{file: "130-oof-raw-8bit-subject-latin2.eml", class: AutoReply, reason: "automatická odpověď"},
+	{file: "131-notice-xars-export-ready.eml", class: AutoReply, reason: "X-Auto-Response-Suppress"},
 }
 
 func readCorpus(t testing.TB, name string) []byte {

@@ -3,6 +3,7 @@ package loopguard
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -77,6 +78,50 @@ func FuzzParseDSN(f *testing.F) {
 			if delayed != (rep.Action == "delayed") {
 				t.Fatalf("action %q, delayed %v", rep.Action, delayed)
 			}
+		}
+	})
+}
+
+// FuzzDecodeWords checks the RFC 2047 reader: no panic, output bounded by
+// the input cap, text without encoded words unchanged.
+func FuzzDecodeWords(f *testing.F) {
+	for _, s := range []string{
+		"=?UTF-8?B?T2Rwb3dpZWTFug==?= =?UTF-8?B?IGF1dG9tYXR5Y3puYQ==?=",
+		"=?iso-8859-2?Q?Automatick=E1?=\n =?iso-8859-2?Q?_odpov=ECd=EF?=",
+		"=?ISO-2022-JP?B?GyRCPCtGMDFcRXobKEI=?=", "=?utf-8?q?a?==?utf-8?q?b?=", "=?x?B?=?=", "=??Q??=", "plain subject",
+		"=?utf-8*en?Q?hi?=", "=?unknown-charset?B?AAAA?=", "=?utf-8?B?////?=",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := decodeWords(s)
+		if !strings.Contains(s, "=?") && len(s) <= maxWordsInput && out != s {
+			t.Fatalf("%q changed to %q", s, out)
+		}
+		if len(out) > 8*maxWordsInput+16 {
+			t.Fatalf("%d bytes out of %d in", len(out), len(s))
+		}
+	})
+}
+
+// FuzzWords checks the author's-own-text reader over text and HTML
+// parts: no panic, valid UTF-8, at most maxWordsScan bytes.
+func FuzzWords(f *testing.F) {
+	f.Add([]byte("Hello\n> quoted\nOn Mon, Ann wrote:\nrest"), false)
+	f.Add([]byte("<html><head><style>x</style></head><body><p>This is an automatic confirmation&nbsp;</p><blockquote>q</blockquote>"), true)
+	f.Add([]byte("<a href=\"<<<\"><script>alert(1)</script><p/p>"), true)
+	f.Fuzz(func(t *testing.T, body []byte, isHTML bool) {
+		mt := "text/plain"
+		if isHTML {
+			mt = "text/html"
+		}
+		m := &message{parts: []part{{mediaType: mt, content: body}}}
+		w := m.words()
+		if !utf8.ValidString(w) {
+			t.Fatalf("not UTF-8: %q", w)
+		}
+		if len(w) > maxWordsScan+4 {
+			t.Fatalf("%d bytes, over %d", len(w), maxWordsScan)
 		}
 	})
 }

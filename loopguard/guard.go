@@ -6,12 +6,19 @@
 // two automatic systems from mailing each other forever.
 //
 // A Guard classifies a message into one Class with readable reasons
-// (Guard.Classify), parses bounces so the outbound side can mark the email
-// they refer to (Verdict.Bounce), marks deskmail's own outgoing mail
-// (Guard.Marker) and rate-limits each sender per conversation
-// (Guard.AllowSender). Classification is pure: it reads only its inputs and
-// never panics, whatever the bytes. Every rule is listed, with the RFC or
-// the sender that needs it, in docs/LOOP-PREVENTION.md.
+// (Guard.Classify): every rule that matches adds a weighted signal, a
+// class is decided when its weights reach 10, and the reasons say what
+// decided, what was seen and outweighed, and what spoke against (the
+// tables are in rules.go, the weighing in score.go). It parses bounces and
+// abuse reports so the outbound side can mark the email they refer to
+// (Verdict.Bounce), marks deskmail's own outgoing mail (Guard.Marker) and
+// rate-limits each sender per conversation (Guard.AllowSender).
+// ConversationCap and RecipientCap stop the ping-pong classification
+// misses, with their counts kept in the caller's transaction (KV).
+// Classification is pure and bounded: it reads only its inputs, a fixed
+// prefix of each part, and never panics, whatever the bytes. Every rule is
+// listed, with the RFC or the sender that needs it, in
+// docs/LOOP-PREVENTION.md.
 package loopguard
 
 import "time"
@@ -99,6 +106,11 @@ type Options struct {
 	// MaxRateKeys caps the (sender, conversation) pairs tracked
 	// (default 100000, a few MiB).
 	MaxRateKeys int
+	// OwnMessageID tells whether a Message-ID is one deskmail minted
+	// (threading.Keyring.IsOwnMessageID). With it, In-Reply-To naming our
+	// own email is a hint of another system answering ours; nil turns
+	// the hint off (deskmail explain without a data folder).
+	OwnMessageID func(id string) bool
 }
 
 // Default limits; see Options.

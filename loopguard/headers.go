@@ -176,19 +176,6 @@ func charsetReader(charset string, input io.Reader) (io.Reader, error) {
 	return enc.NewDecoder().Reader(input), nil
 }
 
-// decodeWords decodes the encoded words of an unstructured field such as
-// Subject, keeping the raw text when that fails.
-func decodeWords(s string) string {
-	if !strings.Contains(s, "=?") {
-		return s
-	}
-	d, err := wordDecoder.DecodeHeader(s)
-	if err != nil {
-		return s
-	}
-	return d
-}
-
 // addrSpec extracts the bare address of an address field such as From or
 // Return-Path, tolerantly: net/mail first, then whatever is inside <>,
 // then the first word with an @. It returns "" when there is none.
@@ -254,4 +241,20 @@ func mediaType(v string) (string, map[string]string) {
 		params[key] = val
 	}
 	return t, params
+}
+
+// displayName returns the display name of an address field, or "".
+func displayName(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) > 1000 {
+		v = v[:1000]
+	}
+	p := mail.AddressParser{WordDecoder: wordDecoder}
+	if a, err := p.Parse(v); err == nil {
+		return a.Name
+	}
+	if i := strings.IndexByte(v, '<'); i > 0 {
+		return strings.Trim(strings.TrimSpace(v[:i]), `"`)
+	}
+	return ""
 }

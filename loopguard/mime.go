@@ -25,10 +25,9 @@ var (
 	errTooDeep      = errors.New("MIME nesting too deep")
 )
 
-// scanner walks the multipart structure of a message with hard caps, before
-// enmime is allowed to see it (and as the fallback when enmime fails).
-// message/rfc822 parts are leaves, as they are for enmime: the classifier
-// only ever looks at the headers of an attached message.
+// scanner walks the multipart structure of a message with hard caps.
+// message/rfc822 parts are leaves: the classifier only ever looks at the
+// header of an attached message, never for report parts inside it.
 type scanner struct {
 	maxParts, maxDepth, maxHeader int
 	parts                         int
@@ -116,9 +115,12 @@ func splitMultipart(body []byte, boundary string, max int) [][]byte {
 	return pieces
 }
 
-// decodeTransfer undoes Content-Transfer-Encoding, keeping as much as it
-// can of a damaged body.
-func decodeTransfer(h header, body []byte) []byte {
+// decodeTransfer undoes Content-Transfer-Encoding on at most max bytes of
+// body (encoded), keeping as much as it can of a damaged body.
+func decodeTransfer(h header, body []byte, max int) []byte {
+	if len(body) > max {
+		body = body[:max]
+	}
 	switch strings.ToLower(strings.TrimSpace(h.get("content-transfer-encoding"))) {
 	case "base64":
 		clean := make([]byte, 0, len(body))

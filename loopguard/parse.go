@@ -1,11 +1,8 @@
 package loopguard
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
-
-	"github.com/jhillyerd/enmime/v2"
 )
 
 // message is what the rules look at: the top-level header, the leaves of
@@ -16,23 +13,33 @@ type message struct {
 	params    map[string]string
 	parts     []part
 	notes     []string
+	text      *string // the author's own words, lower-cased, made on first use (bodytext.go)
 }
 
-// enmimeParser skips malformed parts instead of failing the whole message
-// and keeps decoding mistakes quiet: the loop guard needs the structure,
-// not a perfect rendering.
-var enmimeParser = enmime.NewParser(
-	enmime.SkipMalformedParts(true),
-	enmime.MultipartWOBoundaryAsSinglePart(true),
-	enmime.SetReadPartErrorPolicy(enmime.AllowCorruptTextPartErrorPolicy),
-	enmime.MaxStoredPartErrors(8),
-	enmime.DisableCharacterDetection(true),
+// What the classifier decodes of each part. Everything it needs sits at
+// the start of a part: the words of an auto-reply or a bounce, the fields
+// of a delivery-status report, the header of an attached message. Reading
+// more would only make a large or hostile message cost more.
+const (
+	// maxTextScan is how much of a text part is transfer-decoded.
+	maxTextScan = 64 << 10
+	// maxReportScan is how much of a report part (delivery-status,
+	// feedback-report) is read.
+	maxReportScan = 64 << 10
 )
 
-// parse reads raw within the caps of the options. It never fails and never
-// panics: when the caps are exceeded or enmime fails, the parts come from
-// the bounded scanner instead, and the top-level header always comes from
-// readHeader.
+// parse reads raw within the caps of the options, in time linear in the
+// size of raw. It never fails and never panics: the MIME structure comes
+// from the bounded scanner (mime.go), which stops at MaxParts and
+// MaxDepth and keeps what it read so far, and only the parts the rules
+// read are decoded, each up to a cap.
+//
+// An earlier version also ran enmime over the whole message. enmime
+// decodes every part in full, and its base64 cleaner formats an error for
+// every stray byte: a 1 MiB body of junk took about a second, and far
+// longer under the fuzzer's instrumentation, which is what made
+// FuzzClassify stall. The classifier needs the structure and the first
+// bytes of a few parts, which the scanner gives.
 func (g *Guard) parse(raw []byte) *message {
 	m := &message{}
 	var body []byte
@@ -44,72 +51,49 @@ func (g *Guard) parse(raw []byte) *message {
 	m.notes = append(m.notes, sc.notes...)
 	if scanErr != nil {
 		m.notes = append(m.notes, fmt.Sprintf("MIME structure not parsed (%v): classified from the headers and the first parts", scanErr))
-		m.parts = decodeAll(sc.leaves)
-		return m
 	}
-	if body == nil {
-		// The header had no end (or was over the cap): there is nothing
-		// enmime could add.
-		m.parts = decodeAll(sc.leaves)
-		return m
-	}
-	parts, err := parseEnmime(raw)
-	if err != nil {
-		m.notes = append(m.notes, fmt.Sprintf("MIME parser failed (%v): classified from a tolerant reading", err))
-		m.parts = decodeAll(sc.leaves)
-		return m
-	}
-	m.parts = parts
+	m.parts = decodeAll(sc.leaves)
 	return m
 }
 
+// decodeAll undoes the transfer encoding of the parts the rules read, up
+// to their cap, and converts text to UTF-8. Other parts (attachments,
+// images) keep no content: no rule reads them.
 func decodeAll(leaves []part) []part {
 	out := make([]part, len(leaves))
 	for i, p := range leaves {
-		p.content = decodeTransfer(p.header, p.content)
+		switch {
+		case strings.HasPrefix(p.mediaType, "text/") && p.mediaType != "text/rfc822-headers":
+			p.content = decodeTransfer(p.header, p.content, maxTextScan)
+			if cs := strings.ToLower(p.params["charset"]); cs != "" {
+				p.content = []byte(toUTF8(cs, p.content))
+			}
+		case isReportPart(p.mediaType):
+			p.content = decodeTransfer(p.header, p.content, maxReportScan)
+		case isAttachedMessage(p.mediaType):
+			// Only its header is ever read; readHeader caps it.
+			p.content = decodeTransfer(p.header, p.content, DefaultMaxHeaderBytes)
+		default:
+			p.content = nil
+		}
 		out[i] = p
 	}
 	return out
 }
 
-// parseEnmime runs enmime under recover: a panic in a third-party parser
-// on hostile input must cost one message its MIME view, not the daemon.
-func parseEnmime(raw []byte) (parts []part, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			parts, err = nil, fmt.Errorf("panic: %v", r)
-		}
-	}()
-	root, err := enmimeParser.ReadParts(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
+func isReportPart(t string) bool {
+	switch t {
+	case "message/delivery-status", "message/global-delivery-status", "message/feedback-report",
+		"message/disposition-notification", "message/global-disposition-notification":
+		return true
 	}
-	var walk func(p *enmime.Part, depth int)
-	walk = func(p *enmime.Part, depth int) {
-		if p.FirstChild == nil {
-			parts = append(parts, part{
-				header:    fromMIMEHeader(p.Header),
-				mediaType: strings.ToLower(p.ContentType),
-				params:    p.ContentTypeParams,
-				content:   p.Content,
-				depth:     depth,
-			})
-			return
-		}
-		for c := p.FirstChild; c != nil; c = c.NextSibling {
-			walk(c, depth+1)
-		}
-	}
-	walk(root, 0)
-	return parts, nil
+	return false
 }
 
-func fromMIMEHeader(mh map[string][]string) header {
-	var h header
-	for k, vs := range mh {
-		for _, v := range vs {
-			h = append(h, field{name: strings.ToLower(k), value: strings.TrimSpace(v)})
-		}
+func isAttachedMessage(t string) bool {
+	switch t {
+	case "message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers":
+		return true
 	}
-	return h
+	return false
 }

@@ -1,7 +1,52 @@
 package loopguard
 
-import (
-	"strings"
+// This file is the one place where the loop guard's rules live: which
+// fields, subjects, phrases and senders count, and how much. The code that
+// applies them is in signals_*.go; docs/LOOP-PREVENTION.md explains every
+// entry. All strings are lower case: they are compared with lower-cased,
+// white-space-collapsed text.
+
+// Weights. A class is decided when the weights of its signals add up to
+// decisive; a signal of weight certain is a field only machines write and
+// no counter-signal outweighs it. Hints weigh less than decisive, so they
+// decide only together, and a counter-signal (a negative weight) can tip
+// a message back to human.
+const (
+	decisive = 10
+	certain  = 20
+
+	wExchangeAgent    = decisive // X-MS-Exchange-Generated-Message-Source, unless passed on
+	wInboxRule        = 6        // X-MS-Exchange-Inbox-Rules-Loop
+	wSuppress         = 5        // X-Auto-Response-Suppress: All/OOF/AutoReply
+	wOOFSubject       = 6
+	wAckSubject       = 5
+	wNoticeSubject    = 5
+	wVerifySubject    = 3
+	wHelpdeskMailer   = 5 // one vote for the product, by its X-Mailer...
+	wHelpdeskHeader   = 5 // ...or its own fields
+	wTicketSubject    = 3
+	wOwnInReplyTo     = 2
+	wAutoPhrase       = 6 // "this is an automated message"
+	wAckPhrase        = 5 // "we have received your request"
+	wOOFPhrase        = 3 // "I am out of the office"
+	wNoticePhrase     = 5 // "if this was you", "you are receiving this"
+	wChallengePhrase  = 10
+	wChallengeHint    = 5
+	wVerifyHuman      = 6 // a verify word and a human word
+	wHeldMessage      = 5 // "your message is held / will be delivered"
+	wNoReplySender    = 5
+	wNoticeSender     = 5
+	wSystemSender     = 3
+	wContactForm      = -5 // noreply sender with a person's Reply-To: a web form
+	wDaemonSender     = 5
+	wDaemonName       = 4
+	wNullPath         = 5
+	wBounceSubject    = 6
+	wBouncePhrase     = 6
+	wFeedSignal       = 10
+	wFeedPhrase       = 6
+	wRedirectedByRule = -10 // a person's mail redirected by an inbox rule
+	wForwardedByRule  = -8  // a person's mail forwarded by a rule
 )
 
 // autoReplyHeaders are the non-standard fields autoresponders set, all
@@ -14,120 +59,318 @@ var autoReplyHeaders = []string{
 	"x-auto-reply", "x-autoreply-from", "x-mail-autoreply",
 }
 
-// autoReplySubjects start the subject of out-of-office replies: Exchange
-// and Outlook in their users' languages, RFC 5230's "Auto:" default, and
-// the usual vacation scripts. A subject alone is only a hint.
-var autoReplySubjects = []string{
-	"automatic reply:", "auto:", "autoreply:", "auto-reply:", "auto reply:", "auto response:",
-	"out of office", "out of the office", "vacation reply", "away from my mail",
-	"autosvar", "automatisk svar", "automatisch antwoord", "abwesenheitsnotiz",
-	"automatische antwort", "réponse automatique", "respuesta automática",
-	"risposta automatica", "resposta automática", "自動応答", "自动回复", "[auto-reply]",
+// oofSubjects start the subject of out-of-office replies: Exchange and
+// Outlook in their users' languages (as Outlook writes them, before the
+// original subject), RFC 5230's "Auto:" default, the usual vacation
+// scripts. Compared after RFC 2047 decoding and after leading tags such
+// as "[EXTERNAL]" are dropped. A subject alone is only a hint.
+var oofSubjects = []string{
+	"automatic reply", "auto:", "autoreply", "auto-reply", "auto reply", "auto response", "autoresponse",
+	"out of office", "out of the office", "ooo:", "vacation reply", "away from my mail", "away from the office",
+	"automatische antwort", "abwesenheitsnotiz", "abwesend:", "automatisch antwoord", "afwezig",
+	"réponse automatique", "reponse automatique", "absence du bureau", "absent du bureau",
+	"respuesta automática", "respuesta automatica", "fuera de la oficina",
+	"risposta automatica", "fuori sede", "fuori ufficio",
+	"resposta automática", "resposta automatica", "resposta automàtica", "fora do escritório",
+	"odpowiedź automatyczna", "odpowiedz automatyczna", "automatyczna odpowiedź", "poza biurem",
+	"automatická odpověď", "automaticka odpoved", "automatická odpoveď", "mimo kancelář",
+	"automatikus válasz", "házon kívül", "răspuns automat", "samodejni odgovor", "automatski odgovor",
+	"autosvar", "automatisk svar", "automatiskt svar", "automaattinen vastaus", "poissa toimistosta",
+	"automaatvastus", "automātiskā atbilde", "automatinis atsakymas", "otomatik yanıt", "otomatik cevap",
+	"αυτόματη απάντηση", "автоматический ответ", "автоответ", "автоматична відповідь",
+	"автоматичен отговор", "аутоматски одговор", "תשובה אוטומטית", "رد تلقائي", "ตอบกลับอัตโนมัติ",
+	"trả lời tự động", "balasan otomatis", "balasan automatik", "स्वचालित उत्तर",
+	"自動応答", "自動返信", "不在通知", "自动回复", "自動回覆", "자동 회신", "자동 응답", "[auto-reply]",
+	"erantzun automatikoa", "sjálfvirkt svar", "پاسخ خودکار",
+	"risposta di fuori sede", "niet aanwezig", "frånvaro", "nieobecn", "不在:",
 }
 
-// ackSubjects are how helpdesks (Zendesk, Freshdesk, Jira Service
-// Management, osTicket...) title the acknowledgement they send to every
-// new request. Also only a hint: people write "we received your invoice".
+// ackSubjects are how helpdesks title the acknowledgement they send to
+// every new request (Zendesk, Freshdesk, Jira Service Management,
+// osTicket, OTRS/Znuny "Eingangsbestätigung", Zammad...). Only a hint:
+// people write "we received your invoice".
 var ackSubjects = []string{
-	"request received", "we received your request", "we've received your request",
-	"we have received your", "ticket received", "ticket created", "has been received",
-	"support request received", "[request received]", "your request has been",
-	"ticket opened", "new ticket created",
+	"request received", "we received your request", "we've received your request", "we have received your",
+	"ticket received", "ticket created", "has been received", "support request received", "your request has been",
+	"ticket opened", "new ticket created", "ticket has been created", "case created", "case has been created",
+	"your case", "request has been logged", "has been logged", "confirmation of receipt", "receipt confirmation",
+	"automatic confirmation", "auto-confirmation", "thank you for contacting", "thanks for contacting",
+	"thank you for your message", "thank you for your email", "thank you for reaching out", "we got your message",
+	"eingangsbestätigung", "empfangsbestätigung", "ihre anfrage", "anfrage erhalten", "ticket erstellt",
+	"accusé de réception", "accuse de reception", "votre demande", "demande reçue",
+	"acuse de recibo", "solicitud recibida", "hemos recibido", "su solicitud", "conferma di ricezione",
+	"richiesta ricevuta", "ontvangstbevestiging", "uw aanvraag", "confirmação de recebimento", "pedido recebido",
+	"potwierdzenie otrzymania", "zgłoszenie", "potvrzení přijetí", "požadavek přijat", "bekräftelse",
+	"受付", "受け付け", "已收到", "工单",
 }
 
-// helpdeskMailers are X-Mailer values of helpdesks; a hint only, since
-// their agents' replies carry the same X-Mailer.
-var helpdeskMailers = []string{"zendesk", "freshdesk", "osticket", "jira", "zammad", "otrs", "znuny", "request tracker", "helpscout", "kayako"}
+// noticeSubjects title machine-made notices: security alerts and the
+// like, from SaaS tools that mark them with no RFC 3834 field. A hint.
+var noticeSubjects = []string{
+	"security alert", "new sign-in", "new sign in", "new login", "sign-in attempt", "login attempt",
+	"unusual sign-in", "suspicious sign-in", "password changed", "password was changed", "password has been changed",
+	"your password was reset", "verification code", "security code", "two-factor", "2fa", "new device",
+	"access from a new", "was added to your account", "alert:", "[alert]", "notification:", "[notification]",
+	"sicherheitswarnung", "neue anmeldung", "alerte de sécurité", "nouvelle connexion", "alerta de seguridad",
+	"nuevo inicio de sesión", "avviso di sicurezza", "nuovo accesso", "beveiligingswaarschuwing",
+	"alerta de segurança", "alert bezpieczeństwa", "nowe logowanie", "bezpečnostní upozornění",
+	"sign in from", "signed in", "logged in", "login from", "login alert", "access alert", "account activity", "unusual activity", "suspicious activity", "security notification", "security notice", "account security", "weekly report", "daily report", "monthly report", "weekly summary", "daily digest", "usage summary", "reminder:", "has shared", "shared with you", "invited you", "mentioned you", "assigned to you", "new comment", "build failed", "backup failed", "backup completed", "certificate expir", "will expire", "has expired",
+}
 
-// noReplyLocalParts are senders nobody reads; a hint only.
-var noReplyLocalParts = []string{"noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply", "autoreply", "auto-reply", "bounce", "bounces"}
+// noticeSubjectWords are broad words of notice subjects; they count only
+// when a field or the sender already marks the message as a machine's.
+var noticeSubjectWords = []string{"notification", "alert", "subscription", "confirm", "password", "sign-in", "sign in",
+	"login", "log-in", "your account", "security", "verify", "verification", "report", "summary", "update", "status",
+	"your ", "is ready", "has been", "new ", "reminder", "invoice", "receipt", "order", "welcome", "expir"}
 
-func autoReplyRules(e *evidence, m *message) {
-	h := m.header
-	if v := h.get("auto-submitted"); v != "" {
-		// RFC 3834 §5: any value but "no" means a machine sent it
-		// (auto-replied, auto-generated, auto-notified of RFC 5436...).
-		// Apple iCloud adds an owner-email parameter; Sieve vacation
-		// (RFC 5230 §5) and Gmail write auto-replied; Exchange writes
-		// auto-generated.
-		tok := firstWord(v)
-		if tok == "no" {
-			e.notes = append(e.notes, "Auto-Submitted: no: the sender says a person wrote it (RFC 3834 §5)")
-		} else {
-			e.add(AutoReply, "Auto-Submitted: %s (RFC 3834 §5)", clip(v))
-		}
-	}
-	for _, name := range autoReplyHeaders {
-		if !h.has(name) {
-			continue
-		}
-		v := strings.ToLower(strings.TrimSpace(h.get(name)))
-		if v == "no" || v == "false" || v == "0" || v == "off" {
-			continue
-		}
-		e.add(AutoReply, "%s: %s (autoresponder field)", canonical(name), clip(h.get(name)))
-	}
-	for _, name := range []string{"precedence", "x-precedence"} {
-		v := strings.ToLower(strings.TrimSpace(h.get(name)))
-		switch v {
-		case "":
-		case "auto_reply", "auto-reply":
-			// RFC 3834 §3.1.8 mentions it as the field vacation
-			// programs set; osTicket and many others still do.
-			e.add(AutoReply, "%s: %s", canonical(name), v)
-		case "bulk", "list", "junk":
-			// RFC 2076 §3.9, RFC 3834 §2: never answer these.
-			e.add(Bulk, "%s: %s (RFC 2076, RFC 3834 §2)", canonical(name), v)
-		default:
-			e.notes = append(e.notes, canonical(name)+": "+clip(v)+" does not mark automatic mail")
-		}
-	}
-	if v := h.get("x-ms-exchange-generated-message-source"); v != "" {
-		// Exchange/M365 stamps mail its agents generate: "Mailbox Rules
-		// Agent" (out-of-office, inbox rules), "Transport Rule Agent",
-		// "Journal Agent"...
-		e.add(AutoReply, "X-MS-Exchange-Generated-Message-Source: %s (generated by Exchange)", clip(v))
-	}
-	if v := h.get("x-ms-exchange-inbox-rules-loop"); v != "" {
-		// Set by Exchange on mail produced by a mailbox's rules, which
-		// include the out-of-office assistant and auto-forwarding.
-		e.add(AutoReply, "X-MS-Exchange-Inbox-Rules-Loop: %s (generated by an Exchange inbox rule)", clip(v))
-	}
-	if v := h.get("x-auto-response-suppress"); v != "" {
-		// Exchange puts "All" on its OOF replies, but senders also put it
-		// on ordinary mail to ask others not to answer automatically.
-		lv := strings.ToLower(v)
-		if strings.Contains(lv, "all") || strings.Contains(lv, "oof") || strings.Contains(lv, "autoreply") {
-			e.weak = append(e.weak, "X-Auto-Response-Suppress: "+clip(v))
-		}
-	}
-	subject := strings.ToLower(strings.TrimSpace(decodeWords(h.get("subject"))))
-	for _, s := range autoReplySubjects {
-		if strings.HasPrefix(subject, s) {
-			e.weak = append(e.weak, "out-of-office subject "+strconvQuote(s))
-			break
-		}
-	}
-	for _, s := range ackSubjects {
-		if strings.Contains(subject, s) && !isReplySubject(subject) {
-			e.weak = append(e.weak, "acknowledgement subject "+strconvQuote(s))
-			break
-		}
-	}
-	mailer := strings.ToLower(h.get("x-mailer"))
-	for _, s := range helpdeskMailers {
-		if strings.Contains(mailer, s) {
-			e.weak = append(e.weak, "X-Mailer of a helpdesk: "+clip(h.get("x-mailer")))
-			break
-		}
-	}
-	lp := localPart(addrSpec(h.get("from")))
-	for _, s := range noReplyLocalParts {
-		if lp == s || strings.HasPrefix(lp, s+"+") || strings.HasPrefix(lp, s+"-") {
-			e.weak = append(e.weak, "sender "+lp+"@ is not read by a person")
-			break
-		}
-	}
+// verifySubjects title challenge-response messages ("Please verify your
+// message"): a hint that needs the body to agree.
+var verifySubjects = []string{
+	"verify", "verification", "confirm your message", "confirm you are", "sender confirmation", "challenge",
+	"bestätigen sie", "bestätigung ihrer nachricht", "absenderbestätigung", "vérification", "confirmez",
+	"verificación", "verifique", "confirme", "verifica", "conferma del mittente", "bevestig", "verificatie",
+	"weryfikacja", "potwierdź", "ověření", "potvrďte", "подтверждение", "подтвердите", "確認", "验证",
+}
+
+// helpdeskMailers are X-Mailer or User-Agent values of ticket systems; a
+// hint only, since their agents' replies carry the same field.
+var helpdeskMailers = []string{
+	"zendesk", "freshdesk", "freshservice", "osticket", "jira", "zammad", "otrs", "znuny", "otobo",
+	"request tracker", "helpscout", "help scout", "kayako", "servicenow", "spiceworks", "deskpro", "hesk",
+	"supportbee", "happyfox", "uvdesk", "glpi", "itop", "redmine", "groove", "helpdesk", "help desk",
+	"service desk", "servicedesk", "ticket", "livechat", "teamsupport", "manageengine", "sysaid", "topdesk",
+}
+
+// helpdeskHeaderPrefixes start the names of the fields ticket systems add
+// (X-Zammad-Ticket-ID, X-OTRS-..., X-Freshdesk-Ticket-ID, RT-Ticket,
+// X-Ticket-ID...). Any field whose name contains "ticket" counts too.
+var helpdeskHeaderPrefixes = []string{
+	"x-zammad-", "x-otrs-", "x-znuny-", "x-otobo-", "x-freshdesk-", "x-zendesk-", "x-rt-", "rt-ticket",
+	"rt-originator", "x-helpscout-", "x-kayako-", "x-osticket", "x-jira-", "x-jsd-", "x-servicenow",
+	"x-spiceworks", "x-glpi-", "x-itop-", "x-redmine-", "x-deskpro", "x-hesk", "x-supportbee", "x-happyfox",
+	"x-uvdesk", "x-helpdesk", "x-servicedesk", "x-case-id", "x-sysaid", "x-topdesk",
+}
+
+// autoPhrases say in the body that a machine wrote it. Compared with the
+// author's own text only (quotes and forwarded copies cut off).
+var autoPhrases = []string{
+	"this is an automatic confirmation", "this is an automated response", "this is an automatic response",
+	"this is an automated reply", "this is an automatic reply", "this is an automated message",
+	"this is an automatic message", "this is an automatically generated", "this message was generated automatically",
+	"this email was generated automatically", "this message was sent automatically", "this email was sent automatically",
+	"this e-mail was sent automatically", "automatically generated message", "automatically generated email",
+	"automated notification", "has been automatically generated", "automatically generated in response",
+	"there is no need to reply to this message", "this is a system generated", "this is a system-generated", "system generated message",
+	"please do not reply to this email", "please do not reply to this e-mail", "please do not reply to this message",
+	"do not reply to this email", "do not reply to this message", "this mailbox is not monitored",
+	"this email address is not monitored", "replies to this email will not be read", "this is a no-reply",
+	"dies ist eine automatische", "dies ist eine automatisch", "automatisch generierte nachricht",
+	"automatisch erstellte nachricht", "diese nachricht wurde automatisch", "diese e-mail wurde automatisch",
+	"bitte antworten sie nicht auf diese", "ceci est une réponse automatique", "ceci est un message automatique",
+	"ceci est un e-mail automatique", "message généré automatiquement", "ce message a été envoyé automatiquement",
+	"merci de ne pas répondre", "ne pas répondre à ce", "esta es una respuesta automática",
+	"este es un mensaje automático", "este es un correo automático", "mensaje generado automáticamente",
+	"por favor no responda", "no responda a este", "questa è una risposta automatica",
+	"questo è un messaggio automatico", "messaggio generato automaticamente", "non rispondere a questa",
+	"dit is een automatisch", "automatisch gegenereerd", "dit bericht is automatisch", "niet beantwoorden",
+	"esta é uma resposta automática", "esta é uma mensagem automática", "mensagem gerada automaticamente",
+	"não responda a este", "to jest automatyczna", "wiadomość wygenerowana automatycznie",
+	"wiadomość została wygenerowana automatycznie", "nie odpowiadaj na tę", "toto je automatick",
+	"automaticky generovan", "neodpovídejte na tento", "detta är ett automatiskt", "svara inte på detta",
+	"dette er en automatisk", "tämä on automaattinen", "это автоматическое", "автоматически сгенерированное",
+	"не отвечайте на это", "このメールは自動", "このメールは送信専用", "自動送信", "自动发送", "系统自动", "请勿回复",
+}
+
+// ackPhrases are a helpdesk acknowledging a new request.
+var ackPhrases = []string{
+	"we have received your request", "we've received your request", "we have received your message",
+	"we've received your message", "we have received your email", "we've received your email",
+	"your request has been received", "your message has been received", "your email has been received",
+	"your ticket has been created", "a ticket has been created", "a support ticket has been created",
+	"your ticket number is", "your ticket id is", "your case number is", "your request number is",
+	"your reference number is", "has been assigned the ticket", "has been logged with", "ticket has been opened",
+	"our support team will get back to you", "one of our agents will", "a member of our team will",
+	"we will get back to you as soon as", "we'll get back to you as soon as", "we will respond as soon as",
+	"you can view your ticket", "to add additional comments, reply to this email",
+	"wir haben ihre anfrage erhalten", "ihre anfrage ist bei uns eingegangen", "ihre nachricht ist bei uns eingegangen",
+	"ihre anfrage wurde unter der ticketnummer", "wir melden uns schnellstmöglich", "nous avons bien reçu votre",
+	"votre demande a bien été", "votre demande a été enregistrée", "hemos recibido su", "hemos recibido tu",
+	"su solicitud ha sido registrada", "abbiamo ricevuto la sua", "abbiamo ricevuto la tua",
+	"wij hebben uw", "we hebben je", "recebemos a sua", "recebemos sua", "otrzymaliśmy twoje", "otrzymaliśmy państwa",
+	"vaše zpráva byla přijata", "váš požadavek byl přijat", "vi har tagit emot", "vi har modtaget", "vi har mottatt",
+	"お問い合わせを受け付けました", "受け付けました", "我们已收到", "мы получили ваш",
+}
+
+// oofPhrases are an out-of-office text. People write these too ("I'll be
+// out of the office next week"), so they weigh little.
+var oofPhrases = []string{
+	"i am out of the office", "i'm out of the office", "i am currently out of", "i'm currently out of",
+	"i will be out of the office", "i am away from", "i'm away from", "i am on vacation", "i'm on vacation",
+	"i am on leave", "i'm on leave", "with limited access to email", "limited access to e-mail",
+	"i will respond to your", "i will reply to your", "upon my return", "when i return",
+	"ich bin bis", "bin ich nicht im büro", "außer haus", "ich bin abwesend", "nicht erreichbar",
+	"je suis absent", "je serai absent", "je suis actuellement absent", "estoy fuera de la oficina",
+	"estaré fuera", "sono fuori ufficio", "sarò assente", "ik ben afwezig", "ik ben niet aanwezig",
+	"estou fora do escritório", "jestem nieobecny", "jestem nieobecna", "jsem mimo kancelář",
+	"jsem nepřítomen", "jsem nepřítomna", "är frånvarande", "er fraværende", "olen poissa",
+	"нахожусь в отпуске", "不在にしております", "休暇", "休假",
+}
+
+// noticePhrases are the boilerplate of machine-made notices.
+var noticePhrases = []string{
+	"if this was you", "if you did not make this change", "if you didn't make this change",
+	"if you did not request", "if you didn't request", "if you don't recognize this", "if you do not recognize this",
+	"review your account activity", "you are receiving this email because", "you're receiving this email because",
+	"you received this email because", "you are receiving this notification", "manage your notification settings",
+	"notification settings", "to stop receiving these", "this notification was sent to",
+	"you are receiving this", "you received this", "this email was sent to", "this message was sent to",
+	"was sent to you because", "manage your email preferences", "email preferences", "notification preferences",
+	"update your preferences", "view in browser", "view this email in your browser", "view it in your browser",
+	"all rights reserved", "sent from an unmonitored", "unmonitored mailbox", "unsubscribe",
+	"sie erhalten diese e-mail", "sie erhalten diese nachricht", "vous recevez cet e-mail", "vous recevez ce message",
+	"recibes este correo", "recibe este correo", "ricevi questa email", "u ontvangt deze e-mail", "você está recebendo",
+	"wenn sie das waren", "falls sie das nicht waren", "si c'était vous", "si vous n'êtes pas à l'origine",
+	"si fuiste tú", "si no fuiste tú", "se sei stato tu", "als u dit was", "se foi você", "jeśli to byłeś ty",
+	"you're receiving this", "you are getting this", "shared a file with you", "shared a document with you", "invited you to", "mentioned you in", "commented on", "this is a reminder", "this is an automatic reminder",
+}
+
+// challengePhrases are challenge-response systems asking a sender to
+// prove a person wrote (SpamArrest, Boxbe, Mailblocks, ChoiceMail and
+// home-made ones). Decisive alone: no person writes them to a helpdesk.
+var challengePhrases = []string{
+	"verify you are a human", "verify that you are a human", "verify that you're a human", "verify you're a human",
+	"prove you are human", "prove that you are human", "confirm you are a human", "confirm that you are a human",
+	"confirm that you are a real person", "verify that you are a real person", "verify you are a real person",
+	"i use a challenge-response", "challenge-response", "i am protecting myself from spam", "i'm protecting myself from spam",
+	"my spam filter requires", "before your message is delivered", "before your email is delivered",
+	"before your message can be delivered", "held pending verification", "pending your verification",
+	"awaiting your verification", "until you verify", "to have your message delivered", "approved senders list",
+	"spam arrest", "spamarrest", "boxbe", "mailblocks", "choicemail",
+	"bestätigen sie, dass sie ein mensch sind", "bestätigen sie bitte, dass sie ein mensch sind",
+	"bevor ihre nachricht zugestellt wird", "bevor ihre e-mail zugestellt wird", "confirmer que vous êtes un humain",
+	"confirmer que vous êtes une personne", "avant que votre message ne soit", "avant que votre message soit",
+	"verificar que es una persona", "confirme que es una persona", "antes de que su mensaje sea entregado",
+	"antes de entregar su mensaje", "verificare di essere una persona", "prima che il suo messaggio venga consegnato",
+	"bevestigen dat u een mens bent", "voordat uw bericht wordt afgeleverd", "confirme que você é humano",
+	"antes que sua mensagem seja entregue", "potwierdzić, że jesteś człowiekiem", "zanim twoja wiadomość zostanie dostarczona",
+	"potvrďte, že jste člověk", "než bude vaše zpráva doručena", "подтвердите, что вы человек",
+	"人間であることを確認", "确认您是真人",
+	"to get your message delivered", "so that your message is delivered", "so your message can be delivered", "prove that you are", "i only accept email from", "i only accept mail from", "approved sender list", "add you to my list of approved",
+}
+
+// verifyWords and humanWords: a challenge in words the phrases above miss
+// still asks to verify (or confirm) that the sender is a person.
+var verifyWords = []string{
+	"verify", "verif", "confirm", "bestätig", "vérifi", "confirmez", "verifiq", "bevestig", "potwierd", "weryfik",
+	"potvrď", "ověř", "подтверд", "確認", "确认", "验证",
+}
+
+var humanWords = []string{
+	"human", "real person", "not a robot", "not a bot", "not a spammer", "mensch", "kein roboter", "humain",
+	"une personne", "pas un robot", "humano", "una persona", "no es un robot", "umano", "non è un robot", "een mens",
+	"geen robot", "człowiek", "nie jesteś robotem", "člověk", "человек", "人間", "真人",
+}
+
+// heldWords say that the sender's message waits: the other half of a
+// challenge.
+var heldWords = []string{
+	"message is being held", "message has been held", "message is held", "message is on hold", "message is pending",
+	"message will be delivered", "will be delivered once", "will be delivered after", "email is being held",
+	"email will be delivered", "nachricht wird zurückgehalten", "nachricht wurde zurückgehalten", "wird zugestellt",
+	"message est en attente", "message sera délivré", "message sera remis", "mensaje está retenido",
+	"mensaje ha sido retenido", "mensaje será entregado", "messaggio è stato trattenuto", "messaggio verrà consegnato",
+	"bericht wordt vastgehouden", "bericht wordt afgeleverd", "mensagem está retida", "mensagem será entregue",
+	"wiadomość została wstrzymana", "wiadomość zostanie dostarczona", "zpráva byla zadržena", "zpráva bude doručena",
+	"сообщение задержано", "сообщение будет доставлено", "保留", "暂存",
+}
+
+// noReplySenders are local parts nobody reads; the sender alone is a hint.
+var noReplySenders = []string{"noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply", "autoreply", "auto-reply", "autoresponder", "bounce", "bounces"}
+
+// noticeSenders are local parts of notice robots: as strong a hint as
+// noreply (no person signs as alerts@), but still only a hint.
+var noticeSenders = []string{"notification", "notifications", "notify", "notifier", "alert", "alerts", "automated", "automailer", "robot", "bot", "mailer", "monitoring", "monitor", "digest", "reports", "updates", "feedback-noreply"}
+
+// challengeHints are words of challenge-response filters that people use
+// too ("your captcha is broken"): two of them are a challenge.
+var challengeHints = []string{"spam protection", "anti-spam", "antispam", "spam filter", "captcha", "type the characters",
+	"whitelist", "allow list", "approved senders", "unknown senders", "sender verification", "verify your email address",
+	"spamschutz", "anti-spam-schutz", "filtre anti-spam", "filtro antispam", "filtro anti-spam", "ochrona antyspamowa"}
+
+// feedSenders are local parts of feed robots.
+var feedSenders = []string{"rss", "feeds", "feed", "rss-bot", "rssbot"}
+
+// systemSenders are local parts a person or a team might answer from
+// (system@, news@): a weaker hint.
+var systemSenders = []string{"system", "news", "newsletter", "info-noreply", "service", "security"}
+
+// daemonLocalParts are the senders of bounces (RFC 5321 §4.5.5 and
+// tradition: Sendmail's MAILER-DAEMON, RFC 2142's postmaster, GroupWise's
+// and Domino's routers).
+var daemonLocalParts = map[string]bool{
+	"mailer-daemon": true, "mailerdaemon": true, "mailer_daemon": true, "mail-daemon": true, "maildaemon": true,
+	"postmaster": true, "mdaemon": true, "mail.daemon": true, "mailrouter": true, "mail-router": true,
+	"gwia": true, "smtp-gateway": true, "mail-delivery-system": true,
+	// The Exchange organisation's system mailbox, sender of its NDRs.
+	"microsoftexchange329e71ec88ae4615bbc36ab6ce41109e": true,
+}
+
+// daemonNames are display names of bounce senders whose address is not
+// one of the above.
+var daemonNames = []string{"mail delivery system", "mail delivery subsystem", "mail delivery service", "mail administrator", "mail router", "mailer-daemon", "postmaster", "system administrator", "mail system", "microsoft outlook"}
+
+// bounceSubjects are found in the subject of the bounces of common MTAs,
+// gateways and appliances whose bounce is plain text (or whose report we
+// failed to read). Compared anywhere in the subject, since gateways
+// prefix their own words ("Message status - undeliverable").
+var bounceSubjects = []string{
+	"undelivered mail returned to sender", "delivery status notification", "mail delivery failed",
+	"undeliverable", "undelivered", "unzustellbar", "nicht zustellbar", "non remis", "non distribuable",
+	"no se puede entregar", "no entregado", "non recapitabile", "onbestelbaar", "niet bezorgd",
+	"não entregue", "nie dostarczono", "nedoručitelné", "olevererbart", "kan ikke leveres",
+	"failure notice", "returned mail", "delivery failure", "delivery failed", "delivery has failed",
+	"warning: could not send message", "delayed mail", "delivery delayed", "message delivery delayed",
+	"mail delivery failure", "nondeliverable", "non-deliverable", "non delivery", "non-delivery",
+	"mail system error", "message not delivered", "could not be delivered", "delivery problem",
+	"delivery notification", "user unknown", "user not found", "mailbox unavailable", "returned to sender",
+	"message status - undeliverable", "delivery report", "rejected:",
+	"failure delivery", "ndn:", "non délivré", "non delivre", "notification d'état de la remise", "übermittlungsstatus", "mail could not be delivered", "message delivery failure",
+}
+
+var delaySubjects = []string{"delayed", "(delay)", "warning: could not send", "still being retried", "not yet been delivered", "verzögert", "retardé"}
+
+// bouncePhrases are the text of plain-text bounces: qmail's QSBMF, Exim,
+// Sendmail, Courier, GroupWise, Domino, Exchange 2003 and appliances.
+var bouncePhrases = []string{
+	"this is the qmail-send program", "i'm afraid i wasn't able to deliver your message",
+	"this message was created automatically by mail delivery software",
+	"the original message was received at", "delivery to the following recipients failed",
+	"delivery to the following recipient failed", "your message could not be delivered",
+	"could not be delivered to one or more of its recipients", "this is a permanent error",
+	"your message did not reach some or all of the intended recipients", "the following recipient(s) could not be reached",
+	"your message was not delivered", "message could not be delivered", "was not delivered to",
+	"could not be delivered to", "the following addresses had permanent fatal errors", "unable to deliver",
+	"user not found", "user unknown", "unknown user", "no such user", "mailbox unavailable", "mailbox not found",
+	"recipient address rejected", "not listed in domino directory", "not listed in public name & address book",
+	"the recipient's mailbox is full", "undeliverable", "delivery has failed", "delivery failed",
+	"die nachricht konnte nicht zugestellt werden", "ihre nachricht konnte nicht", "konnte nicht zugestellt werden",
+	"votre message n'a pas pu être remis", "n'a pas pu être distribué", "no se pudo entregar", "non è stato possibile recapitare",
+	"kon niet worden afgeleverd", "não foi possível entregar", "nie można dostarczyć", "nelze doručit",
+	"does not exist", "no such recipient", "recipient not found", "address rejected", "account is disabled", "account has been disabled", "mailbox full", "mailbox is full", "over quota", "quota exceeded", "host unknown", "permanent failure", "permanent error", "could not deliver", "non-delivery", "returned mail", "delivery failure", "failed recipient",
+}
+
+// feedSignals are fields and mailers of RSS-to-email services (rss2email,
+// Blogtrottr, FeedBurner, Feedrabbit, follow.it, IFTTT feeds).
+var feedHeaders = []string{"x-rss-feed", "x-rss-id", "x-rss-url", "x-rss-item", "x-feed-url", "x-feed-id", "x-rss2email", "x-blogtrottr", "x-feedburner", "x-feedrabbit"}
+
+var feedMailers = []string{"rss2email", "blogtrottr", "feedburner", "feedrabbit", "feedblitz", "follow.it", "feedly", "rssfeeds", "feed2email", "newsblur", "inoreader", "rss-to-email", "rss to email", "mailchimp rss"}
+
+// feedPhrases are the footers of RSS-to-email items.
+var feedPhrases = []string{
+	"you are receiving this because you subscribed to", "you subscribed to this feed", "unsubscribe from this feed",
+	"new post on", "read more at", "view this post", "feed item", "delivered by feedburner", "sent by blogtrottr",
+	"rss feed", "via rss", "new item in", "manage your feed",
+	"continue reading", "read the full post", "read full article", "from the feed", "this feed", "rss-feed", "rss-to-email",
 }
 
 // listFields are the fields only list software adds: RFC 2919's List-Id
@@ -135,68 +378,11 @@ func autoReplyRules(e *evidence, m *message) {
 // plus ezmlm's and Google Groups' Mailing-List.
 var listFields = []string{"list-id", "list-post", "list-help", "list-subscribe", "list-archive", "list-owner", "mailing-list", "x-mailing-list"}
 
-func bulkRules(e *evidence, m *message) {
-	var found []string
-	for _, name := range listFields {
-		if m.header.has(name) {
-			found = append(found, canonical(name))
-		}
-	}
-	if len(found) > 0 {
-		// A person's reply that went through a list is bulk too: it
-		// reached deskmail because of the list, and the list has already
-		// delivered it to everyone who should see it.
-		e.add(Bulk, "mailing list fields %s (RFC 2919, RFC 2369)", strings.Join(found, ", "))
-	}
-	if m.header.has("list-unsubscribe") {
-		// RFC 2369 §3.2, RFC 8058. Bulk and marketing platforms add it,
-		// also to "personal" one-to-one mail; a person's mail client
-		// never does.
-		e.add(Bulk, "List-Unsubscribe: sent by a list or bulk sender (RFC 2369, RFC 8058)")
-	}
-}
+// replyPrefixes and forwardPrefixes start the subject of a person's reply
+// or forward in common languages (Outlook localizes them).
+var replyPrefixes = []string{"re:", "re :", "aw :", "sv :", "aw:", "sv:", "vs:", "antw:", "odp:", "rif:", "ri:", "res:", "r:", "ynt:", "ответ:", "答复:", "回复:"}
 
-// firstWord returns the first token of a structured field, lower-cased,
-// without parameters or RFC 5322 comments: "No (person)" is "no".
-func firstWord(v string) string {
-	v = strings.TrimSpace(v)
-	end := strings.IndexAny(v, " \t;(")
-	if end >= 0 {
-		v = v[:end]
-	}
-	return strings.ToLower(v)
-}
+var forwardPrefixes = []string{"fw:", "fwd:", "tr:", "tr :", "fw :", "fwd :", "wg:", "rv:", "doorst:", "enc:", "pd:", "i:", "vl:", "videresend:", "vb:", "trs:", "fs:", "转发:", "пересл:"}
 
-func isReplySubject(s string) bool {
-	for _, p := range []string{"re:", "aw:", "sv:", "fw:", "fwd:", "tr:", "wg:"} {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// canonical spells a lower-cased field name the usual way for reasons.
-func canonical(name string) string {
-	parts := strings.Split(name, "-")
-	for i, p := range parts {
-		switch p {
-		case "id", "ms":
-			parts[i] = strings.ToUpper(p)
-		case "":
-		default:
-			parts[i] = strings.ToUpper(p[:1]) + p[1:]
-		}
-	}
-	return strings.Join(parts, "-")
-}
-
-// clip keeps reasons readable when a field is huge.
-func clip(s string) string {
-	if len(s) > 120 {
-		return s[:120] + "..."
-	}
-	return s
-}
-
-func strconvQuote(s string) string { return `"` + s + `"` }
+// subjectTags are prefixes gateways put before the subject.
+var subjectTags = []string{"[external]", "[ext]", "*external*", "external:", "[extern]", "[externe]", "[externo]", "[esterno]", "[spam]", "[suspicious]", "[caution]"}

@@ -52,6 +52,12 @@ func Suppressed(tx *store.Tx, addr string) bool {
 // hardBounce counts a permanent failure of addr and suppresses it once
 // SuppressAfter are counted.
 func (q *Queue) hardBounce(tx *store.Tx, addr string, now time.Time) error {
+	return q.countBounce(tx, addr, now, false, "")
+}
+
+// countBounce counts one hard bounce of addr; with atOnce the address is
+// suppressed whatever the count, and why says so in the log.
+func (q *Queue) countBounce(tx *store.Tx, addr string, now time.Time, atOnce bool, why string) error {
 	if addr == "" {
 		return nil
 	}
@@ -62,7 +68,7 @@ func (q *Queue) hardBounce(tx *store.Tx, addr string, now time.Time) error {
 	}
 	s.Bounces++
 	s.Last = now
-	newly := !s.Suppressed && s.Bounces >= q.suppressAfter()
+	newly := !s.Suppressed && (atOnce || s.Bounces >= q.suppressAfter())
 	s.Suppressed = s.Suppressed || newly
 	if err := putJSON(tx, bBounces, k, s); err != nil {
 		return err
@@ -70,8 +76,12 @@ func (q *Queue) hardBounce(tx *store.Tx, addr string, now time.Time) error {
 	if !newly {
 		return nil
 	}
+	reason := fmt.Sprintf("%d hard bounces; no email is sent to it until an operator clears it", s.Bounces)
+	if why != "" {
+		reason = why + "; no email is sent to it until an operator clears it"
+	}
 	e := journal.Entry{Time: now, Direction: journal.Out, Status: journal.StatusSuppressed,
-		EnvelopeTo: []string{s.Address}, Reason: fmt.Sprintf("%d hard bounces; no email is sent to it until an operator clears it", s.Bounces)}
+		EnvelopeTo: []string{s.Address}, Reason: reason}
 	return journal.Append(tx, &e)
 }
 
@@ -126,6 +136,9 @@ func (q *Queue) RecordBounce(tx *store.Tx, id string, r loopguard.BounceReport) 
 		return Job{}, fmt.Errorf("%w: %s is a %s job, not an email", ErrNotFound, jobID, j.Kind)
 	}
 	now := q.Clock.Now()
+	if r.Format == "arf" {
+		return j, q.recordComplaint(tx, j, r, now)
+	}
 	detail := strings.TrimSpace(r.Status + " " + r.Diagnostic)
 	switch strings.ToLower(r.Action) {
 	case "delivered", "relayed", "expanded":
@@ -152,4 +165,25 @@ func (q *Queue) RecordBounce(tx *store.Tx, id string, r loopguard.BounceReport) 
 		}
 	}
 	return j, nil
+}
+
+// recordComplaint applies an abuse feedback report (RFC 5965 ARF) about
+// email j: the email was delivered, so its state stays; the address it
+// went to complained, and a mailbox provider's complaint is a stronger
+// "do not send" than a bounce, so the address is counted as a hard bounce
+// and suppressed at once, until an operator clears it (deskmail queue
+// suppressions). The address is the one deskmail sent to, not the one
+// the report names: reports often redact it, and a report naming no email
+// of ours never reaches here, so nobody can get an arbitrary address
+// suppressed.
+func (q *Queue) recordComplaint(tx *store.Tx, j Job, r loopguard.BounceReport, now time.Time) error {
+	addr := j.To
+	if addr == "" {
+		addr = r.Recipient
+	}
+	kind := r.FeedbackType
+	if kind == "" {
+		kind = "abuse"
+	}
+	return q.countBounce(tx, addr, now, true, fmt.Sprintf("%s complaint (ARF feedback report) about email %s", kind, j.ID))
 }

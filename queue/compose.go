@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/templates"
@@ -39,6 +40,9 @@ type Mailer struct {
 	// Intro returns the text of the built-in message automation, written
 	// at the top of a notification email (nil or "": none).
 	Intro func(tx *store.Tx) string
+	// RecipientCap bounds the system emails to one external address per
+	// hour (loopguard.RecipientCap); zero Max: no cap.
+	RecipientCap loopguard.RecipientCap
 }
 
 // Compose implements Composer.

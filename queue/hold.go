@@ -6,6 +6,7 @@ import (
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
@@ -42,6 +43,9 @@ type Queue struct {
 	// SuppressAfter is the number of hard bounces to one address that
 	// suppress it (default 2).
 	SuppressAfter int
+	// RecipientCap bounds the notification emails to one external
+	// address per hour (loopguard.RecipientCap); zero Max: no cap.
+	RecipientCap loopguard.RecipientCap
 }
 
 func (q *Queue) holdFor() time.Duration  { return orDefault(q.HoldFor, DefaultHold) }

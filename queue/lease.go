@@ -170,6 +170,12 @@ func (q *Queue) endHold(tx *store.Tx, j *Job, now time.Time, c Composer) (body [
 		}
 		return nil, false, q.journal(tx, j, journal.StatusSuppressed, j.Reason, nil, now)
 	}
+	if ok, why, err := allowRecipient(tx, q.RecipientCap, j.Person, j.To, "", now); err != nil || !ok {
+		if err != nil {
+			return nil, false, err
+		}
+		return nil, false, q.cancel(tx, j, why, now)
+	}
 	if body, err = c.Compose(tx, j, now); err != nil {
 		return nil, false, fmt.Errorf("compose: %w", err)
 	}

@@ -40,6 +40,12 @@ func (m *Mailer) EnqueueSystem(tx *store.Tx, e SystemEmail, now time.Time) (Job,
 		}
 		return j, (&Queue{}).journal(tx, &j, journal.StatusSuppressed, j.Reason, nil, now)
 	}
+	if ok, why, err := allowRecipient(tx, m.RecipientCap, e.Person, j.To, e.Template, now); err != nil || !ok {
+		if err != nil {
+			return j, err
+		}
+		return j, (&Queue{}).cancel(tx, &j, why, now)
+	}
 	var b bytes.Buffer
 	h := headerWriter{&b}
 	h.add("Date", now.Format(time.RFC1123Z))

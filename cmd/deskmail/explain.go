@@ -12,6 +12,7 @@ import (
 
 	"github.com/deskmail/deskmail/gateway"
 	"github.com/deskmail/deskmail/loopguard"
+	"github.com/deskmail/deskmail/threading"
 )
 
 func init() { subcommands = append(subcommands, newExplainCmd) }
@@ -73,6 +74,15 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 					return err
 				}
 				opts.Secrets = [][]byte{secret}
+			}
+			if _, statErr := os.Stat(filepath.Join(dataDir, threading.KeyFile)); dataDir != "" && statErr == nil {
+				// The daemon's Message-ID keys: another system answering
+				// our email is a hint, offline too (never created here).
+				keys, err := threading.LoadOrCreateKeyring(dataDir)
+				if err != nil {
+					return err
+				}
+				opts.OwnMessageID = keys.IsOwnMessageID
 			}
 			v := loopguard.New(opts).Classify(env, raw)
 			var thread *gateway.ThreadExplanation

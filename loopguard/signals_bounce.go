@@ -1,0 +1,150 @@
+package loopguard
+
+import (
+	"strings"
+)
+
+// reportRules reads the machine-readable reports of RFC 6522
+// multipart/report: delivery status (RFC 3464), read receipts (RFC 8098)
+// and abuse feedback (RFC 5965 ARF).
+func reportRules(e *evidence, m *message) {
+	isReport := m.mediaType == "multipart/report"
+	rt := strings.ToLower(m.params["report-type"])
+	hasStatus, hasFeedback := false, false
+	for _, p := range m.parts {
+		switch p.mediaType {
+		case "message/delivery-status", "message/global-delivery-status":
+			hasStatus = true
+		case "message/feedback-report":
+			hasFeedback = true
+		}
+	}
+	switch {
+	case (isReport && rt == "feedback-report") || hasFeedback:
+		rep := feedbackReport(m)
+		e.add(Bounce, certain, "abuse feedback report: multipart/report; report-type=feedback-report (RFC 5965 ARF, feedback type %q): never answered; the complainant is suppressed like a hard bounce", rep.FeedbackType)
+		e.bounce = rep
+	case (isReport && strings.HasSuffix(rt, "delivery-status")) || hasStatus:
+		rep := bounceFromReport(m)
+		if rep == nil {
+			rep = legacyBounce(m, false)
+			e.note("delivery-status part unreadable: report read as text")
+		}
+		e.add(Bounce, certain, "delivery status notification: multipart/report; report-type=delivery-status (RFC 3464)")
+		if rep.Action == "delayed" {
+			e.add(Bounce, 1, "Action: delayed: a warning, the email is still queued (RFC 3464 §2.3.3)")
+		}
+		e.bounce = rep
+	case isReport && rt == "disposition-notification":
+		e.add(AutoReply, certain, "read receipt: multipart/report; report-type=disposition-notification (RFC 8098)")
+	}
+}
+
+// legacyBounceRules finds the bounces that are not RFC 3464 reports:
+// GroupWise, Domino, old Sendmail, qmail, appliances. The sender must be a
+// mail system (MAILER-DAEMON, postmaster... in From or the envelope, or
+// the null reverse path): a person's "Delivery failed" about a parcel is
+// not a bounce, whatever its words.
+func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPath bool) {
+	if v := m.header.get("x-failed-recipients"); v != "" {
+		e.add(Bounce, certain, "X-Failed-Recipients: %s (Exim adds it to its bounces only)", clip(v))
+	}
+	from := addrSpec(m.header.get("from"))
+	sender := envelopeSender(env, m)
+	daemon := ""
+	switch {
+	case nullPath:
+		daemon = "null reverse path"
+		e.add(Bounce, wNullPath, "null reverse path <> (RFC 5321 §4.5.5)")
+	case daemonLocalParts[localPart(from)]:
+		daemon = "From " + from
+		e.add(Bounce, wDaemonSender, "sent by the mail system %s", from)
+	case daemonLocalParts[localPart(sender)]:
+		daemon = "envelope sender " + sender
+		e.add(Bounce, wDaemonSender, "envelope sender %s is a mail system", sender)
+	default:
+		if n := findAny(strings.ToLower(displayName(m.header.get("from"))), daemonNames); n != "" {
+			daemon = "sender name " + strconvQuote(n)
+			e.add(Bounce, wDaemonName, "sender name %q is a mail system's", n)
+		}
+	}
+	if daemon == "" && machineSender(from) {
+		// An appliance or gateway that sends its NDRs from noreply@:
+		// a bounce subject and bounce text must then both be there.
+		subj, text := findAny(s.text, bounceSubjects), findAny(m.words(), bouncePhrases)
+		if subj != "" && text != "" && !s.reply && !s.forward {
+			e.add(Bounce, wBounceSubject, "sender %s is a machine's and a bounce subject %q", from, subj)
+			e.add(Bounce, wBouncePhrase, "sender %s is a machine's and bounce text %q", from, text)
+		}
+	}
+	if daemon == "" && !e.decided(Bounce) {
+		return
+	}
+	if daemon != "" {
+		if !s.reply && !s.forward {
+			if b := findAny(s.text, bounceSubjects); b != "" {
+				e.add(Bounce, wBounceSubject, "%s and a bounce subject %q", daemon, b)
+			}
+		}
+		if b := findAny(m.words(), bouncePhrases); b != "" {
+			e.add(Bounce, wBouncePhrase, "%s and bounce text %q", daemon, b)
+		}
+	}
+	if !e.decided(Bounce) {
+		return
+	}
+	delayed := findAny(s.text, delaySubjects) != ""
+	e.bounce = legacyBounce(m, delayed)
+	if delayed {
+		e.add(Bounce, 1, "delay warning: the email is still queued")
+	}
+}
+
+// feedbackReport reads an RFC 5965 feedback report: the complainant is
+// Original-Rcpt-To (RFC 5965 §3.2), else the To of the attached copy of
+// our email; the reported email is that copy's Message-ID.
+func feedbackReport(m *message) *BounceReport {
+	rep := &BounceReport{Format: "arf", Action: "complaint"}
+	for _, p := range m.parts {
+		if p.mediaType != "message/feedback-report" {
+			continue
+		}
+		h, _, _ := readHeader(append(trimSpace(p.content), '\n'), maxReportScan)
+		rep.FeedbackType = strings.ToLower(firstWord(h.get("feedback-type")))
+		rep.Recipient = strings.ToLower(stripType(h.get("original-rcpt-to")))
+		rep.ReportingMTA = stripType(h.get("reporting-mta"))
+		if rep.ReportingMTA == "" {
+			rep.ReportingMTA = clip(h.get("user-agent"))
+		}
+		break
+	}
+	orig := attachedOriginal(m)
+	if rep.Recipient == "" {
+		rep.Recipient = addrSpec(orig.get("to"))
+	}
+	rep.OriginalMessageID = cleanID(orig.get("message-id"))
+	if rep.OriginalMessageID == "" {
+		rep.OriginalMessageID = originalMessageID(m)
+	}
+	if rep.FeedbackType == "" {
+		rep.FeedbackType = "abuse"
+	}
+	rep.Diagnostic = "feedback report (" + rep.FeedbackType + ")"
+	if rep.Recipient != "" {
+		rep.Recipients = []BounceRecipient{{Recipient: rep.Recipient, FinalRecipient: rep.Recipient, Action: rep.Action, Diagnostic: rep.Diagnostic}}
+	}
+	return rep
+}
+
+// trimSpace is bytes.TrimSpace returning a copy, so that appending to it
+// never writes into the message.
+func trimSpace(b []byte) []byte {
+	return []byte(strings.TrimSpace(string(b)))
+}
+
+// machineSender tells whether addr's local part is one nobody reads
+// (noreply@, notifications@...).
+func machineSender(addr string) bool {
+	lp := strings.ToLower(localPart(addr))
+	return lp != "" && (localPartIn(lp, noReplySenders, true) || localPartIn(lp, noticeSenders, true))
+}
