@@ -77,7 +77,32 @@ func (ss *session) setBusy(b bool) {
 	}
 }
 
+// busyError is the answer while the backlog of unprocessed emails is over
+// its bound: 451 4.3.2 "system not accepting network messages" (RFC 3463),
+// so the sender keeps the email and tries again later.
+func busyError() *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 2},
+		Message: "Too many emails waiting to be processed here; try again later"}
+}
+
+// busy asks the receiver, when it can tell, whether it takes new mail.
+func (ss *session) busy() error {
+	b, ok := ss.s.recv.(interface{ Busy() error })
+	if !ok {
+		return nil
+	}
+	err := b.Busy()
+	if err != nil {
+		metricMessages.WithLabelValues("tempfail", "backlog").Inc()
+		ss.log.Warn("mail deferred: backlog over its bound", "reason", err.Error())
+	}
+	return err
+}
+
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	if err := ss.busy(); err != nil {
+		return busyError()
+	}
 	if opts != nil && opts.Size > ss.s.cfg.MaxMessageBytes {
 		ss.reject("too_large", "declared size over the limit")
 		return errTooLarge
@@ -148,6 +173,10 @@ func (ss *session) deliver(r io.Reader) (inbound.Receipt, error) {
 	case errors.Is(err, smtp.ErrTooLongLine):
 		ss.reject("line_too_long", "line over the length limit")
 		return rc, errLineTooLong
+	case errors.Is(err, inbound.ErrBusy):
+		metricMessages.WithLabelValues("tempfail", "backlog").Inc()
+		ss.log.Warn("message deferred: backlog over its bound", "reason", err.Error())
+		return rc, busyError()
 	default:
 		var te *inbound.TempError
 		if errors.As(err, &te) {
