@@ -141,7 +141,11 @@ func (p *Pipeline) rescan() time.Duration {
 // workers (an interrupted email gives its claim back).
 func (p *Pipeline) Run(ctx context.Context) {
 	p.init()
-	work := make(chan *task)
+	// Claimed emails wait in this buffer for a free worker: the dispatcher
+	// claims up to twice as many emails as there are workers, so one claim
+	// transaction hands out many, and a worker that finishes finds its next
+	// email at once instead of waiting for a claim commit of its own.
+	work := make(chan *task, p.workers())
 	var wg sync.WaitGroup
 	for range p.workers() {
 		wg.Add(1)
@@ -174,14 +178,14 @@ func (p *Pipeline) Run(ctx context.Context) {
 	}
 }
 
-// dispatch claims as many due emails as there are free workers, in the
-// order they were answered 250, and hands them out. It returns the
+// dispatch claims due emails, in the order they were answered 250, up to
+// twice the number of workers in hand, and hands them out. It returns the
 // earliest later attempt it saw (zero: none).
 func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 	var earliest time.Time
 	for ctx.Err() == nil {
 		p.mu.Lock()
-		free := p.workers() - len(p.inflight)
+		free := 2*p.workers() - len(p.inflight)
 		p.mu.Unlock()
 		if free <= 0 {
 			return earliest // a worker finishing wakes the dispatcher

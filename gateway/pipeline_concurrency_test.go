@@ -211,7 +211,7 @@ func TestCommitsFailingForAWhileLoseNothing(t *testing.T) {
 	var failures atomic.Int32
 	f.run("node", func(p *Pipeline) {
 		p.BeforeCommit = func(string) error {
-			if failures.Add(1) <= 30 {
+			if failures.Add(1) <= 10 {
 				return fmt.Errorf("write: %w", syscall.ENOSPC)
 			}
 			return nil
@@ -222,7 +222,7 @@ func TestCommitsFailingForAWhileLoseNothing(t *testing.T) {
 		ids = append(ids, f.send(t, fmt.Sprintf("c%d@x%d.test", i, i), "help@help.test", fmt.Sprintf("m%d@x.test", i), "<root@help.test>"))
 	}
 	waitUntil(t, "every email is processed", func() bool { return len(f.pending(t)) == 0 })
-	if failures.Load() < 30 {
+	if failures.Load() < 10 {
 		t.Fatalf("only %d commits were attempted", failures.Load())
 	}
 	ms := f.messages(t, "c1")

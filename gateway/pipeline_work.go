@@ -28,7 +28,10 @@ func permanent(err error) error { return fmt.Errorf("%w: %w", errPermanent, err)
 
 // errEarlier: an email answered 250 before this one, sharing a key, is
 // still to be committed (by another node, or not yet claimed).
-type errEarlier struct{ id string }
+type errEarlier struct {
+	id    string
+	until time.Time // its next attempt, when it waits out a backoff
+}
 
 func (e errEarlier) Error() string { return "waiting for earlier email " + e.id }
 
@@ -73,6 +76,10 @@ func (p *Pipeline) giveBack(t *task) {
 // earlier emails that share a key, the commit.
 func (p *Pipeline) process(ctx context.Context, t *task) {
 	defer p.done(t)
+	if ctx.Err() != nil {
+		p.giveBack(t) // handed out just before shutdown
+		return
+	}
 	log := p.Log.With("msg", t.id)
 	m, err := inbound.Load(p.DB, t.id)
 	if errors.Is(err, inbound.ErrNotFound) {
@@ -105,10 +112,10 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		if err != nil {
 			return err
 		}
-		if other, err := inbound.EarlierPending(tx, t.id, st, p.Clock.Now()); err != nil {
+		if other, until, err := inbound.EarlierPending(tx, t.id, st, p.Clock.Now()); err != nil {
 			return err
 		} else if other != "" {
-			return errEarlier{other}
+			return errEarlier{other, until}
 		}
 		if p.BeforeCommit != nil {
 			if err := p.BeforeCommit(t.id); err != nil {
@@ -137,11 +144,12 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		metricPipeline.WithLabelValues("claim_lost").Inc()
 		log.Info("claim taken over by another worker; nothing written", "fence", t.st.Fence)
 	case errors.As(err, &early):
-		// Rare: the earlier email is in another node's hands, or was not
-		// yet claimed here. Try again shortly, without counting an attempt.
+		// The earlier email is in another node's hands, was not yet
+		// claimed here, or waits out a short backoff: try again when it
+		// may have gone through, without counting an attempt.
 		metricPipeline.WithLabelValues("waiting").Inc()
 		log.Debug("waiting for an earlier email of the same conversation", "earlier", early.id)
-		p.release(log, t, p.Clock.Now().Add(orderWait))
+		p.release(log, t, later(p.Clock.Now().Add(orderWait), early.until))
 	case ctx.Err() != nil:
 		p.giveBack(t)
 	default:
@@ -237,6 +245,13 @@ func safeApply(apply func(*store.Tx) error, tx *store.Tx) (err error) {
 		}
 	}()
 	return apply(tx)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // orderWait is how long an email waits before trying again when an

@@ -178,7 +178,7 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 				return err
 			}
 		}
-		if err := newPending(tx, id, size, keys); err != nil {
+		if err := newPending(tx, id, size, keys, now); err != nil {
 			return err
 		}
 		if err := tx.Put(bucketDedupe, dkey, []byte(id)); err != nil {

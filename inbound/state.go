@@ -51,8 +51,9 @@ var (
 type State struct {
 	// Seq orders emails as they were answered 250 (taken in the commit
 	// that stored them).
-	Seq  uint64 `json:"seq"`
-	Size int64  `json:"size"`
+	Seq    uint64    `json:"seq"`
+	Stored time.Time `json:"stored,omitzero"`
+	Size   int64     `json:"size"`
 	// Keys name what may put two emails in one conversation (OrderKeys);
 	// emails sharing a key are committed in Seq order.
 	Keys     []string  `json:"keys,omitempty"`
@@ -268,16 +269,27 @@ func Due(tx *store.Tx, owner string, now time.Time, max int, skip func(id string
 	return out, next, err
 }
 
+// OrderHold is how long an email that hit a transient failure still holds
+// back the later emails of its conversation while it waits out its
+// backoff: order is kept through a short trouble (a disk full for a
+// moment), but an email that cannot go through for long (its sender's DNS
+// down for hours) does not stop its conversation; it is appended when it
+// goes through.
+const OrderHold = 2 * time.Minute
+
 // EarlierPending returns an email that shares an ordering key with id,
-// was answered 250 before it, and is still pending and not waiting out a
-// retry's backoff; "" when id may be committed now. This is what keeps the
-// order of a conversation when several workers, or several nodes, work
-// at once: the in-process sequencer makes the wait rare, this check makes
-// it certain.
-func EarlierPending(tx *store.Tx, id string, st State, now time.Time) (string, error) {
+// was answered 250 before it, and is still pending, and until when to
+// wait for it at least (its next attempt, when it waits out a backoff);
+// "" when id may be committed now. An earlier email waiting out a backoff
+// more than OrderHold after its 250 no longer holds id back. This is what
+// keeps the order of a conversation when several workers, or several
+// nodes, work at once: the in-process sequencer makes the wait rare, this
+// check makes it certain.
+func EarlierPending(tx *store.Tx, id string, st State, now time.Time) (string, time.Time, error) {
 	for _, key := range st.Keys {
 		prefix := append([]byte(key), 0)
 		var blocker string
+		var until time.Time
 		err := tx.Scan(bucketOrder, prefix, func(k, v []byte) (bool, error) {
 			if !strings.HasPrefix(string(k), string(prefix)) || len(k) != len(prefix)+8 {
 				return false, nil
@@ -290,20 +302,24 @@ func EarlierPending(tx *store.Tx, id string, st State, now time.Time) (string, e
 				return true, nil
 			}
 			ost, found, err := getState(tx, bucketPending, other)
-			if err != nil {
-				return false, err
+			if err != nil || !found {
+				return err == nil, err
 			}
-			if found && !(ost.Backoff && now.Before(ost.Next)) {
-				blocker = other
-				return false, nil
+			waiting := ost.Backoff && now.Before(ost.Next)
+			if waiting && (ost.Stored.IsZero() || now.Sub(ost.Stored) >= OrderHold) {
+				return true, nil
 			}
-			return true, nil
+			blocker = other
+			if waiting {
+				until = ost.Next
+			}
+			return false, nil
 		})
 		if err != nil || blocker != "" {
-			return blocker, err
+			return blocker, until, err
 		}
 	}
-	return "", nil
+	return "", time.Time{}, nil
 }
 
 func orderKey(k string, seq uint64) []byte {
@@ -335,12 +351,12 @@ func dropOrder(tx *store.Tx, id string, st State) error {
 }
 
 // newPending is the state of a newly stored email, written by Receive.
-func newPending(tx *store.Tx, id string, size int64, keys []string) error {
+func newPending(tx *store.Tx, id string, size int64, keys []string, now time.Time) error {
 	seq, err := tx.Sequence(bucketSeq)
 	if err != nil {
 		return err
 	}
-	st := State{Seq: seq, Size: size, Keys: keys}
+	st := State{Seq: seq, Stored: now, Size: size, Keys: keys}
 	if err := addOrder(tx, id, st); err != nil {
 		return err
 	}
