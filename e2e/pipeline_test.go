@@ -19,8 +19,11 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/deskmail/deskmail/auth/dnstest"
+	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/gateway"
+	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/store"
 )
 
 // The pipeline scenarios run the daemon in-process with its own DNS
@@ -218,4 +221,60 @@ func metric(t *testing.T, p *inProcess, name string) float64 {
 		}
 	}
 	return 0
+}
+
+// With the daemon stopped, `deskmail inbound` works on the data folder:
+// a failed email is listed, re-queued (journaled) and left pending for
+// the next start.
+func TestInboundListAndRetryOffline(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := &inbound.Receiver{DB: db, Clock: clock.Real{}, Hostname: "mx.example.test"}
+	rc, err := recv.Receive(context.Background(), inbound.Envelope{MailFrom: "ann@client.test", Rcpts: []string{"support@example.test"}, Proto: "ESMTP"},
+		strings.NewReader("From: ann@client.test\r\nSubject: stuck\r\nMessage-ID: <stuck@client.test>\r\n\r\nhello\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(context.Background(), func(tx *store.Tx) error {
+		st, err := inbound.Claim(tx, rc.ID, "n/1", time.Now(), time.Minute, nil)
+		if err != nil {
+			return err
+		}
+		return inbound.Fail(tx, rc.ID, "n/1", st.Fence, "the step crashed", time.Now())
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, nil, nil, "inbound", "list", "--failed", "--data", dir)
+	if r.Code != 0 || !strings.Contains(r.Stdout, rc.ID) || !strings.Contains(r.Stdout, "the step crashed") {
+		t.Fatalf("inbound list --failed: %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = runCLI(t, nil, nil, "inbound", "retry", "--failed", "--data", dir)
+	if r.Code != 0 || !strings.Contains(r.Stdout, rc.ID+": pending") {
+		t.Fatalf("inbound retry --failed: %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = runCLI(t, nil, nil, "inbound", "list", "--pending", "--json", "--data", dir)
+	if !strings.Contains(r.Stdout, `"state": "pending"`) {
+		t.Errorf("after retry: %s", r.Stdout)
+	}
+	r = runCLI(t, nil, nil, "log", "--json", "--data", dir, "--hours", "1")
+	if !strings.Contains(r.Stdout, "re-queued by an operator") {
+		t.Errorf("the retry is not journaled: %s", r.Stdout)
+	}
+	if r := runCLI(t, nil, nil, "inbound", "retry", "--data", dir); r.Code == 0 {
+		t.Error("retry without an ID or --failed succeeded")
+	}
+}
+
+// The load tool runs end to end (a small run; the figures are in
+// docs/PERFORMANCE.md).
+func TestBenchPipelineRuns(t *testing.T) {
+	r := runCLI(t, nil, nil, "bench", "pipeline", "--messages", "30", "--sessions", "3", "--dns-delay", "1ms")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "30 emails in their conversations") || !strings.Contains(r.Stdout, "p99") {
+		t.Errorf("bench pipeline: %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
 }
