@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -94,9 +96,22 @@ func (ss *session) busy() error {
 	err := b.Busy()
 	if err != nil {
 		metricMessages.WithLabelValues("tempfail", "backlog").Inc()
-		ss.log.Warn("mail deferred: backlog over its bound", "reason", err.Error())
+		logBusy(ss.log, err)
 	}
 	return err
+}
+
+// lastBusyLog keeps the backpressure warning to one line per 10 seconds:
+// under backpressure every sender is refused, and the metric counts them.
+var lastBusyLog atomic.Int64
+
+func logBusy(log *slog.Logger, err error) {
+	now := time.Now().UnixNano()
+	last := lastBusyLog.Load()
+	if now-last < int64(10*time.Second) || !lastBusyLog.CompareAndSwap(last, now) {
+		return
+	}
+	log.Warn("mail deferred with 451 4.3.2: backlog over its bound (logged once per 10s; see deskmail_smtp_messages_total{reason=\"backlog\"})", "reason", err.Error())
 }
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
@@ -175,7 +190,7 @@ func (ss *session) deliver(r io.Reader) (inbound.Receipt, error) {
 		return rc, errLineTooLong
 	case errors.Is(err, inbound.ErrBusy):
 		metricMessages.WithLabelValues("tempfail", "backlog").Inc()
-		ss.log.Warn("message deferred: backlog over its bound", "reason", err.Error())
+		logBusy(ss.log, err)
 		return rc, busyError()
 	default:
 		var te *inbound.TempError
