@@ -185,11 +185,15 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 	var earliest time.Time
 	for ctx.Err() == nil {
 		p.mu.Lock()
-		free := 2*p.workers() - len(p.inflight)
+		held := len(p.inflight)
 		p.mu.Unlock()
-		if free <= 0 {
-			return earliest // a worker finishing wakes the dispatcher
+		if held > p.workers() {
+			// Every worker has its next email waiting: claim again when the
+			// buffer runs low, a batch at a time, rather than one claim
+			// commit per finished email. A worker finishing wakes us.
+			return earliest
 		}
+		free := 2*p.workers() - held
 		now := p.Clock.Now()
 		var cands []inbound.Candidate
 		var next time.Time
