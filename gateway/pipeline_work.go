@@ -149,7 +149,13 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		// may have gone through, without counting an attempt.
 		metricPipeline.WithLabelValues("waiting").Inc()
 		log.Debug("waiting for an earlier email of the same conversation", "earlier", early.id)
-		p.release(log, t, later(p.Clock.Now().Add(orderWait), early.until))
+		wait := orderWaitElsewhere
+		p.mu.Lock()
+		if p.inflight[early.id] {
+			wait = orderWait // ours, about to be committed
+		}
+		p.mu.Unlock()
+		p.release(log, t, later(p.Clock.Now().Add(wait), early.until))
 	case ctx.Err() != nil:
 		p.giveBack(t)
 	default:
@@ -254,6 +260,11 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// orderWait is how long an email waits before trying again when an
-// earlier email of its conversation is still to be committed elsewhere.
-const orderWait = 25 * time.Millisecond
+// How long an email waits before trying again when an earlier email of
+// its conversation is still to be committed: briefly when this process
+// has that email in hand, longer when another node has it or nobody yet
+// (no hot loop of claims across nodes while its lookups take seconds).
+const (
+	orderWait          = 25 * time.Millisecond
+	orderWaitElsewhere = 250 * time.Millisecond
+)
