@@ -289,6 +289,9 @@ func (p *Pipeline) refreshBacklog() {
 // older than the retention) is not an error: there is nothing to annotate,
 // and the message must still leave the pending list.
 func updateEntry(tx *store.Tx, id string, fn func(*journal.Entry)) error {
+	if id == "" {
+		return nil // the record could not be read: no entry to annotate
+	}
 	err := journal.Update(tx, id, fn)
 	if errors.Is(err, journal.ErrNotFound) {
 		return nil

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -347,4 +349,23 @@ func TestClaimsOfDeadRunsAndOtherNodes(t *testing.T) {
 	clk.Advance(2*time.Minute + time.Second)
 	p.Wake("")
 	waitUntil(t, "the other node's expired claim is taken over", func() bool { return !f.pending(t)[theirs] })
+}
+
+// An email whose stored bytes are gone can never be processed: it is set
+// aside as failed at once (not retried for ever), and the others go on.
+func TestStoredCopyGoneIsFailed(t *testing.T) {
+	f := newPipeFixture(t)
+	f.recv.Limits.SpillBytes = 64 // spool every body to a file
+	gone := f.send(t, "a@x.test", "help@help.test", "gone@x.test", "")
+	if err := os.Remove(filepath.Join(f.db.Dir(), "spool", gone)); err != nil {
+		t.Fatal(err)
+	}
+	ok := f.send(t, "b@y.test", "help@help.test", "ok@y.test", "")
+	f.run("node", nil)
+	waitUntil(t, "both are done with", func() bool { p := f.pending(t); return !p[gone] && !p[ok] })
+	var recs []inbound.Record
+	f.db.View(func(tx *store.Tx) error { recs, _ = inbound.List(tx, inbound.ListFailed, 10); return nil })
+	if len(recs) != 1 || recs[0].ID != gone || recs[0].Attempts != 1 {
+		t.Errorf("failed list %+v, want only %s after one attempt", recs, gone)
+	}
 }

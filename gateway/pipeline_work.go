@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/deskmail/deskmail/inbound"
@@ -82,12 +83,14 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 	}
 	log := p.Log.With("msg", t.id)
 	m, err := inbound.Load(p.DB, t.id)
-	if errors.Is(err, inbound.ErrNotFound) {
-		err = permanent(err)
-	}
 	var res Result
 	if err == nil && p.Step != nil {
 		res, err = p.safeStep(ctx, m)
+	}
+	if errors.Is(err, inbound.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		// The stored record or its bytes are gone: no retry brings
+		// them back.
+		err = permanent(err)
 	}
 	if ctx.Err() != nil {
 		// Shutdown cut the step short (its DNS lookups, say): the email
