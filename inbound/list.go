@@ -34,7 +34,7 @@ const (
 // List returns up to max unfinished emails, oldest first: the pending
 // ones, the failed ones, or both (which "").
 func List(tx *store.Tx, which string, max int) ([]Record, error) {
-	var out []Record
+	out := []Record{} // "[]", not "null", in JSON
 	for _, b := range []struct{ bucket, state string }{{bucketPending, ListPending}, {bucketFailed, ListFailed}} {
 		if which != "" && which != b.state {
 			continue
