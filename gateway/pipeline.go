@@ -101,9 +101,15 @@ func (p *Pipeline) init() {
 	})
 }
 
-// Wake tells the pipeline there is new work. It never blocks.
-func (p *Pipeline) Wake(string) {
+// Wake tells the pipeline there is new work: the email id (made due by
+// an operator, say) or any ("" ). It never blocks.
+func (p *Pipeline) Wake(id string) {
 	p.init()
+	if id != "" {
+		p.mu.Lock()
+		delete(p.notBefore, id)
+		p.mu.Unlock()
+	}
 	select {
 	case p.wake <- struct{}{}:
 	default:
@@ -197,11 +203,19 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 		now := p.Clock.Now()
 		var cands []inbound.Candidate
 		var next time.Time
+		var waits []noted
 		err := p.DB.View(func(tx *store.Tx) error {
 			var err error
-			cands, next, err = inbound.Due(tx, p.owner, now, free, p.skip(now), p.stale)
+			waits = waits[:0]
+			cands, next, err = inbound.Due(tx, inbound.Scan{Owner: p.owner, Now: now, Max: free,
+				Skip: p.skip(now), Stale: p.stale,
+				Waiting: func(id string, until time.Time) { waits = append(waits, noted{id, until}) }})
 			return err
 		})
+		p.remember(waits, now)
+		if n := p.earliestNote(now); !n.IsZero() && (next.IsZero() || n.Before(next)) {
+			next = n // a noted email the scan passed over comes due then
+		}
 		if err != nil {
 			p.Log.Error("list pending emails", "err", err)
 			return now.Add(time.Second)
@@ -250,22 +264,69 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 	return earliest
 }
 
-// skip leaves out the emails this process is working on or must wait for.
-func (p *Pipeline) skip(now time.Time) func(string) bool {
-	p.mu.Lock()
-	inflight := make(map[string]bool, len(p.inflight))
-	for id := range p.inflight {
-		inflight[id] = true
+type noted struct {
+	id    string
+	until time.Time
+}
+
+// remember notes the emails a scan found waiting (a backoff, another
+// node's lease), so the next scans pass over them without decoding their
+// state: with thousands in backoff (a sender's DNS down for hours) every
+// new email would otherwise cost a read of all of them. The note lasts
+// at most noteFor, so a retry made elsewhere (another node's operator)
+// is seen within that time; a retry through this daemon clears it (Wake).
+func (p *Pipeline) remember(waits []noted, now time.Time) {
+	if len(waits) == 0 {
+		return
 	}
-	for id, t := range p.notBefore {
-		if now.Before(t) {
-			inflight[id] = true
-		} else {
-			delete(p.notBefore, id)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range waits {
+		p.notBefore[w.id] = minTime(w.until, now.Add(noteFor))
+	}
+}
+
+// earliestNote is the first moment a noted email comes due (zero: none).
+func (p *Pipeline) earliestNote(now time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var first time.Time
+	for _, t := range p.notBefore {
+		if t.After(now) && (first.IsZero() || t.Before(first)) {
+			first = t
 		}
 	}
-	p.mu.Unlock()
-	return func(id string) bool { return inflight[id] }
+	return first
+}
+
+// noteFor bounds how long a scan's note that an email is waiting is kept.
+const noteFor = 30 * time.Second
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// skip leaves out the emails this process is working on or must wait for.
+// It is asked once per pending email during a scan, so it looks the email
+// up rather than copying the maps.
+func (p *Pipeline) skip(now time.Time) func(string) bool {
+	return func(id string) bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.inflight[id] {
+			return true
+		}
+		if t, ok := p.notBefore[id]; ok {
+			if now.Before(t) {
+				return true
+			}
+			delete(p.notBefore, id)
+		}
+		return false
+	}
 }
 
 // refreshBacklog resets the backlog counts from the store.

@@ -236,15 +236,28 @@ type Candidate struct {
 	State State
 }
 
-// Due lists, in storage order, up to max pending emails owner may claim
-// at now, skipping those skip says this worker already has; it returns
-// too the earliest future attempt among the others (zero: none).
-func Due(tx *store.Tx, owner string, now time.Time, max int, skip func(id string) bool, stale func(string) bool) ([]Candidate, time.Time, error) {
+// Scan tunes Due.
+type Scan struct {
+	Owner string
+	Now   time.Time
+	Max   int                  // at most this many candidates
+	Skip  func(id string) bool // emails to pass over without reading them
+	Stale func(owner string) bool
+	// Waiting, if set, is told of each email passed over because it is
+	// not due (its backoff, or another worker's lease) and until when, so
+	// the caller can skip it cheaply next time.
+	Waiting func(id string, until time.Time)
+}
+
+// Due lists, in storage order, up to s.Max pending emails s.Owner may
+// claim at s.Now; it returns too the earliest future attempt among the
+// others (zero: none).
+func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 	var out []Candidate
 	var next time.Time
 	err := tx.Scan(bucketPending, nil, func(k, v []byte) (bool, error) {
 		id := string(k)
-		if skip != nil && skip(id) {
+		if s.Skip != nil && s.Skip(id) {
 			return true, nil
 		}
 		var st State
@@ -253,16 +266,21 @@ func Due(tx *store.Tx, owner string, now time.Time, max int, skip func(id string
 				return false, fmt.Errorf("decode state of %s: %w", id, err)
 			}
 		}
-		if st.Claimable(owner, now, stale) {
+		if st.Claimable(s.Owner, s.Now, s.Stale) {
 			out = append(out, Candidate{ID: id, State: st})
-			return len(out) < max, nil
+			return len(out) < s.Max, nil
 		}
 		at := st.Next
 		if !st.Lease.IsZero() && st.Lease.After(at) {
 			at = st.Lease
 		}
-		if at.After(now) && (next.IsZero() || at.Before(next)) {
-			next = at
+		if at.After(s.Now) {
+			if next.IsZero() || at.Before(next) {
+				next = at
+			}
+			if s.Waiting != nil {
+				s.Waiting(id, at)
+			}
 		}
 		return true, nil
 	})
