@@ -164,3 +164,22 @@ func TestCheckerBudgetMakesTemperror(t *testing.T) {
 		t.Errorf("notes %v do not say why", res.Notes)
 	}
 }
+
+// The outbound MX lookups go through the same resolver and cache.
+func TestDNSLookupMXSortedAndCached(t *testing.T) {
+	srv, d, _ := dnsFixture(t, 0)
+	srv.MX("dest.test", "mx2.dest.test", 20)
+	srv.MX("dest.test", "mx1.dest.test", 10)
+	for range 2 {
+		mxs, err := d.LookupMX(context.Background(), "dest.test")
+		if err != nil || len(mxs) != 2 || mxs[0].Host != "mx1.dest.test." || mxs[1].Pref != 20 {
+			t.Fatalf("MX = %+v %v", mxs, err)
+		}
+	}
+	if n := srv.Queries("dest.test"); n != 1 {
+		t.Errorf("%d MX queries, want 1 (cached)", n)
+	}
+	if _, err := d.LookupMX(context.Background(), "nomx.test"); !isNotFound(err) {
+		t.Errorf("MX of a missing domain: %v, want not-found (the implicit MX rule needs it)", err)
+	}
+}

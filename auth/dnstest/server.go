@@ -1,6 +1,6 @@
 // Package dnstest is a real DNS server on 127.0.0.1 (UDP and TCP, through
 // github.com/miekg/dns) for tests and the pipeline benchmark: it answers
-// the TXT records it is given, NXDOMAIN with an SOA for every other name,
+// the TXT and MX records it is given, NXDOMAIN with an SOA for every other name,
 // after a chosen delay, and can hold the queries for chosen names until
 // released (a resolver that never answers, until it does).
 package dnstest
@@ -22,6 +22,7 @@ type Server struct {
 	mu       sync.Mutex
 	delay    time.Duration
 	txt      map[string][]string
+	mx       map[string][]*dns.MX
 	hold     func(name string) bool
 	release  chan struct{}
 	queries  map[string]int
@@ -39,7 +40,7 @@ func Start() (*Server, error) {
 		pc.Close()
 		return nil, err
 	}
-	s := &Server{Addr: pc.LocalAddr().String(), txt: map[string][]string{}, queries: map[string]int{},
+	s := &Server{Addr: pc.LocalAddr().String(), txt: map[string][]string{}, mx: map[string][]*dns.MX{}, queries: map[string]int{},
 		release: make(chan struct{}), ttl: 300}
 	s.udp = &dns.Server{PacketConn: pc, Handler: s}
 	s.tcp = &dns.Server{Listener: l, Handler: s}
@@ -78,6 +79,15 @@ func (s *Server) SetTTL(ttl uint32) {
 func (s *Server) TXT(name string, values ...string) {
 	s.mu.Lock()
 	s.txt[dns.Fqdn(strings.ToLower(name))] = values
+	s.mu.Unlock()
+}
+
+// MX publishes an MX record for name (repeat for several).
+func (s *Server) MX(name, host string, pref uint16) {
+	s.mu.Lock()
+	n := dns.Fqdn(strings.ToLower(name))
+	s.mx[n] = append(s.mx[n], &dns.MX{Hdr: dns.RR_Header{Name: n, Rrtype: dns.TypeMX, Class: dns.ClassINET},
+		Preference: pref, Mx: dns.Fqdn(host)})
 	s.mu.Unlock()
 }
 
@@ -134,6 +144,8 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	s.mu.Lock()
 	txt, ok := s.txt[name] // as published now, after any hold
+	mxs, hasMX := s.mx[name]
+	ok = ok || hasMX
 	ttl := s.ttl
 	s.mu.Unlock()
 	m := new(dns.Msg)
@@ -143,6 +155,12 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	case ok && q.Qtype == dns.TypeTXT:
 		for _, v := range txt {
 			m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: ttl}, Txt: split(v)})
+		}
+	case hasMX && q.Qtype == dns.TypeMX:
+		for _, mx := range mxs {
+			rr := *mx
+			rr.Hdr.Name, rr.Hdr.Ttl = q.Name, ttl
+			m.Answer = append(m.Answer, &rr)
 		}
 	case ok:
 		m.Ns = append(m.Ns, soa(q.Name, ttl)) // the name exists, without this type
