@@ -244,3 +244,36 @@ func FuzzOrderKeys(f *testing.F) {
 		}
 	})
 }
+
+// An email stored by an earlier version has no state in the pending
+// index (an empty value): it is due at once and claimed like any other.
+func TestPendingWithoutStateFromAnEarlierVersion(t *testing.T) {
+	r, clk := newReceiver(t, Limits{})
+	id := storeOne(t, r, "ann@client.test", "old@x", "")
+	if err := update(t, r.DB, func(tx *store.Tx) error { return tx.Put(bucketPending, []byte(id), nil) }); err != nil {
+		t.Fatal(err)
+	}
+	var cands []Candidate
+	r.DB.View(func(tx *store.Tx) (err error) {
+		cands, _, err = Due(tx, Scan{Owner: "w", Now: clk.Now(), Max: 10})
+		return err
+	})
+	if len(cands) != 1 || cands[0].ID != id {
+		t.Fatalf("due = %+v", cands)
+	}
+	err := update(t, r.DB, func(tx *store.Tx) error {
+		st, err := Claim(tx, id, "w", clk.Now(), time.Minute, nil)
+		if err != nil {
+			return err
+		}
+		return Finish(tx, id, "w", st.Fence)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	r.DB.View(func(tx *store.Tx) (err error) { n, _, err = PendingTotals(tx); return err })
+	if n != 0 {
+		t.Errorf("%d still pending", n)
+	}
+}
