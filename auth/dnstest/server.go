@@ -31,13 +31,8 @@ type Server struct {
 
 // Start listens on 127.0.0.1 on a free port.
 func Start() (*Server, error) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, l, err := listenBoth()
 	if err != nil {
-		return nil, err
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
 		return nil, err
 	}
 	s := &Server{Addr: pc.LocalAddr().String(), txt: map[string][]string{}, mx: map[string][]*dns.MX{}, queries: map[string]int{},
@@ -52,6 +47,25 @@ func Start() (*Server, error) {
 	<-started
 	<-started
 	return s, nil
+}
+
+// listenBoth takes a free UDP port and the same TCP port; another process
+// may hold that TCP port, so it tries a few UDP ports.
+func listenBoth() (net.PacketConn, net.Listener, error) {
+	var last error
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l, nil
+		}
+		pc.Close()
+		last = err
+	}
+	return nil, nil, last
 }
 
 // Close stops the server and lets held queries go (unanswered).
