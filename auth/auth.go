@@ -24,6 +24,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"blitiri.com.ar/go/spf"
@@ -45,8 +46,10 @@ const (
 	MaxDKIMSignatures = 5
 	// MaxAuthResults is how many Authentication-Results headers are read.
 	MaxAuthResults = 10
-	// Timeout bounds the DNS work of one message.
-	Timeout = 15 * time.Second
+	// DefaultBudget bounds the DNS work of one message when
+	// Checker.Budget is zero; what is not answered by then is a
+	// temperror.
+	DefaultBudget = 10 * time.Second
 )
 
 // Checker verifies inbound mail.
@@ -59,6 +62,10 @@ type Checker struct {
 	// from ForwarderIPs.
 	ForwarderIPs []netip.Prefix
 	ForwarderIDs []string
+	// Budget bounds all the DNS lookups of one message (default
+	// DefaultBudget): a lookup still unanswered then is a temperror, and
+	// the email goes on under the usual rules for one.
+	Budget time.Duration
 }
 
 // Input is one message as received.
@@ -128,7 +135,11 @@ func (r Result) String() string {
 // Check runs SPF, DKIM and DMARC on one message. It never fails: what
 // could not be checked is a temperror or permerror in the Result.
 func (c *Checker) Check(ctx context.Context, in Input) Result {
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	budget := c.Budget
+	if budget <= 0 {
+		budget = DefaultBudget
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	res := Result{SPF: "none", DMARC: "none"}
 	msg, err := mail.ReadMessage(bytes.NewReader(in.Raw))
@@ -138,14 +149,33 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 		return res
 	}
 	res.FromDomain = fromDomain(msg.Header)
+	// The three checks ask DNS independently, so they wait for it at the
+	// same time: an email costs its slowest lookup chain, not their sum.
+	// Only the alignment below needs all three answers.
+	var wg sync.WaitGroup
+	var rec dmarcLookup
+	if res.FromDomain != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec.rec, rec.err = c.lookupDMARC(ctx, res.FromDomain)
+		}()
+	}
 	ip, ipErr := netip.ParseAddr(in.RemoteIP)
 	if ipErr == nil {
 		ip = ip.Unmap()
 		res.Relay = inAny(ip, c.TrustedRelays)
-		res.SPF, res.SPFDomain = c.spf(ctx, ip, in)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res.SPF, res.SPFDomain = c.spf(ctx, ip, in)
+		}()
 	}
-	res.DKIM = c.dkim(ctx, in.Raw, &res)
-	c.dmarc(ctx, &res)
+	var dkimNotes []string
+	dkims := c.dkim(ctx, in.Raw, &dkimNotes)
+	wg.Wait()
+	res.DKIM, res.Notes = dkims, append(res.Notes, dkimNotes...)
+	c.dmarc(&res, rec)
 	if !res.Aligned && ipErr == nil && inAny(ip, c.ForwarderIPs) {
 		c.trustForwarder(msg.Header, &res)
 	}
@@ -197,15 +227,15 @@ func (c *Checker) spf(ctx context.Context, ip netip.Addr, in Input) (result, dom
 	return string(r), domain
 }
 
-func (c *Checker) dkim(ctx context.Context, raw []byte, res *Result) []DKIM {
+func (c *Checker) dkim(ctx context.Context, raw []byte, notes *[]string) []DKIM {
 	vs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{
 		MaxVerifications: MaxDKIMSignatures,
 		LookupTXT:        func(name string) ([]string, error) { return c.Resolver.LookupTXT(ctx, name) },
 	})
 	if errors.Is(err, dkim.ErrTooManySignatures) {
-		res.Notes = append(res.Notes, fmt.Sprintf("more than %d DKIM signatures: the rest ignored", MaxDKIMSignatures))
+		*notes = append(*notes, fmt.Sprintf("more than %d DKIM signatures: the rest ignored", MaxDKIMSignatures))
 	} else if err != nil {
-		res.Notes = append(res.Notes, "DKIM: "+err.Error())
+		*notes = append(*notes, "DKIM: "+err.Error())
 	}
 	var out []DKIM
 	for _, v := range vs {
@@ -220,7 +250,7 @@ func (c *Checker) dkim(ctx context.Context, raw []byte, res *Result) []DKIM {
 			d.Result = "fail"
 		}
 		if v.Err != nil {
-			res.Notes = append(res.Notes, fmt.Sprintf("DKIM d=%s: %v", d.Domain, v.Err))
+			*notes = append(*notes, fmt.Sprintf("DKIM d=%s: %v", d.Domain, v.Err))
 		}
 		out = append(out, d)
 	}

@@ -10,17 +10,23 @@ import (
 	"golang.org/x/net/publicsuffix"
 )
 
-// dmarc looks up the From domain's policy and decides alignment. Without
+// dmarcLookup is the answer of lookupDMARC, made while SPF and DKIM run.
+type dmarcLookup struct {
+	rec *dmarc.Record
+	err error
+}
+
+// dmarc applies the From domain's policy and decides alignment. Without
 // a record the result is "none", but alignment is still computed (relaxed)
 // so a domain that publishes no DMARC can still authenticate its agents by
 // an aligned SPF or DKIM pass.
-func (c *Checker) dmarc(ctx context.Context, res *Result) {
+func (c *Checker) dmarc(res *Result, l dmarcLookup) {
 	if res.FromDomain == "" {
 		res.DMARC = "permerror"
 		res.Notes = append(res.Notes, "no single From address: nothing to align with")
 		return
 	}
-	rec, err := c.lookupDMARC(ctx, res.FromDomain)
+	rec, err := l.rec, l.err
 	spfMode, dkimMode := dmarc.AlignmentMode(dmarc.AlignmentRelaxed), dmarc.AlignmentMode(dmarc.AlignmentRelaxed)
 	switch {
 	case err == nil:

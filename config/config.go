@@ -74,6 +74,12 @@ type Config struct {
 	// sources says which layer set each setting that is not at its
 	// default ("flag --relay"), for errors about combinations.
 	sources map[string]string
+	// inbound pipeline
+	DNS             string        // resolver host:port for SPF/DKIM/DMARC and MX; "" the system's
+	DNSBudget       time.Duration // all the DNS of one inbound email
+	PipelineWorkers int
+	MaxPending      int
+	MaxPendingBytes int64
 }
 
 // option is one setting. Its name is the flag, the file key and (through
@@ -151,6 +157,12 @@ var options = []option{
 	{name: "loop-recipient-cap", def: []string{"20"}, help: "automatic emails deskmail sends to one external address per hour; further ones are not sent (loop cap)", set: integer(func(c *Config) *int { return &c.RecipientCap })},
 	{name: "dkim-key", help: "PEM private key (RSA or Ed25519) to DKIM-sign outgoing email; see deskmail dkim keygen", set: str(func(c *Config) *string { return &c.DKIMKey })},
 	{name: "dkim-selector", def: []string{"deskmail"}, help: "DKIM selector (the DNS record is SELECTOR._domainkey.DOMAIN)", set: str(func(c *Config) *string { return &c.DKIMSelector })},
+	// inbound pipeline
+	{name: "dns", help: "DNS resolver HOST:PORT for the sender checks and MX lookups (default: the system's, from /etc/resolv.conf)", set: str(func(c *Config) *string { return &c.DNS })},
+	{name: "dns-budget", def: []string{"10s"}, help: "time all the DNS lookups of one inbound email may take; then they count as temperror", set: duration(func(c *Config) *time.Duration { return &c.DNSBudget })},
+	{name: "pipeline-workers", def: []string{"32"}, help: "inbound emails processed at once (parse, sender checks) before their commit", set: integer(func(c *Config) *int { return &c.PipelineWorkers })},
+	{name: "max-pending", def: []string{"10000"}, help: "stored emails waiting to be processed past which new mail gets 451 4.3.2", set: integer(func(c *Config) *int { return &c.MaxPending })},
+	{name: "max-pending-bytes", def: []string{"2GiB"}, help: "bytes of stored emails waiting to be processed past which new mail gets 451 4.3.2", set: size(func(c *Config) *int64 { return &c.MaxPendingBytes })},
 }
 
 // Names lists every setting, for docs and tests.

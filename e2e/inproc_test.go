@@ -52,7 +52,13 @@ type inProcess struct {
 
 func startInProcess(t *testing.T, dns fakeDNS, flags ...string) *inProcess {
 	t.Helper()
-	dir := t.TempDir()
+	return startInProcessAt(t, t.TempDir(), gateway.Options{Resolver: dns}, flags...)
+}
+
+// startInProcessAt starts the daemon on dir with opts (no Resolver: the
+// daemon's own DNS, pointed at a test server with --dns).
+func startInProcessAt(t *testing.T, dir string, opts gateway.Options, flags ...string) *inProcess {
+	t.Helper()
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	l := config.Register(fs)
 	args := append([]string{"--data", dir, "--smtp-addr", "127.0.0.1:0", "--http-addr", "off",
@@ -64,7 +70,7 @@ func startInProcess(t *testing.T, dns fakeDNS, flags ...string) *inProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := gateway.StartWith(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), gateway.Options{Resolver: dns})
+	d, err := gateway.StartWith(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
@@ -32,7 +35,18 @@ type Classifier struct {
 	DB    *store.DB
 	Guard *loopguard.Guard
 	Clock clock.Clock
+
+	// rated remembers the rate limit's verdict per stored email, so an
+	// email processed again (its commit failed, it waited for an earlier
+	// one) is counted once, not once per attempt, which would make a
+	// patient sender "looping".
+	ratedOnce sync.Once
+	rated     *lru.Cache[string, loopguard.Verdict]
 }
+
+// maxRated bounds the memory of rate-limit verdicts (a backlog bigger
+// than this may count an email twice after its retries).
+const maxRated = 100000
 
 // Step classifies one stored message.
 func (c *Classifier) Step(_ context.Context, m inbound.Meta) (Result, error) {
@@ -66,7 +80,7 @@ func (c *Classifier) classify(m inbound.Meta, raw []byte) (loopguard.Verdict, fu
 	}
 	v := c.Guard.Classify(loopguard.Envelope{MailFrom: m.Envelope.MailFrom, Rcpts: m.Envelope.Rcpts,
 		RemoteIP: m.Envelope.RemoteIP}, raw)
-	v = c.Guard.CheckRate(v, senderOf(m), rateKey(m), c.Clock.Now())
+	v = c.checkRate(m, v)
 	var bounce json.RawMessage
 	if v.Bounce != nil {
 		bounce, _ = json.Marshal(v.Bounce)
@@ -82,6 +96,20 @@ func (c *Classifier) classify(m inbound.Meta, raw []byte) (loopguard.Verdict, fu
 			e.Class, e.Reasons, e.Action = string(v.Class), v.Reasons, action
 		})
 	}
+}
+
+// checkRate applies the rate limit once per stored email.
+func (c *Classifier) checkRate(m inbound.Meta, v loopguard.Verdict) loopguard.Verdict {
+	c.ratedOnce.Do(func() { c.rated, _ = lru.New[string, loopguard.Verdict](maxRated) })
+	if v.Class != loopguard.Human {
+		return v
+	}
+	if prev, ok := c.rated.Get(m.ID); ok {
+		return prev
+	}
+	v = c.Guard.CheckRate(v, senderOf(m), rateKey(m), c.Clock.Now())
+	c.rated.Add(m.ID, v)
+	return v
 }
 
 // senderOf is the author the rate limit counts: the From header's address

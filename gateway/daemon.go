@@ -73,7 +73,8 @@ type Daemon struct {
 
 // Options are what a test may swap in; the zero value is production.
 type Options struct {
-	// Resolver answers the DNS of the sender checks (default net.Resolver).
+	// Resolver answers the DNS of the sender checks and the MX lookups
+	// (default: a caching resolver asking --dns, or the system's servers).
 	Resolver auth.Resolver
 	// Clock drives the pipeline and workers (default clock.Real).
 	Clock clock.Clock
@@ -117,7 +118,11 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	if err != nil {
 		return nil, err
 	}
-	thread, hook, err := d.threader(opts, clk)
+	dns, err := resolver(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	thread, hook, err := d.threader(dns, clk)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +135,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	// live streams.
 	hub := messaging.NewHub()
 	thread.Hub = hub
-	ob, err := newOutbound(cfg, db, clk, classify.Guard, thread.Keyring, hook, log.With("component", "queue"))
+	ob, err := newOutbound(cfg, db, clk, classify.Guard, thread.Keyring, hook, dns, log.With("component", "queue"))
 	if err != nil {
 		return nil, err
 	}
@@ -150,8 +155,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		log.Info("moved waiting webhook events to the queue", "count", n)
 	}
 	step := &InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
-	pipe := &Pipeline{DB: db, Log: log.With("component", "pipeline"), Step: step.Step, wake: make(chan struct{}, 1)}
-	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: pipe.Wake,
+	pipe := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
+	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: pipe.Wake, Backlog: pipe.Backlog,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}
 	pruner := &journal.Pruner{DB: db, Clock: clk, Retention: cfg.Retention, Interval: time.Minute,
 		Log: log.With("component", "prune"), Also: []func(context.Context, time.Time) (int, error){
@@ -202,6 +207,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	control.Handle("/v1/queue/", ob.admin)
 	control.Handle("/v1/queue-suppressed", ob.admin)
 	control.Handle("/v1/queue-suppressed/", ob.admin)
+	control.Handle("/v1/inbound-state", &InboundAdmin{DB: db, Wake: pipe.Wake})
+	control.Handle("/v1/inbound-state/", &InboundAdmin{DB: db, Wake: pipe.Wake})
 	control.Handle("/", api.Handler(true))
 	d.serveHTTP(sl, control, "control")
 	if cfg.HTTPAddr != "" {
@@ -370,7 +377,7 @@ type outbound struct {
 // newOutbound builds the queue worker. keyring is the threading step's,
 // so replies to our emails verify with the keys that minted them; hook,
 // when the webhook is on, delivers the webhook jobs.
-func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, keyring *threading.Keyring, hook *webhook.Sender, log *slog.Logger) (*outbound, error) {
+func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, keyring *threading.Keyring, hook *webhook.Sender, dns mta.Resolver, log *slog.Logger) (*outbound, error) {
 	recipientCap := loopguard.RecipientCap{Cap: loopguard.Cap{Max: cfg.RecipientCap, Window: loopguard.DefaultRecipientWindow}}
 	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter, RecipientCap: recipientCap,
 		Backoff:     queue.Backoff{Base: cfg.RetryBase, Max: queue.DefaultBackoff.Max, Jitter: queue.DefaultBackoff.Jitter},
@@ -386,7 +393,7 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 			Password: cfg.RelayPassword, Insecure: cfg.RelayInsecure}
 		tr, ob.close, ob.where = r, r.Close, cfg.Relay
 	case "mx":
-		tr, ob.where = &mta.MX{Hostname: cfg.Hostname}, "MX lookup"
+		tr, ob.where = &mta.MX{Hostname: cfg.Hostname, Resolver: dns}, "MX lookup"
 	default:
 		dir := filepath.Join(cfg.Data, mta.CaptureDir)
 		tr, ob.where = &mta.Capture{Dir: dir}, dir

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,7 +55,7 @@ func TestPipelineClassifiesIntoTheJournal(t *testing.T) {
 		t.Error("the secret changed between starts")
 	}
 	cl := &Classifier{DB: db, Clock: clock.NewFake(time.Now()), Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
-	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Step: cl.Step, wake: make(chan struct{}, 1)}
+	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Step: cl.Step}
 	runUntilDrained(t, p, db)
 	es, _ := journal.Query(db, journal.Filter{})
 	if len(es) != len(cases) {
@@ -137,9 +138,12 @@ func TestPipelineRetriesFailedStepAndSurvivesPrunedEntry(t *testing.T) {
 		t.Fatalf("pruned %d %v", n, err)
 	}
 	calls := map[string]int{}
-	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), wake: make(chan struct{}, 1),
-		RetryBase: time.Millisecond, RetryMax: time.Millisecond, MaxAttempts: 5,
+	var mu sync.Mutex
+	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RetryBase: time.Millisecond, RetryMax: time.Millisecond,
 		Step: func(_ context.Context, m inbound.Meta) (Result, error) {
+			mu.Lock()
+			defer mu.Unlock()
 			calls[m.MessageID]++
 			if m.MessageID == "<a@x>" && calls[m.MessageID] < 3 {
 				return Result{}, errors.New("too many open files")
@@ -149,8 +153,10 @@ func TestPipelineRetriesFailedStepAndSurvivesPrunedEntry(t *testing.T) {
 			}}, nil
 		}}
 	runUntilDrained(t, p, db)
-	if calls["<a@x>"] != 3 || calls["<b@x>"] != 1 {
-		t.Errorf("calls = %v, want a thrice (two failures), b once", calls)
+	// b shares its sender with a, so it is committed after a: it may have
+	// been prepared more than once while a was retried.
+	if calls["<a@x>"] != 3 || calls["<b@x>"] < 1 {
+		t.Errorf("calls = %v, want a thrice (two failures), b at least once", calls)
 	}
 }
 

@@ -65,9 +65,9 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 	}
 	if authTemporary(job.auth) && s.claimsStaff(job.email.From) {
 		// Only agents and bots need authentication to be attributed; a
-		// DNS hiccup must not quarantine their reply for good. The
-		// pipeline retries with backoff and, past its attempts, journals
-		// the failure (the email stays stored).
+		// DNS hiccup must not quarantine their reply for good. The email
+		// stays pending and the pipeline retries it with backoff for as
+		// long as it takes (a transient error, never "failed").
 		return Result{}, fmt.Errorf("authentication of %s hit a temporary DNS failure (%s)", job.email.From, job.auth)
 	}
 	return Result{

@@ -2,9 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -82,36 +79,4 @@ func TestThreadStepTwiceAppendsOnce(t *testing.T) {
 	if n != 1 || !strings.HasPrefix(e.Action, "duplicate of message") {
 		t.Errorf("%d messages; last action %q", n, e.Action)
 	}
-}
-
-// When a step's writes fail, the email leaves the pending list anyway
-// (or the pipeline would spin on it) and the journal says why.
-func TestPipelineStepWritesFail(t *testing.T) {
-	db, step, m := threadFixture(t)
-	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), wake: make(chan struct{}, 1),
-		Step: func(ctx context.Context, m inbound.Meta) (Result, error) {
-			res, err := step.Step(ctx, m)
-			apply := res.Apply
-			res.Apply = func(tx *store.Tx) error {
-				if err := apply(tx); err != nil {
-					return err
-				}
-				return errors.New("disk on fire")
-			}
-			return res, err
-		}}
-	p.process(context.Background(), m.ID)
-	if ids, _ := inbound.Pending(db, 10); len(ids) != 0 {
-		t.Errorf("still pending: %v", ids)
-	}
-	es, _ := journal.Query(db, journal.Filter{})
-	if len(es) != 1 || !strings.Contains(es[0].Action, "failed: disk on fire") || es[0].Conversation != "" {
-		t.Errorf("journal %+v", es)
-	}
-	_ = db.View(func(tx *store.Tx) error {
-		if ms, _ := model.Messages(tx, "c1", 10); len(ms) != 0 {
-			t.Errorf("the failed step's message was kept: %+v", ms)
-		}
-		return nil
-	})
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/hex"
-	"net"
 	"path/filepath"
 
 	"github.com/deskmail/deskmail/auth"
@@ -16,20 +15,16 @@ const WebhookSecretFile = "webhook-secret"
 
 // threader builds the threading step and, when a webhook URL is
 // configured, the queue's sender of its webhook jobs.
-func (d *Daemon) threader(opts Options, clk clock.Clock) (*Threader, *webhook.Sender, error) {
+func (d *Daemon) threader(res auth.Resolver, clk clock.Clock) (*Threader, *webhook.Sender, error) {
 	cfg := d.cfg
 	keys, err := threading.LoadOrCreateKeyring(cfg.Data)
 	if err != nil {
 		return nil, nil, err
 	}
-	var res auth.Resolver = &net.Resolver{}
-	if opts.Resolver != nil {
-		res = opts.Resolver
-	}
 	t := &Threader{
 		Keyring: keys,
 		Auth: &auth.Checker{Resolver: res, TrustedRelays: cfg.TrustedRelays,
-			ForwarderIPs: cfg.ForwarderIPs, ForwarderIDs: cfg.ForwarderIDs},
+			ForwarderIPs: cfg.ForwarderIPs, ForwarderIDs: cfg.ForwarderIDs, Budget: cfg.DNSBudget},
 		Clock: clk,
 		// Every domain of ours verifies tokens (the MAC is what protects
 		// them), so replies to emails sent before a reply-domain change

@@ -242,6 +242,10 @@ func (s *Server) postInbound(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, "body", "message over the size limit")
 	case errors.Is(err, inbound.ErrHeaderTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "body", "message header over the size limit")
+	case errors.Is(err, inbound.ErrBusy):
+		s.Log.Warn("submitted message deferred: backlog over its bound", "reason", err.Error())
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusServiceUnavailable, "", err.Error())
 	case errors.As(err, &te):
 		s.Log.Error("store submitted message", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "", "temporary failure, try again")

@@ -17,13 +17,21 @@ var ErrNotFound = errors.New("inbound: no such message")
 func Load(db *store.DB, id string) (Meta, error) {
 	var m Meta
 	err := db.View(func(tx *store.Tx) error {
-		v := tx.Get(bucketMeta, []byte(id))
-		if v == nil {
-			return fmt.Errorf("%w: %s", ErrNotFound, id)
-		}
-		return json.Unmarshal(v, &m)
+		var err error
+		m, err = LoadTx(tx, id)
+		return err
 	})
 	return m, err
+}
+
+// LoadTx is Load in the caller's transaction.
+func LoadTx(tx *store.Tx, id string) (Meta, error) {
+	var m Meta
+	v := tx.Get(bucketMeta, []byte(id))
+	if v == nil {
+		return m, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return m, json.Unmarshal(v, &m)
 }
 
 // OpenRaw returns the raw bytes of a stored message, as received, with the
@@ -59,10 +67,6 @@ func Pending(db *store.DB, max int) ([]string, error) {
 	})
 	return ids, err
 }
-
-// Done removes id from the pending index, in the caller's transaction
-// (together with whatever the pipeline step wrote).
-func Done(tx *store.Tx, id string) error { return tx.Delete(bucketPending, []byte(id)) }
 
 // Count returns how many messages are stored.
 func Count(db *store.DB) (n int, err error) {

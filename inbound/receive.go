@@ -30,7 +30,15 @@ type Receiver struct {
 	Limits   Limits
 	// Stored, if set, is called after a new message is committed.
 	Stored func(id string)
+	// Backlog, if set, refuses new messages (ErrBusy) while too many
+	// stored ones wait to be processed, and counts the ones stored.
+	Backlog *Backlog
 }
+
+// Busy returns a *BusyError (wrapping ErrBusy) while the backlog is over
+// its bound; the SMTP session asks before MAIL FROM so a sender is told
+// before it sends the data.
+func (r *Receiver) Busy() error { return r.Backlog.Admit() }
 
 func (r *Receiver) limits() Limits {
 	l := r.Limits
@@ -53,6 +61,10 @@ func (r *Receiver) limits() Limits {
 func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (Receipt, error) {
 	if len(env.Rcpts) == 0 {
 		return Receipt{}, ErrNoRecipients
+	}
+	if err := r.Backlog.Admit(); err != nil {
+		drain(data)
+		return Receipt{}, err
 	}
 	lim := r.limits()
 	now := r.Clock.Now()
@@ -128,6 +140,7 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 		BodyHash: hex.EncodeToString(bodyHash.Sum(nil)),
 		Spooled:  spool != nil,
 	}
+	keys := OrderKeys(env, h.from, h.messageID, h.inReplyTo, h.references)
 	dkey := dedupeKey(h.messageID, bodyHash, headerSum[:], env.Rcpts)
 	if spool != nil {
 		if err := spool.Commit(id); err != nil {
@@ -165,7 +178,7 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 				return err
 			}
 		}
-		if err := tx.Put(bucketPending, []byte(id), nil); err != nil {
+		if err := newPending(tx, id, size, keys, now); err != nil {
 			return err
 		}
 		if err := tx.Put(bucketDedupe, dkey, []byte(id)); err != nil {
@@ -186,6 +199,7 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 		}
 		return rc, nil
 	}
+	r.Backlog.Add(size)
 	if r.Stored != nil {
 		r.Stored(id)
 	}
@@ -236,7 +250,7 @@ func readHeaderBlock(br *bufio.Reader, buf *bytes.Buffer, max int) (int, error) 
 	}
 }
 
-type headerFields struct{ messageID, from, subject string }
+type headerFields struct{ messageID, from, subject, inReplyTo, references string }
 
 // parseHeader reads the few fields the journal shows. It is lenient: a
 // malformed header yields what could be read, never an error.
@@ -254,6 +268,10 @@ func parseHeader(b []byte) headerFields {
 		messageID: clip(mh.Get("Message-Id")),
 		from:      decode(mh.Get("From")),
 		subject:   decode(mh.Get("Subject")),
+		// Raw, not clipped: only the <...> identifiers are taken, bounded
+		// by OrderKeys; the header block itself is capped.
+		inReplyTo:  mh.Get("In-Reply-To"),
+		references: strings.Join(mh.Values("References"), " "),
 	}
 }
 

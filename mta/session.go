@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -77,7 +79,45 @@ func (ss *session) setBusy(b bool) {
 	}
 }
 
+// busyError is the answer while the backlog of unprocessed emails is over
+// its bound: 451 4.3.2 "system not accepting network messages" (RFC 3463),
+// so the sender keeps the email and tries again later.
+func busyError() *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 2},
+		Message: "Too many emails waiting to be processed here; try again later"}
+}
+
+// busy asks the receiver, when it can tell, whether it takes new mail.
+func (ss *session) busy() error {
+	b, ok := ss.s.recv.(interface{ Busy() error })
+	if !ok {
+		return nil
+	}
+	err := b.Busy()
+	if err != nil {
+		metricMessages.WithLabelValues("tempfail", "backlog").Inc()
+		logBusy(ss.log, err)
+	}
+	return err
+}
+
+// lastBusyLog keeps the backpressure warning to one line per 10 seconds:
+// under backpressure every sender is refused, and the metric counts them.
+var lastBusyLog atomic.Int64
+
+func logBusy(log *slog.Logger, err error) {
+	now := time.Now().UnixNano()
+	last := lastBusyLog.Load()
+	if now-last < int64(10*time.Second) || !lastBusyLog.CompareAndSwap(last, now) {
+		return
+	}
+	log.Warn("mail deferred with 451 4.3.2: backlog over its bound (logged once per 10s; see deskmail_smtp_messages_total{reason=\"backlog\"})", "reason", err.Error())
+}
+
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	if err := ss.busy(); err != nil {
+		return busyError()
+	}
 	if opts != nil && opts.Size > ss.s.cfg.MaxMessageBytes {
 		ss.reject("too_large", "declared size over the limit")
 		return errTooLarge
@@ -148,6 +188,10 @@ func (ss *session) deliver(r io.Reader) (inbound.Receipt, error) {
 	case errors.Is(err, smtp.ErrTooLongLine):
 		ss.reject("line_too_long", "line over the length limit")
 		return rc, errLineTooLong
+	case errors.Is(err, inbound.ErrBusy):
+		metricMessages.WithLabelValues("tempfail", "backlog").Inc()
+		logBusy(ss.log, err)
+		return rc, busyError()
 	default:
 		var te *inbound.TempError
 		if errors.As(err, &te) {

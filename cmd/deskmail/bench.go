@@ -54,7 +54,7 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&o.from, "from", "bench@example.org", "envelope sender")
 	f.StringVar(&o.rcpt, "rcpt", "bench@localhost", "recipient")
 	f.BoolVar(&o.newConn, "new-conn", false, "a new connection per message (as smtp-source does by default)")
-	cmd.AddCommand(smtpCmd)
+	cmd.AddCommand(smtpCmd, newBenchPipelineCmd())
 	return cmd
 }
 

@@ -46,7 +46,7 @@ func newDeliverCmd() *cobra.Command {
 			"67 recipient not ours, 64 bad usage.",
 	}
 	cmd.Flags().StringVarP(&sender, "from", "f", "", "envelope sender (empty: the null reverse path)")
-	loader := config.Register(cmd.Flags(), "data", "domain", "max-message-bytes", "max-header-bytes", "hostname")
+	loader := config.Register(cmd.Flags(), "data", "domain", "max-message-bytes", "max-header-bytes", "hostname", "max-pending", "max-pending-bytes")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return &exitError{exUsage, errors.New("deliver: at least one recipient is required")}
@@ -108,7 +108,17 @@ func deliverOffline(cfg *config.Config, sender string, rcpts []string, stdin io.
 		return exTempFail, err
 	}
 	defer db.Close()
-	r := &inbound.Receiver{DB: db, Clock: clock.Real{}, Hostname: cfg.Hostname,
+	// The daemon's backlog bound holds here too: with the daemon stopped
+	// the backlog can only grow, and Postfix keeps what it cannot hand over.
+	backlog := &inbound.Backlog{MaxPending: int64(cfg.MaxPending), MaxBytes: cfg.MaxPendingBytes}
+	if err := db.View(func(tx *store.Tx) error {
+		n, sz, err := inbound.PendingTotals(tx)
+		backlog.Set(n, sz)
+		return err
+	}); err != nil {
+		return exTempFail, err
+	}
+	r := &inbound.Receiver{DB: db, Clock: clock.Real{}, Hostname: cfg.Hostname, Backlog: backlog,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}
 	_, err = r.Receive(context.Background(), inbound.Envelope{MailFrom: sender, Rcpts: rcpts, Proto: "deliver", RemoteIP: "local"}, stdin)
 	var te *inbound.TempError

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/time/rate"
+
+	"github.com/deskmail/deskmail/auth/dnstest"
+	"github.com/deskmail/deskmail/config"
+	"github.com/deskmail/deskmail/gateway"
+	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/store"
+)
+
+type benchPipeOpts struct {
+	messages int
+	sessions int
+	delay    time.Duration
+	rate     float64
+	workers  int
+	timeout  time.Duration
+	data     string
+	profile  string
+}
+
+func newBenchPipelineCmd() *cobra.Command {
+	var o benchPipeOpts
+	c := &cobra.Command{
+		Use:   "pipeline",
+		Short: "End to end: N emails over SMTP into their conversations, with a test DNS server of a chosen delay",
+		Long: "Start a DNS server on 127.0.0.1 that answers every query after --dns-delay, and a\n" +
+			"daemon in this process (fresh data folder, --dns pointed at that server), then send\n" +
+			"--messages emails from distinct customers of distinct domains (so every email does its\n" +
+			"own SPF and DMARC lookups) to the support address over --sessions SMTP sessions, at\n" +
+			"--rate emails/s if given. Report emails/s from the first 250 to the last conversation\n" +
+			"commit, and p50/p99/max of the time from each email's 250 to its commit.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBenchPipeline(cmd.OutOrStdout(), os.Stderr, o) },
+	}
+	f := c.Flags()
+	f.IntVar(&o.messages, "messages", 2000, "emails to send")
+	f.IntVar(&o.sessions, "sessions", 10, "concurrent SMTP sessions")
+	f.DurationVar(&o.delay, "dns-delay", 20*time.Millisecond, "how long the DNS server waits before each answer")
+	f.Float64Var(&o.rate, "rate", 0, "emails/s offered in all (0: as fast as the sessions go)")
+	f.IntVar(&o.workers, "pipeline-workers", gateway.DefaultWorkers, "the daemon's pipeline-workers")
+	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
+	f.StringVar(&o.data, "data", "", "data folder (default: a temporary one, removed after)")
+	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the whole run (daemon and load) to this file")
+	return c
+}
+
+func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
+	if o.messages <= 0 || o.sessions <= 0 {
+		return errors.New("--messages and --sessions must be positive")
+	}
+	dns, err := dnstest.Start()
+	if err != nil {
+		return err
+	}
+	defer dns.Close()
+	dns.SetDelay(o.delay)
+	dir := o.data
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "deskmail-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+	loader := config.Register(fs)
+	if err := fs.Parse([]string{"--data", dir, "--smtp-addr", "127.0.0.1:0", "--http-addr", "off",
+		"--domain", "bench.test", "--dns", dns.Addr, "--pipeline-workers", strconv.Itoa(o.workers),
+		"--max-connections-per-ip", "1000", "--max-pending", "1000000", "--hostname", "mx.bench.test"}); err != nil {
+		return err
+	}
+	cfg, err := loader.Load(nil)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelError}))
+	d, err := gateway.Start(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = d.Shutdown(ctx)
+	}()
+
+	if o.profile != "" {
+		pf, err := os.Create(o.profile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	accepted, first, failed, err := benchSend(d.Addrs["smtp"], o)
+	if err != nil {
+		return err
+	}
+	sent := time.Now()
+	last, lat, err := benchWait(d.DB, accepted, o.timeout)
+	if err != nil {
+		return err
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) time.Duration {
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(time.Millisecond)
+	}
+	span := last.Sub(first)
+	fmt.Fprintf(out, "dns delay %s  sessions %d  offered %s  workers %d\n", o.delay, o.sessions, offered(o.rate), o.workers)
+	fmt.Fprintf(out, "%d emails in their conversations (%d refused) in %.2fs from the first 250 to the last commit  =>  %.0f emails/s\n",
+		len(lat), failed, span.Seconds(), float64(len(lat))/span.Seconds())
+	fmt.Fprintf(out, "accepting took %.2fs (%.0f emails/s answered 250)\n", sent.Sub(first).Seconds(), float64(len(accepted))/sent.Sub(first).Seconds())
+	fmt.Fprintf(out, "250 -> conversation commit:  p50 %s  p90 %s  p99 %s  max %s\n", pct(0.5), pct(0.9), pct(0.99), pct(1))
+	printCommitStats(out)
+	return nil
+}
+
+// printCommitStats says how the store's commits went during the run (the
+// daemon is in this process, its metrics too): the shared committer is
+// where the accepting and the pipeline meet.
+func printCommitStats(out io.Writer) {
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		return
+	}
+	var n uint64
+	var dur, batch float64
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			h := m.GetHistogram()
+			switch mf.GetName() {
+			case "deskmail_store_commit_duration_seconds":
+				n, dur = h.GetSampleCount(), h.GetSampleSum()
+			case "deskmail_store_commit_batch_size":
+				batch = h.GetSampleSum()
+			}
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(out, "store: %d commits, mean %.1f ms, mean %.1f writes per commit\n", n, 1000*dur/float64(n), batch/float64(n))
+	}
+}
+
+func offered(r float64) string {
+	if r <= 0 {
+		return "max"
+	}
+	return fmt.Sprintf("%.0f/s", r)
+}
+
+// benchSend sends the emails and returns when each was answered 250 (by
+// Message-ID), the first 250 and how many were refused.
+func benchSend(addr string, o benchPipeOpts) (map[string]time.Time, time.Time, int, error) {
+	var (
+		next     atomic.Int64
+		mu       sync.Mutex
+		accepted = make(map[string]time.Time, o.messages)
+		failed   int
+		firstErr error
+	)
+	var lim *rate.Limiter
+	if o.rate > 0 {
+		lim = rate.NewLimiter(rate.Limit(o.rate), 1)
+	}
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var wg sync.WaitGroup
+	for range o.sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := smtp.Dial(addr)
+			if err == nil {
+				err = c.Hello("client.bench")
+			}
+			if err != nil {
+				mu.Lock()
+				firstErr = err
+				mu.Unlock()
+				return
+			}
+			defer c.Quit()
+			for {
+				i := next.Add(1)
+				if i > int64(o.messages) {
+					return
+				}
+				if lim != nil {
+					_ = lim.Wait(context.Background())
+				}
+				from := fmt.Sprintf("cust%d@c%d-%s.bench", i, i, run)
+				id := fmt.Sprintf("%d.%s@c.bench", i, run)
+				msg := fmt.Sprintf("From: Customer %d <%s>\r\nTo: support@bench.test\r\nSubject: question %d\r\n"+
+					"Message-ID: <%s>\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
+					i, from, i, id, time.Now().Format(time.RFC1123Z), strings.Repeat("Hello, I have a question about my order.\r\n", 40))
+				_, err := sendOne(c, benchOpts{from: from, rcpt: "support@bench.test"}, []byte(msg))
+				at := time.Now()
+				mu.Lock()
+				if err != nil {
+					failed++
+				} else {
+					accepted["<"+id+">"] = at
+				}
+				mu.Unlock()
+				if err != nil {
+					c.Reset()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(accepted) == 0 {
+		return nil, time.Time{}, failed, fmt.Errorf("no email was accepted: %v", firstErr)
+	}
+	var first time.Time
+	for _, t := range accepted {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	return accepted, first, failed, nil
+}
+
+// benchWait waits until no email is pending, then reads when each was
+// committed into its conversation: the ID of its message is taken in that
+// commit (store.NewID's time prefix).
+func benchWait(db *store.DB, accepted map[string]time.Time, timeout time.Duration) (time.Time, []time.Duration, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var n int64
+		if err := db.View(func(tx *store.Tx) error {
+			var err error
+			n, _, err = inbound.PendingTotals(tx)
+			return err
+		}); err != nil {
+			return time.Time{}, nil, err
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, nil, fmt.Errorf("%d emails still pending after %s", n, timeout)
+		}
+		// Polling the store is cheap at this interval; the figures come
+		// from the commit times, not from when the poll noticed.
+		time.Sleep(50 * time.Millisecond)
+	}
+	es, err := journal.Query(db, journal.Filter{Direction: journal.In, Limit: len(accepted) + 1000})
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	var last time.Time
+	var lat []time.Duration
+	err = db.View(func(tx *store.Tx) error {
+		for _, e := range es {
+			at, ok := accepted[e.MessageID]
+			if !ok || e.Conversation == "" {
+				continue
+			}
+			ms, err := model.Messages(tx, e.Conversation, 10)
+			if err != nil {
+				return err
+			}
+			for _, m := range ms {
+				if m.Original != e.StoredID {
+					continue
+				}
+				ns, err := strconv.ParseUint(m.ID[:16], 16, 64)
+				if err != nil {
+					return err
+				}
+				done := time.Unix(0, int64(ns))
+				lat = append(lat, max(done.Sub(at), 0))
+				if done.After(last) {
+					last = done
+				}
+			}
+		}
+		return nil
+	})
+	if len(lat) == 0 && err == nil {
+		err = errors.New("no email reached a conversation")
+	}
+	return last, lat, err
+}

@@ -1,0 +1,29 @@
+package gateway
+
+import (
+	"log/slog"
+
+	"github.com/deskmail/deskmail/auth"
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/config"
+	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/store"
+)
+
+// resolver is the daemon's one DNS: the test's when it gives one, else a
+// caching resolver asking --dns or the system's servers. The sender checks
+// and the outbound MX lookups share it, and so its cache.
+func resolver(cfg *config.Config, opts Options) (auth.Resolver, error) {
+	if opts.Resolver != nil {
+		return opts.Resolver, nil
+	}
+	return auth.NewDNS(cfg.DNS, auth.DefaultDNSCache, clock.Real{})
+}
+
+// newPipeline builds the inbound pipeline and the backlog bound the
+// receiver enforces.
+func newPipeline(cfg *config.Config, db *store.DB, clk clock.Clock, step *InboundStep, log *slog.Logger) *Pipeline {
+	return &Pipeline{DB: db, Log: log, Step: step.Step, Clock: clk,
+		Workers: cfg.PipelineWorkers, Node: cfg.Hostname,
+		Backlog: &inbound.Backlog{MaxPending: int64(cfg.MaxPending), MaxBytes: cfg.MaxPendingBytes}}
+}

@@ -1,0 +1,71 @@
+package inbound
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/deskmail/deskmail/store"
+)
+
+// Record is one unfinished email as `deskmail inbound list` shows it.
+type Record struct {
+	ID        string    `json:"id"`
+	State     string    `json:"state"` // pending or failed
+	Received  time.Time `json:"received"`
+	From      string    `json:"from,omitempty"`
+	Subject   string    `json:"subject,omitempty"`
+	MessageID string    `json:"message_id,omitempty"`
+	Size      int64     `json:"size"`
+	Attempts  int       `json:"attempts"`
+	Next      time.Time `json:"next,omitzero"`
+	Reason    string    `json:"reason,omitempty"`
+	Owner     string    `json:"owner,omitempty"`
+	Lease     time.Time `json:"lease,omitzero"`
+	Failed    time.Time `json:"failed,omitzero"`
+}
+
+// Which of List.
+const (
+	ListPending = "pending"
+	ListFailed  = "failed"
+)
+
+// List returns up to max unfinished emails, oldest first: the pending
+// ones, the failed ones, or both (which "").
+func List(tx *store.Tx, which string, max int) ([]Record, error) {
+	out := []Record{} // "[]", not "null", in JSON
+	for _, b := range []struct{ bucket, state string }{{bucketPending, ListPending}, {bucketFailed, ListFailed}} {
+		if which != "" && which != b.state {
+			continue
+		}
+		err := tx.Scan(b.bucket, nil, func(k, v []byte) (bool, error) {
+			var st State
+			if len(v) > 0 {
+				if err := json.Unmarshal(v, &st); err != nil {
+					return false, fmt.Errorf("decode state of %s: %w", k, err)
+				}
+			}
+			r := Record{ID: string(k), State: b.state, Size: st.Size, Attempts: st.Attempts, Next: st.Next,
+				Reason: st.Reason, Owner: st.Owner, Lease: st.Lease, Failed: st.Failed}
+			if mv := tx.Get(bucketMeta, k); mv != nil {
+				var m Meta
+				if err := json.Unmarshal(mv, &m); err == nil {
+					r.Received, r.From, r.Subject, r.MessageID = m.Received, m.From, m.Subject, m.MessageID
+					if r.Size == 0 {
+						r.Size = m.Size
+					}
+				}
+			}
+			out = append(out, r)
+			return len(out) < max, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(out) >= max {
+			break
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,382 @@
+package inbound
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deskmail/deskmail/store"
+)
+
+// The processing state of a stored email lives in the store, never only
+// in a process's memory, so that several nodes on one database (and one
+// node after a crash) agree on it:
+//
+//   - pending (bucket inbound_pending, value State): not yet in its
+//     conversation. A worker claims it by writing a lease (owner, expiry)
+//     and bumping Fence; its final commit re-checks owner and fence inside
+//     the same transaction (CheckClaim), so a worker whose lease was taken
+//     over writes nothing. A transient failure (Defer) records the reason
+//     and the next attempt; the email stays pending, tried with backoff
+//     for as long as it takes.
+//   - failed (bucket inbound_failed): what can never be processed as it is
+//     (its stored copy is gone, the step crashed on it). It is kept, and
+//     Requeue makes it pending again.
+//
+// Every function here only reads and writes the transaction it is given:
+// store.Update may run it more than once.
+
+// Buckets of the processing state.
+const (
+	bucketFailed = "inbound_failed"
+	bucketOrder  = "inbound_order" // ordering key \x00 seq -> id, of pending emails
+	bucketSeq    = "inbound_seq"
+)
+
+// Errors of the claim functions.
+var (
+	// ErrNotClaimable: the email is not pending, not due yet, or leased
+	// by another live worker.
+	ErrNotClaimable = errors.New("inbound: email not claimable")
+	// ErrClaimLost: the caller's claim was taken over (its lease expired
+	// and another worker claimed the email) or the email is no longer
+	// pending; the caller must write nothing.
+	ErrClaimLost = errors.New("inbound: claim lost")
+)
+
+// State is a pending (or failed) email's processing state.
+type State struct {
+	// Seq orders emails as they were answered 250 (taken in the commit
+	// that stored them).
+	Seq    uint64    `json:"seq"`
+	Stored time.Time `json:"stored,omitzero"`
+	Size   int64     `json:"size"`
+	// Keys name what may put two emails in one conversation (OrderKeys);
+	// emails sharing a key are committed in Seq order.
+	Keys     []string  `json:"keys,omitempty"`
+	Attempts int       `json:"attempts,omitempty"`
+	Next     time.Time `json:"next,omitzero"` // no attempt before this
+	// Backoff: Next is a retry's wait after a transient failure. Only
+	// then does the email stop holding back the later emails of its
+	// conversation (a short wait for ordering does not).
+	Backoff bool      `json:"backoff,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Owner   string    `json:"owner,omitempty"` // worker holding the lease
+	Lease   time.Time `json:"lease,omitzero"`  // the lease ends
+	Fence   uint64    `json:"fence,omitempty"` // bumped by every claim
+	Failed  time.Time `json:"failed,omitzero"` // when it was set aside as failed
+}
+
+func getState(tx *store.Tx, bucket, id string) (State, bool, error) {
+	v := tx.Get(bucket, []byte(id))
+	if v == nil {
+		return State{}, false, nil
+	}
+	var st State
+	if len(v) > 0 { // an email stored before states existed has none
+		if err := json.Unmarshal(v, &st); err != nil {
+			return State{}, false, fmt.Errorf("decode state of %s: %w", id, err)
+		}
+	}
+	return st, true, nil
+}
+
+func putState(tx *store.Tx, bucket, id string, st State) error {
+	v, err := json.Marshal(&st)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucket, []byte(id), v)
+}
+
+// Claimable tells whether st may be claimed at now by owner: due, and not
+// leased by a live other worker. stale says whether another owner is
+// known dead (a previous run of this very node).
+func (st State) Claimable(owner string, now time.Time, stale func(owner string) bool) bool {
+	if now.Before(st.Next) {
+		return false
+	}
+	if st.Owner == "" || st.Owner == owner || !now.Before(st.Lease) {
+		return true
+	}
+	return stale != nil && stale(st.Owner)
+}
+
+// Claim leases a pending email to owner until now+lease and returns its
+// state with the new fence.
+func Claim(tx *store.Tx, id, owner string, now time.Time, lease time.Duration, stale func(string) bool) (State, error) {
+	st, ok, err := getState(tx, bucketPending, id)
+	if err != nil || !ok {
+		return State{}, errors.Join(err, ErrNotClaimable)
+	}
+	if !st.Claimable(owner, now, stale) {
+		return State{}, ErrNotClaimable
+	}
+	st.Owner, st.Lease, st.Backoff = owner, now.Add(lease), false
+	st.Fence++
+	return st, putState(tx, bucketPending, id, st)
+}
+
+// CheckClaim fails with ErrClaimLost unless id is pending and still
+// claimed by owner with fence.
+func CheckClaim(tx *store.Tx, id, owner string, fence uint64) (State, error) {
+	st, ok, err := getState(tx, bucketPending, id)
+	if err != nil {
+		return State{}, err
+	}
+	if !ok || st.Owner != owner || st.Fence != fence {
+		return State{}, ErrClaimLost
+	}
+	return st, nil
+}
+
+// Finish ends a claimed email's processing: it leaves the pending index.
+func Finish(tx *store.Tx, id, owner string, fence uint64) error {
+	st, err := CheckClaim(tx, id, owner, fence)
+	if err != nil {
+		return err
+	}
+	if err := dropOrder(tx, id, st); err != nil {
+		return err
+	}
+	return tx.Delete(bucketPending, []byte(id))
+}
+
+// Defer records a transient failure: the email stays pending, unclaimed,
+// with no attempt before next.
+func Defer(tx *store.Tx, id, owner string, fence uint64, reason string, next time.Time) (State, error) {
+	st, err := CheckClaim(tx, id, owner, fence)
+	if err != nil {
+		return State{}, err
+	}
+	st.Attempts++
+	st.Reason, st.Next, st.Backoff = clip(reason), next, true
+	st.Owner, st.Lease = "", time.Time{}
+	return st, putState(tx, bucketPending, id, st)
+}
+
+// Release gives a claim back without counting an attempt (shutdown, or an
+// earlier email of the same conversation still to be committed).
+func Release(tx *store.Tx, id, owner string, fence uint64, next time.Time) error {
+	st, err := CheckClaim(tx, id, owner, fence)
+	if err != nil {
+		return err
+	}
+	st.Owner, st.Lease, st.Next, st.Backoff = "", time.Time{}, next, false
+	return putState(tx, bucketPending, id, st)
+}
+
+// Fail sets a claimed email aside as failed, for good unless requeued.
+func Fail(tx *store.Tx, id, owner string, fence uint64, reason string, now time.Time) error {
+	st, err := CheckClaim(tx, id, owner, fence)
+	if err != nil {
+		return err
+	}
+	if err := dropOrder(tx, id, st); err != nil {
+		return err
+	}
+	st.Attempts++
+	st.Reason, st.Failed = clip(reason), now
+	st.Owner, st.Lease, st.Next = "", time.Time{}, time.Time{}
+	if err := tx.Delete(bucketPending, []byte(id)); err != nil {
+		return err
+	}
+	return putState(tx, bucketFailed, id, st)
+}
+
+// Requeue makes a failed email pending again, due now; a pending one is
+// made due now (and its backoff forgotten). ErrNotFound: neither.
+func Requeue(tx *store.Tx, id string) error {
+	if st, ok, err := getState(tx, bucketPending, id); err != nil {
+		return err
+	} else if ok {
+		st.Next, st.Attempts, st.Backoff = time.Time{}, 0, false
+		return putState(tx, bucketPending, id, st)
+	}
+	st, ok, err := getState(tx, bucketFailed, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s is neither pending nor failed", ErrNotFound, id)
+	}
+	st.Attempts, st.Failed, st.Next, st.Backoff = 0, time.Time{}, time.Time{}, false
+	if err := tx.Delete(bucketFailed, []byte(id)); err != nil {
+		return err
+	}
+	if err := addOrder(tx, id, st); err != nil {
+		return err
+	}
+	return putState(tx, bucketPending, id, st)
+}
+
+// RequeueFailed requeues every failed email and returns their IDs.
+func RequeueFailed(tx *store.Tx) ([]string, error) {
+	var ids []string
+	if err := tx.Scan(bucketFailed, nil, func(k, _ []byte) (bool, error) {
+		ids = append(ids, string(k))
+		return true, nil
+	}); err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if err := Requeue(tx, id); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// Candidate is a pending email with its state.
+type Candidate struct {
+	ID    string
+	State State
+}
+
+// Scan tunes Due.
+type Scan struct {
+	Owner string
+	Now   time.Time
+	Max   int                  // at most this many candidates
+	Skip  func(id string) bool // emails to pass over without reading them
+	Stale func(owner string) bool
+	// Waiting, if set, is told of each email passed over because it is
+	// not due (its backoff, or another worker's lease) and until when, so
+	// the caller can skip it cheaply next time.
+	Waiting func(id string, until time.Time)
+}
+
+// Due lists, in storage order, up to s.Max pending emails s.Owner may
+// claim at s.Now; it returns too the earliest future attempt among the
+// others (zero: none).
+func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
+	var out []Candidate
+	var next time.Time
+	err := tx.Scan(bucketPending, nil, func(k, v []byte) (bool, error) {
+		id := string(k)
+		if s.Skip != nil && s.Skip(id) {
+			return true, nil
+		}
+		var st State
+		if len(v) > 0 {
+			if err := json.Unmarshal(v, &st); err != nil {
+				return false, fmt.Errorf("decode state of %s: %w", id, err)
+			}
+		}
+		if st.Claimable(s.Owner, s.Now, s.Stale) {
+			out = append(out, Candidate{ID: id, State: st})
+			return len(out) < s.Max, nil
+		}
+		at := st.Next
+		if !st.Lease.IsZero() && st.Lease.After(at) {
+			at = st.Lease
+		}
+		if at.After(s.Now) {
+			if next.IsZero() || at.Before(next) {
+				next = at
+			}
+			if s.Waiting != nil {
+				s.Waiting(id, at)
+			}
+		}
+		return true, nil
+	})
+	return out, next, err
+}
+
+// OrderHold is how long an email that hit a transient failure still holds
+// back the later emails of its conversation while it waits out its
+// backoff: order is kept through a short trouble (a disk full for a
+// moment), but an email that cannot go through for long (its sender's DNS
+// down for hours) does not stop its conversation; it is appended when it
+// goes through.
+const OrderHold = 2 * time.Minute
+
+// EarlierPending returns an email that shares an ordering key with id,
+// was answered 250 before it, and is still pending, and until when to
+// wait for it at least (its next attempt, when it waits out a backoff);
+// "" when id may be committed now. An earlier email waiting out a backoff
+// more than OrderHold after its 250 no longer holds id back. This is what
+// keeps the order of a conversation when several workers, or several
+// nodes, work at once: the in-process sequencer makes the wait rare, this
+// check makes it certain.
+func EarlierPending(tx *store.Tx, id string, st State, now time.Time) (string, time.Time, error) {
+	for _, key := range st.Keys {
+		prefix := append([]byte(key), 0)
+		var blocker string
+		var until time.Time
+		err := tx.Scan(bucketOrder, prefix, func(k, v []byte) (bool, error) {
+			if !strings.HasPrefix(string(k), string(prefix)) || len(k) != len(prefix)+8 {
+				return false, nil
+			}
+			if binary.BigEndian.Uint64(k[len(prefix):]) >= st.Seq {
+				return false, nil
+			}
+			other := string(v)
+			if other == id {
+				return true, nil
+			}
+			ost, found, err := getState(tx, bucketPending, other)
+			if err != nil || !found {
+				return err == nil, err
+			}
+			waiting := ost.Backoff && now.Before(ost.Next)
+			if waiting && (ost.Stored.IsZero() || now.Sub(ost.Stored) >= OrderHold) {
+				return true, nil
+			}
+			blocker = other
+			if waiting {
+				until = ost.Next
+			}
+			return false, nil
+		})
+		if err != nil || blocker != "" {
+			return blocker, until, err
+		}
+	}
+	return "", time.Time{}, nil
+}
+
+func orderKey(k string, seq uint64) []byte {
+	b := make([]byte, len(k)+1+8)
+	copy(b, k)
+	binary.BigEndian.PutUint64(b[len(k)+1:], seq)
+	return b
+}
+
+func addOrder(tx *store.Tx, id string, st State) error {
+	for _, k := range st.Keys {
+		if err := tx.Put(bucketOrder, orderKey(k, st.Seq), []byte(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dropOrder(tx *store.Tx, id string, st State) error {
+	for _, k := range st.Keys {
+		key := orderKey(k, st.Seq)
+		if string(tx.Get(bucketOrder, key)) == id {
+			if err := tx.Delete(bucketOrder, key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// newPending is the state of a newly stored email, written by Receive.
+func newPending(tx *store.Tx, id string, size int64, keys []string, now time.Time) error {
+	seq, err := tx.Sequence(bucketSeq)
+	if err != nil {
+		return err
+	}
+	st := State{Seq: seq, Stored: now, Size: size, Keys: keys}
+	if err := addOrder(tx, id, st); err != nil {
+		return err
+	}
+	return putState(tx, bucketPending, id, st)
+}

@@ -1,0 +1,279 @@
+package inbound
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deskmail/deskmail/store"
+)
+
+func storeOne(t *testing.T, r *Receiver, from, msgID, refs string) string {
+	t.Helper()
+	msg := fmt.Sprintf("From: %s\r\nMessage-ID: <%s>\r\n", from, msgID)
+	if refs != "" {
+		msg += "References: " + refs + "\r\n"
+	}
+	rc, err := r.Receive(context.Background(), Envelope{MailFrom: from, Rcpts: []string{"help@example.test"}, Proto: "ESMTP"},
+		strings.NewReader(msg+"\r\nbody\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc.ID
+}
+
+func update(t *testing.T, db *store.DB, fn func(tx *store.Tx) error) error {
+	t.Helper()
+	return db.Update(context.Background(), fn)
+}
+
+// A claim is a lease with a fence: when it runs out another worker may
+// claim, and the first one's commit then writes nothing.
+func TestClaimLeaseAndFence(t *testing.T) {
+	r, clk := newReceiver(t, Limits{})
+	id := storeOne(t, r, "ann@client.test", "a@x", "")
+	now := clk.Now()
+	var a, b State
+	if err := update(t, r.DB, func(tx *store.Tx) (err error) {
+		a, err = Claim(tx, id, "node1/p1", now, time.Minute, nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := update(t, r.DB, func(tx *store.Tx) error {
+		_, err := Claim(tx, id, "node2/p1", now.Add(30*time.Second), time.Minute, nil)
+		return err
+	}); !errors.Is(err, ErrNotClaimable) {
+		t.Fatalf("claimed under a live lease: %v", err)
+	}
+	if err := update(t, r.DB, func(tx *store.Tx) (err error) {
+		b, err = Claim(tx, id, "node2/p1", now.Add(61*time.Second), time.Minute, nil)
+		return err
+	}); err != nil {
+		t.Fatalf("claim after the lease ran out: %v", err)
+	}
+	if b.Fence <= a.Fence {
+		t.Errorf("fence %d after %d", b.Fence, a.Fence)
+	}
+	if err := update(t, r.DB, func(tx *store.Tx) error { return Finish(tx, id, "node1/p1", a.Fence) }); !errors.Is(err, ErrClaimLost) {
+		t.Errorf("the first worker's commit went through: %v", err)
+	}
+	if err := update(t, r.DB, func(tx *store.Tx) error { return Finish(tx, id, "node2/p1", b.Fence) }); err != nil {
+		t.Errorf("the claimant's commit: %v", err)
+	}
+	if err := update(t, r.DB, func(tx *store.Tx) error { return Finish(tx, id, "node2/p1", b.Fence) }); !errors.Is(err, ErrClaimLost) {
+		t.Errorf("a second finish: %v", err)
+	}
+}
+
+// A previous run of the same node is dead: its claims are taken over at
+// once, not after the lease.
+func TestStaleClaimOfThisNodeIsTakenOver(t *testing.T) {
+	r, clk := newReceiver(t, Limits{})
+	id := storeOne(t, r, "ann@client.test", "a@x", "")
+	now := clk.Now()
+	update(t, r.DB, func(tx *store.Tx) error { _, err := Claim(tx, id, "n1/old", now, time.Hour, nil); return err })
+	stale := func(o string) bool { return strings.HasPrefix(o, "n1/") && o != "n1/new" }
+	if err := update(t, r.DB, func(tx *store.Tx) error { _, err := Claim(tx, id, "n1/new", now, time.Hour, stale); return err }); err != nil {
+		t.Errorf("claim of a dead run kept: %v", err)
+	}
+}
+
+func TestDeferFailRequeue(t *testing.T) {
+	r, clk := newReceiver(t, Limits{})
+	id := storeOne(t, r, "ann@client.test", "a@x", "")
+	now := clk.Now()
+	claim := func(at time.Time) (st State, err error) {
+		err = update(t, r.DB, func(tx *store.Tx) (err error) { st, err = Claim(tx, id, "w", at, time.Minute, nil); return err })
+		return st, err
+	}
+	st, _ := claim(now)
+	if err := update(t, r.DB, func(tx *store.Tx) error {
+		_, err := Defer(tx, id, "w", st.Fence, "no space left on device", now.Add(time.Minute))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := claim(now.Add(30 * time.Second)); !errors.Is(err, ErrNotClaimable) {
+		t.Errorf("claimed during its backoff: %v", err)
+	}
+	var recs []Record
+	r.DB.View(func(tx *store.Tx) error { recs, _ = List(tx, ListPending, 10); return nil })
+	if len(recs) != 1 || recs[0].Attempts != 1 || recs[0].Reason != "no space left on device" || recs[0].From != "ann@client.test" {
+		t.Errorf("pending list %+v", recs)
+	}
+	st, err := claim(now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := update(t, r.DB, func(tx *store.Tx) error { return Fail(tx, id, "w", st.Fence, "stored copy gone", now) }); err != nil {
+		t.Fatal(err)
+	}
+	r.DB.View(func(tx *store.Tx) error { recs, _ = List(tx, "", 10); return nil })
+	if len(recs) != 1 || recs[0].State != ListFailed || recs[0].Reason != "stored copy gone" {
+		t.Errorf("after Fail: %+v", recs)
+	}
+	if _, err := claim(now.Add(time.Hour)); !errors.Is(err, ErrNotClaimable) {
+		t.Errorf("a failed email was claimed: %v", err)
+	}
+	var ids []string
+	if err := update(t, r.DB, func(tx *store.Tx) (err error) { ids, err = RequeueFailed(tx); return err }); err != nil || len(ids) != 1 {
+		t.Fatalf("requeue: %v %v", ids, err)
+	}
+	if _, err := claim(now); err != nil {
+		t.Errorf("requeued email not claimable at once: %v", err)
+	}
+	if err := update(t, r.DB, func(tx *store.Tx) error { return Requeue(tx, "nope") }); !errors.Is(err, ErrNotFound) {
+		t.Errorf("requeue of an unknown ID: %v", err)
+	}
+}
+
+// Two emails referring to one thread: the later one may not commit while
+// the earlier one is pending, unless that one waits out a backoff.
+func TestEarlierPendingHoldsBackTheSameConversation(t *testing.T) {
+	r, clk := newReceiver(t, Limits{})
+	first := storeOne(t, r, "ann@client.test", "r1@client.test", "<root@help.test>")
+	second := storeOne(t, r, "bob@other.test", "r2@other.test", "<root@help.test> <r1@client.test>")
+	other := storeOne(t, r, "cy@third.test", "z@third.test", "")
+	now := clk.Now()
+	check := func(id string) string {
+		var blocker string
+		r.DB.View(func(tx *store.Tx) error {
+			st, _, _ := getState(tx, bucketPending, id)
+			blocker, _, _ = EarlierPending(tx, id, st, now)
+			return nil
+		})
+		return blocker
+	}
+	if b := check(second); b != first {
+		t.Errorf("second blocked by %q, want %q", b, first)
+	}
+	if b := check(first); b != "" {
+		t.Errorf("first blocked by %q", b)
+	}
+	if b := check(other); b != "" {
+		t.Errorf("an unrelated email blocked by %q", b)
+	}
+	var st State
+	update(t, r.DB, func(tx *store.Tx) (err error) { st, err = Claim(tx, first, "w", now, time.Minute, nil); return err })
+	update(t, r.DB, func(tx *store.Tx) error {
+		_, err := Defer(tx, first, "w", st.Fence, "io error", now.Add(time.Minute))
+		return err
+	})
+	if b := check(second); b != first {
+		t.Errorf("a short trouble of the first email let the second pass: %q", b)
+	}
+	// Past OrderHold after its 250, an email waiting out a backoff no
+	// longer holds its conversation back.
+	now = now.Add(OrderHold)
+	update(t, r.DB, func(tx *store.Tx) (err error) { st, err = Claim(tx, first, "w", now, time.Minute, nil); return err })
+	update(t, r.DB, func(tx *store.Tx) error {
+		_, err := Defer(tx, first, "w", st.Fence, "io error", now.Add(time.Minute))
+		return err
+	})
+	if b := check(second); b != "" {
+		t.Errorf("blocked by an email in a long backoff: %q", b)
+	}
+}
+
+func TestBacklogRefusesPastItsBound(t *testing.T) {
+	r, _ := newReceiver(t, Limits{})
+	r.Backlog = &Backlog{MaxPending: 2}
+	storeOne(t, r, "a@x.test", "1@x", "")
+	storeOne(t, r, "a@x.test", "2@x", "")
+	_, err := r.Receive(context.Background(), env, strings.NewReader("Message-ID: <3@x>\r\n\r\nbody\r\n"))
+	var be *BusyError
+	if !errors.Is(err, ErrBusy) || !errors.As(err, &be) || be.Pending != 2 {
+		t.Fatalf("third email: %v, want ErrBusy at 2 pending", err)
+	}
+	if n, _ := Count(r.DB); n != 2 {
+		t.Errorf("%d stored", n)
+	}
+	var n, sz int64
+	r.DB.View(func(tx *store.Tx) (err error) { n, sz, err = PendingTotals(tx); return err })
+	if n != 2 || sz <= 0 {
+		t.Errorf("totals %d %d", n, sz)
+	}
+	r.Backlog.Remove(sz / 2)
+	if err := r.Busy(); err != nil {
+		t.Errorf("under the bound again: %v", err)
+	}
+}
+
+func TestOrderKeys(t *testing.T) {
+	cases := []struct {
+		name                string
+		rcpts               []string
+		from, id, irt, refs string
+		want                []string
+	}{
+		{"reply token and references", []string{"Reply+ABC@help.test"}, "Ann <ANN@client.test>", "<m1@c>", "<r@h>", "<root@h> <r@h>",
+			[]string{"rcpt:reply+abc@help.test", "mid:m1@c", "mid:r@h", "mid:root@h", "from:ann@client.test"}},
+		{"unparsable From falls back to angle brackets", []string{"help@help.test"}, "=?x?= broken <b@c.test>", "", "", "",
+			[]string{"from:b@c.test"}},
+		{"no From: envelope sender", []string{"help@help.test"}, "", "", "", "", []string{"from:env@x.test"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := OrderKeys(Envelope{MailFrom: "env@x.test", Rcpts: c.rcpts}, c.from, c.id, c.irt, c.refs)
+			if strings.Join(got, " ") != strings.Join(c.want, " ") {
+				t.Errorf("keys %q, want %q", got, c.want)
+			}
+		})
+	}
+	many := strings.Repeat("<a@b> <c@d> ", 100)
+	if n := len(OrderKeys(Envelope{}, "", "", "", many)); n > maxRefKeys+1 {
+		t.Errorf("%d keys from a long References", n)
+	}
+}
+
+// FuzzOrderKeys: untrusted header values must never panic the key
+// extraction, and no key may carry a NUL (the index separator).
+func FuzzOrderKeys(f *testing.F) {
+	f.Add("Ann <a@b>", "<m@x>", "<p@x>", "<r1@x> <r2@x>", "reply+t@h")
+	f.Add("", "", "<", "<<>>", "")
+	f.Add("\x00<\x00@\x00>", "<\x00>", ">", "<a@b", "REPLY+\x00")
+	f.Fuzz(func(t *testing.T, from, id, irt, refs, rcpt string) {
+		for _, k := range OrderKeys(Envelope{MailFrom: "e@x", Rcpts: []string{rcpt}}, from, id, irt, refs) {
+			if strings.ContainsRune(k, 0) || len(k) > maxKeyLen {
+				t.Fatalf("bad key %q", k)
+			}
+		}
+	})
+}
+
+// An email stored by an earlier version has no state in the pending
+// index (an empty value): it is due at once and claimed like any other.
+func TestPendingWithoutStateFromAnEarlierVersion(t *testing.T) {
+	r, clk := newReceiver(t, Limits{})
+	id := storeOne(t, r, "ann@client.test", "old@x", "")
+	if err := update(t, r.DB, func(tx *store.Tx) error { return tx.Put(bucketPending, []byte(id), nil) }); err != nil {
+		t.Fatal(err)
+	}
+	var cands []Candidate
+	r.DB.View(func(tx *store.Tx) (err error) {
+		cands, _, err = Due(tx, Scan{Owner: "w", Now: clk.Now(), Max: 10})
+		return err
+	})
+	if len(cands) != 1 || cands[0].ID != id {
+		t.Fatalf("due = %+v", cands)
+	}
+	err := update(t, r.DB, func(tx *store.Tx) error {
+		st, err := Claim(tx, id, "w", clk.Now(), time.Minute, nil)
+		if err != nil {
+			return err
+		}
+		return Finish(tx, id, "w", st.Fence)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	r.DB.View(func(tx *store.Tx) (err error) { n, _, err = PendingTotals(tx); return err })
+	if n != 0 {
+		t.Errorf("%d still pending", n)
+	}
+}
