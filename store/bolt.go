@@ -34,7 +34,6 @@ func (b *boltBackend) close() error { return b.db.Close() }
 // not mend.
 func (b *boltBackend) retryable(error) bool { return false }
 
-
 // boltTx is one bbolt transaction.
 type boltTx struct {
 	tx *bolt.Tx
