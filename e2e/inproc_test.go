@@ -56,7 +56,7 @@ func startInProcess(t *testing.T, dns fakeDNS, flags ...string) *inProcess {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	l := config.Register(fs)
 	args := append([]string{"--data", dir, "--smtp-addr", "127.0.0.1:0", "--http-addr", "off",
-		"--domain", "example.test", "--hostname", "mx.example.test"}, flags...)
+		"--domain", "example.test", "--hostname", "mx.example.test"}, append(storeArgs(t, dir), flags...)...)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}

@@ -159,7 +159,14 @@ func (p *Pipeline) process(ctx context.Context, id string) {
 		}}
 	}
 	delete(p.retry, id)
+	var gone bool
 	err = p.DB.Update(ctx, func(tx *store.Tx) error {
+		// On a shared database another node may have finished this
+		// message first; its commit wins (SERIALIZABLE makes the check
+		// and the writes one step) and this one records nothing.
+		if gone = !inbound.IsPending(tx, id); gone {
+			return nil
+		}
 		if res.Apply != nil {
 			if err := res.Apply(tx); err != nil {
 				return err
@@ -188,6 +195,10 @@ func (p *Pipeline) process(ctx context.Context, id string) {
 	}
 	if err != nil {
 		log.Error("finish stored message", "err", err)
+		return
+	}
+	if gone {
+		metricPipeline.WithLabelValues("elsewhere").Inc()
 		return
 	}
 	if res.After != nil {

@@ -64,6 +64,10 @@ func Pending(db *store.DB, max int) ([]string, error) {
 // (together with whatever the pipeline step wrote).
 func Done(tx *store.Tx, id string) error { return tx.Delete(bucketPending, []byte(id)) }
 
+// IsPending tells, in the caller's transaction, whether id still waits
+// for the pipeline (false once any node has recorded its result).
+func IsPending(tx *store.Tx, id string) bool { return tx.Get(bucketPending, []byte(id)) != nil }
+
 // Count returns how many messages are stored.
 func Count(db *store.DB) (n int, err error) {
 	err = db.View(func(tx *store.Tx) error { n = tx.Count(bucketMeta); return nil })

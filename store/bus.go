@@ -48,6 +48,8 @@ type subscriber struct {
 
 type bus struct {
 	be     *pgBackend
+	once   sync.Once // the listener starts with the first subscriber
+	ctx    context.Context
 	mu     sync.Mutex
 	subs   map[int]subscriber
 	next   int
@@ -57,12 +59,11 @@ type bus struct {
 
 func newBus(be *pgBackend) *bus {
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &bus{be: be, subs: map[int]subscriber{}, cancel: cancel, done: make(chan struct{})}
-	go b.run(ctx)
-	return b
+	return &bus{be: be, ctx: ctx, subs: map[int]subscriber{}, cancel: cancel, done: make(chan struct{})}
 }
 
 func (b *bus) subscribe(topic string, fn func(string)) func() {
+	b.once.Do(func() { go b.run(b.ctx) })
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	id := b.next
@@ -77,6 +78,7 @@ func (b *bus) subscribe(topic string, fn func(string)) func() {
 
 func (b *bus) close() {
 	b.cancel()
+	b.once.Do(func() { close(b.done) }) // never started
 	<-b.done
 }
 

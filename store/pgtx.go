@@ -44,18 +44,28 @@ func (t *pgTx) failed() error  { return t.err }
 // a failed transaction anyway.
 func (t *pgTx) fail(err error) error {
 	if t.err == nil {
-		if t.be.retryable(err) || isServerError(err) {
-			t.err = err
-		} else {
+		if isUnavailable(err) {
 			t.err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		} else {
+			t.err = err
 		}
 	}
 	return t.err
 }
 
-func isServerError(err error) bool {
+// isUnavailable tells a database that is away (no connection, a restart
+// or shutdown in progress, out of connections or disk) from an error of
+// the statement itself.
+func isUnavailable(err error) bool {
 	var pe interface{ SQLState() string }
-	return errors.As(err, &pe)
+	if !errors.As(err, &pe) {
+		return true // no answer from the server at all
+	}
+	switch pe.SQLState()[:2] {
+	case "08", "53", "57", "58":
+		return true
+	}
+	return false
 }
 
 func (t *pgTx) flush() error {

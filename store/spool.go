@@ -46,6 +46,9 @@ type SpoolWriter struct {
 // NewSpoolWriter starts a spool file.
 func (db *DB) NewSpoolWriter() (*SpoolWriter, error) {
 	dir := filepath.Join(db.dir, spoolTmpDir)
+	if db.pg != nil && db.dir == "" {
+		dir = os.TempDir() // a node-less command (db copy): only a buffer
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create spool folder: %w", err)
 	}
