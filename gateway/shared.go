@@ -186,7 +186,6 @@ func healthWatch(ctx context.Context, db *store.DB, ok *atomic.Bool, interval ti
 	}
 }
 
-
 // ReadSharedSecret reads a shared secret file's content from the database
 // named by storeSpec (nil when no node has stored it yet), for offline
 // commands.
