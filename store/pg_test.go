@@ -188,3 +188,37 @@ func TestLostConnectionFailsTheWrite(t *testing.T) {
 	}
 	update(t, a, func(tx *store.Tx) error { return tx.Put("b", []byte("after"), []byte("v")) })
 }
+
+// The operator views read what the nodes wrote, with typed columns.
+func TestOperatorViews(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	db, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	update(t, db, func(tx *store.Tx) error {
+		if err := tx.Put("journal", []byte("k1"), []byte(`{"id":"e1","time":"2026-11-30T10:00:00.123Z","direction":"in","status":"received","envelope_from":"a@x.test","envelope_to":["b@y.test"],"subject":"Hi","size":42}`)); err != nil {
+			return err
+		}
+		return tx.Put("queue_jobs", []byte("j1"), []byte(`{"id":"j1","kind":"email","state":"queued","person":"ann","to":"ann@x.test","conversation":"c1","messages":["m1","m2"],"attempts":2,"due":"2026-11-30T11:00:00Z","reason":"451 try later","created":"2026-11-30T10:00:00Z","updated":"2026-11-30T10:05:00Z"}`))
+	})
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var ts time.Time
+	var to []string
+	var size int64
+	err = conn.QueryRow(context.Background(), `SELECT time, envelope_to, size FROM deskmail_log WHERE direction = 'in' AND status = 'received'`).Scan(&ts, &to, &size)
+	if err != nil || ts.UnixMilli() != time.Date(2026, 11, 30, 10, 0, 0, 123e6, time.UTC).UnixMilli() || len(to) != 1 || to[0] != "b@y.test" || size != 42 {
+		t.Errorf("deskmail_log: %v %v %v %v", ts, to, size, err)
+	}
+	var attempts, msgs int
+	var lastErr string
+	err = conn.QueryRow(context.Background(), `SELECT attempts, messages, last_error FROM deskmail_queue WHERE state = 'queued' AND next_attempt > '2026-11-30T10:30:00Z'`).Scan(&attempts, &msgs, &lastErr)
+	if err != nil || attempts != 2 || msgs != 2 || lastErr != "451 try later" {
+		t.Errorf("deskmail_queue: %d %d %q %v", attempts, msgs, lastErr, err)
+	}
+}
