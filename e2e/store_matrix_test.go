@@ -24,13 +24,13 @@ var (
 // storeFor returns the --store of the data folder dir ("" on bbolt),
 // creating its database on first use; it is dropped when t ends.
 func storeFor(t testing.TB, dir string) string {
-	if !onPostgres() {
-		return ""
-	}
 	storesMu.Lock()
 	defer storesMu.Unlock()
 	if u, ok := stores[dir]; ok {
-		return u
+		return u // set by useStore too, in either pass
+	}
+	if !onPostgres() {
+		return ""
 	}
 	u := pgtest.NewDatabase(t)
 	stores[dir] = u
@@ -80,4 +80,12 @@ func bboltOnly(t *testing.T) {
 	if onPostgres() {
 		t.Skip("about the bbolt data folder; the PostgreSQL store has its own tests")
 	}
+}
+
+// useStore puts the data folder dir on the database url (a second node of
+// an existing one).
+func useStore(dir, url string) {
+	storesMu.Lock()
+	stores[dir] = url
+	storesMu.Unlock()
 }
