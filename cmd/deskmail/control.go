@@ -22,9 +22,10 @@ import (
 )
 
 // cliStore is the running command's --store: "" for the data folder's
-// bbolt file, or the nodes' shared PostgreSQL database, which the command
-// then reads and changes directly (no node needs to run, and every node
-// sees the change at once).
+// bbolt file, or the nodes' shared PostgreSQL database. A node running on
+// the --data folder is still asked first (it applies its own settings and
+// wakes itself); without one the command reads and changes the database
+// directly, and every node sees the change.
 var cliStore string
 
 // openStore opens the command's store when no daemon answers (bbolt) or
@@ -60,9 +61,6 @@ func controlClient(dataDir string, timeout time.Duration) *http.Client {
 
 // controlDo sends a request to the daemon; errNoDaemon when none listens.
 func controlDo(dataDir string, timeout time.Duration, method, path string, body io.Reader) (*http.Response, error) {
-	if store.IsPostgres(cliStore) {
-		return nil, errNoDaemon // the shared database is read directly
-	}
 	req, err := http.NewRequest(method, "http://deskmail"+path, body)
 	if err != nil {
 		return nil, err
