@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // pgTx is one transaction on the shared database. Writes are queued and
@@ -19,6 +21,22 @@ type pgTx struct {
 	rw      bool
 	err     error
 	pending pgx.Batch
+	conn    *pgxpool.Conn // a write transaction's connection, holding the writer lock
+	ended   bool
+	// seen remembers what this transaction read or wrote, by bucket and
+	// key (nil value: absent), so a key read again costs no round trip.
+	// The writer lock and the snapshot make it exact: no other writer
+	// can change a key under this transaction.
+	seen map[string][]byte
+}
+
+func cacheKey(bucket string, key []byte) string { return bucket + "\x00" + string(key) }
+
+func (t *pgTx) remember(bucket string, key, value []byte) {
+	if t.seen == nil {
+		t.seen = map[string][]byte{}
+	}
+	t.seen[cacheKey(bucket, key)] = value
 }
 
 // maxPending flushes long write queues early to bound memory.
@@ -106,12 +124,19 @@ func (t *pgTx) queue(sql string, args ...any) error {
 }
 
 func (t *pgTx) get(bucket string, key []byte) []byte {
+	if t.err != nil {
+		return nil
+	}
+	if v, ok := t.seen[cacheKey(bucket, key)]; ok {
+		return v
+	}
 	if t.flush() != nil {
 		return nil
 	}
 	var v []byte
 	err := t.tx.QueryRow(t.ctx, sqlGet, bucket, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
+		t.remember(bucket, key, nil)
 		return nil
 	}
 	if err != nil {
@@ -121,6 +146,7 @@ func (t *pgTx) get(bucket string, key []byte) []byte {
 	if v == nil {
 		v = []byte{}
 	}
+	t.remember(bucket, key, v)
 	return v
 }
 
@@ -130,11 +156,20 @@ func (t *pgTx) put(bucket string, key, value []byte) error {
 	}
 	// The caller may reuse its slices once Put returns; the batch is sent
 	// later.
-	return t.queue(sqlPut, bucket, append([]byte(nil), key...), append([]byte{}, value...))
+	v := append([]byte{}, value...)
+	if err := t.queue(sqlPut, bucket, append([]byte(nil), key...), v); err != nil {
+		return err
+	}
+	t.remember(bucket, key, v)
+	return nil
 }
 
 func (t *pgTx) del(bucket string, key []byte) error {
-	return t.queue(sqlDelete, bucket, append([]byte(nil), key...))
+	if err := t.queue(sqlDelete, bucket, append([]byte(nil), key...)); err != nil {
+		return err
+	}
+	t.remember(bucket, key, nil)
+	return nil
 }
 
 func (t *pgTx) sequence(bucket string) (uint64, error) {
@@ -279,14 +314,26 @@ func (t *pgTx) commit() error {
 	if err := t.flush(); err != nil {
 		return err
 	}
-	if err := t.tx.Commit(t.ctx); err != nil {
+	err := t.tx.Commit(t.ctx)
+	t.end()
+	if err != nil {
 		return t.fail(err)
 	}
 	return nil
 }
 
 func (t *pgTx) rollback() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5_000_000_000)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = t.tx.Rollback(ctx)
+	t.end()
+}
+
+// end gives the writer lock and the connection back, once.
+func (t *pgTx) end() {
+	if t.ended || t.conn == nil {
+		return
+	}
+	t.ended = true
+	unlockWriter(t.conn)
 }

@@ -123,11 +123,50 @@ func (b *pgBackend) begin(ctx context.Context, writable bool) (txOps, error) {
 	if writable {
 		o = pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}
 	}
-	tx, err := b.pool.BeginTx(ctx, o)
+	if !writable {
+		tx, err := b.pool.BeginTx(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+		}
+		return &pgTx{ctx: ctx, tx: tx, be: b}, nil
+	}
+	// Write batches of all nodes take turns: the session lock is taken
+	// before BEGIN, so the transaction's snapshot already holds every
+	// batch committed before it and SERIALIZABLE rarely has anything left
+	// to abort. Without it, batches on two nodes that both append to the
+	// journal (which reads the journal's last key) abort each other over
+	// and over. The lock is the cluster's single writer; group commit
+	// keeps it from being one round trip per message.
+	conn, err := b.pool.Acquire(ctx)
 	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if _, err := conn.Exec(ctx, sqlWriterLock); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("%w: writer lock: %w", ErrUnavailable, err)
+	}
+	tx, err := conn.BeginTx(ctx, o)
+	if err != nil {
+		unlockWriter(conn)
 		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
-	return &pgTx{ctx: ctx, tx: tx, be: b, rw: writable}, nil
+	return &pgTx{ctx: ctx, tx: tx, be: b, rw: true, conn: conn}, nil
+}
+
+const (
+	sqlWriterLock   = `SELECT pg_advisory_lock(hashtextextended('deskmail:writer', 0))`
+	sqlWriterUnlock = `SELECT pg_advisory_unlock(hashtextextended('deskmail:writer', 0))`
+)
+
+// unlockWriter releases the writer lock and the connection; a connection
+// that cannot unlock is closed, which releases the lock too.
+func unlockWriter(conn *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := conn.Exec(ctx, sqlWriterUnlock); err != nil {
+		_ = conn.Conn().Close(ctx)
+	}
+	conn.Release()
 }
 
 func (b *pgBackend) size() int64 {
