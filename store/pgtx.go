@@ -252,6 +252,17 @@ const (
 	maxPage   = 2048
 )
 
+// visit calls fn on rows until it says stop or fails.
+func visit(rows []kvRow, fn func(k, v []byte) (bool, error)) (stop bool, err error) {
+	for _, r := range rows {
+		more, err := fn(r.k, r.v)
+		if err != nil || !more {
+			return true, err
+		}
+	}
+	return false, nil
+}
+
 func (t *pgTx) scan(bucket string, from []byte, fn func(k, v []byte) (bool, error)) error {
 	if from == nil {
 		from = []byte{}
@@ -262,14 +273,8 @@ func (t *pgTx) scan(bucket string, from []byte, fn func(k, v []byte) (bool, erro
 		if err != nil {
 			return err
 		}
-		for _, r := range rows {
-			more, err := fn(r.k, r.v)
-			if err != nil || !more {
-				return err
-			}
-		}
-		if len(rows) < limit {
-			return nil
+		if stop, err := visit(rows, fn); stop || err != nil || len(rows) < limit {
+			return err
 		}
 		from, sql, limit = rows[len(rows)-1].k, sqlScanAfter, min(limit*2, maxPage)
 	}
@@ -288,14 +293,8 @@ func (t *pgTx) scanReverse(bucket string, before []byte, fn func(k, v []byte) (b
 		if err != nil {
 			return err
 		}
-		for _, r := range rows {
-			more, err := fn(r.k, r.v)
-			if err != nil || !more {
-				return err
-			}
-		}
-		if len(rows) < limit {
-			return nil
+		if stop, err := visit(rows, fn); stop || err != nil || len(rows) < limit {
+			return err
 		}
 		before, limit = rows[len(rows)-1].k, min(limit*2, maxPage)
 		rows, err = t.page(sqlScanBack, bucket, before, limit)
