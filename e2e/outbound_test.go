@@ -206,10 +206,6 @@ func TestRelayDeferredThenSentOneEmailThatThreadsBack(t *testing.T) {
 }
 
 func TestQueueSurvivesSIGKILL(t *testing.T) {
-	// On a shared database a starting node cannot tell its own dead
-	// leases from another node's live ones: they expire instead (after
-	// the lease time), which the store's and queue's tests cover.
-	bboltOnly(t)
 	dir := t.TempDir()
 	db := seed(t, dir, time.Hour, map[string][]string{"c1": {"a"}, "c2": {"b"}, "c3": {"c"}})
 	// c3's email was being sent when the daemon died: lease it by hand.

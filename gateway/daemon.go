@@ -137,6 +137,11 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		return nil, err
 	}
 	d.outbound, d.Queue = ob, ob.worker.Queue
+	if db.Shared() {
+		if d.Queue.Owner, err = nodeID(cfg.Data); err != nil {
+			return nil, err
+		}
+	}
 	// Everything is wired before any goroutine starts: the pipeline may
 	// begin at once on a backlog.
 	msgs := &messaging.Service{DB: db, Clock: clk, Hub: hub, OnNotify: d.Queue.Hold, OnSeen: d.Queue.SeenAck}

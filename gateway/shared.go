@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -198,4 +199,27 @@ func ReadSharedSecret(storeSpec, name string) ([]byte, error) {
 	var v []byte
 	err = db.View(func(tx *store.Tx) error { v = bytes.Clone(tx.Get(bSecrets, []byte(name))); return nil })
 	return v, err
+}
+
+// NodeIDFile names this node for the leases it takes on a shared store;
+// it stays in the node's own data folder, so a restarted node knows its
+// own leases.
+const NodeIDFile = "node-id"
+
+// nodeID reads or creates the node's name.
+func nodeID(dir string) (string, error) {
+	path := filepath.Join(dir, NodeIDFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	}
+	id, err := randomHex(8)
+	if err != nil {
+		return "", err
+	}
+	if err := store.WriteFileAtomic(path, id, 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return strings.TrimSpace(string(id)), nil
 }

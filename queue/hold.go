@@ -42,6 +42,10 @@ type Queue struct {
 	// SuppressAfter is the number of hard bounces to one address that
 	// suppress it (default 2).
 	SuppressAfter int
+	// Owner names this node when several share the store: its leases
+	// carry it, so a restarted node gives back its own leases at once
+	// (ReleaseOwn) and leaves the other nodes' alone. Empty on bbolt.
+	Owner string
 }
 
 func (q *Queue) holdFor() time.Duration  { return orDefault(q.HoldFor, DefaultHold) }
