@@ -13,7 +13,7 @@ build:
 # then the whole-system suite a second time on PostgreSQL (DESKMAIL_TEST_STORE=postgres).
 test: vet fmt-check
 	$(GO) test -race -count=1 ./...
-	DESKMAIL_TEST_STORE=postgres $(GO) test -race -count=1 ./e2e/
+	DESKMAIL_TEST_STORE=postgres $(GO) test -race -count=1 -timeout 40m ./e2e/
 
 vet:
 	$(GO) vet ./...
