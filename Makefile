@@ -9,9 +9,11 @@ all: build
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/deskmail
 
-# vet, format check, then every test (fuzz seed corpora included) under the race detector.
+# vet, format check, then every test (fuzz seed corpora included) under the race detector,
+# then the whole-system suite a second time on PostgreSQL (DESKMAIL_TEST_STORE=postgres).
 test: vet fmt-check
 	$(GO) test -race -count=1 ./...
+	DESKMAIL_TEST_STORE=postgres $(GO) test -race -count=1 -timeout 40m ./e2e/
 
 vet:
 	$(GO) vet ./...

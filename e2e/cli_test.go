@@ -33,7 +33,7 @@ func runCLI(t *testing.T, stdin io.Reader, env []string, args ...string) result 
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = cleanEnv(env...)
+	cmd.Env = cleanEnv(storeEnv(t, env, args)...)
 	cmd.Stdin = stdin
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

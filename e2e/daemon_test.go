@@ -48,6 +48,7 @@ var listeningRE = regexp.MustCompile(`msg=listening proto=(\w+) addr=(\S+)`)
 // it logs that it is ready. The process is killed when the test ends.
 func startDaemon(t *testing.T, dir string, extra ...string) *daemon {
 	t.Helper()
+	extra = append(storeArgs(t, dir), extra...)
 	cmd := exec.Command(binary, append(baseServeArgs(dir), extra...)...)
 	cmd.Env = cleanEnv()
 	stderr, err := cmd.StderrPipe()

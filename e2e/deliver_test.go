@@ -93,6 +93,7 @@ func TestDeliverExitCodes(t *testing.T) {
 	})
 
 	t.Run("data folder locked, no control socket", func(t *testing.T) {
+		bboltOnly(t)
 		dir := t.TempDir()
 		// Hold the database lock the way a hung daemon would, with no
 		// socket in the folder for deliver to talk to.

@@ -62,7 +62,7 @@ func startInProcessAt(t *testing.T, dir string, opts gateway.Options, flags ...s
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	l := config.Register(fs)
 	args := append([]string{"--data", dir, "--smtp-addr", "127.0.0.1:0", "--http-addr", "off",
-		"--domain", "example.test", "--hostname", "mx.example.test"}, flags...)
+		"--domain", "example.test", "--hostname", "mx.example.test"}, append(storeArgs(t, dir), flags...)...)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}

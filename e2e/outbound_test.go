@@ -29,12 +29,9 @@ import (
 // agent's posts, each notifying ann and so holding an email for hold.
 func seed(t *testing.T, dir string, hold time.Duration, posts map[string][]string) *store.DB {
 	t.Helper()
-	db, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openStore(t, dir)
 	ctx := context.Background()
-	err = db.Update(ctx, func(tx *store.Tx) error {
+	err := db.Update(ctx, func(tx *store.Tx) error {
 		for _, p := range []model.Person{
 			{ID: "agent", Kind: notify.KindUser, Name: "Agent", Emails: []string{"agent@example.test"}, Settings: notify.DefaultSettings()},
 			{ID: "ann", Kind: notify.KindCustomer, Name: "Ann", Emails: []string{"ann@client.test"}, Settings: notify.DefaultSettings()},

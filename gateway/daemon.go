@@ -55,6 +55,9 @@ type Daemon struct {
 	mta   *mta.Server
 	https []*http.Server
 	ready atomic.Bool
+	// storeOK follows the database's reachability (always true on bbolt).
+	storeOK     atomic.Bool
+	unsubscribe func()
 
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
@@ -87,11 +90,16 @@ func Start(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 
 // StartWith is Start with test seams.
 func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, err error) {
-	db, err := store.Open(cfg.Data, store.Options{Observe: observeCommit})
+	db, err := store.OpenStore(cfg.Store, cfg.Data, store.Options{Observe: observeCommit})
 	if err != nil {
 		return nil, err
 	}
+	if err := shareSecrets(context.Background(), db, cfg.Data, log); err != nil {
+		db.Close()
+		return nil, err
+	}
 	d := &Daemon{cfg: cfg, log: log, DB: db, errs: make(chan error, 8), Addrs: map[string]string{}}
+	d.storeOK.Store(true)
 	defer func() {
 		if err != nil {
 			d.closeAll()
@@ -140,6 +148,11 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		return nil, err
 	}
 	d.outbound, d.Queue = ob, ob.worker.Queue
+	if db.Shared() {
+		if d.Queue.Owner, err = nodeID(cfg.Data); err != nil {
+			return nil, err
+		}
+	}
 	// Everything is wired before any goroutine starts: the pipeline may
 	// begin at once on a backlog.
 	msgs := &messaging.Service{DB: db, Clock: clk, Hub: hub, OnNotify: d.Queue.Hold, OnSeen: d.Queue.SeenAck}
@@ -156,7 +169,12 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	}
 	step := &InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
 	pipe := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
-	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: pipe.Wake, Backlog: pipe.Backlog,
+	// Other nodes wake this one for their stored mail, queue changes and
+	// notifications (PostgreSQL; nothing with bbolt).
+	d.unsubscribe = wireBus(db, pipe.Wake, ob.worker.Wake, hub)
+	announce := newAnnouncer(ctx, db, TopicInbound)
+	stored := func(id string) { pipe.Wake(id); announce.Poke() }
+	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: stored, Backlog: pipe.Backlog,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}
 	pruner := &journal.Pruner{DB: db, Clock: clk, Retention: cfg.Retention, Interval: time.Minute,
 		Log: log.With("component", "prune"), Also: []func(context.Context, time.Time) (int, error){
@@ -166,9 +184,10 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			pruneAudit(db, cfg.Retention),
 			(&capPruner{db: db}).prune,
 		}}
-	d.workers.Add(2)
+	d.workers.Add(3)
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
 	go func() { defer d.workers.Done(); pruner.Run(ctx) }()
+	go func() { defer d.workers.Done(); healthWatch(ctx, db, &d.storeOK, 2*time.Second, log) }()
 	d.workers.Add(1)
 	go func() { defer d.workers.Done(); ob.worker.Run(ctx) }()
 
@@ -181,7 +200,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		}
 	}()
 	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
-		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.ready.Load,
+		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.isReady,
 		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db),
 		Center: &center.Service{DB: db, Clock: clk, Mailer: ob.worker.Composer.(*queue.Mailer), Messaging: msgs, Wake: ob.worker.Wake}}
 	sock := filepath.Join(cfg.Data, SocketName)
@@ -253,10 +272,13 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	}
 	d.consoleListeners(consoleInfo)
 	ob.announce(log)
-	log.Info("deskmail ready", "data", cfg.Data, "domains", strings.Join(cfg.Domains, ","), "version", version.Get().Short())
+	log.Info("deskmail ready", "data", cfg.Data, "store", db.Backend(), "domains", strings.Join(cfg.Domains, ","), "version", version.Get().Short())
 	d.ready.Store(true)
 	return d, nil
 }
+
+// isReady is /readyz: started, not stopping, and the store reachable.
+func (d *Daemon) isReady() bool { return d.ready.Load() && d.storeOK.Load() }
 
 func tlsConfig(cfg *config.Config) (*tls.Config, error) {
 	switch {
@@ -330,6 +352,9 @@ func (d *Daemon) closeAll() {
 		d.cancel()
 	}
 	d.workers.Wait()
+	if d.unsubscribe != nil {
+		d.unsubscribe()
+	}
 	if d.outbound != nil {
 		d.outbound.close()
 	}

@@ -25,6 +25,12 @@ type ThreadExplanation struct {
 // cannot be verified. Support addresses default to support@ each
 // recipient domain, as the daemon's default is support@ each domain.
 func ExplainThread(dataDir string, raw []byte, rcpts, support []string) ThreadExplanation {
+	return ExplainThreadIn("", dataDir, raw, rcpts, support)
+}
+
+// ExplainThreadIn is ExplainThread on the store named by storeSpec (a
+// postgres:// URL: the shared database, with or without nodes running).
+func ExplainThreadIn(storeSpec, dataDir string, raw []byte, rcpts, support []string) ThreadExplanation {
 	none := func(why string) ThreadExplanation { return ThreadExplanation{By: "none", Reason: why} }
 	e, err := parseEmail(raw)
 	if err != nil {
@@ -44,14 +50,30 @@ func ExplainThread(dataDir string, raw []byte, rcpts, support []string) ThreadEx
 		}
 	}
 	m := threading.Matcher{ReplyDomains: domains, SupportAddresses: support}
-	if _, err := os.Stat(filepath.Join(dataDir, threading.KeyFile)); err == nil {
-		keys, err := threading.LoadOrCreateKeyring(dataDir)
+	keyDir := dataDir
+	if store.IsPostgres(storeSpec) {
+		// The nodes' shared keyring is in the database; the loader reads
+		// a folder, so it gets a private copy.
+		tmp, err := os.MkdirTemp("", "deskmail-explain-")
+		if err != nil {
+			return none(err.Error())
+		}
+		defer os.RemoveAll(tmp)
+		if k, err := ReadSharedSecret(storeSpec, threading.KeyFile); err == nil && k != nil {
+			if err := os.WriteFile(filepath.Join(tmp, threading.KeyFile), k, 0o600); err != nil {
+				return none(err.Error())
+			}
+		}
+		keyDir = tmp
+	}
+	if _, err := os.Stat(filepath.Join(keyDir, threading.KeyFile)); err == nil {
+		keys, err := threading.LoadOrCreateKeyring(keyDir)
 		if err != nil {
 			return none(err.Error())
 		}
 		m.Tokens = keys
 	}
-	db, err := store.Open(dataDir, store.Options{ReadOnly: true})
+	db, err := store.OpenStore(storeSpec, dataDir, store.Options{ReadOnly: true, NoMigrate: true})
 	if errors.Is(err, store.ErrLocked) {
 		return none("the daemon holds " + dataDir + ": stop it to explain threading offline")
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/store/pgtest"
 )
 
 // BenchmarkSeen measures POST /v1/seen over loopback: a real listener, a
@@ -39,13 +40,29 @@ func BenchmarkSeen(b *testing.B) {
 	}
 }
 
+// BenchmarkSeenPostgres is BenchmarkSeen on the PostgreSQL store (a
+// database of its own, SERIALIZABLE group commit):
+//
+//	go test -run '^$' -bench BenchmarkSeenPostgres -benchtime 3000x ./httpapi
+func BenchmarkSeenPostgres(b *testing.B) {
+	for _, c := range []struct{ clients, len int }{{1, 20}, {16, 20}} {
+		b.Run(fmt.Sprintf("clients=%d/len=%d", c.clients, c.len), func(b *testing.B) {
+			benchSeenOn(b, c.clients, c.len, pgtest.Open(b, b.TempDir(), store.Options{}))
+		})
+	}
+}
+
 func benchSeen(b *testing.B, clients, convLen int) {
-	people := clients
 	db, err := store.Open(b.TempDir(), store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
+	benchSeenOn(b, clients, convLen, db)
+}
+
+func benchSeenOn(b *testing.B, clients, convLen int, db *store.DB) {
+	people := clients
 	// Ack i is person i%people's, for the (i/people)th message overall.
 	convs := seedPending(b, db, people, b.N/people+1, convLen)
 	clk := clock.Real{}

@@ -159,7 +159,7 @@ func (s *Server) writeStoreError(w http.ResponseWriter, r *http.Request, what st
 		writeError(w, http.StatusNotFound, "", notFoundText(err))
 	case errors.Is(err, model.ErrConflict):
 		writeError(w, http.StatusConflict, "", conflictText(err))
-	case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled), r.Context().Err() != nil:
+	case errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrUnavailable), errors.Is(err, context.Canceled), r.Context().Err() != nil:
 		writeError(w, http.StatusServiceUnavailable, "", "temporary failure, try again")
 	default:
 		s.Log.Error(what, "err", err, "path", r.URL.Path)

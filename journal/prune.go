@@ -28,10 +28,15 @@ type Pruner struct {
 	Also      []func(ctx context.Context, before time.Time) (int, error)
 }
 
-// Run prunes until ctx ends.
+// Run prunes until ctx ends. Nodes sharing a database take turns: a pass
+// runs only on the node holding the store's "prune" job, so two nodes
+// never delete the same keys at once (which would only waste both their
+// transactions on serialization retries).
 func (p *Pruner) Run(ctx context.Context) {
 	for {
-		p.Once(ctx)
+		if _, err := p.DB.TryExclusive(ctx, "prune", func() error { p.Once(ctx); return nil }); err != nil && ctx.Err() == nil {
+			p.Log.Warn("prune skipped", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

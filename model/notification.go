@@ -43,6 +43,10 @@ func AddNotification(tx *store.Tx, n Notification) error {
 	if err := put(tx, bNotifications, string(k), n); err != nil {
 		return err
 	}
+	// Other nodes' live streams learn of it once the commit is done.
+	if b, err := json.Marshal(n); err == nil {
+		tx.Publish(TopicNotification, string(b))
+	}
 	if n.Seen == nil {
 		if err := tx.Put(bUnseen, unseenKey(n.Person, n.Conversation, n.Message), nil); err != nil {
 			return err
@@ -146,4 +150,15 @@ func MarkSeen(tx *store.Tx, person, conv, upTo string, now time.Time) ([]string,
 		marked = append(marked, id)
 	}
 	return marked, nil
+}
+
+// TopicNotification is the store bus topic of new notifications: nodes
+// sharing a database feed each other's live streams from it.
+const TopicNotification = "notification"
+
+// DecodeNotificationNote reads a notification published on the bus.
+func DecodeNotificationNote(p string) (Notification, error) {
+	var n Notification
+	err := json.Unmarshal([]byte(p), &n)
+	return n, err
 }

@@ -46,6 +46,10 @@ type Queue struct {
 	// RecipientCap bounds the notification emails to one external
 	// address per hour (loopguard.RecipientCap); zero Max: no cap.
 	RecipientCap loopguard.RecipientCap
+	// Owner names this node when several share the store: its leases
+	// carry it, so a restarted node gives back its own leases at once
+	// (ReleaseOwn) and leaves the other nodes' alone. Empty on bbolt.
+	Owner string
 }
 
 func (q *Queue) holdFor() time.Duration  { return orDefault(q.HoldFor, DefaultHold) }

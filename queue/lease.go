@@ -80,6 +80,7 @@ func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease
 		}
 		j.State = StateSending
 		j.Attempts++
+		j.LeaseOwner = q.Owner
 		if err := setDue(tx, &j, now.Add(q.leaseFor())); err != nil {
 			return nil, err
 		}
@@ -243,6 +244,19 @@ func stillNotified(tx *store.Tx, person, msg string) (string, error) {
 // are sent again (with the same Message-ID), which is the one duplicate a
 // crash can cause.
 func (q *Queue) ReleaseStale(tx *store.Tx, now time.Time) (int, error) {
+	return q.release(tx, now, func(Job) bool { return true })
+}
+
+// ReleaseOwn is ReleaseStale on a store that other nodes share: only the
+// leases this node (Owner) took before it stopped, and leases with no
+// owner (left by a single-node daemon before its store was copied), are
+// released; another node's lease may be a delivery in flight and is left
+// to expire.
+func (q *Queue) ReleaseOwn(tx *store.Tx, now time.Time) (int, error) {
+	return q.release(tx, now, func(j Job) bool { return j.LeaseOwner == "" || j.LeaseOwner == q.Owner })
+}
+
+func (q *Queue) release(tx *store.Tx, now time.Time, mine func(Job) bool) (int, error) {
 	var stale []string
 	err := tx.Scan(bLeases, nil, func(k, _ []byte) (bool, error) {
 		stale = append(stale, string(k))
@@ -251,11 +265,16 @@ func (q *Queue) ReleaseStale(tx *store.Tx, now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	n := 0
 	for _, id := range stale {
 		j, err := GetJob(tx, id)
 		if err != nil {
 			return 0, err
 		}
+		if !mine(j) {
+			continue
+		}
+		n++
 		j.State, j.Reason = StateQueued, "sender stopped during the attempt"
 		if err := setDue(tx, &j, now); err != nil {
 			return 0, err
@@ -264,5 +283,5 @@ func (q *Queue) ReleaseStale(tx *store.Tx, now time.Time) (int, error) {
 			return 0, err
 		}
 	}
-	return len(stale), nil
+	return n, nil
 }

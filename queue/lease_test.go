@@ -208,3 +208,35 @@ func TestBackoffDoublesUpToMax(t *testing.T) {
 		t.Errorf("jitter low end: %v, want 48s", got)
 	}
 }
+
+// On a shared store a restarted node gives back its own leases at once and
+// leaves another node's lease (maybe a delivery in flight) to expire.
+func TestReleaseOwnLeavesOtherNodesLeases(t *testing.T) {
+	e := newEnv(t)
+	e.post("hello")
+	e.clk.Advance(DefaultHold)
+	e.q.Owner = "node-b"
+	var leased []Lease
+	e.update(func(tx *store.Tx) (err error) {
+		leased, err = e.q.Lease(tx, e.clk.Now(), 10, e.w.Composer)
+		return err
+	})
+	if len(leased) != 1 || leased[0].Job.LeaseOwner != "node-b" {
+		t.Fatalf("leased %+v, want one job owned by node-b", leased)
+	}
+	release := func(owner string) int {
+		e.q.Owner = owner
+		var n int
+		e.update(func(tx *store.Tx) (err error) {
+			n, err = e.q.ReleaseOwn(tx, e.clk.Now())
+			return err
+		})
+		return n
+	}
+	if n := release("node-a"); n != 0 {
+		t.Errorf("node A released %d of node B's leases", n)
+	}
+	if n := release("node-b"); n != 1 {
+		t.Errorf("node B released %d of its own leases, want 1", n)
+	}
+}

@@ -91,6 +91,7 @@ type Job struct {
 	Updated      time.Time `json:"updated"`
 	Due          time.Time `json:"due"`
 	Attempts     int       `json:"attempts"`
+	LeaseOwner   string    `json:"lease_owner,omitempty"` // the node of the last lease (shared stores)
 
 	// Set when the hold ends and the email is composed.
 	To        string `json:"to,omitempty"`

@@ -92,9 +92,18 @@ func (w *Worker) Wake() {
 func (w *Worker) Run(ctx context.Context) {
 	w.init()
 	var n int
-	err := w.DB.Update(ctx, func(tx *store.Tx) error {
+	var err error
+	// Only a store this process owns alone may have all its leases
+	// released at start: on a shared database the others may be other
+	// nodes' deliveries in flight, which the lease's expiry (and the
+	// attempt counter checked by Complete) hands over if their node died.
+	release := w.Queue.ReleaseStale
+	if w.DB.Shared() {
+		release = w.Queue.ReleaseOwn
+	}
+	err = w.DB.Update(ctx, func(tx *store.Tx) error {
 		var err error
-		n, err = w.Queue.ReleaseStale(tx, w.Clock.Now())
+		n, err = release(tx, w.Clock.Now())
 		return err
 	})
 	if err != nil {

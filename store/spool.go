@@ -9,7 +9,10 @@ import (
 	"strings"
 )
 
-// The spool holds message bodies too large to keep inline in bbolt. A body
+// The spool holds message bodies too large to keep inline in bbolt. On
+// PostgreSQL it is the bodies table instead (see spool_pg.go): the file is
+// only a local buffer until Commit stores it where every node can read it.
+// A body
 // is written to a temporary file, fsynced, renamed into place and the folder
 // fsynced before the record that points at it is committed, so a committed
 // pointer always names a complete file. A crash between the rename and the
@@ -43,6 +46,9 @@ type SpoolWriter struct {
 // NewSpoolWriter starts a spool file.
 func (db *DB) NewSpoolWriter() (*SpoolWriter, error) {
 	dir := filepath.Join(db.dir, spoolTmpDir)
+	if db.pg != nil && db.dir == "" {
+		dir = os.TempDir() // a node-less command (db copy): only a buffer
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create spool folder: %w", err)
 	}
@@ -78,6 +84,10 @@ func (w *SpoolWriter) Commit(name string) error {
 		os.Remove(w.f.Name())
 		return fmt.Errorf("close spool file: %w", err)
 	}
+	if w.db.pg != nil {
+		defer os.Remove(w.f.Name())
+		return w.db.pg.storeBody(name, w.f.Name())
+	}
 	dst, err := w.db.spoolPath(name)
 	if err != nil {
 		os.Remove(w.f.Name())
@@ -104,7 +114,10 @@ func (db *DB) spoolPath(name string) (string, error) {
 }
 
 // OpenSpool opens a committed spool file.
-func (db *DB) OpenSpool(name string) (*os.File, error) {
+func (db *DB) OpenSpool(name string) (io.ReadCloser, error) {
+	if db.pg != nil {
+		return db.pg.openBody(name)
+	}
 	p, err := db.spoolPath(name)
 	if err != nil {
 		return nil, err
@@ -114,6 +127,9 @@ func (db *DB) OpenSpool(name string) (*os.File, error) {
 
 // RemoveSpool deletes a spool file; a missing file is not an error.
 func (db *DB) RemoveSpool(name string) error {
+	if db.pg != nil {
+		return db.pg.removeBody(name)
+	}
 	p, err := db.spoolPath(name)
 	if err != nil {
 		return err
@@ -135,6 +151,10 @@ func (db *DB) SweepSpool(keep func(name string) bool) (int, error) {
 				n++
 			}
 		}
+	}
+	if db.pg != nil {
+		m, err := db.pg.sweepBodies(keep)
+		return n + m, err
 	}
 	ents, err := os.ReadDir(filepath.Join(db.dir, spoolDir))
 	if errors.Is(err, os.ErrNotExist) {

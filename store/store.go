@@ -1,5 +1,7 @@
-// Package store is deskmail's durable state: one bbolt file in the data
-// folder plus a spool of large message bodies beside it.
+// Package store is deskmail's durable state. Two backends sit under one
+// API: one bbolt file in the data folder plus a spool of large message
+// bodies beside it (the embedded default), or a PostgreSQL database that
+// any number of nodes share (--store postgres://...).
 //
 // Writers never talk to bbolt directly. Every write goes through
 // DB.Update, which hands the function to a single committer goroutine; the
@@ -10,13 +12,17 @@
 // delay (the committer never waits for a batch to fill).
 //
 // Domain packages see only Tx, a narrow view of a transaction with buckets
-// named by string, so bbolt types stay inside this package.
+// named by string, so neither bbolt nor pgx types leave this package and no
+// domain package knows which backend runs. On PostgreSQL the same group
+// commit runs each batch in one SERIALIZABLE transaction and reruns it on a
+// serialization failure (see postgres.go).
 package store
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -45,12 +51,26 @@ type Options struct {
 	MaxBatch int
 	// Observe, if set, is told the duration and size of every commit.
 	Observe func(d time.Duration, batch int, err error)
+	// NoMigrate makes OpenPostgres fail on a schema older than this
+	// binary's instead of migrating it (read-only CLI commands).
+	NoMigrate bool
 }
 
-// DB is an open data folder.
+// backend is one kind of storage under DB: bbolt or PostgreSQL.
+type backend interface {
+	begin(ctx context.Context, writable bool) (txOps, error)
+	size() int64
+	close() error
+	// retryable tells whether a failed transaction may simply be run
+	// again (a serialization failure between nodes).
+	retryable(err error) bool
+}
+
+// DB is an open store.
 type DB struct {
 	dir     string
-	bolt    *bolt.DB
+	be      backend
+	pg      *pgBackend // nil for bbolt
 	opts    Options
 	reqs    chan *request
 	stop    chan struct{}
@@ -64,13 +84,10 @@ type request struct {
 	done chan error
 }
 
-// Open opens (creating if needed) the database in dir.
+// Open opens (creating if needed) the bbolt database in dir.
 func Open(dir string, opts Options) (*DB, error) {
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = time.Second
-	}
-	if opts.MaxBatch == 0 {
-		opts.MaxBatch = 1024
 	}
 	if !opts.ReadOnly {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -100,28 +117,33 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{dir: dir, bolt: b, opts: opts,
+	return start(dir, &boltBackend{db: b}, nil, opts), nil
+}
+
+// start makes the DB and, unless read-only, its committer.
+func start(dir string, be backend, pg *pgBackend, opts Options) *DB {
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = 1024
+	}
+	db := &DB{dir: dir, be: be, pg: pg, opts: opts,
 		reqs: make(chan *request, opts.MaxBatch),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if opts.ReadOnly {
 		close(db.done)
-		return db, nil
+		return db
 	}
 	go db.commitLoop()
-	return db, nil
+	return db
 }
 
-// Dir is the data folder.
+// Dir is the data folder: the whole store with bbolt, the node's own
+// files (control socket, capture folder) with PostgreSQL.
 func (db *DB) Dir() string { return db.dir }
 
-// Size is the size of the database file in bytes.
-func (db *DB) Size() int64 {
-	var n int64
-	_ = db.bolt.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
-	return n
-}
+// Size is the size of the database in bytes.
+func (db *DB) Size() int64 { return db.be.size() }
 
-// Close waits for pending writes and closes the file.
+// Close waits for pending writes and closes the store.
 func (db *DB) Close() error {
 	db.closeMu.Lock()
 	if db.closed {
@@ -134,15 +156,16 @@ func (db *DB) Close() error {
 		close(db.stop)
 		<-db.done
 	}
-	return db.bolt.Close()
+	return db.be.close()
 }
 
 // Update runs fn in a read-write transaction that is committed and fsynced
 // before Update returns nil. fn may share its transaction with other
 // callers' functions: it must not call Update itself, and it may run more
 // than once (when another function in the same batch fails, the batch is
-// rolled back and the others are run again), so it must only touch the
-// transaction. An error from fn rolls back fn's writes only.
+// rolled back and the others are run again; on PostgreSQL also when the
+// database reports a serialization failure between nodes), so it must only
+// touch the transaction. An error from fn rolls back fn's writes only.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	db.closeMu.RLock()
 	if db.closed || db.opts.ReadOnly {
@@ -162,9 +185,23 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	return <-r.done
 }
 
-// View runs fn in a read-only transaction.
+// viewTimeout bounds one read transaction on PostgreSQL.
+const viewTimeout = 2 * time.Minute
+
+// View runs fn in a read-only transaction (a consistent snapshot).
 func (db *DB) View(fn func(*Tx) error) error {
-	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	ctx, cancel := context.WithTimeout(context.Background(), viewTimeout)
+	defer cancel()
+	ops, err := db.be.begin(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer ops.rollback()
+	err = fn(&Tx{ops: ops})
+	if ferr := ops.failed(); ferr != nil {
+		return ferr
+	}
+	return err
 }
 
 func (db *DB) commitLoop() {
@@ -199,26 +236,30 @@ func (db *DB) commitLoop() {
 	}
 }
 
+// commitTimeout bounds one batch's transaction on PostgreSQL, so a lost
+// database answers the waiting writers with an error instead of hanging.
+const commitTimeout = 15 * time.Second
+
+// maxRetries bounds the reruns of a batch after serialization failures.
+const maxRetries = 20
+
 // commit runs the batch in one transaction. A function that fails is
-// answered with its error and the rest are run again without it.
+// answered with its error and the rest are run again without it. A
+// serialization failure (PostgreSQL, another node wrote what this batch
+// read) reruns the whole batch, here and nowhere else.
 func (db *DB) commit(batch []*request) {
+	retries := 0
 	for len(batch) > 0 {
 		start := time.Now()
-		failed := -1
-		var fnErr error
-		err := db.bolt.Update(func(btx *bolt.Tx) error {
-			tx := &Tx{tx: btx}
-			for i, r := range batch {
-				if err := run(r.fn, tx); err != nil {
-					failed, fnErr = i, err
-					return err
-				}
-			}
-			return nil
-		})
+		failed, fnErr, err := db.tryBatch(batch)
 		if failed >= 0 {
 			batch[failed].done <- fnErr
 			batch = append(batch[:failed], batch[failed+1:]...)
+			continue
+		}
+		if err != nil && db.be.retryable(err) && retries < maxRetries {
+			retries++
+			time.Sleep(time.Duration(retries) * time.Duration(rand.IntN(2000)+200) * time.Microsecond)
 			continue
 		}
 		if db.opts.Observe != nil {
@@ -229,6 +270,37 @@ func (db *DB) commit(batch []*request) {
 		}
 		return
 	}
+}
+
+// tryBatch runs the batch once. failed is the index of a function that
+// returned an error (fnErr), or -1; err is the transaction's own failure.
+func (db *DB) tryBatch(batch []*request) (failed int, fnErr, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	ops, err := db.be.begin(ctx, true)
+	if err != nil {
+		return -1, nil, err
+	}
+	tx := &Tx{ops: ops}
+	for i, r := range batch {
+		if err := run(r.fn, tx); err != nil {
+			ops.rollback()
+			// A function that failed because the transaction did (a
+			// lost connection) is not to blame: the batch fails.
+			if ferr := ops.failed(); ferr != nil {
+				return -1, nil, ferr
+			}
+			return i, err, nil
+		}
+	}
+	if pub, ok := ops.(interface{ publish([]note) }); ok && len(tx.notes) > 0 {
+		pub.publish(tx.notes)
+	}
+	if err := ops.commit(); err != nil {
+		ops.rollback()
+		return -1, nil, err
+	}
+	return -1, nil, nil
 }
 
 func run(fn func(*Tx) error, tx *Tx) (err error) {

@@ -3,148 +3,83 @@ package store
 import (
 	"bytes"
 	"context"
-	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Tx is a transaction as domain packages see it: buckets named by string,
 // keys and values as bytes. Slices returned by Get and passed to scan
 // functions are valid only inside the transaction.
+//
+// Tx is the same for every backend. On PostgreSQL a read can fail (the
+// connection is lost); Get has no error to return, so the failure is kept
+// in the transaction and fails its commit (Update) or its View: a function
+// that decided something on a nil from a failed Get never gets it
+// committed.
 type Tx struct {
-	tx *bolt.Tx
+	ops txOps
+	// notes are what the transaction publishes to the other nodes once it
+	// commits (see Publish).
+	notes []note
+}
+
+// txOps is one backend's transaction.
+type txOps interface {
+	writable() bool
+	get(bucket string, key []byte) []byte
+	put(bucket string, key, value []byte) error
+	del(bucket string, key []byte) error
+	sequence(bucket string) (uint64, error)
+	lastKey(bucket string) []byte
+	count(bucket string) int
+	scan(bucket string, from []byte, fn func(k, v []byte) (bool, error)) error
+	scanReverse(bucket string, before []byte, fn func(k, v []byte) (bool, error)) error
+	// failed is the first error a method could not return (nil if none).
+	failed() error
+	commit() error
+	rollback()
 }
 
 // Writable tells whether the transaction may write.
-func (t *Tx) Writable() bool { return t.tx.Writable() }
-
-func (t *Tx) bucket(name string, create bool) (*bolt.Bucket, error) {
-	b := t.tx.Bucket([]byte(name))
-	if b != nil || !create {
-		return b, nil
-	}
-	b, err := t.tx.CreateBucketIfNotExists([]byte(name))
-	if err != nil {
-		return nil, fmt.Errorf("create bucket %s: %w", name, err)
-	}
-	return b, nil
-}
+func (t *Tx) Writable() bool { return t.ops.writable() }
 
 // Get returns the value of key in bucket, or nil.
-func (t *Tx) Get(bucket string, key []byte) []byte {
-	b, _ := t.bucket(bucket, false)
-	if b == nil {
-		return nil
-	}
-	return b.Get(key)
-}
+func (t *Tx) Get(bucket string, key []byte) []byte { return t.ops.get(bucket, key) }
 
 // Put stores value under key, creating the bucket if needed.
-func (t *Tx) Put(bucket string, key, value []byte) error {
-	b, err := t.bucket(bucket, true)
-	if err != nil {
-		return err
-	}
-	if err := b.Put(key, value); err != nil {
-		return fmt.Errorf("put %s: %w", bucket, err)
-	}
-	return nil
-}
+func (t *Tx) Put(bucket string, key, value []byte) error { return t.ops.put(bucket, key, value) }
 
 // Delete removes key from bucket; a missing key or bucket is not an error.
-func (t *Tx) Delete(bucket string, key []byte) error {
-	b, _ := t.bucket(bucket, false)
-	if b == nil {
-		return nil
-	}
-	if err := b.Delete(key); err != nil {
-		return fmt.Errorf("delete %s: %w", bucket, err)
-	}
-	return nil
-}
+func (t *Tx) Delete(bucket string, key []byte) error { return t.ops.del(bucket, key) }
 
 // Sequence returns the next value of bucket's counter (starting at 1).
-func (t *Tx) Sequence(bucket string) (uint64, error) {
-	b, err := t.bucket(bucket, true)
-	if err != nil {
-		return 0, err
-	}
-	return b.NextSequence()
-}
+// Values are unique across nodes; on PostgreSQL a rolled-back transaction
+// leaves a gap, so callers may rely on order and uniqueness, not density.
+func (t *Tx) Sequence(bucket string) (uint64, error) { return t.ops.sequence(bucket) }
 
 // LastKey returns a copy of the largest key of bucket, or nil.
-func (t *Tx) LastKey(bucket string) []byte {
-	b, _ := t.bucket(bucket, false)
-	if b == nil {
-		return nil
-	}
-	k, _ := b.Cursor().Last()
-	if k == nil {
-		return nil
-	}
-	return append([]byte(nil), k...)
-}
+func (t *Tx) LastKey(bucket string) []byte { return t.ops.lastKey(bucket) }
 
 // Count returns the number of keys in bucket.
-func (t *Tx) Count(bucket string) int {
-	b, _ := t.bucket(bucket, false)
-	if b == nil {
-		return 0
-	}
-	return b.Stats().KeyN
-}
+func (t *Tx) Count(bucket string) int { return t.ops.count(bucket) }
 
 // Scan calls fn for each key >= from in ascending order (from nil: the
 // first key) until fn returns false or an error. Do not write to the
 // bucket being scanned from fn; collect keys and write afterwards.
 func (t *Tx) Scan(bucket string, from []byte, fn func(k, v []byte) (bool, error)) error {
-	b, _ := t.bucket(bucket, false)
-	if b == nil {
-		return nil
-	}
-	c := b.Cursor()
-	var k, v []byte
-	if from == nil {
-		k, v = c.First()
-	} else {
-		k, v = c.Seek(from)
-	}
-	for ; k != nil; k, v = c.Next() {
-		more, err := fn(k, v)
-		if err != nil || !more {
-			return err
-		}
-	}
-	return nil
+	return t.ops.scan(bucket, from, fn)
 }
 
 // ScanReverse calls fn for each key < before in descending order (before
 // nil: from the last key) until fn returns false or an error.
 func (t *Tx) ScanReverse(bucket string, before []byte, fn func(k, v []byte) (bool, error)) error {
-	b, _ := t.bucket(bucket, false)
-	if b == nil {
-		return nil
-	}
-	c := b.Cursor()
-	var k, v []byte
-	if before == nil {
-		k, v = c.Last()
-	} else {
-		k, v = c.Seek(before)
-		if k == nil {
-			k, v = c.Last()
-		}
-		for k != nil && bytes.Compare(k, before) >= 0 {
-			k, v = c.Prev()
-		}
-	}
-	for ; k != nil; k, v = c.Prev() {
-		more, err := fn(k, v)
-		if err != nil || !more {
-			return err
-		}
-	}
-	return nil
+	return t.ops.scanReverse(bucket, before, fn)
+}
+
+// Publish tells the other nodes sharing the database, once the
+// transaction commits, that something happened on topic (payload at most
+// 1,000 bytes). Nothing is sent for a transaction that rolls back. With
+// bbolt there are no other nodes and Publish does nothing.
+func (t *Tx) Publish(topic, payload string) {
+	t.notes = append(t.notes, note{topic: topic, payload: payload})
 }
 
 // PruneBefore deletes the keys of bucket that sort before limit, at most

@@ -18,7 +18,28 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/gateway"
+	"github.com/deskmail/deskmail/store"
 )
+
+// cliStore is the running command's --store: "" for the data folder's
+// bbolt file, or the nodes' shared PostgreSQL database. A node running on
+// the --data folder is still asked first (it applies its own settings and
+// wakes itself); without one the command reads and changes the database
+// directly, and every node sees the change.
+var cliStore string
+
+// openStore opens the command's store when no daemon answers (bbolt) or
+// always (PostgreSQL). It never migrates: a schema this binary does not
+// match is an error that says what to do.
+func openStore(data string, opts store.Options) (*store.DB, error) {
+	if store.IsPostgres(cliStore) {
+		opts.NoMigrate = true
+	}
+	return store.OpenStore(cliStore, data, opts)
+}
+
+// wakeNodes tells running nodes that the command changed their queue.
+func wakeNodes(db *store.DB) { db.Publish(gateway.TopicQueue, "") }
 
 // errNoDaemon means no daemon answers on the data folder's control socket,
 // so the command may open the data folder itself.
@@ -60,13 +81,14 @@ func controlDo(dataDir string, timeout time.Duration, method, path string, body 
 func dataSubcommand(parent *cobra.Command, asJSON *bool, use, short string, args cobra.PositionalArgs,
 	run func(w io.Writer, data string, args []string) error) *cobra.Command {
 	c := &cobra.Command{Use: use, Short: short, Args: args}
-	loader := config.Register(c.Flags(), "data")
+	loader := config.Register(c.Flags(), "data", "store")
 	c.Flags().BoolVar(asJSON, "json", false, "print JSON")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		cfg, err := loader.Load(os.Environ())
 		if err != nil {
 			return err
 		}
+		cliStore = cfg.Store
 		return run(c.OutOrStdout(), cfg.Data, args)
 	}
 	parent.AddCommand(c)

@@ -13,7 +13,7 @@ import (
 func init() { subcommands = append(subcommands, newDBCmd) }
 
 func newDBCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "db", Short: "Maintenance of the data folder"}
+	cmd := &cobra.Command{Use: "db", Short: "Maintenance of the store (data folder or shared database)"}
 	compact := &cobra.Command{
 		Use:   "compact",
 		Short: "Rewrite the database without its free pages (daemon stopped)",
@@ -33,5 +33,11 @@ func newDBCmd() *cobra.Command {
 		return nil
 	}
 	cmd.AddCommand(compact)
+	for _, sub := range dbSubcommands {
+		cmd.AddCommand(sub())
+	}
 	return cmd
 }
+
+// dbSubcommands are the other files' db subcommands.
+var dbSubcommands []func() *cobra.Command

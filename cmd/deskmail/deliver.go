@@ -16,6 +16,7 @@ import (
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/config"
+	"github.com/deskmail/deskmail/gateway"
 	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/store"
@@ -46,7 +47,7 @@ func newDeliverCmd() *cobra.Command {
 			"67 recipient not ours, 64 bad usage.",
 	}
 	cmd.Flags().StringVarP(&sender, "from", "f", "", "envelope sender (empty: the null reverse path)")
-	loader := config.Register(cmd.Flags(), "data", "domain", "max-message-bytes", "max-header-bytes", "hostname", "max-pending", "max-pending-bytes")
+	loader := config.Register(cmd.Flags(), "data", "store", "domain", "max-message-bytes", "max-header-bytes", "hostname", "max-pending", "max-pending-bytes")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return &exitError{exUsage, errors.New("deliver: at least one recipient is required")}
@@ -55,6 +56,7 @@ func newDeliverCmd() *cobra.Command {
 		if err != nil {
 			return &exitError{exUsage, err}
 		}
+		cliStore = cfg.Store
 		code, err := deliver(cfg, sender, args, cmd.InOrStdin())
 		if code != exitSuccess {
 			return &exitError{code, err}
@@ -103,11 +105,13 @@ func deliver(cfg *config.Config, sender string, rcpts []string, stdin io.Reader)
 // deliverOffline stores the message in the data folder directly; the
 // daemon's pipeline picks it up from the pending index when it starts.
 func deliverOffline(cfg *config.Config, sender string, rcpts []string, stdin io.Reader) (int, error) {
-	db, err := store.Open(cfg.Data, store.Options{LockTimeout: 5 * time.Second})
+	db, err := openStore(cfg.Data, store.Options{LockTimeout: 5 * time.Second})
 	if err != nil {
 		return exTempFail, err
 	}
 	defer db.Close()
+	// Running nodes on a shared database process it at once.
+	defer db.Publish(gateway.TopicInbound, "")
 	// The daemon's backlog bound holds here too: with the daemon stopped
 	// the backlog can only grow, and Postfix keeps what it cannot hand over.
 	backlog := &inbound.Backlog{MaxPending: int64(cfg.MaxPending), MaxBytes: cfg.MaxPendingBytes}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/deskmail/deskmail/gateway"
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/threading"
+	"github.com/deskmail/deskmail/store"
 )
 
 func init() { subcommands = append(subcommands, newExplainCmd) }
@@ -37,6 +39,7 @@ func newExplainCmd() *cobra.Command {
 		mailFrom string
 		rcpts    []string
 		dataDir  string
+		storeURL string
 		support  []string
 	)
 	cmd := &cobra.Command{
@@ -66,7 +69,20 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 			}
 			opts := loopguard.Options{}
 			path := filepath.Join(dataDir, gateway.LoopSecretFile)
-			if _, statErr := os.Stat(path); dataDir != "" && statErr == nil {
+			if store.IsPostgres(storeURL) {
+				// The nodes' shared marker key, from their database.
+				k, err := gateway.ReadSharedSecret(storeURL, gateway.LoopSecretFile)
+				if err != nil {
+					return err
+				}
+				if k != nil {
+					secret, err := hex.DecodeString(strings.TrimSpace(string(k)))
+					if err != nil {
+						return fmt.Errorf("shared marker key: %w", err)
+					}
+					opts.Secrets = [][]byte{secret}
+				}
+			} else if _, statErr := os.Stat(path); dataDir != "" && statErr == nil {
 				// The daemon's marker key, so deskmail's own mail coming
 				// back is recognised offline too (never created here).
 				secret, err := gateway.LoadOrCreateSecret(path)
@@ -86,8 +102,8 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 			}
 			v := loopguard.New(opts).Classify(env, raw)
 			var thread *gateway.ThreadExplanation
-			if dataDir != "" {
-				t := gateway.ExplainThread(dataDir, raw, rcpts, support)
+			if dataDir != "" || store.IsPostgres(storeURL) {
+				t := gateway.ExplainThreadIn(storeURL, dataDir, raw, rcpts, support)
 				thread = &t
 			}
 			if asJSON {
@@ -100,6 +116,7 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 	cmd.Flags().StringVar(&mailFrom, "mail-from", "", "SMTP reverse path (MAIL FROM) the email came with")
 	cmd.Flags().StringArrayVar(&rcpts, "rcpt", nil, "SMTP recipient (RCPT TO); repeatable")
 	cmd.Flags().StringVar(&dataDir, "data", "", "data folder (read-only): its marker key recognises deskmail's own mail; its conversations show the threading")
+	cmd.Flags().StringVar(&storeURL, "store", os.Getenv("DESKMAIL_STORE"), "the nodes' shared PostgreSQL database (postgres://...), read-only: its marker key and conversations, as --data gives for a bbolt folder")
 	cmd.Flags().StringArrayVar(&support, "support-address", nil, "support address for the threading answer (default support@ each recipient domain); repeatable")
 	return cmd
 }

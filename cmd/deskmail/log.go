@@ -55,12 +55,13 @@ func newLogCmd() *cobra.Command {
 	f.IntVar(&o.limit, "limit", 1000, "at most this many entries (the newest)")
 	f.BoolVar(&o.asJSON, "json", false, "one JSON object per line")
 	f.BoolVar(&o.follow, "follow", false, "keep watching for new entries")
-	loader := config.Register(f, "data")
+	loader := config.Register(f, "data", "store")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loader.Load(os.Environ())
 		if err != nil {
 			return err
 		}
+		cliStore = cfg.Store
 		if o.direction != "" && o.direction != "in" && o.direction != "out" {
 			return fmt.Errorf("--direction: must be in or out")
 		}
@@ -141,7 +142,7 @@ func fetchLog(dataDir string, o logOpts, after string) ([]journal.Entry, error) 
 }
 
 func readLogOffline(dataDir string, o logOpts, after string) ([]journal.Entry, error) {
-	db, err := store.Open(dataDir, store.Options{ReadOnly: true})
+	db, err := openStore(dataDir, store.Options{ReadOnly: true})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("the daemon holds %s but its control socket does not answer: %w", dataDir, err)
 	}

@@ -145,12 +145,18 @@ func newQueueCmd() *cobra.Command {
 func queueCall(data, method, path string, out any, offline func(db *store.DB) error) error {
 	resp, err := controlDo(data, 30*time.Second, method, path, nil)
 	if errors.Is(err, errNoDaemon) {
-		db, err := store.Open(data, store.Options{ReadOnly: method == http.MethodGet})
+		db, err := openStore(data, store.Options{ReadOnly: method == http.MethodGet})
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		return offline(db)
+		if err := offline(db); err != nil {
+			return err
+		}
+		if method != http.MethodGet {
+			wakeNodes(db)
+		}
+		return nil
 	}
 	if err != nil {
 		return err

@@ -232,7 +232,7 @@ func centerCall(data, method, path string, in, out any, offline func(tx *store.T
 	resp, err := controlDo(data, 30*time.Second, method, path, body)
 	if errors.Is(err, errNoDaemon) {
 		ro := method == http.MethodGet || strings.HasSuffix(path, "/preview")
-		if _, err := os.Stat(filepath.Join(data, store.DBFile)); ro && errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(data, store.DBFile)); ro && !store.IsPostgres(cliStore) && errors.Is(err, os.ErrNotExist) {
 			// No data folder yet: read the defaults from an empty store.
 			tmp, err := os.MkdirTemp("", "deskmail-empty-")
 			if err != nil {
@@ -241,7 +241,7 @@ func centerCall(data, method, path string, in, out any, offline func(tx *store.T
 			defer os.RemoveAll(tmp)
 			data, ro = tmp, false
 		}
-		db, err := store.Open(data, store.Options{ReadOnly: ro})
+		db, err := openStore(data, store.Options{ReadOnly: ro})
 		if err != nil {
 			return err
 		}

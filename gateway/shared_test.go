@@ -1,0 +1,63 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/store/pgtest"
+	"github.com/deskmail/deskmail/threading"
+)
+
+// Two nodes starting on one database end up with the same secrets; a node
+// whose data folder already had a key (a site moved with db copy) shares
+// its own, and a later node's differing file is replaced.
+func TestNodesShareTheirSecrets(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	log := slog.New(slog.DiscardHandler)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(dirA, LoopSecretFile), []byte("00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dirB, LoopSecretFile), []byte("ffeeddccbbaa99887766554433221100\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{dirA, dirB} {
+		db, err := store.OpenPostgres(context.Background(), url, dir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := shareSecrets(context.Background(), db, dir, log); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	for name := range sharedSecretFiles {
+		a, errA := os.ReadFile(filepath.Join(dirA, name))
+		b, errB := os.ReadFile(filepath.Join(dirB, name))
+		if errA != nil || errB != nil || string(a) != string(b) || len(a) == 0 {
+			t.Errorf("%s: node A %q (%v), node B %q (%v)", name, a, errA, b, errB)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dirB, LoopSecretFile)); string(b) != "00112233445566778899aabbccddeeff\n" {
+		t.Errorf("node B's marker key %q, want node A's, stored first", b)
+	}
+	ka, err := threading.LoadOrCreateKeyring(dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := threading.LoadOrCreateKeyring(dirB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ka.Token("c1", "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kb.ParseToken(tok); err != nil {
+		t.Errorf("a reply token minted on node A does not verify on node B: %v", err)
+	}
+}

@@ -1,0 +1,236 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+
+	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/store/pgtest"
+)
+
+// Every behaviour of the seam, on both backends: domain packages must not
+// be able to tell them apart.
+
+type opener func(t *testing.T) *store.DB
+
+func backends() map[string]opener {
+	return map[string]opener{
+		"bbolt": func(t *testing.T) *store.DB {
+			db, err := store.Open(t.TempDir(), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		},
+		"postgres": func(t *testing.T) *store.DB { return pgtest.Open(t, t.TempDir(), store.Options{}) },
+	}
+}
+
+func update(t *testing.T, db *store.DB, fn func(*store.Tx) error) {
+	t.Helper()
+	if err := db.Update(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSeam(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error {
+				for i := range 100 {
+					if err := tx.Put("b", fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "v%d", i)); err != nil {
+						return err
+					}
+				}
+				// Read-your-writes inside one transaction.
+				if v := tx.Get("b", []byte("k042")); string(v) != "v42" {
+					return fmt.Errorf("own write not visible: %q", v)
+				}
+				if err := tx.Put("e", []byte("empty"), nil); err != nil {
+					return err
+				}
+				return tx.Delete("b", []byte("k099"))
+			})
+			err := db.View(func(tx *store.Tx) error {
+				if tx.Writable() {
+					t.Error("View is writable")
+				}
+				if v := tx.Get("b", []byte("k001")); string(v) != "v1" {
+					t.Errorf("Get = %q", v)
+				}
+				if v := tx.Get("b", []byte("k099")); v != nil {
+					t.Errorf("deleted key = %q", v)
+				}
+				if v := tx.Get("e", []byte("empty")); v == nil || len(v) != 0 {
+					t.Errorf("empty value = %#v, want empty non-nil", v)
+				}
+				if v := tx.Get("nobucket", []byte("x")); v != nil {
+					t.Errorf("missing bucket Get = %q", v)
+				}
+				if n := tx.Count("b"); n != 99 {
+					t.Errorf("Count = %d, want 99", n)
+				}
+				if k := tx.LastKey("b"); string(k) != "k098" {
+					t.Errorf("LastKey = %q", k)
+				}
+				if k := tx.LastKey("nobucket"); k != nil {
+					t.Errorf("LastKey of missing bucket = %q", k)
+				}
+				var fwd []string
+				_ = tx.Scan("b", []byte("k095"), func(k, _ []byte) (bool, error) {
+					fwd = append(fwd, string(k))
+					return true, nil
+				})
+				if fmt.Sprint(fwd) != "[k095 k096 k097 k098]" {
+					t.Errorf("Scan from k095 = %v", fwd)
+				}
+				var all int
+				_ = tx.Scan("b", nil, func(k, _ []byte) (bool, error) { all++; return true, nil })
+				if all != 99 {
+					t.Errorf("Scan all = %d keys", all)
+				}
+				var rev []string
+				_ = tx.ScanReverse("b", []byte("k003"), func(k, _ []byte) (bool, error) {
+					rev = append(rev, string(k))
+					return true, nil
+				})
+				if fmt.Sprint(rev) != "[k002 k001 k000]" {
+					t.Errorf("ScanReverse before k003 = %v", rev)
+				}
+				var last []string
+				_ = tx.ScanReverse("b", nil, func(k, _ []byte) (bool, error) {
+					last = append(last, string(k))
+					return len(last) < 2, nil
+				})
+				if fmt.Sprint(last) != "[k098 k097]" {
+					t.Errorf("ScanReverse from the end = %v", last)
+				}
+				stop := errors.New("stop")
+				if err := tx.Scan("b", nil, func(k, _ []byte) (bool, error) { return true, stop }); !errors.Is(err, stop) {
+					t.Errorf("Scan error = %v", err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestSequenceIsUniqueAndGrows(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			var mu sync.Mutex
+			seen := map[uint64]bool{}
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 20 {
+						var n uint64
+						err := db.Update(context.Background(), func(tx *store.Tx) (err error) {
+							n, err = tx.Sequence("journal")
+							return err
+						})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						if seen[n] {
+							t.Errorf("sequence %d handed out twice", n)
+						}
+						seen[n] = true
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if len(seen) != 160 || !seen[1] {
+				t.Errorf("%d distinct values (1 seen: %v)", len(seen), seen[1])
+			}
+		})
+	}
+}
+
+func TestFailingFunctionSparesItsBatch(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			boom := errors.New("boom")
+			var wg sync.WaitGroup
+			errs := make([]error, 20)
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = db.Update(context.Background(), func(tx *store.Tx) error {
+						if err := tx.Put("b", fmt.Append(nil, i), []byte("v")); err != nil {
+							return err
+						}
+						if i%5 == 3 {
+							return boom
+						}
+						return nil
+					})
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				var got []byte
+				_ = db.View(func(tx *store.Tx) error { got = tx.Get("b", fmt.Append(nil, i)); return nil })
+				if i%5 == 3 {
+					if !errors.Is(err, boom) || got != nil {
+						t.Errorf("write %d: err %v, stored %q; want boom and nothing", i, err, got)
+					}
+				} else if err != nil || string(got) != "v" {
+					t.Errorf("write %d: err %v, stored %q", i, err, got)
+				}
+			}
+		})
+	}
+}
+
+func TestLargeBodyIsReadableByEveryNode(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			w, err := db.NewSpoolWriter()
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := bytes.Repeat([]byte("0123456789"), 100_000)
+			if _, err := w.Write(body); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Commit("msg1"); err != nil {
+				t.Fatal(err)
+			}
+			r, err := db.OpenSpool("msg1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(r)
+			r.Close()
+			if !bytes.Equal(got, body) {
+				t.Errorf("body: %d bytes back, want %d", len(got), len(body))
+			}
+			if err := db.RemoveSpool("msg1"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.OpenSpool("msg1"); err == nil {
+				t.Error("removed body still opens")
+			}
+		})
+	}
+}

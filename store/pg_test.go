@@ -1,0 +1,224 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/store/pgtest"
+)
+
+// twoNodes opens two stores on one fresh database, as two deskmail nodes.
+func twoNodes(t *testing.T) (a, b *store.DB, url string) {
+	url = pgtest.NewDatabase(t)
+	var err error
+	for _, p := range []**store.DB{&a, &b} {
+		if *p, err = store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		db := *p
+		t.Cleanup(func() { db.Close() })
+	}
+	return a, b, url
+}
+
+// Read-modify-write on one key from two nodes at once: serializable
+// isolation plus the retry in the committer lose no increment.
+func TestTwoNodesLoseNoUpdate(t *testing.T) {
+	a, b, _ := twoNodes(t)
+	const each = 60
+	var wg sync.WaitGroup
+	for _, db := range []*store.DB{a, b, a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				err := db.Update(context.Background(), func(tx *store.Tx) error {
+					n, _ := strconv.Atoi(string(tx.Get("c", []byte("n"))))
+					return tx.Put("c", []byte("n"), []byte(strconv.Itoa(n+1)))
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var got string
+	_ = b.View(func(tx *store.Tx) error { got = string(tx.Get("c", []byte("n"))); return nil })
+	if got != strconv.Itoa(4*each) {
+		t.Errorf("counter = %s after %d increments on two nodes", got, 4*each)
+	}
+}
+
+func TestNotesReachTheOtherNodeOnlyAfterCommit(t *testing.T) {
+	a, b, _ := twoNodes(t)
+	got := make(chan string, 10)
+	cancel := b.Subscribe("wake", func(p string) { got <- p })
+	defer cancel()
+	own := make(chan string, 10)
+	defer a.Subscribe("wake", func(p string) { own <- p })()
+	deadline := time.Now().Add(10 * time.Second)
+	// The listener may still be connecting: publish until it hears.
+	for {
+		_ = a.Update(context.Background(), func(tx *store.Tx) error { tx.Publish("wake", "rolled back"); return errors.New("no") })
+		_ = a.Update(context.Background(), func(tx *store.Tx) error { tx.Publish("wake", "committed"); return nil })
+		select {
+		case p := <-got:
+			if p != "committed" {
+				t.Fatalf("node B heard %q", p)
+			}
+			select {
+			case p := <-own:
+				t.Errorf("node A heard its own note %q", p)
+			default:
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node B never heard node A's note")
+		}
+	}
+}
+
+func TestTryExclusiveRunsOnOneNode(t *testing.T) {
+	a, b, _ := twoNodes(t)
+	inside := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan bool)
+	go func() {
+		ran, err := a.TryExclusive(context.Background(), "prune", func() error {
+			close(inside)
+			<-release
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- ran
+	}()
+	<-inside
+	ran, err := b.TryExclusive(context.Background(), "prune", func() error { return nil })
+	if err != nil || ran {
+		t.Errorf("node B ran the job while A held it (ran %v, err %v)", ran, err)
+	}
+	close(release)
+	if !<-done {
+		t.Error("node A did not run")
+	}
+	if ran, _ := b.TryExclusive(context.Background(), "prune", func() error { return nil }); !ran {
+		t.Error("node B could not run once A was done")
+	}
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(context.Background(), `INSERT INTO schema_version (version, name) VALUES (9999, '9999_future.sql')`)
+	conn.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if !errors.Is(err, store.ErrSchemaTooNew) || !strings.Contains(err.Error(), "9999") {
+		t.Errorf("open on a newer schema: %v", err)
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	applied, v, err := store.MigrateURL(context.Background(), url)
+	if err != nil || applied != 0 || v != store.SchemaVersion() {
+		t.Errorf("migrate a migrated database: applied %d, version %d, %v", applied, v, err)
+	}
+}
+
+func TestUnreachableDatabaseIsAClearError(t *testing.T) {
+	_, err := store.OpenPostgres(context.Background(), "postgres://postgres:secret@127.0.0.1:1/none?sslmode=disable&connect_timeout=2", t.TempDir(), store.Options{})
+	if err == nil || !strings.Contains(err.Error(), "connect to") || strings.Contains(err.Error(), "secret") {
+		t.Errorf("open on a closed port: %v", err)
+	}
+}
+
+// A database lost mid-run fails Update (never a silent success) and the
+// store works again once it is back.
+func TestLostConnectionFailsTheWrite(t *testing.T) {
+	a, _, url := twoNodes(t)
+	update(t, a, func(tx *store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) })
+	// Cut every connection of this database, as a restart does.
+	conn, err := pgx.Connect(context.Background(), pgtest.Server())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	name := url[strings.LastIndex(url, "/")+1:]
+	if i := strings.Index(name, "?"); i >= 0 {
+		name = name[:i]
+	}
+	if _, err := conn.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, name); err != nil {
+		t.Fatal(err)
+	}
+	// The pool notices a dead connection on use: the first write after the
+	// cut either fails with ErrUnavailable or succeeds on a fresh one;
+	// never a success that is not stored.
+	for i := range 3 {
+		err := a.Update(context.Background(), func(tx *store.Tx) error {
+			return tx.Put("b", []byte(strconv.Itoa(i)), []byte("v"))
+		})
+		var stored bool
+		_ = a.View(func(tx *store.Tx) error { stored = tx.Get("b", []byte(strconv.Itoa(i))) != nil; return nil })
+		if err == nil && !stored {
+			t.Errorf("write %d answered success but is not stored", i)
+		}
+		if err != nil && !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("write %d: %v, want ErrUnavailable", i, err)
+		}
+	}
+	update(t, a, func(tx *store.Tx) error { return tx.Put("b", []byte("after"), []byte("v")) })
+}
+
+// The operator views read what the nodes wrote, with typed columns.
+func TestOperatorViews(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	db, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	update(t, db, func(tx *store.Tx) error {
+		if err := tx.Put("journal", []byte("k1"), []byte(`{"id":"e1","time":"2026-11-30T10:00:00.123Z","direction":"in","status":"received","envelope_from":"a@x.test","envelope_to":["b@y.test"],"subject":"Hi","size":42}`)); err != nil {
+			return err
+		}
+		return tx.Put("queue_jobs", []byte("j1"), []byte(`{"id":"j1","kind":"email","state":"queued","person":"ann","to":"ann@x.test","conversation":"c1","messages":["m1","m2"],"attempts":2,"due":"2026-11-30T11:00:00Z","reason":"451 try later","created":"2026-11-30T10:00:00Z","updated":"2026-11-30T10:05:00Z"}`))
+	})
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var ts time.Time
+	var to []string
+	var size int64
+	err = conn.QueryRow(context.Background(), `SELECT time, envelope_to, size FROM deskmail_log WHERE direction = 'in' AND status = 'received'`).Scan(&ts, &to, &size)
+	if err != nil || ts.UnixMilli() != time.Date(2026, 11, 30, 10, 0, 0, 123e6, time.UTC).UnixMilli() || len(to) != 1 || to[0] != "b@y.test" || size != 42 {
+		t.Errorf("deskmail_log: %v %v %v %v", ts, to, size, err)
+	}
+	var attempts, msgs int
+	var lastErr string
+	err = conn.QueryRow(context.Background(), `SELECT attempts, messages, last_error FROM deskmail_queue WHERE state = 'queued' AND next_attempt > '2026-11-30T10:30:00Z'`).Scan(&attempts, &msgs, &lastErr)
+	if err != nil || attempts != 2 || msgs != 2 || lastErr != "451 try later" {
+		t.Errorf("deskmail_queue: %d %d %q %v", attempts, msgs, lastErr, err)
+	}
+}

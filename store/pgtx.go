@@ -1,0 +1,338 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// pgTx is one transaction on the shared database. Writes are queued and
+// sent in one round trip (a pgx batch) before the next read or the commit,
+// so a function that writes ten keys costs one round trip, not ten; reads
+// see the transaction's own writes because the queue is flushed first.
+type pgTx struct {
+	ctx     context.Context
+	tx      pgx.Tx
+	be      *pgBackend
+	rw      bool
+	err     error
+	pending pgx.Batch
+	conn    *pgxpool.Conn // a write transaction's connection, holding the writer lock
+	ended   bool
+	// seen remembers what this transaction read or wrote, by bucket and
+	// key (nil value: absent), so a key read again costs no round trip.
+	// The writer lock and the snapshot make it exact: no other writer
+	// can change a key under this transaction.
+	seen map[string][]byte
+}
+
+func cacheKey(bucket string, key []byte) string { return bucket + "\x00" + string(key) }
+
+func (t *pgTx) remember(bucket string, key, value []byte) {
+	if t.seen == nil {
+		t.seen = map[string][]byte{}
+	}
+	t.seen[cacheKey(bucket, key)] = value
+}
+
+// maxPending flushes long write queues early to bound memory.
+const maxPending = 512
+
+const (
+	sqlGet       = `SELECT value FROM kv WHERE bucket = $1 AND key = $2`
+	sqlPut       = `INSERT INTO kv (bucket, key, value) VALUES ($1, $2, $3) ON CONFLICT (bucket, key) DO UPDATE SET value = EXCLUDED.value`
+	sqlDelete    = `DELETE FROM kv WHERE bucket = $1 AND key = $2`
+	sqlLastKey   = `SELECT key FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT 1`
+	sqlCount     = `SELECT count(*) FROM kv WHERE bucket = $1`
+	sqlScan      = `SELECT key, value FROM kv WHERE bucket = $1 AND key >= $2 ORDER BY key LIMIT $3`
+	sqlScanAfter = `SELECT key, value FROM kv WHERE bucket = $1 AND key > $2 ORDER BY key LIMIT $3`
+	sqlScanBack  = `SELECT key, value FROM kv WHERE bucket = $1 AND key < $2 ORDER BY key DESC LIMIT $3`
+	sqlScanLast  = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT $2`
+	sqlNotify    = `SELECT pg_notify('deskmail', $1)`
+)
+
+func (t *pgTx) writable() bool { return t.rw }
+func (t *pgTx) failed() error  { return t.err }
+
+// fail keeps the first error: PostgreSQL refuses every later statement of
+// a failed transaction anyway.
+func (t *pgTx) fail(err error) error {
+	if t.err == nil {
+		if isUnavailable(err) {
+			t.err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		} else {
+			t.err = err
+		}
+	}
+	return t.err
+}
+
+// isUnavailable tells a database that is away (no connection, a restart
+// or shutdown in progress, out of connections or disk) from an error of
+// the statement itself.
+func isUnavailable(err error) bool {
+	var pe interface{ SQLState() string }
+	if !errors.As(err, &pe) {
+		return true // no answer from the server at all
+	}
+	switch pe.SQLState()[:2] {
+	case "08", "53", "57", "58":
+		return true
+	}
+	return false
+}
+
+func (t *pgTx) flush() error {
+	if t.err != nil {
+		return t.err
+	}
+	if t.pending.Len() == 0 {
+		return nil
+	}
+	b := t.pending
+	t.pending = pgx.Batch{}
+	n := b.Len()
+	br := t.tx.SendBatch(t.ctx, &b)
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return t.fail(err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func (t *pgTx) queue(sql string, args ...any) error {
+	if t.err != nil {
+		return t.err
+	}
+	if !t.rw {
+		return errors.New("store: write in a read-only transaction")
+	}
+	t.pending.Queue(sql, args...)
+	if t.pending.Len() >= maxPending {
+		return t.flush()
+	}
+	return nil
+}
+
+func (t *pgTx) get(bucket string, key []byte) []byte {
+	if t.err != nil {
+		return nil
+	}
+	if v, ok := t.seen[cacheKey(bucket, key)]; ok {
+		return v
+	}
+	if t.flush() != nil {
+		return nil
+	}
+	var v []byte
+	err := t.tx.QueryRow(t.ctx, sqlGet, bucket, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		t.remember(bucket, key, nil)
+		return nil
+	}
+	if err != nil {
+		t.fail(err)
+		return nil
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	t.remember(bucket, key, v)
+	return v
+}
+
+func (t *pgTx) put(bucket string, key, value []byte) error {
+	if len(key) == 0 {
+		return fmt.Errorf("put %s: key required", bucket)
+	}
+	// The caller may reuse its slices once Put returns; the batch is sent
+	// later.
+	v := append([]byte{}, value...)
+	if err := t.queue(sqlPut, bucket, append([]byte(nil), key...), v); err != nil {
+		return err
+	}
+	t.remember(bucket, key, v)
+	return nil
+}
+
+func (t *pgTx) del(bucket string, key []byte) error {
+	if err := t.queue(sqlDelete, bucket, append([]byte(nil), key...)); err != nil {
+		return err
+	}
+	t.remember(bucket, key, nil)
+	return nil
+}
+
+func (t *pgTx) sequence(bucket string) (uint64, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	name, err := t.be.ensureSequence(t.ctx, bucket)
+	if err != nil {
+		return 0, t.fail(err)
+	}
+	var n int64
+	if err := t.tx.QueryRow(t.ctx, `SELECT nextval($1::text::regclass)`, name).Scan(&n); err != nil {
+		return 0, t.fail(err)
+	}
+	return uint64(n), nil
+}
+
+func (t *pgTx) lastKey(bucket string) []byte {
+	if t.flush() != nil {
+		return nil
+	}
+	var k []byte
+	err := t.tx.QueryRow(t.ctx, sqlLastKey, bucket).Scan(&k)
+	if err != nil {
+		if !errors.Is(err, pgx.ErrNoRows) {
+			t.fail(err)
+		}
+		return nil
+	}
+	return k
+}
+
+func (t *pgTx) count(bucket string) int {
+	if t.flush() != nil {
+		return 0
+	}
+	var n int64
+	if err := t.tx.QueryRow(t.ctx, sqlCount, bucket).Scan(&n); err != nil {
+		t.fail(err)
+		return 0
+	}
+	return int(n)
+}
+
+type kvRow struct{ k, v []byte }
+
+// page reads up to limit rows. Rows are read in full before the caller's
+// function runs: it may query the same transaction (one connection) from
+// inside a scan.
+func (t *pgTx) page(sql string, args ...any) ([]kvRow, error) {
+	if err := t.flush(); err != nil {
+		return nil, err
+	}
+	rows, err := t.tx.Query(t.ctx, sql, args...)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	defer rows.Close()
+	var out []kvRow
+	for rows.Next() {
+		var r kvRow
+		if err := rows.Scan(&r.k, &r.v); err != nil {
+			return nil, t.fail(err)
+		}
+		if r.v == nil {
+			r.v = []byte{}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.fail(err)
+	}
+	return out, nil
+}
+
+// Scans read in growing pages: most callers stop after a few keys, some
+// read a whole bucket.
+const (
+	firstPage = 32
+	maxPage   = 2048
+)
+
+// visit calls fn on rows until it says stop or fails.
+func visit(rows []kvRow, fn func(k, v []byte) (bool, error)) (stop bool, err error) {
+	for _, r := range rows {
+		more, err := fn(r.k, r.v)
+		if err != nil || !more {
+			return true, err
+		}
+	}
+	return false, nil
+}
+
+func (t *pgTx) scan(bucket string, from []byte, fn func(k, v []byte) (bool, error)) error {
+	if from == nil {
+		from = []byte{}
+	}
+	sql, limit := sqlScan, firstPage
+	for {
+		rows, err := t.page(sql, bucket, from, limit)
+		if err != nil {
+			return err
+		}
+		if stop, err := visit(rows, fn); stop || err != nil || len(rows) < limit {
+			return err
+		}
+		from, sql, limit = rows[len(rows)-1].k, sqlScanAfter, min(limit*2, maxPage)
+	}
+}
+
+func (t *pgTx) scanReverse(bucket string, before []byte, fn func(k, v []byte) (bool, error)) error {
+	limit := firstPage
+	var rows []kvRow
+	var err error
+	if before == nil {
+		rows, err = t.page(sqlScanLast, bucket, limit)
+	} else {
+		rows, err = t.page(sqlScanBack, bucket, before, limit)
+	}
+	for {
+		if err != nil {
+			return err
+		}
+		if stop, err := visit(rows, fn); stop || err != nil || len(rows) < limit {
+			return err
+		}
+		before, limit = rows[len(rows)-1].k, min(limit*2, maxPage)
+		rows, err = t.page(sqlScanBack, bucket, before, limit)
+	}
+}
+
+// publish sends the transaction's notes with it: PostgreSQL delivers a
+// NOTIFY only when (and if) the transaction commits.
+func (t *pgTx) publish(notes []note) {
+	for _, n := range notes {
+		_ = t.queue(sqlNotify, t.be.node+"\t"+n.topic+"\t"+n.payload)
+	}
+}
+
+func (t *pgTx) commit() error {
+	if err := t.flush(); err != nil {
+		return err
+	}
+	err := t.tx.Commit(t.ctx)
+	t.end()
+	if err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func (t *pgTx) rollback() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = t.tx.Rollback(ctx)
+	t.end()
+}
+
+// end gives the writer lock and the connection back, once.
+func (t *pgTx) end() {
+	if t.ended || t.conn == nil {
+		return
+	}
+	t.ended = true
+	unlockWriter(t.conn)
+}

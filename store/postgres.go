@@ -1,0 +1,274 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The PostgreSQL backend keeps every bucket in one table, kv(bucket, key,
+// value), ordered by (bucket, key) exactly as bbolt orders a bucket
+// (bytea compares as bytes), so Scan, ScanReverse and LastKey mean the
+// same on both backends. Large message bodies live in their own table,
+// bodies(name, data); bucket sequences are PostgreSQL sequences, unique
+// across nodes.
+//
+// Isolation: every Update batch runs in one SERIALIZABLE transaction. Two
+// nodes that read and write the same rows (two seen-acks shrinking one
+// held email, two nodes coalescing a burst into one job, two claims of
+// one lease) cannot both commit: PostgreSQL aborts one with SQLSTATE
+// 40001 and DB.commit runs that batch again on fresh data, the one place
+// where serialization failures are retried. Update functions are already
+// written to run more than once (group commit reruns a batch when one of
+// its functions fails). Reads (View) run in REPEATABLE READ READ ONLY: one
+// consistent snapshot, as a bbolt read transaction gives.
+
+// IsPostgres tells whether a --store value names a PostgreSQL database.
+func IsPostgres(spec string) bool {
+	return strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://")
+}
+
+// OpenStore opens the store named by spec: empty for the bbolt file in
+// dir, a postgres:// URL for PostgreSQL (dir then holds only the node's
+// own files).
+func OpenStore(spec, dir string, opts Options) (*DB, error) {
+	switch {
+	case spec == "" || spec == "bolt" || spec == "bbolt":
+		return Open(dir, opts)
+	case IsPostgres(spec):
+		return OpenPostgres(context.Background(), spec, dir, opts)
+	}
+	return nil, fmt.Errorf("store %q: want a postgres:// URL, or nothing for the data folder's bbolt file", Redact(spec))
+}
+
+// Redact hides the password of a database URL for logs and errors.
+func Redact(spec string) string {
+	cfg, err := pgconn.ParseConfig(spec)
+	if err != nil || cfg.Password == "" {
+		return spec
+	}
+	return strings.Replace(spec, ":"+cfg.Password+"@", ":xxxxx@", 1)
+}
+
+// connectTimeout bounds the first contact with the database at start.
+const connectTimeout = 10 * time.Second
+
+// OpenPostgres connects to the database at url, applies the migrations
+// this binary carries (unless opts.NoMigrate) and refuses a schema newer
+// than it knows.
+func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = 16
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(cctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
+	}
+	if err := pool.Ping(cctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
+	}
+	if opts.NoMigrate {
+		err = checkSchema(cctx, pool)
+	} else {
+		err = Migrate(cctx, pool)
+	}
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if dir != "" && !opts.ReadOnly {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("create data folder: %w", err)
+		}
+	}
+	var id [6]byte
+	_, _ = rand.Read(id[:])
+	be := &pgBackend{pool: pool, url: url, node: hex.EncodeToString(id[:])}
+	be.bus = newBus(be)
+	return start(dir, be, be, opts), nil
+}
+
+// pgBackend is a pool of connections to one shared database.
+type pgBackend struct {
+	pool *pgxpool.Pool
+	url  string
+	node string // tells this node's own notifications apart
+	seqs sync.Map
+	bus  *bus
+}
+
+func (b *pgBackend) begin(ctx context.Context, writable bool) (txOps, error) {
+	o := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	if writable {
+		o = pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}
+	}
+	if !writable {
+		tx, err := b.pool.BeginTx(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+		}
+		return &pgTx{ctx: ctx, tx: tx, be: b}, nil
+	}
+	// Write batches of all nodes take turns: the session lock is taken
+	// before BEGIN, so the transaction's snapshot already holds every
+	// batch committed before it and SERIALIZABLE rarely has anything left
+	// to abort. Without it, batches on two nodes that both append to the
+	// journal (which reads the journal's last key) abort each other over
+	// and over. The lock is the cluster's single writer; group commit
+	// keeps it from being one round trip per message.
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if _, err := conn.Exec(ctx, sqlWriterLock); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("%w: writer lock: %w", ErrUnavailable, err)
+	}
+	tx, err := conn.BeginTx(ctx, o)
+	if err != nil {
+		unlockWriter(conn)
+		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+	}
+	return &pgTx{ctx: ctx, tx: tx, be: b, rw: true, conn: conn}, nil
+}
+
+const (
+	sqlWriterLock   = `SELECT pg_advisory_lock(hashtextextended('deskmail:writer', 0))`
+	sqlWriterUnlock = `SELECT pg_advisory_unlock(hashtextextended('deskmail:writer', 0))`
+)
+
+// unlockWriter releases the writer lock and the connection; a connection
+// that cannot unlock is closed, which releases the lock too.
+func unlockWriter(conn *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := conn.Exec(ctx, sqlWriterUnlock); err != nil {
+		_ = conn.Conn().Close(ctx)
+	}
+	conn.Release()
+}
+
+func (b *pgBackend) size() int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var n int64
+	_ = b.pool.QueryRow(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
+	return n
+}
+
+func (b *pgBackend) close() error {
+	b.bus.close()
+	b.pool.Close()
+	return nil
+}
+
+func (b *pgBackend) retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// ErrUnavailable wraps failures to reach the database: the caller answers
+// "try again later" (SMTP 451, HTTP 503), never success.
+var ErrUnavailable = errors.New("store: database unavailable")
+
+// sequenceName is the PostgreSQL sequence behind a bucket's Sequence.
+func sequenceName(bucket string) string {
+	return "kvseq_" + hex.EncodeToString([]byte(bucket))
+}
+
+// ensureSequence creates a bucket's sequence once, outside the caller's
+// transaction (sequences are not transactional anyway).
+func (b *pgBackend) ensureSequence(ctx context.Context, bucket string) (string, error) {
+	name := sequenceName(bucket)
+	if len(name) > 63 {
+		return "", fmt.Errorf("sequence for bucket %q: name too long", bucket)
+	}
+	if _, ok := b.seqs.Load(name); ok {
+		return name, nil
+	}
+	var err error
+	for range 3 {
+		// Two nodes creating the same sequence at once can collide on the
+		// catalog's unique index; the second attempt then finds it.
+		if _, err = b.pool.Exec(ctx, `CREATE SEQUENCE IF NOT EXISTS `+pgx.Identifier{name}.Sanitize()); err == nil {
+			b.seqs.Store(name, true)
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("create sequence for %s: %w", bucket, err)
+}
+
+// Healthy tells whether the store can be reached now (for /readyz).
+func (db *DB) Healthy(ctx context.Context) error {
+	if db.pg == nil {
+		return nil
+	}
+	if err := db.pg.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Backend names the backend ("bbolt" or "postgres").
+func (db *DB) Backend() string {
+	if db.pg != nil {
+		return "postgres"
+	}
+	return "bbolt"
+}
+
+// Shared tells whether other nodes may share this store: secrets and
+// anything cached must then live in, and be checked against, the store.
+func (db *DB) Shared() bool { return db.pg != nil }
+
+// TryExclusive runs fn if no other node is running the job called name
+// (a PostgreSQL advisory lock held for fn's duration); with bbolt it
+// always runs fn. ran is false when another node holds the job.
+func (db *DB) TryExclusive(ctx context.Context, name string, fn func() error) (ran bool, err error) {
+	if db.pg == nil {
+		return true, fn()
+	}
+	conn, err := db.pg.pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, "deskmail:"+name).Scan(&got); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if !got {
+		return false, nil
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, "deskmail:"+name); err != nil {
+			// A lock we cannot release must not stay with a pooled
+			// connection: closing the session releases it.
+			_ = conn.Conn().Close(uctx)
+		}
+	}()
+	return true, fn()
+}
