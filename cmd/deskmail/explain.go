@@ -13,8 +13,8 @@ import (
 
 	"github.com/deskmail/deskmail/gateway"
 	"github.com/deskmail/deskmail/loopguard"
-	"github.com/deskmail/deskmail/threading"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/threading"
 )
 
 func init() { subcommands = append(subcommands, newExplainCmd) }
