@@ -23,6 +23,7 @@ import (
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/store/pgtest"
 	"github.com/deskmail/deskmail/threading"
 )
 
@@ -33,14 +34,23 @@ type pipeFixture struct {
 	db   *store.DB
 	dns  *dnstest.Server
 	step *InboundStep
-	recv *inbound.Receiver
-	runs []func()
+	// stepOn builds the step over another handle of the store (a second
+	// node on a shared database).
+	stepOn func(db *store.DB) *InboundStep
+	recv   *inbound.Receiver
+	runs   []func()
 }
 
 func newPipeFixture(t *testing.T) *pipeFixture {
 	t.Helper()
+	return newPipeFixtureOn(t, func(dir string) (*store.DB, error) { return store.Open(dir, store.Options{}) })
+}
+
+// newPipeFixtureOn is newPipeFixture on the store that open returns.
+func newPipeFixtureOn(t *testing.T, open func(dir string) (*store.DB, error)) *pipeFixture {
+	t.Helper()
 	dir := t.TempDir()
-	db, err := store.Open(dir, store.Options{})
+	db, err := open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +77,14 @@ func newPipeFixture(t *testing.T) *pipeFixture {
 		t.Fatal(err)
 	}
 	f := &pipeFixture{db: db, dns: srv}
-	f.step = &InboundStep{DB: db,
-		Classify: &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{})},
-		Thread: &Threader{Keyring: keys, Clock: clk, ReplyDomains: []string{"help.test"}, Policy: PolicyQuarantine,
-			SupportAddresses: []string{"help@help.test"},
-			Auth:             &auth.Checker{Resolver: res, Budget: time.Minute}}}
+	f.stepOn = func(db *store.DB) *InboundStep {
+		return &InboundStep{DB: db,
+			Classify: &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{})},
+			Thread: &Threader{Keyring: keys, Clock: clk, ReplyDomains: []string{"help.test"}, Policy: PolicyQuarantine,
+				SupportAddresses: []string{"help@help.test"},
+				Auth:             &auth.Checker{Resolver: res, Budget: time.Minute}}}
+	}
+	f.step = f.stepOn(db)
 	f.recv = &inbound.Receiver{DB: db, Clock: clk, Hostname: "mx.help.test"}
 	t.Cleanup(func() {
 		srv.Release()
@@ -86,7 +99,16 @@ func newPipeFixture(t *testing.T) *pipeFixture {
 
 // run starts a pipeline (a node) on the fixture's store.
 func (f *pipeFixture) run(node string, tune func(p *Pipeline)) *Pipeline {
-	p := &Pipeline{DB: f.db, Log: slog.New(slog.NewTextHandler(testLogOut, nil)), Step: f.step.Step,
+	return f.runOn(f.db, node, tune)
+}
+
+// runOn starts a pipeline (a node) on db, a handle of the fixture's store.
+func (f *pipeFixture) runOn(db *store.DB, node string, tune func(p *Pipeline)) *Pipeline {
+	step := f.step
+	if db != f.db {
+		step = f.stepOn(db)
+	}
+	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(testLogOut, nil)), Step: step.Step,
 		Workers: 8, Node: node, RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond, Rescan: 50 * time.Millisecond}
 	if tune != nil {
 		tune(p)
@@ -254,6 +276,30 @@ func TestTwoNodesShareTheWorkWithoutDuplicates(t *testing.T) {
 	f := newPipeFixture(t)
 	f.run("node-a", nil)
 	f.run("node-b", nil)
+	checkTwoNodes(t, f)
+}
+
+// The same on PostgreSQL with two real nodes: each pipeline has its own
+// pool of connections to one database, so only the database's
+// serializable transactions keep the claims, the fencing and the order.
+func TestTwoNodesShareTheWorkWithoutDuplicatesPostgres(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	dbB, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered before the fixture's: closed after its pipelines stop.
+	t.Cleanup(func() { dbB.Close() })
+	f := newPipeFixtureOn(t, func(dir string) (*store.DB, error) {
+		return store.OpenPostgres(context.Background(), url, dir, store.Options{})
+	})
+	f.run("node-a", nil)
+	f.runOn(dbB, "node-b", nil)
+	checkTwoNodes(t, f)
+}
+
+func checkTwoNodes(t *testing.T, f *pipeFixture) {
+	t.Helper()
 	var ids []string
 	for i := range 40 {
 		refs := ""
