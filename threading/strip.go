@@ -433,3 +433,19 @@ func startsOld(lines []string, j int) bool {
 	return isQuoted(lines[j]) || isRule(t) || isReplyMarker(t) || isOriginalMessage(t) || isForwardMarker(t) ||
 		isHeaderBlock(lines, j) || attributionLines(lines, j) > 0 || isInlineAttribution(t) || nameWrote(t)
 }
+
+// HasReplyMarker tells whether body (a template's text or HTML part)
+// carries our reply marker: its prefix, or its text in one of the
+// languages the stripper knows.
+func HasReplyMarker(body string) bool {
+	if strings.Contains(body, ReplyMarkerPrefix) {
+		return true
+	}
+	lower := strings.ToLower(body)
+	for _, p := range replyMarkerPhrases {
+		if strings.Contains(lower, p) {
+			return true
+		}
+	}
+	return false
+}

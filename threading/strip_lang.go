@@ -149,3 +149,8 @@ var deviceSignatureEnds = []string{
 	"iphonesta", "iphonestani", "laitteesta", "puhelimesta", "から送信", "から送信しました",
 	"에서 보냄", "에서 보낸 메일",
 }
+
+// ReplyMarker is the marker line of the default templates (English, as
+// they are); a translated template keeps ReplyMarkerPrefix and the
+// phrase of its language (replyMarkerPhrases).
+const ReplyMarker = "##- Please type your reply above this line -##"
