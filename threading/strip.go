@@ -362,7 +362,9 @@ func isReplyMarker(trimmed string) bool {
 	if strings.HasPrefix(trimmed, ReplyMarkerPrefix) {
 		return true
 	}
-	if len(trimmed) > 160 || len(trimmed) < 15 {
+	// The phrases catch a marker whose "##-" a client mangled; some '#'
+	// is always left, which spares the phrase search on every line.
+	if len(trimmed) > 160 || len(trimmed) < 15 || !strings.Contains(trimmed, "#") {
 		return false
 	}
 	lower := strings.ToLower(trimmed)

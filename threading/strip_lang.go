@@ -118,12 +118,12 @@ var headerClasses = func() map[string]int {
 // deviceSignatures start the one-line signatures phone and web clients
 // add ("Sent from my iPhone"), lowercased.
 var deviceSignatures = []string{
-	"sent from my ", "sent from outlook", "sent from mail for windows", "sent from yahoo mail",
+	"sent from my ", "sent from outlook", "sent from mail for windows", "sent from mail", "sent from yahoo mail",
 	"sent from the all new aol", "sent from aol", "sent with proton mail", "sent from proton mail",
 	"sent from samsung", "sent from my samsung", "sent via ", "sent using ", "sent with airmail",
 	"sent from mailspring", "sent from superhuman", "sent from gmail mobile", "sent from gmx",
 	"sent from zoho mail", "sent from fastmail", "get outlook for ", "get outlook.com",
-	"gesendet von ", "gesendet mit ", "gesendet vom ", "von meinem ", "outlook für ",
+	"gesendet von ", "gesendet mit ", "gesendet vom ", "von meinem ", "von meiner ", "outlook für ",
 	"envoyé de mon ", "envoyé depuis mon ", "envoyé depuis ", "envoyé à partir de ",
 	"envoyé avec ", "obtenir outlook pour ", "télécharger outlook pour ",
 	"enviado desde mi ", "enviado de mi ", "enviado desde ", "obtener outlook para ",

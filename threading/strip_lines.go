@@ -44,9 +44,10 @@ func attributionLines(lines []string, i int) int {
 			continue
 		}
 		for k := 1; k < n; k++ {
-			// A continuation is an address or a verb; a line with its own
-			// start word, date or time starts an attribution of its own.
-			own := startsLikeAttribution(parts[k]) || endsSentence(parts[k-1]) || hasYear(parts[k]) || hasTime(parts[k])
+			// A continuation is an address, a time or a verb; a line with
+			// its own start word, or after a finished sentence, starts an
+			// attribution of its own.
+			own := startsLikeAttribution(parts[k]) || endsSentence(parts[k-1])
 			if own && isAttribution(strings.Join(parts[k:], " ")) {
 				return 0
 			}
@@ -170,15 +171,22 @@ func isInlineAttribution(trimmed string) bool {
 	if len(trimmed) > 2000 {
 		trimmed = trimmed[:2000]
 	}
-	lower := strings.ToLower(trimmed)
-	if !startsLikeAttribution(lower) {
+	if !startsLikeAttribution(strings.ToLower(trimmed[:min(len(trimmed), 12)])) {
 		return false
 	}
+	lower := strings.ToLower(trimmed)
 	for _, v := range replyVerbs {
-		if i := strings.Index(lower, v+":"); i > 0 && i+len(v)+1 < len(lower) {
-			head := lower[:i+len(v)+1]
-			return strings.Contains(head, "@") && len(head) <= maxAttribution && isAttribution(head)
+		i := strings.Index(lower, v)
+		if i <= 0 {
+			continue
 		}
+		after := lower[i+len(v):]
+		rest := strings.TrimLeft(after, " \u00a0")
+		if !strings.HasPrefix(rest, ":") || strings.TrimSpace(rest[1:]) == "" {
+			continue
+		}
+		head := lower[:i+len(v)+len(after)-len(rest)+1]
+		return strings.Contains(head, "@") && len(head) <= maxAttribution && isAttribution(head)
 	}
 	return false
 }
@@ -426,12 +434,43 @@ func bitCount(x int) int {
 // carries a link.
 const maxDeviceSignature = 120
 
+// deviceSignatureFirst holds the first letters (lowercased) of the
+// deviceSignatures, and of the lines deviceSignatureEnds end.
+var deviceSignatureFirst = func() map[rune]bool {
+	m := map[rune]bool{}
+	for _, p := range deviceSignatures {
+		r, _ := utf8.DecodeRuneInString(p)
+		m[r] = true
+	}
+	return m
+}()
+
+// mayBeDeviceSignature is a cheap test before isDeviceSignature lowers
+// the line: its first letter starts a known signature, or it has one of
+// the endings.
+func mayBeDeviceSignature(trimmed string) bool {
+	r, _ := utf8.DecodeRuneInString(trimmed)
+	if deviceSignatureFirst[unicode.ToLower(r)] {
+		return true
+	}
+	tail := strings.ToLower(trimmed[max(0, len(trimmed)-40):])
+	for _, e := range deviceSignatureEnds {
+		if strings.Contains(tail, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // isDeviceSignature matches a line such as "Sent from my iPhone" in one
 // of the languages: short, no sentence punctuation before any link.
 func isDeviceSignature(trimmed string) bool {
 	// Every one has two words at least ("iPhoneから送信" is one token but
 	// over 12 bytes).
 	if len(trimmed) > maxDeviceSignature || len(trimmed) < 12 {
+		return false
+	}
+	if !mayBeDeviceSignature(trimmed) {
 		return false
 	}
 	lower := strings.ToLower(trimmed)
@@ -448,7 +487,7 @@ func isDeviceSignature(trimmed string) bool {
 	headSp := head + " "
 	for _, p := range deviceSignatures {
 		if strings.HasPrefix(headSp, p) {
-			return !strings.HasPrefix(p, "von meinem ") || strings.HasSuffix(head, "gesendet")
+			return !strings.HasPrefix(p, "von mein") || strings.HasSuffix(head, "gesendet")
 		}
 	}
 	for _, e := range deviceSignatureEnds {
