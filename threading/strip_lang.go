@@ -31,7 +31,7 @@ var replyVerbs = []string{
 	"escreveu", "scritto", "schreef", "het volgende geschreven", "skrev", "kirjoitti",
 	"napisał", "napisala", "napisała", "pisze", "napsal", "napsala", "написал",
 	"написала", "написав", "написала", "пишет", "пише", "yazdı", "写道", "寫道",
-	"のメッセージ", "書きました", "작성", "님이 작성",
+	"のメッセージ", "のメール", "書きました", "작성", "님이 작성", "napisana przez",
 }
 
 // attributionStarts begin the attributions that name the date first; an
@@ -39,7 +39,7 @@ var replyVerbs = []string{
 // (see strongAttribution).
 var attributionStarts = []string{
 	"on ", "at ", "am ", "le ", "el ", "em ", "no dia ", "a ", "il ", "in data ", "op ",
-	"den ", "dnia ", "w dniu ", "dne ", "в ", "у ", "пн", "вт", "ср", "чт", "пт", "сб", "нд", "вс",
+	"den ", "dnia ", "w dniu ", "dne ", "wiadomość napisana przez ", "в ", "у ", "пн", "вт", "ср", "чт", "пт", "сб", "нд", "вс",
 	"在 ", "于 ",
 }
 

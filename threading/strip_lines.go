@@ -128,6 +128,12 @@ func isAttribution(s string) bool {
 	// The verb next to the address: before it ("X <x@y> schrieb am ...")
 	// or after it ("... skrev X <x@y>").
 	before, after := body[:verb], body[verb:]
+	// "<name> kirjoitti <date>:", "<name> wrote on <date>:": a short
+	// name that is no pronoun, a dated tail.
+	if words := strings.Fields(before); len(words) > 0 && len(words) <= 4 && !oneOf(words[0], notNames) &&
+		len(after) < 80 && (hasYear(after) || hasNumericDate(after)) {
+		return true
+	}
 	if at := strings.LastIndexByte(before, '@'); at >= 0 && len(before)-at < 60 {
 		return true
 	}
