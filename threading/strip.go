@@ -43,7 +43,7 @@ const MaxStripInput = 256 << 10
 // StripText returns the new text of a plain-text email body, lines
 // separated by "\n".
 func StripText(text string) string {
-	out, _, _ := splitText(text)
+	out, _, _ := splitText(text, false)
 	return out
 }
 
@@ -51,12 +51,13 @@ func StripText(text string) string {
 // what was removed (the quotes, attributions, signatures and everything
 // after a cut), blank runs folded. quoted is "" when nothing was removed.
 func SplitText(text string) (newText, quoted string) {
-	newText, quoted, _ = splitText(text)
+	newText, quoted, _ = splitText(text, true)
 	return newText, quoted
 }
 
-// splitText is SplitText; ok is false when it fell back to the input.
-func splitText(text string) (out, quoted string, ok bool) {
+// splitText is SplitText (quoted only withQuoted); ok is false when it
+// fell back to the input.
+func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 	scan, rest := text, ""
 	if len(text) > MaxStripInput {
 		cut := strings.LastIndexByte(text[:MaxStripInput], '\n')
@@ -74,7 +75,9 @@ func splitText(text string) (out, quoted string, ok bool) {
 	gap := false
 	for i, l := range lines {
 		if !keep[i] {
-			dropped = append(dropped, l)
+			if withQuoted {
+				dropped = append(dropped, l)
+			}
 			gap = gap || strings.TrimSpace(l) != ""
 			continue
 		}
@@ -97,7 +100,9 @@ func splitText(text string) (out, quoted string, ok bool) {
 	quoted = strings.Join(foldBlank(dropped), "\n")
 	if rest != "" {
 		if dropRest {
-			quoted += "\n" + rest
+			if withQuoted {
+				quoted += "\n" + rest
+			}
 		} else {
 			out += "\n" + rest
 		}

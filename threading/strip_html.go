@@ -30,13 +30,17 @@ const MaxStripHTMLInput = 1 << 20
 // If that leaves nothing, it returns the whole text without quote marks
 // (never empty for a body with text).
 func StripHTML(src string) string {
-	out, _ := SplitHTML(src)
+	out, _ := splitHTML(src, false)
 	return out
 }
 
 // SplitHTML returns the new text of an HTML body, as StripHTML, and what
 // was removed, as text ("" when nothing was).
 func SplitHTML(src string) (newText, quoted string) {
+	return splitHTML(src, true)
+}
+
+func splitHTML(src string, withQuoted bool) (newText, quoted string) {
 	if len(src) > MaxStripHTMLInput {
 		src = src[:MaxStripHTMLInput]
 	}
@@ -45,8 +49,8 @@ func SplitHTML(src string) (newText, quoted string) {
 		return SplitText(src)
 	}
 	rendered, rest := htmlText(doc, true)
-	if out, q, ok := splitText(rendered); ok {
-		if rest != "" {
+	if out, q, ok := splitText(rendered, withQuoted); ok {
+		if rest != "" && withQuoted {
 			q = strings.TrimSpace(q + "\n" + rest)
 		}
 		return out, q
