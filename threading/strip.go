@@ -68,7 +68,7 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 	}
 	lines := strings.Split(scan, "\n")
 	for i, l := range lines {
-		lines[i] = strings.TrimSuffix(l, "\r")
+		lines[i] = strings.TrimRight(l, "\r")
 	}
 	keep, dropRest := decide(lines)
 	kept, dropped := make([]string, 0, len(lines)), make([]string, 0, 16)

@@ -47,7 +47,7 @@ func isLineSubsequence(out, in string) bool {
 		if t := strings.TrimSpace(l); t == "" || isInvisible(t) {
 			continue
 		}
-		for j < len(inLines) && strings.TrimSuffix(inLines[j], "\r") != l {
+		for j < len(inLines) && strings.TrimRight(inLines[j], "\r") != strings.TrimRight(l, "\r") {
 			j++
 		}
 		if j == len(inLines) {
