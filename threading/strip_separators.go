@@ -14,7 +14,7 @@ func isOriginalMessage(trimmed string) bool {
 	if len(trimmed) > 100 || !strings.Contains(trimmed, "--") {
 		return false
 	}
-	inner := strings.ToLower(strings.Trim(trimmed, "-*_= :"))
+	inner := turkishI(strings.ToLower(strings.Trim(trimmed, "-*_= :")))
 	for _, s := range originalMessage {
 		if inner == s {
 			return true
@@ -30,7 +30,7 @@ func isForwardMarker(trimmed string) bool {
 	if len(trimmed) > 120 {
 		return false
 	}
-	lower := strings.ToLower(trimmed)
+	lower := turkishI(strings.ToLower(trimmed))
 	if strings.Contains(lower, "--") {
 		inner := strings.Trim(lower, "-*_= ")
 		for _, s := range forwardDashed {
@@ -154,4 +154,10 @@ func bitCount(x int) int {
 		n++
 	}
 	return n
+}
+
+// turkishI: Go lowercases "İ" (Turkish capital dotted I) to "i" and a
+// combining dot; the word lists spell it "i".
+func turkishI(s string) string {
+	return strings.ReplaceAll(s, "i\u0307", "i")
 }
