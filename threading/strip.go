@@ -266,7 +266,7 @@ func classify(lines []string) (kinds []int, cut int, whole bool) {
 			return kinds, i, false
 		}
 		if isRule(trimmed) {
-			if seenText && isOutlookRule(trimmed) {
+			if seenText && isOutlookRule(line) {
 				return kinds, i, false
 			}
 			if separatorFollows(lines, i+1) {

@@ -74,11 +74,19 @@ func isRule(trimmed string) bool {
 	return strings.Trim(trimmed, "-_=*~─━— ") == "" && strings.TrimSpace(trimmed) != "--"
 }
 
-// isOutlookRule: the long rules Outlook writes above the quoted message,
-// 20 or more underscores or dashes (" ------------------------------ "),
-// a separator even when the header block under them is missing.
-func isOutlookRule(trimmed string) bool {
-	return len(trimmed) >= 20 && (strings.Trim(trimmed, "_") == "" || strings.Trim(trimmed, "-") == "")
+// isOutlookRule: the rules Outlook writes above the quoted message, a
+// separator even when the header block under them is missing: 28 or more
+// underscores (32 in Outlook web and mobile), or Outlook for Mac's
+// indented " ------------------------------ ". Other dashed rules, which
+// people draw around tables, count only above a header block
+// (separatorFollows).
+func isOutlookRule(line string) bool {
+	t := strings.TrimSpace(line)
+	if len(t) < 28 {
+		return false
+	}
+	indented := line[0] == ' ' || line[0] == '\t'
+	return strings.Trim(t, "_") == "" || (indented && strings.Trim(t, "-") == "")
 }
 
 // separatorFollows: the first non-blank line at or after i (a few at
