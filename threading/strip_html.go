@@ -268,8 +268,15 @@ func isOutlookHeaderDiv(n *html.Node) bool {
 	if n.Data != "div" {
 		return false
 	}
-	style := strings.ToLower(strings.ReplaceAll(attr(n, "style"), " ", ""))
-	if !strings.Contains(style, "border-top:solid") && !strings.Contains(style, "border-top:1pxsolid") {
+	// "border-top:solid #E1E1E1 1.0pt" (Windows), "border-top: 1pt solid
+	// rgb(181, 196, 223)" (Mac): a solid top border in either order.
+	style := strings.ToLower(attr(n, "style"))
+	i := strings.Index(style, "border-top:")
+	if i < 0 {
+		return false
+	}
+	decl, _, _ := strings.Cut(style[i:], ";")
+	if !strings.Contains(decl, "solid") {
 		return false
 	}
 	return headerClass(leadingText(n, 80)) == hFrom
