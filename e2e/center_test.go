@@ -27,6 +27,12 @@ func TestSystemEmailsThroughTheDaemon(t *testing.T) {
 	if r.Code == 0 || !strings.Contains(r.Stderr, "line 1") {
 		t.Errorf("a bad template: exit %d, stderr %q", r.Code, r.Stderr)
 	}
+	// A notification without the reply marker is saved, with a warning.
+	r = runCLI(t, strings.NewReader("Subject:\n--- text\nHello {{.RecipientName}}\n--- html\n<p>##- Please type your reply above this line -##</p>\n"),
+		nil, "templates", "edit", "notification", "--file", "-", "--data", dir)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "saved as version 1") || !strings.Contains(r.Stdout, "warning: text: the reply marker line") {
+		t.Errorf("notification without the marker: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
 
 	api(t, d, "POST", "/v1/events", `{"id":"ev-1","type":"user.created","person":"agent","link":"https://app.test/signin"}`)
 	reset := `{"id":"ev-2","type":"password.reset_requested","person":"agent","link":"https://app.test/reset?t=1"}`

@@ -106,26 +106,9 @@ func capIDs(ids []string, n int) []string {
 	return ids
 }
 
-// bodyText is the new text of the reply: the plain part when there is
-// one, else the HTML part (enmime's own HTML-to-text loses the quote
-// markup StripHTML cuts on).
+// bodyText is the new text of the reply (splitBody).
 func bodyText(env *enmime.Envelope) string {
-	hasPlain := env.Root != nil && env.Root.DepthMatchFirst(func(p *enmime.Part) bool {
-		return p.ContentType == "text/plain" && p.Disposition != "attachment"
-	}) != nil
-	var text, full string
-	switch {
-	case hasPlain || env.HTML == "":
-		text, full = threading.StripText(env.Text), env.Text
-	default:
-		text, full = threading.StripHTML(env.HTML), env.Text
-	}
-	if strings.TrimSpace(text) == "" {
-		text = strings.TrimSpace(full)
-	}
-	if len(text) > model.MaxTextBytes {
-		text = strings.ToValidUTF8(text[:model.MaxTextBytes], "")
-	}
+	text, _ := splitBody(env)
 	return text
 }
 

@@ -22,6 +22,7 @@ func (s *Server) messagingRoutes(mux *http.ServeMux, auth func(http.Handler) htt
 	h("GET /v1/conversations/{id}/messages", s.getMessages)
 	h("DELETE /v1/messages/{id}", s.retractMessage)
 	h("GET /v1/messages/{id}/delivery", s.getDelivery)
+	h("GET /v1/messages/{id}/original", s.getOriginal)
 	h("POST /v1/seen", s.postSeen)
 }
 

@@ -120,6 +120,13 @@ func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// SavedTemplate is the answer to a PUT: the saved version and warnings
+// about it (none when the field is absent).
+type SavedTemplate struct {
+	templates.Template
+	Warnings []string `json:"warnings,omitempty"`
+}
+
 func (s *Server) putTemplate(w http.ResponseWriter, r *http.Request) {
 	name, ok := templateName(w, r)
 	if !ok {
@@ -145,7 +152,8 @@ func (s *Server) putTemplate(w http.ResponseWriter, r *http.Request) {
 		s.writeTemplateError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	// Saved; what the edit lost (the reply marker) is said, not refused.
+	writeJSON(w, http.StatusOK, SavedTemplate{Template: out, Warnings: templates.Warnings(t)})
 }
 
 func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) {

@@ -49,6 +49,17 @@ func TestTemplatesOverHTTP(t *testing.T) {
 	if code, _ := a.call("GET", "/v1/templates/nosuch", nil); code != 404 {
 		t.Fatalf("unknown template: %d", code)
 	}
+	// A notification template without the reply marker is saved, with a
+	// warning naming the part.
+	noMarker := map[string]any{"text": "Hello {{.RecipientName}}", "html": "<p>##- Please type your reply above this line -##</p><p>Hello</p>"}
+	code, m = a.call("PUT", "/v1/templates/notification", noMarker)
+	warns, _ := m["warnings"].([]any)
+	if code != 200 || m["version"] != 1.0 || len(warns) != 1 || !strings.HasPrefix(warns[0].(string), "text: ") {
+		t.Fatalf("save without marker: %d %v, want 200 with a warning on text", code, m)
+	}
+	if code, m := a.call("POST", "/v1/templates/notification/reset", nil); code != 200 || m["warnings"] != nil {
+		t.Fatalf("reset: %d %v", code, m)
+	}
 }
 
 func TestAutomationsOverHTTP(t *testing.T) {

@@ -9,129 +9,313 @@ import (
 // or header block) and a signature. Only the new text becomes the
 // conversation message; the caller keeps the full original with it.
 //
-// StripText works line by line in one pass and keeps a line unless it is:
+// The stripper classifies every line (classify, strip_lines.go) and then
+// decides in two steps:
 //
-//   - quoted: starts with ">" (RFC 3676 section 4.5);
-//   - an attribution ("On <date>, <name> wrote:" and its German, French,
-//     Spanish, Dutch, Italian, Portuguese and Nordic forms, wrapped over up
-//     to three lines as Gmail does) directly followed by quoted lines;
+//  1. It cuts (drops the line and everything after it) at the first of:
+//     our own reply marker ("##- Please type your reply above this line
+//     -##", ReplyMarkerPrefix) below some new text; a forwarded message's
+//     head ("---------- Forwarded message ---------", "Begin forwarded
+//     message:") below some new text; Outlook's "-----Original
+//     Message-----" in any of its languages; a header block ("From: /
+//     Sent: / To: / Subject:" and their translations), also after a line
+//     of underscores or dashes; an attribution ("On <date>, <name>
+//     wrote:" in 19 languages, wrapped over up to three lines) followed
+//     by unquoted text; the "-- " signature delimiter.
+//  2. Above the cut, it keeps the text and every quote that new text
+//     follows, so inline answers keep the questions they answer, and
+//     drops the trailing quote after the last new line, the attribution
+//     lines, device signatures ("Sent from my iPhone", "Von meinem iPhone
+//     gesendet", ...) and Gmail's tracker glyph. A quote that holds our
+//     reply marker is our own notification and is dropped wherever it is.
 //
-// and it stops (drops the line and everything after it) at:
-//
-//   - a reply marker of our own templates ("##- Please type your reply
-//     above this line -##", see ReplyMarkerPrefix), once some new text
-//     was seen (a marker above any new text is only dropped);
-//   - an attribution followed by unquoted text (the old message as
-//     Outlook for Mac and some webmails write it);
-//   - Outlook's "-----Original Message-----" line in any of its
-//     languages, and its "From: / Sent: / To: / Subject:" header block,
-//     also after a line of underscores (Outlook web);
-//   - a signature: the "-- " delimiter (RFC 3676 section 4.3) or a
-//     phone client line such as "Sent from my iPhone".
-//
-// If nothing is left, the input was all quote (or we misread it), and
-// StripText returns it unchanged: a message must never come out empty.
-// Runs of blank lines left behind are folded into one.
+// When in doubt it keeps: a forward with no note above it is kept whole,
+// and if nothing is left the input comes back unchanged: a message must
+// never come out empty. Runs of blank lines left behind fold into one.
 
 // MaxStripInput is how much of a body StripText examines: 256 KiB, far
 // more than anyone types. Text beyond it follows the state at the cap:
-// dropped when the scan stopped at a cut or ended inside a quote, kept as
-// is otherwise. The scan is linear in the input:
-// every look-ahead is bounded by a constant number of lines.
+// dropped when the scan cut or ended in dropped lines, kept as is
+// otherwise. The scan is linear in the input: every look-ahead is bounded
+// by a constant number of lines.
 const MaxStripInput = 256 << 10
-
-// ReplyMarkerPrefix starts the marker line that every notification email
-// carries above the quoted conversation, in any language, e.g.
-// "##- Please type your reply above this line -##". The prefix is what
-// StripText looks for, so translations need not be listed here; the
-// phrases in replyMarkerPhrases are a fallback for markers whose prefix
-// a client mangled.
-const ReplyMarkerPrefix = "##-"
-
-var replyMarkerPhrases = []string{
-	"reply above this line",
-	"oberhalb dieser zeile",
-	"au-dessus de cette ligne",
-	"encima de esta línea",
-	"boven deze regel",
-	"sopra questa riga",
-	"acima desta linha",
-}
 
 // StripText returns the new text of a plain-text email body, lines
 // separated by "\n".
 func StripText(text string) string {
-	out, _ := stripText(text)
+	out, _, _ := splitText(text, false)
 	return out
 }
 
-// stripText is StripText; ok is false when it fell back to the input.
-func stripText(text string) (out string, ok bool) {
+// SplitText returns the new text of a plain-text body, as StripText, and
+// what was removed (the quotes, attributions, signatures and everything
+// after a cut), blank runs folded. quoted is "" when nothing was removed.
+func SplitText(text string) (newText, quoted string) {
+	newText, quoted, _ = splitText(text, true)
+	return newText, quoted
+}
+
+// splitText is SplitText (quoted only withQuoted); ok is false when it
+// fell back to the input.
+func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 	scan, rest := text, ""
 	if len(text) > MaxStripInput {
 		cut := strings.LastIndexByte(text[:MaxStripInput], '\n')
 		if cut < 0 {
-			return text, false
+			return text, "", false
 		}
 		scan, rest = text[:cut+1], text[cut+1:]
 	}
 	lines := strings.Split(scan, "\n")
 	for i, l := range lines {
-		lines[i] = strings.TrimSuffix(l, "\r")
+		lines[i] = strings.TrimRight(l, "\r")
 	}
-	kept, stopped, inQuote := stripLines(lines)
-	if !hasText(kept) {
-		return text, false
-	}
-	out = strings.Join(foldBlank(kept), "\n")
-	if !stopped && !inQuote && rest != "" {
-		out += "\n" + rest
-	}
-	return out, true
-}
-
-// stripLines keeps the new lines; stopped reports a cut, inQuote that
-// the last non-blank line was a dropped quote.
-func stripLines(lines []string) (kept []string, stopped, inQuote bool) {
-	for i := 0; i < len(lines); i++ {
-		line := lines[i]
-		if isQuoted(line) {
-			inQuote = true
+	keep, dropRest := decide(lines)
+	kept, dropped := make([]string, 0, len(lines)), make([]string, 0, 16)
+	gap := false
+	for i, l := range lines {
+		if !keep[i] {
+			if withQuoted {
+				dropped = append(dropped, l)
+			}
+			gap = gap || strings.TrimSpace(l) != ""
 			continue
 		}
-		if strings.TrimSpace(line) != "" {
-			inQuote = false
+		// Lines dropped between kept lines of text leave a paragraph
+		// break, so these never join into an attribution or a header
+		// block when the result is read again.
+		if gap && !isQuoted(l) && len(kept) > 0 && !isQuoted(kept[len(kept)-1]) {
+			kept = append(kept, "")
 		}
-		trimmed := strings.TrimSpace(line)
-		if isReplyMarker(trimmed) {
-			if hasText(kept) {
-				return kept, true, false
+		gap = false
+		kept = append(kept, l)
+	}
+	if !hasText(kept) {
+		if rest != "" || !hasText(lines) {
+			return text, "", false
+		}
+		return strings.Join(foldBlank(lines), "\n"), "", false
+	}
+	out = strings.Join(foldBlank(kept), "\n")
+	quoted = strings.Join(foldBlank(dropped), "\n")
+	if rest != "" {
+		if dropRest {
+			if withQuoted {
+				quoted += "\n" + rest
 			}
+		} else {
+			out += "\n" + rest
+		}
+	}
+	return out, quoted, true
+}
+
+// Line kinds.
+const (
+	kText   = iota
+	kBlank  // empty or white space
+	kQuote  // starts with ">"
+	kAttrib // an attribution followed by a quote: dropped
+	kMark   // device signature, tracker glyph, reply marker: dropped
+	kRule   // a divider ("__________", "--"): kept only inside the text
+)
+
+// decide returns which lines to keep, and whether text after the lines
+// (beyond MaxStripInput) is to be dropped too.
+func decide(lines []string) (keep []bool, dropRest bool) {
+	kinds, cut, whole := classify(lines)
+	keep = make([]bool, len(lines))
+	if whole {
+		for i := range keep {
+			keep[i] = true
+		}
+		return keep, false
+	}
+	last := -1 // the last line of new text
+	for i := 0; i < cut; i++ {
+		if kinds[i] == kText {
+			last = i
+		}
+	}
+	for i := 0; i <= last; {
+		switch kinds[i] {
+		case kText, kBlank, kRule:
+			keep[i] = true
+			i++
+		case kQuote:
+			// A quote block (blank lines inside it included) that new
+			// text follows: kept, unless it holds our reply marker.
+			j := i
+			for j <= last && (kinds[j] == kQuote || kinds[j] == kBlank || kinds[j] == kAttrib || kinds[j] == kMark) {
+				j++
+			}
+			keepQuoteBlock(lines, kinds, keep, i, j)
+			i = j
+		default:
+			i++
+		}
+	}
+	lastLine := len(lines) - 1
+	for lastLine >= 0 && kinds[lastLine] == kBlank {
+		lastLine--
+	}
+	return keep, cut < len(lines) || last < lastLine
+}
+
+// keepQuoteBlock marks which lines of the quote block lines[i:j] (new
+// text follows it) to keep: the quoted lines at its outermost level, but
+// not the attribution of the quoted message nor the older messages quoted
+// inside it (deeper levels). A block that holds our reply marker is our
+// notification, answered below as a whole: all of it goes.
+func keepQuoteBlock(lines []string, kinds []int, keep []bool, i, j int) {
+	minLevel := -1
+	for k := i; k < j; k++ {
+		if kinds[k] != kQuote {
+			continue
+		}
+		level, content := unquote(lines[k])
+		if isReplyMarker(content) {
+			return
+		}
+		if minLevel < 0 || level < minLevel {
+			minLevel = level
+		}
+	}
+	for k := i; k < j; k++ {
+		if kinds[k] != kQuote {
+			keep[k] = kinds[k] == kBlank
+			continue
+		}
+		level, content := unquote(lines[k])
+		if level > minLevel {
+			continue
+		}
+		lower := strings.ToLower(content)
+		if isAttribution(lower) {
+			continue
+		}
+		if k+1 < j && kinds[k+1] == kQuote {
+			if _, next := unquote(lines[k+1]); !endsSentence(lower) && isAttribution(lower+" "+strings.ToLower(next)) {
+				keep[k+1] = false
+				k++
+				continue
+			}
+		}
+		keep[k] = true
+	}
+	// An empty ">" line only separates kept quoted lines.
+	for _, step := range []int{1, -1} {
+		k, end := i, j
+		if step < 0 {
+			k, end = j-1, i-1
+		}
+		for ; k != end; k += step {
+			if kinds[k] != kQuote || !keep[k] {
+				continue
+			}
+			if _, c := unquote(lines[k]); c != "" {
+				break
+			}
+			keep[k] = false
+		}
+	}
+}
+
+// unquote returns the quote level of a line (">> x" is 2) and its text.
+func unquote(line string) (level int, content string) {
+	t := strings.TrimLeft(line, " \t")
+	for len(t) > 0 && (t[0] == '>' || t[0] == ' ') {
+		if t[0] == '>' {
+			level++
+		}
+		t = t[1:]
+	}
+	return level, strings.TrimSpace(t)
+}
+
+// classify gives every line its kind and finds the cut (len(lines) when
+// there is none). whole reports a forward with no note: keep everything.
+func classify(lines []string) (kinds []int, cut int, whole bool) {
+	kinds = make([]int, len(lines))
+	seenText := false
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case trimmed == "" || isInvisible(trimmed):
+			kinds[i] = kBlank
+			continue
+		case isQuoted(line):
+			kinds[i] = kQuote
+			continue
+		}
+		if isReplyMarker(trimmed) {
+			if seenText {
+				return kinds, i, false
+			}
+			kinds[i] = kMark
+			continue
+		}
+		if isForwardMarker(trimmed) {
+			if seenText {
+				return kinds, i, false
+			}
+			return kinds, len(lines), true
+		}
+		if isOriginalMessage(trimmed) || isHeaderBlock(lines, i) {
+			return kinds, i, false
+		}
+		if isRule(trimmed) {
+			if seenText && isOutlookRule(line) {
+				return kinds, i, false
+			}
+			if separatorFollows(lines, i+1) {
+				if !seenText && forwardFollows(lines, i+1) {
+					return kinds, len(lines), true
+				}
+				return kinds, i, false
+			}
+			kinds[i] = kRule
+			continue
+		}
+		if nameWrote(trimmed) && nextIsQuoted(lines, i+1) {
+			kinds[i] = kAttrib
 			continue
 		}
 		if n := attributionLines(lines, i); n > 0 {
 			if nextIsQuoted(lines, i+n) {
+				for k := i; k < i+n; k++ {
+					kinds[k] = kAttrib
+				}
 				i += n - 1
 				continue
 			}
-			return kept, true, false
-		}
-		if isOriginalMessage(trimmed) || isHeaderBlock(lines, i) || (isUnderscoreRule(trimmed) && headerBlockFollows(lines, i+1)) {
-			return kept, true, false
-		}
-		// "-- " is the delimiter; many clients lose the trailing space.
-		if trimmed == "--" && hasText(kept) {
-			return kept, true, false
-		}
-		if isPhoneSignature(trimmed) {
-			if hasText(kept) {
-				return kept, true, false
+			if seenText && strongAttribution(lines, i, n) {
+				return kinds, i, false
 			}
+		}
+		if seenText && isInlineAttribution(trimmed) {
+			return kinds, i, false
+		}
+		if isSigDelimiter(line) {
+			if seenText {
+				if onlyBlankAfter(lines, i+1) {
+					kinds[i] = kMark
+					continue
+				}
+				return kinds, i, false
+			}
+			kinds[i] = kRule
 			continue
 		}
-		kept = append(kept, line)
+		if isDeviceSignature(trimmed) && standsAlone(lines, i) {
+			kinds[i] = kMark
+			continue
+		}
+		kinds[i] = kText
+		seenText = true
 	}
-	return kept, false, inQuote
+	return kinds, len(lines), false
 }
 
 // isQuoted: ">" after optional blanks. Some clients indent quotes.
@@ -139,9 +323,22 @@ func isQuoted(line string) bool {
 	return strings.HasPrefix(strings.TrimLeft(line, " \t"), ">")
 }
 
+// isInvisible: Gmail's tracker glyph U+1427 "ᐧ", zero-width characters
+// and non-breaking spaces alone on a line count as a blank line.
+func isInvisible(trimmed string) bool {
+	for _, r := range trimmed {
+		switch r {
+		case '\u1427', '\u200b', '\u200c', '\u200d', '\ufeff', '\u00a0', '\u2060':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func hasText(lines []string) bool {
 	for _, l := range lines {
-		if strings.TrimSpace(l) != "" {
+		if t := strings.TrimSpace(l); t != "" && !isInvisible(t) {
 			return true
 		}
 	}
@@ -153,7 +350,7 @@ func foldBlank(lines []string) []string {
 	out := lines[:0:0]
 	blank := false
 	for _, l := range lines {
-		if strings.TrimSpace(l) == "" {
+		if t := strings.TrimSpace(l); t == "" || isInvisible(t) {
 			blank = len(out) > 0
 			continue
 		}
@@ -170,7 +367,9 @@ func isReplyMarker(trimmed string) bool {
 	if strings.HasPrefix(trimmed, ReplyMarkerPrefix) {
 		return true
 	}
-	if len(trimmed) > 120 {
+	// The phrases catch a marker whose "##-" a client mangled; some '#'
+	// is always left, which spares the phrase search on every line.
+	if len(trimmed) > 160 || len(trimmed) < 15 || !strings.Contains(trimmed, "#") {
 		return false
 	}
 	lower := strings.ToLower(trimmed)
@@ -182,220 +381,76 @@ func isReplyMarker(trimmed string) bool {
 	return false
 }
 
+// maxBlankRun bounds the look-ahead over blank lines, keeping the scan
+// linear; a longer run is not folded away by the stripper either.
+const maxBlankRun = 64
+
 // nextIsQuoted looks at the first non-blank line at or after i, at most a
-// few lines ahead.
+// few lines ahead; another attribution there is stepped over (a client
+// that stacks two), so dropping one never turns the other into text.
 func nextIsQuoted(lines []string, i int) bool {
-	for j := i; j < len(lines) && j < i+4; j++ {
-		if strings.TrimSpace(lines[j]) != "" {
-			return isQuoted(lines[j])
-		}
-	}
-	return false
+	return quoteFollows(lines, i, 0)
 }
 
-// attribution is one language's "On <date>, <name> wrote:" form: the line
-// starts with one of start (lowercase, or "" for any), contains one of
-// verbs, and ends with a colon.
-type attribution struct {
-	start []string
-	verbs []string
-}
-
-var attributions = []attribution{
-	{[]string{"on "}, []string{"wrote"}},                              // English
-	{[]string{"am "}, []string{"schrieb"}},                            // German
-	{[]string{"le "}, []string{"a écrit"}},                            // French
-	{[]string{"el "}, []string{"escribió"}},                           // Spanish
-	{[]string{"op "}, []string{"schreef", "het volgende geschreven"}}, // Dutch
-	{[]string{"il "}, []string{"ha scritto"}},                         // Italian
-	{[]string{"em ", "no dia "}, []string{"escreveu"}},                // Portuguese
-	{[]string{""}, []string{" skrev", " kirjoitti"}},                  // Nordic, Finnish
-}
-
-// maxAttribution bounds the length of an attribution (all its lines).
-const maxAttribution = 400
-
-// attributionLines returns how many lines (1 to 3) starting at i form an
-// attribution, or 0. Gmail wraps long ones ("On Mon, ... John Doe <\n
-// john@example.com> wrote:"). It must name an address or a time of day,
-// as every client writes one, so "On 3 occasions I wrote:" is text.
-func attributionLines(lines []string, i int) int {
-	first := strings.ToLower(strings.TrimSpace(lines[i]))
-	if first == "" || len(first) > maxAttribution {
-		return 0
-	}
-	var cand []attribution
-	for _, a := range attributions {
-		for _, s := range a.start {
-			if strings.HasPrefix(first, s) {
-				cand = append(cand, a)
-				break
-			}
-		}
-	}
-	if len(cand) == 0 {
-		return 0
-	}
-	joined := first
-	for n := 1; n <= 3 && i+n <= len(lines); n++ {
-		if n > 1 {
-			next := strings.ToLower(strings.TrimSpace(lines[i+n-1]))
-			if next == "" || isQuoted(lines[i+n-1]) {
-				return 0
-			}
-			joined += " " + next
-			if len(joined) > maxAttribution {
-				return 0
-			}
-		}
-		if !strings.HasSuffix(joined, ":") || !looksDated(joined) {
+func quoteFollows(lines []string, i, depth int) bool {
+	for j := i; j < len(lines) && j < i+maxBlankRun; j++ {
+		if t := strings.TrimSpace(lines[j]); t == "" || isInvisible(t) {
 			continue
 		}
-		for _, a := range cand {
-			for _, v := range a.verbs {
-				if strings.Contains(joined, v) {
-					return n
-				}
+		if isQuoted(lines[j]) {
+			return true
+		}
+		if depth < 2 {
+			if n := attributionLines(lines, j); n > 0 {
+				return quoteFollows(lines, j+n, depth+1)
+			}
+			if t := strings.TrimSpace(lines[j]); nameWrote(t) || isDeviceSignature(t) || isInvisible(t) {
+				return quoteFollows(lines, j+1, depth+1)
 			}
 		}
+		return false
 	}
-	return 0
+	return false
 }
 
-// looksDated: an '@' (the sender's address) or a time such as "10:15"
-// or "10.15" (Nordic clients).
-func looksDated(s string) bool {
-	if strings.Contains(s, "@") {
+func onlyBlankAfter(lines []string, i int) bool {
+	for j := i; j < len(lines); j++ {
+		if t := strings.TrimSpace(lines[j]); t != "" && !isInvisible(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// standsAlone: a device signature ends its paragraph (a blank line, a
+// quote or the quoted message's head follows), so "Sent from my laptop"
+// going on into a sentence stays.
+func standsAlone(lines []string, i int) bool {
+	if i+1 >= len(lines) {
 		return true
 	}
-	for i := 1; i+2 < len(s); i++ {
-		if (s[i] == ':' || s[i] == '.') && isDigit(s[i-1]) && isDigit(s[i+1]) && isDigit(s[i+2]) {
-			return true
-		}
-	}
-	return false
+	n := strings.TrimSpace(lines[i+1])
+	return n == "" || isInvisible(n) || isDeviceSignature(n) || isSigDelimiter(n) || startsOld(lines, i+1)
 }
 
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-// originalMessage are Outlook's separators between reply and original,
-// lowercased, without the dashes around them.
-var originalMessage = []string{
-	"original message", "ursprüngliche nachricht", "originalnachricht",
-	"message d'origine", "message d’origine", "mensaje original",
-	"oorspronkelijk bericht", "messaggio originale", "mensagem original",
-	"originalmeddelande", "oprindelig meddelelse", "opprinnelig melding",
-	"alkuperäinen viesti", "wiadomość oryginalna",
+// startsOld: line j starts what is not new text: a quote, a rule, our
+// marker, a quoted or forwarded message's head.
+func startsOld(lines []string, j int) bool {
+	t := strings.TrimSpace(lines[j])
+	return isQuoted(lines[j]) || isRule(t) || isReplyMarker(t) || isOriginalMessage(t) || isForwardMarker(t) ||
+		isHeaderBlock(lines, j) || attributionLines(lines, j) > 0 || isInlineAttribution(t) || nameWrote(t)
 }
 
-func isOriginalMessage(trimmed string) bool {
-	if !strings.HasPrefix(trimmed, "---") || len(trimmed) > 80 {
-		return false
-	}
-	inner := strings.ToLower(strings.Trim(trimmed, "- "))
-	for _, s := range originalMessage {
-		if inner == s {
-			return true
-		}
-	}
-	return false
-}
-
-func isUnderscoreRule(trimmed string) bool {
-	return len(trimmed) >= 8 && strings.Trim(trimmed, "_") == ""
-}
-
-// Outlook's header block, by field, in the languages above. Keys are
-// lowercased, without the colon; "*From:*" (bold, from HTML) also counts.
-var (
-	headerFrom   = []string{"from", "von", "de", "van", "da", "fra", "från", "od", "lähettäjä"}
-	headerFields = []string{
-		"sent", "date", "gesendet", "datum", "envoyé", "enviado", "enviado el", "fecha",
-		"verzonden", "verstuurd", "inviato", "data", "sendt", "skickat", "lähetetty",
-		"to", "an", "à", "a", "para", "aan", "til", "till", "vastaanottaja", "do",
-		"subject", "betreff", "objet", "asunto", "onderwerp", "oggetto", "assunto",
-		"emne", "ämne", "aihe", "temat", "cc",
-	}
-)
-
-// headerKey returns the lowercased field name of "Name: value" or "".
-func headerKey(line string) string {
-	if len(line) > 64 {
-		line = line[:64] // the key is near the start; keep the scan constant
-	}
-	t := strings.TrimSpace(line)
-	t = strings.TrimPrefix(t, "*")
-	colon := strings.IndexByte(t, ':')
-	if colon <= 0 || colon > 24 {
-		return ""
-	}
-	return strings.ToLower(strings.TrimSpace(strings.Trim(t[:colon], "* \u00a0")))
-}
-
-func oneOf(s string, list []string) bool {
-	for _, x := range list {
-		if s == x {
-			return true
-		}
-	}
-	return false
-}
-
-// isHeaderBlock: a From line followed, within the next six non-blank
-// lines (and twelve lines in all), by at least two other header fields (Sent, To, Subject...).
-func isHeaderBlock(lines []string, i int) bool {
-	if !oneOf(headerKey(lines[i]), headerFrom) {
-		return false
-	}
-	fields, seen := 0, 0
-	for j := i + 1; j < len(lines) && j <= i+12 && seen < 6; j++ {
-		if strings.TrimSpace(lines[j]) == "" {
-			continue
-		}
-		seen++
-		if oneOf(headerKey(lines[j]), headerFields) {
-			fields++
-			if fields == 2 {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func headerBlockFollows(lines []string, i int) bool {
-	for j := i; j < len(lines) && j < i+3; j++ {
-		if strings.TrimSpace(lines[j]) != "" {
-			return isHeaderBlock(lines, j)
-		}
-	}
-	return false
-}
-
-// phoneSignatures start the one-line signatures of phone and web clients,
-// lowercased.
-var phoneSignatures = []string{
-	"sent from my ", "sent from outlook", "get outlook for ", "sent from mail for windows",
-	"sent from yahoo mail", "sent from the all new aol", "sent with proton mail",
-	"sent from samsung", "gesendet von ", "gesendet mit ",
-	"envoyé de mon ", "envoyé depuis mon ", "envoyé à partir de ", "obtenir outlook pour ",
-	"enviado desde mi ", "enviado de mi ", "obtener outlook para ", "verzonden vanaf mijn ",
-	"verstuurd vanaf mijn ", "verzonden met ", "inviato da ", "enviado do meu ",
-	"skickat från min ",
-}
-
-// isPhoneSignature matches a short line such as "Sent from my iPhone".
-func isPhoneSignature(trimmed string) bool {
-	if len(trimmed) > 60 {
-		return false
-	}
-	lower := strings.ToLower(trimmed)
-	// "Von meinem iPhone gesendet": the verb comes last in German.
-	if strings.HasPrefix(lower, "von meinem ") && strings.HasSuffix(lower, "gesendet") {
+// HasReplyMarker tells whether body (a template's text or HTML part)
+// carries our reply marker: its prefix, or its text in one of the
+// languages the stripper knows.
+func HasReplyMarker(body string) bool {
+	if strings.Contains(body, ReplyMarkerPrefix) {
 		return true
 	}
-	for _, p := range phoneSignatures {
-		if strings.HasPrefix(lower, p) {
+	lower := strings.ToLower(body)
+	for _, p := range replyMarkerPhrases {
+		if strings.Contains(lower, p) {
 			return true
 		}
 	}

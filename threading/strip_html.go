@@ -30,25 +30,43 @@ const MaxStripHTMLInput = 1 << 20
 // If that leaves nothing, it returns the whole text without quote marks
 // (never empty for a body with text).
 func StripHTML(src string) string {
+	out, _ := splitHTML(src, false)
+	return out
+}
+
+// SplitHTML returns the new text of an HTML body, as StripHTML, and what
+// was removed, as text ("" when nothing was).
+func SplitHTML(src string) (newText, quoted string) {
+	return splitHTML(src, true)
+}
+
+func splitHTML(src string, withQuoted bool) (newText, quoted string) {
 	if len(src) > MaxStripHTMLInput {
 		src = src[:MaxStripHTMLInput]
 	}
 	doc, err := html.Parse(strings.NewReader(src))
 	if err != nil { // only on reader errors; a strings.Reader has none
-		return StripText(src)
+		return SplitText(src)
 	}
-	if out, ok := stripText(htmlText(doc, true)); ok {
-		return out
+	rendered, rest := htmlText(doc, true)
+	if out, q, ok := splitText(rendered, withQuoted); ok {
+		if rest != "" && withQuoted {
+			q = strings.TrimSpace(q + "\n" + rest)
+		}
+		return out, q
 	}
-	return strings.TrimSpace(htmlText(doc, false))
+	all, _ := htmlText(doc, false)
+	return strings.TrimSpace(all), ""
 }
 
 var (
 	quoteClasses  = []string{"gmail_quote", "yahoo_quoted", "protonmail_quote"}
 	removeClasses = []string{"gmail_attr", "gmail_signature", "moz-cite-prefix", "moz-signature"}
 	removeIDs     = []string{"mail-editor-reference-message-container"}
-	stopIDs       = []string{"appendonsend", "divrplyfwdmsg"}
-	blockTags     = map[string]bool{
+	// Outlook web's "appendonsend" and "divRplyFwdMsg", old Outlook.com's
+	// "stopSpelling" rule, Zimbra's "zwchr" rule.
+	stopIDs   = []string{"appendonsend", "divrplyfwdmsg", "stopspelling", "zwchr"}
+	blockTags = map[string]bool{
 		"p": true, "div": true, "li": true, "ul": true, "ol": true, "tr": true, "table": true,
 		"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true, "pre": true,
 		"blockquote": true, "section": true, "article": true, "header": true, "footer": true,
@@ -76,9 +94,22 @@ func attr(n *html.Node, name string) string {
 	return ""
 }
 
+// hasClass: n has one of classes, or a class ending in one (Yahoo
+// prefixes its own: "ydp3f2a1b9yahoo_quoted").
 func hasClass(n *html.Node, classes []string) bool {
 	for _, c := range strings.Fields(attr(n, "class")) {
-		if oneOf(c, classes) {
+		for _, x := range classes {
+			if strings.HasSuffix(c, x) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func oneOf(s string, list []string) bool {
+	for _, x := range list {
+		if s == x {
 			return true
 		}
 	}
@@ -147,25 +178,27 @@ func isHTMLSpace(r rune) bool {
 }
 
 // htmlText renders doc as text. With markQuotes it marks quotes with ">"
-// and leaves out the attribution and signature elements StripHTML lists. The walk is iterative, so
-// deeply nested input cannot exhaust the stack.
-func htmlText(doc *html.Node, markQuotes bool) string {
+// and leaves out the attribution and signature elements StripHTML lists;
+// from a stop element on (Outlook's reply header) the text goes to rest.
+// The walk is iterative, so deeply nested input cannot exhaust the stack.
+func htmlText(doc *html.Node, markQuotes bool) (text, rest string) {
 	type item struct {
 		n    *html.Node
 		exit bool
 	}
-	var w textWriter
-	w.lineStart = true
+	var main, tail textWriter
+	main.lineStart, tail.lineStart = true, true
+	w := &main
 	stack := []item{{n: doc}}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		n := it.n
 		if it.exit {
-			if n.Data == "pre" {
+			if n.Data == "pre" && w.pre > 0 {
 				w.pre--
 			}
-			if isQuoteElement(n) && w.quote > 0 {
+			if markQuotes && isQuoteElement(n) && w.quote > 0 {
 				w.newline()
 				w.quote--
 			}
@@ -184,10 +217,12 @@ func htmlText(doc *html.Node, markQuotes bool) string {
 			}
 			if markQuotes {
 				id := strings.ToLower(attr(n, "id"))
-				if oneOf(id, stopIDs) {
-					return w.String()
+				if w == &main && (oneOf(id, stopIDs) || isOutlookHeaderDiv(n)) {
+					w = &tail
 				}
-				if hasClass(n, removeClasses) || oneOf(id, removeIDs) {
+				// Gmail's forward head sits in a gmail_attr too: it stays, so
+				// the forward is seen as one.
+				if (hasClass(n, removeClasses) && !strings.HasPrefix(leadingText(n, 40), "--")) || oneOf(id, removeIDs) {
 					continue
 				}
 				if isQuoteElement(n) {
@@ -222,7 +257,47 @@ func htmlText(doc *html.Node, markQuotes bool) string {
 			stack = append(stack, item{n: c})
 		}
 	}
-	return w.String()
+	return main.String(), strings.TrimSpace(tail.String())
+}
+
+// isOutlookHeaderDiv: Outlook desktop puts the quoted message's header
+// in <div style="border:none;border-top:solid #E1E1E1 1.0pt;...">
+// starting "From:" (or its translation). The style alone is not enough:
+// people's own text has borders too.
+func isOutlookHeaderDiv(n *html.Node) bool {
+	if n.Data != "div" {
+		return false
+	}
+	// "border-top:solid #E1E1E1 1.0pt" (Windows), "border-top: 1pt solid
+	// rgb(181, 196, 223)" (Mac): a solid top border in either order.
+	style := strings.ToLower(attr(n, "style"))
+	i := strings.Index(style, "border-top:")
+	if i < 0 {
+		return false
+	}
+	decl, _, _ := strings.Cut(style[i:], ";")
+	if !strings.Contains(decl, "solid") {
+		return false
+	}
+	return headerClass(leadingText(n, 80)) == hFrom
+}
+
+// leadingText is the first max bytes of the text inside n.
+func leadingText(n *html.Node, max int) string {
+	var b strings.Builder
+	stack := []*html.Node{n}
+	for len(stack) > 0 && b.Len() < max {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if c.Type == html.TextNode {
+			b.WriteString(strings.ReplaceAll(c.Data, "\u00a0", " "))
+			continue
+		}
+		for k := c.LastChild; k != nil; k = k.PrevSibling {
+			stack = append(stack, k)
+		}
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // String is the text so far. Non-breaking spaces are kept as words while

@@ -139,3 +139,14 @@ func BenchmarkStripHTML50KB(b *testing.B) {
 		StripHTML(in)
 	}
 }
+
+// BenchmarkStripTextWorst: 256 KiB of one-letter lines, the most lines
+// (and line checks) a body within MaxStripInput can have.
+func BenchmarkStripTextWorst(b *testing.B) {
+	in := strings.Repeat("a\n", MaxStripInput/2)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		StripText(in)
+	}
+}

@@ -31,6 +31,10 @@ type explainOutput struct {
 	Reasons []string                   `json:"reasons"`
 	Bounce  *loopguard.BounceReport    `json:"bounce,omitempty"`
 	Thread  *gateway.ThreadExplanation `json:"thread,omitempty"`
+	// Text is the message text as it would be appended to the
+	// conversation, Quoted what stripping removed from the body.
+	Text   string `json:"text"`
+	Quoted string `json:"quoted"`
 }
 
 func newExplainCmd() *cobra.Command {
@@ -48,7 +52,9 @@ func newExplainCmd() *cobra.Command {
 		Long: `Explain runs the loop guard on a saved email (or stdin with "-") and prints
 its class (human, auto_reply, bounce, bulk, looping), whether it would
 notify anyone, the reasons, and what a bounce says about the email it
-refers to. Nothing is stored or sent.
+refers to. Nothing is stored or sent. With --json it also gives "text",
+the message text as it would be appended to the conversation, and
+"quoted", what quote and signature stripping removed.
 
 With --data DIR (the daemon stopped), it also says which conversation the
 email would be threaded into and how: "token", "references", "subject",
@@ -107,7 +113,9 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 				thread = &t
 			}
 			if asJSON {
-				return writeVerdictJSON(cmd.OutOrStdout(), v, thread)
+				// A body that does not parse has no text: "" for both.
+				body, _ := gateway.ExplainBody(raw)
+				return writeVerdictJSON(cmd.OutOrStdout(), v, thread, body)
 			}
 			return writeVerdictText(cmd.OutOrStdout(), v, thread)
 		},
@@ -140,8 +148,9 @@ func readMessage(name string, stdin io.Reader) ([]byte, error) {
 	return raw, nil
 }
 
-func writeVerdictJSON(w io.Writer, v loopguard.Verdict, thread *gateway.ThreadExplanation) error {
-	out := explainOutput{Class: v.Class, Notify: v.Notify(), Reasons: v.Reasons, Bounce: v.Bounce, Thread: thread}
+func writeVerdictJSON(w io.Writer, v loopguard.Verdict, thread *gateway.ThreadExplanation, body gateway.BodyExplanation) error {
+	out := explainOutput{Class: v.Class, Notify: v.Notify(), Reasons: v.Reasons, Bounce: v.Bounce, Thread: thread,
+		Text: body.Text, Quoted: body.Quoted}
 	if out.Reasons == nil {
 		out.Reasons = []string{}
 	}

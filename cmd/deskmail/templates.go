@@ -105,6 +105,9 @@ func newTemplatesCmd() *cobra.Command {
 			return fmt.Errorf("template %s refused, the previous version stays: %w", args[0], err)
 		}
 		fmt.Fprintf(w, "%s saved as version %d\n", out.Name, out.Version)
+		for _, warn := range templates.Warnings(t) {
+			fmt.Fprintf(w, "warning: %s\n", warn)
+		}
 		return nil
 	})
 	edit.Flags().StringVar(&file, "file", "", "read the template from this file (- for stdin) instead of opening $EDITOR")

@@ -1,0 +1,283 @@
+package threading
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Attributions, the line (or lines) a client writes above the message it
+// quotes: "On <date>, <name> wrote:" and its kin. Separators and header
+// blocks are in strip_separators.go, what clients append below the text
+// in strip_signature.go. Each looks at most a few lines ahead.
+
+// maxAttribution bounds the length of an attribution (all its lines).
+const maxAttribution = 400
+
+// attributionLines returns how many lines (1 to 3) starting at i form an
+// attribution, or 0. Clients wrap long ones ("On Mon, ... John Doe <\n
+// john@example.com> wrote:", Outlook's "<\nmailto:...>"); a match that
+// a later line makes on its own starts at that line instead, so the text
+// above an attribution is never taken for part of it.
+func attributionLines(lines []string, i int) int {
+	first := strings.TrimSpace(lines[i])
+	if first == "" || len(first) > maxAttribution || isQuoted(lines[i]) {
+		return 0
+	}
+	if !mayEndAttribution(lines, i) {
+		return 0
+	}
+	parts := []string{strings.ToLower(first)}
+	size := len(first)
+	for n := 1; n <= 3 && i+n <= len(lines); n++ {
+		if n > 1 {
+			next := strings.TrimSpace(lines[i+n-1])
+			if next == "" || isInvisible(next) || isQuoted(lines[i+n-1]) {
+				return 0
+			}
+			if size += len(next) + 1; size > maxAttribution {
+				return 0
+			}
+			parts = append(parts, strings.ToLower(next))
+		}
+		if !isAttribution(strings.Join(parts, " ")) {
+			continue
+		}
+		for k := 1; k < n; k++ {
+			// A continuation is an address, a time or a verb; a line with
+			// its own start word, or after a finished sentence, starts an
+			// attribution of its own.
+			own := startsLikeAttribution(parts[k]) || endsSentence(parts[k-1])
+			if own && isAttribution(strings.Join(parts[k:], " ")) {
+				return 0
+			}
+		}
+		return n
+	}
+	return 0
+}
+
+// mayEndAttribution is a cheap test before attributionLines builds
+// anything: one of lines i..i+2 (before a blank one) ends with a colon,
+// or line i starts with dashes (Zoho's "---- On ... wrote ----").
+func mayEndAttribution(lines []string, i int) bool {
+	if strings.HasPrefix(strings.TrimSpace(lines[i]), "--") {
+		return true
+	}
+	for j := i; j < len(lines) && j < i+3; j++ {
+		t := strings.TrimRight(lines[j], " \t")
+		if strings.HasSuffix(t, ":") || strings.HasSuffix(t, "：") {
+			return true
+		}
+		if t == "" {
+			return false
+		}
+	}
+	return false
+}
+
+func endsSentence(s string) bool {
+	return strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") ||
+		strings.HasSuffix(s, "。") || strings.HasSuffix(s, ":")
+}
+
+// isAttribution tells whether s (lowercased, lines joined) is a quote's
+// attribution: it ends with a colon (or is framed by dashes, as Zoho
+// writes "---- On ... wrote ----"), names a date, a time or an address,
+// and has the shape of one of the clients' forms:
+//
+//   - "On <date>, <name> wrote:" and translations: a start word (On, Am,
+//     Le, El, Em, Il, Op, Den, Dnia, W dniu, Dne, В ...);
+//   - "<date> <name> <addr> napisał(a):": the verb at the end;
+//   - "<name> <addr> schrieb am <date>:", "<date> skrev <name> <addr>:":
+//     the verb next to the address;
+//   - "<date>, <name> <addr>:" with no verb (Gmail in Russian, Japanese,
+//     Korean; old Gmail's "2016-03-03 17:21 GMT+01:00 Some One <x@y>:").
+func isAttribution(s string) bool {
+	s = strings.TrimSpace(s)
+	dashed := strings.HasPrefix(s, "--")
+	s = strings.TrimSpace(strings.TrimLeft(s, "-* "))
+	if dashed {
+		s = strings.TrimSpace(strings.TrimRight(s, "-* "))
+	} else {
+		s = strings.TrimSuffix(s, "*")
+	}
+	body, ok := strings.CutSuffix(s, ":")
+	if !ok {
+		body, ok = strings.CutSuffix(s, "：")
+	}
+	if !ok && !dashed {
+		return false
+	}
+	if !ok {
+		body = s
+	}
+	body = strings.TrimSpace(body)
+	if body == "" || !looksDated(body) {
+		return false
+	}
+	verb := lastVerb(body)
+	if verb < 0 {
+		// No verb: a date and "<name> <address>" at the end.
+		return hasYear(body) && strings.Contains(body, "@") && (strings.HasSuffix(body, ">") || strings.HasSuffix(body, ")") || strings.HasSuffix(body, "]"))
+	}
+	end := strings.TrimSpace(strings.TrimRight(body, " (a)(а)."))
+	if verbAt(end, len(end)) || startsLikeAttribution(body) {
+		return true
+	}
+	// The verb next to the address: before it ("X <x@y> schrieb am ...")
+	// or after it ("... skrev X <x@y>").
+	before, after := body[:verb], body[verb:]
+	// "<name> kirjoitti <date>:", "<name> wrote on <date>:": a short
+	// name that is no pronoun, a dated tail.
+	if words := strings.Fields(before); len(words) > 0 && len(words) <= 4 && !oneOf(words[0], notNames) &&
+		len(after) < 80 && (hasYear(after) || hasNumericDate(after)) {
+		return true
+	}
+	if at := strings.LastIndexByte(before, '@'); at >= 0 && len(before)-at < 60 {
+		return true
+	}
+	return strings.Contains(after, "@") && strings.Contains(after, "<") && strings.HasSuffix(after, ">") && len(after) < 160
+}
+
+// lastVerb returns the position of the last reply verb in s, or -1.
+func lastVerb(s string) int {
+	pos := -1
+	for _, v := range replyVerbs {
+		if i := strings.LastIndex(s, v); i > pos {
+			pos = i
+		}
+	}
+	return pos
+}
+
+// verbAt: s[:end] ends with a reply verb.
+func verbAt(s string, end int) bool {
+	for _, v := range replyVerbs {
+		if strings.HasSuffix(s[:end], v) {
+			return true
+		}
+	}
+	return false
+}
+
+func startsLikeAttribution(s string) bool {
+	for _, p := range attributionStarts {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// isInlineAttribution: an attribution with the old message's text on
+// the same line, as Yahoo Mail for Android writes it ("On Mon, ... X<x@y>
+// wrote:   Did you ..."): it starts like one and names an address.
+func isInlineAttribution(trimmed string) bool {
+	if len(trimmed) > 2000 {
+		trimmed = trimmed[:2000]
+	}
+	if !startsLikeAttribution(strings.ToLower(trimmed[:min(len(trimmed), 12)])) {
+		return false
+	}
+	lower := strings.ToLower(trimmed)
+	for _, v := range replyVerbs {
+		i := strings.Index(lower, v)
+		if i <= 0 {
+			continue
+		}
+		after := lower[i+len(v):]
+		rest := strings.TrimLeft(after, " \u00a0")
+		if !strings.HasPrefix(rest, ":") || strings.TrimSpace(rest[1:]) == "" {
+			continue
+		}
+		head := lower[:i+len(v)+len(after)-len(rest)+1]
+		return strings.Contains(head, "@") && len(head) <= maxAttribution && isAttribution(head)
+	}
+	return false
+}
+
+// nameWrote: "Helpdesk wrote:", "Anna schrieb:": an attribution with
+// neither date nor address, taken as one only right above a quote. The
+// name is one to four words, capitalized, and not a pronoun, so "As I
+// wrote:" or "I wrote:" stay text.
+func nameWrote(trimmed string) bool {
+	if len(trimmed) > 80 {
+		return false
+	}
+	body, ok := strings.CutSuffix(strings.TrimSpace(trimmed), ":")
+	if !ok {
+		return false
+	}
+	lower := strings.ToLower(strings.TrimSpace(body))
+	for _, v := range replyVerbs {
+		name, found := strings.CutSuffix(lower, " "+v)
+		if !found {
+			continue
+		}
+		words := strings.Fields(name)
+		if len(words) == 0 || len(words) > 4 || oneOf(words[0], notNames) {
+			return false
+		}
+		r, _ := utf8.DecodeRuneInString(trimmed)
+		return unicode.IsUpper(r)
+	}
+	return false
+}
+
+// notNames start sentences that end in "wrote:" without naming anyone.
+var notNames = []string{"as", "i", "you", "we", "he", "she", "they", "it", "someone", "somebody",
+	"like", "what", "who", "wie", "ich", "er", "sie", "comme", "je", "il", "elle", "como", "yo", "zoals", "ik"}
+
+// strongAttribution: the attribution at lines[i:i+n] may cut a reply
+// although no quote follows it (Outlook for Mac and webmails that indent
+// instead of quoting): it names an address, or a full date and a time.
+func strongAttribution(lines []string, i, n int) bool {
+	s := strings.ToLower(strings.Join(lines[i:i+n], " "))
+	return strings.Contains(s, "@") || ((hasYear(s) || hasNumericDate(s)) && hasTime(s))
+}
+
+// looksDated: an '@' (the sender's address), a time such as "10:15" or
+// "10.15" (Nordic clients), or a year.
+func looksDated(s string) bool {
+	return strings.Contains(s, "@") || hasTime(s) || hasYear(s)
+}
+
+func hasTime(s string) bool {
+	for i := 1; i+2 < len(s); i++ {
+		if (s[i] == ':' || s[i] == '.') && isDigit(s[i-1]) && isDigit(s[i+1]) && isDigit(s[i+2]) &&
+			(i+3 == len(s) || !isDigit(s[i+3])) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasYear: four digits 19xx or 20xx standing alone (or before 年).
+func hasYear(s string) bool {
+	for i := 0; i+4 <= len(s); i++ {
+		if (s[i] == '1' && s[i+1] == '9' || s[i] == '2' && s[i+1] == '0') && isDigit(s[i+2]) && isDigit(s[i+3]) &&
+			(i == 0 || !isDigit(s[i-1])) && (i+4 == len(s) || !isDigit(s[i+4])) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasNumericDate: "23/11/26", "11/23/2026", "23.11.26".
+func hasNumericDate(s string) bool {
+	for i := 1; i+3 < len(s); i++ {
+		if (s[i] == '/' || s[i] == '.') && isDigit(s[i-1]) && isDigit(s[i+1]) {
+			j := i + 1
+			for j < len(s) && isDigit(s[j]) {
+				j++
+			}
+			if j < len(s) && s[j] == s[i] && j+1 < len(s) && isDigit(s[j+1]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -1,0 +1,171 @@
+package threading
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// The heads of a quoted or forwarded message that are not attributions:
+// Outlook's separators and header blocks, forward heads, rules.
+
+// isOriginalMessage: Outlook's "-----Original Message-----" in any of
+// its languages (also bold, "*-----...-----*", or with a colon).
+func isOriginalMessage(trimmed string) bool {
+	if len(trimmed) > 100 || !strings.Contains(trimmed, "--") {
+		return false
+	}
+	inner := turkishI(strings.ToLower(strings.Trim(trimmed, "-*_= :")))
+	for _, s := range originalMessage {
+		if inner == s {
+			return true
+		}
+	}
+	return false
+}
+
+// isForwardMarker: the head of a forwarded message, dashed ("----------
+// Forwarded message ---------") or Apple Mail's "Begin forwarded
+// message:", in any of the languages.
+func isForwardMarker(trimmed string) bool {
+	if len(trimmed) > 120 {
+		return false
+	}
+	lower := turkishI(strings.ToLower(trimmed))
+	if strings.Contains(lower, "--") {
+		inner := strings.Trim(lower, "-*_= ")
+		for _, s := range forwardDashed {
+			if inner == s {
+				return true
+			}
+		}
+		return false
+	}
+	lower = strings.TrimSpace(strings.TrimRight(lower, ":： *"))
+	for _, s := range forwardLines {
+		if lower == s {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardFollows: the first non-blank line at or after i (a few at most)
+// heads a forward.
+func forwardFollows(lines []string, i int) bool {
+	for j := i; j < len(lines) && j < i+3; j++ {
+		if t := strings.TrimSpace(lines[j]); t != "" && !isInvisible(t) {
+			return isForwardMarker(t)
+		}
+	}
+	return false
+}
+
+// isRule: a divider line, "______" (Outlook), "------" (Outlook for Mac,
+// Yahoo), "=====". "--" alone is the signature delimiter, not a rule.
+func isRule(trimmed string) bool {
+	if utf8.RuneCountInString(trimmed) < 3 || len(trimmed) > 200 {
+		return false
+	}
+	for _, r := range trimmed {
+		if !strings.ContainsRune("-_=*~─━—", r) && r != ' ' {
+			return false
+		}
+	}
+	return strings.Trim(trimmed, "-_=*~─━— ") == "" && strings.TrimSpace(trimmed) != "--"
+}
+
+// isOutlookRule: the rules Outlook writes above the quoted message, a
+// separator even when the header block under them is missing: 28 or more
+// underscores (32 in Outlook web and mobile), or Outlook for Mac's
+// indented " ------------------------------ ". Other dashed rules, which
+// people draw around tables, count only above a header block
+// (separatorFollows).
+func isOutlookRule(line string) bool {
+	t := strings.TrimSpace(line)
+	if len(t) < 28 {
+		return false
+	}
+	indented := line[0] == ' ' || line[0] == '\t'
+	return strings.Trim(t, "_") == "" || (indented && strings.Trim(t, "-") == "")
+}
+
+// separatorFollows: the first non-blank line at or after i (a few at
+// most) starts the quoted message, so a rule above it is its separator.
+func separatorFollows(lines []string, i int) bool {
+	for j := i; j < len(lines) && j < i+3; j++ {
+		t := strings.TrimSpace(lines[j])
+		if t == "" || isInvisible(t) {
+			continue
+		}
+		if isDeviceSignature(t) {
+			continue // dropped anyway; what matters is below it
+		}
+		return isHeaderBlock(lines, j) || isOriginalMessage(t) || isForwardMarker(t)
+	}
+	return false
+}
+
+// headerClass returns the class (hFrom, hDate, hTo, hSubject) of a
+// header line "Name: value" ("*From:*" from HTML, "De :" in French,
+// "发件人：" in Chinese), or 0.
+func headerClass(line string) int {
+	if len(line) > 64 {
+		line = line[:64] // the key is near the start; keep the scan constant
+	}
+	t := strings.TrimLeft(strings.TrimSpace(line), "*")
+	colon := strings.IndexByte(t, ':')
+	if c := strings.Index(t, "："); c >= 0 && (colon < 0 || c < colon) {
+		colon = c
+	}
+	if colon <= 0 || colon > 32 {
+		return 0
+	}
+	key := strings.ToLower(strings.TrimSpace(strings.Trim(t[:colon], "* \u00a0\t")))
+	return headerClasses[key]
+}
+
+// isHeaderBlock: a header line at i and, in the lines right below it (up
+// to two wrapped values skipped, up to the next blank line), header lines of at least
+// three classes in all, one of them From: the head of a quoted or
+// forwarded message (Outlook's From/Sent/To/Subject, Gmail's forward).
+func isHeaderBlock(lines []string, i int) bool {
+	classes := headerClass(lines[i])
+	if classes == 0 {
+		return false
+	}
+	wrapped, prevHeader := 0, true
+	for j := i + 1; j < len(lines) && j <= i+10; j++ {
+		if isBlank(lines[j]) || isQuoted(lines[j]) {
+			break
+		}
+		c := headerClass(lines[j])
+		if c == 0 {
+			// A wrapped value continues the header line right above.
+			if wrapped++; wrapped > 2 || !prevHeader {
+				break
+			}
+			prevHeader = false
+			continue
+		}
+		prevHeader = true
+		classes |= c
+		if classes&hFrom != 0 && bitCount(classes) >= 3 {
+			return true
+		}
+	}
+	return false
+}
+
+func bitCount(x int) int {
+	n := 0
+	for ; x != 0; x &= x - 1 {
+		n++
+	}
+	return n
+}
+
+// turkishI: Go lowercases "İ" (Turkish capital dotted I) to "i" and a
+// combining dot; the word lists spell it "i".
+func turkishI(s string) string {
+	return strings.ReplaceAll(s, "i\u0307", "i")
+}

@@ -1,0 +1,90 @@
+package threading
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// What clients append below the text: device signatures ("Sent from my
+// iPhone") and the signature delimiter.
+
+// isSigDelimiter: "-- " (RFC 3676 section 4.3), or "--" as many clients
+// write it after losing the space.
+func isSigDelimiter(line string) bool {
+	return strings.TrimRight(line, " \t") == "--"
+}
+
+// maxDeviceSignature bounds the line; "Get Outlook for iOS<https://...>"
+// carries a link.
+const maxDeviceSignature = 120
+
+// deviceSignatureFirst holds the first letters (lowercased) of the
+// deviceSignatures, and of the lines deviceSignatureEnds end.
+var deviceSignatureFirst = func() map[rune]bool {
+	m := map[rune]bool{}
+	for _, p := range deviceSignatures {
+		r, _ := utf8.DecodeRuneInString(p)
+		m[r] = true
+	}
+	return m
+}()
+
+// mayBeDeviceSignature is a cheap test before isDeviceSignature lowers
+// the line: its first letter starts a known signature, or it has one of
+// the endings.
+func mayBeDeviceSignature(trimmed string) bool {
+	r, _ := utf8.DecodeRuneInString(trimmed)
+	if deviceSignatureFirst[unicode.ToLower(r)] {
+		return true
+	}
+	tail := strings.ToLower(trimmed[max(0, len(trimmed)-40):])
+	for _, e := range deviceSignatureEnds {
+		if strings.Contains(tail, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// isDeviceSignature matches a line such as "Sent from my iPhone" in one
+// of the languages: short, no sentence punctuation before any link.
+func isDeviceSignature(trimmed string) bool {
+	// Every one has two words at least ("iPhoneから送信" is one token but
+	// over 12 bytes).
+	if len(trimmed) > maxDeviceSignature || len(trimmed) < 12 {
+		return false
+	}
+	if !mayBeDeviceSignature(trimmed) {
+		return false
+	}
+	lower := strings.ToLower(trimmed)
+	head := lower
+	for _, sep := range []string{"<", "(", "http", "[", "：", ": "} {
+		if i := strings.Index(head, sep); i > 0 {
+			head = head[:i]
+		}
+	}
+	head = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(head), ".。!"))
+	if strings.ContainsAny(head, ",?!;") || len(strings.Fields(head)) > 8 {
+		return false
+	}
+	headSp := head + " "
+	for _, p := range deviceSignatures {
+		if strings.HasPrefix(headSp, p) {
+			return !strings.HasPrefix(p, "von mein") || strings.HasSuffix(head, "gesendet")
+		}
+	}
+	for _, e := range deviceSignatureEnds {
+		if strings.HasSuffix(head, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// isBlank: nothing but white space and invisible characters.
+func isBlank(line string) bool {
+	t := strings.TrimSpace(line)
+	return t == "" || isInvisible(t)
+}
