@@ -30,7 +30,7 @@ func newWhyCmd() *cobra.Command {
 		Short: "Tell why each person was or wasn't emailed about a message",
 		Args:  cobra.NoArgs,
 	}
-	loader := config.Register(c.Flags(), "data", "retention")
+	loader := config.Register(c.Flags(), "data", "store", "retention")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().StringVar(&msg, "message", "", "the conversation message's ID (required)")
 	c.Flags().StringVar(&person, "person", "", "only this person (and, if not notified, why not)")
@@ -48,7 +48,8 @@ func newWhyCmd() *cobra.Command {
 		resp, err := controlDo(cfg.Data, 30*time.Second, http.MethodGet, path, nil)
 		switch {
 		case errors.Is(err, errNoDaemon):
-			db, err := store.Open(cfg.Data, store.Options{ReadOnly: true})
+			cliStore = cfg.Store
+			db, err := openStore(cfg.Data, store.Options{ReadOnly: true})
 			if err != nil {
 				return err
 			}
