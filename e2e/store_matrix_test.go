@@ -83,7 +83,7 @@ func bboltOnly(t *testing.T) {
 }
 
 // useStore puts the data folder dir on the database url (a second node of
-// an existing one).
+// an existing one), or on its bbolt file for url "" in either pass.
 func useStore(dir, url string) {
 	storesMu.Lock()
 	stores[dir] = url

@@ -11,9 +11,10 @@ import (
 )
 
 // pgTx is one transaction on the shared database. Writes are queued and
-// sent in one round trip (a pgx batch) before the next read or the commit,
-// so a function that writes ten keys costs one round trip, not ten; reads
-// see the transaction's own writes because the queue is flushed first.
+// sent in one round trip (a pgx batch) before the next range read (scan,
+// count, last key) or the commit, so a function that writes ten keys costs
+// one round trip, not ten; a key the transaction wrote or read before is
+// answered from memory, so reads see the transaction's own writes.
 type pgTx struct {
 	ctx     context.Context
 	tx      pgx.Tx
@@ -130,9 +131,8 @@ func (t *pgTx) get(bucket string, key []byte) []byte {
 	if v, ok := t.seen[cacheKey(bucket, key)]; ok {
 		return v
 	}
-	if t.flush() != nil {
-		return nil
-	}
+	// No flush: every key this transaction wrote is in seen, so the
+	// queued writes cannot change what the database says about this one.
 	var v []byte
 	err := t.tx.QueryRow(t.ctx, sqlGet, bucket, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
