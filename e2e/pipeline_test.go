@@ -137,6 +137,7 @@ func TestBacklogOverTheBoundGets451AndLosesNothing(t *testing.T) {
 // before they were processed; once it has room again every one ends in its
 // conversation and none is "failed". It needs a tmpfs (root).
 func TestDiskFullForAWhileLosesNothing(t *testing.T) {
+	bboltOnly(t) // on PostgreSQL: TestDatabaseLostUnderLoad
 	dir := filepath.Join(t.TempDir(), "data")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -227,6 +228,7 @@ func metric(t *testing.T, p *inProcess, name string) float64 {
 // a failed email is listed, re-queued (journaled) and left pending for
 // the next start.
 func TestInboundListAndRetryOffline(t *testing.T) {
+	bboltOnly(t) // it fails an email in the bbolt file directly
 	dir := t.TempDir()
 	db, err := store.Open(dir, store.Options{})
 	if err != nil {
