@@ -93,3 +93,19 @@ func TestRefusedValueKeepsTheOldOne(t *testing.T) {
 		t.Fatalf("err = %v, c = %v", err, c)
 	}
 }
+
+// The loop caps take 0 to switch them off; a negative count is refused
+// with the key named.
+func TestLoopCapsZeroIsOff(t *testing.T) {
+	c, err := load(t, []string{"--loop-conversation-cap", "0"}, []string{"DESKMAIL_LOOP_RECIPIENT_CAP=0"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ConversationCap != 0 || c.RecipientCap != 0 {
+		t.Errorf("caps %d, %d; want 0 (off)", c.ConversationCap, c.RecipientCap)
+	}
+	_, err = load(t, []string{"--loop-recipient-cap", "-1"}, nil, "")
+	if err == nil || !strings.Contains(err.Error(), "loop-recipient-cap") {
+		t.Errorf("a negative cap: %v", err)
+	}
+}

@@ -57,6 +57,15 @@ func integer(field func(*Config) *int) func(*Config) pflag.Value {
 	}
 }
 
+// limit is a whole number where 0 switches the limit off.
+func limit(field func(*Config) *int) func(*Config) pflag.Value {
+	return func(c *Config) pflag.Value {
+		p := field(c)
+		v := builtin(func(fs *pflag.FlagSet) { fs.IntVar(p, "v", 0, "") })
+		return checked{v, func() bool { return *p >= 0 }, "a whole number (0: no limit)"}
+	}
+}
+
 func boolean(field func(*Config) *bool) func(*Config) pflag.Value {
 	return func(c *Config) pflag.Value {
 		v := builtin(func(fs *pflag.FlagSet) { fs.BoolVar(field(c), "v", false, "") })
