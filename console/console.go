@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
@@ -265,7 +266,7 @@ func audit(tx *store.Tx, r *http.Request, now time.Time, action, target, detail 
 		actor = v.Op.Name
 	}
 	return journal.AppendAudit(tx, &journal.Audit{Time: now, Actor: actor, Action: action, Target: target,
-		Detail: detail, IP: clientIP(r)})
+		Detail: detail, IP: httpapi.RemoteHost(r)})
 }
 
 // change runs fn and the audit record of it in one commit.
@@ -277,17 +278,6 @@ func (s *Server) change(r *http.Request, action, target, detail string, fn func(
 		}
 		return audit(tx, r, now, action, target, detail)
 	})
-}
-
-func clientIP(r *http.Request) string {
-	h := r.RemoteAddr
-	if i := strings.LastIndexByte(h, ':'); i > 0 {
-		h = strings.Trim(h[:i], "[]")
-	}
-	if h == "" || h == "@" {
-		return "local"
-	}
-	return h
 }
 
 // auditAs records an action of a named actor (a login has no session yet).

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -46,7 +47,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	user := strings.ToLower(strings.TrimSpace(r.PostFormValue("user")))
 	password := r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
-	ip, now := clientIP(r), s.Clock.Now()
+	ip, now := httpapi.RemoteHost(r), s.Clock.Now()
 	again := func(code int, msg string) {
 		s.render(w, r, code, "login", page{Title: "Log in", Error: msg, Data: next})
 	}

@@ -230,7 +230,7 @@ func (s *Server) postInbound(w http.ResponseWriter, r *http.Request) {
 	if proto != "deliver" {
 		proto = "HTTP"
 	}
-	env := inbound.Envelope{MailFrom: q.Get("mail_from"), Rcpts: rcpts, Proto: proto, RemoteIP: remoteHost(r)}
+	env := inbound.Envelope{MailFrom: q.Get("mail_from"), Rcpts: rcpts, Proto: proto, RemoteIP: RemoteHost(r)}
 	body := http.MaxBytesReader(w, r.Body, s.MaxMessageBytes+1)
 	rc, err := s.Receiver.Receive(r.Context(), env, body)
 	var mbe *http.MaxBytesError
@@ -254,7 +254,9 @@ func (s *Server) postInbound(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func remoteHost(r *http.Request) string {
+// RemoteHost is the client's IP address without its port ("local" on
+// the control socket), for logs, audit records and per-IP limits.
+func RemoteHost(r *http.Request) string {
 	h := r.RemoteAddr
 	if i := strings.LastIndexByte(h, ':'); i > 0 {
 		h = strings.Trim(h[:i], "[]")
