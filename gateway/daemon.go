@@ -169,6 +169,12 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	}
 	step := &InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
 	pipe := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
+	if db.Shared() {
+		// Two nodes may share a hostname (or be given none): the node's
+		// own id tells its claims from the other nodes', so a restart
+		// takes back only its own at once.
+		pipe.Node = d.Queue.Owner
+	}
 	// Other nodes wake this one for their stored mail, queue changes and
 	// notifications (PostgreSQL; nothing with bbolt).
 	d.unsubscribe = wireBus(db, pipe.Wake, ob.worker.Wake, hub)
