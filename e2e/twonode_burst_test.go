@@ -68,6 +68,19 @@ func TestTwoNodesBurstWithANodeKilled(t *testing.T) {
 		api(t, d, "PUT", fmt.Sprintf("/v1/people/agent%d", i), fmt.Sprintf(`{"kind":"user","name":"Agent %d","emails":[%q],`+
 			`"settings":{"visibility":"all_projects","from_customers":"all"}}`, i, burstAgents[i]))
 	}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	ctx := context.Background()
+	count := func(sql string, args ...any) int {
+		var n int
+		if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return n
+	}
 	var addrA atomic.Value
 	addrA.Store(a.SMTP)
 
@@ -108,30 +121,21 @@ func TestTwoNodesBurstWithANodeKilled(t *testing.T) {
 			}
 		}()
 	}
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	ctx := context.Background()
-	count := func(sql string, args ...any) int {
-		var n int
-		if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		return n
-	}
-
 	<-killed
 	a.kill()
 	// What node A was sending when killed: its leased jobs, frozen until
 	// it starts again and gives them back. Only these can go out twice.
+	// (No t.Fatal while the sessions run: they would outlive the test.)
 	idA, err := os.ReadFile(filepath.Join(dirA, "node-id"))
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
 	}
-	sendingAtKill := count(`SELECT count(*) FROM (SELECT convert_from(value, 'UTF8')::jsonb AS j FROM kv WHERE bucket = 'queue_jobs') AS q
-		WHERE j->>'state' = 'sending' AND j->>'lease_owner' = $1`, strings.TrimSpace(string(idA)))
+	var sendingAtKill int
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM (SELECT convert_from(value, 'UTF8')::jsonb AS j FROM kv WHERE bucket = 'queue_jobs') AS q
+		WHERE j->>'state' = 'sending' AND j->>'lease_owner' = $1`, strings.TrimSpace(string(idA))).Scan(&sendingAtKill)
+	if err != nil {
+		t.Errorf("node A's leases at the kill: %v", err)
+	}
 	a2 := startDaemon(t, dirA, flags...)
 	addrA.Store(a2.SMTP)
 	wg.Wait()
