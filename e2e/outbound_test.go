@@ -145,7 +145,10 @@ func (ss *sinkSession) Data(r io.Reader) error {
 		return err
 	}
 	ss.s.mails = append(ss.s.mails, sinkMail{from: ss.from, to: ss.to, msg: m, raw: string(b)})
-	ss.s.got <- struct{}{}
+	select { // never block a session: a burst sends more than got holds, and wait re-counts mails
+	case ss.s.got <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
