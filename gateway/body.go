@@ -15,18 +15,21 @@ import (
 // and what stripping removed: the plain part when there is one, else the
 // HTML part (enmime's own HTML-to-text loses the quote markup StripHTML
 // cuts on). When stripping leaves nothing the whole text is the message.
-func splitBody(env *enmime.Envelope) (text, quoted string) {
+// quoted is built only withQuoted (explain); the pipeline needs the text.
+func splitBody(env *enmime.Envelope, withQuoted bool) (text, quoted string) {
 	hasPlain := env.Root != nil && env.Root.DepthMatchFirst(func(p *enmime.Part) bool {
 		return p.ContentType == "text/plain" && p.Disposition != "attachment"
 	}) != nil
-	var full string
+	full := env.Text
 	switch {
-	case hasPlain || env.HTML == "":
-		full = env.Text
+	case (hasPlain || env.HTML == "") && withQuoted:
 		text, quoted = threading.SplitText(env.Text)
-	default:
-		full = env.Text
+	case hasPlain || env.HTML == "":
+		text = threading.StripText(env.Text)
+	case withQuoted:
 		text, quoted = threading.SplitHTML(env.HTML)
+	default:
+		text = threading.StripHTML(env.HTML)
 	}
 	if strings.TrimSpace(text) == "" {
 		text, quoted = strings.TrimSpace(full), ""
@@ -55,6 +58,6 @@ func ExplainBody(raw []byte) (b BodyExplanation, err error) {
 	if err != nil {
 		return BodyExplanation{}, fmt.Errorf("parse email: %w", err)
 	}
-	b.Text, b.Quoted = splitBody(env)
+	b.Text, b.Quoted = splitBody(env, true)
 	return b, nil
 }

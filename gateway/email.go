@@ -108,7 +108,7 @@ func capIDs(ids []string, n int) []string {
 
 // bodyText is the new text of the reply (splitBody).
 func bodyText(env *enmime.Envelope) string {
-	text, _ := splitBody(env)
+	text, _ := splitBody(env, false)
 	return text
 }
 

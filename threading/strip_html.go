@@ -46,7 +46,8 @@ func splitHTML(src string, withQuoted bool) (newText, quoted string) {
 	}
 	doc, err := html.Parse(strings.NewReader(src))
 	if err != nil { // only on reader errors; a strings.Reader has none
-		return SplitText(src)
+		out, q, _ := splitText(src, withQuoted)
+		return out, q
 	}
 	rendered, rest := htmlText(doc, true)
 	if out, q, ok := splitText(rendered, withQuoted); ok {
