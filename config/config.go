@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/deskmail/deskmail/loopguard"
 )
 
 // Config is the daemon's settings.
@@ -155,8 +158,8 @@ var options = []option{
 	{name: "queue-concurrency", def: []string{"8"}, help: "emails delivered at once", set: integer(func(c *Config) *int { return &c.QueueConcurrency })},
 	{name: "dest-concurrency", def: []string{"2"}, help: "emails delivered at once to one recipient domain", set: integer(func(c *Config) *int { return &c.DestConcurrency })},
 	{name: "suppress-after", def: []string{"2"}, help: "hard bounces that suppress an address until cleared", set: integer(func(c *Config) *int { return &c.SuppressAfter })},
-	{name: "loop-conversation-cap", def: []string{"5"}, help: "messages from one external address into one conversation within 30 minutes, with no reply by a person in between, before further ones are held (ping-pong cap; 0: off)", set: limit(func(c *Config) *int { return &c.ConversationCap })},
-	{name: "loop-recipient-cap", def: []string{"20"}, help: "automatic emails deskmail sends to one external address per hour; further ones are not sent (loop cap; 0: off)", set: limit(func(c *Config) *int { return &c.RecipientCap })},
+	{name: "loop-conversation-cap", def: []string{strconv.Itoa(loopguard.DefaultConversationCap)}, help: "messages from one external address into one conversation within 30 minutes, with no reply by a person in between, before further ones are held (ping-pong cap; 0: off)", set: limit(func(c *Config) *int { return &c.ConversationCap })},
+	{name: "loop-recipient-cap", def: []string{strconv.Itoa(loopguard.DefaultRecipientCap)}, help: "automatic emails deskmail sends to one external address per hour; further ones are not sent (loop cap; 0: off)", set: limit(func(c *Config) *int { return &c.RecipientCap })},
 	{name: "dkim-key", help: "PEM private key (RSA or Ed25519) to DKIM-sign outgoing email; see deskmail dkim keygen", set: str(func(c *Config) *string { return &c.DKIMKey })},
 	{name: "dkim-selector", def: []string{"deskmail"}, help: "DKIM selector (the DNS record is SELECTOR._domainkey.DOMAIN)", set: str(func(c *Config) *string { return &c.DKIMSelector })},
 	// inbound pipeline

@@ -105,7 +105,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 	if p.Flash == "" {
 		p.Flash = r.URL.Query().Get("done")
 	}
-	p.Now, p.Version = s.Clock.Now(), version()
+	p.Now, p.Version = s.Clock.Now(), buildVersion
 	t, ok := s.pages[name]
 	if !ok {
 		panic("console: no page " + name)

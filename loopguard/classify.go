@@ -117,19 +117,6 @@ func (g *Guard) loopRules(e *evidence, m *message) {
 	}
 }
 
-// firstText returns up to max bytes of the first text part.
-func firstText(m *message, max int) []byte {
-	for _, p := range m.parts {
-		if strings.HasPrefix(p.mediaType, "text/") {
-			if len(p.content) > max {
-				return p.content[:max]
-			}
-			return p.content
-		}
-	}
-	return nil
-}
-
 // printable makes a reason safe for a terminal, a log line and JSON: the
 // errors of a MIME parser quote the hostile bytes that caused them.
 func printable(s string) string {

@@ -1,6 +1,7 @@
 package threading
 
 import (
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 )
@@ -149,19 +150,11 @@ func isHeaderBlock(lines []string, i int) bool {
 		}
 		prevHeader = true
 		classes |= c
-		if classes&hFrom != 0 && bitCount(classes) >= 3 {
+		if classes&hFrom != 0 && bits.OnesCount(uint(classes)) >= 3 {
 			return true
 		}
 	}
 	return false
-}
-
-func bitCount(x int) int {
-	n := 0
-	for ; x != 0; x &= x - 1 {
-		n++
-	}
-	return n
 }
 
 // turkishI: Go lowercases "İ" (Turkish capital dotted I) to "i" and a
