@@ -39,7 +39,10 @@ func openStore(data string, opts store.Options) (*store.DB, error) {
 }
 
 // wakeNodes tells running nodes that the command changed their queue.
-func wakeNodes(db *store.DB) { db.Publish(gateway.TopicQueue, "") }
+func wakeNodes(db *store.DB) {
+	db.Publish(gateway.TopicQueue, "")
+	db.Publish(gateway.TopicInbound, "") // inbound retry goes through queueCall too
+}
 
 // errNoDaemon means no daemon answers on the data folder's control socket,
 // so the command may open the data folder itself.
