@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,10 +75,19 @@ func TestRunTellsSystemd(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	waiters := clk.Waiters()
 	for i := 0; i < 2; i++ {
 		clk.Advance(10 * time.Second)
 		if got := read(); got != "WATCHDOG=1\n" {
 			t.Fatalf("keep-alive %d: %q", i, got)
+		}
+		// The loop arms its next timer after sending: advance only once
+		// it waits again, or the advance lands before the timer exists.
+		for deadline := time.Now().Add(10 * time.Second); clk.Waiters() < waiters; {
+			if time.Now().After(deadline) {
+				t.Fatalf("the main loop did not wait again after keep-alive %d", i)
+			}
+			runtime.Gosched()
 		}
 	}
 	stop()

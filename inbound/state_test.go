@@ -75,8 +75,14 @@ func TestStaleClaimOfThisNodeIsTakenOver(t *testing.T) {
 	r, clk := newReceiver(t, Limits{})
 	id := storeOne(t, r, "ann@client.test", "a@x", "")
 	now := clk.Now()
-	update(t, r.DB, func(tx *store.Tx) error { _, err := Claim(tx, id, "n1/old", now, time.Hour, nil); return err })
+	if err := update(t, r.DB, func(tx *store.Tx) error { _, err := Claim(tx, id, "n1/old", now, time.Hour, nil); return err }); err != nil {
+		t.Fatal(err)
+	}
 	stale := func(o string) bool { return strings.HasPrefix(o, "n1/") && o != "n1/new" }
+	// Another node's live claim is not taken at the same instant.
+	if err := update(t, r.DB, func(tx *store.Tx) error { _, err := Claim(tx, id, "n2/x", now, time.Hour, func(string) bool { return false }); return err }); !errors.Is(err, ErrNotClaimable) {
+		t.Errorf("another node's claim over a live one: %v, want ErrNotClaimable", err)
+	}
 	if err := update(t, r.DB, func(tx *store.Tx) error { _, err := Claim(tx, id, "n1/new", now, time.Hour, stale); return err }); err != nil {
 		t.Errorf("claim of a dead run kept: %v", err)
 	}
