@@ -80,7 +80,10 @@ func TestStaleClaimOfThisNodeIsTakenOver(t *testing.T) {
 	}
 	stale := func(o string) bool { return strings.HasPrefix(o, "n1/") && o != "n1/new" }
 	// Another node's live claim is not taken at the same instant.
-	if err := update(t, r.DB, func(tx *store.Tx) error { _, err := Claim(tx, id, "n2/x", now, time.Hour, func(string) bool { return false }); return err }); !errors.Is(err, ErrNotClaimable) {
+	if err := update(t, r.DB, func(tx *store.Tx) error {
+		_, err := Claim(tx, id, "n2/x", now, time.Hour, func(string) bool { return false })
+		return err
+	}); !errors.Is(err, ErrNotClaimable) {
 		t.Errorf("another node's claim over a live one: %v, want ErrNotClaimable", err)
 	}
 	if err := update(t, r.DB, func(tx *store.Tx) error { _, err := Claim(tx, id, "n1/new", now, time.Hour, stale); return err }); err != nil {
