@@ -334,16 +334,9 @@ func (p *Pipeline) refreshBacklog() {
 	if p.Backlog == nil {
 		return
 	}
-	var n, sz int64
-	if err := p.DB.View(func(tx *store.Tx) error {
-		var err error
-		n, sz, err = inbound.PendingTotals(tx)
-		return err
-	}); err != nil {
+	if err := p.Backlog.Load(p.DB); err != nil {
 		p.Log.Warn("count pending emails", "err", err)
-		return
 	}
-	p.Backlog.Set(n, sz)
 }
 
 // updateEntry rewrites a journal entry; an entry already pruned (a backlog

@@ -95,6 +95,17 @@ func (b *Backlog) Set(count, bytes int64) {
 	}
 }
 
+// Load replaces the counts with the store's (PendingTotals).
+func (b *Backlog) Load(db *store.DB) error {
+	return db.View(func(tx *store.Tx) error {
+		n, sz, err := PendingTotals(tx)
+		if err == nil {
+			b.Set(n, sz)
+		}
+		return err
+	})
+}
+
 // Pending returns the counts.
 func (b *Backlog) Pending() (count, bytes int64) {
 	return b.count.Load(), b.bytes.Load()

@@ -171,7 +171,7 @@ func (q *Queue) endHold(tx *store.Tx, j *Job, now time.Time, c Composer) (body [
 		}
 		return nil, false, q.journal(tx, j, journal.StatusSuppressed, j.Reason, nil, now)
 	}
-	if ok, why, err := allowRecipient(tx, q.RecipientCap, j.Person, j.To, "", now); err != nil || !ok {
+	if ok, why, err := allowRecipient(tx, q.RecipientCap, p.Kind, j.To, "", now); err != nil || !ok {
 		if err != nil {
 			return nil, false, err
 		}

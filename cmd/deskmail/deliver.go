@@ -115,11 +115,7 @@ func deliverOffline(cfg *config.Config, sender string, rcpts []string, stdin io.
 	// The daemon's backlog bound holds here too: with the daemon stopped
 	// the backlog can only grow, and Postfix keeps what it cannot hand over.
 	backlog := &inbound.Backlog{MaxPending: int64(cfg.MaxPending), MaxBytes: cfg.MaxPendingBytes}
-	if err := db.View(func(tx *store.Tx) error {
-		n, sz, err := inbound.PendingTotals(tx)
-		backlog.Set(n, sz)
-		return err
-	}); err != nil {
+	if err := backlog.Load(db); err != nil {
 		return exTempFail, err
 	}
 	r := &inbound.Receiver{DB: db, Clock: clock.Real{}, Hostname: cfg.Hostname, Backlog: backlog,
