@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,16 @@ type pgTx struct {
 	// The writer lock and the snapshot make it exact: no other writer
 	// can change a key under this transaction.
 	seen map[string][]byte
+	// last is each bucket's largest key as this transaction knows it
+	// (asked once, then kept up to date by its own writes), so a journal
+	// append costs no round trip after the first.
+	last map[string][]byte
+	// seqs holds sequence values drawn ahead for this transaction, by
+	// bucket: one round trip serves every function of a batch.
+	seqs map[string][]int64
+	// batch is the number of functions sharing this transaction (a hint
+	// for how many sequence values to draw at once).
+	batch int
 }
 
 func cacheKey(bucket string, key []byte) string { return bucket + "\x00" + string(key) }
@@ -57,6 +68,9 @@ const (
 )
 
 func (t *pgTx) writable() bool { return t.rw }
+
+// sizeHint tells the transaction how many functions will share it.
+func (t *pgTx) sizeHint(n int) { t.batch = n }
 func (t *pgTx) failed() error  { return t.err }
 
 // fail keeps the first error: PostgreSQL refuses every later statement of
@@ -156,11 +170,15 @@ func (t *pgTx) put(bucket string, key, value []byte) error {
 	}
 	// The caller may reuse its slices once Put returns; the batch is sent
 	// later.
+	k := append([]byte(nil), key...)
 	v := append([]byte{}, value...)
-	if err := t.queue(sqlPut, bucket, append([]byte(nil), key...), v); err != nil {
+	if err := t.queue(sqlPut, bucket, k, v); err != nil {
 		return err
 	}
 	t.remember(bucket, key, v)
+	if last, ok := t.last[bucket]; ok && bytes.Compare(k, last) > 0 {
+		t.last[bucket] = k
+	}
 	return nil
 }
 
@@ -169,37 +187,77 @@ func (t *pgTx) del(bucket string, key []byte) error {
 		return err
 	}
 	t.remember(bucket, key, nil)
+	if last, ok := t.last[bucket]; ok && bytes.Equal(key, last) {
+		delete(t.last, bucket) // the new last key is the database's to say
+	}
 	return nil
 }
 
+// maxSeqDraw bounds how many values of one sequence a transaction draws
+// ahead.
+const maxSeqDraw = 256
+
+// sequence hands out the bucket's next value. The first call in a
+// transaction draws as many values as the batch has functions, in one
+// round trip; values left over when the transaction ends are gaps, which
+// Sequence allows. Every value is drawn while the writer lock is held, so
+// values still grow in commit order across nodes.
 func (t *pgTx) sequence(bucket string) (uint64, error) {
 	if t.err != nil {
 		return 0, t.err
+	}
+	if vals := t.seqs[bucket]; len(vals) > 0 {
+		t.seqs[bucket] = vals[1:]
+		return uint64(vals[0]), nil
 	}
 	name, err := t.be.ensureSequence(t.ctx, bucket)
 	if err != nil {
 		return 0, t.fail(err)
 	}
-	var n int64
-	if err := t.tx.QueryRow(t.ctx, `SELECT nextval($1::text::regclass)`, name).Scan(&n); err != nil {
+	n := min(max(t.batch, 1), maxSeqDraw)
+	rows, err := t.tx.Query(t.ctx, `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`, name, n)
+	if err != nil {
 		return 0, t.fail(err)
 	}
-	return uint64(n), nil
+	vals, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, t.fail(err)
+	}
+	if len(vals) == 0 {
+		return 0, t.fail(fmt.Errorf("sequence %s: no value", bucket))
+	}
+	if t.seqs == nil {
+		t.seqs = map[string][]int64{}
+	}
+	t.seqs[bucket] = vals[1:]
+	return uint64(vals[0]), nil
 }
 
 func (t *pgTx) lastKey(bucket string) []byte {
+	if t.err != nil {
+		return nil
+	}
+	if k, ok := t.last[bucket]; ok {
+		return append([]byte(nil), k...)
+	}
 	if t.flush() != nil {
 		return nil
 	}
 	var k []byte
 	err := t.tx.QueryRow(t.ctx, sqlLastKey, bucket).Scan(&k)
-	if err != nil {
-		if !errors.Is(err, pgx.ErrNoRows) {
-			t.fail(err)
-		}
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		t.fail(err)
 		return nil
 	}
-	return k
+	if t.rw {
+		// Only this transaction can change the bucket now (the writer
+		// lock); its own puts and deletes keep the answer current.
+		if t.last == nil {
+			t.last = map[string][]byte{}
+		}
+		t.last[bucket] = k
+	}
+	return append([]byte(nil), k...)
 }
 
 func (t *pgTx) count(bucket string) int {

@@ -281,6 +281,9 @@ func (db *DB) tryBatch(batch []*request) (failed int, fnErr, err error) {
 	if err != nil {
 		return -1, nil, err
 	}
+	if h, ok := ops.(interface{ sizeHint(int) }); ok {
+		h.sizeHint(len(batch))
+	}
 	tx := &Tx{ops: ops}
 	for i, r := range batch {
 		if err := run(r.fn, tx); err != nil {
