@@ -201,6 +201,71 @@ func TestFailingFunctionSparesItsBatch(t *testing.T) {
 	}
 }
 
+// A failing function in the middle of a batch leaves no trace, even when
+// some of its writes were already sent to the database (a range read or a
+// long write queue flushes them): the functions after it neither see its
+// writes nor lose their own, and its notes are not published.
+func TestFailingFunctionIsUndoneInsideItsBatch(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error { return tx.Put("b", []byte("x"), []byte("old")) })
+			boom := errors.New("boom")
+			var sawX, sawLast string
+			for _, flushes := range []bool{false, true} {
+				errs := db.RunBatch(
+					func(tx *store.Tx) error { return tx.Put("b", []byte("a"), []byte("1")) },
+					func(tx *store.Tx) error {
+						if err := tx.Put("b", []byte("x"), []byte("new")); err != nil {
+							return err
+						}
+						if err := tx.Put("b", []byte("zzz"), []byte("last")); err != nil {
+							return err
+						}
+						if flushes {
+							for i := range 600 { // longer than one write queue
+								if err := tx.Put("many", fmt.Appendf(nil, "%04d", i), []byte("v")); err != nil {
+									return err
+								}
+							}
+							if n := tx.Count("many"); n != 600 {
+								return fmt.Errorf("count %d", n)
+							}
+						}
+						if string(tx.LastKey("b")) != "zzz" {
+							return errors.New("own last key not seen")
+						}
+						tx.Publish("t", "from the failed function")
+						return boom
+					},
+					func(tx *store.Tx) error {
+						sawX, sawLast = string(tx.Get("b", []byte("x"))), string(tx.LastKey("b"))
+						return tx.Put("b", []byte("c"), []byte("3"))
+					},
+				)
+				if errs[0] != nil || !errors.Is(errs[1], boom) || errs[2] != nil {
+					t.Fatalf("flushes=%v: errors %v", flushes, errs)
+				}
+				if sawX != "old" || sawLast != "x" {
+					t.Errorf("flushes=%v: the next function saw x=%q, last key %q; want old, x", flushes, sawX, sawLast)
+				}
+				_ = db.View(func(tx *store.Tx) error {
+					if string(tx.Get("b", []byte("a"))) != "1" || string(tx.Get("b", []byte("c"))) != "3" {
+						t.Errorf("flushes=%v: the other functions' writes are missing", flushes)
+					}
+					if v := tx.Get("b", []byte("x")); string(v) != "old" {
+						t.Errorf("flushes=%v: x = %q after the failed function; want old", flushes, v)
+					}
+					if tx.Get("b", []byte("zzz")) != nil || tx.Count("many") != 0 {
+						t.Errorf("flushes=%v: the failed function's writes were kept", flushes)
+					}
+					return nil
+				})
+			}
+		})
+	}
+}
+
 func TestLargeBodyIsReadableByEveryNode(t *testing.T) {
 	for name, open := range backends() {
 		t.Run(name, func(t *testing.T) {

@@ -111,6 +111,17 @@ func (t *boltTx) count(bucket string) int {
 	if b == nil {
 		return 0
 	}
+	if t.tx.Writable() {
+		// Stats counts only what is on disk pages, not this transaction's
+		// own writes: walk the keys instead (a write transaction counts
+		// small buckets, to enforce limits).
+		n := 0
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			n++
+		}
+		return n
+	}
 	return b.Stats().KeyN
 }
 

@@ -40,6 +40,89 @@ type pgTx struct {
 	// batch is the number of functions sharing this transaction (a hint
 	// for how many sequence values to draw at once).
 	batch int
+	// fn is the scope of the batch function running now, so that its
+	// writes can be undone alone when it fails.
+	fn fnScope
+}
+
+// fnScope follows one function of a batch: where its queued writes begin,
+// whether some were already sent (then a savepoint marks its start), and
+// how to put the transaction's memory of keys back.
+type fnScope struct {
+	active    bool
+	mark      int  // index in pending of the function's first write
+	savepoint bool // a SAVEPOINT was sent before its first write
+	undo      []undoRec
+}
+
+// undoRec is what seen (or last, when isLast) held for a key before the
+// running function changed it.
+type undoRec struct {
+	isLast bool
+	key    string
+	val    []byte
+	had    bool
+}
+
+const (
+	sqlSavepoint  = `SAVEPOINT deskmail_fn`
+	sqlRelease    = `RELEASE SAVEPOINT deskmail_fn`
+	sqlRollbackTo = `ROLLBACK TO SAVEPOINT deskmail_fn`
+)
+
+func (t *pgTx) beginFn() {
+	t.fn = fnScope{active: true, mark: t.pending.Len(), undo: t.fn.undo[:0]}
+}
+
+// endFn closes the running function's scope. On failure its queued
+// writes are dropped, or, when some were sent already, the transaction
+// goes back to the savepoint taken before them; what the transaction
+// remembers of keys is put back as it was.
+func (t *pgTx) endFn(ok bool) bool {
+	sc := t.fn
+	t.fn.active = false
+	if t.err != nil {
+		return false
+	}
+	if ok {
+		if sc.savepoint {
+			t.pending.Queue(sqlRelease)
+		}
+		return true
+	}
+	t.pending.QueuedQueries = t.pending.QueuedQueries[:sc.mark]
+	if sc.savepoint {
+		// Sent at once: reads go to the database without flushing, so
+		// it must not keep the undone writes a moment longer.
+		t.pending.Queue(sqlRollbackTo)
+		t.pending.Queue(sqlRelease)
+		if t.flush() != nil {
+			return false
+		}
+	}
+	for i := len(sc.undo) - 1; i >= 0; i-- {
+		u := sc.undo[i]
+		m := t.seen
+		if u.isLast {
+			m = t.last
+		}
+		if u.had {
+			m[u.key] = u.val
+		} else {
+			delete(m, u.key)
+		}
+	}
+	return true
+}
+
+// note records, for the running function, what a map held before it
+// changes.
+func (t *pgTx) note(isLast bool, m map[string][]byte, key string) {
+	if !t.fn.active {
+		return
+	}
+	v, had := m[key]
+	t.fn.undo = append(t.fn.undo, undoRec{isLast: isLast, key: key, val: v, had: had})
 }
 
 func cacheKey(bucket string, key []byte) string { return bucket + "\x00" + string(key) }
@@ -48,7 +131,9 @@ func (t *pgTx) remember(bucket string, key, value []byte) {
 	if t.seen == nil {
 		t.seen = map[string][]byte{}
 	}
-	t.seen[cacheKey(bucket, key)] = value
+	ck := cacheKey(bucket, key)
+	t.note(false, t.seen, ck)
+	t.seen[ck] = value
 }
 
 // maxPending flushes long write queues early to bound memory.
@@ -107,6 +192,18 @@ func (t *pgTx) flush() error {
 	}
 	if t.pending.Len() == 0 {
 		return nil
+	}
+	if t.fn.active && !t.fn.savepoint {
+		// Writes of the running function are about to be sent: mark
+		// where they begin, so that they can still be undone alone.
+		q := &pgx.QueuedQuery{SQL: sqlSavepoint}
+		qs := t.pending.QueuedQueries
+		qs = append(qs[:t.fn.mark], append([]*pgx.QueuedQuery{q}, qs[t.fn.mark:]...)...)
+		t.pending.QueuedQueries = qs
+		t.fn.savepoint = true
+	}
+	if t.fn.active {
+		t.fn.mark = 0 // what is queued after this flush is the function's
 	}
 	b := t.pending
 	t.pending = pgx.Batch{}
@@ -177,6 +274,7 @@ func (t *pgTx) put(bucket string, key, value []byte) error {
 	}
 	t.remember(bucket, key, v)
 	if last, ok := t.last[bucket]; ok && bytes.Compare(k, last) > 0 {
+		t.note(true, t.last, bucket)
 		t.last[bucket] = k
 	}
 	return nil
@@ -188,6 +286,7 @@ func (t *pgTx) del(bucket string, key []byte) error {
 	}
 	t.remember(bucket, key, nil)
 	if last, ok := t.last[bucket]; ok && bytes.Equal(key, last) {
+		t.note(true, t.last, bucket)
 		delete(t.last, bucket) // the new last key is the database's to say
 	}
 	return nil
@@ -255,6 +354,7 @@ func (t *pgTx) lastKey(bucket string) []byte {
 		if t.last == nil {
 			t.last = map[string][]byte{}
 		}
+		t.note(true, t.last, bucket)
 		t.last[bucket] = k
 	}
 	return append([]byte(nil), k...)

@@ -82,6 +82,9 @@ type DB struct {
 type request struct {
 	fn   func(*Tx) error
 	done chan error
+	// answered: the function failed and was told so while the rest of
+	// its batch went on (its writes undone inside the transaction).
+	answered bool
 }
 
 // Open opens (creating if needed) the bbolt database in dir.
@@ -244,7 +247,9 @@ const commitTimeout = 15 * time.Second
 const maxRetries = 20
 
 // commit runs the batch in one transaction. A function that fails is
-// answered with its error and the rest are run again without it. A
+// answered with its error; its writes are undone inside the transaction
+// where the backend can (PostgreSQL), or else the rest are run again
+// without it. A
 // serialization failure (PostgreSQL, another node wrote what this batch
 // read) reruns the whole batch, here and nowhere else.
 func (db *DB) commit(batch []*request) {
@@ -262,14 +267,29 @@ func (db *DB) commit(batch []*request) {
 			time.Sleep(time.Duration(retries) * time.Duration(rand.IntN(2000)+200) * time.Microsecond)
 			continue
 		}
-		if db.opts.Observe != nil {
-			db.opts.Observe(time.Since(start), len(batch), err)
-		}
+		n := 0
 		for _, r := range batch {
-			r.done <- err
+			if !r.answered {
+				r.done <- err
+				n++
+			}
+		}
+		if db.opts.Observe != nil && n > 0 {
+			db.opts.Observe(time.Since(start), n, err)
 		}
 		return
 	}
+}
+
+// fnScoper is a transaction that can undo the writes of one function and
+// go on with the others (PostgreSQL: the function's queued writes are
+// dropped, or a savepoint is rolled back to). Without it a failing
+// function makes the whole batch run again without it.
+type fnScoper interface {
+	beginFn()
+	// endFn closes the function's scope; ok false undoes its writes and
+	// reports whether that was possible.
+	endFn(ok bool) bool
 }
 
 // tryBatch runs the batch once. failed is the index of a function that
@@ -285,8 +305,25 @@ func (db *DB) tryBatch(batch []*request) (failed int, fnErr, err error) {
 		h.sizeHint(len(batch))
 	}
 	tx := &Tx{ops: ops}
+	scoper, _ := ops.(fnScoper)
 	for i, r := range batch {
-		if err := run(r.fn, tx); err != nil {
+		if r.answered {
+			continue
+		}
+		if scoper != nil {
+			scoper.beginFn()
+		}
+		notes := len(tx.notes)
+		err := run(r.fn, tx)
+		if scoper != nil {
+			if scoper.endFn(err == nil) && err != nil && ops.failed() == nil {
+				tx.notes = tx.notes[:notes]
+				r.answered = true
+				r.done <- err
+				continue
+			}
+		}
+		if err != nil {
 			ops.rollback()
 			// A function that failed because the transaction did (a
 			// lost connection) is not to blame: the batch fails.
