@@ -18,12 +18,13 @@ import (
 // answered from memory, so reads see the transaction's own writes.
 type pgTx struct {
 	ctx     context.Context
-	tx      pgx.Tx
+	q       querier // the read transaction, or the write transaction's connection
+	ro      pgx.Tx  // a read transaction (nil for writes)
 	be      *pgBackend
 	rw      bool
 	err     error
 	pending pgx.Batch
-	conn    *pgxpool.Conn // a write transaction's connection, holding the writer lock
+	conn    *pgxpool.Conn // a write transaction's connection (its transaction holds the writer lock)
 	ended   bool
 	// seen remembers what this transaction read or wrote, by bucket and
 	// key (nil value: absent), so a key read again costs no round trip.
@@ -125,6 +126,13 @@ func (t *pgTx) note(isLast bool, m map[string][]byte, key string) {
 	t.fn.undo = append(t.fn.undo, undoRec{isLast: isLast, key: key, val: v, had: had})
 }
 
+// querier is what a transaction sends its statements through.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
 func cacheKey(bucket string, key []byte) string { return bucket + "\x00" + string(key) }
 
 func (t *pgTx) remember(bucket string, key, value []byte) {
@@ -208,7 +216,7 @@ func (t *pgTx) flush() error {
 	b := t.pending
 	t.pending = pgx.Batch{}
 	n := b.Len()
-	br := t.tx.SendBatch(t.ctx, &b)
+	br := t.q.SendBatch(t.ctx, &b)
 	for range n {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
@@ -245,7 +253,7 @@ func (t *pgTx) get(bucket string, key []byte) []byte {
 	// No flush: every key this transaction wrote is in seen, so the
 	// queued writes cannot change what the database says about this one.
 	var v []byte
-	err := t.tx.QueryRow(t.ctx, sqlGet, bucket, key).Scan(&v)
+	err := t.q.QueryRow(t.ctx, sqlGet, bucket, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		t.remember(bucket, key, nil)
 		return nil
@@ -314,7 +322,7 @@ func (t *pgTx) sequence(bucket string) (uint64, error) {
 		return 0, t.fail(err)
 	}
 	n := min(max(t.batch, 1), maxSeqDraw)
-	rows, err := t.tx.Query(t.ctx, `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`, name, n)
+	rows, err := t.q.Query(t.ctx, `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`, name, n)
 	if err != nil {
 		return 0, t.fail(err)
 	}
@@ -343,7 +351,7 @@ func (t *pgTx) lastKey(bucket string) []byte {
 		return nil
 	}
 	var k []byte
-	err := t.tx.QueryRow(t.ctx, sqlLastKey, bucket).Scan(&k)
+	err := t.q.QueryRow(t.ctx, sqlLastKey, bucket).Scan(&k)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		t.fail(err)
 		return nil
@@ -365,7 +373,7 @@ func (t *pgTx) count(bucket string) int {
 		return 0
 	}
 	var n int64
-	if err := t.tx.QueryRow(t.ctx, sqlCount, bucket).Scan(&n); err != nil {
+	if err := t.q.QueryRow(t.ctx, sqlCount, bucket).Scan(&n); err != nil {
 		t.fail(err)
 		return 0
 	}
@@ -381,7 +389,7 @@ func (t *pgTx) page(sql string, args ...any) ([]kvRow, error) {
 	if err := t.flush(); err != nil {
 		return nil, err
 	}
-	rows, err := t.tx.Query(t.ctx, sql, args...)
+	rows, err := t.q.Query(t.ctx, sql, args...)
 	if err != nil {
 		return nil, t.fail(err)
 	}
@@ -467,30 +475,39 @@ func (t *pgTx) publish(notes []note) {
 	}
 }
 
+// commit sends the queued writes and the COMMIT in one round trip.
 func (t *pgTx) commit() error {
-	if err := t.flush(); err != nil {
+	if t.err != nil {
+		return t.err
+	}
+	if t.ro != nil {
+		err := t.ro.Commit(t.ctx)
+		t.ended = true
 		return err
 	}
-	err := t.tx.Commit(t.ctx)
+	t.pending.Queue(`COMMIT`)
+	err := t.flush()
 	t.end()
-	if err != nil {
-		return t.fail(err)
-	}
-	return nil
+	return err
 }
 
 func (t *pgTx) rollback() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = t.tx.Rollback(ctx)
+	if t.ro != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = t.ro.Rollback(ctx)
+		t.ended = true
+		return
+	}
 	t.end()
 }
 
-// end gives the writer lock and the connection back, once.
+// end gives the connection back, once, rolling back what is still open
+// (which releases the writer lock).
 func (t *pgTx) end() {
 	if t.ended || t.conn == nil {
 		return
 	}
 	t.ended = true
-	unlockWriter(t.conn)
+	endConn(t.conn)
 }

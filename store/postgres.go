@@ -104,14 +104,25 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	}
 	var id [6]byte
 	_, _ = rand.Read(id[:])
-	be := &pgBackend{pool: pool, url: url, node: hex.EncodeToString(id[:])}
+	// The committer is one goroutine with one transaction at a time: a
+	// connection of its own, so that it never queues for one behind the
+	// readers (32 pipeline workers can hold every connection of the pool).
+	wcfg := cfg.Copy()
+	wcfg.MaxConns, wcfg.MinConns = 1, 1
+	wpool, err := pgxpool.NewWithConfig(ctx, wcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
+	}
+	be := &pgBackend{pool: pool, wpool: wpool, url: url, node: hex.EncodeToString(id[:])}
 	be.bus = newBus(be)
 	return start(dir, be, be, opts), nil
 }
 
 // pgBackend is a pool of connections to one shared database.
 type pgBackend struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool // reads, bodies, notes, exclusive jobs
+	wpool *pgxpool.Pool // the committer's write transactions
 	url  string
 	node string // tells this node's own notifications apart
 	seqs sync.Map
@@ -119,52 +130,50 @@ type pgBackend struct {
 }
 
 func (b *pgBackend) begin(ctx context.Context, writable bool) (txOps, error) {
-	o := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	if writable {
-		o = pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}
-	}
 	if !writable {
-		tx, err := b.pool.BeginTx(ctx, o)
+		tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 		if err != nil {
 			return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 		}
-		return &pgTx{ctx: ctx, tx: tx, be: b}, nil
+		return &pgTx{ctx: ctx, q: tx, ro: tx, be: b}, nil
 	}
-	// Write batches of all nodes take turns: the session lock is taken
-	// before BEGIN, so the transaction's snapshot already holds every
-	// batch committed before it and SERIALIZABLE rarely has anything left
-	// to abort. Without it, batches on two nodes that both append to the
-	// journal (which reads the journal's last key) abort each other over
-	// and over. The lock is the cluster's single writer; group commit
-	// keeps it from being one round trip per message.
-	conn, err := b.pool.Acquire(ctx)
+	// Write transactions of all nodes take turns: each takes the
+	// cluster's writer lock (a transaction-scoped advisory lock, released
+	// by its COMMIT or ROLLBACK) in the same round trip as its BEGIN,
+	// before any statement that reads. Under READ COMMITTED every later
+	// statement sees all that committed before the lock was granted, and
+	// nothing else commits while it is held: write transactions run one
+	// after another, which is serializable by construction, with no
+	// predicate locks to keep and no serialization failures to retry. Group
+	// commit keeps the turns from being one per message.
+	conn, err := b.wpool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if _, err := conn.Exec(ctx, sqlWriterLock); err != nil {
-		conn.Release()
-		return nil, fmt.Errorf("%w: writer lock: %w", ErrUnavailable, err)
-	}
-	tx, err := conn.BeginTx(ctx, o)
-	if err != nil {
-		unlockWriter(conn)
+	var batch pgx.Batch
+	batch.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	batch.Queue(sqlWriterLock)
+	if err := conn.SendBatch(ctx, &batch).Close(); err != nil {
+		endConn(conn)
 		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
-	return &pgTx{ctx: ctx, tx: tx, be: b, rw: true, conn: conn}, nil
+	return &pgTx{ctx: ctx, q: conn, be: b, rw: true, conn: conn}, nil
 }
 
-const (
-	sqlWriterLock   = `SELECT pg_advisory_lock(hashtextextended('deskmail:writer', 0))`
-	sqlWriterUnlock = `SELECT pg_advisory_unlock(hashtextextended('deskmail:writer', 0))`
-)
+// sqlWriterLock is the cluster's writer lock, held until the transaction
+// ends.
+const sqlWriterLock = `SELECT pg_advisory_xact_lock(hashtextextended('deskmail:writer', 0))`
 
-// unlockWriter releases the writer lock and the connection; a connection
-// that cannot unlock is closed, which releases the lock too.
-func unlockWriter(conn *pgxpool.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := conn.Exec(ctx, sqlWriterUnlock); err != nil {
-		_ = conn.Conn().Close(ctx)
+// endConn rolls back whatever the connection still has open and gives it
+// back to the pool; a connection that cannot roll back is closed, which
+// ends its transaction and releases its locks too.
+func endConn(conn *pgxpool.Conn) {
+	if conn.Conn().PgConn().TxStatus() != 'I' {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := conn.Exec(ctx, `ROLLBACK`); err != nil {
+			_ = conn.Conn().Close(ctx)
+		}
+		cancel()
 	}
 	conn.Release()
 }
@@ -179,6 +188,7 @@ func (b *pgBackend) size() int64 {
 
 func (b *pgBackend) close() error {
 	b.bus.close()
+	b.wpool.Close()
 	b.pool.Close()
 	return nil
 }
