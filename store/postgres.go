@@ -123,10 +123,10 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 type pgBackend struct {
 	pool  *pgxpool.Pool // reads, bodies, notes, exclusive jobs
 	wpool *pgxpool.Pool // the committer's write transactions
-	url  string
-	node string // tells this node's own notifications apart
-	seqs sync.Map
-	bus  *bus
+	url   string
+	node  string // tells this node's own notifications apart
+	seqs  sync.Map
+	bus   *bus
 }
 
 func (b *pgBackend) begin(ctx context.Context, writable bool) (txOps, error) {
