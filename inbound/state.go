@@ -122,6 +122,30 @@ func Claim(tx *store.Tx, id, owner string, now time.Time, lease time.Duration, s
 }
 
 // CheckClaim fails with ErrClaimLost unless id is pending and still
+// CommitReads names the keys that checking id's claim and finishing it
+// read (its state, its record, its ordering entries), so the store can
+// fetch them with the transaction's first round trip (store.Reads).
+func CommitReads(id string, st State) []store.UpdateOption {
+	order := make([][]byte, 0, len(st.Keys))
+	for _, k := range st.Keys {
+		order = append(order, orderKey(k, st.Seq))
+	}
+	return []store.UpdateOption{
+		store.Reads(bucketPending, []byte(id)),
+		store.Reads(bucketMeta, []byte(id)),
+		store.Reads(bucketOrder, order...),
+	}
+}
+
+// ClaimReads names the states Claim reads for ids (store.Reads).
+func ClaimReads(ids []string) store.UpdateOption {
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = []byte(id)
+	}
+	return store.Reads(bucketPending, keys...)
+}
+
 // claimed by owner with fence.
 func CheckClaim(tx *store.Tx, id, owner string, fence uint64) (State, error) {
 	st, ok, err := getState(tx, bucketPending, id)

@@ -131,6 +131,18 @@ func Append(tx *store.Tx, e *Entry) error {
 	return tx.Put(bucket, k, v)
 }
 
+// Reads names the entries that Update will read (store.Reads); ids that
+// are not entry IDs are left out.
+func Reads(ids ...string) store.UpdateOption {
+	var keys [][]byte
+	for _, id := range ids {
+		if k, err := ParseID(id); err == nil {
+			keys = append(keys, k)
+		}
+	}
+	return store.Reads(bucket, keys...)
+}
+
 // Update rewrites the entry with the given ID through fn.
 func Update(tx *store.Tx, id string, fn func(*Entry)) error {
 	k, err := ParseID(id)

@@ -266,6 +266,93 @@ func TestFailingFunctionIsUndoneInsideItsBatch(t *testing.T) {
 	}
 }
 
+// Keys named with Reads are fetched with the batch's first round trip on
+// PostgreSQL; what a function reads must still be the truth of the batch:
+// absent keys, keys written by an earlier function, keys an undone
+// function had written.
+func TestReadsSeeTheBatchAsItIs(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error { return tx.Put("b", []byte("k1"), []byte("stored")) })
+			var got [4]string
+			reads := []store.UpdateOption{store.Reads("b", []byte("k1"), []byte("k2"), []byte("nope"))}
+			errs := db.RunBatchWith([]func(*store.Tx) error{
+				func(tx *store.Tx) error {
+					got[0] = string(tx.Get("b", []byte("k1"))) + "," + string(tx.Get("b", []byte("nope")))
+					return tx.Put("b", []byte("k2"), []byte("first"))
+				},
+				func(tx *store.Tx) error {
+					got[1] = string(tx.Get("b", []byte("k2")))
+					if err := tx.Put("b", []byte("k1"), []byte("undone")); err != nil {
+						return err
+					}
+					return errors.New("boom")
+				},
+				func(tx *store.Tx) error {
+					got[2] = string(tx.Get("b", []byte("k1"))) + "," + string(tx.Get("b", []byte("k2")))
+					got[3] = fmt.Sprint(tx.Get("b", []byte("nope")) == nil)
+					return nil
+				},
+			}, [][]store.UpdateOption{reads, reads, reads})
+			if errs[0] != nil || errs[1] == nil || errs[2] != nil {
+				t.Fatalf("errors %v", errs)
+			}
+			want := [4]string{"stored,", "first", "stored,first", "true"}
+			if got != want {
+				t.Errorf("reads %q; want %q", got, want)
+			}
+		})
+	}
+}
+
+// A batch takes every waiting foreground write, but only a few background
+// ones beside them, so that a client's commit does not wait for the
+// pipeline's backlog.
+func TestBackgroundWritesDoNotCrowdABatch(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Hold the committer so that writes queue behind it.
+	hold, held := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.Update(context.Background(), func(*store.Tx) error { close(held); <-hold; return nil })
+	}()
+	<-held
+	nop := func(*store.Tx) error { return nil }
+	var dones []chan error
+	for range 20 {
+		dones = append(dones, db.Enqueue(nop, store.Background()))
+	}
+	for range 3 {
+		dones = append(dones, db.Enqueue(nop))
+	}
+	got := db.Gather(nop)
+	bg := 0
+	for _, b := range got {
+		if b {
+			bg++
+		}
+	}
+	if len(got)-bg != 4 || bg != store.MaxBackground {
+		t.Errorf("batch of %d foreground and %d background writes; want 4 and %d", len(got)-bg, bg, store.MaxBackground)
+	}
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	// The gathered writes were taken off the queues by Gather (a test
+	// seam): the others are committed as usual.
+	for _, d := range dones[store.MaxBackground:20] {
+		if err := <-d; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestLargeBodyIsReadableByEveryNode(t *testing.T) {
 	for name, open := range backends() {
 		t.Run(name, func(t *testing.T) {

@@ -129,7 +129,7 @@ type pgBackend struct {
 	bus   *bus
 }
 
-func (b *pgBackend) begin(ctx context.Context, writable bool) (txOps, error) {
+func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey) (txOps, error) {
 	if !writable {
 		tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 		if err != nil {
@@ -150,15 +150,43 @@ func (b *pgBackend) begin(ctx context.Context, writable bool) (txOps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	t := &pgTx{ctx: ctx, q: conn, be: b, rw: true, conn: conn}
 	var batch pgx.Batch
 	batch.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
 	batch.Queue(sqlWriterLock)
+	if len(reads) > 0 {
+		// The keys the batch's functions said they will read, fetched
+		// after the lock in the same round trip.
+		buckets, keys := make([]string, len(reads)), make([][]byte, len(reads))
+		for i, r := range reads {
+			buckets[i], keys[i] = r.bucket, r.key
+			t.remember(r.bucket, r.key, nil) // absent unless found below
+		}
+		batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var bucket string
+				var k, v []byte
+				if err := rows.Scan(&bucket, &k, &v); err != nil {
+					return err
+				}
+				if v == nil {
+					v = []byte{}
+				}
+				t.remember(bucket, k, v)
+			}
+			return rows.Err()
+		})
+	}
 	if err := conn.SendBatch(ctx, &batch).Close(); err != nil {
 		endConn(conn)
 		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
-	return &pgTx{ctx: ctx, q: conn, be: b, rw: true, conn: conn}, nil
+	return t, nil
 }
+
+// sqlGetMany reads the keys named by Reads, all at once.
+const sqlGetMany = `SELECT kv.bucket, kv.key, kv.value FROM kv
+	JOIN unnest($1::text[], $2::bytea[]) AS r(bucket, key) ON kv.bucket = r.bucket AND kv.key = r.key`
 
 // sqlWriterLock is the cluster's writer lock, held until the transaction
 // ends.

@@ -58,7 +58,9 @@ type Options struct {
 
 // backend is one kind of storage under DB: bbolt or PostgreSQL.
 type backend interface {
-	begin(ctx context.Context, writable bool) (txOps, error)
+	// begin starts a transaction; reads are keys its functions will Get
+	// (a backend may fetch them at once).
+	begin(ctx context.Context, writable bool, reads []readKey) (txOps, error)
 	size() int64
 	close() error
 	// retryable tells whether a failed transaction may simply be run
@@ -72,7 +74,8 @@ type DB struct {
 	be      backend
 	pg      *pgBackend // nil for bbolt
 	opts    Options
-	reqs    chan *request
+	reqs    chan *request // writes someone is waiting for
+	bgReqs  chan *request // background writes
 	stop    chan struct{}
 	done    chan struct{}
 	closeMu sync.RWMutex
@@ -82,6 +85,10 @@ type DB struct {
 type request struct {
 	fn   func(*Tx) error
 	done chan error
+	// background: nobody waits on a socket for it (see Background).
+	background bool
+	// reads are keys fn will Get (see Reads).
+	reads []readKey
 	// answered: the function failed and was told so while the rest of
 	// its batch went on (its writes undone inside the transaction).
 	answered bool
@@ -129,7 +136,7 @@ func start(dir string, be backend, pg *pgBackend, opts Options) *DB {
 		opts.MaxBatch = 1024
 	}
 	db := &DB{dir: dir, be: be, pg: pg, opts: opts,
-		reqs: make(chan *request, opts.MaxBatch),
+		reqs: make(chan *request, opts.MaxBatch), bgReqs: make(chan *request, opts.MaxBatch),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if opts.ReadOnly {
 		close(db.done)
@@ -169,15 +176,22 @@ func (db *DB) Close() error {
 // rolled back and the others are run again; on PostgreSQL also when the
 // database reports a serialization failure between nodes), so it must only
 // touch the transaction. An error from fn rolls back fn's writes only.
-func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+func (db *DB) Update(ctx context.Context, fn func(*Tx) error, opts ...UpdateOption) error {
 	db.closeMu.RLock()
 	if db.closed || db.opts.ReadOnly {
 		db.closeMu.RUnlock()
 		return ErrClosed
 	}
 	r := &request{fn: fn, done: make(chan error, 1)}
+	for _, o := range opts {
+		o(r)
+	}
+	q := db.reqs
+	if r.background {
+		q = db.bgReqs
+	}
 	select {
-	case db.reqs <- r:
+	case q <- r:
 	case <-ctx.Done():
 		db.closeMu.RUnlock()
 		return ctx.Err()
@@ -188,6 +202,40 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	return <-r.done
 }
 
+// UpdateOption tunes one Update.
+type UpdateOption func(*request)
+
+// Background marks a write that no client is waiting on (the pipeline's
+// claims and commits, as against a message being answered 250 or an HTTP
+// request). A batch takes every waiting foreground write but at most
+// MaxBackground background ones beside them (twice that with none), so a
+// client's wait for its commit does not grow with the backlog of work
+// behind it: a commit of the pipeline does several reads, an accept one.
+func Background() UpdateOption { return func(r *request) { r.background = true } }
+
+// MaxBackground is how many background writes a batch carries beside
+// foreground ones.
+const MaxBackground = 4
+
+// Reads names keys of bucket that fn will Get. On PostgreSQL the keys of
+// every function in a batch are fetched together, in the round trip that
+// begins the transaction, instead of one round trip per Get; a Get of a
+// key not named still works. With bbolt, whose reads cost no round trip,
+// it does nothing.
+func Reads(bucket string, keys ...[]byte) UpdateOption {
+	return func(r *request) {
+		for _, k := range keys {
+			r.reads = append(r.reads, readKey{bucket, k})
+		}
+	}
+}
+
+// readKey is one key named by Reads.
+type readKey struct {
+	bucket string
+	key    []byte
+}
+
 // viewTimeout bounds one read transaction on PostgreSQL.
 const viewTimeout = 2 * time.Minute
 
@@ -195,7 +243,7 @@ const viewTimeout = 2 * time.Minute
 func (db *DB) View(fn func(*Tx) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), viewTimeout)
 	defer cancel()
-	ops, err := db.be.begin(ctx, false)
+	ops, err := db.be.begin(ctx, false, nil)
 	if err != nil {
 		return err
 	}
@@ -214,11 +262,14 @@ func (db *DB) commitLoop() {
 		var first *request
 		select {
 		case first = <-db.reqs:
+		case first = <-db.bgReqs:
 		case <-db.stop:
 			// Drain what was queued before Close took the lock.
 			for {
 				select {
 				case r := <-db.reqs:
+					db.commit([]*request{r})
+				case r := <-db.bgReqs:
 					db.commit([]*request{r})
 				default:
 					return
@@ -226,17 +277,44 @@ func (db *DB) commitLoop() {
 			}
 		}
 		batch = append(batch[:0], first)
-	gather:
-		for len(batch) < db.opts.MaxBatch {
-			select {
-			case r := <-db.reqs:
-				batch = append(batch, r)
-			default:
-				break gather
-			}
-		}
-		db.commit(batch)
+		db.commit(db.gather(batch))
 	}
+}
+
+// gather fills a batch: every waiting foreground write first, then
+// background writes, at most MaxBackground of them if the batch has a
+// foreground one, 2*MaxBackground if not.
+func (db *DB) gather(batch []*request) []*request {
+	bg, fg := 0, 0
+	if batch[0].background {
+		bg = 1
+	} else {
+		fg = 1
+	}
+fore:
+	for len(batch) < db.opts.MaxBatch {
+		select {
+		case r := <-db.reqs:
+			batch = append(batch, r)
+			fg++
+		default:
+			break fore
+		}
+	}
+	limit := 2 * MaxBackground
+	if fg > 0 {
+		limit = MaxBackground
+	}
+	for len(batch) < db.opts.MaxBatch && bg < limit {
+		select {
+		case r := <-db.bgReqs:
+			batch = append(batch, r)
+			bg++
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commitTimeout bounds one batch's transaction on PostgreSQL, so a lost
@@ -297,7 +375,13 @@ type fnScoper interface {
 func (db *DB) tryBatch(batch []*request) (failed int, fnErr, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	ops, err := db.be.begin(ctx, true)
+	var reads []readKey
+	for _, r := range batch {
+		if !r.answered {
+			reads = append(reads, r.reads...)
+		}
+	}
+	ops, err := db.be.begin(ctx, true, reads)
 	if err != nil {
 		return -1, nil, err
 	}
