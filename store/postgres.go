@@ -184,9 +184,10 @@ func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey) (
 	return t, nil
 }
 
-// sqlGetMany reads the keys named by Reads, all at once.
-const sqlGetMany = `SELECT kv.bucket, kv.key, kv.value FROM kv
-	JOIN unnest($1::text[], $2::bytea[]) AS r(bucket, key) ON kv.bucket = r.bucket AND kv.key = r.key`
+// sqlGetMany reads the keys named by Reads, all at once: one index
+// lookup per key (LATERAL), never a join that reads the whole table.
+const sqlGetMany = `SELECT r.bucket, r.key, v.value FROM unnest($1::text[], $2::bytea[]) AS r(bucket, key)
+	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key) AS v`
 
 // sqlWriterLock is the cluster's writer lock, held until the transaction
 // ends.
