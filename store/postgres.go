@@ -185,9 +185,11 @@ func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey) (
 }
 
 // sqlGetMany reads the keys named by Reads, all at once: one index
-// lookup per key (LATERAL), never a join that reads the whole table.
+// lookup per key. The LIMIT keeps the planner from flattening the
+// subquery into a join, which a generic plan (it cannot know how many
+// keys come) may run as a scan of the whole table.
 const sqlGetMany = `SELECT r.bucket, r.key, v.value FROM unnest($1::text[], $2::bytea[]) AS r(bucket, key)
-	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key) AS v`
+	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v`
 
 // sqlWriterLock is the cluster's writer lock, held until the transaction
 // ends.
