@@ -109,6 +109,12 @@ func ParseID(id string) ([]byte, error) {
 	return k, nil
 }
 
+// AppendReads names what Append reads (a sequence value and the last
+// key), so a batch of writes fetches it at once (store.Reads).
+func AppendReads() []store.UpdateOption {
+	return []store.UpdateOption{store.Draws(bucket, 1), store.ReadsLast(bucket)}
+}
+
 // Append adds e (its Time must be set) and fills in e.ID.
 func Append(tx *store.Tx, e *Entry) error {
 	seq, err := tx.Sequence(bucket)

@@ -306,6 +306,53 @@ func TestReadsSeeTheBatchAsItIs(t *testing.T) {
 	}
 }
 
+// Sequence values and last keys named with Draws and ReadsLast come with
+// the first round trip on PostgreSQL; each function still sees the last
+// key as the functions before it left it, and values stay unique and
+// growing, also for a function that draws more than it said.
+func TestDrawsAndLastKeysFollowTheBatch(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error { return tx.Put("j", []byte{5}, nil) })
+			var seqs []uint64
+			var lasts []byte
+			fn := func(draw int) func(tx *store.Tx) error {
+				return func(tx *store.Tx) error {
+					for range draw {
+						n, err := tx.Sequence("s")
+						if err != nil {
+							return err
+						}
+						seqs = append(seqs, n)
+					}
+					last := tx.LastKey("j")
+					lasts = append(lasts, last[0])
+					return tx.Put("j", []byte{last[0] + 1}, nil)
+				}
+			}
+			opts := []store.UpdateOption{store.Draws("s", 1), store.ReadsLast("j")}
+			errs := db.RunBatchWith([]func(*store.Tx) error{fn(1), fn(3), fn(1)}, [][]store.UpdateOption{opts, opts, opts})
+			for _, err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if string(lasts) != string([]byte{5, 6, 7}) {
+				t.Errorf("last keys seen %v; want 5 6 7", lasts)
+			}
+			for i := 1; i < len(seqs); i++ {
+				if seqs[i] <= seqs[i-1] {
+					t.Errorf("sequence values %v do not grow", seqs)
+				}
+			}
+			if len(seqs) != 5 {
+				t.Errorf("%d values drawn; want 5", len(seqs))
+			}
+		})
+	}
+}
+
 // A batch takes every waiting foreground write, but only a few background
 // ones beside them, so that a client's commit does not wait for the
 // pipeline's backlog.

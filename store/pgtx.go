@@ -158,6 +158,7 @@ const (
 	sqlScanBack  = `SELECT key, value FROM kv WHERE bucket = $1 AND key < $2 ORDER BY key DESC LIMIT $3`
 	sqlScanLast  = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT $2`
 	sqlNotify    = `SELECT pg_notify('deskmail', $1)`
+	sqlDraw      = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
 )
 
 func (t *pgTx) writable() bool { return t.rw }
@@ -322,7 +323,7 @@ func (t *pgTx) sequence(bucket string) (uint64, error) {
 		return 0, t.fail(err)
 	}
 	n := min(max(t.batch, 1), maxSeqDraw)
-	rows, err := t.q.Query(t.ctx, `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`, name, n)
+	rows, err := t.q.Query(t.ctx, sqlDraw, name, n)
 	if err != nil {
 		return 0, t.fail(err)
 	}

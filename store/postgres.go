@@ -154,14 +154,37 @@ func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey) (
 	var batch pgx.Batch
 	batch.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
 	batch.Queue(sqlWriterLock)
-	if len(reads) > 0 {
-		// The keys the batch's functions said they will read, fetched
-		// after the lock in the same round trip.
-		buckets, keys := make([]string, len(reads)), make([][]byte, len(reads))
-		for i, r := range reads {
-			buckets[i], keys[i] = r.bucket, r.key
+	if err := t.prefetch(&batch, reads); err != nil {
+		endConn(conn)
+		return nil, err
+	}
+	if err := conn.SendBatch(ctx, &batch).Close(); err != nil {
+		endConn(conn)
+		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+	}
+	return t, nil
+}
+
+// prefetch queues, after the writer lock, what the batch's functions said
+// they will read (store.Reads, ReadsLast, Draws), so that it all comes
+// back in the round trip that begins the transaction.
+func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
+	var buckets []string
+	var keys [][]byte
+	draws := map[string]int{}
+	last := map[string]bool{}
+	for _, r := range reads {
+		switch r.kind {
+		case readGet:
+			buckets, keys = append(buckets, r.bucket), append(keys, r.key)
 			t.remember(r.bucket, r.key, nil) // absent unless found below
+		case readLast:
+			last[r.bucket] = true
+		case readSeq:
+			draws[r.bucket]++
 		}
+	}
+	if len(keys) > 0 {
 		batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var bucket string
@@ -177,11 +200,39 @@ func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey) (
 			return rows.Err()
 		})
 	}
-	if err := conn.SendBatch(ctx, &batch).Close(); err != nil {
-		endConn(conn)
-		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+	for bucket := range last {
+		batch.Queue(sqlLastKey, bucket).Query(func(rows pgx.Rows) error {
+			var k []byte
+			for rows.Next() {
+				if err := rows.Scan(&k); err != nil {
+					return err
+				}
+			}
+			if t.last == nil {
+				t.last = map[string][]byte{}
+			}
+			t.last[bucket] = k
+			return rows.Err()
+		})
 	}
-	return t, nil
+	for bucket, n := range draws {
+		name, err := t.be.ensureSequence(t.ctx, bucket)
+		if err != nil {
+			return err
+		}
+		batch.Queue(sqlDraw, name, min(n, maxSeqDraw)).Query(func(rows pgx.Rows) error {
+			vals, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return err
+			}
+			if t.seqs == nil {
+				t.seqs = map[string][]int64{}
+			}
+			t.seqs[bucket] = vals
+			return nil
+		})
+	}
+	return nil
 }
 
 // sqlGetMany reads the keys named by Reads, all at once: one index

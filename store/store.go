@@ -225,16 +225,42 @@ const MaxBackground = 4
 func Reads(bucket string, keys ...[]byte) UpdateOption {
 	return func(r *request) {
 		for _, k := range keys {
-			r.reads = append(r.reads, readKey{bucket, k})
+			r.reads = append(r.reads, readKey{bucket: bucket, key: k})
 		}
 	}
 }
 
-// readKey is one key named by Reads.
+// ReadsLast tells that fn will ask bucket's LastKey; on PostgreSQL the
+// answer comes with the transaction's first round trip.
+func ReadsLast(bucket string) UpdateOption {
+	return func(r *request) { r.reads = append(r.reads, readKey{bucket: bucket, kind: readLast}) }
+}
+
+// Draws tells that fn will take n values of bucket's Sequence; on
+// PostgreSQL the values of the whole batch are drawn with the
+// transaction's first round trip.
+func Draws(bucket string, n int) UpdateOption {
+	return func(r *request) {
+		for range n {
+			r.reads = append(r.reads, readKey{bucket: bucket, kind: readSeq})
+		}
+	}
+}
+
+// readKey is one read named by Reads, ReadsLast or Draws.
 type readKey struct {
 	bucket string
 	key    []byte
+	kind   readKind
 }
+
+type readKind uint8
+
+const (
+	readGet  readKind = iota // the value of key
+	readLast                 // the bucket's last key
+	readSeq                  // one value of the bucket's sequence
+)
 
 // viewTimeout bounds one read transaction on PostgreSQL.
 const viewTimeout = 2 * time.Minute
