@@ -23,15 +23,25 @@ import (
 // bodies(name, data); bucket sequences are PostgreSQL sequences, unique
 // across nodes.
 //
-// Isolation: every Update batch runs in one SERIALIZABLE transaction. Two
-// nodes that read and write the same rows (two seen-acks shrinking one
-// held email, two nodes coalescing a burst into one job, two claims of
-// one lease) cannot both commit: PostgreSQL aborts one with SQLSTATE
-// 40001 and DB.commit runs that batch again on fresh data, the one place
-// where serialization failures are retried. Update functions are already
-// written to run more than once (group commit reruns a batch when one of
-// its functions fails). Reads (View) run in REPEATABLE READ READ ONLY: one
-// consistent snapshot, as a bbolt read transaction gives.
+// Isolation: every Update batch runs in one transaction that takes the
+// cluster's writer lock (a transaction-scoped advisory lock) in the round
+// trip that begins it, before any statement that reads. Write transactions
+// of all nodes therefore run one after another, and under READ COMMITTED
+// each statement sees everything committed before it: serial execution,
+// so two nodes that read and write the same rows (two seen-acks shrinking
+// one held email, two nodes coalescing a burst into one job, two claims of
+// one lease, two accepts of one Message-ID) cannot interleave. No
+// predicate locks to keep, no serialization failures to retry; should the
+// database still report one (SQLSTATE 40001 or 40P01), DB.commit runs the
+// batch again, the one place that retries. Reads (View) run in REPEATABLE
+// READ READ ONLY: one consistent snapshot, as a bbolt read transaction
+// gives.
+//
+// Round trips: a batch costs two when its functions name what they read
+// (Reads, ReadsLast, Draws): BEGIN, the lock and those reads in one, the
+// queued writes with the COMMIT in the other. A Get of a key not named is
+// one more; a function that fails is undone alone (its queued writes
+// dropped, or a savepoint rolled back to when some were sent already).
 
 // IsPostgres tells whether a --store value names a PostgreSQL database.
 func IsPostgres(spec string) bool {

@@ -14,8 +14,11 @@
 // Domain packages see only Tx, a narrow view of a transaction with buckets
 // named by string, so neither bbolt nor pgx types leave this package and no
 // domain package knows which backend runs. On PostgreSQL the same group
-// commit runs each batch in one SERIALIZABLE transaction and reruns it on a
-// serialization failure (see postgres.go).
+// commit runs each batch in one transaction that holds the cluster's writer
+// lock (see postgres.go). Writes nobody waits on at a socket (Background)
+// ride a few to a batch beside the ones a client waits for, and a write may
+// name what it will read (Reads, ReadsLast, Draws) so that PostgreSQL
+// fetches it for the whole batch in one round trip.
 package store
 
 import (
