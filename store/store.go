@@ -213,7 +213,9 @@ type UpdateOption func(*request)
 // request). A batch takes every waiting foreground write but at most
 // MaxBackground background ones beside them (twice that with none), so a
 // client's wait for its commit does not grow with the backlog of work
-// behind it: a commit of the pipeline does several reads, an accept one.
+// behind it: on PostgreSQL a commit of the pipeline does several reads,
+// each a round trip, an accept none. With bbolt, where a function costs
+// microseconds beside the fsync, batches take background writes uncapped.
 func Background() UpdateOption { return func(r *request) { r.background = true } }
 
 // MaxBackground is how many background writes a batch carries beside
@@ -333,6 +335,11 @@ fore:
 	limit := 2 * MaxBackground
 	if fg > 0 {
 		limit = MaxBackground
+	}
+	if db.pg == nil {
+		// A bbolt function costs microseconds beside the batch's fsync:
+		// capping background writes would only slow the pipeline.
+		limit = db.opts.MaxBatch
 	}
 	for len(batch) < db.opts.MaxBatch && bg < limit {
 		select {
