@@ -28,8 +28,9 @@ type pgTx struct {
 	ended   bool
 	// seen remembers what this transaction read or wrote, by bucket and
 	// key (nil value: absent), so a key read again costs no round trip.
-	// The writer lock and the snapshot make it exact: no other writer
-	// can change a key under this transaction.
+	// The writer lock makes it exact: no other writer can change a key
+	// while this transaction holds it. (A read transaction's snapshot
+	// does the same for it.)
 	seen map[string][]byte
 	// last is each bucket's largest key as this transaction knows it
 	// (asked once, then kept up to date by its own writes), so a journal
