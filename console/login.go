@@ -111,7 +111,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "start a session", err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: id, Path: "/", Expires: sess.Expires,
+	// Max-Age, not Expires: a lifetime counted by the browser's own clock,
+	// so a client whose clock is off does not drop (or keep) the cookie
+	// at the wrong time; the server checks the session's expiry anyway.
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: id, Path: "/", MaxAge: max(1, int(sess.Expires.Sub(now).Seconds())),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isTLS(r)})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

@@ -55,7 +55,8 @@ func TestTwoNodesSeenAckOnTheOtherNode(t *testing.T) {
 		t.Fatalf("want one email with the second message only, got %d", len(got))
 	}
 	// Once the job is recorded sent no node can claim it again (a claim
-	// re-reads the job in its SERIALIZABLE transaction): count then.
+	// re-reads the job in its write transaction, and those run one at a
+	// time across nodes): count then.
 	email := func(msg string) string {
 		r := api(t, b, "GET", "/v1/messages/"+msg+"/delivery", "")
 		return r["recipients"].([]any)[0].(map[string]any)["email"].(string)

@@ -227,6 +227,10 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			return earliest
 		}
 		sort.SliceStable(cands, func(i, j int) bool { return cands[i].State.Seq < cands[j].State.Seq })
+		ids := make([]string, len(cands))
+		for i, c := range cands {
+			ids[i] = c.ID
+		}
 		var claimed []inbound.Candidate
 		err = p.DB.Update(ctx, func(tx *store.Tx) error {
 			claimed = claimed[:0]
@@ -241,7 +245,7 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 				claimed = append(claimed, inbound.Candidate{ID: c.ID, State: st})
 			}
 			return nil
-		})
+		}, store.Background(), inbound.ClaimReads(ids))
 		if err != nil {
 			if ctx.Err() == nil {
 				p.Log.Error("claim pending emails", "err", err)

@@ -67,7 +67,7 @@ func (p *Pipeline) done(t *task) {
 func (p *Pipeline) giveBack(t *task) {
 	err := p.DB.Update(context.Background(), func(tx *store.Tx) error {
 		return inbound.Release(tx, t.id, p.owner, t.st.Fence, time.Time{})
-	})
+	}, store.Background(), inbound.ClaimReads([]string{t.id}))
 	if err != nil && !errors.Is(err, inbound.ErrClaimLost) {
 		p.Log.Warn("give back claim", "msg", t.id, "err", err)
 	}
@@ -131,7 +131,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			}
 		}
 		return inbound.Finish(tx, t.id, p.owner, t.st.Fence)
-	})
+	}, append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID))...)
 	var early errEarlier
 	switch {
 	case err == nil:
@@ -184,7 +184,7 @@ func (p *Pipeline) setback(log interface {
 			return updateEntry(tx, m.JournalID, func(e *journal.Entry) {
 				e.Action = "failed: " + reason + "; kept: `deskmail inbound retry " + t.id + "` processes it again"
 			})
-		})
+		}, append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID))...)
 		if err == nil {
 			p.Backlog.Remove(t.st.Size)
 			log.Error("stored email cannot be processed; set aside as failed", "err", cause)
@@ -206,7 +206,7 @@ func (p *Pipeline) setback(log interface {
 		return updateEntry(tx, m.JournalID, func(e *journal.Entry) {
 			e.Action = fmt.Sprintf("pending: %s (attempt %d; next at %s)", reason, attempt, next.UTC().Format(time.RFC3339))
 		})
-	})
+	}, store.Background(), inbound.ClaimReads([]string{t.id}), journal.Reads(m.JournalID))
 	if errors.Is(err, inbound.ErrClaimLost) {
 		return
 	}
@@ -225,7 +225,7 @@ func (p *Pipeline) setback(log interface {
 func (p *Pipeline) release(log interface{ Warn(string, ...any) }, t *task, next time.Time) {
 	err := p.DB.Update(context.Background(), func(tx *store.Tx) error {
 		return inbound.Release(tx, t.id, p.owner, t.st.Fence, next)
-	})
+	}, store.Background(), inbound.ClaimReads([]string{t.id}))
 	if err != nil && !errors.Is(err, inbound.ErrClaimLost) {
 		log.Warn("give back claim", "err", err)
 		p.mu.Lock()

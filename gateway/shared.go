@@ -51,8 +51,9 @@ func randomHex(n int) ([]byte, error) {
 // first node to start stores its files (or fresh secrets) in the database,
 // every node then writes the database's copy into its data folder, where
 // the existing loaders read it. Two nodes starting at once cannot end up
-// with different secrets: the put-if-absent runs in a SERIALIZABLE
-// transaction, so one of them reruns and reads the other's.
+// with different secrets: the put-if-absent runs in a write transaction,
+// and those run one at a time across nodes, so the second reads the
+// first's.
 func shareSecrets(ctx context.Context, db *store.DB, dir string, log *slog.Logger) error {
 	if !db.Shared() {
 		return nil

@@ -41,7 +41,7 @@ func BenchmarkSeen(b *testing.B) {
 }
 
 // BenchmarkSeenPostgres is BenchmarkSeen on the PostgreSQL store (a
-// database of its own, SERIALIZABLE group commit):
+// database of its own, group commit under the cluster writer lock):
 //
 //	go test -run '^$' -bench BenchmarkSeenPostgres -benchtime 3000x ./httpapi
 func BenchmarkSeenPostgres(b *testing.B) {

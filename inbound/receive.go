@@ -185,7 +185,7 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 			return err
 		}
 		return tx.Put(bucketDedupeTime, timeKey(now, dkey), nil)
-	})
+	}, append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1))...)
 	rc.CommitWait = time.Since(commitStart)
 	if err != nil {
 		if spool != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -121,6 +122,30 @@ func Claim(tx *store.Tx, id, owner string, now time.Time, lease time.Duration, s
 }
 
 // CheckClaim fails with ErrClaimLost unless id is pending and still
+// CommitReads names the keys that checking id's claim and finishing it
+// read (its state, its record, its ordering entries), so the store can
+// fetch them with the transaction's first round trip (store.Reads).
+func CommitReads(id string, st State) []store.UpdateOption {
+	order := make([][]byte, 0, len(st.Keys))
+	for _, k := range st.Keys {
+		order = append(order, orderKey(k, st.Seq))
+	}
+	return []store.UpdateOption{
+		store.Reads(bucketPending, []byte(id)),
+		store.Reads(bucketMeta, []byte(id)),
+		store.Reads(bucketOrder, order...),
+	}
+}
+
+// ClaimReads names the states Claim reads for ids (store.Reads).
+func ClaimReads(ids []string) store.UpdateOption {
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = []byte(id)
+	}
+	return store.Reads(bucketPending, keys...)
+}
+
 // claimed by owner with fence.
 func CheckClaim(tx *store.Tx, id, owner string, fence uint64) (State, error) {
 	st, ok, err := getState(tx, bucketPending, id)
@@ -249,9 +274,19 @@ type Scan struct {
 	Waiting func(id string, until time.Time)
 }
 
-// Due lists, in storage order, up to s.Max pending emails s.Owner may
-// claim at s.Now; it returns too the earliest future attempt among the
-// others (zero: none).
+// dueSlack is how many claimable emails Due reads beyond s.Max before it
+// keeps the s.Max first in the 250 order. Storage order (ids, made when
+// a session begins its DATA) and the 250 order (sequence, given at the
+// commit) differ where sessions overlap; cutting at s.Max in storage
+// order would leave out an email answered 250 before one it keeps, and
+// the kept one, sharing a sender with it, could then not be committed
+// before it was claimed too (every later email of that sender waiting
+// behind it in turn).
+const dueSlack = 64
+
+// Due lists, in the order they were answered 250, up to s.Max pending
+// emails s.Owner may claim at s.Now; it returns too the earliest future
+// attempt among the others (zero: none).
 func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 	var out []Candidate
 	var next time.Time
@@ -268,7 +303,7 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 		}
 		if st.Claimable(s.Owner, s.Now, s.Stale) {
 			out = append(out, Candidate{ID: id, State: st})
-			return len(out) < s.Max, nil
+			return len(out) < s.Max+dueSlack, nil
 		}
 		at := st.Next
 		if !st.Lease.IsZero() && st.Lease.After(at) {
@@ -284,6 +319,10 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 		}
 		return true, nil
 	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].State.Seq < out[j].State.Seq })
+	if len(out) > s.Max {
+		out = out[:s.Max]
+	}
 	return out, next, err
 }
 

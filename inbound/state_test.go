@@ -286,3 +286,38 @@ func TestPendingWithoutStateFromAnEarlierVersion(t *testing.T) {
 		t.Errorf("%d still pending", n)
 	}
 }
+
+// Due keeps the 250 order, not the storage order, when it must cut: an
+// email stored with a later id but answered 250 first is listed before
+// those answered after it.
+func TestDueCutsInThe250Order(t *testing.T) {
+	r, clk := newReceiver(t, Limits{})
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, storeOne(t, r, "ann@client.test", fmt.Sprintf("m%d@x", i), ""))
+	}
+	// The last stored email gets the smallest sequence: as if its session
+	// began its DATA last but was answered 250 first.
+	if err := update(t, r.DB, func(tx *store.Tx) error {
+		st, found, err := getState(tx, bucketPending, ids[4])
+		if err != nil || !found {
+			return fmt.Errorf("state: %v %v", found, err)
+		}
+		st.Seq = 0
+		return putState(tx, bucketPending, ids[4], st)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var cands []Candidate
+	r.DB.View(func(tx *store.Tx) (err error) {
+		cands, _, err = Due(tx, Scan{Owner: "w", Now: clk.Now(), Max: 2})
+		return err
+	})
+	if len(cands) != 2 || cands[0].ID != ids[4] || cands[1].ID != ids[0] {
+		var got []string
+		for _, c := range cands {
+			got = append(got, c.ID)
+		}
+		t.Fatalf("due = %v; want %v then %v", got, ids[4], ids[0])
+	}
+}

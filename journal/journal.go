@@ -109,6 +109,12 @@ func ParseID(id string) ([]byte, error) {
 	return k, nil
 }
 
+// AppendReads names what Append reads (a sequence value and the last
+// key), so a batch of writes fetches it at once (store.Reads).
+func AppendReads() []store.UpdateOption {
+	return []store.UpdateOption{store.Draws(bucket, 1), store.ReadsLast(bucket)}
+}
+
 // Append adds e (its Time must be set) and fills in e.ID.
 func Append(tx *store.Tx, e *Entry) error {
 	seq, err := tx.Sequence(bucket)
@@ -129,6 +135,18 @@ func Append(tx *store.Tx, e *Entry) error {
 		return fmt.Errorf("encode journal entry: %w", err)
 	}
 	return tx.Put(bucket, k, v)
+}
+
+// Reads names the entries that Update will read (store.Reads); ids that
+// are not entry IDs are left out.
+func Reads(ids ...string) store.UpdateOption {
+	var keys [][]byte
+	for _, id := range ids {
+		if k, err := ParseID(id); err == nil {
+			keys = append(keys, k)
+		}
+	}
+	return store.Reads(bucket, keys...)
 }
 
 // Update rewrites the entry with the given ID through fn.

@@ -59,7 +59,7 @@ func Prune(ctx context.Context, db *store.DB, before time.Time) (int, error) {
 				next = []byte(doomed[n-1].ID + "\x00")
 			}
 			return nil
-		})
+		}, store.Background())
 		if err != nil {
 			return total, err
 		}

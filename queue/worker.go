@@ -154,7 +154,7 @@ func (w *Worker) lease(ctx context.Context, max int) ([]Lease, error) {
 		var err error
 		leases, err = w.Queue.Lease(tx, w.Clock.Now(), max, w.Composer)
 		return err
-	})
+	}, store.Background())
 	return leases, err
 }
 
@@ -235,7 +235,7 @@ func (w *Worker) complete(ctx context.Context, log *slog.Logger, l Lease, res Re
 		}
 		after, _ = GetJob(tx, l.Job.ID) // only for the log line below
 		return nil
-	})
+	}, store.Background())
 	switch {
 	case cerr != nil:
 		log.Error("record delivery outcome", "err", cerr)
@@ -274,7 +274,7 @@ func (w *Worker) renew(ctx context.Context) {
 			}
 		}
 		return nil
-	})
+	}, store.Background())
 	if err != nil && ctx.Err() == nil {
 		w.Log.Error("renew leases", "err", err)
 	}

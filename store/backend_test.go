@@ -201,6 +201,209 @@ func TestFailingFunctionSparesItsBatch(t *testing.T) {
 	}
 }
 
+// A failing function in the middle of a batch leaves no trace, even when
+// some of its writes were already sent to the database (a range read or a
+// long write queue flushes them): the functions after it neither see its
+// writes nor lose their own, and its notes are not published.
+func TestFailingFunctionIsUndoneInsideItsBatch(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error { return tx.Put("b", []byte("x"), []byte("old")) })
+			boom := errors.New("boom")
+			var sawX, sawLast string
+			for _, flushes := range []bool{false, true} {
+				errs := db.RunBatch(
+					func(tx *store.Tx) error { return tx.Put("b", []byte("a"), []byte("1")) },
+					func(tx *store.Tx) error {
+						if err := tx.Put("b", []byte("x"), []byte("new")); err != nil {
+							return err
+						}
+						if err := tx.Put("b", []byte("zzz"), []byte("last")); err != nil {
+							return err
+						}
+						if flushes {
+							for i := range 600 { // longer than one write queue
+								if err := tx.Put("many", fmt.Appendf(nil, "%04d", i), []byte("v")); err != nil {
+									return err
+								}
+							}
+							if n := tx.Count("many"); n != 600 {
+								return fmt.Errorf("count %d", n)
+							}
+						}
+						if string(tx.LastKey("b")) != "zzz" {
+							return errors.New("own last key not seen")
+						}
+						tx.Publish("t", "from the failed function")
+						return boom
+					},
+					func(tx *store.Tx) error {
+						sawX, sawLast = string(tx.Get("b", []byte("x"))), string(tx.LastKey("b"))
+						return tx.Put("b", []byte("c"), []byte("3"))
+					},
+				)
+				if errs[0] != nil || !errors.Is(errs[1], boom) || errs[2] != nil {
+					t.Fatalf("flushes=%v: errors %v", flushes, errs)
+				}
+				if sawX != "old" || sawLast != "x" {
+					t.Errorf("flushes=%v: the next function saw x=%q, last key %q; want old, x", flushes, sawX, sawLast)
+				}
+				_ = db.View(func(tx *store.Tx) error {
+					if string(tx.Get("b", []byte("a"))) != "1" || string(tx.Get("b", []byte("c"))) != "3" {
+						t.Errorf("flushes=%v: the other functions' writes are missing", flushes)
+					}
+					if v := tx.Get("b", []byte("x")); string(v) != "old" {
+						t.Errorf("flushes=%v: x = %q after the failed function; want old", flushes, v)
+					}
+					if tx.Get("b", []byte("zzz")) != nil || tx.Count("many") != 0 {
+						t.Errorf("flushes=%v: the failed function's writes were kept", flushes)
+					}
+					return nil
+				})
+			}
+		})
+	}
+}
+
+// Keys named with Reads are fetched with the batch's first round trip on
+// PostgreSQL; what a function reads must still be the truth of the batch:
+// absent keys, keys written by an earlier function, keys an undone
+// function had written.
+func TestReadsSeeTheBatchAsItIs(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error { return tx.Put("b", []byte("k1"), []byte("stored")) })
+			var got [4]string
+			reads := []store.UpdateOption{store.Reads("b", []byte("k1"), []byte("k2"), []byte("nope"))}
+			errs := db.RunBatchWith([]func(*store.Tx) error{
+				func(tx *store.Tx) error {
+					got[0] = string(tx.Get("b", []byte("k1"))) + "," + string(tx.Get("b", []byte("nope")))
+					return tx.Put("b", []byte("k2"), []byte("first"))
+				},
+				func(tx *store.Tx) error {
+					got[1] = string(tx.Get("b", []byte("k2")))
+					if err := tx.Put("b", []byte("k1"), []byte("undone")); err != nil {
+						return err
+					}
+					return errors.New("boom")
+				},
+				func(tx *store.Tx) error {
+					got[2] = string(tx.Get("b", []byte("k1"))) + "," + string(tx.Get("b", []byte("k2")))
+					got[3] = fmt.Sprint(tx.Get("b", []byte("nope")) == nil)
+					return nil
+				},
+			}, [][]store.UpdateOption{reads, reads, reads})
+			if errs[0] != nil || errs[1] == nil || errs[2] != nil {
+				t.Fatalf("errors %v", errs)
+			}
+			want := [4]string{"stored,", "first", "stored,first", "true"}
+			if got != want {
+				t.Errorf("reads %q; want %q", got, want)
+			}
+		})
+	}
+}
+
+// Sequence values and last keys named with Draws and ReadsLast come with
+// the first round trip on PostgreSQL; each function still sees the last
+// key as the functions before it left it, and values stay unique and
+// growing, also for a function that draws more than it said.
+func TestDrawsAndLastKeysFollowTheBatch(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error { return tx.Put("j", []byte{5}, nil) })
+			var seqs []uint64
+			var lasts []byte
+			fn := func(draw int) func(tx *store.Tx) error {
+				return func(tx *store.Tx) error {
+					for range draw {
+						n, err := tx.Sequence("s")
+						if err != nil {
+							return err
+						}
+						seqs = append(seqs, n)
+					}
+					last := tx.LastKey("j")
+					lasts = append(lasts, last[0])
+					return tx.Put("j", []byte{last[0] + 1}, nil)
+				}
+			}
+			opts := []store.UpdateOption{store.Draws("s", 1), store.ReadsLast("j")}
+			errs := db.RunBatchWith([]func(*store.Tx) error{fn(1), fn(3), fn(1)}, [][]store.UpdateOption{opts, opts, opts})
+			for _, err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if string(lasts) != string([]byte{5, 6, 7}) {
+				t.Errorf("last keys seen %v; want 5 6 7", lasts)
+			}
+			for i := 1; i < len(seqs); i++ {
+				if seqs[i] <= seqs[i-1] {
+					t.Errorf("sequence values %v do not grow", seqs)
+				}
+			}
+			if len(seqs) != 5 {
+				t.Errorf("%d values drawn; want 5", len(seqs))
+			}
+		})
+	}
+}
+
+// On PostgreSQL a batch takes every waiting foreground write but only a
+// few background ones beside them, so that a client's commit does not
+// wait for the pipeline's backlog; with bbolt it takes them all.
+func TestBackgroundWritesDoNotCrowdABatch(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			// Hold the committer so that writes queue behind it.
+			hold, held := make(chan struct{}), make(chan struct{})
+			first := make(chan error, 1)
+			go func() {
+				first <- db.Update(context.Background(), func(*store.Tx) error { close(held); <-hold; return nil })
+			}()
+			<-held
+			nop := func(*store.Tx) error { return nil }
+			var bgDone []chan error
+			for range 20 {
+				bgDone = append(bgDone, db.Enqueue(nop, store.Background()))
+			}
+			for range 3 {
+				db.Enqueue(nop)
+			}
+			got := db.Gather(nop)
+			bg := 0
+			for _, b := range got {
+				if b {
+					bg++
+				}
+			}
+			want := store.MaxBackground
+			if name == "bbolt" {
+				want = 20
+			}
+			if len(got)-bg != 4 || bg != want {
+				t.Errorf("batch of %d foreground and %d background writes; want 4 and %d", len(got)-bg, bg, want)
+			}
+			close(hold)
+			if err := <-first; err != nil {
+				t.Fatal(err)
+			}
+			// Gather (a test seam) took its writes off the queues; the
+			// others are committed as usual.
+			for _, d := range bgDone[bg:] {
+				if err := <-d; err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func TestLargeBodyIsReadableByEveryNode(t *testing.T) {
 	for name, open := range backends() {
 		t.Run(name, func(t *testing.T) {

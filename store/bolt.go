@@ -14,7 +14,7 @@ type boltBackend struct {
 	db *bolt.DB
 }
 
-func (b *boltBackend) begin(_ context.Context, writable bool) (txOps, error) {
+func (b *boltBackend) begin(_ context.Context, writable bool, _ []readKey) (txOps, error) {
 	tx, err := b.db.Begin(writable)
 	if err != nil {
 		return nil, err
@@ -110,6 +110,17 @@ func (t *boltTx) count(bucket string) int {
 	b, _ := t.bucket(bucket, false)
 	if b == nil {
 		return 0
+	}
+	if t.tx.Writable() {
+		// Stats counts only what is on disk pages, not this transaction's
+		// own writes: walk the keys instead (a write transaction counts
+		// small buckets, to enforce limits).
+		n := 0
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			n++
+		}
+		return n
 	}
 	return b.Stats().KeyN
 }

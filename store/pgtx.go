@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,18 +18,120 @@ import (
 // answered from memory, so reads see the transaction's own writes.
 type pgTx struct {
 	ctx     context.Context
-	tx      pgx.Tx
+	q       querier // the read transaction, or the write transaction's connection
+	ro      pgx.Tx  // a read transaction (nil for writes)
 	be      *pgBackend
 	rw      bool
 	err     error
 	pending pgx.Batch
-	conn    *pgxpool.Conn // a write transaction's connection, holding the writer lock
+	conn    *pgxpool.Conn // a write transaction's connection (its transaction holds the writer lock)
 	ended   bool
 	// seen remembers what this transaction read or wrote, by bucket and
 	// key (nil value: absent), so a key read again costs no round trip.
-	// The writer lock and the snapshot make it exact: no other writer
-	// can change a key under this transaction.
+	// The writer lock makes it exact: no other writer can change a key
+	// while this transaction holds it. (A read transaction's snapshot
+	// does the same for it.)
 	seen map[string][]byte
+	// last is each bucket's largest key as this transaction knows it
+	// (asked once, then kept up to date by its own writes), so a journal
+	// append costs no round trip after the first.
+	last map[string][]byte
+	// seqs holds sequence values drawn ahead for this transaction, by
+	// bucket: one round trip serves every function of a batch.
+	seqs map[string][]int64
+	// batch is the number of functions sharing this transaction (a hint
+	// for how many sequence values to draw at once).
+	batch int
+	// fn is the scope of the batch function running now, so that its
+	// writes can be undone alone when it fails.
+	fn fnScope
+}
+
+// fnScope follows one function of a batch: where its queued writes begin,
+// whether some were already sent (then a savepoint marks its start), and
+// how to put the transaction's memory of keys back.
+type fnScope struct {
+	active    bool
+	mark      int  // index in pending of the function's first write
+	savepoint bool // a SAVEPOINT was sent before its first write
+	undo      []undoRec
+}
+
+// undoRec is what seen (or last, when isLast) held for a key before the
+// running function changed it.
+type undoRec struct {
+	isLast bool
+	key    string
+	val    []byte
+	had    bool
+}
+
+const (
+	sqlSavepoint  = `SAVEPOINT deskmail_fn`
+	sqlRelease    = `RELEASE SAVEPOINT deskmail_fn`
+	sqlRollbackTo = `ROLLBACK TO SAVEPOINT deskmail_fn`
+)
+
+func (t *pgTx) beginFn() {
+	t.fn = fnScope{active: true, mark: t.pending.Len(), undo: t.fn.undo[:0]}
+}
+
+// endFn closes the running function's scope. On failure its queued
+// writes are dropped, or, when some were sent already, the transaction
+// goes back to the savepoint taken before them; what the transaction
+// remembers of keys is put back as it was.
+func (t *pgTx) endFn(ok bool) bool {
+	sc := t.fn
+	t.fn.active = false
+	if t.err != nil {
+		return false
+	}
+	if ok {
+		if sc.savepoint {
+			t.pending.Queue(sqlRelease)
+		}
+		return true
+	}
+	t.pending.QueuedQueries = t.pending.QueuedQueries[:sc.mark]
+	if sc.savepoint {
+		// Sent at once: reads go to the database without flushing, so
+		// it must not keep the undone writes a moment longer.
+		t.pending.Queue(sqlRollbackTo)
+		t.pending.Queue(sqlRelease)
+		if t.flush() != nil {
+			return false
+		}
+	}
+	for i := len(sc.undo) - 1; i >= 0; i-- {
+		u := sc.undo[i]
+		m := t.seen
+		if u.isLast {
+			m = t.last
+		}
+		if u.had {
+			m[u.key] = u.val
+		} else {
+			delete(m, u.key)
+		}
+	}
+	return true
+}
+
+// note records, for the running function, what a map held before it
+// changes.
+func (t *pgTx) note(isLast bool, m map[string][]byte, key string) {
+	if !t.fn.active {
+		return
+	}
+	v, had := m[key]
+	t.fn.undo = append(t.fn.undo, undoRec{isLast: isLast, key: key, val: v, had: had})
+}
+
+// querier is what a transaction sends its statements through.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 func cacheKey(bucket string, key []byte) string { return bucket + "\x00" + string(key) }
@@ -37,7 +140,9 @@ func (t *pgTx) remember(bucket string, key, value []byte) {
 	if t.seen == nil {
 		t.seen = map[string][]byte{}
 	}
-	t.seen[cacheKey(bucket, key)] = value
+	ck := cacheKey(bucket, key)
+	t.note(false, t.seen, ck)
+	t.seen[ck] = value
 }
 
 // maxPending flushes long write queues early to bound memory.
@@ -54,9 +159,13 @@ const (
 	sqlScanBack  = `SELECT key, value FROM kv WHERE bucket = $1 AND key < $2 ORDER BY key DESC LIMIT $3`
 	sqlScanLast  = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT $2`
 	sqlNotify    = `SELECT pg_notify('deskmail', $1)`
+	sqlDraw      = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
 )
 
 func (t *pgTx) writable() bool { return t.rw }
+
+// sizeHint tells the transaction how many functions will share it.
+func (t *pgTx) sizeHint(n int) { t.batch = n }
 func (t *pgTx) failed() error  { return t.err }
 
 // fail keeps the first error: PostgreSQL refuses every later statement of
@@ -94,10 +203,22 @@ func (t *pgTx) flush() error {
 	if t.pending.Len() == 0 {
 		return nil
 	}
+	if t.fn.active && !t.fn.savepoint {
+		// Writes of the running function are about to be sent: mark
+		// where they begin, so that they can still be undone alone.
+		q := &pgx.QueuedQuery{SQL: sqlSavepoint}
+		qs := t.pending.QueuedQueries
+		qs = append(qs[:t.fn.mark], append([]*pgx.QueuedQuery{q}, qs[t.fn.mark:]...)...)
+		t.pending.QueuedQueries = qs
+		t.fn.savepoint = true
+	}
+	if t.fn.active {
+		t.fn.mark = 0 // what is queued after this flush is the function's
+	}
 	b := t.pending
 	t.pending = pgx.Batch{}
 	n := b.Len()
-	br := t.tx.SendBatch(t.ctx, &b)
+	br := t.q.SendBatch(t.ctx, &b)
 	for range n {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
@@ -134,7 +255,7 @@ func (t *pgTx) get(bucket string, key []byte) []byte {
 	// No flush: every key this transaction wrote is in seen, so the
 	// queued writes cannot change what the database says about this one.
 	var v []byte
-	err := t.tx.QueryRow(t.ctx, sqlGet, bucket, key).Scan(&v)
+	err := t.q.QueryRow(t.ctx, sqlGet, bucket, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		t.remember(bucket, key, nil)
 		return nil
@@ -156,11 +277,16 @@ func (t *pgTx) put(bucket string, key, value []byte) error {
 	}
 	// The caller may reuse its slices once Put returns; the batch is sent
 	// later.
+	k := append([]byte(nil), key...)
 	v := append([]byte{}, value...)
-	if err := t.queue(sqlPut, bucket, append([]byte(nil), key...), v); err != nil {
+	if err := t.queue(sqlPut, bucket, k, v); err != nil {
 		return err
 	}
 	t.remember(bucket, key, v)
+	if last, ok := t.last[bucket]; ok && bytes.Compare(k, last) > 0 {
+		t.note(true, t.last, bucket)
+		t.last[bucket] = k
+	}
 	return nil
 }
 
@@ -169,37 +295,79 @@ func (t *pgTx) del(bucket string, key []byte) error {
 		return err
 	}
 	t.remember(bucket, key, nil)
+	if last, ok := t.last[bucket]; ok && bytes.Equal(key, last) {
+		t.note(true, t.last, bucket)
+		delete(t.last, bucket) // the new last key is the database's to say
+	}
 	return nil
 }
 
+// maxSeqDraw bounds how many values of one sequence a transaction draws
+// ahead.
+const maxSeqDraw = 256
+
+// sequence hands out the bucket's next value. The first call in a
+// transaction draws as many values as the batch has functions, in one
+// round trip; values left over when the transaction ends are gaps, which
+// Sequence allows. Every value is drawn while the writer lock is held, so
+// values still grow in commit order across nodes.
 func (t *pgTx) sequence(bucket string) (uint64, error) {
 	if t.err != nil {
 		return 0, t.err
+	}
+	if vals := t.seqs[bucket]; len(vals) > 0 {
+		t.seqs[bucket] = vals[1:]
+		return uint64(vals[0]), nil
 	}
 	name, err := t.be.ensureSequence(t.ctx, bucket)
 	if err != nil {
 		return 0, t.fail(err)
 	}
-	var n int64
-	if err := t.tx.QueryRow(t.ctx, `SELECT nextval($1::text::regclass)`, name).Scan(&n); err != nil {
+	n := min(max(t.batch, 1), maxSeqDraw)
+	rows, err := t.q.Query(t.ctx, sqlDraw, name, n)
+	if err != nil {
 		return 0, t.fail(err)
 	}
-	return uint64(n), nil
+	vals, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, t.fail(err)
+	}
+	if len(vals) == 0 {
+		return 0, t.fail(fmt.Errorf("sequence %s: no value", bucket))
+	}
+	if t.seqs == nil {
+		t.seqs = map[string][]int64{}
+	}
+	t.seqs[bucket] = vals[1:]
+	return uint64(vals[0]), nil
 }
 
 func (t *pgTx) lastKey(bucket string) []byte {
+	if t.err != nil {
+		return nil
+	}
+	if k, ok := t.last[bucket]; ok {
+		return append([]byte(nil), k...)
+	}
 	if t.flush() != nil {
 		return nil
 	}
 	var k []byte
-	err := t.tx.QueryRow(t.ctx, sqlLastKey, bucket).Scan(&k)
-	if err != nil {
-		if !errors.Is(err, pgx.ErrNoRows) {
-			t.fail(err)
-		}
+	err := t.q.QueryRow(t.ctx, sqlLastKey, bucket).Scan(&k)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		t.fail(err)
 		return nil
 	}
-	return k
+	if t.rw {
+		// Only this transaction can change the bucket now (the writer
+		// lock); its own puts and deletes keep the answer current.
+		if t.last == nil {
+			t.last = map[string][]byte{}
+		}
+		t.note(true, t.last, bucket)
+		t.last[bucket] = k
+	}
+	return append([]byte(nil), k...)
 }
 
 func (t *pgTx) count(bucket string) int {
@@ -207,7 +375,7 @@ func (t *pgTx) count(bucket string) int {
 		return 0
 	}
 	var n int64
-	if err := t.tx.QueryRow(t.ctx, sqlCount, bucket).Scan(&n); err != nil {
+	if err := t.q.QueryRow(t.ctx, sqlCount, bucket).Scan(&n); err != nil {
 		t.fail(err)
 		return 0
 	}
@@ -223,7 +391,7 @@ func (t *pgTx) page(sql string, args ...any) ([]kvRow, error) {
 	if err := t.flush(); err != nil {
 		return nil, err
 	}
-	rows, err := t.tx.Query(t.ctx, sql, args...)
+	rows, err := t.q.Query(t.ctx, sql, args...)
 	if err != nil {
 		return nil, t.fail(err)
 	}
@@ -309,30 +477,39 @@ func (t *pgTx) publish(notes []note) {
 	}
 }
 
+// commit sends the queued writes and the COMMIT in one round trip.
 func (t *pgTx) commit() error {
-	if err := t.flush(); err != nil {
+	if t.err != nil {
+		return t.err
+	}
+	if t.ro != nil {
+		err := t.ro.Commit(t.ctx)
+		t.ended = true
 		return err
 	}
-	err := t.tx.Commit(t.ctx)
+	t.pending.Queue(`COMMIT`)
+	err := t.flush()
 	t.end()
-	if err != nil {
-		return t.fail(err)
-	}
-	return nil
+	return err
 }
 
 func (t *pgTx) rollback() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = t.tx.Rollback(ctx)
+	if t.ro != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = t.ro.Rollback(ctx)
+		t.ended = true
+		return
+	}
 	t.end()
 }
 
-// end gives the writer lock and the connection back, once.
+// end gives the connection back, once, rolling back what is still open
+// (which releases the writer lock).
 func (t *pgTx) end() {
 	if t.ended || t.conn == nil {
 		return
 	}
 	t.ended = true
-	unlockWriter(t.conn)
+	endConn(t.conn)
 }

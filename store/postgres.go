@@ -23,15 +23,25 @@ import (
 // bodies(name, data); bucket sequences are PostgreSQL sequences, unique
 // across nodes.
 //
-// Isolation: every Update batch runs in one SERIALIZABLE transaction. Two
-// nodes that read and write the same rows (two seen-acks shrinking one
-// held email, two nodes coalescing a burst into one job, two claims of
-// one lease) cannot both commit: PostgreSQL aborts one with SQLSTATE
-// 40001 and DB.commit runs that batch again on fresh data, the one place
-// where serialization failures are retried. Update functions are already
-// written to run more than once (group commit reruns a batch when one of
-// its functions fails). Reads (View) run in REPEATABLE READ READ ONLY: one
-// consistent snapshot, as a bbolt read transaction gives.
+// Isolation: every Update batch runs in one transaction that takes the
+// cluster's writer lock (a transaction-scoped advisory lock) in the round
+// trip that begins it, before any statement that reads. Write transactions
+// of all nodes therefore run one after another, and under READ COMMITTED
+// each statement sees everything committed before it: serial execution,
+// so two nodes that read and write the same rows (two seen-acks shrinking
+// one held email, two nodes coalescing a burst into one job, two claims of
+// one lease, two accepts of one Message-ID) cannot interleave. No
+// predicate locks to keep, no serialization failures to retry; should the
+// database still report one (SQLSTATE 40001 or 40P01), DB.commit runs the
+// batch again, the one place that retries. Reads (View) run in REPEATABLE
+// READ READ ONLY: one consistent snapshot, as a bbolt read transaction
+// gives.
+//
+// Round trips: a batch costs two when its functions name what they read
+// (Reads, ReadsLast, Draws): BEGIN, the lock and those reads in one, the
+// queued writes with the COMMIT in the other. A Get of a key not named is
+// one more; a function that fails is undone alone (its queued writes
+// dropped, or a savepoint rolled back to when some were sent already).
 
 // IsPostgres tells whether a --store value names a PostgreSQL database.
 func IsPostgres(spec string) bool {
@@ -104,67 +114,158 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	}
 	var id [6]byte
 	_, _ = rand.Read(id[:])
-	be := &pgBackend{pool: pool, url: url, node: hex.EncodeToString(id[:])}
+	// The committer is one goroutine with one transaction at a time: a
+	// connection of its own, so that it never queues for one behind the
+	// readers (32 pipeline workers can hold every connection of the pool).
+	wcfg := cfg.Copy()
+	wcfg.MaxConns, wcfg.MinConns = 1, 1
+	wpool, err := pgxpool.NewWithConfig(ctx, wcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
+	}
+	be := &pgBackend{pool: pool, wpool: wpool, url: url, node: hex.EncodeToString(id[:])}
 	be.bus = newBus(be)
 	return start(dir, be, be, opts), nil
 }
 
 // pgBackend is a pool of connections to one shared database.
 type pgBackend struct {
-	pool *pgxpool.Pool
-	url  string
-	node string // tells this node's own notifications apart
-	seqs sync.Map
-	bus  *bus
+	pool  *pgxpool.Pool // reads, bodies, notes, exclusive jobs
+	wpool *pgxpool.Pool // the committer's write transactions
+	url   string
+	node  string // tells this node's own notifications apart
+	seqs  sync.Map
+	bus   *bus
 }
 
-func (b *pgBackend) begin(ctx context.Context, writable bool) (txOps, error) {
-	o := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	if writable {
-		o = pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}
-	}
+func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey) (txOps, error) {
 	if !writable {
-		tx, err := b.pool.BeginTx(ctx, o)
+		tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 		if err != nil {
 			return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 		}
-		return &pgTx{ctx: ctx, tx: tx, be: b}, nil
+		return &pgTx{ctx: ctx, q: tx, ro: tx, be: b}, nil
 	}
-	// Write batches of all nodes take turns: the session lock is taken
-	// before BEGIN, so the transaction's snapshot already holds every
-	// batch committed before it and SERIALIZABLE rarely has anything left
-	// to abort. Without it, batches on two nodes that both append to the
-	// journal (which reads the journal's last key) abort each other over
-	// and over. The lock is the cluster's single writer; group commit
-	// keeps it from being one round trip per message.
-	conn, err := b.pool.Acquire(ctx)
+	// Write transactions of all nodes take turns: each takes the
+	// cluster's writer lock (a transaction-scoped advisory lock, released
+	// by its COMMIT or ROLLBACK) in the same round trip as its BEGIN,
+	// before any statement that reads. Under READ COMMITTED every later
+	// statement sees all that committed before the lock was granted, and
+	// nothing else commits while it is held: write transactions run one
+	// after another, which is serializable by construction, with no
+	// predicate locks to keep and no serialization failures to retry. Group
+	// commit keeps the turns from being one per message.
+	conn, err := b.wpool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if _, err := conn.Exec(ctx, sqlWriterLock); err != nil {
-		conn.Release()
-		return nil, fmt.Errorf("%w: writer lock: %w", ErrUnavailable, err)
+	t := &pgTx{ctx: ctx, q: conn, be: b, rw: true, conn: conn}
+	var batch pgx.Batch
+	batch.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	batch.Queue(sqlWriterLock)
+	if err := t.prefetch(&batch, reads); err != nil {
+		endConn(conn)
+		return nil, err
 	}
-	tx, err := conn.BeginTx(ctx, o)
-	if err != nil {
-		unlockWriter(conn)
+	if err := conn.SendBatch(ctx, &batch).Close(); err != nil {
+		endConn(conn)
 		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
-	return &pgTx{ctx: ctx, tx: tx, be: b, rw: true, conn: conn}, nil
+	return t, nil
 }
 
-const (
-	sqlWriterLock   = `SELECT pg_advisory_lock(hashtextextended('deskmail:writer', 0))`
-	sqlWriterUnlock = `SELECT pg_advisory_unlock(hashtextextended('deskmail:writer', 0))`
-)
+// prefetch queues, after the writer lock, what the batch's functions said
+// they will read (store.Reads, ReadsLast, Draws), so that it all comes
+// back in the round trip that begins the transaction.
+func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
+	var buckets []string
+	var keys [][]byte
+	draws := map[string]int{}
+	last := map[string]bool{}
+	for _, r := range reads {
+		switch r.kind {
+		case readGet:
+			buckets, keys = append(buckets, r.bucket), append(keys, r.key)
+			t.remember(r.bucket, r.key, nil) // absent unless found below
+		case readLast:
+			last[r.bucket] = true
+		case readSeq:
+			draws[r.bucket]++
+		}
+	}
+	if len(keys) > 0 {
+		batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var bucket string
+				var k, v []byte
+				if err := rows.Scan(&bucket, &k, &v); err != nil {
+					return err
+				}
+				if v == nil {
+					v = []byte{}
+				}
+				t.remember(bucket, k, v)
+			}
+			return rows.Err()
+		})
+	}
+	for bucket := range last {
+		batch.Queue(sqlLastKey, bucket).Query(func(rows pgx.Rows) error {
+			var k []byte
+			for rows.Next() {
+				if err := rows.Scan(&k); err != nil {
+					return err
+				}
+			}
+			if t.last == nil {
+				t.last = map[string][]byte{}
+			}
+			t.last[bucket] = k
+			return rows.Err()
+		})
+	}
+	for bucket, n := range draws {
+		name, err := t.be.ensureSequence(t.ctx, bucket)
+		if err != nil {
+			return err
+		}
+		batch.Queue(sqlDraw, name, min(n, maxSeqDraw)).Query(func(rows pgx.Rows) error {
+			vals, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return err
+			}
+			if t.seqs == nil {
+				t.seqs = map[string][]int64{}
+			}
+			t.seqs[bucket] = vals
+			return nil
+		})
+	}
+	return nil
+}
 
-// unlockWriter releases the writer lock and the connection; a connection
-// that cannot unlock is closed, which releases the lock too.
-func unlockWriter(conn *pgxpool.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := conn.Exec(ctx, sqlWriterUnlock); err != nil {
-		_ = conn.Conn().Close(ctx)
+// sqlGetMany reads the keys named by Reads, all at once: one index
+// lookup per key. The LIMIT keeps the planner from flattening the
+// subquery into a join, which a generic plan (it cannot know how many
+// keys come) may run as a scan of the whole table.
+const sqlGetMany = `SELECT r.bucket, r.key, v.value FROM unnest($1::text[], $2::bytea[]) AS r(bucket, key)
+	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v`
+
+// sqlWriterLock is the cluster's writer lock, held until the transaction
+// ends.
+const sqlWriterLock = `SELECT pg_advisory_xact_lock(hashtextextended('deskmail:writer', 0))`
+
+// endConn rolls back whatever the connection still has open and gives it
+// back to the pool; a connection that cannot roll back is closed, which
+// ends its transaction and releases its locks too.
+func endConn(conn *pgxpool.Conn) {
+	if conn.Conn().PgConn().TxStatus() != 'I' {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := conn.Exec(ctx, `ROLLBACK`); err != nil {
+			_ = conn.Conn().Close(ctx)
+		}
+		cancel()
 	}
 	conn.Release()
 }
@@ -179,6 +280,7 @@ func (b *pgBackend) size() int64 {
 
 func (b *pgBackend) close() error {
 	b.bus.close()
+	b.wpool.Close()
 	b.pool.Close()
 	return nil
 }

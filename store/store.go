@@ -14,8 +14,11 @@
 // Domain packages see only Tx, a narrow view of a transaction with buckets
 // named by string, so neither bbolt nor pgx types leave this package and no
 // domain package knows which backend runs. On PostgreSQL the same group
-// commit runs each batch in one SERIALIZABLE transaction and reruns it on a
-// serialization failure (see postgres.go).
+// commit runs each batch in one transaction that holds the cluster's writer
+// lock (see postgres.go). Writes nobody waits on at a socket (Background)
+// ride a few to a batch beside the ones a client waits for, and a write may
+// name what it will read (Reads, ReadsLast, Draws) so that PostgreSQL
+// fetches it for the whole batch in one round trip.
 package store
 
 import (
@@ -58,7 +61,9 @@ type Options struct {
 
 // backend is one kind of storage under DB: bbolt or PostgreSQL.
 type backend interface {
-	begin(ctx context.Context, writable bool) (txOps, error)
+	// begin starts a transaction; reads are keys its functions will Get
+	// (a backend may fetch them at once).
+	begin(ctx context.Context, writable bool, reads []readKey) (txOps, error)
 	size() int64
 	close() error
 	// retryable tells whether a failed transaction may simply be run
@@ -72,7 +77,8 @@ type DB struct {
 	be      backend
 	pg      *pgBackend // nil for bbolt
 	opts    Options
-	reqs    chan *request
+	reqs    chan *request // writes someone is waiting for
+	bgReqs  chan *request // background writes
 	stop    chan struct{}
 	done    chan struct{}
 	closeMu sync.RWMutex
@@ -82,6 +88,13 @@ type DB struct {
 type request struct {
 	fn   func(*Tx) error
 	done chan error
+	// background: nobody waits on a socket for it (see Background).
+	background bool
+	// reads are keys fn will Get (see Reads).
+	reads []readKey
+	// answered: the function failed and was told so while the rest of
+	// its batch went on (its writes undone inside the transaction).
+	answered bool
 }
 
 // Open opens (creating if needed) the bbolt database in dir.
@@ -126,7 +139,7 @@ func start(dir string, be backend, pg *pgBackend, opts Options) *DB {
 		opts.MaxBatch = 1024
 	}
 	db := &DB{dir: dir, be: be, pg: pg, opts: opts,
-		reqs: make(chan *request, opts.MaxBatch),
+		reqs: make(chan *request, opts.MaxBatch), bgReqs: make(chan *request, opts.MaxBatch),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if opts.ReadOnly {
 		close(db.done)
@@ -166,15 +179,22 @@ func (db *DB) Close() error {
 // rolled back and the others are run again; on PostgreSQL also when the
 // database reports a serialization failure between nodes), so it must only
 // touch the transaction. An error from fn rolls back fn's writes only.
-func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+func (db *DB) Update(ctx context.Context, fn func(*Tx) error, opts ...UpdateOption) error {
 	db.closeMu.RLock()
 	if db.closed || db.opts.ReadOnly {
 		db.closeMu.RUnlock()
 		return ErrClosed
 	}
 	r := &request{fn: fn, done: make(chan error, 1)}
+	for _, o := range opts {
+		o(r)
+	}
+	q := db.reqs
+	if r.background {
+		q = db.bgReqs
+	}
 	select {
-	case db.reqs <- r:
+	case q <- r:
 	case <-ctx.Done():
 		db.closeMu.RUnlock()
 		return ctx.Err()
@@ -185,6 +205,68 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	return <-r.done
 }
 
+// UpdateOption tunes one Update.
+type UpdateOption func(*request)
+
+// Background marks a write that no client is waiting on (the pipeline's
+// claims and commits, as against a message being answered 250 or an HTTP
+// request). A batch takes every waiting foreground write but at most
+// MaxBackground background ones beside them (twice that with none), so a
+// client's wait for its commit does not grow with the backlog of work
+// behind it: on PostgreSQL a commit of the pipeline does several reads,
+// each a round trip, an accept none. With bbolt, where a function costs
+// microseconds beside the fsync, batches take background writes uncapped.
+func Background() UpdateOption { return func(r *request) { r.background = true } }
+
+// MaxBackground is how many background writes a batch carries beside
+// foreground ones.
+const MaxBackground = 4
+
+// Reads names keys of bucket that fn will Get. On PostgreSQL the keys of
+// every function in a batch are fetched together, in the round trip that
+// begins the transaction, instead of one round trip per Get; a Get of a
+// key not named still works. With bbolt, whose reads cost no round trip,
+// it does nothing.
+func Reads(bucket string, keys ...[]byte) UpdateOption {
+	return func(r *request) {
+		for _, k := range keys {
+			r.reads = append(r.reads, readKey{bucket: bucket, key: k})
+		}
+	}
+}
+
+// ReadsLast tells that fn will ask bucket's LastKey; on PostgreSQL the
+// answer comes with the transaction's first round trip.
+func ReadsLast(bucket string) UpdateOption {
+	return func(r *request) { r.reads = append(r.reads, readKey{bucket: bucket, kind: readLast}) }
+}
+
+// Draws tells that fn will take n values of bucket's Sequence; on
+// PostgreSQL the values of the whole batch are drawn with the
+// transaction's first round trip.
+func Draws(bucket string, n int) UpdateOption {
+	return func(r *request) {
+		for range n {
+			r.reads = append(r.reads, readKey{bucket: bucket, kind: readSeq})
+		}
+	}
+}
+
+// readKey is one read named by Reads, ReadsLast or Draws.
+type readKey struct {
+	bucket string
+	key    []byte
+	kind   readKind
+}
+
+type readKind uint8
+
+const (
+	readGet  readKind = iota // the value of key
+	readLast                 // the bucket's last key
+	readSeq                  // one value of the bucket's sequence
+)
+
 // viewTimeout bounds one read transaction on PostgreSQL.
 const viewTimeout = 2 * time.Minute
 
@@ -192,7 +274,7 @@ const viewTimeout = 2 * time.Minute
 func (db *DB) View(fn func(*Tx) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), viewTimeout)
 	defer cancel()
-	ops, err := db.be.begin(ctx, false)
+	ops, err := db.be.begin(ctx, false, nil)
 	if err != nil {
 		return err
 	}
@@ -211,11 +293,14 @@ func (db *DB) commitLoop() {
 		var first *request
 		select {
 		case first = <-db.reqs:
+		case first = <-db.bgReqs:
 		case <-db.stop:
 			// Drain what was queued before Close took the lock.
 			for {
 				select {
 				case r := <-db.reqs:
+					db.commit([]*request{r})
+				case r := <-db.bgReqs:
 					db.commit([]*request{r})
 				default:
 					return
@@ -223,17 +308,49 @@ func (db *DB) commitLoop() {
 			}
 		}
 		batch = append(batch[:0], first)
-	gather:
-		for len(batch) < db.opts.MaxBatch {
-			select {
-			case r := <-db.reqs:
-				batch = append(batch, r)
-			default:
-				break gather
-			}
-		}
-		db.commit(batch)
+		db.commit(db.gather(batch))
 	}
+}
+
+// gather fills a batch: every waiting foreground write first, then
+// background writes, at most MaxBackground of them if the batch has a
+// foreground one, 2*MaxBackground if not.
+func (db *DB) gather(batch []*request) []*request {
+	bg, fg := 0, 0
+	if batch[0].background {
+		bg = 1
+	} else {
+		fg = 1
+	}
+fore:
+	for len(batch) < db.opts.MaxBatch {
+		select {
+		case r := <-db.reqs:
+			batch = append(batch, r)
+			fg++
+		default:
+			break fore
+		}
+	}
+	limit := 2 * MaxBackground
+	if fg > 0 {
+		limit = MaxBackground
+	}
+	if db.pg == nil {
+		// A bbolt function costs microseconds beside the batch's fsync:
+		// capping background writes would only slow the pipeline.
+		limit = db.opts.MaxBatch
+	}
+	for len(batch) < db.opts.MaxBatch && bg < limit {
+		select {
+		case r := <-db.bgReqs:
+			batch = append(batch, r)
+			bg++
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commitTimeout bounds one batch's transaction on PostgreSQL, so a lost
@@ -244,7 +361,9 @@ const commitTimeout = 15 * time.Second
 const maxRetries = 20
 
 // commit runs the batch in one transaction. A function that fails is
-// answered with its error and the rest are run again without it. A
+// answered with its error; its writes are undone inside the transaction
+// where the backend can (PostgreSQL), or else the rest are run again
+// without it. A
 // serialization failure (PostgreSQL, another node wrote what this batch
 // read) reruns the whole batch, here and nowhere else.
 func (db *DB) commit(batch []*request) {
@@ -262,14 +381,29 @@ func (db *DB) commit(batch []*request) {
 			time.Sleep(time.Duration(retries) * time.Duration(rand.IntN(2000)+200) * time.Microsecond)
 			continue
 		}
-		if db.opts.Observe != nil {
-			db.opts.Observe(time.Since(start), len(batch), err)
-		}
+		n := 0
 		for _, r := range batch {
-			r.done <- err
+			if !r.answered {
+				r.done <- err
+				n++
+			}
+		}
+		if db.opts.Observe != nil && n > 0 {
+			db.opts.Observe(time.Since(start), n, err)
 		}
 		return
 	}
+}
+
+// fnScoper is a transaction that can undo the writes of one function and
+// go on with the others (PostgreSQL: the function's queued writes are
+// dropped, or a savepoint is rolled back to). Without it a failing
+// function makes the whole batch run again without it.
+type fnScoper interface {
+	beginFn()
+	// endFn closes the function's scope; ok false undoes its writes and
+	// reports whether that was possible.
+	endFn(ok bool) bool
 }
 
 // tryBatch runs the batch once. failed is the index of a function that
@@ -277,13 +411,39 @@ func (db *DB) commit(batch []*request) {
 func (db *DB) tryBatch(batch []*request) (failed int, fnErr, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	ops, err := db.be.begin(ctx, true)
+	var reads []readKey
+	for _, r := range batch {
+		if !r.answered {
+			reads = append(reads, r.reads...)
+		}
+	}
+	ops, err := db.be.begin(ctx, true, reads)
 	if err != nil {
 		return -1, nil, err
 	}
+	if h, ok := ops.(interface{ sizeHint(int) }); ok {
+		h.sizeHint(len(batch))
+	}
 	tx := &Tx{ops: ops}
+	scoper, _ := ops.(fnScoper)
 	for i, r := range batch {
-		if err := run(r.fn, tx); err != nil {
+		if r.answered {
+			continue
+		}
+		if scoper != nil {
+			scoper.beginFn()
+		}
+		notes := len(tx.notes)
+		err := run(r.fn, tx)
+		if scoper != nil {
+			if scoper.endFn(err == nil) && err != nil && ops.failed() == nil {
+				tx.notes = tx.notes[:notes]
+				r.answered = true
+				r.done <- err
+				continue
+			}
+		}
+		if err != nil {
 			ops.rollback()
 			// A function that failed because the transaction did (a
 			// lost connection) is not to blame: the batch fails.

@@ -123,7 +123,7 @@ func (db *DB) PruneBefore(ctx context.Context, bucket string, limit []byte, batc
 			}
 			n = len(doomed)
 			return nil
-		})
+		}, Background())
 		if err != nil {
 			return total, err
 		}

@@ -39,6 +39,7 @@ type benchPipeOpts struct {
 	timeout  time.Duration
 	data     string
 	profile  string
+	store    string
 }
 
 func newBenchPipelineCmd() *cobra.Command {
@@ -63,6 +64,7 @@ func newBenchPipelineCmd() *cobra.Command {
 	f.IntVar(&o.workers, "pipeline-workers", gateway.DefaultWorkers, "the daemon's pipeline-workers")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	f.StringVar(&o.data, "data", "", "data folder (default: a temporary one, removed after)")
+	f.StringVar(&o.store, "store", "", "the daemon's store: a postgres:// URL of an empty database (default: bbolt in the data folder)")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the whole run (daemon and load) to this file")
 	return c
 }
@@ -88,7 +90,8 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	loader := config.Register(fs)
 	if err := fs.Parse([]string{"--data", dir, "--smtp-addr", "127.0.0.1:0", "--http-addr", "off",
 		"--domain", "bench.test", "--dns", dns.Addr, "--pipeline-workers", strconv.Itoa(o.workers),
-		"--max-connections-per-ip", "1000", "--max-pending", "1000000", "--hostname", "mx.bench.test"}); err != nil {
+		"--max-connections-per-ip", "1000", "--max-pending", "1000000", "--hostname", "mx.bench.test",
+		"--store", o.store}); err != nil {
 		return err
 	}
 	cfg, err := loader.Load(nil)
