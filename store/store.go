@@ -384,12 +384,18 @@ func (db *DB) commit(batch []*request) {
 		n := 0
 		for _, r := range batch {
 			if !r.answered {
-				r.done <- err
 				n++
 			}
 		}
+		// Observed before anyone is answered: a caller that returns from
+		// Update sees its commit counted.
 		if db.opts.Observe != nil && n > 0 {
 			db.opts.Observe(time.Since(start), n, err)
+		}
+		for _, r := range batch {
+			if !r.answered {
+				r.done <- err
+			}
 		}
 		return
 	}
