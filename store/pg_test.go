@@ -29,8 +29,8 @@ func twoNodes(t *testing.T) (a, b *store.DB, url string) {
 	return a, b, url
 }
 
-// Read-modify-write on one key from two nodes at once: serializable
-// isolation plus the retry in the committer lose no increment.
+// Read-modify-write on one key from two nodes at once: write transactions
+// that take turns on the cluster's writer lock lose no increment.
 func TestTwoNodesLoseNoUpdate(t *testing.T) {
 	a, b, _ := twoNodes(t)
 	const each = 60
