@@ -139,7 +139,11 @@ func TestDNSConcurrentLookupsShareOneQuery(t *testing.T) {
 			}
 		}()
 	}
-	for srv.Queries("busy.test") == 0 {
+	for deadline := time.Now().Add(10 * time.Second); srv.Queries("busy.test") == 0; {
+		if time.Now().After(deadline) {
+			srv.Release()
+			t.Fatal("no query reached the DNS server within 10 s")
+		}
 		time.Sleep(time.Millisecond) // until the first query reached the server
 	}
 	srv.Release()

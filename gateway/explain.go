@@ -18,18 +18,14 @@ type ThreadExplanation struct {
 	Reason       string  `json:"reason,omitempty"`
 }
 
-// ExplainThread matches raw against the data folder dataDir, read-only:
-// the store is opened with a shared lock (so it fails while the daemon
+// ExplainThreadIn matches raw against the store named by storeSpec (a
+// postgres:// URL: the shared database, with or without nodes running), or
+// with an empty storeSpec against the data folder dataDir, read-only: the
+// bbolt file is opened with a shared lock (so it fails while the daemon
 // runs) and the keyring is read, never created. Sender checks are not run
-// (they need the envelope and DNS). Without the keyring file, tokens
-// cannot be verified. Support addresses default to support@ each
-// recipient domain, as the daemon's default is support@ each domain.
-func ExplainThread(dataDir string, raw []byte, rcpts, support []string) ThreadExplanation {
-	return ExplainThreadIn("", dataDir, raw, rcpts, support)
-}
-
-// ExplainThreadIn is ExplainThread on the store named by storeSpec (a
-// postgres:// URL: the shared database, with or without nodes running).
+// (they need the envelope and DNS). Without the keyring, tokens cannot be
+// verified. Support addresses default to support@ each recipient domain,
+// as the daemon's default is support@ each domain.
 func ExplainThreadIn(storeSpec, dataDir string, raw []byte, rcpts, support []string) ThreadExplanation {
 	none := func(why string) ThreadExplanation { return ThreadExplanation{By: "none", Reason: why} }
 	e, err := parseEmail(raw)

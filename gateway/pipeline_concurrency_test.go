@@ -280,8 +280,9 @@ func TestTwoNodesShareTheWorkWithoutDuplicates(t *testing.T) {
 }
 
 // The same on PostgreSQL with two real nodes: each pipeline has its own
-// pool of connections to one database, so only the database's
-// serializable transactions keep the claims, the fencing and the order.
+// pool of connections to one database, so only the database (write
+// transactions that take turns on its writer lock) keeps the claims, the
+// fencing and the order.
 func TestTwoNodesShareTheWorkWithoutDuplicatesPostgres(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	dbB, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})

@@ -121,7 +121,6 @@ func Claim(tx *store.Tx, id, owner string, now time.Time, lease time.Duration, s
 	return st, putState(tx, bucketPending, id, st)
 }
 
-// CheckClaim fails with ErrClaimLost unless id is pending and still
 // CommitReads names the keys that checking id's claim and finishing it
 // read (its state, its record, its ordering entries), so the store can
 // fetch them with the transaction's first round trip (store.Reads).
@@ -146,6 +145,7 @@ func ClaimReads(ids []string) store.UpdateOption {
 	return store.Reads(bucketPending, keys...)
 }
 
+// CheckClaim fails with ErrClaimLost unless id is pending and still
 // claimed by owner with fence.
 func CheckClaim(tx *store.Tx, id, owner string, fence uint64) (State, error) {
 	st, ok, err := getState(tx, bucketPending, id)

@@ -30,8 +30,8 @@ type Pruner struct {
 
 // Run prunes until ctx ends. Nodes sharing a database take turns: a pass
 // runs only on the node holding the store's "prune" job, so two nodes
-// never delete the same keys at once (which would only waste both their
-// transactions on serialization retries).
+// never scan and delete the same keys one after the other (the second
+// pass would only redo the first's work).
 func (p *Pruner) Run(ctx context.Context) {
 	for {
 		if _, err := p.DB.TryExclusive(ctx, "prune", func() error { p.Once(ctx); return nil }); err != nil && ctx.Err() == nil {

@@ -306,6 +306,29 @@ func TestReadsSeeTheBatchAsItIs(t *testing.T) {
 	}
 }
 
+// A sequence that no function named with Draws has no gaps: values people
+// see (conversation tags) must not skip by the size of a batch.
+func TestSequenceWithoutDrawsHasNoGaps(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			var got []uint64
+			draw := func(tx *store.Tx) error {
+				n, err := tx.Sequence("tags")
+				got = append(got, n)
+				return err
+			}
+			nop := func(*store.Tx) error { return nil }
+			for range 3 {
+				db.RunBatch(nop, draw, nop, nop, nop)
+			}
+			if fmt.Sprint(got) != "[1 2 3]" {
+				t.Errorf("values %v; want [1 2 3]", got)
+			}
+		})
+	}
+}
+
 // Sequence values and last keys named with Draws and ReadsLast come with
 // the first round trip on PostgreSQL; each function still sees the last
 // key as the functions before it left it, and values stay unique and

@@ -28,7 +28,8 @@ func (db *DB) RunBatchWith(fns []func(*Tx) error, opts [][]UpdateOption) []error
 }
 
 // Gather is the batch the committer would make now from first and the
-// writes waiting behind it; the background flag of each, in order.
+// writes waiting behind it; the background flag of each, in order. The
+// writes it takes off the queues are never run nor answered: a test seam.
 func (db *DB) Gather(first func(*Tx) error, opts ...UpdateOption) []bool {
 	r := &request{fn: first}
 	for _, o := range opts {
@@ -41,7 +42,8 @@ func (db *DB) Gather(first func(*Tx) error, opts ...UpdateOption) []bool {
 	return out
 }
 
-// Enqueue queues a write as Update does, without waiting for it.
+// Enqueue queues a write as Update does, without waiting for it (and
+// without Update's check that the store is open).
 func (db *DB) Enqueue(fn func(*Tx) error, opts ...UpdateOption) chan error {
 	r := &request{fn: fn, done: make(chan error, 1)}
 	for _, o := range opts {

@@ -142,6 +142,11 @@ func applyOne(ctx context.Context, pool *pgxpool.Pool, m migration) (bool, error
 	if _, err := tx.Exec(ctx, migrateLock); err != nil {
 		return false, fmt.Errorf("migrate: lock: %w", err)
 	}
+	// And the writers' lock: a migration that rewrites data must not
+	// interleave with the batches of nodes still running.
+	if _, err := tx.Exec(ctx, sqlWriterLock); err != nil {
+		return false, fmt.Errorf("migrate: writer lock: %w", err)
+	}
 	if _, err := tx.Exec(ctx, sqlVersionTable); err != nil {
 		return false, fmt.Errorf("migrate: version table: %w", err)
 	}

@@ -36,12 +36,9 @@ type pgTx struct {
 	// (asked once, then kept up to date by its own writes), so a journal
 	// append costs no round trip after the first.
 	last map[string][]byte
-	// seqs holds sequence values drawn ahead for this transaction, by
-	// bucket: one round trip serves every function of a batch.
+	// seqs holds sequence values drawn ahead for this transaction (named
+	// with Draws), by bucket: one round trip serves the whole batch.
 	seqs map[string][]int64
-	// batch is the number of functions sharing this transaction (a hint
-	// for how many sequence values to draw at once).
-	batch int
 	// fn is the scope of the batch function running now, so that its
 	// writes can be undone alone when it fails.
 	fn fnScope
@@ -164,9 +161,7 @@ const (
 
 func (t *pgTx) writable() bool { return t.rw }
 
-// sizeHint tells the transaction how many functions will share it.
-func (t *pgTx) sizeHint(n int) { t.batch = n }
-func (t *pgTx) failed() error  { return t.err }
+func (t *pgTx) failed() error { return t.err }
 
 // fail keeps the first error: PostgreSQL refuses every later statement of
 // a failed transaction anyway.
@@ -306,11 +301,11 @@ func (t *pgTx) del(bucket string, key []byte) error {
 // ahead.
 const maxSeqDraw = 256
 
-// sequence hands out the bucket's next value. The first call in a
-// transaction draws as many values as the batch has functions, in one
-// round trip; values left over when the transaction ends are gaps, which
-// Sequence allows. Every value is drawn while the writer lock is held, so
-// values still grow in commit order across nodes.
+// sequence hands out the bucket's next value: one drawn ahead for the
+// batch (Draws, with the transaction's first round trip), or else one
+// drawn now. A value drawn ahead and not taken (a duplicate accept) is a
+// gap, which Sequence allows. Every value is drawn while the writer lock is
+// held, so values grow in commit order across nodes.
 func (t *pgTx) sequence(bucket string) (uint64, error) {
 	if t.err != nil {
 		return 0, t.err
@@ -323,8 +318,10 @@ func (t *pgTx) sequence(bucket string) (uint64, error) {
 	if err != nil {
 		return 0, t.fail(err)
 	}
-	n := min(max(t.batch, 1), maxSeqDraw)
-	rows, err := t.q.Query(t.ctx, sqlDraw, name, n)
+	// One value: drawing ahead for a caller that did not say it will
+	// take more (Draws) would leave gaps in numbers people see, such as
+	// conversation tags.
+	rows, err := t.q.Query(t.ctx, sqlDraw, name, 1)
 	if err != nil {
 		return 0, t.fail(err)
 	}

@@ -309,11 +309,18 @@ func (b *pgBackend) ensureSequence(ctx context.Context, bucket string) (string, 
 	if _, ok := b.seqs.Load(name); ok {
 		return name, nil
 	}
-	var err error
+	// A connection of its own, not the pool's: this may run while the
+	// committer holds the cluster's writer lock, and the pool's
+	// connections may all be taken by readers. Once per bucket per process.
+	conn, err := pgx.ConnectConfig(ctx, b.pool.Config().ConnConfig)
+	if err != nil {
+		return "", fmt.Errorf("create sequence for %s: %w", bucket, err)
+	}
+	defer conn.Close(context.Background())
 	for range 3 {
 		// Two nodes creating the same sequence at once can collide on the
 		// catalog's unique index; the second attempt then finds it.
-		if _, err = b.pool.Exec(ctx, `CREATE SEQUENCE IF NOT EXISTS `+pgx.Identifier{name}.Sanitize()); err == nil {
+		if _, err = conn.Exec(ctx, `CREATE SEQUENCE IF NOT EXISTS `+pgx.Identifier{name}.Sanitize()); err == nil {
 			b.seqs.Store(name, true)
 			return name, nil
 		}

@@ -67,7 +67,7 @@ type backend interface {
 	size() int64
 	close() error
 	// retryable tells whether a failed transaction may simply be run
-	// again (a serialization failure between nodes).
+	// again (a serialization failure or deadlock the database reports).
 	retryable(err error) bool
 }
 
@@ -175,10 +175,11 @@ func (db *DB) Close() error {
 // Update runs fn in a read-write transaction that is committed and fsynced
 // before Update returns nil. fn may share its transaction with other
 // callers' functions: it must not call Update itself, and it may run more
-// than once (when another function in the same batch fails, the batch is
-// rolled back and the others are run again; on PostgreSQL also when the
-// database reports a serialization failure between nodes), so it must only
-// touch the transaction. An error from fn rolls back fn's writes only.
+// than once (with bbolt, when another function in the same batch fails,
+// the batch is rolled back and the others are run again; on PostgreSQL when
+// the database reports a serialization failure or a lost connection ends a
+// batch), so it must only touch the transaction. An error from fn rolls
+// back fn's writes only.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error, opts ...UpdateOption) error {
 	db.closeMu.RLock()
 	if db.closed || db.opts.ReadOnly {
@@ -295,16 +296,17 @@ func (db *DB) commitLoop() {
 		case first = <-db.reqs:
 		case first = <-db.bgReqs:
 		case <-db.stop:
-			// Drain what was queued before Close took the lock.
+			// Drain what was queued before Close took the lock, in
+			// batches as usual.
 			for {
+				var r *request
 				select {
-				case r := <-db.reqs:
-					db.commit([]*request{r})
-				case r := <-db.bgReqs:
-					db.commit([]*request{r})
+				case r = <-db.reqs:
+				case r = <-db.bgReqs:
 				default:
 					return
 				}
+				db.commit(db.gather(append(batch[:0], r)))
 			}
 		}
 		batch = append(batch[:0], first)
@@ -384,12 +386,18 @@ func (db *DB) commit(batch []*request) {
 		n := 0
 		for _, r := range batch {
 			if !r.answered {
-				r.done <- err
 				n++
 			}
 		}
+		// Observed before anyone is answered: a caller that returns from
+		// Update sees its commit counted.
 		if db.opts.Observe != nil && n > 0 {
 			db.opts.Observe(time.Since(start), n, err)
+		}
+		for _, r := range batch {
+			if !r.answered {
+				r.done <- err
+			}
 		}
 		return
 	}
@@ -420,9 +428,6 @@ func (db *DB) tryBatch(batch []*request) (failed int, fnErr, err error) {
 	ops, err := db.be.begin(ctx, true, reads)
 	if err != nil {
 		return -1, nil, err
-	}
-	if h, ok := ops.(interface{ sizeHint(int) }); ok {
-		h.sizeHint(len(batch))
 	}
 	tx := &Tx{ops: ops}
 	scoper, _ := ops.(fnScoper)

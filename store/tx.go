@@ -51,8 +51,9 @@ func (t *Tx) Put(bucket string, key, value []byte) error { return t.ops.put(buck
 func (t *Tx) Delete(bucket string, key []byte) error { return t.ops.del(bucket, key) }
 
 // Sequence returns the next value of bucket's counter (starting at 1).
-// Values are unique across nodes; on PostgreSQL a rolled-back transaction
-// leaves a gap, so callers may rely on order and uniqueness, not density.
+// Values are unique across nodes; on PostgreSQL a rolled-back transaction,
+// or a value named with Draws and not taken (a duplicate accept), leaves a
+// gap, so callers may rely on order and uniqueness, not density.
 func (t *Tx) Sequence(bucket string) (uint64, error) { return t.ops.sequence(bucket) }
 
 // LastKey returns a copy of the largest key of bucket, or nil.
