@@ -226,7 +226,7 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 		})
 	}
 	for bucket, n := range draws {
-		name, err := t.be.ensureSequence(t.ctx, bucket)
+		name, err := t.be.ensureSequence(t.ctx, t.q, bucket)
 		if err != nil {
 			return err
 		}
@@ -299,14 +299,27 @@ func sequenceName(bucket string) string {
 	return "kvseq_" + hex.EncodeToString([]byte(bucket))
 }
 
-// ensureSequence creates a bucket's sequence once, outside the caller's
-// transaction (sequences are not transactional anyway).
-func (b *pgBackend) ensureSequence(ctx context.Context, bucket string) (string, error) {
+// ensureSequence makes sure a bucket's sequence exists, once per bucket
+// per process: it asks through q (the caller's connection, or nil for the
+// pool) whether it does, and creates it, outside the caller's transaction
+// (sequences are not transactional anyway), only when it does not.
+func (b *pgBackend) ensureSequence(ctx context.Context, q querier, bucket string) (string, error) {
 	name := sequenceName(bucket)
 	if len(name) > 63 {
 		return "", fmt.Errorf("sequence for bucket %q: name too long", bucket)
 	}
 	if _, ok := b.seqs.Load(name); ok {
+		return name, nil
+	}
+	if q == nil {
+		q = b.pool
+	}
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{name}.Sanitize()).Scan(&exists); err != nil {
+		return "", fmt.Errorf("look up sequence for %s: %w", bucket, err)
+	}
+	if exists {
+		b.seqs.Store(name, true)
 		return name, nil
 	}
 	// A connection of its own, not the pool's: this may run while the
