@@ -322,18 +322,29 @@ func (b *pgBackend) ensureSequence(ctx context.Context, q querier, bucket string
 		b.seqs.Store(name, true)
 		return name, nil
 	}
-	// A connection of its own, not the pool's: this may run while the
-	// committer holds the cluster's writer lock, and the pool's
-	// connections may all be taken by readers. Once per bucket per process.
-	conn, err := pgx.ConnectConfig(ctx, b.pool.Config().ConnConfig)
-	if err != nil {
-		return "", fmt.Errorf("create sequence for %s: %w", bucket, err)
+	// This may run while the committer holds the cluster's writer lock,
+	// and the pool's connections may all be taken by readers: a pooled
+	// connection if one comes at once, else one of its own. Once per
+	// bucket per process.
+	var exec func(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	actx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	pc, err := b.pool.Acquire(actx)
+	cancel()
+	if err == nil {
+		defer pc.Release()
+		exec = pc.Exec
+	} else {
+		conn, err := pgx.ConnectConfig(ctx, b.pool.Config().ConnConfig)
+		if err != nil {
+			return "", fmt.Errorf("create sequence for %s: %w", bucket, err)
+		}
+		defer conn.Close(context.Background())
+		exec = conn.Exec
 	}
-	defer conn.Close(context.Background())
 	for range 3 {
 		// Two nodes creating the same sequence at once can collide on the
 		// catalog's unique index; the second attempt then finds it.
-		if _, err = conn.Exec(ctx, `CREATE SEQUENCE IF NOT EXISTS `+pgx.Identifier{name}.Sanitize()); err == nil {
+		if _, err = exec(ctx, `CREATE SEQUENCE IF NOT EXISTS `+pgx.Identifier{name}.Sanitize()); err == nil {
 			b.seqs.Store(name, true)
 			return name, nil
 		}
