@@ -226,7 +226,7 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 		})
 	}
 	for bucket, n := range draws {
-		name, err := t.be.ensureSequence(t.ctx, bucket)
+		name, err := t.be.ensureSequence(t.ctx, t.q, bucket)
 		if err != nil {
 			return err
 		}
@@ -299,9 +299,11 @@ func sequenceName(bucket string) string {
 	return "kvseq_" + hex.EncodeToString([]byte(bucket))
 }
 
-// ensureSequence creates a bucket's sequence once, outside the caller's
-// transaction (sequences are not transactional anyway).
-func (b *pgBackend) ensureSequence(ctx context.Context, bucket string) (string, error) {
+// ensureSequence makes sure a bucket's sequence exists, once per bucket
+// per process: it asks through q (the caller's connection, or nil for the
+// pool) whether it does, and creates it, outside the caller's transaction
+// (sequences are not transactional anyway), only when it does not.
+func (b *pgBackend) ensureSequence(ctx context.Context, q querier, bucket string) (string, error) {
 	name := sequenceName(bucket)
 	if len(name) > 63 {
 		return "", fmt.Errorf("sequence for bucket %q: name too long", bucket)
@@ -309,18 +311,40 @@ func (b *pgBackend) ensureSequence(ctx context.Context, bucket string) (string, 
 	if _, ok := b.seqs.Load(name); ok {
 		return name, nil
 	}
-	// A connection of its own, not the pool's: this may run while the
-	// committer holds the cluster's writer lock, and the pool's
-	// connections may all be taken by readers. Once per bucket per process.
-	conn, err := pgx.ConnectConfig(ctx, b.pool.Config().ConnConfig)
-	if err != nil {
-		return "", fmt.Errorf("create sequence for %s: %w", bucket, err)
+	if q == nil {
+		q = b.pool
 	}
-	defer conn.Close(context.Background())
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{name}.Sanitize()).Scan(&exists); err != nil {
+		return "", fmt.Errorf("look up sequence for %s: %w", bucket, err)
+	}
+	if exists {
+		b.seqs.Store(name, true)
+		return name, nil
+	}
+	// This may run while the committer holds the cluster's writer lock,
+	// and the pool's connections may all be taken by readers: a pooled
+	// connection if one comes at once, else one of its own. Once per
+	// bucket per process.
+	var exec func(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	actx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	pc, err := b.pool.Acquire(actx)
+	cancel()
+	if err == nil {
+		defer pc.Release()
+		exec = pc.Exec
+	} else {
+		conn, err := pgx.ConnectConfig(ctx, b.pool.Config().ConnConfig)
+		if err != nil {
+			return "", fmt.Errorf("create sequence for %s: %w", bucket, err)
+		}
+		defer conn.Close(context.Background())
+		exec = conn.Exec
+	}
 	for range 3 {
 		// Two nodes creating the same sequence at once can collide on the
 		// catalog's unique index; the second attempt then finds it.
-		if _, err = conn.Exec(ctx, `CREATE SEQUENCE IF NOT EXISTS `+pgx.Identifier{name}.Sanitize()); err == nil {
+		if _, err = exec(ctx, `CREATE SEQUENCE IF NOT EXISTS `+pgx.Identifier{name}.Sanitize()); err == nil {
 			b.seqs.Store(name, true)
 			return name, nil
 		}
