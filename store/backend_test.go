@@ -306,6 +306,24 @@ func TestReadsSeeTheBatchAsItIs(t *testing.T) {
 	}
 }
 
+// Two sequences first used in one transaction both work: creating a
+// bucket's sequence must not leave the transaction blind to it.
+func TestTwoNewSequencesInOneTransaction(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error {
+				for _, b := range []string{"first", "second", "third"} {
+					if n, err := tx.Sequence(b); err != nil || n != 1 {
+						return fmt.Errorf("sequence %s: %d, %v", b, n, err)
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
 // A sequence that no function named with Draws has no gaps: values people
 // see (conversation tags) must not skip by the size of a batch.
 func TestSequenceWithoutDrawsHasNoGaps(t *testing.T) {

@@ -188,7 +188,7 @@ func (db *DB) setSequence(ctx context.Context, bucket string, n uint64) error {
 			return b.SetSequence(n)
 		})
 	}
-	name, err := db.pg.ensureSequence(ctx, nil, bucket)
+	name, err := db.pg.ensureSequence(ctx, bucket)
 	if err != nil {
 		return err
 	}

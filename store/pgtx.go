@@ -314,7 +314,7 @@ func (t *pgTx) sequence(bucket string) (uint64, error) {
 		t.seqs[bucket] = vals[1:]
 		return uint64(vals[0]), nil
 	}
-	name, err := t.be.ensureSequence(t.ctx, t.q, bucket)
+	name, err := t.be.ensureSequence(t.ctx, bucket)
 	if err != nil {
 		return 0, t.fail(err)
 	}

@@ -226,7 +226,7 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 		})
 	}
 	for bucket, n := range draws {
-		name, err := t.be.ensureSequence(t.ctx, t.q, bucket)
+		name, err := t.be.ensureSequence(t.ctx, bucket)
 		if err != nil {
 			return err
 		}
@@ -299,27 +299,18 @@ func sequenceName(bucket string) string {
 	return "kvseq_" + hex.EncodeToString([]byte(bucket))
 }
 
-// ensureSequence makes sure a bucket's sequence exists, once per bucket
-// per process: it asks through q (the caller's connection, or nil for the
-// pool) whether it does, and creates it, outside the caller's transaction
-// (sequences are not transactional anyway), only when it does not.
-func (b *pgBackend) ensureSequence(ctx context.Context, q querier, bucket string) (string, error) {
+// ensureSequence creates a bucket's sequence once per bucket per process
+// (CREATE SEQUENCE IF NOT EXISTS), outside the caller's transaction
+// (sequences are not transactional anyway). It never asks on the
+// transaction's own connection: a failed name lookup there is cached by
+// the backend and would hide the sequence from the transaction's later
+// statements.
+func (b *pgBackend) ensureSequence(ctx context.Context, bucket string) (string, error) {
 	name := sequenceName(bucket)
 	if len(name) > 63 {
 		return "", fmt.Errorf("sequence for bucket %q: name too long", bucket)
 	}
 	if _, ok := b.seqs.Load(name); ok {
-		return name, nil
-	}
-	if q == nil {
-		q = b.pool
-	}
-	var exists bool
-	if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{name}.Sanitize()).Scan(&exists); err != nil {
-		return "", fmt.Errorf("look up sequence for %s: %w", bucket, err)
-	}
-	if exists {
-		b.seqs.Store(name, true)
 		return name, nil
 	}
 	// This may run while the committer holds the cluster's writer lock,
