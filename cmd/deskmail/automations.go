@@ -34,20 +34,13 @@ func newAutomationsCmd() *cobra.Command {
 	}
 	path := func(id string) string { return "/v1/automations/" + url.PathEscape(id) }
 	sub("list", "List the automations, the built-in one first", cobra.NoArgs, func(w io.Writer, data string, _ []string) error {
-		var resp struct {
-			Automations []center.Automation `json:"automations"`
-		}
-		err := centerCall(data, http.MethodGet, "/v1/automations", nil, &resp, func(tx *store.Tx) error {
-			var err error
-			resp.Automations, err = center.Automations(tx)
-			return err
-		})
+		list, err := centerList(data, "/v1/automations", "automations", center.Automations)
 		if err != nil || asJSON {
-			return printJSON(w, err, resp.Automations)
+			return printJSON(w, err, list)
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tENABLED\tTRIGGER\tACTION\tNAME")
-		for _, a := range resp.Automations {
+		for _, a := range list {
 			on := fmt.Sprint(a.Enabled)
 			if a.Builtin {
 				on = "always"

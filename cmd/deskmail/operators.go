@@ -52,20 +52,13 @@ func newOperatorsCmd() *cobra.Command {
 	add.Flags().StringVar(&role, "role", console.RoleViewer, "admin (may change things) or viewer (reads only)")
 	add.Flags().StringVar(&passwordFile, "password-file", "", "read the password from the first line of this file instead of stdin")
 	sub("list", "List the accounts", cobra.NoArgs, func(w io.Writer, data string, _ []string) error {
-		var resp struct {
-			Operators []console.Operator `json:"operators"`
-		}
-		err := centerCall(data, http.MethodGet, "/v1/operators", nil, &resp, func(tx *store.Tx) error {
-			var err error
-			resp.Operators, err = console.Operators(tx)
-			return err
-		})
+		list, err := centerList(data, "/v1/operators", "operators", console.Operators)
 		if err != nil || asJSON {
-			return printJSON(w, err, resp.Operators)
+			return printJSON(w, err, list)
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tROLE\tCREATED\tPASSWORD CHANGED")
-		for _, o := range resp.Operators {
+		for _, o := range list {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Name, o.Role, o.Created.Local().Format(time.DateTime), o.Password.Local().Format(time.DateTime))
 		}
 		return tw.Flush()

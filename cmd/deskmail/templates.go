@@ -39,20 +39,13 @@ func newTemplatesCmd() *cobra.Command {
 		return "/v1/templates/" + url.PathEscape(name) + strings.Join(rest, "")
 	}
 	sub("list", "List the system emails (on or off) and the other templates", cobra.NoArgs, func(w io.Writer, data string, _ []string) error {
-		var resp struct {
-			Templates []templates.Info `json:"templates"`
-		}
-		err := centerCall(data, http.MethodGet, "/v1/templates", nil, &resp, func(tx *store.Tx) error {
-			var err error
-			resp.Templates, err = templates.List(tx)
-			return err
-		})
+		list, err := centerList(data, "/v1/templates", "templates", templates.List)
 		if err != nil || asJSON {
-			return printJSON(w, err, resp.Templates)
+			return printJSON(w, err, list)
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tSYSTEM\tENABLED\tCUSTOMIZED\tVERSION\tSENT WHEN")
-		for _, t := range resp.Templates {
+		for _, t := range list {
 			on := fmt.Sprint(t.Enabled)
 			if t.AlwaysOn {
 				on = "always"
@@ -223,6 +216,22 @@ func readEdit(data, name, file, apiPath string) (string, error) {
 
 // centerCall asks the daemon (sending in as JSON), or runs offline in a
 // transaction on the stopped daemon's data folder (read-only for GET).
+// centerList reads a list: GET path from the running daemon, answered as
+// {"field": [...]}, or, with no daemon, read on the store.
+func centerList[T any](data, path, field string, read func(*store.Tx) ([]T, error)) ([]T, error) {
+	var list []T
+	var resp map[string]json.RawMessage
+	err := centerCall(data, http.MethodGet, path, nil, &resp, func(tx *store.Tx) error {
+		var err error
+		list, err = read(tx)
+		return err
+	})
+	if raw, ok := resp[field]; ok && err == nil {
+		err = json.Unmarshal(raw, &list)
+	}
+	return list, err
+}
+
 func centerCall(data, method, path string, in, out any, offline func(tx *store.Tx) error) error {
 	var body io.Reader
 	if in != nil {
