@@ -118,7 +118,7 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-func (f *Fetcher) leaseFor() time.Duration  { return orDefault(f.LeaseFor, DefaultLeaseFor) }
+func (f *Fetcher) leaseFor() time.Duration    { return orDefault(f.LeaseFor, DefaultLeaseFor) }
 func (f *Fetcher) idleRefresh() time.Duration { return orDefault(f.IdleRefresh, DefaultIdleRefresh) }
 
 func orDefault(d, def time.Duration) time.Duration {

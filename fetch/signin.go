@@ -29,7 +29,7 @@ var (
 	// as a client-credentials scope.
 	MicrosoftAppScopes = []string{"https://outlook.office365.com/.default"}
 	// GoogleScopes is the only scope Gmail's IMAP accepts.
-	GoogleScopes = []string{"https://mail.google.com/"}
+	GoogleScopes   = []string{"https://mail.google.com/"}
 	googleEndpoint = oauth2.Endpoint{
 		AuthURL:       "https://accounts.google.com/o/oauth2/auth",
 		TokenURL:      "https://oauth2.googleapis.com/token",

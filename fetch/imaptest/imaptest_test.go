@@ -7,7 +7,11 @@ import (
 
 func TestStartAppendCount(t *testing.T) {
 	s := Start(t, Options{TLS: true})
-	defer func() { if t.Failed() { t.Log(s.Log()) } }()
+	defer func() {
+		if t.Failed() {
+			t.Log(s.Log())
+		}
+	}()
 	s.Append("INBOX", []byte("Subject: hi\r\n\r\nbody\r\n"))
 	if n := s.Count("INBOX"); n != 1 {
 		t.Fatalf("count = %d, want 1\n%s", n, s.Log())
