@@ -29,7 +29,10 @@ func (c *Config) check() error {
 		// also the header cap.
 		c.MaxHeaderBytes = c.MaxMessageBytes
 	}
-	return c.checkThreading()
+	if err := c.checkThreading(); err != nil {
+		return err
+	}
+	return c.checkFetch()
 }
 
 // from says where a setting was set, for errors: "flag --relay",

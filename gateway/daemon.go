@@ -27,6 +27,7 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/console"
+	"github.com/deskmail/deskmail/fetch"
 	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
@@ -72,6 +73,8 @@ type Daemon struct {
 	Queue     *queue.Queue
 	Messaging *messaging.Service
 	outbound  *outbound
+	// Fetcher reads the IMAP mailboxes (nil: none configured).
+	Fetcher *fetch.Fetcher
 }
 
 // Options are what a test may swap in; the zero value is production.
@@ -224,6 +227,9 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	web, consoleAdmin, consoleInfo := d.webConsole(clk, ob, log.With("component", "console"))
+	if err := d.startFetch(ctx, recv, clk, api, consoleInfo); err != nil {
+		return nil, err
+	}
 	control := http.NewServeMux()
 	control.Handle("/v1/operators", consoleAdmin)
 	control.Handle("/v1/operators/", consoleAdmin)
