@@ -115,3 +115,7 @@ func message(i int, subject string) []byte {
 	return fmt.Appendf(nil, "Return-Path: <ann%d@client.test>\r\nFrom: Ann <ann%d@client.test>\r\nTo: support@desk.test\r\nSubject: %s\r\nMessage-ID: <m%d-%s@client.test>\r\nDate: Mon, 7 Dec 2026 01:00:00 +0000\r\n\r\nHello %d\r\n",
 		i, i, subject, i, url.PathEscape(subject), i)
 }
+
+func journalRejected(f *fixture) ([]journal.Entry, error) {
+	return journal.Query(f.db, journal.Filter{Direction: journal.In, Status: journal.StatusRejected, Limit: 1000})
+}

@@ -3,10 +3,12 @@ package fetch
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/emersion/go-imap"
@@ -21,6 +23,7 @@ type conn struct {
 	c    *client.Client
 	wake chan struct{} // the server announced new mail (EXISTS)
 	idle bool          // the server has IDLE
+	tls  bool          // TLS from the start or after STARTTLS
 }
 
 func (c *conn) close() {
@@ -35,9 +38,19 @@ func (c *conn) close() {
 // STARTTLS (imap) when offered. Without STARTTLS the connection stays
 // plain only to a loopback address; elsewhere it is refused, because the
 // password or token would travel in clear.
-func dial(ctx context.Context, m *Mailbox) (*client.Client, error) {
+func dial(ctx context.Context, m *Mailbox) (*client.Client, bool, error) {
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	tc := &tls.Config{ServerName: m.Host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: m.TLSInsecure}
+	if m.Settings.TLSCAFile != "" {
+		pem, err := os.ReadFile(m.Settings.TLSCAFile)
+		if err != nil {
+			return nil, false, &SignInError{fmt.Errorf("tls_ca_file: %w", err)}
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, false, &SignInError{fmt.Errorf("tls_ca_file %s: no PEM certificate in it", m.Settings.TLSCAFile)}
+		}
+	}
 	var (
 		c   *client.Client
 		err error
@@ -46,13 +59,14 @@ func dial(ctx context.Context, m *Mailbox) (*client.Client, error) {
 	defer cancel()
 	raw, err := d.DialContext(dctx, "tcp", m.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", m.Addr, err)
+		return nil, false, fmt.Errorf("connect to %s: %w", m.Addr, err)
 	}
-	if m.Security == TLS {
+	secure := m.Security == TLS
+	if secure {
 		tconn := tls.Client(raw, tc)
 		if err := tconn.HandshakeContext(dctx); err != nil {
 			raw.Close()
-			return nil, fmt.Errorf("TLS with %s: %w", m.Addr, err)
+			return nil, false, fmt.Errorf("TLS with %s: %w", m.Addr, err)
 		}
 		raw = tconn
 	}
@@ -60,7 +74,7 @@ func dial(ctx context.Context, m *Mailbox) (*client.Client, error) {
 	_ = raw.SetDeadline(time.Now().Add(CommandTimeout))
 	if c, err = client.New(raw); err != nil {
 		raw.Close()
-		return nil, fmt.Errorf("greeting of %s: %w", m.Addr, err)
+		return nil, false, fmt.Errorf("greeting of %s: %w", m.Addr, err)
 	}
 	c.Timeout = CommandTimeout
 	c.ErrorLog = discard{}
@@ -68,20 +82,21 @@ func dial(ctx context.Context, m *Mailbox) (*client.Client, error) {
 		ok, err := c.SupportStartTLS()
 		if err != nil {
 			c.Terminate()
-			return nil, fmt.Errorf("capabilities of %s: %w", m.Addr, err)
+			return nil, false, fmt.Errorf("capabilities of %s: %w", m.Addr, err)
 		}
 		switch {
 		case ok:
 			if err := c.StartTLS(tc); err != nil {
 				c.Terminate()
-				return nil, fmt.Errorf("STARTTLS with %s: %w", m.Addr, err)
+				return nil, false, fmt.Errorf("STARTTLS with %s: %w", m.Addr, err)
 			}
+			secure = true
 		case !loopback(m.Host):
 			c.Terminate()
-			return nil, &SignInError{fmt.Errorf("%s offers no STARTTLS: refusing to send credentials in clear (use imaps://)", m.Addr)}
+			return nil, false, &SignInError{fmt.Errorf("%s offers no STARTTLS: refusing to send credentials in clear (use imaps://)", m.Addr)}
 		}
 	}
-	return c, nil
+	return c, secure, nil
 }
 
 func loopback(host string) bool {
@@ -100,11 +115,11 @@ func (discard) Println(...interface{})        {}
 // open connects, signs in and selects m's folder (creating the folder
 // messages are moved to).
 func open(ctx context.Context, m *Mailbox, sign *signer, readOnly bool) (*conn, *imap.MailboxStatus, error) {
-	c, err := dial(ctx, m)
+	c, secure, err := dial(ctx, m)
 	if err != nil {
 		return nil, nil, err
 	}
-	cn := &conn{c: c, wake: make(chan struct{}, 1)}
+	cn := &conn{c: c, wake: make(chan struct{}, 1), tls: secure}
 	updates := make(chan client.Update, 64)
 	c.Updates = updates
 	go func() {

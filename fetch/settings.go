@@ -21,6 +21,7 @@ type Settings struct {
 	Poll         string `toml:"poll"`
 	MaxPerMinute int    `toml:"max_per_minute"`
 	TLSInsecure  bool   `toml:"tls_insecure"`
+	TLSCAFile    string `toml:"tls_ca_file"` // PEM CA certificates to trust instead of the system's
 
 	// OAuth2 sign-in (SASL XOAUTH2 or OAUTHBEARER).
 	OAuth2Provider   string   `toml:"oauth2_provider"` // microsoft, google or custom

@@ -43,6 +43,12 @@ func (f *Fetcher) batch() int {
 // sync stores what is new in the selected folder, oldest first, and
 // returns how many messages it stored.
 func (f *Fetcher) sync(ctx context.Context, cn *conn, m *Mailbox, fence uint64, log *slog.Logger) (int, error) {
+	// A session sees new mail only once the server has announced it
+	// (EXISTS, sent at the end of a command): NOOP makes it do so, or a
+	// SEARCH may miss what arrived since the last command.
+	if err := cn.c.Noop(); err != nil {
+		return 0, fmt.Errorf("noop: %w", err)
+	}
 	mb := cn.c.Mailbox()
 	if mb == nil {
 		return 0, errors.New("no folder selected")
@@ -230,7 +236,7 @@ func (f *Fetcher) store(ctx context.Context, cn *conn, m *Mailbox, uv uint32, fe
 		return err
 	}
 	proto := "IMAP"
-	if cn.c.IsTLS() {
+	if cn.tls {
 		proto = "IMAPS"
 	}
 	env := inbound.Envelope{MailFrom: returnPath(body), Rcpts: []string{m.To}, Helo: m.Host, Proto: proto}
