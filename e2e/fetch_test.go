@@ -89,3 +89,22 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// `deskmail fetch test URL` signs in and says what it would fetch; a
+// wrong password is a clear error and exit 1.
+func TestFetchTestCommand(t *testing.T) {
+	s := imaptest.Start(t, imaptest.Options{})
+	s.Append("INBOX", message("<probe@client.test>", "probe", 1<<10))
+	r := runCLI(t, nil, nil, "fetch", "test", "--domain", "example.test", imapURL(s))
+	if r.Code != 0 || !strings.Contains(r.Stdout, "would fetch 1 message(s)") || !strings.Contains(r.Stdout, "threaded as mail to support@example.test") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if s.Count("INBOX") != 1 {
+		t.Fatal("fetch test changed the mailbox")
+	}
+	bad := strings.Replace(imapURL(s), s.Password, "wrong", 1)
+	r = runCLI(t, nil, nil, "fetch", "test", bad)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "login as "+s.User) || strings.Contains(r.Stderr, "wrong") && strings.Contains(r.Stderr, ":wrong@") {
+		t.Fatalf("wrong password: exit %d\nstderr:\n%s", r.Code, r.Stderr)
+	}
+}

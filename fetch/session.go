@@ -146,7 +146,7 @@ func open(ctx context.Context, m *Mailbox, sign *signer, readOnly bool) (*conn, 
 		return nil, nil, fmt.Errorf("capabilities: %w", err)
 	}
 	if m.After.Kind == "move" && !readOnly {
-		if err := ensureFolder(c, m.After.Folder); err != nil {
+		if err := ensureFolder(cn, m.After.Folder); err != nil {
 			cn.close()
 			return nil, nil, err
 		}
@@ -159,20 +159,12 @@ func open(ctx context.Context, m *Mailbox, sign *signer, readOnly bool) (*conn, 
 	return cn, mb, nil
 }
 
-func ensureFolder(c *client.Client, name string) error {
-	ch := make(chan *imap.MailboxInfo, 8)
-	done := make(chan error, 1)
-	go func() { done <- c.List("", name, ch) }()
-	found := false
-	for range ch {
-		found = true
+func ensureFolder(cn *conn, name string) error {
+	found, err := folderExists(cn, name)
+	if err != nil || found {
+		return err
 	}
-	if err := <-done; err != nil {
-		return fmt.Errorf("list %s: %w", name, err)
-	}
-	if found {
-		return nil
-	}
+	c := cn.c
 	if err := c.Create(name); err != nil {
 		return fmt.Errorf("create folder %s: %w", name, err)
 	}
