@@ -86,10 +86,10 @@ func TestCrashBetweenCommitAndMove(t *testing.T) {
 	<-crashed
 	stop()
 	if n := f.imap.Count(DefaultFolder); n != 0 {
-		t.Fatalf("%d moved before the crash, want 0 (moves come after the batch)", n)
+		t.Fatalf("%d moved before the crash, want 0 (moves come after their batch)", n)
 	}
-	if n := len(f.received()); n != 2 {
-		t.Fatalf("%d stored before the crash, want 2", n)
+	if n := len(f.received()); n < 2 {
+		t.Fatalf("%d stored before the crash, want at least 2", n)
 	}
 	f.run(f.mailbox(nil), nil) // the restarted process
 	waitUntil(t, "all three are moved", func() bool { return f.imap.Count(DefaultFolder) == 3 })

@@ -22,14 +22,16 @@ import (
 // fixture is a Dovecot, a bbolt store and a Receiver; run starts a
 // Fetcher on them.
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	imap *imaptest.Server
 	db   *store.DB
 	recv *inbound.Receiver
 	clk  clock.Clock
 }
 
-func newFixture(t *testing.T, opts imaptest.Options) *fixture {
+func newFixture(t *testing.T, opts imaptest.Options) *fixture { return newFixtureTB(t, opts) }
+
+func newFixtureTB(t testing.TB, opts imaptest.Options) *fixture {
 	t.Helper()
 	s := imaptest.Start(t, opts)
 	db, err := store.Open(t.TempDir(), store.Options{})
@@ -80,7 +82,7 @@ func (f *fixture) run(m *Mailbox, mod func(*Fetcher)) (*Fetcher, func()) {
 	return fe, stop
 }
 
-func testLog(t *testing.T) *slog.Logger {
+func testLog(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

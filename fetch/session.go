@@ -24,6 +24,7 @@ type conn struct {
 	wake chan struct{} // the server announced new mail (EXISTS)
 	idle bool          // the server has IDLE
 	tls  bool          // TLS from the start or after STARTTLS
+	tcp  net.Conn      // the socket under it (deadlines when IDLE ends)
 }
 
 func (c *conn) close() {
@@ -38,17 +39,17 @@ func (c *conn) close() {
 // STARTTLS (imap) when offered. Without STARTTLS the connection stays
 // plain only to a loopback address; elsewhere it is refused, because the
 // password or token would travel in clear.
-func dial(ctx context.Context, m *Mailbox) (*client.Client, bool, error) {
+func dial(ctx context.Context, m *Mailbox) (*client.Client, net.Conn, bool, error) {
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	tc := &tls.Config{ServerName: m.Host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: m.TLSInsecure}
 	if m.Settings.TLSCAFile != "" {
 		pem, err := os.ReadFile(m.Settings.TLSCAFile)
 		if err != nil {
-			return nil, false, &SignInError{fmt.Errorf("tls_ca_file: %w", err)}
+			return nil, nil, false, &SignInError{fmt.Errorf("tls_ca_file: %w", err)}
 		}
 		tc.RootCAs = x509.NewCertPool()
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, false, &SignInError{fmt.Errorf("tls_ca_file %s: no PEM certificate in it", m.Settings.TLSCAFile)}
+			return nil, nil, false, &SignInError{fmt.Errorf("tls_ca_file %s: no PEM certificate in it", m.Settings.TLSCAFile)}
 		}
 	}
 	var (
@@ -59,14 +60,15 @@ func dial(ctx context.Context, m *Mailbox) (*client.Client, bool, error) {
 	defer cancel()
 	raw, err := d.DialContext(dctx, "tcp", m.Addr)
 	if err != nil {
-		return nil, false, fmt.Errorf("connect to %s: %w", m.Addr, err)
+		return nil, nil, false, fmt.Errorf("connect to %s: %w", m.Addr, err)
 	}
+	tcp := raw
 	secure := m.Security == TLS
 	if secure {
 		tconn := tls.Client(raw, tc)
 		if err := tconn.HandshakeContext(dctx); err != nil {
 			raw.Close()
-			return nil, false, fmt.Errorf("TLS with %s: %w", m.Addr, err)
+			return nil, nil, false, fmt.Errorf("TLS with %s: %w", m.Addr, err)
 		}
 		raw = tconn
 	}
@@ -74,7 +76,7 @@ func dial(ctx context.Context, m *Mailbox) (*client.Client, bool, error) {
 	_ = raw.SetDeadline(time.Now().Add(CommandTimeout))
 	if c, err = client.New(raw); err != nil {
 		raw.Close()
-		return nil, false, fmt.Errorf("greeting of %s: %w", m.Addr, err)
+		return nil, nil, false, fmt.Errorf("greeting of %s: %w", m.Addr, err)
 	}
 	c.Timeout = CommandTimeout
 	c.ErrorLog = discard{}
@@ -82,21 +84,21 @@ func dial(ctx context.Context, m *Mailbox) (*client.Client, bool, error) {
 		ok, err := c.SupportStartTLS()
 		if err != nil {
 			c.Terminate()
-			return nil, false, fmt.Errorf("capabilities of %s: %w", m.Addr, err)
+			return nil, nil, false, fmt.Errorf("capabilities of %s: %w", m.Addr, err)
 		}
 		switch {
 		case ok:
 			if err := c.StartTLS(tc); err != nil {
 				c.Terminate()
-				return nil, false, fmt.Errorf("STARTTLS with %s: %w", m.Addr, err)
+				return nil, nil, false, fmt.Errorf("STARTTLS with %s: %w", m.Addr, err)
 			}
 			secure = true
 		case !loopback(m.Host):
 			c.Terminate()
-			return nil, false, &SignInError{fmt.Errorf("%s offers no STARTTLS: refusing to send credentials in clear (use imaps://)", m.Addr)}
+			return nil, nil, false, &SignInError{fmt.Errorf("%s offers no STARTTLS: refusing to send credentials in clear (use imaps://)", m.Addr)}
 		}
 	}
-	return c, secure, nil
+	return c, tcp, secure, nil
 }
 
 func loopback(host string) bool {
@@ -115,11 +117,11 @@ func (discard) Println(...interface{})        {}
 // open connects, signs in and selects m's folder (creating the folder
 // messages are moved to).
 func open(ctx context.Context, m *Mailbox, sign *signer, readOnly bool) (*conn, *imap.MailboxStatus, error) {
-	c, secure, err := dial(ctx, m)
+	c, tcp, secure, err := dial(ctx, m)
 	if err != nil {
 		return nil, nil, err
 	}
-	cn := &conn{c: c, wake: make(chan struct{}, 1), tls: secure}
+	cn := &conn{c: c, wake: make(chan struct{}, 1), tls: secure, tcp: tcp}
 	updates := make(chan client.Update, 64)
 	c.Updates = updates
 	go func() {
@@ -237,15 +239,22 @@ func (f *Fetcher) waitForNews(ctx context.Context, cn *conn, m *Mailbox) error {
 			err = errors.New("IDLE ended by the server")
 		}
 	case <-cn.wake:
-		close(stop)
-		err = <-done
+		err = cn.endIdle(stop, done)
 	case <-f.Clock.After(min(m.Poll, f.idleRefresh())):
-		close(stop)
-		err = <-done
+		err = cn.endIdle(stop, done)
 	}
 	cn.c.Timeout = CommandTimeout
 	if err != nil {
 		return fmt.Errorf("idle: %w", err)
 	}
 	return nil
+}
+
+// endIdle sends DONE and waits for the server's answer, at most
+// CommandTimeout: a server that vanished without a word (no RST) would
+// otherwise keep IDLE waiting until TCP keepalive gives up.
+func (c *conn) endIdle(stop chan struct{}, done chan error) error {
+	_ = c.tcp.SetDeadline(time.Now().Add(CommandTimeout))
+	close(stop)
+	return <-done
 }

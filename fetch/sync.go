@@ -11,6 +11,7 @@ import (
 	"net/textproto"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-imap"
 
@@ -130,8 +131,13 @@ func (f *Fetcher) mark(ctx context.Context, m *Mailbox, uv uint32, log *slog.Log
 	return mark, err
 }
 
-// fetchBatch stores one batch of UIDs (ascending), then does the "after"
-// for those stored.
+// storeAtOnce is how many messages of a group are stored at once: their
+// commits share fsyncs (group commit) while keeping the mailbox's order.
+const storeAtOnce = 16
+
+// fetchBatch stores one batch of UIDs (ascending), moves the mark past
+// those settled (stored or set aside, without a gap), then does the
+// "after" for those stored.
 func (f *Fetcher) fetchBatch(ctx context.Context, cn *conn, m *Mailbox, uv uint32, fence uint64, uids []uint32, log *slog.Logger) (int, error) {
 	set := new(imap.SeqSet)
 	set.AddNum(uids...)
@@ -143,14 +149,10 @@ func (f *Fetcher) fetchBatch(ctx context.Context, cn *conn, m *Mailbox, uv uint3
 		return 0, fmt.Errorf("fetch sizes: %w", err)
 	}
 	var done []uint32 // stored (or found stored) in this batch
-	finish := func() error {
-		if len(done) == 0 {
-			return nil
-		}
-		return f.after(ctx, cn, m, uv, done)
-	}
+	var settled uint32 // every UID of the batch up to this one is settled
+	var firstErr error
 	section := &imap.BodySectionName{Peek: true}
-	for i := 0; i < len(uids); {
+	for i := 0; i < len(uids) && firstErr == nil; {
 		// A group of bodies bounded by bytes; too large ones alone.
 		var group []uint32
 		var bytesIn int64
@@ -181,41 +183,95 @@ func (f *Fetcher) fetchBatch(ctx context.Context, cn *conn, m *Mailbox, uv uint3
 				}
 			})
 			if err != nil {
-				return len(done), errors.Join(fmt.Errorf("fetch messages: %w", err), finish())
+				firstErr = fmt.Errorf("fetch messages: %w", err)
+				break
 			}
 		}
-		for _, u := range group {
-			sz, exists := sizes[u]
-			body, got := bodies[u]
-			var err error
-			switch {
-			case !exists || (!got && int64(sz) <= f.maxBytes()):
-				// Expunged by someone else meanwhile: nothing to store.
-				err = f.skip(ctx, m, uv, fence, u, "")
-			case int64(sz) > f.maxBytes() || int64(len(body)) > f.maxBytes():
-				err = f.skip(ctx, m, uv, fence, u, fmt.Sprintf("too large: %d bytes (limit %d); left on the server", sz, f.maxBytes()))
-				metricMessages.WithLabelValues(m.Name, "too_large").Inc()
-				log.Warn("message too large: left on the server", "uid", u, "size", sz)
-			default:
-				err = f.store(ctx, cn, m, uv, fence, u, body, log)
-				if err == nil {
-					done = append(done, u)
-					if f.afterStore != nil {
-						if err := f.afterStore(ctx, m, u); err != nil {
-							return len(done), err // a crash: the server is not told
-						}
+		errs, stored, err := f.storeGroup(ctx, cn, m, uv, fence, group, sizes, bodies, log)
+		if err != nil {
+			firstErr = err
+		}
+		for k, u := range group {
+			if errs[k] != nil {
+				if firstErr == nil {
+					firstErr = errs[k]
+				}
+				continue
+			}
+			if stored[k] {
+				done = append(done, u)
+				if f.afterStore != nil {
+					if err := f.afterStore(ctx, m, u); err != nil {
+						return len(done), err // a crash: the server is not told
 					}
 				}
 			}
-			if errors.Is(err, ErrLeaseLost) {
-				return len(done), err // another node finishes from the records
-			}
-			if err != nil {
-				return len(done), errors.Join(err, finish())
+			if firstErr == nil {
+				settled = u
 			}
 		}
 	}
-	return len(done), finish()
+	if settled > 0 {
+		err := f.DB.Update(ctx, func(tx *store.Tx) error {
+			if err := checkLease(tx, m.Name, f.Owner, fence, f.Clock.Now()); err != nil {
+				return err
+			}
+			return advance(tx, m.Name, uv, settled)
+		})
+		firstErr = errors.Join(firstErr, err)
+	}
+	if errors.Is(firstErr, ErrLeaseLost) {
+		return len(done), firstErr // another node finishes from the records
+	}
+	if len(done) > 0 {
+		firstErr = errors.Join(firstErr, f.after(ctx, cn, m, uv, done))
+	}
+	return len(done), firstErr
+}
+
+// storeGroup stores a group's messages, several at once with their
+// commits in UID order, and returns each one's error (nil: stored, found
+// stored, or set aside as expunged or too large) and whether it is
+// stored.
+func (f *Fetcher) storeGroup(ctx context.Context, cn *conn, m *Mailbox, uv uint32, fence uint64, group []uint32,
+	sizes map[uint32]uint32, bodies map[uint32][]byte, log *slog.Logger) ([]error, []bool, error) {
+	errs := make([]error, len(group))
+	stored := make([]bool, len(group))
+	sem := make(chan struct{}, storeAtOnce)
+	var wg sync.WaitGroup
+	prev := make(chan struct{})
+	close(prev)
+	for k, u := range group {
+		sz, exists := sizes[u]
+		body, got := bodies[u]
+		switch {
+		case !exists || (!got && int64(sz) <= f.maxBytes()):
+			continue // expunged by someone else meanwhile: nothing to store
+		case int64(sz) > f.maxBytes() || int64(len(body)) > f.maxBytes():
+			metricMessages.WithLabelValues(m.Name, "too_large").Inc()
+			log.Warn("message too large: left on the server", "uid", u, "size", sz)
+			errs[k] = f.refuse(ctx, m, uv, fence, u, fmt.Sprintf("too large: %d bytes (limit %d); left on the server", sz, f.maxBytes()))
+			continue
+		}
+		if err := f.limiter(m).wait(ctx, f.Clock); err != nil {
+			wg.Wait()
+			return errs, stored, err
+		}
+		sem <- struct{}{}
+		wait, queued := prev, make(chan struct{})
+		prev = queued
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			var once sync.Once
+			signal := func() { once.Do(func() { close(queued) }) }
+			defer signal() // failed before its commit: the next goes on
+			stored[k], errs[k] = f.store(ctx, cn, m, uv, fence, u, body, log, func() { <-wait }, signal)
+		}()
+	}
+	wg.Wait()
+	return errs, stored, nil
 }
 
 // fetchAll runs a UID FETCH and hands each message to fn.
@@ -230,11 +286,10 @@ func fetchAll(cn *conn, set *imap.SeqSet, items []imap.FetchItem, fn func(*imap.
 }
 
 // store commits one message through the inbound path, with its record
-// and the mark past it in the same commit.
-func (f *Fetcher) store(ctx context.Context, cn *conn, m *Mailbox, uv uint32, fence uint64, uid uint32, body []byte, log *slog.Logger) error {
-	if err := f.limiter(m).wait(ctx, f.Clock); err != nil {
-		return err
-	}
+// in the same commit; before and queued keep the commits of a group in
+// order. It tells whether the message is stored (false: refused, and
+// journaled as such).
+func (f *Fetcher) store(ctx context.Context, cn *conn, m *Mailbox, uv uint32, fence uint64, uid uint32, body []byte, log *slog.Logger, before, queued func()) (bool, error) {
 	proto := "IMAP"
 	if cn.tls {
 		proto = "IMAPS"
@@ -247,25 +302,23 @@ func (f *Fetcher) store(ctx context.Context, cn *conn, m *Mailbox, uv uint32, fe
 			if err := checkLease(tx, m.Name, f.Owner, fence, f.Clock.Now()); err != nil {
 				return err
 			}
-			if err := putRecord(tx, m.Name, uv, uid, rc.ID, f.Clock.Now()); err != nil {
-				return err
-			}
-			return advance(tx, m.Name, uv, uid)
+			return putRecord(tx, m.Name, uv, uid, rc.ID, f.Clock.Now())
 		},
-		Reads: []store.UpdateOption{store.Reads(bucketLease, []byte(m.Name)), store.Reads(bucketMark, []byte(m.Name))},
+		Reads:  []store.UpdateOption{store.Reads(bucketLease, []byte(m.Name)), store.Queued(queued)},
+		Before: before,
 	})
 	switch {
 	case errors.Is(err, inbound.ErrBusy):
-		return errBusy
+		return false, errBusy
 	case errors.Is(err, inbound.ErrTooLarge), errors.Is(err, inbound.ErrHeaderTooLarge):
 		metricMessages.WithLabelValues(m.Name, "too_large").Inc()
 		log.Warn("message refused: left on the server", "uid", uid, "err", err)
-		return f.skip(ctx, m, uv, fence, uid, err.Error()+"; left on the server")
+		return false, f.refuse(ctx, m, uv, fence, uid, err.Error()+"; left on the server")
 	case err != nil:
 		if errors.Is(err, ErrLeaseLost) {
-			return ErrLeaseLost
+			return false, ErrLeaseLost
 		}
-		return fmt.Errorf("store uid %d: %w", uid, err)
+		return false, fmt.Errorf("store uid %d: %w", uid, err)
 	}
 	result := "stored"
 	if rc.Duplicate {
@@ -273,27 +326,22 @@ func (f *Fetcher) store(ctx context.Context, cn *conn, m *Mailbox, uv uint32, fe
 	}
 	metricMessages.WithLabelValues(m.Name, result).Inc()
 	log.Debug("message "+result, "uid", uid, "id", rc.ID, "message_id", rc.MessageID)
-	return nil
+	return true, nil
 }
 
-// skip moves the mark past a message that is not stored; with a reason,
-// it is journaled as refused (and never fetched again).
-func (f *Fetcher) skip(ctx context.Context, m *Mailbox, uv uint32, fence uint64, uid uint32, reason string) error {
+// refuse journals a message that is not stored (too large), left on the
+// server; the mark moves past it with its batch, so it is never fetched
+// again.
+func (f *Fetcher) refuse(ctx context.Context, m *Mailbox, uv uint32, fence uint64, uid uint32, reason string) error {
 	now := f.Clock.Now()
 	return f.DB.Update(ctx, func(tx *store.Tx) error {
 		if err := checkLease(tx, m.Name, f.Owner, fence, now); err != nil {
 			return err
 		}
-		if reason != "" {
-			err := journal.Append(tx, &journal.Entry{Time: now, Direction: journal.In, Status: journal.StatusRejected,
-				Reason: reason, EnvelopeTo: []string{m.To}, Proto: "IMAP",
-				Via: fmt.Sprintf("IMAP %s: %s uid %d (uidvalidity %d)", m.Name, m.Folder, uid, uv)})
-			if err != nil {
-				return err
-			}
-		}
-		return advance(tx, m.Name, uv, uid)
-	})
+		return journal.Append(tx, &journal.Entry{Time: now, Direction: journal.In, Status: journal.StatusRejected,
+			Reason: reason, EnvelopeTo: []string{m.To}, Proto: "IMAP",
+			Via: fmt.Sprintf("IMAP %s: %s uid %d (uidvalidity %d)", m.Name, m.Folder, uid, uv)})
+	}, journal.AppendReads()...)
 }
 
 // after does the configured "after" for stored messages on the server,

@@ -74,8 +74,14 @@ type With struct {
 	// error rolls the message back too. Like any store.Update function it
 	// may run more than once.
 	Also func(tx *store.Tx, rc Receipt) error
-	// Reads are keys Also reads (store.Reads), fetched with the batch.
+	// Reads are keys Also reads (store.Reads), fetched with the batch,
+	// and other options of the commit (store.Queued).
 	Reads []store.UpdateOption
+	// Before, if set, is called right before the commit is queued (the
+	// message read, hashed and spooled): a caller storing several
+	// messages at once waits there for the previous one's store.Queued,
+	// so their commits keep its order and still share an fsync.
+	Before func()
 }
 
 // ReceiveWith is Receive with w's additions.
@@ -169,6 +175,9 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 		}
 	}
 	rc := Receipt{ID: id, MessageID: h.messageID, Size: size}
+	if w.Before != nil {
+		w.Before()
+	}
 	commitStart := time.Now()
 	err = r.DB.Update(ctx, func(tx *store.Tx) error {
 		rc.Duplicate = false
