@@ -148,7 +148,7 @@ func (f *Fetcher) fetchBatch(ctx context.Context, cn *conn, m *Mailbox, uv uint3
 	if err != nil {
 		return 0, fmt.Errorf("fetch sizes: %w", err)
 	}
-	var done []uint32 // stored (or found stored) in this batch
+	var done []uint32  // stored (or found stored) in this batch
 	var settled uint32 // every UID of the batch up to this one is settled
 	var firstErr error
 	section := &imap.BodySectionName{Peek: true}
