@@ -17,12 +17,14 @@ import (
 //	                                 flag, delete) is not yet done on the server
 //	fetch_lease/NAME                the node fetching the mailbox, and until when
 //
-// A message's fetch_uid record and the mark past it are written in the
-// commit that stores the message (inbound.With.Also), so after a crash
-// between that commit and the move the next run finds the record and only
-// moves the message; the inbound dedupe (Message-ID and content digest)
-// catches what the records cannot (a new UIDVALIDITY, a message copied
-// back into the folder).
+// A message's fetch_uid record is written in the commit that stores the
+// message (inbound.With.Also), so after a crash between that commit and
+// the move the next run finds the record and only moves the message. The
+// mark moves past a batch's UIDs once they are all settled (stored or set
+// aside, no gap before them); what a crash leaves below it is found again
+// by the search and recognised by the inbound dedupe (Message-ID and
+// content digest), which also catches what the records cannot (a new
+// UIDVALIDITY, a message copied back into the folder).
 const (
 	bucketMark  = "fetch_mark"
 	bucketUID   = "fetch_uid"
