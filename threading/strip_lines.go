@@ -14,7 +14,7 @@ import (
 // maxAttribution bounds the length of an attribution (all its lines).
 const maxAttribution = 400
 
-// attributionLines returns how many lines (1 to 3) starting at i form an
+// attributionLines returns how many lines (1 to 4) starting at i form an
 // attribution, or 0. Clients wrap long ones ("On Mon, ... John Doe <\n
 // john@example.com> wrote:", Outlook's "<\nmailto:...>"); a match that
 // a later line makes on its own starts at that line instead, so the text
@@ -24,12 +24,15 @@ func attributionLines(lines []string, i int) int {
 	if first == "" || len(first) > maxAttribution || isQuoted(lines[i]) {
 		return 0
 	}
+	if isDateNameLine(first) {
+		return 1
+	}
 	if !mayEndAttribution(lines, i) {
 		return 0
 	}
 	parts := []string{strings.ToLower(first)}
 	size := len(first)
-	for n := 1; n <= 3 && i+n <= len(lines); n++ {
+	for n := 1; n <= 4 && i+n <= len(lines); n++ {
 		if n > 1 {
 			next := strings.TrimSpace(lines[i+n-1])
 			if next == "" || isInvisible(next) || isQuoted(lines[i+n-1]) {
@@ -58,15 +61,17 @@ func attributionLines(lines []string, i int) int {
 }
 
 // mayEndAttribution is a cheap test before attributionLines builds
-// anything: one of lines i..i+2 (before a blank one) ends with a colon,
-// or line i starts with dashes (Zoho's "---- On ... wrote ----").
+// anything: one of lines i..i+3 (before a blank one) ends with a colon,
+// a reply verb or an address in angle brackets, or line i starts with
+// dashes (Zoho's "---- On ... wrote ----").
 func mayEndAttribution(lines []string, i int) bool {
 	if strings.HasPrefix(strings.TrimSpace(lines[i]), "--") {
 		return true
 	}
-	for j := i; j < len(lines) && j < i+3; j++ {
+	for j := i; j < len(lines) && j < i+4; j++ {
 		t := strings.TrimRight(lines[j], " \t")
-		if strings.HasSuffix(t, ":") || strings.HasSuffix(t, "：") {
+		if strings.HasSuffix(t, ":") || strings.HasSuffix(t, "：") || endsWithVerb(t) ||
+			(strings.HasSuffix(t, ">") && strings.Contains(t, "@")) {
 			return true
 		}
 		if t == "" {
@@ -74,6 +79,49 @@ func mayEndAttribution(lines []string, i int) bool {
 		}
 	}
 	return false
+}
+
+// endsWithVerb: t ends with a reply verb ("... wrote" without its colon).
+func endsWithVerb(t string) bool {
+	if len(t) < 8 {
+		return false
+	}
+	r, _ := utf8.DecodeLastRuneInString(t)
+	if !unicode.IsLetter(r) {
+		return false
+	}
+	tail := strings.ToLower(t[max(0, len(t)-32):])
+	return verbAt(tail, len(tail))
+}
+
+// isDateNameLine: old Gmail's "2016-03-03 17:21 GMT+01:00 Some One", a
+// date and a time with an offset from GMT or UTC and then only a name (one
+// to five words, no digits, no end mark).
+func isDateNameLine(t string) bool {
+	if len(t) > 120 || len(t) < 16 || !isDigit(t[0]) {
+		return false
+	}
+	zone := strings.Index(t, "GMT")
+	if zone < 0 {
+		zone = strings.Index(t, "UTC")
+	}
+	if zone < 0 || !hasYear(t[:zone]) || !hasTime(t[:zone]) {
+		return false
+	}
+	rest := strings.Fields(t[zone+3:])
+	if len(rest) < 2 || strings.Trim(rest[0], "+-0123456789:") != "" {
+		return false
+	}
+	name := rest[1:]
+	if len(name) > 5 || endsSentence(t) {
+		return false
+	}
+	for _, w := range name {
+		if strings.ContainsAny(w, "0123456789@<>:,;!?") {
+			return false
+		}
+	}
+	return true
 }
 
 func endsSentence(s string) bool {
@@ -102,27 +150,44 @@ func isAttribution(s string) bool {
 	} else {
 		s = strings.TrimSuffix(s, "*")
 	}
-	body, ok := strings.CutSuffix(s, ":")
-	if !ok {
-		body, ok = strings.CutSuffix(s, "：")
+	body, colon := strings.CutSuffix(s, ":")
+	if !colon {
+		body, colon = strings.CutSuffix(s, "：")
 	}
-	if !ok && !dashed {
-		return false
-	}
-	if !ok {
+	if !colon {
 		body = s
 	}
 	body = strings.TrimSpace(body)
-	if body == "" || !looksDated(body) {
+	if body == "" {
 		return false
+	}
+	if !looksDated(body) {
+		// "---- Anna Berg wrote ----" (Zoho) names no date: the dashes
+		// and a short name before the verb make it one.
+		return dashed && shortNameBefore(body)
+	}
+	if colon && startsLikeAttribution(body) && strings.HasSuffix(body, " sent") {
+		return true // "On <date>, <name> sent:"
 	}
 	verb := lastVerb(body)
 	if verb < 0 {
-		// No verb: a date and "<name> <address>" at the end.
+		// No verb: a date and "<name> <address>" at the end; without a
+		// colon only when the date comes first ("2011/4/7 Name <x@y>").
+		if !colon && !isDigit(body[0]) {
+			return false
+		}
 		return hasYear(body) && strings.Contains(body, "@") && (strings.HasSuffix(body, ">") || strings.HasSuffix(body, ")") || strings.HasSuffix(body, "]"))
 	}
 	end := strings.TrimSpace(strings.TrimRight(body, " (a)(а)."))
-	if verbAt(end, len(end)) || startsLikeAttribution(body) {
+	if verbAt(end, len(end)) {
+		// Without a colon ("On ..., X <x@y> wrote"): a start word or an
+		// address as well.
+		return colon || dashed || startsLikeAttribution(body) || strings.Contains(body, "@")
+	}
+	if !colon && !dashed {
+		return false
+	}
+	if startsLikeAttribution(body) {
 		return true
 	}
 	// The verb next to the address: before it ("X <x@y> schrieb am ...")
@@ -134,10 +199,29 @@ func isAttribution(s string) bool {
 		len(after) < 80 && (hasYear(after) || hasNumericDate(after)) {
 		return true
 	}
+	// "<date> skrev <name>:": the verb-second languages name the writer
+	// after the verb; a dated head, a short name with no digits.
+	for _, v := range []string{"skrev ", "schrieb ", "schreef "} {
+		if name, ok := strings.CutPrefix(after, v); ok && (hasYear(before) || hasTime(before)) {
+			if w := strings.Fields(name); len(w) > 0 && len(w) <= 5 && !strings.ContainsAny(name, "0123456789") {
+				return true
+			}
+		}
+	}
 	if at := strings.LastIndexByte(before, '@'); at >= 0 && len(before)-at < 60 {
 		return true
 	}
 	return strings.Contains(after, "@") && strings.Contains(after, "<") && strings.HasSuffix(after, ">") && len(after) < 160
+}
+
+// shortNameBefore: s is "<name> <verb>", one to four words of name.
+func shortNameBefore(s string) bool {
+	verb := lastVerb(s)
+	if verb <= 0 || !verbAt(s, len(s)) {
+		return false
+	}
+	words := strings.Fields(s[:verb])
+	return len(words) > 0 && len(words) <= 4 && !oneOf(words[0], notNames)
 }
 
 // lastVerb returns the position of the last reply verb in s, or -1.
@@ -281,3 +365,56 @@ func hasNumericDate(s string) bool {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// splitTrailingAttributions finds attributions that a client appended to
+// the last line of the person's text ("Thanks! On Mon, ... wrote:") and
+// puts each on a line of its own, so the rest of the stripper sees the
+// text and the attribution apart. The attribution must start a sentence
+// (after ". ", "! ", "? "), with a capitalized start word, and name an
+// address or a year.
+func splitTrailingAttributions(lines []string) []string {
+	var out []string // nil until a line is split
+	for i := range lines {
+		head, tail, ok := trailingAttribution(lines, i)
+		if !ok {
+			if out != nil {
+				out = append(out, lines[i])
+			}
+			continue
+		}
+		if out == nil {
+			out = append(make([]string, 0, len(lines)+1), lines[:i]...)
+		}
+		out = append(out, head, tail)
+	}
+	if out == nil {
+		return lines
+	}
+	return out
+}
+
+func trailingAttribution(lines []string, i int) (head, tail string, ok bool) {
+	line := lines[i]
+	if len(line) < 24 || len(line) > 2*maxAttribution || isQuoted(line) || !mayEndAttribution(lines, i) {
+		return "", "", false
+	}
+	for p := 2; p < len(line); p++ {
+		if line[p-1] != ' ' || !strings.ContainsRune(".!?", rune(line[p-2])) {
+			continue
+		}
+		r, _ := utf8.DecodeRuneInString(line[p:])
+		if !unicode.IsUpper(r) || !startsLikeAttribution(strings.ToLower(line[p:min(len(line), p+16)])) {
+			continue
+		}
+		tmp := make([]string, 0, 4)
+		tmp = append(tmp, line[p:])
+		tmp = append(tmp, lines[i+1:min(len(lines), i+4)]...)
+		if n := attributionLines(tmp, 0); n > 0 {
+			s := strings.Join(tmp[:n], " ")
+			if strings.Contains(s, "@") || hasYear(s) {
+				return strings.TrimRight(line[:p], " "), line[p:], true
+			}
+		}
+	}
+	return "", "", false
+}

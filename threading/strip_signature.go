@@ -80,7 +80,20 @@ func isDeviceSignature(trimmed string) bool {
 			return true
 		}
 	}
+	// "Sent from TypeApp", "Sent from Spark": an app's name, one
+	// capitalized word ("Sent from home" is no signature).
+	if w := strings.Fields(trimmed); len(strings.Fields(head)) == 3 && strings.HasPrefix(head, "sent from ") && len(w) >= 3 {
+		r, _ := utf8.DecodeRuneInString(w[2])
+		return unicode.IsUpper(r)
+	}
 	return false
+}
+
+// isBareLink: a line that is only a link ("<https://...>"), as clients
+// put under a signature.
+func isBareLink(t string) bool {
+	t = strings.Trim(t, "<>‹›()[] ")
+	return (strings.HasPrefix(t, "http://") || strings.HasPrefix(t, "https://")) && !strings.ContainsAny(t, " \t")
 }
 
 // isBlank: nothing but white space and invisible characters.
