@@ -72,6 +72,7 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, "\r")
 	}
+	input := lines
 	lines = splitTrailingAttributions(lines)
 	keep, dropRest := decide(lines)
 	kept, dropped, joined := joinKept(lines, keep, false, withQuoted)
@@ -92,7 +93,7 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		if rest != "" || !hasText(lines) {
 			return text, "", false
 		}
-		return strings.Join(foldBlank(lines), "\n"), "", false
+		return strings.Join(foldBlank(input), "\n"), "", false
 	}
 	out = strings.Join(foldBlank(kept), "\n")
 	quoted = strings.Join(foldBlank(dropped), "\n")
@@ -193,9 +194,17 @@ func decide(lines []string) (keep []bool, dropRest bool) {
 			}
 		}
 	}
-	if kept == 1 && !introduced(lines, kinds, from) {
+	if kept == 0 || (kept == 1 && !introduced(lines, kinds, from)) {
 		for _, b := range blocks {
-			for k := b.from; k < b.to; k++ {
+			// The block goes with its attribution and the blank lines
+			// between them, so no blank is left where it was.
+			from := b.from
+			for k := from - 1; k >= 0 && kinds[k] != kText && kinds[k] != kRule; k-- {
+				if kinds[k] != kBlank {
+					from = k
+				}
+			}
+			for k := from; k < b.to; k++ {
 				keep[k] = false
 			}
 		}
@@ -261,7 +270,8 @@ func keepQuoteBlock(lines []string, kinds []int, keep []bool, i, j int) {
 			continue
 		}
 		if k+1 < j && kinds[k+1] == kQuote {
-			if _, next := unquote(lines[k+1]); !endsSentence(lower) && isAttribution(lower+" "+strings.ToLower(next)) {
+			if _, next := unquote(lines[k+1]); !endsSentence(lower) && isAttribution(lower+" "+strings.ToLower(next)) &&
+				!isAttribution(strings.ToLower(next)) {
 				keep[k+1] = false
 				k++
 				continue
@@ -553,11 +563,11 @@ func lostQuoteMark(lines []string, i int) bool {
 	}
 	cur := strings.TrimSpace(lines[i])
 	_, prev := unquote(lines[i-1])
-	if prev == "" {
-		return false
-	}
 	lastWord := prev[strings.LastIndexAny(prev, " \t")+1:]
 	if !strings.ContainsAny(cur, " \t") && (strings.Contains(lastWord, "://") || strings.HasPrefix(lastWord, "www.")) {
+		return true
+	}
+	if isBareLink(strings.TrimRight(cur, "> ")) { // "(http://...) >"
 		return true
 	}
 	if len(prev) < 60 || utf8.RuneCountInString(prev) < 60 || endsSentence(prev) || strings.HasSuffix(prev, ";") ||

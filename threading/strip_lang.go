@@ -124,6 +124,7 @@ var deviceSignatures = []string{
 	"sent from mailspring", "sent from superhuman", "sent from gmail mobile", "sent from gmx",
 	"sent from zoho mail", "sent from fastmail", "get outlook for ", "get outlook.com",
 	"gesendet von ", "gesendet mit ", "gesendet vom ", "von meinem ", "von meiner ", "outlook für ",
+	"diese nachricht wurde von ",
 	"envoyé de mon ", "envoyé depuis mon ", "envoyé depuis ", "envoyé à partir de ",
 	"envoyé avec ", "obtenir outlook pour ", "télécharger outlook pour ",
 	"enviado desde mi ", "enviado de mi ", "enviado desde ", "obtener outlook para ",

@@ -24,7 +24,7 @@ func attributionLines(lines []string, i int) int {
 	if first == "" || len(first) > maxAttribution || isQuoted(lines[i]) {
 		return 0
 	}
-	if isDateNameLine(first) {
+	if isDateNameLine(first) || isPostedBy(first) {
 		return 1
 	}
 	if !mayEndAttribution(lines, i) {
@@ -92,6 +92,15 @@ func endsWithVerb(t string) bool {
 	}
 	tail := strings.ToLower(t[max(0, len(t)-32):])
 	return verbAt(tail, len(tail))
+}
+
+// isPostedBy: a forum's "Posted by <name> on 01/21/2026" above the post.
+func isPostedBy(t string) bool {
+	if len(t) > 120 || len(t) < 20 || (t[0] != 'P' && t[0] != 'p') || !strings.EqualFold(t[:10], "posted by ") {
+		return false
+	}
+	on := strings.LastIndex(t, " on ")
+	return on > 10 && hasNumericDate(t[on:]) && !endsSentence(t)
 }
 
 // isDateNameLine: old Gmail's "2016-03-03 17:21 GMT+01:00 Some One", a
@@ -367,11 +376,12 @@ func hasNumericDate(s string) bool {
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // splitTrailingAttributions finds attributions that a client appended to
-// the last line of the person's text ("Thanks! On Mon, ... wrote:") and
-// puts each on a line of its own, so the rest of the stripper sees the
-// text and the attribution apart. The attribution must start a sentence
-// (after ". ", "! ", "? "), with a capitalized start word, and name an
-// address or a year.
+// the last line of the person's text ("Thanks! On Mon, ... wrote:",
+// "reply--- On ... wrote:") and puts each on a line of its own, so the
+// rest of the stripper sees the text and the attribution apart. The
+// attribution starts after a space or a dash with a capitalized start
+// word, runs to the end of the line (or over the next lines), and names
+// an address or a year.
 func splitTrailingAttributions(lines []string) []string {
 	var out []string // nil until a line is split
 	for i := range lines {
@@ -398,12 +408,17 @@ func trailingAttribution(lines []string, i int) (head, tail string, ok bool) {
 	if len(line) < 24 || len(line) > 2*maxAttribution || isQuoted(line) || !mayEndAttribution(lines, i) {
 		return "", "", false
 	}
-	for p := 2; p < len(line); p++ {
-		if line[p-1] != ' ' || !strings.ContainsRune(".!?", rune(line[p-2])) {
+	// A line that starts like an attribution is one ("On Mon, ... 10:15
+	// AM Helpdesk wrote:" is not text and an "Am ..." attribution).
+	if lead := strings.TrimLeft(line, " \t-*>"); lead == "" || isDigit(lead[0]) || startsLikeAttribution(strings.ToLower(lead[:min(len(lead), 16)])) {
+		return "", "", false
+	}
+	for p := 1; p < len(line); p++ {
+		if line[p-1] != ' ' && line[p-1] != '-' {
 			continue
 		}
 		r, _ := utf8.DecodeRuneInString(line[p:])
-		if !unicode.IsUpper(r) || !startsLikeAttribution(strings.ToLower(line[p:min(len(line), p+16)])) {
+		if !unicode.IsUpper(r) || len(line)-p < 16 || !startsLikeAttribution(strings.ToLower(line[p:min(len(line), p+16)])) {
 			continue
 		}
 		tmp := make([]string, 0, 4)
@@ -412,7 +427,9 @@ func trailingAttribution(lines []string, i int) (head, tail string, ok bool) {
 		if n := attributionLines(tmp, 0); n > 0 {
 			s := strings.Join(tmp[:n], " ")
 			if strings.Contains(s, "@") || hasYear(s) {
-				return strings.TrimRight(line[:p], " "), line[p:], true
+				if head := strings.TrimRight(line[:p], " -"); strings.TrimSpace(head) != "" {
+					return head, line[p:], true
+				}
 			}
 		}
 	}

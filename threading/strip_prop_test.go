@@ -33,7 +33,7 @@ func checkStripProperties(t *testing.T, in string) {
 	if text != out {
 		t.Fatalf("SplitText text %q != StripText %q", text, out)
 	}
-	if len(in) <= MaxStripInput && !isLineSubsequence(quoted, in, strings.HasSuffix) {
+	if len(in) <= MaxStripInput && !isLineSubsequence(quoted, in, headOrTail) {
 		t.Fatalf("SplitText(%q) quoted %q: not a subsequence of the input's lines", in, quoted)
 	}
 }
@@ -42,7 +42,7 @@ func checkStripProperties(t *testing.T, in string) {
 // lines of in (each line compared without its "\r"). A line of out may
 // also be part of a line of in, as part tells (strings.HasPrefix: the
 // text before an attribution that ended the person's last line,
-// strings.HasSuffix: that attribution), never less than a word.
+// headOrTail: that attribution, or the text too when it went).
 func isLineSubsequence(out, in string, part func(s, p string) bool) bool {
 	inLines := strings.Split(in, "\n")
 	j := 0
@@ -51,9 +51,10 @@ func isLineSubsequence(out, in string, part func(s, p string) bool) bool {
 			continue
 		}
 		l = strings.TrimRight(l, "\r")
+		whole := false
 		for j < len(inLines) {
 			il := strings.TrimRight(inLines[j], "\r")
-			if il == l || (part != nil && len(l) >= 2 && part(il, l)) {
+			if whole = il == l; whole || (part != nil && part(il, l)) {
 				break
 			}
 			j++
@@ -61,7 +62,9 @@ func isLineSubsequence(out, in string, part func(s, p string) bool) bool {
 		if j == len(inLines) {
 			return false
 		}
-		j++
+		if whole {
+			j++ // a part leaves the rest of the line to the next
+		}
 	}
 	return true
 }
@@ -86,6 +89,18 @@ func TestStripProperties(t *testing.T) {
 	inputs := goldenInputs(t, ".txt")
 	if len(inputs) < 150 {
 		t.Fatalf("only %d text inputs", len(inputs))
+	}
+	// The differential corpora's bodies too (replycorpus_test.go).
+	corpus, err := filepath.Glob("testdata/replycorpus/*/*.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range corpus {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, string(b))
 	}
 	for _, in := range inputs {
 		checkStripProperties(t, in)
@@ -192,3 +207,5 @@ func isPartOfLine(l, text string) bool {
 	}
 	return false
 }
+
+func headOrTail(s, p string) bool { return strings.HasPrefix(s, p) || strings.HasSuffix(s, p) }

@@ -229,11 +229,15 @@ func headerClass(line string) int {
 // to two wrapped values skipped, up to the next blank line), header lines of at least
 // three classes in all, one of them From: the head of a quoted or
 // forwarded message (Outlook's From/Sent/To/Subject, Gmail's forward).
+// Two lines do when one is a full date with a time and the other names
+// the sender or the recipients ("Date: Wed, 16 May 2012 00:15:02 -0600 /
+// To: x@y").
 func isHeaderBlock(lines []string, i int) bool {
 	classes := headerClass(lines[i])
 	if classes == 0 {
 		return false
 	}
+	dated := classes == hDate && fullDate(lines[i])
 	wrapped, prevHeader := 0, true
 	for j := i + 1; j < len(lines) && j <= i+10; j++ {
 		if isBlank(lines[j]) || isQuoted(lines[j]) {
@@ -250,11 +254,21 @@ func isHeaderBlock(lines []string, i int) bool {
 		}
 		prevHeader = true
 		classes |= c
+		dated = dated || (c == hDate && fullDate(lines[j]))
 		if classes&hFrom != 0 && bits.OnesCount(uint(classes)) >= 3 {
+			return true
+		}
+		if dated && classes&(hFrom|hTo) != 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// fullDate: a header line's value has a year and a time.
+func fullDate(line string) bool {
+	v := headerValue(line)
+	return hasYear(v) && hasTime(v)
 }
 
 // turkishI: Go lowercases "İ" (Turkish capital dotted I) to "i" and a

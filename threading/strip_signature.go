@@ -66,14 +66,24 @@ func isDeviceSignature(trimmed string) bool {
 		}
 	}
 	head = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(head), ".。!"))
-	if strings.ContainsAny(head, ",?!;") || len(strings.Fields(head)) > 8 {
+	words := len(strings.Fields(head))
+	if strings.ContainsAny(head, ",?!;") || words > 12 {
 		return false
 	}
 	headSp := head + " "
 	for _, p := range deviceSignatures {
 		if strings.HasPrefix(headSp, p) {
-			return !strings.HasPrefix(p, "von mein") || strings.HasSuffix(head, "gesendet")
+			// German puts the verb last: "Von meinem iPhone gesendet",
+			// "Diese Nachricht wurde von meinem ... gesendet"; start and
+			// end together allow a longer line.
+			if strings.HasPrefix(p, "von mein") || strings.HasPrefix(p, "diese ") {
+				return strings.HasSuffix(head, "gesendet")
+			}
+			return words <= 8
 		}
+	}
+	if words > 8 {
+		return false
 	}
 	for _, e := range deviceSignatureEnds {
 		if strings.HasSuffix(head, e) {
