@@ -190,8 +190,8 @@ func isAttribution(s string) bool {
 	end := strings.TrimSpace(strings.TrimRight(body, " (a)(а)."))
 	if verbAt(end, len(end)) {
 		// Without a colon ("On ..., X <x@y> wrote"): a start word or an
-		// address as well.
-		return colon || dashed || startsLikeAttribution(body) || strings.Contains(body, "@")
+		// address as well, and the length of a date and a name.
+		return colon || dashed || (len(body) >= 16 && (startsLikeAttribution(body) || strings.Contains(body, "@")))
 	}
 	if !colon && !dashed {
 		return false
@@ -403,6 +403,10 @@ func splitTrailingAttributions(lines []string) []string {
 	return out
 }
 
+// maxTrailingTries bounds the start words trailingAttribution tries in
+// one line.
+const maxTrailingTries = 4
+
 func trailingAttribution(lines []string, i int) (head, tail string, ok bool) {
 	line := lines[i]
 	if len(line) < 24 || len(line) > 2*maxAttribution || isQuoted(line) || !mayEndAttribution(lines, i) {
@@ -413,7 +417,10 @@ func trailingAttribution(lines []string, i int) (head, tail string, ok bool) {
 	if lead := strings.TrimLeft(line, " \t-*>"); lead == "" || isDigit(lead[0]) || startsLikeAttribution(strings.ToLower(lead[:min(len(lead), 16)])) {
 		return "", "", false
 	}
-	for p := 1; p < len(line); p++ {
+	// At most maxTrailingTries start words are tried, so the scan of a
+	// line stays linear.
+	tries := 0
+	for p := 1; p < len(line) && tries < maxTrailingTries; p++ {
 		if line[p-1] != ' ' && line[p-1] != '-' {
 			continue
 		}
@@ -421,6 +428,7 @@ func trailingAttribution(lines []string, i int) (head, tail string, ok bool) {
 		if !unicode.IsUpper(r) || len(line)-p < 16 || !startsLikeAttribution(strings.ToLower(line[p:min(len(line), p+16)])) {
 			continue
 		}
+		tries++
 		tmp := make([]string, 0, 4)
 		tmp = append(tmp, line[p:])
 		tmp = append(tmp, lines[i+1:min(len(lines), i+4)]...)

@@ -150,3 +150,17 @@ func BenchmarkStripTextWorst(b *testing.B) {
 		StripText(in)
 	}
 }
+
+// BenchmarkStripTextStartWords: 256 KiB of long lines full of
+// attribution start words after sentence ends ("x. On Mon 2026 Bob@a"),
+// each a candidate for an attribution that ends the person's line and
+// none one: the most work splitTrailingAttributions can be given.
+func BenchmarkStripTextStartWords(b *testing.B) {
+	line := strings.Repeat("x. On Mon 2026 Bob@a ", 36) + "said:\n"
+	in := strings.Repeat(line, MaxStripInput/len(line))
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		StripText(in)
+	}
+}
