@@ -35,7 +35,7 @@ func attributionLines(lines []string, i int) int {
 	for n := 1; n <= 4 && i+n <= len(lines); n++ {
 		if n > 1 {
 			next := strings.TrimSpace(lines[i+n-1])
-			if next == "" || isInvisible(next) || isQuoted(lines[i+n-1]) {
+			if next == "" || isInvisible(next) || (isQuoted(lines[i+n-1]) && !closesAddress(next)) {
 				return 0
 			}
 			if size += len(next) + 1; size > maxAttribution {
@@ -58,6 +58,14 @@ func attributionLines(lines []string, i int) int {
 		return n
 	}
 	return 0
+}
+
+// closesAddress: "> wrote:", the end of an address wrapped after its
+// "<" (the ">" then starts the line, and looks like a quote).
+func closesAddress(t string) bool {
+	rest := strings.TrimSpace(t[1:])
+	return len(rest) <= 24 && len(rest) > 1 && !strings.HasPrefix(rest, ">") &&
+		(strings.HasSuffix(rest, ":") || strings.HasSuffix(rest, "："))
 }
 
 // mayEndAttribution is a cheap test before attributionLines builds
@@ -170,7 +178,7 @@ func isAttribution(s string) bool {
 	if body == "" {
 		return false
 	}
-	if !looksDated(body) {
+	if !looksDated(body) && !(russianUser(body) && endsWithVerb(body)) {
 		// "---- Anna Berg wrote ----" (Zoho) names no date: the dashes
 		// and a short name before the verb make it one.
 		return dashed && shortNameBefore(body)
@@ -328,6 +336,13 @@ var notNames = []string{"as", "i", "you", "we", "he", "she", "they", "it", "some
 func strongAttribution(lines []string, i, n int) bool {
 	s := strings.ToLower(strings.Join(lines[i:i+n], " "))
 	return strings.Contains(s, "@") || ((hasYear(s) || hasNumericDate(s)) && hasTime(s))
+}
+
+// russianUser: Gmail in Russian and Ukrainian names the writer
+// "пользователь <name> написал:" / "користувач <name> написав:", the
+// date before it often without a year.
+func russianUser(s string) bool {
+	return strings.Contains(s, "пользователь ") || strings.Contains(s, "користувач ")
 }
 
 // looksDated: an '@' (the sender's address), a time such as "10:15" or
