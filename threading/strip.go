@@ -326,7 +326,7 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 		case isQuoted(line):
 			kinds[i] = kQuote
 			continue
-		case i > 0 && isQuoted(lines[i-1]) && lostQuoteMark(lines, i):
+		case i > 0 && kinds[i-1] == kQuote && isQuoted(lines[i-1]) && lostQuoteMark(lines, i):
 			kinds[i] = kQuote
 			continue
 		}

@@ -73,10 +73,15 @@ func closesAddress(t string) bool {
 // a reply verb or an address in angle brackets, or line i starts with
 // dashes (Zoho's "---- On ... wrote ----").
 func mayEndAttribution(lines []string, i int) bool {
-	if strings.HasPrefix(strings.TrimSpace(lines[i]), "--") {
+	first := strings.TrimSpace(lines[i])
+	if strings.HasPrefix(first, "--") {
 		return true
 	}
-	for j := i; j < len(lines) && j < i+4; j++ {
+	end := i + 4
+	if len(first) < 8 {
+		end = i + 1 // too short to start a wrapped attribution
+	}
+	for j := i; j < len(lines) && j < end; j++ {
 		t := strings.TrimRight(lines[j], " \t")
 		if strings.HasSuffix(t, ":") || strings.HasSuffix(t, "：") || endsWithVerb(t) ||
 			(strings.HasSuffix(t, ">") && strings.Contains(t, "@")) {
@@ -95,12 +100,26 @@ func endsWithVerb(t string) bool {
 		return false
 	}
 	r, _ := utf8.DecodeLastRuneInString(t)
-	if !unicode.IsLetter(r) {
+	if !verbLastRunes[unicode.ToLower(r)] {
 		return false
 	}
-	tail := strings.ToLower(t[max(0, len(t)-32):])
-	return verbAt(tail, len(tail))
+	for _, v := range replyVerbs {
+		if len(t) >= len(v) && strings.EqualFold(t[len(t)-len(v):], v) {
+			return true
+		}
+	}
+	return false
 }
+
+// verbLastRunes are the last letters of the replyVerbs.
+var verbLastRunes = func() map[rune]bool {
+	m := map[rune]bool{}
+	for _, v := range replyVerbs {
+		r, _ := utf8.DecodeLastRuneInString(v)
+		m[r] = true
+	}
+	return m
+}()
 
 // isPostedBy: a forum's "Posted by <name> on 01/21/2026" above the post.
 func isPostedBy(t string) bool {
@@ -424,12 +443,7 @@ const maxTrailingTries = 4
 
 func trailingAttribution(lines []string, i int) (head, tail string, ok bool) {
 	line := lines[i]
-	if len(line) < 24 || len(line) > 2*maxAttribution || isQuoted(line) || !mayEndAttribution(lines, i) {
-		return "", "", false
-	}
-	// A line that starts like an attribution is one ("On Mon, ... 10:15
-	// AM Helpdesk wrote:" is not text and an "Am ..." attribution).
-	if lead := strings.TrimLeft(line, " \t-*>"); lead == "" || isDigit(lead[0]) || startsLikeAttribution(strings.ToLower(lead[:min(len(lead), 16)])) {
+	if len(line) < 24 || len(line) > 2*maxAttribution || isQuoted(line) {
 		return "", "", false
 	}
 	// At most maxTrailingTries start words are tried, so the scan of a
@@ -440,12 +454,21 @@ func trailingAttribution(lines []string, i int) (head, tail string, ok bool) {
 			continue
 		}
 		r, _ := utf8.DecodeRuneInString(line[p:])
-		if !unicode.IsUpper(r) || len(line)-p < 16 || !startsLikeAttribution(strings.ToLower(line[p:min(len(line), p+16)])) {
+		if !unicode.IsUpper(r) || len(line)-p < 16 || !startsLikeAttributionFold(line[p:]) {
 			continue
 		}
+		if tries == 0 {
+			// A line that starts like an attribution is one ("On Mon,
+			// ... 10:15 AM Helpdesk wrote:" is not text and an "Am ..."
+			// attribution).
+			lead := strings.TrimLeft(line, " \t-*>")
+			if lead == "" || isDigit(lead[0]) || startsLikeAttributionFold(lead) || !mayEndAttribution(lines, i) {
+				return "", "", false
+			}
+		}
 		tries++
-		tmp := make([]string, 0, 4)
-		tmp = append(tmp, line[p:])
+		var buf [4]string
+		tmp := append(buf[:0], line[p:])
 		tmp = append(tmp, lines[i+1:min(len(lines), i+4)]...)
 		if n := attributionLines(tmp, 0); n > 0 {
 			s := strings.Join(tmp[:n], " ")
@@ -457,4 +480,15 @@ func trailingAttribution(lines []string, i int) (head, tail string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// startsLikeAttributionFold is startsLikeAttribution on s in any case,
+// without lowering it.
+func startsLikeAttributionFold(s string) bool {
+	for _, p := range attributionStarts {
+		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+			return true
+		}
+	}
+	return false
 }

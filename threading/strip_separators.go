@@ -28,7 +28,7 @@ func isOriginalMessage(trimmed string) bool {
 // Forwarded message ---------") or Apple Mail's "Begin forwarded
 // message:", in any of the languages.
 func isForwardMarker(trimmed string) bool {
-	if len(trimmed) > 120 {
+	if len(trimmed) > 120 || len(trimmed) < 12 {
 		return false
 	}
 	lower := turkishI(strings.ToLower(trimmed))
@@ -129,7 +129,7 @@ var listFooterWords = []string{"mailing list", "mailingliste", "mailing-liste", 
 // https://host/mailman/listinfo/list").
 func isListFooter(lines []string, i int) bool {
 	t := strings.TrimSpace(lines[i])
-	if len(t) > 120 || !strings.Contains(strings.ToLower(t[max(0, len(t)-24):]), "list") {
+	if len(t) > 120 || len(t) < 11 || !strings.Contains(strings.ToLower(t[max(0, len(t)-24):]), "list") {
 		return false
 	}
 	lower := strings.ToLower(t)
