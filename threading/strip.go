@@ -326,7 +326,7 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 		case isQuoted(line):
 			kinds[i] = kQuote
 			continue
-		case i > 0 && kinds[i-1] == kQuote && isQuoted(lines[i-1]) && lostQuoteMark(lines, i):
+		case i > 0 && kinds[i-1] == kQuote && lostQuoteMark(lines, i):
 			kinds[i] = kQuote
 			continue
 		}
@@ -407,6 +407,9 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 
 // isQuoted: ">" after optional blanks. Some clients indent quotes.
 func isQuoted(line string) bool {
+	if line != "" && line[0] == '>' {
+		return true
+	}
 	return strings.HasPrefix(strings.TrimLeft(line, " \t"), ">")
 }
 
@@ -558,20 +561,27 @@ func HasReplyMarker(body string) bool {
 // three words at least). A short answer between two questions ("> Monday?
 // / Yes. / > Tuesday?") is none of these and stays text.
 func lostQuoteMark(lines []string, i int) bool {
-	if i+1 >= len(lines) || !isQuoted(lines[i+1]) {
+	cur := strings.TrimSpace(lines[i])
+	link := strings.TrimRight(cur, "> ")
+	oneWord := strings.IndexByte(link, ' ') < 0 && strings.IndexByte(link, '\t') < 0
+	if (!oneWord && len(lines[i-1]) < 60) || i+1 >= len(lines) || !isQuoted(lines[i+1]) {
 		return false
 	}
-	cur := strings.TrimSpace(lines[i])
+	if oneWord {
+		// One word: the rest of a link, or a link alone ("(http://...) >").
+		if isBareLink(link) {
+			return true
+		}
+		_, prev := unquote(lines[i-1])
+		lastWord := prev[strings.LastIndexAny(prev, " \t")+1:]
+		return strings.Contains(lastWord, "://") || strings.HasPrefix(lastWord, "www.")
+	}
+	if len(lines[i-1]) < 60 {
+		return false
+	}
 	_, prev := unquote(lines[i-1])
-	lastWord := prev[strings.LastIndexAny(prev, " \t")+1:]
-	if !strings.ContainsAny(cur, " \t") && (strings.Contains(lastWord, "://") || strings.HasPrefix(lastWord, "www.")) {
-		return true
-	}
-	if isBareLink(strings.TrimRight(cur, "> ")) { // "(http://...) >"
-		return true
-	}
-	if len(prev) < 60 || utf8.RuneCountInString(prev) < 60 || endsSentence(prev) || strings.HasSuffix(prev, ";") ||
-		strings.Count(strings.TrimSpace(cur), " ") < 2 {
+	if utf8.RuneCountInString(prev) < 60 || endsSentence(prev) || strings.HasSuffix(prev, ";") ||
+		strings.Count(cur, " ") < 2 {
 		return false
 	}
 	r, _ := utf8.DecodeRuneInString(cur)

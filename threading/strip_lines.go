@@ -82,7 +82,7 @@ func mayEndAttribution(lines []string, i int) bool {
 		end = i + 1 // too short to start a wrapped attribution
 	}
 	for j := i; j < len(lines) && j < end; j++ {
-		t := strings.TrimRight(lines[j], " \t")
+		t := trimRightBlank(lines[j])
 		if strings.HasSuffix(t, ":") || strings.HasSuffix(t, "：") || endsWithVerb(t) ||
 			(strings.HasSuffix(t, ">") && strings.Contains(t, "@")) {
 			return true
@@ -92,6 +92,14 @@ func mayEndAttribution(lines []string, i int) bool {
 		}
 	}
 	return false
+}
+
+// trimRightBlank is strings.TrimRight(t, " \t"), without the cut set.
+func trimRightBlank(t string) string {
+	for len(t) > 0 && (t[len(t)-1] == ' ' || t[len(t)-1] == '\t') {
+		t = t[:len(t)-1]
+	}
+	return t
 }
 
 // endsWithVerb: t ends with a reply verb ("... wrote" without its colon).
@@ -197,6 +205,11 @@ func isAttribution(s string) bool {
 	if body == "" {
 		return false
 	}
+	// Without a colon or dashes only two forms: the verb last, or the
+	// date first and an address last.
+	if !colon && !dashed && !endsWithVerb(body) && !(isDigit(body[0]) && strings.ContainsAny(body[len(body)-1:], ">)]")) {
+		return false
+	}
 	if !looksDated(body) && !(russianUser(body) && endsWithVerb(body)) {
 		// "---- Anna Berg wrote ----" (Zoho) names no date: the dashes
 		// and a short name before the verb make it one.
@@ -297,7 +310,7 @@ func isInlineAttribution(trimmed string) bool {
 	if len(trimmed) > 2000 {
 		trimmed = trimmed[:2000]
 	}
-	if !startsLikeAttribution(strings.ToLower(trimmed[:min(len(trimmed), 12)])) {
+	if !startsLikeAttributionFold(trimmed) {
 		return false
 	}
 	lower := strings.ToLower(trimmed)
@@ -418,7 +431,13 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // an address or a year.
 func splitTrailingAttributions(lines []string) []string {
 	var out []string // nil until a line is split
-	for i := range lines {
+	for i, l := range lines {
+		if len(l) < 24 || l[0] == '>' { // the common lines, at once
+			if out != nil {
+				out = append(out, l)
+			}
+			continue
+		}
 		head, tail, ok := trailingAttribution(lines, i)
 		if !ok {
 			if out != nil {
@@ -482,10 +501,34 @@ func trailingAttribution(lines []string, i int) (head, tail string, ok bool) {
 	return "", "", false
 }
 
+// attributionStartsByByte lists the attributionStarts by their first
+// byte, in either case for ASCII letters; non-ASCII starts are listed
+// under every non-ASCII byte, since the upper and lower case of a letter
+// may start with different bytes.
+var attributionStartsByByte = func() (t [256][]string) {
+	for _, p := range attributionStarts {
+		c := p[0]
+		if c >= 0x80 {
+			for b := 0x80; b < 256; b++ {
+				t[b] = append(t[b], p)
+			}
+			continue
+		}
+		t[c] = append(t[c], p)
+		if 'a' <= c && c <= 'z' {
+			t[c-'a'+'A'] = append(t[c-'a'+'A'], p)
+		}
+	}
+	return t
+}()
+
 // startsLikeAttributionFold is startsLikeAttribution on s in any case,
 // without lowering it.
 func startsLikeAttributionFold(s string) bool {
-	for _, p := range attributionStarts {
+	if s == "" {
+		return false
+	}
+	for _, p := range attributionStartsByByte[s[0]] {
 		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
 			return true
 		}

@@ -102,7 +102,7 @@ func isDeviceSignature(trimmed string) bool {
 // isBareLink: a line that is only a link ("<https://...>"), as clients
 // put under a signature.
 func isBareLink(t string) bool {
-	t = strings.Trim(t, "<>‹›()[] ")
+	t = strings.TrimSuffix(strings.TrimPrefix(strings.Trim(t, "<>()[] "), "‹"), "›")
 	return (strings.HasPrefix(t, "http://") || strings.HasPrefix(t, "https://")) && !strings.ContainsAny(t, " \t")
 }
 
