@@ -11,29 +11,35 @@ import (
 // or header block) and a signature. Only the new text becomes the
 // conversation message; the caller keeps the full original with it.
 //
-// The stripper classifies every line (classify, strip_lines.go) and then
-// decides in two steps:
+// The stripper splits off an attribution that ends the person's last
+// line ("Thanks! On Mon, ... wrote:"), classifies every line (classify,
+// strip_lines.go) and then decides in two steps:
 //
 //  1. It cuts (drops the line and everything after it) at the first of:
 //     our own reply marker ("##- Please type your reply above this line
-//     -##", ReplyMarkerPrefix) below some new text; a forwarded message's
-//     head ("---------- Forwarded message ---------", "Begin forwarded
-//     message:") below some new text; Outlook's "-----Original
-//     Message-----" in any of its languages; a header block ("From: /
-//     Sent: / To: / Subject:" and their translations), also after a line
-//     of underscores or dashes; an attribution ("On <date>, <name>
-//     wrote:" in 19 languages, wrapped over up to three lines) followed
-//     by unquoted text; the "-- " signature delimiter.
-//  2. Above the cut, it keeps the text and every quote that new text
-//     follows, so inline answers keep the questions they answer, and
-//     drops the trailing quote after the last new line, the attribution
-//     lines, device signatures ("Sent from my iPhone", "Von meinem iPhone
-//     gesendet", ...) and Gmail's tracker glyph. A quote that holds our
-//     reply marker is our own notification and is dropped wherever it is.
+//     -##", ReplyMarkerPrefix) below some new text; Outlook's
+//     "-----Original Message-----" in any of its languages; a header
+//     block ("From: / Sent: / To: / Subject:" and their translations,
+//     with the dated line or the rule above it); a mailing list's
+//     footer; an attribution ("On <date>, <name> wrote:" in 20 languages,
+//     wrapped over up to four lines, and the dated forms without a verb)
+//     followed by unquoted text; a device signature ("Sent from my
+//     iPhone") followed by more text; the "-- " signature delimiter. A
+//     forward ("---------- Forwarded message ---------", "Begin
+//     forwarded message:", a header block with a "FW:" subject) is no
+//     cut: it and everything after it are kept.
+//  2. Above the cut, it keeps the text and drops the trailing quote after
+//     the last new line, the attribution lines, device signatures and
+//     Gmail's tracker glyph. Of the quote blocks that new text follows,
+//     one alone is the message answered (bottom-posting) and goes; two or
+//     more are questions answered in turn and keep their outermost
+//     level. A quote that holds our reply marker is our own notification
+//     and is dropped wherever it is.
 //
 // When in doubt it keeps: a forward with no note above it is kept whole,
 // and if nothing is left the input comes back unchanged: a message must
-// never come out empty. Runs of blank lines left behind fold into one.
+// never come out empty. Runs of blank lines left behind fold into one;
+// where lines were dropped between two lines of text, none is left.
 
 // MaxStripInput is how much of a body StripText examines: 256 KiB, far
 // more than anyone types. Text beyond it follows the state at the cap:
@@ -73,8 +79,17 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		lines[i] = strings.TrimRight(l, "\r")
 	}
 	input := lines
-	lines = splitTrailingAttributions(lines)
+	lines, splits := splitTrailingAttributions(lines)
 	keep, dropRest := decide(lines)
+	for _, h := range splits {
+		// A split stands only when it parts the person's text (kept)
+		// from an attribution (dropped); otherwise the line is read whole.
+		if !keep[h] || keep[h+1] {
+			lines = input
+			keep, dropRest = decide(lines)
+			break
+		}
+	}
 	kept, dropped, joined := joinKept(lines, keep, false, withQuoted)
 	if joined {
 		// Lines dropped between two kept lines of text leave no trace,

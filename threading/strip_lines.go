@@ -429,8 +429,9 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // attribution starts after a space or a dash with a capitalized start
 // word, runs to the end of the line (or over the next lines), and names
 // an address or a year.
-func splitTrailingAttributions(lines []string) []string {
-	var out []string // nil until a line is split
+func splitTrailingAttributions(lines []string) (out []string, splits []int) {
+	// out is nil until a line is split; splits are the indexes (in out)
+	// of the heads of split lines.
 	for i, l := range lines {
 		if len(l) < 24 || l[0] == '>' { // the common lines, at once
 			if out != nil {
@@ -448,12 +449,13 @@ func splitTrailingAttributions(lines []string) []string {
 		if out == nil {
 			out = append(make([]string, 0, len(lines)+1), lines[:i]...)
 		}
+		splits = append(splits, len(out))
 		out = append(out, head, tail)
 	}
 	if out == nil {
-		return lines
+		return lines, nil
 	}
-	return out
+	return out, splits
 }
 
 // maxTrailingTries bounds the start words trailingAttribution tries in
