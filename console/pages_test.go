@@ -197,3 +197,24 @@ func TestAdminSocketAccounts(t *testing.T) {
 		t.Errorf("why of an unknown message: %d", code)
 	}
 }
+
+// Issue 21, item 12: the success box shows a line chosen by key, never
+// text from the URL.
+func TestSuccessBoxShowsOnlyKnownLines(t *testing.T) {
+	f := newFixture(t)
+	c, tok := f.session("alice")
+	for _, p := range []string{"/log?done=Re-enter+your+password+at+https://evil.test", "/queue?done=%3Cb%3Ehi%3C/b%3E", "/templates?done=retried%20x"} {
+		_, body := f.get(c, p)
+		if strings.Contains(body, `class="flash"`) || strings.Contains(body, "evil.test") || strings.Contains(body, "Re-enter") {
+			t.Errorf("GET %s shows a success box or the URL's text", p)
+		}
+	}
+	r, _ := f.post(c, "/templates/welcome/switch", url.Values{"csrf": {tok}, "enabled": {"off"}})
+	loc := r.Header.Get("Location")
+	if r.StatusCode != http.StatusSeeOther || loc != "/templates?done=email-off" {
+		t.Fatalf("switch: %s to %q, want 303 to /templates?done=email-off", r.Status, loc)
+	}
+	if _, body := f.get(c, loc); !strings.Contains(body, `class="flash" role="status">✔ The email is now off.`) {
+		t.Errorf("GET %s does not show the line of its key", loc)
+	}
+}

@@ -3,7 +3,6 @@ package console
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -109,12 +108,10 @@ func formTemplate(r *http.Request) templates.Template {
 // the form, and the stored version is untouched.
 func (s *Server) saveTemplate(w http.ResponseWriter, r *http.Request) {
 	t := formTemplate(r)
-	var out templates.Template
 	err := templates.Validate(t)
 	if err == nil {
 		err = s.change(r, "template.save", t.Name, "", func(tx *store.Tx) error {
-			var err error
-			out, err = templates.Save(tx, t, s.Clock.Now())
+			_, err := templates.Save(tx, t, s.Clock.Now())
 			return err
 		})
 	}
@@ -136,7 +133,7 @@ func (s *Server) saveTemplate(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "save the template", err)
 		return
 	}
-	done(w, r, "/templates/"+url.PathEscape(t.Name), fmt.Sprintf("Saved as version %d.", out.Version))
+	done(w, r, "/templates/"+url.PathEscape(t.Name), "template-saved")
 }
 
 // previewAnswer is the JSON the live preview of console.js reads.
@@ -175,10 +172,8 @@ func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) resetTemplate(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	var out templates.Template
 	err := s.change(r, "template.reset", name, "", func(tx *store.Tx) error {
-		var err error
-		out, err = templates.Reset(tx, name, s.Clock.Now())
+		_, err := templates.Reset(tx, name, s.Clock.Now())
 		return err
 	})
 	if errors.Is(err, templates.ErrNotFound) {
@@ -189,7 +184,7 @@ func (s *Server) resetTemplate(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "reset the template", err)
 		return
 	}
-	done(w, r, "/templates/"+url.PathEscape(name), fmt.Sprintf("Reset to the default (version %d).", out.Version))
+	done(w, r, "/templates/"+url.PathEscape(name), "template-reset")
 }
 
 // switchTemplate turns a system email on or off (password reset: never off).
@@ -215,5 +210,5 @@ func (s *Server) switchTemplate(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("back") == "template" {
 		back = "/templates/" + url.PathEscape(name)
 	}
-	done(w, r, back, fmt.Sprintf("The %s email is now %s.", name, what))
+	done(w, r, back, "email-"+what)
 }
