@@ -202,9 +202,13 @@ func TestViewersLookButDoNotChange(t *testing.T) {
 			t.Errorf("viewer POST %s: %s, want 403", p, r.Status)
 		}
 	}
-	// A preview changes nothing: viewers may.
-	if r, _ := f.post(c, "/templates/welcome/preview", url.Values{"csrf": {tok}, "subject": {"Hi"}, "text": {"t"}, "html": {"<p>h</p>"}}); r.StatusCode != http.StatusOK {
-		t.Errorf("viewer preview: %s", r.Status)
+	// A draft is code the daemon runs: viewers may not preview one
+	// (issue 21, item 4), and their page does not offer it.
+	if r, _ := f.post(c, "/templates/welcome/preview", url.Values{"csrf": {tok}, "subject": {"Hi"}, "text": {"t"}, "html": {"<p>h</p>"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer preview of a draft: %s, want 403", r.Status)
+	}
+	if _, body := f.get(c, "/templates/welcome"); strings.Contains(body, "data-preview") || !strings.Contains(body, `id="preview-html"`) {
+		t.Error("a viewer's template page offers the live preview of drafts, or lacks the saved version's preview")
 	}
 	f.update(func(tx *store.Tx) error {
 		if !templates.Enabled(tx, templates.Welcome) {

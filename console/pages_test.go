@@ -218,3 +218,20 @@ func TestSuccessBoxShowsOnlyKnownLines(t *testing.T) {
 		t.Errorf("GET %s does not show the line of its key", loc)
 	}
 }
+
+// Issue 21, item 4: the doubling template of the issue, previewed by an
+// admin through the real handler, is refused with its part and line, and
+// the console answers the next request.
+func TestDoublingDraftPreviewRefused(t *testing.T) {
+	f := newFixture(t)
+	c, tok := f.session("alice")
+	text := `{{$x := printf "%01000000d" 0}}` + strings.Repeat(`{{$x = printf "%s%s" $x $x}}`, 12) + `{{len $x}}`
+	r, body := f.post(c, "/templates/welcome/preview", url.Values{"csrf": {tok}, "subject": {"s"}, "text": {text}, "html": {"<p></p>"}})
+	var a previewAnswer
+	if err := json.Unmarshal([]byte(body), &a); err != nil || r.StatusCode != http.StatusUnprocessableEntity || a.Part != "text" || a.Line != 1 {
+		t.Fatalf("preview of the doubling draft: %s %+v %v", r.Status, a, err)
+	}
+	if r, _ := f.get(c, "/templates/welcome"); r.StatusCode != http.StatusOK {
+		t.Fatalf("the next page: %s", r.Status)
+	}
+}

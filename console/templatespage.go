@@ -15,7 +15,7 @@ func (s *Server) templateRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /templates", s.read(s.templatesPage))
 	mux.Handle("GET /templates/{name}", s.read(s.templatePage))
 	mux.Handle("POST /templates/{name}", s.write(s.saveTemplate))
-	mux.Handle("POST /templates/{name}/preview", s.post(s.previewTemplate))
+	mux.Handle("POST /templates/{name}/preview", s.write(s.previewTemplate))
 	mux.Handle("POST /templates/{name}/reset", s.write(s.resetTemplate))
 	mux.Handle("POST /templates/{name}/switch", s.write(s.switchTemplate))
 }
@@ -145,7 +145,9 @@ type previewAnswer struct {
 }
 
 // previewTemplate renders the draft in the form with the sample data;
-// nothing is stored, so viewers may preview too.
+// nothing is stored, but a draft is code the daemon runs, so only admins
+// (who may save it anyway) preview drafts; viewers see the saved
+// version's preview on the page.
 func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) {
 	t := formTemplate(r)
 	var a previewAnswer
