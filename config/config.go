@@ -56,24 +56,27 @@ type Config struct {
 	WebhookURL       string
 	WebhookSecret    string
 	// outbound and hold queue
-	Hold             time.Duration
-	Outbound         string // capture, relay or mx
-	Relay            string
-	RelayUsername    string
-	RelayPassword    string
-	RelayInsecure    bool
-	MailFrom         string
-	MailFromName     string
-	OutboundDomain   string
-	MaxAge           time.Duration
-	RetryBase        time.Duration
-	QueueConcurrency int
-	DestConcurrency  int
-	SuppressAfter    int
-	ConversationCap  int // loop guard: inbound from one address per conversation per 30 min
-	RecipientCap     int // loop guard: automatic emails to one external address per hour
-	DKIMKey          string
-	DKIMSelector     string
+	Hold          time.Duration
+	Outbound      string // capture, relay or mx
+	Relay         string
+	RelayUsername string
+	RelayPassword string
+	RelayInsecure bool
+	// OutboundAllowPrivate lets --outbound mx connect to loopback,
+	// private, link-local and the daemon's own addresses.
+	OutboundAllowPrivate bool
+	MailFrom             string
+	MailFromName         string
+	OutboundDomain       string
+	MaxAge               time.Duration
+	RetryBase            time.Duration
+	QueueConcurrency     int
+	DestConcurrency      int
+	SuppressAfter        int
+	ConversationCap      int // loop guard: inbound from one address per conversation per 30 min
+	RecipientCap         int // loop guard: automatic emails to one external address per hour
+	DKIMKey              string
+	DKIMSelector         string
 
 	// sources says which layer set each setting that is not at its
 	// default ("flag --relay"), for errors about combinations.
@@ -150,6 +153,7 @@ var options = []option{
 	{name: "relay-username", help: "AUTH PLAIN/LOGIN user at the relay (none: no AUTH)", set: str(func(c *Config) *string { return &c.RelayUsername })},
 	{name: "relay-password", help: "AUTH password at the relay (prefer DESKMAIL_RELAY_PASSWORD)", set: str(func(c *Config) *string { return &c.RelayPassword })},
 	{name: "relay-insecure", def: []string{"false"}, isBool: true, help: "talk to the relay without STARTTLS (loopback relays only)", set: boolean(func(c *Config) *bool { return &c.RelayInsecure })},
+	{name: "outbound-allow-private", def: []string{"false"}, isBool: true, help: "let --outbound mx deliver to loopback, private, link-local and the daemon's own addresses", set: boolean(func(c *Config) *bool { return &c.OutboundAllowPrivate })},
 	{name: "mail-from", help: "From address of outgoing email (default: notifications@ the outbound domain)", set: str(func(c *Config) *string { return &c.MailFrom })},
 	{name: "mail-from-name", def: []string{"Helpdesk"}, help: "display name of the From address", set: str(func(c *Config) *string { return &c.MailFromName })},
 	{name: "outbound-domain", help: "domain of outgoing Message-IDs and bounce+ID addresses (default: the first --domain); replies use reply-domain", set: str(func(c *Config) *string { return &c.OutboundDomain })},

@@ -424,7 +424,7 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 			Password: cfg.RelayPassword, Insecure: cfg.RelayInsecure}
 		tr, ob.close, ob.where = r, r.Close, cfg.Relay
 	case "mx":
-		tr, ob.where = &mta.MX{Hostname: cfg.Hostname, Resolver: dns}, "MX lookup"
+		tr, ob.where = &mta.MX{Hostname: cfg.Hostname, Resolver: dns, AllowPrivate: cfg.OutboundAllowPrivate}, "MX lookup"
 	default:
 		dir := filepath.Join(cfg.Data, mta.CaptureDir)
 		tr, ob.where = &mta.Capture{Dir: dir}, dir
