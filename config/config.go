@@ -21,30 +21,37 @@ import (
 
 // Config is the daemon's settings.
 type Config struct {
-	SMTPAddr        string
-	LMTPAddr        string
-	HTTPAddr        string
-	Data            string
-	Store           string // "" for the bbolt file in Data, or a postgres:// URL shared by several nodes
-	Domains         []string
-	Hostname        string
-	MaxMessageBytes int64
-	MaxHeaderBytes  int64
-	MaxRecipients   int
-	MaxLineBytes    int
-	ReadTimeout     time.Duration
-	WriteTimeout    time.Duration
-	SessionTimeout  time.Duration
-	MaxConns        int
-	MaxConnsPerIP   int
-	TLSCert         string
-	TLSKey          string
-	TLSSelfSigned   bool
-	APIToken        string
-	Retention       time.Duration
-	ShutdownTimeout time.Duration
-	LogLevel        string
-	LogFormat       string
+	SMTPAddr string
+	LMTPAddr string
+	HTTPAddr string
+	// limits of the HTTP listener (package httplimit)
+	HTTPReadHeaderTimeout time.Duration
+	HTTPReadTimeout       time.Duration
+	HTTPWriteTimeout      time.Duration
+	HTTPIdleTimeout       time.Duration
+	HTTPMaxConns          int
+	HTTPMaxConnsPerIP     int
+	Data                  string
+	Store                 string // "" for the bbolt file in Data, or a postgres:// URL shared by several nodes
+	Domains               []string
+	Hostname              string
+	MaxMessageBytes       int64
+	MaxHeaderBytes        int64
+	MaxRecipients         int
+	MaxLineBytes          int
+	ReadTimeout           time.Duration
+	WriteTimeout          time.Duration
+	SessionTimeout        time.Duration
+	MaxConns              int
+	MaxConnsPerIP         int
+	TLSCert               string
+	TLSKey                string
+	TLSSelfSigned         bool
+	APIToken              string
+	Retention             time.Duration
+	ShutdownTimeout       time.Duration
+	LogLevel              string
+	LogFormat             string
 
 	// threading and sender checks
 	SupportAddresses []string       // open a new external conversation; default support@ each domain
@@ -115,6 +122,12 @@ var options = []option{
 	{name: "smtp-addr", def: []string{"127.0.0.1:2525"}, help: `SMTP listen address ("" or "off" disables)`, set: str(func(c *Config) *string { return &c.SMTPAddr })},
 	{name: "lmtp-addr", help: `LMTP listen address, host:port or unix:/path (off by default)`, set: str(func(c *Config) *string { return &c.LMTPAddr })},
 	{name: "http-addr", def: []string{"127.0.0.1:8025"}, help: `HTTP API listen address ("" or "off" disables)`, set: str(func(c *Config) *string { return &c.HTTPAddr })},
+	{name: "http-read-header-timeout", def: []string{"10s"}, help: "time an HTTP client has to send a request's header", set: duration(func(c *Config) *time.Duration { return &c.HTTPReadHeaderTimeout })},
+	{name: "http-read-timeout", def: []string{"60s"}, help: "time an HTTP client has to send a whole request, body included", set: duration(func(c *Config) *time.Duration { return &c.HTTPReadTimeout })},
+	{name: "http-write-timeout", def: []string{"60s"}, help: "time to write an HTTP answer (live streams: per event)", set: duration(func(c *Config) *time.Duration { return &c.HTTPWriteTimeout })},
+	{name: "http-idle-timeout", def: []string{"2m"}, help: "how long an idle HTTP keep-alive connection stays open", set: duration(func(c *Config) *time.Duration { return &c.HTTPIdleTimeout })},
+	{name: "http-max-connections", def: []string{"512"}, help: "open HTTP connections, all clients (more wait)", set: integer(func(c *Config) *int { return &c.HTTPMaxConns })},
+	{name: "http-max-connections-per-ip", def: []string{"64"}, help: "open HTTP connections from one IP address (IPv6: one /64); more are refused 503", set: integer(func(c *Config) *int { return &c.HTTPMaxConnsPerIP })},
 	{name: "data", def: []string{"./deskmail-data"}, help: "data folder (database, spool, secrets, control socket)", set: str(func(c *Config) *string { return &c.Data })},
 	{name: "domain", def: []string{"localhost"}, repeat: true, help: "a domain to accept mail for (repeatable; comma-separated in env)", set: list(setDomains)},
 	{name: "store", help: "shared database of several nodes: postgres://USER@HOST:PORT/DB?sslmode=... (default: the bbolt file in the data folder)", set: str(func(c *Config) *string { return &c.Store })},
