@@ -1,4 +1,4 @@
-package loopguard
+package mailmsg
 
 import (
 	"bytes"
@@ -6,15 +6,12 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/emersion/go-message/charset"
 )
 
-// maxWordsInput caps how much of an unstructured field (Subject) is
-// decoded: a subject that decides anything starts with its decisive words,
-// and a 200 KiB subject must cost no more than a short one.
-const maxWordsInput = 4 << 10
-
-// decodeWords decodes the RFC 2047 encoded words of an unstructured field
-// such as Subject, in one linear pass over at most maxWordsInput bytes.
+// DecodeWords decodes the RFC 2047 encoded words of an unstructured field
+// such as Subject, in one linear pass.
 //
 // It is more tolerant than mime.WordDecoder, because the subjects that
 // matter here are written by the mailers that break the rules most:
@@ -25,10 +22,7 @@ const maxWordsInput = 4 << 10
 // joined per charset before the charset is converted, which restores the
 // character. White space between two encoded words is dropped (RFC 2047
 // §6.2); anything that does not decode is kept as it was.
-func decodeWords(s string) string {
-	if len(s) > maxWordsInput {
-		s = s[:maxWordsInput]
-	}
+func DecodeWords(s string) string {
 	if !strings.Contains(s, "=?") {
 		return s
 	}
@@ -38,7 +32,7 @@ func decodeWords(s string) string {
 	var gap string   // white space after the last word, dropped if another follows
 	flush := func() {
 		if run != nil {
-			out.WriteString(toUTF8(runCS, run))
+			out.WriteString(ToUTF8(runCS, run))
 			run, runCS = nil, ""
 		}
 	}
@@ -83,6 +77,10 @@ func decodeWords(s string) string {
 	return out.String()
 }
 
+// maxWordText is the longest encoded text of one word read. RFC 2047
+// section 2 allows 75 characters per word; mailers write longer ones.
+const maxWordText = 1000
+
 // parseWord reads one encoded word "=?charset?enc?text?=" at the start of
 // s. It returns the lower-cased charset (without an RFC 2231 language),
 // the decoded bytes and the length consumed.
@@ -98,8 +96,13 @@ func parseWord(s string) (charset string, data []byte, n int, ok bool) {
 	}
 	enc := rest[q1+1]
 	text := rest[q1+3:]
+	if len(text) > maxWordText+2 {
+		// Look no further than a word can be long: "=?a?q?" repeated
+		// without a closing "?=" must cost linear time, not quadratic.
+		text = text[:maxWordText+2]
+	}
 	end := strings.Index(text, "?=")
-	if end < 0 || end > 1000 {
+	if end < 0 || end > maxWordText {
 		return "", nil, 0, false
 	}
 	text = text[:end]
@@ -168,14 +171,15 @@ func unhex(c byte) byte {
 	return c - 'A' + 10
 }
 
-// toUTF8 converts b from charset to UTF-8; unknown charsets and invalid
-// bytes become U+FFFD, never an error.
-func toUTF8(charset string, b []byte) string {
-	switch charset {
+// ToUTF8 converts b from charset (any name go-message's charset package
+// knows) to UTF-8; unknown charsets and invalid bytes become U+FFFD,
+// never an error.
+func ToUTF8(cs string, b []byte) string {
+	switch strings.ToLower(cs) {
 	case "utf-8", "utf8", "us-ascii", "ascii", "":
 		return strings.ToValidUTF8(string(b), "\uFFFD")
 	}
-	r, err := charsetReader(charset, bytes.NewReader(b))
+	r, err := charset.Reader(cs, bytes.NewReader(b))
 	if err != nil {
 		return strings.ToValidUTF8(string(b), "\uFFFD")
 	}
