@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/store"
@@ -46,15 +47,15 @@ func TestPipelineClassifiesIntoTheJournal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	secret, err := LoadOrCreateSecret(dir + "/" + LoopSecretFile)
+	secret, err := intake.LoadOrCreateSecret(dir + "/" + intake.LoopSecretFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := LoadOrCreateSecret(dir + "/" + LoopSecretFile)
+	again, _ := intake.LoadOrCreateSecret(dir + "/" + intake.LoopSecretFile)
 	if string(again) != string(secret) {
 		t.Error("the secret changed between starts")
 	}
-	cl := &Classifier{DB: db, Clock: clock.NewFake(time.Now()), Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
+	cl := &intake.Classifier{DB: db, Clock: clock.NewFake(time.Now()), Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
 	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Step: cl.Step}
 	runUntilDrained(t, p, db)
 	es, _ := journal.Query(db, journal.Filter{})
@@ -84,7 +85,7 @@ func TestRateLimitMakesAFloodLooping(t *testing.T) {
 	defer db.Close()
 	clk := clock.NewFake(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: "mx.test"}
-	cl := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{RateLimit: 3, RateWindow: 10 * time.Minute})}
+	cl := &intake.Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{RateLimit: 3, RateWindow: 10 * time.Minute})}
 	classes := func(rcpt string, n int) []string {
 		var out []string
 		for i := 0; i < n; i++ {
@@ -141,15 +142,15 @@ func TestPipelineRetriesFailedStepAndSurvivesPrunedEntry(t *testing.T) {
 	var mu sync.Mutex
 	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		RetryBase: time.Millisecond, RetryMax: time.Millisecond,
-		Step: func(_ context.Context, m inbound.Meta) (Result, error) {
+		Step: func(_ context.Context, m inbound.Meta) (intake.Result, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			calls[m.MessageID]++
 			if m.MessageID == "<a@x>" && calls[m.MessageID] < 3 {
-				return Result{}, errors.New("too many open files")
+				return intake.Result{}, errors.New("too many open files")
 			}
-			return Result{Apply: func(tx *store.Tx) error {
-				return updateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = "done" })
+			return intake.Result{Apply: func(tx *store.Tx) error {
+				return intake.UpdateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = "done" })
 			}}, nil
 		}}
 	runUntilDrained(t, p, db)

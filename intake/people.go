@@ -1,4 +1,4 @@
-package gateway
+package intake
 
 import (
 	"github.com/deskmail/deskmail/model"

@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/store"
 )
@@ -83,7 +84,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 	}
 	log := p.Log.With("msg", t.id)
 	m, err := inbound.Load(p.DB, t.id)
-	var res Result
+	var res intake.Result
 	if err == nil && p.Step != nil {
 		res, err = p.safeStep(ctx, m)
 	}
@@ -181,7 +182,7 @@ func (p *Pipeline) setback(log interface {
 			if err := inbound.Fail(tx, t.id, p.owner, t.st.Fence, reason, now); err != nil {
 				return err
 			}
-			return updateEntry(tx, m.JournalID, func(e *journal.Entry) {
+			return intake.UpdateEntry(tx, m.JournalID, func(e *journal.Entry) {
 				e.Action = "failed: " + reason + "; kept: `deskmail inbound retry " + t.id + "` processes it again"
 			})
 		}, append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID))...)
@@ -203,7 +204,7 @@ func (p *Pipeline) setback(log interface {
 		if _, err := inbound.Defer(tx, t.id, p.owner, t.st.Fence, reason, next); err != nil {
 			return err
 		}
-		return updateEntry(tx, m.JournalID, func(e *journal.Entry) {
+		return intake.UpdateEntry(tx, m.JournalID, func(e *journal.Entry) {
 			e.Action = fmt.Sprintf("pending: %s (attempt %d; next at %s)", reason, attempt, next.UTC().Format(time.RFC3339))
 		})
 	}, store.Background(), inbound.ClaimReads([]string{t.id}), journal.Reads(m.JournalID))
@@ -236,7 +237,7 @@ func (p *Pipeline) release(log interface{ Warn(string, ...any) }, t *task, next 
 
 // safeStep runs the step; a panic is a permanent failure of this email,
 // not of the daemon.
-func (p *Pipeline) safeStep(ctx context.Context, m inbound.Meta) (res Result, err error) {
+func (p *Pipeline) safeStep(ctx context.Context, m inbound.Meta) (res intake.Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = permanent(fmt.Errorf("processing step panicked: %v", r))

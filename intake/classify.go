@@ -1,7 +1,8 @@
-package gateway
+package intake
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -92,7 +93,7 @@ func (c *Classifier) classify(m inbound.Meta, raw []byte) (loopguard.Verdict, fu
 		}); err != nil {
 			return err
 		}
-		return updateEntry(tx, m.JournalID, func(e *journal.Entry) {
+		return UpdateEntry(tx, m.JournalID, func(e *journal.Entry) {
 			e.Class, e.Reasons, e.Action = string(v.Class), v.Reasons, action
 		})
 	}
@@ -169,7 +170,7 @@ func LoadOrCreateSecret(path string) ([]byte, error) {
 		return nil, err
 	}
 	k := make([]byte, 32)
-	if _, err := randRead(k); err != nil {
+	if _, err := rand.Read(k); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {

@@ -1,4 +1,4 @@
-package gateway
+package intake
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 			if err := classified(tx); err != nil {
 				return err
 			}
-			return updateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = "dropped: " + reason })
+			return UpdateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = "dropped: " + reason })
 		}}, nil
 	}
 	if authTemporary(job.auth) && s.claimsStaff(job.email.From) {
@@ -140,5 +140,5 @@ func (s *InboundStep) recordBounce(tx *store.Tx, m inbound.Meta, r loopguard.Bou
 			action += " (" + r.Status + ")"
 		}
 	}
-	return updateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = action })
+	return UpdateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = action })
 }

@@ -1,4 +1,4 @@
-package gateway
+package intake
 
 import (
 	"fmt"
@@ -83,7 +83,7 @@ func (j *threadJob) hold(tx *store.Tx, conv, reason string) (outcome, error) {
 	}); err != nil {
 		return outcome{}, err
 	}
-	if err := updateEntry(tx, j.m.JournalID, func(e *journal.Entry) {
+	if err := UpdateEntry(tx, j.m.JournalID, func(e *journal.Entry) {
 		e.Class = string(loopguard.Looping)
 		e.Reasons = append([]string{reason}, e.Reasons...)
 	}); err != nil {

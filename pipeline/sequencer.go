@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 // sequencer keeps, per ordering key (inbound.OrderKeys), the last email
 // this process has in flight with that key. An email entering waits, before

@@ -1,4 +1,4 @@
-package console
+package operators
 
 import (
 	"encoding/json"
@@ -71,7 +71,8 @@ func CheckPassword(p string) error {
 	return nil
 }
 
-func checkOperator(name, role string) error {
+// Check refuses an account name or role the store would not take.
+func Check(name, role string) error {
 	if !operatorName.MatchString(name) {
 		return &InputError{"name", "1-64 lowercase letters, digits, '.', '_', '@' or '-', starting with a letter or digit"}
 	}
@@ -92,7 +93,7 @@ func HashPassword(p string) ([]byte, error) {
 
 // AddOperator creates an account with a hash from HashPassword.
 func AddOperator(tx *store.Tx, name, role string, hash []byte, now time.Time) (Operator, error) {
-	if err := checkOperator(name, role); err != nil {
+	if err := Check(name, role); err != nil {
 		return Operator{}, err
 	}
 	if tx.Get(bOperators, []byte(name)) != nil {

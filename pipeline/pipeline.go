@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
-	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -34,7 +34,7 @@ import (
 type Pipeline struct {
 	DB    *store.DB
 	Log   *slog.Logger
-	Step  func(ctx context.Context, m inbound.Meta) (Result, error)
+	Step  func(ctx context.Context, m inbound.Meta) (intake.Result, error)
 	Clock clock.Clock // default clock.Real
 	// Workers bounds the emails processed at once (default DefaultWorkers).
 	Workers int
@@ -73,13 +73,6 @@ type Pipeline struct {
 // commit mostly waits for DNS, so it takes many workers to keep two cores
 // busy when lookups take tens of milliseconds.
 const DefaultWorkers = 32
-
-// Result is what processing a message produced; it is written into the
-// message's journal entry.
-type Result struct {
-	Apply func(tx *store.Tx) error // extra writes in the same commit
-	After func()                   // runs once that commit is durable
-}
 
 func (p *Pipeline) init() {
 	p.once.Do(func() {
@@ -341,20 +334,6 @@ func (p *Pipeline) refreshBacklog() {
 	if err := p.Backlog.Load(p.DB); err != nil {
 		p.Log.Warn("count pending emails", "err", err)
 	}
-}
-
-// updateEntry rewrites a journal entry; an entry already pruned (a backlog
-// older than the retention) is not an error: there is nothing to annotate,
-// and the message must still leave the pending list.
-func updateEntry(tx *store.Tx, id string, fn func(*journal.Entry)) error {
-	if id == "" {
-		return nil // the record could not be read: no entry to annotate
-	}
-	err := journal.Update(tx, id, fn)
-	if errors.Is(err, journal.ErrNotFound) {
-		return nil
-	}
-	return err
 }
 
 func (p *Pipeline) backoff(attempt int) time.Duration {

@@ -1,4 +1,4 @@
-package gateway
+package intake
 
 import (
 	"context"
@@ -93,7 +93,7 @@ func (j *threadJob) apply(tx *store.Tx) error {
 	if err != nil {
 		return err
 	}
-	return updateEntry(tx, j.m.JournalID, func(e *journal.Entry) {
+	return UpdateEntry(tx, j.m.JournalID, func(e *journal.Entry) {
 		e.Conversation, e.ThreadBy, e.Auth, e.Action = o.conv, o.by, j.auth.String(), o.action
 		e.Person = o.person
 		if o.message != "" {

@@ -1,4 +1,4 @@
-package gateway
+package intake
 
 import (
 	"errors"
@@ -55,7 +55,7 @@ func ExplainThreadIn(storeSpec, dataDir string, raw []byte, rcpts, support []str
 			return none(err.Error())
 		}
 		defer os.RemoveAll(tmp)
-		if k, err := ReadSharedSecret(storeSpec, threading.KeyFile); err == nil && k != nil {
+		if k, err := store.ReadSharedSecret(storeSpec, threading.KeyFile); err == nil && k != nil {
 			if err := os.WriteFile(filepath.Join(tmp, threading.KeyFile), k, 0o600); err != nil {
 				return none(err.Error())
 			}

@@ -1,4 +1,4 @@
-package console
+package operators
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 // not hand out live cookies. An index (operator \x00 key) lets a password
 // change or a removal end every session of one operator.
 const (
-	bSessions      = "console_sessions"
+	BucketSessions = "console_sessions"
 	bSessionsOwner = "console_sessions_by_operator"
 )
 
@@ -28,9 +28,6 @@ const (
 	// oldest ends when a new one would pass it.
 	MaxSessionsPerOperator = 20
 )
-
-// CookieName is the session cookie.
-const CookieName = "deskmail_session"
 
 // Session is one logged-in browser.
 type Session struct {
@@ -66,7 +63,7 @@ func StartSession(tx *store.Tx, op, ip string, now time.Time) (string, Session, 
 		return "", s, err
 	}
 	k := sessionKey(id)
-	if err := tx.Put(bSessions, k, b); err != nil {
+	if err := tx.Put(BucketSessions, k, b); err != nil {
 		return "", s, err
 	}
 	return id, s, tx.Put(bSessionsOwner, ownerKey(op, k), nil)
@@ -79,7 +76,7 @@ func LookupSession(tx *store.Tx, id string, now time.Time) (Session, bool) {
 	if id == "" || len(id) > 128 {
 		return s, false
 	}
-	b := tx.Get(bSessions, sessionKey(id))
+	b := tx.Get(BucketSessions, sessionKey(id))
 	if b == nil || json.Unmarshal(b, &s) != nil || !now.Before(s.Expires) {
 		return Session{}, false
 	}
@@ -90,12 +87,12 @@ func LookupSession(tx *store.Tx, id string, now time.Time) (Session, bool) {
 func EndSession(tx *store.Tx, id string) error {
 	k := sessionKey(id)
 	var s Session
-	if b := tx.Get(bSessions, k); b != nil && json.Unmarshal(b, &s) == nil {
+	if b := tx.Get(BucketSessions, k); b != nil && json.Unmarshal(b, &s) == nil {
 		if err := tx.Delete(bSessionsOwner, ownerKey(s.Operator, k)); err != nil {
 			return err
 		}
 	}
-	return tx.Delete(bSessions, k)
+	return tx.Delete(BucketSessions, k)
 }
 
 // sessionsOf returns the keys of op's sessions.
@@ -123,7 +120,7 @@ func trimSessions(tx *store.Tx, op string, now time.Time) error {
 	var oldestAt time.Time
 	for _, k := range keys {
 		var s Session
-		b := tx.Get(bSessions, k)
+		b := tx.Get(BucketSessions, k)
 		if b == nil || json.Unmarshal(b, &s) != nil || !now.Before(s.Expires) {
 			if err := dropSession(tx, op, k); err != nil {
 				return err
@@ -142,7 +139,7 @@ func trimSessions(tx *store.Tx, op string, now time.Time) error {
 }
 
 func dropSession(tx *store.Tx, op string, k []byte) error {
-	if err := tx.Delete(bSessions, k); err != nil {
+	if err := tx.Delete(BucketSessions, k); err != nil {
 		return err
 	}
 	return tx.Delete(bSessionsOwner, ownerKey(op, k))

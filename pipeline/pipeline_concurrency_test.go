@@ -1,4 +1,4 @@
-package gateway
+package pipeline
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/deskmail/deskmail/auth/dnstest"
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/model"
@@ -33,10 +34,10 @@ import (
 type pipeFixture struct {
 	db   *store.DB
 	dns  *dnstest.Server
-	step *InboundStep
+	step *intake.InboundStep
 	// stepOn builds the step over another handle of the store (a second
 	// node on a shared database).
-	stepOn func(db *store.DB) *InboundStep
+	stepOn func(db *store.DB) *intake.InboundStep
 	recv   *inbound.Receiver
 	runs   []func()
 }
@@ -77,10 +78,10 @@ func newPipeFixtureOn(t *testing.T, open func(dir string) (*store.DB, error)) *p
 		t.Fatal(err)
 	}
 	f := &pipeFixture{db: db, dns: srv}
-	f.stepOn = func(db *store.DB) *InboundStep {
-		return &InboundStep{DB: db,
-			Classify: &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{})},
-			Thread: &Threader{Keyring: keys, Clock: clk, ReplyDomains: []string{"help.test"}, Policy: PolicyQuarantine,
+	f.stepOn = func(db *store.DB) *intake.InboundStep {
+		return &intake.InboundStep{DB: db,
+			Classify: &intake.Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{})},
+			Thread: &intake.Threader{Keyring: keys, Clock: clk, ReplyDomains: []string{"help.test"}, Policy: intake.PolicyQuarantine,
 				SupportAddresses: []string{"help@help.test"},
 				Auth:             &auth.Checker{Resolver: res, Budget: time.Minute}}}
 	}
@@ -336,7 +337,7 @@ func TestPermanentFailureIsKeptAndRetried(t *testing.T) {
 	var mu sync.Mutex
 	p := f.run("node", func(p *Pipeline) {
 		step := p.Step
-		p.Step = func(ctx context.Context, m inbound.Meta) (Result, error) {
+		p.Step = func(ctx context.Context, m inbound.Meta) (intake.Result, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if broken.Load() && m.MessageID == "<bad@x.test>" {
@@ -358,7 +359,7 @@ func TestPermanentFailureIsKeptAndRetried(t *testing.T) {
 		t.Errorf("journal of the failed email: %q", es[0].Action)
 	}
 	broken.Store(false)
-	if err := f.db.Update(context.Background(), func(tx *store.Tx) error { return RequeueInbound(tx, bad) }); err != nil {
+	if err := f.db.Update(context.Background(), func(tx *store.Tx) error { return Requeue(tx, bad) }); err != nil {
 		t.Fatal(err)
 	}
 	p.Wake(bad)
