@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/queue"
@@ -87,4 +88,29 @@ func TestLogAndQueueListEscapeControlCharacters(t *testing.T) {
 			t.Errorf("%v --json: subject %q (%v), want it exact", args, v.Subject, err)
 		}
 	}
+}
+
+// FuzzTermSafe: whatever the text, the escaped form has no control
+// character but the layout it keeps, is valid UTF-8, and is left alone by
+// a second pass.
+func FuzzTermSafe(f *testing.F) {
+	for _, s := range []string{"", "plain", "\x1b]0;pwned\a\x1b[2J", "a\u009bb\x9bc", "tab\tnew\nline\r", "\xff\xfe\u202e"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, keep := range []bool{false, true} {
+			out := termSafe(s, keep)
+			if !utf8.ValidString(out) {
+				t.Fatalf("termSafe(%q, %v) = %q: not UTF-8", s, keep, out)
+			}
+			for _, r := range out {
+				if (r < 0x20 && !(keep && (r == '\n' || r == '\t'))) || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+					t.Fatalf("termSafe(%q, %v) = %q keeps %U", s, keep, out, r)
+				}
+			}
+			if again := termSafe(out, keep); again != out {
+				t.Fatalf("a second pass changed %q to %q", out, again)
+			}
+		}
+	})
 }
