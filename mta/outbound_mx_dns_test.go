@@ -15,21 +15,29 @@ import (
 	"github.com/deskmail/deskmail/queue"
 )
 
-// Direct delivery asks the daemon's shared caching resolver: the MX order,
-// and the implicit MX of a domain without one (RFC 5321 section 5.1),
-// hold through it.
-func TestMXThroughTheSharedResolver(t *testing.T) {
+// dnsServer is a real DNS server on loopback and the daemon's caching
+// resolver asking it.
+func dnsServer(t *testing.T) (*dnstest.Server, *auth.DNS) {
+	t.Helper()
 	srv, err := dnstest.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
-	srv.MX("dest.test", "mx2.dest.test", 20)
-	srv.MX("dest.test", "mx1.dest.test", 10)
+	t.Cleanup(srv.Close)
 	res, err := auth.NewDNS(srv.Addr, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, res
+}
+
+// Direct delivery asks the daemon's shared caching resolver: the MX order,
+// and the implicit MX of a domain without one (RFC 5321 section 5.1),
+// hold through it.
+func TestMXThroughTheSharedResolver(t *testing.T) {
+	srv, res := dnsServer(t)
+	srv.MX("dest.test", "mx2.dest.test", 20)
+	srv.MX("dest.test", "mx1.dest.test", 10)
 	m := &MX{Resolver: res}
 	hosts, err := m.hosts(context.Background(), "dest.test")
 	if err != nil || strings.Join(hosts, " ") != "mx1.dest.test mx2.dest.test" {
@@ -51,11 +59,7 @@ func TestMXThroughTheSharedResolver(t *testing.T) {
 // whose MX resolves to one, through a real DNS server; a public MX of the
 // same domain is still tried, and outbound-allow-private lets them all.
 func TestMXRefusesNonPublicAddresses(t *testing.T) {
-	srv, err := dnstest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, res := dnsServer(t)
 	srv.MX("internal.test", "mx.internal.test", 10)
 	srv.IP("mx.internal.test", "10.0.0.5", "fd00::25")
 	srv.MX("meta.test", "metadata.meta.test", 10)
@@ -69,10 +73,6 @@ func TestMXRefusesNonPublicAddresses(t *testing.T) {
 	srv.IP("in.mixed.test", "192.168.1.10")
 	srv.IP("out.mixed.test", "192.0.2.25")
 	srv.IP("nomx.test", "0.0.0.0")
-	res, err := auth.NewDNS(srv.Addr, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sink := newSink(t, true)
 	_, port, _ := net.SplitHostPort(sink.addr)
 	var mu sync.Mutex
