@@ -236,3 +236,13 @@ func TestDoublingDraftPreviewRefused(t *testing.T) {
 		t.Fatalf("the next page: %s", r.Status)
 	}
 }
+
+// Every key the handlers pass to done has its line.
+func TestEveryFlashKeyHasALine(t *testing.T) {
+	for _, key := range []string{"automation-saved", "automation-on", "automation-off", "automation-deleted", "retried", "cancelled",
+		"template-saved", "template-reset", "email-on", "email-off"} {
+		if flashes[key] == "" {
+			t.Errorf("no line for %q", key)
+		}
+	}
+}

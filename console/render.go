@@ -158,8 +158,9 @@ var flashes = map[string]string{
 // saying what happened (the Post/Redirect/Get pattern: a reload does not
 // send the form again).
 func done(w http.ResponseWriter, r *http.Request, to, key string) {
-	if _, ok := flashes[key]; !ok {
-		panic("console: no flash " + key)
+	if _, ok := flashes[key]; !ok { // a key missing from flashes: no line, the change is done all the same
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return
 	}
 	sep := "?"
 	if strings.Contains(to, "?") {
