@@ -120,14 +120,18 @@ func endsWithVerb(t string) bool {
 }
 
 // verbLastRunes are the last letters of the replyVerbs.
-var verbLastRunes = func() map[rune]bool {
+var verbLastRunes = runeSet(replyVerbs, utf8.DecodeLastRuneInString)
+
+// runeSet is the set of the runes pick takes from each of words (their
+// first or their last).
+func runeSet(words []string, pick func(string) (rune, int)) map[rune]bool {
 	m := map[rune]bool{}
-	for _, v := range replyVerbs {
-		r, _ := utf8.DecodeLastRuneInString(v)
+	for _, w := range words {
+		r, _ := pick(w)
 		m[r] = true
 	}
 	return m
-}()
+}
 
 // isPostedBy: a forum's "Posted by <name> on 01/21/2026" above the post.
 func isPostedBy(t string) bool {

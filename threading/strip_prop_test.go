@@ -70,7 +70,12 @@ func isLineSubsequence(out, in string, part func(s, p string) bool) bool {
 }
 
 func goldenInputs(t testing.TB, ext string) []string {
-	files, err := filepath.Glob("testdata/strip/*" + ext)
+	return readInputs(t, "testdata/strip/*"+ext)
+}
+
+// readInputs returns the contents of the files pattern matches.
+func readInputs(t testing.TB, pattern string) []string {
+	files, err := filepath.Glob(pattern)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,17 +96,7 @@ func TestStripProperties(t *testing.T) {
 		t.Fatalf("only %d text inputs", len(inputs))
 	}
 	// The differential corpora's bodies too (replycorpus_test.go).
-	corpus, err := filepath.Glob("testdata/replycorpus/*/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range corpus {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs = append(inputs, string(b))
-	}
+	inputs = append(inputs, readInputs(t, "testdata/replycorpus/*/*.txt")...)
 	for _, in := range inputs {
 		checkStripProperties(t, in)
 	}

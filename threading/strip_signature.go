@@ -21,14 +21,7 @@ const maxDeviceSignature = 120
 
 // deviceSignatureFirst holds the first letters (lowercased) of the
 // deviceSignatures, and of the lines deviceSignatureEnds end.
-var deviceSignatureFirst = func() map[rune]bool {
-	m := map[rune]bool{}
-	for _, p := range deviceSignatures {
-		r, _ := utf8.DecodeRuneInString(p)
-		m[r] = true
-	}
-	return m
-}()
+var deviceSignatureFirst = runeSet(deviceSignatures, utf8.DecodeRuneInString)
 
 // mayBeDeviceSignature is a cheap test before isDeviceSignature lowers
 // the line: its first letter starts a known signature, or it has one of
