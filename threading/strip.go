@@ -111,6 +111,10 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		return strings.Join(foldBlank(input), "\n"), "", false
 	}
 	out = strings.Join(foldBlank(kept), "\n")
+	if rest == "" {
+		// White space ending the text is nobody's word ("If that \n").
+		out = strings.TrimRight(out, " \t\u00a0")
+	}
 	quoted = strings.Join(foldBlank(dropped), "\n")
 	if rest != "" {
 		if dropRest {
