@@ -179,16 +179,22 @@ func endsSentence(s string) bool {
 
 // isAttribution tells whether s (lowercased, lines joined) is a quote's
 // attribution: it ends with a colon (or is framed by dashes, as Zoho
-// writes "---- On ... wrote ----"), names a date, a time or an address,
-// and has the shape of one of the clients' forms:
+// writes "---- On ... wrote ----"; or, without either, ends with the verb
+// or is date-first with an address last), names a date, a time or an
+// address, and has the shape of one of the clients' forms:
 //
 //   - "On <date>, <name> wrote:" and translations: a start word (On, Am,
-//     Le, El, Em, Il, Op, Den, Dnia, W dniu, Dne, В ...);
-//   - "<date> <name> <addr> napisał(a):": the verb at the end;
+//     Le, El, Em, Il, Op, Den, Dnia, W dniu, Dne, В, Vào ...); also
+//     "On <date>, <name> sent:";
+//   - "<date> <name> <addr> napisał(a):": the verb at the end (also
+//     "пользователь <name> написал:" with no year);
 //   - "<name> <addr> schrieb am <date>:", "<date> skrev <name> <addr>:":
-//     the verb next to the address;
+//     the verb next to the address; "<date> skrev <name>:" with a short
+//     name after the verb;
 //   - "<date>, <name> <addr>:" with no verb (Gmail in Russian, Japanese,
-//     Korean; old Gmail's "2016-03-03 17:21 GMT+01:00 Some One <x@y>:").
+//     Korean; old Gmail's "2016-03-03 17:21 GMT+01:00 Some One <x@y>:";
+//     "2011/4/7 Name <x@y>" without the colon);
+//   - "---- <name> wrote ----" (Zoho): dashes, a short name, no date.
 func isAttribution(s string) bool {
 	s = strings.TrimSpace(s)
 	dashed := strings.HasPrefix(s, "--")
