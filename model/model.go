@@ -166,6 +166,9 @@ func PutPerson(tx *store.Tx, p Person) error {
 	if err := setIndex(tx, bUsersAllReply, p.ID, isUser && p.Settings.FromUsers == notify.FromUsersAll); err != nil {
 		return err
 	}
+	if err := indexStaffName(tx, old, p); err != nil {
+		return err
+	}
 	return put(tx, bPeople, p.ID, p)
 }
 
