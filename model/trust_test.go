@@ -148,7 +148,7 @@ func TestStaffNamed(t *testing.T) {
 			}
 		}
 	}
-	_ = db.View(func(tx *store.Tx) error { check(tx); return nil }) // scans
+	_ = db.View(func(tx *store.Tx) error { check(tx); return nil })                         // scans
 	_ = db.Update(context.Background(), func(tx *store.Tx) error { check(tx); return nil }) // builds
-	_ = db.View(func(tx *store.Tx) error { check(tx); return nil }) // reads the index
+	_ = db.View(func(tx *store.Tx) error { check(tx); return nil })                         // reads the index
 }
