@@ -146,6 +146,15 @@ func TestForgedSenderIsSentNothing(t *testing.T) {
 	if !strings.Contains(cancelled.Reason, "unverified email") {
 		t.Errorf("cancelled email to the target: reason %q", cancelled.Reason)
 	}
+	// No system or automated email either, whatever the web app asks.
+	var outcome map[string]any
+	p.apiJSON(t, "POST", "/v1/events", `{"id":"ev1","type":"user.created","person":"`+first.Person+`"}`, &outcome)
+	welcome := waitEntry(t, p, func(e journal.Entry) bool {
+		return e.Direction == journal.Out && e.Status == journal.StatusCancelled && strings.Contains(e.Reason, "no agent has written to it")
+	})
+	if len(welcome.EnvelopeTo) != 1 || welcome.EnvelopeTo[0] != "target@victim.test" {
+		t.Errorf("cancelled system email: %+v", welcome)
+	}
 	quiesce(t, p)
 	if got := mailsTo(t, sink, "target@victim.test"); len(got) != 0 {
 		t.Fatalf("the forged address received %d emails: %q", len(got), got)

@@ -192,6 +192,11 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 	if err != nil {
 		return outcome{}, err
 	}
+	if mk.unverified && f.Author == nil {
+		if err := model.MarkUnverified(tx, author); err != nil {
+			return outcome{}, err
+		}
+	}
 	conv := o.conv
 	if d.Verdict == verdictOpen {
 		c := &model.Conversation{ID: store.NewID(j.now), Kind: model.External, Followers: []string{author},

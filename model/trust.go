@@ -19,6 +19,8 @@ import (
 //
 // EmailWithheld is the one rule every path that emails a person about a
 // message applies (messaging's recipients, the hold queue's re-check).
+// A person made from an unverified email (Person.Unverified) is sent no
+// system or automated email either (queue.Mailer.EnqueueSystem).
 
 // bEmailMessages maps an email's Message-ID (canonical) to the message it
 // became, to find the email a reply answers.
@@ -54,7 +56,27 @@ func noteAgentWrote(tx *store.Tx, c *Conversation, author Person, at time.Time) 
 		return nil
 	}
 	c.AgentWrote = &at
-	return put(tx, bConversations, c.ID, c)
+	if err := put(tx, bConversations, c.ID, c); err != nil {
+		return err
+	}
+	// The agent has seen the conversation the person opened: they may
+	// hear from us now.
+	var p Person
+	if err := get(tx, bPeople, c.OpenedUnverified, &p); err != nil || !p.Unverified {
+		return nil
+	}
+	p.Unverified = false
+	return put(tx, bPeople, p.ID, p)
+}
+
+// MarkUnverified marks a person made from an unauthenticated email.
+func MarkUnverified(tx *store.Tx, id string) error {
+	p, err := GetPerson(tx, id)
+	if err != nil || p.Unverified {
+		return err
+	}
+	p.Unverified = true
+	return put(tx, bPeople, p.ID, p)
 }
 
 func indexEmailMessage(tx *store.Tx, messageID, msg string) error {

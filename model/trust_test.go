@@ -25,7 +25,7 @@ func TestUnverifiedOpenerUntilAnAgentWrites(t *testing.T) {
 	var c Conversation
 	err = db.Update(context.Background(), func(tx *store.Tx) error {
 		for _, p := range []Person{
-			{ID: "target", Kind: notify.KindCustomer, Settings: notify.DefaultSettings()},
+			{ID: "target", Kind: notify.KindCustomer, Settings: notify.DefaultSettings(), Unverified: true},
 			{ID: "mallory", Kind: notify.KindCustomer, Settings: notify.DefaultSettings()},
 			{ID: "ada", Kind: notify.KindUser, Settings: notify.DefaultSettings()},
 			{ID: "bot", Kind: notify.KindBot, Settings: notify.DefaultSettings()},
@@ -33,6 +33,13 @@ func TestUnverifiedOpenerUntilAnAgentWrites(t *testing.T) {
 			if err := PutPerson(tx, p); err != nil {
 				return err
 			}
+		}
+		// Replaced without the mark (the web app), the person keeps it.
+		if err := PutPerson(tx, Person{ID: "target", Kind: notify.KindCustomer, Settings: notify.DefaultSettings()}); err != nil {
+			return err
+		}
+		if p, _ := GetPerson(tx, "target"); !p.Unverified {
+			t.Error("replacing the person dropped its unverified mark")
 		}
 		if err := PutConversation(tx, &Conversation{ID: "c", Kind: External, Followers: []string{"target"}, OpenedUnverified: "target"}); err != nil {
 			return err
@@ -48,6 +55,9 @@ func TestUnverifiedOpenerUntilAnAgentWrites(t *testing.T) {
 		// The web app replaces the conversation, knowing nothing of this.
 		if err := PutConversation(tx, &Conversation{ID: "c", Kind: External, Followers: []string{"target", "mallory", "ada"}}); err != nil {
 			return err
+		}
+		if p, _ := GetPerson(tx, "target"); p.Unverified {
+			t.Error("the person is still unverified after an agent wrote in the conversation they opened")
 		}
 		c, err = GetConversation(tx, "c")
 		return err

@@ -4,6 +4,7 @@ import (
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/templates"
 )
 
 // withheld applies model.EmailWithheld at the end of a hold: a message by
@@ -46,4 +47,19 @@ func (m *Mailer) authorName(tx *store.Tx, id string) (string, error) {
 		addr = " <" + p.Emails[0] + ">"
 	}
 	return p.Name + addr + " (external)", nil
+}
+
+// unverifiedPerson is why a system or automated email must not go to
+// person: they were made from an email whose From was not authenticated,
+// and no agent has written in a conversation they opened since. The
+// password reset is the exception: it can never be switched off (SPEC
+// section 8), carries only our own words, and goes where it is asked for.
+func unverifiedPerson(tx *store.Tx, person, template string) string {
+	if person == "" || template == templates.PasswordReset {
+		return ""
+	}
+	if p, err := model.GetPerson(tx, person); err == nil && p.Unverified {
+		return "the address came from an unverified email and no agent has written to it yet"
+	}
+	return ""
 }
