@@ -7,7 +7,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -48,20 +47,7 @@ func trustDaemon(t *testing.T, dns *dnstest.Server, flags ...string) (*inProcess
 // apiJSON calls the in-process daemon's API and decodes the answer into out.
 func (p *inProcess) apiJSON(t *testing.T, method, path, body string, out any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, "http://"+p.d.Addrs["http"]+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+trustToken)
-	resp, err := (&http.Client{Timeout: cliTimeout}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		t.Fatalf("%s %s: %v: %s", method, path, err, b)
-	}
+	callAPI(t, p.d.Addrs["http"], trustToken, method, path, body, out)
 }
 
 // agentWrites posts text as the agent u1 over the API.

@@ -15,15 +15,11 @@ import (
 // message is withheld from customers only; the marks survive the web
 // app replacing the conversation without them.
 func TestUnverifiedOpenerUntilAnAgentWrites(t *testing.T) {
-	db, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	var msgs []Message
 	var c Conversation
-	err = db.Update(context.Background(), func(tx *store.Tx) error {
+	err := db.Update(context.Background(), func(tx *store.Tx) error {
 		for _, p := range []Person{
 			{ID: "target", Kind: notify.KindCustomer, Settings: notify.DefaultSettings(), Unverified: true},
 			{ID: "mallory", Kind: notify.KindCustomer, Settings: notify.DefaultSettings()},
@@ -59,6 +55,7 @@ func TestUnverifiedOpenerUntilAnAgentWrites(t *testing.T) {
 		if p, _ := GetPerson(tx, "target"); p.Unverified {
 			t.Error("the person is still unverified after an agent wrote in the conversation they opened")
 		}
+		var err error
 		c, err = GetConversation(tx, "c")
 		return err
 	})
@@ -90,12 +87,8 @@ func TestUnverifiedOpenerUntilAnAgentWrites(t *testing.T) {
 // TestOutsiderDoesNotFollow: AppendMessage makes an outsider's author no
 // follower, and indexes the email's Message-ID to the message.
 func TestOutsiderDoesNotFollow(t *testing.T) {
-	db, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(context.Background(), func(tx *store.Tx) error {
+	db := testDB(t)
+	err := db.Update(context.Background(), func(tx *store.Tx) error {
 		if err := PutPerson(tx, Person{ID: "eve", Kind: notify.KindCustomer, Settings: notify.DefaultSettings()}); err != nil {
 			return err
 		}
@@ -124,12 +117,8 @@ func TestOutsiderDoesNotFollow(t *testing.T) {
 // compatibility forms); the index follows renames and is built once for
 // people stored before it existed.
 func TestStaffNamed(t *testing.T) {
-	db, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(context.Background(), func(tx *store.Tx) error {
+	db := testDB(t)
+	err := db.Update(context.Background(), func(tx *store.Tx) error {
 		// A person stored before the index existed: written raw.
 		if err := put(tx, bPeople, "old", Person{ID: "old", Kind: notify.KindUser, Name: "Bea Old", Settings: notify.DefaultSettings()}); err != nil {
 			return err
@@ -161,4 +150,15 @@ func TestStaffNamed(t *testing.T) {
 	_ = db.View(func(tx *store.Tx) error { check(tx); return nil })                         // scans
 	_ = db.Update(context.Background(), func(tx *store.Tx) error { check(tx); return nil }) // builds
 	_ = db.View(func(tx *store.Tx) error { check(tx); return nil })                         // reads the index
+}
+
+// testDB is a bbolt store in the test's folder.
+func testDB(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
