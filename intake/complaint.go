@@ -52,6 +52,16 @@ func (c *Complaints) check(ctx context.Context, m inbound.Meta, raw []byte, r lo
 	return complaintSource{auth: res, checked: true}
 }
 
+// temporary is an error when a report from a configured feedback loop
+// could not be authenticated for a temporary DNS failure: the pipeline
+// tries it again later rather than record it as not to be acted on.
+func (c *Complaints) temporary(src complaintSource) error {
+	if c == nil || !src.checked || c.loop(src.auth.From) == "" || !authTemporary(src.auth) {
+		return nil
+	}
+	return fmt.Errorf("authentication of the feedback report from %s hit a temporary DNS failure (%s)", src.auth.From, src.auth)
+}
+
 // trust decides whether the report about email j may act.
 func (c *Complaints) trust(src complaintSource, j queue.Job) queue.ComplaintTrust {
 	if c == nil || !src.checked {

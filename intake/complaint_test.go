@@ -45,3 +45,22 @@ func TestComplaintTrust(t *testing.T) {
 		t.Error("no policy configured, yet a complaint acts")
 	}
 }
+
+// TestComplaintTemporary: a configured loop's report whose checks hit a
+// temporary DNS failure is tried again; anyone else's is not.
+func TestComplaintTemporary(t *testing.T) {
+	c := &Complaints{FeedbackLoops: []string{"fbl.provider.test"}}
+	temp := func(from string) complaintSource {
+		return complaintSource{auth: auth.Result{From: from, FromDomain: domainOf(from), SPF: "temperror", DMARC: "none"}, checked: true}
+	}
+	if c.temporary(temp("reports@fbl.provider.test")) == nil {
+		t.Error("a loop's report with a DNS temperror is not retried")
+	}
+	if err := c.temporary(temp("abuse@isp.test")); err != nil {
+		t.Errorf("another's report is retried: %v", err)
+	}
+	var none *Complaints
+	if err := none.temporary(temp("reports@fbl.provider.test")); err != nil {
+		t.Errorf("no policy: %v", err)
+	}
+}

@@ -45,6 +45,9 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 	v, classified := s.Classify.classify(m, raw)
 	if v.Class == loopguard.Bounce && v.Bounce != nil && s.Queue != nil {
 		src := s.Complaints.check(ctx, m, raw, *v.Bounce)
+		if err := s.Complaints.temporary(src); err != nil {
+			return Result{}, err
+		}
 		return Result{Apply: func(tx *store.Tx) error {
 			if err := classified(tx); err != nil {
 				return err
