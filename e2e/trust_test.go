@@ -98,12 +98,14 @@ func plainText(t *testing.T, m sinkMail) string {
 // TestForgedSenderIsSentNothing is the attack of item 3: an outsider
 // sends one email "From: target@victim.test" (forged: victim.test
 // publishes nothing, the envelope is the attacker's), copying their own
-// address, then replies to it from that address, authenticated and a
-// recipient of the email answered, so a participant. Before, the target
-// received the attacker's text from our notification address. Now the
-// first email is marked unverified (message, journal, API), the target's
-// held email is cancelled with the reason, and only once an agent writes
-// does the target hear from us, and then only the agent's words.
+// address, then replies to it from that address, authenticated. Before,
+// the target received the attacker's text from our notification address.
+// Now the first email is marked unverified (message, journal, API); the
+// reply is an outsider's (the email it answers, which named it, was
+// itself unverified), so no customer hears of it; a bot's message in the
+// conversation and a system email are not sent to the target either; and
+// only once an agent writes does the target hear from us, and then only
+// the agent's words.
 func TestForgedSenderIsSentNothing(t *testing.T) {
 	dns := startDNS(t)
 	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
@@ -123,9 +125,16 @@ func TestForgedSenderIsSentNothing(t *testing.T) {
 		"From: Mallory <mallory@evil.test>", "To: target@victim.test", "Cc: support@example.test",
 		"In-Reply-To: <f1@victim.test>", "Subject: Re: Invoice overdue"}, "The link again: http://evil.test/phish"))
 	second := p.entry(t, "f2@evil.test")
-	if second.Unverified || second.Conversation != conv || strings.Contains(second.Action, "not a participant") {
+	if second.Unverified || second.Conversation != conv || !strings.Contains(second.Action, "that email was itself unverified") {
 		t.Fatalf("the attacker's authenticated reply: unverified=%v conv %s action %q", second.Unverified, second.Conversation, second.Action)
 	}
+	// An automatic message (a bot's, as an automation posts) would be
+	// emailed to the conversation's customers: not to this one.
+	p.update(t, func(tx *store.Tx) error {
+		return model.PutPerson(tx, model.Person{ID: "ackbot", Kind: notify.KindBot, Name: "Helpdesk", Settings: notify.DefaultSettings()})
+	})
+	var posted map[string]any
+	p.apiJSON(t, "POST", "/v1/conversations/"+conv+"/messages", `{"author":"ackbot","text":"We received your request."}`, &posted)
 	cancelled := waitEntry(t, p, func(e journal.Entry) bool {
 		return e.Direction == journal.Out && e.Status == journal.StatusCancelled && len(e.EnvelopeTo) == 1 && e.EnvelopeTo[0] == "target@victim.test"
 	})
@@ -150,7 +159,8 @@ func TestForgedSenderIsSentNothing(t *testing.T) {
 		Messages []model.Message `json:"messages"`
 	}
 	p.apiJSON(t, "GET", "/v1/conversations/"+conv+"/messages", "", &page)
-	if len(page.Messages) != 2 || !page.Messages[0].Unverified || !strings.Contains(page.Messages[0].Verification, "spf=pass smtp.mailfrom=evil.test") || page.Messages[1].Unverified {
+	if len(page.Messages) != 3 || !page.Messages[0].Unverified || !strings.Contains(page.Messages[0].Verification, "spf=pass smtp.mailfrom=evil.test") ||
+		page.Messages[1].Unverified || !page.Messages[1].Outsider {
 		t.Fatalf("API messages: %+v", page.Messages)
 	}
 

@@ -72,7 +72,9 @@ func (j *threadJob) markAuthor(tx *store.Tx, d decision, f senderFacts, author s
 }
 
 // participant tells whether author may take part in the conversation the
-// email matched, and if not, why not.
+// email matched, and if not, why not: they follow it, or they were a
+// recipient (To or Cc) of the email they answer, are authenticated, and
+// so was the author of that email.
 func (j *threadJob) participant(tx *store.Tx, d decision, f senderFacts, author string) (bool, string, error) {
 	switch {
 	case d.Verdict == verdictOpen:
@@ -96,6 +98,10 @@ func (j *threadJob) participant(tx *store.Tx, d decision, f senderFacts, author 
 	}
 	if !j.auth.Authenticated() {
 		return false, "was a recipient of the email answered, but is not authenticated", nil
+	}
+	if answered.Unverified {
+		// A forged email must not be able to name who takes part.
+		return false, "was a recipient of the email answered, but that email was itself unverified", nil
 	}
 	return true, "", nil
 }
