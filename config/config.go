@@ -60,6 +60,7 @@ type Config struct {
 	ForwarderIPs     []netip.Prefix // forwarders whose Authentication-Results are read...
 	ForwarderIDs     []string       // ...when their authserv-id is one of these
 	SenderMismatch   string         // quarantine or reject
+	FeedbackLoops    []string       // domains or addresses whose authenticated abuse reports may suppress
 	WebhookURL       string
 	WebhookSecret    string
 	// outbound and hold queue
@@ -156,6 +157,7 @@ var options = []option{
 	{name: "trusted-relay", repeat: true, help: "IP or CIDR whose mail counts as authenticated, e.g. your own MTA in front of deskmail (repeatable)", set: prefixes(func(c *Config) *[]netip.Prefix { return &c.TrustedRelays })},
 	{name: "forwarder-ip", repeat: true, help: "IP or CIDR of a forwarder (Gmail, Microsoft 365) whose Authentication-Results are trusted (repeatable)", set: prefixes(func(c *Config) *[]netip.Prefix { return &c.ForwarderIPs })},
 	{name: "forwarder-authserv-id", repeat: true, help: "authserv-id of a forwarder's Authentication-Results (e.g. mx.google.com) trusted from forwarder-ip (repeatable)", set: lowerList(func(c *Config) *[]string { return &c.ForwarderIDs })},
+	{name: "feedback-loops", repeat: true, help: "domain or address of a mailbox provider's feedback loop: its abuse reports (ARF), authenticated, suppress the address complained about (repeatable; others are recorded, not acted on)", set: list(setFeedbackLoops)},
 	{name: "sender-mismatch", def: []string{"quarantine"}, help: "what to do with a reply whose sender fails the checks: quarantine or reject", set: oneOf([]string{"quarantine", "reject"}, func(c *Config) *string { return &c.SenderMismatch })},
 	{name: "webhook-url", help: "URL the web app is told of new inbound messages at (POST, JSON); off when empty", set: str(func(c *Config) *string { return &c.WebhookURL })},
 	{name: "webhook-secret", help: "HMAC-SHA256 key of the webhook signature (default: generated into DATA/webhook-secret)", set: str(func(c *Config) *string { return &c.WebhookSecret })},
@@ -216,6 +218,24 @@ func setAddresses(c *Config, v []string) error {
 			return fmt.Errorf("%q is not an email address", a)
 		}
 		c.SupportAddresses = append(c.SupportAddresses, a)
+	}
+	return nil
+}
+
+// setFeedbackLoops reads feedback-loops: each a domain (fbl.example.net)
+// or an address (fbl@example.net), lower case.
+func setFeedbackLoops(c *Config, v []string) error {
+	c.FeedbackLoops = nil
+	for _, s := range v {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "" {
+			continue
+		}
+		dom := s[strings.LastIndexByte(s, '@')+1:]
+		if dom == "" || strings.HasPrefix(s, "@") || strings.ContainsAny(s, " <>,;\"") || !strings.Contains(dom, ".") {
+			return fmt.Errorf("%q is neither a domain nor an email address", s)
+		}
+		c.FeedbackLoops = append(c.FeedbackLoops, s)
 	}
 	return nil
 }

@@ -170,7 +170,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	} else if n > 0 {
 		log.Info("moved waiting webhook events to the queue", "count", n)
 	}
-	step := &intake.InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
+	step := &intake.InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue,
+		Complaints: &intake.Complaints{Auth: thread.Auth, Keyring: thread.Keyring, FeedbackLoops: cfg.FeedbackLoops}}
 	pipe := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
 	if db.Shared() {
 		// Two nodes may share a hostname (or be given none): the node's

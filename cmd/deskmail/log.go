@@ -190,6 +190,9 @@ func (p *logPrinter) print(entries []journal.Entry) {
 		if e.Action != "" {
 			detail = strings.TrimSpace(e.Action + " " + detail)
 		}
+		if e.Unverified {
+			detail = "UNVERIFIED sender; " + detail
+		}
 		if len(e.Reasons) > 0 {
 			detail = strings.TrimSpace(detail + " (" + strings.Join(e.Reasons, "; ") + ")")
 		}
