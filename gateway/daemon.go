@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deskmail/deskmail/admin"
 	"github.com/deskmail/deskmail/auth"
 	"github.com/deskmail/deskmail/center"
 	"github.com/deskmail/deskmail/clock"
@@ -29,7 +30,9 @@ import (
 	"github.com/deskmail/deskmail/console"
 	"github.com/deskmail/deskmail/fetch"
 	"github.com/deskmail/deskmail/httpapi"
+	"github.com/deskmail/deskmail/httplimit"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/messaging"
@@ -125,7 +128,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 
-	secret, err := LoadOrCreateSecret(filepath.Join(cfg.Data, LoopSecretFile))
+	secret, err := intake.LoadOrCreateSecret(filepath.Join(cfg.Data, intake.LoopSecretFile))
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +143,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	thread.ConversationCap = loopguard.ConversationCap{Cap: loopguard.Cap{Max: cfg.ConversationCap, Window: loopguard.DefaultConversationWindow}}
 	// The keyring tells the loop guard which Message-IDs are ours: another
 	// system answering our email is a hint of a ping-pong.
-	classify := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret},
+	classify := &intake.Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret},
 		OwnMessageID: thread.Keyring.IsOwnMessageID})}
 	// One hub: notifications from email and from the API reach the same
 	// live streams.
@@ -170,7 +173,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	} else if n > 0 {
 		log.Info("moved waiting webhook events to the queue", "count", n)
 	}
-	step := &InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
+	step := &intake.InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue,
+		Complaints: &intake.Complaints{Auth: thread.Auth, Keyring: thread.Keyring, FeedbackLoops: cfg.FeedbackLoops}}
 	pipe := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
 	if db.Shared() {
 		// Two nodes may share a hostname (or be given none): the node's
@@ -238,16 +242,21 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	control.Handle("/v1/queue/", ob.admin)
 	control.Handle("/v1/queue-suppressed", ob.admin)
 	control.Handle("/v1/queue-suppressed/", ob.admin)
-	control.Handle("/v1/inbound-state", &InboundAdmin{DB: db, Wake: pipe.Wake})
-	control.Handle("/v1/inbound-state/", &InboundAdmin{DB: db, Wake: pipe.Wake})
+	inboundAdmin := (&admin.Inbound{DB: db, Wake: pipe.Wake}).Handler()
+	control.Handle("/v1/inbound-state", inboundAdmin)
+	control.Handle("/v1/inbound-state/", inboundAdmin)
 	control.Handle("/", api.Handler(true))
-	d.serveHTTP(sl, control, "control")
+	// The control socket is its owner's (0600): the CLI's long commands
+	// get no write deadline there.
+	d.serveHTTP(sl, &http.Server{Handler: control, ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}, "control")
 	if cfg.HTTPAddr != "" {
 		hl, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return nil, fmt.Errorf("http-addr: %w", err)
 		}
-		d.serveHTTP(hl, console.Beside(api.Handler(false), web), "http")
+		lim := httpLimits(cfg)
+		d.serveHTTP(httplimit.Listener(hl, lim), httplimit.Server(console.Beside(api.Handler(false), web), lim), "http")
 	}
 	for _, srv := range d.https {
 		srv.RegisterOnShutdown(stopStreams)
@@ -318,9 +327,7 @@ func (d *Daemon) serveMTA(l net.Listener, proto string, serve func(net.Listener)
 	}()
 }
 
-func (d *Daemon) serveHTTP(l net.Listener, h http.Handler, name string) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+func (d *Daemon) serveHTTP(l net.Listener, srv *http.Server, name string) {
 	d.https = append(d.https, srv)
 	d.Addrs[name] = l.Addr().String()
 	d.log.Info("listening", "proto", name, "addr", l.Addr().String())
@@ -430,7 +437,7 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 			Password: cfg.RelayPassword, Insecure: cfg.RelayInsecure}
 		tr, ob.close, ob.where = r, r.Close, cfg.Relay
 	case "mx":
-		tr, ob.where = &mta.MX{Hostname: cfg.Hostname, Resolver: dns}, "MX lookup"
+		tr, ob.where = &mta.MX{Hostname: cfg.Hostname, Resolver: dns, AllowPrivate: cfg.OutboundAllowPrivate}, "MX lookup"
 	default:
 		dir := filepath.Join(cfg.Data, mta.CaptureDir)
 		tr, ob.where = &mta.Capture{Dir: dir}, dir
@@ -447,7 +454,7 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 	if hook != nil {
 		ob.worker.Senders = map[queue.Kind]queue.Sender{queue.KindWebhook: hook}
 	}
-	ob.admin = (&queue.Admin{DB: db, Queue: q, Wake: ob.worker.Wake, Retention: cfg.Retention}).Handler()
+	ob.admin = (&admin.Queue{DB: db, Queue: q, Wake: ob.worker.Wake, Retention: cfg.Retention}).Handler()
 	return ob, nil
 }
 
