@@ -39,8 +39,9 @@ func TestFetchIntoConversations(t *testing.T) {
 		t.Fatalf("conversation has %d messages, want 2", len(ms))
 	}
 	waitFor(t, "both are moved", func() bool { return s.Count(fetch.DefaultFolder) == 2 && s.Count("INBOX") == 0 })
-	st := p.d.Fetcher.Statuses()
-	if len(st) != 1 || st[0].Fetched != 2 || st[0].Failing() {
+	// The status follows the sync that moved them.
+	waitFor(t, "the status counts two", func() bool { st := p.d.Fetcher.Statuses(); return len(st) == 1 && st[0].Fetched == 2 })
+	if st := p.d.Fetcher.Statuses(); st[0].Failing() {
 		t.Fatalf("statuses %+v", st)
 	}
 }
