@@ -5,8 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/deskmail/deskmail/clock/waitfor"
 	"github.com/deskmail/deskmail/fetch"
 	"github.com/deskmail/deskmail/fetch/imaptest"
 )
@@ -79,33 +79,5 @@ func TestFetchSIGKILLStoresEachOnce(t *testing.T) {
 	d.stop()
 }
 
-// waitFor polls cond (bounded by lineTimeout): the daemon works on its own.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(lineTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// `deskmail fetch test URL` signs in and says what it would fetch; a
-// wrong password is a clear error and exit 1.
-func TestFetchTestCommand(t *testing.T) {
-	s := imaptest.Start(t, imaptest.Options{})
-	s.Append("INBOX", message("<probe@client.test>", "probe", 1<<10))
-	r := runCLI(t, nil, nil, "fetch", "test", "--domain", "example.test", imapURL(s))
-	if r.Code != 0 || !strings.Contains(r.Stdout, "would fetch 1 message(s)") || !strings.Contains(r.Stdout, "threaded as mail to support@example.test") {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
-	}
-	if s.Count("INBOX") != 1 {
-		t.Fatal("fetch test changed the mailbox")
-	}
-	bad := strings.Replace(imapURL(s), s.Password, "wrong", 1)
-	r = runCLI(t, nil, nil, "fetch", "test", bad)
-	if r.Code != 1 || !strings.Contains(r.Stderr, "login as "+s.User) || strings.Contains(r.Stderr, "wrong") && strings.Contains(r.Stderr, ":wrong@") {
-		t.Fatalf("wrong password: exit %d\nstderr:\n%s", r.Code, r.Stderr)
-	}
-}
+// waitFor: the daemon works on its own.
+var waitFor = waitfor.Until

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/clock/waitfor"
 	"github.com/deskmail/deskmail/fetch/imaptest"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
@@ -100,18 +101,9 @@ func (f *fixture) received() []journal.Entry {
 	return es
 }
 
-// waitUntil polls cond (bounded): the fetcher runs on its own goroutines
-// against a real server.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// waitUntil: the fetcher runs on its own goroutines against a real
+// server.
+var waitUntil = waitfor.Until
 
 func message(i int, subject string) []byte {
 	return fmt.Appendf(nil, "Return-Path: <ann%d@client.test>\r\nFrom: Ann <ann%d@client.test>\r\nTo: support@desk.test\r\nSubject: %s\r\nMessage-ID: <m%d-%s@client.test>\r\nDate: Mon, 7 Dec 2026 01:00:00 +0000\r\n\r\nHello %d\r\n",

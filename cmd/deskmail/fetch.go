@@ -32,11 +32,7 @@ func newFetchCmd() *cobra.Command {
 	// (the default `to`), the size limit.
 	testLoader := config.Register(test.Flags(), "domain", "support-address", "max-message-bytes", "fetch")
 	test.RunE = func(cmd *cobra.Command, args []string) error {
-		cfg, err := testLoader.Load(os.Environ())
-		if err != nil {
-			return err
-		}
-		m, err := pickMailbox(cfg, args[0])
+		cfg, m, err := loadMailbox(testLoader, args[0])
 		if err != nil {
 			return err
 		}
@@ -56,11 +52,7 @@ func newFetchCmd() *cobra.Command {
 	authorize.Flags().BoolVar(&loopback, "loopback", false, "use a browser and a redirect to 127.0.0.1 instead of the device code")
 	authLoader := config.Register(authorize.Flags(), "domain", "support-address")
 	authorize.RunE = func(cmd *cobra.Command, args []string) error {
-		cfg, err := authLoader.Load(os.Environ())
-		if err != nil {
-			return err
-		}
-		m, err := pickMailbox(cfg, args[0])
+		_, m, err := loadMailbox(authLoader, args[0])
 		if err != nil {
 			return err
 		}
@@ -75,6 +67,16 @@ func newFetchCmd() *cobra.Command {
 	}
 	cmd.AddCommand(test, authorize)
 	return cmd
+}
+
+// loadMailbox loads the settings and picks the mailbox arg names.
+func loadMailbox(l *config.Loader, arg string) (*config.Config, *fetch.Mailbox, error) {
+	cfg, err := l.Load(os.Environ())
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := pickMailbox(cfg, arg)
+	return cfg, m, err
 }
 
 // pickMailbox finds NAME among the configured mailboxes, or reads a URL.
