@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 
@@ -55,6 +56,9 @@ func (c *Config) checkFetch() error {
 		if err != nil {
 			return fmt.Errorf("fetch mailbox %d: %w", i+1, err)
 		}
+		if !c.acceptsDomainOf(m.To) {
+			return fmt.Errorf("fetch mailbox %d: to %q is not at one of the domains mail is accepted for (%s)", i+1, m.To, strings.Join(c.Domains, ", "))
+		}
 		if names[m.Name] {
 			return fmt.Errorf("fetch mailbox %d: the name %q is taken by another mailbox: give each a name", i+1, m.Name)
 		}
@@ -62,4 +66,17 @@ func (c *Config) checkFetch() error {
 		c.Fetch = append(c.Fetch, m)
 	}
 	return nil
+}
+
+// acceptsDomainOf tells whether addr is at one of the domains: mail
+// fetched for it is threaded like mail received for it by SMTP, which
+// would refuse any other.
+func (c *Config) acceptsDomainOf(addr string) bool {
+	domain := addr[strings.LastIndexByte(addr, '@')+1:]
+	for _, d := range c.Domains {
+		if strings.EqualFold(d, domain) {
+			return true
+		}
+	}
+	return false
 }

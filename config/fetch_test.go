@@ -65,6 +65,7 @@ func TestFetchErrors(t *testing.T) {
 		"bad after":                {args: []string{"--fetch", "imaps://a:b@h/"}, file: "[[fetch]]\nurl = \"imaps://c:d@h/\"\nafter = \"archive\"\n", want: `after "archive"`},
 		"bad since":                {file: "[[fetch]]\nurl = \"imaps://a:b@h/\"\nsince = \"yesterday\"\n", want: `since "yesterday"`},
 		"same name":                {args: []string{"--fetch", "imaps://a:b@h/", "--fetch", "imaps://a:c@h/"}, want: "is taken by another mailbox"},
+		"to elsewhere":             {args: []string{"--domain", "example.com"}, file: "[[fetch]]\nurl = \"imaps://a:b@h/\"\nto = \"help@other.test\"\n", want: "not at one of the domains"},
 		"no password in the error": {args: []string{"--fetch", "ftp://a:hunter2@h/"}, want: "xxxxx"},
 	} {
 		t.Run(name, func(t *testing.T) {
