@@ -59,6 +59,9 @@ type Fetcher struct {
 	// before the server is told: an error ends the session there, as a
 	// crash would.
 	afterStore func(ctx context.Context, m *Mailbox, uid uint32) error
+	// beforeBodies, set by tests, runs between a batch's UID FETCH of
+	// sizes and of bodies (someone else expunges a message there).
+	beforeBodies func(uids []uint32)
 
 	mu       sync.Mutex
 	status   map[string]*Status

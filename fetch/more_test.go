@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap"
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/fetch/imaptest"
@@ -183,4 +186,42 @@ func TestTwoNodesTakeOver(t *testing.T) {
 	}
 	// The status follows the sync that moved the last ones.
 	waitUntil(t, "node B's status counts what it fetched", func() bool { return feB.Statuses()[0].Fetched == int64(total-stoodA) })
+}
+
+// A message expunged by someone else between the search and the fetch
+// of its body is simply not there: the others are stored and moved, and
+// the mark goes past it.
+func TestExpungedMeanwhile(t *testing.T) {
+	f := newFixture(t, imaptest.Options{})
+	f.imap.Append("INBOX", message(1, "a"), message(2, "b"), message(3, "c"))
+	var once sync.Once
+	f.run(f.mailbox(nil), func(fe *Fetcher) {
+		fe.beforeBodies = func(uids []uint32) {
+			once.Do(func() {
+				c := f.imap.Client()
+				defer c.Logout()
+				if _, err := c.Select("INBOX", false); err != nil {
+					t.Error(err)
+					return
+				}
+				set := new(imap.SeqSet)
+				set.AddNum(2)
+				if err := c.UidStore(set, imap.FormatFlagsOp(imap.AddFlags, true), []interface{}{imap.DeletedFlag}, nil); err != nil {
+					t.Error(err)
+				}
+				if err := c.Expunge(nil); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	})
+	waitUntil(t, "the two others are moved", func() bool { return f.imap.Count(DefaultFolder) == 2 })
+	es := f.received()
+	if len(es) != 2 || es[0].Subject != "a" || es[1].Subject != "c" {
+		t.Fatalf("stored %+v, want a and c", es)
+	}
+	waitUntil(t, "the mark is past uid 3", func() bool {
+		marks, err := Marks(f.db)
+		return err == nil && marks["support"].Next == 4
+	})
 }

@@ -148,6 +148,9 @@ func (f *Fetcher) fetchBatch(ctx context.Context, cn *conn, m *Mailbox, uv uint3
 	if err != nil {
 		return 0, fmt.Errorf("fetch sizes: %w", err)
 	}
+	if f.beforeBodies != nil {
+		f.beforeBodies(uids)
+	}
 	var done []uint32  // stored (or found stored) in this batch
 	var settled uint32 // every UID of the batch up to this one is settled
 	var firstErr error
@@ -175,9 +178,12 @@ func (f *Fetcher) fetchBatch(ctx context.Context, cn *conn, m *Mailbox, uv uint3
 		bodies := map[uint32][]byte{}
 		if want > 0 {
 			err := fetchAll(cn, gset, []imap.FetchItem{imap.FetchUid, section.FetchItem()}, func(msg *imap.Message) {
+				// An empty body is a message expunged by another session
+				// that this one has not been told of yet (Dovecot answers
+				// so): nothing to store.
 				if lit := msg.GetBody(section); lit != nil {
 					var b bytes.Buffer
-					if _, err := b.ReadFrom(lit); err == nil {
+					if _, err := b.ReadFrom(lit); err == nil && b.Len() > 0 {
 						bodies[msg.Uid] = b.Bytes()
 					}
 				}
