@@ -37,6 +37,9 @@ func Authorize(ctx context.Context, s Settings, loopback bool, w io.Writer) erro
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: 30 * time.Second})
 	var tok *oauth2.Token
 	if loopback || s.OAuth2Provider == "google" || conf.Endpoint.DeviceAuthURL == "" {
+		if conf.Endpoint.AuthURL == "" {
+			return errors.New("the provider has neither a device_url nor an auth_url to sign in at")
+		}
 		tok, err = authorizeLoopback(ctx, conf, w)
 	} else {
 		tok, err = authorizeDevice(ctx, conf, w)

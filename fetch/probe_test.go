@@ -1,11 +1,16 @@
 package fetch
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -84,5 +89,60 @@ func TestAuthorizeDeviceFlow(t *testing.T) {
 	}
 	if st, _ := os.Stat(dir + "/refresh"); st.Mode().Perm() != 0o600 {
 		t.Fatalf("mode %v", st.Mode())
+	}
+}
+
+// The browser flow with a redirect to 127.0.0.1 and PKCE (Google's way):
+// the test plays the browser and the provider.
+func TestAuthorizeLoopback(t *testing.T) {
+	mux := http.NewServeMux()
+	var challenge string
+	mux.HandleFunc("GET /auth", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		challenge = q.Get("code_challenge")
+		if q.Get("client_id") != "client-id" || challenge == "" || q.Get("access_type") != "offline" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		http.Redirect(w, r, q.Get("redirect_uri")+"?code=the-code&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+	})
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		sum := sha256.Sum256([]byte(r.FormValue("code_verifier")))
+		if r.FormValue("code") != "the-code" || base64.RawURLEncoding.EncodeToString(sum[:]) != challenge {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "refresh_token": "loop-refresh"})
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	dir := t.TempDir()
+	s := Settings{OAuth2Provider: "custom", TokenURL: srv.URL + "/token", AuthURL: srv.URL + "/auth",
+		ClientIDFile: writeFile(t, dir, "id", "client-id"), RefreshTokenFile: dir + "/refresh"}
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() { errc <- Authorize(context.Background(), s, true, pw); pw.Close() }()
+	sc := bufio.NewScanner(pr)
+	browsed := false
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, srv.URL+"/auth?") && !browsed {
+			browsed = true
+			go func() {
+				resp, err := http.Get(line) // follows the redirect to deskmail's listener
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+			}()
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(dir + "/refresh"); strings.TrimSpace(string(b)) != "loop-refresh" {
+		t.Fatalf("refresh file %q", b)
 	}
 }

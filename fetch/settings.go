@@ -28,6 +28,7 @@ type Settings struct {
 	Tenant           string   `toml:"tenant"`          // microsoft: the directory (tenant) id or domain; default "organizations"
 	TokenURL         string   `toml:"token_url"`       // custom provider
 	DeviceURL        string   `toml:"device_url"`      // custom provider's device authorization endpoint
+	AuthURL          string   `toml:"auth_url"`        // custom provider's authorization endpoint (authorize --loopback)
 	ClientIDFile     string   `toml:"client_id_file"`
 	ClientSecretFile string   `toml:"client_secret_file"`
 	RefreshTokenFile string   `toml:"refresh_token_file"`

@@ -71,7 +71,7 @@ func (s Settings) OAuth2Config() (*oauth2.Config, error) {
 			c.Scopes = GoogleScopes
 		}
 	default:
-		c.Endpoint = oauth2.Endpoint{TokenURL: s.TokenURL, DeviceAuthURL: s.DeviceURL}
+		c.Endpoint = oauth2.Endpoint{TokenURL: s.TokenURL, DeviceAuthURL: s.DeviceURL, AuthURL: s.AuthURL}
 	}
 	return c, nil
 }
