@@ -252,7 +252,10 @@ func (f *Fetcher) storeGroup(ctx context.Context, cn *conn, m *Mailbox, uv uint3
 		body, got := bodies[u]
 		switch {
 		case !exists || (!got && int64(sz) <= f.maxBytes()):
-			continue // expunged by someone else meanwhile: nothing to store
+			// Expunged by someone else meanwhile: nothing to store (were it
+			// still there, it stays on the server, untouched).
+			log.Info("message gone before its body was fetched: skipped", "uid", u)
+			continue
 		case int64(sz) > f.maxBytes() || int64(len(body)) > f.maxBytes():
 			metricMessages.WithLabelValues(m.Name, "too_large").Inc()
 			log.Warn("message too large: left on the server", "uid", u, "size", sz)
