@@ -23,7 +23,8 @@ func newLimiter(perMin int) *limiter {
 
 func (l *limiter) wait(ctx context.Context, clk clock.Clock) error {
 	now := clk.Now()
-	if floor := now.Add(-l.burst); l.next.Before(floor) {
+	// After a quiet spell up to burst messages go at once, no more.
+	if floor := now.Add(l.every - l.burst); l.next.Before(floor) {
 		l.next = floor
 	}
 	at := l.next
