@@ -167,7 +167,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	} else if n > 0 {
 		log.Info("moved waiting webhook events to the queue", "count", n)
 	}
-	step := &InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
+	step := &InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue, Log: log.With("component", "pipeline")}
 	pipe := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
 	if db.Shared() {
 		// Two nodes may share a hostname (or be given none): the node's
@@ -256,6 +256,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		MaxRecipients: cfg.MaxRecipients, MaxLineBytes: cfg.MaxLineBytes,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, SessionTimeout: cfg.SessionTimeout,
 		MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP, TLS: tlsConf,
+		Recipients: recipients(cfg, thread),
 	}, recv, log.With("component", "mta"))
 	if cfg.SMTPAddr != "" {
 		l, err := net.Listen("tcp", cfg.SMTPAddr)

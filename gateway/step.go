@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/deskmail/deskmail/auth"
 	"github.com/deskmail/deskmail/inbound"
@@ -27,6 +28,7 @@ type InboundStep struct {
 	Classify *Classifier
 	Thread   *Threader    // nil: classify only
 	Queue    *queue.Queue // nil: bounces are classified, not tied to outgoing email
+	Log      *slog.Logger // nil: slog.Default()
 }
 
 // Step processes one stored email.
@@ -47,6 +49,9 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 			}
 			return s.recordBounce(tx, m, *v.Bounce)
 		}}, nil
+	}
+	if roles := roleMail(m.Envelope); roles != "" {
+		return s.keepForOperators(m, roles, v, classified), nil
 	}
 	if v.Class != loopguard.Human || s.Thread == nil {
 		return Result{Apply: classified}, nil

@@ -52,7 +52,7 @@ func newBenchCmd() *cobra.Command {
 	f.DurationVar(&o.duration, "duration", 60*time.Second, "stop after this long")
 	f.StringVar(&o.size, "size", "5KB", "message size")
 	f.StringVar(&o.from, "from", "bench@example.org", "envelope sender")
-	f.StringVar(&o.rcpt, "rcpt", "bench@localhost", "recipient")
+	f.StringVar(&o.rcpt, "rcpt", "support@localhost", "recipient (an address the daemon accepts: a support address)")
 	f.BoolVar(&o.newConn, "new-conn", false, "a new connection per message (as smtp-source does by default)")
 	cmd.AddCommand(smtpCmd, newBenchPipelineCmd())
 	return cmd
