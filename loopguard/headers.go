@@ -3,12 +3,10 @@ package loopguard
 import (
 	"bytes"
 	"fmt"
-	"io"
+	"github.com/emersion/go-message/charset"
 	"mime"
 	"net/mail"
 	"strings"
-
-	"golang.org/x/text/encoding/htmlindex"
 )
 
 // field is one header field, unfolded. name is lower-cased for lookup;
@@ -164,17 +162,11 @@ func appendOnce(notes []string, n string) []string {
 	return append(notes, n)
 }
 
-// wordDecoder decodes RFC 2047 encoded words in any charset x/text knows
-// (iso-8859-*, windows-125x, iso-2022-jp, shift_jis, gb18030...).
-var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
-
-func charsetReader(charset string, input io.Reader) (io.Reader, error) {
-	enc, err := htmlindex.Get(charset)
-	if err != nil {
-		return nil, fmt.Errorf("unknown charset %q: %w", charset, err)
-	}
-	return enc.NewDecoder().Reader(input), nil
-}
+// wordDecoder decodes RFC 2047 encoded words in any charset go-message's
+// charset package knows (iso-8859-*, windows-125x, iso-2022-jp,
+// shift_jis, gb2312, big5, euc-kr, koi8-r...), the same as the other
+// steps that read addresses.
+var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 
 // addrSpec extracts the bare address of an address field such as From or
 // Return-Path, tolerantly: net/mail first, then whatever is inside <>,

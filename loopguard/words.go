@@ -3,6 +3,7 @@ package loopguard
 import (
 	"bytes"
 	"encoding/base64"
+	gocharset "github.com/emersion/go-message/charset"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -175,7 +176,7 @@ func toUTF8(charset string, b []byte) string {
 	case "utf-8", "utf8", "us-ascii", "ascii", "":
 		return strings.ToValidUTF8(string(b), "\uFFFD")
 	}
-	r, err := charsetReader(charset, bytes.NewReader(b))
+	r, err := gocharset.Reader(charset, bytes.NewReader(b))
 	if err != nil {
 		return strings.ToValidUTF8(string(b), "\uFFFD")
 	}
