@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/mta"
 	"github.com/deskmail/deskmail/store"
 )
@@ -74,7 +75,8 @@ func newDKIMCmd() *cobra.Command {
 	}
 	f := keygen.Flags()
 	f.StringVar(&out, "out", "dkim.pem", "file to write the private key to")
-	f.StringVar(&algo, "algorithm", "rsa", "rsa (2048 bits, verified everywhere) or ed25519 (RFC 8463; sign with both if you use it)")
+	algo = "rsa"
+	f.Var(config.Choice(&algo, "rsa", "ed25519"), "algorithm", "rsa (2048 bits, verified everywhere) or ed25519 (RFC 8463; sign with both if you use it)")
 	f.StringVar(&selector, "selector", "deskmail", "the selector (--dkim-selector of serve)")
 	f.StringVar(&domain, "domain", "example.com", "the signing domain (--outbound-domain of serve)")
 	cmd.AddCommand(keygen)
