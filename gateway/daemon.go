@@ -234,6 +234,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	control.Handle("/v1/queue-suppressed/", ob.admin)
 	control.Handle("/v1/inbound-state", &InboundAdmin{DB: db, Wake: pipe.Wake})
 	control.Handle("/v1/inbound-state/", &InboundAdmin{DB: db, Wake: pipe.Wake})
+	control.Handle("/v1/conversation-list", &ConversationsAdmin{DB: db})
+	control.Handle("/v1/conversation-detail/", &ConversationsAdmin{DB: db})
 	control.Handle("/", api.Handler(true))
 	d.serveHTTP(sl, control, "control")
 	if cfg.HTTPAddr != "" {
