@@ -18,6 +18,9 @@ func (c *Config) check() error {
 	if err := c.checkRelay(); err != nil {
 		return err
 	}
+	if err := c.checkDKIM(); err != nil {
+		return err
+	}
 	if c.OutboundDomain == "" && len(c.Domains) > 0 {
 		c.OutboundDomain = c.Domains[0]
 	}
@@ -30,6 +33,26 @@ func (c *Config) check() error {
 		c.MaxHeaderBytes = c.MaxMessageBytes
 	}
 	return c.checkThreading()
+}
+
+// checkDKIM pairs each dkim-key with its selector: one key may use the
+// default selector; several need one selector each, all different.
+func (c *Config) checkDKIM() error {
+	if len(c.DKIMKeys) == 0 {
+		return nil
+	}
+	if len(c.DKIMSelectors) != len(c.DKIMKeys) {
+		return fmt.Errorf("dkim-selector: give one per dkim-key, in the same order (%d keys, %d selectors: %s)",
+			len(c.DKIMKeys), len(c.DKIMSelectors), strings.Join(c.DKIMSelectors, ", "))
+	}
+	seen := map[string]bool{}
+	for _, s := range c.DKIMSelectors {
+		if seen[strings.ToLower(s)] {
+			return fmt.Errorf("dkim-selector: %s given twice; each key needs its own DNS record", s)
+		}
+		seen[strings.ToLower(s)] = true
+	}
+	return nil
 }
 
 // from says where a setting was set, for errors: "flag --relay",

@@ -72,8 +72,8 @@ type Config struct {
 	SuppressAfter    int
 	ConversationCap  int // loop guard: inbound from one address per conversation per 30 min
 	RecipientCap     int // loop guard: automatic emails to one external address per hour
-	DKIMKey          string
-	DKIMSelector     string
+	DKIMKeys         []string // sign with each (RSA and Ed25519: RFC 8463)
+	DKIMSelectors    []string // one per key, in the same order
 
 	// sources says which layer set each setting that is not at its
 	// default ("flag --relay"), for errors about combinations.
@@ -160,8 +160,8 @@ var options = []option{
 	{name: "suppress-after", def: []string{"2"}, help: "hard bounces that suppress an address until cleared", set: integer(func(c *Config) *int { return &c.SuppressAfter })},
 	{name: "loop-conversation-cap", def: []string{strconv.Itoa(loopguard.DefaultConversationCap)}, help: "messages from one external address into one conversation within 30 minutes, with no reply by a person in between, before further ones are held (ping-pong cap; 0: off)", set: limit(func(c *Config) *int { return &c.ConversationCap })},
 	{name: "loop-recipient-cap", def: []string{strconv.Itoa(loopguard.DefaultRecipientCap)}, help: "automatic emails deskmail sends to one external address per hour; further ones are not sent (loop cap; 0: off)", set: limit(func(c *Config) *int { return &c.RecipientCap })},
-	{name: "dkim-key", help: "PEM private key (RSA or Ed25519) to DKIM-sign outgoing email; see deskmail dkim keygen", set: str(func(c *Config) *string { return &c.DKIMKey })},
-	{name: "dkim-selector", def: []string{"deskmail"}, help: "DKIM selector (the DNS record is SELECTOR._domainkey.DOMAIN)", set: str(func(c *Config) *string { return &c.DKIMSelector })},
+	{name: "dkim-key", repeat: true, help: "PEM private key (RSA or Ed25519) to DKIM-sign outgoing email; repeat it to sign with each (an RSA and an Ed25519 key, RFC 8463); see deskmail dkim keygen", set: plainList(func(c *Config) *[]string { return &c.DKIMKeys })},
+	{name: "dkim-selector", repeat: true, def: []string{"deskmail"}, help: "DKIM selector of each dkim-key, in the same order (the DNS record is SELECTOR._domainkey.DOMAIN)", set: plainList(func(c *Config) *[]string { return &c.DKIMSelectors })},
 	// inbound pipeline
 	{name: "dns", help: "DNS resolver HOST:PORT for the sender checks and MX lookups (default: the system's, from /etc/resolv.conf)", set: str(func(c *Config) *string { return &c.DNS })},
 	{name: "dns-budget", def: []string{"10s"}, help: "time all the DNS lookups of one inbound email may take; then they count as temperror", set: duration(func(c *Config) *time.Duration { return &c.DNSBudget })},
@@ -218,6 +218,19 @@ func prefixes(field func(*Config) *[]netip.Prefix) func(*Config) pflag.Value {
 				return fmt.Errorf("%q is not an IP address or CIDR prefix", s)
 			}
 			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+		*field(c) = out
+		return nil
+	})
+}
+
+func plainList(field func(*Config) *[]string) func(*Config) pflag.Value {
+	return list(func(c *Config, v []string) error {
+		var out []string
+		for _, s := range v {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
 		}
 		*field(c) = out
 		return nil

@@ -406,6 +406,7 @@ type outbound struct {
 	close  func()
 	mode   string
 	where  string
+	dkim   *mta.DKIM // nil: no signing
 }
 
 // newOutbound builds the queue worker. keyring is the threading step's,
@@ -432,12 +433,16 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 		dir := filepath.Join(cfg.Data, mta.CaptureDir)
 		tr, ob.where = &mta.Capture{Dir: dir}, dir
 	}
-	if cfg.DKIMKey != "" {
-		key, err := mta.LoadDKIMKey(cfg.DKIMKey)
-		if err != nil {
-			return nil, err
+	if len(cfg.DKIMKeys) > 0 {
+		d := &mta.DKIM{Next: tr, Domain: cfg.OutboundDomain}
+		for i, path := range cfg.DKIMKeys {
+			key, err := mta.LoadDKIMKey(path)
+			if err != nil {
+				return nil, err
+			}
+			d.Keys = append(d.Keys, mta.DKIMKey{Selector: cfg.DKIMSelectors[i], Signer: key})
 		}
-		tr = &mta.DKIM{Next: tr, Domain: cfg.OutboundDomain, Selector: cfg.DKIMSelector, Signer: key}
+		tr, ob.dkim = d, d
 	}
 	ob.worker = &queue.Worker{DB: db, Queue: q, Composer: mailer, Transport: tr, Clock: clk, Log: log,
 		Concurrency: cfg.QueueConcurrency, PerDestination: cfg.DestConcurrency}
@@ -450,9 +455,23 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 
 // announce says where email goes; loudly when it goes nowhere.
 func (o *outbound) announce(log *slog.Logger) {
+	o.announceDKIM(log)
 	if o.mode == "capture" {
 		log.Warn("OUTBOUND EMAIL IS CAPTURED, NOT SENT: every email is written to a file; set --relay host:port or --outbound mx to deliver", "folder", o.where)
 		return
 	}
 	log.Info("outbound email", "mode", o.mode, "via", o.where)
+}
+
+// announceDKIM says which selectors sign outgoing email, if any.
+func (o *outbound) announceDKIM(log *slog.Logger) {
+	if o.dkim == nil {
+		log.Info("outbound email is not DKIM-signed (no dkim-key)")
+		return
+	}
+	var sel []string
+	for _, k := range o.dkim.Keys {
+		sel = append(sel, k.Selector+" ("+k.Algorithm()+")")
+	}
+	log.Info("DKIM signing outbound email", "domain", o.dkim.Domain, "selectors", strings.Join(sel, ", "))
 }

@@ -28,7 +28,9 @@ func newDKIMCmd() *cobra.Command {
 		Short: "Make a signing key and print the DNS record to publish",
 		Long: "Make a DKIM signing key in --out (PEM, mode 0600; an existing file is never\n" +
 			"overwritten) and print the TXT record to publish at SELECTOR._domainkey.DOMAIN.\n" +
-			"Then start the daemon with --dkim-key FILE --dkim-selector SELECTOR.",
+			"Then start the daemon with --dkim-key FILE --dkim-selector SELECTOR. To sign\n" +
+			"with both RSA and Ed25519 (RFC 8463), make one key of each with its own\n" +
+			"selector and give --dkim-key and --dkim-selector once per key, in order.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var key crypto.Signer
