@@ -70,8 +70,8 @@ type Config struct {
 	QueueConcurrency int
 	DestConcurrency  int
 	SuppressAfter    int
-	ConversationCap  int // loop guard: inbound from one address per conversation per 30 min
-	RecipientCap     int // loop guard: automatic emails to one external address per hour
+	ConversationCap  int      // loop guard: inbound from one address per conversation per 30 min
+	RecipientCap     int      // loop guard: automatic emails to one external address per hour
 	DKIMKeys         []string // sign with each (RSA and Ed25519: RFC 8463)
 	DKIMSelectors    []string // one per key, in the same order
 
