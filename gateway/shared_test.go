@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/deskmail/deskmail/store"
@@ -59,5 +60,28 @@ func TestNodesShareTheirSecrets(t *testing.T) {
 	}
 	if _, err := kb.ParseToken(tok); err != nil {
 		t.Errorf("a reply token minted on node A does not verify on node B: %v", err)
+	}
+}
+
+// On PostgreSQL the first start says where the generated API token is, as
+// on bbolt; a second node says it wrote the shared one.
+func TestFirstStartOnPostgresSaysWhereTheAPITokenIs(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	for i, want := range []string{"generated an API token", "wrote the API token the other nodes share"} {
+		dir := t.TempDir()
+		var logs strings.Builder
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		db, err := store.OpenPostgres(context.Background(), url, dir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := shareSecrets(context.Background(), db, dir, log); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		path := filepath.Join(dir, TokenFile)
+		if !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), "file="+path) {
+			t.Errorf("node %d: log %q, want %q with file=%s", i+1, logs.String(), want, path)
+		}
 	}
 }
