@@ -8,7 +8,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/deskmail/deskmail/gateway"
+	"github.com/deskmail/deskmail/intake"
 )
 
 // `deskmail conversations list|show` read a conversation from the
@@ -27,7 +27,7 @@ func TestConversationsFromTheTerminal(t *testing.T) {
 	if err := c.SendMail("ann@client.test", []string{"support@example.test"}, strings.NewReader(msg)); err != nil {
 		t.Fatal(err)
 	}
-	var list []gateway.ConversationSummary
+	var list []intake.ConversationSummary
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		r := runCLI(t, nil, nil, "conversations", "list", "--json", "--data", dir)
@@ -59,7 +59,7 @@ func TestConversationsFromTheTerminal(t *testing.T) {
 			}
 		}
 		r = runCLI(t, nil, nil, "conversations", "show", id, "--json", "--data", dir)
-		var det gateway.ConversationDetail
+		var det intake.ConversationDetail
 		if err := json.Unmarshal([]byte(r.Stdout), &det); err != nil || len(det.Messages) != 1 ||
 			det.Messages[0].Author == "" || det.Messages[0].Channel != "email" || det.Messages[0].Created.IsZero() ||
 			!strings.Contains(det.Messages[0].Quoted, "Did you try water?") || strings.Contains(det.Messages[0].Text, "water") {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/store/pgtest"
 	"github.com/deskmail/deskmail/threading"
@@ -20,10 +21,10 @@ func TestNodesShareTheirSecrets(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	log := slog.New(slog.DiscardHandler)
 	dirA, dirB := t.TempDir(), t.TempDir()
-	if err := os.WriteFile(filepath.Join(dirA, LoopSecretFile), []byte("00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dirA, intake.LoopSecretFile), []byte("00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dirB, LoopSecretFile), []byte("ffeeddccbbaa99887766554433221100\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dirB, intake.LoopSecretFile), []byte("ffeeddccbbaa99887766554433221100\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, dir := range []string{dirA, dirB} {
@@ -43,7 +44,7 @@ func TestNodesShareTheirSecrets(t *testing.T) {
 			t.Errorf("%s: node A %q (%v), node B %q (%v)", name, a, errA, b, errB)
 		}
 	}
-	if b, _ := os.ReadFile(filepath.Join(dirB, LoopSecretFile)); string(b) != "00112233445566778899aabbccddeeff\n" {
+	if b, _ := os.ReadFile(filepath.Join(dirB, intake.LoopSecretFile)); string(b) != "00112233445566778899aabbccddeeff\n" {
 		t.Errorf("node B's marker key %q, want node A's, stored first", b)
 	}
 	ka, err := threading.LoadOrCreateKeyring(dirA)

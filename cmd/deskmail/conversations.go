@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deskmail/deskmail/gateway"
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -26,11 +26,11 @@ func newConversationsCmd() *cobra.Command {
 	list := dataSubcommand(cmd, &asJSON, "list", "List the newest conversations: kind, creation time, messages, subject",
 		cobra.NoArgs, func(w io.Writer, data string, _ []string) error {
 			var resp struct {
-				Conversations []gateway.ConversationSummary `json:"conversations"`
+				Conversations []intake.ConversationSummary `json:"conversations"`
 			}
 			err := queueCall(data, http.MethodGet, fmt.Sprintf("/v1/conversation-list?limit=%d", limit), &resp, func(db *store.DB) error {
 				var err error
-				resp.Conversations, err = gateway.ListConversations(db, limit)
+				resp.Conversations, err = intake.ListConversations(db, limit)
 				return err
 			})
 			if err != nil || asJSON {
@@ -47,10 +47,10 @@ func newConversationsCmd() *cobra.Command {
 
 	dataSubcommand(cmd, &asJSON, "show ID", "Show a conversation's messages: author, time, channel, text, and what was cut as quoted",
 		cobra.ExactArgs(1), func(w io.Writer, data string, args []string) error {
-			var d gateway.ConversationDetail
+			var d intake.ConversationDetail
 			err := queueCall(data, http.MethodGet, "/v1/conversation-detail/"+url.PathEscape(args[0]), &d, func(db *store.DB) error {
 				var err error
-				d, err = gateway.ShowConversation(db, args[0])
+				d, err = intake.ShowConversation(db, args[0])
 				return err
 			})
 			if err != nil || asJSON {
@@ -69,7 +69,7 @@ func when(t time.Time) string {
 	return t.Local().Format(time.DateTime)
 }
 
-func printConversation(w io.Writer, d gateway.ConversationDetail) {
+func printConversation(w io.Writer, d intake.ConversationDetail) {
 	c := d.Conversation
 	fmt.Fprintf(w, "conversation %s (%s), created %s\n", c.ID, c.Kind, when(c.Created))
 	if c.Subject != "" {
