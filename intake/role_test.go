@@ -8,10 +8,24 @@ import (
 	"testing"
 
 	"github.com/deskmail/deskmail/inbound"
-	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
 )
+
+// receive stores raw as the fixture's receiver would and loads its meta.
+func receive(t *testing.T, db *store.DB, step *InboundStep, env inbound.Envelope, raw string) inbound.Meta {
+	t.Helper()
+	recv := &inbound.Receiver{DB: db, Clock: step.Classify.Clock, Hostname: "mx.help.test"}
+	rc, err := recv.Receive(context.Background(), env, strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := inbound.Load(db, rc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
 
 // Mail to postmaster or abuse is kept for operators, never threaded or
 // dropped, even when it references a conversation; mail that also names
@@ -31,51 +45,34 @@ func TestRoleMailKeptForOperators(t *testing.T) {
 			db, step, _ := threadFixture(t)
 			var logs bytes.Buffer
 			step.Log = slog.New(slog.NewTextHandler(&logs, nil))
-			recv := &inbound.Receiver{DB: db, Clock: step.Classify.Clock, Hostname: "mx.help.test"}
-			rc, err := recv.Receive(context.Background(), inbound.Envelope{MailFrom: "ann@client.test", Rcpts: tc.rcpts, Proto: "ESMTP"},
-				strings.NewReader("From: ann@client.test\r\nTo: postmaster@help.test\r\nSubject: Your server\r\nMessage-ID: <p1@client.test>\r\nReferences: <root@help.test>\r\n\r\nis sending me spam\r\n"))
+			m := receive(t, db, step, inbound.Envelope{MailFrom: "ann@client.test", Rcpts: tc.rcpts, Proto: "ESMTP"},
+				"From: ann@client.test\r\nTo: postmaster@help.test\r\nSubject: Your server\r\nMessage-ID: <p1@client.test>\r\nReferences: <root@help.test>\r\n\r\nis sending me spam\r\n")
+			res, err := step.Step(context.Background(), m) // for its After: runStep commits
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := inbound.Load(db, rc.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := step.Step(context.Background(), m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Update(context.Background(), res.Apply); err != nil {
-				t.Fatal(err)
-			}
-			if res.After != nil {
-				res.After()
-			}
-			es, _ := journal.Query(db, journal.Filter{Direction: journal.In})
+			e := runStep(t, db, step, m)
 			var n int
 			_ = db.View(func(tx *store.Tx) error {
 				ms, _ := model.Messages(tx, "c1", 10)
 				n = len(ms)
 				return nil
 			})
-			var e *journal.Entry
-			for i := range es {
-				if es[i].ID == m.JournalID {
-					e = &es[i]
-				}
+			if !strings.HasPrefix(e.Action, tc.action) {
+				t.Fatalf("action %q, want %q", e.Action, tc.action)
 			}
-			if e == nil || !strings.HasPrefix(e.Action, tc.action) {
-				t.Fatalf("entry %+v, want the action %q", e, tc.action)
+			if !strings.HasPrefix(tc.action, RoleMailAction) {
+				if n != 1 {
+					t.Errorf("%d messages in c1, want the reply appended", n)
+				}
+				return
 			}
-			if strings.HasPrefix(tc.action, RoleMailAction) {
-				if n != 0 {
-					t.Errorf("role mail appended to the conversation")
-				}
-				if !strings.Contains(logs.String(), "NEEDS ATTENTION") || !strings.Contains(logs.String(), m.ID) {
-					t.Errorf("log: %s", logs.String())
-				}
-			} else if n != 1 {
-				t.Errorf("%d messages in c1, want the reply appended", n)
+			if n != 0 {
+				t.Errorf("role mail appended to the conversation")
+			}
+			res.After()
+			if !strings.Contains(logs.String(), "NEEDS ATTENTION") || !strings.Contains(logs.String(), m.ID) {
+				t.Errorf("log: %s", logs.String())
 			}
 		})
 	}

@@ -86,28 +86,15 @@ func TestRepliesReadLikeAMailServer(t *testing.T) {
 	if !strings.HasPrefix(br.greeting, "220 mx.example.test ESMTP deskmail ready") {
 		t.Errorf("banner %q", br.greeting)
 	}
-	for _, step := range []struct{ send, want string }{
-		{"EHLO client.test", "250"},
-		{"MAIL FROM:<ann@client.test>", "250 2.1.0 Sender OK"},
-		{"RCPT TO:<support@example.test>", "250 2.1.5 Recipient OK"},
-		{"RCPT TO:<Postmaster>", "250 2.1.5 Recipient OK"},
-	} {
-		fmt.Fprintf(nc, "%s\r\n", step.send)
-		if got := br.reply(t); !strings.HasPrefix(got, step.want) {
-			t.Errorf("%s: %q, want %q", step.send, got, step.want)
-		}
-	}
+	br.dialogue(t, nc, "EHLO client.test", "250", "MAIL FROM:<ann@client.test>", "250 2.1.0 Sender OK",
+		"RCPT TO:<support@example.test>", "250 2.1.5 Recipient OK", "RCPT TO:<Postmaster>", "250 2.1.5 Recipient OK")
 }
 
 func TestBareLFInDATARefusedAtOnce(t *testing.T) {
 	h, _ := startWithAddresses(t) // read timeout 5 minutes: only the check can answer in time
 	nc, br := rawConnGreeting(t, h.addr)
-	io.WriteString(nc, "EHLO client.test\r\nMAIL FROM:<ann@client.test>\r\nRCPT TO:<support@example.test>\r\nDATA\r\n")
-	for _, want := range []string{"250", "250", "250", "354"} {
-		if got := br.reply(t); !strings.HasPrefix(got, want) {
-			t.Fatalf("got %q, want %q", got, want)
-		}
-	}
+	br.dialogue(t, nc, "EHLO client.test", "250", "MAIL FROM:<ann@client.test>", "250",
+		"RCPT TO:<support@example.test>", "250", "DATA", "354")
 	// LF line endings throughout and LF.LF at the end, which must not end
 	// the data: the answer comes at once, not after the read timeout.
 	io.WriteString(nc, "From: ann@client.test\nSubject: hi\n\nhello\n.\n")
@@ -133,12 +120,8 @@ func TestBareLFInDATARefusedAtOnce(t *testing.T) {
 func TestBareLFInBDATRefused(t *testing.T) {
 	h, _ := startWithAddresses(t)
 	nc, br := rawConnGreeting(t, h.addr)
-	io.WriteString(nc, "EHLO client.test\r\nMAIL FROM:<ann@client.test>\r\nRCPT TO:<support@example.test>\r\n")
-	for _, want := range []string{"250", "250", "250"} {
-		if got := br.reply(t); !strings.HasPrefix(got, want) {
-			t.Fatalf("got %q, want %q", got, want)
-		}
-	}
+	br.dialogue(t, nc, "EHLO client.test", "250", "MAIL FROM:<ann@client.test>", "250",
+		"RCPT TO:<support@example.test>", "250")
 	chunk := "From: ann@client.test\r\nSubject: hi\n\r\nhello\r\n"
 	fmt.Fprintf(nc, "BDAT %d LAST\r\n%s", len(chunk), chunk)
 	if got := br.reply(t); !strings.HasPrefix(got, "550 5.5.2") {
@@ -173,6 +156,18 @@ type replyReader struct {
 	greeting string
 }
 
+// dialogue sends each command of pairs (command, wanted reply prefix) and
+// checks its reply.
+func (r *replyReader) dialogue(t *testing.T, nc net.Conn, pairs ...string) {
+	t.Helper()
+	for i := 0; i+1 < len(pairs); i += 2 {
+		fmt.Fprintf(nc, "%s\r\n", pairs[i])
+		if got := r.reply(t); !strings.HasPrefix(got, pairs[i+1]) {
+			t.Fatalf("%s: %q, want %q", pairs[i], got, pairs[i+1])
+		}
+	}
+}
+
 // reply reads one reply (the last line of a multi-line one).
 func (r *replyReader) reply(t *testing.T) string {
 	t.Helper()
@@ -198,8 +193,8 @@ func rawConnGreeting(t *testing.T, addr string) (net.Conn, *replyReader) {
 	nc.SetDeadline(time.Now().Add(10 * time.Second)) // the test's own bound
 	br := bufio.NewReader(nc)
 	g, err := br.ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || !strings.HasPrefix(g, "220 ") {
+		t.Fatalf("greeting %q %v", g, err)
 	}
 	return nc, &replyReader{Reader: br, greeting: strings.TrimRight(g, "\r\n")}
 }

@@ -273,17 +273,8 @@ func TestDefaultLimitsAreSet(t *testing.T) {
 // (idle, dripping, endless lines).
 func rawConn(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(10 * time.Second)) // the test's own bound
-	br := bufio.NewReader(nc)
-	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "220 ") {
-		t.Fatalf("greeting %q %v", line, err)
-	}
-	return nc, br
+	nc, rr := rawConnGreeting(t, addr)
+	return nc, rr.Reader
 }
 
 // readUntilClosed returns every line the server sends until it closes.
