@@ -64,6 +64,7 @@ type Config struct {
 	RelayInsecure    bool
 	MailFrom         string
 	MailFromName     string
+	RoleForward      string // operators' address for a copy of mail to postmaster@ and abuse@
 	OutboundDomain   string
 	MaxAge           time.Duration
 	RetryBase        time.Duration
@@ -151,6 +152,7 @@ var options = []option{
 	{name: "relay-password", help: "AUTH password at the relay (prefer DESKMAIL_RELAY_PASSWORD)", set: str(func(c *Config) *string { return &c.RelayPassword })},
 	{name: "relay-insecure", def: []string{"false"}, isBool: true, help: "talk to the relay without STARTTLS (loopback relays only)", set: boolean(func(c *Config) *bool { return &c.RelayInsecure })},
 	{name: "mail-from", help: "From address of outgoing email (default: notifications@ the outbound domain)", set: str(func(c *Config) *string { return &c.MailFrom })},
+	{name: "role-forward", help: "address that gets a copy of every email to postmaster@ or abuse@ (an operator's mailbox elsewhere); empty: they are kept and shown in the log only", set: str(func(c *Config) *string { return &c.RoleForward })},
 	{name: "mail-from-name", def: []string{"Helpdesk"}, help: "display name of the From address", set: str(func(c *Config) *string { return &c.MailFromName })},
 	{name: "outbound-domain", help: "domain of outgoing Message-IDs and bounce+ID addresses (default: the first --domain); replies use reply-domain", set: str(func(c *Config) *string { return &c.OutboundDomain })},
 	{name: "max-age", def: []string{"120h"}, help: "how long an email is retried after temporary failures before it fails", set: duration(func(c *Config) *time.Duration { return &c.MaxAge })},

@@ -42,3 +42,15 @@ func TestDKIMKeysPairWithSelectors(t *testing.T) {
 		t.Errorf("from the file: %v %+v %+v", err, c.DKIMKeys, c.DKIMSelectors)
 	}
 }
+
+func TestRoleForwardMustBeElsewhere(t *testing.T) {
+	c, err := load(t, []string{"--domain", "help.test", "--role-forward", "Ops <ops@elsewhere.test>"}, nil, "")
+	if err != nil || c.RoleForward != "ops@elsewhere.test" {
+		t.Fatalf("%v %q", err, c.RoleForward)
+	}
+	for _, bad := range []string{"postmaster@help.test", "not an address"} {
+		if _, err := load(t, []string{"--domain", "help.test", "--role-forward", bad}, nil, ""); err == nil || !strings.Contains(err.Error(), "role-forward") {
+			t.Errorf("role-forward %q: %v", bad, err)
+		}
+	}
+}

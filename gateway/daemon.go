@@ -170,6 +170,9 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		log.Info("moved waiting webhook events to the queue", "count", n)
 	}
 	step := &intake.InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue, Log: log.With("component", "pipeline")}
+	if cfg.RoleForward != "" {
+		step.RoleForward = &intake.RoleForward{To: cfg.RoleForward, Mailer: ob.mailer}
+	}
 	pipe := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
 	if db.Shared() {
 		// Two nodes may share a hostname (or be given none): the node's
@@ -411,6 +414,7 @@ type outbound struct {
 	mode   string
 	where  string
 	dkim   *mta.DKIM // nil: no signing
+	mailer *queue.Mailer
 }
 
 // newOutbound builds the queue worker. keyring is the threading step's,
@@ -424,7 +428,7 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,
 		From:   mail.Address{Name: cfg.MailFromName, Address: cfg.MailFrom},
 		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader, Intro: center.BuiltinText, RecipientCap: recipientCap}
-	ob := &outbound{mode: cfg.Outbound, close: func() {}}
+	ob := &outbound{mode: cfg.Outbound, close: func() {}, mailer: mailer}
 	var tr queue.Transport
 	switch cfg.Outbound {
 	case "relay":

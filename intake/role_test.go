@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/mail"
 	"strings"
 	"testing"
 
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -75,5 +77,30 @@ func TestRoleMailKeptForOperators(t *testing.T) {
 				t.Errorf("log: %s", logs.String())
 			}
 		})
+	}
+}
+
+// With role-forward, operators get a copy, queued in the same commit, and
+// the log names it.
+func TestRoleMailCopiedToOperators(t *testing.T) {
+	db, step, _ := threadFixture(t)
+	step.RoleForward = &RoleForward{To: "ops@elsewhere.test", Mailer: &queue.Mailer{Keyring: step.Thread.Keyring,
+		Domain: "help.test", From: mail.Address{Name: "Helpdesk", Address: "notifications@help.test"}}}
+	m := receive(t, db, step, inbound.Envelope{MailFrom: "ann@client.test", Rcpts: []string{"abuse@help.test"}, RemoteIP: "192.0.2.7", Proto: "ESMTP"},
+		"From: ann@client.test\r\nTo: abuse@help.test\r\nSubject: Spam from you\r\nMessage-ID: <a1@client.test>\r\n\r\n<script>see below</script>\r\n")
+	e := runStep(t, db, step, m)
+	want := RoleMailAction + "abuse@help.test (human); a copy sent to ops@elsewhere.test as outgoing email "
+	if !strings.HasPrefix(e.Action, want) {
+		t.Fatalf("action %q, want %q", e.Action, want)
+	}
+	id := strings.TrimPrefix(e.Action, want)
+	var j queue.Job
+	err := db.View(func(tx *store.Tx) error {
+		var err error
+		j, err = queue.GetJob(tx, id)
+		return err
+	})
+	if err != nil || j.To != "ops@elsewhere.test" || j.State != queue.StateQueued || !strings.Contains(j.Subject, "mail to abuse@help.test: Spam from you") {
+		t.Fatalf("job %+v %v", j, err)
 	}
 }

@@ -29,6 +29,9 @@ type InboundStep struct {
 	Thread   *Threader    // nil: classify only
 	Queue    *queue.Queue // nil: bounces are classified, not tied to outgoing email
 	Log      *slog.Logger // nil: slog.Default()
+	// RoleForward, when set, mails operators a copy of what comes to
+	// postmaster@ and abuse@.
+	RoleForward *RoleForward
 }
 
 // Step processes one stored email.
@@ -51,7 +54,7 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 		}}, nil
 	}
 	if roles := roleMail(m.Envelope); roles != "" {
-		return s.keepForOperators(m, roles, v, classified), nil
+		return s.keepForOperators(m, raw, roles, v, classified), nil
 	}
 	if v.Class != loopguard.Human || s.Thread == nil {
 		return Result{Apply: classified}, nil
