@@ -210,7 +210,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			stopStreams()
 		}
 	}()
-	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
+	known := recipients(cfg, thread) // what SMTP, LMTP and POST /v1/inbound accept
+	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Recipients: known, Token: token,
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.isReady,
 		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db),
 		Center: &center.Service{DB: db, Clock: clk, Mailer: ob.worker.Composer.(*queue.Mailer), Messaging: msgs, Wake: ob.worker.Wake}}
@@ -265,7 +266,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		MaxRecipients: cfg.MaxRecipients, MaxLineBytes: cfg.MaxLineBytes,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, SessionTimeout: cfg.SessionTimeout,
 		MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP, TLS: tlsConf,
-		Recipients: recipients(cfg, thread),
+		Recipients: known,
 	}, recv, log.With("component", "mta"))
 	if cfg.SMTPAddr != "" {
 		l, err := net.Listen("tcp", cfg.SMTPAddr)

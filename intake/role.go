@@ -20,7 +20,7 @@ import (
 // RoleMailAction starts the journal action of an email sent only to
 // postmaster@ or abuse@ (RFC 5321 section 4.5.1, RFC 2142): it is kept
 // for operators, never threaded and never dropped. `deskmail log` and the
-// console show it; `deskmail why ID` tells the story.
+// console show it; `deskmail log --address postmaster@` finds it.
 const RoleMailAction = "kept for operators: mail to "
 
 // roleMail returns the role recipients of an email that went to role
