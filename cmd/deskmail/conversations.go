@@ -18,7 +18,9 @@ import (
 func init() { subcommands = append(subcommands, newConversationsCmd) }
 
 // The conversations commands read conversations from the terminal, through
-// the running daemon or, when it is stopped, on its data folder.
+// the running daemon or, when it is stopped, on its data folder. Their
+// plain output goes through plainOut (dataSubcommand), so what came by
+// email cannot send escape sequences to the terminal.
 func newConversationsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "conversations", Short: "Read conversations and their messages from the terminal"}
 	var asJSON bool
@@ -39,7 +41,7 @@ func newConversationsCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tKIND\tCREATED\tMESSAGES\tTAG\tSUBJECT")
 			for _, c := range resp.Conversations {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, c.Kind, when(c.Created), c.Messages, orDash(c.Tag), short(terminalSafe(c.Subject), 60))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, c.Kind, when(c.Created), c.Messages, orDash(c.Tag), cell(short(c.Subject, 60)))
 			}
 			return tw.Flush()
 		})
@@ -73,11 +75,11 @@ func printConversation(w io.Writer, d intake.ConversationDetail) {
 	c := d.Conversation
 	fmt.Fprintf(w, "conversation %s (%s), created %s\n", c.ID, c.Kind, when(c.Created))
 	if c.Subject != "" {
-		fmt.Fprintf(w, "subject: %s\n", terminalSafe(c.Subject))
+		fmt.Fprintf(w, "subject: %s\n", cell(c.Subject))
 	}
 	fmt.Fprintln(w, plural(len(d.Messages), "message"))
 	for _, m := range d.Messages {
-		fmt.Fprintf(w, "\n--- %s  %s  by %s  via %s", m.ID, when(m.Created), terminalSafe(m.AuthorName), m.Channel)
+		fmt.Fprintf(w, "\n--- %s  %s  by %s  via %s", m.ID, when(m.Created), cell(m.AuthorName), m.Channel)
 		if m.Retracted {
 			fmt.Fprint(w, "  (retracted)")
 		}
@@ -97,7 +99,7 @@ func printConversation(w io.Writer, d intake.ConversationDetail) {
 }
 
 func indent(s string) string {
-	return "  " + strings.ReplaceAll(strings.TrimRight(terminalSafe(s), "\n"), "\n", "\n  ")
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
 }
 
 func plural(n int, word string) string {
@@ -105,19 +107,4 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
-}
-
-// terminalSafe shows control characters of text that came by email
-// (escape sequences could rewrite the operator's terminal) as U+FFFD,
-// keeping newlines and tabs.
-func terminalSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
-			return r
-		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
 }

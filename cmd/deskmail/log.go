@@ -63,7 +63,7 @@ func newLogCmd() *cobra.Command {
 			return err
 		}
 		cliStore = cfg.Store
-		return runLog(cmd.OutOrStdout(), cfg.Data, o)
+		return runLog(plainOut(cmd.OutOrStdout()), cfg.Data, o)
 	}
 	return cmd
 }
@@ -165,7 +165,7 @@ func newLogPrinter(w io.Writer, asJSON bool) *logPrinter { return &logPrinter{w:
 
 func (p *logPrinter) print(entries []journal.Entry) {
 	if p.asJSON {
-		enc := json.NewEncoder(p.w)
+		enc := json.NewEncoder(jsonOut(p.w))
 		for i := range entries {
 			_ = enc.Encode(&entries[i])
 		}
@@ -199,7 +199,9 @@ func (p *logPrinter) print(entries []journal.Entry) {
 	tw.Flush()
 }
 
+// short is s cut to n characters (its control characters escaped; "-" when empty).
 func short(s string, n int) string {
+	s = cell(s)
 	r := []rune(s)
 	if len(r) > n {
 		return string(r[:n-1]) + "…"
@@ -214,5 +216,5 @@ func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return cell(s)
 }
