@@ -18,7 +18,9 @@ import (
 func init() { subcommands = append(subcommands, newFetchCmd) }
 
 func newFetchCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "fetch", Short: "IMAP mailboxes deskmail fetches mail from (see docs/FETCH.md)"}
+	cmd := &cobra.Command{Use: "fetch", Short: "IMAP mailboxes deskmail fetches mail from (see docs/FETCH.md)",
+		Example: "  deskmail fetch test m365 --config /etc/deskmail.toml\n" +
+			"  deskmail fetch authorize m365 --config /etc/deskmail.toml"}
 	test := &cobra.Command{
 		Use:   "test NAME|URL",
 		Short: "Connect, sign in and say what would be fetched, changing nothing",
@@ -26,6 +28,8 @@ func newFetchCmd() *cobra.Command {
 			"imaps://USER@HOST/MAILBOX URL, sign in as the daemon would, open the folder\n" +
 			"read-only and say how many messages a first run would fetch. Nothing on\n" +
 			"the server changes: no flag, no move, no folder created.",
+		Example: "  deskmail fetch test hosted --config /etc/deskmail.toml\n" +
+			"  deskmail fetch test 'imap://desk:secret@127.0.0.1:1143/INBOX'   # a test server on loopback",
 		Args: cobra.ExactArgs(1),
 	}
 	// The settings that shape a mailbox: the config file, the domains
@@ -47,6 +51,8 @@ func newFetchCmd() *cobra.Command {
 		Long: "Walk through the provider's sign-in for the [[fetch]] mailbox NAME (device\n" +
 			"code flow for Microsoft; a browser and a redirect to 127.0.0.1 for Google\n" +
 			"or with --loopback) and write the refresh token to its refresh_token_file.",
+		Example: "  deskmail fetch authorize m365 --config /etc/deskmail.toml\n" +
+			"  deskmail fetch authorize gmail --config /etc/deskmail.toml   # prints a URL to open on this machine",
 		Args: cobra.ExactArgs(1),
 	}
 	authorize.Flags().BoolVar(&loopback, "loopback", false, "use a browser and a redirect to 127.0.0.1 instead of the device code")
