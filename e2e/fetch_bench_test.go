@@ -57,12 +57,8 @@ func benchDaemon(b *testing.B, s *imaptest.Server, extra ...string) *gateway.Dae
 }
 
 func pendingCount(b *testing.B, db *store.DB) int64 {
-	var n int64
-	if err := db.View(func(tx *store.Tx) error {
-		var err error
-		n, _, err = inbound.PendingTotals(tx)
-		return err
-	}); err != nil {
+	n, err := inbound.PendingCount(db)
+	if err != nil {
 		b.Fatal(err)
 	}
 	return n
