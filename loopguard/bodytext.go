@@ -45,37 +45,116 @@ func (m *message) words() string {
 			htm = p.content
 		}
 	}
-	s := ownText(plain)
+	s, lead := ownText(plain)
 	if len(strings.TrimSpace(s)) < 20 && htm != nil {
-		s = ownText([]byte(htmlText(htm)))
+		s, lead = ownText([]byte(htmlText(htm)))
 	}
-	m.text = &s
+	m.text, m.lead = &s, lead
 	return s
 }
 
+// leadLines returns the first non-empty lines of the author's own text
+// (at most maxLeadLines), each normalised like words.
+func (m *message) leadLines() []string {
+	m.words()
+	return m.lead
+}
+
+const maxLeadLines = 3
+
 // ownText keeps the lines of b before the first quote marker, without
-// ">" quoted lines and "On ... wrote:" headers, normalised.
-func ownText(b []byte) string {
+// ">" quoted lines, "On ... wrote:" headers, the lines a quote header
+// ("The reply said:") introduces, and what stands between quotation
+// marks on a line: what a person quotes is not their own words. It also
+// returns the first maxLeadLines non-empty lines.
+func ownText(b []byte) (string, []string) {
 	var out strings.Builder
+	var lead []string
+	inQuote := false
 	for len(b) > 0 && out.Len() < maxWordsScan {
 		line, rest := cutLine(b)
 		b = rest
 		t := bytes.TrimSpace(line)
-		if len(t) > 0 && t[0] == '>' {
+		if len(t) > 0 && (t[0] == '>' || strings.HasPrefix(string(t), "＞")) {
+			continue
+		}
+		if len(t) == 0 {
+			inQuote = false
+			continue
+		}
+		if inQuote {
 			continue
 		}
 		low := strings.ToLower(string(t))
 		if isQuoteMarker(low) || quotedHeaderBlock(low, rest) {
 			break
 		}
-		writeNormal(&out, low)
+		if quoteIntro(low) {
+			// "I got this reply:" - the lines up to the next blank line
+			// are what the person got, not what they write.
+			inQuote = true
+		}
+		low = dropQuoted(low)
+		var lb strings.Builder
+		writeNormal(&lb, low)
+		l := strings.TrimSpace(lb.String())
+		if l == "" {
+			continue
+		}
+		if len(lead) < maxLeadLines {
+			lead = append(lead, l)
+		}
+		out.WriteString(l)
 		out.WriteByte(' ')
 	}
 	s := out.String()
 	if len(s) > maxWordsScan {
 		s = strings.ToValidUTF8(s[:maxWordsScan], "")
 	}
-	return s
+	return s, lead
+}
+
+// quoteIntroWords are the words of a line that introduces a quotation
+// ("They replied:", "The message says:", "我收到的回复："), in the
+// languages of the phrase tables.
+var quoteIntroWords = []string{
+	"said", "says", "saying", "reply", "replied", "response", "message", "following", "reads", "got this",
+	"received this", "this text", "below", "answer", "wrote", "schreibt", "antwort", "nachricht", "folgende",
+	"réponse", "message suivant", "respuesta", "mensaje", "risposta", "messaggio", "antwoord", "bericht",
+	"resposta", "mensagem", "odpowiedź", "wiadomość", "odpověď", "zpráva", "ответ", "сообщение", "пишет",
+	"回复", "回覆", "返信", "メッセージ", "答复", "메시지", "응답", "yanıt", "mesaj",
+}
+
+// quoteIntro tells whether a line introduces a quotation: it ends with a
+// colon and says what follows is a reply or message someone got.
+func quoteIntro(low string) bool {
+	if !strings.HasSuffix(low, ":") && !strings.HasSuffix(low, "：") {
+		return false
+	}
+	return findAny(low, quoteIntroWords) != ""
+}
+
+// quotePairs are the quotation marks whose contents on one line are
+// someone else's words.
+var quotePairs = [][2]string{{"\"", "\""}, {"“", "”"}, {"„", "“"}, {"«", "»"}, {"「", "」"}, {"『", "』"}}
+
+// dropQuoted removes what stands between a pair of quotation marks on
+// one line.
+func dropQuoted(line string) string {
+	for _, q := range quotePairs {
+		for n := 0; n < 20; n++ {
+			i := strings.Index(line, q[0])
+			if i < 0 {
+				break
+			}
+			j := strings.Index(line[i+len(q[0]):], q[1])
+			if j < 0 {
+				break
+			}
+			line = line[:i] + " " + line[i+len(q[0])+j+len(q[1]):]
+		}
+	}
+	return line
 }
 
 // quotedHeaderBlock tells whether line starts the header block Outlook
@@ -96,6 +175,24 @@ func quotedHeaderBlock(low string, rest []byte) bool {
 	return false
 }
 
+// quoteHeaderEnds end the line a mail client puts above a quoted reply
+// ("On Mon, 1 Dec 2026, Ann <a@b> wrote:"), in many languages.
+var quoteHeaderEnds = []string{
+	"wrote:", "schrieb:", "a écrit :", "a écrit:", "escribió:", "ha scritto:", "schreef:", "escreveu:", "napisał:",
+	"napsal:", "napísal:", "skrev:", "kirjoitti:", "írta:", "a scris:", "написал:", "написала:", "написав:",
+	"написа:", "yazdı:", "έγραψε:", "כתב:", "كتب:", "نوشت:", "เขียน:", "đã viết:", "menulis:", "ने लिखा:",
+	"写道：", "写道:", "寫道：", "寫道:", "書きました:", "書きました：", "작성:", "님이 작성:", "wrote :", "écrit :",
+}
+
+// separatorWords name the original message in a separator line
+// ("-----原始邮件-----").
+var separatorWords = []string{
+	"original", "ursprüngliche", "d'origine", "originale", "oorspronkelijk", "oryginalna", "původní", "pôvodná",
+	"eredeti", "originală", "исходное", "оригинальное", "вихідне", "orijinal", "alkuperäinen", "oprindelig",
+	"opprinnelig", "ursprungligt", "αρχικό", "原始邮件", "原始郵件", "元のメッセージ", "원본 메시지", "forwarded", "weitergeleitet",
+	"转发", "轉寄", "転送", "전달", "пересланное", "transféré", "reenviado", "inoltrato", "doorgestuurd", "przekazana",
+}
+
 func isQuoteMarker(low string) bool {
 	for _, q := range quoteMarkers {
 		if strings.HasPrefix(low, q) {
@@ -108,11 +205,15 @@ func isQuoteMarker(low string) bool {
 	}
 	// "On Mon, 1 Dec 2026, Ann <a@b> wrote:" and its translations.
 	if len(low) < 300 {
-		for _, w := range []string{"wrote:", "schrieb:", "a écrit :", "a écrit:", "escribió:", "ha scritto:", "schreef:", "escreveu:", "napisał:", "napsal:", "skrev:"} {
+		for _, w := range quoteHeaderEnds {
 			if strings.HasSuffix(low, w) {
 				return true
 			}
 		}
+	}
+	// "-----Original Message-----" in other languages.
+	if strings.HasPrefix(low, "--") || strings.HasPrefix(low, "——") {
+		return findAny(low, separatorWords) != ""
 	}
 	return false
 }

@@ -31,6 +31,7 @@ func (g *Guard) classify(env Envelope, raw []byte) Verdict {
 	nullPath, pathKnown := reversePath(env, m)
 	g.loopRules(e, m)
 	reportRules(e, m)
+	reportRulesMore(e, m, s, nullPath)
 	if !e.decided(Bounce) {
 		legacyBounceRules(e, m, env, s, nullPath)
 	}
@@ -53,6 +54,7 @@ func (g *Guard) classify(env Envelope, raw []byte) Verdict {
 		}
 	}
 	if e.bounce != nil {
+		e.bounce.Kind = bounceKind(e.bounce)
 		if h := attachedOriginal(m); h != nil {
 			e.bounce.OwnMail = g.verifyMarker(h.get(strings.ToLower(MarkerHeader)), h.get("message-id"))
 		}

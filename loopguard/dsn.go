@@ -38,6 +38,11 @@ type BounceReport struct {
 	// §3.1: abuse, fraud, virus...), with Format "arf" and Action
 	// "complaint"; Recipient is then the complainant.
 	FeedbackType string `json:"feedback_type,omitempty"`
+	// Kind says what the report means for the address (KindPermanent,
+	// KindTransient, KindDelayed, KindMailboxFull, KindSuccess,
+	// KindComplaint), from Action, Status and the diagnostic; see
+	// bounceKind.
+	Kind string `json:"kind"`
 	// OwnMail is true when the copy of the bounced email attached to the
 	// report carries a valid MarkerHeader: the report certainly refers to
 	// mail deskmail sent, and is not a forged DSN naming a Message-ID.
@@ -51,6 +56,77 @@ type BounceRecipient struct {
 	Action         string `json:"action"`
 	Status         string `json:"status"`
 	Diagnostic     string `json:"diagnostic"`
+}
+
+// The kinds of a report (BounceReport.Kind).
+const (
+	// KindPermanent: the remote side gave up for good (5.x.x, or a
+	// failure that says no more).
+	KindPermanent = "permanent"
+	// KindTransient: a failure that may pass (4.x.x after the sender's
+	// retries ran out, a greylisting or a busy server).
+	KindTransient = "transient"
+	// KindMailboxFull: the mailbox is full (X.2.2, "over quota"), a
+	// transient failure of its own kind.
+	KindMailboxFull = "mailbox_full"
+	// KindDelayed: a warning, the email is still being retried.
+	KindDelayed = "delayed"
+	// KindSuccess: delivered, relayed or expanded (NOTIFY=SUCCESS).
+	KindSuccess = "success"
+	// KindComplaint: the recipient complained (ARF, a feedback loop).
+	KindComplaint = "complaint"
+	// KindUnknown: a notification that says nothing readable (a bare
+	// null reverse path); it changes nothing.
+	KindUnknown = "unknown"
+)
+
+// Complaint tells whether the report is a recipient's complaint rather
+// than a delivery report.
+func (r BounceReport) Complaint() bool { return r.Kind == KindComplaint || r.Format == "arf" }
+
+// mailboxFullWords are the diagnostics of a full mailbox.
+var mailboxFullWords = []string{"mailbox full", "mailbox is full", "over quota", "quota exceeded", "exceeded storage",
+	"insufficient storage", "mailbox size limit", "user is over", "overquota", "disk quota", "storage allocation",
+	"容量", "용량", "переполнен"}
+
+// transientWords are diagnostics of a failure that may pass.
+var transientWords = []string{"try again later", "temporarily", "temporary", "greylist", "graylist", "connection timed out",
+	"deferred", "too many connections", "service unavailable", "rate limit"}
+
+// bounceKind classifies a report: a complaint, a success, a delay, a full
+// mailbox, a transient failure (4.x.x, or words that say so) or, for
+// any other failure, permanent.
+func bounceKind(r *BounceReport) string {
+	if r.Kind != "" {
+		return r.Kind
+	}
+	if r.Format == "arf" || r.Action == "complaint" {
+		return KindComplaint
+	}
+	if r.Action == "" && r.Recipient == "" && r.Status == "" {
+		// A bare notification: nothing says what happened.
+		return KindUnknown
+	}
+	switch strings.ToLower(r.Action) {
+	case "delivered", "relayed", "expanded":
+		return KindSuccess
+	case "delayed":
+		return KindDelayed
+	}
+	diag := strings.ToLower(r.Diagnostic)
+	if strings.HasSuffix(r.Status, ".2.2") || findAny(diag, mailboxFullWords) != "" {
+		return KindMailboxFull
+	}
+	if strings.HasPrefix(r.Status, "4") {
+		return KindTransient
+	}
+	if strings.HasPrefix(r.Status, "5") {
+		return KindPermanent
+	}
+	if findAny(diag, transientWords) != "" || strings.HasPrefix(strings.TrimSpace(diag), "4") {
+		return KindTransient
+	}
+	return KindPermanent
 }
 
 var errNoDeliveryStatus = errors.New("no per-recipient fields in delivery status")

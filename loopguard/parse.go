@@ -13,7 +13,8 @@ type message struct {
 	params    map[string]string
 	parts     []part
 	notes     []string
-	text      *string // the author's own words, lower-cased, made on first use (bodytext.go)
+	text      *string  // the author's own words, lower-cased, made on first use (bodytext.go)
+	lead      []string // the first lines of the author's own words, made with text
 }
 
 // What the classifier decodes of each part. Everything it needs sits at

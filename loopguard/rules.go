@@ -15,7 +15,7 @@ const (
 	decisive = 10
 	certain  = 20
 
-	wExchangeAgent   = decisive // X-MS-Exchange-Generated-Message-Source, unless passed on
+	wExchangeAgent   = 6        // X-MS-Exchange-Generated-Message-Source, unless passed on
 	wInboxRule       = 6        // X-MS-Exchange-Inbox-Rules-Loop
 	wSuppress        = 5        // X-Auto-Response-Suppress: All/OOF/AutoReply
 	wOOFSubject      = 6
@@ -29,6 +29,7 @@ const (
 	wAutoPhrase      = 6 // "this is an automated message"
 	wAckPhrase       = 5 // "we have received your request"
 	wOOFPhrase       = 3 // "I am out of the office"
+	wOOFLead         = 6 // "*** Automatische Antwort ***" opening the text
 	wNoticePhrase    = 5 // "if this was you", "you are receiving this"
 	wChallengePhrase = 10
 	wChallengeHint   = 5
@@ -44,6 +45,7 @@ const (
 	wBounceSubject   = 6
 	wBouncePhrase    = 6
 	wFeedSignal      = 10
+	wFeedFrom        = 5
 	wFeedPhrase      = 6
 )
 
@@ -139,14 +141,23 @@ var helpdeskMailers = []string{
 	"service desk", "servicedesk", "ticket", "livechat", "teamsupport", "manageengine", "sysaid", "topdesk",
 }
 
-// helpdeskHeaderPrefixes start the names of the fields ticket systems add
-// (X-Zammad-Ticket-ID, X-OTRS-..., X-Freshdesk-Ticket-ID, RT-Ticket,
-// X-Ticket-ID...). Any field whose name contains "ticket" counts too.
+// helpdeskHeaders are the exact names of fields ticket systems add to
+// their mail, and helpdeskHeaderPrefixes the namespaces that only one
+// product writes (X-Zammad-..., X-OTRS-...). Names are compared exactly
+// or by such a vendor prefix, never by a substring: a transport field
+// that happens to contain "ticket" or "rss" says nothing.
+var helpdeskHeaders = []string{
+	"x-ticket-id", "x-ticket-number", "x-ticketid", "x-ticket", "x-ticket-status", "rt-ticket", "rt-originator",
+	"x-osticket", "x-servicenow", "x-spiceworks", "x-deskpro", "x-hesk", "x-supportbee", "x-happyfox",
+	"x-uvdesk", "x-helpdesk", "x-servicedesk", "x-case-id", "x-sysaid", "x-topdesk", "x-request-tracker",
+	"x-fs-ticket-id", "x-freshdesk-ticket-id", "x-zendesk-ticket-id",
+}
+
 var helpdeskHeaderPrefixes = []string{
-	"x-zammad-", "x-otrs-", "x-znuny-", "x-otobo-", "x-freshdesk-", "x-zendesk-", "x-rt-", "rt-ticket",
-	"rt-originator", "x-helpscout-", "x-kayako-", "x-osticket", "x-jira-", "x-jsd-", "x-servicenow",
-	"x-spiceworks", "x-glpi-", "x-itop-", "x-redmine-", "x-deskpro", "x-hesk", "x-supportbee", "x-happyfox",
-	"x-uvdesk", "x-helpdesk", "x-servicedesk", "x-case-id", "x-sysaid", "x-topdesk",
+	"x-zammad-", "x-otrs-", "x-znuny-", "x-otobo-", "x-freshdesk-", "x-zendesk-", "x-rt-", "x-helpscout-",
+	"x-kayako-", "x-osticket-", "x-jira-", "x-jsd-", "x-servicenow-", "x-spiceworks-", "x-glpi-", "x-itop-",
+	"x-redmine-", "x-deskpro-", "x-hesk-", "x-supportbee-", "x-happyfox-", "x-uvdesk-", "x-helpdesk-",
+	"x-servicedesk-", "x-sysaid-", "x-topdesk-",
 }
 
 // autoPhrases say in the body that a machine wrote it. Compared with the
@@ -313,6 +324,61 @@ var daemonLocalParts = map[string]bool{
 	"microsoftexchange329e71ec88ae4615bbc36ab6ce41109e": true,
 }
 
+// daemonSqueezed are the same names with "-", "_" and "." dropped, so
+// that post_master@, Mailer.Daemon@ and mail-er-daemon@ count too.
+var daemonSqueezed = map[string]bool{
+	"mailerdaemon": true, "maildaemon": true, "postmaster": true, "mdaemon": true, "mailrouter": true,
+	"gwia": true, "smtpgateway": true, "maildeliverysystem": true, "maildeliverysubsystem": true,
+	"mailadmin": true, "mailerror": true, "mailerrors": true, "deliveryfailure": true, "deliverystatus": true,
+	"ndr": true, "nondelivery": true, "mailsystem": true, "smtpdaemon": true, "qmailsend": true,
+}
+
+// listManagers are the local parts list managers send their own notices
+// from (errors, loops, held posts); see isListManager for -owner@ and
+// -bounces@.
+var listManagers = map[string]bool{
+	"listserv": true, "majordomo": true, "sympa": true, "mailman": true, "ezmlm": true, "lyris": true,
+	"listmanager": true, "list-manager": true, "listar": true, "smartlist": true, "listproc": true, "mlmmj": true,
+	"lists": true, "list-admin": true, "mailman-owner": true, "mailman-bounces": true,
+}
+
+// complaintSenders are the local parts of mailbox providers' feedback
+// loops, which send complaints (ARF or the attached original only).
+var complaintSenders = []string{
+	"scomp", "fbl", "feedbackloop", "feedback-loop", "feedback", "complaints", "complaint", "abuse", "abuse-report",
+	"abuse-reports", "arf", "spam-report", "spamreport", "junkmail-report", "jmrp", "staff", "report-spam", "reportspam",
+}
+
+// complaintSubjects title complaint reports.
+var complaintSubjects = []string{
+	"complaint", "abuse report", "spam report", "fbl", "feedback loop", "feedback report", "reported as spam",
+	"junk mail report", "email abuse", "abuse notification", "spam notification", "beschwerde", "plainte", "queja",
+}
+
+// reportTextFields are the fields of a delivery report (RFC 3464 §2.3)
+// as legacy bounces write them in their text.
+var reportTextFields = []string{"final-recipient:", "original-recipient:", "action: failed", "action: delayed",
+	"diagnostic-code:", "remote-mta:", "reporting-mta:", "x-postfix-queue-id:", "status: 5.", "status: 4."}
+
+// vendorAutoReplyHeaders are fields some vendors put on their
+// autoresponders' replies only, with the values that say so (iCloud's
+// X-Apple-Action: vacation...). A hint: together with an out-of-office
+// subject or text they decide.
+var vendorAutoReplyHeaders = []struct {
+	name   string
+	values []string // one of these in the value; "" matches any value
+}{
+	{"x-apple-action", []string{"vacation", "autoreply", "auto-reply"}},
+	{"x-autoresponse", []string{""}},
+	{"x-auto-response", []string{""}},
+	{"x-vacation", []string{""}},
+	{"x-autoreply-type", []string{""}},
+	{"x-post-messageclass", []string{"autorespond", "auto-respond", "autoreply"}},
+	{"x-mailer", []string{"vacation", "autorespond", "autoreply", "auto-reply", "out of office", "abwesenheit"}},
+}
+
+const wVendorAutoReply = 6
+
 // daemonNames are display names of bounce senders whose address is not
 // one of the above.
 var daemonNames = []string{"mail delivery system", "mail delivery subsystem", "mail delivery service", "mail administrator", "mail router", "mailer-daemon", "postmaster", "system administrator", "mail system", "microsoft outlook"}
@@ -333,6 +399,11 @@ var bounceSubjects = []string{
 	"delivery notification", "user unknown", "user not found", "mailbox unavailable", "returned to sender",
 	"message status - undeliverable", "delivery report", "rejected:",
 	"failure delivery", "ndn:", "non délivré", "non delivre", "notification d'état de la remise", "übermittlungsstatus", "mail could not be delivered", "message delivery failure",
+	"メールエラー通知", "配信エラー", "配送エラー", "送信エラー", "不達", "未達", "エラー通知", "宛先不明", "mail error", "delivery error",
+	"退信", "系统退信", "投递失败", "邮件退回", "退回", "退件", "傳送失敗", "반송", "전달 실패", "배달 실패", "메일 전송 실패",
+	"недоставленное", "не доставлено", "ошибка доставки", "возвращенное", "mail loop", "loop detected", "message rejected",
+	"posting rejected", "rejected posting", "non-member", "auto-discard", "awaits moderator", "moderation", "mail failure",
+	"teslim edilemedi", "nedoručeno", "nem kézbesíthető", "levererades inte", "ei toimitettu", "απεστάλη", "תקלה במשלוח",
 }
 
 var delaySubjects = []string{"delayed", "(delay)", "warning: could not send", "still being retried", "not yet been delivered", "verzögert", "retardé"}
@@ -355,6 +426,13 @@ var bouncePhrases = []string{
 	"votre message n'a pas pu être remis", "n'a pas pu être distribué", "no se pudo entregar", "non è stato possibile recapitare",
 	"kon niet worden afgeleverd", "não foi possível entregar", "nie można dostarczyć", "nelze doručit",
 	"does not exist", "no such recipient", "recipient not found", "address rejected", "account is disabled", "account has been disabled", "mailbox full", "mailbox is full", "over quota", "quota exceeded", "host unknown", "permanent failure", "permanent error", "could not deliver", "non-delivery", "returned mail", "delivery failure", "failed recipient",
+	"invalid user", "invalid recipient", "invalid address", "unknown recipient", "unrouteable address", "relay access denied",
+	"no mailbox here", "mailbox does not exist", "message was rejected", "has been rejected", "was rejected by", "rejected your message",
+	"mail loop detected", "loop detected", "routing loop", "too many hops", "not a member", "non-member", "awaits moderator approval",
+	"送信できませんでした", "配信できませんでした", "届けることができませんでした", "お届けできませんでした", "配送できませんでした",
+	"宛先不明", "存在しません", "受信拒否", "送信に失敗", "無法投遞", "无法投递", "投递失败", "收件人不存在", "退信",
+	"전달되지 않았습니다", "존재하지 않는", "не может быть доставлено", "не удалось доставить", "не существует",
+	"teslim edilemedi", "nie istnieje", "neexistuje", "non esiste", "n'existe pas", "no existe", "existiert nicht",
 }
 
 // feedSignals are fields and mailers of RSS-to-email services (rss2email,

@@ -44,15 +44,25 @@ func (e *evidence) notice(w int, reason string, broad bool) {
 // and nothing else), only the heaviest otherwise, so that a person
 // writing about a security alert they got stays a person.
 func (e *evidence) settleNotices() {
-	marked := false
+	// A machine's field or a noreply/notice-robot sender marks the
+	// message strongly: every notice word counts. A system's sender
+	// (security@, service@), which a team may also write from, marks it
+	// weakly: the specific notice words count, the broad ones do not.
+	marked, weak := false, false
 	for _, s := range e.signals {
-		if s.class == AutoReply && s.weight > 0 && (strings.HasPrefix(s.reason, "X-Auto-Response-Suppress") || strings.HasPrefix(s.reason, "sender ")) {
+		if s.class != AutoReply || s.weight <= 0 {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(s.reason, "X-Auto-Response-Suppress"), s.weight >= wNoReplySender && strings.HasPrefix(s.reason, "sender "):
 			marked = true
+		case strings.HasPrefix(s.reason, "sender "):
+			weak = true
 		}
 	}
 	counted := false
 	for _, n := range e.notices {
-		if marked || (!n.broad && !counted) {
+		if marked || (weak && !n.broad) || (!n.broad && !counted) {
 			e.signals = append(e.signals, n.signal)
 			counted = true
 		} else {

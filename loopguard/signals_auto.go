@@ -91,6 +91,15 @@ func autoReplyRules(e *evidence, m *message, s subject) {
 			e.note(canonical(name) + ": " + clip(v) + " does not mark automatic mail")
 		}
 	}
+	for _, f := range vendorAutoReplyHeaders {
+		v := strings.ToLower(h.get(f.name))
+		if v == "" || v == "no" || v == "false" || v == "0" {
+			continue
+		}
+		if p := findAny(v, f.values); p != "" || f.values[0] == "" {
+			e.once("vendor-autoreply", AutoReply, wVendorAutoReply, "%s: %s (a vendor's autoresponder field)", canonical(f.name), clip(h.get(f.name)))
+		}
+	}
 	if v := h.get("x-auto-response-suppress"); v != "" {
 		// Exchange puts "All" on its OOF replies and SaaS tools on their
 		// notices, but senders also put it on ordinary mail to ask
@@ -211,7 +220,7 @@ func helpdeskRules(e *evidence, m *message, s subject, own func(string) bool) {
 			// dozen; a header of 40 000 fields is not searched whole.
 			break
 		}
-		if f.name == "x-ticket-id" || strings.Contains(f.name, "ticket") || hasAnyPrefix(f.name, helpdeskHeaderPrefixes) {
+		if nameIn(f.name, helpdeskHeaders) || hasAnyPrefix(f.name, helpdeskHeaderPrefixes) {
 			e.once("helpdesk", AutoReply, wHelpdeskHeader, "field of a ticket system: %s", canonical(f.name))
 		}
 	}
@@ -257,9 +266,37 @@ func bodyRules(e *evidence, m *message, s subject) {
 	if p := findAny(w, oofPhrases); p != "" {
 		e.add(AutoReply, wOOFPhrase, "out-of-office text %q", p)
 	}
+	if p := leadMarker(m.leadLines()); p != "" {
+		e.add(AutoReply, wOOFLead, "the text opens with an autoresponder's title %q", p)
+	}
 	if p := findAny(w, noticePhrases); p != "" {
 		e.notice(wNoticePhrase, "notice boilerplate "+strconvQuote(p), false)
 	}
+}
+
+// leadMarker finds an autoresponder's title standing alone at the start
+// of one of the first lines ("*** Automatische Antwort ***", "自动回复：
+// 我正在休假", "Auto reply - I am away"): the title followed by nothing,
+// or by a colon, a dash or a closing mark, never by more words of a
+// sentence, and never in a question, so that a person writing "Auto
+// reply question: how do I switch it off?" is not taken for one.
+func leadMarker(lines []string) string {
+	for _, l := range lines {
+		if strings.ContainsAny(l, "?？") {
+			continue
+		}
+		t := strings.TrimLeft(l, "*#-=_[]()<>!. \t「『【")
+		for _, p := range oofSubjects {
+			if !strings.HasPrefix(t, p) {
+				continue
+			}
+			rest := strings.TrimLeft(t[len(p):], " ")
+			if rest == "" || strings.ContainsRune("*:：-–—=_]】」』)!.,，。", []rune(rest)[0]) {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // challengeRules finds challenge-response filters. A phrase of
@@ -304,7 +341,7 @@ func challengeRules(e *evidence, w string) {
 // Reply-To: that sender is no hint.
 func senderRules(e *evidence, m *message) {
 	lp := strings.ToLower(localPart(addrSpec(m.header.get("from"))))
-	if lp == "" || daemonLocalParts[lp] {
+	if lp == "" || isDaemon(lp) {
 		return
 	}
 	w, why := 0, ""
@@ -344,6 +381,17 @@ func related(a, b string) bool {
 	da := strings.ToLower(a[strings.LastIndexByte(a, '@')+1:])
 	db := strings.ToLower(b[strings.LastIndexByte(b, '@')+1:])
 	return da == db || strings.HasSuffix(da, "."+db) || strings.HasSuffix(db, "."+da)
+}
+
+// nameIn tells whether the lower-cased field name is one of names,
+// exactly.
+func nameIn(name string, names []string) bool {
+	for _, n := range names {
+		if name == n {
+			return true
+		}
+	}
+	return false
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {

@@ -56,12 +56,15 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 	case nullPath:
 		daemon = "null reverse path"
 		e.add(Bounce, wNullPath, "null reverse path <> (RFC 5321 §4.5.5)")
-	case daemonLocalParts[localPart(from)]:
+	case isDaemon(localPart(from)):
 		daemon = "From " + from
 		e.add(Bounce, wDaemonSender, "sent by the mail system %s", from)
-	case daemonLocalParts[localPart(sender)]:
+	case isDaemon(localPart(sender)):
 		daemon = "envelope sender " + sender
 		e.add(Bounce, wDaemonSender, "envelope sender %s is a mail system", sender)
+	case isListManager(localPart(from)):
+		daemon = "From " + from
+		e.add(Bounce, wDaemonSender, "sent by the list manager %s", from)
 	default:
 		if n := findAny(strings.ToLower(displayName(m.header.get("from"))), daemonNames); n != "" {
 			daemon = "sender name " + strconvQuote(n)
@@ -70,8 +73,12 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 	}
 	if daemon == "" && machineSender(from) {
 		// An appliance or gateway that sends its NDRs from noreply@:
-		// a bounce subject and bounce text must then both be there.
+		// a bounce subject and bounce text (or the fields of a report
+		// written as text) must then both be there.
 		subj, text := findAny(s.text, bounceSubjects), findAny(m.words(), bouncePhrases)
+		if text == "" {
+			text = reportText(m)
+		}
 		if subj != "" && text != "" && !s.reply && !s.forward {
 			e.add(Bounce, wBounceSubject, "sender %s is a machine's and a bounce subject %q", from, subj)
 			e.add(Bounce, wBouncePhrase, "sender %s is a machine's and bounce text %q", from, text)
@@ -81,13 +88,28 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 		return
 	}
 	if daemon != "" {
+		report := false
 		if !s.reply && !s.forward {
 			if b := findAny(s.text, bounceSubjects); b != "" {
 				e.add(Bounce, wBounceSubject, "%s and a bounce subject %q", daemon, b)
+				report = true
 			}
 		}
 		if b := findAny(m.words(), bouncePhrases); b != "" {
 			e.add(Bounce, wBouncePhrase, "%s and bounce text %q", daemon, b)
+			report = true
+		} else if f := reportText(m); f != "" {
+			e.add(Bounce, wBouncePhrase, "%s and the delivery report field %q in the text", daemon, f)
+			report = true
+		} else if r := smtpFailure(m); r != "" {
+			e.add(Bounce, wBouncePhrase, "%s and the SMTP refusal %q in the text", daemon, r)
+			report = true
+		}
+		if nullPath && (report || hasAttachedMessage(m)) {
+			// RFC 5321 §4.5.5: the null reverse path with a delivery
+			// report is a bounce, whatever Auto-Submitted says (many
+			// MTAs put auto-replied or auto-generated on their DSNs).
+			e.add(Bounce, certain, "null reverse path with a delivery report: a bounce (RFC 5321 §4.5.5, RFC 3464)")
 		}
 	}
 	if !e.decided(Bounce) {
@@ -146,5 +168,5 @@ func trimSpace(b []byte) []byte {
 // (noreply@, notifications@...).
 func machineSender(addr string) bool {
 	lp := strings.ToLower(localPart(addr))
-	return lp != "" && (localPartIn(lp, noReplySenders, true) || localPartIn(lp, noticeSenders, true))
+	return lp != "" && (localPartIn(lp, noReplySenders, true) || localPartIn(lp, noticeSenders, true) || localPartIn(lp, systemSenders, false))
 }
