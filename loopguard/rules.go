@@ -15,9 +15,9 @@ const (
 	decisive = 10
 	certain  = 20
 
-	wExchangeAgent   = 6        // X-MS-Exchange-Generated-Message-Source, unless passed on
-	wInboxRule       = 6        // X-MS-Exchange-Inbox-Rules-Loop
-	wSuppress        = 5        // X-Auto-Response-Suppress: All/OOF/AutoReply
+	wExchangeAgent   = 6 // X-MS-Exchange-Generated-Message-Source, unless passed on
+	wInboxRule       = 6 // X-MS-Exchange-Inbox-Rules-Loop
+	wSuppress        = 5 // X-Auto-Response-Suppress: All/OOF/AutoReply
 	wOOFSubject      = 6
 	wAckSubject      = 5
 	wNoticeSubject   = 5
