@@ -352,10 +352,16 @@ func legacyBounce(m *message, delayed bool) *BounceReport {
 	} else if s := indentedRcptRE.FindSubmatch(text); s != nil && rep.Recipient == "" {
 		rep.Recipient = strings.ToLower(string(s[1]))
 	}
+	if rep.Recipient == "" {
+		rep.Recipient = firstAddress(text, m)
+	}
 	if rep.Diagnostic == "" {
 		if s := smtpReplyRE.Find(text); s != nil {
 			rep.Diagnostic = clipWords(s, 200)
 		}
+	}
+	if rep.Diagnostic == "" {
+		rep.Diagnostic = reasonLine(text)
 	}
 	rep.Status = statusRE.FindString(rep.Diagnostic)
 	if rep.Status == "" {
@@ -368,6 +374,50 @@ func legacyBounce(m *message, delayed bool) *BounceReport {
 		rep.Recipients = []BounceRecipient{{Recipient: rep.Recipient, FinalRecipient: rep.Recipient, Action: rep.Action, Status: rep.Status, Diagnostic: rep.Diagnostic}}
 	}
 	return rep
+}
+
+// addrRE finds an address in a legacy bounce's text.
+var addrRE = regexp.MustCompile(`[A-Za-z0-9._%+\-=]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+`)
+
+// firstAddress is the first address in a legacy bounce's text that is
+// not the bounce's own sender or recipient, and not in a Message-ID or
+// From line of the quoted copy: a best effort for the formats that name
+// the failed recipient their own way ("Recipient: x", "Unknown user: x",
+// "RCPT To:<x>", "x (user not found)").
+func firstAddress(text []byte, m *message) string {
+	own := map[string]bool{addrSpec(m.header.get("from")): true, addrSpec(m.header.get("to")): true,
+		addrSpec(m.header.get("return-path")): true, addrSpec(m.header.get("sender")): true}
+	for len(text) > 0 {
+		line, rest := cutLine(text)
+		text = rest
+		l := bytes.ToLower(bytes.TrimLeft(line, " \t>"))
+		if bytes.HasPrefix(l, []byte("message-id")) || bytes.HasPrefix(l, []byte("from:")) || bytes.HasPrefix(l, []byte("reporting-mta")) ||
+			bytes.HasPrefix(l, []byte("received")) || bytes.HasPrefix(l, []byte("return-path")) || bytes.HasPrefix(l, []byte("in-reply-to")) || bytes.HasPrefix(l, []byte("references")) {
+			continue
+		}
+		for _, a := range addrRE.FindAll(line, 4) {
+			addr := strings.ToLower(strings.Trim(string(a), "."))
+			if !own[addr] {
+				return addr
+			}
+		}
+	}
+	return ""
+}
+
+// reasonLine is the first line of a legacy bounce's text that gives a
+// reason (a full mailbox, a temporary failure, an unknown user).
+func reasonLine(text []byte) string {
+	for _, words := range [][]string{mailboxFullWords, transientWords, bouncePhrases} {
+		for b := text; len(b) > 0; {
+			line, rest := cutLine(b)
+			b = rest
+			if findAny(strings.ToLower(string(line)), words) != "" {
+				return clipWords(line, 200)
+			}
+		}
+	}
+	return ""
 }
 
 // maxLegacyScan is how much of a plain-text bounce the recipient and

@@ -149,7 +149,12 @@ func complaintRules(e *evidence, m *message, s subject, nullPath bool) {
 	}
 	subj := findAny(s.text, complaintSubjects)
 	own := strings.TrimSpace(m.words())
-	if subj == "" && len(own) > 200 {
+	if findAny(s.text, bounceSubjects) != "" || findAny(own, bouncePhrases) != "" || reportText(m) != "" {
+		// A legacy bounce with the original attached (Domino,
+		// GroupWise, appliances).
+		return
+	}
+	if subj == "" && (len(own) > 200 || byWho == "null reverse path") {
 		return
 	}
 	why := "no text of its own"
@@ -228,8 +233,10 @@ func sesNotice(m *message) *BounceReport {
 	if len(text) < 20 || text[0] != '{' || !bytes.Contains(text, []byte("Type")) {
 		return nil
 	}
+	// SNS puts an unsubscribe footer after the JSON: read the first
+	// value only.
 	var n sesJSON
-	if json.Unmarshal(text, &n) != nil {
+	if json.NewDecoder(bytes.NewReader(text)).Decode(&n) != nil {
 		return nil
 	}
 	if n.NotificationType == "" && n.EventType == "" && strings.HasPrefix(strings.TrimSpace(n.Message), "{") {

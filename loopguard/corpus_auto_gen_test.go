@@ -1,0 +1,101 @@
+package loopguard
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+)
+
+func base64StdEncode(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// autoLang is how an autoresponder without any automation field words
+// itself in one language: the prefix of its subject and its first line.
+type autoLang struct {
+	lang, subject, lead, text string
+}
+
+var autoLangs = []autoLang{
+	{"en", "Automatic reply", "*** Automatic reply ***", "Thank you for your email. I am away until Monday."},
+	{"de", "Automatische Antwort", "*** Automatische Antwort ***", "Vielen Dank für Ihre Nachricht. Ich bin bis Montag nicht im Büro."},
+	{"fr", "Réponse automatique", "Réponse automatique :", "Merci pour votre message. Je suis absent jusqu'à lundi."},
+	{"es", "Respuesta automática", "Respuesta automática:", "Gracias por su mensaje. Estaré fuera hasta el lunes."},
+	{"it", "Risposta automatica", "Risposta automatica -", "Grazie per il messaggio. Sarò assente fino a lunedì."},
+	{"pt", "Resposta automática", "Resposta automática:", "Obrigado pela sua mensagem. Estarei ausente até segunda-feira."},
+	{"nl", "Automatisch antwoord", "Automatisch antwoord", "Bedankt voor uw bericht. Ik ben tot maandag afwezig."},
+	{"pl", "Odpowiedź automatyczna", "Odpowiedź automatyczna:", "Dziękuję za wiadomość. Do poniedziałku jestem poza biurem."},
+	{"cs", "Automatická odpověď", "Automatická odpověď", "Děkuji za zprávu. Do pondělí jsem mimo kancelář."},
+	{"sk", "Automatická odpoveď", "Automatická odpoveď:", "Ďakujem za správu. Do pondelka som mimo kancelárie."},
+	{"hu", "Automatikus válasz", "Automatikus válasz:", "Köszönöm a levelét. Hétfőig házon kívül vagyok."},
+	{"ro", "Răspuns automat", "Răspuns automat:", "Vă mulțumesc pentru mesaj. Sunt plecat până luni."},
+	{"sv", "Automatiskt svar", "Automatiskt svar:", "Tack för ditt mejl. Jag är borta till måndag."},
+	{"da", "Automatisk svar", "Automatisk svar:", "Tak for din mail. Jeg er væk indtil mandag."},
+	{"no", "Autosvar", "Autosvar:", "Takk for e-posten. Jeg er borte til mandag."},
+	{"fi", "Automaattinen vastaus", "Automaattinen vastaus:", "Kiitos viestistäsi. Olen poissa maanantaihin asti."},
+	{"et", "Automaatvastus", "Automaatvastus:", "Aitäh kirja eest. Olen esmaspäevani eemal."},
+	{"lv", "Automātiskā atbilde", "Automātiskā atbilde:", "Paldies par vēstuli. Līdz pirmdienai esmu prom."},
+	{"lt", "Automatinis atsakymas", "Automatinis atsakymas:", "Ačiū už laišką. Iki pirmadienio manęs nėra."},
+	{"tr", "Otomatik yanıt", "Otomatik yanıt:", "Mesajınız için teşekkürler. Pazartesiye kadar ofis dışındayım."},
+	{"el", "Αυτόματη απάντηση", "Αυτόματη απάντηση:", "Ευχαριστώ για το μήνυμά σας. Θα λείπω μέχρι τη Δευτέρα."},
+	{"ru", "Автоматический ответ", "Автоматический ответ:", "Спасибо за письмо. Я в отпуске до понедельника."},
+	{"uk", "Автоматична відповідь", "Автоматична відповідь:", "Дякую за лист. Мене не буде до понеділка."},
+	{"bg", "Автоматичен отговор", "Автоматичен отговор:", "Благодаря за писмото. Ще отсъствам до понеделник."},
+	{"sr", "Аутоматски одговор", "Аутоматски одговор:", "Хвала на поруци. Одсутан сам до понедељка."},
+	{"hr", "Automatski odgovor", "Automatski odgovor:", "Hvala na poruci. Odsutan sam do ponedjeljka."},
+	{"sl", "Samodejni odgovor", "Samodejni odgovor:", "Hvala za sporočilo. Do ponedeljka sem odsoten."},
+	{"he", "תשובה אוטומטית", "תשובה אוטומטית:", "תודה על פנייתך. אני מחוץ למשרד עד יום שני."},
+	{"ar", "رد تلقائي", "رد تلقائي:", "شكرا لرسالتك. أنا خارج المكتب حتى يوم الاثنين."},
+	{"fa", "پاسخ خودکار", "پاسخ خودکار:", "از پیام شما سپاسگزارم. تا دوشنبه در دفتر نیستم."},
+	{"th", "ตอบกลับอัตโนมัติ", "ตอบกลับอัตโนมัติ:", "ขอบคุณสำหรับอีเมล ฉันไม่อยู่จนถึงวันจันทร์"},
+	{"vi", "Trả lời tự động", "Trả lời tự động:", "Cảm ơn email của bạn. Tôi vắng mặt đến thứ Hai."},
+	{"id", "Balasan otomatis", "Balasan otomatis:", "Terima kasih atas email Anda. Saya cuti sampai hari Senin."},
+	{"ms", "Balasan automatik", "Balasan automatik:", "Terima kasih atas e-mel anda. Saya bercuti sehingga Isnin."},
+	{"hi", "स्वचालित उत्तर", "स्वचालित उत्तर:", "आपके ईमेल के लिए धन्यवाद। मैं सोमवार तक कार्यालय से बाहर हूँ।"},
+	{"zh-hans", "自动回复", "自动回复：", "您好，我正在休假，周一回来后回复您。"},
+	{"zh-hant", "自動回覆", "自動回覆：", "您好，我正在休假，週一回來後回覆您。"},
+	{"ja", "自動応答", "【自動応答】", "メールありがとうございます。月曜日まで不在にしております。"},
+	{"ko", "자동 회신", "자동 회신:", "메일 감사합니다. 월요일까지 부재중입니다."},
+	{"eu", "Erantzun automatikoa", "Erantzun automatikoa:", "Eskerrik asko zure mezuagatik."},
+	{"is", "Sjálfvirkt svar", "Sjálfvirkt svar:", "Takk fyrir póstinn. Ég er fjarverandi til mánudags."},
+}
+
+// splitWords writes s as RFC 2047 B words cut every n bytes, also in the
+// middle of a character, as Outlook and Exchange do.
+func splitWords(s string, n int) string {
+	var parts []string
+	for len(s) > 0 {
+		k := min(n, len(s))
+		parts = append(parts, "=?utf-8?B?"+base64StdEncode(s[:k])+"?=")
+		s = s[k:]
+	}
+	return strings.Join(parts, "\n ")
+}
+
+func genAutoresponders() []genCase {
+	var out []genCase
+	for i, l := range autoLangs {
+		subj := l.subject + ": [#4471] Frage"
+		for v := 0; v < 2; v++ {
+			var b strings.Builder
+			fmt.Fprintf(&b, "From: Person %d <person%d@partner.example>\nTo: support@acme.example\nDate: Mon, 1 Dec 2026 09:00:00 +0000\nMessage-ID: <auto%d.%d@partner.example>\n", i, i, i, v)
+			// Encoded words split anywhere: every 5, 7, 9... bytes.
+			fmt.Fprintf(&b, "Subject: %s\n", splitWords(subj, 5+2*(i%4)+v))
+			b.WriteString("MIME-Version: 1.0\n")
+			if v == 0 {
+				fmt.Fprintf(&b, "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n%s\n", base64StdEncode(l.lead+"\n\n"+l.text+"\n"))
+			} else {
+				fmt.Fprintf(&b, "Content-Type: text/html; charset=utf-8\n\n<html><head><style>p{margin:0}</style></head><body><p><b>%s</b></p><p>%s</p></body></html>\n", l.lead, l.text)
+			}
+			out = append(out, genCase{name: fmt.Sprintf("gen-auto-%s-%s", l.lang, []string{"text", "html"}[v]), family: "auto_reply/words-" + l.lang,
+				raw: []byte(b.String()), env: Envelope{MailFrom: fmt.Sprintf("person%d@partner.example", i)}, class: AutoReply})
+		}
+	}
+	// A person asking about an autoresponder, quoting it, in a few
+	// languages: human.
+	for i, l := range autoLangs[:12] {
+		body := "Hello,\n\nI wrote to you and got this reply:\n" + l.lead + "\n" + l.text + "\n\nHow can I reach a person?\n"
+		raw := fmt.Sprintf("From: Client %d <client%d@customer.example>\nTo: support@acme.example\nSubject: Question about your %s\nDate: Mon, 1 Dec 2026 09:00:00 +0000\nMessage-ID: <ask%d@customer.example>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n%s", i, i, strings.ToLower(l.subject), i, body)
+		out = append(out, genCase{name: "gen-human-asks-about-" + l.lang, family: "human/quotes-autoresponder", raw: []byte(raw),
+			env: Envelope{MailFrom: fmt.Sprintf("client%d@customer.example", i)}, class: Human})
+	}
+	return out
+}
