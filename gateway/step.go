@@ -123,22 +123,16 @@ func (s *InboundStep) recordBounce(tx *store.Tx, m inbound.Meta, r loopguard.Bou
 	j, err := s.Queue.RecordBounce(tx, id, r)
 	action := ""
 	switch {
-	case errors.Is(err, queue.ErrNotFound) && r.Format == "arf":
+	case errors.Is(err, queue.ErrNotFound) && r.Complaint():
 		action = "abuse report for no email of ours; nothing changed"
 	case errors.Is(err, queue.ErrNotFound):
-		action = "bounce for no email of ours; nothing changed"
+		action = "bounce (" + loopguard.KindOf(r) + ") for no email of ours; nothing changed"
 	case err != nil:
 		return err
-	case r.Format == "arf":
+	case r.Complaint():
 		action = "abuse complaint (" + r.FeedbackType + ") recorded for outgoing email " + j.ID + ": " + j.To + " suppressed; no notification"
 	default:
-		action = "bounce recorded for outgoing email " + j.ID
-		if r.Recipient != "" {
-			action += " to " + r.Recipient
-		}
-		if r.Status != "" {
-			action += " (" + r.Status + ")"
-		}
+		action = bounceAction(r, j.ID)
 	}
 	return updateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = action })
 }

@@ -93,6 +93,11 @@ var mailboxFullWords = []string{"mailbox full", "mailbox is full", "over quota",
 var transientWords = []string{"try again later", "temporarily", "temporary", "greylist", "graylist", "connection timed out",
 	"deferred", "too many connections", "service unavailable", "rate limit"}
 
+// KindOf is the kind of r: r.Kind when the classifier set it, else the
+// kind its Action, Status and Diagnostic say (reports built by hand, or
+// stored before kinds existed).
+func KindOf(r BounceReport) string { return bounceKind(&r) }
+
 // bounceKind classifies a report: a complaint, a success, a delay, a full
 // mailbox, a transient failure (4.x.x, or words that say so) or, for
 // any other failure, permanent.
