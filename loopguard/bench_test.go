@@ -3,7 +3,9 @@ package loopguard
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
+	"time"
 )
 
 // BenchmarkClassify classifies the whole corpus round-robin and reports
@@ -31,4 +33,39 @@ func BenchmarkClassify(b *testing.B) {
 		g.Classify(Envelope{MailFrom: "sender@example.org"}, msgs[i%len(msgs)])
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkClassifyLatency classifies every case of the whole corpus
+// (testdata/ and the generated families) under 100 KiB, each timed on its
+// own, and reports the median and the 99th percentile per message:
+//
+//	go test -run '^$' -bench ClassifyLatency -benchtime 20x ./loopguard
+func BenchmarkClassifyLatency(b *testing.B) {
+	type msg struct {
+		raw []byte
+		env Envelope
+	}
+	var msgs []msg
+	for _, c := range allCases(b) {
+		if len(c.raw) < 100<<10 {
+			msgs = append(msgs, msg{c.raw, c.env})
+		}
+	}
+	g := corpusGuard()
+	var times []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, m := range msgs {
+			start := time.Now()
+			g.Classify(m.env, m.raw)
+			times = append(times, time.Since(start))
+		}
+	}
+	b.StopTimer()
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	pct := func(p float64) float64 { return float64(times[int(p*float64(len(times)-1))].Microseconds()) }
+	b.ReportMetric(pct(0.50), "p50-µs")
+	b.ReportMetric(pct(0.99), "p99-µs")
+	b.ReportMetric(float64(times[len(times)-1].Microseconds()), "max-µs")
+	b.ReportMetric(float64(len(msgs)), "msgs")
 }

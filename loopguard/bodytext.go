@@ -53,6 +53,16 @@ func (m *message) words() string {
 	return s
 }
 
+// phrases is the phrase tables' hits in the author's own words, found in
+// one pass over them on first use.
+func (m *message) phrases() phraseHits {
+	if m.hits == nil {
+		h := bodyPhrases.scan(m.words())
+		m.hits = &h
+	}
+	return *m.hits
+}
+
 // leadLines returns the first non-empty lines of the author's own text
 // (at most maxLeadLines), each normalised like words.
 func (m *message) leadLines() []string {

@@ -15,6 +15,7 @@ type message struct {
 	notes     []string
 	text      *string  // the author's own words, lower-cased, made on first use (bodytext.go)
 	lead      []string // the first lines of the author's own words, made with text
+	hits      *phraseHits
 }
 
 // What the classifier decodes of each part. Everything it needs sits at

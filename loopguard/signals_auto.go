@@ -11,6 +11,7 @@ type subject struct {
 	text           string
 	bare           string // text without leading "[...]" tags
 	reply, forward bool
+	hits           phraseHits // the subject tables' phrases found in text
 }
 
 func newSubject(raw string) subject {
@@ -25,7 +26,7 @@ func newSubject(raw string) subject {
 			}
 		}
 	}
-	s := subject{text: t}
+	s := subject{text: t, hits: subjectPhrases.scan(t)}
 	// "[Ticket#123] Re: ..." and "[Globex] Re: ...": a helpdesk puts its
 	// tag before the reply prefix.
 	for strings.HasPrefix(t, "[") {
@@ -116,9 +117,9 @@ func autoReplyRules(e *evidence, m *message, s subject) {
 				break
 			}
 		}
-		if p := findAny(s.text, noticeSubjects); p != "" {
+		if p := s.hits.first(sNotice); p != "" {
 			e.notice(wNoticeSubject, "subject of a machine-made notice "+strconvQuote(p), false)
-		} else if p := findAny(s.text, noticeSubjectWords); p != "" {
+		} else if p := s.hits.first(sNoticeWord); p != "" {
 			e.notice(wNoticeSubject, "subject word of a machine-made notice "+strconvQuote(p), true)
 		}
 	}
@@ -230,7 +231,7 @@ func helpdeskRules(e *evidence, m *message, s subject, own func(string) bool) {
 		}
 	}
 	if !s.reply && !s.forward {
-		if p := findAny(s.text, ackSubjects); p != "" {
+		if p := s.hits.first(sAck); p != "" {
 			e.add(AutoReply, wAckSubject, "acknowledgement subject %q", p)
 		}
 	}
@@ -253,23 +254,23 @@ func bodyRules(e *evidence, m *message, s subject) {
 	if w == "" {
 		return
 	}
-	challengeRules(e, w)
-	if p := findAny(s.text, verifySubjects); p != "" && !s.reply && !s.forward {
+	challengeRules(e, m.phrases())
+	if p := s.hits.first(sVerify); p != "" && !s.reply && !s.forward {
 		e.add(AutoReply, wVerifySubject, "verification subject %q", p)
 	}
-	if p := findAny(w, autoPhrases); p != "" {
+	if p := m.phrases().first(bAuto); p != "" {
 		e.add(AutoReply, wAutoPhrase, "text says it is automatic: %q", p)
 	}
-	if p := findAny(w, ackPhrases); p != "" {
+	if p := m.phrases().first(bAck); p != "" {
 		e.add(AutoReply, wAckPhrase, "acknowledgement text %q", p)
 	}
-	if p := findAny(w, oofPhrases); p != "" {
+	if p := m.phrases().first(bOOF); p != "" {
 		e.add(AutoReply, wOOFPhrase, "out-of-office text %q", p)
 	}
 	if p := leadMarker(m.leadLines()); p != "" {
 		e.add(AutoReply, wOOFLead, "the text opens with an autoresponder's title %q", p)
 	}
-	if p := findAny(w, noticePhrases); p != "" {
+	if p := m.phrases().first(bNotice); p != "" {
 		e.notice(wNoticePhrase, "notice boilerplate "+strconvQuote(p), false)
 	}
 }
@@ -304,8 +305,8 @@ func leadMarker(lines []string) string {
 // human word, "captcha", "spam filter"...) count only when the text also
 // says the sender's message is held or will be delivered: a customer
 // writing "your captcha will not let me verify I'm human" is a person.
-func challengeRules(e *evidence, w string) {
-	if p := findAny(w, challengePhrases); p != "" {
+func challengeRules(e *evidence, h phraseHits) {
+	if p := h.first(bChallenge); p != "" {
 		e.add(AutoReply, wChallengePhrase, "challenge-response text %q: a filter asks the sender to prove a person wrote", p)
 		return
 	}
@@ -314,24 +315,24 @@ func challengeRules(e *evidence, w string) {
 		reason string
 	}
 	var hints []hint
-	if v, hu := findAny(w, verifyWords), findAny(w, humanWords); v != "" && hu != "" {
+	if v, hu := h.first(bVerify), h.first(bHuman); v != "" && hu != "" {
 		hints = append(hints, hint{wVerifyHuman, "asks to " + v + "... " + hu + ": a challenge-response filter"})
 	}
-	for _, p := range challengeHints {
-		if len(hints) < 3 && strings.Contains(w, p) {
+	for _, p := range h.all(bChallengeHint) {
+		if len(hints) < 3 {
 			hints = append(hints, hint{wChallengeHint, "challenge-response word " + strconvQuote(p)})
 		}
 	}
 	if len(hints) == 0 {
 		return
 	}
-	held := findAny(w, heldWords)
+	held := h.first(bHeld)
 	if held == "" {
 		e.add(AutoReply, 4, "challenge-like words (%s) but nothing says a message is held", strings.TrimPrefix(hints[0].reason, "challenge-response word "))
 		return
 	}
-	for _, h := range hints {
-		e.add(AutoReply, h.w, "%s", h.reason)
+	for _, hi := range hints {
+		e.add(AutoReply, hi.w, "%s", hi.reason)
 	}
 	e.add(AutoReply, wHeldMessage, "says the sender's message is held: %q", held)
 }

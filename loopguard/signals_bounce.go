@@ -75,7 +75,7 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 		// An appliance or gateway that sends its NDRs from noreply@:
 		// a bounce subject and bounce text (or the fields of a report
 		// written as text) must then both be there.
-		subj, text := findAny(s.text, bounceSubjects), findAny(m.words(), bouncePhrases)
+		subj, text := s.hits.first(sBounce), m.phrases().first(bBounce)
 		if text == "" {
 			text = reportText(m)
 		}
@@ -90,12 +90,12 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 	if daemon != "" {
 		report := false
 		if !s.reply && !s.forward {
-			if b := findAny(s.text, bounceSubjects); b != "" {
+			if b := s.hits.first(sBounce); b != "" {
 				e.add(Bounce, wBounceSubject, "%s and a bounce subject %q", daemon, b)
 				report = true
 			}
 		}
-		if b := findAny(m.words(), bouncePhrases); b != "" {
+		if b := m.phrases().first(bBounce); b != "" {
 			e.add(Bounce, wBouncePhrase, "%s and bounce text %q", daemon, b)
 			report = true
 		} else if f := reportText(m); f != "" {
@@ -115,7 +115,7 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 	if !e.decided(Bounce) {
 		return
 	}
-	delayed := findAny(s.text, delaySubjects) != ""
+	delayed := s.hits.first(sDelay) != ""
 	e.bounce = legacyBounce(m, delayed)
 	if delayed {
 		e.add(Bounce, 1, "delay warning: the email is still queued")

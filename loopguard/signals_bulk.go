@@ -48,7 +48,7 @@ func feedRules(e *evidence, m *message) {
 		// A person may write from a feed company's domain: a hint.
 		e.once("feed-from", Bulk, wFeedFrom, "From names the feed service %q", p)
 	}
-	if p := findAny(m.words(), feedPhrases); p != "" {
+	if p := m.phrases().first(bFeed); p != "" {
 		e.add(Bulk, wFeedPhrase, "feed item text %q", p)
 	}
 }

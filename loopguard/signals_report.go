@@ -147,9 +147,9 @@ func complaintRules(e *evidence, m *message, s subject, nullPath bool) {
 	default:
 		return
 	}
-	subj := findAny(s.text, complaintSubjects)
+	subj := s.hits.first(sComplaint)
 	own := strings.TrimSpace(m.words())
-	if findAny(s.text, bounceSubjects) != "" || findAny(own, bouncePhrases) != "" || reportText(m) != "" {
+	if s.hits.first(sBounce) != "" || m.phrases().first(bBounce) != "" || reportText(m) != "" {
 		// A legacy bounce with the original attached (Domino,
 		// GroupWise, appliances).
 		return
