@@ -167,18 +167,31 @@ func dropQuoted(line string) string {
 	return line
 }
 
+// quoteFromWords and quoteSentWords start the first two lines of the
+// header block Outlook writes above a quoted message, in its languages.
+var (
+	quoteFromWords = []string{"from:", "von:", "de :", "de:", "da:", "van:", "od:", "från:", "fra:", "от:", "差出人:",
+		"发件人:", "寄件者:", "kimden:", "보낸 사람:", "feladó:", "lähettäjä:", "από:", "מאת:", "من:", "від:", "frá:",
+		"dari:", "từ:", "จาก:", "od :", "from :"}
+	quoteSentWords = []string{"sent:", "date:", "gesendet:", "datum:", "envoyé :", "envoyé:", "enviado:", "enviado el:",
+		"enviada em:", "enviado em:", "inviato:", "verzonden:", "wysłano:", "odesláno:", "odoslané:", "skickat:", "sendt:",
+		"отправлено:", "送信日時:", "发送时间:", "寄件日期:", "gönderildi:", "gönderilme:", "보낸 날짜:", "elküldve:",
+		"lähetetty:", "στάλθηκε:", "נשלח:", "تاريخ الإرسال:", "أرسلت:", "надіслано:", "trimis:", "poslano:", "išsiųsta:",
+		"nosūtīts:", "saadetud:", "dikirim:", "đã gửi:", "ส่ง:", "sent :", "date :"}
+)
+
 // quotedHeaderBlock tells whether line starts the header block Outlook
 // and others put above a quoted message ("From: ..." then "Sent: ..."
 // within the next lines), in a few languages.
 func quotedHeaderBlock(low string, rest []byte) bool {
-	if !hasAnyPrefix(low, []string{"from:", "von:", "de :", "de:", "da:", "van:", "od:", "från:", "fra:", "от:", "差出人:", "发件人:"}) {
+	if !hasAnyPrefix(low, quoteFromWords) {
 		return false
 	}
 	for i := 0; i < 4 && len(rest) > 0; i++ {
 		line, next := cutLine(rest)
 		rest = next
 		l := strings.ToLower(strings.TrimSpace(string(line)))
-		if hasAnyPrefix(l, []string{"sent:", "date:", "gesendet:", "datum:", "envoyé :", "envoyé:", "enviado:", "enviado el:", "inviato:", "verzonden:", "wysłano:", "odesláno:", "skickat:", "sendt:", "отправлено:", "送信日時:", "发送时间:"}) {
+		if hasAnyPrefix(l, quoteSentWords) {
 			return true
 		}
 	}

@@ -105,8 +105,7 @@ func autoReplyRules(e *evidence, m *message, s subject) {
 		// Exchange puts "All" on its OOF replies and SaaS tools on their
 		// notices, but senders also put it on ordinary mail to ask
 		// others not to answer automatically: a hint.
-		lv := strings.ToLower(v)
-		if strings.Contains(lv, "all") || strings.Contains(lv, "oof") || strings.Contains(lv, "autoreply") {
+		if xarsSuppressesReplies(v) {
 			e.add(AutoReply, wSuppress, "X-Auto-Response-Suppress: %s (Exchange's automatic mail asks not to be answered)", clip(v))
 		}
 	}
@@ -123,6 +122,18 @@ func autoReplyRules(e *evidence, m *message, s subject) {
 			e.notice(wNoticeSubject, "subject word of a machine-made notice "+strconvQuote(p), true)
 		}
 	}
+}
+
+// xarsSuppressesReplies tells whether an X-Auto-Response-Suppress value
+// names All, OOF or AutoReply among its comma-separated tokens (MS-OXCMAIL
+// 2.2.3.2.20): compared token by token, not as a substring.
+func xarsSuppressesReplies(v string) bool {
+	for _, t := range strings.FieldsFunc(strings.ToLower(v), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == ';' }) {
+		if t == "all" || t == "oof" || t == "autoreply" {
+			return true
+		}
+	}
+	return false
 }
 
 // exchangeRules weighs the fields Exchange and Microsoft 365 stamp on mail

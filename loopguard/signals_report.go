@@ -142,6 +142,8 @@ func complaintRules(e *evidence, m *message, s subject, nullPath bool) {
 	switch {
 	case localPartIn(lp, complaintSenders, false) || strings.Contains(from, "@arf.") || strings.Contains(from, "@fbl."):
 		byWho = "sender " + from + " is a feedback loop's"
+	case isDaemon(lp) || machineSender(from):
+		byWho = "sender " + from + " is a machine's"
 	case nullPath:
 		byWho = "null reverse path"
 	default:
