@@ -1,6 +1,7 @@
 package loopguard
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -25,7 +26,7 @@ func (g *Guard) Classify(env Envelope, raw []byte) (v Verdict) {
 // classify is Classify without the safety net, so that the fuzzer sees
 // any panic.
 func (g *Guard) classify(env Envelope, raw []byte) Verdict {
-	m := g.parse(raw)
+	m := g.parse(bareCR(raw))
 	e := &evidence{notes: m.notes}
 	s := newSubject(rawSubject(m))
 	nullPath, pathKnown := reversePath(env, m)
@@ -63,6 +64,17 @@ func (g *Guard) classify(env Envelope, raw []byte) Verdict {
 		e.notes = append(e.notes, "reverse path unknown (no envelope, no Return-Path)")
 	}
 	return e.verdict()
+}
+
+// bareCR turns the bare-CR line ends of old Mac mailers into LF: a
+// message whose first 8 KiB have a CR and no LF has them. Others are
+// returned as they are.
+func bareCR(raw []byte) []byte {
+	head := raw[:min(len(raw), 8<<10)]
+	if bytes.IndexByte(head, '\n') >= 0 || bytes.IndexByte(head, '\r') < 0 {
+		return raw
+	}
+	return bytes.ReplaceAll(raw, []byte{'\r'}, []byte{'\n'})
 }
 
 // rawSubject is the Subject field, converted to UTF-8 from the message's

@@ -18,6 +18,7 @@ type bounceFamily struct {
 	diag                string
 	kind                string
 	class               Class
+	origExtra           string // fields the reporter adds to the attached copy
 }
 
 var bounceFamilies = []bounceFamily{
@@ -188,6 +189,8 @@ var bounceFamilies = []bounceFamily{
 		kind: KindComplaint},
 	{name: "complaint-attached-aol", from: "scomp@aol.example", subject: "Client TOS Notification", format: "complaint-attached",
 		text: "", kind: KindComplaint},
+	{name: "complaint-hotmail-legacy", from: "neko@isp-fbl.example", subject: " complaint about message from 192.0.2.222", format: "complaint-attached",
+		origExtra: "X-HmXmrOriginalRecipient: " + bouncedTo + "\nX-Reporter-IP: 192.0.2.22\n", kind: KindComplaint},
 	{name: "complaint-attached-isp", from: "Feedback Loop <fbl@isp.example>", subject: "Spam report", format: "complaint-attached",
 		text: "The attached message was reported as spam by a user of our service.\n", kind: KindComplaint},
 }
@@ -247,7 +250,7 @@ func buildBounce(f bounceFamily, i int) string {
 		if f.format == "arf" {
 			fmt.Fprintf(&b, "--%s\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nUser-Agent: Hotmail FBL\nVersion: 1\nOriginal-Rcpt-To: %s\n\n", bd, bouncedTo)
 		}
-		fmt.Fprintf(&b, "--%s\nContent-Type: message/rfc822\nContent-Disposition: attachment\n\n%s\nHello,\n\nyour ticket was updated.\n\n--%s--\n", bd, bouncedOriginal(id), bd)
+		fmt.Fprintf(&b, "--%s\nContent-Type: message/rfc822\nContent-Disposition: attachment\n\n%s%s\nHello,\n\nyour ticket was updated.\n\n--%s--\n", bd, f.origExtra, bouncedOriginal(id), bd)
 	case "json":
 		fmt.Fprintf(&b, "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 7bit\n\n%s\n\n--\nIf you wish to stop receiving notifications from this topic, please click or visit the link below to unsubscribe:\nhttps://sns.eu-west-1.amazonaws.com/unsubscribe.html?SubscriptionArn=arn:aws:sns:eu-west-1:123:ses\n", text)
 	}

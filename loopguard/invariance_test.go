@@ -283,3 +283,30 @@ func refold(f []byte, nl string) []byte {
 	b.WriteString(nl)
 	return []byte(b.String())
 }
+
+// TestLineEndings: the same message with LF, CRLF or the bare CR of old
+// Mac mailers (as public bounce collections keep them) has one class.
+func TestLineEndings(t *testing.T) {
+	g := corpusGuard()
+	for _, c := range allCases(t) {
+		if !cleanHeader(c.raw) || bytes.IndexByte(c.raw, 0) >= 0 || bytes.Contains(c.raw, []byte("\r\r")) {
+			continue
+		}
+		lf := bytes.ReplaceAll(c.raw, []byte("\r\n"), []byte("\n"))
+		if bytes.IndexByte(lf, '\r') >= 0 {
+			continue // a bare CR inside a line of the case itself
+		}
+		want := g.Classify(c.env, lf).Class
+		for _, v := range []struct {
+			name string
+			raw  []byte
+		}{
+			{"CRLF", bytes.ReplaceAll(lf, []byte("\n"), []byte("\r\n"))},
+			{"CR", bytes.ReplaceAll(lf, []byte("\n"), []byte("\r"))},
+		} {
+			if got := g.Classify(c.env, v.raw).Class; got != want {
+				t.Errorf("%s with %s line ends: %s, with LF %s", c.name, v.name, got, want)
+			}
+		}
+	}
+}

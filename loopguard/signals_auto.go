@@ -97,6 +97,12 @@ func autoReplyRules(e *evidence, m *message, s subject) {
 		if v == "" || v == "no" || v == "false" || v == "0" {
 			continue
 		}
+		if f.name == "x-apple-action" && strings.Contains(v, "vacation") {
+			// iCloud's vacation reply carries it, often without
+			// Auto-Submitted, and nothing else does.
+			e.add(AutoReply, certain, "X-Apple-Action: %s (iCloud's vacation reply)", clip(h.get(f.name)))
+			continue
+		}
 		if p := findAny(v, f.values); p != "" || f.values[0] == "" {
 			e.once("vendor-autoreply", AutoReply, wVendorAutoReply, "%s: %s (a vendor's autoresponder field)", canonical(f.name), clip(h.get(f.name)))
 		}

@@ -138,8 +138,15 @@ func complaintRules(e *evidence, m *message, s subject, nullPath bool) {
 	}
 	from := addrSpec(m.header.get("from"))
 	lp := strings.ToLower(localPart(from))
+	own := strings.TrimSpace(m.words())
+	subj := s.hits.first(sComplaint)
 	byWho := ""
 	switch {
+	case orig.has("x-hmxmroriginalrecipient"):
+		// Hotmail/Outlook.com's feedback loop stamps the copy it sends.
+		byWho = "the attached copy carries Outlook.com's X-HmXmrOriginalRecipient"
+	case subj != "" && own == "":
+		byWho = "a complaint subject over nothing but the attached message"
 	case localPartIn(lp, complaintSenders, false) || strings.Contains(from, "@arf.") || strings.Contains(from, "@fbl."):
 		byWho = "sender " + from + " is a feedback loop's"
 	case isDaemon(lp) || machineSender(from):
@@ -149,8 +156,6 @@ func complaintRules(e *evidence, m *message, s subject, nullPath bool) {
 	default:
 		return
 	}
-	subj := s.hits.first(sComplaint)
-	own := strings.TrimSpace(m.words())
 	if s.hits.first(sBounce) != "" || m.phrases().first(bBounce) != "" || reportText(m) != "" {
 		// A legacy bounce with the original attached (Domino,
 		// GroupWise, appliances).
@@ -165,7 +170,10 @@ func complaintRules(e *evidence, m *message, s subject, nullPath bool) {
 	}
 	e.add(Bounce, certain, "complaint report carrying the attached original: %s and %s", byWho, why)
 	rep := &BounceReport{Format: "attached", Action: "complaint", Kind: KindComplaint, FeedbackType: "abuse"}
-	rep.Recipient = addrSpec(orig.get("to"))
+	rep.Recipient = addrSpec(orig.get("x-hmxmroriginalrecipient"))
+	if rep.Recipient == "" {
+		rep.Recipient = addrSpec(orig.get("to"))
+	}
 	rep.OriginalMessageID = cleanID(orig.get("message-id"))
 	rep.Diagnostic = "complaint (" + rep.FeedbackType + ")"
 	if rep.Recipient != "" {
