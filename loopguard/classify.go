@@ -43,6 +43,12 @@ func (g *Guard) classify(env Envelope, raw []byte) Verdict {
 	senderRules(e, m)
 	e.settleNotices()
 	bulkRules(e, m)
+	if nullPath && e.winner() == Human && !e.decided(Bounce) && e.score(AutoReply) >= wOOFSubject {
+		// RFC 3834 §3.3 asks autoresponders for the null reverse path:
+		// with an out-of-office subject or text and no report, it is
+		// one (Exchange and Notes OOF replies carry no Auto-Submitted).
+		e.add(AutoReply, certain, "null reverse path <> and the words of an autoresponder, no delivery report (RFC 3834 §3.3)")
+	}
 	if nullPath && e.winner() == Human && !e.decided(Bounce) {
 		// RFC 5321 §4.5.5: the null reverse path is for notifications
 		// only. With nothing decisive to go by, it is a bounce; an

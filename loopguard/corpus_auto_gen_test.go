@@ -89,6 +89,40 @@ func genAutoresponders() []genCase {
 				raw: []byte(b.String()), env: Envelope{MailFrom: fmt.Sprintf("person%d@partner.example", i)}, class: AutoReply})
 		}
 	}
+	// Vendors' autoresponders that carry no RFC 3834 field, each with and
+	// without the null reverse path RFC 3834 §3.3 asks for.
+	vendors := []struct{ name, header, subject, body string }{
+		{"exchange2003-oof", "Thread-Topic: Invoice\nX-MS-Has-Attach:\nX-MS-TNEF-Correlator:\n", "Out of Office: Invoice",
+			"I am away on vacation until Monday. I will be back in the office on June 1."},
+		{"notes-auto", "X-MIMETrack: Serialize by Router on MAIL01/Servers/Corp(Release 9.0.1FP10) at 01/12/2026 09:00:00\n",
+			"AUTO: Smith, John is out of the office (returning 05/12/2026)",
+			"I am out of the office until 05/12/2026.\n\nNote: This is an automated response to your message \"Invoice\" sent on 01/12/2026.\n\nThis is the only notification you will receive while this person is away."},
+		{"aol-automatic-response", "X-Mailer: OSM Client\nX-AOL-IP: 172.19.146.157\n", "Re:   Invoice (Automatic Response)",
+			"Hello, I am away until 05/12/2026 and am unable to read your message."},
+		{"icloud-apple-action", "X-Apple-Action: VACATION\n", "Auto reply: Invoice", "I'm travelling with limited access to email."},
+		{"icloud-apple-action-localized", "X-Apple-Action: VACATION\n", "Kanikuly: Invoice", "Jsem na dovolené."},
+		{"vendor-x-autoresponse", "X-Autoresponse: yes\n", "Auto reply: Invoice", "Thanks, I will answer next week."},
+	}
+	for _, v := range vendors {
+		for _, null := range []bool{false, true} {
+			if !null && v.name == "exchange2003-oof" {
+				// Exchange sends its OOF with the null reverse path;
+				// with a real sender and no field, an "Out of Office:"
+				// subject and "I am away" text are what a person may
+				// write too, and stay human.
+				continue
+			}
+			raw := "From: Pat Doe <pat.doe@partner.example>\nTo: support@acme.example\nSubject: " + v.subject +
+				"\nDate: Mon, 1 Dec 2026 09:00:00 +0000\nMessage-ID: <" + v.name + "@partner.example>\n" + v.header +
+				"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n" + v.body + "\n"
+			env, path := Envelope{MailFrom: "pat.doe@partner.example"}, "sender"
+			if null {
+				env, path = Envelope{MailFrom: ""}, "null"
+			}
+			out = append(out, genCase{name: "gen-auto-vendor-" + v.name + "-" + path, family: "auto_reply/vendor-" + v.name,
+				raw: []byte(raw), env: env, class: AutoReply})
+		}
+	}
 	// A person asking about an autoresponder, quoting it, in a few
 	// languages: human.
 	for i, l := range autoLangs[:12] {

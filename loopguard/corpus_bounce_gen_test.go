@@ -19,6 +19,7 @@ type bounceFamily struct {
 	kind                string
 	class               Class
 	origExtra           string // fields the reporter adds to the attached copy
+	headers             string // the report's own extra fields
 }
 
 var bounceFamilies = []bounceFamily{
@@ -181,6 +182,9 @@ var bounceFamilies = []bounceFamily{
 	{name: "listserv-loop", from: "LISTSERV@lists.example.edu", subject: "Mail loop detected", format: "legacy",
 		text: "A mail loop was detected for a message sent to list MYLIST.\nThe message has been rejected.\n\nMessage-ID: <%I>\n",
 		kind: ""},
+	{name: "fml-loop-alert", from: "2ndml-admin@lists.example.jp", subject: "Loop Alert: Duplicated Message-ID (2ndml ML)", format: "legacy",
+		text:    "Duplicated Message-ID in <2ndml@lists.example.jp>.\n\n\nOriginal mail as follows:\n\n   Message-ID: <%I>\n   Subject: [#4471] Reply\n",
+		headers: "X-MLServer: fml [fml 4.0.3 release (20011202/4.0.3)]\n", kind: ""},
 	{name: "sympa-reject", from: "sympa@lists.example.fr", subject: "Message rejected", format: "legacy",
 		text: "Your message for list mylist has been rejected because you are not a member of the list.\n",
 		kind: ""},
@@ -210,6 +214,7 @@ func buildBounce(f bounceFamily, i int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Received: from relay.example by mx.acme.example (Postfix) with ESMTPS id B%d; Mon,  1 Dec 2026 09:05:00 +0000\n", i)
 	fmt.Fprintf(&b, "From: %s\nTo: bounce+j123@help.acme-support.example\nSubject: %s\nDate: Mon, 1 Dec 2026 09:05:00 +0000\nMessage-ID: <bounce%d@report.example>\n", f.from, encodeIfNeeded(f.subject), i)
+	b.WriteString(f.headers)
 	if f.format == "dsn-noorig" {
 		// Gmail names the email in References instead.
 		fmt.Fprintf(&b, "In-Reply-To: <%s>\nReferences: <%s>\n", id, id)

@@ -30,6 +30,7 @@ const (
 	wAckPhrase       = 5 // "we have received your request"
 	wOOFPhrase       = 3 // "I am out of the office"
 	wOOFLead         = 6 // "*** Automatische Antwort ***" opening the text
+	wOOFSuffix       = 8 // "Re: <subject> (Automatic Response)"
 	wNoticePhrase    = 5 // "if this was you", "you are receiving this"
 	wChallengePhrase = 10
 	wChallengeHint   = 5
@@ -84,6 +85,11 @@ var oofSubjects = []string{
 	"erantzun automatikoa", "sjálfvirkt svar", "پاسخ خودکار",
 	"risposta di fuori sede", "niet aanwezig", "frånvaro", "nieobecn", "不在:",
 }
+
+// oofSuffixes end the subject of autoresponders that answer "Re:
+// <subject> (Automatic Response)", also after a reply prefix.
+var oofSuffixes = []string{"(automatic response)", "(auto response)", "(auto-response)", "(auto-reply)", "(autoreply)",
+	"(auto reply)", "(out of office)", "(automatic reply)", "[auto-reply]", "[autoreply]", "(réponse automatique)", "(automatische antwort)", "(respuesta automática)"}
 
 // ackSubjects are how helpdesks title the acknowledgement they send to
 // every new request (Zendesk, Freshdesk, Jira Service Management,
@@ -216,6 +222,9 @@ var oofPhrases = []string{
 	"i am out of the office", "i'm out of the office", "i am currently out of", "i'm currently out of",
 	"i will be out of the office", "i am away from", "i'm away from", "i am on vacation", "i'm on vacation",
 	"i am on leave", "i'm on leave", "with limited access to email", "limited access to e-mail",
+	"i am away until", "i'm away until", "i am away on", "i'm away on", "away on vacation", "out of the office until",
+	"i am on holiday", "i'm on holiday", "on annual leave", "back in the office on", "i will be back on",
+	"while this person is away", "is out of the office", "currently away", "i am currently on",
 	"i will respond to your", "i will reply to your", "upon my return", "when i return",
 	"ich bin bis", "bin ich nicht im büro", "außer haus", "ich bin abwesend", "nicht erreichbar",
 	"je suis absent", "je serai absent", "je suis actuellement absent", "estoy fuera de la oficina",
@@ -388,7 +397,7 @@ var daemonNames = []string{"mail delivery system", "mail delivery subsystem", "m
 // failed to read). Compared anywhere in the subject, since gateways
 // prefix their own words ("Message status - undeliverable").
 var bounceSubjects = []string{
-	"undelivered mail returned to sender", "delivery status notification", "mail delivery failed",
+	"undelivered mail returned to sender", "delivery status notification", "mail delivery failed", "loop alert", "duplicated message-id",
 	"undeliverable", "undelivered", "unzustellbar", "nicht zustellbar", "non remis", "non distribuable",
 	"no se puede entregar", "no entregado", "non recapitabile", "onbestelbaar", "niet bezorgd",
 	"não entregue", "nie dostarczono", "nedoručitelné", "olevererbart", "kan ikke leveres",

@@ -25,6 +25,9 @@ type evidence struct {
 	// notices are the words of machine-made notices, weighed by
 	// settleNotices once the headers and the sender are known.
 	notices []notice
+	// ticket is another system's ticket number in the subject, weighed
+	// by settleNotices: only beside another sign of a ticket system.
+	ticket string
 }
 
 type notice struct {
@@ -59,6 +62,20 @@ func (e *evidence) settleNotices() {
 		case strings.HasPrefix(s.reason, "sender "):
 			weak = true
 		}
+	}
+	if e.ticket != "" {
+		helpdesk := e.seen["helpdesk"]
+		for _, s := range e.signals {
+			if s.class == AutoReply && (strings.HasPrefix(s.reason, "acknowledgement") || strings.HasPrefix(s.reason, "In-Reply-To names")) {
+				helpdesk = true
+			}
+		}
+		if helpdesk {
+			e.add(AutoReply, wTicketSubject, "another system's ticket number in the subject: %q", clip(e.ticket))
+		} else {
+			e.note("not counted without another sign of a ticket system: a ticket number in the subject " + strconvQuote(clip(e.ticket)))
+		}
+		e.ticket = ""
 	}
 	counted := false
 	for _, n := range e.notices {

@@ -115,6 +115,13 @@ func autoReplyRules(e *evidence, m *message, s subject) {
 			e.add(AutoReply, wSuppress, "X-Auto-Response-Suppress: %s (Exchange's automatic mail asks not to be answered)", clip(v))
 		}
 	}
+	for _, p := range oofSuffixes {
+		// AOL and others answer "Re: <subject> (Automatic Response)".
+		if strings.HasSuffix(s.text, p) {
+			e.add(AutoReply, wOOFSuffix, "subject ends like an automatic response %q", p)
+			break
+		}
+	}
 	if !s.reply && !s.forward {
 		for _, p := range oofSubjects {
 			if strings.HasPrefix(s.text, p) || strings.HasPrefix(s.bare, p) {
@@ -244,7 +251,10 @@ func helpdeskRules(e *evidence, m *message, s subject, own func(string) bool) {
 	}
 	if !s.reply {
 		if t := ticketRE.FindString(s.text); t != "" && !ownTagRE.MatchString(t) {
-			e.add(AutoReply, wTicketSubject, "another system's ticket number in the subject: %q", clip(t))
+			// People quote ticket numbers in their subjects too: it
+			// counts only beside another sign of a ticket system
+			// (settleNotices).
+			e.ticket = t
 		}
 	}
 	if !s.reply && !s.forward {

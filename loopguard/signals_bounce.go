@@ -62,7 +62,7 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 	case isDaemon(localPart(sender)):
 		daemon = "envelope sender " + sender
 		e.add(Bounce, wDaemonSender, "envelope sender %s is a mail system", sender)
-	case isListManager(localPart(from)):
+	case isListManager(localPart(from)) || fmlAdmin(m.header, from):
 		daemon = "From " + from
 		e.add(Bounce, wDaemonSender, "sent by the list manager %s", from)
 	default:
@@ -120,6 +120,17 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 	if delayed {
 		e.add(Bounce, 1, "delay warning: the email is still queued")
 	}
+}
+
+// fmlAdmin tells whether the message is a notice of the fml list manager
+// (X-MLServer, X-ML-Name) from its list's admin or request address; its
+// posts carry the same fields with their author in From.
+func fmlAdmin(h header, from string) bool {
+	if !h.has("x-mlserver") && !h.has("x-ml-name") {
+		return false
+	}
+	lp := strings.ToLower(localPart(from))
+	return strings.HasSuffix(lp, "-admin") || strings.HasSuffix(lp, "-request") || strings.HasPrefix(lp, "fml")
 }
 
 // feedbackReport reads an RFC 5965 feedback report: the complainant is
