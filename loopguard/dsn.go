@@ -86,6 +86,8 @@ func (r BounceReport) Complaint() bool { return r.Kind == KindComplaint || r.For
 
 // mailboxFullWords are the diagnostics of a full mailbox.
 var mailboxFullWords = []string{"mailbox full", "mailbox is full", "over quota", "quota exceeded", "exceeded storage",
+	"mailfolder is full", "folder is full", "mailbox is over", "exceeds quota", "exceeded quota", "mailbox exceeded",
+	"メールボックスが一杯", "容量オーバー", "容量超過", "邮箱已满", "信箱已满", "사서함이 꽉", "почтовый ящик переполнен",
 	"insufficient storage", "mailbox size limit", "user is over", "overquota", "disk quota", "storage allocation",
 	"容量", "용량", "переполнен"}
 

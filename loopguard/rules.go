@@ -398,6 +398,7 @@ var daemonNames = []string{"mail delivery system", "mail delivery subsystem", "m
 // prefix their own words ("Message status - undeliverable").
 var bounceSubjects = []string{
 	"undelivered mail returned to sender", "delivery status notification", "mail delivery failed", "loop alert", "duplicated message-id",
+	"error sending your mail", "error sending your message", "could not send your message", "delivery status", "mail system error",
 	"undeliverable", "undelivered", "unzustellbar", "nicht zustellbar", "non remis", "non distribuable",
 	"no se puede entregar", "no entregado", "non recapitabile", "onbestelbaar", "niet bezorgd",
 	"não entregue", "nie dostarczono", "nedoručitelné", "olevererbart", "kan ikke leveres",
@@ -435,7 +436,8 @@ var bouncePhrases = []string{
 	"votre message n'a pas pu être remis", "n'a pas pu être distribué", "no se pudo entregar", "non è stato possibile recapitare",
 	"kon niet worden afgeleverd", "não foi possível entregar", "nie można dostarczyć", "nelze doručit",
 	"does not exist", "no such recipient", "recipient not found", "address rejected", "account is disabled", "account has been disabled", "mailbox full", "mailbox is full", "over quota", "quota exceeded", "host unknown", "permanent failure", "permanent error", "could not deliver", "non-delivery", "returned mail", "delivery failure", "failed recipient",
-	"invalid user", "invalid recipient", "invalid address", "unknown recipient", "unrouteable address", "relay access denied",
+	"invalid user", "invalid recipient", "invalid address", "trouble delivering your message", "returned permanent errors",
+	"refused to accept your message", "had delivery problems", "failure reasons", "could not be delivered because", "unknown recipient", "unrouteable address", "relay access denied",
 	"no mailbox here", "mailbox does not exist", "message was rejected", "has been rejected", "was rejected by", "rejected your message",
 	"mail loop detected", "loop detected", "routing loop", "too many hops", "not a member", "non-member", "awaits moderator approval",
 	"送信できませんでした", "配信できませんでした", "届けることができませんでした", "お届けできませんでした", "配送できませんでした",

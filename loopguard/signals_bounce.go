@@ -50,6 +50,13 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 		e.add(Bounce, certain, "X-Failed-Recipients: %s (Exim adds it to its bounces only)", clip(v))
 	}
 	from := addrSpec(m.header.get("from"))
+	if from == "" {
+		// "From: mailer-daemon", "From: MAILER-DAEMON <>": a bare
+		// local part or a display name only.
+		if f := strings.Fields(strings.Trim(m.header.get("from"), "<> \"")); len(f) > 0 && isDaemon(strings.Trim(f[0], "<>\"")) {
+			from = strings.ToLower(strings.Trim(f[0], "<>\""))
+		}
+	}
 	sender := envelopeSender(env, m)
 	daemon := ""
 	switch {
