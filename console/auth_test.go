@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskmail/deskmail/operators"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/templates"
 )
@@ -60,10 +61,10 @@ func TestLoginCookieSessionAndLogout(t *testing.T) {
 	}
 	// The store keeps only a hash of the id.
 	f.update(func(tx *store.Tx) error {
-		if tx.Get(bSessions, []byte(ck.Value)) != nil {
+		if tx.Get(operators.BucketSessions, []byte(ck.Value)) != nil {
 			t.Error("the raw session id is a key of the store")
 		}
-		if _, ok := LookupSession(tx, ck.Value, f.clk.Now()); !ok {
+		if _, ok := operators.LookupSession(tx, ck.Value, f.clk.Now()); !ok {
 			t.Error("the session is not stored")
 		}
 		return nil
@@ -109,17 +110,17 @@ func TestWrongPasswordUnknownUserAndExpiry(t *testing.T) {
 		}
 	}
 	c, _ = f.session("victor")
-	f.clk.Advance(SessionTTL)
+	f.clk.Advance(operators.SessionTTL)
 	if r, _ := f.get(c, "/log"); r.StatusCode != http.StatusSeeOther {
-		t.Errorf("GET /log after %s: %s, want the expired session sent to /login", SessionTTL, r.Status)
+		t.Errorf("GET /log after %s: %s, want the expired session sent to /login", operators.SessionTTL, r.Status)
 	}
 }
 
 func TestPasswordChangeAndRemovalEndSessions(t *testing.T) {
 	f := newFixture(t)
 	c, _ := f.session("victor")
-	hash, _ := HashPassword("another long password")
-	f.update(func(tx *store.Tx) error { return ChangePassword(tx, "victor", hash, "test", f.clk.Now()) })
+	hash, _ := operators.HashPassword("another long password")
+	f.update(func(tx *store.Tx) error { return operators.ChangePassword(tx, "victor", hash, "test", f.clk.Now()) })
 	if r, _ := f.get(c, "/log"); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("after passwd: %s, want the old session ended", r.Status)
 	}
@@ -127,7 +128,7 @@ func TestPasswordChangeAndRemovalEndSessions(t *testing.T) {
 		t.Errorf("old password after passwd: %s", r.Status)
 	}
 	c, _ = f.session("alice")
-	f.update(func(tx *store.Tx) error { return RemoveAccount(tx, "alice", "test", f.clk.Now()) })
+	f.update(func(tx *store.Tx) error { return operators.RemoveAccount(tx, "alice", "test", f.clk.Now()) })
 	if r, _ := f.get(c, "/log"); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("after remove: %s, want the session ended", r.Status)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/httpapi"
+	"github.com/deskmail/deskmail/operators"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -61,13 +62,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusTooManyRequests, "Too many failed logins: wait a minute and try again.")
 		return
 	}
-	var op Operator
+	var op operators.Operator
 	found := false
 	if err := s.DB.View(func(tx *store.Tx) error {
 		var err error
-		op, err = GetOperator(tx, user)
+		op, err = operators.GetOperator(tx, user)
 		found = err == nil
-		if errors.Is(err, ErrNoOperator) {
+		if errors.Is(err, operators.ErrNoOperator) {
 			return nil
 		}
 		return err
@@ -83,7 +84,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	ok := Verify(op, found, password)
+	ok := operators.Verify(op, found, password)
 	<-s.verifying
 	if !ok {
 		s.ipLimits.failed(ip, now)
@@ -95,14 +96,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			s.Log.Error("journal a failed login", "err", err)
 		}
-		again(http.StatusUnauthorized, ErrBadLogin.Error()+".")
+		again(http.StatusUnauthorized, operators.ErrBadLogin.Error()+".")
 		return
 	}
 	var id string
-	var sess Session
+	var sess operators.Session
 	err := s.DB.Update(r.Context(), func(tx *store.Tx) error {
 		var err error
-		if id, sess, err = StartSession(tx, op.Name, ip, now); err != nil {
+		if id, sess, err = operators.StartSession(tx, op.Name, ip, now); err != nil {
 			return err
 		}
 		return auditAs(tx, op.Name, now, "login", op.Name, "role "+op.Role, ip)
@@ -127,7 +128,7 @@ func isTLS(r *http.Request) bool {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	v := current(r)
-	err := s.change(r, "logout", v.Op.Name, "", func(tx *store.Tx) error { return EndSession(tx, v.ID) })
+	err := s.change(r, "logout", v.Op.Name, "", func(tx *store.Tx) error { return operators.EndSession(tx, v.ID) })
 	if err != nil {
 		s.internal(w, r, "end the session", err)
 		return

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deskmail/deskmail/admin"
 	"github.com/deskmail/deskmail/center"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/store"
@@ -159,7 +160,7 @@ func TestLogFiltersPagingAndText(t *testing.T) {
 
 func TestAdminSocketAccounts(t *testing.T) {
 	f := newFixture(t)
-	h := (&Admin{DB: f.db}).Handler()
+	h := (&admin.Operators{DB: f.db}).Handler()
 	do := func(method, path, body string) (int, string) {
 		req, _ := http.NewRequestWithContext(context.Background(), method, path, strings.NewReader(body))
 		rec := newRecorder()

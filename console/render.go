@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/deskmail/deskmail/operators"
 )
 
 // page is what every template gets: the operator, the CSRF token for its
@@ -15,7 +17,7 @@ import (
 type page struct {
 	Title   string
 	Nav     string
-	Op      Operator
+	Op      operators.Operator
 	CSRF    string
 	Admin   bool
 	Flash   string
@@ -100,7 +102,7 @@ func parsePages() map[string]*template.Template {
 // is logged, never shown.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name string, p page) {
 	if v := current(r); v != nil {
-		p.Op, p.CSRF, p.Admin = v.Op, v.Session.CSRF, v.Op.Role == RoleAdmin
+		p.Op, p.CSRF, p.Admin = v.Op, v.Session.CSRF, v.Op.Role == operators.RoleAdmin
 	}
 	if p.Flash == "" {
 		p.Flash = r.URL.Query().Get("done")

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deskmail/deskmail/admin"
 	"github.com/deskmail/deskmail/auth"
 	"github.com/deskmail/deskmail/center"
 	"github.com/deskmail/deskmail/clock"
@@ -29,6 +30,7 @@ import (
 	"github.com/deskmail/deskmail/console"
 	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/messaging"
@@ -122,7 +124,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 
-	secret, err := LoadOrCreateSecret(filepath.Join(cfg.Data, LoopSecretFile))
+	secret, err := intake.LoadOrCreateSecret(filepath.Join(cfg.Data, intake.LoopSecretFile))
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +139,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	thread.ConversationCap = loopguard.ConversationCap{Cap: loopguard.Cap{Max: cfg.ConversationCap, Window: loopguard.DefaultConversationWindow}}
 	// The keyring tells the loop guard which Message-IDs are ours: another
 	// system answering our email is a hint of a ping-pong.
-	classify := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret},
+	classify := &intake.Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret},
 		OwnMessageID: thread.Keyring.IsOwnMessageID})}
 	// One hub: notifications from email and from the API reach the same
 	// live streams.
@@ -167,7 +169,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	} else if n > 0 {
 		log.Info("moved waiting webhook events to the queue", "count", n)
 	}
-	step := &InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
+	step := &intake.InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
 	pipe := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
 	if db.Shared() {
 		// Two nodes may share a hostname (or be given none): the node's
@@ -232,8 +234,9 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	control.Handle("/v1/queue/", ob.admin)
 	control.Handle("/v1/queue-suppressed", ob.admin)
 	control.Handle("/v1/queue-suppressed/", ob.admin)
-	control.Handle("/v1/inbound-state", &InboundAdmin{DB: db, Wake: pipe.Wake})
-	control.Handle("/v1/inbound-state/", &InboundAdmin{DB: db, Wake: pipe.Wake})
+	inboundAdmin := (&admin.Inbound{DB: db, Wake: pipe.Wake}).Handler()
+	control.Handle("/v1/inbound-state", inboundAdmin)
+	control.Handle("/v1/inbound-state/", inboundAdmin)
 	control.Handle("/", api.Handler(true))
 	d.serveHTTP(sl, control, "control")
 	if cfg.HTTPAddr != "" {
@@ -442,7 +445,7 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 	if hook != nil {
 		ob.worker.Senders = map[queue.Kind]queue.Sender{queue.KindWebhook: hook}
 	}
-	ob.admin = (&queue.Admin{DB: db, Queue: q, Wake: ob.worker.Wake, Retention: cfg.Retention}).Handler()
+	ob.admin = (&admin.Queue{DB: db, Queue: q, Wake: ob.worker.Wake, Retention: cfg.Retention}).Handler()
 	return ob, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/store/pgtest"
 	"github.com/deskmail/deskmail/threading"
@@ -19,10 +20,10 @@ func TestNodesShareTheirSecrets(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	log := slog.New(slog.DiscardHandler)
 	dirA, dirB := t.TempDir(), t.TempDir()
-	if err := os.WriteFile(filepath.Join(dirA, LoopSecretFile), []byte("00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dirA, intake.LoopSecretFile), []byte("00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dirB, LoopSecretFile), []byte("ffeeddccbbaa99887766554433221100\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dirB, intake.LoopSecretFile), []byte("ffeeddccbbaa99887766554433221100\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, dir := range []string{dirA, dirB} {
@@ -42,7 +43,7 @@ func TestNodesShareTheirSecrets(t *testing.T) {
 			t.Errorf("%s: node A %q (%v), node B %q (%v)", name, a, errA, b, errB)
 		}
 	}
-	if b, _ := os.ReadFile(filepath.Join(dirB, LoopSecretFile)); string(b) != "00112233445566778899aabbccddeeff\n" {
+	if b, _ := os.ReadFile(filepath.Join(dirB, intake.LoopSecretFile)); string(b) != "00112233445566778899aabbccddeeff\n" {
 		t.Errorf("node B's marker key %q, want node A's, stored first", b)
 	}
 	ka, err := threading.LoadOrCreateKeyring(dirA)

@@ -2,13 +2,12 @@ package main
 
 import (
 	"encoding/json"
+
 	"github.com/spf13/cobra"
 
 	"context"
 	"errors"
 	"fmt"
-	"github.com/deskmail/deskmail/config"
-	"github.com/deskmail/deskmail/httpapi"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/deskmail/deskmail/config"
+	"github.com/deskmail/deskmail/httpapi"
 
 	"github.com/deskmail/deskmail/gateway"
 	"github.com/deskmail/deskmail/store"

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deskmail/deskmail/config"
-	"github.com/deskmail/deskmail/console"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/story"
 )
 
 func init() { subcommands = append(subcommands, newWhyCmd) }
@@ -40,7 +40,7 @@ func newWhyCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		var st console.Story
+		var st story.Story
 		path := "/v1/why/" + url.PathEscape(msg)
 		if person != "" {
 			path += "?person=" + url.QueryEscape(person)
@@ -54,7 +54,7 @@ func newWhyCmd() *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			st, err = console.BuildStory(db, msg, person, time.Now().Add(-cfg.Retention))
+			st, err = story.BuildStory(db, msg, person, time.Now().Add(-cfg.Retention))
 			if err != nil {
 				return err
 			}
@@ -73,7 +73,7 @@ func newWhyCmd() *cobra.Command {
 	return c
 }
 
-func printStory(w io.Writer, st console.Story) error {
+func printStory(w io.Writer, st story.Story) error {
 	var b strings.Builder
 	m := st.Message
 	fmt.Fprintf(&b, "message %s in conversation %s (%s)\n", m.ID, m.Conversation, st.Conversation.Kind)
