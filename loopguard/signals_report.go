@@ -52,14 +52,7 @@ func isListManager(lp string) bool {
 // multipart/mixed, in the first maxLegacyScan bytes of the text parts.
 // It returns the field seen, or "".
 func reportText(m *message) string {
-	for _, p := range m.parts {
-		if !strings.HasPrefix(p.mediaType, "text/") || p.mediaType == "text/rfc822-headers" {
-			continue
-		}
-		b := p.content
-		if len(b) > maxLegacyScan {
-			b = b[:maxLegacyScan]
-		}
+	for _, b := range textHeads(m) {
 		for len(b) > 0 {
 			line, rest := cutLine(b)
 			b = rest
@@ -76,22 +69,29 @@ func reportText(m *message) string {
 
 // smtpFailure finds an SMTP reply of a refusal with its enhanced status
 // ("550 5.1.1 <x@y>: Recipient address rejected", "554-5.7.1 ...") in
-// the first lines of the text: a mail system quoting the other side.
+// the first lines of the first text part: a mail system quoting the
+// other side.
 func smtpFailure(m *message) string {
-	for _, p := range m.parts {
-		if !strings.HasPrefix(p.mediaType, "text/") || p.mediaType == "text/rfc822-headers" {
-			continue
-		}
-		b := p.content
-		if len(b) > maxLegacyScan {
-			b = b[:maxLegacyScan]
-		}
+	for _, b := range textHeads(m) {
 		if s := smtpReplyRE.Find(b); s != nil && statusRE.Match(s) {
 			return clipWords(s, 80)
 		}
 		break
 	}
 	return ""
+}
+
+// textHeads are the first maxLegacyScan bytes of each text part (not an
+// attached header block), where a legacy bounce says what happened.
+func textHeads(m *message) [][]byte {
+	var out [][]byte
+	for _, p := range m.parts {
+		if !strings.HasPrefix(p.mediaType, "text/") || p.mediaType == "text/rfc822-headers" {
+			continue
+		}
+		out = append(out, p.content[:min(len(p.content), maxLegacyScan)])
+	}
+	return out
 }
 
 // hasAttachedMessage tells whether the message carries a copy of another

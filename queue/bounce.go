@@ -62,6 +62,20 @@ func (q *Queue) hardBounce(tx *store.Tx, addr string, now time.Time) error {
 // countBounce counts one hard bounce of addr; with atOnce the address is
 // suppressed whatever the count, and why says so in the log.
 func (q *Queue) countBounce(tx *store.Tx, addr string, now time.Time, atOnce bool, why string) error {
+	return q.updateSuppression(tx, addr, now, func(s *Suppression) (bool, string) {
+		s.Bounces++
+		reason := fmt.Sprintf("%d hard bounces", s.Bounces)
+		if why != "" {
+			reason = why
+		}
+		return atOnce || s.Bounces >= q.suppressAfter(), reason
+	})
+}
+
+// updateSuppression applies count to addr's record: count updates it and
+// says whether the address is now to be suppressed, and why. A newly
+// suppressed address is journaled with that reason.
+func (q *Queue) updateSuppression(tx *store.Tx, addr string, now time.Time, count func(*Suppression) (bool, string)) error {
 	if addr == "" {
 		return nil
 	}
@@ -70,9 +84,9 @@ func (q *Queue) countBounce(tx *store.Tx, addr string, now time.Time, atOnce boo
 	if _, err := getJSON(tx, bBounces, k, &s); err != nil {
 		return err
 	}
-	s.Bounces++
 	s.Last = now
-	newly := !s.Suppressed && (atOnce || s.Bounces >= q.suppressAfter())
+	suppress, why := count(&s)
+	newly := !s.Suppressed && suppress
 	s.Suppressed = s.Suppressed || newly
 	if err := putJSON(tx, bBounces, k, s); err != nil {
 		return err
@@ -80,12 +94,8 @@ func (q *Queue) countBounce(tx *store.Tx, addr string, now time.Time, atOnce boo
 	if !newly {
 		return nil
 	}
-	reason := fmt.Sprintf("%d hard bounces; no email is sent to it until an operator clears it", s.Bounces)
-	if why != "" {
-		reason = why + "; no email is sent to it until an operator clears it"
-	}
 	e := journal.Entry{Time: now, Direction: journal.Out, Status: journal.StatusSuppressed,
-		EnvelopeTo: []string{s.Address}, Reason: reason}
+		EnvelopeTo: []string{s.Address}, Reason: why + "; no email is sent to it until an operator clears it"}
 	return journal.Append(tx, &e)
 }
 
@@ -189,37 +199,20 @@ func (q *Queue) RecordBounce(tx *store.Tx, id string, r loopguard.BounceReport) 
 // mailbox_full) of addr and suppresses it when TransientSuppressAfter of
 // them fall within TransientWindow.
 func (q *Queue) transientBounce(tx *store.Tx, addr, kind string, now time.Time) error {
-	if addr == "" {
-		return nil
-	}
-	k := []byte(model.NormalizeEmail(addr))
-	s := Suppression{Address: string(k)}
-	if _, err := getJSON(tx, bBounces, k, &s); err != nil {
-		return err
-	}
-	n, max := 0, q.transientSuppressAfter()
-	for _, t := range s.Transient {
-		if now.Sub(t) < q.transientWindow() {
-			s.Transient[n] = t
-			n++
+	return q.updateSuppression(tx, addr, now, func(s *Suppression) (bool, string) {
+		n, max := 0, q.transientSuppressAfter()
+		for _, t := range s.Transient {
+			if now.Sub(t) < q.transientWindow() {
+				s.Transient[n] = t
+				n++
+			}
 		}
-	}
-	s.Transient = append(s.Transient[:n], now)
-	if len(s.Transient) > max {
-		s.Transient = s.Transient[len(s.Transient)-max:]
-	}
-	s.Last = now
-	newly := !s.Suppressed && len(s.Transient) >= max
-	s.Suppressed = s.Suppressed || newly
-	if err := putJSON(tx, bBounces, k, s); err != nil {
-		return err
-	}
-	if !newly {
-		return nil
-	}
-	e := journal.Entry{Time: now, Direction: journal.Out, Status: journal.StatusSuppressed, EnvelopeTo: []string{s.Address},
-		Reason: fmt.Sprintf("%d transient failures (last: %s) within %s; no email is sent to it until an operator clears it", len(s.Transient), kind, q.transientWindow())}
-	return journal.Append(tx, &e)
+		s.Transient = append(s.Transient[:n], now)
+		if len(s.Transient) > max {
+			s.Transient = s.Transient[len(s.Transient)-max:]
+		}
+		return len(s.Transient) >= max, fmt.Sprintf("%d transient failures (last: %s) within %s", len(s.Transient), kind, q.transientWindow())
+	})
 }
 
 // recordComplaint applies an abuse feedback report (RFC 5965 ARF) about
