@@ -148,9 +148,20 @@ func quoteIntro(low string) bool {
 // someone else's words.
 var quotePairs = [][2]string{{"\"", "\""}, {"“", "”"}, {"„", "“"}, {"«", "»"}, {"「", "」"}, {"『", "』"}}
 
+// inlineQuoteIntros introduce reported words within a line ("I get an
+// automatic reply saying this is an automated message"): the rest of the
+// line is what the person got, not what they write.
+var inlineQuoteIntros = []string{" saying ", " saying:", " says:", " said:", " stating ", " which reads", " that reads",
+	" with the text", " mit dem text", " der lautet", " qui dit ", " que dice ", " che dice ", " die zegt", " который гласит"}
+
 // dropQuoted removes what stands between a pair of quotation marks on
-// one line.
+// one line, and the rest of a line after an inline quote intro.
 func dropQuoted(line string) string {
+	for _, q := range inlineQuoteIntros {
+		if i := strings.Index(line, q); i >= 0 {
+			line = line[:i]
+		}
+	}
 	for _, q := range quotePairs {
 		for n := 0; n < 20; n++ {
 			i := strings.Index(line, q[0])

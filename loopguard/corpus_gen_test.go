@@ -339,6 +339,7 @@ func genQuestions() []genCase {
 	for i, c := range []struct{ subj, body string }{
 		{"Out of office next week", "Hi,\n\nI will be out of the office next week. When I return I would like to go through the invoice with you.\n\nTom\n"},
 		{"Out of Office: who covers ticket 44812?", "Hello,\n\nI am away on vacation from Monday. Can someone else take over my ticket?\n\nRegards, Tom\n"},
+		{"Your acknowledgements", "Hello,\n\nevery time I write I get an automatic reply saying we have received your request, this is an automated message, please do not reply to this email. Is anyone reading my mail?\n\nTom\n"},
 		{"Automatische Antwort einrichten", "Hallo,\n\nich bin ab Montag nicht im Büro. Wie richte ich die automatische Antwort ein?\n\nGruß Anna\n"},
 	} {
 		raw := fmt.Sprintf("From: Tom Berg <tom.berg@customer.example>\nTo: support@acme.example\nSubject: %s\nDate: Mon, 1 Dec 2026 12:00:00 +0000\nMessage-ID: <absence%d@customer.example>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n%s", c.subj, i, c.body)
