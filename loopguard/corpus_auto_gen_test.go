@@ -89,6 +89,26 @@ func genAutoresponders() []genCase {
 				raw: []byte(b.String()), env: Envelope{MailFrom: fmt.Sprintf("person%d@partner.example", i)}, class: AutoReply})
 		}
 	}
+	// Autoresponders whose first line is no title, but whose text says
+	// it is an automatic answer.
+	says := []struct{ lang, subject, body string }{
+		{"zh-qq", "自动回复: [#4471] 问题", "这是来自QQ邮箱的假期自动回复邮件。\n您好，我最近正在休假中，无法亲自回复您的邮件。"},
+		{"ja", "自動返信: [#4471] 質問", "このメールは自動返信です。\n只今休暇中のため、ご返信が遅れます。"},
+		{"ko", "자동 응답: [#4471] 질문", "이 메일은 자동 응답입니다.\n현재 휴가 중입니다."},
+		{"ru", "Автоответ: [#4471] вопрос", "Здравствуйте! Это автоматический ответ.\nЯ в отпуске до понедельника."},
+		{"tr", "Otomatik yanıt: [#4471] soru", "Merhaba, bu otomatik bir yanıttır.\nPazartesiye kadar tatildeyim."},
+		{"ar", "رد تلقائي: [#4471] سؤال", "مرحبا، هذا رد تلقائي.\nأنا خارج المكتب حتى يوم الاثنين."},
+		{"he", "תשובה אוטומטית: [#4471] שאלה", "שלום, זוהי הודעה אוטומטית.\nאני מחוץ למשרד עד יום שני."},
+		{"vi", "Trả lời tự động: [#4471] câu hỏi", "Xin chào, đây là thư trả lời tự động.\nTôi đang nghỉ phép đến thứ Hai."},
+		{"uk", "Автоматична відповідь: [#4471] питання", "Добрий день! Це автоматична відповідь.\nЯ у відпустці до понеділка."},
+		{"el", "Αυτόματη απάντηση: [#4471] ερώτηση", "Γεια σας, αυτή είναι μια αυτόματη απάντηση.\nΕίμαι εκτός γραφείου."},
+	}
+	for i, a := range says {
+		raw := fmt.Sprintf("From: Person <says%d@partner.example>\nTo: support@acme.example\nSubject: %s\nDate: Mon, 1 Dec 2026 09:00:00 +0000\nMessage-ID: <says%d@partner.example>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n%s\n",
+			i, splitWords(a.subject, 7+i%5), i, base64StdEncode("Hello,\n\n"+a.body+"\n"))
+		out = append(out, genCase{name: "gen-auto-says-" + a.lang, family: "auto_reply/says-automatic-" + a.lang, raw: []byte(raw),
+			env: Envelope{MailFrom: fmt.Sprintf("says%d@partner.example", i)}, class: AutoReply})
+	}
 	// Vendors' autoresponders that carry no RFC 3834 field, each with and
 	// without the null reverse path RFC 3834 §3.3 asks for.
 	vendors := []struct{ name, header, subject, body string }{

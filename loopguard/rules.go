@@ -194,6 +194,16 @@ var autoPhrases = []string{
 	"automaticky generovan", "neodpovídejte na tento", "detta är ett automatiskt", "svara inte på detta",
 	"dette er en automatisk", "tämä on automaattinen", "это автоматическое", "автоматически сгенерированное",
 	"не отвечайте на это", "このメールは自動", "このメールは送信専用", "自動送信", "自动发送", "系统自动", "请勿回复",
+	"假期自动回复", "自动回复邮件", "自动回复的邮件", "本邮件为自动回复", "此邮件为系统自动", "自動回覆郵件", "此郵件為自動",
+	"自動返信メール", "このメールは自動返信", "自動応答メッセージ", "자동 응답 메일", "자동 회신 메시지", "이 메일은 자동",
+	"это автоматический ответ", "это автоматическое сообщение", "автоматическое уведомление", "це автоматична відповідь",
+	"це автоматичне повідомлення", "bu otomatik bir yanıttır", "bu otomatik bir mesajdır", "otomatik olarak gönderilmiştir",
+	"هذا رد تلقائي", "هذه رسالة تلقائية", "זוהי הודעה אוטומטית", "זוהי תשובה אוטומטית", "این یک پاسخ خودکار", "این پیام خودکار",
+	"αυτό είναι ένα αυτοματοποιημένο", "αυτή είναι μια αυτόματη", "นี่คือข้อความตอบกลับอัตโนมัติ", "ข้อความอัตโนมัติ",
+	"đây là thư trả lời tự động", "đây là email tự động", "ini adalah balasan otomatis", "ini adalah pesan otomatis",
+	"ini adalah balasan automatik", "यह एक स्वचालित उत्तर है", "यह एक स्वचालित संदेश है", "ez egy automatikus",
+	"acesta este un răspuns automat", "acesta este un mesaj automat", "това е автоматичен", "ово је аутоматски",
+	"ovo je automatski", "to je samodejni", "see on automaatne", "šī ir automātiska", "tai automatinis", "toto je automatická",
 }
 
 // ackPhrases are a helpdesk acknowledging a new request.
@@ -232,6 +242,10 @@ var oofPhrases = []string{
 	"estou fora do escritório", "jestem nieobecny", "jestem nieobecna", "jsem mimo kancelář",
 	"jsem nepřítomen", "jsem nepřítomna", "är frånvarande", "er fraværende", "olen poissa",
 	"нахожусь в отпуске", "不在にしております", "休暇", "休假",
+	"я в отпуске", "我正在休假", "我目前不在办公室", "不在办公室", "休暇中", "부재중", "휴가 중", "tatildeyim", "ofis dışındayım",
+	"jestem na urlopie", "jsem na dovolené", "estou de férias", "estoy de vacaciones", "sono in ferie", "je suis en congé",
+	"ich bin im urlaub", "ik ben op vakantie", "är på semester", "er på ferie", "olen lomalla", "είμαι εκτός γραφείου",
+	"אני מחוץ למשרד", "أنا خارج المكتب", "tôi đang nghỉ", "saya sedang cuti", "मैं कार्यालय से बाहर", "я у відпустці",
 }
 
 // noticePhrases are the boilerplate of machine-made notices.
