@@ -124,15 +124,19 @@ func ownText(b []byte) (string, []string) {
 	return s, lead
 }
 
-// quoteIntroWords are the words of a line that introduces a quotation
-// ("They replied:", "The message says:", "我收到的回复："), in the
-// languages of the phrase tables.
+// quoteIntroWords are the verbs of a line that introduces a quotation
+// ("They replied:", "I got this reply:", "Ich habe diese Antwort
+// erhalten:", "我收到的回复："): someone said or wrote, or the author got.
+// Nouns alone ("Thank you for your message:") do not count: an
+// acknowledgement opens its own text that way.
 var quoteIntroWords = []string{
-	"said", "says", "saying", "reply", "replied", "response", "message", "following", "reads", "got this",
-	"received this", "this text", "below", "answer", "wrote", "schreibt", "antwort", "nachricht", "folgende",
-	"réponse", "message suivant", "respuesta", "mensaje", "risposta", "messaggio", "antwoord", "bericht",
-	"resposta", "mensagem", "odpowiedź", "wiadomość", "odpověď", "zpráva", "ответ", "сообщение", "пишет",
-	"回复", "回覆", "返信", "メッセージ", "答复", "메시지", "응답", "yanıt", "mesaj",
+	"said", "says", "saying", "wrote", "writes", "reads", "replied", "responded", "answered", "i got", "i get", "i've got",
+	"i received", "i receive", "i've received", "i have received", "we got", "we get", "got this", "got the following",
+	"received this", "received the following", "came back", "bounced back", "erhalten", "bekommen", "bekam", "schreibt",
+	"schrieb", "lautet", "j'ai reçu", "nous avons reçu ce", "recibí", "he recibido", "recebi", "ho ricevuto",
+	"ik kreeg", "ik heb ontvangen", "heb ik ontvangen", "otrzymałem", "otrzymałam", "dostałem", "dostałam", "obdržel",
+	"dostal jsem", "я получил", "я получила", "пришло", "пишет", "我收到", "收到了", "受け取", "届きました", "받았",
+	"aldım", "geldi",
 }
 
 // quoteIntro tells whether a line introduces a quotation: it ends with a

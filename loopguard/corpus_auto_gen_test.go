@@ -109,6 +109,14 @@ func genAutoresponders() []genCase {
 		out = append(out, genCase{name: "gen-auto-says-" + a.lang, family: "auto_reply/says-automatic-" + a.lang, raw: []byte(raw),
 			env: Envelope{MailFrom: fmt.Sprintf("says%d@partner.example", i)}, class: AutoReply})
 	}
+	// An acknowledgement whose text opens with a line ending in a colon:
+	// not a quote header, its own words.
+	for i, intro := range []string{"Thank you for your message:", "Ihre Nachricht:", "Votre demande :", "您的邮件："} {
+		raw := fmt.Sprintf("From: Support <support@vendor%d.example>\nTo: support@acme.example\nSubject: [Ticket#2026120110000%d] Request received\nDate: Mon, 1 Dec 2026 09:00:00 +0000\nMessage-ID: <ack-colon%d@vendor.example>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n%s\nThis is an automated response: we have received your request and will get back to you as soon as possible.\nYour ticket number is 2026120110000%d.\n",
+			i, i, i, intro, i)
+		out = append(out, genCase{name: fmt.Sprintf("gen-auto-ack-colon-%d", i), family: "auto_reply/ack-opening-colon", raw: []byte(raw),
+			env: Envelope{MailFrom: fmt.Sprintf("support@vendor%d.example", i)}, class: AutoReply})
+	}
 	// Vendors' autoresponders that carry no RFC 3834 field, each with and
 	// without the null reverse path RFC 3834 §3.3 asks for.
 	vendors := []struct{ name, header, subject, body string }{
