@@ -340,11 +340,17 @@ func genQuestions() []genCase {
 		{"Out of office next week", "Hi,\n\nI will be out of the office next week. When I return I would like to go through the invoice with you.\n\nTom\n"},
 		{"Out of Office: who covers ticket 44812?", "Hello,\n\nI am away on vacation from Monday. Can someone else take over my ticket?\n\nRegards, Tom\n"},
 		{"Your acknowledgements", "Hello,\n\nevery time I write I get an automatic reply saying we have received your request, this is an automated message, please do not reply to this email. Is anyone reading my mail?\n\nTom\n"},
+		{"Auto: Reparatur nach Unfall", "Auto: VW Golf, Baujahr 2015\nKennzeichen: B-XY 123\n\nGuten Tag, wann kann ich den Wagen abholen?\n\nGruß Anna\n"},
 		{"Automatische Antwort einrichten", "Hallo,\n\nich bin ab Montag nicht im Büro. Wie richte ich die automatische Antwort ein?\n\nGruß Anna\n"},
 	} {
 		raw := fmt.Sprintf("From: Tom Berg <tom.berg@customer.example>\nTo: support@acme.example\nSubject: %s\nDate: Mon, 1 Dec 2026 12:00:00 +0000\nMessage-ID: <absence%d@customer.example>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n%s", c.subj, i, c.body)
 		out = append(out, genCase{name: fmt.Sprintf("gen-human-own-absence-%d", i), family: "human/own-absence", raw: []byte(raw),
 			env: Envelope{MailFrom: "tom.berg@customer.example"}, class: Human})
 	}
+	// A customer forwards an email as an attachment, with a complaint in
+	// the subject and no text: a person's complaint, not a feedback loop's.
+	fwd := "From: Tom Berg <tom.berg@customer.example>\nTo: support@acme.example\nSubject: Complaint about your service\nDate: Mon, 1 Dec 2026 12:00:00 +0000\nMessage-ID: <fwd-attach@customer.example>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"fa\"\n\n--fa\nContent-Type: text/plain; charset=utf-8\n\n\n--fa\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=\"Your order.eml\"\n\nFrom: Acme Shop <shop@acme.example>\nTo: tom.berg@customer.example\nSubject: Your order\nMessage-ID: <order-1@acme.example>\n\nYour order is delayed again.\n\n--fa--\n"
+	out = append(out, genCase{name: "gen-human-complaint-forwarded-as-attachment", family: "human/own-absence", raw: []byte(fwd),
+		env: Envelope{MailFrom: "tom.berg@customer.example"}, class: Human})
 	return out
 }

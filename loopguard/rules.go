@@ -91,6 +91,12 @@ var oofSubjects = []string{
 var oofSuffixes = []string{"(automatic response)", "(auto response)", "(auto-response)", "(auto-reply)", "(autoreply)",
 	"(auto reply)", "(out of office)", "(automatic reply)", "[auto-reply]", "[autoreply]", "(réponse automatique)", "(automatische antwort)", "(respuesta automática)"}
 
+// notLeadTitles are out-of-office subject prefixes that also start a
+// person's own first line ("Auto: VW Golf, 2015" is a car in German):
+// leadMarker does not take them.
+var notLeadTitles = map[string]bool{"auto:": true, "abwesend:": true, "afwezig": true, "frånvaro": true, "poza biurem": true,
+	"nieobecn": true, "fuori sede": true, "fuori ufficio": true, "niet aanwezig": true, "不在:": true}
+
 // ackSubjects are how helpdesks title the acknowledgement they send to
 // every new request (Zendesk, Freshdesk, Jira Service Management,
 // osTicket, OTRS/Znuny "Eingangsbestätigung", Zammad...). Only a hint:
@@ -372,11 +378,16 @@ var complaintSenders = []string{
 	"abuse-reports", "arf", "spam-report", "spamreport", "junkmail-report", "jmrp", "staff", "report-spam", "reportspam",
 }
 
-// complaintSubjects title complaint reports.
+// complaintSubjects title complaint reports. The first ones are a
+// feedback loop's own; the weak ones (weakComplaintSubject) are also what
+// a customer writes, and count only from a feedback loop's sender.
 var complaintSubjects = []string{
-	"complaint", "abuse report", "spam report", "fbl", "feedback loop", "feedback report", "reported as spam",
-	"junk mail report", "email abuse", "abuse notification", "spam notification", "beschwerde", "plainte", "queja",
+	"complaint about message from", "abuse report", "spam report", "fbl", "feedback loop", "feedback report",
+	"reported as spam", "junk mail report", "email abuse", "abuse notification", "spam notification",
+	"complaint", "beschwerde", "plainte", "queja",
 }
+
+var weakComplaintSubject = map[string]bool{"complaint": true, "beschwerde": true, "plainte": true, "queja": true}
 
 // reportTextFields are the fields of a delivery report (RFC 3464 §2.3)
 // as legacy bounces write them in their text.

@@ -315,7 +315,7 @@ func leadMarker(lines []string) string {
 		}
 		t := strings.TrimLeft(l, "*#-=_[]()<>!. \t「『【")
 		for _, p := range oofSubjects {
-			if !strings.HasPrefix(t, p) {
+			if !strings.HasPrefix(t, p) || notLeadTitles[p] {
 				continue
 			}
 			rest := strings.TrimLeft(t[len(p):], " ")

@@ -145,8 +145,11 @@ func complaintRules(e *evidence, m *message, s subject, nullPath bool) {
 	case orig.has("x-hmxmroriginalrecipient"):
 		// Hotmail/Outlook.com's feedback loop stamps the copy it sends.
 		byWho = "the attached copy carries Outlook.com's X-HmXmrOriginalRecipient"
-	case subj != "" && own == "":
-		byWho = "a complaint subject over nothing but the attached message"
+	case subj != "" && own == "" && !weakComplaintSubject[subj]:
+		// "Complaint about your service" over a forwarded email is a
+		// customer's; "complaint about message from 192.0.2.1" and
+		// "Spam report" are a feedback loop's.
+		byWho = "a feedback loop's subject over nothing but the attached message"
 	case localPartIn(lp, complaintSenders, false) || strings.Contains(from, "@arf.") || strings.Contains(from, "@fbl."):
 		byWho = "sender " + from + " is a feedback loop's"
 	case isDaemon(lp) || machineSender(from):
