@@ -1,20 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
-
-	"github.com/deskmail/deskmail/clock"
-	"github.com/deskmail/deskmail/messaging"
-	"github.com/deskmail/deskmail/model"
-	"github.com/deskmail/deskmail/notify"
-	"github.com/deskmail/deskmail/queue"
-	"github.com/deskmail/deskmail/store"
 )
 
 // m365Header is the header a customer's reply from Microsoft 365 arrives
@@ -104,36 +96,6 @@ Content-Transfer-Encoding: quoted-printable
 --_000_DB9PR04MB84124E2B5C7A0F0B1C8D9E2AA1B2DB9PR04MB8412eurp_--
 `
 
-// seedFollowed is seed with the agent following the conversation too, so
-// that a customer's reply notifies the agent.
-func seedFollowed(t *testing.T, dir string, hold time.Duration) {
-	t.Helper()
-	db := openStore(t, dir)
-	defer db.Close()
-	ctx := context.Background()
-	err := db.Update(ctx, func(tx *store.Tx) error {
-		for _, p := range []model.Person{
-			{ID: "agent", Kind: notify.KindUser, Name: "Agent", Emails: []string{"agent@corp.test"}, Settings: notify.DefaultSettings()},
-			{ID: "ann", Kind: notify.KindCustomer, Name: "Ann", Emails: []string{"ann@client.test"}, Settings: notify.DefaultSettings()},
-		} {
-			if err := model.PutPerson(tx, p); err != nil {
-				return err
-			}
-		}
-		c := model.Conversation{ID: "c1", Kind: model.External, Subject: "Printer on fire", Followers: []string{"ann", "agent"}}
-		return model.PutConversation(tx, &c)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := clock.NewFake(time.Now())
-	q := &queue.Queue{Clock: clk, HoldFor: hold}
-	svc := &messaging.Service{DB: db, Clock: clk, OnNotify: q.Hold, OnSeen: q.SeenAck}
-	if _, err := svc.Post(ctx, model.Message{Conversation: "c1", Author: "agent", Channel: model.ChannelWeb, Text: "Please open the toner drawer."}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestM365CustomerNotifiesAndLegacyBounceIsRecorded: a customer's reply
 // from Microsoft 365, with the whole header set Exchange Online adds, is a
 // person's email and notifies the agent who follows the conversation; a
@@ -143,7 +105,7 @@ func seedFollowed(t *testing.T, dir string, hold time.Duration) {
 func TestM365CustomerNotifiesAndLegacyBounceIsRecorded(t *testing.T) {
 	dir := t.TempDir()
 	sink := newSMTPSink(t)
-	seedFollowed(t, dir, time.Second)
+	seedWith(t, dir, time.Second, map[string][]string{"c1": {"Please open the toner drawer."}}, "agent@corp.test", []string{"ann", "agent"}).Close()
 	d := startDaemon(t, dir, "--outbound", "relay", "--relay", sink.addr, "--relay-insecure", "--hold", "1s")
 	toAnn := sink.wait(t, 1)[0]
 	if toAnn.to != "ann@client.test" {
