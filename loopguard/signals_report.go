@@ -246,8 +246,18 @@ func sesNotice(m *message) *BounceReport {
 	if len(text) < 20 || text[0] != '{' || !bytes.Contains(text, []byte("Type")) {
 		return nil
 	}
-	// SNS puts an unsubscribe footer after the JSON: read the first
-	// value only.
+	// Mail lines of SNS are cut at about 1,000 bytes with "!" and a
+	// folded line, inside JSON strings too: undo that, and make any
+	// other line break a space. SNS puts an unsubscribe footer after the
+	// JSON: read the first value only.
+	text = bytes.ReplaceAll(text, []byte("!\r\n "), nil)
+	text = bytes.ReplaceAll(text, []byte("!\n "), nil)
+	text = bytes.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, text)
 	var n sesJSON
 	if json.NewDecoder(bytes.NewReader(text)).Decode(&n) != nil {
 		return nil
