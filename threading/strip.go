@@ -90,7 +90,7 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 			break
 		}
 	}
-	kept, dropped, joined := joinKept(lines, keep, false, withQuoted)
+	kept, cuts, dropped, joined := joinKept(lines, keep, false, withQuoted)
 	if joined {
 		// Lines dropped between two kept lines of text leave no trace,
 		// unless the two would then read as something else (an
@@ -99,7 +99,7 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		again, _ := decide(kept)
 		for _, k := range again {
 			if !k {
-				kept, _, _ = joinKept(lines, keep, true, false)
+				kept, cuts, _, _ = joinKept(lines, keep, true, false)
 				break
 			}
 		}
@@ -108,14 +108,14 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		if rest != "" || !hasText(lines) {
 			return text, "", false
 		}
-		return strings.Join(foldBlank(input), "\n"), "", false
+		return strings.Join(foldBlank(input, make([]bool, len(input))), "\n"), "", false
 	}
-	out = strings.Join(foldBlank(kept), "\n")
+	out = strings.Join(foldBlank(kept, cuts), "\n")
 	if rest == "" {
 		// White space ending the text is nobody's word ("If that \n").
 		out = strings.TrimRight(out, " \t\u00a0")
 	}
-	quoted = strings.Join(foldBlank(dropped), "\n")
+	quoted = strings.Join(foldBlank(dropped, nil), "\n")
 	if rest != "" {
 		if dropRest {
 			if withQuoted {
@@ -131,29 +131,34 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 // joinKept returns the kept lines and (withQuoted) the dropped ones.
 // Where non-blank lines were dropped between two kept lines of text,
 // gaps puts a blank line; joined reports whether that happened without
-// one.
-func joinKept(lines []string, keep []bool, gaps, withQuoted bool) (kept, dropped []string, joined bool) {
-	kept, dropped = make([]string, 0, len(lines)), make([]string, 0, 16)
-	gap := false
+// one. cuts[k] tells that lines were dropped between kept[k] and the kept
+// line of text before it: the blank run there is folded (foldBlank).
+func joinKept(lines []string, keep []bool, gaps, withQuoted bool) (kept []string, cuts []bool, dropped []string, joined bool) {
+	kept, cuts, dropped = make([]string, 0, len(lines)), make([]bool, 0, len(lines)), make([]string, 0, 16)
+	gap, cut := false, false
 	for i, l := range lines {
 		if !keep[i] {
 			if withQuoted {
 				dropped = append(dropped, l)
 			}
 			gap = gap || strings.TrimSpace(l) != ""
+			cut = true
 			continue
 		}
 		if gap && !isQuoted(l) && len(kept) > 0 && !isBlank(l) && !isBlank(kept[len(kept)-1]) && !isQuoted(kept[len(kept)-1]) {
 			if gaps {
-				kept = append(kept, "")
+				kept, cuts = append(kept, ""), append(cuts, true)
 			} else {
 				joined = true
 			}
 		}
 		gap = false
-		kept = append(kept, l)
+		kept, cuts = append(kept, l), append(cuts, cut)
+		if !isBlank(l) {
+			cut = false
+		}
 	}
-	return kept, dropped, joined
+	return kept, cuts, dropped, joined
 }
 
 // Line kinds.
@@ -360,7 +365,7 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 		if isForwardMarker(trimmed) || (headers && forwardSubject(lines, i)) {
 			return kinds, n, i
 		}
-		if headers || isOriginalMessage(trimmed) || (seenText && headsHeaderBlock(lines, i)) {
+		if headers || isOriginalMessage(trimmed) || (seenText && (headsHeaderBlock(lines, i) || loneFrom(lines, i))) {
 			return kinds, i, n
 		}
 		if isRule(trimmed) {
@@ -424,12 +429,28 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 	return kinds, n, n
 }
 
-// isQuoted: ">" after optional blanks. Some clients indent quotes.
+// isQuoted: ">" after optional blanks. Some clients indent quotes. A
+// line framed by arrows both ways (">>> www.example.com <<<") is a
+// banner the person's text (or a newsletter) draws, not a quote.
 func isQuoted(line string) bool {
-	if line != "" && line[0] == '>' {
-		return true
+	t := line
+	if t == "" || t[0] != '>' {
+		t = strings.TrimLeft(line, " \t")
+		if !strings.HasPrefix(t, ">") {
+			return false
+		}
 	}
-	return strings.HasPrefix(strings.TrimLeft(line, " \t"), ">")
+	return !isArrowBanner(t)
+}
+
+// isArrowBanner: t (starting with ">") starts with two or more ">" and
+// ends with two or more "<", blanks aside.
+func isArrowBanner(t string) bool {
+	e := strings.TrimRight(t, " \t\r")
+	if !strings.HasSuffix(e, "<<") {
+		return false
+	}
+	return strings.HasPrefix(strings.ReplaceAll(t[:min(len(t), 16)], " ", ""), ">>")
 }
 
 // isInvisible: Gmail's tracker glyph U+1427 "ᐧ", zero-width characters
@@ -454,18 +475,27 @@ func hasText(lines []string) bool {
 	return false
 }
 
-// foldBlank trims blank lines at both ends and folds inner runs into one.
-func foldBlank(lines []string) []string {
+// foldBlank trims blank lines at both ends and folds into one the inner
+// runs where lines were dropped (cuts[k] true at the line of text after
+// the run; cuts nil: every run). The person's own runs of blank lines between
+// two paragraphs stay as they wrote them, white space on them cut.
+func foldBlank(lines []string, cuts []bool) []string {
 	out := lines[:0:0]
-	blank := false
-	for _, l := range lines {
+	run := 0
+	for k, l := range lines {
 		if t := strings.TrimSpace(l); t == "" || isInvisible(t) {
-			blank = len(out) > 0
+			if len(out) > 0 {
+				run++
+			}
 			continue
 		}
-		if blank {
-			out = append(out, "")
-			blank = false
+		if run > 0 {
+			if cuts == nil || cuts[k] {
+				run = 1
+			}
+			for ; run > 0; run-- {
+				out = append(out, "")
+			}
 		}
 		out = append(out, l)
 	}

@@ -43,6 +43,16 @@ var attributionStarts = []string{
 	"在 ", "于 ", "vào ",
 }
 
+// messageNouns name a message, lowercased: a short phrase framed by
+// dashes that holds one is the separator above the original
+// (isOriginalMessage).
+var messageNouns = []string{
+	"message", "e-mail", "email", "mail", "courriel", "correo", "e-post", "e-postmeddelande", "sähköposti", "nachricht", "besked", "meddelelse", "melding", "meddelande",
+	"mensaje", "mensagem", "messaggio", "bericht", "viesti", "wiadomość", "zpráva", "správa", "üzenet",
+	"сообщение", "письмо", "повідомлення", "лист", "ileti", "mesaj", "mesajı", "thư", "邮件", "郵件",
+	"メッセージ", "메시지",
+}
+
 // originalMessage are Outlook's separators between reply and original,
 // lowercased, without the dashes around them.
 var originalMessage = []string{
