@@ -174,6 +174,14 @@ const (
 // decide returns which lines to keep, and whether text after the lines
 // (beyond MaxStripInput) is to be dropped too.
 func decide(lines []string) (keep []bool, dropRest bool) {
+	return decideDepth(lines, 0)
+}
+
+// maxForwardDepth bounds how many forwards inside forwards have their
+// own history stripped; deeper ones are kept whole.
+const maxForwardDepth = 3
+
+func decideDepth(lines []string, depth int) (keep []bool, dropRest bool) {
 	kinds, cut, keepFrom := classify(lines)
 	keep = make([]bool, len(lines))
 	last := -1 // the last line of new text
@@ -237,6 +245,7 @@ func decide(lines []string) (keep []bool, dropRest bool) {
 		for i := last + 1; i < len(lines); i++ {
 			keep[i] = i >= keepFrom || kinds[i] == kBlank
 		}
+		keepForwarded(lines, keep, keepFrom, depth)
 		return keep, false
 	}
 	lastLine := len(lines) - 1
@@ -244,6 +253,49 @@ func decide(lines []string) (keep []bool, dropRest bool) {
 		lastLine--
 	}
 	return keep, cut < len(lines) || last < lastLine
+}
+
+// keepForwarded marks, in the forward starting at line from, what of the
+// forwarded email stays: its head (the marker, the rule, the header
+// block) and its text, read as any email is: the forwarded email's own
+// quoted history and device signature below its text go, its inline
+// answers and any forward inside it stay. If its text would keep
+// nothing, all of it stays.
+func keepForwarded(lines []string, keep []bool, from, depth int) {
+	if depth >= maxForwardDepth {
+		return
+	}
+	body := forwardBody(lines, from)
+	if body >= len(lines) {
+		return
+	}
+	sub, _ := decideDepth(lines[body:], depth+1)
+	for k, kept := range sub {
+		if kept && !isBlank(lines[body+k]) {
+			copy(keep[body:], sub)
+			return
+		}
+	}
+}
+
+// forwardBody returns where the text of the forwarded email starting at
+// line from begins: after its head, the blank line that ends its header
+// block (a marker or a rule may stand above the block, a blank line
+// between them). len(lines) when no header block is found near from.
+func forwardBody(lines []string, from int) int {
+	header := false
+	for j := from; j < len(lines) && j < from+20; j++ {
+		if isBlank(lines[j]) {
+			if header {
+				return j
+			}
+			continue
+		}
+		if headerClass(lines[j]) != 0 {
+			header = true
+		}
+	}
+	return len(lines)
 }
 
 // introduced: the quote block at from follows the person's own line
