@@ -434,6 +434,11 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 			continue
 		}
 		if seenText && isListFooter(lines, i) {
+			if i > 0 && isShortRule(lines[i-1]) {
+				// "__" above the list's name: the rest of its rule, which
+				// some list software (or a re-wrap) shortens.
+				return kinds, i - 1, n
+			}
 			return kinds, i, n
 		}
 		if nameWrote(trimmed) && nextIsQuoted(lines, i+1) {

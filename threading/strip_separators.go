@@ -193,6 +193,14 @@ func isListFooter(lines []string, i int) bool {
 	return false
 }
 
+// isShortRule: a line of two or more underscores, dashes or equal signs
+// and nothing else: too short for isRule, but a rule right above a list
+// footer's name.
+func isShortRule(line string) bool {
+	t := strings.TrimSpace(line)
+	return len(t) >= 2 && len(t) <= 80 && strings.Trim(t, "_-=") == ""
+}
+
 // listFooterFollows: a rule above a mailing list's footer.
 func listFooterFollows(lines []string, i int) bool {
 	for j := i; j < len(lines) && j < i+2; j++ {
