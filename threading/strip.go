@@ -490,6 +490,16 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 // line framed by arrows both ways (">>> www.example.com <<<") is a
 // banner the person's text (or a newsletter) draws, not a quote.
 func isQuoted(line string) bool {
+	if line != "" && line[0] == '>' {
+		// The common case, kept small enough to inline.
+		if c := line[len(line)-1]; c != '<' && c != ' ' && c != '\t' && c != '\r' {
+			return true
+		}
+	}
+	return isQuotedSlow(line)
+}
+
+func isQuotedSlow(line string) bool {
 	t := line
 	if t == "" || t[0] != '>' {
 		t = strings.TrimLeft(line, " \t")
@@ -503,8 +513,11 @@ func isQuoted(line string) bool {
 // isArrowBanner: t (starting with ">") starts with two or more ">" and
 // ends with two or more "<", blanks aside.
 func isArrowBanner(t string) bool {
-	e := strings.TrimRight(t, " \t\r")
-	if !strings.HasSuffix(e, "<<") {
+	e := len(t)
+	for e > 0 && (t[e-1] == ' ' || t[e-1] == '\t' || t[e-1] == '\r') {
+		e--
+	}
+	if e < 4 || t[e-1] != '<' || t[e-2] != '<' {
 		return false
 	}
 	return strings.HasPrefix(strings.ReplaceAll(t[:min(len(t), 16)], " ", ""), ">>")
