@@ -20,6 +20,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/emersion/go-message/charset"
+	"mime"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -199,7 +201,10 @@ func fromAddress(h mail.Header) string {
 	if len(h["From"]) != 1 {
 		return ""
 	}
-	as, err := mail.ParseAddressList(h.Get("From"))
+	// Encoded words in any charset go-message knows: a GB2312 display
+	// name must not hide the From domain from DMARC.
+	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader}}
+	as, err := p.ParseList(h.Get("From"))
 	if err != nil || len(as) != 1 {
 		return ""
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/deskmail/deskmail/auth"
 	"github.com/deskmail/deskmail/inbound"
@@ -30,6 +31,10 @@ type InboundStep struct {
 	// Complaints decides which abuse reports may suppress (complaint.go);
 	// nil: none may, all are recorded.
 	Complaints *Complaints
+	Log        *slog.Logger // nil: slog.Default()
+	// RoleForward, when set, mails operators a copy of what comes to
+	// postmaster@ and abuse@.
+	RoleForward *RoleForward
 }
 
 // Step processes one stored email.
@@ -57,6 +62,9 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 			}
 			return s.recordBounce(tx, m, *v.Bounce)
 		}}, nil
+	}
+	if roles := roleMail(m.Envelope); roles != "" {
+		return s.keepForOperators(m, raw, roles, v, classified), nil
 	}
 	if v.Class != loopguard.Human || s.Thread == nil {
 		return Result{Apply: classified}, nil
