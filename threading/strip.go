@@ -677,7 +677,8 @@ func HasReplyMarker(body string) bool {
 // on right below it, and it continues the line above: the rest of a
 // wrapped link (one word after a line ending in a link), or the rest of a
 // long sentence (a long line with no end mark above, a lower-case start,
-// three words at least). A short answer between two questions ("> Monday?
+// three words at least, or fewer when the line above ends inside a word
+// or sentence). A short answer between two questions ("> Monday?
 // / Yes. / > Tuesday?") is none of these and stays text.
 func lostQuoteMark(lines []string, i int) bool {
 	cur := strings.TrimSpace(lines[i])
@@ -693,16 +694,29 @@ func lostQuoteMark(lines []string, i int) bool {
 		}
 		_, prev := unquote(lines[i-1])
 		lastWord := prev[strings.LastIndexAny(prev, " \t")+1:]
-		return strings.Contains(lastWord, "://") || strings.HasPrefix(lastWord, "www.")
+		if strings.Contains(lastWord, "://") || strings.HasPrefix(lastWord, "www.") {
+			return true
+		}
 	}
 	if len(lines[i-1]) < 60 {
 		return false
 	}
 	_, prev := unquote(lines[i-1])
-	if utf8.RuneCountInString(prev) < 60 || endsSentence(prev) || strings.HasSuffix(prev, ";") ||
-		strings.Count(cur, " ") < 2 {
+	if utf8.RuneCountInString(prev) < 60 || endsSentence(prev) || strings.HasSuffix(prev, ";") {
 		return false
 	}
 	r, _ := utf8.DecodeRuneInString(cur)
-	return unicode.IsLower(r)
+	if !unicode.IsLower(r) {
+		return false
+	}
+	// Three words at least, or fewer when the line above broke inside a
+	// word or a sentence ("... Nullam pharetra d" / "ignissim odio?"):
+	// nobody answers in the middle of the sentence they quote.
+	return strings.Count(cur, " ") >= 2 || endsInWord(prev)
+}
+
+// endsInWord: s ends with a letter or a digit (no punctuation closes it).
+func endsInWord(s string) bool {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }

@@ -120,7 +120,7 @@ var headerClasses = func() map[string]int {
 	add(hTo, "to", "an", "à", "a", "para", "aan", "til", "till", "vastaanottaja", "do", "komu",
 		"кому", "kime", "收件人", "收件者", "宛先", "받는 사람", "cc", "kopie", "kopia", "копия",
 		"копія", "bilgi", "抄送", "副本", "dw", "cc.", "destinataire", "répondre à", "reply-to")
-	add(hSubject, "subject", "betreff", "objet", "asunto", "onderwerp", "oggetto", "assunto",
+	add(hSubject, "subject", "betreff", "objet", "sujet", "asunto", "onderwerp", "oggetto", "assunto",
 		"emne", "ämne", "aihe", "temat", "předmět", "тема", "konu", "主题", "主旨", "件名", "제목")
 	return m
 }()

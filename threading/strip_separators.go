@@ -252,7 +252,7 @@ func separatorFollows(lines []string, i int) bool {
 		if isDeviceSignature(t) {
 			continue // dropped anyway; what matters is below it
 		}
-		return isHeaderBlock(lines, j) || isOriginalMessage(t) || isForwardMarker(t)
+		return isHeaderBlock(lines, j) || headsHeaderBlock(lines, j) || isOriginalMessage(t) || isForwardMarker(t)
 	}
 	return false
 }
