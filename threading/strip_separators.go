@@ -288,6 +288,9 @@ func isHeaderBlock(lines []string, i int) bool {
 	if classes == 0 {
 		return false
 	}
+	if inlineHeaderClasses(lines[i]) == hFrom|hDate|hTo|hSubject {
+		return true // all four on one line: a block that lost its breaks
+	}
 	dated := classes == hDate && fullDate(lines[i])
 	wrapped, prevHeader := 0, true
 	for j := i + 1; j < len(lines) && j <= i+10; j++ {
@@ -314,6 +317,35 @@ func isHeaderBlock(lines []string, i int) bool {
 		}
 	}
 	return false
+}
+
+// inlineHeaderClasses returns the classes of the header names ("From:",
+// "To:", "Subject:", "À :"...) a line holds anywhere, for a header block
+// that lost its line breaks ("Date: Tue, 2 Oct 2012 02:35:10 +0000 From:
+// x@y To: Smith, Shelly Subject: ..."). Only the first 400 bytes are
+// read.
+func inlineHeaderClasses(line string) int {
+	if len(line) > 400 {
+		line = line[:400]
+	}
+	if strings.Count(line, ":") < 3 {
+		return 0
+	}
+	classes := 0
+	words := strings.Fields(line)
+	for k, w := range words {
+		name := ""
+		switch {
+		case strings.HasSuffix(w, ":") && len(w) > 1:
+			name = w[:len(w)-1]
+		case k+1 < len(words) && words[k+1] == ":":
+			name = w
+		default:
+			continue
+		}
+		classes |= headerClasses[strings.ToLower(strings.Trim(name, "*"))]
+	}
+	return classes
 }
 
 // fullDate: a header line's value has a year and a time.
