@@ -288,8 +288,12 @@ func isHeaderBlock(lines []string, i int) bool {
 	if classes == 0 {
 		return false
 	}
-	if inlineHeaderClasses(lines[i]) == hFrom|hDate|hTo|hSubject {
-		return true // all four on one line: a block that lost its breaks
+	if c := inlineHeaderClasses(lines[i]); c == hFrom|hDate|hTo|hSubject ||
+		(c&hDate != 0 && c&(hFrom|hTo) != 0 && strings.Contains(lines[i], "@") && hasYear(lines[i]) && hasTime(lines[i])) {
+		// A block that lost its line breaks: all four classes on one
+		// line, or a full date with the sender's or the recipients'
+		// address (as two lines do, below).
+		return true
 	}
 	dated := classes == hDate && fullDate(lines[i])
 	wrapped, prevHeader := 0, true
