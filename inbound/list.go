@@ -41,10 +41,8 @@ func List(tx *store.Tx, which string, max int) ([]Record, error) {
 		}
 		err := tx.Scan(b.bucket, nil, func(k, v []byte) (bool, error) {
 			var st State
-			if len(v) > 0 {
-				if err := json.Unmarshal(v, &st); err != nil {
-					return false, fmt.Errorf("decode state of %s: %w", k, err)
-				}
+			if err := decodeState(v, &st); err != nil {
+				return false, fmt.Errorf("decode state of %s: %w", k, err)
 			}
 			r := Record{ID: string(k), State: b.state, Size: st.Size, Attempts: st.Attempts, Next: st.Next,
 				Reason: st.Reason, Owner: st.Owner, Lease: st.Lease, Failed: st.Failed}
