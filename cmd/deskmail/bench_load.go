@@ -47,7 +47,7 @@ func (l *inProcLoad) Send(addr string) (map[string]time.Time, time.Time, int, er
 func (l *inProcLoad) Close() error { l.dns.Close(); return nil }
 
 type childLoad struct {
-	cmd   *exec.Cmd
+	wait  func() error // the child's end
 	in    io.WriteCloser
 	out   *bufio.Scanner
 	dns   string
@@ -82,7 +82,12 @@ func startBenchLoad(o benchPipeOpts) (benchLoad, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	l := &childLoad{cmd: cmd, in: in, out: bufio.NewScanner(outp), count: o.messages}
+	return newChildLoad(in, outp, cmd.Wait, o.messages)
+}
+
+// newChildLoad reads the child's first line (its DNS address) off out.
+func newChildLoad(in io.WriteCloser, out io.Reader, wait func() error, count int) (*childLoad, error) {
+	l := &childLoad{wait: wait, in: in, out: bufio.NewScanner(out), count: count}
 	if !l.out.Scan() || !strings.HasPrefix(l.out.Text(), "dns ") {
 		_ = l.Close()
 		return nil, fmt.Errorf("bench load: no DNS address from the child (%v)", l.out.Err())
@@ -134,7 +139,7 @@ func (l *childLoad) Send(addr string) (map[string]time.Time, time.Time, int, err
 
 func (l *childLoad) Close() error {
 	_ = l.in.Close()
-	return l.cmd.Wait()
+	return l.wait()
 }
 
 func newBenchPipelineLoadCmd() *cobra.Command {
@@ -202,4 +207,30 @@ func cpuTime() (user, sys time.Duration, err error) {
 		return 0, 0, errors.New("getrusage: " + err.Error())
 	}
 	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()), nil
+}
+
+// newBenchDNSCmd serves the test DNS server alone (scripts/bench-accept.sh
+// points a daemon's --dns at it): it prints its address and answers every
+// query after --dns-delay until stdin closes or the process is stopped.
+func newBenchDNSCmd() *cobra.Command {
+	var delay time.Duration
+	c := &cobra.Command{
+		Use:    "dns",
+		Short:  "A test DNS server on 127.0.0.1 answering after --dns-delay (for the bench scripts)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dns, err := dnstest.Start()
+			if err != nil {
+				return err
+			}
+			defer dns.Close()
+			dns.SetDelay(delay)
+			fmt.Fprintln(cmd.OutOrStdout(), dns.Addr)
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			return nil
+		},
+	}
+	c.Flags().DurationVar(&delay, "dns-delay", time.Millisecond, "how long the server waits before each answer")
+	return c
 }
