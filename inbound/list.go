@@ -1,7 +1,6 @@
 package inbound
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -48,7 +47,7 @@ func List(tx *store.Tx, which string, max int) ([]Record, error) {
 				Reason: st.Reason, Owner: st.Owner, Lease: st.Lease, Failed: st.Failed}
 			if mv := tx.Get(bucketMeta, k); mv != nil {
 				var m Meta
-				if err := json.Unmarshal(mv, &m); err == nil {
+				if err := decodeMeta(mv, &m); err == nil {
 					r.Received, r.From, r.Subject, r.MessageID = m.Received, m.From, m.Subject, m.MessageID
 					if r.Size == 0 {
 						r.Size = m.Size

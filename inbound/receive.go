@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"github.com/emersion/go-message/charset"
 	"hash"
@@ -171,7 +170,7 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 			return err
 		}
 		meta.JournalID, rc.JournalID = e.ID, e.ID
-		v, err := json.Marshal(&meta)
+		v, err := encodeMeta(make([]byte, 0, 256), &meta)
 		if err != nil {
 			return err
 		}

@@ -128,7 +128,7 @@ func decodeState(v []byte, st *State) error {
 	if v[0] != stateV1 {
 		return json.Unmarshal(v, st)
 	}
-	d := stateDecoder{b: v[1:]}
+	d := recDecoder{b: v[1:]}
 	present := d.uvarint()
 	st.Seq = d.uvarint()
 	st.Size = d.varint()
@@ -180,14 +180,14 @@ func decodeState(v []byte, st *State) error {
 	return nil
 }
 
-// stateDecoder reads varints and strings off b; any malformed read sets
+// recDecoder reads varints, bytes and strings off b; any malformed read sets
 // bad and yields zero values from then on.
-type stateDecoder struct {
+type recDecoder struct {
 	b   []byte
 	bad bool
 }
 
-func (d *stateDecoder) uvarint() uint64 {
+func (d *recDecoder) uvarint() uint64 {
 	if d.bad {
 		return 0
 	}
@@ -200,7 +200,7 @@ func (d *stateDecoder) uvarint() uint64 {
 	return x
 }
 
-func (d *stateDecoder) varint() int64 {
+func (d *recDecoder) varint() int64 {
 	if d.bad {
 		return 0
 	}
@@ -213,7 +213,7 @@ func (d *stateDecoder) varint() int64 {
 	return x
 }
 
-func (d *stateDecoder) time() time.Time {
+func (d *recDecoder) time() time.Time {
 	n := d.varint()
 	if d.bad {
 		return time.Time{}
@@ -221,7 +221,7 @@ func (d *stateDecoder) time() time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-func (d *stateDecoder) str() string {
+func (d *recDecoder) str() string {
 	n := d.uvarint()
 	if d.bad || n > uint64(len(d.b)) {
 		d.bad = true
@@ -230,4 +230,14 @@ func (d *stateDecoder) str() string {
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
+}
+
+func (d *recDecoder) byte() byte {
+	if d.bad || len(d.b) == 0 {
+		d.bad = true
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
 }

@@ -127,7 +127,7 @@ func TestStateCodecRejectsMalformed(t *testing.T) {
 		good[:len(good)-1],
 		append(append([]byte{}, good...), 0),
 		{stateV1, stKeys, 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, // a billion keys
-		{stateV1, stReason, 1, 0, 200, 'x'},                  // a string past the end
+		{stateV1, stReason, 1, 0, 200, 'x'},                   // a string past the end
 	} {
 		var st State
 		if err := decodeState(b, &st); err == nil {
