@@ -19,24 +19,7 @@ var codecMetas = []Meta{
 	{ID: "x", Envelope: Envelope{Proto: "LMTP"}},
 }
 
-func TestMetaCodecRoundTrip(t *testing.T) {
-	for i, m := range codecMetas {
-		b, err := encodeMeta(nil, &m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b[0] != metaV1 {
-			t.Errorf("record %d written as %q, want the binary form", i, b)
-		}
-		var got Meta
-		if err := decodeMeta(b, &got); err != nil {
-			t.Fatalf("record %d: %v", i, err)
-		}
-		if !reflect.DeepEqual(got, m) {
-			t.Errorf("record %d: read back %+v, want %+v", i, got, m)
-		}
-	}
-}
+func TestMetaCodecRoundTrip(t *testing.T) { checkRoundTrip(t, metaCodec, codecMetas) }
 
 // Every field of Meta and of its Envelope must survive the binary form: a
 // field added without a place in encodeMeta and decodeMeta fails here.
@@ -125,42 +108,15 @@ func TestMetaCodecReadsOldRecords(t *testing.T) {
 }
 
 func TestMetaCodecRejectsMalformed(t *testing.T) {
-	good, _ := encodeMeta(nil, &codecMetas[1])
-	for _, b := range [][]byte{
-		{metaV1},
-		good[:len(good)-1],
-		append(append([]byte{}, good...), 0),
-		{metaV1, 0, 2}, // a time flag that is neither 0 nor 1
-	} {
-		var m Meta
-		if err := decodeMeta(b, &m); err == nil {
-			t.Errorf("decodeMeta(%q) = %+v, want an error", b, m)
-		}
-	}
+	checkRejects(t, metaCodec, codecMetas[1],
+		[]byte{metaV1, 0, 2}, // a time flag that is neither 0 nor 1
+	)
 }
 
 // FuzzDecodeMeta: whatever bytes the record bucket holds, reading them
 // never panics, and what reads back re-encodes to the same record.
 func FuzzDecodeMeta(f *testing.F) {
-	for _, m := range codecMetas {
-		b, _ := encodeMeta(nil, &m)
-		f.Add(b)
-	}
-	f.Add([]byte(`{"id":"a","size":2}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var m Meta
-		if err := decodeMeta(b, &m); err != nil || len(b) == 0 || b[0] != metaV1 {
-			return
-		}
-		again, err := encodeMeta(nil, &m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m2 Meta
-		if err := decodeMeta(again, &m2); err != nil || !reflect.DeepEqual(m, m2) {
-			t.Fatalf("%q read as %+v, re-encoded %q read as %+v (%v)", b, m, again, m2, err)
-		}
-	})
+	fuzzRecord(f, metaCodec, codecMetas, []byte(`{"id":"a","size":2}`))
 }
 
 // BenchmarkMetaCodec: the pipeline's read and rewrite (Annotate) of one
@@ -170,32 +126,5 @@ func FuzzDecodeMeta(f *testing.F) {
 func BenchmarkMetaCodec(b *testing.B) {
 	m := codecMetas[1]
 	m.Bounce, m.Class, m.Reasons = nil, "", nil
-	bin, _ := encodeMeta(nil, &m)
-	js, _ := json.Marshal(&m)
-	b.Run("binary", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var got Meta
-			if err := decodeMeta(bin, &got); err != nil {
-				b.Fatal(err)
-			}
-			got.Class = "human"
-			if _, err := encodeMeta(make([]byte, 0, 256), &got); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("json", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var got Meta
-			if err := json.Unmarshal(js, &got); err != nil {
-				b.Fatal(err)
-			}
-			got.Class = "human"
-			if _, err := json.Marshal(&got); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	benchRecord(b, metaCodec, m, func(m *Meta) { m.Class = "human" })
 }

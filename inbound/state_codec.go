@@ -138,7 +138,7 @@ func decodeState(v []byte, st *State) error {
 	if present&stKeys != 0 {
 		n := d.uvarint()
 		if n > maxStateKeys || n > uint64(len(d.b)) {
-			return errBadState
+			d.bad, n = true, 0
 		}
 		if n > 0 {
 			st.Keys = make([]string, 0, n)
@@ -150,7 +150,7 @@ func decodeState(v []byte, st *State) error {
 	if present&stAttempts != 0 {
 		a := d.varint()
 		if a < math.MinInt32 || a > math.MaxInt32 {
-			return errBadState
+			d.bad, a = true, 0
 		}
 		st.Attempts = int(a)
 	}
@@ -192,12 +192,7 @@ func (d *recDecoder) uvarint() uint64 {
 		return 0
 	}
 	x, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return x
+	return d.took(x, n)
 }
 
 func (d *recDecoder) varint() int64 {
@@ -205,6 +200,12 @@ func (d *recDecoder) varint() int64 {
 		return 0
 	}
 	x, n := binary.Varint(d.b)
+	return int64(d.took(uint64(x), n))
+}
+
+// took consumes the n bytes a varint read took and returns x, or marks d
+// bad (n <= 0: truncated or overflowing).
+func (d *recDecoder) took(x uint64, n int) uint64 {
 	if n <= 0 {
 		d.bad = true
 		return 0

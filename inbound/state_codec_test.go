@@ -21,27 +21,7 @@ var codecStates = []State{
 	{Seq: 9, Attempts: -1, Backoff: true},
 }
 
-func TestStateCodecRoundTrip(t *testing.T) {
-	for i, st := range codecStates {
-		b, err := encodeState(nil, &st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b[0] != stateV1 {
-			t.Errorf("state %d written as %q, want the binary form", i, b)
-		}
-		var got State
-		if err := decodeState(b, &got); err != nil {
-			t.Fatalf("state %d: %v", i, err)
-		}
-		if !reflect.DeepEqual(got, st) {
-			t.Errorf("state %d: read back %+v, want %+v", i, got, st)
-		}
-		if j, _ := json.Marshal(&st); len(b) >= len(j) && i > 0 {
-			t.Errorf("state %d: %d bytes binary, %d as JSON", i, len(b), len(j))
-		}
-	}
-}
+func TestStateCodecRoundTrip(t *testing.T) { checkRoundTrip(t, stateCodec, codecStates) }
 
 // States written by earlier versions (JSON) and emails stored before
 // states existed (an empty value) are still read.
@@ -121,44 +101,16 @@ func TestStateCodecFarTimesStayJSON(t *testing.T) {
 }
 
 func TestStateCodecRejectsMalformed(t *testing.T) {
-	good, _ := encodeState(nil, &codecStates[2])
-	for _, b := range [][]byte{
-		{stateV1},
-		good[:len(good)-1],
-		append(append([]byte{}, good...), 0),
-		{stateV1, stKeys, 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, // a billion keys
-		{stateV1, stReason, 1, 0, 200, 'x'},                   // a string past the end
-	} {
-		var st State
-		if err := decodeState(b, &st); err == nil {
-			t.Errorf("decodeState(%q) = %+v, want an error", b, st)
-		}
-	}
+	checkRejects(t, stateCodec, codecStates[2],
+		[]byte{stateV1, stKeys, 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, // a billion keys
+		[]byte{stateV1, stReason, 1, 0, 200, 'x'},                   // a string past the end
+	)
 }
 
 // FuzzDecodeState: whatever bytes a state bucket holds, reading them
 // never panics, and what reads back re-encodes to the same state.
 func FuzzDecodeState(f *testing.F) {
-	for _, st := range codecStates {
-		b, _ := encodeState(nil, &st)
-		f.Add(b)
-	}
-	f.Add([]byte(`{"seq":1,"size":2}`))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var st State
-		if err := decodeState(b, &st); err != nil || len(b) == 0 || b[0] != stateV1 {
-			return
-		}
-		again, err := encodeState(nil, &st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st2 State
-		if err := decodeState(again, &st2); err != nil || !reflect.DeepEqual(st, st2) {
-			t.Fatalf("%q read as %+v, re-encoded %q read as %+v (%v)", b, st, again, st2, err)
-		}
-	})
+	fuzzRecord(f, stateCodec, codecStates, []byte(`{"seq":1,"size":2}`), []byte{})
 }
 
 // BenchmarkStateCodec: one claim's read and rewrite of a typical pending
@@ -169,34 +121,7 @@ func BenchmarkStateCodec(b *testing.B) {
 	st := State{Seq: 123456, Stored: time.Now().UTC(), Size: 5120,
 		Keys: []string{"from\x00cust1@c1.bench", "id\x00<1.run@c.bench>"}, Owner: "node-a/1",
 		Lease: time.Now().UTC().Add(time.Minute), Fence: 3}
-	bin, _ := encodeState(nil, &st)
-	js, _ := json.Marshal(&st)
-	b.Run("binary", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var got State
-			if err := decodeState(bin, &got); err != nil {
-				b.Fatal(err)
-			}
-			got.Fence++
-			if _, err := encodeState(make([]byte, 0, 64), &got); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("json", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var got State
-			if err := json.Unmarshal(js, &got); err != nil {
-				b.Fatal(err)
-			}
-			got.Fence++
-			if _, err := json.Marshal(&got); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	benchRecord(b, stateCodec, st, func(st *State) { st.Fence++ })
 }
 
 // Every field of State must survive the binary form: a field added to

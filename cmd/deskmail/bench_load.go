@@ -153,11 +153,7 @@ func newBenchPipelineLoadCmd() *cobra.Command {
 			return runBenchPipelineLoad(os.Stdin, cmd.OutOrStdout(), o)
 		},
 	}
-	f := c.Flags()
-	f.IntVar(&o.messages, "messages", 2000, "emails to send")
-	f.IntVar(&o.sessions, "sessions", 10, "concurrent SMTP sessions")
-	f.DurationVar(&o.delay, "dns-delay", 20*time.Millisecond, "how long the DNS server waits before each answer")
-	f.Float64Var(&o.rate, "rate", 0, "emails/s offered in all (0: as fast as the sessions go)")
+	addLoadFlags(c.Flags(), &o)
 	return c
 }
 

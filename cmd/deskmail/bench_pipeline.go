@@ -60,10 +60,7 @@ func newBenchPipelineCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBenchPipeline(cmd.OutOrStdout(), os.Stderr, o) },
 	}
 	f := c.Flags()
-	f.IntVar(&o.messages, "messages", 2000, "emails to send")
-	f.IntVar(&o.sessions, "sessions", 10, "concurrent SMTP sessions")
-	f.DurationVar(&o.delay, "dns-delay", 20*time.Millisecond, "how long the DNS server waits before each answer")
-	f.Float64Var(&o.rate, "rate", 0, "emails/s offered in all (0: as fast as the sessions go)")
+	addLoadFlags(f, &o)
 	f.IntVar(&o.workers, "pipeline-workers", pipeline.DefaultWorkers, "the daemon's pipeline-workers")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	f.StringVar(&o.data, "data", "", "data folder (default: a temporary one, removed after)")
@@ -72,6 +69,15 @@ func newBenchPipelineCmd() *cobra.Command {
 	f.StringVar(&o.memprof, "memprofile", "", "write an allocation profile of the daemon's run to this file (go tool pprof -sample_index=alloc_space)")
 	f.BoolVar(&o.inProc, "in-process-load", false, "send from this process (the CPU figures then include the load and the test DNS server)")
 	return c
+}
+
+// addLoadFlags registers the flags of the load, which `bench pipeline`
+// hands to its child.
+func addLoadFlags(f *pflag.FlagSet, o *benchPipeOpts) {
+	f.IntVar(&o.messages, "messages", 2000, "emails to send")
+	f.IntVar(&o.sessions, "sessions", 10, "concurrent SMTP sessions")
+	f.DurationVar(&o.delay, "dns-delay", 20*time.Millisecond, "how long the DNS server waits before each answer")
+	f.Float64Var(&o.rate, "rate", 0, "emails/s offered in all (0: as fast as the sessions go)")
 }
 
 func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
