@@ -211,6 +211,8 @@ var corpus = []struct {
 	{file: "140-human-undeliverable-parcel-no-smtp-code.eml", class: Human},
 	{file: "141-human-quotes-smtp-refusal.eml", class: Human},
 	{file: "142-oof-polish-title-on-reply.eml", class: AutoReply, reason: "przebywam poza biurem"},
+	{file: "143-oof-thai-title-on-reply.eml", class: AutoReply, reason: "ลาพักร้อน"},
+	{file: "144-fml-loop-alert-in-text.eml", class: Bounce, reason: "loop alert"},
 }
 
 func readCorpus(t testing.TB, name string) []byte {

@@ -253,7 +253,7 @@ var oofPhrases = []string{
 	"я в отпуске", "我正在休假", "我目前不在办公室", "不在办公室", "休暇中", "부재중", "휴가 중", "tatildeyim", "ofis dışındayım",
 	"jestem na urlopie", "jsem na dovolené", "estou de férias", "estoy de vacaciones", "sono in ferie", "je suis en congé",
 	"ich bin im urlaub", "ik ben op vakantie", "är på semester", "er på ferie", "olen lomalla", "είμαι εκτός γραφείου",
-	"אני מחוץ למשרד", "أنا خارج المكتب", "tôi đang nghỉ", "saya sedang cuti", "मैं कार्यालय से बाहर", "я у відпустці",
+	"אני מחוץ למשרד", "ไม่อยู่ที่สำนักงาน", "ไม่อยู่ในสำนักงาน", "ลาพักร้อน", "أنا خارج المكتب", "tôi đang nghỉ", "saya sedang cuti", "मैं कार्यालय से बाहर", "я у відпустці",
 }
 
 // noticePhrases are the boilerplate of machine-made notices.
@@ -484,7 +484,7 @@ var bouncePhrases = []string{
 	"invalid user", "invalid recipient", "invalid address", "trouble delivering your message", "returned permanent errors",
 	"refused to accept your message", "had delivery problems", "failure reasons", "could not be delivered because", "unknown recipient", "unrouteable address", "relay access denied",
 	"no mailbox here", "mailbox does not exist", "message was rejected", "has been rejected", "was rejected by", "rejected your message",
-	"mail loop detected", "loop detected", "routing loop", "is looping", "appears to be looping", "already has my delivered-to line", "too many hops", "not a member", "non-member", "awaits moderator approval",
+	"mail loop detected", "loop detected", "loop alert", "duplicated message-id", "dup'ed message-id", "routing loop", "is looping", "appears to be looping", "already has my delivered-to line", "too many hops", "not a member", "non-member", "awaits moderator approval",
 	"送信できませんでした", "配信できませんでした", "届けることができませんでした", "お届けできませんでした", "配送できませんでした",
 	"宛先不明", "存在しません", "受信拒否", "送信に失敗", "無法投遞", "无法投递", "投递失败", "收件人不存在", "退信",
 	"전달되지 않았습니다", "존재하지 않는", "не может быть доставлено", "не удалось доставить", "не существует",
