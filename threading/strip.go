@@ -402,7 +402,7 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 		case isQuoted(line):
 			kinds[i] = kQuote
 			continue
-		case i > 0 && kinds[i-1] == kQuote && lostQuoteMark(lines, i):
+		case i > 0 && kinds[i-1] == kQuote && (lostQuoteMark(lines, i) || echoesQuote(lines, kinds, i)):
 			kinds[i] = kQuote
 			continue
 		}
@@ -418,6 +418,11 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 			return kinds, n, i
 		}
 		if headers || isOriginalMessage(trimmed) || (seenText && (headsHeaderBlock(lines, i) || loneFrom(lines, i))) {
+			if headers && i > 0 && kinds[i-1] == kText && colonlessAttribution(lines[i-1]) {
+				// "Am <date> schrieb <name>" right above the header block
+				// it introduces, its colon lost: it goes with the block.
+				return kinds, i - 1, n
+			}
 			return kinds, i, n
 		}
 		if isRule(trimmed) {
@@ -713,6 +718,49 @@ func lostQuoteMark(lines []string, i int) bool {
 	// word or a sentence ("... Nullam pharetra d" / "ignissim odio?"):
 	// nobody answers in the middle of the sentence they quote.
 	return strings.Count(cur, " ") >= 2 || endsInWord(prev)
+}
+
+// maxEchoScan bounds how far above echoesQuote reads the quote (lines).
+const maxEchoScan = 200
+
+// echoesQuote: line i (unquoted, between two quoted lines) repeats, word
+// for word, a run of the quote it sits in: a piece of the quoted message
+// that lost its ">" ("> ... rhoncus tortor in" then, lower, a bare
+// "rhoncus tortor in." and "> ..." again). It starts lower-case, has
+// three words at least, and all of it (but a closing mark) is in one
+// quoted line above in the same block. An answer says something the
+// quote does not ("> Does it crash? / still crashes, yes / > ...").
+func echoesQuote(lines []string, kinds []int, i int) bool {
+	if i+1 >= len(lines) || !isQuoted(lines[i+1]) {
+		return false
+	}
+	cur := strings.TrimRight(strings.TrimSpace(lines[i]), ".!?,;:")
+	if len(cur) > 200 || strings.Count(cur, " ") < 2 {
+		return false
+	}
+	if r, _ := utf8.DecodeRuneInString(cur); !unicode.IsLower(r) {
+		return false
+	}
+	for j := i - 1; j >= 0 && j >= i-maxEchoScan && kinds[j] == kQuote; j-- {
+		if !isQuoted(lines[j]) {
+			continue
+		}
+		if _, c := unquote(lines[j]); len(c) >= len(cur) && strings.Contains(c, cur) {
+			return true
+		}
+	}
+	return false
+}
+
+// colonlessAttribution: line reads as an attribution once a colon ends
+// it ("Am 20.06.24 um 16:20 schrieb Some Shop"): it starts with an
+// attribution's start word and has a reply verb and a date.
+func colonlessAttribution(line string) bool {
+	t := strings.ToLower(strings.TrimSpace(line))
+	if len(t) > maxAttribution || strings.HasSuffix(t, ":") || !startsLikeAttribution(t) || lastVerb(t) < 0 {
+		return false
+	}
+	return isAttribution(t + ":")
 }
 
 // endsInWord: s ends with a letter or a digit (no punctuation closes it).

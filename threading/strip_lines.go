@@ -50,7 +50,7 @@ func attributionLines(lines []string, i int) int {
 			// A continuation is an address, a time or a verb; a line with
 			// its own start word, or after a finished sentence, starts an
 			// attribution of its own.
-			own := startsLikeAttribution(parts[k]) || endsSentence(parts[k-1])
+			own := startsLikeAttribution(parts[k]) || endsSentence(parts[k-1]) || wordsOnly(parts[k-1], parts[k])
 			if own && isAttribution(strings.Join(parts[k:], " ")) {
 				return 0
 			}
@@ -58,6 +58,18 @@ func attributionLines(lines []string, i int) int {
 		return n
 	}
 	return 0
+}
+
+// wordsOnly: prev, the line above a dated line that makes an
+// attribution alone, carries none of an attribution's parts (no start
+// word, digit, address or verb): a sign-off or a name the person typed
+// ("Freundliche Grüße" above "shop schrieb am Do. 20. Juni 2024 um
+// 14:49:"), not the attribution's head.
+func wordsOnly(prev, next string) bool {
+	if !hasYear(next) && !hasTime(next) {
+		return false
+	}
+	return !startsLikeAttribution(prev) && !strings.ContainsAny(prev, "0123456789@<>") && lastVerb(prev) < 0
 }
 
 // joinAttribution joins the lines of a wrapped attribution with a space.
