@@ -7,7 +7,7 @@ package threading
 // of the public reply trimmers (Discourse's email_reply_trimmer, talon,
 // github's and Crisp's email-reply-parser). Languages: en, de, fr, es, pt,
 // it, nl, sv, da, no/nb, fi, pl, cs, ru, uk, tr, zh, ja, ko, vi; the
-// reply verbs and device signatures also in ro, el, hu, ar.
+// reply verbs and device signatures also in ro, el, hu, ar, ca.
 
 // ReplyMarkerPrefix starts the marker line that notification emails
 // carry above everything else, e.g. "##- Please type your reply above
@@ -33,7 +33,7 @@ var replyVerbs = []string{
 	"napisał", "napisala", "napisała", "pisze", "napsal", "napsala", "написал",
 	"написала", "написав", "написала", "пишет", "пише", "yazdı", "写道", "寫道",
 	"のメッセージ", "のメール", "書きました", "작성", "님이 작성", "napisana przez", "đã viết",
-	"a scris", "έγραψε", "írta", "كتب",
+	"a scris", "έγραψε", "írta", "كتب", "escribieron", "ha escrit", "va escriure",
 }
 
 // attributionStarts begin the attributions that name the date first; an
