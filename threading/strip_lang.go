@@ -7,7 +7,8 @@ package threading
 // of the public reply trimmers (Discourse's email_reply_trimmer, talon,
 // github's and Crisp's email-reply-parser). Languages: en, de, fr, es, pt,
 // it, nl, sv, da, no/nb, fi, pl, cs, ru, uk, tr, zh, ja, ko, vi; the
-// reply verbs and device signatures also in ro, el, hu, ar, ca.
+// reply verbs, header names and device signatures also in ro, el, hu,
+// ar, ca (some of them only).
 
 // ReplyMarkerPrefix starts the marker line that notification emails
 // carry above everything else, e.g. "##- Please type your reply above
@@ -113,17 +114,17 @@ var headerClasses = func() map[string]int {
 		}
 	}
 	add(hFrom, "from", "von", "de", "expéditeur", "van", "da", "fra", "från", "od", "nadawca", "lähettäjä",
-		"от", "від", "kimden", "发件人", "寄件者", "寄件人", "差出人", "보낸 사람", "odesílatel")
+		"от", "від", "kimden", "feladó", "发件人", "寄件者", "寄件人", "差出人", "보낸 사람", "odesílatel")
 	add(hDate, "sent", "date", "gesendet", "datum", "envoyé", "enviado", "enviado el", "enviada em",
 		"enviada", "fecha", "verzonden", "verstuurd", "inviato", "data", "sendt", "dato", "skickat",
 		"lähetetty", "päivämäärä", "wysłano", "wysłane", "odesláno", "отправлено", "дата",
-		"надіслано", "gönderildi", "tarih", "gönderilme", "发送时间", "日期", "寄件日期", "送信日時",
+		"надіслано", "gönderildi", "tarih", "elküldve", "dátum", "gönderilme", "发送时间", "日期", "寄件日期", "送信日時",
 		"日付", "날짜", "보낸 날짜")
 	add(hTo, "to", "an", "à", "a", "para", "aan", "til", "till", "vastaanottaja", "do", "adresat", "odbiorca", "komu",
-		"кому", "kime", "收件人", "收件者", "宛先", "받는 사람", "cc", "kopie", "kopia", "копия",
+		"кому", "kime", "címzett", "másolat", "收件人", "收件者", "宛先", "받는 사람", "cc", "kopie", "kopia", "копия",
 		"копія", "bilgi", "抄送", "副本", "dw", "cc.", "destinataire", "répondre à", "reply-to")
 	add(hSubject, "subject", "betreff", "objet", "sujet", "asunto", "onderwerp", "oggetto", "assunto",
-		"emne", "ämne", "aihe", "temat", "předmět", "тема", "konu", "主题", "主旨", "件名", "제목")
+		"emne", "ämne", "aihe", "temat", "předmět", "тема", "konu", "tárgy", "主题", "主旨", "件名", "제목")
 	return m
 }()
 

@@ -310,7 +310,7 @@ func isAttribution(s string) bool {
 		}
 		return hasYear(body) && strings.Contains(body, "@") && (strings.HasSuffix(body, ">") || strings.HasSuffix(body, ")") || strings.HasSuffix(body, "]"))
 	}
-	end := strings.TrimSpace(strings.TrimRight(body, " (a)(а)."))
+	end := verbEnd(body)
 	if verbAt(end, len(end)) {
 		// Without a colon ("On ..., X <x@y> wrote"): a start word or an
 		// address as well, and the length of a date and a name.
@@ -344,6 +344,17 @@ func isAttribution(s string) bool {
 		return true
 	}
 	return strings.Contains(after, "@") && strings.Contains(after, "<") && strings.HasSuffix(after, ">") && len(after) < 160
+}
+
+// verbEnd is body without what may follow the verb at its end: a full
+// stop, or the "(a)" of Polish and Czech "napisał(a)" / "napsal(a)".
+// (Cutting a set of runes would cut the "a" that ends "írta".)
+func verbEnd(body string) string {
+	end := strings.TrimRight(body, " .")
+	for _, suffix := range []string{"(a)", "(а)"} {
+		end = strings.TrimSuffix(end, suffix)
+	}
+	return strings.TrimSpace(end)
 }
 
 // shortNameBefore: s is "<name> <verb>", one to four words of name.
