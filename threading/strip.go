@@ -720,8 +720,12 @@ func lostQuoteMark(lines []string, i int) bool {
 	return strings.Count(cur, " ") >= 2 || endsInWord(prev)
 }
 
-// maxEchoScan bounds how far above echoesQuote reads the quote (lines).
-const maxEchoScan = 200
+// maxEchoScan and maxEchoBytes bound how far above echoesQuote reads
+// the quote: 200 lines, 8 KiB of them.
+const (
+	maxEchoScan  = 200
+	maxEchoBytes = 8 << 10
+)
 
 // echoesQuote: line i (unquoted, between two quoted lines) repeats, word
 // for word, a run of the quote it sits in: a piece of the quoted message
@@ -741,7 +745,9 @@ func echoesQuote(lines []string, kinds []int, i int) bool {
 	if r, _ := utf8.DecodeRuneInString(cur); !unicode.IsLower(r) {
 		return false
 	}
-	for j := i - 1; j >= 0 && j >= i-maxEchoScan && kinds[j] == kQuote; j-- {
+	budget := maxEchoBytes
+	for j := i - 1; j >= 0 && j >= i-maxEchoScan && kinds[j] == kQuote && budget > 0; j-- {
+		budget -= len(lines[j])
 		if !isQuoted(lines[j]) {
 			continue
 		}
