@@ -96,11 +96,14 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		// unless the two would then read as something else (an
 		// attribution, a header block): then a paragraph break keeps
 		// them apart, so stripping the result again changes nothing.
-		again, _ := decide(kept)
-		for _, k := range again {
-			if !k {
-				kept, cuts, _, _ = joinKept(lines, keep, true, false)
-				break
+		if cutsAgain(kept) {
+			kept, cuts, _, _ = joinKept(lines, keep, true, false)
+			if cutsAgain(kept) {
+				// Apart they read as something else too (a "From:" line
+				// alone in its paragraph): when in doubt, keep. The lines
+				// dropped between kept ones stay.
+				keep = keepBetween(keep)
+				kept, cuts, dropped, _ = joinKept(lines, keep, false, withQuoted)
 			}
 		}
 	}
@@ -126,6 +129,36 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		}
 	}
 	return out, quoted, true
+}
+
+// cutsAgain: stripping lines again would drop some of them.
+func cutsAgain(lines []string) bool {
+	again, _ := decide(lines)
+	for _, k := range again {
+		if !k {
+			return true
+		}
+	}
+	return false
+}
+
+// keepBetween returns keep with every line between the first and the
+// last kept one kept too.
+func keepBetween(keep []bool) []bool {
+	first, last := -1, -1
+	for i, k := range keep {
+		if k {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	out := append([]bool(nil), keep...)
+	for i := max(first, 0); i <= last; i++ {
+		out[i] = true
+	}
+	return out
 }
 
 // joinKept returns the kept lines and (withQuoted) the dropped ones.
