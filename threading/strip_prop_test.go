@@ -212,7 +212,9 @@ func FuzzStripHTML(f *testing.F) {
 // attribution that ended their line).
 func isPartOfLine(l, text string) bool {
 	for _, tl := range strings.Split(text, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(tl), l) {
+		// The head of a line, or the line without the white space that
+		// ended the text (nobody's word, cut: "<pre> 0 " gives " 0").
+		if strings.HasPrefix(strings.TrimSpace(tl), l) || strings.HasPrefix(strings.TrimRight(tl, " \t\u00a0\r"), l) {
 			return true
 		}
 	}
