@@ -765,11 +765,16 @@ const (
 // that lost its ">" ("> ... rhoncus tortor in" then, lower, a bare
 // "rhoncus tortor in." and "> ..." again). It starts lower-case, has
 // three words at least, and all of it (but a closing mark) is in one
-// quoted line above in the same block. An answer says something the
-// quote does not ("> Does it crash? / still crashes, yes / > ...").
+// quoted line above in the same block, not the one right above it. An
+// answer says something the quote does not ("> Does it crash? / still
+// crashes, yes / > ..."), or picks words from the question it answers,
+// right above it ("> The blue one or the red one? / the red one").
 func echoesQuote(lines []string, kinds []int, i int) bool {
-	if i+1 >= len(lines) || !isQuoted(lines[i+1]) {
+	if i+1 >= len(lines) || !isQuoted(lines[i+1]) || !isQuoted(lines[i-1]) {
 		return false
+	}
+	if _, above := unquote(lines[i-1]); strings.HasSuffix(above, "?") || strings.HasSuffix(above, "？") {
+		return false // a question right above: this answers it
 	}
 	cur := strings.TrimRight(strings.TrimSpace(lines[i]), ".!?,;:")
 	if len(cur) > 200 || strings.Count(cur, " ") < 2 {
@@ -779,7 +784,7 @@ func echoesQuote(lines []string, kinds []int, i int) bool {
 		return false
 	}
 	budget := maxEchoBytes
-	for j := i - 1; j >= 0 && j >= i-maxEchoScan && kinds[j] == kQuote && budget > 0; j-- {
+	for j := i - 2; j >= 0 && j >= i-maxEchoScan && kinds[j] == kQuote && budget > 0; j-- {
 		budget -= len(lines[j])
 		if !isQuoted(lines[j]) {
 			continue
