@@ -798,10 +798,11 @@ func echoesQuote(lines []string, kinds []int, i int) bool {
 
 // colonlessAttribution: line reads as an attribution once a colon ends
 // it ("Am 20.06.24 um 16:20 schrieb Some Shop"): it starts with an
-// attribution's start word and has a reply verb and a date.
+// attribution's start word and has a reply verb and a date, and no end
+// mark closes it (the person's "Am 3.5. schrieb ich Ihnen schon." stays).
 func colonlessAttribution(line string) bool {
 	t := strings.ToLower(strings.TrimSpace(line))
-	if len(t) > maxAttribution || strings.HasSuffix(t, ":") || !startsLikeAttribution(t) || lastVerb(t) < 0 {
+	if len(t) > maxAttribution || endsSentence(t) || !startsLikeAttribution(t) || lastVerb(t) < 0 {
 		return false
 	}
 	return isAttribution(t + ":")
