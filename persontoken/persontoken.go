@@ -101,8 +101,11 @@ func (k *Keyring) Check(tx *store.Tx, token string) (Claims, error) {
 	}
 	i := strings.LastIndexByte(token, '.')
 	payload, sig := token[:i], token[i+1:]
-	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
-	if err != nil || !hmac.Equal(got, k.mac(payload)) {
+	// Compared as text, not decoded: a decoder skips newlines and may
+	// take other spellings of the same bytes, and only one spelling is
+	// the token.
+	want := base64.RawURLEncoding.EncodeToString(k.mac(payload))
+	if !hmac.Equal([]byte(sig), []byte(want)) {
 		return Claims{}, ErrSignature
 	}
 	parts := strings.Split(strings.TrimPrefix(payload, Prefix), ".")
