@@ -33,6 +33,7 @@ import (
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/mta"
+	"github.com/deskmail/deskmail/persontoken"
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
@@ -205,7 +206,11 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			stopStreams()
 		}
 	}()
-	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
+	ptSecret, err := LoadOrCreateSecret(filepath.Join(cfg.Data, persontoken.SecretFile))
+	if err != nil {
+		return nil, fmt.Errorf("person token secret: %w", err)
+	}
+	api := &httpapi.Server{DB: db, PersonTokens: &persontoken.Keyring{Secret: ptSecret, Clock: clk}, CORSOrigins: cfg.CORSOrigins, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.isReady,
 		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db),
 		Center: &center.Service{DB: db, Clock: clk, Mailer: ob.worker.Composer.(*queue.Mailer), Messaging: msgs, Wake: ob.worker.Wake}}
@@ -241,7 +246,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		if err != nil {
 			return nil, fmt.Errorf("http-addr: %w", err)
 		}
-		d.serveHTTP(hl, console.Beside(api.Handler(false), web), "http")
+		d.serveHTTP(hl, withDemo(cfg.Demo, console.Beside(api.Handler(false), web), log), "http")
 	}
 	for _, srv := range d.https {
 		srv.RegisterOnShutdown(stopStreams)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,8 +124,18 @@ func (s *Server) streamNotifications(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	heartbeat := orDefault(s.StreamHeartbeat, DefaultStreamHeartbeat)
+	// A person token's stream ends when the token does: at its expiry, or
+	// at the first heartbeat after a revocation. The client reconnects
+	// with a new token.
+	var expired <-chan time.Time
+	claims, byPersonToken := claimsOf(r)
+	if byPersonToken {
+		expired = s.Clock.After(claims.Expires.Sub(s.Clock.Now()))
+	}
 	for {
 		select {
+		case <-expired:
+			return
 		case <-r.Context().Done():
 			return
 		case <-stop:
@@ -139,6 +150,9 @@ func (s *Server) streamNotifications(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-s.Clock.After(heartbeat):
+			if byPersonToken && !s.stillValid(r) {
+				return
+			}
 			if !s.sendEvent(w, rc, ": heartbeat\n\n") {
 				return
 			}
@@ -155,4 +169,18 @@ func (s *Server) sendEvent(w http.ResponseWriter, rc *http.ResponseController, t
 		return false
 	}
 	return rc.Flush() == nil
+}
+
+// stillValid re-checks the request's person token (a revocation since the
+// stream opened).
+func (s *Server) stillValid(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		tok = r.URL.Query().Get(accessTokenParam)
+	}
+	var err error
+	if verr := s.DB.View(func(tx *store.Tx) error { _, err = s.PersonTokens.Check(tx, tok); return nil }); verr != nil {
+		return true // the store is down: the stream's own errors will tell
+	}
+	return err == nil
 }

@@ -25,9 +25,18 @@ type sseClient struct {
 
 func (a *api) openStream(person string) (*sseClient, *http.Response) {
 	a.t.Helper()
+	return a.openStreamAt("/v1/people/"+person+"/notifications/stream", token)
+}
+
+// openStreamAt opens path with tok in the Authorization header (none when
+// empty: a browser's EventSource).
+func (a *api) openStreamAt(path, tok string) (*sseClient, *http.Response) {
+	a.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", a.srv.URL+"/v1/people/"+person+"/notifications/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
+	req, _ := http.NewRequestWithContext(ctx, "GET", a.srv.URL+path, nil)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := a.client.Do(req)
 	if err != nil {
 		cancel()
