@@ -21,7 +21,7 @@ func api(t *testing.T, d *daemon, method, path, body string) map[string]any {
 	}
 	req, _ := http.NewRequest(method, "http://"+d.HTTP+path, bytes.NewBufferString(body))
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	resp, err := (&http.Client{Timeout: cliTimeout}).Do(req)
+	resp, err := apiClient(t, cliTimeout).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
