@@ -237,6 +237,7 @@ export class Deskmail extends EventTarget {
       this.#emit("error", { error });
       return;
     }
+    if (!this.#running) return; // stopped meanwhile
     if (resp.status === 401 && !renewed && typeof this.#o.token === "function") {
       await this.#freshToken(true).catch(() => {});
       return this.#readInbox(true);
@@ -246,6 +247,7 @@ export class Deskmail extends EventTarget {
       return;
     }
     const body = await resp.json();
+    if (!this.#running) return;
     // Oldest first, so the newest is announced last.
     for (const n of [...body.notifications].reverse()) this.#add(n, this.#loaded);
     this.#loaded = true;
