@@ -15,11 +15,20 @@ import (
 // api calls the daemon's HTTP API with its generated token.
 func api(t *testing.T, d *daemon, method, path, body string) map[string]any {
 	t.Helper()
-	tok, err := os.ReadFile(filepath.Join(d.dir, "api-token"))
+	var out map[string]any
+	apiAt(t, d.HTTP, d.dir, method, path, body, &out)
+	return out
+}
+
+// apiAt calls the HTTP API at addr with the token generated into dir,
+// fails the test on any answer but 2xx, and decodes the answer into out.
+func apiAt(t *testing.T, addr, dir, method, path, body string, out any) {
+	t.Helper()
+	tok, err := os.ReadFile(filepath.Join(dir, "api-token"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(method, "http://"+d.HTTP+path, bytes.NewBufferString(body))
+	req, _ := http.NewRequest(method, "http://"+addr+path, bytes.NewBufferString(body))
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
 	resp, err := apiClient(t, cliTimeout).Do(req)
 	if err != nil {
@@ -30,11 +39,9 @@ func api(t *testing.T, d *daemon, method, path, body string) map[string]any {
 	if resp.StatusCode >= 300 {
 		t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
 	}
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
+	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatalf("%s %s: %v: %s", method, path, err, b)
 	}
-	return out
 }
 
 // TestSeenOverHTTPKeepsAMessageOutOfTheEmail is SPEC section 4 through the

@@ -2,12 +2,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -58,26 +53,9 @@ func TestWebAppSeenAckInTheBrowser(t *testing.T) {
 		tag = c.Tag
 		return err
 	})
-	apiTok, err := os.ReadFile(filepath.Join(p.dir, "api-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	call := func(method, path, body string, out any) {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(apiTok)))
-		resp, err := apiClient(t, cliTimeout).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode >= 300 {
-			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
-		}
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatal(err)
-		}
+		apiAt(t, p.d.Addrs["http"], p.dir, method, path, body, out)
 	}
 	mint := func() string {
 		var tok struct{ Token string }
