@@ -176,7 +176,12 @@ func TestPersonTokenStream(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
+	// The handler takes a new heartbeat timer each time round its loop
+	// and one expiry timer: counting them from a baseline tells when it is
+	// parked on the clock. Timers of an ended stream stay pending, so the
+	// baseline is taken anew for each stream.
 	path := "/v1/people/agent/notifications/stream?access_token="
+	base := clk.Waiters()
 	c, resp := a.openStreamAt(path+a.mintFor("agent"), "")
 	if c == nil {
 		t.Fatalf("open: %d", resp.StatusCode)
@@ -185,20 +190,21 @@ func TestPersonTokenStream(t *testing.T) {
 	a.post("c1", "ann", "hello")
 	c.until(t, "event: notification")
 	a.must(200, "DELETE", "/v1/people/agent/tokens", nil)
-	waiters(2)
+	waiters(base + 3) // expiry, and a heartbeat before and after the event
 	clk.Advance(20 * time.Second)
 	c.ended(t)
 
 	// A minute's token: the stream ends as the token does.
 	m := a.must(201, "POST", "/v1/people/agent/tokens", map[string]any{"ttl": "1m"})
+	base = clk.Waiters()
 	c, _ = a.openStreamAt(path+m["token"].(string), "")
 	c.until(t, ": connected")
 	for range 2 {
-		waiters(2)
+		waiters(base + 2) // expiry and heartbeat
 		clk.Advance(20 * time.Second)
 		c.until(t, ": heartbeat")
 	}
-	waiters(2)
+	waiters(base + 2)
 	clk.Advance(20 * time.Second)
 	c.ended(t)
 }
