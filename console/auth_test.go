@@ -5,9 +5,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/deskmail/deskmail/operators"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/templates"
 )
@@ -60,10 +62,10 @@ func TestLoginCookieSessionAndLogout(t *testing.T) {
 	}
 	// The store keeps only a hash of the id.
 	f.update(func(tx *store.Tx) error {
-		if tx.Get(bSessions, []byte(ck.Value)) != nil {
+		if tx.Get(operators.BucketSessions, []byte(ck.Value)) != nil {
 			t.Error("the raw session id is a key of the store")
 		}
-		if _, ok := LookupSession(tx, ck.Value, f.clk.Now()); !ok {
+		if _, ok := operators.LookupSession(tx, ck.Value, f.clk.Now()); !ok {
 			t.Error("the session is not stored")
 		}
 		return nil
@@ -109,17 +111,17 @@ func TestWrongPasswordUnknownUserAndExpiry(t *testing.T) {
 		}
 	}
 	c, _ = f.session("victor")
-	f.clk.Advance(SessionTTL)
+	f.clk.Advance(operators.SessionTTL)
 	if r, _ := f.get(c, "/log"); r.StatusCode != http.StatusSeeOther {
-		t.Errorf("GET /log after %s: %s, want the expired session sent to /login", SessionTTL, r.Status)
+		t.Errorf("GET /log after %s: %s, want the expired session sent to /login", operators.SessionTTL, r.Status)
 	}
 }
 
 func TestPasswordChangeAndRemovalEndSessions(t *testing.T) {
 	f := newFixture(t)
 	c, _ := f.session("victor")
-	hash, _ := HashPassword("another long password")
-	f.update(func(tx *store.Tx) error { return ChangePassword(tx, "victor", hash, "test", f.clk.Now()) })
+	hash, _ := operators.HashPassword("another long password")
+	f.update(func(tx *store.Tx) error { return operators.ChangePassword(tx, "victor", hash, "test", f.clk.Now()) })
 	if r, _ := f.get(c, "/log"); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("after passwd: %s, want the old session ended", r.Status)
 	}
@@ -127,7 +129,7 @@ func TestPasswordChangeAndRemovalEndSessions(t *testing.T) {
 		t.Errorf("old password after passwd: %s", r.Status)
 	}
 	c, _ = f.session("alice")
-	f.update(func(tx *store.Tx) error { return RemoveAccount(tx, "alice", "test", f.clk.Now()) })
+	f.update(func(tx *store.Tx) error { return operators.RemoveAccount(tx, "alice", "test", f.clk.Now()) })
 	if r, _ := f.get(c, "/log"); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("after remove: %s, want the session ended", r.Status)
 	}
@@ -201,9 +203,13 @@ func TestViewersLookButDoNotChange(t *testing.T) {
 			t.Errorf("viewer POST %s: %s, want 403", p, r.Status)
 		}
 	}
-	// A preview changes nothing: viewers may.
-	if r, _ := f.post(c, "/templates/welcome/preview", url.Values{"csrf": {tok}, "subject": {"Hi"}, "text": {"t"}, "html": {"<p>h</p>"}}); r.StatusCode != http.StatusOK {
-		t.Errorf("viewer preview: %s", r.Status)
+	// A draft is code the daemon runs: viewers may not preview one
+	// (issue 21, item 4), and their page does not offer it.
+	if r, _ := f.post(c, "/templates/welcome/preview", url.Values{"csrf": {tok}, "subject": {"Hi"}, "text": {"t"}, "html": {"<p>h</p>"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer preview of a draft: %s, want 403", r.Status)
+	}
+	if _, body := f.get(c, "/templates/welcome"); strings.Contains(body, "data-preview") || !strings.Contains(body, `id="preview-html"`) {
+		t.Error("a viewer's template page offers the live preview of drafts, or lacks the saved version's preview")
 	}
 	f.update(func(tx *store.Tx) error {
 		if !templates.Enabled(tx, templates.Welcome) {
@@ -256,5 +262,56 @@ func TestFailedLoginsRateLimitedPerIPAndAccount(t *testing.T) {
 	}
 	if n != DefaultIPLimit.Burst+DefaultAccountLimit.Burst {
 		t.Errorf("%d failed logins journaled, want %d", n, DefaultIPLimit.Burst+DefaultAccountLimit.Burst)
+	}
+}
+
+// Issue 21, item 7: 25 simultaneous wrong logins for one account from one
+// address, over real HTTP, get the burst of 401s and then 429s: every
+// attempt is counted before its password is checked.
+func TestParallelWrongLoginsMeetTheLimit(t *testing.T) {
+	f := newFixture(t)
+	const n = 25
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resp, err := http.PostForm(f.srv.URL+"/login", url.Values{"user": {"alice"}, "password": {"wrong password"}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	want := min(DefaultIPLimit.Burst, DefaultAccountLimit.Burst)
+	if count[http.StatusUnauthorized] != want || count[http.StatusTooManyRequests] != n-want {
+		t.Errorf("answers %v: want %d times 401 and %d times 429", count, want, n-want)
+	}
+	// The right password is refused too until time refills the bucket.
+	if resp := f.login(f.client(), "alice", testPassword); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("right password after the burst: %s, want 429", resp.Status)
+	}
+}
+
+// A right password gives its token back: an operator who logs in often
+// is never limited.
+func TestSuccessfulLoginsSpendNothing(t *testing.T) {
+	f := newFixture(t)
+	for i := range 3 * DefaultIPLimit.Burst {
+		if resp := f.login(f.client(), "alice", testPassword); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login %d: %s", i+1, resp.Status)
+		}
 	}
 }

@@ -8,7 +8,7 @@
 // Server is mounted at "/" on the daemon's HTTP listener beside the API
 // (Beside). Nothing but /login and its assets answers without a session;
 // sessions are random ids stored server-side (session.go), accounts are
-// bcrypt hashes in the store (operators.go), every state-changing form
+// bcrypt hashes in the store (package operators), every state-changing form
 // carries the session's CSRF token, failed logins are rate limited per IP
 // and per account (limit.go), and every change is written to the audit
 // trail (journal.AppendAudit) with the operator who made it. Viewers read;
@@ -30,9 +30,13 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/operators"
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 )
+
+// CookieName is the session cookie.
+const CookieName = "deskmail_session"
 
 //go:embed ui
 var uiFiles embed.FS
@@ -71,8 +75,8 @@ type ctxKey struct{}
 
 // visitor is the operator behind a request.
 type visitor struct {
-	Op      Operator
-	Session Session
+	Op      operators.Operator
+	Session operators.Session
 	ID      string
 }
 
@@ -181,11 +185,11 @@ func (s *Server) lookup(id string) *visitor {
 	now := s.Clock.Now()
 	var v *visitor
 	_ = s.DB.View(func(tx *store.Tx) error {
-		sess, ok := LookupSession(tx, id, now)
+		sess, ok := operators.LookupSession(tx, id, now)
 		if !ok {
 			return nil
 		}
-		op, err := GetOperator(tx, sess.Operator)
+		op, err := operators.GetOperator(tx, sess.Operator)
 		if err != nil {
 			return nil // removed: its sessions are gone too, but be sure
 		}
@@ -198,7 +202,7 @@ func (s *Server) lookup(id string) *visitor {
 // read is a page any operator may see.
 func (s *Server) read(h http.HandlerFunc) http.Handler { return s.withSession(h) }
 
-// post is a form any operator may send (logout, a preview): it needs the
+// post is a form any operator may send (logout): it needs the
 // CSRF token.
 func (s *Server) post(h http.HandlerFunc) http.Handler {
 	return s.withSession(func(w http.ResponseWriter, r *http.Request) {
@@ -215,7 +219,7 @@ func (s *Server) write(h http.HandlerFunc) http.Handler {
 		if !s.checkCSRF(w, r) {
 			return
 		}
-		if current(r).Op.Role != RoleAdmin {
+		if current(r).Op.Role != operators.RoleAdmin {
 			s.fail(w, r, http.StatusForbidden, "Viewers can look but not change: ask an admin.")
 			return
 		}

@@ -16,11 +16,12 @@ import (
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/operators"
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 )
 
-func init() { HashCost = bcrypt.MinCost } // the real cost makes -race runs crawl
+func init() { operators.HashCost = bcrypt.MinCost } // the real cost makes -race runs crawl
 
 const testPassword = "correct horse battery"
 
@@ -47,19 +48,19 @@ func newFixture(t testing.TB) *fixture {
 	f.h = f.s.Handler()
 	f.srv = httptest.NewServer(f.h)
 	t.Cleanup(f.srv.Close)
-	f.addOperator("alice", RoleAdmin)
-	f.addOperator("victor", RoleViewer)
+	f.addOperator("alice", operators.RoleAdmin)
+	f.addOperator("victor", operators.RoleViewer)
 	return f
 }
 
 func (f *fixture) addOperator(name, role string) {
 	f.t.Helper()
-	hash, err := HashPassword(testPassword)
+	hash, err := operators.HashPassword(testPassword)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	f.update(func(tx *store.Tx) error {
-		_, err := AddAccount(tx, name, role, hash, "test", f.clk.Now())
+		_, err := operators.AddAccount(tx, name, role, hash, "test", f.clk.Now())
 		return err
 	})
 }

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/deskmail/deskmail/httpapi"
+	"github.com/deskmail/deskmail/operators"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -55,19 +58,25 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "Give a user name and a password.")
 		return
 	}
-	if !s.ipLimits.allowed(ip, now) || !s.accountLimits.allowed(user, now) {
+	ipTry, ipOK := s.ipLimits.take(ip, now)
+	accountTry, accountOK := (*rate.Reservation)(nil), false
+	if ipOK {
+		accountTry, accountOK = s.accountLimits.take(user, now)
+	}
+	if !ipOK || !accountOK {
+		refund(ipTry, now)
 		s.Log.Warn("console login refused: too many failures", "user", user, "ip", ip)
 		w.Header().Set("Retry-After", strconv.Itoa(int(max(s.IPLimit.Every, s.AccountLimit.Every)/time.Second)))
 		again(http.StatusTooManyRequests, "Too many failed logins: wait a minute and try again.")
 		return
 	}
-	var op Operator
+	var op operators.Operator
 	found := false
 	if err := s.DB.View(func(tx *store.Tx) error {
 		var err error
-		op, err = GetOperator(tx, user)
+		op, err = operators.GetOperator(tx, user)
 		found = err == nil
-		if errors.Is(err, ErrNoOperator) {
+		if errors.Is(err, operators.ErrNoOperator) {
 			return nil
 		}
 		return err
@@ -83,11 +92,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	ok := Verify(op, found, password)
+	ok := operators.Verify(op, found, password)
 	<-s.verifying
 	if !ok {
-		s.ipLimits.failed(ip, now)
-		s.accountLimits.failed(user, now)
 		s.Log.Warn("console login failed", "user", user, "ip", ip)
 		err := s.DB.Update(r.Context(), func(tx *store.Tx) error {
 			return auditAs(tx, user, now, "login.failed", user, "wrong user name or password", ip)
@@ -95,14 +102,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			s.Log.Error("journal a failed login", "err", err)
 		}
-		again(http.StatusUnauthorized, ErrBadLogin.Error()+".")
+		again(http.StatusUnauthorized, operators.ErrBadLogin.Error()+".")
 		return
 	}
+	refund(ipTry, now)
+	refund(accountTry, now)
 	var id string
-	var sess Session
+	var sess operators.Session
 	err := s.DB.Update(r.Context(), func(tx *store.Tx) error {
 		var err error
-		if id, sess, err = StartSession(tx, op.Name, ip, now); err != nil {
+		if id, sess, err = operators.StartSession(tx, op.Name, ip, now); err != nil {
 			return err
 		}
 		return auditAs(tx, op.Name, now, "login", op.Name, "role "+op.Role, ip)
@@ -127,7 +136,7 @@ func isTLS(r *http.Request) bool {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	v := current(r)
-	err := s.change(r, "logout", v.Op.Name, "", func(tx *store.Tx) error { return EndSession(tx, v.ID) })
+	err := s.change(r, "logout", v.Op.Name, "", func(tx *store.Tx) error { return operators.EndSession(tx, v.ID) })
 	if err != nil {
 		s.internal(w, r, "end the session", err)
 		return

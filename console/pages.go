@@ -11,16 +11,17 @@ import (
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/story"
 )
 
-// messagePage is the delivery story of one message (story.go).
+// messagePage is the delivery story of one message (package story).
 func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 	person := r.URL.Query().Get("person")
 	if len(person) > 200 {
 		person = ""
 	}
-	st, err := BuildStory(s.DB, r.PathValue("id"), person, s.Clock.Now().Add(-s.retention()))
-	if errors.Is(err, ErrNoMessage) {
+	st, err := story.BuildStory(s.DB, r.PathValue("id"), person, s.Clock.Now().Add(-s.retention()))
+	if errors.Is(err, story.ErrNoMessage) {
 		s.fail(w, r, http.StatusNotFound, "There is no such message.")
 		return
 	}

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/deskmail/deskmail/operators"
 )
 
 // page is what every template gets: the operator, the CSRF token for its
@@ -15,7 +17,7 @@ import (
 type page struct {
 	Title   string
 	Nav     string
-	Op      Operator
+	Op      operators.Operator
 	CSRF    string
 	Admin   bool
 	Flash   string
@@ -51,6 +53,12 @@ var funcs = template.FuncMap{
 	},
 	"classes": func() []string { return []string{"human", "auto_reply", "bounce", "bulk", "looping"} },
 	"short":   func(s string, n int) string { return shorten(s, n) },
+	"plural": func(n int, word string) string {
+		if n == 1 {
+			return "1 " + word
+		}
+		return fmt.Sprintf("%d %ss", n, word)
+	},
 	"bytes": func(n int64) string {
 		switch {
 		case n >= 1<<30:
@@ -100,10 +108,10 @@ func parsePages() map[string]*template.Template {
 // is logged, never shown.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name string, p page) {
 	if v := current(r); v != nil {
-		p.Op, p.CSRF, p.Admin = v.Op, v.Session.CSRF, v.Op.Role == RoleAdmin
+		p.Op, p.CSRF, p.Admin = v.Op, v.Session.CSRF, v.Op.Role == operators.RoleAdmin
 	}
 	if p.Flash == "" {
-		p.Flash = r.URL.Query().Get("done")
+		p.Flash = flashes[r.URL.Query().Get("done")]
 	}
 	p.Now, p.Version = s.Clock.Now(), buildVersion
 	t, ok := s.pages[name]
@@ -136,12 +144,33 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, e
 	s.fail(w, r, http.StatusInternalServerError, "Something went wrong while trying to "+what+"; the daemon's log says more.")
 }
 
-// done redirects after a change, with a line saying what happened (the
-// Post/Redirect/Get pattern: a reload does not send the form again).
-func done(w http.ResponseWriter, r *http.Request, to, msg string) {
+// flashes are the lines the success box may show, by the key in the
+// URL's done parameter: the URL chooses one, it never supplies the text
+// (a link with ?done=Re-enter+your+password+at+... shows nothing).
+var flashes = map[string]string{
+	"automation-saved":   "The automation is saved.",
+	"automation-on":      "The automation is now on.",
+	"automation-off":     "The automation is now off.",
+	"automation-deleted": "The automation is deleted.",
+	"retried":            "The job is queued again.",
+	"cancelled":          "The job is cancelled.",
+	"template-saved":     "Saved as a new version.",
+	"template-reset":     "Reset to the default.",
+	"email-on":           "The email is now on.",
+	"email-off":          "The email is now off.",
+}
+
+// done redirects after a change, with the key of a line in flashes
+// saying what happened (the Post/Redirect/Get pattern: a reload does not
+// send the form again).
+func done(w http.ResponseWriter, r *http.Request, to, key string) {
+	if _, ok := flashes[key]; !ok { // a key missing from flashes: no line, the change is done all the same
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return
+	}
 	sep := "?"
 	if strings.Contains(to, "?") {
 		sep = "&"
 	}
-	http.Redirect(w, r, to+sep+"done="+urlQuery(msg), http.StatusSeeOther)
+	http.Redirect(w, r, to+sep+"done="+key, http.StatusSeeOther)
 }

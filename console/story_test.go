@@ -12,6 +12,7 @@ import (
 	"github.com/deskmail/deskmail/notify"
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/story"
 )
 
 // TestStoryTellsWhoWasEmailedAndWhyNot posts a message through the same
@@ -44,11 +45,11 @@ func TestStoryTellsWhoWasEmailedAndWhyNot(t *testing.T) {
 	if _, err := svc.Seen(ctx, "bea", "c1", id); err != nil {
 		t.Fatal(err)
 	}
-	st, err := BuildStory(f.db, id, "", f.clk.Now().Add(-time.Hour))
+	st, err := story.BuildStory(f.db, id, "", f.clk.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]RecipientStory{}
+	got := map[string]story.RecipientStory{}
 	for _, r := range st.Recipients {
 		got[r.Person] = r
 	}
@@ -66,7 +67,7 @@ func TestStoryTellsWhoWasEmailedAndWhyNot(t *testing.T) {
 		"carl":  "only of conversations they follow",
 		"zed":   "does not know this person",
 	} {
-		st, err := BuildStory(f.db, id, person, f.clk.Now().Add(-time.Hour))
+		st, err := story.BuildStory(f.db, id, person, f.clk.Now().Add(-time.Hour))
 		if err != nil || st.NotNotified == nil || !strings.Contains(st.NotNotified.Why, why) {
 			t.Errorf("why not %s: %+v %v", person, st.NotNotified, err)
 		}

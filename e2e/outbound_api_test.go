@@ -15,21 +15,21 @@ import (
 // api calls the daemon's HTTP API with its generated token.
 func api(t *testing.T, d *daemon, method, path, body string) map[string]any {
 	t.Helper()
-	var out map[string]any
-	apiAt(t, d.HTTP, d.dir, method, path, body, &out)
-	return out
-}
-
-// apiAt calls the HTTP API at addr with the token generated into dir,
-// fails the test on any answer but 2xx, and decodes the answer into out.
-func apiAt(t *testing.T, addr, dir, method, path, body string, out any) {
-	t.Helper()
-	tok, err := os.ReadFile(filepath.Join(dir, "api-token"))
+	tok, err := os.ReadFile(filepath.Join(d.dir, "api-token"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var out map[string]any
+	callAPI(t, d.HTTP, strings.TrimSpace(string(tok)), method, path, body, &out)
+	return out
+}
+
+// callAPI calls the API at addr with token, fails the test on an answer
+// that is not 2xx, and decodes the JSON answer into out.
+func callAPI(t *testing.T, addr, token, method, path, body string, out any) {
+	t.Helper()
 	req, _ := http.NewRequest(method, "http://"+addr+path, bytes.NewBufferString(body))
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := apiClient(t, cliTimeout).Do(req)
 	if err != nil {
 		t.Fatal(err)

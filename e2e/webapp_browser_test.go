@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,9 +55,14 @@ func TestWebAppSeenAckInTheBrowser(t *testing.T) {
 		tag = c.Tag
 		return err
 	})
+	tok, err := os.ReadFile(filepath.Join(p.dir, "api-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiToken := strings.TrimSpace(string(tok))
 	call := func(method, path, body string, out any) {
 		t.Helper()
-		apiAt(t, p.d.Addrs["http"], p.dir, method, path, body, out)
+		callAPI(t, p.d.Addrs["http"], apiToken, method, path, body, out)
 	}
 	mint := func() string {
 		var tok struct{ Token string }

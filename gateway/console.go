@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/deskmail/deskmail/admin"
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/console"
 	"github.com/deskmail/deskmail/journal"
@@ -17,12 +18,12 @@ import (
 // webConsole builds the operators' console for the HTTP listener and its
 // account and why routes for the control socket. info is filled in once
 // every listener is up (the status page reads it).
-func (d *Daemon) webConsole(clk clock.Clock, ob *outbound, log *slog.Logger) (web, admin http.Handler, info *atomic.Pointer[console.DaemonInfo]) {
+func (d *Daemon) webConsole(clk clock.Clock, ob *outbound, log *slog.Logger) (web, accounts http.Handler, info *atomic.Pointer[console.DaemonInfo]) {
 	info = new(atomic.Pointer[console.DaemonInfo])
 	info.Store(&console.DaemonInfo{Started: clk.Now(), Outbound: ob.mode, Via: ob.where})
 	c := &console.Server{DB: d.DB, Clock: clk, Log: log, Queue: d.Queue, Wake: ob.worker.Wake,
 		Retention: d.cfg.Retention, Daemon: func() console.DaemonInfo { return *info.Load() }}
-	return c.Handler(), (&console.Admin{DB: d.DB, Retention: d.cfg.Retention}).Handler(), info
+	return c.Handler(), (&admin.Operators{DB: d.DB, Retention: d.cfg.Retention}).Handler(), info
 }
 
 // consoleListeners records the bound addresses for the status page.

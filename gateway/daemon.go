@@ -22,13 +22,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deskmail/deskmail/admin"
 	"github.com/deskmail/deskmail/auth"
 	"github.com/deskmail/deskmail/center"
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/console"
 	"github.com/deskmail/deskmail/httpapi"
+	"github.com/deskmail/deskmail/httplimit"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/messaging"
@@ -123,7 +126,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 
-	secret, err := LoadOrCreateSecret(filepath.Join(cfg.Data, LoopSecretFile))
+	secret, err := intake.LoadOrCreateSecret(filepath.Join(cfg.Data, intake.LoopSecretFile))
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +141,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	thread.ConversationCap = loopguard.ConversationCap{Cap: loopguard.Cap{Max: cfg.ConversationCap, Window: loopguard.DefaultConversationWindow}}
 	// The keyring tells the loop guard which Message-IDs are ours: another
 	// system answering our email is a hint of a ping-pong.
-	classify := &Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret},
+	classify := &intake.Classifier{DB: db, Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret},
 		OwnMessageID: thread.Keyring.IsOwnMessageID})}
 	// One hub: notifications from email and from the API reach the same
 	// live streams.
@@ -168,7 +171,11 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	} else if n > 0 {
 		log.Info("moved waiting webhook events to the queue", "count", n)
 	}
-	step := &InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
+	step := &intake.InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue, Log: log.With("component", "pipeline"),
+		Complaints: &intake.Complaints{Auth: thread.Auth, Keyring: thread.Keyring, FeedbackLoops: cfg.FeedbackLoops}}
+	if cfg.RoleForward != "" {
+		step.RoleForward = &intake.RoleForward{To: cfg.RoleForward, Mailer: ob.mailer}
+	}
 	pipe := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
 	if db.Shared() {
 		// Two nodes may share a hostname (or be given none): the node's
@@ -206,11 +213,13 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			stopStreams()
 		}
 	}()
-	ptSecret, err := LoadOrCreateSecret(filepath.Join(cfg.Data, persontoken.SecretFile))
+	ptSecret, err := intake.LoadOrCreateSecret(filepath.Join(cfg.Data, persontoken.SecretFile))
 	if err != nil {
 		return nil, fmt.Errorf("person token secret: %w", err)
 	}
-	api := &httpapi.Server{DB: db, PersonTokens: &persontoken.Keyring{Secret: ptSecret, Clock: clk}, CORSOrigins: cfg.CORSOrigins, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
+	known := recipients(cfg, thread) // what SMTP, LMTP and POST /v1/inbound accept
+	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Recipients: known, Token: token,
+		PersonTokens: &persontoken.Keyring{Secret: ptSecret, Clock: clk}, CORSOrigins: cfg.CORSOrigins,
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.isReady,
 		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db),
 		Center: &center.Service{DB: db, Clock: clk, Mailer: ob.worker.Composer.(*queue.Mailer), Messaging: msgs, Wake: ob.worker.Wake}}
@@ -237,16 +246,24 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	control.Handle("/v1/queue/", ob.admin)
 	control.Handle("/v1/queue-suppressed", ob.admin)
 	control.Handle("/v1/queue-suppressed/", ob.admin)
-	control.Handle("/v1/inbound-state", &InboundAdmin{DB: db, Wake: pipe.Wake})
-	control.Handle("/v1/inbound-state/", &InboundAdmin{DB: db, Wake: pipe.Wake})
+	inboundAdmin := (&admin.Inbound{DB: db, Wake: pipe.Wake}).Handler()
+	control.Handle("/v1/inbound-state", inboundAdmin)
+	control.Handle("/v1/inbound-state/", inboundAdmin)
+	conversationsAdmin := (&admin.Conversations{DB: db}).Handler()
+	control.Handle("/v1/conversation-list", conversationsAdmin)
+	control.Handle("/v1/conversation-detail/", conversationsAdmin)
 	control.Handle("/", api.Handler(true))
-	d.serveHTTP(sl, control, "control")
+	// The control socket is its owner's (0600): the CLI's long commands
+	// get no write deadline there.
+	d.serveHTTP(sl, &http.Server{Handler: control, ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}, "control")
 	if cfg.HTTPAddr != "" {
 		hl, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return nil, fmt.Errorf("http-addr: %w", err)
 		}
-		d.serveHTTP(hl, withDemo(cfg.Demo, console.Beside(api.Handler(false), web), log), "http")
+		lim := httpLimits(cfg)
+		d.serveHTTP(httplimit.Listener(hl, lim), httplimit.Server(withDemo(cfg.Demo, console.Beside(api.Handler(false), web), log), lim), "http")
 	}
 	for _, srv := range d.https {
 		srv.RegisterOnShutdown(stopStreams)
@@ -261,6 +278,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		MaxRecipients: cfg.MaxRecipients, MaxLineBytes: cfg.MaxLineBytes,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, SessionTimeout: cfg.SessionTimeout,
 		MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP, TLS: tlsConf,
+		Recipients: known,
 	}, recv, log.With("component", "mta"))
 	if cfg.SMTPAddr != "" {
 		l, err := net.Listen("tcp", cfg.SMTPAddr)
@@ -317,9 +335,7 @@ func (d *Daemon) serveMTA(l net.Listener, proto string, serve func(net.Listener)
 	}()
 }
 
-func (d *Daemon) serveHTTP(l net.Listener, h http.Handler, name string) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+func (d *Daemon) serveHTTP(l net.Listener, srv *http.Server, name string) {
 	d.https = append(d.https, srv)
 	d.Addrs[name] = l.Addr().String()
 	d.log.Info("listening", "proto", name, "addr", l.Addr().String())
@@ -408,6 +424,8 @@ type outbound struct {
 	close  func()
 	mode   string
 	where  string
+	dkim   *mta.DKIM // nil: no signing
+	mailer *queue.Mailer
 }
 
 // newOutbound builds the queue worker. keyring is the threading step's,
@@ -421,7 +439,7 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,
 		From:   mail.Address{Name: cfg.MailFromName, Address: cfg.MailFrom},
 		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader, Intro: center.BuiltinText, RecipientCap: recipientCap}
-	ob := &outbound{mode: cfg.Outbound, close: func() {}}
+	ob := &outbound{mode: cfg.Outbound, close: func() {}, mailer: mailer}
 	var tr queue.Transport
 	switch cfg.Outbound {
 	case "relay":
@@ -429,32 +447,50 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 			Password: cfg.RelayPassword, Insecure: cfg.RelayInsecure}
 		tr, ob.close, ob.where = r, r.Close, cfg.Relay
 	case "mx":
-		tr, ob.where = &mta.MX{Hostname: cfg.Hostname, Resolver: dns}, "MX lookup"
+		tr, ob.where = &mta.MX{Hostname: cfg.Hostname, Resolver: dns, AllowPrivate: cfg.OutboundAllowPrivate}, "MX lookup"
 	default:
 		dir := filepath.Join(cfg.Data, mta.CaptureDir)
 		tr, ob.where = &mta.Capture{Dir: dir}, dir
 	}
-	if cfg.DKIMKey != "" {
-		key, err := mta.LoadDKIMKey(cfg.DKIMKey)
-		if err != nil {
-			return nil, err
+	if len(cfg.DKIMKeys) > 0 {
+		d := &mta.DKIM{Next: tr, Domain: cfg.OutboundDomain}
+		for i, path := range cfg.DKIMKeys {
+			key, err := mta.LoadDKIMKey(path)
+			if err != nil {
+				return nil, err
+			}
+			d.Keys = append(d.Keys, mta.DKIMKey{Selector: cfg.DKIMSelectors[i], Signer: key})
 		}
-		tr = &mta.DKIM{Next: tr, Domain: cfg.OutboundDomain, Selector: cfg.DKIMSelector, Signer: key}
+		tr, ob.dkim = d, d
 	}
 	ob.worker = &queue.Worker{DB: db, Queue: q, Composer: mailer, Transport: tr, Clock: clk, Log: log,
 		Concurrency: cfg.QueueConcurrency, PerDestination: cfg.DestConcurrency}
 	if hook != nil {
 		ob.worker.Senders = map[queue.Kind]queue.Sender{queue.KindWebhook: hook}
 	}
-	ob.admin = (&queue.Admin{DB: db, Queue: q, Wake: ob.worker.Wake, Retention: cfg.Retention}).Handler()
+	ob.admin = (&admin.Queue{DB: db, Queue: q, Wake: ob.worker.Wake, Retention: cfg.Retention}).Handler()
 	return ob, nil
 }
 
 // announce says where email goes; loudly when it goes nowhere.
 func (o *outbound) announce(log *slog.Logger) {
+	o.announceDKIM(log)
 	if o.mode == "capture" {
 		log.Warn("OUTBOUND EMAIL IS CAPTURED, NOT SENT: every email is written to a file; set --relay host:port or --outbound mx to deliver", "folder", o.where)
 		return
 	}
 	log.Info("outbound email", "mode", o.mode, "via", o.where)
+}
+
+// announceDKIM says which selectors sign outgoing email, if any.
+func (o *outbound) announceDKIM(log *slog.Logger) {
+	if o.dkim == nil {
+		log.Info("outbound email is not DKIM-signed (no dkim-key)")
+		return
+	}
+	var sel []string
+	for _, k := range o.dkim.Keys {
+		sel = append(sel, k.Selector+" ("+k.Algorithm()+")")
+	}
+	log.Info("DKIM signing outbound email", "domain", o.dkim.Domain, "selectors", strings.Join(sel, ", "))
 }

@@ -24,19 +24,6 @@ var (
 		Name: "deskmail_store_commit_errors_total",
 		Help: "Store commits that failed.",
 	})
-	metricPipeline = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "deskmail_inbound_processed_total",
-		Help: "Outcomes of the pipeline's attempts at stored inbound emails: ok (in its conversation), pending (transient failure, retried), failed (set aside), claim_lost, waiting (for an earlier email of its conversation).",
-	}, []string{"result"})
-	metricToConversation = promauto.NewHistogram(prometheus.HistogramOpts{
-		Name:    "deskmail_inbound_to_conversation_seconds",
-		Help:    "Time from an inbound email's 250 (stored) to the commit that processed it into its conversation.",
-		Buckets: prometheus.ExponentialBuckets(0.005, 2, 16),
-	})
-	metricThread = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "deskmail_threading_emails_total",
-		Help: "Human emails through the threading step, by outcome (post, open, quarantine, reject, drop, duplicate).",
-	}, []string{"outcome"})
 )
 
 func observeCommit(d time.Duration, batch int, err error) {

@@ -7,6 +7,8 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/intake"
+	"github.com/deskmail/deskmail/pipeline"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -22,8 +24,8 @@ func resolver(cfg *config.Config, opts Options) (auth.Resolver, error) {
 
 // newPipeline builds the inbound pipeline and the backlog bound the
 // receiver enforces.
-func newPipeline(cfg *config.Config, db *store.DB, clk clock.Clock, step *InboundStep, log *slog.Logger) *Pipeline {
-	return &Pipeline{DB: db, Log: log, Step: step.Step, Clock: clk,
+func newPipeline(cfg *config.Config, db *store.DB, clk clock.Clock, step *intake.InboundStep, log *slog.Logger) *pipeline.Pipeline {
+	return &pipeline.Pipeline{DB: db, Log: log, Step: step.Step, Clock: clk,
 		Workers: cfg.PipelineWorkers, Node: cfg.Hostname,
 		Backlog: &inbound.Backlog{MaxPending: int64(cfg.MaxPending), MaxBytes: cfg.MaxPendingBytes}}
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/persontoken"
@@ -23,9 +24,6 @@ import (
 // Several nodes on one PostgreSQL database: what they must share and how
 // they wake each other. With bbolt (one node) none of this does anything.
 
-// bSecrets holds the secrets every node must agree on, by file name.
-const bSecrets = "node_secrets"
-
 // sharedSecretFiles are the data-folder files that are really cluster
 // secrets: a reply token minted by node A must verify on node B, node B
 // must recognise node A's marker, and the web app knows one webhook key
@@ -35,9 +33,9 @@ var sharedSecretFiles = map[string]func() ([]byte, error){
 		s, err := randomHex(threading.SecretLen)
 		return append([]byte("# deskmail reply-token secrets, current first. Keep private.\n"), s...), err
 	},
-	LoopSecretFile:    func() ([]byte, error) { return randomHex(32) },
-	WebhookSecretFile: func() ([]byte, error) { return randomHex(32) },
-	TokenFile:         func() ([]byte, error) { return randomHex(24) },
+	intake.LoopSecretFile: func() ([]byte, error) { return randomHex(32) },
+	WebhookSecretFile:     func() ([]byte, error) { return randomHex(32) },
+	TokenFile:             func() ([]byte, error) { return randomHex(24) },
 	// A person token minted on one node is checked on another.
 	persontoken.SecretFile: func() ([]byte, error) { return randomHex(32) },
 }
@@ -75,12 +73,12 @@ func shareSecrets(ctx context.Context, db *store.DB, dir string, log *slog.Logge
 		}
 		var shared []byte
 		err = db.Update(ctx, func(tx *store.Tx) error {
-			if v := tx.Get(bSecrets, []byte(name)); v != nil {
+			if v := tx.Get(store.BucketSecrets, []byte(name)); v != nil {
 				shared = bytes.Clone(v)
 				return nil
 			}
 			shared = candidate
-			return tx.Put(bSecrets, []byte(name), candidate)
+			return tx.Put(store.BucketSecrets, []byte(name), candidate)
 		})
 		if err != nil {
 			return fmt.Errorf("share %s: %w", name, err)
@@ -93,6 +91,15 @@ func shareSecrets(ctx context.Context, db *store.DB, dir string, log *slog.Logge
 		}
 		if err := store.WriteFileAtomic(path, shared, 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if name == TokenFile && local == nil {
+			// As on bbolt, the first start says where the token is: the
+			// web app's server needs it, and it is in no log.
+			if bytes.Equal(shared, candidate) {
+				log.Warn("generated an API token, shared by every node through the database", "file", path)
+			} else {
+				log.Warn("wrote the API token the other nodes share", "file", path)
+			}
 		}
 	}
 	return nil
@@ -189,20 +196,6 @@ func healthWatch(ctx context.Context, db *store.DB, ok *atomic.Bool, interval ti
 			}
 		}
 	}
-}
-
-// ReadSharedSecret reads a shared secret file's content from the database
-// named by storeSpec (nil when no node has stored it yet), for offline
-// commands.
-func ReadSharedSecret(storeSpec, name string) ([]byte, error) {
-	db, err := store.OpenStore(storeSpec, "", store.Options{ReadOnly: true, NoMigrate: true})
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	var v []byte
-	err = db.View(func(tx *store.Tx) error { v = bytes.Clone(tx.Get(bSecrets, []byte(name))); return nil })
-	return v, err
 }
 
 // NodeIDFile names this node for the leases it takes on a shared store;

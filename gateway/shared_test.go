@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/store/pgtest"
 	"github.com/deskmail/deskmail/threading"
@@ -19,21 +21,14 @@ func TestNodesShareTheirSecrets(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	log := slog.New(slog.DiscardHandler)
 	dirA, dirB := t.TempDir(), t.TempDir()
-	if err := os.WriteFile(filepath.Join(dirA, LoopSecretFile), []byte("00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dirA, intake.LoopSecretFile), []byte("00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dirB, LoopSecretFile), []byte("ffeeddccbbaa99887766554433221100\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dirB, intake.LoopSecretFile), []byte("ffeeddccbbaa99887766554433221100\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, dir := range []string{dirA, dirB} {
-		db, err := store.OpenPostgres(context.Background(), url, dir, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := shareSecrets(context.Background(), db, dir, log); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
+		startNode(t, url, dir, log)
 	}
 	for name := range sharedSecretFiles {
 		a, errA := os.ReadFile(filepath.Join(dirA, name))
@@ -42,7 +37,7 @@ func TestNodesShareTheirSecrets(t *testing.T) {
 			t.Errorf("%s: node A %q (%v), node B %q (%v)", name, a, errA, b, errB)
 		}
 	}
-	if b, _ := os.ReadFile(filepath.Join(dirB, LoopSecretFile)); string(b) != "00112233445566778899aabbccddeeff\n" {
+	if b, _ := os.ReadFile(filepath.Join(dirB, intake.LoopSecretFile)); string(b) != "00112233445566778899aabbccddeeff\n" {
 		t.Errorf("node B's marker key %q, want node A's, stored first", b)
 	}
 	ka, err := threading.LoadOrCreateKeyring(dirA)
@@ -59,5 +54,33 @@ func TestNodesShareTheirSecrets(t *testing.T) {
 	}
 	if _, err := kb.ParseToken(tok); err != nil {
 		t.Errorf("a reply token minted on node A does not verify on node B: %v", err)
+	}
+}
+
+// On PostgreSQL the first start says where the generated API token is, as
+// on bbolt; a second node says it wrote the shared one.
+func TestFirstStartOnPostgresSaysWhereTheAPITokenIs(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	for i, want := range []string{"generated an API token", "wrote the API token the other nodes share"} {
+		dir := t.TempDir()
+		var logs strings.Builder
+		startNode(t, url, dir, slog.New(slog.NewTextHandler(&logs, nil)))
+		path := filepath.Join(dir, TokenFile)
+		if !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), "file="+path) {
+			t.Errorf("node %d: log %q, want %q with file=%s", i+1, logs.String(), want, path)
+		}
+	}
+}
+
+// startNode shares the secrets as a node starting on dir does.
+func startNode(t *testing.T, url, dir string, log *slog.Logger) {
+	t.Helper()
+	db, err := store.OpenPostgres(context.Background(), url, dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := shareSecrets(context.Background(), db, dir, log); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/deskmail/deskmail/auth"
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/threading"
 	"github.com/deskmail/deskmail/webhook"
 )
@@ -15,13 +16,13 @@ const WebhookSecretFile = "webhook-secret"
 
 // threader builds the threading step and, when a webhook URL is
 // configured, the queue's sender of its webhook jobs.
-func (d *Daemon) threader(res auth.Resolver, clk clock.Clock) (*Threader, *webhook.Sender, error) {
+func (d *Daemon) threader(res auth.Resolver, clk clock.Clock) (*intake.Threader, *webhook.Sender, error) {
 	cfg := d.cfg
 	keys, err := threading.LoadOrCreateKeyring(cfg.Data)
 	if err != nil {
 		return nil, nil, err
 	}
-	t := &Threader{
+	t := &intake.Threader{
 		Keyring: keys,
 		Auth: &auth.Checker{Resolver: res, TrustedRelays: cfg.TrustedRelays,
 			ForwarderIPs: cfg.ForwarderIPs, ForwarderIDs: cfg.ForwarderIDs, Budget: cfg.DNSBudget},
@@ -40,7 +41,7 @@ func (d *Daemon) threader(res auth.Resolver, clk clock.Clock) (*Threader, *webho
 	if len(secret) == 0 {
 		// The hex text of the generated file is the key, so the web app
 		// is configured by copying the file's content.
-		k, err := LoadOrCreateSecret(filepath.Join(cfg.Data, WebhookSecretFile))
+		k, err := intake.LoadOrCreateSecret(filepath.Join(cfg.Data, WebhookSecretFile))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -25,7 +25,11 @@ func (g *Guard) Classify(env Envelope, raw []byte) (v Verdict) {
 // classify is Classify without the safety net, so that the fuzzer sees
 // any panic.
 func (g *Guard) classify(env Envelope, raw []byte) Verdict {
-	m := g.parse(raw)
+	return g.classifyMessage(env, g.parse(raw))
+}
+
+// classifyMessage runs the rules on the parsed email m.
+func (g *Guard) classifyMessage(env Envelope, m *message) Verdict {
 	e := &evidence{notes: m.notes}
 	s := newSubject(rawSubject(m))
 	nullPath, pathKnown := reversePath(env, m)

@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"strings"
 	"time"
+
+	"github.com/deskmail/deskmail/mailmsg"
 )
 
 // Message-IDs. Every email deskmail sends gets
@@ -43,7 +45,7 @@ const MaxReferences = 12
 
 // MaxReferencesScan bounds how many IDs of an inbound In-Reply-To or
 // References header are looked at.
-const MaxReferencesScan = 64
+const MaxReferencesScan = mailmsg.MaxMessageIDs
 
 func msgIDTag(secret []byte, randPart, domain string) []byte {
 	m := hmac.New(sha256.New, secret)
@@ -94,47 +96,13 @@ func (k *Keyring) IsOwnMessageID(id string) bool {
 // CanonicalMessageID is the form IDs are compared and indexed in: white
 // space and one pair of angle brackets removed, nothing else changed (the
 // local part is case-sensitive, RFC 5322 section 3.6.4).
-func CanonicalMessageID(id string) string {
-	id = strings.TrimSpace(id)
-	if len(id) >= 2 && id[0] == '<' && id[len(id)-1] == '>' {
-		id = strings.TrimSpace(id[1 : len(id)-1])
-	}
-	return id
-}
+func CanonicalMessageID(id string) string { return mailmsg.CanonicalMessageID(id) }
 
 // ParseMessageIDs reads the IDs of an In-Reply-To or References header
 // value, oldest first, at most MaxReferencesScan of them (the newest
 // ones). It is lenient where clients are sloppy: IDs without brackets,
 // comments, commas; anything without an '@' is dropped.
-func ParseMessageIDs(header string) []string {
-	var ids []string
-	rest := header
-	for {
-		open := strings.IndexByte(rest, '<')
-		if open < 0 {
-			break
-		}
-		end := strings.IndexByte(rest[open:], '>')
-		if end < 0 {
-			break
-		}
-		if id := CanonicalMessageID(rest[open+1 : open+end]); strings.Contains(id, "@") && !strings.ContainsAny(id, " \t\r\n<") {
-			ids = append(ids, id)
-		}
-		rest = rest[open+end+1:]
-	}
-	if len(ids) == 0 && !strings.Contains(header, "<") {
-		for _, f := range strings.FieldsFunc(header, func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' || r == ',' }) {
-			if strings.Contains(f, "@") {
-				ids = append(ids, f)
-			}
-		}
-	}
-	if len(ids) > MaxReferencesScan {
-		ids = ids[len(ids)-MaxReferencesScan:]
-	}
-	return ids
-}
+func ParseMessageIDs(header string) []string { return mailmsg.MessageIDs(header) }
 
 // Thread is what BuildThreadHeaders needs to know about a conversation.
 type Thread struct {

@@ -27,6 +27,7 @@ import (
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/pipeline"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -61,7 +62,7 @@ func newBenchPipelineCmd() *cobra.Command {
 	f.IntVar(&o.sessions, "sessions", 10, "concurrent SMTP sessions")
 	f.DurationVar(&o.delay, "dns-delay", 20*time.Millisecond, "how long the DNS server waits before each answer")
 	f.Float64Var(&o.rate, "rate", 0, "emails/s offered in all (0: as fast as the sessions go)")
-	f.IntVar(&o.workers, "pipeline-workers", gateway.DefaultWorkers, "the daemon's pipeline-workers")
+	f.IntVar(&o.workers, "pipeline-workers", pipeline.DefaultWorkers, "the daemon's pipeline-workers")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	f.StringVar(&o.data, "data", "", "data folder (default: a temporary one, removed after)")
 	f.StringVar(&o.store, "store", "", "the daemon's store: a postgres:// URL of an empty database (default: bbolt in the data folder)")

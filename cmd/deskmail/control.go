@@ -2,13 +2,12 @@ package main
 
 import (
 	"encoding/json"
+
 	"github.com/spf13/cobra"
 
 	"context"
 	"errors"
 	"fmt"
-	"github.com/deskmail/deskmail/config"
-	"github.com/deskmail/deskmail/httpapi"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/deskmail/deskmail/config"
+	"github.com/deskmail/deskmail/httpapi"
 
 	"github.com/deskmail/deskmail/gateway"
 	"github.com/deskmail/deskmail/store"
@@ -92,7 +94,7 @@ func dataSubcommand(parent *cobra.Command, asJSON *bool, use, short string, args
 			return err
 		}
 		cliStore = cfg.Store
-		return run(c.OutOrStdout(), cfg.Data, args)
+		return run(plainOut(c.OutOrStdout()), cfg.Data, args)
 	}
 	parent.AddCommand(c)
 	return c

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deskmail/deskmail/gateway"
+	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
@@ -26,11 +26,11 @@ const maxExplainBytes = 16 << 20
 // explainOutput is the --json object: the loop guard's verdict and, with
 // --data, where threading would put the email.
 type explainOutput struct {
-	Class   loopguard.Class            `json:"class"`
-	Notify  bool                       `json:"notify"`
-	Reasons []string                   `json:"reasons"`
-	Bounce  *loopguard.BounceReport    `json:"bounce,omitempty"`
-	Thread  *gateway.ThreadExplanation `json:"thread,omitempty"`
+	Class   loopguard.Class           `json:"class"`
+	Notify  bool                      `json:"notify"`
+	Reasons []string                  `json:"reasons"`
+	Bounce  *loopguard.BounceReport   `json:"bounce,omitempty"`
+	Thread  *intake.ThreadExplanation `json:"thread,omitempty"`
 	// Text is the message text as it would be appended to the
 	// conversation, Quoted what stripping removed from the body.
 	Text   string `json:"text"`
@@ -74,10 +74,10 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 				Offline:  !cmd.Flags().Changed("mail-from"),
 			}
 			opts := loopguard.Options{}
-			path := filepath.Join(dataDir, gateway.LoopSecretFile)
+			path := filepath.Join(dataDir, intake.LoopSecretFile)
 			if store.IsPostgres(storeURL) {
 				// The nodes' shared marker key, from their database.
-				k, err := gateway.ReadSharedSecret(storeURL, gateway.LoopSecretFile)
+				k, err := store.ReadSharedSecret(storeURL, intake.LoopSecretFile)
 				if err != nil {
 					return err
 				}
@@ -91,7 +91,7 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 			} else if _, statErr := os.Stat(path); dataDir != "" && statErr == nil {
 				// The daemon's marker key, so deskmail's own mail coming
 				// back is recognised offline too (never created here).
-				secret, err := gateway.LoadOrCreateSecret(path)
+				secret, err := intake.LoadOrCreateSecret(path)
 				if err != nil {
 					return err
 				}
@@ -107,17 +107,17 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 				opts.OwnMessageID = keys.IsOwnMessageID
 			}
 			v := loopguard.New(opts).Classify(env, raw)
-			var thread *gateway.ThreadExplanation
+			var thread *intake.ThreadExplanation
 			if dataDir != "" || store.IsPostgres(storeURL) {
-				t := gateway.ExplainThreadIn(storeURL, dataDir, raw, rcpts, support)
+				t := intake.ExplainThreadIn(storeURL, dataDir, raw, rcpts, support)
 				thread = &t
 			}
 			if asJSON {
 				// A body that does not parse has no text: "" for both.
-				body, _ := gateway.ExplainBody(raw)
+				body, _ := intake.ExplainBody(raw)
 				return writeVerdictJSON(cmd.OutOrStdout(), v, thread, body)
 			}
-			return writeVerdictText(cmd.OutOrStdout(), v, thread)
+			return writeVerdictText(plainOut(cmd.OutOrStdout()), v, thread)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
@@ -148,7 +148,7 @@ func readMessage(name string, stdin io.Reader) ([]byte, error) {
 	return raw, nil
 }
 
-func writeVerdictJSON(w io.Writer, v loopguard.Verdict, thread *gateway.ThreadExplanation, body gateway.BodyExplanation) error {
+func writeVerdictJSON(w io.Writer, v loopguard.Verdict, thread *intake.ThreadExplanation, body intake.BodyExplanation) error {
 	out := explainOutput{Class: v.Class, Notify: v.Notify(), Reasons: v.Reasons, Bounce: v.Bounce, Thread: thread,
 		Text: body.Text, Quoted: body.Quoted}
 	if out.Reasons == nil {
@@ -159,7 +159,7 @@ func writeVerdictJSON(w io.Writer, v loopguard.Verdict, thread *gateway.ThreadEx
 	return enc.Encode(out)
 }
 
-func writeVerdictText(w io.Writer, v loopguard.Verdict, thread *gateway.ThreadExplanation) error {
+func writeVerdictText(w io.Writer, v loopguard.Verdict, thread *intake.ThreadExplanation) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "class:   %s\n", v.Class)
 	fmt.Fprintf(&b, "notify:  %v\n", v.Notify())

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deskmail/deskmail/gateway"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/pipeline"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -77,10 +77,10 @@ func newInboundCmd() *cobra.Command {
 				return db.Update(context.Background(), func(tx *store.Tx) error {
 					if len(args) == 1 {
 						resp.Requeued = []string{args[0]}
-						return gateway.RequeueInbound(tx, args[0])
+						return pipeline.Requeue(tx, args[0])
 					}
 					var err error
-					resp.Requeued, err = gateway.RequeueFailedInbound(tx)
+					resp.Requeued, err = pipeline.RequeueFailed(tx)
 					return err
 				})
 			})

@@ -47,10 +47,11 @@ func newLogCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
-	f.Float64Var(&o.hours, "hours", 72, "how far back to look")
-	f.StringVar(&o.direction, "direction", "", "in or out")
-	f.StringVar(&o.status, "status", "", "only this status (received, rejected, ...)")
-	f.StringVar(&o.class, "class", "", "only this class (human, auto_reply, bounce, bulk, looping)")
+	o.hours = 72
+	f.Var(config.Hours(&o.hours), "hours", "how far back to look: hours (72, 1.5) or a duration (2h, 90m)")
+	f.Var(config.Choice(&o.direction, string(journal.In), string(journal.Out)), "direction", "only incoming or outgoing email")
+	f.Var(config.Choice(&o.status, journal.Statuses...), "status", "only this status: "+strings.Join(journal.Statuses, ", "))
+	f.Var(config.Choice(&o.class, "human", "auto_reply", "bounce", "bulk", "looping"), "class", "only this class of the loop guard")
 	f.StringVar(&o.address, "address", "", "only entries with this address (substring, any sender or recipient)")
 	f.IntVar(&o.limit, "limit", 1000, "at most this many entries (the newest)")
 	f.BoolVar(&o.asJSON, "json", false, "one JSON object per line")
@@ -62,13 +63,7 @@ func newLogCmd() *cobra.Command {
 			return err
 		}
 		cliStore = cfg.Store
-		if o.direction != "" && o.direction != "in" && o.direction != "out" {
-			return fmt.Errorf("--direction: must be in or out")
-		}
-		if o.hours <= 0 {
-			return fmt.Errorf("--hours: must be positive")
-		}
-		return runLog(cmd.OutOrStdout(), cfg.Data, o)
+		return runLog(plainOut(cmd.OutOrStdout()), cfg.Data, o)
 	}
 	return cmd
 }
@@ -170,7 +165,7 @@ func newLogPrinter(w io.Writer, asJSON bool) *logPrinter { return &logPrinter{w:
 
 func (p *logPrinter) print(entries []journal.Entry) {
 	if p.asJSON {
-		enc := json.NewEncoder(p.w)
+		enc := json.NewEncoder(jsonOut(p.w))
 		for i := range entries {
 			_ = enc.Encode(&entries[i])
 		}
@@ -190,6 +185,9 @@ func (p *logPrinter) print(entries []journal.Entry) {
 		if e.Action != "" {
 			detail = strings.TrimSpace(e.Action + " " + detail)
 		}
+		if e.Unverified {
+			detail = "UNVERIFIED sender; " + detail
+		}
 		if len(e.Reasons) > 0 {
 			detail = strings.TrimSpace(detail + " (" + strings.Join(e.Reasons, "; ") + ")")
 		}
@@ -204,7 +202,9 @@ func (p *logPrinter) print(entries []journal.Entry) {
 	tw.Flush()
 }
 
+// short is s cut to n characters (its control characters escaped; "-" when empty).
 func short(s string, n int) string {
+	s = cell(s)
 	r := []rune(s)
 	if len(r) > n {
 		return string(r[:n-1]) + "…"
@@ -219,5 +219,5 @@ func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return cell(s)
 }

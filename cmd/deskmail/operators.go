@@ -15,7 +15,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/deskmail/deskmail/console"
+	"github.com/deskmail/deskmail/config"
+	"github.com/deskmail/deskmail/operators"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -35,11 +36,11 @@ func newOperatorsCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		var o console.Operator
-		err = centerCall(data, http.MethodPost, "/v1/operators", console.AccountInput{Name: args[0], Role: role, Password: pw}, &o, func(tx *store.Tx) error {
-			hash, err := console.HashPassword(pw)
+		var o operators.Operator
+		err = centerCall(data, http.MethodPost, "/v1/operators", operators.AccountInput{Name: args[0], Role: role, Password: pw}, &o, func(tx *store.Tx) error {
+			hash, err := operators.HashPassword(pw)
 			if err == nil {
-				o, err = console.AddAccount(tx, args[0], role, hash, "cli", time.Now())
+				o, err = operators.AddAccount(tx, args[0], role, hash, "cli", time.Now())
 			}
 			return err
 		})
@@ -49,10 +50,11 @@ func newOperatorsCmd() *cobra.Command {
 		fmt.Fprintf(w, "operator %s added (%s)\n", o.Name, o.Role)
 		return nil
 	})
-	add.Flags().StringVar(&role, "role", console.RoleViewer, "admin (may change things) or viewer (reads only)")
+	role = operators.RoleViewer
+	add.Flags().Var(config.Choice(&role, operators.RoleAdmin, operators.RoleViewer), "role", "admin (may change things) or viewer (reads only)")
 	add.Flags().StringVar(&passwordFile, "password-file", "", "read the password from the first line of this file instead of stdin")
 	sub("list", "List the accounts", cobra.NoArgs, func(w io.Writer, data string, _ []string) error {
-		list, err := centerList(data, "/v1/operators", "operators", console.Operators)
+		list, err := centerList(data, "/v1/operators", "operators", operators.Operators)
 		if err != nil || asJSON {
 			return printJSON(w, err, list)
 		}
@@ -65,7 +67,7 @@ func newOperatorsCmd() *cobra.Command {
 	})
 	sub("remove NAME", "Remove an account and end its sessions", cobra.ExactArgs(1), func(w io.Writer, data string, args []string) error {
 		err := centerCall(data, http.MethodDelete, "/v1/operators/"+url.PathEscape(args[0]), nil, nil, func(tx *store.Tx) error {
-			return console.RemoveAccount(tx, args[0], "cli", time.Now())
+			return operators.RemoveAccount(tx, args[0], "cli", time.Now())
 		})
 		if err == nil {
 			fmt.Fprintf(w, "operator %s removed\n", args[0])
@@ -77,10 +79,10 @@ func newOperatorsCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		err = centerCall(data, http.MethodPut, "/v1/operators/"+url.PathEscape(args[0])+"/password", console.AccountInput{Password: pw}, nil, func(tx *store.Tx) error {
-			hash, err := console.HashPassword(pw)
+		err = centerCall(data, http.MethodPut, "/v1/operators/"+url.PathEscape(args[0])+"/password", operators.AccountInput{Password: pw}, nil, func(tx *store.Tx) error {
+			hash, err := operators.HashPassword(pw)
 			if err == nil {
-				err = console.ChangePassword(tx, args[0], hash, "cli", time.Now())
+				err = operators.ChangePassword(tx, args[0], hash, "cli", time.Now())
 			}
 			return err
 		})
@@ -111,12 +113,12 @@ func readPassword(file string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return string(b), console.CheckPassword(string(b))
+		return string(b), operators.CheckPassword(string(b))
 	}
 	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read the password: %w", err)
 	}
 	pw := strings.TrimRight(line, "\r\n")
-	return pw, console.CheckPassword(pw)
+	return pw, operators.CheckPassword(pw)
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deskmail/deskmail/config"
-	"github.com/deskmail/deskmail/console"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/story"
 )
 
 func init() { subcommands = append(subcommands, newWhyCmd) }
@@ -30,7 +30,10 @@ func newWhyCmd() *cobra.Command {
 		Short: "Tell why each person was or wasn't emailed about a message",
 		Args:  cobra.NoArgs,
 	}
-	loader := config.Register(c.Flags(), "data", "store", "retention")
+	// retention still comes from the config file and environment (how far
+	// back the story reaches when the daemon is stopped); it is not a flag
+	// of this command.
+	loader := config.Register(c.Flags(), "data", "store")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().StringVar(&msg, "message", "", "the conversation message's ID (required)")
 	c.Flags().StringVar(&person, "person", "", "only this person (and, if not notified, why not)")
@@ -40,7 +43,7 @@ func newWhyCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		var st console.Story
+		var st story.Story
 		path := "/v1/why/" + url.PathEscape(msg)
 		if person != "" {
 			path += "?person=" + url.QueryEscape(person)
@@ -54,7 +57,7 @@ func newWhyCmd() *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			st, err = console.BuildStory(db, msg, person, time.Now().Add(-cfg.Retention))
+			st, err = story.BuildStory(db, msg, person, time.Now().Add(-cfg.Retention))
 			if err != nil {
 				return err
 			}
@@ -68,12 +71,12 @@ func newWhyCmd() *cobra.Command {
 		if asJSON {
 			return printJSON(c.OutOrStdout(), nil, st)
 		}
-		return printStory(c.OutOrStdout(), st)
+		return printStory(plainOut(c.OutOrStdout()), st)
 	}
 	return c
 }
 
-func printStory(w io.Writer, st console.Story) error {
+func printStory(w io.Writer, st story.Story) error {
 	var b strings.Builder
 	m := st.Message
 	fmt.Fprintf(&b, "message %s in conversation %s (%s)\n", m.ID, m.Conversation, st.Conversation.Kind)

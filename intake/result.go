@@ -1,0 +1,29 @@
+package intake
+
+import (
+	"errors"
+
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/store"
+)
+
+// Result is what processing a message produced; it is written into the
+// message's journal entry.
+type Result struct {
+	Apply func(tx *store.Tx) error // extra writes in the same commit
+	After func()                   // runs once that commit is durable
+}
+
+// UpdateEntry rewrites a journal entry; an entry already pruned (a backlog
+// older than the retention) is not an error: there is nothing to annotate,
+// and the message must still leave the pending list.
+func UpdateEntry(tx *store.Tx, id string, fn func(*journal.Entry)) error {
+	if id == "" {
+		return nil // the record could not be read: no entry to annotate
+	}
+	err := journal.Update(tx, id, fn)
+	if errors.Is(err, journal.ErrNotFound) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,157 @@
+package mailmsg
+
+import (
+	"fmt"
+	"mime"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/charset"
+)
+
+// wordDecoder decodes RFC 2047 encoded words inside address fields (the
+// display names) in every charset go-message's charset package knows
+// (iso-8859-*, windows-125x, iso-2022-jp, shift_jis, gb18030...).
+var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
+
+// AddrSpec extracts the bare address of an address field such as From or
+// Return-Path, tolerantly: net/mail first, then whatever is inside <>,
+// then the first word with an @. It returns "" when there is none.
+func AddrSpec(v string) string {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return ""
+	}
+	p := mail.AddressParser{WordDecoder: wordDecoder}
+	if a, err := p.Parse(v); err == nil {
+		return strings.ToLower(a.Address)
+	}
+	if i := strings.LastIndexByte(v, '<'); i >= 0 {
+		if j := strings.IndexByte(v[i:], '>'); j >= 0 {
+			return strings.ToLower(strings.TrimSpace(v[i+1 : i+j]))
+		}
+	}
+	for _, w := range strings.Fields(v) {
+		if strings.Contains(w, "@") {
+			return strings.ToLower(strings.Trim(w, "<>\"',;()"))
+		}
+	}
+	return ""
+}
+
+// LocalPart returns the part of an address before the last @.
+func LocalPart(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[:i]
+	}
+	return addr
+}
+
+// DisplayName returns the display name of an address field, or "".
+func DisplayName(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) > 1000 {
+		v = v[:1000]
+	}
+	p := mail.AddressParser{WordDecoder: wordDecoder}
+	if a, err := p.Parse(v); err == nil {
+		return a.Name
+	}
+	if i := strings.IndexByte(v, '<'); i > 0 {
+		return strings.Trim(strings.TrimSpace(v[:i]), `"`)
+	}
+	return ""
+}
+
+// maxAddressField caps the bytes of one address field given to net/mail.
+const maxAddressField = 64 << 10
+
+// parseList reads an address list (RFC 5322 section 3.4), addresses
+// lower-cased, display names decoded.
+func parseList(v string) ([]Address, error) {
+	if len(v) > maxAddressField {
+		return nil, fmt.Errorf("address field longer than %d bytes", maxAddressField)
+	}
+	p := mail.AddressParser{WordDecoder: wordDecoder}
+	as, err := p.ParseList(v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Address, len(as))
+	for i, a := range as {
+		out[i] = Address{Name: a.Name, Addr: strings.ToLower(a.Address)}
+	}
+	return out, nil
+}
+
+// addresses reads the address list of the first field named name, at
+// most max addresses; nil when it does not parse.
+func addresses(h Header, name string, max int) []Address {
+	v := h.Get(name)
+	if v == "" {
+		return nil
+	}
+	as, _ := parseList(v)
+	if len(as) > max {
+		as = as[:max]
+	}
+	return as
+}
+
+// parseDate reads a Date field (RFC 5322 section 3.3, obsolete forms
+// included, as net/mail does).
+func parseDate(v string) (time.Time, error) {
+	if len(v) > 200 {
+		return time.Time{}, fmt.Errorf("date longer than 200 bytes")
+	}
+	return mail.ParseDate(v)
+}
+
+// CanonicalMessageID is the form IDs are compared and indexed in: white
+// space and one pair of angle brackets removed, nothing else changed (the
+// local part is case-sensitive, RFC 5322 section 3.6.4).
+func CanonicalMessageID(id string) string {
+	id = strings.TrimSpace(id)
+	if len(id) >= 2 && id[0] == '<' && id[len(id)-1] == '>' {
+		id = strings.TrimSpace(id[1 : len(id)-1])
+	}
+	return id
+}
+
+// MaxMessageIDs bounds how many IDs MessageIDs returns (the newest).
+const MaxMessageIDs = 64
+
+// MessageIDs reads the IDs of an In-Reply-To or References value, oldest
+// first, canonical, at most MaxMessageIDs of them (the newest ones). It
+// is lenient where clients are sloppy: IDs without brackets, comments,
+// commas; anything without an '@' is dropped.
+func MessageIDs(v string) []string {
+	var ids []string
+	rest := v
+	for {
+		open := strings.IndexByte(rest, '<')
+		if open < 0 {
+			break
+		}
+		end := strings.IndexByte(rest[open:], '>')
+		if end < 0 {
+			break
+		}
+		if id := CanonicalMessageID(rest[open+1 : open+end]); strings.Contains(id, "@") && !strings.ContainsAny(id, " \t\r\n<") {
+			ids = append(ids, id)
+		}
+		rest = rest[open+end+1:]
+	}
+	if len(ids) == 0 && !strings.Contains(v, "<") {
+		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' || r == ',' }) {
+			if strings.Contains(f, "@") {
+				ids = append(ids, f)
+			}
+		}
+	}
+	if len(ids) > MaxMessageIDs {
+		ids = ids[len(ids)-MaxMessageIDs:]
+	}
+	return ids
+}

@@ -1,0 +1,18 @@
+package pipeline
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	metricPipeline = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "deskmail_inbound_processed_total",
+		Help: "Outcomes of the pipeline's attempts at stored inbound emails: ok (in its conversation), pending (transient failure, retried), failed (set aside), claim_lost, waiting (for an earlier email of its conversation).",
+	}, []string{"result"})
+	metricToConversation = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "deskmail_inbound_to_conversation_seconds",
+		Help:    "Time from an inbound email's 250 (stored) to the commit that processed it into its conversation.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 16),
+	})
+)

@@ -1,0 +1,362 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/intake"
+	"github.com/deskmail/deskmail/store"
+)
+
+// Pipeline carries stored inbound emails through the steps that follow
+// the 250 (classify, thread, notify) into their conversations.
+//
+// Its state is the store's (inbound.State), never only its memory: a
+// dispatcher claims due pending emails with a lease and hands them to a
+// bounded pool of workers; a worker does the work before the commit
+// (read, parse, classify, SPF/DKIM/DMARC), waits for the emails that were
+// answered 250 before it and may share its conversation (sequencer.go),
+// and commits, re-checking its claim inside the commit. A transient
+// failure leaves the email pending, tried again with capped backoff for
+// as long as it takes; only what can never be processed is set aside as
+// failed, and kept. Several processes may run it on one store: claims and
+// fences decide, and leases of a dead process expire.
+type Pipeline struct {
+	DB    *store.DB
+	Log   *slog.Logger
+	Step  func(ctx context.Context, m inbound.Meta) (intake.Result, error)
+	Clock clock.Clock // default clock.Real
+	// Workers bounds the emails processed at once (default DefaultWorkers).
+	Workers int
+	// Node names this node; claims are made as Node/<random>, so a claim
+	// of a previous run of the same node (a crash) is taken over at once
+	// instead of after its lease. Default: the hostname.
+	Node string
+	// Lease is how long a claim holds (default 2m). A worker that takes
+	// longer loses nothing but its work: the commit checks the claim.
+	Lease time.Duration
+	// RetryBase is the first wait after a transient failure, doubled per
+	// attempt up to RetryMax (defaults 1s and 10m).
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// Rescan is how often the store is scanned without a wake (expired
+	// leases of other nodes, retries due, the backlog gauge); default 5s.
+	Rescan time.Duration
+	// Backlog, if set, is kept in step with the pending emails.
+	Backlog *inbound.Backlog
+	// BeforeCommit, if set, runs inside every final commit before the
+	// step's writes (a test seam: an error fails the commit).
+	BeforeCommit func(id string) error
+
+	once     sync.Once
+	wake     chan struct{}
+	owner    string
+	mu       sync.Mutex
+	inflight map[string]bool
+	// notBefore holds emails whose backoff could not be written (the
+	// store refused even that): this process waits anyway.
+	notBefore map[string]time.Time
+	seq       sequencer
+}
+
+// DefaultWorkers is the size of the worker pool: the work before the
+// commit mostly waits for DNS, so it takes many workers to keep two cores
+// busy when lookups take tens of milliseconds.
+const DefaultWorkers = 32
+
+func (p *Pipeline) init() {
+	p.once.Do(func() {
+		if p.wake == nil {
+			p.wake = make(chan struct{}, 1)
+		}
+		if p.Clock == nil {
+			p.Clock = clock.Real{}
+		}
+		if p.Node == "" {
+			p.Node, _ = os.Hostname()
+		}
+		var r [6]byte
+		_, _ = rand.Read(r[:])
+		p.owner = p.Node + "/" + hex.EncodeToString(r[:])
+		p.inflight = map[string]bool{}
+		p.notBefore = map[string]time.Time{}
+		p.seq.last = map[string]*seqEntry{}
+	})
+}
+
+// Wake tells the pipeline there is new work: the email id (made due by
+// an operator, say) or any ("" ). It never blocks.
+func (p *Pipeline) Wake(id string) {
+	p.init()
+	if id != "" {
+		p.mu.Lock()
+		delete(p.notBefore, id)
+		p.mu.Unlock()
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stale tells whether a claim's owner is a previous run of this node,
+// which cannot be alive: this process holds the node's data folder.
+func (p *Pipeline) stale(owner string) bool {
+	return owner != p.owner && strings.HasPrefix(owner, p.Node+"/")
+}
+
+func (p *Pipeline) workers() int {
+	if p.Workers > 0 {
+		return p.Workers
+	}
+	return DefaultWorkers
+}
+
+func (p *Pipeline) lease() time.Duration {
+	if p.Lease > 0 {
+		return p.Lease
+	}
+	return 2 * time.Minute
+}
+
+func (p *Pipeline) rescan() time.Duration {
+	if p.Rescan > 0 {
+		return p.Rescan
+	}
+	return 5 * time.Second
+}
+
+// Run processes pending emails until ctx ends, then waits for its
+// workers (an interrupted email gives its claim back).
+func (p *Pipeline) Run(ctx context.Context) {
+	p.init()
+	// Claimed emails wait in this buffer for a free worker: the dispatcher
+	// claims up to twice as many emails as there are workers, so one claim
+	// transaction hands out many, and a worker that finishes finds its next
+	// email at once instead of waiting for a claim commit of its own.
+	work := make(chan *task, p.workers())
+	var wg sync.WaitGroup
+	for range p.workers() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range work {
+				p.process(ctx, t)
+			}
+		}()
+	}
+	defer func() { close(work); wg.Wait() }()
+	lastTotals := time.Time{}
+	for {
+		now := p.Clock.Now()
+		if now.Sub(lastTotals) >= p.rescan() {
+			p.refreshBacklog()
+			lastTotals = now
+		}
+		next := p.dispatch(ctx, work)
+		wait := p.rescan()
+		if !next.IsZero() {
+			wait = min(wait, max(next.Sub(p.Clock.Now()), time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+		case <-p.Clock.After(wait):
+		}
+	}
+}
+
+// dispatch claims due emails, in the order they were answered 250, up to
+// twice the number of workers in hand, and hands them out. It returns the
+// earliest later attempt it saw (zero: none).
+func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
+	var earliest time.Time
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		held := len(p.inflight)
+		p.mu.Unlock()
+		if held > p.workers() {
+			// Every worker has its next email waiting: claim again when the
+			// buffer runs low, a batch at a time, rather than one claim
+			// commit per finished email. A worker finishing wakes us.
+			return earliest
+		}
+		free := 2*p.workers() - held
+		now := p.Clock.Now()
+		var cands []inbound.Candidate
+		var next time.Time
+		var waits []noted
+		err := p.DB.View(func(tx *store.Tx) error {
+			var err error
+			waits = waits[:0]
+			cands, next, err = inbound.Due(tx, inbound.Scan{Owner: p.owner, Now: now, Max: free,
+				Skip: p.skip(now), Stale: p.stale,
+				Waiting: func(id string, until time.Time) { waits = append(waits, noted{id, until}) }})
+			return err
+		})
+		p.remember(waits, now)
+		if n := p.earliestNote(now); !n.IsZero() && (next.IsZero() || n.Before(next)) {
+			next = n // a noted email the scan passed over comes due then
+		}
+		if err != nil {
+			p.Log.Error("list pending emails", "err", err)
+			return now.Add(time.Second)
+		}
+		if !next.IsZero() && (earliest.IsZero() || next.Before(earliest)) {
+			earliest = next
+		}
+		if len(cands) == 0 {
+			return earliest
+		}
+		sort.SliceStable(cands, func(i, j int) bool { return cands[i].State.Seq < cands[j].State.Seq })
+		ids := make([]string, len(cands))
+		for i, c := range cands {
+			ids[i] = c.ID
+		}
+		var claimed []inbound.Candidate
+		err = p.DB.Update(ctx, func(tx *store.Tx) error {
+			claimed = claimed[:0]
+			for _, c := range cands {
+				st, err := inbound.Claim(tx, c.ID, p.owner, now, p.lease(), p.stale)
+				if errors.Is(err, inbound.ErrNotClaimable) {
+					continue // another worker was quicker
+				}
+				if err != nil {
+					return err
+				}
+				claimed = append(claimed, inbound.Candidate{ID: c.ID, State: st})
+			}
+			return nil
+		}, store.Background(), inbound.ClaimReads(ids))
+		if err != nil {
+			if ctx.Err() == nil {
+				p.Log.Error("claim pending emails", "err", err)
+			}
+			return now.Add(time.Second)
+		}
+		for _, c := range claimed {
+			t := p.start(c)
+			select {
+			case work <- t:
+			case <-ctx.Done():
+				p.giveBack(t)
+				p.done(t)
+			}
+		}
+		if len(claimed) < free {
+			return earliest
+		}
+	}
+	return earliest
+}
+
+type noted struct {
+	id    string
+	until time.Time
+}
+
+// remember notes the emails a scan found waiting (a backoff, another
+// node's lease), so the next scans pass over them without decoding their
+// state: with thousands in backoff (a sender's DNS down for hours) every
+// new email would otherwise cost a read of all of them. The note lasts
+// at most noteFor, so a retry made elsewhere (another node's operator)
+// is seen within that time; a retry through this daemon clears it (Wake).
+func (p *Pipeline) remember(waits []noted, now time.Time) {
+	if len(waits) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range waits {
+		p.notBefore[w.id] = minTime(w.until, now.Add(noteFor))
+	}
+}
+
+// earliestNote is the first moment a noted email comes due (zero: none).
+func (p *Pipeline) earliestNote(now time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var first time.Time
+	for _, t := range p.notBefore {
+		if t.After(now) && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	return first
+}
+
+// noteFor bounds how long a scan's note that an email is waiting is kept.
+const noteFor = 30 * time.Second
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// skip leaves out the emails this process is working on or must wait for.
+// It is asked once per pending email during a scan, so it looks the email
+// up rather than copying the maps.
+func (p *Pipeline) skip(now time.Time) func(string) bool {
+	return func(id string) bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.inflight[id] {
+			return true
+		}
+		if t, ok := p.notBefore[id]; ok {
+			if now.Before(t) {
+				return true
+			}
+			delete(p.notBefore, id)
+		}
+		return false
+	}
+}
+
+// refreshBacklog resets the backlog counts from the store.
+func (p *Pipeline) refreshBacklog() {
+	if p.Backlog == nil {
+		return
+	}
+	if err := p.Backlog.Load(p.DB); err != nil {
+		p.Log.Warn("count pending emails", "err", err)
+	}
+}
+
+func (p *Pipeline) backoff(attempt int) time.Duration {
+	base, max := p.RetryBase, p.RetryMax
+	if base <= 0 {
+		base = time.Second
+	}
+	if max <= 0 {
+		max = 10 * time.Minute
+	}
+	if attempt > 30 {
+		return max
+	}
+	d := base << max0(attempt-1)
+	if d > max || d <= 0 {
+		d = max
+	}
+	return d
+}
+
+func max0(n int) int {
+	if n < 0 {
+		return 0
+	}
+	return n
+}

@@ -1,0 +1,274 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/intake"
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/store"
+)
+
+// task is one claimed email in the hands of a worker.
+type task struct {
+	id    string
+	st    inbound.State // as claimed: its Fence is the claim's
+	keys  []string
+	deps  []chan struct{} // earlier emails of this process sharing a key
+	entry *seqEntry
+}
+
+// errPermanent marks what can never be processed as it is.
+var errPermanent = errors.New("cannot be processed")
+
+// permanent wraps err as a failure that retrying cannot mend.
+func permanent(err error) error { return fmt.Errorf("%w: %w", errPermanent, err) }
+
+// errEarlier: an email answered 250 before this one, sharing a key, is
+// still to be committed (by another node, or not yet claimed).
+type errEarlier struct {
+	id    string
+	until time.Time // its next attempt, when it waits out a backoff
+}
+
+func (e errEarlier) Error() string { return "waiting for earlier email " + e.id }
+
+// start registers a claimed email with the sequencer.
+func (p *Pipeline) start(c inbound.Candidate) *task {
+	t := &task{id: c.ID, st: c.State, keys: c.State.Keys}
+	if t.keys == nil {
+		// Stored before ordering keys were recorded: take them from the
+		// record (sender, Message-ID); its references are not known.
+		if m, err := inbound.Load(p.DB, c.ID); err == nil {
+			t.keys = inbound.OrderKeys(m.Envelope, m.From, m.MessageID, "", "")
+		}
+	}
+	p.mu.Lock()
+	p.inflight[t.id] = true
+	t.deps, t.entry = p.seq.enter(t.keys)
+	p.mu.Unlock()
+	return t
+}
+
+// done releases what start took and wakes the dispatcher: a worker is free.
+func (p *Pipeline) done(t *task) {
+	p.mu.Lock()
+	delete(p.inflight, t.id)
+	p.seq.leave(t.keys, t.entry)
+	p.mu.Unlock()
+	p.Wake("")
+}
+
+// giveBack releases the claim (shutdown): the next run, or another node,
+// takes the email at once instead of after the lease.
+func (p *Pipeline) giveBack(t *task) {
+	err := p.DB.Update(context.Background(), func(tx *store.Tx) error {
+		return inbound.Release(tx, t.id, p.owner, t.st.Fence, time.Time{})
+	}, store.Background(), inbound.ClaimReads([]string{t.id}))
+	if err != nil && !errors.Is(err, inbound.ErrClaimLost) {
+		p.Log.Warn("give back claim", "msg", t.id, "err", err)
+	}
+}
+
+// process does one email: the work before the commit, the wait for the
+// earlier emails that share a key, the commit.
+func (p *Pipeline) process(ctx context.Context, t *task) {
+	defer p.done(t)
+	if ctx.Err() != nil {
+		p.giveBack(t) // handed out just before shutdown
+		return
+	}
+	log := p.Log.With("msg", t.id)
+	m, err := inbound.Load(p.DB, t.id)
+	var res intake.Result
+	if err == nil && p.Step != nil {
+		res, err = p.safeStep(ctx, m)
+	}
+	if errors.Is(err, inbound.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		// The stored record or its bytes are gone: no retry brings
+		// them back.
+		err = permanent(err)
+	}
+	if ctx.Err() != nil {
+		// Shutdown cut the step short (its DNS lookups, say): the email
+		// stays pending and is done again, whole, by whoever comes next.
+		p.giveBack(t)
+		return
+	}
+	if err != nil {
+		p.setback(log, t, m, err)
+		return
+	}
+	for _, d := range t.deps {
+		select {
+		case <-d:
+		case <-ctx.Done():
+			p.giveBack(t)
+			return
+		}
+	}
+	err = p.DB.Update(ctx, func(tx *store.Tx) error {
+		st, err := inbound.CheckClaim(tx, t.id, p.owner, t.st.Fence)
+		if err != nil {
+			return err
+		}
+		if other, until, err := inbound.EarlierPending(tx, t.id, st, p.Clock.Now()); err != nil {
+			return err
+		} else if other != "" {
+			return errEarlier{other, until}
+		}
+		if p.BeforeCommit != nil {
+			if err := p.BeforeCommit(t.id); err != nil {
+				return err
+			}
+		}
+		if res.Apply != nil {
+			if err := safeApply(res.Apply, tx); err != nil {
+				return err
+			}
+		}
+		return inbound.Finish(tx, t.id, p.owner, t.st.Fence)
+	}, append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID))...)
+	var early errEarlier
+	switch {
+	case err == nil:
+		if res.After != nil {
+			res.After()
+		}
+		p.Backlog.Remove(t.st.Size)
+		metricPipeline.WithLabelValues("ok").Inc()
+		metricToConversation.Observe(p.Clock.Now().Sub(m.Received).Seconds())
+	case errors.Is(err, inbound.ErrClaimLost):
+		// Another worker has it now (this one's lease ran out): it does
+		// the email; nothing was written here.
+		metricPipeline.WithLabelValues("claim_lost").Inc()
+		log.Info("claim taken over by another worker; nothing written", "fence", t.st.Fence)
+	case errors.As(err, &early):
+		// The earlier email is in another node's hands, was not yet
+		// claimed here, or waits out a short backoff: try again when it
+		// may have gone through, without counting an attempt.
+		metricPipeline.WithLabelValues("waiting").Inc()
+		log.Debug("waiting for an earlier email of the same conversation", "earlier", early.id)
+		wait := orderWaitElsewhere
+		p.mu.Lock()
+		if p.inflight[early.id] {
+			wait = orderWait // ours, about to be committed
+		}
+		p.mu.Unlock()
+		p.release(log, t, later(p.Clock.Now().Add(wait), early.until))
+	case ctx.Err() != nil:
+		p.giveBack(t)
+	default:
+		p.setback(log, t, m, err)
+	}
+}
+
+// setback records a failure: permanent ones set the email aside as
+// failed (kept, and re-queued by `deskmail inbound retry`); every other
+// one leaves it pending with backoff, journaled "pending: <reason>".
+func (p *Pipeline) setback(log interface {
+	Warn(string, ...any)
+	Error(string, ...any)
+}, t *task, m inbound.Meta, cause error) {
+	reason := cause.Error()
+	now := p.Clock.Now()
+	if errors.Is(cause, errPermanent) {
+		metricPipeline.WithLabelValues("failed").Inc()
+		err := p.DB.Update(context.Background(), func(tx *store.Tx) error {
+			if err := inbound.Fail(tx, t.id, p.owner, t.st.Fence, reason, now); err != nil {
+				return err
+			}
+			return intake.UpdateEntry(tx, m.JournalID, func(e *journal.Entry) {
+				e.Action = "failed: " + reason + "; kept: `deskmail inbound retry " + t.id + "` processes it again"
+			})
+		}, append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID))...)
+		if err == nil {
+			p.Backlog.Remove(t.st.Size)
+			log.Error("stored email cannot be processed; set aside as failed", "err", cause)
+			return
+		}
+		if errors.Is(err, inbound.ErrClaimLost) {
+			return
+		}
+		log.Error("set email aside as failed", "err", err)
+		// Not recorded: fall through and retry it like a transient one.
+	}
+	metricPipeline.WithLabelValues("pending").Inc()
+	attempt := t.st.Attempts + 1
+	next := now.Add(p.backoff(attempt))
+	err := p.DB.Update(context.Background(), func(tx *store.Tx) error {
+		if _, err := inbound.Defer(tx, t.id, p.owner, t.st.Fence, reason, next); err != nil {
+			return err
+		}
+		return intake.UpdateEntry(tx, m.JournalID, func(e *journal.Entry) {
+			e.Action = fmt.Sprintf("pending: %s (attempt %d; next at %s)", reason, attempt, next.UTC().Format(time.RFC3339))
+		})
+	}, store.Background(), inbound.ClaimReads([]string{t.id}), journal.Reads(m.JournalID))
+	if errors.Is(err, inbound.ErrClaimLost) {
+		return
+	}
+	if err != nil {
+		// The store refused even the note (the disk is full, say): the
+		// claim stays, and this process waits out the backoff anyway.
+		log.Error("record pending email's backoff", "err", err)
+		p.mu.Lock()
+		p.notBefore[t.id] = next
+		p.mu.Unlock()
+	}
+	log.Warn("email stays pending, will retry", "err", cause, "attempt", attempt, "next", next.UTC().Format(time.RFC3339))
+}
+
+// release gives the claim back with no attempt before next.
+func (p *Pipeline) release(log interface{ Warn(string, ...any) }, t *task, next time.Time) {
+	err := p.DB.Update(context.Background(), func(tx *store.Tx) error {
+		return inbound.Release(tx, t.id, p.owner, t.st.Fence, next)
+	}, store.Background(), inbound.ClaimReads([]string{t.id}))
+	if err != nil && !errors.Is(err, inbound.ErrClaimLost) {
+		log.Warn("give back claim", "err", err)
+		p.mu.Lock()
+		p.notBefore[t.id] = next
+		p.mu.Unlock()
+	}
+}
+
+// safeStep runs the step; a panic is a permanent failure of this email,
+// not of the daemon.
+func (p *Pipeline) safeStep(ctx context.Context, m inbound.Meta) (res intake.Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = permanent(fmt.Errorf("processing step panicked: %v", r))
+		}
+	}()
+	return p.Step(ctx, m)
+}
+
+// safeApply runs the step's writes; a panic there is permanent too (the
+// store would report it as an ordinary error, retried for ever).
+func safeApply(apply func(*store.Tx) error, tx *store.Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = permanent(fmt.Errorf("writing the result panicked: %v", r))
+		}
+	}()
+	return apply(tx)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// How long an email waits before trying again when an earlier email of
+// its conversation is still to be committed: briefly when this process
+// has that email in hand, longer when another node has it or nobody yet
+// (no hot loop of claims across nodes while its lookups take seconds).
+const (
+	orderWait          = 25 * time.Millisecond
+	orderWaitElsewhere = 250 * time.Millisecond
+)

@@ -1,0 +1,29 @@
+package queue
+
+import (
+	"time"
+
+	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/store"
+)
+
+// JobView is a job with its history, as `deskmail queue show` prints it.
+type JobView struct {
+	Job     Job             `json:"job"`
+	History []journal.Entry `json:"history"`
+}
+
+// Show reads a job and its history.
+func Show(db *store.DB, id string, since time.Time) (JobView, error) {
+	var v JobView
+	err := db.View(func(tx *store.Tx) error {
+		var err error
+		v.Job, err = GetJob(tx, id)
+		return err
+	})
+	if err != nil {
+		return v, err
+	}
+	v.History, err = History(db, id, since)
+	return v, err
+}
