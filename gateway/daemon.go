@@ -28,6 +28,7 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/console"
+	"github.com/deskmail/deskmail/fetch"
 	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/httplimit"
 	"github.com/deskmail/deskmail/inbound"
@@ -76,6 +77,8 @@ type Daemon struct {
 	Queue     *queue.Queue
 	Messaging *messaging.Service
 	outbound  *outbound
+	// Fetcher reads the IMAP mailboxes (nil: none configured).
+	Fetcher *fetch.Fetcher
 }
 
 // Options are what a test may swap in; the zero value is production.
@@ -238,6 +241,9 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	web, consoleAdmin, consoleInfo := d.webConsole(clk, ob, log.With("component", "console"))
+	if err := d.startFetch(ctx, recv, clk, api, consoleInfo); err != nil {
+		return nil, err
+	}
 	control := http.NewServeMux()
 	control.Handle("/v1/operators", consoleAdmin)
 	control.Handle("/v1/operators/", consoleAdmin)
@@ -301,8 +307,10 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	}
 	d.consoleListeners(consoleInfo)
 	ob.announce(log)
-	log.Info("deskmail ready", "data", cfg.Data, "store", db.Backend(), "domains", strings.Join(cfg.Domains, ","), "version", version.Get().Short())
+	// Ready before the line says so: a probe that follows the line (the
+	// e2e tests, an operator) must find /readyz 200.
 	d.ready.Store(true)
+	log.Info("deskmail ready", "data", cfg.Data, "store", db.Backend(), "domains", strings.Join(cfg.Domains, ","), "version", version.Get().Short())
 	return d, nil
 }
 
@@ -433,7 +441,8 @@ type outbound struct {
 // when the webhook is on, delivers the webhook jobs.
 func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, keyring *threading.Keyring, hook *webhook.Sender, dns mta.Resolver, log *slog.Logger) (*outbound, error) {
 	recipientCap := loopguard.RecipientCap{Cap: loopguard.Cap{Max: cfg.RecipientCap, Window: loopguard.DefaultRecipientWindow}}
-	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter, RecipientCap: recipientCap,
+	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter,
+		TransientSuppressAfter: cfg.TransientSuppressAfter, TransientWindow: cfg.TransientWindow, RecipientCap: recipientCap,
 		Backoff:     queue.Backoff{Base: cfg.RetryBase, Max: queue.DefaultBackoff.Max, Jitter: queue.DefaultBackoff.Jitter},
 		KindBackoff: map[queue.Kind]queue.Backoff{queue.KindWebhook: webhook.DefaultBackoff}}
 	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,
