@@ -1,7 +1,6 @@
 package inbound
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -124,7 +123,7 @@ func PendingTotals(tx *store.Tx) (count, bytes int64, err error) {
 			return true, nil // stored before states: size unknown, counted as 0
 		}
 		var st State
-		if err := json.Unmarshal(v, &st); err != nil {
+		if err := decodeState(v, &st); err != nil {
 			return false, fmt.Errorf("decode state of %s: %w", k, err)
 		}
 		bytes += st.Size

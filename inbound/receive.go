@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"github.com/emersion/go-message/charset"
 	"hash"
@@ -16,6 +15,7 @@ import (
 	"net/textproto"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
@@ -99,7 +99,10 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 	id := store.NewID(now)
 	trace := receivedHeader(env, r.Hostname, id, now)
 
-	br := bufio.NewReaderSize(io.LimitReader(data, lim.MaxMessageBytes+1), 32<<10)
+	rb := receiveBufPool.Get().(*receiveBuf)
+	defer rb.put()
+	br := rb.br
+	br.Reset(io.LimitReader(data, lim.MaxMessageBytes+1))
 	var buf bytes.Buffer
 	buf.WriteString(trace)
 	hdrLen, err := readHeaderBlock(br, &buf, lim.MaxHeaderBytes)
@@ -108,7 +111,7 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 		return Receipt{}, err
 	}
 	header := buf.Bytes()[len(trace) : len(trace)+hdrLen]
-	h := parseHeader(header)
+	h := rb.parseHeader(header)
 	headerSum := sha256.Sum256(header)
 
 	// The body: hash it, buffer it, spill it to the spool when it grows.
@@ -119,7 +122,7 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 		drain(data)
 		return Receipt{}, ErrTooLarge
 	}
-	chunk := make([]byte, 32<<10)
+	chunk := rb.chunk
 	for {
 		n, rerr := br.Read(chunk)
 		if n > 0 {
@@ -201,7 +204,7 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 			return err
 		}
 		meta.JournalID, rc.JournalID = e.ID, e.ID
-		v, err := json.Marshal(&meta)
+		v, err := encodeMeta(make([]byte, 0, 256), &meta)
 		if err != nil {
 			return err
 		}
@@ -291,12 +294,41 @@ func readHeaderBlock(br *bufio.Reader, buf *bytes.Buffer, max int) (int, error) 
 	}
 }
 
+// receiveBuf holds the buffers one Receive reads through: 64 KiB per
+// message that were allocated (and collected) per message before; the
+// message's own bytes are never pooled (bbolt holds them until the commit).
+type receiveBuf struct {
+	br    *bufio.Reader // over the DATA stream, 32 KiB
+	hdr   *bufio.Reader // over the header block, for textproto
+	chunk []byte        // the body's read buffer, 32 KiB
+}
+
+var receiveBufPool = sync.Pool{New: func() any {
+	return &receiveBuf{
+		br:    bufio.NewReaderSize(nil, 32<<10),
+		hdr:   bufio.NewReader(nil),
+		chunk: make([]byte, 32<<10),
+	}
+}}
+
+func (rb *receiveBuf) parseHeader(b []byte) headerFields { return parseHeaderWith(rb.hdr, b) }
+
+// put drops the readers' sources (the session's stream, the header) and
+// returns rb to the pool.
+func (rb *receiveBuf) put() {
+	rb.br.Reset(nil)
+	rb.hdr.Reset(nil)
+	receiveBufPool.Put(rb)
+}
+
 type headerFields struct{ messageID, from, subject, inReplyTo, references string }
 
-// parseHeader reads the few fields the journal shows. It is lenient: a
-// malformed header yields what could be read, never an error.
-func parseHeader(b []byte) headerFields {
-	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(b)))
+// parseHeaderWith reads the few fields the journal shows, through br
+// (reset to b). It is lenient: a malformed header yields what could be
+// read, never an error.
+func parseHeaderWith(br *bufio.Reader, b []byte) headerFields {
+	br.Reset(bytes.NewReader(b))
+	tp := textproto.NewReader(br)
 	mh, _ := tp.ReadMIMEHeader() // partial on error, which is fine
 	// Every charset go-message knows, not only net/mail's UTF-8 and
 	// ISO-8859-1: a GB2312 or ISO-2022-JP From must show as its name.
