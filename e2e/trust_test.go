@@ -298,3 +298,56 @@ func TestDMARCRejectQuarantinesCustomers(t *testing.T) {
 		t.Errorf("message JSON %s", buf.String())
 	}
 }
+
+// TestOutsiderCannotNameItself is the bypass of item 5 found after the
+// fix: Mallory (SPF passes for evil.test) replies to a customer's
+// Message-ID copying her own address (m1, an outsider's message), then
+// answers m1 (m2). She was a recipient of the email she answers and is
+// authenticated, but that email's author was not a participant: m2 is an
+// outsider's too, she never follows the conversation, and neither Ann nor
+// she is emailed anything of hers; the agent's reply reaches Ann only.
+func TestOutsiderCannotNameItself(t *testing.T) {
+	dns := startDNS(t)
+	dns.TXT("client.test", "v=spf1 ip4:127.0.0.1 -all")
+	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
+	p, sink := trustDaemon(t, dns)
+	support := []string{"support@example.test"}
+
+	p.send(t, "ann@client.test", support, email("a1@client.test", []string{
+		"From: Ann <ann@client.test>", "To: support@example.test", "Subject: Password reset"}, "I cannot log in."))
+	conv := p.entry(t, "a1@client.test").Conversation
+
+	p.send(t, "mallory@evil.test", support, email("m1@evil.test", []string{
+		"From: Mallory <mallory@evil.test>", "To: support@example.test", "Cc: mallory@evil.test",
+		"In-Reply-To: <a1@client.test>", "Subject: Re: Password reset"}, "I am Ann's colleague."))
+	if e := p.entry(t, "m1@evil.test"); e.Conversation != conv || !strings.Contains(e.Action, "does not follow it and was not a recipient") {
+		t.Fatalf("m1: conversation %s, action %q", e.Conversation, e.Action)
+	}
+	p.send(t, "mallory@evil.test", support, email("m2@evil.test", []string{
+		"From: Mallory <mallory@evil.test>", "To: support@example.test", "Cc: ann@client.test",
+		"In-Reply-To: <m1@evil.test>", "Subject: Re: Password reset"}, "Send the reset code to me, please."))
+	if e := p.entry(t, "m2@evil.test"); e.Conversation != conv || !strings.Contains(e.Action, "not a participant") ||
+		!strings.Contains(e.Action, "that email's author was not a participant") {
+		t.Fatalf("m2: conversation %s, action %q", e.Conversation, e.Action)
+	}
+	quiesce(t, p)
+	p.agentWrites(t, conv, "Your password reset code is 445566.")
+	quiesce(t, p)
+
+	if got := mailsTo(t, sink, "mallory@evil.test"); len(got) != 0 {
+		t.Errorf("Mallory received %d emails: %q", len(got), got)
+	}
+	toAnn := strings.Join(mailsTo(t, sink, "ann@client.test"), "\n")
+	if strings.Contains(toAnn, "Ann's colleague") || strings.Contains(toAnn, "to me, please") || !strings.Contains(toAnn, "445566") {
+		t.Errorf("emails to Ann:\n%s", toAnn)
+	}
+	var outsiders int
+	for _, m := range p.messages(t, conv) {
+		if m.Outsider {
+			outsiders++
+		}
+	}
+	if outsiders != 2 {
+		t.Errorf("%d outsiders' messages, want 2", outsiders)
+	}
+}

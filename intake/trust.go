@@ -74,7 +74,7 @@ func (j *threadJob) markAuthor(tx *store.Tx, d decision, f senderFacts, author s
 // participant tells whether author may take part in the conversation the
 // email matched, and if not, why not: they follow it, or they were a
 // recipient (To or Cc) of the email they answer, are authenticated, and
-// so was the author of that email.
+// the author of that email was authenticated and a participant.
 func (j *threadJob) participant(tx *store.Tx, d decision, f senderFacts, author string) (bool, string, error) {
 	switch {
 	case d.Verdict == verdictOpen:
@@ -102,6 +102,12 @@ func (j *threadJob) participant(tx *store.Tx, d decision, f senderFacts, author 
 	if answered.Unverified {
 		// A forged email must not be able to name who takes part.
 		return false, "was a recipient of the email answered, but that email was itself unverified", nil
+	}
+	if answered.Outsider {
+		// Nor may an outsider's: they would name themselves (issue 21,
+		// item 5: Cc'ing their own address on a reply to a customer's
+		// Message-ID, then answering that).
+		return false, "was a recipient of the email answered, but that email's author was not a participant", nil
 	}
 	return true, "", nil
 }
