@@ -289,13 +289,82 @@ func TestDMARCRejectQuarantinesCustomers(t *testing.T) {
 		t.Errorf("a token reply from a domain without DMARC: %q", e.Action)
 	}
 	ms := p.messages(t, "c6")
-	if len(ms) != 1 || ms[0].Author != "cal" || !ms[0].Unverified || ms[0].Outsider {
+	// The token sent to Cal's address, with a matching From, verifies
+	// him: his domain publishes no DMARC policy to do it.
+	if len(ms) != 1 || ms[0].Author != "cal" || ms[0].Unverified || ms[0].Outsider || !strings.Contains(ms[0].Verification, "reply token") {
 		t.Fatalf("c6 messages: %+v", ms)
 	}
 	var buf bytes.Buffer
 	_ = json.NewEncoder(&buf).Encode(ms[0])
-	if !strings.Contains(buf.String(), `"unverified":true`) {
+	if strings.Contains(buf.String(), `"unverified"`) {
 		t.Errorf("message JSON %s", buf.String())
+	}
+}
+
+// TestForgedCustomerByTagIsEmailedToNoCustomer: Mallory's envelope
+// (SPF passes for evil.test) writes From: Bea <bea@nodmarc.test> (a
+// domain with no SPF and no DMARC) with the subject tag of a conversation
+// Bea and Cal follow. The message is appended as Bea, unverified: the
+// agent is emailed it, Cal is not (the email to him is cancelled with the
+// reason). Bea answering through her reply token is verified by it, and
+// Cal is emailed that.
+func TestForgedCustomerByTagIsEmailedToNoCustomer(t *testing.T) {
+	dns := startDNS(t)
+	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
+	p, sink := trustDaemon(t, dns)
+	p.update(t, func(tx *store.Tx) error {
+		for _, per := range []model.Person{
+			{ID: "bea", Kind: notify.KindCustomer, Name: "Bea", Emails: []string{"bea@nodmarc.test"}, Settings: notify.DefaultSettings()},
+			{ID: "cal", Kind: notify.KindCustomer, Name: "Cal", Emails: []string{"cal@nodmarc.test"}, Settings: notify.DefaultSettings()},
+		} {
+			if err := model.PutPerson(tx, per); err != nil {
+				return err
+			}
+		}
+		return model.PutConversation(tx, &model.Conversation{ID: "c7", Kind: model.External, Subject: "Card",
+			Followers: []string{"bea", "cal", "u1"}, RootID: "root-c7@example.test", Created: time.Now()})
+	})
+	var tag string
+	p.update(t, func(tx *store.Tx) error {
+		c, err := model.GetConversation(tx, "c7")
+		tag = c.Tag
+		return err
+	})
+
+	p.send(t, "mallory@evil.test", []string{"support@example.test"}, email("z1@evil.test", []string{"From: Bea <bea@nodmarc.test>",
+		"To: support@example.test", "Subject: Re: [#" + tag + "] Card"}, "New card portal: http://evil.test/card"))
+	e := p.entry(t, "z1@evil.test")
+	if e.Conversation != "c7" || !e.Unverified || !strings.Contains(e.Action, "unverified") {
+		t.Fatalf("forged Bea: conversation %s, unverified %v, action %q", e.Conversation, e.Unverified, e.Action)
+	}
+	cancelled := waitEntry(t, p, func(e journal.Entry) bool {
+		return e.Direction == journal.Out && e.Status == journal.StatusCancelled && len(e.EnvelopeTo) == 1 && e.EnvelopeTo[0] == "cal@nodmarc.test"
+	})
+	if !strings.Contains(cancelled.Reason, "unverified sender") {
+		t.Errorf("cancelled email to Cal: reason %q", cancelled.Reason)
+	}
+	quiesce(t, p)
+	if got := mailsTo(t, sink, "cal@nodmarc.test"); len(got) != 0 {
+		t.Fatalf("Cal was emailed the forged text: %q", got)
+	}
+	if got := strings.Join(mailsTo(t, sink, "ada@corp.test"), "\n"); !strings.Contains(got, "evil.test/card") {
+		t.Errorf("the agent was not emailed the unverified message: %q", got)
+	}
+
+	keys, err := threading.LoadOrCreateKeyring(p.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beaToken, _ := keys.ReplyAddress("c7", "bea", "example.test")
+	p.send(t, "bea@nodmarc.test", []string{beaToken}, email("z2@nodmarc.test", []string{"From: Bea <bea@nodmarc.test>",
+		"To: " + beaToken, "Subject: Re: [#" + tag + "] Card"}, "That was not me: ignore the portal."))
+	if e := p.entry(t, "z2@nodmarc.test"); e.Unverified || !strings.Contains(e.Action, "by token") {
+		t.Fatalf("Bea's token reply: unverified %v, action %q", e.Unverified, e.Action)
+	}
+	quiesce(t, p)
+	got := mailsTo(t, sink, "cal@nodmarc.test")
+	if len(got) != 1 || !strings.Contains(got[0], "That was not me") || strings.Contains(got[0], "evil.test/card") {
+		t.Fatalf("emails to Cal: %q", got)
 	}
 }
 
