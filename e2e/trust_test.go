@@ -420,3 +420,37 @@ func TestOutsiderCannotNameItself(t *testing.T) {
 		t.Errorf("%d outsiders' messages, want 2", outsiders)
 	}
 }
+
+// TestLookalikeStaffNameIsMarkedExternal: people Ann copied call
+// themselves the agent's name "Ada" with a Cyrillic "А" or with an
+// invisible U+034F inside; their replies reach Ann marked external, with
+// their address, like a plain "Ada" would.
+func TestLookalikeStaffNameIsMarkedExternal(t *testing.T) {
+	dns := startDNS(t)
+	dns.TXT("client.test", "v=spf1 ip4:127.0.0.1 -all")
+	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
+	p, sink := trustDaemon(t, dns)
+	support := []string{"support@example.test"}
+	cyrillic, invisible := "=?utf-8?q?=D0=90da?= <ada2@evil.test>", "=?utf-8?q?A=CD=8Fda?= <ada3@evil.test>"
+
+	p.send(t, "ann@client.test", support, email("l1@client.test", []string{
+		"From: Ann <ann@client.test>", "To: support@example.test", "Cc: " + cyrillic + ", " + invisible,
+		"Subject: Refund"}, "Where is my refund?"))
+	conv := p.entry(t, "l1@client.test").Conversation
+	for i, from := range []string{cyrillic, invisible} {
+		id := []string{"l2@evil.test", "l3@evil.test"}[i]
+		addr := []string{"ada2@evil.test", "ada3@evil.test"}[i]
+		p.send(t, addr, support, email(id, []string{"From: " + from, "To: support@example.test",
+			"In-Reply-To: <l1@client.test>", "Subject: Re: Refund"}, "Send your card number to "+addr+" please."))
+		if e := p.entry(t, id); e.Conversation != conv || strings.Contains(e.Action, "not a participant") {
+			t.Fatalf("%s: conversation %s, action %q", addr, e.Conversation, e.Action)
+		}
+	}
+	quiesce(t, p)
+	toAnn := strings.Join(mailsTo(t, sink, "ann@client.test"), "\n")
+	for _, addr := range []string{"ada2@evil.test", "ada3@evil.test"} {
+		if !strings.Contains(toAnn, "<"+addr+"> (external),") {
+			t.Errorf("the look-alike Ada <%s> is not marked external:\n%s", addr, toAnn)
+		}
+	}
+}
