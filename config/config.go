@@ -82,10 +82,14 @@ type Config struct {
 	QueueConcurrency     int
 	DestConcurrency      int
 	SuppressAfter        int
-	ConversationCap      int      // loop guard: inbound from one address per conversation per 30 min
-	RecipientCap         int      // loop guard: automatic emails to one external address per hour
-	DKIMKeys             []string // sign with each (RSA and Ed25519: RFC 8463)
-	DKIMSelectors        []string // one per key, in the same order
+	// TransientSuppressAfter transient failures (4.x.x, a full
+	// mailbox) of one address within TransientWindow suppress it.
+	TransientSuppressAfter int
+	TransientWindow        time.Duration
+	ConversationCap        int      // loop guard: inbound from one address per conversation per 30 min
+	RecipientCap           int      // loop guard: automatic emails to one external address per hour
+	DKIMKeys               []string // sign with each (RSA and Ed25519: RFC 8463)
+	DKIMSelectors          []string // one per key, in the same order
 
 	// sources says which layer set each setting that is not at its
 	// default ("flag --relay"), for errors about combinations.
@@ -179,6 +183,8 @@ var options = []option{
 	{name: "queue-concurrency", def: []string{"8"}, help: "emails delivered at once", set: integer(func(c *Config) *int { return &c.QueueConcurrency })},
 	{name: "dest-concurrency", def: []string{"2"}, help: "emails delivered at once to one recipient domain", set: integer(func(c *Config) *int { return &c.DestConcurrency })},
 	{name: "suppress-after", def: []string{"2"}, help: "hard bounces that suppress an address until cleared", set: integer(func(c *Config) *int { return &c.SuppressAfter })},
+	{name: "suppress-transient-after", def: []string{"5"}, help: "transient failures (4.x.x reports, a full mailbox) of one address within suppress-transient-window that suppress it until cleared", set: integer(func(c *Config) *int { return &c.TransientSuppressAfter })},
+	{name: "suppress-transient-window", def: []string{"168h"}, help: "the window in which suppress-transient-after transient failures are counted", set: duration(func(c *Config) *time.Duration { return &c.TransientWindow })},
 	{name: "loop-conversation-cap", def: []string{strconv.Itoa(loopguard.DefaultConversationCap)}, help: "messages from one external address into one conversation within 30 minutes, with no reply by a person in between, before further ones are held (ping-pong cap; 0: off)", set: limit(func(c *Config) *int { return &c.ConversationCap })},
 	{name: "loop-recipient-cap", def: []string{strconv.Itoa(loopguard.DefaultRecipientCap)}, help: "automatic emails deskmail sends to one external address per hour; further ones are not sent (loop cap; 0: off)", set: limit(func(c *Config) *int { return &c.RecipientCap })},
 	{name: "dkim-key", repeat: true, help: "PEM private key (RSA or Ed25519) to DKIM-sign outgoing email; repeat it to sign with each (an RSA and an Ed25519 key, RFC 8463); see deskmail dkim keygen", set: plainList(func(c *Config) *[]string { return &c.DKIMKeys })},

@@ -427,7 +427,8 @@ type outbound struct {
 // when the webhook is on, delivers the webhook jobs.
 func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, keyring *threading.Keyring, hook *webhook.Sender, dns mta.Resolver, log *slog.Logger) (*outbound, error) {
 	recipientCap := loopguard.RecipientCap{Cap: loopguard.Cap{Max: cfg.RecipientCap, Window: loopguard.DefaultRecipientWindow}}
-	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter, RecipientCap: recipientCap,
+	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter,
+		TransientSuppressAfter: cfg.TransientSuppressAfter, TransientWindow: cfg.TransientWindow, RecipientCap: recipientCap,
 		Backoff:     queue.Backoff{Base: cfg.RetryBase, Max: queue.DefaultBackoff.Max, Jitter: queue.DefaultBackoff.Jitter},
 		KindBackoff: map[queue.Kind]queue.Backoff{queue.KindWebhook: webhook.DefaultBackoff}}
 	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,
