@@ -174,6 +174,23 @@ func TestForgedSenderIsSentNothing(t *testing.T) {
 	}
 }
 
+// annOpens starts the daemon with client.test and evil.test passing SPF
+// from 127.0.0.1, and Ann (ann@client.test) opening a conversation with
+// the email id, copying cc ("" for none); it returns the conversation.
+func annOpens(t *testing.T, id, cc, subject string) (*inProcess, *smtpSink, string) {
+	t.Helper()
+	dns := startDNS(t)
+	dns.TXT("client.test", "v=spf1 ip4:127.0.0.1 -all")
+	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
+	p, sink := trustDaemon(t, dns)
+	header := []string{"From: Ann <ann@client.test>", "To: support@example.test", "Subject: " + subject}
+	if cc != "" {
+		header = append(header, "Cc: "+cc)
+	}
+	p.send(t, "ann@client.test", []string{"support@example.test"}, email(id, header, "I cannot log in."))
+	return p, sink, p.entry(t, id).Conversation
+}
+
 // TestStrangerByMessageIDIsNotAFollower is the attack of item 5: a
 // stranger who knows one of a customer's Message-IDs replies to it. The
 // reply is appended for the agents to see, but the stranger does not
@@ -183,16 +200,8 @@ func TestForgedSenderIsSentNothing(t *testing.T) {
 // display name, equal to the agent's, is marked external in the
 // customer's email.
 func TestStrangerByMessageIDIsNotAFollower(t *testing.T) {
-	dns := startDNS(t)
-	dns.TXT("client.test", "v=spf1 ip4:127.0.0.1 -all")
-	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
-	p, sink := trustDaemon(t, dns)
+	p, sink, conv := annOpens(t, "a1@client.test", `"Ada" <ada.support@evil.test>, bob@nospf.test`, "Password reset")
 	support := []string{"support@example.test"}
-
-	p.send(t, "ann@client.test", support, email("a1@client.test", []string{
-		"From: Ann <ann@client.test>", "To: support@example.test", `Cc: "Ada" <ada.support@evil.test>, bob@nospf.test`,
-		"Subject: Password reset"}, "I cannot log in."))
-	conv := p.entry(t, "a1@client.test").Conversation
 
 	for _, tc := range []struct{ from, header, id, why string }{
 		{"mallory@evil.test", "From: Mallory <mallory@evil.test>", "m1@evil.test", "does not follow it and was not a recipient"},
@@ -242,6 +251,29 @@ func TestStrangerByMessageIDIsNotAFollower(t *testing.T) {
 	}
 }
 
+// beaAndCal stores the customers Bea (at bea) and Cal (cal@nodmarc.test)
+// and the external conversation conv, "Card", that both and the agent
+// follow; it returns the conversation's subject tag.
+func beaAndCal(t *testing.T, p *inProcess, conv, bea string) (tag string) {
+	t.Helper()
+	p.update(t, func(tx *store.Tx) error {
+		for _, per := range []model.Person{
+			{ID: "bea", Kind: notify.KindCustomer, Name: "Bea", Emails: []string{bea}, Settings: notify.DefaultSettings()},
+			{ID: "cal", Kind: notify.KindCustomer, Name: "Cal", Emails: []string{"cal@nodmarc.test"}, Settings: notify.DefaultSettings()},
+		} {
+			if err := model.PutPerson(tx, per); err != nil {
+				return err
+			}
+		}
+		c := &model.Conversation{ID: conv, Kind: model.External, Subject: "Card",
+			Followers: []string{"bea", "cal", "u1"}, RootID: "root-" + conv + "@example.test", Created: time.Now()}
+		err := model.PutConversation(tx, c)
+		tag = c.Tag
+		return err
+	})
+	return tag
+}
+
 // TestDMARCRejectQuarantinesCustomers is the attack of item 6: Mallory's
 // envelope, From: Bea <bea@client.test>, client.test at DMARC p=reject.
 // Before, it was posted as Bea. Now it is quarantined (kept for
@@ -253,18 +285,7 @@ func TestDMARCRejectQuarantinesCustomers(t *testing.T) {
 	dns.TXT("_dmarc.client.test", "v=DMARC1; p=reject")
 	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
 	p, _ := trustDaemon(t, dns)
-	p.update(t, func(tx *store.Tx) error {
-		for _, per := range []model.Person{
-			{ID: "bea", Kind: notify.KindCustomer, Name: "Bea", Emails: []string{"bea@client.test"}, Settings: notify.DefaultSettings()},
-			{ID: "cal", Kind: notify.KindCustomer, Name: "Cal", Emails: []string{"cal@nodmarc.test"}, Settings: notify.DefaultSettings()},
-		} {
-			if err := model.PutPerson(tx, per); err != nil {
-				return err
-			}
-		}
-		return model.PutConversation(tx, &model.Conversation{ID: "c6", Kind: model.External, Subject: "Card",
-			Followers: []string{"bea", "cal", "u1"}, RootID: "root-c6@example.test", Created: time.Now()})
-	})
+	beaAndCal(t, p, "c6", "bea@client.test")
 	keys, err := threading.LoadOrCreateKeyring(p.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -312,24 +333,7 @@ func TestForgedCustomerByTagIsEmailedToNoCustomer(t *testing.T) {
 	dns := startDNS(t)
 	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
 	p, sink := trustDaemon(t, dns)
-	p.update(t, func(tx *store.Tx) error {
-		for _, per := range []model.Person{
-			{ID: "bea", Kind: notify.KindCustomer, Name: "Bea", Emails: []string{"bea@nodmarc.test"}, Settings: notify.DefaultSettings()},
-			{ID: "cal", Kind: notify.KindCustomer, Name: "Cal", Emails: []string{"cal@nodmarc.test"}, Settings: notify.DefaultSettings()},
-		} {
-			if err := model.PutPerson(tx, per); err != nil {
-				return err
-			}
-		}
-		return model.PutConversation(tx, &model.Conversation{ID: "c7", Kind: model.External, Subject: "Card",
-			Followers: []string{"bea", "cal", "u1"}, RootID: "root-c7@example.test", Created: time.Now()})
-	})
-	var tag string
-	p.update(t, func(tx *store.Tx) error {
-		c, err := model.GetConversation(tx, "c7")
-		tag = c.Tag
-		return err
-	})
+	tag := beaAndCal(t, p, "c7", "bea@nodmarc.test")
 
 	p.send(t, "mallory@evil.test", []string{"support@example.test"}, email("z1@evil.test", []string{"From: Bea <bea@nodmarc.test>",
 		"To: support@example.test", "Subject: Re: [#" + tag + "] Card"}, "New card portal: http://evil.test/card"))
@@ -376,15 +380,8 @@ func TestForgedCustomerByTagIsEmailedToNoCustomer(t *testing.T) {
 // outsider's too, she never follows the conversation, and neither Ann nor
 // she is emailed anything of hers; the agent's reply reaches Ann only.
 func TestOutsiderCannotNameItself(t *testing.T) {
-	dns := startDNS(t)
-	dns.TXT("client.test", "v=spf1 ip4:127.0.0.1 -all")
-	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
-	p, sink := trustDaemon(t, dns)
+	p, sink, conv := annOpens(t, "a1@client.test", "", "Password reset")
 	support := []string{"support@example.test"}
-
-	p.send(t, "ann@client.test", support, email("a1@client.test", []string{
-		"From: Ann <ann@client.test>", "To: support@example.test", "Subject: Password reset"}, "I cannot log in."))
-	conv := p.entry(t, "a1@client.test").Conversation
 
 	p.send(t, "mallory@evil.test", support, email("m1@evil.test", []string{
 		"From: Mallory <mallory@evil.test>", "To: support@example.test", "Cc: mallory@evil.test",
@@ -426,17 +423,9 @@ func TestOutsiderCannotNameItself(t *testing.T) {
 // invisible U+034F inside; their replies reach Ann marked external, with
 // their address, like a plain "Ada" would.
 func TestLookalikeStaffNameIsMarkedExternal(t *testing.T) {
-	dns := startDNS(t)
-	dns.TXT("client.test", "v=spf1 ip4:127.0.0.1 -all")
-	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
-	p, sink := trustDaemon(t, dns)
-	support := []string{"support@example.test"}
 	cyrillic, invisible := "=?utf-8?q?=D0=90da?= <ada2@evil.test>", "=?utf-8?q?A=CD=8Fda?= <ada3@evil.test>"
-
-	p.send(t, "ann@client.test", support, email("l1@client.test", []string{
-		"From: Ann <ann@client.test>", "To: support@example.test", "Cc: " + cyrillic + ", " + invisible,
-		"Subject: Refund"}, "Where is my refund?"))
-	conv := p.entry(t, "l1@client.test").Conversation
+	p, sink, conv := annOpens(t, "l1@client.test", cyrillic+", "+invisible, "Refund")
+	support := []string{"support@example.test"}
 	for i, from := range []string{cyrillic, invisible} {
 		id := []string{"l2@evil.test", "l3@evil.test"}[i]
 		addr := []string{"ada2@evil.test", "ada3@evil.test"}[i]
