@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/deskmail/deskmail/fetch"
 	"github.com/deskmail/deskmail/loopguard"
 )
 
@@ -100,6 +101,12 @@ type Config struct {
 	PipelineWorkers int
 	MaxPending      int
 	MaxPendingBytes int64
+
+	// Fetch are the IMAP mailboxes to read (--fetch URLs and [[fetch]]
+	// tables of the config file), checked.
+	Fetch       []*fetch.Mailbox
+	fetchURLs   []string
+	fetchTables []fetch.Settings
 }
 
 // option is one setting. Its name is the flag, the file key and (through
@@ -194,6 +201,7 @@ var options = []option{
 	{name: "dns-budget", def: []string{"10s"}, help: "time all the DNS lookups of one inbound email may take; then they count as temperror", set: duration(func(c *Config) *time.Duration { return &c.DNSBudget })},
 	{name: "pipeline-workers", def: []string{"32"}, help: "inbound emails processed at once (parse, sender checks) before their commit", set: integer(func(c *Config) *int { return &c.PipelineWorkers })},
 	{name: "max-pending", def: []string{"10000"}, help: "stored emails waiting to be processed past which new mail gets 451 4.3.2", set: integer(func(c *Config) *int { return &c.MaxPending })},
+	{name: "fetch", repeat: true, help: "an IMAP mailbox to fetch mail from: imaps://USER@HOST[:PORT]/MAILBOX, or imap://... with STARTTLS (repeatable; the password in the URL is for tests: use [[fetch]] tables in the config file with password_file or OAuth2, see docs/FETCH.md)", set: list(setFetchURLs)},
 	{name: "max-pending-bytes", def: []string{"2GiB"}, help: "bytes of stored emails waiting to be processed past which new mail gets 451 4.3.2", set: size(func(c *Config) *int64 { return &c.MaxPendingBytes })},
 }
 

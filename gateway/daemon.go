@@ -28,6 +28,7 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/console"
+	"github.com/deskmail/deskmail/fetch"
 	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/httplimit"
 	"github.com/deskmail/deskmail/inbound"
@@ -75,6 +76,8 @@ type Daemon struct {
 	Queue     *queue.Queue
 	Messaging *messaging.Service
 	outbound  *outbound
+	// Fetcher reads the IMAP mailboxes (nil: none configured).
+	Fetcher *fetch.Fetcher
 }
 
 // Options are what a test may swap in; the zero value is production.
@@ -232,6 +235,9 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	web, consoleAdmin, consoleInfo := d.webConsole(clk, ob, log.With("component", "console"))
+	if err := d.startFetch(ctx, recv, clk, api, consoleInfo); err != nil {
+		return nil, err
+	}
 	control := http.NewServeMux()
 	control.Handle("/v1/operators", consoleAdmin)
 	control.Handle("/v1/operators/", consoleAdmin)
@@ -295,8 +301,10 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	}
 	d.consoleListeners(consoleInfo)
 	ob.announce(log)
-	log.Info("deskmail ready", "data", cfg.Data, "store", db.Backend(), "domains", strings.Join(cfg.Domains, ","), "version", version.Get().Short())
+	// Ready before the line says so: a probe that follows the line (the
+	// e2e tests, an operator) must find /readyz 200.
 	d.ready.Store(true)
+	log.Info("deskmail ready", "data", cfg.Data, "store", db.Backend(), "domains", strings.Join(cfg.Domains, ","), "version", version.Get().Short())
 	return d, nil
 }
 

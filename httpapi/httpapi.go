@@ -60,6 +60,9 @@ type Server struct {
 	MaxMessageBytes int64
 	// Ready reports whether the daemon accepts mail (listeners up, store open).
 	Ready func() bool
+	// ReadyDetails, if set, adds to /readyz's answer (the IMAP mailboxes'
+	// states); a failing detail does not make the node unready.
+	ReadyDetails func() map[string]any
 
 	// Messaging posts messages, seen-acks and retractions; its Hub feeds
 	// the live notification streams.
@@ -142,7 +145,13 @@ func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting or stopping", "version": buildVersion})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "version": buildVersion})
+	body := map[string]any{"status": "ready", "version": buildVersion}
+	if s.ReadyDetails != nil {
+		for k, v := range s.ReadyDetails() {
+			body[k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // LogResponse is the body of GET /v1/log.

@@ -132,3 +132,15 @@ func PendingTotals(tx *store.Tx) (count, bytes int64, err error) {
 	})
 	return count, bytes, err
 }
+
+// PendingCount is the number of stored emails not yet processed, read in
+// a transaction of its own (load tools wait for it to reach 0).
+func PendingCount(db *store.DB) (int64, error) {
+	var n int64
+	err := db.View(func(tx *store.Tx) error {
+		var err error
+		n, _, err = PendingTotals(tx)
+		return err
+	})
+	return n, err
+}

@@ -60,6 +60,33 @@ func (r *Receiver) limits() Limits {
 // Errors are ErrTooLarge, ErrHeaderTooLarge, ErrNoRecipients, a read error
 // of data, or a *TempError.
 func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (Receipt, error) {
+	return r.ReceiveWith(ctx, env, data, With{})
+}
+
+// With is what a caller other than a protocol session adds to a Receive:
+// a note for the journal entry and writes of its own in the same commit.
+type With struct {
+	// Via says where the message came from, in the journal ("IMAP
+	// support: INBOX uid 42").
+	Via string
+	// Also, if set, runs in the transaction that stores the message (or
+	// finds it a duplicate: rc.Duplicate and rc.ID, the stored one's),
+	// so what it records is durable exactly when the message is; its
+	// error rolls the message back too. Like any store.Update function it
+	// may run more than once.
+	Also func(tx *store.Tx, rc Receipt) error
+	// Reads are keys Also reads (store.Reads), fetched with the batch,
+	// and other options of the commit (store.Queued).
+	Reads []store.UpdateOption
+	// Before, if set, is called right before the commit is queued (the
+	// message read, hashed and spooled): a caller storing several
+	// messages at once waits there for the previous one's store.Queued,
+	// so their commits keep its order and still share an fsync.
+	Before func()
+}
+
+// ReceiveWith is Receive with w's additions.
+func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader, w With) (Receipt, error) {
 	if len(env.Rcpts) == 0 {
 		return Receipt{}, ErrNoRecipients
 	}
@@ -149,19 +176,26 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 		}
 	}
 	rc := Receipt{ID: id, MessageID: h.messageID, Size: size}
+	if w.Before != nil {
+		w.Before()
+	}
 	commitStart := time.Now()
 	err = r.DB.Update(ctx, func(tx *store.Tx) error {
 		rc.Duplicate = false
 		if v := tx.Get(bucketDedupe, dkey); v != nil {
 			rc.Duplicate, rc.ID = true, string(v)
+			if w.Also != nil {
+				return w.Also(tx, rc)
+			}
 			return nil
 		}
+		rc.ID = id
 		e := &journal.Entry{
 			Time: now, Direction: journal.In, Status: journal.StatusReceived,
 			MessageID: h.messageID, StoredID: id,
 			EnvelopeFrom: env.MailFrom, EnvelopeTo: env.Rcpts,
 			From: h.from, Subject: h.subject, Size: size,
-			RemoteIP: env.RemoteIP, Proto: env.Proto,
+			RemoteIP: env.RemoteIP, Proto: env.Proto, Via: clip(w.Via),
 		}
 		if err := journal.Append(tx, e); err != nil {
 			return err
@@ -185,8 +219,14 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 		if err := tx.Put(bucketDedupe, dkey, []byte(id)); err != nil {
 			return err
 		}
-		return tx.Put(bucketDedupeTime, timeKey(now, dkey), nil)
-	}, append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1))...)
+		if err := tx.Put(bucketDedupeTime, timeKey(now, dkey), nil); err != nil {
+			return err
+		}
+		if w.Also != nil {
+			return w.Also(tx, rc)
+		}
+		return nil
+	}, append(append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1)), w.Reads...)...)
 	rc.CommitWait = time.Since(commitStart)
 	if err != nil {
 		if spool != nil {

@@ -255,12 +255,8 @@ func benchSend(addr string, o benchPipeOpts) (map[string]time.Time, time.Time, i
 func benchWait(db *store.DB, accepted map[string]time.Time, timeout time.Duration) (time.Time, []time.Duration, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		var n int64
-		if err := db.View(func(tx *store.Tx) error {
-			var err error
-			n, _, err = inbound.PendingTotals(tx)
-			return err
-		}); err != nil {
+		n, err := inbound.PendingCount(db)
+		if err != nil {
 			return time.Time{}, nil, err
 		}
 		if n == 0 {
