@@ -64,6 +64,9 @@ type Config struct {
 	FeedbackLoops    []string       // domains or addresses whose authenticated abuse reports may suppress
 	WebhookURL       string
 	WebhookSecret    string
+	// the web app's browsers (docs/WEBAPP.md)
+	CORSOrigins []string // origins whose pages may call the person-token routes; none by default
+	Demo        bool     // serve the demo messenger at /demo/
 	// outbound and hold queue
 	Hold          time.Duration
 	Outbound      string // capture, relay or mx
@@ -172,6 +175,8 @@ var options = []option{
 	{name: "feedback-loops", repeat: true, help: "domain or address of a mailbox provider's feedback loop: its abuse reports (ARF), authenticated, suppress the address complained about (repeatable; others are recorded, not acted on)", set: list(setFeedbackLoops)},
 	{name: "sender-mismatch", def: []string{"quarantine"}, help: "what to do with a reply whose sender fails the checks: quarantine or reject", set: oneOf([]string{"quarantine", "reject"}, func(c *Config) *string { return &c.SenderMismatch })},
 	{name: "webhook-url", help: "URL the web app is told of new inbound messages at (POST, JSON); off when empty", set: str(func(c *Config) *string { return &c.WebhookURL })},
+	{name: "cors-origins", repeat: true, help: "origin (https://app.example.com) whose pages may call the browser routes with a person token (repeatable; none by default)", set: list(setOrigins)},
+	{name: "demo", def: []string{"false"}, isBool: true, help: "serve the demo messenger at /demo/ (evaluation only)", set: boolean(func(c *Config) *bool { return &c.Demo })},
 	{name: "webhook-secret", help: "HMAC-SHA256 key of the webhook signature (default: generated into DATA/webhook-secret)", set: str(func(c *Config) *string { return &c.WebhookSecret })},
 	// outbound and hold queue
 	{name: "hold", def: []string{"60s"}, help: "how long a notification waits for a seen-ack before it is emailed", set: duration(func(c *Config) *time.Duration { return &c.Hold })},

@@ -59,6 +59,7 @@ type Server struct {
 	IPLimit, AccountLimit Limit
 
 	ipLimits, accountLimits *limiter
+	accountKeys             *accountKeys
 	verifying               chan struct{}
 	pages                   map[string]*template.Template
 }
@@ -114,6 +115,7 @@ func (s *Server) Handler() http.Handler {
 		s.AccountLimit = DefaultAccountLimit
 	}
 	s.ipLimits, s.accountLimits = newLimiter(s.IPLimit), newLimiter(s.AccountLimit)
+	s.accountKeys = newAccountKeys()
 	s.verifying = make(chan struct{}, MaxConcurrentLogins)
 	s.pages = parsePages()
 

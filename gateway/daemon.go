@@ -37,6 +37,7 @@ import (
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/mta"
+	"github.com/deskmail/deskmail/persontoken"
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
@@ -215,8 +216,13 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			stopStreams()
 		}
 	}()
+	ptSecret, err := intake.LoadOrCreateSecret(filepath.Join(cfg.Data, persontoken.SecretFile))
+	if err != nil {
+		return nil, fmt.Errorf("person token secret: %w", err)
+	}
 	known := recipients(cfg, thread) // what SMTP, LMTP and POST /v1/inbound accept
 	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Recipients: known, Token: token,
+		PersonTokens: &persontoken.Keyring{Secret: ptSecret, Clock: clk}, CORSOrigins: cfg.CORSOrigins,
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.isReady,
 		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db),
 		Center: &center.Service{DB: db, Clock: clk, Mailer: ob.worker.Composer.(*queue.Mailer), Messaging: msgs, Wake: ob.worker.Wake}}
@@ -263,7 +269,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			return nil, fmt.Errorf("http-addr: %w", err)
 		}
 		lim := httpLimits(cfg)
-		d.serveHTTP(httplimit.Listener(hl, lim), httplimit.Server(console.Beside(api.Handler(false), web), lim), "http")
+		d.serveHTTP(httplimit.Listener(hl, lim), httplimit.Server(withDemo(cfg.Demo, console.Beside(api.Handler(false), web), log), lim), "http")
 	}
 	for _, srv := range d.https {
 		srv.RegisterOnShutdown(stopStreams)

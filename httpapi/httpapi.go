@@ -17,7 +17,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -35,6 +34,7 @@ import (
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/messaging"
+	"github.com/deskmail/deskmail/persontoken"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/version"
 )
@@ -86,6 +86,12 @@ type Server struct {
 	// Center handles POST /v1/events (nil: 503).
 	Center *center.Service
 
+	// PersonTokens signs and checks person-scoped tokens (nil: none are
+	// minted or taken).
+	PersonTokens *persontoken.Keyring
+	// CORSOrigins may call the browser routes from their pages.
+	CORSOrigins []string
+
 	streams streamCounter
 }
 
@@ -94,19 +100,21 @@ type Server struct {
 func (s *Server) Handler(trusted bool) http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux, trusted)
-	return jsonFallback(mux)
+	if trusted {
+		return jsonFallback(mux)
+	}
+	return s.cors(jsonFallback(mux))
 }
 
-func (s *Server) routes(mux *http.ServeMux, trusted bool) {
+func (s *Server) routes(mux router, trusted bool) {
 	mux.HandleFunc("GET /healthz", s.health)
 	mux.HandleFunc("GET /livez", s.health)
 	mux.HandleFunc("GET /readyz", s.ready)
-	auth := func(h http.Handler) http.Handler {
-		if trusted {
-			return h
-		}
-		return s.requireToken(h)
-	}
+	// What a web app's developer and browser fetch: no token.
+	mux.HandleFunc("GET /v1/openapi.json", s.openAPI)
+	mux.HandleFunc("GET /v1/client.js", s.clientJS)
+	g := guard{s: s, trusted: trusted}
+	auth := g.api
 	mux.Handle("GET /metrics", auth(promhttp.Handler()))
 	mux.Handle("GET /v1/log", auth(http.HandlerFunc(s.getLog)))
 	mux.Handle("POST /v1/inbound", auth(http.HandlerFunc(s.postInbound)))
@@ -116,20 +124,8 @@ func (s *Server) routes(mux *http.ServeMux, trusted bool) {
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
-	s.messagingRoutes(mux, auth)
+	s.messagingRoutes(mux, g)
 	s.templateRoutes(mux, auth)
-}
-
-func (s *Server) requireToken(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || s.Token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="deskmail"`)
-			writeError(w, http.StatusUnauthorized, "", "missing or wrong bearer token")
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
