@@ -11,14 +11,13 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"mime"
-	"net/textproto"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/mailmsg"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -140,7 +139,7 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 		BodyHash: hex.EncodeToString(bodyHash.Sum(nil)),
 		Spooled:  spool != nil,
 	}
-	keys := OrderKeys(env, h.from, h.messageID, h.inReplyTo, h.references)
+	keys := OrderKeys(env, h.msg)
 	dkey := dedupeKey(h.messageID, bodyHash, headerSum[:], env.Rcpts)
 	if spool != nil {
 		if err := spool.Commit(id); err != nil {
@@ -250,29 +249,34 @@ func readHeaderBlock(br *bufio.Reader, buf *bytes.Buffer, max int) (int, error) 
 	}
 }
 
-type headerFields struct{ messageID, from, subject, inReplyTo, references string }
+type headerFields struct {
+	messageID, from, subject string
+	msg                      *mailmsg.Message
+}
 
-// parseHeader reads the few fields the journal shows. It is lenient: a
-// malformed header yields what could be read, never an error.
+// parseHeader reads the fields the journal shows, with the one parse of
+// the header (mailmsg): what every later step reads too. It never fails.
 func parseHeader(b []byte) headerFields {
-	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(b)))
-	mh, _ := tp.ReadMIMEHeader() // partial on error, which is fine
-	dec := mime.WordDecoder{}
-	decode := func(s string) string {
-		if d, err := dec.DecodeHeader(s); err == nil {
-			s = d
-		}
-		return clip(s)
-	}
+	msg := mailmsg.ParseHeader(b, mailmsg.Limits{MaxHeaderBytes: len(b) + 1})
 	return headerFields{
-		messageID: clip(mh.Get("Message-Id")),
-		from:      decode(mh.Get("From")),
-		subject:   decode(mh.Get("Subject")),
-		// Raw, not clipped: only the <...> identifiers are taken, bounded
-		// by OrderKeys; the header block itself is capped.
-		inReplyTo:  mh.Get("In-Reply-To"),
-		references: strings.Join(mh.Values("References"), " "),
+		messageID: clip(msg.Header.Get("message-id")),
+		from:      clip(FromText(msg)),
+		subject:   clip(msg.Subject),
+		msg:       msg,
 	}
+}
+
+// FromText is the From an operator is shown: the decoded From field, or
+// every From field when there are several (an ambiguous author must not
+// look like the first one alone).
+func FromText(msg *mailmsg.Message) string {
+	var vs []string
+	for _, f := range msg.Header {
+		if f.Name == "from" {
+			vs = append(vs, f.Value)
+		}
+	}
+	return strings.Join(vs, ", ")
 }
 
 // dedupeKey names a message for retry detection: the same Message-ID and

@@ -3,13 +3,12 @@ package intake
 import (
 	"bytes"
 	"fmt"
-	"net/mail"
 	"strings"
 
 	"github.com/jhillyerd/enmime/v2"
 
+	"github.com/deskmail/deskmail/mailmsg"
 	"github.com/deskmail/deskmail/model"
-	"github.com/deskmail/deskmail/threading"
 )
 
 // Limits on what threading reads from one email.
@@ -43,6 +42,7 @@ var emailParser = enmime.NewParser(
 type email struct {
 	From, FromName string // "" when From is missing or names several authors
 	To, Cc         []string
+	MessageID      string // its own, as every step reads it (mailmsg)
 	InReplyTo      []string
 	References     []string
 	Subject        string
@@ -50,9 +50,17 @@ type email struct {
 	Attachments    []model.Attachment
 }
 
-// parseEmail reads the parts of raw that threading needs. It fails only
-// when not even the header can be read.
-func parseEmail(raw []byte) (e email, err error) {
+// parseEmail parses raw once (mailmsg) and reads what threading needs.
+func parseEmail(raw []byte) (email, error) {
+	return emailOf(mailmsg.Parse(raw, mailmsg.Limits{}), raw)
+}
+
+// emailOf reads what threading needs from msg, the one parse of the
+// email: the author (never attributed when mailmsg found none or an
+// ambiguous one), recipients, the threading fields, the subject. The text
+// and the attachments are read from raw. It fails only when the body
+// cannot be read at all.
+func emailOf(msg *mailmsg.Message, raw []byte) (e email, err error) {
 	defer func() {
 		// A panic in a third-party parser on hostile input must cost one
 		// message its threading, not the daemon.
@@ -64,46 +72,27 @@ func parseEmail(raw []byte) (e email, err error) {
 	if err != nil {
 		return email{}, fmt.Errorf("parse email: %w", err)
 	}
-	// Addresses are parsed from the raw header (net/mail decodes RFC 2047
-	// words inside display names itself); decoding first would turn an
-	// encoded "Doe, John" into two addresses.
-	h := mail.Header(env.Root.Header)
 	// RFC 5322 section 3.6.2: From may list several authors; then no one
-	// of them is the author we could attribute to.
-	if as, err := h.AddressList("From"); err == nil && len(as) == 1 {
-		e.From, e.FromName = strings.ToLower(as[0].Address), as[0].Name
+	// of them is the author we could attribute to. Nor is anyone when two
+	// From fields (in any spelling) name two (mailmsg.Message.NoAuthor).
+	if msg.Author != nil {
+		e.From, e.FromName = msg.Author.Addr, msg.Author.Name
 	}
-	e.To = addresses(h, "To")
-	e.Cc = addresses(h, "Cc")
-	e.InReplyTo = capIDs(threading.ParseMessageIDs(h.Get("In-Reply-To")), maxIDs)
-	e.References = capIDs(threading.ParseMessageIDs(h.Get("References")), maxIDs-len(e.InReplyTo))
-	e.Subject = env.GetHeader("Subject")
+	e.To = addrs(msg.To)
+	e.Cc = addrs(msg.Cc)
+	e.MessageID, e.InReplyTo, e.References = msg.MessageID, msg.InReplyTo, msg.References
+	e.Subject = msg.Subject
 	e.Text = bodyText(env)
 	e.Attachments = attachments(env)
 	return e, nil
 }
 
-func addresses(h mail.Header, name string) []string {
-	as, _ := h.AddressList(name)
+func addrs(as []mailmsg.Address) []string {
 	var out []string
-	for i, a := range as {
-		if i == maxAddresses {
-			break
-		}
-		out = append(out, a.Address)
+	for _, a := range as {
+		out = append(out, a.Addr)
 	}
 	return out
-}
-
-// capIDs keeps the newest n IDs (References lists oldest first).
-func capIDs(ids []string, n int) []string {
-	if n < 0 {
-		n = 0
-	}
-	if len(ids) > n {
-		return ids[len(ids)-n:]
-	}
-	return ids
 }
 
 // bodyText is the new text of the reply (splitBody).

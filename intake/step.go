@@ -18,10 +18,17 @@ import (
 // InboundStep is the daemon's pipeline step: classify every stored
 // email, then thread and append the human ones (SPEC section 5: "classified
 // by the loop guard, then threaded, then stored as a message of its
-// conversation"). The message is read once; everything is written in one
-// commit together with the end of the email's processing, so a crash
-// leaves either all of it or none, and the re-run after a restart does it
-// once.
+// conversation"). The message is read once and parsed once (mailmsg):
+// the loop guard, the rate limit, threading, the sender check and the
+// DMARC alignment all read that one parse, so no two of them can read two
+// different authors. Everything is written in one commit together with
+// the end of the email's processing, so a crash leaves either all of it
+// or none, and the re-run after a restart does it once.
+//
+// A person's email whose author is ambiguous (two From fields in any
+// spelling, several mailboxes, a From that does not parse) is attributed
+// to no one: it is classified, kept, and marked for operators
+// (journal.Entry.Attention), never threaded.
 type InboundStep struct {
 	DB       *store.DB
 	Classify *Classifier
@@ -39,7 +46,8 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
-	v, classified := s.Classify.classify(m, raw)
+	msg := s.Classify.Guard.Parse(raw)
+	v, classified := s.Classify.classify(m, msg)
 	if v.Class == loopguard.Bounce && v.Bounce != nil && s.Queue != nil {
 		return Result{Apply: func(tx *store.Tx) error {
 			if err := classified(tx); err != nil {
@@ -48,10 +56,15 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 			return s.recordBounce(tx, m, *v.Bounce)
 		}}, nil
 	}
+	if v.Class == loopguard.Human && msg.Ambiguous() {
+		// Machines' mail (bounces, auto-replies) is attributed to no one
+		// anyway; a person's would be, so it waits for an operator.
+		return Result{Apply: keepForOperators(m, classified, msg.NoAuthor, "attributed to no one")}, nil
+	}
 	if v.Class != loopguard.Human || s.Thread == nil {
 		return Result{Apply: classified}, nil
 	}
-	job, err := s.Thread.prepare(ctx, m, raw)
+	job, err := s.Thread.prepare(ctx, m, msg, raw)
 	if err != nil {
 		// Classified but not threadable (a header no parser reads): keep
 		// the verdict and say so.
@@ -79,6 +92,20 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 		},
 		After: job.after,
 	}, nil
+}
+
+// keepForOperators records the verdict and marks the email for
+// operators with why; it is not acted on.
+func keepForOperators(m inbound.Meta, classified func(*store.Tx) error, why, what string) func(*store.Tx) error {
+	return func(tx *store.Tx) error {
+		if err := classified(tx); err != nil {
+			return err
+		}
+		return UpdateEntry(tx, m.JournalID, func(e *journal.Entry) {
+			e.NeedsAttention(why)
+			e.Action = "kept for operators, " + what + ": " + why
+		})
+	}
 }
 
 // authTemporary tells whether the checks could not conclude because of a

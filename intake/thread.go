@@ -13,6 +13,7 @@ import (
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
+	"github.com/deskmail/deskmail/mailmsg"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
@@ -61,8 +62,8 @@ type threadJob struct {
 }
 
 // prepare parses the email and runs the sender authentication.
-func (t *Threader) prepare(ctx context.Context, m inbound.Meta, raw []byte) (*threadJob, error) {
-	e, err := parseEmail(raw)
+func (t *Threader) prepare(ctx context.Context, m inbound.Meta, msg *mailmsg.Message, raw []byte) (*threadJob, error) {
+	e, err := emailOf(msg, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +71,7 @@ func (t *Threader) prepare(ctx context.Context, m inbound.Meta, raw []byte) (*th
 	j.auth = auth.Result{SPF: "none", DMARC: "none"}
 	if t.Auth != nil {
 		j.auth = t.Auth.Check(ctx, auth.Input{RemoteIP: m.Envelope.RemoteIP, Helo: m.Envelope.Helo,
-			MailFrom: m.Envelope.MailFrom, Raw: raw})
+			MailFrom: m.Envelope.MailFrom, Raw: raw, Message: msg})
 	}
 	return j, nil
 }
@@ -192,7 +193,7 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 	if d.Verdict == verdictOpen {
 		c := &model.Conversation{ID: store.NewID(j.now), Kind: model.External, Followers: []string{author},
 			Subject: clipSubject(threading.NormalizeSubject(threading.StripTag(j.email.Subject))),
-			RootID:  threading.CanonicalMessageID(j.m.MessageID)}
+			RootID:  j.email.MessageID}
 		if err := model.PutConversation(tx, c); err != nil {
 			return outcome{}, fmt.Errorf("open conversation: %w", err)
 		}
@@ -203,7 +204,7 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 	// long ago but appended now must not count as already seen). A re-run
 	// appends nothing: the email key above catches it.
 	msg := model.Message{ID: store.NewID(j.t.Clock.Now()), Conversation: conv, Author: author, Channel: model.ChannelEmail,
-		Text: j.email.Text, Original: j.m.ID, MessageID: threading.CanonicalMessageID(j.m.MessageID),
+		Text: j.email.Text, Original: j.m.ID, MessageID: j.email.MessageID,
 		Attachments: j.email.Attachments}
 	if strings.TrimSpace(msg.Text) == "" && len(msg.Attachments) == 0 {
 		msg.Text = "(empty email)"

@@ -44,7 +44,7 @@ func (p *Pipeline) start(c inbound.Candidate) *task {
 		// Stored before ordering keys were recorded: take them from the
 		// record (sender, Message-ID); its references are not known.
 		if m, err := inbound.Load(p.DB, c.ID); err == nil {
-			t.keys = inbound.OrderKeys(m.Envelope, m.From, m.MessageID, "", "")
+			t.keys = inbound.MetaOrderKeys(m)
 		}
 	}
 	p.mu.Lock()
