@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/deskmail/deskmail/auth"
+	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
+	"github.com/deskmail/deskmail/mailmsg"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
 	"github.com/deskmail/deskmail/queue"
@@ -34,6 +37,81 @@ type InboundStep struct {
 	Classify *Classifier
 	Thread   *Threader    // nil: classify only
 	Queue    *queue.Queue // nil: bounces are classified, not tied to outgoing email
+	// Budget bounds the reading of one email, the work before its DNS
+	// checks (parse, classification, text and attachments): past it the
+	// email is kept for operators as too complex and the worker moves on
+	// (default DefaultBudget). Clock times it (default clock.Real: the
+	// budget is of work done, not of the daemon's clock; tests set a fake).
+	Budget time.Duration
+	Clock  clock.Clock
+	// read replaces the reading of an email (a test seam; nil: read).
+	read func(m inbound.Meta, raw []byte) reading
+}
+
+// DefaultBudget is the time one email may take to be read. Reading is
+// linear in the size of the email and capped (mailmsg's limits): 40 MiB
+// are read in well under a second, so only an email that exploits a flaw
+// not yet known reaches it, and then it delays no other email by more.
+const DefaultBudget = 5 * time.Second
+
+// reading is the work done on an email before its DNS checks.
+type reading struct {
+	msg        *mailmsg.Message
+	v          loopguard.Verdict
+	classified func(*store.Tx) error // records the verdict
+	email      email                 // for threading: a person's email with one author, read to its end
+	panicked   any
+}
+
+// readEmail parses raw once and does with that parse all that needs no
+// DNS.
+func (s *InboundStep) readEmail(m inbound.Meta, raw []byte) reading {
+	msg := s.Classify.Guard.Parse(raw)
+	v, classified := s.Classify.classify(m, msg)
+	r := reading{msg: msg, v: v, classified: classified}
+	if v.Class == loopguard.Human && s.Thread != nil && !msg.Ambiguous() && msg.Cut == "" {
+		r.email = emailOf(msg)
+	}
+	return r
+}
+
+// readWithin reads the email within the budget; ok is false when the
+// budget ran out first (the reading goes on in the background and its
+// result is dropped).
+func (s *InboundStep) readWithin(m inbound.Meta, raw []byte) (r reading, ok bool) {
+	read := s.read
+	if read == nil {
+		read = s.readEmail
+	}
+	clk := s.Clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	done := make(chan reading, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- reading{panicked: p}
+			}
+		}()
+		done <- read(m, raw)
+	}()
+	select {
+	case r = <-done:
+		if r.panicked != nil {
+			panic(r.panicked) // in the worker, where the pipeline catches it
+		}
+		return r, true
+	case <-clk.After(s.budget()):
+		return reading{}, false
+	}
+}
+
+func (s *InboundStep) budget() time.Duration {
+	if s.Budget > 0 {
+		return s.Budget
+	}
+	return DefaultBudget
 }
 
 // Step processes one stored email.
@@ -46,8 +124,12 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
-	msg := s.Classify.Guard.Parse(raw)
-	v, classified := s.Classify.classify(m, msg)
+	r, ok := s.readWithin(m, raw)
+	if !ok {
+		why := fmt.Sprintf("too complex: not read within %s", s.budget())
+		return Result{Apply: keepForOperators(m, func(*store.Tx) error { return nil }, why, "not read")}, nil
+	}
+	msg, v, classified := r.msg, r.v, r.classified
 	if v.Class == loopguard.Bounce && v.Bounce != nil && s.Queue != nil {
 		return Result{Apply: func(tx *store.Tx) error {
 			if err := classified(tx); err != nil {
@@ -61,21 +143,15 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 		// anyway; a person's would be, so it waits for an operator.
 		return Result{Apply: keepForOperators(m, classified, msg.NoAuthor, "attributed to no one")}, nil
 	}
+	if v.Class == loopguard.Human && msg.Cut != "" {
+		// Past mailmsg's caps (MIME nesting, parts) the text may be
+		// anywhere: a person's email is not posted half read.
+		return Result{Apply: keepForOperators(m, classified, "too complex: "+msg.Cut, "not read to its end")}, nil
+	}
 	if v.Class != loopguard.Human || s.Thread == nil {
 		return Result{Apply: classified}, nil
 	}
-	job, err := s.Thread.prepare(ctx, m, msg, raw)
-	if err != nil {
-		// Classified but not threadable (a header no parser reads): keep
-		// the verdict and say so.
-		reason := err.Error()
-		return Result{Apply: func(tx *store.Tx) error {
-			if err := classified(tx); err != nil {
-				return err
-			}
-			return UpdateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = "dropped: " + reason })
-		}}, nil
-	}
+	job := s.Thread.prepare(ctx, m, msg, raw, r.email)
 	if authTemporary(job.auth) && s.claimsStaff(job.email.From) {
 		// Only agents and bots need authentication to be attributed; a
 		// DNS hiccup must not quarantine their reply for good. The email

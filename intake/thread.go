@@ -61,19 +61,15 @@ type threadJob struct {
 	outcome string // the metric label of the committed run
 }
 
-// prepare parses the email and runs the sender authentication.
-func (t *Threader) prepare(ctx context.Context, m inbound.Meta, msg *mailmsg.Message, raw []byte) (*threadJob, error) {
-	e, err := emailOf(msg, raw)
-	if err != nil {
-		return nil, err
-	}
+// prepare runs the sender authentication of the email read as e.
+func (t *Threader) prepare(ctx context.Context, m inbound.Meta, msg *mailmsg.Message, raw []byte, e email) *threadJob {
 	j := &threadJob{t: t, m: m, email: e, now: t.Clock.Now()}
 	j.auth = auth.Result{SPF: "none", DMARC: "none"}
 	if t.Auth != nil {
 		j.auth = t.Auth.Check(ctx, auth.Input{RemoteIP: m.Envelope.RemoteIP, Helo: m.Envelope.Helo,
 			MailFrom: m.Envelope.MailFrom, Raw: raw, Message: msg})
 	}
-	return j, nil
+	return j
 }
 
 // outcome is what the step did, for the journal.
