@@ -84,6 +84,7 @@ type Input struct {
 
 // Result is what the checks found.
 type Result struct {
+	From       string `json:"from,omitempty"` // the one From address the checks are about
 	FromDomain string `json:"from_domain,omitempty"`
 	SPF        string `json:"spf"` // pass, fail, softfail, neutral, none, temperror, permerror
 	SPFDomain  string `json:"spf_domain,omitempty"`
@@ -151,6 +152,9 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 	msg := in.Message
 	if msg == nil {
 		msg = mailmsg.ParseHeader(in.Raw, mailmsg.Limits{})
+	}
+	if msg.Author != nil {
+		res.From = msg.Author.Addr
 	}
 	res.FromDomain = FromDomain(msg)
 	// The three checks ask DNS independently, so they wait for it at the

@@ -21,30 +21,37 @@ import (
 
 // Config is the daemon's settings.
 type Config struct {
-	SMTPAddr        string
-	LMTPAddr        string
-	HTTPAddr        string
-	Data            string
-	Store           string // "" for the bbolt file in Data, or a postgres:// URL shared by several nodes
-	Domains         []string
-	Hostname        string
-	MaxMessageBytes int64
-	MaxHeaderBytes  int64
-	MaxRecipients   int
-	MaxLineBytes    int
-	ReadTimeout     time.Duration
-	WriteTimeout    time.Duration
-	SessionTimeout  time.Duration
-	MaxConns        int
-	MaxConnsPerIP   int
-	TLSCert         string
-	TLSKey          string
-	TLSSelfSigned   bool
-	APIToken        string
-	Retention       time.Duration
-	ShutdownTimeout time.Duration
-	LogLevel        string
-	LogFormat       string
+	SMTPAddr string
+	LMTPAddr string
+	HTTPAddr string
+	// limits of the HTTP listener (package httplimit)
+	HTTPReadHeaderTimeout time.Duration
+	HTTPReadTimeout       time.Duration
+	HTTPWriteTimeout      time.Duration
+	HTTPIdleTimeout       time.Duration
+	HTTPMaxConns          int
+	HTTPMaxConnsPerIP     int
+	Data                  string
+	Store                 string // "" for the bbolt file in Data, or a postgres:// URL shared by several nodes
+	Domains               []string
+	Hostname              string
+	MaxMessageBytes       int64
+	MaxHeaderBytes        int64
+	MaxRecipients         int
+	MaxLineBytes          int
+	ReadTimeout           time.Duration
+	WriteTimeout          time.Duration
+	SessionTimeout        time.Duration
+	MaxConns              int
+	MaxConnsPerIP         int
+	TLSCert               string
+	TLSKey                string
+	TLSSelfSigned         bool
+	APIToken              string
+	Retention             time.Duration
+	ShutdownTimeout       time.Duration
+	LogLevel              string
+	LogFormat             string
 
 	// threading and sender checks
 	SupportAddresses []string       // open a new external conversation; default support@ each domain
@@ -53,27 +60,31 @@ type Config struct {
 	ForwarderIPs     []netip.Prefix // forwarders whose Authentication-Results are read...
 	ForwarderIDs     []string       // ...when their authserv-id is one of these
 	SenderMismatch   string         // quarantine or reject
+	FeedbackLoops    []string       // domains or addresses whose authenticated abuse reports may suppress
 	WebhookURL       string
 	WebhookSecret    string
 	// outbound and hold queue
-	Hold             time.Duration
-	Outbound         string // capture, relay or mx
-	Relay            string
-	RelayUsername    string
-	RelayPassword    string
-	RelayInsecure    bool
-	MailFrom         string
-	MailFromName     string
-	OutboundDomain   string
-	MaxAge           time.Duration
-	RetryBase        time.Duration
-	QueueConcurrency int
-	DestConcurrency  int
-	SuppressAfter    int
-	ConversationCap  int // loop guard: inbound from one address per conversation per 30 min
-	RecipientCap     int // loop guard: automatic emails to one external address per hour
-	DKIMKey          string
-	DKIMSelector     string
+	Hold          time.Duration
+	Outbound      string // capture, relay or mx
+	Relay         string
+	RelayUsername string
+	RelayPassword string
+	RelayInsecure bool
+	// OutboundAllowPrivate lets --outbound mx connect to loopback,
+	// private, link-local and the daemon's own addresses.
+	OutboundAllowPrivate bool
+	MailFrom             string
+	MailFromName         string
+	OutboundDomain       string
+	MaxAge               time.Duration
+	RetryBase            time.Duration
+	QueueConcurrency     int
+	DestConcurrency      int
+	SuppressAfter        int
+	ConversationCap      int // loop guard: inbound from one address per conversation per 30 min
+	RecipientCap         int // loop guard: automatic emails to one external address per hour
+	DKIMKey              string
+	DKIMSelector         string
 
 	// sources says which layer set each setting that is not at its
 	// default ("flag --relay"), for errors about combinations.
@@ -112,6 +123,12 @@ var options = []option{
 	{name: "smtp-addr", def: []string{"127.0.0.1:2525"}, help: `SMTP listen address ("" or "off" disables)`, set: str(func(c *Config) *string { return &c.SMTPAddr })},
 	{name: "lmtp-addr", help: `LMTP listen address, host:port or unix:/path (off by default)`, set: str(func(c *Config) *string { return &c.LMTPAddr })},
 	{name: "http-addr", def: []string{"127.0.0.1:8025"}, help: `HTTP API listen address ("" or "off" disables)`, set: str(func(c *Config) *string { return &c.HTTPAddr })},
+	{name: "http-read-header-timeout", def: []string{"10s"}, help: "time an HTTP client has to send a request's header", set: duration(func(c *Config) *time.Duration { return &c.HTTPReadHeaderTimeout })},
+	{name: "http-read-timeout", def: []string{"60s"}, help: "time an HTTP client has to send a whole request, body included", set: duration(func(c *Config) *time.Duration { return &c.HTTPReadTimeout })},
+	{name: "http-write-timeout", def: []string{"60s"}, help: "time to write an HTTP answer (live streams: per event)", set: duration(func(c *Config) *time.Duration { return &c.HTTPWriteTimeout })},
+	{name: "http-idle-timeout", def: []string{"2m"}, help: "how long an idle HTTP keep-alive connection stays open", set: duration(func(c *Config) *time.Duration { return &c.HTTPIdleTimeout })},
+	{name: "http-max-connections", def: []string{"512"}, help: "open HTTP connections, all clients (more wait)", set: integer(func(c *Config) *int { return &c.HTTPMaxConns })},
+	{name: "http-max-connections-per-ip", def: []string{"64"}, help: "open HTTP connections from one IP address (IPv6: one /64); more are refused 503", set: integer(func(c *Config) *int { return &c.HTTPMaxConnsPerIP })},
 	{name: "data", def: []string{"./deskmail-data"}, help: "data folder (database, spool, secrets, control socket)", set: str(func(c *Config) *string { return &c.Data })},
 	{name: "domain", def: []string{"localhost"}, repeat: true, help: "a domain to accept mail for (repeatable; comma-separated in env)", set: list(setDomains)},
 	{name: "store", help: "shared database of several nodes: postgres://USER@HOST:PORT/DB?sslmode=... (default: the bbolt file in the data folder)", set: str(func(c *Config) *string { return &c.Store })},
@@ -140,6 +157,7 @@ var options = []option{
 	{name: "trusted-relay", repeat: true, help: "IP or CIDR whose mail counts as authenticated, e.g. your own MTA in front of deskmail (repeatable)", set: prefixes(func(c *Config) *[]netip.Prefix { return &c.TrustedRelays })},
 	{name: "forwarder-ip", repeat: true, help: "IP or CIDR of a forwarder (Gmail, Microsoft 365) whose Authentication-Results are trusted (repeatable)", set: prefixes(func(c *Config) *[]netip.Prefix { return &c.ForwarderIPs })},
 	{name: "forwarder-authserv-id", repeat: true, help: "authserv-id of a forwarder's Authentication-Results (e.g. mx.google.com) trusted from forwarder-ip (repeatable)", set: lowerList(func(c *Config) *[]string { return &c.ForwarderIDs })},
+	{name: "feedback-loops", repeat: true, help: "domain or address of a mailbox provider's feedback loop: its abuse reports (ARF), authenticated, suppress the address complained about (repeatable; others are recorded, not acted on)", set: list(setFeedbackLoops)},
 	{name: "sender-mismatch", def: []string{"quarantine"}, help: "what to do with a reply whose sender fails the checks: quarantine or reject", set: oneOf([]string{"quarantine", "reject"}, func(c *Config) *string { return &c.SenderMismatch })},
 	{name: "webhook-url", help: "URL the web app is told of new inbound messages at (POST, JSON); off when empty", set: str(func(c *Config) *string { return &c.WebhookURL })},
 	{name: "webhook-secret", help: "HMAC-SHA256 key of the webhook signature (default: generated into DATA/webhook-secret)", set: str(func(c *Config) *string { return &c.WebhookSecret })},
@@ -150,6 +168,7 @@ var options = []option{
 	{name: "relay-username", help: "AUTH PLAIN/LOGIN user at the relay (none: no AUTH)", set: str(func(c *Config) *string { return &c.RelayUsername })},
 	{name: "relay-password", help: "AUTH password at the relay (prefer DESKMAIL_RELAY_PASSWORD)", set: str(func(c *Config) *string { return &c.RelayPassword })},
 	{name: "relay-insecure", def: []string{"false"}, isBool: true, help: "talk to the relay without STARTTLS (loopback relays only)", set: boolean(func(c *Config) *bool { return &c.RelayInsecure })},
+	{name: "outbound-allow-private", def: []string{"false"}, isBool: true, help: "let --outbound mx deliver to loopback, private, link-local and the daemon's own addresses", set: boolean(func(c *Config) *bool { return &c.OutboundAllowPrivate })},
 	{name: "mail-from", help: "From address of outgoing email (default: notifications@ the outbound domain)", set: str(func(c *Config) *string { return &c.MailFrom })},
 	{name: "mail-from-name", def: []string{"Helpdesk"}, help: "display name of the From address", set: str(func(c *Config) *string { return &c.MailFromName })},
 	{name: "outbound-domain", help: "domain of outgoing Message-IDs and bounce+ID addresses (default: the first --domain); replies use reply-domain", set: str(func(c *Config) *string { return &c.OutboundDomain })},
@@ -199,6 +218,24 @@ func setAddresses(c *Config, v []string) error {
 			return fmt.Errorf("%q is not an email address", a)
 		}
 		c.SupportAddresses = append(c.SupportAddresses, a)
+	}
+	return nil
+}
+
+// setFeedbackLoops reads feedback-loops: each a domain (fbl.example.net)
+// or an address (fbl@example.net), lower case.
+func setFeedbackLoops(c *Config, v []string) error {
+	c.FeedbackLoops = nil
+	for _, s := range v {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "" {
+			continue
+		}
+		dom := s[strings.LastIndexByte(s, '@')+1:]
+		if dom == "" || strings.HasPrefix(s, "@") || strings.ContainsAny(s, " <>,;\"") || !strings.Contains(dom, ".") {
+			return fmt.Errorf("%q is neither a domain nor an email address", s)
+		}
+		c.FeedbackLoops = append(c.FeedbackLoops, s)
 	}
 	return nil
 }

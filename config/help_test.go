@@ -24,6 +24,7 @@ func TestHelpShowsTypes(t *testing.T) {
 		{"retention", "duration", "(default 72h0m0s)"},
 		{"tls-self-signed", "", ""},
 		{"relay-insecure", "", ""},
+		{"outbound-allow-private", "", ""},
 		{"smtp-addr", "string", `(default "127.0.0.1:2525")`},
 		{"domain", "strings", "(default localhost)"},
 		{"trusted-relay", "strings", ""},

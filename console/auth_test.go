@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,9 +203,13 @@ func TestViewersLookButDoNotChange(t *testing.T) {
 			t.Errorf("viewer POST %s: %s, want 403", p, r.Status)
 		}
 	}
-	// A preview changes nothing: viewers may.
-	if r, _ := f.post(c, "/templates/welcome/preview", url.Values{"csrf": {tok}, "subject": {"Hi"}, "text": {"t"}, "html": {"<p>h</p>"}}); r.StatusCode != http.StatusOK {
-		t.Errorf("viewer preview: %s", r.Status)
+	// A draft is code the daemon runs: viewers may not preview one
+	// (issue 21, item 4), and their page does not offer it.
+	if r, _ := f.post(c, "/templates/welcome/preview", url.Values{"csrf": {tok}, "subject": {"Hi"}, "text": {"t"}, "html": {"<p>h</p>"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer preview of a draft: %s, want 403", r.Status)
+	}
+	if _, body := f.get(c, "/templates/welcome"); strings.Contains(body, "data-preview") || !strings.Contains(body, `id="preview-html"`) {
+		t.Error("a viewer's template page offers the live preview of drafts, or lacks the saved version's preview")
 	}
 	f.update(func(tx *store.Tx) error {
 		if !templates.Enabled(tx, templates.Welcome) {
@@ -257,5 +262,56 @@ func TestFailedLoginsRateLimitedPerIPAndAccount(t *testing.T) {
 	}
 	if n != DefaultIPLimit.Burst+DefaultAccountLimit.Burst {
 		t.Errorf("%d failed logins journaled, want %d", n, DefaultIPLimit.Burst+DefaultAccountLimit.Burst)
+	}
+}
+
+// Issue 21, item 7: 25 simultaneous wrong logins for one account from one
+// address, over real HTTP, get the burst of 401s and then 429s: every
+// attempt is counted before its password is checked.
+func TestParallelWrongLoginsMeetTheLimit(t *testing.T) {
+	f := newFixture(t)
+	const n = 25
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resp, err := http.PostForm(f.srv.URL+"/login", url.Values{"user": {"alice"}, "password": {"wrong password"}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	want := min(DefaultIPLimit.Burst, DefaultAccountLimit.Burst)
+	if count[http.StatusUnauthorized] != want || count[http.StatusTooManyRequests] != n-want {
+		t.Errorf("answers %v: want %d times 401 and %d times 429", count, want, n-want)
+	}
+	// The right password is refused too until time refills the bucket.
+	if resp := f.login(f.client(), "alice", testPassword); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("right password after the burst: %s, want 429", resp.Status)
+	}
+}
+
+// A right password gives its token back: an operator who logs in often
+// is never limited.
+func TestSuccessfulLoginsSpendNothing(t *testing.T) {
+	f := newFixture(t)
+	for i := range 3 * DefaultIPLimit.Burst {
+		if resp := f.login(f.client(), "alice", testPassword); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login %d: %s", i+1, resp.Status)
+		}
 	}
 }

@@ -121,7 +121,7 @@ func (s *Server) saveAutomation(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "save the automation", err)
 		return
 	}
-	done(w, r, "/automations", "Automation "+id+" saved.")
+	done(w, r, "/automations", "automation-saved")
 }
 
 func (s *Server) switchAutomation(w http.ResponseWriter, r *http.Request) {
@@ -132,16 +132,16 @@ func (s *Server) switchAutomation(w http.ResponseWriter, r *http.Request) {
 		_, err := center.SetAutomationEnabled(tx, id, on, s.Clock.Now())
 		return err
 	})
-	s.automationDone(w, r, err, "Automation "+id+" is now "+what+".")
+	s.automationDone(w, r, err, "automation-"+what)
 }
 
 func (s *Server) deleteAutomation(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	err := s.change(r, "automation.delete", id, "", func(tx *store.Tx) error { return center.DeleteAutomation(tx, id) })
-	s.automationDone(w, r, err, "Automation "+id+" deleted.")
+	s.automationDone(w, r, err, "automation-deleted")
 }
 
-func (s *Server) automationDone(w http.ResponseWriter, r *http.Request, err error, msg string) {
+func (s *Server) automationDone(w http.ResponseWriter, r *http.Request, err error, flash string) {
 	switch {
 	case errors.Is(err, center.ErrBuiltin):
 		s.fail(w, r, http.StatusConflict, err.Error())
@@ -150,6 +150,6 @@ func (s *Server) automationDone(w http.ResponseWriter, r *http.Request, err erro
 	case err != nil:
 		s.internal(w, r, "change the automation", err)
 	default:
-		done(w, r, "/automations", msg)
+		done(w, r, "/automations", flash)
 	}
 }

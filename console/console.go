@@ -202,7 +202,7 @@ func (s *Server) lookup(id string) *visitor {
 // read is a page any operator may see.
 func (s *Server) read(h http.HandlerFunc) http.Handler { return s.withSession(h) }
 
-// post is a form any operator may send (logout, a preview): it needs the
+// post is a form any operator may send (logout): it needs the
 // CSRF token.
 func (s *Server) post(h http.HandlerFunc) http.Handler {
 	return s.withSession(func(w http.ResponseWriter, r *http.Request) {

@@ -9,8 +9,10 @@ import (
 
 // Failed logins are rate limited per client IP and per account name: a
 // guesser spread over many addresses still meets the account's limit,
-// and one address cannot lock every account out for long. Only failures
-// spend tokens, so an operator who types the password right gets in.
+// and one address cannot lock every account out for long. Every attempt
+// spends a token before its password is checked (atomically, so parallel
+// guesses count too); a right password gives it back, so only failures
+// cost in the end.
 //
 // The defaults: 5 failures at once, then one per 12 s per IP (300 an
 // hour); 5 at once, then one per 30 s per account (120 an hour).
@@ -40,30 +42,34 @@ func newLimiter(l Limit) *limiter {
 	return &limiter{limit: l, keys: map[string]*rate.Limiter{}}
 }
 
-// allowed tells whether key may try now (it has a token to lose).
-func (l *limiter) allowed(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	rl, ok := l.keys[key]
-	if !ok {
-		return len(l.keys) < MaxLimiterKeys || l.sweep(now)
-	}
-	return rl.TokensAt(now) >= 1
-}
-
-// failed spends one of key's tokens.
-func (l *limiter) failed(key string, now time.Time) {
+// take spends one of key's tokens before the password is checked, so
+// parallel guesses cannot all pass a check that no failure has spent
+// yet: false if key has none left (or the table is full). The attempt's
+// token comes back with refund when the password was right.
+func (l *limiter) take(key string, now time.Time) (*rate.Reservation, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rl, ok := l.keys[key]
 	if !ok {
 		if len(l.keys) >= MaxLimiterKeys && !l.sweep(now) {
-			return
+			return nil, false
 		}
 		rl = rate.NewLimiter(rate.Every(l.limit.Every), l.limit.Burst)
 		l.keys[key] = rl
 	}
-	rl.AllowN(now, 1)
+	r := rl.ReserveN(now, 1)
+	if !r.OK() || r.DelayFrom(now) > 0 {
+		r.CancelAt(now)
+		return nil, false
+	}
+	return r, true
+}
+
+// refund gives back the token of an attempt that succeeded.
+func refund(r *rate.Reservation, now time.Time) {
+	if r != nil {
+		r.CancelAt(now)
+	}
 }
 
 // sweep drops the keys whose bucket is full again; true if any room was made.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/operators"
 	"github.com/deskmail/deskmail/store"
@@ -56,7 +58,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "Give a user name and a password.")
 		return
 	}
-	if !s.ipLimits.allowed(ip, now) || !s.accountLimits.allowed(user, now) {
+	ipTry, ipOK := s.ipLimits.take(ip, now)
+	accountTry, accountOK := (*rate.Reservation)(nil), false
+	if ipOK {
+		accountTry, accountOK = s.accountLimits.take(user, now)
+	}
+	if !ipOK || !accountOK {
+		refund(ipTry, now)
 		s.Log.Warn("console login refused: too many failures", "user", user, "ip", ip)
 		w.Header().Set("Retry-After", strconv.Itoa(int(max(s.IPLimit.Every, s.AccountLimit.Every)/time.Second)))
 		again(http.StatusTooManyRequests, "Too many failed logins: wait a minute and try again.")
@@ -87,8 +95,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	ok := operators.Verify(op, found, password)
 	<-s.verifying
 	if !ok {
-		s.ipLimits.failed(ip, now)
-		s.accountLimits.failed(user, now)
 		s.Log.Warn("console login failed", "user", user, "ip", ip)
 		err := s.DB.Update(r.Context(), func(tx *store.Tx) error {
 			return auditAs(tx, user, now, "login.failed", user, "wrong user name or password", ip)
@@ -99,6 +105,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusUnauthorized, operators.ErrBadLogin.Error()+".")
 		return
 	}
+	refund(ipTry, now)
+	refund(accountTry, now)
 	var id string
 	var sess operators.Session
 	err := s.DB.Update(r.Context(), func(tx *store.Tx) error {

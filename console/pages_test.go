@@ -231,3 +231,51 @@ func TestLogMarksEmailsNeedingAttention(t *testing.T) {
 	_, body = f.get(c, "/log/"+kept)
 	contains(t, body, "Needs attention", "ambiguous author: 2 From fields")
 }
+
+// Issue 21, item 12: the success box shows a line chosen by key, never
+// text from the URL.
+func TestSuccessBoxShowsOnlyKnownLines(t *testing.T) {
+	f := newFixture(t)
+	c, tok := f.session("alice")
+	for _, p := range []string{"/log?done=Re-enter+your+password+at+https://evil.test", "/queue?done=%3Cb%3Ehi%3C/b%3E", "/templates?done=retried%20x"} {
+		_, body := f.get(c, p)
+		if strings.Contains(body, `class="flash"`) || strings.Contains(body, "evil.test") || strings.Contains(body, "Re-enter") {
+			t.Errorf("GET %s shows a success box or the URL's text", p)
+		}
+	}
+	r, _ := f.post(c, "/templates/welcome/switch", url.Values{"csrf": {tok}, "enabled": {"off"}})
+	loc := r.Header.Get("Location")
+	if r.StatusCode != http.StatusSeeOther || loc != "/templates?done=email-off" {
+		t.Fatalf("switch: %s to %q, want 303 to /templates?done=email-off", r.Status, loc)
+	}
+	if _, body := f.get(c, loc); !strings.Contains(body, `class="flash" role="status">✔ The email is now off.`) {
+		t.Errorf("GET %s does not show the line of its key", loc)
+	}
+}
+
+// Issue 21, item 4: the doubling template of the issue, previewed by an
+// admin through the real handler, is refused with its part and line, and
+// the console answers the next request.
+func TestDoublingDraftPreviewRefused(t *testing.T) {
+	f := newFixture(t)
+	c, tok := f.session("alice")
+	text := `{{$x := printf "%01000000d" 0}}` + strings.Repeat(`{{$x = printf "%s%s" $x $x}}`, 12) + `{{len $x}}`
+	r, body := f.post(c, "/templates/welcome/preview", url.Values{"csrf": {tok}, "subject": {"s"}, "text": {text}, "html": {"<p></p>"}})
+	var a previewAnswer
+	if err := json.Unmarshal([]byte(body), &a); err != nil || r.StatusCode != http.StatusUnprocessableEntity || a.Part != "text" || a.Line != 1 {
+		t.Fatalf("preview of the doubling draft: %s %+v %v", r.Status, a, err)
+	}
+	if r, _ := f.get(c, "/templates/welcome"); r.StatusCode != http.StatusOK {
+		t.Fatalf("the next page: %s", r.Status)
+	}
+}
+
+// Every key the handlers pass to done has its line.
+func TestEveryFlashKeyHasALine(t *testing.T) {
+	for _, key := range []string{"automation-saved", "automation-on", "automation-off", "automation-deleted", "retried", "cancelled",
+		"template-saved", "template-reset", "email-on", "email-off"} {
+		if flashes[key] == "" {
+			t.Errorf("no line for %q", key)
+		}
+	}
+}

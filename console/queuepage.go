@@ -59,13 +59,12 @@ func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) jobAction(action string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		var j queue.Job
 		err := s.change(r, "queue."+action, id, "", func(tx *store.Tx) error {
 			var err error
 			if action == "retry" {
-				j, err = s.Queue.Retry(tx, id)
+				_, err = s.Queue.Retry(tx, id)
 			} else {
-				j, err = s.Queue.Cancel(tx, id)
+				_, err = s.Queue.Cancel(tx, id)
 			}
 			return err
 		})
@@ -87,6 +86,6 @@ func (s *Server) jobAction(action string) http.HandlerFunc {
 		if r.PostFormValue("back") == "job" {
 			back = "/queue/" + id
 		}
-		done(w, r, back, "Job "+j.ID+" is now "+string(j.State)+".")
+		done(w, r, back, map[string]string{"retry": "retried", "cancel": "cancelled"}[action])
 	}
 }

@@ -105,7 +105,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 		p.Op, p.CSRF, p.Admin = v.Op, v.Session.CSRF, v.Op.Role == operators.RoleAdmin
 	}
 	if p.Flash == "" {
-		p.Flash = r.URL.Query().Get("done")
+		p.Flash = flashes[r.URL.Query().Get("done")]
 	}
 	p.Now, p.Version = s.Clock.Now(), buildVersion
 	t, ok := s.pages[name]
@@ -138,12 +138,33 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, e
 	s.fail(w, r, http.StatusInternalServerError, "Something went wrong while trying to "+what+"; the daemon's log says more.")
 }
 
-// done redirects after a change, with a line saying what happened (the
-// Post/Redirect/Get pattern: a reload does not send the form again).
-func done(w http.ResponseWriter, r *http.Request, to, msg string) {
+// flashes are the lines the success box may show, by the key in the
+// URL's done parameter: the URL chooses one, it never supplies the text
+// (a link with ?done=Re-enter+your+password+at+... shows nothing).
+var flashes = map[string]string{
+	"automation-saved":   "The automation is saved.",
+	"automation-on":      "The automation is now on.",
+	"automation-off":     "The automation is now off.",
+	"automation-deleted": "The automation is deleted.",
+	"retried":            "The job is queued again.",
+	"cancelled":          "The job is cancelled.",
+	"template-saved":     "Saved as a new version.",
+	"template-reset":     "Reset to the default.",
+	"email-on":           "The email is now on.",
+	"email-off":          "The email is now off.",
+}
+
+// done redirects after a change, with the key of a line in flashes
+// saying what happened (the Post/Redirect/Get pattern: a reload does not
+// send the form again).
+func done(w http.ResponseWriter, r *http.Request, to, key string) {
+	if _, ok := flashes[key]; !ok { // a key missing from flashes: no line, the change is done all the same
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return
+	}
 	sep := "?"
 	if strings.Contains(to, "?") {
 		sep = "&"
 	}
-	http.Redirect(w, r, to+sep+"done="+urlQuery(msg), http.StatusSeeOther)
+	http.Redirect(w, r, to+sep+"done="+key, http.StatusSeeOther)
 }

@@ -3,7 +3,6 @@ package console
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -16,7 +15,7 @@ func (s *Server) templateRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /templates", s.read(s.templatesPage))
 	mux.Handle("GET /templates/{name}", s.read(s.templatePage))
 	mux.Handle("POST /templates/{name}", s.write(s.saveTemplate))
-	mux.Handle("POST /templates/{name}/preview", s.post(s.previewTemplate))
+	mux.Handle("POST /templates/{name}/preview", s.write(s.previewTemplate))
 	mux.Handle("POST /templates/{name}/reset", s.write(s.resetTemplate))
 	mux.Handle("POST /templates/{name}/switch", s.write(s.switchTemplate))
 }
@@ -109,12 +108,10 @@ func formTemplate(r *http.Request) templates.Template {
 // the form, and the stored version is untouched.
 func (s *Server) saveTemplate(w http.ResponseWriter, r *http.Request) {
 	t := formTemplate(r)
-	var out templates.Template
 	err := templates.Validate(t)
 	if err == nil {
 		err = s.change(r, "template.save", t.Name, "", func(tx *store.Tx) error {
-			var err error
-			out, err = templates.Save(tx, t, s.Clock.Now())
+			_, err := templates.Save(tx, t, s.Clock.Now())
 			return err
 		})
 	}
@@ -136,7 +133,7 @@ func (s *Server) saveTemplate(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "save the template", err)
 		return
 	}
-	done(w, r, "/templates/"+url.PathEscape(t.Name), fmt.Sprintf("Saved as version %d.", out.Version))
+	done(w, r, "/templates/"+url.PathEscape(t.Name), "template-saved")
 }
 
 // previewAnswer is the JSON the live preview of console.js reads.
@@ -148,7 +145,9 @@ type previewAnswer struct {
 }
 
 // previewTemplate renders the draft in the form with the sample data;
-// nothing is stored, so viewers may preview too.
+// nothing is stored, but a draft is code the daemon runs, so only admins
+// (who may save it anyway) preview drafts; viewers see the saved
+// version's preview on the page.
 func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) {
 	t := formTemplate(r)
 	var a previewAnswer
@@ -175,10 +174,8 @@ func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) resetTemplate(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	var out templates.Template
 	err := s.change(r, "template.reset", name, "", func(tx *store.Tx) error {
-		var err error
-		out, err = templates.Reset(tx, name, s.Clock.Now())
+		_, err := templates.Reset(tx, name, s.Clock.Now())
 		return err
 	})
 	if errors.Is(err, templates.ErrNotFound) {
@@ -189,7 +186,7 @@ func (s *Server) resetTemplate(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "reset the template", err)
 		return
 	}
-	done(w, r, "/templates/"+url.PathEscape(name), fmt.Sprintf("Reset to the default (version %d).", out.Version))
+	done(w, r, "/templates/"+url.PathEscape(name), "template-reset")
 }
 
 // switchTemplate turns a system email on or off (password reset: never off).
@@ -215,5 +212,5 @@ func (s *Server) switchTemplate(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("back") == "template" {
 		back = "/templates/" + url.PathEscape(name)
 	}
-	done(w, r, back, fmt.Sprintf("The %s email is now %s.", name, what))
+	done(w, r, back, "email-"+what)
 }

@@ -257,7 +257,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	br.run("save it",
 		chromedp.Click(chromedp.CSS(`#template-form button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`p.flash`)))
-	if msg := br.text(`p.flash`); !strings.Contains(msg, "version 1") {
+	if msg := br.text(`p.flash`); !strings.Contains(msg, "Saved") {
 		t.Errorf("after saving: %q", msg)
 	}
 
@@ -289,6 +289,13 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`p.flash`)))
 	if msg := br.text(`p.flash`); !strings.Contains(msg, "queued") {
 		t.Errorf("after retry: %q", msg)
+	}
+	// The success box shows lines chosen by key, never text from a link
+	// (issue 21, item 12).
+	br.run("a link with its own success text", chromedp.Navigate(base+"/log?done=Re-enter+your+password+at+https://evil.test"),
+		chromedp.WaitVisible(chromedp.CSS("#log")))
+	if get(br, "look for a success box", chromedp.Evaluate[bool](`document.querySelector('p.flash') !== null || document.body.innerText.includes('evil.test')`)) {
+		t.Error("the console shows text from the URL in its success box")
 	}
 	if got := sink.wait(t, 1); got[0].to != "agent@example.test" {
 		t.Errorf("the retried email went to %s", got[0].to)

@@ -29,6 +29,7 @@ import (
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/console"
 	"github.com/deskmail/deskmail/httpapi"
+	"github.com/deskmail/deskmail/httplimit"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/journal"
@@ -169,7 +170,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	} else if n > 0 {
 		log.Info("moved waiting webhook events to the queue", "count", n)
 	}
-	step := &intake.InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
+	step := &intake.InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue,
+		Complaints: &intake.Complaints{Auth: thread.Auth, Keyring: thread.Keyring, FeedbackLoops: cfg.FeedbackLoops}}
 	pipe := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
 	if db.Shared() {
 		// Two nodes may share a hostname (or be given none): the node's
@@ -238,13 +240,17 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	control.Handle("/v1/inbound-state", inboundAdmin)
 	control.Handle("/v1/inbound-state/", inboundAdmin)
 	control.Handle("/", api.Handler(true))
-	d.serveHTTP(sl, control, "control")
+	// The control socket is its owner's (0600): the CLI's long commands
+	// get no write deadline there.
+	d.serveHTTP(sl, &http.Server{Handler: control, ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}, "control")
 	if cfg.HTTPAddr != "" {
 		hl, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return nil, fmt.Errorf("http-addr: %w", err)
 		}
-		d.serveHTTP(hl, console.Beside(api.Handler(false), web), "http")
+		lim := httpLimits(cfg)
+		d.serveHTTP(httplimit.Listener(hl, lim), httplimit.Server(console.Beside(api.Handler(false), web), lim), "http")
 	}
 	for _, srv := range d.https {
 		srv.RegisterOnShutdown(stopStreams)
@@ -315,9 +321,7 @@ func (d *Daemon) serveMTA(l net.Listener, proto string, serve func(net.Listener)
 	}()
 }
 
-func (d *Daemon) serveHTTP(l net.Listener, h http.Handler, name string) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+func (d *Daemon) serveHTTP(l net.Listener, srv *http.Server, name string) {
 	d.https = append(d.https, srv)
 	d.Addrs[name] = l.Addr().String()
 	d.log.Info("listening", "proto", name, "addr", l.Addr().String())
@@ -427,7 +431,7 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 			Password: cfg.RelayPassword, Insecure: cfg.RelayInsecure}
 		tr, ob.close, ob.where = r, r.Close, cfg.Relay
 	case "mx":
-		tr, ob.where = &mta.MX{Hostname: cfg.Hostname, Resolver: dns}, "MX lookup"
+		tr, ob.where = &mta.MX{Hostname: cfg.Hostname, Resolver: dns, AllowPrivate: cfg.OutboundAllowPrivate}, "MX lookup"
 	default:
 		dir := filepath.Join(cfg.Data, mta.CaptureDir)
 		tr, ob.where = &mta.Capture{Dir: dir}, dir

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deskmail/deskmail/httplimit"
 )
 
 // wait bounds every wait on the stream: a test never sleeps, it waits for
@@ -163,4 +166,28 @@ func (a *api) openStreams() int {
 	a.s.streams.mu.Lock()
 	defer a.s.streams.mu.Unlock()
 	return a.s.streams.total
+}
+
+// The live stream outlives the listener's read and write deadlines
+// (httplimit, issue 21 item 8): net/http lifts the read deadline once a
+// request without body is read, and sendEvent sets a write deadline per
+// event.
+func TestStreamOutlivesTheListenerDeadlines(t *testing.T) {
+	a := newMessagingAPI(t, func(s *Server) { s.StreamHeartbeat = 50 * time.Millisecond })
+	lim := httplimit.Limits{ReadHeaderTimeout: 150 * time.Millisecond, ReadTimeout: 150 * time.Millisecond, WriteTimeout: 150 * time.Millisecond}
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Config = httplimit.Server(a.s.Handler(false), lim)
+	ts.Listener = httplimit.Listener(ts.Listener, lim)
+	ts.Start()
+	t.Cleanup(ts.Close)
+	a.helpdesk()
+	b := *a
+	b.srv, b.client = ts, ts.Client()
+	c, resp := b.openStream("agent")
+	if c == nil {
+		t.Fatalf("stream: %s", resp.Status)
+	}
+	for range 10 { // 10 heartbeats: 500 ms, past both deadlines
+		c.until(t, ": heartbeat")
+	}
 }

@@ -98,3 +98,19 @@ func TestAutomationsOverHTTP(t *testing.T) {
 		t.Fatalf("deleted: %d", code)
 	}
 }
+
+// Issue 21, item 4: the doubling template of the issue, previewed as a
+// draft over the real HTTP server, is refused with its part and line
+// (it took 2.2 GB and 6 s at 9 doublings, and killed the daemon at 12),
+// and the server answers the next request.
+func TestDoublingDraftRefused(t *testing.T) {
+	a := newMessagingAPI(t)
+	text := `{{$x := printf "%01000000d" 0}}` + strings.Repeat(`{{$x = printf "%s%s" $x $x}}`, 12) + `{{len $x}}`
+	code, m := a.call("POST", "/v1/templates/welcome/preview", map[string]any{"subject": "s", "text": text, "html": "<p></p>"})
+	if code != 400 || m["field"] != "text" || m["line"] != 1.0 {
+		t.Fatalf("preview of the doubling draft: %d %v, want 400 naming text, line 1", code, m)
+	}
+	if code, _ := a.call("POST", "/v1/templates/welcome/preview", nil); code != 200 {
+		t.Fatalf("the next preview: %d", code)
+	}
+}

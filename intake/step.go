@@ -37,6 +37,9 @@ type InboundStep struct {
 	Classify *Classifier
 	Thread   *Threader    // nil: classify only
 	Queue    *queue.Queue // nil: bounces are classified, not tied to outgoing email
+	// Complaints decides which abuse reports may suppress (complaint.go);
+	// nil: none may, all are recorded.
+	Complaints *Complaints
 	// Budget bounds the reading of one email, the work before its DNS
 	// checks (parse, classification, text and attachments): past it the
 	// email is kept for operators as too complex and the worker moves on
@@ -131,9 +134,16 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 	}
 	msg, v, classified := r.msg, r.v, r.classified
 	if v.Class == loopguard.Bounce && v.Bounce != nil && s.Queue != nil {
+		src := s.Complaints.check(ctx, m, raw, *v.Bounce)
+		if err := s.Complaints.temporary(src); err != nil {
+			return Result{}, err
+		}
 		return Result{Apply: func(tx *store.Tx) error {
 			if err := classified(tx); err != nil {
 				return err
+			}
+			if v.Bounce.Format == "arf" {
+				return s.recordComplaint(tx, m, *v.Bounce, src)
 			}
 			return s.recordBounce(tx, m, *v.Bounce)
 		}}, nil
@@ -226,14 +236,10 @@ func (s *InboundStep) recordBounce(tx *store.Tx, m inbound.Meta, r loopguard.Bou
 	j, err := s.Queue.RecordBounce(tx, id, r)
 	action := ""
 	switch {
-	case errors.Is(err, queue.ErrNotFound) && r.Format == "arf":
-		action = "abuse report for no email of ours; nothing changed"
 	case errors.Is(err, queue.ErrNotFound):
 		action = "bounce for no email of ours; nothing changed"
 	case err != nil:
 		return err
-	case r.Format == "arf":
-		action = "abuse complaint (" + r.FeedbackType + ") recorded for outgoing email " + j.ID + ": " + j.To + " suppressed; no notification"
 	default:
 		action = "bounce recorded for outgoing email " + j.ID
 		if r.Recipient != "" {

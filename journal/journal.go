@@ -77,6 +77,9 @@ type Entry struct {
 	Conversation string `json:"conversation,omitempty"`
 	ThreadBy     string `json:"thread_by,omitempty"`
 	Auth         string `json:"auth,omitempty"`
+	// Unverified: the author's From failed authentication (no aligned
+	// SPF or DKIM pass); what it became is marked so too.
+	Unverified bool `json:"unverified,omitempty"`
 
 	// Outgoing emails (the hold queue): the queue job, the person it is
 	// for (and Conversation above), the messages it lists and, for

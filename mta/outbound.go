@@ -69,8 +69,8 @@ func isReply(err error) bool {
 // it (or a failed handshake) is an error; without, the email goes in
 // clear (opportunistic TLS, RFC 7435), on a second connection because
 // go-smtp only starts TLS on a fresh client.
-func dialSMTP(ctx context.Context, addr, hostname string, cfg *tls.Config, requireTLS bool, timeout time.Duration) (*smtp.Client, bool, error) {
-	conn, err := dialTimeout(ctx, addr, timeout)
+func dialSMTP(ctx context.Context, dial DialFunc, addr, hostname string, cfg *tls.Config, requireTLS bool, timeout time.Duration) (*smtp.Client, bool, error) {
+	conn, err := dialTimeout(ctx, dial, addr, timeout)
 	if err != nil {
 		return nil, false, err
 	}
@@ -87,13 +87,13 @@ func dialSMTP(ctx context.Context, addr, hostname string, cfg *tls.Config, requi
 	if requireTLS {
 		return nil, false, fmt.Errorf("STARTTLS: %w", err)
 	}
-	c, err = dialPlain(ctx, addr, hostname, timeout)
+	c, err = dialPlain(ctx, dial, addr, hostname, timeout)
 	return c, false, err
 }
 
 // dialPlain connects to addr and says EHLO, without TLS.
-func dialPlain(ctx context.Context, addr, hostname string, timeout time.Duration) (*smtp.Client, error) {
-	conn, err := dialTimeout(ctx, addr, timeout)
+func dialPlain(ctx context.Context, dial DialFunc, addr, hostname string, timeout time.Duration) (*smtp.Client, error) {
+	conn, err := dialTimeout(ctx, dial, addr, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -107,11 +107,18 @@ func dialPlain(ctx context.Context, addr, hostname string, timeout time.Duration
 	return c, nil
 }
 
-// dialTimeout dials addr with a deadline on the greeting, which go-smtp
-// reads before its own timeouts apply.
-func dialTimeout(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+// DialFunc opens a TCP connection (net.Dialer's DialContext is one).
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// dialTimeout dials addr (with dial; nil: a net.Dialer) with a deadline
+// on the greeting, which go-smtp reads before its own timeouts apply.
+func dialTimeout(ctx context.Context, dial DialFunc, addr string, timeout time.Duration) (net.Conn, error) {
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

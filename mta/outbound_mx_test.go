@@ -29,6 +29,14 @@ func (f fakeResolver) LookupMX(_ context.Context, name string) ([]*net.MX, error
 	return mxs, nil
 }
 
+// LookupIPAddr answers names that are addresses ("127.0.0.2").
+func (f fakeResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	if ip := net.ParseIP(host); ip != nil {
+		return []net.IPAddr{{IP: ip}}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
 func TestMXTriesHostsInOrderWithSTARTTLS(t *testing.T) {
 	s := newSink(t, true)
 	_, port, _ := net.SplitHostPort(s.addr)
@@ -36,7 +44,7 @@ func TestMXTriesHostsInOrderWithSTARTTLS(t *testing.T) {
 	if err == nil {
 		dead.Close() // a host that refuses connections on the port
 	}
-	m := &MX{Hostname: "deskmail.test", Port: port, Resolver: fakeResolver{
+	m := &MX{Hostname: "deskmail.test", Port: port, AllowPrivate: true, Resolver: fakeResolver{
 		"client.test": {{Host: "127.0.0.2.", Pref: 10}, {Host: "127.0.0.1.", Pref: 20}},
 		"null.test":   {{Host: ".", Pref: 0}},
 	}}

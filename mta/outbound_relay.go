@@ -112,9 +112,9 @@ func (r *Relay) dial(ctx context.Context) (*smtp.Client, bool, error) {
 	var c *smtp.Client
 	var err error
 	if r.Insecure {
-		c, err = dialPlain(ctx, r.Addr, r.Hostname, r.timeout())
+		c, err = dialPlain(ctx, nil, r.Addr, r.Hostname, r.timeout())
 	} else {
-		c, _, err = dialSMTP(ctx, r.Addr, r.Hostname, cfg, true, r.timeout())
+		c, _, err = dialSMTP(ctx, nil, r.Addr, r.Hostname, cfg, true, r.timeout())
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("relay %s: %w", r.Addr, err)

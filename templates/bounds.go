@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"text/template/parse"
@@ -11,7 +12,9 @@ import (
 // nothing is not: a range over anything but the data ({{range 1000000000000}},
 // or over a variable that may hold a number), and {{define}}/{{template}},
 // whose recursion grows exponentially inside a range. Ranging over the
-// data is bounded by the data.
+// data is bounded by the data, and ranges nest at most MaxRangeDepth
+// deep, so a loop that writes nothing and calls no function (which would
+// not see the deadline) is bounded by the data's length squared.
 func checkBounds(part string, trees map[string]*parse.Tree, main string) error {
 	for name, tr := range trees {
 		if name != main && tr != nil && tr.Root != nil && len(tr.Root.Nodes) > 0 {
@@ -22,17 +25,17 @@ func checkBounds(part string, trees map[string]*parse.Tree, main string) error {
 	if tr == nil || tr.Root == nil {
 		return nil
 	}
-	return walk(part, tr, tr.Root)
+	return walk(part, tr, tr.Root, 0)
 }
 
-func walk(part string, tr *parse.Tree, n parse.Node) error {
+func walk(part string, tr *parse.Tree, n parse.Node, ranges int) error {
 	switch n := n.(type) {
 	case *parse.ListNode:
 		if n == nil {
 			return nil
 		}
 		for _, c := range n.Nodes {
-			if err := walk(part, tr, c); err != nil {
+			if err := walk(part, tr, c, ranges); err != nil {
 				return err
 			}
 		}
@@ -42,21 +45,24 @@ func walk(part string, tr *parse.Tree, n parse.Node) error {
 		if !rangesOverData(n.Pipe) {
 			return &Error{Part: part, Line: line(tr, n), Msg: "range only over the data (such as .Messages)"}
 		}
-		return walkBranch(part, tr, &n.BranchNode)
+		if ranges >= MaxRangeDepth {
+			return &Error{Part: part, Line: line(tr, n), Msg: fmt.Sprintf("ranges nest at most %d deep", MaxRangeDepth)}
+		}
+		return walkBranch(part, tr, &n.BranchNode, ranges+1)
 	case *parse.IfNode:
-		return walkBranch(part, tr, &n.BranchNode)
+		return walkBranch(part, tr, &n.BranchNode, ranges)
 	case *parse.WithNode:
-		return walkBranch(part, tr, &n.BranchNode)
+		return walkBranch(part, tr, &n.BranchNode, ranges)
 	}
 	return nil
 }
 
-func walkBranch(part string, tr *parse.Tree, b *parse.BranchNode) error {
-	if err := walk(part, tr, b.List); err != nil {
+func walkBranch(part string, tr *parse.Tree, b *parse.BranchNode, ranges int) error {
+	if err := walk(part, tr, b.List, ranges); err != nil {
 		return err
 	}
 	if b.ElseList != nil {
-		return walk(part, tr, b.ElseList)
+		return walk(part, tr, b.ElseList, ranges)
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ type parsed struct {
 	html          *htmltemplate.Template
 }
 
-func compile(t Template) (parsed, error) {
+func compile(t Template, b *budget) (parsed, error) {
 	var p parsed
 	for _, part := range []struct{ name, src string }{{"subject", t.Subject}, {"text", t.Text}, {"html", t.HTML}} {
 		if len(part.src) > MaxPartBytes {
@@ -90,13 +90,14 @@ func compile(t Template) (parsed, error) {
 		return p, &Error{Part: "subject", Msg: "required"}
 	}
 	var err error
-	if p.subject, err = texttemplate.New("subject").Option("missingkey=error").Parse(t.Subject); err != nil {
+	funcs := b.funcs()
+	if p.subject, err = texttemplate.New("subject").Option("missingkey=error").Funcs(funcs).Parse(t.Subject); err != nil {
 		return p, partError("subject", err)
 	}
-	if p.text, err = texttemplate.New("text").Option("missingkey=error").Parse(t.Text); err != nil {
+	if p.text, err = texttemplate.New("text").Option("missingkey=error").Funcs(funcs).Parse(t.Text); err != nil {
 		return p, partError("text", err)
 	}
-	if p.html, err = htmltemplate.New("html").Option("missingkey=error").Parse(t.HTML); err != nil {
+	if p.html, err = htmltemplate.New("html").Option("missingkey=error").Funcs(htmltemplate.FuncMap(funcs)).Parse(t.HTML); err != nil {
 		return p, partError("html", err)
 	}
 	for _, c := range []struct {
@@ -125,9 +126,12 @@ func trees(ts []*texttemplate.Template) map[string]*parse.Tree {
 	return m
 }
 
-// limitedBuffer stops a template that writes without end (a range over
-// itself through {{template}}) at MaxRenderedBytes.
-type limitedBuffer struct{ bytes.Buffer }
+// limitedBuffer stops a template that writes without end at
+// MaxRenderedBytes, or past the render's deadline.
+type limitedBuffer struct {
+	bytes.Buffer
+	b *budget
+}
 
 var errTooLarge = errors.New("renders to more than 1 MiB")
 
@@ -135,17 +139,24 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 	if b.Len()+len(p) > MaxRenderedBytes {
 		return 0, errTooLarge
 	}
+	if err := b.b.alive(); err != nil {
+		return 0, err
+	}
 	return b.Buffer.Write(p)
 }
 
-// Render renders t with d. The subject is one line: line breaks become
-// spaces.
+// Render renders t with d, bounded in memory and time (budget.go). The
+// subject is one line: line breaks become spaces.
 func Render(t Template, d Data) (Rendered, error) {
-	p, err := compile(t)
+	return render(t, d, newBudget(time.Now))
+}
+
+func render(t Template, d Data, b *budget) (Rendered, error) {
+	p, err := compile(t, b)
 	if err != nil {
 		return Rendered{}, err
 	}
-	var sb, tb, hb limitedBuffer
+	sb, tb, hb := limitedBuffer{b: b}, limitedBuffer{b: b}, limitedBuffer{b: b}
 	if err := p.subject.Execute(&sb, d); err != nil {
 		return Rendered{}, partError("subject", err)
 	}

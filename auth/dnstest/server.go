@@ -1,6 +1,6 @@
 // Package dnstest is a real DNS server on 127.0.0.1 (UDP and TCP, through
 // github.com/miekg/dns) for tests and the pipeline benchmark: it answers
-// the TXT and MX records it is given, NXDOMAIN with an SOA for every other name,
+// the TXT, MX, A and AAAA records it is given, NXDOMAIN with an SOA for every other name,
 // after a chosen delay, and can hold the queries for chosen names until
 // released (a resolver that never answers, until it does).
 package dnstest
@@ -23,6 +23,7 @@ type Server struct {
 	delay    time.Duration
 	txt      map[string][]string
 	mx       map[string][]*dns.MX
+	addrs    map[string][]net.IP
 	hold     func(name string) bool
 	release  chan struct{}
 	queries  map[string]int
@@ -35,7 +36,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Addr: pc.LocalAddr().String(), txt: map[string][]string{}, mx: map[string][]*dns.MX{}, queries: map[string]int{},
+	s := &Server{Addr: pc.LocalAddr().String(), txt: map[string][]string{}, mx: map[string][]*dns.MX{}, addrs: map[string][]net.IP{}, queries: map[string]int{},
 		release: make(chan struct{}), ttl: 300}
 	s.udp = &dns.Server{PacketConn: pc, Handler: s}
 	s.tcp = &dns.Server{Listener: l, Handler: s}
@@ -105,6 +106,16 @@ func (s *Server) MX(name, host string, pref uint16) {
 	s.mu.Unlock()
 }
 
+// IP publishes A (IPv4) and AAAA (IPv6) records for name.
+func (s *Server) IP(name string, ips ...string) {
+	s.mu.Lock()
+	n := dns.Fqdn(strings.ToLower(name))
+	for _, ip := range ips {
+		s.addrs[n] = append(s.addrs[n], net.ParseIP(ip))
+	}
+	s.mu.Unlock()
+}
+
 // Hold makes the queries for names that match wait until Release.
 func (s *Server) Hold(match func(name string) bool) {
 	s.mu.Lock()
@@ -159,7 +170,8 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	s.mu.Lock()
 	txt, ok := s.txt[name] // as published now, after any hold
 	mxs, hasMX := s.mx[name]
-	ok = ok || hasMX
+	ips, hasIP := s.addrs[name]
+	ok = ok || hasMX || hasIP
 	ttl := s.ttl
 	s.mu.Unlock()
 	m := new(dns.Msg)
@@ -175,6 +187,19 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			rr := *mx
 			rr.Hdr.Name, rr.Hdr.Ttl = q.Name, ttl
 			m.Answer = append(m.Answer, &rr)
+		}
+	case hasIP && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA):
+		hdr := dns.RR_Header{Name: q.Name, Rrtype: q.Qtype, Class: dns.ClassINET, Ttl: ttl}
+		for _, ip := range ips {
+			switch {
+			case q.Qtype == dns.TypeA && ip.To4() != nil:
+				m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: ip.To4()})
+			case q.Qtype == dns.TypeAAAA && ip.To4() == nil:
+				m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr, AAAA: ip})
+			}
+		}
+		if len(m.Answer) == 0 {
+			m.Ns = append(m.Ns, soa(q.Name, ttl))
 		}
 	case ok:
 		m.Ns = append(m.Ns, soa(q.Name, ttl)) // the name exists, without this type

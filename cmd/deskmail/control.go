@@ -94,7 +94,7 @@ func dataSubcommand(parent *cobra.Command, asJSON *bool, use, short string, args
 			return err
 		}
 		cliStore = cfg.Store
-		return run(c.OutOrStdout(), cfg.Data, args)
+		return run(plainOut(c.OutOrStdout()), cfg.Data, args)
 	}
 	parent.AddCommand(c)
 	return c

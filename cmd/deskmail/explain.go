@@ -117,7 +117,7 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 				body, _ := intake.ExplainBody(raw)
 				return writeVerdictJSON(cmd.OutOrStdout(), v, thread, body)
 			}
-			return writeVerdictText(cmd.OutOrStdout(), v, thread)
+			return writeVerdictText(plainOut(cmd.OutOrStdout()), v, thread)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")

@@ -68,7 +68,7 @@ func newLogCmd() *cobra.Command {
 		if o.hours <= 0 {
 			return fmt.Errorf("--hours: must be positive")
 		}
-		return runLog(cmd.OutOrStdout(), cfg.Data, o)
+		return runLog(plainOut(cmd.OutOrStdout()), cfg.Data, o)
 	}
 	return cmd
 }
@@ -170,7 +170,7 @@ func newLogPrinter(w io.Writer, asJSON bool) *logPrinter { return &logPrinter{w:
 
 func (p *logPrinter) print(entries []journal.Entry) {
 	if p.asJSON {
-		enc := json.NewEncoder(p.w)
+		enc := json.NewEncoder(jsonOut(p.w))
 		for i := range entries {
 			_ = enc.Encode(&entries[i])
 		}
@@ -190,6 +190,9 @@ func (p *logPrinter) print(entries []journal.Entry) {
 		if e.Action != "" {
 			detail = strings.TrimSpace(e.Action + " " + detail)
 		}
+		if e.Unverified {
+			detail = "UNVERIFIED sender; " + detail
+		}
 		if len(e.Reasons) > 0 {
 			detail = strings.TrimSpace(detail + " (" + strings.Join(e.Reasons, "; ") + ")")
 		}
@@ -207,7 +210,9 @@ func (p *logPrinter) print(entries []journal.Entry) {
 	tw.Flush()
 }
 
+// short is s cut to n characters (its control characters escaped; "-" when empty).
 func short(s string, n int) string {
+	s = cell(s)
 	r := []rune(s)
 	if len(r) > n {
 		return string(r[:n-1]) + "…"
@@ -222,5 +227,5 @@ func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return cell(s)
 }

@@ -168,7 +168,7 @@ func printJSON(w io.Writer, err error, v any) error {
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(jsonOut(w))
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
@@ -187,5 +187,5 @@ func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return cell(s)
 }

@@ -68,7 +68,7 @@ func newWhyCmd() *cobra.Command {
 		if asJSON {
 			return printJSON(c.OutOrStdout(), nil, st)
 		}
-		return printStory(c.OutOrStdout(), st)
+		return printStory(plainOut(c.OutOrStdout()), st)
 	}
 	return c
 }

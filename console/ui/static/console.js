@@ -37,7 +37,7 @@ function setupLive() {
 // template that does not parse shows its part and line instead.
 function setupPreview() {
   var form = document.getElementById("template-form");
-  if (!form) return;
+  if (!form || !form.dataset.preview) return; // drafts are previewed by admins only
   var err = document.getElementById("preview-error");
   var subject = document.getElementById("preview-subject");
   var frame = document.getElementById("preview-html");
