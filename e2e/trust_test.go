@@ -229,8 +229,7 @@ func TestStrangerByMessageIDIsNotAFollower(t *testing.T) {
 	if n := strings.Count(toAnn, "--- Ada,"); n != 1 {
 		t.Errorf("%d messages shown as the agent Ada, want 1 (the agent's):\n%s", n, toAnn)
 	}
-	var ms []model.Message
-	ms = p.messages(t, conv)
+	ms := p.messages(t, conv)
 	var outsiders int
 	for _, m := range ms {
 		if m.Outsider {

@@ -233,12 +233,11 @@ func readHeader(raw []byte, max int) (header, []byte, []string) {
 	return fromFields(h), body, notes
 }
 
-func cutLine(b []byte) (line, rest []byte)           { return mailmsg.CutLine(b) }
-func addrSpec(v string) string                       { return mailmsg.AddrSpec(v) }
-func displayName(v string) string                    { return mailmsg.DisplayName(v) }
-func localPart(addr string) string                   { return mailmsg.LocalPart(addr) }
-func mediaType(v string) (string, map[string]string) { return mailmsg.MediaType(v) }
-func toUTF8(charset string, b []byte) string         { return mailmsg.ToUTF8(charset, b) }
+func cutLine(b []byte) (line, rest []byte)   { return mailmsg.CutLine(b) }
+func addrSpec(v string) string               { return mailmsg.AddrSpec(v) }
+func displayName(v string) string            { return mailmsg.DisplayName(v) }
+func localPart(addr string) string           { return mailmsg.LocalPart(addr) }
+func toUTF8(charset string, b []byte) string { return mailmsg.ToUTF8(charset, b) }
 
 // maxWordsInput caps how much of an unstructured field (Subject) is
 // decoded: a subject that decides anything starts with its decisive words,

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrClosed is returned by Update after Close.
@@ -124,7 +125,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		NoFreelistSync:  true,
 		InitialMmapSize: 64 << 20,
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
 	if err != nil {
@@ -482,7 +483,7 @@ func run(fn func(*Tx) error, tx *Tx) (err error) {
 func Compact(dir string) (before, after int64, err error) {
 	path := filepath.Join(dir, DBFile)
 	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return 0, 0, fmt.Errorf("open %s: %w (stop the daemon first)", path, ErrLocked)
 	}
 	if err != nil {

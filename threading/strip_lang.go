@@ -34,9 +34,7 @@ var replyVerbs = []string{
 	"のメッセージ", "のメール", "書きました", "작성", "님이 작성", "napisana przez", "đã viết",
 }
 
-// attributionStarts begin the attributions that name the date first; an
-// attribution starting so may cut a reply even when no quote follows
-// (see strongAttribution).
+// attributionStarts begin the attributions that name the date first.
 var attributionStarts = []string{
 	"on ", "at ", "am ", "le ", "el ", "em ", "no dia ", "a ", "il ", "in data ", "op ",
 	"den ", "dnia ", "w dniu ", "dne ", "wiadomość napisana przez ", "в ", "у ", "пн", "вт", "ср", "чт", "пт", "сб", "нд", "вс",

@@ -237,7 +237,7 @@ func isAttribution(s string) bool {
 		}
 		return hasYear(body) && strings.Contains(body, "@") && (strings.HasSuffix(body, ">") || strings.HasSuffix(body, ")") || strings.HasSuffix(body, "]"))
 	}
-	end := strings.TrimSpace(strings.TrimRight(body, " (a)(а)."))
+	end := trimGenderSuffix(body)
 	if verbAt(end, len(end)) {
 		// Without a colon ("On ..., X <x@y> wrote"): a start word or an
 		// address as well, and the length of a date and a name.
@@ -372,12 +372,21 @@ func nameWrote(trimmed string) bool {
 var notNames = []string{"as", "i", "you", "we", "he", "she", "they", "it", "someone", "somebody",
 	"like", "what", "who", "wie", "ich", "er", "sie", "comme", "je", "il", "elle", "como", "yo", "zoals", "ik"}
 
-// strongAttribution: the attribution at lines[i:i+n] may cut a reply
-// although no quote follows it (Outlook for Mac and webmails that indent
-// instead of quoting): it names an address, or a full date and a time.
-func strongAttribution(lines []string, i, n int) bool {
-	s := strings.ToLower(strings.Join(lines[i:i+n], " "))
-	return strings.Contains(s, "@") || ((hasYear(s) || hasNumericDate(s)) && hasTime(s))
+// trimGenderSuffix drops what may follow the verb at the end of an
+// attribution: white space, full stops and the feminine ending written
+// in parentheses, "(a)" or Cyrillic "(а)" ("napisał(a)", "написал(а)").
+// They are suffixes, not a set of characters: trimming the characters
+// would eat the "a" of "napisala" too.
+func trimGenderSuffix(s string) string {
+	for {
+		t := strings.TrimRight(s, " .")
+		t = strings.TrimSuffix(t, "(a)")
+		t = strings.TrimSuffix(t, "(а)")
+		if t == s {
+			return strings.TrimSpace(t)
+		}
+		s = t
+	}
 }
 
 // russianUser: Gmail in Russian and Ukrainian names the writer
