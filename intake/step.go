@@ -162,12 +162,19 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 		return Result{Apply: classified}, nil
 	}
 	job := s.Thread.prepare(ctx, m, msg, raw, r.email)
-	if authTemporary(job.auth) && s.claimsStaff(job.email.From) {
+	if authTemporary(job.auth) {
 		// Only agents and bots need authentication to be attributed; a
 		// DNS hiccup must not quarantine their reply for good. The email
 		// stays pending and the pipeline retries it with backoff for as
-		// long as it takes (a transient error, never "failed").
-		return Result{}, fmt.Errorf("authentication of %s hit a temporary DNS failure (%s)", job.email.From, job.auth)
+		// long as it takes (a transient error, never "failed"), as it
+		// does when the store cannot tell who the author is.
+		staff, err := s.claimsStaff(job.email.From)
+		if err != nil {
+			return Result{}, fmt.Errorf("look up the author %s: %w", job.email.From, err)
+		}
+		if staff {
+			return Result{}, fmt.Errorf("authentication of %s hit a temporary DNS failure (%s)", job.email.From, job.auth)
+		}
 	}
 	return Result{
 		Apply: func(tx *store.Tx) error {
@@ -211,15 +218,21 @@ func authTemporary(r auth.Result) bool {
 	return false
 }
 
-// claimsStaff tells whether addr belongs to a user or a bot.
-func (s *InboundStep) claimsStaff(addr string) bool {
-	staff := false
-	_ = s.DB.View(func(tx *store.Tx) error {
+// claimsStaff tells whether addr belongs to a user or a bot; err is the
+// store's, when it could not tell (the caller retries: transient).
+func (s *InboundStep) claimsStaff(addr string) (staff bool, err error) {
+	err = s.DB.View(func(tx *store.Tx) error {
 		p, err := model.PersonByEmail(tx, addr)
-		staff = err == nil && p.Kind != notify.KindCustomer
+		if errors.Is(err, model.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		staff = p.Kind != notify.KindCustomer
 		return nil
 	})
-	return staff
+	return staff, err
 }
 
 // recordBounce ties a DSN to the outgoing email it reports on: by the VERP

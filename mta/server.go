@@ -33,6 +33,9 @@ import (
 type Receiver interface {
 	Receive(ctx context.Context, env inbound.Envelope, data io.Reader) (inbound.Receipt, error)
 	Reject(ctx context.Context, env inbound.Envelope, reason string) error
+	// Busy is non-nil while the receiver takes no new mail (its backlog
+	// over its bound); sessions ask before MAIL FROM and answer 451.
+	Busy() error
 }
 
 // Config holds the protocol limits. Zero values take the defaults below.
@@ -106,6 +109,10 @@ type Server struct {
 	servers   []*smtp.Server
 	listeners []*limitListener
 	draining  atomic.Bool
+	// ctx is the parent of every transaction's context; Shutdown cancels
+	// it when the transactions still running are cut off.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	refusing  chan struct{}
 	refMu     sync.Mutex
@@ -115,8 +122,9 @@ type Server struct {
 // New makes a server; call ServeSMTP or ServeLMTP with listeners.
 func New(cfg Config, recv Receiver, log *slog.Logger) *Server {
 	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{cfg: cfg, recv: recv, log: log, domains: inbound.NewDomains(cfg.Domains),
-		refusing: make(chan struct{}, maxRefusing), refusedAt: map[string]time.Time{}}
+		refusing: make(chan struct{}, maxRefusing), refusedAt: map[string]time.Time{}, ctx: ctx, cancel: cancel}
 }
 
 // ServeSMTP accepts SMTP connections on ln until Shutdown.
@@ -217,7 +225,8 @@ func (s *Server) refusedRecently(ip string) bool {
 
 // Shutdown stops accepting, closes idle connections at once, and lets
 // sessions in the middle of a transaction finish until ctx ends; then it
-// closes them too. Nothing is lost either way: a message is acknowledged
+// cancels their transactions' contexts (a Receive waiting on the store
+// returns) and closes them too. Nothing is lost either way: a message is acknowledged
 // only once stored, and a client cut off before our 250 retries.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
@@ -243,10 +252,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		select {
 		case <-done:
+			s.cancel()
 			return nil
 		case <-ctx.Done():
 			// go-smtp's Close does nothing once Shutdown has begun: close
 			// the connections still in a transaction ourselves.
+			s.cancel()
 			for _, l := range listeners {
 				l.closeAll()
 			}
