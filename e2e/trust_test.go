@@ -61,10 +61,8 @@ func (p *inProcess) agentWrites(t *testing.T, conv, text string) {
 // mailsTo returns the plain text of every email the sink got for addr.
 func mailsTo(t *testing.T, s *smtpSink, addr string) []string {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []string
-	for _, m := range s.mails {
+	for _, m := range sinkMails(t, s.Mails()) {
 		if strings.EqualFold(m.to, addr) {
 			out = append(out, plainText(t, m))
 		}
