@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/gateway"
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
@@ -16,23 +17,18 @@ import (
 // (journal.Entry.Attention) and returns it.
 func (p *inProcess) kept(t *testing.T, msgID string) journal.Entry {
 	t.Helper()
-	deadline := time.Now().Add(lineTimeout)
-	for {
+	return waitfor.Value(t, lineTimeout, msgID+" is marked for operators", func() (journal.Entry, bool) {
 		es, err := journal.Query(p.d.DB, journal.Filter{Attention: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range es {
 			if e.MessageID == "<"+msgID+">" {
-				return e
+				return e, true
 			}
 		}
-		if time.Now().After(deadline) {
-			all, _ := journal.Query(p.d.DB, journal.Filter{})
-			t.Fatalf("%s: never marked for operators (log: %+v)", msgID, all)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return journal.Entry{}, false
+	})
 }
 
 // TestAmbiguousAuthorIsNeverAttributed reproduces the attack of posting

@@ -3,6 +3,7 @@ package inbound
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -40,16 +41,10 @@ type Receiver struct {
 func (r *Receiver) Busy() error { return r.Backlog.Admit() }
 
 func (r *Receiver) limits() Limits {
-	l := r.Limits
-	if l.MaxMessageBytes <= 0 {
-		l.MaxMessageBytes = DefaultLimits.MaxMessageBytes
-	}
-	if l.MaxHeaderBytes <= 0 {
-		l.MaxHeaderBytes = DefaultLimits.MaxHeaderBytes
-	}
-	if l.SpillBytes <= 0 {
-		l.SpillBytes = DefaultLimits.SpillBytes
-	}
+	l, d := r.Limits, DefaultLimits
+	l.MaxMessageBytes = cmp.Or(max(l.MaxMessageBytes, 0), d.MaxMessageBytes)
+	l.MaxHeaderBytes = cmp.Or(max(l.MaxHeaderBytes, 0), d.MaxHeaderBytes)
+	l.SpillBytes = cmp.Or(max(l.SpillBytes, 0), d.SpillBytes)
 	return l
 }
 

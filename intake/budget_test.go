@@ -9,6 +9,7 @@ import (
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
 )
@@ -34,9 +35,7 @@ func TestReadingOverBudgetIsKeptAsTooComplex(t *testing.T) {
 		res, err := step.Step(context.Background(), m)
 		done <- stepped{res, err}
 	}()
-	for clk.Waiters() == 0 {
-		time.Sleep(time.Millisecond) // the step is parked on its budget
-	}
+	waitfor.Until(t, 10*time.Second, "the step is parked on its budget", func() bool { return clk.Waiters() > 0 })
 	select {
 	case <-done:
 		t.Fatal("the step returned before its budget ran out")

@@ -17,6 +17,7 @@
 package mailmsg
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -61,18 +62,14 @@ const (
 )
 
 func (l Limits) withDefaults() Limits {
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
-	def(&l.MaxDepth, DefaultMaxDepth)
-	def(&l.MaxParts, DefaultMaxParts)
-	def(&l.MaxTextBytes, DefaultMaxTextBytes)
-	def(&l.MaxAddresses, DefaultMaxAddresses)
-	def(&l.MaxIDs, DefaultMaxIDs)
-	def(&l.MaxAttachments, DefaultMaxAttachments)
+	// max(v, 0): a negative limit takes the default too.
+	l.MaxHeaderBytes = cmp.Or(max(l.MaxHeaderBytes, 0), DefaultMaxHeaderBytes)
+	l.MaxDepth = cmp.Or(max(l.MaxDepth, 0), DefaultMaxDepth)
+	l.MaxParts = cmp.Or(max(l.MaxParts, 0), DefaultMaxParts)
+	l.MaxTextBytes = cmp.Or(max(l.MaxTextBytes, 0), DefaultMaxTextBytes)
+	l.MaxAddresses = cmp.Or(max(l.MaxAddresses, 0), DefaultMaxAddresses)
+	l.MaxIDs = cmp.Or(max(l.MaxIDs, 0), DefaultMaxIDs)
+	l.MaxAttachments = cmp.Or(max(l.MaxAttachments, 0), DefaultMaxAttachments)
 	return l
 }
 

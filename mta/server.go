@@ -10,6 +10,7 @@
 package mta
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -68,33 +69,16 @@ var Defaults = Config{
 
 func (c Config) withDefaults() Config {
 	d := Defaults
-	if c.Hostname == "" {
-		c.Hostname = d.Hostname
-	}
-	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = d.MaxMessageBytes
-	}
-	if c.MaxRecipients <= 0 {
-		c.MaxRecipients = d.MaxRecipients
-	}
-	if c.MaxLineBytes <= 0 {
-		c.MaxLineBytes = d.MaxLineBytes
-	}
-	if c.ReadTimeout <= 0 {
-		c.ReadTimeout = d.ReadTimeout
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = d.WriteTimeout
-	}
-	if c.SessionTimeout <= 0 {
-		c.SessionTimeout = d.SessionTimeout
-	}
-	if c.MaxConns <= 0 {
-		c.MaxConns = d.MaxConns
-	}
-	if c.MaxConnsPerIP <= 0 {
-		c.MaxConnsPerIP = d.MaxConnsPerIP
-	}
+	// max(v, 0): a negative limit takes the default too.
+	c.Hostname = cmp.Or(c.Hostname, d.Hostname)
+	c.MaxMessageBytes = cmp.Or(max(c.MaxMessageBytes, 0), d.MaxMessageBytes)
+	c.MaxRecipients = cmp.Or(max(c.MaxRecipients, 0), d.MaxRecipients)
+	c.MaxLineBytes = cmp.Or(max(c.MaxLineBytes, 0), d.MaxLineBytes)
+	c.ReadTimeout = cmp.Or(max(c.ReadTimeout, 0), d.ReadTimeout)
+	c.WriteTimeout = cmp.Or(max(c.WriteTimeout, 0), d.WriteTimeout)
+	c.SessionTimeout = cmp.Or(max(c.SessionTimeout, 0), d.SessionTimeout)
+	c.MaxConns = cmp.Or(max(c.MaxConns, 0), d.MaxConns)
+	c.MaxConnsPerIP = cmp.Or(max(c.MaxConnsPerIP, 0), d.MaxConnsPerIP)
 	return c
 }
 
