@@ -77,7 +77,7 @@ func TestMIMEBombIsKeptAsTooComplex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := inbound.Load(db, rc.ID)
+	m, err := inbound.Load(context.Background(), db, rc.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

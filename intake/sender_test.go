@@ -110,7 +110,7 @@ func TestClaimsStaff(t *testing.T) {
 	})
 	s := &InboundStep{DB: db}
 	for addr, want := range map[string]bool{"ADA@example.test": true, "ann@client.test": false, "eve@x.test": false} {
-		if got, err := s.claimsStaff(addr); got != want || err != nil {
+		if got, err := s.claimsStaff(context.Background(), addr); got != want || err != nil {
 			t.Errorf("claimsStaff(%s) = %v, %v, want %v", addr, got, err, want)
 		}
 	}
@@ -125,7 +125,7 @@ func TestClaimsStaffStoreErrorIsReturned(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if _, err := (&InboundStep{DB: db}).claimsStaff("ada@example.test"); err == nil {
+	if _, err := (&InboundStep{DB: db}).claimsStaff(context.Background(), "ada@example.test"); err == nil {
 		t.Error("a closed store answered")
 	}
 }

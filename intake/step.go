@@ -168,7 +168,7 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 		// stays pending and the pipeline retries it with backoff for as
 		// long as it takes (a transient error, never "failed"), as it
 		// does when the store cannot tell who the author is.
-		staff, err := s.claimsStaff(job.email.From)
+		staff, err := s.claimsStaff(ctx, job.email.From)
 		if err != nil {
 			return Result{}, fmt.Errorf("look up the author %s: %w", job.email.From, err)
 		}
@@ -220,8 +220,8 @@ func authTemporary(r auth.Result) bool {
 
 // claimsStaff tells whether addr belongs to a user or a bot; err is the
 // store's, when it could not tell (the caller retries: transient).
-func (s *InboundStep) claimsStaff(addr string) (staff bool, err error) {
-	err = s.DB.View(func(tx *store.Tx) error {
+func (s *InboundStep) claimsStaff(ctx context.Context, addr string) (staff bool, err error) {
+	err = s.DB.ViewContext(ctx, func(tx *store.Tx) error {
 		p, err := model.PersonByEmail(tx, addr)
 		if errors.Is(err, model.ErrNotFound) {
 			return nil

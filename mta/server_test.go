@@ -131,7 +131,7 @@ func TestAcceptStoresAndJournals(t *testing.T) {
 		e.EnvelopeFrom != "ann@client.test" || e.RemoteIP != "127.0.0.1" || e.Size == 0 {
 		t.Errorf("journal entry = %+v", e)
 	}
-	m, err := inbound.Load(h.db, e.StoredID)
+	m, err := inbound.Load(context.Background(), h.db, e.StoredID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -238,7 +238,7 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			return now.Add(time.Second)
 		}
 		for _, c := range claimed {
-			t := p.start(c)
+			t := p.start(ctx, c)
 			select {
 			case work <- t:
 			case <-ctx.Done():
