@@ -75,16 +75,21 @@ type Config struct {
 	OutboundAllowPrivate bool
 	MailFrom             string
 	MailFromName         string
+	RoleForward          string // operators' address for a copy of mail to postmaster@ and abuse@
 	OutboundDomain       string
 	MaxAge               time.Duration
 	RetryBase            time.Duration
 	QueueConcurrency     int
 	DestConcurrency      int
 	SuppressAfter        int
-	ConversationCap      int // loop guard: inbound from one address per conversation per 30 min
-	RecipientCap         int // loop guard: automatic emails to one external address per hour
-	DKIMKey              string
-	DKIMSelector         string
+	// TransientSuppressAfter transient failures (4.x.x, a full
+	// mailbox) of one address within TransientWindow suppress it.
+	TransientSuppressAfter int
+	TransientWindow        time.Duration
+	ConversationCap        int      // loop guard: inbound from one address per conversation per 30 min
+	RecipientCap           int      // loop guard: automatic emails to one external address per hour
+	DKIMKeys               []string // sign with each (RSA and Ed25519: RFC 8463)
+	DKIMSelectors          []string // one per key, in the same order
 
 	// sources says which layer set each setting that is not at its
 	// default ("flag --relay"), for errors about combinations.
@@ -170,6 +175,7 @@ var options = []option{
 	{name: "relay-insecure", def: []string{"false"}, isBool: true, help: "talk to the relay without STARTTLS (loopback relays only)", set: boolean(func(c *Config) *bool { return &c.RelayInsecure })},
 	{name: "outbound-allow-private", def: []string{"false"}, isBool: true, help: "let --outbound mx deliver to loopback, private, link-local and the daemon's own addresses", set: boolean(func(c *Config) *bool { return &c.OutboundAllowPrivate })},
 	{name: "mail-from", help: "From address of outgoing email (default: notifications@ the outbound domain)", set: str(func(c *Config) *string { return &c.MailFrom })},
+	{name: "role-forward", help: "address that gets a copy of every email to postmaster@ or abuse@ (an operator's mailbox elsewhere); empty: they are kept and shown in the log only", set: str(func(c *Config) *string { return &c.RoleForward })},
 	{name: "mail-from-name", def: []string{"Helpdesk"}, help: "display name of the From address", set: str(func(c *Config) *string { return &c.MailFromName })},
 	{name: "outbound-domain", help: "domain of outgoing Message-IDs and bounce+ID addresses (default: the first --domain); replies use reply-domain", set: str(func(c *Config) *string { return &c.OutboundDomain })},
 	{name: "max-age", def: []string{"120h"}, help: "how long an email is retried after temporary failures before it fails", set: duration(func(c *Config) *time.Duration { return &c.MaxAge })},
@@ -177,10 +183,12 @@ var options = []option{
 	{name: "queue-concurrency", def: []string{"8"}, help: "emails delivered at once", set: integer(func(c *Config) *int { return &c.QueueConcurrency })},
 	{name: "dest-concurrency", def: []string{"2"}, help: "emails delivered at once to one recipient domain", set: integer(func(c *Config) *int { return &c.DestConcurrency })},
 	{name: "suppress-after", def: []string{"2"}, help: "hard bounces that suppress an address until cleared", set: integer(func(c *Config) *int { return &c.SuppressAfter })},
+	{name: "suppress-transient-after", def: []string{"5"}, help: "transient failures (4.x.x reports, a full mailbox) of one address within suppress-transient-window that suppress it until cleared", set: integer(func(c *Config) *int { return &c.TransientSuppressAfter })},
+	{name: "suppress-transient-window", def: []string{"168h"}, help: "the window in which suppress-transient-after transient failures are counted", set: duration(func(c *Config) *time.Duration { return &c.TransientWindow })},
 	{name: "loop-conversation-cap", def: []string{strconv.Itoa(loopguard.DefaultConversationCap)}, help: "messages from one external address into one conversation within 30 minutes, with no reply by a person in between, before further ones are held (ping-pong cap; 0: off)", set: limit(func(c *Config) *int { return &c.ConversationCap })},
 	{name: "loop-recipient-cap", def: []string{strconv.Itoa(loopguard.DefaultRecipientCap)}, help: "automatic emails deskmail sends to one external address per hour; further ones are not sent (loop cap; 0: off)", set: limit(func(c *Config) *int { return &c.RecipientCap })},
-	{name: "dkim-key", help: "PEM private key (RSA or Ed25519) to DKIM-sign outgoing email; see deskmail dkim keygen", set: str(func(c *Config) *string { return &c.DKIMKey })},
-	{name: "dkim-selector", def: []string{"deskmail"}, help: "DKIM selector (the DNS record is SELECTOR._domainkey.DOMAIN)", set: str(func(c *Config) *string { return &c.DKIMSelector })},
+	{name: "dkim-key", repeat: true, help: "PEM private key (RSA or Ed25519) to DKIM-sign outgoing email; repeat it to sign with each (an RSA and an Ed25519 key, RFC 8463); see deskmail dkim keygen", set: plainList(func(c *Config) *[]string { return &c.DKIMKeys })},
+	{name: "dkim-selector", repeat: true, def: []string{"deskmail"}, help: "DKIM selector of each dkim-key, in the same order (the DNS record is SELECTOR._domainkey.DOMAIN)", set: plainList(func(c *Config) *[]string { return &c.DKIMSelectors })},
 	// inbound pipeline
 	{name: "dns", help: "DNS resolver HOST:PORT for the sender checks and MX lookups (default: the system's, from /etc/resolv.conf)", set: str(func(c *Config) *string { return &c.DNS })},
 	{name: "dns-budget", def: []string{"10s"}, help: "time all the DNS lookups of one inbound email may take; then they count as temperror", set: duration(func(c *Config) *time.Duration { return &c.DNSBudget })},
@@ -255,6 +263,19 @@ func prefixes(field func(*Config) *[]netip.Prefix) func(*Config) pflag.Value {
 				return fmt.Errorf("%q is not an IP address or CIDR prefix", s)
 			}
 			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+		*field(c) = out
+		return nil
+	})
+}
+
+func plainList(field func(*Config) *[]string) func(*Config) pflag.Value {
+	return list(func(c *Config, v []string) error {
+		var out []string
+		for _, s := range v {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
 		}
 		*field(c) = out
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/deskmail/deskmail/auth"
@@ -40,6 +41,10 @@ type InboundStep struct {
 	// Complaints decides which abuse reports may suppress (complaint.go);
 	// nil: none may, all are recorded.
 	Complaints *Complaints
+	Log        *slog.Logger // nil: slog.Default()
+	// RoleForward, when set, mails operators a copy of what comes to
+	// postmaster@ and abuse@.
+	RoleForward *RoleForward
 	// Budget bounds the reading of one email, the work before its DNS
 	// checks (parse, classification, text and attachments): past it the
 	// email is kept for operators as too complex and the worker moves on
@@ -130,7 +135,7 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 	r, ok := s.readWithin(m, raw)
 	if !ok {
 		why := fmt.Sprintf("too complex: not read within %s", s.budget())
-		return Result{Apply: keepForOperators(m, func(*store.Tx) error { return nil }, why, "not read")}, nil
+		return Result{Apply: markForOperators(m, func(*store.Tx) error { return nil }, why, "not read")}, nil
 	}
 	msg, v, classified := r.msg, r.v, r.classified
 	if v.Class == loopguard.Bounce && v.Bounce != nil && s.Queue != nil {
@@ -142,21 +147,24 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 			if err := classified(tx); err != nil {
 				return err
 			}
-			if v.Bounce.Format == "arf" {
+			if v.Bounce.Complaint() {
 				return s.recordComplaint(tx, m, *v.Bounce, src)
 			}
 			return s.recordBounce(tx, m, *v.Bounce)
 		}}, nil
 	}
+	if roles := roleMail(m.Envelope); roles != "" {
+		return s.keepForOperators(m, raw, roles, v, classified), nil
+	}
 	if v.Class == loopguard.Human && msg.Ambiguous() {
 		// Machines' mail (bounces, auto-replies) is attributed to no one
 		// anyway; a person's would be, so it waits for an operator.
-		return Result{Apply: keepForOperators(m, classified, msg.NoAuthor, "attributed to no one")}, nil
+		return Result{Apply: markForOperators(m, classified, msg.NoAuthor, "attributed to no one")}, nil
 	}
 	if v.Class == loopguard.Human && msg.Cut != "" {
 		// Past mailmsg's caps (MIME nesting, parts) the text may be
 		// anywhere: a person's email is not posted half read.
-		return Result{Apply: keepForOperators(m, classified, "too complex: "+msg.Cut, "not read to its end")}, nil
+		return Result{Apply: markForOperators(m, classified, "too complex: "+msg.Cut, "not read to its end")}, nil
 	}
 	if v.Class != loopguard.Human || s.Thread == nil {
 		return Result{Apply: classified}, nil
@@ -187,9 +195,9 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 	}, nil
 }
 
-// keepForOperators records the verdict and marks the email for
-// operators with why; it is not acted on.
-func keepForOperators(m inbound.Meta, classified func(*store.Tx) error, why, what string) func(*store.Tx) error {
+// markForOperators records the verdict and marks the email for
+// operators with why (journal.Entry.Attention); it is not acted on.
+func markForOperators(m inbound.Meta, classified func(*store.Tx) error, why, what string) func(*store.Tx) error {
 	return func(tx *store.Tx) error {
 		if err := classified(tx); err != nil {
 			return err
@@ -250,17 +258,11 @@ func (s *InboundStep) recordBounce(tx *store.Tx, m inbound.Meta, r loopguard.Bou
 	action := ""
 	switch {
 	case errors.Is(err, queue.ErrNotFound):
-		action = "bounce for no email of ours; nothing changed"
+		action = "bounce (" + loopguard.KindOf(r) + ") for no email of ours; nothing changed"
 	case err != nil:
 		return err
 	default:
-		action = "bounce recorded for outgoing email " + j.ID
-		if r.Recipient != "" {
-			action += " to " + r.Recipient
-		}
-		if r.Status != "" {
-			action += " (" + r.Status + ")"
-		}
+		action = bounceAction(r, j.ID)
 	}
 	return UpdateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = action })
 }

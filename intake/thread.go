@@ -197,6 +197,7 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 	conv := o.conv
 	if d.Verdict == verdictOpen {
 		c := &model.Conversation{ID: store.NewID(j.now), Kind: model.External, Followers: []string{author},
+			Created: j.t.Clock.Now(),
 			Subject: clipSubject(threading.NormalizeSubject(threading.StripTag(j.email.Subject))),
 			RootID:  j.email.MessageID}
 		if mk.unverified {

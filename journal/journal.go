@@ -52,6 +52,11 @@ const (
 	StatusCaptured   = "captured"   // written to the capture folder instead of sent
 )
 
+// Statuses lists every status, incoming then outgoing (`deskmail log
+// --status` takes one of them).
+var Statuses = []string{StatusReceived, StatusRejected, StatusHeld, StatusQueued, StatusCancelled,
+	StatusSending, StatusSent, StatusDeferred, StatusBounced, StatusFailed, StatusSuppressed, StatusCaptured}
+
 // Entry is one line of the log.
 type Entry struct {
 	ID           string    `json:"id"`

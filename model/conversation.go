@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -34,6 +35,21 @@ type Conversation struct {
 	// is replaced without them.
 	OpenedUnverified string     `json:"opened_unverified,omitempty"`
 	AgentWrote       *time.Time `json:"agent_wrote,omitempty"`
+}
+
+// RecentConversations lists conversations from the last key back (the
+// IDs deskmail makes sort by time), at most limit.
+func RecentConversations(tx *store.Tx, limit int) ([]Conversation, error) {
+	var out []Conversation
+	err := tx.ScanReverse(bConversations, nil, func(_, v []byte) (bool, error) {
+		var c Conversation
+		if err := json.Unmarshal(v, &c); err != nil {
+			return false, err
+		}
+		out = append(out, c)
+		return len(out) < limit, nil
+	})
+	return out, err
 }
 
 // PutConversation creates or replaces a conversation. A new one gets its

@@ -90,7 +90,7 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 			break
 		}
 	}
-	kept, dropped, joined := joinKept(lines, keep, false, withQuoted)
+	kept, cuts, dropped, joined := joinKept(lines, keep, false, withQuoted)
 	if joined {
 		// Lines dropped between two kept lines of text leave no trace,
 		// unless the two would then read as something else (an
@@ -99,7 +99,7 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		again, _ := decide(kept)
 		for _, k := range again {
 			if !k {
-				kept, _, _ = joinKept(lines, keep, true, false)
+				kept, cuts, _, _ = joinKept(lines, keep, true, false)
 				break
 			}
 		}
@@ -108,14 +108,14 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		if rest != "" || !hasText(lines) {
 			return text, "", false
 		}
-		return strings.Join(foldBlank(input), "\n"), "", false
+		return strings.Join(foldBlank(input, make([]bool, len(input))), "\n"), "", false
 	}
-	out = strings.Join(foldBlank(kept), "\n")
+	out = strings.Join(foldBlank(kept, cuts), "\n")
 	if rest == "" {
 		// White space ending the text is nobody's word ("If that \n").
 		out = strings.TrimRight(out, " \t\u00a0")
 	}
-	quoted = strings.Join(foldBlank(dropped), "\n")
+	quoted = strings.Join(foldBlank(dropped, nil), "\n")
 	if rest != "" {
 		if dropRest {
 			if withQuoted {
@@ -131,29 +131,34 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 // joinKept returns the kept lines and (withQuoted) the dropped ones.
 // Where non-blank lines were dropped between two kept lines of text,
 // gaps puts a blank line; joined reports whether that happened without
-// one.
-func joinKept(lines []string, keep []bool, gaps, withQuoted bool) (kept, dropped []string, joined bool) {
-	kept, dropped = make([]string, 0, len(lines)), make([]string, 0, 16)
-	gap := false
+// one. cuts[k] tells that lines were dropped between kept[k] and the kept
+// line of text before it: the blank run there is folded (foldBlank).
+func joinKept(lines []string, keep []bool, gaps, withQuoted bool) (kept []string, cuts []bool, dropped []string, joined bool) {
+	kept, cuts, dropped = make([]string, 0, len(lines)), make([]bool, 0, len(lines)), make([]string, 0, 16)
+	gap, cut := false, false
 	for i, l := range lines {
 		if !keep[i] {
 			if withQuoted {
 				dropped = append(dropped, l)
 			}
 			gap = gap || strings.TrimSpace(l) != ""
+			cut = true
 			continue
 		}
 		if gap && !isQuoted(l) && len(kept) > 0 && !isBlank(l) && !isBlank(kept[len(kept)-1]) && !isQuoted(kept[len(kept)-1]) {
 			if gaps {
-				kept = append(kept, "")
+				kept, cuts = append(kept, ""), append(cuts, true)
 			} else {
 				joined = true
 			}
 		}
 		gap = false
-		kept = append(kept, l)
+		kept, cuts = append(kept, l), append(cuts, cut)
+		if !isBlank(l) {
+			cut = false
+		}
 	}
-	return kept, dropped, joined
+	return kept, cuts, dropped, joined
 }
 
 // Line kinds.
@@ -169,6 +174,14 @@ const (
 // decide returns which lines to keep, and whether text after the lines
 // (beyond MaxStripInput) is to be dropped too.
 func decide(lines []string) (keep []bool, dropRest bool) {
+	return decideDepth(lines, 0)
+}
+
+// maxForwardDepth bounds how many forwards inside forwards have their
+// own history stripped; deeper ones are kept whole.
+const maxForwardDepth = 3
+
+func decideDepth(lines []string, depth int) (keep []bool, dropRest bool) {
 	kinds, cut, keepFrom := classify(lines)
 	keep = make([]bool, len(lines))
 	last := -1 // the last line of new text
@@ -232,6 +245,7 @@ func decide(lines []string) (keep []bool, dropRest bool) {
 		for i := last + 1; i < len(lines); i++ {
 			keep[i] = i >= keepFrom || kinds[i] == kBlank
 		}
+		keepForwarded(lines, keep, keepFrom, depth)
 		return keep, false
 	}
 	lastLine := len(lines) - 1
@@ -239,6 +253,49 @@ func decide(lines []string) (keep []bool, dropRest bool) {
 		lastLine--
 	}
 	return keep, cut < len(lines) || last < lastLine
+}
+
+// keepForwarded marks, in the forward starting at line from, what of the
+// forwarded email stays: its head (the marker, the rule, the header
+// block) and its text, read as any email is: the forwarded email's own
+// quoted history and device signature below its text go, its inline
+// answers and any forward inside it stay. If its text would keep
+// nothing, all of it stays.
+func keepForwarded(lines []string, keep []bool, from, depth int) {
+	if depth >= maxForwardDepth {
+		return
+	}
+	body := forwardBody(lines, from)
+	if body >= len(lines) {
+		return
+	}
+	sub, _ := decideDepth(lines[body:], depth+1)
+	for k, kept := range sub {
+		if kept && !isBlank(lines[body+k]) {
+			copy(keep[body:], sub)
+			return
+		}
+	}
+}
+
+// forwardBody returns where the text of the forwarded email starting at
+// line from begins: after its head, the blank line that ends its header
+// block (a marker or a rule may stand above the block, a blank line
+// between them). len(lines) when no header block is found near from.
+func forwardBody(lines []string, from int) int {
+	header := false
+	for j := from; j < len(lines) && j < from+20; j++ {
+		if isBlank(lines[j]) {
+			if header {
+				return j
+			}
+			continue
+		}
+		if headerClass(lines[j]) != 0 {
+			header = true
+		}
+	}
+	return len(lines)
 }
 
 // introduced: the quote block at from follows the person's own line
@@ -360,7 +417,7 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 		if isForwardMarker(trimmed) || (headers && forwardSubject(lines, i)) {
 			return kinds, n, i
 		}
-		if headers || isOriginalMessage(trimmed) || (seenText && headsHeaderBlock(lines, i)) {
+		if headers || isOriginalMessage(trimmed) || (seenText && (headsHeaderBlock(lines, i) || loneFrom(lines, i))) {
 			return kinds, i, n
 		}
 		if isRule(trimmed) {
@@ -377,6 +434,11 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 			continue
 		}
 		if seenText && isListFooter(lines, i) {
+			if i > 0 && isShortRule(lines[i-1]) {
+				// "__" above the list's name: the rest of its rule, which
+				// some list software (or a re-wrap) shortens.
+				return kinds, i - 1, n
+			}
 			return kinds, i, n
 		}
 		if nameWrote(trimmed) && nextIsQuoted(lines, i+1) {
@@ -424,12 +486,41 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 	return kinds, n, n
 }
 
-// isQuoted: ">" after optional blanks. Some clients indent quotes.
+// isQuoted: ">" after optional blanks. Some clients indent quotes. A
+// line framed by arrows both ways (">>> www.example.com <<<") is a
+// banner the person's text (or a newsletter) draws, not a quote.
 func isQuoted(line string) bool {
 	if line != "" && line[0] == '>' {
-		return true
+		// The common case, kept small enough to inline.
+		if c := line[len(line)-1]; c != '<' && c != ' ' && c != '\t' && c != '\r' {
+			return true
+		}
 	}
-	return strings.HasPrefix(strings.TrimLeft(line, " \t"), ">")
+	return isQuotedSlow(line)
+}
+
+func isQuotedSlow(line string) bool {
+	t := line
+	if t == "" || t[0] != '>' {
+		t = strings.TrimLeft(line, " \t")
+		if !strings.HasPrefix(t, ">") {
+			return false
+		}
+	}
+	return !isArrowBanner(t)
+}
+
+// isArrowBanner: t (starting with ">") starts with two or more ">" and
+// ends with two or more "<", blanks aside.
+func isArrowBanner(t string) bool {
+	e := len(t)
+	for e > 0 && (t[e-1] == ' ' || t[e-1] == '\t' || t[e-1] == '\r') {
+		e--
+	}
+	if e < 4 || t[e-1] != '<' || t[e-2] != '<' {
+		return false
+	}
+	return strings.HasPrefix(strings.ReplaceAll(t[:min(len(t), 16)], " ", ""), ">>")
 }
 
 // isInvisible: Gmail's tracker glyph U+1427 "ᐧ", zero-width characters
@@ -454,18 +545,27 @@ func hasText(lines []string) bool {
 	return false
 }
 
-// foldBlank trims blank lines at both ends and folds inner runs into one.
-func foldBlank(lines []string) []string {
+// foldBlank trims blank lines at both ends and folds into one the inner
+// runs where lines were dropped (cuts[k] true at the line of text after
+// the run; cuts nil: every run). The person's own runs of blank lines between
+// two paragraphs stay as they wrote them, white space on them cut.
+func foldBlank(lines []string, cuts []bool) []string {
 	out := lines[:0:0]
-	blank := false
-	for _, l := range lines {
+	run := 0
+	for k, l := range lines {
 		if t := strings.TrimSpace(l); t == "" || isInvisible(t) {
-			blank = len(out) > 0
+			if len(out) > 0 {
+				run++
+			}
 			continue
 		}
-		if blank {
-			out = append(out, "")
-			blank = false
+		if run > 0 {
+			if cuts == nil || cuts[k] {
+				run = 1
+			}
+			for ; run > 0; run-- {
+				out = append(out, "")
+			}
 		}
 		out = append(out, l)
 	}
@@ -577,7 +677,8 @@ func HasReplyMarker(body string) bool {
 // on right below it, and it continues the line above: the rest of a
 // wrapped link (one word after a line ending in a link), or the rest of a
 // long sentence (a long line with no end mark above, a lower-case start,
-// three words at least). A short answer between two questions ("> Monday?
+// three words at least, or fewer when the line above ends inside a word
+// or sentence). A short answer between two questions ("> Monday?
 // / Yes. / > Tuesday?") is none of these and stays text.
 func lostQuoteMark(lines []string, i int) bool {
 	cur := strings.TrimSpace(lines[i])
@@ -593,16 +694,29 @@ func lostQuoteMark(lines []string, i int) bool {
 		}
 		_, prev := unquote(lines[i-1])
 		lastWord := prev[strings.LastIndexAny(prev, " \t")+1:]
-		return strings.Contains(lastWord, "://") || strings.HasPrefix(lastWord, "www.")
+		if strings.Contains(lastWord, "://") || strings.HasPrefix(lastWord, "www.") {
+			return true
+		}
 	}
 	if len(lines[i-1]) < 60 {
 		return false
 	}
 	_, prev := unquote(lines[i-1])
-	if utf8.RuneCountInString(prev) < 60 || endsSentence(prev) || strings.HasSuffix(prev, ";") ||
-		strings.Count(cur, " ") < 2 {
+	if utf8.RuneCountInString(prev) < 60 || endsSentence(prev) || strings.HasSuffix(prev, ";") {
 		return false
 	}
 	r, _ := utf8.DecodeRuneInString(cur)
-	return unicode.IsLower(r)
+	if !unicode.IsLower(r) {
+		return false
+	}
+	// Three words at least, or fewer when the line above broke inside a
+	// word or a sentence ("... Nullam pharetra d" / "ignissim odio?"):
+	// nobody answers in the middle of the sentence they quote.
+	return strings.Count(cur, " ") >= 2 || endsInWord(prev)
+}
+
+// endsInWord: s ends with a letter or a digit (no punctuation closes it).
+func endsInWord(s string) bool {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }

@@ -56,6 +56,9 @@ func splitHTML(src string, withQuoted bool) (newText, quoted string) {
 		rendered, rest = strings.TrimRight(rendered, "\n")+"\n\n"+rest, ""
 	}
 	if out, q, ok := splitText(rendered, withQuoted); ok {
+		// Blank runs in rendered HTML come from its markup, not from
+		// the person: they fold into one.
+		out = strings.Join(foldBlank(strings.Split(out, "\n"), nil), "\n")
 		if rest != "" && withQuoted {
 			q = strings.TrimSpace(q + "\n" + rest)
 		}

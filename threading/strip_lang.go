@@ -41,6 +41,16 @@ var attributionStarts = []string{
 	"在 ", "于 ", "vào ",
 }
 
+// messageNouns name a message, lowercased: a short phrase framed by
+// dashes that holds one is the separator above the original
+// (isOriginalMessage).
+var messageNouns = []string{
+	"message", "e-mail", "email", "mail", "courriel", "correo", "e-post", "e-postmeddelande", "sähköposti", "nachricht", "besked", "meddelelse", "melding", "meddelande",
+	"mensaje", "mensagem", "messaggio", "bericht", "viesti", "wiadomość", "zpráva", "správa", "üzenet",
+	"сообщение", "письмо", "повідомлення", "лист", "ileti", "mesaj", "mesajı", "thư", "邮件", "郵件",
+	"メッセージ", "메시지",
+}
+
 // originalMessage are Outlook's separators between reply and original,
 // lowercased, without the dashes around them.
 var originalMessage = []string{
@@ -108,7 +118,7 @@ var headerClasses = func() map[string]int {
 	add(hTo, "to", "an", "à", "a", "para", "aan", "til", "till", "vastaanottaja", "do", "komu",
 		"кому", "kime", "收件人", "收件者", "宛先", "받는 사람", "cc", "kopie", "kopia", "копия",
 		"копія", "bilgi", "抄送", "副本", "dw", "cc.", "destinataire", "répondre à", "reply-to")
-	add(hSubject, "subject", "betreff", "objet", "asunto", "onderwerp", "oggetto", "assunto",
+	add(hSubject, "subject", "betreff", "objet", "sujet", "asunto", "onderwerp", "oggetto", "assunto",
 		"emne", "ämne", "aihe", "temat", "předmět", "тема", "konu", "主题", "主旨", "件名", "제목")
 	return m
 }()

@@ -43,7 +43,7 @@ func attributionLines(lines []string, i int) int {
 			}
 			parts = append(parts, strings.ToLower(next))
 		}
-		if !isAttribution(strings.Join(parts, " ")) {
+		if !isAttribution(joinAttribution(parts)) {
 			continue
 		}
 		for k := 1; k < n; k++ {
@@ -58,6 +58,67 @@ func attributionLines(lines []string, i int) int {
 		return n
 	}
 	return 0
+}
+
+// joinAttribution joins the lines of a wrapped attribution with a space.
+// A body left in quoted-printable (a client or a list that did not
+// decode it) wraps with a soft break, "=" ending the line, and spells
+// "é" "=C3=A9": the lines join without the "=" and the escapes are read,
+// so "Le mer. ... <x@y.com=" / "> a =C3=A9crit :" is the attribution it
+// reads as once decoded.
+func joinAttribution(parts []string) string {
+	j := strings.Join(parts, " ")
+	if !strings.Contains(j, "=") {
+		return j
+	}
+	var b strings.Builder
+	for k, p := range parts {
+		if k > 0 {
+			if strings.HasSuffix(parts[k-1], "=") {
+				p = strings.TrimPrefix(p, ">")
+			} else {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(strings.TrimSuffix(p, "="))
+	}
+	return decodeQPEscapes(b.String())
+}
+
+// decodeQPEscapes reads the "=XX" escapes of quoted-printable in s (hex
+// digits in either case); s comes back as is when the result is not
+// UTF-8.
+func decodeQPEscapes(s string) string {
+	if !strings.Contains(s, "=") {
+		return s
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '=' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			out = append(out, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		out = append(out, s[i])
+	}
+	if !utf8.Valid(out) {
+		return s
+	}
+	return string(out)
+}
+
+func isHex(c byte) bool {
+	return isDigit(c) || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+func unhex(c byte) byte {
+	switch {
+	case isDigit(c):
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 // closesAddress: "> wrote:", the end of an address wrapped after its
