@@ -71,16 +71,7 @@ func TestMIMEBombIsKeptAsTooComplex(t *testing.T) {
 		fmt.Fprintf(&b, "--b%d.\r\nContent-Type: multipart/mixed; boundary=b%d.\r\n\r\n", i-1, i)
 	}
 	b.WriteString("--b15999.\r\nContent-Type: text/plain\r\n\r\nhello\r\n")
-	recv := &inbound.Receiver{DB: db, Clock: clock.Real{}, Hostname: "mx.help.test"}
-	rc, err := recv.Receive(context.Background(), inbound.Envelope{MailFrom: "ann@client.test", Rcpts: []string{"x@help.test"}, Proto: "ESMTP"},
-		strings.NewReader(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := inbound.Load(context.Background(), db, rc.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := receive(t, db, step, inbound.Envelope{MailFrom: "ann@client.test", Rcpts: []string{"x@help.test"}, Proto: "ESMTP"}, b.String())
 	e := runStep(t, db, step, m)
 	if !strings.HasPrefix(e.Attention, "too complex: MIME nesting too deep") || e.Class != "human" || e.Conversation != "" {
 		t.Errorf("entry: attention %q, class %q, conversation %q", e.Attention, e.Class, e.Conversation)

@@ -119,10 +119,10 @@ func CanonicalMessageID(id string) string {
 	return id
 }
 
-// messageID reads a Message-ID field: the text inside its first pair of
+// MessageID reads a Message-ID field: the text inside its first pair of
 // angle brackets (a comment or junk around it dropped), else the value
 // without white space and angle brackets at its ends.
-func messageID(v string) string {
+func MessageID(v string) string {
 	v = strings.TrimSpace(v)
 	if i := strings.IndexByte(v, '<'); i >= 0 {
 		if j := strings.IndexByte(v[i:], '>'); j > 0 {

@@ -208,7 +208,7 @@ func (m *Message) readFields(lim Limits) {
 	if n := h.Count("message-id"); n > 1 {
 		m.Notes = append(m.Notes, fmt.Sprintf("%d Message-ID fields: the first is used", n))
 	}
-	m.MessageID = messageID(h.Get("message-id"))
+	m.MessageID = MessageID(h.Get("message-id"))
 	// Like Message-ID, In-Reply-To and References are read from their
 	// first field, as every reader of a field by name does.
 	for _, name := range []string{"in-reply-to", "references"} {
