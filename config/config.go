@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/deskmail/deskmail/fetch"
 	"github.com/deskmail/deskmail/loopguard"
 )
 
@@ -63,6 +64,9 @@ type Config struct {
 	FeedbackLoops    []string       // domains or addresses whose authenticated abuse reports may suppress
 	WebhookURL       string
 	WebhookSecret    string
+	// the web app's browsers (docs/WEBAPP.md)
+	CORSOrigins []string // origins whose pages may call the person-token routes; none by default
+	Demo        bool     // serve the demo messenger at /demo/
 	// outbound and hold queue
 	Hold          time.Duration
 	Outbound      string // capture, relay or mx
@@ -100,6 +104,12 @@ type Config struct {
 	PipelineWorkers int
 	MaxPending      int
 	MaxPendingBytes int64
+
+	// Fetch are the IMAP mailboxes to read (--fetch URLs and [[fetch]]
+	// tables of the config file), checked.
+	Fetch       []*fetch.Mailbox
+	fetchURLs   []string
+	fetchTables []fetch.Settings
 }
 
 // option is one setting. Its name is the flag, the file key and (through
@@ -165,6 +175,8 @@ var options = []option{
 	{name: "feedback-loops", repeat: true, help: "domain or address of a mailbox provider's feedback loop: its abuse reports (ARF), authenticated, suppress the address complained about (repeatable; others are recorded, not acted on)", set: list(setFeedbackLoops)},
 	{name: "sender-mismatch", def: []string{"quarantine"}, help: "what to do with a reply whose sender fails the checks: quarantine or reject", set: oneOf([]string{"quarantine", "reject"}, func(c *Config) *string { return &c.SenderMismatch })},
 	{name: "webhook-url", help: "URL the web app is told of new inbound messages at (POST, JSON); off when empty", set: str(func(c *Config) *string { return &c.WebhookURL })},
+	{name: "cors-origins", repeat: true, help: "origin (https://app.example.com) whose pages may call the browser routes with a person token (repeatable; none by default)", set: list(setOrigins)},
+	{name: "demo", def: []string{"false"}, isBool: true, help: "serve the demo messenger at /demo/ (evaluation only)", set: boolean(func(c *Config) *bool { return &c.Demo })},
 	{name: "webhook-secret", help: "HMAC-SHA256 key of the webhook signature (default: generated into DATA/webhook-secret)", set: str(func(c *Config) *string { return &c.WebhookSecret })},
 	// outbound and hold queue
 	{name: "hold", def: []string{"60s"}, help: "how long a notification waits for a seen-ack before it is emailed", set: duration(func(c *Config) *time.Duration { return &c.Hold })},
@@ -194,6 +206,7 @@ var options = []option{
 	{name: "dns-budget", def: []string{"10s"}, help: "time all the DNS lookups of one inbound email may take; then they count as temperror", set: duration(func(c *Config) *time.Duration { return &c.DNSBudget })},
 	{name: "pipeline-workers", def: []string{"32"}, help: "inbound emails processed at once (parse, sender checks) before their commit", set: integer(func(c *Config) *int { return &c.PipelineWorkers })},
 	{name: "max-pending", def: []string{"10000"}, help: "stored emails waiting to be processed past which new mail gets 451 4.3.2", set: integer(func(c *Config) *int { return &c.MaxPending })},
+	{name: "fetch", repeat: true, help: "an IMAP mailbox to fetch mail from: imaps://USER@HOST[:PORT]/MAILBOX, or imap://... with STARTTLS (repeatable; the password in the URL is for tests: use [[fetch]] tables in the config file with password_file or OAuth2, see docs/FETCH.md)", set: list(setFetchURLs)},
 	{name: "max-pending-bytes", def: []string{"2GiB"}, help: "bytes of stored emails waiting to be processed past which new mail gets 451 4.3.2", set: size(func(c *Config) *int64 { return &c.MaxPendingBytes })},
 }
 

@@ -8,12 +8,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"hash"
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
@@ -53,6 +53,33 @@ func (r *Receiver) limits() Limits {
 // Errors are ErrTooLarge, ErrHeaderTooLarge, ErrNoRecipients, a read error
 // of data, or a *TempError.
 func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (Receipt, error) {
+	return r.ReceiveWith(ctx, env, data, With{})
+}
+
+// With is what a caller other than a protocol session adds to a Receive:
+// a note for the journal entry and writes of its own in the same commit.
+type With struct {
+	// Via says where the message came from, in the journal ("IMAP
+	// support: INBOX uid 42").
+	Via string
+	// Also, if set, runs in the transaction that stores the message (or
+	// finds it a duplicate: rc.Duplicate and rc.ID, the stored one's),
+	// so what it records is durable exactly when the message is; its
+	// error rolls the message back too. Like any store.Update function it
+	// may run more than once.
+	Also func(tx *store.Tx, rc Receipt) error
+	// Reads are keys Also reads (store.Reads), fetched with the batch,
+	// and other options of the commit (store.Queued).
+	Reads []store.UpdateOption
+	// Before, if set, is called right before the commit is queued (the
+	// message read, hashed and spooled): a caller storing several
+	// messages at once waits there for the previous one's store.Queued,
+	// so their commits keep its order and still share an fsync.
+	Before func()
+}
+
+// ReceiveWith is Receive with w's additions.
+func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader, w With) (Receipt, error) {
 	if len(env.Rcpts) == 0 {
 		return Receipt{}, ErrNoRecipients
 	}
@@ -65,7 +92,10 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 	id := store.NewID(now)
 	trace := receivedHeader(env, r.Hostname, id, now)
 
-	br := bufio.NewReaderSize(io.LimitReader(data, lim.MaxMessageBytes+1), 32<<10)
+	rb := receiveBufPool.Get().(*receiveBuf)
+	defer rb.put()
+	br := rb.br
+	br.Reset(io.LimitReader(data, lim.MaxMessageBytes+1))
 	var buf bytes.Buffer
 	buf.WriteString(trace)
 	hdrLen, err := readHeaderBlock(br, &buf, lim.MaxHeaderBytes)
@@ -85,7 +115,7 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 		drain(data)
 		return Receipt{}, ErrTooLarge
 	}
-	chunk := make([]byte, 32<<10)
+	chunk := rb.chunk
 	for {
 		n, rerr := br.Read(chunk)
 		if n > 0 {
@@ -142,25 +172,32 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 		}
 	}
 	rc := Receipt{ID: id, MessageID: h.messageID, Size: size}
+	if w.Before != nil {
+		w.Before()
+	}
 	commitStart := time.Now()
 	err = r.DB.Update(ctx, func(tx *store.Tx) error {
 		rc.Duplicate = false
 		if v := tx.Get(bucketDedupe, dkey); v != nil {
 			rc.Duplicate, rc.ID = true, string(v)
+			if w.Also != nil {
+				return w.Also(tx, rc)
+			}
 			return nil
 		}
+		rc.ID = id
 		e := &journal.Entry{
 			Time: now, Direction: journal.In, Status: journal.StatusReceived,
 			MessageID: h.messageID, StoredID: id,
 			EnvelopeFrom: env.MailFrom, EnvelopeTo: env.Rcpts,
 			From: h.from, Subject: h.subject, Size: size,
-			RemoteIP: env.RemoteIP, Proto: env.Proto,
+			RemoteIP: env.RemoteIP, Proto: env.Proto, Via: clip(w.Via),
 		}
 		if err := journal.Append(tx, e); err != nil {
 			return err
 		}
 		meta.JournalID, rc.JournalID = e.ID, e.ID
-		v, err := json.Marshal(&meta)
+		v, err := encodeMeta(make([]byte, 0, 256), &meta)
 		if err != nil {
 			return err
 		}
@@ -178,8 +215,14 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 		if err := tx.Put(bucketDedupe, dkey, []byte(id)); err != nil {
 			return err
 		}
-		return tx.Put(bucketDedupeTime, timeKey(now, dkey), nil)
-	}, append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1))...)
+		if err := tx.Put(bucketDedupeTime, timeKey(now, dkey), nil); err != nil {
+			return err
+		}
+		if w.Also != nil {
+			return w.Also(tx, rc)
+		}
+		return nil
+	}, append(append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1)), w.Reads...)...)
 	rc.CommitWait = time.Since(commitStart)
 	if err != nil {
 		if spool != nil {
@@ -242,6 +285,28 @@ func readHeaderBlock(br *bufio.Reader, buf *bytes.Buffer, max int) (int, error) 
 		}
 		midLine = false
 	}
+}
+
+// receiveBuf holds the buffers one Receive reads through: 64 KiB per
+// message that were allocated (and collected) per message before; the
+// message's own bytes are never pooled (bbolt holds them until the commit).
+type receiveBuf struct {
+	br    *bufio.Reader // over the DATA stream, 32 KiB
+	chunk []byte        // the body's read buffer, 32 KiB
+}
+
+var receiveBufPool = sync.Pool{New: func() any {
+	return &receiveBuf{
+		br:    bufio.NewReaderSize(nil, 32<<10),
+		chunk: make([]byte, 32<<10),
+	}
+}}
+
+// put drops the reader's source (the session's stream) and returns rb to
+// the pool.
+func (rb *receiveBuf) put() {
+	rb.br.Reset(nil)
+	receiveBufPool.Put(rb)
 }
 
 type headerFields struct {

@@ -96,6 +96,8 @@ type request struct {
 	// answered: the function failed and was told so while the rest of
 	// its batch went on (its writes undone inside the transaction).
 	answered bool
+	// queued, if set, is called once the request is in the queue.
+	queued func()
 }
 
 // Open opens (creating if needed) the bbolt database in dir.
@@ -202,6 +204,9 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error, opts ...UpdateOpti
 		return ctx.Err()
 	}
 	db.closeMu.RUnlock()
+	if r.queued != nil {
+		r.queued()
+	}
 	// Once queued the request is always answered, even during Close: the
 	// caller must learn whether its write is durable.
 	return <-r.done
@@ -219,6 +224,13 @@ type UpdateOption func(*request)
 // each a round trip, an accept none. With bbolt, where a function costs
 // microseconds beside the fsync, batches take background writes uncapped.
 func Background() UpdateOption { return func(r *request) { r.background = true } }
+
+// Queued has fn called once the write is in the committer's queue
+// (before its commit). Writes of one kind (foreground or background) are
+// run in the order they were queued, so a caller that needs an order among
+// concurrent writes (their Sequence values, what a later one reads) starts
+// the next Update after this call, and still shares the fsync with it.
+func Queued(fn func()) UpdateOption { return func(r *request) { r.queued = fn } }
 
 // MaxBackground is how many background writes a batch carries beside
 // foreground ones.

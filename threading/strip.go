@@ -96,11 +96,14 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		// unless the two would then read as something else (an
 		// attribution, a header block): then a paragraph break keeps
 		// them apart, so stripping the result again changes nothing.
-		again, _ := decide(kept)
-		for _, k := range again {
-			if !k {
-				kept, cuts, _, _ = joinKept(lines, keep, true, false)
-				break
+		if cutsAgain(kept) {
+			kept, cuts, _, _ = joinKept(lines, keep, true, false)
+			if cutsAgain(kept) {
+				// Apart they read as something else too (a "From:" line
+				// alone in its paragraph): when in doubt, keep. The lines
+				// dropped between kept ones stay.
+				keep = keepBetween(keep)
+				kept, cuts, dropped, _ = joinKept(lines, keep, false, withQuoted)
 			}
 		}
 	}
@@ -126,6 +129,36 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		}
 	}
 	return out, quoted, true
+}
+
+// cutsAgain: stripping lines again would drop some of them.
+func cutsAgain(lines []string) bool {
+	again, _ := decide(lines)
+	for _, k := range again {
+		if !k {
+			return true
+		}
+	}
+	return false
+}
+
+// keepBetween returns keep with every line between the first and the
+// last kept one kept too.
+func keepBetween(keep []bool) []bool {
+	first, last := -1, -1
+	for i, k := range keep {
+		if k {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	out := append([]bool(nil), keep...)
+	for i := max(first, 0); i <= last; i++ {
+		out[i] = true
+	}
+	return out
 }
 
 // joinKept returns the kept lines and (withQuoted) the dropped ones.
@@ -402,7 +435,7 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 		case isQuoted(line):
 			kinds[i] = kQuote
 			continue
-		case i > 0 && kinds[i-1] == kQuote && lostQuoteMark(lines, i):
+		case i > 0 && kinds[i-1] == kQuote && (lostQuoteMark(lines, i) || echoesQuote(lines, kinds, i)):
 			kinds[i] = kQuote
 			continue
 		}
@@ -418,6 +451,11 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 			return kinds, n, i
 		}
 		if headers || isOriginalMessage(trimmed) || (seenText && (headsHeaderBlock(lines, i) || loneFrom(lines, i))) {
+			if headers && i > 0 && kinds[i-1] == kText && colonlessAttribution(lines[i-1]) {
+				// "Am <date> schrieb <name>" right above the header block
+				// it introduces, its colon lost: it goes with the block.
+				return kinds, i - 1, n
+			}
 			return kinds, i, n
 		}
 		if isRule(trimmed) {
@@ -713,6 +751,61 @@ func lostQuoteMark(lines []string, i int) bool {
 	// word or a sentence ("... Nullam pharetra d" / "ignissim odio?"):
 	// nobody answers in the middle of the sentence they quote.
 	return strings.Count(cur, " ") >= 2 || endsInWord(prev)
+}
+
+// maxEchoScan and maxEchoBytes bound how far above echoesQuote reads
+// the quote: 200 lines, 8 KiB of them.
+const (
+	maxEchoScan  = 200
+	maxEchoBytes = 8 << 10
+)
+
+// echoesQuote: line i (unquoted, between two quoted lines) repeats, word
+// for word, a run of the quote it sits in: a piece of the quoted message
+// that lost its ">" ("> ... rhoncus tortor in" then, lower, a bare
+// "rhoncus tortor in." and "> ..." again). It starts lower-case, has
+// three words at least, and all of it (but a closing mark) is in one
+// quoted line above in the same block, not the one right above it. An
+// answer says something the quote does not ("> Does it crash? / still
+// crashes, yes / > ..."), or picks words from the question it answers,
+// right above it ("> The blue one or the red one? / the red one").
+func echoesQuote(lines []string, kinds []int, i int) bool {
+	if i+1 >= len(lines) || !isQuoted(lines[i+1]) || !isQuoted(lines[i-1]) {
+		return false
+	}
+	if _, above := unquote(lines[i-1]); strings.HasSuffix(above, "?") || strings.HasSuffix(above, "？") {
+		return false // a question right above: this answers it
+	}
+	cur := strings.TrimRight(strings.TrimSpace(lines[i]), ".!?,;:")
+	if len(cur) > 200 || strings.Count(cur, " ") < 2 {
+		return false
+	}
+	if r, _ := utf8.DecodeRuneInString(cur); !unicode.IsLower(r) {
+		return false
+	}
+	budget := maxEchoBytes
+	for j := i - 2; j >= 0 && j >= i-maxEchoScan && kinds[j] == kQuote && budget > 0; j-- {
+		budget -= len(lines[j])
+		if !isQuoted(lines[j]) {
+			continue
+		}
+		if _, c := unquote(lines[j]); len(c) >= len(cur) && strings.Contains(c, cur) {
+			return true
+		}
+	}
+	return false
+}
+
+// colonlessAttribution: line reads as an attribution once a colon ends
+// it ("Am 20.06.24 um 16:20 schrieb Some Shop"): it starts with an
+// attribution's start word and has a reply verb and a date, and no end
+// mark closes it (the person's "Am 3.5. schrieb ich Ihnen schon." stays).
+func colonlessAttribution(line string) bool {
+	t := strings.ToLower(strings.TrimSpace(line))
+	if len(t) > maxAttribution || endsSentence(t) || !startsLikeAttribution(t) || lastVerb(t) < 0 {
+		return false
+	}
+	return isAttribution(t + ":")
 }
 
 // endsInWord: s ends with a letter or a digit (no punctuation closes it).

@@ -50,7 +50,7 @@ func attributionLines(lines []string, i int) int {
 			// A continuation is an address, a time or a verb; a line with
 			// its own start word, or after a finished sentence, starts an
 			// attribution of its own.
-			own := startsLikeAttribution(parts[k]) || endsSentence(parts[k-1])
+			own := startsLikeAttribution(parts[k]) || endsSentence(parts[k-1]) || wordsOnly(parts[k-1], parts[k])
 			if own && isAttribution(strings.Join(parts[k:], " ")) {
 				return 0
 			}
@@ -58,6 +58,18 @@ func attributionLines(lines []string, i int) int {
 		return n
 	}
 	return 0
+}
+
+// wordsOnly: prev, the line above a dated line that makes an
+// attribution alone, carries none of an attribution's parts (no start
+// word, digit, address or verb): a sign-off or a name the person typed
+// ("Freundliche Grüße" above "shop schrieb am Do. 20. Juni 2024 um
+// 14:49:"), not the attribution's head.
+func wordsOnly(prev, next string) bool {
+	if !hasYear(next) && !hasTime(next) {
+		return false
+	}
+	return !startsLikeAttribution(prev) && !strings.ContainsAny(prev, "0123456789@<>") && lastVerb(prev) < 0
 }
 
 // joinAttribution joins the lines of a wrapped attribution with a space.
@@ -298,7 +310,7 @@ func isAttribution(s string) bool {
 		}
 		return hasYear(body) && strings.Contains(body, "@") && (strings.HasSuffix(body, ">") || strings.HasSuffix(body, ")") || strings.HasSuffix(body, "]"))
 	}
-	end := trimGenderSuffix(body)
+	end := verbEnd(body)
 	if verbAt(end, len(end)) {
 		// Without a colon ("On ..., X <x@y> wrote"): a start word or an
 		// address as well, and the length of a date and a name.
@@ -332,6 +344,17 @@ func isAttribution(s string) bool {
 		return true
 	}
 	return strings.Contains(after, "@") && strings.Contains(after, "<") && strings.HasSuffix(after, ">") && len(after) < 160
+}
+
+// verbEnd is body without what may follow the verb at its end: a full
+// stop, or the "(a)" of Polish and Czech "napisał(a)" / "napsal(a)".
+// (Cutting a set of runes would cut the "a" that ends "írta".)
+func verbEnd(body string) string {
+	end := strings.TrimRight(body, " .")
+	for _, suffix := range []string{"(a)", "(а)"} {
+		end = strings.TrimSuffix(end, suffix)
+	}
+	return strings.TrimSpace(end)
 }
 
 // shortNameBefore: s is "<name> <verb>", one to four words of name.
@@ -432,23 +455,6 @@ func nameWrote(trimmed string) bool {
 // notNames start sentences that end in "wrote:" without naming anyone.
 var notNames = []string{"as", "i", "you", "we", "he", "she", "they", "it", "someone", "somebody",
 	"like", "what", "who", "wie", "ich", "er", "sie", "comme", "je", "il", "elle", "como", "yo", "zoals", "ik"}
-
-// trimGenderSuffix drops what may follow the verb at the end of an
-// attribution: white space, full stops and the feminine ending written
-// in parentheses, "(a)" or Cyrillic "(а)" ("napisał(a)", "написал(а)").
-// They are suffixes, not a set of characters: trimming the characters
-// would eat the "a" of "napisala" too.
-func trimGenderSuffix(s string) string {
-	for {
-		t := strings.TrimRight(s, " .")
-		t = strings.TrimSuffix(t, "(a)")
-		t = strings.TrimSuffix(t, "(а)")
-		if t == s {
-			return strings.TrimSpace(t)
-		}
-		s = t
-	}
-}
 
 // russianUser: Gmail in Russian and Ukrainian names the writer
 // "пользователь <name> написал:" / "користувач <name> написав:", the

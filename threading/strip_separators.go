@@ -3,6 +3,7 @@ package threading
 import (
 	"math/bits"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -289,10 +290,13 @@ func isHeaderBlock(lines []string, i int) bool {
 		return false
 	}
 	if c := inlineHeaderClasses(lines[i]); c == hFrom|hDate|hTo|hSubject ||
-		(c&hDate != 0 && c&(hFrom|hTo) != 0 && strings.Contains(lines[i], "@") && hasYear(lines[i]) && hasTime(lines[i])) {
+		(((c&hDate != 0 && c&(hFrom|hTo) != 0) || (c&hFrom != 0 && bits.OnesCount(uint(c)) >= 3)) &&
+			strings.Contains(lines[i], "@") && hasYear(lines[i]) && hasTime(lines[i])) {
 		// A block that lost its line breaks: all four classes on one
 		// line, or a full date with the sender's or the recipients'
-		// address (as two lines do, below).
+		// address (as two lines do, below): under a "Date:" name or,
+		// with three classes named, as a bare value ("Temat: ...
+		// 2023-01-17 13:46Nadawca: x@y Adresat:").
 		return true
 	}
 	dated := classes == hDate && fullDate(lines[i])
@@ -347,7 +351,11 @@ func inlineHeaderClasses(line string) int {
 		default:
 			continue
 		}
-		classes |= headerClasses[strings.ToLower(strings.Trim(name, "*"))]
+		// A value may run into the next name when the breaks went
+		// ("2023-01-17 13:46Nadawca:"): the name is the word's letters
+		// after its last digit or punctuation.
+		name = strings.TrimLeftFunc(strings.Trim(name, "*"), func(r rune) bool { return !unicode.IsLetter(r) })
+		classes |= headerClasses[strings.ToLower(name)]
 	}
 	return classes
 }

@@ -10,9 +10,11 @@ import (
 // iPhone") and the signature delimiter.
 
 // isSigDelimiter: "-- " (RFC 3676 section 4.3), or "--" as many clients
-// write it after losing the space.
+// write it after losing the space, or "--=20", the same line in a body
+// left in quoted-printable (the space at the end of a line escaped).
 func isSigDelimiter(line string) bool {
-	return strings.TrimRight(line, " \t") == "--"
+	t := strings.TrimRight(line, " \t")
+	return t == "--" || t == "--=20"
 }
 
 // maxDeviceSignature bounds the line; "Get Outlook for iOS<https://...>"

@@ -194,6 +194,9 @@ func (p *logPrinter) print(entries []journal.Entry) {
 		if e.RemoteIP != "" {
 			detail = strings.TrimSpace(detail + " [" + e.RemoteIP + "]")
 		}
+		if e.Via != "" {
+			detail = strings.TrimSpace(detail + " via " + e.Via)
+		}
 		if e.Attention != "" {
 			detail = "NEEDS ATTENTION: " + e.Attention + "; " + detail
 		}
