@@ -147,7 +147,7 @@ func (s subject) oofTitle() (title, rest string) {
 	for _, t := range []string{s.text, s.bare, strings.TrimLeft(s.bare, subjectDecor)} {
 		for _, p := range oofSubjects {
 			if strings.HasPrefix(t, p) {
-				return p, strings.TrimLeft(t[len(p):], subjectDecor+":：-–—]】」』")
+				return p, strings.TrimLeft(t[len(p):], subjectDecor+":：–—]】」』")
 			}
 		}
 	}
