@@ -100,3 +100,26 @@ func TestAmbiguousAuthorIsNeverAttributed(t *testing.T) {
 		t.Errorf("plain email: attention %q, conversation %q, action %q", e.Attention, e.Conversation, e.Action)
 	}
 }
+
+// TestNoAuthorIsKeptForOperators: a person's email with no usable author
+// (no From at all, or a From with no address) is never dropped: it is
+// kept with the reason, marked for operators, and listed by `deskmail
+// inbound list --attention` (issue 22, item 5).
+func TestNoAuthorIsKeptForOperators(t *testing.T) {
+	p := startInProcessAt(t, t.TempDir(), gateway.Options{})
+	support := []string{"support@example.test"}
+	p.send(t, "ann@client.test", support, email("nofrom@client.test", []string{
+		"To: support@example.test", "Subject: my order"}, "Where is my order?"))
+	p.send(t, "ann@client.test", support, email("noaddr@client.test", []string{
+		"From: Ann", "To: support@example.test", "Subject: my parcel"}, "Where is my parcel?"))
+	for _, id := range []string{"nofrom@client.test", "noaddr@client.test"} {
+		e := p.kept(t, id)
+		if e.Attention == "" || e.Conversation != "" || strings.HasPrefix(e.Action, "dropped") {
+			t.Errorf("%s: attention %q, conversation %q, action %q", id, e.Attention, e.Conversation, e.Action)
+		}
+	}
+	r := runCLI(t, nil, nil, "inbound", "list", "--attention", "--data", p.dir)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "no From field") {
+		t.Errorf("inbound list --attention: %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+}

@@ -156,9 +156,11 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 	if roles := roleMail(m.Envelope); roles != "" {
 		return s.keepForOperators(m, raw, roles, v, classified), nil
 	}
-	if v.Class == loopguard.Human && msg.Ambiguous() {
+	if v.Class == loopguard.Human && msg.NoAuthor != "" {
 		// Machines' mail (bounces, auto-replies) is attributed to no one
-		// anyway; a person's would be, so it waits for an operator.
+		// anyway; a person's would be, so it waits for an operator: an
+		// ambiguous author as much as none at all (no From, no address
+		// in it), never dropped.
 		return Result{Apply: markForOperators(m, classified, msg.NoAuthor, "attributed to no one")}, nil
 	}
 	if v.Class == loopguard.Human && msg.Cut != "" {
