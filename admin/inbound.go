@@ -49,7 +49,7 @@ func (a *Inbound) list(w http.ResponseWriter, r *http.Request) {
 	if which == inbound.ListAttention {
 		recs, err = inbound.Attention(a.DB, limit)
 	} else {
-		err = a.DB.ViewContext(r.Context(), func(tx *store.Tx) error {
+		err = a.DB.View(r.Context(), func(tx *store.Tx) error {
 			var err error
 			recs, err = inbound.List(tx, which, limit)
 			return err

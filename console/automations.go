@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -30,7 +31,7 @@ func (s *Server) automationsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var all []center.Automation
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		all, err = center.Automations(tx)
 		return err
@@ -51,7 +52,7 @@ type automationView struct {
 
 func (s *Server) automationView(id string) (automationView, error) {
 	v := automationView{Triggers: center.EventTypes}
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(context.Background(), func(tx *store.Tx) error {
 		var err error
 		v.A, err = center.GetAutomation(tx, id)
 		if errors.Is(err, center.ErrNotFound) {

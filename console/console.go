@@ -200,7 +200,7 @@ func (s *Server) withSession(next http.HandlerFunc) http.HandlerFunc {
 func (s *Server) lookup(id string) *visitor {
 	now := s.Clock.Now()
 	var v *visitor
-	_ = s.DB.View(func(tx *store.Tx) error {
+	_ = s.DB.View(context.Background(), func(tx *store.Tx) error {
 		sess, ok := operators.LookupSession(tx, id, now)
 		if !ok {
 			return nil

@@ -131,7 +131,7 @@ func (f *fixture) post(c *http.Client, path string, form url.Values) (*http.Resp
 func (f *fixture) audits() []journal.Audit {
 	f.t.Helper()
 	var as []journal.Audit
-	if err := f.db.View(func(tx *store.Tx) error {
+	if err := f.db.View(context.Background(), func(tx *store.Tx) error {
 		var err error
 		as, err = journal.Audits(tx, 1000, "")
 		return err

@@ -64,7 +64,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// password check, which is what costs, comes after the limits.
 	var op operators.Operator
 	found := false
-	if err := s.DB.View(func(tx *store.Tx) error {
+	if err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		op, err = operators.GetOperator(tx, user)
 		found = err == nil

@@ -104,7 +104,7 @@ func (s *Server) logEntry(w http.ResponseWriter, r *http.Request) {
 	if e.Direction == journal.Out && len(e.Messages) > 0 {
 		msg = e.Messages[0]
 	} else if e.Direction == journal.In {
-		_ = s.DB.View(func(tx *store.Tx) error { msg = messageOf(tx, e); return nil })
+		_ = s.DB.View(r.Context(), func(tx *store.Tx) error { msg = messageOf(tx, e); return nil })
 	}
 	if msg != "" && r.URL.Query().Get("go") == "message" {
 		http.Redirect(w, r, "/messages/"+url.PathEscape(msg), http.StatusSeeOther)

@@ -59,7 +59,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 			v.Uptime = s.Clock.Now().Sub(v.Daemon.Started).Truncate(time.Second)
 		}
 	}
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		counts, err := queue.Counts(tx)
 		v.Jobs = map[string]int{}
 		for st, n := range counts {
@@ -123,7 +123,7 @@ const MaxAuditRows = 200
 
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 	var as []journal.Audit
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		as, err = journal.Audits(tx, MaxAuditRows, "")
 		return err

@@ -27,7 +27,7 @@ type queueView struct {
 
 func (s *Server) queuePage(w http.ResponseWriter, r *http.Request) {
 	var v queueView
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		if v.Live, err = queue.List(tx, MaxQueueRows); err != nil {
 			return err

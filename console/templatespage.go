@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -30,7 +31,7 @@ func (s *Server) templatesPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var list []templates.Info
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		list, err = templates.List(tx)
 		return err
@@ -59,7 +60,7 @@ type templateView struct {
 
 func (s *Server) loadTemplate(name string) (templateView, error) {
 	var v templateView
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(context.Background(), func(tx *store.Tx) error {
 		var err error
 		v.T, err = templates.Get(tx, name)
 		if errors.Is(err, templates.ErrNotFound) {

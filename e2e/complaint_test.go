@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -51,7 +52,7 @@ func TestForgedComplaintSuppressesNobody(t *testing.T) {
 	msgID := got.msg.Header.Get("Message-ID")
 	suppressed := func() bool {
 		var s bool
-		_ = p.d.DB.View(func(tx *store.Tx) error { s = queue.Suppressed(tx, "ann@client.test"); return nil })
+		_ = p.d.DB.View(context.Background(), func(tx *store.Tx) error { s = queue.Suppressed(tx, "ann@client.test"); return nil })
 		return s
 	}
 

@@ -130,7 +130,7 @@ func (p *inProcess) entry(t *testing.T, msgID string) journal.Entry { return p.e
 func (p *inProcess) messages(t *testing.T, conv string) []model.Message {
 	t.Helper()
 	var ms []model.Message
-	if err := p.d.DB.View(func(tx *store.Tx) error {
+	if err := p.d.DB.View(context.Background(), func(tx *store.Tx) error {
 		var err error
 		ms, err = model.Messages(tx, conv, 1000)
 		return err

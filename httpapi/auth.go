@@ -110,7 +110,7 @@ func (s *Server) authenticate(h http.Handler, who access) http.Handler {
 		}
 		var c persontoken.Claims
 		var err error
-		if verr := s.DB.View(func(tx *store.Tx) error { c, err = s.PersonTokens.Check(tx, got); return nil }); verr != nil {
+		if verr := s.DB.View(r.Context(), func(tx *store.Tx) error { c, err = s.PersonTokens.Check(tx, got); return nil }); verr != nil {
 			s.writeStoreError(w, r, "check person token", verr)
 			return
 		}

@@ -44,7 +44,7 @@ func (s *Server) writeCenterError(w http.ResponseWriter, r *http.Request, err er
 
 func (s *Server) listAutomations(w http.ResponseWriter, r *http.Request) {
 	var all []center.Automation
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		all, err = center.Automations(tx)
 		return err
@@ -62,7 +62,7 @@ func (s *Server) getAutomation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var a center.Automation
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		a, err = center.GetAutomation(tx, id)
 		return err

@@ -187,7 +187,7 @@ func seedPending(b *testing.B, db *store.DB, people, n, convLen int) [][]string 
 
 func unread(b *testing.B, db *store.DB, people int) int {
 	total := 0
-	err := db.View(func(tx *store.Tx) error {
+	err := db.View(context.Background(), func(tx *store.Tx) error {
 		for p := range people {
 			_, n, err := model.Inbox(tx, "u"+strconv.Itoa(p), 0)
 			if err != nil {

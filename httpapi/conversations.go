@@ -144,7 +144,7 @@ func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	var ms []model.Message
 	var more bool
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		if _, err := model.GetConversation(tx, conv); err != nil {
 			return err
 		}
@@ -209,7 +209,7 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) {
 	}
 	var m model.Message
 	var ns []model.Notification
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		if m, err = model.GetMessage(tx, id); err != nil {
 			return err

@@ -22,7 +22,7 @@ func (s *Server) getOriginal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var m model.Message
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		m, err = model.GetMessage(tx, id)
 		return err

@@ -101,7 +101,7 @@ func (s *Server) getPerson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p model.Person
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		p, err = model.GetPerson(tx, id)
 		return err
@@ -232,7 +232,7 @@ func (s *Server) getNotifications(w http.ResponseWriter, r *http.Request) {
 	}
 	var ns []model.Notification
 	var unread int
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		if _, err := model.GetPerson(tx, id); err != nil {
 			return err
 		}

@@ -106,7 +106,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, what string, fn fun
 		return
 	}
 	var v any
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		v, err = fn(tx, id)
 		return err

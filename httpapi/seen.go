@@ -46,7 +46,7 @@ func (s *Server) postSeen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	known := false
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		if _, err := model.GetPerson(tx, ack.Person); err != nil {
 			return err
 		}

@@ -93,7 +93,7 @@ func (s *Server) streamNotifications(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.DB.View(func(tx *store.Tx) error { _, err := model.GetPerson(tx, id); return err }); err != nil {
+	if err := s.DB.View(r.Context(), func(tx *store.Tx) error { _, err := model.GetPerson(tx, id); return err }); err != nil {
 		s.writeStoreError(w, r, "stream", err)
 		return
 	}
@@ -181,7 +181,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rc *http.Respons
 		return nil, true
 	}
 	var ns []model.Notification
-	if err := s.DB.View(func(tx *store.Tx) error {
+	if err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		ns, _, err = model.Inbox(tx, person, MaxStreamReplay)
 		return err
@@ -230,7 +230,7 @@ func (s *Server) stillValid(r *http.Request) bool {
 		tok = r.URL.Query().Get(accessTokenParam)
 	}
 	var err error
-	if verr := s.DB.View(func(tx *store.Tx) error { _, err = s.PersonTokens.Check(tx, tok); return nil }); verr != nil {
+	if verr := s.DB.View(r.Context(), func(tx *store.Tx) error { _, err = s.PersonTokens.Check(tx, tok); return nil }); verr != nil {
 		return true // the store is down: the stream's own errors will tell
 	}
 	return err == nil

@@ -79,7 +79,7 @@ func (s *Server) writeTemplateError(w http.ResponseWriter, r *http.Request, err 
 
 func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
 	var list []templates.Info
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		list, err = templates.List(tx)
 		return err
@@ -97,7 +97,7 @@ func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var v TemplateView
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		if v.Template, err = templates.Get(tx, name); err != nil {
 			return err
@@ -169,7 +169,7 @@ func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var out templates.Rendered
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		if draft == nil {
 			var err error
 			out, err = templates.Preview(tx, name)

@@ -49,7 +49,7 @@ func (s *Server) postPersonToken(w http.ResponseWriter, r *http.Request) {
 	var out TokenResponse
 	// Read-only: minting stores nothing, it reads the person and the
 	// person's generation.
-	err := s.DB.View(func(tx *store.Tx) error {
+	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
 		if _, err := model.GetPerson(tx, id); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -96,7 +97,7 @@ func (b *Backlog) Set(count, bytes int64) {
 
 // Load replaces the counts with the store's (PendingTotals).
 func (b *Backlog) Load(db *store.DB) error {
-	return db.View(func(tx *store.Tx) error {
+	return db.View(context.Background(), func(tx *store.Tx) error {
 		n, sz, err := PendingTotals(tx)
 		if err == nil {
 			b.Set(n, sz)
@@ -136,7 +137,7 @@ func PendingTotals(tx *store.Tx) (count, bytes int64, err error) {
 // a transaction of its own (load tools wait for it to reach 0).
 func PendingCount(db *store.DB) (int64, error) {
 	var n int64
-	err := db.View(func(tx *store.Tx) error {
+	err := db.View(context.Background(), func(tx *store.Tx) error {
 		var err error
 		n, _, err = PendingTotals(tx)
 		return err

@@ -90,7 +90,7 @@ func TestMetaCodecReadsOldRecords(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.DB.View(func(tx *store.Tx) error {
+	if err := r.DB.View(context.Background(), func(tx *store.Tx) error {
 		if v := tx.Get(bucketMeta, []byte(rc.ID)); len(v) == 0 || v[0] != metaV1 {
 			t.Errorf("annotated record is %q, want the binary form", v)
 		}

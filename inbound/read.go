@@ -16,7 +16,7 @@ var ErrNotFound = errors.New("inbound: no such message")
 // Load returns a stored message's record; ctx bounds the read.
 func Load(ctx context.Context, db *store.DB, id string) (Meta, error) {
 	var m Meta
-	err := db.ViewContext(ctx, func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		var err error
 		m, err = LoadTx(tx, id)
 		return err
@@ -42,7 +42,7 @@ func OpenRaw(db *store.DB, m Meta) (io.ReadCloser, error) {
 		return db.OpenSpool(m.ID)
 	}
 	var raw []byte
-	err := db.View(func(tx *store.Tx) error {
+	err := db.View(context.Background(), func(tx *store.Tx) error {
 		v := tx.Get(bucketRaw, []byte(m.ID))
 		if v == nil {
 			return fmt.Errorf("%w: raw bytes of %s", ErrNotFound, m.ID)
@@ -60,7 +60,7 @@ func OpenRaw(db *store.DB, m Meta) (io.ReadCloser, error) {
 // first, at most max.
 func Pending(db *store.DB, max int) ([]string, error) {
 	var ids []string
-	err := db.View(func(tx *store.Tx) error {
+	err := db.View(context.Background(), func(tx *store.Tx) error {
 		return tx.Scan(bucketPending, nil, func(k, _ []byte) (bool, error) {
 			ids = append(ids, string(k))
 			return len(ids) < max, nil
@@ -71,7 +71,7 @@ func Pending(db *store.DB, max int) ([]string, error) {
 
 // Count returns how many messages are stored.
 func Count(db *store.DB) (n int, err error) {
-	err = db.View(func(tx *store.Tx) error { n = tx.Count(bucketMeta); return nil })
+	err = db.View(context.Background(), func(tx *store.Tx) error { n = tx.Count(bucketMeta); return nil })
 	return n, err
 }
 
@@ -80,7 +80,7 @@ func Count(db *store.DB) (n int, err error) {
 func SweepSpool(db *store.DB) (int, error) {
 	return db.SweepSpool(func(name string) bool {
 		found := false
-		_ = db.View(func(tx *store.Tx) error {
+		_ = db.View(context.Background(), func(tx *store.Tx) error {
 			found = tx.Get(bucketMeta, []byte(name)) != nil
 			return nil
 		})

@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -52,7 +53,7 @@ func TestStateCodecReadsOldRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n, size int64
-	if err := r.DB.View(func(tx *store.Tx) error {
+	if err := r.DB.View(context.Background(), func(tx *store.Tx) error {
 		var err error
 		n, size, err = PendingTotals(tx)
 		return err
@@ -69,7 +70,7 @@ func TestStateCodecReadsOldRecords(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.DB.View(func(tx *store.Tx) error {
+	if err := r.DB.View(context.Background(), func(tx *store.Tx) error {
 		v := tx.Get(bucketPending, []byte(rc.ID))
 		if len(v) == 0 || v[0] != stateV1 {
 			t.Errorf("rewritten state is %q, want the binary form", v)

@@ -111,7 +111,7 @@ func TestDeferFailRequeue(t *testing.T) {
 		t.Errorf("claimed during its backoff: %v", err)
 	}
 	var recs []Record
-	r.DB.View(func(tx *store.Tx) error { recs, _ = List(tx, ListPending, 10); return nil })
+	r.DB.View(context.Background(), func(tx *store.Tx) error { recs, _ = List(tx, ListPending, 10); return nil })
 	if len(recs) != 1 || recs[0].Attempts != 1 || recs[0].Reason != "no space left on device" || recs[0].From != "ann@client.test" {
 		t.Errorf("pending list %+v", recs)
 	}
@@ -122,7 +122,7 @@ func TestDeferFailRequeue(t *testing.T) {
 	if err := update(t, r.DB, func(tx *store.Tx) error { return Fail(tx, id, "w", st.Fence, "stored copy gone", now) }); err != nil {
 		t.Fatal(err)
 	}
-	r.DB.View(func(tx *store.Tx) error { recs, _ = List(tx, "", 10); return nil })
+	r.DB.View(context.Background(), func(tx *store.Tx) error { recs, _ = List(tx, "", 10); return nil })
 	if len(recs) != 1 || recs[0].State != ListFailed || recs[0].Reason != "stored copy gone" {
 		t.Errorf("after Fail: %+v", recs)
 	}
@@ -151,7 +151,7 @@ func TestEarlierPendingHoldsBackTheSameConversation(t *testing.T) {
 	now := clk.Now()
 	check := func(id string) string {
 		var blocker string
-		r.DB.View(func(tx *store.Tx) error {
+		r.DB.View(context.Background(), func(tx *store.Tx) error {
 			st, _, _ := getState(tx, bucketPending, id)
 			blocker, _, _ = EarlierPending(tx, id, st, now)
 			return nil
@@ -203,7 +203,7 @@ func TestBacklogRefusesPastItsBound(t *testing.T) {
 		t.Errorf("%d stored", n)
 	}
 	var n, sz int64
-	r.DB.View(func(tx *store.Tx) (err error) { n, sz, err = PendingTotals(tx); return err })
+	r.DB.View(context.Background(), func(tx *store.Tx) (err error) { n, sz, err = PendingTotals(tx); return err })
 	if n != 2 || sz <= 0 {
 		t.Errorf("totals %d %d", n, sz)
 	}
@@ -277,7 +277,7 @@ func TestPendingWithoutStateFromAnEarlierVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cands []Candidate
-	r.DB.View(func(tx *store.Tx) (err error) {
+	r.DB.View(context.Background(), func(tx *store.Tx) (err error) {
 		cands, _, err = Due(tx, Scan{Owner: "w", Now: clk.Now(), Max: 10})
 		return err
 	})
@@ -295,7 +295,7 @@ func TestPendingWithoutStateFromAnEarlierVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int64
-	r.DB.View(func(tx *store.Tx) (err error) { n, _, err = PendingTotals(tx); return err })
+	r.DB.View(context.Background(), func(tx *store.Tx) (err error) { n, _, err = PendingTotals(tx); return err })
 	if n != 0 {
 		t.Errorf("%d still pending", n)
 	}
@@ -323,7 +323,7 @@ func TestDueCutsInThe250Order(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cands []Candidate
-	r.DB.View(func(tx *store.Tx) (err error) {
+	r.DB.View(context.Background(), func(tx *store.Tx) (err error) {
 		cands, _, err = Due(tx, Scan{Owner: "w", Now: clk.Now(), Max: 2})
 		return err
 	})

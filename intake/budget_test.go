@@ -77,7 +77,7 @@ func TestMIMEBombIsKeptAsTooComplex(t *testing.T) {
 		t.Errorf("entry: attention %q, class %q, conversation %q", e.Attention, e.Class, e.Conversation)
 	}
 	var n int
-	_ = db.View(func(tx *store.Tx) error {
+	_ = db.View(context.Background(), func(tx *store.Tx) error {
 		ms, err := model.Messages(tx, "c1", 10)
 		n = len(ms)
 		return err

@@ -58,7 +58,7 @@ func ListConversations(db *store.DB, limit int) ([]ConversationSummary, error) {
 		limit = maxConversationsListed
 	}
 	var out []ConversationSummary
-	err := db.View(func(tx *store.Tx) error {
+	err := db.View(context.Background(), func(tx *store.Tx) error {
 		cs, err := model.RecentConversations(tx, limit)
 		if err != nil {
 			return err
@@ -78,7 +78,7 @@ func ListConversations(db *store.DB, limit int) ([]ConversationSummary, error) {
 // ShowConversation reads one conversation for an operator.
 func ShowConversation(db *store.DB, id string) (ConversationDetail, error) {
 	var d ConversationDetail
-	err := db.View(func(tx *store.Tx) error {
+	err := db.View(context.Background(), func(tx *store.Tx) error {
 		c, err := model.GetConversation(tx, id)
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"context"
 	"testing"
 
 	"github.com/deskmail/deskmail/inbound"
@@ -17,7 +18,7 @@ func TestConversationFromEmailHasCreationTime(t *testing.T) {
 		"From: New <new@client.test>\r\nTo: support@help.test\r\nSubject: Hello\r\nMessage-ID: <n1@client.test>\r\n\r\nhi\r\n")
 	e := runStep(t, db, step, m)
 	var c model.Conversation
-	err := db.View(func(tx *store.Tx) error {
+	err := db.View(context.Background(), func(tx *store.Tx) error {
 		var err error
 		c, err = model.GetConversation(tx, e.Conversation)
 		return err

@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ func ExplainThreadIn(storeSpec, dataDir string, raw []byte, rcpts, support []str
 	}
 	defer db.Close()
 	var res threading.Match
-	err = db.View(func(tx *store.Tx) error {
+	err = db.View(context.Background(), func(tx *store.Tx) error {
 		m.Index, m.Describe = model.View{Tx: tx}, describer(tx)
 		res, err = m.Match(in)
 		return err

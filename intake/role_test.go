@@ -55,7 +55,7 @@ func TestRoleMailKeptForOperators(t *testing.T) {
 			}
 			e := runStep(t, db, step, m)
 			var n int
-			_ = db.View(func(tx *store.Tx) error {
+			_ = db.View(context.Background(), func(tx *store.Tx) error {
 				ms, _ := model.Messages(tx, "c1", 10)
 				n = len(ms)
 				return nil
@@ -95,7 +95,7 @@ func TestRoleMailCopiedToOperators(t *testing.T) {
 	}
 	id := strings.TrimPrefix(e.Action, want)
 	var j queue.Job
-	err := db.View(func(tx *store.Tx) error {
+	err := db.View(context.Background(), func(tx *store.Tx) error {
 		var err error
 		j, err = queue.GetJob(tx, id)
 		return err

@@ -231,7 +231,7 @@ func authTemporary(r auth.Result) bool {
 // claimsStaff tells whether addr belongs to a user or a bot; err is the
 // store's, when it could not tell (the caller retries: transient).
 func (s *InboundStep) claimsStaff(ctx context.Context, addr string) (staff bool, err error) {
-	err = s.DB.ViewContext(ctx, func(tx *store.Tx) error {
+	err = s.DB.View(ctx, func(tx *store.Tx) error {
 		p, err := model.PersonByEmail(tx, addr)
 		if errors.Is(err, model.ErrNotFound) {
 			return nil

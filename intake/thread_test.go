@@ -69,7 +69,7 @@ func TestThreadStepTwiceAppendsOnce(t *testing.T) {
 	}
 	var n int
 	var e *journal.Entry
-	_ = db.View(func(tx *store.Tx) error {
+	_ = db.View(context.Background(), func(tx *store.Tx) error {
 		ms, _ := model.Messages(tx, "c1", 10)
 		n = len(ms)
 		return nil

@@ -33,7 +33,7 @@ func TestAuditNewestFirstByTargetAndPruned(t *testing.T) {
 	}
 	read := func(target string) []Audit {
 		var as []Audit
-		if err := db.View(func(tx *store.Tx) error { as, err = Audits(tx, 10, target); return err }); err != nil {
+		if err := db.View(context.Background(), func(tx *store.Tx) error { as, err = Audits(tx, 10, target); return err }); err != nil {
 			t.Fatal(err)
 		}
 		return as

@@ -10,6 +10,7 @@ package journal
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -257,7 +258,7 @@ func Query(db *store.DB, f Filter) ([]Entry, error) {
 		}
 	}
 	var out []Entry
-	err := db.View(func(tx *store.Tx) error {
+	err := db.View(context.Background(), func(tx *store.Tx) error {
 		return tx.ScanReverse(bucket, nil, func(k, v []byte) (bool, error) {
 			if floor != nil && string(k) < string(floor) {
 				return false, nil

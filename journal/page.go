@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"strings"
@@ -32,7 +33,7 @@ func Page(db *store.DB, f Filter, text, before string, limit int) (out []Entry, 
 	text = strings.ToLower(text)
 	addr := strings.ToLower(f.Address)
 	scanned, prev := 0, ""
-	err = db.View(func(tx *store.Tx) error {
+	err = db.View(context.Background(), func(tx *store.Tx) error {
 		return tx.ScanReverse(bucket, from, func(k, v []byte) (bool, error) {
 			if floor != nil && string(k) < string(floor) {
 				next = ""
@@ -98,7 +99,7 @@ func Get(db *store.DB, id string) (Entry, error) {
 	if err != nil {
 		return e, err
 	}
-	err = db.View(func(tx *store.Tx) error {
+	err = db.View(context.Background(), func(tx *store.Tx) error {
 		v := tx.Get(bucket, k)
 		if v == nil {
 			return ErrNotFound

@@ -73,7 +73,7 @@ func TestPostNotifiesAndSeenIsIdempotent(t *testing.T) {
 	clk.Advance(time.Second)
 	p2, _ := s.Post(context.Background(), model.Message{Conversation: "c1", Author: "agent", Channel: model.ChannelWeb, Text: "on it"})
 	// The agent replied, so follows the conversation now.
-	s.DB.View(func(tx *store.Tx) error {
+	s.DB.View(context.Background(), func(tx *store.Tx) error {
 		c, _ := model.GetConversation(tx, "c1")
 		if !model.Follows(tx, "agent", c) {
 			t.Error("author does not follow after posting")
@@ -91,7 +91,7 @@ func TestPostNotifiesAndSeenIsIdempotent(t *testing.T) {
 	if m, err := s.Seen(context.Background(), "nobody", "c9", "zzz"); err != nil || len(m) != 0 {
 		t.Errorf("seen of nothing: %v %v", m, err)
 	}
-	s.DB.View(func(tx *store.Tx) error {
+	s.DB.View(context.Background(), func(tx *store.Tx) error {
 		inbox, unread, _ := model.Inbox(tx, "ann", 10)
 		if len(inbox) != 1 || unread != 0 || inbox[0].Seen == nil {
 			t.Errorf("ann's inbox %+v unread %d", inbox, unread)
@@ -129,7 +129,7 @@ func TestEmailAddressesAreUnique(t *testing.T) {
 	if !errors.Is(err, model.ErrConflict) {
 		t.Errorf("taking another person's address: %v", err)
 	}
-	s.DB.View(func(tx *store.Tx) error {
+	s.DB.View(context.Background(), func(tx *store.Tx) error {
 		p, err := model.PersonByEmail(tx, "agent@EXAMPLE.test")
 		if err != nil || p.ID != "agent" {
 			t.Errorf("lookup = %v %v", p.ID, err)
@@ -172,7 +172,7 @@ func TestHooksRunInTheSameCommit(t *testing.T) {
 	if _, err := s.Post(context.Background(), model.Message{ID: "m2", Conversation: "c1", Author: "ann", Channel: model.ChannelWeb, Text: "again"}); err == nil {
 		t.Fatal("Post succeeded although OnNotify failed")
 	}
-	err = s.DB.View(func(tx *store.Tx) error {
+	err = s.DB.View(context.Background(), func(tx *store.Tx) error {
 		if _, err := model.GetMessage(tx, "m2"); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("the message of a failed Post was stored: %v", err)
 		}

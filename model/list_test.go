@@ -58,7 +58,7 @@ func TestMessagesAfterPagesByCountAndSize(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var got []Message
 			var more bool
-			err := db.View(func(tx *store.Tx) error {
+			err := db.View(context.Background(), func(tx *store.Tx) error {
 				var err error
 				got, more, err = MessagesAfter(tx, "c", c.after, c.limit, c.maxBytes)
 				return err

@@ -38,7 +38,7 @@ func TestLookalikeStaffNames(t *testing.T) {
 			return nil
 		})
 	}
-	_ = db.View(func(tx *store.Tx) error {
+	_ = db.View(context.Background(), func(tx *store.Tx) error {
 		for name, want := range map[string]bool{"Bob": false, "Adam": false, "stale name": false, "Аda": true} {
 			if got, _ := StaffNamed(tx, name); got != want {
 				t.Errorf("StaffNamed(%q) = %v, want %v", name, got, want)

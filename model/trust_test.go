@@ -85,7 +85,7 @@ func TestUnverifiedOpenerUntilAnAgentWrites(t *testing.T) {
 	if EmailWithheld(c, forged, "ada", notify.KindUser) != "" {
 		t.Error("an unverified message is withheld from an agent")
 	}
-	_ = db.View(func(tx *store.Tx) error {
+	_ = db.View(context.Background(), func(tx *store.Tx) error {
 		if m, err := MessageByEmailID(tx, "nothing@x.test"); err == nil {
 			t.Errorf("found %+v for an unknown Message-ID", m)
 		}
@@ -156,9 +156,9 @@ func TestStaffNamed(t *testing.T) {
 			}
 		}
 	}
-	_ = db.View(func(tx *store.Tx) error { check(tx); return nil })                         // scans
+	_ = db.View(context.Background(), func(tx *store.Tx) error { check(tx); return nil })   // scans
 	_ = db.Update(context.Background(), func(tx *store.Tx) error { check(tx); return nil }) // builds
-	_ = db.View(func(tx *store.Tx) error { check(tx); return nil })                         // reads the index
+	_ = db.View(context.Background(), func(tx *store.Tx) error { check(tx); return nil })   // reads the index
 }
 
 // testDB is a bbolt store in the test's folder.

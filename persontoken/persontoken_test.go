@@ -36,7 +36,7 @@ func mint(t *testing.T, db *store.DB, k *Keyring, person string, ttl time.Durati
 }
 
 func check(db *store.DB, k *Keyring, tok string) (c Claims, err error) {
-	_ = db.View(func(tx *store.Tx) error { c, err = k.Check(tx, tok); return nil })
+	_ = db.View(context.Background(), func(tx *store.Tx) error { c, err = k.Check(tx, tok); return nil })
 	return c, err
 }
 
@@ -75,7 +75,7 @@ func TestTokenRules(t *testing.T) {
 	})
 	t.Run("ttl bounds", func(t *testing.T) {
 		for _, ttl := range []time.Duration{0, time.Second, MaxTTL + time.Second} {
-			if err := db.View(func(tx *store.Tx) error { _, _, err := k.Mint(tx, "p", ttl); return err }); !errors.Is(err, ErrTTL) {
+			if err := db.View(context.Background(), func(tx *store.Tx) error { _, _, err := k.Mint(tx, "p", ttl); return err }); !errors.Is(err, ErrTTL) {
 				t.Errorf("ttl %s: %v", ttl, err)
 			}
 		}

@@ -189,7 +189,7 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 		var cands []inbound.Candidate
 		var next time.Time
 		var waits []noted
-		err := p.DB.View(func(tx *store.Tx) error {
+		err := p.DB.View(ctx, func(tx *store.Tx) error {
 			var err error
 			waits = waits[:0]
 			cands, next, err = inbound.Due(tx, inbound.Scan{Owner: p.owner, Now: now, Max: free,

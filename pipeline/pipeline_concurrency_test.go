@@ -147,7 +147,7 @@ func (f *pipeFixture) send(t *testing.T, from, to, msgID, refs string) string {
 func (f *pipeFixture) pending(t *testing.T) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	_ = f.db.View(func(tx *store.Tx) error {
+	_ = f.db.View(context.Background(), func(tx *store.Tx) error {
 		recs, err := inbound.List(tx, inbound.ListPending, 10000)
 		for _, r := range recs {
 			out[r.ID] = true
@@ -160,7 +160,7 @@ func (f *pipeFixture) pending(t *testing.T) map[string]bool {
 func (f *pipeFixture) messages(t *testing.T, conv string) []model.Message {
 	t.Helper()
 	var ms []model.Message
-	_ = f.db.View(func(tx *store.Tx) error {
+	_ = f.db.View(context.Background(), func(tx *store.Tx) error {
 		var err error
 		ms, err = model.Messages(tx, conv, 10000)
 		return err
@@ -345,7 +345,7 @@ func TestPermanentFailureIsKeptAndRetried(t *testing.T) {
 	good := f.send(t, "b@y.test", "help@help.test", "good@y.test", "")
 	waitUntil(t, "both are done with", func() bool { return !f.pending(t)[good] && !f.pending(t)[bad] })
 	var recs []inbound.Record
-	f.db.View(func(tx *store.Tx) error { recs, _ = inbound.List(tx, inbound.ListFailed, 10); return nil })
+	f.db.View(context.Background(), func(tx *store.Tx) error { recs, _ = inbound.List(tx, inbound.ListFailed, 10); return nil })
 	if len(recs) != 1 || recs[0].ID != bad || !strings.Contains(recs[0].Reason, "panicked") {
 		t.Fatalf("failed list %+v", recs)
 	}
@@ -407,7 +407,7 @@ func TestStoredCopyGoneIsFailed(t *testing.T) {
 	f.run("node", nil)
 	waitUntil(t, "both are done with", func() bool { p := f.pending(t); return !p[gone] && !p[ok] })
 	var recs []inbound.Record
-	f.db.View(func(tx *store.Tx) error { recs, _ = inbound.List(tx, inbound.ListFailed, 10); return nil })
+	f.db.View(context.Background(), func(tx *store.Tx) error { recs, _ = inbound.List(tx, inbound.ListFailed, 10); return nil })
 	if len(recs) != 1 || recs[0].ID != gone || recs[0].Attempts != 1 {
 		t.Errorf("failed list %+v, want only %s after one attempt", recs, gone)
 	}

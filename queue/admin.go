@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -38,7 +39,7 @@ func EmailStatus(tx *store.Tx, messageID, person string) string {
 func DeliveryStatus(db *store.DB) func(messageID, person string) string {
 	return func(messageID, person string) string {
 		var s string
-		_ = db.View(func(tx *store.Tx) error { s = EmailStatus(tx, messageID, person); return nil })
+		_ = db.View(context.Background(), func(tx *store.Tx) error { s = EmailStatus(tx, messageID, person); return nil })
 		if s == "" {
 			s = "not_sent"
 		}

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -32,7 +33,7 @@ func TestRecordComplaint(t *testing.T) {
 		t.Errorf("status %q after a complaint, want it unchanged (%q)", got, before)
 	}
 	var suppressed bool
-	_ = e.db.View(func(tx *store.Tx) error {
+	_ = e.db.View(context.Background(), func(tx *store.Tx) error {
 		suppressed = Suppressed(tx, "ann@client.test") && !Suppressed(tx, "redacted@isp.example")
 		return nil
 	})
@@ -67,7 +68,7 @@ func TestComplaintNotTrustedIsOnlyRecorded(t *testing.T) {
 		}
 		return e.q.RecordComplaint(tx, j, report, ComplaintTrust{Why: "from no configured feedback loop"})
 	})
-	_ = e.db.View(func(tx *store.Tx) error {
+	_ = e.db.View(context.Background(), func(tx *store.Tx) error {
 		if Suppressed(tx, "ann@client.test") {
 			t.Error("an untrusted complaint suppressed the address")
 		}

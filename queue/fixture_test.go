@@ -82,7 +82,7 @@ func (e *env) update(fn func(tx *store.Tx) error) {
 
 func (e *env) view(fn func(tx *store.Tx) error) {
 	e.t.Helper()
-	if err := e.db.View(fn); err != nil {
+	if err := e.db.View(context.Background(), fn); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"time"
 
 	"github.com/deskmail/deskmail/journal"
@@ -16,7 +17,7 @@ type JobView struct {
 // Show reads a job and its history.
 func Show(db *store.DB, id string, since time.Time) (JobView, error) {
 	var v JobView
-	err := db.View(func(tx *store.Tx) error {
+	err := db.View(context.Background(), func(tx *store.Tx) error {
 		var err error
 		v.Job, err = GetJob(tx, id)
 		return err

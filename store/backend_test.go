@@ -58,7 +58,7 @@ func TestSeam(t *testing.T) {
 				}
 				return tx.Delete("b", []byte("k099"))
 			})
-			err := db.View(func(tx *store.Tx) error {
+			err := db.View(context.Background(), func(tx *store.Tx) error {
 				if tx.Writable() {
 					t.Error("View is writable")
 				}
@@ -188,7 +188,7 @@ func TestFailingFunctionSparesItsBatch(t *testing.T) {
 			wg.Wait()
 			for i, err := range errs {
 				var got []byte
-				_ = db.View(func(tx *store.Tx) error { got = tx.Get("b", fmt.Append(nil, i)); return nil })
+				_ = db.View(context.Background(), func(tx *store.Tx) error { got = tx.Get("b", fmt.Append(nil, i)); return nil })
 				if i%5 == 3 {
 					if !errors.Is(err, boom) || got != nil {
 						t.Errorf("write %d: err %v, stored %q; want boom and nothing", i, err, got)
@@ -249,7 +249,7 @@ func TestFailingFunctionIsUndoneInsideItsBatch(t *testing.T) {
 				if sawX != "old" || sawLast != "x" {
 					t.Errorf("flushes=%v: the next function saw x=%q, last key %q; want old, x", flushes, sawX, sawLast)
 				}
-				_ = db.View(func(tx *store.Tx) error {
+				_ = db.View(context.Background(), func(tx *store.Tx) error {
 					if string(tx.Get("b", []byte("a"))) != "1" || string(tx.Get("b", []byte("c"))) != "3" {
 						t.Errorf("flushes=%v: the other functions' writes are missing", flushes)
 					}
@@ -487,7 +487,7 @@ func TestViewContext(t *testing.T) {
 			db := open(t)
 			update(t, db, func(tx *store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) })
 			var got string
-			if err := db.ViewContext(context.Background(), func(tx *store.Tx) error {
+			if err := db.View(context.Background(), func(tx *store.Tx) error {
 				got = string(tx.Get("b", []byte("k")))
 				return nil
 			}); err != nil || got != "v" {
@@ -498,7 +498,7 @@ func TestViewContext(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			if err := db.ViewContext(ctx, func(*store.Tx) error { return nil }); err == nil {
+			if err := db.View(ctx, func(*store.Tx) error { return nil }); err == nil {
 				t.Error("a read began on an ended context")
 			}
 		})

@@ -35,7 +35,7 @@ func Copy(ctx context.Context, src, dst *DB) (CopyReport, error) {
 	}
 	for b := range have {
 		var n int
-		_ = dst.View(func(tx *Tx) error { n = tx.Count(b); return nil })
+		_ = dst.View(ctx, func(tx *Tx) error { n = tx.Count(b); return nil })
 		if n > 0 {
 			return rep, fmt.Errorf("the destination is not empty (bucket %s has %d keys): copy only into a new store", b, n)
 		}
@@ -58,8 +58,8 @@ func Copy(ctx context.Context, src, dst *DB) (CopyReport, error) {
 			return rep, fmt.Errorf("copy the sequence of %s: %w", b, err)
 		}
 		var want, got int
-		_ = src.View(func(tx *Tx) error { want = tx.Count(b); return nil })
-		if err := dst.View(func(tx *Tx) error { got = tx.Count(b); return nil }); err != nil {
+		_ = src.View(ctx, func(tx *Tx) error { want = tx.Count(b); return nil })
+		if err := dst.View(ctx, func(tx *Tx) error { got = tx.Count(b); return nil }); err != nil {
 			return rep, err
 		}
 		if got != want || n != want {
@@ -93,7 +93,7 @@ func copyBucket(ctx context.Context, src, dst *DB, bucket string) (int, error) {
 	for {
 		type kv struct{ k, v []byte }
 		var chunk []kv
-		err := src.View(func(tx *Tx) error {
+		err := src.View(ctx, func(tx *Tx) error {
 			return tx.Scan(bucket, from, func(k, v []byte) (bool, error) {
 				if from != nil && string(k) == string(from) {
 					return true, nil // the last key of the previous chunk

@@ -53,7 +53,7 @@ func TestTwoNodesLoseNoUpdate(t *testing.T) {
 	}
 	wg.Wait()
 	var got string
-	_ = b.View(func(tx *store.Tx) error { got = string(tx.Get("c", []byte("n"))); return nil })
+	_ = b.View(context.Background(), func(tx *store.Tx) error { got = string(tx.Get("c", []byte("n"))); return nil })
 	if got != strconv.Itoa(4*each) {
 		t.Errorf("counter = %s after %d increments on two nodes", got, 4*each)
 	}
@@ -189,7 +189,7 @@ func TestLostConnectionFailsTheWrite(t *testing.T) {
 			return tx.Put("b", []byte(strconv.Itoa(i)), []byte("v"))
 		})
 		var stored bool
-		_ = a.View(func(tx *store.Tx) error { stored = tx.Get("b", []byte(strconv.Itoa(i))) != nil; return nil })
+		_ = a.View(context.Background(), func(tx *store.Tx) error { stored = tx.Get("b", []byte(strconv.Itoa(i))) != nil; return nil })
 		if err == nil && !stored {
 			t.Errorf("write %d answered success but is not stored", i)
 		}

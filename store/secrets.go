@@ -1,6 +1,9 @@
 package store
 
-import "bytes"
+import (
+	"bytes"
+	"context"
+)
 
 // BucketSecrets holds the secrets every node of a shared store must agree
 // on (reply-token keys, the loop marker's key, the webhook key, the API
@@ -18,6 +21,6 @@ func ReadSharedSecret(storeSpec, name string) ([]byte, error) {
 	}
 	defer db.Close()
 	var v []byte
-	err = db.View(func(tx *Tx) error { v = bytes.Clone(tx.Get(BucketSecrets, []byte(name))); return nil })
+	err = db.View(context.Background(), func(tx *Tx) error { v = bytes.Clone(tx.Get(BucketSecrets, []byte(name))); return nil })
 	return v, err
 }

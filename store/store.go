@@ -284,17 +284,10 @@ const (
 // viewTimeout bounds one read transaction on PostgreSQL.
 const viewTimeout = 2 * time.Minute
 
-// View runs fn in a read-only transaction (a consistent snapshot): View
-// without a context, for the callers that have none (offline commands,
-// start-up).
-func (db *DB) View(fn func(*Tx) error) error {
-	return db.ViewContext(context.Background(), fn)
-}
-
-// ViewContext runs fn in a read-only transaction (a consistent snapshot);
-// ctx bounds the wait for it (with viewTimeout at most), so a request
-// that ends or a shutdown stops waiting on a store that does not answer.
-func (db *DB) ViewContext(ctx context.Context, fn func(*Tx) error) error {
+// View runs fn in a read-only transaction (a consistent snapshot); ctx
+// bounds the wait for it (with viewTimeout at most), so a request that
+// ends or a shutdown stops waiting on a store that does not answer.
+func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, viewTimeout)
 	defer cancel()
 	ops, err := db.be.begin(ctx, false, nil)

@@ -43,7 +43,7 @@ func TestGroupCommit(t *testing.T) {
 	}
 	wg.Wait()
 	var n int
-	db.View(func(tx *Tx) error { n = tx.Count("b"); return nil })
+	db.View(context.Background(), func(tx *Tx) error { n = tx.Count("b"); return nil })
 	if n != writers*each || written.Load() != writers*each {
 		t.Errorf("%d keys, %d writes committed, want %d", n, written.Load(), writers*each)
 	}
@@ -79,7 +79,7 @@ func TestFailingWriteDoesNotSpoilItsBatch(t *testing.T) {
 	wg.Wait()
 	for i, err := range errs {
 		var got []byte
-		db.View(func(tx *Tx) error { got = tx.Get("b", []byte(fmt.Sprint(i))); return nil })
+		db.View(context.Background(), func(tx *Tx) error { got = tx.Get("b", []byte(fmt.Sprint(i))); return nil })
 		switch i % 10 {
 		case 3:
 			if !errors.Is(err, boom) || got != nil {
@@ -129,7 +129,7 @@ func TestScanAndPrune(t *testing.T) {
 		return nil
 	})
 	var rev []string
-	db.View(func(tx *Tx) error {
+	db.View(context.Background(), func(tx *Tx) error {
 		return tx.ScanReverse("t", []byte("00003"), func(k, _ []byte) (bool, error) {
 			rev = append(rev, string(k))
 			return true, nil
@@ -143,7 +143,7 @@ func TestScanAndPrune(t *testing.T) {
 	if err != nil || n != 1000 || also != 1000 {
 		t.Errorf("pruned %d (also %d) %v, want 1000", n, also, err)
 	}
-	db.View(func(tx *Tx) error {
+	db.View(context.Background(), func(tx *Tx) error {
 		if c := tx.Count("t"); c != 234 {
 			t.Errorf("%d keys left, want 234", c)
 		}
@@ -177,7 +177,7 @@ func TestCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	db.View(func(tx *Tx) error {
+	db.View(context.Background(), func(tx *Tx) error {
 		if v := tx.Get("b", []byte{7}); len(v) != len(big) {
 			t.Error("kept key lost by compact")
 		}

@@ -1,6 +1,7 @@
 package story
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -60,7 +61,7 @@ var ErrNoMessage = errors.New("no such message")
 func BuildStory(db *store.DB, id, person string, since time.Time) (Story, error) {
 	var st Story
 	jobs := map[string]bool{}
-	err := db.View(func(tx *store.Tx) error {
+	err := db.View(context.Background(), func(tx *store.Tx) error {
 		m, err := model.GetMessage(tx, id)
 		if errors.Is(err, model.ErrNotFound) {
 			return fmt.Errorf("%w: %s", ErrNoMessage, id)

@@ -99,7 +99,7 @@ func TestSaveRefusesBadTemplateAndKeepsOld(t *testing.T) {
 			if !errors.As(err, &te) || te.Part != tc.part || te.Line != tc.line {
 				t.Fatalf("err = %v (%#v), want part %s line %d", err, te, tc.part, tc.line)
 			}
-			_ = db.View(func(tx *store.Tx) error {
+			_ = db.View(ctx, func(tx *store.Tx) error {
 				cur, err := Get(tx, Welcome)
 				if err != nil || cur.Subject != good.Subject || cur.Version != 1 {
 					t.Errorf("current = %+v, %v; want the good version kept", cur, err)
@@ -137,7 +137,7 @@ func TestHistoryResetAndSwitches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = db.View(func(tx *store.Tx) error {
+	_ = db.View(ctx, func(tx *store.Tx) error {
 		h, err := History(tx, Welcome)
 		if err != nil || len(h) != 3 || h[0].Subject != "one" || h[1].Subject != "two" || h[2].Note != "reset to default" {
 			t.Errorf("history = %+v, %v", h, err)

@@ -92,7 +92,7 @@ func (e *env) process() int {
 func (e *env) job(id string) queue.Job {
 	e.t.Helper()
 	var j queue.Job
-	err := e.db.View(func(tx *store.Tx) error {
+	err := e.db.View(context.Background(), func(tx *store.Tx) error {
 		var err error
 		j, err = queue.GetJob(tx, id)
 		return err
@@ -263,7 +263,7 @@ func TestQueueListShowsTheWebhookJob(t *testing.T) {
 	e := newEnv(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadGateway) })
 	ev := e.enqueue("m1")
 	var jobs []queue.Job
-	if err := e.db.View(func(tx *store.Tx) error {
+	if err := e.db.View(context.Background(), func(tx *store.Tx) error {
 		var err error
 		jobs, err = queue.List(tx, 10)
 		return err

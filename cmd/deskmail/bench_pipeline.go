@@ -331,7 +331,7 @@ func benchCollect(db *store.DB, accepted map[string]time.Time) (time.Time, []tim
 	}
 	var last time.Time
 	var lat []time.Duration
-	err = db.View(func(tx *store.Tx) error {
+	err = db.View(context.Background(), func(tx *store.Tx) error {
 		for _, e := range es {
 			at, ok := accepted[e.MessageID]
 			if !ok || e.Conversation == "" {

@@ -50,7 +50,7 @@ func newInboundCmd() *cobra.Command {
 					resp.Emails, err = inbound.Attention(db, limit)
 					return err
 				}
-				return db.View(func(tx *store.Tx) error {
+				return db.View(context.Background(), func(tx *store.Tx) error {
 					var err error
 					resp.Emails, err = inbound.List(tx, which, limit)
 					return err

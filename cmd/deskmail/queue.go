@@ -38,7 +38,7 @@ func newQueueCmd() *cobra.Command {
 			Jobs []queue.Job `json:"jobs"`
 		}
 		err := queueCall(data, http.MethodGet, "/v1/queue?limit="+fmt.Sprint(limit), &resp, func(db *store.DB) error {
-			return db.View(func(tx *store.Tx) error {
+			return db.View(context.Background(), func(tx *store.Tx) error {
 				var err error
 				resp.Jobs, err = queue.List(tx, limit)
 				return err
@@ -106,7 +106,7 @@ func newQueueCmd() *cobra.Command {
 			Addresses []queue.Suppression `json:"addresses"`
 		}
 		err := queueCall(data, http.MethodGet, "/v1/queue-suppressed", &resp, func(db *store.DB) error {
-			return db.View(func(tx *store.Tx) error {
+			return db.View(context.Background(), func(tx *store.Tx) error {
 				var err error
 				resp.Addresses, err = queue.Suppressions(tx)
 				return err

@@ -235,7 +235,7 @@ func centerCall(data, method, path string, in, out any, offline func(tx *store.T
 		}
 		defer db.Close()
 		if ro {
-			return db.View(offline)
+			return db.View(context.Background(), offline)
 		}
 		return db.Update(context.Background(), offline)
 	}
