@@ -11,6 +11,7 @@ import (
 
 	"github.com/deskmail/deskmail/auth/dnstest"
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/internal/waitfor"
 )
 
 func dnsFixture(t *testing.T, size int) (*dnstest.Server, *DNS, *clock.Fake) {
@@ -139,13 +140,8 @@ func TestDNSConcurrentLookupsShareOneQuery(t *testing.T) {
 			}
 		}()
 	}
-	for deadline := time.Now().Add(10 * time.Second); srv.Queries("busy.test") == 0; {
-		if time.Now().After(deadline) {
-			srv.Release()
-			t.Fatal("no query reached the DNS server within 10 s")
-		}
-		time.Sleep(time.Millisecond) // until the first query reached the server
-	}
+	defer srv.Release() // a failed wait lets the held lookups go
+	waitfor.Until(t, 10*time.Second, "a query reached the DNS server", func() bool { return srv.Queries("busy.test") > 0 })
 	srv.Release()
 	wg.Wait()
 	if n := srv.Queries("busy.test"); n != 1 {

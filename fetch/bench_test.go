@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/fetch/imaptest"
+	"github.com/deskmail/deskmail/internal/waitfor"
 )
 
 // BenchmarkFetchStore: messages per second from a Dovecot mailbox into
@@ -26,9 +27,7 @@ func BenchmarkFetchStore(b *testing.B) {
 		b.StartTimer()
 		start := time.Now()
 		fe, stop := f.run(f.mailbox(func(s *Settings) { s.MaxPerMinute = 1 << 30 }), nil)
-		for fe.Statuses()[0].Fetched < total {
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitfor.Until(b, 10*time.Minute, "every message is fetched", func() bool { return fe.Statuses()[0].Fetched >= total })
 		elapsed := time.Since(start)
 		stop()
 		b.ReportMetric(total/elapsed.Seconds(), "msgs/s")

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/persontoken"
 )
 
@@ -168,13 +170,7 @@ func TestPersonTokenStream(t *testing.T) {
 	a.helpdesk()
 	waiters := func(n int) {
 		t.Helper()
-		deadline := time.Now().Add(wait)
-		for clk.Waiters() < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("the stream never waited on the clock (%d waiters)", clk.Waiters())
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitfor.Until(t, wait, fmt.Sprintf("the stream waited on the clock (%d waiters)", n), func() bool { return clk.Waiters() >= n })
 	}
 	// The handler takes a new heartbeat timer each time round its loop
 	// and one expiry timer: counting them from a baseline tells when it is

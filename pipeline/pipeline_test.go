@@ -14,6 +14,7 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/intake"
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/store"
@@ -169,16 +170,11 @@ func runUntilDrained(t *testing.T, p *Pipeline, db *store.DB) {
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ids, _ := inbound.Pending(db, 10)
-		if len(ids) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still pending: %v", ids)
+	waitfor.Until(t, 10*time.Second, "nothing is pending", func() bool {
+		if ids, _ := inbound.Pending(db, 10); len(ids) == 0 {
+			return true
 		}
 		p.Wake("")
-		time.Sleep(time.Millisecond) // waiting for the pipeline goroutine; bounded above
-	}
+		return false
+	})
 }
