@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/store/pgtest"
 )
 
@@ -76,19 +77,11 @@ func TestDatabaseLostUnderLoad(t *testing.T) {
 		}
 	}()
 	waitAccepted := func(n int) {
-		deadline := time.Now().Add(lineTimeout * 2)
-		for {
+		waitfor.Until(t, lineTimeout*2, fmt.Sprintf("%d emails are accepted", n), func() bool {
 			mu.Lock()
-			got := len(accepted)
-			mu.Unlock()
-			if got >= n {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d emails accepted, waiting for %d", got, n)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			defer mu.Unlock()
+			return len(accepted) >= n
+		})
 	}
 	waitAccepted(20)
 
@@ -101,42 +94,22 @@ func TestDatabaseLostUnderLoad(t *testing.T) {
 		exec1(`ALTER DATABASE ` + name + ` ALLOW_CONNECTIONS false`)
 		exec1(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '` + name + `'`)
 		// /readyz follows the database (a check every 2 s).
-		deadline := time.Now().Add(lineTimeout)
-		for readyz(t, d) != http.StatusServiceUnavailable {
-			if time.Now().After(deadline) {
-				t.Fatal("/readyz never said 503 while the database was away")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitfor.Until(t, lineTimeout, "/readyz says 503 while the database is away", func() bool { return readyz(t, d) == http.StatusServiceUnavailable })
 		mu.Lock()
 		before := len(temp)
 		mu.Unlock()
-		deadline = time.Now().Add(lineTimeout)
-		for {
+		waitfor.Until(t, lineTimeout, "an email is answered 4xx while the database is away", func() bool {
 			mu.Lock()
-			n := len(temp)
-			mu.Unlock()
-			if n > before {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("no email was answered 4xx while the database was away")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			defer mu.Unlock()
+			return len(temp) > before
+		})
 		exec1(`ALTER DATABASE ` + name + ` ALLOW_CONNECTIONS true`)
 	}
 	mu.Lock()
 	had := len(accepted)
 	mu.Unlock()
 	waitAccepted(had + 20) // service resumes
-	deadline := time.Now().Add(lineTimeout)
-	for readyz(t, d) != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz did not come back to 200")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitfor.Until(t, lineTimeout, "/readyz comes back to 200", func() bool { return readyz(t, d) == http.StatusOK })
 	close(stop)
 	<-done
 

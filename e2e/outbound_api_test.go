@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/deskmail/deskmail/internal/waitfor"
 )
 
 // api calls the daemon's HTTP API with its generated token.
@@ -75,11 +76,6 @@ func TestSeenOverHTTPKeepsAMessageOutOfTheEmail(t *testing.T) {
 	if s := email(first); s != "cancelled (seen)" {
 		t.Errorf("first: email %q, want cancelled (seen)", s)
 	}
-	deadline := time.Now().Add(lineTimeout) // the sink has it; the "sent" commit follows
-	for s := email(second); s != "sent"; s = email(second) {
-		if time.Now().After(deadline) {
-			t.Fatalf("second: email %q, want sent", s)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// the sink has it; the "sent" commit follows
+	waitfor.Until(t, lineTimeout, "the second email is sent", func() bool { return email(second) == "sent" })
 }

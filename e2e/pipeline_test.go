@@ -22,6 +22,7 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/gateway"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/store"
 )
@@ -162,13 +163,9 @@ func TestDiskFullForAWhileLosesNothing(t *testing.T) {
 	filler := filepath.Join(dir, "filler")
 	fill(t, filler)
 	dns.Release()
-	deadline := time.Now().Add(lineTimeout)
-	for metric(t, p, `deskmail_inbound_processed_total{result="pending"}`) <= pendingBefore {
-		if time.Now().After(deadline) {
-			t.Fatal("no commit failed while the disk was full")
-		}
-		time.Sleep(10 * time.Millisecond) // the pipeline works on its own goroutines
-	}
+	waitfor.Until(t, lineTimeout, "a commit fails while the disk is full", func() bool {
+		return metric(t, p, `deskmail_inbound_processed_total{result="pending"}`) > pendingBefore
+	})
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/store/pgtest"
 )
 
@@ -144,12 +145,7 @@ func TestTwoNodesBurstWithANodeKilled(t *testing.T) {
 		drain = 25 * time.Minute // the race detector slows the daemons several times
 	}
 	deadline := time.Now().Add(drain)
-	for count(`SELECT count(*) FROM kv WHERE bucket = 'inbound_pending'`) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d emails still pending after %v", count(`SELECT count(*) FROM kv WHERE bucket = 'inbound_pending'`), drain)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitfor.Until(t, drain, "no email is pending", func() bool { return count(`SELECT count(*) FROM kv WHERE bucket = 'inbound_pending'`) == 0 })
 	rows, err := conn.Query(ctx, `SELECT message_id, count(*) FROM deskmail_log WHERE direction = 'in' AND status = 'received' GROUP BY message_id`)
 	if err != nil {
 		t.Fatal(err)
@@ -185,12 +181,7 @@ func TestTwoNodesBurstWithANodeKilled(t *testing.T) {
 	// The notification emails: every held one out (the queue quiet, so a
 	// late second send would be seen too), then counted per question.
 	const unsent = `SELECT count(*) FROM deskmail_queue WHERE kind IS DISTINCT FROM 'webhook' AND state IN ('held', 'queued', 'sending')`
-	for count(unsent) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d notification emails still held, queued or being sent after %v", count(unsent), drain)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitfor.Until(t, time.Until(deadline), "no notification email is held, queued or being sent", func() bool { return count(unsent) == 0 })
 	t.Logf("notification emails out within %v of the last 250", time.Since(deadline.Add(-drain)).Round(time.Second))
 	if n := count(`SELECT count(*) FROM deskmail_queue WHERE kind IS DISTINCT FROM 'webhook' AND state <> 'sent'`); n > 0 {
 		t.Errorf("%d notification emails neither sent nor pending (failed or cancelled), want none", n)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/store/pgtest"
 )
 
@@ -61,13 +62,7 @@ func TestTwoNodesSeenAckOnTheOtherNode(t *testing.T) {
 		r := api(t, b, "GET", "/v1/messages/"+msg+"/delivery", "")
 		return r["recipients"].([]any)[0].(map[string]any)["email"].(string)
 	}
-	deadline := time.Now().Add(lineTimeout)
-	for s := email(second); s != "sent"; s = email(second) {
-		if time.Now().After(deadline) {
-			t.Fatalf("second: email %q, want sent", s)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitfor.Until(t, lineTimeout, "the second email is sent", func() bool { return email(second) == "sent" })
 	if s := email(first); s != "cancelled (seen)" {
 		t.Errorf("first: email %q on node B, want cancelled (seen)", s)
 	}

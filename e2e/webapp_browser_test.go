@@ -16,6 +16,7 @@ import (
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/gateway"
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
 	"github.com/deskmail/deskmail/store"
@@ -159,11 +160,7 @@ func TestWebAppSeenAckInTheBrowser(t *testing.T) {
 		t.Fatalf("the email after the hold went to %s:\n%s", last.to, last.raw)
 	}
 	// The relay's 250 comes before the log's "sent" is committed.
-	for deadline := time.Now().Add(lineTimeout); !containsLine(outLog(), "sent "); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the outgoing log after the hold: %q", outLog())
-		}
-	}
+	waitfor.Until(t, lineTimeout, "the outgoing log after the hold says sent", func() bool { return containsLine(outLog(), "sent ") })
 }
 
 func containsLine(lines []string, prefix string) bool {

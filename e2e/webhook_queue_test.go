@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/webhook"
 )
@@ -75,12 +76,7 @@ func TestWebhookJobInTheQueue(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for delivered.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the retried webhook job was not delivered")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitfor.Until(t, time.Until(deadline), "the retried webhook job is delivered", func() bool { return delivered.Load() > 0 })
 	if badSig.Load() > 0 {
 		t.Errorf("%d POSTs without a valid signature", badSig.Load())
 	}
