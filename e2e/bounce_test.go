@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/emersion/go-smtp"
 )
 
@@ -39,17 +40,10 @@ func TestDSNToVERPAddressMarksEmailBounced(t *testing.T) {
 	if err := c.SendMail("", []string{got.from}, strings.NewReader(dsn)); err != nil {
 		t.Fatalf("send DSN: %v", err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	waitfor.Until(t, 20*time.Second, "the outgoing email's last status is bounced", func() bool {
 		st := outStatuses(t, dir)
-		if len(st) > 0 && st[len(st)-1] == "bounced" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("outgoing statuses %q: never bounced", st)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the log of a running daemon; bounded above
-	}
+		return len(st) > 0 && st[len(st)-1] == "bounced"
+	})
 	in := runCLI(t, nil, nil, "log", "--json", "--data", dir, "--direction", "in", "--class", "bounce")
 	entries := parseLog(t, in.Stdout)
 	if len(entries) != 1 || !strings.Contains(entries[0].Action, "bounce recorded for outgoing email") ||

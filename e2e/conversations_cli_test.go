@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/deskmail/deskmail/intake"
+	"github.com/deskmail/deskmail/internal/waitfor"
 )
 
 // `deskmail conversations list|show` read a conversation from the
@@ -27,9 +28,8 @@ func TestConversationsFromTheTerminal(t *testing.T) {
 	if err := c.SendMail("ann@client.test", []string{"support@example.test"}, strings.NewReader(msg)); err != nil {
 		t.Fatal(err)
 	}
-	var list []intake.ConversationSummary
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	list := waitfor.Value(t, 20*time.Second, "one conversation with one message is listed", func() ([]intake.ConversationSummary, bool) {
+		var list []intake.ConversationSummary
 		r := runCLI(t, nil, nil, "conversations", "list", "--json", "--data", dir)
 		if r.Code != 0 {
 			t.Fatalf("conversations list: %s", r.Stderr)
@@ -37,14 +37,8 @@ func TestConversationsFromTheTerminal(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
 			t.Fatalf("%v: %s", err, r.Stdout)
 		}
-		if len(list) == 1 && list[0].Messages == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("conversations: %+v", list)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a running daemon; bounded above
-	}
+		return list, len(list) == 1 && list[0].Messages == 1
+	})
 	id := list[0].ID
 	if list[0].Subject != "Printer on fire" || list[0].Created.IsZero() {
 		t.Errorf("summary %+v", list[0])

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/emersion/go-smtp"
 )
 
@@ -154,17 +155,10 @@ func TestM365CustomerNotifiesAndLegacyBounceIsRecorded(t *testing.T) {
 	if err := c.SendMail("", []string{toAnn.from}, strings.NewReader(bounce)); err != nil {
 		t.Fatalf("send the bounce: %v", err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	waitfor.Until(t, 20*time.Second, "the email to ann is marked bounced", func() bool {
 		out := parseLog(t, runCLI(t, nil, nil, "log", "--json", "--data", dir, "--direction", "out", "--status", "bounced").Stdout)
-		if len(out) == 1 && strings.Contains(strings.Join(out[0].EnvelopeTo, ","), "ann@client.test") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the email to ann was never marked bounced: %+v", out)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the log of a running daemon; bounded above
-	}
+		return len(out) == 1 && strings.Contains(strings.Join(out[0].EnvelopeTo, ","), "ann@client.test")
+	})
 	bs := parseLog(t, runCLI(t, nil, nil, "log", "--json", "--data", dir, "--direction", "in", "--class", "bounce").Stdout)
 	if len(bs) != 1 || !strings.Contains(bs[0].Action, "bounce recorded for outgoing email") || !strings.Contains(bs[0].Action, "permanent") {
 		t.Errorf("incoming bounce entry: %+v", bs)

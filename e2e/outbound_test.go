@@ -14,6 +14,7 @@ import (
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/internal/smtptest"
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
@@ -203,17 +204,10 @@ func TestQueueSurvivesSIGKILL(t *testing.T) {
 	d.waitLog(0, "OUTBOUND EMAIL IS CAPTURED")
 	// The interrupted email is sent again at once (the one duplicate a
 	// crash can cause), into the capture folder.
-	deadline := time.Now().Add(lineTimeout)
-	for {
+	waitfor.Until(t, lineTimeout, "one file is captured", func() bool {
 		files, _ := filepath.Glob(filepath.Join(dir, "outbox-capture", "*.eml"))
-		if len(files) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d captured files, want 1", len(files))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(files) == 1
+	})
 	before := queueList(t, dir)
 	if len(before) != 2 {
 		t.Fatalf("queue list: %d jobs, want the 2 held ones", len(before))
