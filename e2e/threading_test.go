@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
@@ -242,22 +244,15 @@ iVBORw0KGgo=
 	t.Run("the web app is told once per appended message, signed", func(t *testing.T) {
 		// Appended above: t1, t2, t6, t8, t9 and two t10s.
 		const appended = 7
-		deadline := time.Now().Add(lineTimeout)
-		for {
+		waitfor.Until(t, lineTimeout, fmt.Sprintf("%d webhook deliveries", appended), func() bool {
 			mu.Lock()
 			n, bad := len(hooks), badSig
 			mu.Unlock()
 			if bad > 0 {
 				t.Fatalf("%d webhook signatures did not verify", bad)
 			}
-			if n >= appended {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d webhook deliveries, want %d", n, appended)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return n >= appended
+		})
 		mu.Lock()
 		defer mu.Unlock()
 		seen := map[string]bool{}

@@ -40,17 +40,14 @@ func TestWebhookJobInTheQueue(t *testing.T) {
 
 	var job queue.Job
 	deadline := time.Now().Add(lineTimeout)
-	for job.ID == "" || posts.Load() == 0 {
+	waitfor.Until(t, time.Until(deadline), "a webhook job in the queue is tried", func() bool {
 		for _, j := range queueList(t, dir) {
 			if j.Kind == queue.KindWebhook {
 				job = j
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no webhook job tried in the queue (%d POSTs)", posts.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return job.ID != "" && posts.Load() > 0
+	})
 	if job.Conversation == "" || len(job.Messages) != 1 || job.Person != "" {
 		t.Errorf("webhook job %+v: want its conversation and message, no person", job)
 	}
@@ -66,16 +63,10 @@ func TestWebhookJobInTheQueue(t *testing.T) {
 	up.Store(true)
 	// Between attempts (the first backoff is 5 s) the job is queued, so
 	// the retry is accepted; during an attempt it is refused as sending.
-	for {
+	waitfor.Until(t, time.Until(deadline), "queue retry is accepted (or the job delivered)", func() bool {
 		r := runCLI(t, nil, nil, "queue", "retry", job.ID, "--data", dir)
-		if r.Code == 0 || delivered.Load() > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("queue retry: %s", r.Stderr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return r.Code == 0 || delivered.Load() > 0
+	})
 	waitfor.Until(t, time.Until(deadline), "the retried webhook job is delivered", func() bool { return delivered.Load() > 0 })
 	if badSig.Load() > 0 {
 		t.Errorf("%d POSTs without a valid signature", badSig.Load())
