@@ -6,7 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/deskmail/deskmail/internal/waitfor"
 )
 
 // The built binary end to end: mail to the support address opens a
@@ -18,8 +19,7 @@ func TestServeThreadsAndExplainAgrees(t *testing.T) {
 	d := startDaemon(t, dir)
 	sendOne(t, d.SMTP, message("<open-1@client.test>", "Printer on fire", 300))
 	var conv string
-	deadline := time.Now().Add(lineTimeout)
-	for conv == "" {
+	waitfor.Until(t, lineTimeout, "the email is threaded (its journal entry names the conversation)", func() bool {
 		r := runCLI(t, nil, nil, "log", "--json", "--data", dir, "--hours", "1")
 		for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
 			var e struct {
@@ -35,11 +35,8 @@ func TestServeThreadsAndExplainAgrees(t *testing.T) {
 				conv = e.Conversation
 			}
 		}
-		if conv == "" && time.Now().After(deadline) {
-			t.Fatalf("the email was not threaded:\n%s", r.Stdout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return conv != ""
+	})
 	d.stop()
 
 	reply := filepath.Join(t.TempDir(), "reply.eml")

@@ -19,6 +19,7 @@ import (
 	"github.com/deskmail/deskmail/fetch/imaptest"
 	"github.com/deskmail/deskmail/gateway"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/store"
 )
@@ -116,9 +117,7 @@ func BenchmarkFetchMailbox(b *testing.B) {
 func BenchmarkFetchIdleLatency(b *testing.B) {
 	s := imaptest.Start(b, imaptest.Options{})
 	d := benchDaemon(b, s)
-	for d.Fetcher.Statuses()[0].State != "idle" {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitfor.Until(b, lineTimeout, "the fetcher waits in IDLE", func() bool { return d.Fetcher.Statuses()[0].State == "idle" })
 	c := s.Client()
 	defer c.Logout()
 	var lat []time.Duration

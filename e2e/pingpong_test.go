@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
@@ -230,8 +231,7 @@ func waitEntry(t *testing.T, p *inProcess, match func(journal.Entry) bool) journ
 // the test reads are final.
 func quiesce(t *testing.T, p *inProcess, inFlight ...func()) {
 	t.Helper()
-	deadline := time.Now().Add(lineTimeout)
-	for {
+	waitfor.Until(t, lineTimeout, "no journal entry is in progress", func() bool {
 		for _, wait := range inFlight {
 			wait()
 		}
@@ -255,12 +255,6 @@ func quiesce(t *testing.T, p *inProcess, inFlight ...func()) {
 				busy++
 			}
 		}
-		if busy == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still %d journal entries in progress after %v", busy, lineTimeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return busy == 0
+	})
 }
