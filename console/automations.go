@@ -50,9 +50,9 @@ type automationView struct {
 	Templates []templates.Info
 }
 
-func (s *Server) automationView(id string) (automationView, error) {
+func (s *Server) automationView(ctx context.Context, id string) (automationView, error) {
 	v := automationView{Triggers: center.EventTypes}
-	err := s.DB.View(context.Background(), func(tx *store.Tx) error {
+	err := s.DB.View(ctx, func(tx *store.Tx) error {
 		var err error
 		v.A, err = center.GetAutomation(tx, id)
 		if errors.Is(err, center.ErrNotFound) {
@@ -73,7 +73,7 @@ func (s *Server) automationPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no such automation.")
 		return
 	}
-	v, err := s.automationView(id)
+	v, err := s.automationView(r.Context(), id)
 	if err != nil {
 		s.internal(w, r, "read the automation", err)
 		return
@@ -106,7 +106,7 @@ func (s *Server) saveAutomation(w http.ResponseWriter, r *http.Request) {
 	})
 	var fe *center.FieldError
 	if errors.As(err, &fe) || errors.Is(err, center.ErrBuiltin) {
-		v, lerr := s.automationView(id)
+		v, lerr := s.automationView(r.Context(), id)
 		if lerr != nil {
 			s.internal(w, r, "read the automation", lerr)
 			return

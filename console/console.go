@@ -183,7 +183,7 @@ func (s *Server) withSession(next http.HandlerFunc) http.HandlerFunc {
 		c, err := r.Cookie(CookieName)
 		var v *visitor
 		if err == nil {
-			v = s.lookup(c.Value)
+			v = s.lookup(r.Context(), c.Value)
 		}
 		if v == nil {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -197,10 +197,10 @@ func (s *Server) withSession(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) lookup(id string) *visitor {
+func (s *Server) lookup(ctx context.Context, id string) *visitor {
 	now := s.Clock.Now()
 	var v *visitor
-	_ = s.DB.View(context.Background(), func(tx *store.Tx) error {
+	_ = s.DB.View(ctx, func(tx *store.Tx) error {
 		sess, ok := operators.LookupSession(tx, id, now)
 		if !ok {
 			return nil

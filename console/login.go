@@ -17,7 +17,7 @@ import (
 )
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(CookieName); err == nil && s.lookup(c.Value) != nil {
+	if c, err := r.Cookie(CookieName); err == nil && s.lookup(r.Context(), c.Value) != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}

@@ -58,9 +58,9 @@ type templateView struct {
 	Fault       *templates.Error
 }
 
-func (s *Server) loadTemplate(name string) (templateView, error) {
+func (s *Server) loadTemplate(ctx context.Context, name string) (templateView, error) {
 	var v templateView
-	err := s.DB.View(context.Background(), func(tx *store.Tx) error {
+	err := s.DB.View(ctx, func(tx *store.Tx) error {
 		var err error
 		v.T, err = templates.Get(tx, name)
 		if errors.Is(err, templates.ErrNotFound) {
@@ -86,7 +86,7 @@ func (s *Server) templatePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no such template.")
 		return
 	}
-	v, err := s.loadTemplate(name)
+	v, err := s.loadTemplate(r.Context(), name)
 	if err != nil {
 		s.internal(w, r, "read the template", err)
 		return
@@ -118,7 +118,7 @@ func (s *Server) saveTemplate(w http.ResponseWriter, r *http.Request) {
 	}
 	var te *templates.Error
 	if errors.As(err, &te) {
-		v, lerr := s.loadTemplate(t.Name)
+		v, lerr := s.loadTemplate(r.Context(), t.Name)
 		if lerr != nil {
 			s.internal(w, r, "read the template", lerr)
 			return
