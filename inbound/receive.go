@@ -185,7 +185,7 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 			return err
 		}
 		return tx.Put(bucketDedupeTime, timeKey(now, dkey), nil)
-	}, append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1))...)
+	}, append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1), AcceptLocks(dkey, keys))...)
 	rc.CommitWait = time.Since(commitStart)
 	if err != nil {
 		if spool != nil {
@@ -206,6 +206,25 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 	return rc, nil
 }
 
+// AcceptLocks is what storing one email serialises on, on every node
+// (store.Locks): its dedupe key, so that two copies of one email arriving
+// at two nodes at once are stored once; and each of its ordering keys, so
+// that emails that must be processed in order (one conversation's, one
+// sender's) draw their 250-order numbers in the order they commit. Every
+// other key it writes is new and its own (the stored id, a fresh journal
+// key).
+func AcceptLocks(dkey []byte, orderKeys []string) store.UpdateOption {
+	names := make([]string, 0, 1+len(orderKeys))
+	names = append(names, "dedupe:"+string(dkey))
+	for _, k := range orderKeys {
+		names = append(names, OrderLock(k))
+	}
+	return store.Locks(names...)
+}
+
+// OrderLock is the lock name of one ordering key.
+func OrderLock(key string) string { return "order:" + key }
+
 // Reject journals a message or command refused at the protocol level.
 func (r *Receiver) Reject(ctx context.Context, env Envelope, reason string) error {
 	now := r.Clock.Now()
@@ -215,7 +234,7 @@ func (r *Receiver) Reject(ctx context.Context, env Envelope, reason string) erro
 			Reason: clip(reason), EnvelopeFrom: clip(env.MailFrom), EnvelopeTo: env.Rcpts,
 			RemoteIP: env.RemoteIP, Proto: env.Proto,
 		})
-	})
+	}, store.Locks())
 }
 
 // readHeaderBlock copies the header block, up to and including the empty

@@ -270,3 +270,5 @@ func addUnique(list []string, id string) ([]string, bool) {
 	}
 	return append(list, id), true
 }
+
+func init() { store.KnownSequences(bConvTags) }

@@ -104,6 +104,13 @@ func NotificationsOf(tx *store.Tx, msg string) ([]Notification, error) {
 	return out, err
 }
 
+// SeenLock is the lock (store.Locks) of one person's notifications of
+// one conversation: a seen-ack takes it, so that two acks of the same
+// conversation by the same person (on two nodes) take turns over the
+// unseen index and the notifications they mark. Writers that declare no
+// locks (the pipeline's commits) run alone and need none.
+func SeenLock(person, conv string) string { return "seen:" + person + "\x00" + conv }
+
 // MarkSeen marks the person's notifications of every message of conv up
 // to and including upTo as seen at now. It is idempotent: it returns only
 // the message IDs newly marked. An unknown message or nothing pending is

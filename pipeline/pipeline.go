@@ -238,7 +238,7 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 				claimed = append(claimed, inbound.Candidate{ID: c.ID, State: st})
 			}
 			return nil
-		}, store.Background(), inbound.ClaimReads(ids))
+		}, store.Background(), store.Locks())
 		if err != nil {
 			if ctx.Err() == nil {
 				p.Log.Error("claim pending emails", "err", err)

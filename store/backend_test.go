@@ -401,6 +401,10 @@ func TestBackgroundWritesDoNotCrowdABatch(t *testing.T) {
 	for name, open := range backends() {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)
+			if name == "postgres" {
+				// One committer, so that the writes below wait for it.
+				db = pgtest.Open(t, t.TempDir(), store.Options{Committers: 1})
+			}
 			// Hold the committer so that writes queue behind it.
 			hold, held := make(chan struct{}), make(chan struct{})
 			first := make(chan error, 1)

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -114,17 +116,30 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	}
 	var id [6]byte
 	_, _ = rand.Read(id[:])
-	// The committer is one goroutine with one transaction at a time: a
-	// connection of its own, so that it never queues for one behind the
-	// readers (32 pipeline workers can hold every connection of the pool).
+	// The committers (Options.Committers, each one transaction at a time)
+	// have connections of their own, so that they never queue for one
+	// behind the readers (32 pipeline workers can hold every connection
+	// of the pool).
+	n := opts.Committers
+	if n <= 0 {
+		n = 4
+	}
 	wcfg := cfg.Copy()
-	wcfg.MaxConns, wcfg.MinConns = 1, 1
+	wcfg.MaxConns, wcfg.MinConns = int32(n), int32(n)
+	wcfg.AfterConnect = prepareHot
 	wpool, err := pgxpool.NewWithConfig(ctx, wcfg)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
 	}
-	be := &pgBackend{pool: pool, wpool: wpool, url: url, node: hex.EncodeToString(id[:])}
+	be := &pgBackend{pool: pool, wpool: wpool, url: url, node: hex.EncodeToString(id[:]), committers: n}
+	if !opts.ReadOnly {
+		if err := be.warm(cctx); err != nil {
+			wpool.Close()
+			pool.Close()
+			return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
+		}
+	}
 	be.bus = newBus(be)
 	return start(dir, be, be, opts), nil
 }
@@ -137,9 +152,80 @@ type pgBackend struct {
 	node  string // tells this node's own notifications apart
 	seqs  sync.Map
 	bus   *bus
+	// committers is how many write transactions run at once (one
+	// connection of wpool each).
+	committers int
 }
 
-func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey) (txOps, error) {
+// hotSQL are the statements every write transaction sends; each
+// committer connection prepares them when it connects, so the first
+// messages after a start do not pay a prepare each.
+var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanBack, sqlScanLast,
+	sqlGetMany, sqlDraw, sqlNotify, sqlWriterLock, sqlWriterShared, sqlLockMany, sqlLock, sqlTryLock}
+
+func prepareHot(ctx context.Context, conn *pgx.Conn) error {
+	for _, q := range hotSQL {
+		if _, err := conn.Prepare(ctx, q, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// warm opens every committer connection (each prepares the hot
+// statements) and learns the sequences that exist already, so that a
+// node that starts pays neither on its first messages.
+func (b *pgBackend) warm(ctx context.Context) error {
+	conns := make([]*pgxpool.Conn, 0, b.committers)
+	defer func() {
+		for _, c := range conns {
+			c.Release()
+		}
+	}()
+	for range b.committers {
+		c, err := b.wpool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+	}
+	rows, err := b.pool.Query(ctx, `SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'kvseq\_%' AND relnamespace = current_schema()::regnamespace`)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		b.seqs.Store(n, true)
+	}
+	knownMu.Lock()
+	buckets := slices.Clone(knownSeqs)
+	knownMu.Unlock()
+	for _, bucket := range buckets {
+		if _, err := b.ensureSequence(ctx, bucket); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var (
+	knownMu   sync.Mutex
+	knownSeqs []string
+)
+
+// KnownSequences names buckets whose Sequence the daemon draws from: a
+// node on PostgreSQL creates their sequences when it starts rather than
+// on the first message that needs one. Domain packages call it from init.
+func KnownSequences(buckets ...string) {
+	knownMu.Lock()
+	defer knownMu.Unlock()
+	knownSeqs = append(knownSeqs, buckets...)
+}
+
+func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey, locks *lockSet) (txOps, error) {
 	if !writable {
 		tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 		if err != nil {
@@ -147,15 +233,32 @@ func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey) (
 		}
 		return &pgTx{ctx: ctx, q: tx, ro: tx, be: b}, nil
 	}
-	// Write transactions of all nodes take turns: each takes the
-	// cluster's writer lock (a transaction-scoped advisory lock, released
-	// by its COMMIT or ROLLBACK) in the same round trip as its BEGIN,
-	// before any statement that reads. Under READ COMMITTED every later
-	// statement sees all that committed before the lock was granted, and
-	// nothing else commits while it is held: write transactions run one
-	// after another, which is serializable by construction, with no
-	// predicate locks to keep and no serialization failures to retry. Group
-	// commit keeps the turns from being one per message.
+	// A batch whose functions all declared their locks (store.Locks)
+	// takes the cluster's writer lock shared and each named lock
+	// exclusively, sorted (so two batches never wait for each other in a
+	// circle), in the round trip that begins it, before any statement
+	// that reads: under READ COMMITTED each later statement sees all that
+	// committed before its locks were granted. Any other batch takes the
+	// writer lock exclusively, waiting for every batch in flight and
+	// keeping new ones out (PostgreSQL queues a shared request behind a
+	// waiting exclusive one): such a batch runs alone, serializable by
+	// construction, as every write did before locks were declared.
+	// A committer's connection that died while idle (a database restart)
+	// fails the first round trip with nothing done; the next of the
+	// committers' connections is tried, so that a restart costs no write
+	// per dead connection.
+	for attempt := 0; ; attempt++ {
+		t, err := b.beginWrite(ctx, reads, locks)
+		if err == nil || !errors.Is(err, errDeadConn) || attempt >= b.committers {
+			return t, err
+		}
+	}
+}
+
+// errDeadConn marks a begin that failed on a connection that is closed.
+var errDeadConn = errors.New("connection closed")
+
+func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lockSet) (txOps, error) {
 	conn, err := b.wpool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -163,17 +266,60 @@ func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey) (
 	t := &pgTx{ctx: ctx, q: conn, be: b, rw: true, conn: conn}
 	var batch pgx.Batch
 	batch.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
-	batch.Queue(sqlWriterLock)
+	if locks != nil && locks.keyed {
+		t.keyed = true
+		batch.Queue(sqlWriterShared)
+		if ids := lockIDs(locks.names); len(ids) > 0 {
+			batch.Queue(sqlLockMany, ids)
+		}
+	} else {
+		batch.Queue(sqlWriterLock)
+	}
 	if err := t.prefetch(&batch, reads); err != nil {
 		endConn(conn)
 		return nil, err
 	}
 	if err := conn.SendBatch(ctx, &batch).Close(); err != nil {
+		dead := conn.Conn().IsClosed()
 		endConn(conn)
+		if dead && ctx.Err() == nil {
+			return nil, fmt.Errorf("%w: begin: %w: %w", ErrUnavailable, errDeadConn, err)
+		}
 		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
 	return t, nil
 }
+
+// lockID is the advisory lock key of a lock name (store.Locks, Tx.Lock):
+// 64 bits of FNV-1a. Two names that collide only serialise more than
+// they need to.
+func lockID(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("deskmail:lock:"))
+	h.Write([]byte(name))
+	return int64(h.Sum64())
+}
+
+// lockIDs are the distinct keys of names, sorted: every transaction takes
+// its declared locks in this one order.
+func lockIDs(names []string) []int64 {
+	ids := make([]int64, 0, len(names))
+	for _, n := range names {
+		ids = append(ids, lockID(n))
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+const (
+	// sqlWriterShared is the writer lock in shared mode: batches that
+	// declared their locks hold it together.
+	sqlWriterShared = `SELECT pg_advisory_xact_lock_shared(hashtextextended('deskmail:writer', 0))`
+	// sqlLockMany takes the declared locks in the order given (sorted).
+	sqlLockMany = `SELECT pg_advisory_xact_lock(h) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(h, i) ORDER BY i`
+	sqlLock     = `SELECT pg_advisory_xact_lock($1)`
+	sqlTryLock  = `SELECT pg_try_advisory_xact_lock($1)`
+)
 
 // prefetch queues, after the writer lock, what the batch's functions said
 // they will read (store.Reads, ReadsLast, Draws), so that it all comes

@@ -57,13 +57,17 @@ type Options struct {
 	// NoMigrate makes OpenPostgres fail on a schema older than this
 	// binary's instead of migrating it (read-only CLI commands).
 	NoMigrate bool
+	// Committers is how many write transactions one node runs at once on
+	// PostgreSQL, each on a connection of its own (default 4). bbolt has
+	// one writer and always uses one.
+	Committers int
 }
 
 // backend is one kind of storage under DB: bbolt or PostgreSQL.
 type backend interface {
 	// begin starts a transaction; reads are keys its functions will Get
-	// (a backend may fetch them at once).
-	begin(ctx context.Context, writable bool, reads []readKey) (txOps, error)
+	// (a backend may fetch them at once), locks what they declared.
+	begin(ctx context.Context, writable bool, reads []readKey, locks *lockSet) (txOps, error)
 	size() int64
 	close() error
 	// retryable tells whether a failed transaction may simply be run
@@ -95,6 +99,11 @@ type request struct {
 	// answered: the function failed and was told so while the rest of
 	// its batch went on (its writes undone inside the transaction).
 	answered bool
+	// keyed: fn declared what it serialises on (Locks); on PostgreSQL a
+	// batch of keyed functions runs beside other nodes' batches instead
+	// of taking the cluster's writer lock alone.
+	keyed bool
+	locks []string
 }
 
 // Open opens (creating if needed) the bbolt database in dir.
@@ -145,7 +154,16 @@ func start(dir string, be backend, pg *pgBackend, opts Options) *DB {
 		close(db.done)
 		return db
 	}
-	go db.commitLoop()
+	n := 1
+	if pg != nil {
+		n = pg.committers
+	}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); db.commitLoop() }()
+	}
+	go func() { wg.Wait(); close(db.done) }()
 	return db
 }
 
@@ -253,6 +271,38 @@ func Draws(bucket string, n int) UpdateOption {
 	}
 }
 
+// Locks declares what fn must be serialised on against every other
+// writer of every node: the names of the locks it needs (a dedupe key, an
+// email's id, a job's id, one person's notifications of one
+// conversation). On PostgreSQL a batch whose functions all declare their
+// locks takes the cluster's writer lock in shared mode and each named
+// lock exclusively (advisory locks, in one sorted order, in the round trip
+// that begins the transaction, before anything is read), so it runs beside
+// other batches of this node and of other nodes and waits only for those
+// that hold one of its names; a batch with a function that declares
+// nothing takes the writer lock exclusively and runs alone, as every write
+// did before. Locks() with no name is a write that needs no lock of its
+// own (it only adds rows under fresh unique keys). fn may take more locks
+// as it learns what it touches (Tx.Lock, Tx.TryLock). With bbolt, one
+// writer, it changes nothing.
+//
+// A function that declares its locks promises that every key it reads and
+// then writes is covered by one of them (or by a lock it takes with
+// Tx.Lock before reading the key), and that every other writer of those
+// keys either takes the same lock or declares nothing.
+func Locks(names ...string) UpdateOption {
+	return func(r *request) {
+		r.keyed = true
+		r.locks = append(r.locks, names...)
+	}
+}
+
+// Key names one key of one bucket (for Tx.Lock and Tx.TryLock).
+type Key struct {
+	Bucket string
+	Key    []byte
+}
+
 // readKey is one read named by Reads, ReadsLast or Draws.
 type readKey struct {
 	bucket string
@@ -268,6 +318,13 @@ const (
 	readSeq                  // one value of the bucket's sequence
 )
 
+// lockSet is what a batch's functions declared with Locks: keyed is true
+// when every one of them did.
+type lockSet struct {
+	keyed bool
+	names []string
+}
+
 // viewTimeout bounds one read transaction on PostgreSQL.
 const viewTimeout = 2 * time.Minute
 
@@ -275,7 +332,7 @@ const viewTimeout = 2 * time.Minute
 func (db *DB) View(fn func(*Tx) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), viewTimeout)
 	defer cancel()
-	ops, err := db.be.begin(ctx, false, nil)
+	ops, err := db.be.begin(ctx, false, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -288,7 +345,6 @@ func (db *DB) View(fn func(*Tx) error) error {
 }
 
 func (db *DB) commitLoop() {
-	defer close(db.done)
 	batch := make([]*request, 0, db.opts.MaxBatch)
 	for {
 		var first *request
@@ -420,12 +476,15 @@ func (db *DB) tryBatch(batch []*request) (failed int, fnErr, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	var reads []readKey
+	lk := &lockSet{keyed: true}
 	for _, r := range batch {
 		if !r.answered {
 			reads = append(reads, r.reads...)
+			lk.keyed = lk.keyed && r.keyed
+			lk.names = append(lk.names, r.locks...)
 		}
 	}
-	ops, err := db.be.begin(ctx, true, reads)
+	ops, err := db.be.begin(ctx, true, reads, lk)
 	if err != nil {
 		return -1, nil, err
 	}

@@ -134,3 +134,34 @@ func (db *DB) PruneBefore(ctx context.Context, bucket string, limit []byte, batc
 		}
 	}
 }
+
+// locker is a transaction that can take named locks (PostgreSQL). bbolt
+// has one writer: every lock is already its own.
+type locker interface {
+	lock(name string, wait bool, fresh []Key) (bool, error)
+}
+
+// Lock takes the lock called name until the transaction ends, waiting
+// for any other transaction (of this node or another) that holds it, and
+// then reads the keys in fresh afresh: what the transaction had read of
+// them before the lock may be stale. Locks taken this way, after others,
+// can deadlock with another transaction; the database then fails one of
+// them and its batch runs again (see Locks). With bbolt it does nothing.
+func (t *Tx) Lock(name string, fresh ...Key) error {
+	if l, ok := t.ops.(locker); ok {
+		_, err := l.lock(name, true, fresh)
+		return err
+	}
+	return nil
+}
+
+// TryLock takes the lock called name if no other transaction holds it
+// (reporting false, and reading nothing, if one does: SKIP LOCKED for
+// claims and leases), then reads the keys in fresh afresh. It never
+// waits, so it never deadlocks. With bbolt it always succeeds.
+func (t *Tx) TryLock(name string, fresh ...Key) (bool, error) {
+	if l, ok := t.ops.(locker); ok {
+		return l.lock(name, false, fresh)
+	}
+	return true, nil
+}
