@@ -10,6 +10,7 @@ import (
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -132,7 +133,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			}
 		}
 		return inbound.Finish(tx, t.id, p.owner, t.st.Fence)
-	}, append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID))...)
+	}, append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID), commitLocks(t.id))...)
 	var early errEarlier
 	switch {
 	case err == nil:
@@ -167,6 +168,15 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 	}
 }
 
+// commitLocks is what the pipeline's commit of one email serialises on
+// (store.Locks): the email (claims of other nodes skip it meanwhile) and
+// the conversations, people and hold queue as a whole (model.DomainLock),
+// which its steps may touch anywhere. Accepting and claiming email do not
+// wait for it; seen-acks, leases and completions take turns with it.
+func commitLocks(id string) store.UpdateOption {
+	return store.Locks(inbound.EmailLock(id), model.DomainLock)
+}
+
 // setback records a failure: permanent ones set the email aside as
 // failed (kept, and re-queued by `deskmail inbound retry`); every other
 // one leaves it pending with backoff, journaled "pending: <reason>".
@@ -185,7 +195,7 @@ func (p *Pipeline) setback(log interface {
 			return intake.UpdateEntry(tx, m.JournalID, func(e *journal.Entry) {
 				e.Action = "failed: " + reason + "; kept: `deskmail inbound retry " + t.id + "` processes it again"
 			})
-		}, append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID))...)
+		}, append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID), commitLocks(t.id))...)
 		if err == nil {
 			p.Backlog.Remove(t.st.Size)
 			log.Error("stored email cannot be processed; set aside as failed", "err", cause)

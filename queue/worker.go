@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -154,7 +155,7 @@ func (w *Worker) lease(ctx context.Context, max int) ([]Lease, error) {
 		var err error
 		leases, err = w.Queue.Lease(tx, w.Clock.Now(), max, w.Composer)
 		return err
-	}, store.Background(), store.Locks())
+	}, store.Background(), store.SharedLocks(model.DomainLock))
 	return leases, err
 }
 
@@ -235,7 +236,7 @@ func (w *Worker) complete(ctx context.Context, log *slog.Logger, l Lease, res Re
 		}
 		after, _ = GetJob(tx, l.Job.ID) // only for the log line below
 		return nil
-	}, store.Background(), CompleteLocks(l, err))
+	}, store.Background(), CompleteLocks(l, err), store.SharedLocks(model.DomainLock))
 	switch {
 	case cerr != nil:
 		log.Error("record delivery outcome", "err", cerr)
@@ -293,7 +294,7 @@ func (w *Worker) renew(ctx context.Context) {
 			}
 		}
 		return nil
-	}, store.Background(), renewLocks(jobs))
+	}, store.Background(), renewLocks(jobs), store.SharedLocks(model.DomainLock))
 	if err != nil && ctx.Err() == nil {
 		w.Log.Error("renew leases", "err", err)
 	}

@@ -269,8 +269,8 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 	if locks != nil && locks.keyed {
 		t.keyed = true
 		batch.Queue(sqlWriterShared)
-		if ids := lockIDs(locks.names); len(ids) > 0 {
-			batch.Queue(sqlLockMany, ids)
+		if ids, shared := lockIDs(locks); len(ids) > 0 {
+			batch.Queue(sqlLockMany, ids, shared)
 		}
 	} else {
 		batch.Queue(sqlWriterLock)
@@ -300,25 +300,41 @@ func lockID(name string) int64 {
 	return int64(h.Sum64())
 }
 
-// lockIDs are the distinct keys of names, sorted: every transaction takes
-// its declared locks in this one order.
-func lockIDs(names []string) []int64 {
-	ids := make([]int64, 0, len(names))
-	for _, n := range names {
-		ids = append(ids, lockID(n))
+// lockIDs are the distinct keys of the declared locks, sorted, and for
+// each whether it is taken shared (only when no function of the batch
+// wants it exclusive): every transaction takes its declared locks in this
+// one order, whatever their modes, so declared locks never wait in a
+// circle.
+func lockIDs(l *lockSet) ([]int64, []bool) {
+	mode := map[int64]bool{}
+	for _, n := range l.shared {
+		mode[lockID(n)] = true
+	}
+	for _, n := range l.names {
+		mode[lockID(n)] = false
+	}
+	ids := make([]int64, 0, len(mode))
+	for id := range mode {
+		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	return slices.Compact(ids)
+	shared := make([]bool, len(ids))
+	for i, id := range ids {
+		shared[i] = mode[id]
+	}
+	return ids, shared
 }
 
 const (
 	// sqlWriterShared is the writer lock in shared mode: batches that
 	// declared their locks hold it together.
 	sqlWriterShared = `SELECT pg_advisory_xact_lock_shared(hashtextextended('deskmail:writer', 0))`
-	// sqlLockMany takes the declared locks in the order given (sorted).
-	sqlLockMany = `SELECT pg_advisory_xact_lock(h) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(h, i) ORDER BY i`
-	sqlLock     = `SELECT pg_advisory_xact_lock($1)`
-	sqlTryLock  = `SELECT pg_try_advisory_xact_lock($1)`
+	// sqlLockMany takes the declared locks in the order given (sorted),
+	// each shared or exclusive.
+	sqlLockMany = `SELECT CASE WHEN s THEN pg_advisory_xact_lock_shared(h) ELSE pg_advisory_xact_lock(h) END
+	FROM unnest($1::bigint[], $2::bool[]) WITH ORDINALITY AS u(h, s, i) ORDER BY i`
+	sqlLock    = `SELECT pg_advisory_xact_lock($1)`
+	sqlTryLock = `SELECT pg_try_advisory_xact_lock($1)`
 )
 
 // prefetch queues, after the writer lock, what the batch's functions said

@@ -102,8 +102,9 @@ type request struct {
 	// keyed: fn declared what it serialises on (Locks); on PostgreSQL a
 	// batch of keyed functions runs beside other nodes' batches instead
 	// of taking the cluster's writer lock alone.
-	keyed bool
-	locks []string
+	keyed  bool
+	locks  []string
+	shared []string
 }
 
 // Open opens (creating if needed) the bbolt database in dir.
@@ -297,6 +298,20 @@ func Locks(names ...string) UpdateOption {
 	}
 }
 
+// SharedLocks declares, like Locks, locks fn needs, but in shared mode:
+// any number of transactions hold a shared lock together, and they keep
+// out a transaction that takes the same name with Locks (exclusive). A
+// family of writes that all touch the same data through names of their
+// own (seen-acks, leases, completions) share a name that a writer
+// touching all of that data at once (the pipeline's commit) takes
+// exclusively.
+func SharedLocks(names ...string) UpdateOption {
+	return func(r *request) {
+		r.keyed = true
+		r.shared = append(r.shared, names...)
+	}
+}
+
 // Key names one key of one bucket (for Tx.Lock and Tx.TryLock).
 type Key struct {
 	Bucket string
@@ -321,8 +336,9 @@ const (
 // lockSet is what a batch's functions declared with Locks: keyed is true
 // when every one of them did.
 type lockSet struct {
-	keyed bool
-	names []string
+	keyed  bool
+	names  []string // exclusive
+	shared []string
 }
 
 // viewTimeout bounds one read transaction on PostgreSQL.
@@ -482,6 +498,7 @@ func (db *DB) tryBatch(batch []*request) (failed int, fnErr, err error) {
 			reads = append(reads, r.reads...)
 			lk.keyed = lk.keyed && r.keyed
 			lk.names = append(lk.names, r.locks...)
+			lk.shared = append(lk.shared, r.shared...)
 		}
 	}
 	ops, err := db.be.begin(ctx, true, reads, lk)
