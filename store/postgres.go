@@ -25,19 +25,20 @@ import (
 // bodies(name, data); bucket sequences are PostgreSQL sequences, unique
 // across nodes.
 //
-// Isolation: every Update batch runs in one transaction that takes the
-// cluster's writer lock (a transaction-scoped advisory lock) in the round
-// trip that begins it, before any statement that reads. Write transactions
-// of all nodes therefore run one after another, and under READ COMMITTED
-// each statement sees everything committed before it: serial execution,
-// so two nodes that read and write the same rows (two seen-acks shrinking
-// one held email, two nodes coalescing a burst into one job, two claims of
-// one lease, two accepts of one Message-ID) cannot interleave. No
-// predicate locks to keep, no serialization failures to retry; should the
-// database still report one (SQLSTATE 40001 or 40P01), DB.commit runs the
-// batch again, the one place that retries. Reads (View) run in REPEATABLE
-// READ READ ONLY: one consistent snapshot, as a bbolt read transaction
-// gives.
+// Isolation: every Update batch runs in one READ COMMITTED transaction
+// that takes its locks in the round trip that begins it, before any
+// statement that reads, so each later statement sees everything committed
+// before they were granted. A batch whose functions all declared their
+// locks (Locks, SharedLocks) holds the cluster's writer lock shared and
+// each named advisory lock, sorted; any other batch holds the writer lock
+// exclusively and runs alone, serial and so serializable, as every write
+// did before locks were declared. Names cover data by convention (see
+// Locks and the table in docs/ARCHITECTURE.md). Should the database
+// report a serialization failure or deadlock (SQLSTATE 40001 or 40P01,
+// possible only between locks taken with Tx.Lock after others),
+// DB.commit runs the batch again, the one place that retries. Reads
+// (View) run in REPEATABLE READ READ ONLY: one consistent snapshot, as a
+// bbolt read transaction gives.
 //
 // Round trips: a batch costs two when its functions name what they read
 // (Reads, ReadsLast, Draws): BEGIN, the lock and those reads in one, the

@@ -13,9 +13,11 @@
 //
 // Domain packages see only Tx, a narrow view of a transaction with buckets
 // named by string, so neither bbolt nor pgx types leave this package and no
-// domain package knows which backend runs. On PostgreSQL the same group
-// commit runs each batch in one transaction that holds the cluster's writer
-// lock (see postgres.go). Writes nobody waits on at a socket (Background)
+// domain package knows which backend runs. On PostgreSQL several
+// committers per node run the same group commit, each batch in one
+// transaction that holds the locks its writes declared (Locks,
+// SharedLocks), or the cluster's writer lock alone for writes that
+// declared none (see postgres.go). Writes nobody waits on at a socket (Background)
 // ride a few to a batch beside the ones a client waits for, and a write may
 // name what it will read (Reads, ReadsLast, Draws) so that PostgreSQL
 // fetches it for the whole batch in one round trip.
@@ -230,16 +232,17 @@ type UpdateOption func(*request)
 
 // Background marks a write that no client is waiting on (the pipeline's
 // claims and commits, as against a message being answered 250 or an HTTP
-// request). A batch takes every waiting foreground write but at most
-// MaxBackground background ones beside them (twice that with none), so a
-// client's wait for its commit does not grow with the backlog of work
-// behind it: on PostgreSQL a commit of the pipeline does several reads,
-// each a round trip, an accept none. With bbolt, where a function costs
-// microseconds beside the fsync, batches take background writes uncapped.
+// request). On PostgreSQL a batch of foreground writes takes no
+// background one and a batch of background writes at most
+// 2*MaxBackground, so a client's wait for its commit does not grow with
+// the backlog of work behind it: a commit of the pipeline does several
+// reads, each a round trip, and holds the domain lock; an accept neither.
+// With bbolt, where a function costs microseconds beside the fsync, a
+// batch takes every foreground write and background writes uncapped.
 func Background() UpdateOption { return func(r *request) { r.background = true } }
 
-// MaxBackground is how many background writes a batch carries beside
-// foreground ones.
+// MaxBackground is half the number of background writes a PostgreSQL
+// batch carries.
 const MaxBackground = 4
 
 // Reads names keys of bucket that fn will Get. On PostgreSQL the keys of
@@ -388,7 +391,10 @@ func (db *DB) commitLoop() {
 
 // gather fills a batch: every waiting foreground write first, then
 // background writes, at most MaxBackground of them if the batch has a
-// foreground one, 2*MaxBackground if not.
+// foreground one, 2*MaxBackground if not. On PostgreSQL, where several
+// committers run, foreground and background writes never share a batch:
+// a client's write does not wait for the locks of background work (the
+// pipeline's commit holds the domain lock) nor for its round trips.
 func (db *DB) gather(batch []*request) []*request {
 	bg, fg := 0, 0
 	if batch[0].background {
@@ -396,8 +402,19 @@ func (db *DB) gather(batch []*request) []*request {
 	} else {
 		fg = 1
 	}
+	if db.pg != nil && fg > 0 {
+		for len(batch) < db.opts.MaxBatch {
+			select {
+			case r := <-db.reqs:
+				batch = append(batch, r)
+			default:
+				return batch
+			}
+		}
+		return batch
+	}
 fore:
-	for len(batch) < db.opts.MaxBatch {
+	for len(batch) < db.opts.MaxBatch && db.pg == nil {
 		select {
 		case r := <-db.reqs:
 			batch = append(batch, r)
