@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -301,27 +302,43 @@ func lockID(name string) int64 {
 	return int64(h.Sum64())
 }
 
-// lockIDs are the distinct keys of the declared locks, sorted, and for
-// each whether it is taken shared (only when no function of the batch
-// wants it exclusive): every transaction takes its declared locks in this
-// one order, whatever their modes, so declared locks never wait in a
-// circle.
+// lockIDs are the distinct keys of the declared locks, in the one order
+// every transaction takes them, and for each whether it is taken shared
+// (only when no function of the batch wants it exclusive). Family locks
+// (names without a colon, such as "domain") come first, then the others
+// sorted by key: declared locks never wait in a circle, and a transaction
+// that queues for a family lock holds no finer lock meanwhile, so a
+// transaction holding the family lock that waits for a finer lock (taken
+// with Tx.Lock) never waits for it.
 func lockIDs(l *lockSet) ([]int64, []bool) {
-	mode := map[int64]bool{}
+	type lk struct {
+		family bool
+		id     int64
+	}
+	mode := map[lk]bool{}
+	key := func(n string) lk { return lk{!strings.Contains(n, ":"), lockID(n)} }
 	for _, n := range l.shared {
-		mode[lockID(n)] = true
+		mode[key(n)] = true
 	}
 	for _, n := range l.names {
-		mode[lockID(n)] = false
+		mode[key(n)] = false
 	}
-	ids := make([]int64, 0, len(mode))
-	for id := range mode {
-		ids = append(ids, id)
+	keys := make([]lk, 0, len(mode))
+	for k := range mode {
+		keys = append(keys, k)
 	}
-	slices.Sort(ids)
-	shared := make([]bool, len(ids))
-	for i, id := range ids {
-		shared[i] = mode[id]
+	slices.SortFunc(keys, func(a, b lk) int {
+		if a.family != b.family {
+			if a.family {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	ids, shared := make([]int64, len(keys)), make([]bool, len(keys))
+	for i, k := range keys {
+		ids[i], shared[i] = k.id, mode[k]
 	}
 	return ids, shared
 }

@@ -307,7 +307,8 @@ func Locks(names ...string) UpdateOption {
 // family of writes that all touch the same data through names of their
 // own (seen-acks, leases, completions) share a name that a writer
 // touching all of that data at once (the pipeline's commit) takes
-// exclusively.
+// exclusively. Such family names have no colon ("domain"); a transaction
+// takes its family locks before its other names ("job:ID").
 func SharedLocks(names ...string) UpdateOption {
 	return func(r *request) {
 		r.keyed = true
