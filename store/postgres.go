@@ -88,6 +88,9 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = 16
 	}
+	if !strings.Contains(url, "pool_min_conns") {
+		cfg.MinConns = min(warmReaders, cfg.MaxConns) // kept open, not re-dialled when idle
+	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
@@ -191,6 +194,15 @@ func (b *pgBackend) warm(ctx context.Context) error {
 		}
 		conns = append(conns, c)
 	}
+	// And a few readers, opened at once rather than by the first
+	// messages' pipeline reads.
+	for range min(warmReaders, int(b.pool.Config().MaxConns)) {
+		c, err := b.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+	}
 	rows, err := b.pool.Query(ctx, `SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'kvseq\_%' AND relnamespace = current_schema()::regnamespace`)
 	if err != nil {
 		return err
@@ -212,6 +224,10 @@ func (b *pgBackend) warm(ctx context.Context) error {
 	}
 	return nil
 }
+
+// warmReaders is how many connections of the shared pool a starting
+// node opens before it serves.
+const warmReaders = 4
 
 var (
 	knownMu   sync.Mutex
