@@ -132,6 +132,30 @@ func Claim(tx *store.Tx, id, owner string, now time.Time, lease time.Duration, s
 	return st, putState(tx, bucketPending, id, st)
 }
 
+// LockForClaim takes, in one round trip, the locks of every email in ids
+// that no other transaction holds (SKIP LOCKED) and reads their states
+// afresh; Claim then costs no round trip for those. It returns the ids it
+// holds.
+func LockForClaim(tx *store.Tx, ids []string) ([]string, error) {
+	names := make([]string, len(ids))
+	fresh := make([][]store.Key, len(ids))
+	for i, id := range ids {
+		names[i] = EmailLock(id)
+		fresh[i] = []store.Key{{Bucket: bucketPending, Key: []byte(id)}}
+	}
+	got, err := tx.TryLockAll(names, fresh)
+	if err != nil {
+		return nil, err
+	}
+	var held []string
+	for i, id := range ids {
+		if got[i] {
+			held = append(held, id)
+		}
+	}
+	return held, nil
+}
+
 // EmailLock is the lock (store.Locks) of one stored email's processing
 // state: claims take it.
 func EmailLock(id string) string { return "email:" + id }

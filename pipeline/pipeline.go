@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -227,7 +228,14 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 		var claimed []inbound.Candidate
 		err = p.DB.Update(ctx, func(tx *store.Tx) error {
 			claimed = claimed[:0]
+			held, err := inbound.LockForClaim(tx, ids)
+			if err != nil {
+				return err
+			}
 			for _, c := range cands {
+				if !slices.Contains(held, c.ID) {
+					continue // another node is claiming or committing it
+				}
 				st, err := inbound.Claim(tx, c.ID, p.owner, now, p.lease(), p.stale)
 				if errors.Is(err, inbound.ErrNotClaimable) {
 					continue // another worker was quicker

@@ -49,16 +49,22 @@ func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease
 	if err != nil {
 		return nil, err
 	}
+	// SKIP LOCKED: a job another node (or batch) is leasing, completing
+	// or shrinking now is left to it; read afresh once locked, it may no
+	// longer be due. One round trip for every candidate.
+	names := make([]string, len(ids))
+	fresh := make([][]store.Key, len(ids))
+	for i, id := range ids {
+		names[i] = JobLock(id)
+		fresh[i] = []store.Key{{Bucket: bJobs, Key: []byte(id)}}
+	}
+	got, err := tx.TryLockAll(names, fresh)
+	if err != nil {
+		return nil, err
+	}
 	var out []Lease
-	for _, id := range ids {
-		// SKIP LOCKED: a job another node (or batch) is leasing,
-		// completing or shrinking now is left to it; read afresh once
-		// locked, it may no longer be due.
-		got, err := tx.TryLock(JobLock(id), store.Key{Bucket: bJobs, Key: []byte(id)})
-		if err != nil {
-			return nil, err
-		}
-		if !got {
+	for i, id := range ids {
+		if !got[i] {
 			continue
 		}
 		j, err := GetJob(tx, id)

@@ -47,6 +47,9 @@ type pgTx struct {
 	// fn is the scope of the batch function running now, so that its
 	// writes can be undone alone when it fails.
 	fn fnScope
+	// held are the locks this transaction took with Tx.Lock/TryLock, so
+	// that asking again costs no round trip.
+	held map[int64]bool
 }
 
 // fnScope follows one function of a batch: where its queued writes begin,
@@ -95,6 +98,8 @@ func (t *pgTx) endFn(ok bool) bool {
 		return true
 	}
 	t.pending.QueuedQueries = t.pending.QueuedQueries[:sc.mark]
+	// Locks taken after the savepoint go with it: ask the database again.
+	t.held = nil
 	if sc.savepoint {
 		// Sent at once: reads go to the database without flushing, so
 		// it must not keep the undone writes a moment longer.
@@ -230,27 +235,57 @@ func (t *pgTx) flush() error {
 // keys named: under READ COMMITTED they see whatever committed before the
 // lock was granted.
 func (t *pgTx) lock(name string, wait bool, fresh []Key) (bool, error) {
+	got, err := t.lockAll([]string{name}, [][]Key{fresh}, wait)
+	if err != nil {
+		return false, err
+	}
+	return got[0], nil
+}
+
+// lockAll takes several locks in one round trip (Tx.TryLockAll), each
+// with the keys to read afresh once it is held. A lock this transaction
+// holds already is not asked for again.
+func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error) {
+	got := make([]bool, len(names))
 	if t.err != nil {
-		return false, t.err
+		return got, t.err
 	}
 	if !t.rw {
-		return false, errors.New("store: lock in a read-only transaction")
+		return got, errors.New("store: lock in a read-only transaction")
 	}
 	if !t.keyed {
-		return true, nil // the writer lock, held alone, covers everything
-	}
-	got := true
-	if wait {
-		t.pending.Queue(sqlLock, lockID(name))
-	} else {
-		t.pending.Queue(sqlTryLock, lockID(name)).QueryRow(func(r pgx.Row) error { return r.Scan(&got) })
+		for i := range got {
+			got[i] = true // the writer lock, held alone, covers everything
+		}
+		return got, nil
 	}
 	found := map[string][]byte{}
-	if len(fresh) > 0 {
-		buckets, keys := make([]string, len(fresh)), make([][]byte, len(fresh))
-		for i, k := range fresh {
-			buckets[i], keys[i] = k.Bucket, k.Key
+	var buckets []string
+	var keys [][]byte
+	ask := false
+	for i, name := range names {
+		id := lockID(name)
+		if t.held[id] {
+			got[i] = true
+			continue
 		}
+		ask = true
+		if wait {
+			got[i] = true
+			t.pending.Queue(sqlLock, id)
+		} else {
+			t.pending.Queue(sqlTryLock, id).QueryRow(func(r pgx.Row) error { return r.Scan(&got[i]) })
+		}
+		if i < len(fresh) {
+			for _, k := range fresh[i] {
+				buckets, keys = append(buckets, k.Bucket), append(keys, k.Key)
+			}
+		}
+	}
+	if !ask {
+		return got, nil
+	}
+	if len(keys) > 0 {
 		t.pending.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var bucket string
@@ -267,15 +302,24 @@ func (t *pgTx) lock(name string, wait bool, fresh []Key) (bool, error) {
 		})
 	}
 	if err := t.flush(); err != nil {
-		return false, err
+		return got, err
 	}
-	if !got {
-		return false, nil
+	if t.held == nil {
+		t.held = map[int64]bool{}
 	}
-	for _, k := range fresh {
-		t.remember(k.Bucket, k.Key, found[cacheKey(k.Bucket, k.Key)])
+	for i, name := range names {
+		id := lockID(name)
+		if !got[i] || t.held[id] {
+			continue
+		}
+		t.held[id] = true
+		if i < len(fresh) {
+			for _, k := range fresh[i] {
+				t.remember(k.Bucket, k.Key, found[cacheKey(k.Bucket, k.Key)])
+			}
+		}
 	}
-	return true, nil
+	return got, nil
 }
 
 func (t *pgTx) queue(sql string, args ...any) error {

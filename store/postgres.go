@@ -245,11 +245,21 @@ func KnownSequences(buckets ...string) {
 
 func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey, locks *lockSet) (txOps, error) {
 	if !writable {
-		tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-		if err != nil {
-			return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+		// A pooled connection that died while idle (a database restart)
+		// fails its BEGIN and is dropped; beginning a read again is
+		// harmless, so the next connection is tried.
+		var err error
+		for range warmReaders + 2 {
+			var tx pgx.Tx
+			if tx, err = b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}); err == nil {
+				return &pgTx{ctx: ctx, q: tx, ro: tx, be: b}, nil
+			}
+			var ce *pgconn.ConnectError
+			if ctx.Err() != nil || errors.As(err, &ce) {
+				break // no connection to be had: the database is away
+			}
 		}
-		return &pgTx{ctx: ctx, q: tx, ro: tx, be: b}, nil
+		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
 	// A batch whose functions all declared their locks (store.Locks)
 	// takes the cluster's writer lock shared and each named lock

@@ -139,6 +139,7 @@ func (db *DB) PruneBefore(ctx context.Context, bucket string, limit []byte, batc
 // has one writer: every lock is already its own.
 type locker interface {
 	lock(name string, wait bool, fresh []Key) (bool, error)
+	lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 }
 
 // Lock takes the lock called name until the transaction ends, waiting
@@ -164,4 +165,19 @@ func (t *Tx) TryLock(name string, fresh ...Key) (bool, error) {
 		return l.lock(name, false, fresh)
 	}
 	return true, nil
+}
+
+// TryLockAll is TryLock for several names in one round trip: got[i]
+// tells whether names[i] is held now, and fresh[i] (if given) are the
+// keys read afresh once it is. Claims and leases take every candidate's
+// lock with it before they look at each.
+func (t *Tx) TryLockAll(names []string, fresh [][]Key) ([]bool, error) {
+	if l, ok := t.ops.(locker); ok {
+		return l.lockAll(names, fresh, false)
+	}
+	got := make([]bool, len(names))
+	for i := range got {
+		got[i] = true
+	}
+	return got, nil
 }
