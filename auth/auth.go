@@ -20,6 +20,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/emersion/go-message/charset"
+	"mime"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -78,6 +80,7 @@ type Input struct {
 
 // Result is what the checks found.
 type Result struct {
+	From       string `json:"from,omitempty"` // the one From address the checks are about
 	FromDomain string `json:"from_domain,omitempty"`
 	SPF        string `json:"spf"` // pass, fail, softfail, neutral, none, temperror, permerror
 	SPFDomain  string `json:"spf_domain,omitempty"`
@@ -148,7 +151,8 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 		res.DMARC = "permerror"
 		return res
 	}
-	res.FromDomain = fromDomain(msg.Header)
+	res.From = fromAddress(msg.Header)
+	res.FromDomain = domainOf(res.From)
 	// The three checks ask DNS independently, so they wait for it at the
 	// same time: an email costs its slowest lookup chain, not their sum.
 	// Only the alignment below needs all three answers.
@@ -191,17 +195,20 @@ func inAny(ip netip.Addr, ps []netip.Prefix) bool {
 	return false
 }
 
-// fromDomain is the RFC5322.From domain DMARC is about (RFC 7489 section
-// 6.6.1): exactly one From with one address, or nothing.
-func fromDomain(h mail.Header) string {
+// fromAddress is the RFC5322.From address whose domain DMARC is about
+// (RFC 7489 section 6.6.1): exactly one From with one address, or nothing.
+func fromAddress(h mail.Header) string {
 	if len(h["From"]) != 1 {
 		return ""
 	}
-	as, err := mail.ParseAddressList(h.Get("From"))
+	// Encoded words in any charset go-message knows: a GB2312 display
+	// name must not hide the From domain from DMARC.
+	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader}}
+	as, err := p.ParseList(h.Get("From"))
 	if err != nil || len(as) != 1 {
 		return ""
 	}
-	return domainOf(as[0].Address)
+	return strings.ToLower(as[0].Address)
 }
 
 func domainOf(addr string) string {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/mail"
 	"strings"
 )
 
@@ -18,6 +19,12 @@ func (c *Config) check() error {
 	if err := c.checkRelay(); err != nil {
 		return err
 	}
+	if err := c.checkDKIM(); err != nil {
+		return err
+	}
+	if err := c.checkRoleForward(); err != nil {
+		return err
+	}
 	if c.OutboundDomain == "" && len(c.Domains) > 0 {
 		c.OutboundDomain = c.Domains[0]
 	}
@@ -30,6 +37,46 @@ func (c *Config) check() error {
 		c.MaxHeaderBytes = c.MaxMessageBytes
 	}
 	return c.checkThreading()
+}
+
+// checkRoleForward refuses a copy address that is not one address, or is
+// one of ours: the copy would come back as mail to deskmail.
+func (c *Config) checkRoleForward() error {
+	if c.RoleForward == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(c.RoleForward)
+	if err != nil {
+		return fmt.Errorf("role-forward: %q is not an email address", c.RoleForward)
+	}
+	c.RoleForward = a.Address
+	domain := strings.ToLower(a.Address[strings.LastIndexByte(a.Address, '@')+1:])
+	for _, d := range c.Domains {
+		if strings.EqualFold(strings.TrimSuffix(d, "."), strings.TrimSuffix(domain, ".")) {
+			return fmt.Errorf("role-forward: %s is of deskmail's own domain %s; give an operator's mailbox elsewhere", a.Address, d)
+		}
+	}
+	return nil
+}
+
+// checkDKIM pairs each dkim-key with its selector: one key may use the
+// default selector; several need one selector each, all different.
+func (c *Config) checkDKIM() error {
+	if len(c.DKIMKeys) == 0 {
+		return nil
+	}
+	if len(c.DKIMSelectors) != len(c.DKIMKeys) {
+		return fmt.Errorf("dkim-selector: give one per dkim-key, in the same order (%d keys, %d selectors: %s)",
+			len(c.DKIMKeys), len(c.DKIMSelectors), strings.Join(c.DKIMSelectors, ", "))
+	}
+	seen := map[string]bool{}
+	for _, s := range c.DKIMSelectors {
+		if seen[strings.ToLower(s)] {
+			return fmt.Errorf("dkim-selector: %s given twice; each key needs its own DNS record", s)
+		}
+		seen[strings.ToLower(s)] = true
+	}
+	return nil
 }
 
 // from says where a setting was set, for errors: "flag --relay",

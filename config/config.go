@@ -60,6 +60,7 @@ type Config struct {
 	ForwarderIPs     []netip.Prefix // forwarders whose Authentication-Results are read...
 	ForwarderIDs     []string       // ...when their authserv-id is one of these
 	SenderMismatch   string         // quarantine or reject
+	FeedbackLoops    []string       // domains or addresses whose authenticated abuse reports may suppress
 	WebhookURL       string
 	WebhookSecret    string
 	// outbound and hold queue
@@ -74,16 +75,17 @@ type Config struct {
 	OutboundAllowPrivate bool
 	MailFrom             string
 	MailFromName         string
+	RoleForward          string // operators' address for a copy of mail to postmaster@ and abuse@
 	OutboundDomain       string
 	MaxAge               time.Duration
 	RetryBase            time.Duration
 	QueueConcurrency     int
 	DestConcurrency      int
 	SuppressAfter        int
-	ConversationCap      int // loop guard: inbound from one address per conversation per 30 min
-	RecipientCap         int // loop guard: automatic emails to one external address per hour
-	DKIMKey              string
-	DKIMSelector         string
+	ConversationCap      int      // loop guard: inbound from one address per conversation per 30 min
+	RecipientCap         int      // loop guard: automatic emails to one external address per hour
+	DKIMKeys             []string // sign with each (RSA and Ed25519: RFC 8463)
+	DKIMSelectors        []string // one per key, in the same order
 
 	// sources says which layer set each setting that is not at its
 	// default ("flag --relay"), for errors about combinations.
@@ -156,6 +158,7 @@ var options = []option{
 	{name: "trusted-relay", repeat: true, help: "IP or CIDR whose mail counts as authenticated, e.g. your own MTA in front of deskmail (repeatable)", set: prefixes(func(c *Config) *[]netip.Prefix { return &c.TrustedRelays })},
 	{name: "forwarder-ip", repeat: true, help: "IP or CIDR of a forwarder (Gmail, Microsoft 365) whose Authentication-Results are trusted (repeatable)", set: prefixes(func(c *Config) *[]netip.Prefix { return &c.ForwarderIPs })},
 	{name: "forwarder-authserv-id", repeat: true, help: "authserv-id of a forwarder's Authentication-Results (e.g. mx.google.com) trusted from forwarder-ip (repeatable)", set: lowerList(func(c *Config) *[]string { return &c.ForwarderIDs })},
+	{name: "feedback-loops", repeat: true, help: "domain or address of a mailbox provider's feedback loop: its abuse reports (ARF), authenticated, suppress the address complained about (repeatable; others are recorded, not acted on)", set: list(setFeedbackLoops)},
 	{name: "sender-mismatch", def: []string{"quarantine"}, help: "what to do with a reply whose sender fails the checks: quarantine or reject", set: oneOf([]string{"quarantine", "reject"}, func(c *Config) *string { return &c.SenderMismatch })},
 	{name: "webhook-url", help: "URL the web app is told of new inbound messages at (POST, JSON); off when empty", set: str(func(c *Config) *string { return &c.WebhookURL })},
 	{name: "webhook-secret", help: "HMAC-SHA256 key of the webhook signature (default: generated into DATA/webhook-secret)", set: str(func(c *Config) *string { return &c.WebhookSecret })},
@@ -168,6 +171,7 @@ var options = []option{
 	{name: "relay-insecure", def: []string{"false"}, isBool: true, help: "talk to the relay without STARTTLS (loopback relays only)", set: boolean(func(c *Config) *bool { return &c.RelayInsecure })},
 	{name: "outbound-allow-private", def: []string{"false"}, isBool: true, help: "let --outbound mx deliver to loopback, private, link-local and the daemon's own addresses", set: boolean(func(c *Config) *bool { return &c.OutboundAllowPrivate })},
 	{name: "mail-from", help: "From address of outgoing email (default: notifications@ the outbound domain)", set: str(func(c *Config) *string { return &c.MailFrom })},
+	{name: "role-forward", help: "address that gets a copy of every email to postmaster@ or abuse@ (an operator's mailbox elsewhere); empty: they are kept and shown in the log only", set: str(func(c *Config) *string { return &c.RoleForward })},
 	{name: "mail-from-name", def: []string{"Helpdesk"}, help: "display name of the From address", set: str(func(c *Config) *string { return &c.MailFromName })},
 	{name: "outbound-domain", help: "domain of outgoing Message-IDs and bounce+ID addresses (default: the first --domain); replies use reply-domain", set: str(func(c *Config) *string { return &c.OutboundDomain })},
 	{name: "max-age", def: []string{"120h"}, help: "how long an email is retried after temporary failures before it fails", set: duration(func(c *Config) *time.Duration { return &c.MaxAge })},
@@ -177,8 +181,8 @@ var options = []option{
 	{name: "suppress-after", def: []string{"2"}, help: "hard bounces that suppress an address until cleared", set: integer(func(c *Config) *int { return &c.SuppressAfter })},
 	{name: "loop-conversation-cap", def: []string{strconv.Itoa(loopguard.DefaultConversationCap)}, help: "messages from one external address into one conversation within 30 minutes, with no reply by a person in between, before further ones are held (ping-pong cap; 0: off)", set: limit(func(c *Config) *int { return &c.ConversationCap })},
 	{name: "loop-recipient-cap", def: []string{strconv.Itoa(loopguard.DefaultRecipientCap)}, help: "automatic emails deskmail sends to one external address per hour; further ones are not sent (loop cap; 0: off)", set: limit(func(c *Config) *int { return &c.RecipientCap })},
-	{name: "dkim-key", help: "PEM private key (RSA or Ed25519) to DKIM-sign outgoing email; see deskmail dkim keygen", set: str(func(c *Config) *string { return &c.DKIMKey })},
-	{name: "dkim-selector", def: []string{"deskmail"}, help: "DKIM selector (the DNS record is SELECTOR._domainkey.DOMAIN)", set: str(func(c *Config) *string { return &c.DKIMSelector })},
+	{name: "dkim-key", repeat: true, help: "PEM private key (RSA or Ed25519) to DKIM-sign outgoing email; repeat it to sign with each (an RSA and an Ed25519 key, RFC 8463); see deskmail dkim keygen", set: plainList(func(c *Config) *[]string { return &c.DKIMKeys })},
+	{name: "dkim-selector", repeat: true, def: []string{"deskmail"}, help: "DKIM selector of each dkim-key, in the same order (the DNS record is SELECTOR._domainkey.DOMAIN)", set: plainList(func(c *Config) *[]string { return &c.DKIMSelectors })},
 	// inbound pipeline
 	{name: "dns", help: "DNS resolver HOST:PORT for the sender checks and MX lookups (default: the system's, from /etc/resolv.conf)", set: str(func(c *Config) *string { return &c.DNS })},
 	{name: "dns-budget", def: []string{"10s"}, help: "time all the DNS lookups of one inbound email may take; then they count as temperror", set: duration(func(c *Config) *time.Duration { return &c.DNSBudget })},
@@ -220,6 +224,24 @@ func setAddresses(c *Config, v []string) error {
 	return nil
 }
 
+// setFeedbackLoops reads feedback-loops: each a domain (fbl.example.net)
+// or an address (fbl@example.net), lower case.
+func setFeedbackLoops(c *Config, v []string) error {
+	c.FeedbackLoops = nil
+	for _, s := range v {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "" {
+			continue
+		}
+		dom := s[strings.LastIndexByte(s, '@')+1:]
+		if dom == "" || strings.HasPrefix(s, "@") || strings.ContainsAny(s, " <>,;\"") || !strings.Contains(dom, ".") {
+			return fmt.Errorf("%q is neither a domain nor an email address", s)
+		}
+		c.FeedbackLoops = append(c.FeedbackLoops, s)
+	}
+	return nil
+}
+
 // prefixes reads IPs and CIDRs; a bare IP is a /32 (or /128).
 func prefixes(field func(*Config) *[]netip.Prefix) func(*Config) pflag.Value {
 	return list(func(c *Config, v []string) error {
@@ -235,6 +257,19 @@ func prefixes(field func(*Config) *[]netip.Prefix) func(*Config) pflag.Value {
 				return fmt.Errorf("%q is not an IP address or CIDR prefix", s)
 			}
 			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+		*field(c) = out
+		return nil
+	})
+}
+
+func plainList(field func(*Config) *[]string) func(*Config) pflag.Value {
+	return list(func(c *Config, v []string) error {
+		var out []string
+		for _, s := range v {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
 		}
 		*field(c) = out
 		return nil

@@ -115,8 +115,17 @@ func (s choiceValue) Set(v string) error {
 }
 func (s choiceValue) String() string { return *s.p }
 
-// Type names the choices, so help reads `--log-format text|json`.
-func (s choiceValue) Type() string { return strings.Join(s.allowed, "|") }
+// Type names the choices, so help reads `--log-format text|json`; a long
+// list reads "word" (the flag's usage then lists them).
+func (s choiceValue) Type() string {
+	if t := strings.Join(s.allowed, "|"); len(t) <= 40 {
+		return t
+	}
+	return "word"
+}
+
+// Choices lists the words, for shell completion.
+func (s choiceValue) Choices() []string { return s.allowed }
 
 func oneOf(allowed []string, field func(*Config) *string) func(*Config) pflag.Value {
 	return func(c *Config) pflag.Value { return choiceValue{field(c), allowed} }

@@ -53,6 +53,12 @@ var funcs = template.FuncMap{
 	},
 	"classes": func() []string { return []string{"human", "auto_reply", "bounce", "bulk", "looping"} },
 	"short":   func(s string, n int) string { return shorten(s, n) },
+	"plural": func(n int, word string) string {
+		if n == 1 {
+			return "1 " + word
+		}
+		return fmt.Sprintf("%d %ss", n, word)
+	},
 	"bytes": func(n int64) string {
 		switch {
 		case n >= 1<<30:

@@ -27,6 +27,7 @@ func TestUnitHasWhatTheDaemonNeeds(t *testing.T) {
 		"Restart=on-failure",
 		"User=deskmail",
 		"StateDirectory=deskmail",
+		"ConfigurationDirectoryMode=0755",             // root-owned: the user must be able to search it
 		"Environment=DESKMAIL_DATA=/var/lib/deskmail", // where StateDirectory= puts it
 		"ProtectSystem=strict",
 		"ProtectHome=yes",

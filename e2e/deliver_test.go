@@ -47,13 +47,15 @@ func TestDeliverExitCodes(t *testing.T) {
 			want  int
 			inLog string // a Message-ID the log must show as received
 		}{
-			{"stored through the control socket", deliverArgs(dir, nil, "rcpt@example.test"),
+			{"stored through the control socket", deliverArgs(dir, nil, "support@example.test"),
 				message("<deliver-online@client.test>", "online", 2000), 0, "<deliver-online@client.test>"},
+			{"unknown address of our domain", deliverArgs(dir, nil, "nosuchuser@example.test"),
+				message("<deliver-nouser@client.test>", "no user", 2000), exNoUser, ""},
 			{"recipient of another domain", deliverArgs(dir, nil, "rcpt@elsewhere.test"),
 				message("<deliver-relay@client.test>", "relay", 2000), exNoUser, ""},
 			{"no recipient", deliverArgs(dir, nil),
 				message("<deliver-norcpt@client.test>", "no rcpt", 2000), exUsage, ""},
-			{"message over the daemon's size limit", deliverArgs(dir, nil, "rcpt@example.test"),
+			{"message over the daemon's size limit", deliverArgs(dir, nil, "support@example.test"),
 				big, exDataErr, ""},
 		}
 		for _, tc := range cases {

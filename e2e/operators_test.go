@@ -28,7 +28,7 @@ func TestOperatorsOfflineThenLogin(t *testing.T) {
 	}{
 		{"a second account of the same name", "another long password\n", []string{"add", "vic"}, "exists"},
 		{"a short password", "short\n", []string{"add", "bob"}, "at least 10 bytes"},
-		{"a role that does not exist", "another long password\n", []string{"add", "bob", "--role", "root"}, "admin or viewer"},
+		{"a role that does not exist", "another long password\n", []string{"add", "bob", "--role", "root"}, "not one of admin, viewer"},
 		{"removing nobody", "", []string{"remove", "nobody"}, "no such operator"},
 	}
 	for _, c := range cases {

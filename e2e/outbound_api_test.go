@@ -19,8 +19,17 @@ func api(t *testing.T, d *daemon, method, path, body string) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(method, "http://"+d.HTTP+path, bytes.NewBufferString(body))
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	var out map[string]any
+	callAPI(t, d.HTTP, strings.TrimSpace(string(tok)), method, path, body, &out)
+	return out
+}
+
+// callAPI calls the API at addr with token, fails the test on an answer
+// that is not 2xx, and decodes the JSON answer into out.
+func callAPI(t *testing.T, addr, token, method, path, body string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+addr+path, bytes.NewBufferString(body))
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := (&http.Client{Timeout: cliTimeout}).Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -30,11 +39,9 @@ func api(t *testing.T, d *daemon, method, path, body string) map[string]any {
 	if resp.StatusCode >= 300 {
 		t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
 	}
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
+	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatalf("%s %s: %v: %s", method, path, err, b)
 	}
-	return out
 }
 
 // TestSeenOverHTTPKeepsAMessageOutOfTheEmail is SPEC section 4 through the

@@ -136,7 +136,7 @@ func TestPingPongStops(t *testing.T) {
 		if held.Class != "looping" || len(held.Reasons) == 0 || !strings.Contains(held.Reasons[0], "ping-pong cap: 4 messages from robot-a@robots.test") {
 			t.Fatalf("held entry: class %s, reasons %q", held.Class, held.Reasons)
 		}
-		quiesce(t, p, r)
+		quiesce(t, p, r.inFlight.Wait)
 		// a1 b1 a2 b2 a3 b3 a4(held): three emails to each robot.
 		if got := r.count(); got != 6 {
 			t.Errorf("the robots received %d emails, want 6 (3 each)", got)
@@ -153,7 +153,7 @@ func TestPingPongStops(t *testing.T) {
 		if !strings.Contains(capped.Reason, "2 automatic emails to robot-b@robots.test within 1h0m0s") {
 			t.Errorf("cancelled entry reason %q", capped.Reason)
 		}
-		quiesce(t, p, r)
+		quiesce(t, p, r.inFlight.Wait)
 		// a1 b1 a2 b2 a3: the third email to robot-b is not sent.
 		if got := r.count(); got != 4 {
 			t.Errorf("the robots received %d emails, want 4 (2 each)", got)
@@ -221,14 +221,17 @@ func waitEntry(t *testing.T, p *inProcess, match func(journal.Entry) bool) journ
 	}
 }
 
-// quiesce waits until nothing is left moving: no answer in flight, every
-// inbound email processed, every outgoing email in a final state. Then
-// the counts the test reads are final.
-func quiesce(t *testing.T, p *inProcess, r *responder) {
+// quiesce waits until nothing is left moving: nothing in flight (each of
+// inFlight returns when its side has nothing under way), every inbound
+// email processed, every outgoing email in a final state. Then the counts
+// the test reads are final.
+func quiesce(t *testing.T, p *inProcess, inFlight ...func()) {
 	t.Helper()
 	deadline := time.Now().Add(lineTimeout)
 	for {
-		r.inFlight.Wait()
+		for _, wait := range inFlight {
+			wait()
+		}
 		busy := 0
 		es, err := journal.Query(p.d.DB, journal.Filter{})
 		if err != nil {

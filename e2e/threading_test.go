@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
 	"github.com/deskmail/deskmail/store"
@@ -113,9 +114,11 @@ iVBORw0KGgo=
 		}
 	})
 
+	// A client that ignores Reply-To answers the From of our email, the
+	// mail-from address: SMTP accepts it, and References thread it.
 	t.Run("reply carrying only References lands there too", func(t *testing.T) {
-		p.send(t, "ann@client.test", []string{"help@example.test"}, email("t2@client.test", []string{
-			"From: ann@client.test", "To: help@example.test", "Subject: more",
+		p.send(t, "ann@client.test", []string{"notifications@example.test"}, email("t2@client.test", []string{
+			"From: ann@client.test", "To: notifications@example.test", "Subject: more",
 			"References: <unknown@elsewhere.test> <root-c1@example.test>"}, "And the paper tray too."))
 		e := p.entry(t, "t2@client.test")
 		if e.Conversation != "c1" || e.ThreadBy != "references" {
@@ -126,11 +129,20 @@ iVBORw0KGgo=
 	t.Run("forged token is refused and journaled", func(t *testing.T) {
 		local, dom, _ := strings.Cut(annReply, "@")
 		forged := local[:len(local)-5] + flip(local[len(local)-5:len(local)-4]) + local[len(local)-4:] + "@" + dom
-		p.send(t, "eve@evil.test", []string{forged}, email("t3@evil.test", []string{
-			"From: eve@evil.test", "To: " + forged, "Subject: hi"}, "let me in"))
-		e := p.entry(t, "t3@evil.test")
-		if e.Conversation != "" || e.ThreadBy != "none" || !strings.HasPrefix(e.Action, "dropped:") || !strings.Contains(e.Action, "signature does not match") {
-			t.Errorf("journal: conversation=%q by=%q action=%q", e.Conversation, e.ThreadBy, e.Action)
+		// Refused at RCPT (550 5.1.1), so the sender learns it at once.
+		c, err := dialSMTP(p.SMTP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		err = send(c, "eve@evil.test", []string{forged}, []byte(strings.ReplaceAll(email("t3@evil.test", []string{
+			"From: eve@evil.test", "To: " + forged, "Subject: hi"}, "let me in"), "\n", "\r\n")))
+		if err == nil || !strings.Contains(err.Error(), "550") {
+			t.Fatalf("forged token: %v, want 550 at RCPT", err)
+		}
+		es, err := journal.Query(p.d.DB, journal.Filter{Status: journal.StatusRejected, Address: forged})
+		if err != nil || len(es) != 1 || !strings.Contains(es[0].Reason, "signature does not match") {
+			t.Errorf("journal: %+v %v", es, err)
 		}
 	})
 
@@ -156,8 +168,8 @@ iVBORw0KGgo=
 	})
 
 	t.Run("agent with aligned SPF posts in the internal conversation", func(t *testing.T) {
-		p.send(t, "two@relay.test", []string{"notes@example.test"}, email("t6@relay.test", []string{
-			"From: two@relay.test", "To: notes@example.test", "Subject: Re: About Ann",
+		p.send(t, "two@relay.test", []string{"notifications@example.test"}, email("t6@relay.test", []string{
+			"From: two@relay.test", "To: notifications@example.test", "Subject: Re: About Ann",
 			"In-Reply-To: <root-c2@example.test>"}, "Ann is a good customer."))
 		e := p.entry(t, "t6@relay.test")
 		if e.Conversation != "c2" || !strings.Contains(e.Auth, "spf=pass") || !strings.Contains(e.Auth, "dmarc=pass") {
@@ -166,8 +178,8 @@ iVBORw0KGgo=
 	})
 
 	t.Run("customer cannot land in an internal conversation", func(t *testing.T) {
-		p.send(t, "ann@client.test", []string{"help@example.test"}, email("t7@client.test", []string{
-			"From: ann@client.test", "To: help@example.test", "Subject: Re: About Ann",
+		p.send(t, "ann@client.test", []string{"notifications@example.test"}, email("t7@client.test", []string{
+			"From: ann@client.test", "To: notifications@example.test", "Subject: Re: About Ann",
 			"In-Reply-To: <root-c2@example.test>"}, "What are you saying about me?"))
 		e := p.entry(t, "t7@client.test")
 		if !strings.HasPrefix(e.Action, "quarantined:") || !strings.Contains(e.Action, "internal conversation c2") {

@@ -170,7 +170,11 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	} else if n > 0 {
 		log.Info("moved waiting webhook events to the queue", "count", n)
 	}
-	step := &intake.InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue}
+	step := &intake.InboundStep{DB: db, Classify: classify, Thread: thread, Queue: d.Queue, Log: log.With("component", "pipeline"),
+		Complaints: &intake.Complaints{Auth: thread.Auth, Keyring: thread.Keyring, FeedbackLoops: cfg.FeedbackLoops}}
+	if cfg.RoleForward != "" {
+		step.RoleForward = &intake.RoleForward{To: cfg.RoleForward, Mailer: ob.mailer}
+	}
 	pipe := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
 	if db.Shared() {
 		// Two nodes may share a hostname (or be given none): the node's
@@ -208,7 +212,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			stopStreams()
 		}
 	}()
-	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Token: token,
+	known := recipients(cfg, thread) // what SMTP, LMTP and POST /v1/inbound accept
+	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Recipients: known, Token: token,
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.isReady,
 		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db),
 		Center: &center.Service{DB: db, Clock: clk, Mailer: ob.worker.Composer.(*queue.Mailer), Messaging: msgs, Wake: ob.worker.Wake}}
@@ -238,6 +243,9 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	inboundAdmin := (&admin.Inbound{DB: db, Wake: pipe.Wake}).Handler()
 	control.Handle("/v1/inbound-state", inboundAdmin)
 	control.Handle("/v1/inbound-state/", inboundAdmin)
+	conversationsAdmin := (&admin.Conversations{DB: db}).Handler()
+	control.Handle("/v1/conversation-list", conversationsAdmin)
+	control.Handle("/v1/conversation-detail/", conversationsAdmin)
 	control.Handle("/", api.Handler(true))
 	// The control socket is its owner's (0600): the CLI's long commands
 	// get no write deadline there.
@@ -264,6 +272,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		MaxRecipients: cfg.MaxRecipients, MaxLineBytes: cfg.MaxLineBytes,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, SessionTimeout: cfg.SessionTimeout,
 		MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP, TLS: tlsConf,
+		Recipients: known,
 	}, recv, log.With("component", "mta"))
 	if cfg.SMTPAddr != "" {
 		l, err := net.Listen("tcp", cfg.SMTPAddr)
@@ -409,6 +418,8 @@ type outbound struct {
 	close  func()
 	mode   string
 	where  string
+	dkim   *mta.DKIM // nil: no signing
+	mailer *queue.Mailer
 }
 
 // newOutbound builds the queue worker. keyring is the threading step's,
@@ -422,7 +433,7 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,
 		From:   mail.Address{Name: cfg.MailFromName, Address: cfg.MailFrom},
 		Marker: guard.Marker, MarkerHeader: loopguard.MarkerHeader, Intro: center.BuiltinText, RecipientCap: recipientCap}
-	ob := &outbound{mode: cfg.Outbound, close: func() {}}
+	ob := &outbound{mode: cfg.Outbound, close: func() {}, mailer: mailer}
 	var tr queue.Transport
 	switch cfg.Outbound {
 	case "relay":
@@ -435,12 +446,16 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 		dir := filepath.Join(cfg.Data, mta.CaptureDir)
 		tr, ob.where = &mta.Capture{Dir: dir}, dir
 	}
-	if cfg.DKIMKey != "" {
-		key, err := mta.LoadDKIMKey(cfg.DKIMKey)
-		if err != nil {
-			return nil, err
+	if len(cfg.DKIMKeys) > 0 {
+		d := &mta.DKIM{Next: tr, Domain: cfg.OutboundDomain}
+		for i, path := range cfg.DKIMKeys {
+			key, err := mta.LoadDKIMKey(path)
+			if err != nil {
+				return nil, err
+			}
+			d.Keys = append(d.Keys, mta.DKIMKey{Selector: cfg.DKIMSelectors[i], Signer: key})
 		}
-		tr = &mta.DKIM{Next: tr, Domain: cfg.OutboundDomain, Selector: cfg.DKIMSelector, Signer: key}
+		tr, ob.dkim = d, d
 	}
 	ob.worker = &queue.Worker{DB: db, Queue: q, Composer: mailer, Transport: tr, Clock: clk, Log: log,
 		Concurrency: cfg.QueueConcurrency, PerDestination: cfg.DestConcurrency}
@@ -453,9 +468,23 @@ func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopg
 
 // announce says where email goes; loudly when it goes nowhere.
 func (o *outbound) announce(log *slog.Logger) {
+	o.announceDKIM(log)
 	if o.mode == "capture" {
 		log.Warn("OUTBOUND EMAIL IS CAPTURED, NOT SENT: every email is written to a file; set --relay host:port or --outbound mx to deliver", "folder", o.where)
 		return
 	}
 	log.Info("outbound email", "mode", o.mode, "via", o.where)
+}
+
+// announceDKIM says which selectors sign outgoing email, if any.
+func (o *outbound) announceDKIM(log *slog.Logger) {
+	if o.dkim == nil {
+		log.Info("outbound email is not DKIM-signed (no dkim-key)")
+		return
+	}
+	var sel []string
+	for _, k := range o.dkim.Keys {
+		sel = append(sel, k.Selector+" ("+k.Algorithm()+")")
+	}
+	log.Info("DKIM signing outbound email", "domain", o.dkim.Domain, "selectors", strings.Join(sel, ", "))
 }

@@ -89,6 +89,15 @@ func shareSecrets(ctx context.Context, db *store.DB, dir string, log *slog.Logge
 		if err := store.WriteFileAtomic(path, shared, 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
+		if name == TokenFile && local == nil {
+			// As on bbolt, the first start says where the token is: the
+			// web app's server needs it, and it is in no log.
+			if bytes.Equal(shared, candidate) {
+				log.Warn("generated an API token, shared by every node through the database", "file", path)
+			} else {
+				log.Warn("wrote the API token the other nodes share", "file", path)
+			}
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/deskmail/deskmail/intake"
@@ -27,14 +28,7 @@ func TestNodesShareTheirSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dir := range []string{dirA, dirB} {
-		db, err := store.OpenPostgres(context.Background(), url, dir, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := shareSecrets(context.Background(), db, dir, log); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
+		startNode(t, url, dir, log)
 	}
 	for name := range sharedSecretFiles {
 		a, errA := os.ReadFile(filepath.Join(dirA, name))
@@ -60,5 +54,33 @@ func TestNodesShareTheirSecrets(t *testing.T) {
 	}
 	if _, err := kb.ParseToken(tok); err != nil {
 		t.Errorf("a reply token minted on node A does not verify on node B: %v", err)
+	}
+}
+
+// On PostgreSQL the first start says where the generated API token is, as
+// on bbolt; a second node says it wrote the shared one.
+func TestFirstStartOnPostgresSaysWhereTheAPITokenIs(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	for i, want := range []string{"generated an API token", "wrote the API token the other nodes share"} {
+		dir := t.TempDir()
+		var logs strings.Builder
+		startNode(t, url, dir, slog.New(slog.NewTextHandler(&logs, nil)))
+		path := filepath.Join(dir, TokenFile)
+		if !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), "file="+path) {
+			t.Errorf("node %d: log %q, want %q with file=%s", i+1, logs.String(), want, path)
+		}
+	}
+}
+
+// startNode shares the secrets as a node starting on dir does.
+func startNode(t *testing.T, url, dir string, log *slog.Logger) {
+	t.Helper()
+	db, err := store.OpenPostgres(context.Background(), url, dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := shareSecrets(context.Background(), db, dir, log); err != nil {
+		t.Fatal(err)
 	}
 }

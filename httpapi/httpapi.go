@@ -46,9 +46,14 @@ type Receiver interface {
 
 // Server holds what the handlers need.
 type Server struct {
-	DB              *store.DB
-	Receiver        Receiver
-	Domains         inbound.Domains
+	DB       *store.DB
+	Receiver Receiver
+	Domains  inbound.Domains
+	// Recipients, when set, refuses addresses of Domains that take no mail
+	// (as SMTP does at RCPT); threading.Addresses is one.
+	Recipients interface {
+		Check(addr string) (kind string, err error)
+	}
 	Token           string
 	Clock           clock.Clock
 	Log             *slog.Logger
@@ -224,6 +229,12 @@ func (s *Server) postInbound(w http.ResponseWriter, r *http.Request) {
 		if !s.Domains.Accepts(rc) {
 			writeError(w, http.StatusBadRequest, "rcpt", "not an address of a domain deskmail accepts mail for: "+rc)
 			return
+		}
+		if s.Recipients != nil {
+			if _, err := s.Recipients.Check(rc); err != nil {
+				writeError(w, http.StatusBadRequest, "rcpt", "recipient "+rc+": "+err.Error())
+				return
+			}
 		}
 	}
 	proto := q.Get("proto")

@@ -1,6 +1,8 @@
 package inbound
 
 import (
+	"github.com/emersion/go-message/charset"
+	"mime"
 	"net/mail"
 	"strings"
 )
@@ -59,7 +61,8 @@ func OrderKeys(env Envelope, from, messageID, inReplyTo, references string) []st
 		add("mid:" + id)
 	}
 	sender := ""
-	if a, err := mail.ParseAddress(from); err == nil {
+	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader}}
+	if a, err := p.Parse(from); err == nil {
 		sender = a.Address
 	} else if i, j := strings.LastIndexByte(from, '<'), strings.LastIndexByte(from, '>'); i >= 0 && j > i {
 		sender = from[i+1 : j]

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/emersion/go-message/charset"
 	"hash"
 	"io"
 	"mime"
@@ -276,7 +277,9 @@ type headerFields struct{ messageID, from, subject, inReplyTo, references string
 func parseHeader(b []byte) headerFields {
 	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(b)))
 	mh, _ := tp.ReadMIMEHeader() // partial on error, which is fine
-	dec := mime.WordDecoder{}
+	// Every charset go-message knows, not only net/mail's UTF-8 and
+	// ISO-8859-1: a GB2312 or ISO-2022-JP From must show as its name.
+	dec := mime.WordDecoder{CharsetReader: charset.Reader}
 	decode := func(s string) string {
 		if d, err := dec.DecodeHeader(s); err == nil {
 			s = d

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,7 +118,7 @@ func (c *Classifier) checkRate(m inbound.Meta, v loopguard.Verdict) loopguard.Ve
 // exhausts their own budget, not the customer's.
 func senderOf(m inbound.Meta) string {
 	addr := strings.ToLower(m.Envelope.MailFrom)
-	if a, err := mail.ParseAddress(m.From); err == nil {
+	if a, err := addressParser.Parse(m.From); err == nil {
 		addr = strings.ToLower(a.Address)
 	}
 	return addr + " " + m.Envelope.RemoteIP

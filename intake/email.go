@@ -3,6 +3,8 @@ package intake
 import (
 	"bytes"
 	"fmt"
+	"github.com/emersion/go-message/charset"
+	"mime"
 	"net/mail"
 	"strings"
 
@@ -70,7 +72,7 @@ func parseEmail(raw []byte) (e email, err error) {
 	h := mail.Header(env.Root.Header)
 	// RFC 5322 section 3.6.2: From may list several authors; then no one
 	// of them is the author we could attribute to.
-	if as, err := h.AddressList("From"); err == nil && len(as) == 1 {
+	if as, err := addressParser.ParseList(h.Get("From")); err == nil && len(as) == 1 {
 		e.From, e.FromName = strings.ToLower(as[0].Address), as[0].Name
 	}
 	e.To = addresses(h, "To")
@@ -83,8 +85,14 @@ func parseEmail(raw []byte) (e email, err error) {
 	return e, nil
 }
 
+// addressParser decodes RFC 2047 words of display names in every charset
+// go-message's charset package knows (GB2312, GBK, Big5, ISO-2022-JP,
+// Shift_JIS, EUC-KR, KOI8-R, windows-125x...); net/mail alone knows UTF-8
+// and ISO-8859-1, and failed the whole From of other charsets.
+var addressParser = mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader}}
+
 func addresses(h mail.Header, name string) []string {
-	as, _ := h.AddressList(name)
+	as, _ := addressParser.ParseList(h.Get(name))
 	var out []string
 	for i, a := range as {
 		if i == maxAddresses {

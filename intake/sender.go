@@ -81,6 +81,9 @@ func decideSender(f senderFacts, policy string) decision {
 		return refuse(fmt.Sprintf("From %s claims %s %s, but neither SPF nor DKIM aligns with it and it did not come from a trusted relay (%s)",
 			f.From, a.Kind, personName(*a), f.Auth))
 	}
+	if why := dmarcRefusal(f); why != "" {
+		return refuse(why)
+	}
 	if t := f.Match.Token; t != nil && (a == nil || a.ID != t.Recipient) {
 		who := "unknown sender " + f.From
 		if a != nil {

@@ -29,6 +29,8 @@ func TestDecideSender(t *testing.T) {
 	pass := auth.Result{SPF: "pass", DMARC: "pass", Aligned: true}
 	fail := auth.Result{SPF: "fail", DMARC: "fail"}
 	relay := auth.Result{SPF: "none", DMARC: "none", Relay: true}
+	rejectFail := auth.Result{SPF: "pass", SPFDomain: "evil.test", DMARC: "fail", Policy: "reject", FromDomain: "x.test"}
+	quarantineFail := auth.Result{SPF: "fail", DMARC: "fail", Policy: "quarantine", FromDomain: "x.test"}
 
 	cases := []struct {
 		name   string
@@ -55,6 +57,12 @@ func TestDecideSender(t *testing.T) {
 		{"nothing matched is dropped", senderFacts{From: "eve@x.test", Match: none}, "", verdictDrop, "", "no support address"},
 		{"no single From is dropped", senderFacts{Match: newConv}, "", verdictDrop, "", "no single author"},
 		{"a deleted conversation is dropped", senderFacts{From: "ann@x.test", Author: ann, Match: refs}, "", verdictDrop, "", "no longer exists"},
+		// Issue 21, item 6: DMARC p=reject or p=quarantine binds customers too.
+		{"customer failing DMARC p=reject is quarantined even with her own token", senderFacts{From: "ann@x.test", Author: ann, Match: tokenFor("ann"), Conv: ext, Auth: rejectFail}, "", verdictQuarantine, "", "fails DMARC and x.test publishes p=reject"},
+		{"customer failing DMARC p=quarantine by references is quarantined", senderFacts{From: "ann@x.test", Author: ann, Match: refs, Conv: ext, Auth: quarantineFail}, "", verdictQuarantine, "", "p=quarantine"},
+		{"stranger failing DMARC p=reject opens nothing", senderFacts{From: "eve@x.test", Match: newConv, Auth: rejectFail}, PolicyReject, verdictReject, "", "p=reject"},
+		{"DMARC p=none leaves the token enough", senderFacts{From: "ann@x.test", Author: ann, Match: tokenFor("ann"), Conv: ext, Auth: auth.Result{SPF: "none", DMARC: "fail", Policy: "none", FromDomain: "x.test"}}, "", verdictPost, "ann", ""},
+		{"a trusted relay's word stands over our DMARC view", senderFacts{From: "ann@x.test", Author: ann, Match: tokenFor("ann"), Conv: ext, Auth: auth.Result{SPF: "none", DMARC: "fail", Policy: "reject", Relay: true}}, "", verdictPost, "ann", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/deskmail/deskmail/auth"
 	"github.com/deskmail/deskmail/inbound"
@@ -27,6 +28,13 @@ type InboundStep struct {
 	Classify *Classifier
 	Thread   *Threader    // nil: classify only
 	Queue    *queue.Queue // nil: bounces are classified, not tied to outgoing email
+	// Complaints decides which abuse reports may suppress (complaint.go);
+	// nil: none may, all are recorded.
+	Complaints *Complaints
+	Log        *slog.Logger // nil: slog.Default()
+	// RoleForward, when set, mails operators a copy of what comes to
+	// postmaster@ and abuse@.
+	RoleForward *RoleForward
 }
 
 // Step processes one stored email.
@@ -41,12 +49,22 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 	}
 	v, classified := s.Classify.classify(m, raw)
 	if v.Class == loopguard.Bounce && v.Bounce != nil && s.Queue != nil {
+		src := s.Complaints.check(ctx, m, raw, *v.Bounce)
+		if err := s.Complaints.temporary(src); err != nil {
+			return Result{}, err
+		}
 		return Result{Apply: func(tx *store.Tx) error {
 			if err := classified(tx); err != nil {
 				return err
 			}
+			if v.Bounce.Format == "arf" {
+				return s.recordComplaint(tx, m, *v.Bounce, src)
+			}
 			return s.recordBounce(tx, m, *v.Bounce)
 		}}, nil
+	}
+	if roles := roleMail(m.Envelope); roles != "" {
+		return s.keepForOperators(m, raw, roles, v, classified), nil
 	}
 	if v.Class != loopguard.Human || s.Thread == nil {
 		return Result{Apply: classified}, nil
@@ -123,14 +141,10 @@ func (s *InboundStep) recordBounce(tx *store.Tx, m inbound.Meta, r loopguard.Bou
 	j, err := s.Queue.RecordBounce(tx, id, r)
 	action := ""
 	switch {
-	case errors.Is(err, queue.ErrNotFound) && r.Format == "arf":
-		action = "abuse report for no email of ours; nothing changed"
 	case errors.Is(err, queue.ErrNotFound):
 		action = "bounce for no email of ours; nothing changed"
 	case err != nil:
 		return err
-	case r.Format == "arf":
-		action = "abuse complaint (" + r.FeedbackType + ") recorded for outgoing email " + j.ID + ": " + j.To + " suppressed; no notification"
 	default:
 		action = "bounce recorded for outgoing email " + j.ID
 		if r.Recipient != "" {

@@ -95,7 +95,7 @@ func (j *threadJob) apply(tx *store.Tx) error {
 	}
 	return UpdateEntry(tx, j.m.JournalID, func(e *journal.Entry) {
 		e.Conversation, e.ThreadBy, e.Auth, e.Action = o.conv, o.by, j.auth.String(), o.action
-		e.Person = o.person
+		e.Person, e.Unverified = o.person, !j.auth.Authenticated()
 		if o.message != "" {
 			e.Messages = []string{o.message}
 		}
@@ -188,11 +188,24 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 		author, who = p.ID, personName(p)
 		notes = append(notes, "a new customer")
 	}
+	mk, err := j.markAuthor(tx, d, f, author)
+	if err != nil {
+		return outcome{}, err
+	}
+	if mk.unverified && f.Author == nil {
+		if err := model.MarkUnverified(tx, author); err != nil {
+			return outcome{}, err
+		}
+	}
 	conv := o.conv
 	if d.Verdict == verdictOpen {
 		c := &model.Conversation{ID: store.NewID(j.now), Kind: model.External, Followers: []string{author},
+			Created: j.t.Clock.Now(),
 			Subject: clipSubject(threading.NormalizeSubject(threading.StripTag(j.email.Subject))),
 			RootID:  threading.CanonicalMessageID(j.m.MessageID)}
+		if mk.unverified {
+			c.OpenedUnverified = author
+		}
 		if err := model.PutConversation(tx, c); err != nil {
 			return outcome{}, fmt.Errorf("open conversation: %w", err)
 		}
@@ -204,7 +217,8 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 	// appends nothing: the email key above catches it.
 	msg := model.Message{ID: store.NewID(j.t.Clock.Now()), Conversation: conv, Author: author, Channel: model.ChannelEmail,
 		Text: j.email.Text, Original: j.m.ID, MessageID: threading.CanonicalMessageID(j.m.MessageID),
-		Attachments: j.email.Attachments}
+		Attachments: j.email.Attachments, EmailTo: j.email.emailTo()}
+	mk.apply(&msg)
 	if strings.TrimSpace(msg.Text) == "" && len(msg.Attachments) == 0 {
 		msg.Text = "(empty email)"
 	}
@@ -238,6 +252,9 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 	o.action += fmt.Sprintf(" as message %s from %s, %d notified", msg.ID, who, len(posted.Recipients))
 	o.person, o.message = author, msg.ID
 	notes = append(notes, d.Why)
+	if mk.note != "" {
+		notes = append(notes, mk.note)
+	}
 	o.action += " (" + strings.Join(notes, "; ") + ")"
 	return o, nil
 }

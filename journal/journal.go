@@ -52,6 +52,11 @@ const (
 	StatusCaptured   = "captured"   // written to the capture folder instead of sent
 )
 
+// Statuses lists every status, incoming then outgoing (`deskmail log
+// --status` takes one of them).
+var Statuses = []string{StatusReceived, StatusRejected, StatusHeld, StatusQueued, StatusCancelled,
+	StatusSending, StatusSent, StatusDeferred, StatusBounced, StatusFailed, StatusSuppressed, StatusCaptured}
+
 // Entry is one line of the log.
 type Entry struct {
 	ID           string    `json:"id"`
@@ -77,6 +82,9 @@ type Entry struct {
 	Conversation string `json:"conversation,omitempty"`
 	ThreadBy     string `json:"thread_by,omitempty"`
 	Auth         string `json:"auth,omitempty"`
+	// Unverified: the author's From failed authentication (no aligned
+	// SPF or DKIM pass); what it became is marked so too.
+	Unverified bool `json:"unverified,omitempty"`
 
 	// Outgoing emails (the hold queue): the queue job, the person it is
 	// for (and Conversation above), the messages it lists and, for

@@ -3,6 +3,7 @@ package messaging
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/deskmail/deskmail/model"
@@ -27,6 +28,11 @@ func PostTx(tx *store.Tx, m model.Message, now time.Time) (Posted, []model.Notif
 	}
 	if err != nil {
 		return Posted{}, nil, fmt.Errorf("recipients: %w", err)
+	}
+	if m.Outsider {
+		// An outsider's message is for the agents to see: no customer
+		// hears of it (model.EmailWithheld).
+		rs = slices.DeleteFunc(rs, func(r notify.Recipient) bool { return r.Kind == notify.KindCustomer })
 	}
 	var notes []model.Notification
 	for _, r := range rs {

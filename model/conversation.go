@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,6 +28,28 @@ type Conversation struct {
 	Tag       string    `json:"tag"`                       // the number of the subject tag [#Tag]
 	RootID    string    `json:"root_message_id,omitempty"` // thread root Message-ID of the emails
 	Created   time.Time `json:"created"`
+	// OpenedUnverified is the person an unverified email opened the
+	// conversation in the name of, and AgentWrote when a user first
+	// wrote in it after that: until then that person is sent no email
+	// about it (see EmailWithheld). Both are kept when the conversation
+	// is replaced without them.
+	OpenedUnverified string     `json:"opened_unverified,omitempty"`
+	AgentWrote       *time.Time `json:"agent_wrote,omitempty"`
+}
+
+// RecentConversations lists conversations from the last key back (the
+// IDs deskmail makes sort by time), at most limit.
+func RecentConversations(tx *store.Tx, limit int) ([]Conversation, error) {
+	var out []Conversation
+	err := tx.ScanReverse(bConversations, nil, func(_, v []byte) (bool, error) {
+		var c Conversation
+		if err := json.Unmarshal(v, &c); err != nil {
+			return false, err
+		}
+		out = append(out, c)
+		return len(out) < limit, nil
+	})
+	return out, err
 }
 
 // PutConversation creates or replaces a conversation. A new one gets its
@@ -58,6 +81,7 @@ func PutConversation(tx *store.Tx, c *Conversation) error {
 		if c.Subject == "" {
 			c.Subject = old.Subject
 		}
+		keepTrust(c, old)
 	} else {
 		n, err := tx.Sequence(bConvTags)
 		if err != nil {
@@ -145,13 +169,26 @@ type Message struct {
 	Attachments  []Attachment `json:"attachments,omitempty"`
 	Created      time.Time    `json:"created"`
 	Retracted    *time.Time   `json:"retracted,omitempty"`
+	// Unverified: the email it came from failed authentication (no
+	// aligned SPF or DKIM pass), so its author may not be who From says;
+	// Verification says what the checks found. Outsider: its author was
+	// not a participant of the conversation it matched, so it is there
+	// for the agents to see: its author does not follow the
+	// conversation and no customer is notified of it. EmailTo lists the
+	// addresses the email was sent to (To and Cc), to tell later who was
+	// a recipient of the email a reply answers. See trust.go.
+	Unverified   bool     `json:"unverified,omitempty"`
+	Verification string   `json:"verification,omitempty"`
+	Outsider     bool     `json:"outsider,omitempty"`
+	EmailTo      []string `json:"email_to,omitempty"`
 }
 
 // MaxTextBytes bounds a message's text and HTML.
 const MaxTextBytes = 1 << 20
 
 // AppendMessage stores a new message (m.ID and m.Created must be set) and
-// makes its author follow the conversation.
+// makes its author follow the conversation, unless the message is an
+// outsider's (Message.Outsider).
 func AppendMessage(tx *store.Tx, m *Message) error {
 	if err := checkID("id", m.ID); err != nil {
 		return err
@@ -186,6 +223,15 @@ func AppendMessage(tx *store.Tx, m *Message) error {
 		if err := IndexMessageID(tx, m.MessageID, c.ID); err != nil {
 			return err
 		}
+		if err := indexEmailMessage(tx, m.MessageID, m.ID); err != nil {
+			return err
+		}
+	}
+	if err := noteAgentWrote(tx, &c, author, m.Created); err != nil {
+		return err
+	}
+	if m.Outsider {
+		return nil
 	}
 	if author.Kind != notify.KindBot {
 		return Follow(tx, c.ID, author.ID)

@@ -101,6 +101,11 @@ type Person struct {
 	Emails   []string        `json:"emails"`
 	Settings notify.Settings `json:"settings"`
 	Created  time.Time       `json:"created"`
+	// Unverified: made from an email whose From was not authenticated.
+	// Such a person is sent no system or automated email until an agent
+	// writes in a conversation they opened (see trust.go); kept when the
+	// person is replaced without it.
+	Unverified bool `json:"unverified,omitempty"`
 }
 
 // Validate checks a person record.
@@ -144,6 +149,7 @@ func PutPerson(tx *store.Tx, p Person) error {
 		if p.Created.IsZero() {
 			p.Created = old.Created
 		}
+		p.Unverified = p.Unverified || old.Unverified
 		for _, e := range old.Emails {
 			if err := tx.Delete(bPeopleEmail, []byte(e)); err != nil {
 				return err
@@ -164,6 +170,9 @@ func PutPerson(tx *store.Tx, p Person) error {
 		return err
 	}
 	if err := setIndex(tx, bUsersAllReply, p.ID, isUser && p.Settings.FromUsers == notify.FromUsersAll); err != nil {
+		return err
+	}
+	if err := indexStaffName(tx, old, p); err != nil {
 		return err
 	}
 	return put(tx, bPeople, p.ID, p)

@@ -20,11 +20,27 @@ import (
 
 // DKIM signs every email (RFC 6376) before handing it to Next, so
 // receivers can tie it to Domain and DMARC passes for the From domain.
+// With several keys it signs with each (RFC 8463 section 3: an Ed25519
+// signature beside an RSA one, for receivers that know only RSA).
 type DKIM struct {
-	Next     queue.Transport
-	Domain   string
+	Next   queue.Transport
+	Domain string
+	Keys   []DKIMKey
+}
+
+// DKIMKey is one signing key and the selector its public half is
+// published under (SELECTOR._domainkey.DOMAIN).
+type DKIMKey struct {
 	Selector string
 	Signer   crypto.Signer
+}
+
+// Algorithm names the key's kind as the DNS record does: rsa or ed25519.
+func (k DKIMKey) Algorithm() string {
+	if _, ok := k.Signer.Public().(ed25519.PublicKey); ok {
+		return "ed25519"
+	}
+	return "rsa"
 }
 
 // dkimHeaders are the signed fields: those a forger would change, and
@@ -34,16 +50,21 @@ var dkimHeaders = []string{"From", "To", "Subject", "Date", "Message-ID", "Reply
 
 // Deliver implements queue.Transport.
 func (d *DKIM) Deliver(ctx context.Context, from, to string, msg []byte) (queue.Result, error) {
-	var b bytes.Buffer
-	b.Grow(len(msg) + 1024)
-	err := dkim.Sign(&b, bytes.NewReader(msg), &dkim.SignOptions{Domain: d.Domain, Selector: d.Selector,
-		Signer: d.Signer, HeaderKeys: dkimHeaders,
-		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed})
-	if err != nil {
-		// Our own configuration: the email waits for it to be fixed.
-		return queue.Result{}, fmt.Errorf("DKIM sign: %w", err)
+	// Each signature covers the message and the fields of dkimHeaders,
+	// never another DKIM-Signature, so the order does not matter.
+	for _, k := range d.Keys {
+		var b bytes.Buffer
+		b.Grow(len(msg) + 1024)
+		err := dkim.Sign(&b, bytes.NewReader(msg), &dkim.SignOptions{Domain: d.Domain, Selector: k.Selector,
+			Signer: k.Signer, HeaderKeys: dkimHeaders,
+			HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed})
+		if err != nil {
+			// Our own configuration: the email waits for it to be fixed.
+			return queue.Result{}, fmt.Errorf("DKIM sign (selector %s): %w", k.Selector, err)
+		}
+		msg = b.Bytes()
 	}
-	return d.Next.Deliver(ctx, from, to, b.Bytes())
+	return d.Next.Deliver(ctx, from, to, msg)
 }
 
 // LoadDKIMKey reads a PEM private key: PKCS#8 (RSA or Ed25519) or PKCS#1 RSA.

@@ -88,7 +88,7 @@ func TestDKIMSignatureVerifies(t *testing.T) {
 			}
 			var signed []byte
 			next := transportFunc(func(msg []byte) { signed = msg })
-			d := &DKIM{Next: next, Domain: "example.test", Selector: "s1", Signer: signer}
+			d := &DKIM{Next: next, Domain: "example.test", Keys: []DKIMKey{{Selector: "s1", Signer: signer}}}
 			if _, err := d.Deliver(context.Background(), "bounce+1@example.test", "b@client.test", []byte(testMsg)); err != nil {
 				t.Fatal(err)
 			}
@@ -110,4 +110,42 @@ type transportFunc func(msg []byte)
 func (f transportFunc) Deliver(_ context.Context, _, _ string, msg []byte) (queue.Result, error) {
 	f(msg)
 	return queue.Result{}, nil
+}
+
+// With an RSA and an Ed25519 key, every email carries both signatures and
+// each verifies against its own selector's record (RFC 8463 dual signing).
+func TestDKIMDualSigning(t *testing.T) {
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []DKIMKey{{Selector: "rsa1", Signer: rsaKey}, {Selector: "ed1", Signer: edKey}}
+	records := map[string]string{}
+	for _, k := range keys {
+		r, err := DKIMRecord(k.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records[k.Selector+"._domainkey.example.test"] = r
+	}
+	var signed []byte
+	d := &DKIM{Next: transportFunc(func(msg []byte) { signed = msg }), Domain: "example.test", Keys: keys}
+	if _, err := d.Deliver(context.Background(), "bounce+1@example.test", "b@client.test", []byte(testMsg)); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := dkim.VerifyWithOptions(bytes.NewReader(signed), &dkim.VerifyOptions{LookupTXT: func(domain string) ([]string, error) {
+		return []string{records[domain]}, nil
+	}})
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("verify: %v, %d signatures", err, len(vs))
+	}
+	for _, v := range vs {
+		if v.Err != nil {
+			t.Errorf("signature %+v: %v", v, v.Err)
+		}
+	}
+	if keys[0].Algorithm() != "rsa" || keys[1].Algorithm() != "ed25519" || !strings.Contains(string(signed), "s=rsa1") || !strings.Contains(string(signed), "s=ed1") {
+		t.Errorf("algorithms %s %s; signed:\n%s", keys[0].Algorithm(), keys[1].Algorithm(), signed)
+	}
 }

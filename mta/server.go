@@ -48,6 +48,9 @@ type Config struct {
 	MaxConns        int
 	MaxConnsPerIP   int
 	TLS             *tls.Config // STARTTLS when set
+	// Recipients refuses unknown addresses of Domains at RCPT; nil
+	// accepts every address of Domains.
+	Recipients RecipientPolicy
 }
 
 // Defaults for Config's zero values.
@@ -142,6 +145,11 @@ func (s *Server) serve(ln net.Listener, lmtp bool) error {
 	srv.EnableSMTPUTF8 = true
 	srv.TLSConfig = s.cfg.TLS
 	srv.ErrorLog = slogAdapter{s.log.With("proto", proto)}
+	srv.Greeting = banner(s.cfg.Hostname, lmtp)
+	srv.OnRefuse = s.onRefuse(proto)
+	// A bare LF in DATA is refused at once (and LF.LF never ends the
+	// data), as Postfix's smtpd_forbid_bare_newline does.
+	srv.RejectBareLF = true
 	ll := newLimitListener(ln, s.cfg.MaxConns, s.cfg.MaxConnsPerIP, s.cfg.SessionTimeout,
 		func(c net.Conn, ip, reason string) { s.refuseConn(c, proto, ip, reason) })
 	ll.onAccept = func() {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,25 @@ type harness struct {
 	addr string
 	db   *store.DB
 	srv  *Server
+	logs *logBuffer
+}
+
+// logBuffer keeps the server's log lines for tests to read.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func start(t *testing.T, cfg Config, lmtp bool) *harness {
@@ -38,7 +58,8 @@ func start(t *testing.T, cfg Config, lmtp bool) *harness {
 	if cfg.Domains == nil {
 		cfg.Domains = []string{"example.test"}
 	}
-	srv := New(cfg, recv, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logs := &logBuffer{}
+	srv := New(cfg, recv, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +79,7 @@ func start(t *testing.T, cfg Config, lmtp bool) *harness {
 		<-done
 		db.Close()
 	})
-	return &harness{addr: ln.Addr().String(), db: db, srv: srv}
+	return &harness{addr: ln.Addr().String(), db: db, srv: srv, logs: logs}
 }
 
 func dial(t *testing.T, addr string) *smtp.Client {
@@ -164,9 +185,9 @@ func TestRelayDenied(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != 550 || se.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) {
 		t.Errorf("relay refusal = %v, want 550 5.7.1", err)
 	}
-	// Our own domain is accepted in any case. (Bare "postmaster" is
-	// accepted by inbound.Domains but go-smtp's parser refuses it first.)
-	for _, rcpt := range []string{"Help@EXAMPLE.test", "help@example.test."} {
+	// Our own domain is accepted in any case, and the bare "postmaster"
+	// (RFC 5321 section 4.5.1).
+	for _, rcpt := range []string{"Help@EXAMPLE.test", "help@example.test.", "postmaster"} {
 		if err := c.Rcpt(rcpt, nil); err != nil {
 			t.Errorf("RCPT %s: %v", rcpt, err)
 		}
@@ -200,10 +221,11 @@ func TestSizeLimit(t *testing.T) {
 		t.Errorf("%d messages stored, want 1", n)
 	}
 	rej := entries(t, h.db, journal.Filter{Status: journal.StatusRejected})
-	// MAIL SIZE= over the limit is refused by go-smtp before the session
-	// sees it, so only the DATA refusal is journaled.
-	if len(rej) != 1 || rej[0].Reason != "message over the size limit" {
-		t.Errorf("rejections = %+v, want the DATA refusal", rej)
+	// Both refusals are journaled: MAIL SIZE= (go-smtp refuses it before
+	// the session sees it, and tells us) and the over-size DATA.
+	if len(rej) != 2 || !strings.Contains(rej[0].Reason, "SIZE= over the limit of 10000 bytes") ||
+		rej[1].Reason != "message over the size limit" {
+		t.Errorf("rejections = %+v, want the SIZE and the DATA refusals", rej)
 	}
 }
 
@@ -251,17 +273,8 @@ func TestDefaultLimitsAreSet(t *testing.T) {
 // (idle, dripping, endless lines).
 func rawConn(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(10 * time.Second)) // the test's own bound
-	br := bufio.NewReader(nc)
-	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "220 ") {
-		t.Fatalf("greeting %q %v", line, err)
-	}
-	return nc, br
+	nc, rr := rawConnGreeting(t, addr)
+	return nc, rr.Reader
 }
 
 // readUntilClosed returns every line the server sends until it closes.

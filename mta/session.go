@@ -124,13 +124,13 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	ss.from, ss.hasFrom, ss.rcpts = from, true, nil
 	ss.setBusy(true)
-	return nil
+	return replySenderOK
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	for _, r := range ss.rcpts {
 		if strings.EqualFold(r, to) {
-			return nil // the same recipient twice is one recipient
+			return replyRecipientOK // the same recipient twice is one recipient
 		}
 	}
 	if !ss.s.domains.Accepts(to) {
@@ -154,8 +154,34 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 		return errTooManyRcpt
 	}
+	if err := ss.knownRecipient(to); err != nil {
+		return err
+	}
 	ss.rcpts = append(ss.rcpts, to)
-	return nil
+	return replyRecipientOK
+}
+
+// knownRecipient refuses, with 550 5.1.1, an address of our domains that
+// takes no mail, and logs and journals why.
+func (ss *session) knownRecipient(to string) error {
+	p := ss.s.cfg.Recipients
+	if p == nil {
+		return nil
+	}
+	kind, err := p.Check(to)
+	if err == nil {
+		ss.log.Debug("recipient accepted", "rcpt", to, "kind", kind)
+		return nil
+	}
+	env := ss.envelope()
+	env.Rcpts = []string{to}
+	ss.journal(env, "unknown recipient <"+to+">: "+err.Error())
+	metricMessages.WithLabelValues("rejected", "unknown_recipient").Inc()
+	ss.log.Info("recipient refused", "rcpt", to, "reason", err.Error())
+	if ss.refused() {
+		return errTooManyErrors
+	}
+	return errNoSuchUser
 }
 
 func (ss *session) Data(r io.Reader) error {
@@ -175,10 +201,13 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 
 func (ss *session) deliver(r io.Reader) (inbound.Receipt, error) {
 	env := ss.envelope()
-	rc, err := ss.s.recv.Receive(context.Background(), env, dataReader{r})
+	rc, err := ss.s.recv.Receive(context.Background(), env, dataReader{&crlfReader{r: r}})
 	switch {
 	case err == nil:
 		metricCommitWait.Observe(rc.CommitWait.Seconds())
+	case errors.Is(err, errBareLFData):
+		ss.reject("bare_lf", "bare LF in the message data (lines must end with CRLF)")
+		return rc, errBareLF
 	case errors.Is(err, inbound.ErrTooLarge):
 		ss.reject("too_large", "message over the size limit")
 		return rc, errTooLarge

@@ -117,27 +117,15 @@ func Suppressions(tx *store.Tx) ([]Suppression, error) {
 // (status 5.x.x, RFC 3463 §3.1) counts towards suppressing the address.
 // The job it found is returned; ErrNotFound when there is none.
 func (q *Queue) RecordBounce(tx *store.Tx, id string, r loopguard.BounceReport) (Job, error) {
-	jobID := id
-	for _, mid := range []string{id, r.OriginalMessageID} {
-		if tx.Get(bJobs, []byte(jobID)) != nil {
-			break
-		}
-		if v := tx.Get(bMsgIDs, []byte(threading.CanonicalMessageID(mid))); v != nil {
-			jobID = string(v)
-		}
-	}
-	j, err := GetJob(tx, jobID)
+	j, err := FindEmail(tx, id, r.OriginalMessageID)
 	if err != nil {
 		return Job{}, err
 	}
-	if j.Kind != KindEmail {
-		// A VERP address only ever names an email; a report naming
-		// another kind of job is forged or mistaken.
-		return Job{}, fmt.Errorf("%w: %s is a %s job, not an email", ErrNotFound, jobID, j.Kind)
-	}
 	now := q.Clock.Now()
 	if r.Format == "arf" {
-		return j, q.recordComplaint(tx, j, r, now)
+		// Whether a complaint may act is the caller's to decide
+		// (RecordComplaint); here it is only recorded.
+		return j, q.RecordComplaint(tx, j, r, ComplaintTrust{Why: "its source was not checked"})
 	}
 	detail := strings.TrimSpace(r.Status + " " + r.Diagnostic)
 	switch strings.ToLower(r.Action) {
@@ -167,23 +155,27 @@ func (q *Queue) RecordBounce(tx *store.Tx, id string, r loopguard.BounceReport) 
 	return j, nil
 }
 
-// recordComplaint applies an abuse feedback report (RFC 5965 ARF) about
-// email j: the email was delivered, so its state stays; the address it
-// went to complained, and a mailbox provider's complaint is a stronger
-// "do not send" than a bounce, so the address is counted as a hard bounce
-// and suppressed at once, until an operator clears it (deskmail queue
-// suppressions). The address is the one deskmail sent to, not the one
-// the report names: reports often redact it, and a report naming no email
-// of ours never reaches here, so nobody can get an arbitrary address
-// suppressed.
-func (q *Queue) recordComplaint(tx *store.Tx, j Job, r loopguard.BounceReport, now time.Time) error {
-	addr := j.To
-	if addr == "" {
-		addr = r.Recipient
+// FindEmail returns the email job a report names: by the job ID of the
+// VERP address it was sent to, or failing that by the Message-ID
+// deskmail gave the email. ErrNotFound when neither names an email.
+func FindEmail(tx *store.Tx, id, messageID string) (Job, error) {
+	jobID := id
+	for _, mid := range []string{id, messageID} {
+		if tx.Get(bJobs, []byte(jobID)) != nil {
+			break
+		}
+		if v := tx.Get(bMsgIDs, []byte(threading.CanonicalMessageID(mid))); v != nil {
+			jobID = string(v)
+		}
 	}
-	kind := r.FeedbackType
-	if kind == "" {
-		kind = "abuse"
+	j, err := GetJob(tx, jobID)
+	if err != nil {
+		return Job{}, err
 	}
-	return q.countBounce(tx, addr, now, true, fmt.Sprintf("%s complaint (ARF feedback report) about email %s", kind, j.ID))
+	if j.Kind != KindEmail {
+		// A VERP address only ever names an email; a report naming
+		// another kind of job is forged or mistaken.
+		return Job{}, fmt.Errorf("%w: %s is a %s job, not an email", ErrNotFound, jobID, j.Kind)
+	}
+	return j, nil
 }

@@ -72,9 +72,9 @@ func (m *Mailer) Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		author := msg.Author
-		if p, err := model.GetPerson(tx, msg.Author); err == nil && p.Name != "" {
-			author = p.Name
+		author, err := m.authorName(tx, msg.Author)
+		if err != nil {
+			return nil, err
 		}
 		text := msg.Text
 		if strings.TrimSpace(text) == "" && msg.HTML != "" {

@@ -288,7 +288,7 @@ func stillNotified(tx *store.Tx, person, msg string) (string, error) {
 	}
 	for _, r := range rs {
 		if r.PersonID == person {
-			return "", nil
+			return withheld(tx, m, r)
 		}
 	}
 	if c, err := model.GetConversation(tx, m.Conversation); err == nil && c.Kind == model.Internal {

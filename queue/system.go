@@ -40,6 +40,9 @@ func (m *Mailer) EnqueueSystem(tx *store.Tx, e SystemEmail, now time.Time) (Job,
 		}
 		return j, (&Queue{}).journal(tx, &j, journal.StatusSuppressed, j.Reason, nil, now)
 	}
+	if why := unverifiedPerson(tx, e.Person, e.Template); why != "" {
+		return j, (&Queue{}).cancel(tx, &j, why, now)
+	}
 	if ok, why, err := allowRecipient(tx, m.RecipientCap, personKind(tx, e.Person), j.To, e.Template, now); err != nil || !ok {
 		if err != nil {
 			return j, err

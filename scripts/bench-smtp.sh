@@ -30,16 +30,16 @@ for s in 1 10 50; do
 done
 
 if command -v smtp-source >/dev/null; then
-  rate() { # host:port sessions
+  rate() { # host:port sessions recipient (deskmail refuses unknown addresses at RCPT: its support address)
     local t0 t1
     t0=$(date +%s.%N)
-    smtp-source -s "$2" -l 5000 -m "$MESSAGES" -f bench@example.org -t bench@localhost "$1"
+    smtp-source -s "$2" -l 5000 -m "$MESSAGES" -f bench@example.org -t "$3" "$1"
     t1=$(date +%s.%N)
     echo "smtp-source -s $2 -l 5000 -m $MESSAGES $1: $(echo "$MESSAGES / ($t1 - $t0)" | bc) msg/s"
   }
   echo "## smtp-source (a connection per message, 5 KB body)"
   for s in 1 10 50; do
-    rate 127.0.0.1:$PORT $s
-    if (echo >/dev/tcp/127.0.0.1/25) 2>/dev/null; then rate 127.0.0.1:25 $s; fi
+    rate 127.0.0.1:$PORT $s support@localhost
+    if (echo >/dev/tcp/127.0.0.1/25) 2>/dev/null; then rate 127.0.0.1:25 $s bench@localhost; fi
   done
 fi

@@ -79,7 +79,7 @@ source_run() { # label port
   if command -v smtp-source >/dev/null; then
     local t0 t1
     t0=$(date +%s.%N)
-    smtp-source -s 10 -l 5000 -m "$MESSAGES" -f bench@example.org -t bench@localhost 127.0.0.1:$2
+    smtp-source -s 10 -l 5000 -m "$MESSAGES" -f bench@example.org -t support@localhost 127.0.0.1:$2
     t1=$(date +%s.%N)
     echo "$1 smtp-source -s 10 -l 5000 -m $MESSAGES: $(echo "$MESSAGES / ($t1 - $t0)" | bc) msg/s"
   fi

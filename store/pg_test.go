@@ -214,7 +214,7 @@ func TestOperatorViews(t *testing.T) {
 	}
 	defer db.Close()
 	update(t, db, func(tx *store.Tx) error {
-		if err := tx.Put("journal", []byte("k1"), []byte(`{"id":"e1","time":"2026-11-30T10:00:00.123Z","direction":"in","status":"received","envelope_from":"a@x.test","envelope_to":["b@y.test"],"subject":"Hi","size":42}`)); err != nil {
+		if err := tx.Put("journal", []byte("k1"), []byte(`{"id":"e1","time":"2026-11-30T10:00:00.123Z","direction":"in","status":"received","envelope_from":"a@x.test","envelope_to":["b@y.test"],"subject":"Hi","size":42,"stored_id":"s1","person":"ann","messages":["m1"],"thread_by":"new"}`)); err != nil {
 			return err
 		}
 		return tx.Put("queue_jobs", []byte("j1"), []byte(`{"id":"j1","kind":"email","state":"queued","person":"ann","to":"ann@x.test","conversation":"c1","messages":["m1","m2"],"attempts":2,"due":"2026-11-30T11:00:00Z","reason":"451 try later","created":"2026-11-30T10:00:00Z","updated":"2026-11-30T10:05:00Z"}`))
@@ -230,6 +230,13 @@ func TestOperatorViews(t *testing.T) {
 	err = conn.QueryRow(context.Background(), `SELECT time, envelope_to, size FROM deskmail_log WHERE direction = 'in' AND status = 'received'`).Scan(&ts, &to, &size)
 	if err != nil || ts.UnixMilli() != time.Date(2026, 11, 30, 10, 0, 0, 123e6, time.UTC).UnixMilli() || len(to) != 1 || to[0] != "b@y.test" || size != 42 {
 		t.Errorf("deskmail_log: %v %v %v %v", ts, to, size, err)
+	}
+	// From SQL to `deskmail why --message ID`: the message ids an email became.
+	var messages []string
+	var stored, person, threadBy string
+	err = conn.QueryRow(context.Background(), `SELECT messages, stored_id, person, thread_by FROM deskmail_log WHERE id = 'e1'`).Scan(&messages, &stored, &person, &threadBy)
+	if err != nil || len(messages) != 1 || messages[0] != "m1" || stored != "s1" || person != "ann" || threadBy != "new" {
+		t.Errorf("deskmail_log ids: %v %q %q %q %v", messages, stored, person, threadBy, err)
 	}
 	var attempts, msgs int
 	var lastErr string

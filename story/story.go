@@ -170,6 +170,8 @@ func notNotified(tx *store.Tx, person string, c model.Conversation, m model.Mess
 		ns.Why = "Customers are never notified of internal messages."
 	case p.Kind == notify.KindCustomer && !ns.Follows:
 		ns.Why = "A customer is notified only of conversations they follow."
+	case p.Kind == notify.KindCustomer && m.Outsider:
+		ns.Why = "The message was written by someone who is not a participant of the conversation: no customer is notified of it."
 	default:
 		ns.Why = fmt.Sprintf("Their settings (visibility %s, from customers %s, from users %s, followed internal %v) or what they follow (follows the conversation or its item: %v) did not make them a recipient.",
 			p.Settings.Visibility, p.Settings.FromCustomers, p.Settings.FromUsers, p.Settings.FollowedInternal, ns.Follows)

@@ -21,8 +21,9 @@
 //
 // [StripText] and [StripHTML] cut quoted earlier messages and signatures
 // from the body that becomes the conversation message, keeping the quotes
-// inline answers need; [SplitText] and [SplitHTML] also return what was
-// cut. The caller keeps the full original.
+// inline answers need and a forwarded email with its note; [SplitText]
+// and [SplitHTML] also return what was cut. The caller keeps the full
+// original.
 //
 // Everything here is pure (no network, no clock of its own); the only
 // file it touches is the keyring in the data folder. docs/THREADING.md

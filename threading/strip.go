@@ -2,6 +2,8 @@ package threading
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Quote and signature stripping. A reply by email carries, besides the new
@@ -9,29 +11,35 @@ import (
 // or header block) and a signature. Only the new text becomes the
 // conversation message; the caller keeps the full original with it.
 //
-// The stripper classifies every line (classify, strip_lines.go) and then
-// decides in two steps:
+// The stripper splits off an attribution that ends the person's last
+// line ("Thanks! On Mon, ... wrote:"), classifies every line (classify,
+// strip_lines.go) and then decides in two steps:
 //
 //  1. It cuts (drops the line and everything after it) at the first of:
 //     our own reply marker ("##- Please type your reply above this line
-//     -##", ReplyMarkerPrefix) below some new text; a forwarded message's
-//     head ("---------- Forwarded message ---------", "Begin forwarded
-//     message:") below some new text; Outlook's "-----Original
-//     Message-----" in any of its languages; a header block ("From: /
-//     Sent: / To: / Subject:" and their translations), also after a line
-//     of underscores or dashes; an attribution ("On <date>, <name>
-//     wrote:" in 19 languages, wrapped over up to three lines) followed
-//     by unquoted text; the "-- " signature delimiter.
-//  2. Above the cut, it keeps the text and every quote that new text
-//     follows, so inline answers keep the questions they answer, and
-//     drops the trailing quote after the last new line, the attribution
-//     lines, device signatures ("Sent from my iPhone", "Von meinem iPhone
-//     gesendet", ...) and Gmail's tracker glyph. A quote that holds our
-//     reply marker is our own notification and is dropped wherever it is.
+//     -##", ReplyMarkerPrefix) below some new text; Outlook's
+//     "-----Original Message-----" in any of its languages; a header
+//     block ("From: / Sent: / To: / Subject:" and their translations,
+//     with the dated line or the rule above it); a mailing list's
+//     footer; an attribution ("On <date>, <name> wrote:" in 20 languages,
+//     wrapped over up to four lines, and the dated forms without a verb)
+//     followed by unquoted text; a device signature ("Sent from my
+//     iPhone") followed by more text; the "-- " signature delimiter. A
+//     forward ("---------- Forwarded message ---------", "Begin
+//     forwarded message:", a header block with a "FW:" subject) is no
+//     cut: it and everything after it are kept.
+//  2. Above the cut, it keeps the text and drops the trailing quote after
+//     the last new line, the attribution lines, device signatures and
+//     Gmail's tracker glyph. Of the quote blocks that new text follows,
+//     one alone is the message answered (bottom-posting) and goes; two or
+//     more are questions answered in turn and keep their outermost
+//     level. A quote that holds our reply marker is our own notification
+//     and is dropped wherever it is.
 //
 // When in doubt it keeps: a forward with no note above it is kept whole,
 // and if nothing is left the input comes back unchanged: a message must
-// never come out empty. Runs of blank lines left behind fold into one.
+// never come out empty. Runs of blank lines left behind fold into one;
+// where lines were dropped between two lines of text, none is left.
 
 // MaxStripInput is how much of a body StripText examines: 256 KiB, far
 // more than anyone types. Text beyond it follows the state at the cap:
@@ -70,33 +78,43 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, "\r")
 	}
+	input := lines
+	lines, splits := splitTrailingAttributions(lines)
 	keep, dropRest := decide(lines)
-	kept, dropped := make([]string, 0, len(lines)), make([]string, 0, 16)
-	gap := false
-	for i, l := range lines {
-		if !keep[i] {
-			if withQuoted {
-				dropped = append(dropped, l)
+	for _, h := range splits {
+		// A split stands only when it parts the person's text (kept)
+		// from an attribution (dropped); otherwise the line is read whole.
+		if !keep[h] || keep[h+1] {
+			lines = input
+			keep, dropRest = decide(lines)
+			break
+		}
+	}
+	kept, dropped, joined := joinKept(lines, keep, false, withQuoted)
+	if joined {
+		// Lines dropped between two kept lines of text leave no trace,
+		// unless the two would then read as something else (an
+		// attribution, a header block): then a paragraph break keeps
+		// them apart, so stripping the result again changes nothing.
+		again, _ := decide(kept)
+		for _, k := range again {
+			if !k {
+				kept, _, _ = joinKept(lines, keep, true, false)
+				break
 			}
-			gap = gap || strings.TrimSpace(l) != ""
-			continue
 		}
-		// Lines dropped between kept lines of text leave a paragraph
-		// break, so these never join into an attribution or a header
-		// block when the result is read again.
-		if gap && !isQuoted(l) && len(kept) > 0 && !isQuoted(kept[len(kept)-1]) {
-			kept = append(kept, "")
-		}
-		gap = false
-		kept = append(kept, l)
 	}
 	if !hasText(kept) {
 		if rest != "" || !hasText(lines) {
 			return text, "", false
 		}
-		return strings.Join(foldBlank(lines), "\n"), "", false
+		return strings.Join(foldBlank(input), "\n"), "", false
 	}
 	out = strings.Join(foldBlank(kept), "\n")
+	if rest == "" {
+		// White space ending the text is nobody's word ("If that \n").
+		out = strings.TrimRight(out, " \t\u00a0")
+	}
 	quoted = strings.Join(foldBlank(dropped), "\n")
 	if rest != "" {
 		if dropRest {
@@ -108,6 +126,34 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		}
 	}
 	return out, quoted, true
+}
+
+// joinKept returns the kept lines and (withQuoted) the dropped ones.
+// Where non-blank lines were dropped between two kept lines of text,
+// gaps puts a blank line; joined reports whether that happened without
+// one.
+func joinKept(lines []string, keep []bool, gaps, withQuoted bool) (kept, dropped []string, joined bool) {
+	kept, dropped = make([]string, 0, len(lines)), make([]string, 0, 16)
+	gap := false
+	for i, l := range lines {
+		if !keep[i] {
+			if withQuoted {
+				dropped = append(dropped, l)
+			}
+			gap = gap || strings.TrimSpace(l) != ""
+			continue
+		}
+		if gap && !isQuoted(l) && len(kept) > 0 && !isBlank(l) && !isBlank(kept[len(kept)-1]) && !isQuoted(kept[len(kept)-1]) {
+			if gaps {
+				kept = append(kept, "")
+			} else {
+				joined = true
+			}
+		}
+		gap = false
+		kept = append(kept, l)
+	}
+	return kept, dropped, joined
 }
 
 // Line kinds.
@@ -123,43 +169,86 @@ const (
 // decide returns which lines to keep, and whether text after the lines
 // (beyond MaxStripInput) is to be dropped too.
 func decide(lines []string) (keep []bool, dropRest bool) {
-	kinds, cut, whole := classify(lines)
+	kinds, cut, keepFrom := classify(lines)
 	keep = make([]bool, len(lines))
-	if whole {
-		for i := range keep {
-			keep[i] = true
-		}
-		return keep, false
-	}
 	last := -1 // the last line of new text
-	for i := 0; i < cut; i++ {
+	for i := 0; i < min(cut, keepFrom); i++ {
 		if kinds[i] == kText {
 			last = i
 		}
 	}
+	// The quote blocks that new text follows. One alone is the message
+	// answered, the answer written below it (bottom-posting): it goes.
+	// Several, each followed by text, are questions answered in turn:
+	// they stay.
+	type block struct{ from, to int }
+	var blocks []block
 	for i := 0; i <= last; {
+		if kinds[i] != kQuote {
+			i++
+			continue
+		}
+		j := i
+		for j <= last && (kinds[j] == kQuote || kinds[j] == kBlank || kinds[j] == kAttrib || kinds[j] == kMark) {
+			j++
+		}
+		blocks = append(blocks, block{i, j})
+		i = j
+	}
+	for i := 0; i <= last; i++ {
 		switch kinds[i] {
 		case kText, kBlank, kRule:
 			keep[i] = true
-			i++
-		case kQuote:
-			// A quote block (blank lines inside it included) that new
-			// text follows: kept, unless it holds our reply marker.
-			j := i
-			for j <= last && (kinds[j] == kQuote || kinds[j] == kBlank || kinds[j] == kAttrib || kinds[j] == kMark) {
-				j++
-			}
-			keepQuoteBlock(lines, kinds, keep, i, j)
-			i = j
-		default:
-			i++
 		}
+	}
+	// Only blocks that keep a line count: a block of nothing but an
+	// attribution and older quotes leaves nothing to answer.
+	kept, from := 0, 0
+	for _, b := range blocks {
+		keepQuoteBlock(lines, kinds, keep, b.from, b.to)
+		for k := b.from; k < b.to; k++ {
+			if keep[k] && kinds[k] == kQuote {
+				kept, from = kept+1, b.from
+				break
+			}
+		}
+	}
+	if kept == 0 || (kept == 1 && !introduced(lines, kinds, from)) {
+		for _, b := range blocks {
+			// The block goes with its attribution and the blank lines
+			// between them, so no blank is left where it was.
+			from := b.from
+			for k := from - 1; k >= 0 && kinds[k] != kText && kinds[k] != kRule; k-- {
+				if kinds[k] != kBlank {
+					from = k
+				}
+			}
+			for k := from; k < b.to; k++ {
+				keep[k] = false
+			}
+		}
+	}
+	if keepFrom < len(lines) {
+		for i := last + 1; i < len(lines); i++ {
+			keep[i] = i >= keepFrom || kinds[i] == kBlank
+		}
+		return keep, false
 	}
 	lastLine := len(lines) - 1
 	for lastLine >= 0 && kinds[lastLine] == kBlank {
 		lastLine--
 	}
 	return keep, cut < len(lines) || last < lastLine
+}
+
+// introduced: the quote block at from follows the person's own line
+// ending in a colon ("As I wrote:"): the quote is part of their text.
+func introduced(lines []string, kinds []int, from int) bool {
+	k := from - 1
+	for k >= 0 && kinds[k] == kBlank {
+		k--
+	}
+	return k >= 0 && kinds[k] == kText && strings.HasSuffix(strings.TrimSpace(lines[k]), ":")
 }
 
 // keepQuoteBlock marks which lines of the quote block lines[i:j] (new
@@ -170,7 +259,7 @@ func decide(lines []string) (keep []bool, dropRest bool) {
 func keepQuoteBlock(lines []string, kinds []int, keep []bool, i, j int) {
 	minLevel := -1
 	for k := i; k < j; k++ {
-		if kinds[k] != kQuote {
+		if kinds[k] != kQuote || !isQuoted(lines[k]) {
 			continue
 		}
 		level, content := unquote(lines[k])
@@ -186,6 +275,11 @@ func keepQuoteBlock(lines []string, kinds []int, keep []bool, i, j int) {
 			keep[k] = kinds[k] == kBlank
 			continue
 		}
+		if !isQuoted(lines[k]) {
+			// A line that lost its ">" goes with the line it continues.
+			keep[k] = k > i && keep[k-1]
+			continue
+		}
 		level, content := unquote(lines[k])
 		if level > minLevel {
 			continue
@@ -195,7 +289,8 @@ func keepQuoteBlock(lines []string, kinds []int, keep []bool, i, j int) {
 			continue
 		}
 		if k+1 < j && kinds[k+1] == kQuote {
-			if _, next := unquote(lines[k+1]); !endsSentence(lower) && isAttribution(lower+" "+strings.ToLower(next)) {
+			if _, next := unquote(lines[k+1]); !endsSentence(lower) && isAttribution(lower+" "+strings.ToLower(next)) &&
+				!isAttribution(strings.ToLower(next)) {
 				keep[k+1] = false
 				k++
 				continue
@@ -234,9 +329,11 @@ func unquote(line string) (level int, content string) {
 }
 
 // classify gives every line its kind and finds the cut (len(lines) when
-// there is none). whole reports a forward with no note: keep everything.
-func classify(lines []string) (kinds []int, cut int, whole bool) {
+// there is none) and where a forwarded message starts (keepFrom, kept
+// with everything after it; len(lines) when there is none).
+func classify(lines []string) (kinds []int, cut, keepFrom int) {
 	kinds = make([]int, len(lines))
+	n := len(lines)
 	seenText := false
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
@@ -248,35 +345,39 @@ func classify(lines []string) (kinds []int, cut int, whole bool) {
 		case isQuoted(line):
 			kinds[i] = kQuote
 			continue
+		case i > 0 && kinds[i-1] == kQuote && lostQuoteMark(lines, i):
+			kinds[i] = kQuote
+			continue
 		}
 		if isReplyMarker(trimmed) {
 			if seenText {
-				return kinds, i, false
+				return kinds, i, n
 			}
 			kinds[i] = kMark
 			continue
 		}
-		if isForwardMarker(trimmed) {
-			if seenText {
-				return kinds, i, false
-			}
-			return kinds, len(lines), true
+		headers := isHeaderBlock(lines, i)
+		if isForwardMarker(trimmed) || (headers && forwardSubject(lines, i)) {
+			return kinds, n, i
 		}
-		if isOriginalMessage(trimmed) || isHeaderBlock(lines, i) {
-			return kinds, i, false
+		if headers || isOriginalMessage(trimmed) || (seenText && headsHeaderBlock(lines, i)) {
+			return kinds, i, n
 		}
 		if isRule(trimmed) {
-			if seenText && isOutlookRule(line) {
-				return kinds, i, false
+			if forwardFollows(lines, i+1) {
+				return kinds, n, i
+			}
+			if seenText && (isOutlookRule(line) || listFooterFollows(lines, i+1)) {
+				return kinds, i, n
 			}
 			if separatorFollows(lines, i+1) {
-				if !seenText && forwardFollows(lines, i+1) {
-					return kinds, len(lines), true
-				}
-				return kinds, i, false
+				return kinds, i, n
 			}
 			kinds[i] = kRule
 			continue
+		}
+		if seenText && isListFooter(lines, i) {
+			return kinds, i, n
 		}
 		if nameWrote(trimmed) && nextIsQuoted(lines, i+1) {
 			kinds[i] = kAttrib
@@ -290,12 +391,12 @@ func classify(lines []string) (kinds []int, cut int, whole bool) {
 				i += n - 1
 				continue
 			}
-			if seenText && strongAttribution(lines, i, n) {
-				return kinds, i, false
+			if seenText {
+				return kinds, i, len(lines)
 			}
 		}
 		if seenText && isInlineAttribution(trimmed) {
-			return kinds, i, false
+			return kinds, i, n
 		}
 		if isSigDelimiter(line) {
 			if seenText {
@@ -303,23 +404,31 @@ func classify(lines []string) (kinds []int, cut int, whole bool) {
 					kinds[i] = kMark
 					continue
 				}
-				return kinds, i, false
+				return kinds, i, n
 			}
 			kinds[i] = kRule
 			continue
 		}
 		if isDeviceSignature(trimmed) && standsAlone(lines, i) {
+			// What follows a device signature is the message answered,
+			// quoted or not; only a forward after it is kept.
+			if seenText && !nextIsQuoted(lines, i+1) && !onlyBlankAfter(lines, i+1) && !forwardFollows(lines, i+1) {
+				return kinds, i, n
+			}
 			kinds[i] = kMark
 			continue
 		}
 		kinds[i] = kText
 		seenText = true
 	}
-	return kinds, len(lines), false
+	return kinds, n, n
 }
 
 // isQuoted: ">" after optional blanks. Some clients indent quotes.
 func isQuoted(line string) bool {
+	if line != "" && line[0] == '>' {
+		return true
+	}
 	return strings.HasPrefix(strings.TrimLeft(line, " \t"), ">")
 }
 
@@ -430,6 +539,12 @@ func standsAlone(lines []string, i int) bool {
 		return true
 	}
 	n := strings.TrimSpace(lines[i+1])
+	if isBareLink(n) { // "Sent from TypeApp" / "<https://...>"
+		if i+2 >= len(lines) {
+			return true
+		}
+		i, n = i+1, strings.TrimSpace(lines[i+2])
+	}
 	return n == "" || isInvisible(n) || isDeviceSignature(n) || isSigDelimiter(n) || startsOld(lines, i+1)
 }
 
@@ -455,4 +570,39 @@ func HasReplyMarker(body string) bool {
 		}
 	}
 	return false
+}
+
+// lostQuoteMark: line i (unquoted, right below a quoted line) is part of
+// the quote that lost its ">" when a client wrapped it: a quoted line goes
+// on right below it, and it continues the line above: the rest of a
+// wrapped link (one word after a line ending in a link), or the rest of a
+// long sentence (a long line with no end mark above, a lower-case start,
+// three words at least). A short answer between two questions ("> Monday?
+// / Yes. / > Tuesday?") is none of these and stays text.
+func lostQuoteMark(lines []string, i int) bool {
+	cur := strings.TrimSpace(lines[i])
+	link := strings.TrimRight(cur, "> ")
+	oneWord := strings.IndexByte(link, ' ') < 0 && strings.IndexByte(link, '\t') < 0
+	if (!oneWord && len(lines[i-1]) < 60) || i+1 >= len(lines) || !isQuoted(lines[i+1]) {
+		return false
+	}
+	if oneWord {
+		// One word: the rest of a link, or a link alone ("(http://...) >").
+		if isBareLink(link) {
+			return true
+		}
+		_, prev := unquote(lines[i-1])
+		lastWord := prev[strings.LastIndexAny(prev, " \t")+1:]
+		return strings.Contains(lastWord, "://") || strings.HasPrefix(lastWord, "www.")
+	}
+	if len(lines[i-1]) < 60 {
+		return false
+	}
+	_, prev := unquote(lines[i-1])
+	if utf8.RuneCountInString(prev) < 60 || endsSentence(prev) || strings.HasSuffix(prev, ";") ||
+		strings.Count(cur, " ") < 2 {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(cur)
+	return unicode.IsLower(r)
 }

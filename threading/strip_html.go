@@ -50,6 +50,11 @@ func splitHTML(src string, withQuoted bool) (newText, quoted string) {
 		return out, q
 	}
 	rendered, rest := htmlText(doc, true)
+	if rest != "" && startsForward(rest) {
+		// Outlook's reply header also heads its forwards: a forward is
+		// kept, note and forwarded email.
+		rendered, rest = strings.TrimRight(rendered, "\n")+"\n\n"+rest, ""
+	}
 	if out, q, ok := splitText(rendered, withQuoted); ok {
 		if rest != "" && withQuoted {
 			q = strings.TrimSpace(q + "\n" + rest)
@@ -306,4 +311,15 @@ func leadingText(n *html.Node, max int) string {
 // become plain spaces here.
 func (w *textWriter) String() string {
 	return strings.ReplaceAll(w.b.String(), "\u00a0", " ")
+}
+
+// startsForward: text starts with a forwarded message's head.
+func startsForward(text string) bool {
+	lines := strings.SplitN(text, "\n", 16)
+	for i, l := range lines {
+		if !isBlank(l) {
+			return isForward(lines, i)
+		}
+	}
+	return false
 }

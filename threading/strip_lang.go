@@ -6,7 +6,7 @@ package threading
 // Mail.ru, Yandex, Seznam, Onet, QQ/Foxmail) and checked against the lists
 // of the public reply trimmers (Discourse's email_reply_trimmer, talon,
 // github's and Crisp's email-reply-parser). Languages: en, de, fr, es, pt,
-// it, nl, sv, da, no/nb, fi, pl, cs, ru, uk, tr, zh, ja, ko.
+// it, nl, sv, da, no/nb, fi, pl, cs, ru, uk, tr, zh, ja, ko, vi.
 
 // ReplyMarkerPrefix starts the marker line that notification emails
 // carry above everything else, e.g. "##- Please type your reply above
@@ -31,7 +31,7 @@ var replyVerbs = []string{
 	"escreveu", "scritto", "schreef", "het volgende geschreven", "skrev", "kirjoitti",
 	"napisał", "napisala", "napisała", "pisze", "napsal", "napsala", "написал",
 	"написала", "написав", "написала", "пишет", "пише", "yazdı", "写道", "寫道",
-	"のメッセージ", "のメール", "書きました", "작성", "님이 작성", "napisana przez",
+	"のメッセージ", "のメール", "書きました", "작성", "님이 작성", "napisana przez", "đã viết",
 }
 
 // attributionStarts begin the attributions that name the date first; an
@@ -40,14 +40,14 @@ var replyVerbs = []string{
 var attributionStarts = []string{
 	"on ", "at ", "am ", "le ", "el ", "em ", "no dia ", "a ", "il ", "in data ", "op ",
 	"den ", "dnia ", "w dniu ", "dne ", "wiadomość napisana przez ", "в ", "у ", "пн", "вт", "ср", "чт", "пт", "сб", "нд", "вс",
-	"在 ", "于 ",
+	"在 ", "于 ", "vào ",
 }
 
 // originalMessage are Outlook's separators between reply and original,
 // lowercased, without the dashes around them.
 var originalMessage = []string{
 	"original message", "original email", "reply message", "ursprüngliche nachricht",
-	"originalnachricht", "ursprüngliche e-mail", "message d'origine", "message d’origine",
+	"originalnachricht", "original-nachricht", "ursprüngliche e-mail", "message d'origine", "message d’origine",
 	"message original", "mensaje original", "oorspronkelijk bericht", "origineel bericht",
 	"messaggio originale", "mensagem original", "ursprungligt meddelande", "originalmeddelande",
 	"oprindelig meddelelse", "original meddelelse", "opprinnelig melding", "originalmelding",
@@ -124,6 +124,7 @@ var deviceSignatures = []string{
 	"sent from mailspring", "sent from superhuman", "sent from gmail mobile", "sent from gmx",
 	"sent from zoho mail", "sent from fastmail", "get outlook for ", "get outlook.com",
 	"gesendet von ", "gesendet mit ", "gesendet vom ", "von meinem ", "von meiner ", "outlook für ",
+	"diese nachricht wurde von ",
 	"envoyé de mon ", "envoyé depuis mon ", "envoyé depuis ", "envoyé à partir de ",
 	"envoyé avec ", "obtenir outlook pour ", "télécharger outlook pour ",
 	"enviado desde mi ", "enviado de mi ", "enviado desde ", "obtener outlook para ",

@@ -14,7 +14,7 @@ import (
 // maxAttribution bounds the length of an attribution (all its lines).
 const maxAttribution = 400
 
-// attributionLines returns how many lines (1 to 3) starting at i form an
+// attributionLines returns how many lines (1 to 4) starting at i form an
 // attribution, or 0. Clients wrap long ones ("On Mon, ... John Doe <\n
 // john@example.com> wrote:", Outlook's "<\nmailto:...>"); a match that
 // a later line makes on its own starts at that line instead, so the text
@@ -24,15 +24,18 @@ func attributionLines(lines []string, i int) int {
 	if first == "" || len(first) > maxAttribution || isQuoted(lines[i]) {
 		return 0
 	}
+	if isDateNameLine(first) || isPostedBy(first) {
+		return 1
+	}
 	if !mayEndAttribution(lines, i) {
 		return 0
 	}
 	parts := []string{strings.ToLower(first)}
 	size := len(first)
-	for n := 1; n <= 3 && i+n <= len(lines); n++ {
+	for n := 1; n <= 4 && i+n <= len(lines); n++ {
 		if n > 1 {
 			next := strings.TrimSpace(lines[i+n-1])
-			if next == "" || isInvisible(next) || isQuoted(lines[i+n-1]) {
+			if next == "" || isInvisible(next) || (isQuoted(lines[i+n-1]) && !closesAddress(next)) {
 				return 0
 			}
 			if size += len(next) + 1; size > maxAttribution {
@@ -57,16 +60,31 @@ func attributionLines(lines []string, i int) int {
 	return 0
 }
 
+// closesAddress: "> wrote:", the end of an address wrapped after its
+// "<" (the ">" then starts the line, and looks like a quote).
+func closesAddress(t string) bool {
+	rest := strings.TrimSpace(t[1:])
+	return len(rest) <= 24 && len(rest) > 1 && !strings.HasPrefix(rest, ">") &&
+		(strings.HasSuffix(rest, ":") || strings.HasSuffix(rest, "："))
+}
+
 // mayEndAttribution is a cheap test before attributionLines builds
-// anything: one of lines i..i+2 (before a blank one) ends with a colon,
-// or line i starts with dashes (Zoho's "---- On ... wrote ----").
+// anything: one of lines i..i+3 (before a blank one) ends with a colon,
+// a reply verb or an address in angle brackets, or line i starts with
+// dashes (Zoho's "---- On ... wrote ----").
 func mayEndAttribution(lines []string, i int) bool {
-	if strings.HasPrefix(strings.TrimSpace(lines[i]), "--") {
+	first := strings.TrimSpace(lines[i])
+	if strings.HasPrefix(first, "--") {
 		return true
 	}
-	for j := i; j < len(lines) && j < i+3; j++ {
-		t := strings.TrimRight(lines[j], " \t")
-		if strings.HasSuffix(t, ":") || strings.HasSuffix(t, "：") {
+	end := i + 4
+	if len(first) < 8 {
+		end = i + 1 // too short to start a wrapped attribution
+	}
+	for j := i; j < len(lines) && j < end; j++ {
+		t := trimRightBlank(lines[j])
+		if strings.HasSuffix(t, ":") || strings.HasSuffix(t, "：") || endsWithVerb(t) ||
+			(strings.HasSuffix(t, ">") && strings.Contains(t, "@")) {
 			return true
 		}
 		if t == "" {
@@ -76,6 +94,84 @@ func mayEndAttribution(lines []string, i int) bool {
 	return false
 }
 
+// trimRightBlank is strings.TrimRight(t, " \t"), without the cut set.
+func trimRightBlank(t string) string {
+	for len(t) > 0 && (t[len(t)-1] == ' ' || t[len(t)-1] == '\t') {
+		t = t[:len(t)-1]
+	}
+	return t
+}
+
+// endsWithVerb: t ends with a reply verb ("... wrote" without its colon).
+func endsWithVerb(t string) bool {
+	if len(t) < 8 {
+		return false
+	}
+	r, _ := utf8.DecodeLastRuneInString(t)
+	if !verbLastRunes[unicode.ToLower(r)] {
+		return false
+	}
+	for _, v := range replyVerbs {
+		if len(t) >= len(v) && strings.EqualFold(t[len(t)-len(v):], v) {
+			return true
+		}
+	}
+	return false
+}
+
+// verbLastRunes are the last letters of the replyVerbs.
+var verbLastRunes = runeSet(replyVerbs, utf8.DecodeLastRuneInString)
+
+// runeSet is the set of the runes pick takes from each of words (their
+// first or their last).
+func runeSet(words []string, pick func(string) (rune, int)) map[rune]bool {
+	m := map[rune]bool{}
+	for _, w := range words {
+		r, _ := pick(w)
+		m[r] = true
+	}
+	return m
+}
+
+// isPostedBy: a forum's "Posted by <name> on 01/21/2026" above the post.
+func isPostedBy(t string) bool {
+	if len(t) > 120 || len(t) < 20 || (t[0] != 'P' && t[0] != 'p') || !strings.EqualFold(t[:10], "posted by ") {
+		return false
+	}
+	on := strings.LastIndex(t, " on ")
+	return on > 10 && hasNumericDate(t[on:]) && !endsSentence(t)
+}
+
+// isDateNameLine: old Gmail's "2016-03-03 17:21 GMT+01:00 Some One", a
+// date and a time with an offset from GMT or UTC and then only a name (one
+// to five words, no digits, no end mark).
+func isDateNameLine(t string) bool {
+	if len(t) > 120 || len(t) < 16 || !isDigit(t[0]) {
+		return false
+	}
+	zone := strings.Index(t, "GMT")
+	if zone < 0 {
+		zone = strings.Index(t, "UTC")
+	}
+	if zone < 0 || !hasYear(t[:zone]) || !hasTime(t[:zone]) {
+		return false
+	}
+	rest := strings.Fields(t[zone+3:])
+	if len(rest) < 2 || strings.Trim(rest[0], "+-0123456789:") != "" {
+		return false
+	}
+	name := rest[1:]
+	if len(name) > 5 || endsSentence(t) {
+		return false
+	}
+	for _, w := range name {
+		if strings.ContainsAny(w, "0123456789@<>:,;!?") {
+			return false
+		}
+	}
+	return true
+}
+
 func endsSentence(s string) bool {
 	return strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") ||
 		strings.HasSuffix(s, "。") || strings.HasSuffix(s, ":")
@@ -83,16 +179,22 @@ func endsSentence(s string) bool {
 
 // isAttribution tells whether s (lowercased, lines joined) is a quote's
 // attribution: it ends with a colon (or is framed by dashes, as Zoho
-// writes "---- On ... wrote ----"), names a date, a time or an address,
-// and has the shape of one of the clients' forms:
+// writes "---- On ... wrote ----"; or, without either, ends with the verb
+// or is date-first with an address last), names a date, a time or an
+// address, and has the shape of one of the clients' forms:
 //
 //   - "On <date>, <name> wrote:" and translations: a start word (On, Am,
-//     Le, El, Em, Il, Op, Den, Dnia, W dniu, Dne, В ...);
-//   - "<date> <name> <addr> napisał(a):": the verb at the end;
+//     Le, El, Em, Il, Op, Den, Dnia, W dniu, Dne, В, Vào ...); also
+//     "On <date>, <name> sent:";
+//   - "<date> <name> <addr> napisał(a):": the verb at the end (also
+//     "пользователь <name> написал:" with no year);
 //   - "<name> <addr> schrieb am <date>:", "<date> skrev <name> <addr>:":
-//     the verb next to the address;
+//     the verb next to the address; "<date> skrev <name>:" with a short
+//     name after the verb;
 //   - "<date>, <name> <addr>:" with no verb (Gmail in Russian, Japanese,
-//     Korean; old Gmail's "2016-03-03 17:21 GMT+01:00 Some One <x@y>:").
+//     Korean; old Gmail's "2016-03-03 17:21 GMT+01:00 Some One <x@y>:";
+//     "2011/4/7 Name <x@y>" without the colon);
+//   - "---- <name> wrote ----" (Zoho): dashes, a short name, no date.
 func isAttribution(s string) bool {
 	s = strings.TrimSpace(s)
 	dashed := strings.HasPrefix(s, "--")
@@ -102,27 +204,49 @@ func isAttribution(s string) bool {
 	} else {
 		s = strings.TrimSuffix(s, "*")
 	}
-	body, ok := strings.CutSuffix(s, ":")
-	if !ok {
-		body, ok = strings.CutSuffix(s, "：")
+	body, colon := strings.CutSuffix(s, ":")
+	if !colon {
+		body, colon = strings.CutSuffix(s, "：")
 	}
-	if !ok && !dashed {
-		return false
-	}
-	if !ok {
+	if !colon {
 		body = s
 	}
 	body = strings.TrimSpace(body)
-	if body == "" || !looksDated(body) {
+	if body == "" {
 		return false
+	}
+	// Without a colon or dashes only two forms: the verb last, or the
+	// date first and an address last.
+	if !colon && !dashed && !endsWithVerb(body) && !(isDigit(body[0]) && strings.ContainsAny(body[len(body)-1:], ">)]")) {
+		return false
+	}
+	if !looksDated(body) && !(russianUser(body) && endsWithVerb(body)) {
+		// "---- Anna Berg wrote ----" (Zoho) names no date: the dashes
+		// and a short name before the verb make it one.
+		return dashed && shortNameBefore(body)
+	}
+	if colon && startsLikeAttribution(body) && strings.HasSuffix(body, " sent") {
+		return true // "On <date>, <name> sent:"
 	}
 	verb := lastVerb(body)
 	if verb < 0 {
-		// No verb: a date and "<name> <address>" at the end.
+		// No verb: a date and "<name> <address>" at the end; without a
+		// colon only when the date comes first ("2011/4/7 Name <x@y>").
+		if !colon && !isDigit(body[0]) {
+			return false
+		}
 		return hasYear(body) && strings.Contains(body, "@") && (strings.HasSuffix(body, ">") || strings.HasSuffix(body, ")") || strings.HasSuffix(body, "]"))
 	}
 	end := strings.TrimSpace(strings.TrimRight(body, " (a)(а)."))
-	if verbAt(end, len(end)) || startsLikeAttribution(body) {
+	if verbAt(end, len(end)) {
+		// Without a colon ("On ..., X <x@y> wrote"): a start word or an
+		// address as well, and the length of a date and a name.
+		return colon || dashed || (len(body) >= 16 && (startsLikeAttribution(body) || strings.Contains(body, "@")))
+	}
+	if !colon && !dashed {
+		return false
+	}
+	if startsLikeAttribution(body) {
 		return true
 	}
 	// The verb next to the address: before it ("X <x@y> schrieb am ...")
@@ -134,10 +258,29 @@ func isAttribution(s string) bool {
 		len(after) < 80 && (hasYear(after) || hasNumericDate(after)) {
 		return true
 	}
+	// "<date> skrev <name>:": the verb-second languages name the writer
+	// after the verb; a dated head, a short name with no digits.
+	for _, v := range []string{"skrev ", "schrieb ", "schreef "} {
+		if name, ok := strings.CutPrefix(after, v); ok && (hasYear(before) || hasTime(before)) {
+			if w := strings.Fields(name); len(w) > 0 && len(w) <= 5 && !strings.ContainsAny(name, "0123456789") {
+				return true
+			}
+		}
+	}
 	if at := strings.LastIndexByte(before, '@'); at >= 0 && len(before)-at < 60 {
 		return true
 	}
 	return strings.Contains(after, "@") && strings.Contains(after, "<") && strings.HasSuffix(after, ">") && len(after) < 160
+}
+
+// shortNameBefore: s is "<name> <verb>", one to four words of name.
+func shortNameBefore(s string) bool {
+	verb := lastVerb(s)
+	if verb <= 0 || !verbAt(s, len(s)) {
+		return false
+	}
+	words := strings.Fields(s[:verb])
+	return len(words) > 0 && len(words) <= 4 && !oneOf(words[0], notNames)
 }
 
 // lastVerb returns the position of the last reply verb in s, or -1.
@@ -177,7 +320,7 @@ func isInlineAttribution(trimmed string) bool {
 	if len(trimmed) > 2000 {
 		trimmed = trimmed[:2000]
 	}
-	if !startsLikeAttribution(strings.ToLower(trimmed[:min(len(trimmed), 12)])) {
+	if !startsLikeAttributionFold(trimmed) {
 		return false
 	}
 	lower := strings.ToLower(trimmed)
@@ -237,6 +380,13 @@ func strongAttribution(lines []string, i, n int) bool {
 	return strings.Contains(s, "@") || ((hasYear(s) || hasNumericDate(s)) && hasTime(s))
 }
 
+// russianUser: Gmail in Russian and Ukrainian names the writer
+// "пользователь <name> написал:" / "користувач <name> написав:", the
+// date before it often without a year.
+func russianUser(s string) bool {
+	return strings.Contains(s, "пользователь ") || strings.Contains(s, "користувач ")
+}
+
 // looksDated: an '@' (the sender's address), a time such as "10:15" or
 // "10.15" (Nordic clients), or a year.
 func looksDated(s string) bool {
@@ -281,3 +431,119 @@ func hasNumericDate(s string) bool {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// splitTrailingAttributions finds attributions that a client appended to
+// the last line of the person's text ("Thanks! On Mon, ... wrote:",
+// "reply--- On ... wrote:") and puts each on a line of its own, so the
+// rest of the stripper sees the text and the attribution apart. The
+// attribution starts after a space or a dash with a capitalized start
+// word, runs to the end of the line (or over the next lines), and names
+// an address or a year.
+func splitTrailingAttributions(lines []string) (out []string, splits []int) {
+	// out is nil until a line is split; splits are the indexes (in out)
+	// of the heads of split lines.
+	for i, l := range lines {
+		if len(l) < 24 || l[0] == '>' { // the common lines, at once
+			if out != nil {
+				out = append(out, l)
+			}
+			continue
+		}
+		head, tail, ok := trailingAttribution(lines, i)
+		if !ok {
+			if out != nil {
+				out = append(out, lines[i])
+			}
+			continue
+		}
+		if out == nil {
+			out = append(make([]string, 0, len(lines)+1), lines[:i]...)
+		}
+		splits = append(splits, len(out))
+		out = append(out, head, tail)
+	}
+	if out == nil {
+		return lines, nil
+	}
+	return out, splits
+}
+
+// maxTrailingTries bounds the start words trailingAttribution tries in
+// one line.
+const maxTrailingTries = 4
+
+func trailingAttribution(lines []string, i int) (head, tail string, ok bool) {
+	line := lines[i]
+	if len(line) < 24 || len(line) > 2*maxAttribution || isQuoted(line) {
+		return "", "", false
+	}
+	// At most maxTrailingTries start words are tried, so the scan of a
+	// line stays linear.
+	tries := 0
+	for p := 1; p < len(line) && tries < maxTrailingTries; p++ {
+		if line[p-1] != ' ' && line[p-1] != '-' {
+			continue
+		}
+		r, _ := utf8.DecodeRuneInString(line[p:])
+		if !unicode.IsUpper(r) || len(line)-p < 16 || !startsLikeAttributionFold(line[p:]) {
+			continue
+		}
+		if tries == 0 {
+			// A line that starts like an attribution is one ("On Mon,
+			// ... 10:15 AM Helpdesk wrote:" is not text and an "Am ..."
+			// attribution).
+			lead := strings.TrimLeft(line, " \t-*>")
+			if lead == "" || isDigit(lead[0]) || startsLikeAttributionFold(lead) || !mayEndAttribution(lines, i) {
+				return "", "", false
+			}
+		}
+		tries++
+		var buf [4]string
+		tmp := append(buf[:0], line[p:])
+		tmp = append(tmp, lines[i+1:min(len(lines), i+4)]...)
+		if n := attributionLines(tmp, 0); n > 0 {
+			s := strings.Join(tmp[:n], " ")
+			if strings.Contains(s, "@") || hasYear(s) {
+				if head := strings.TrimRight(line[:p], " -"); strings.TrimSpace(head) != "" {
+					return head, line[p:], true
+				}
+			}
+		}
+	}
+	return "", "", false
+}
+
+// attributionStartsByByte lists the attributionStarts by their first
+// byte, in either case for ASCII letters; non-ASCII starts are listed
+// under every non-ASCII byte, since the upper and lower case of a letter
+// may start with different bytes.
+var attributionStartsByByte = func() (t [256][]string) {
+	for _, p := range attributionStarts {
+		c := p[0]
+		if c >= 0x80 {
+			for b := 0x80; b < 256; b++ {
+				t[b] = append(t[b], p)
+			}
+			continue
+		}
+		t[c] = append(t[c], p)
+		if 'a' <= c && c <= 'z' {
+			t[c-'a'+'A'] = append(t[c-'a'+'A'], p)
+		}
+	}
+	return t
+}()
+
+// startsLikeAttributionFold is startsLikeAttribution on s in any case,
+// without lowering it.
+func startsLikeAttributionFold(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, p := range attributionStartsByByte[s[0]] {
+		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+			return true
+		}
+	}
+	return false
+}

@@ -23,7 +23,7 @@ func checkStripProperties(t *testing.T, in string) {
 	if hasText(strings.Split(in, "\n")) && !hasText(strings.Split(out, "\n")) {
 		t.Fatalf("StripText(%q) is empty", in)
 	}
-	if !isLineSubsequence(out, in) {
+	if !isLineSubsequence(out, in, strings.HasPrefix) {
 		t.Fatalf("StripText(%q) = %q: not a subsequence of the input's lines", in, out)
 	}
 	if again := StripText(out); again != out {
@@ -33,33 +33,49 @@ func checkStripProperties(t *testing.T, in string) {
 	if text != out {
 		t.Fatalf("SplitText text %q != StripText %q", text, out)
 	}
-	if len(in) <= MaxStripInput && !isLineSubsequence(quoted, in) {
+	if len(in) <= MaxStripInput && !isLineSubsequence(quoted, in, headOrTail) {
 		t.Fatalf("SplitText(%q) quoted %q: not a subsequence of the input's lines", in, quoted)
 	}
 }
 
 // isLineSubsequence: the non-blank lines of out appear in order among the
-// lines of in (each line compared without its "\r").
-func isLineSubsequence(out, in string) bool {
+// lines of in (each line compared without its "\r"). A line of out may
+// also be part of a line of in, as part tells (strings.HasPrefix: the
+// text before an attribution that ended the person's last line,
+// headOrTail: that attribution, or the text too when it went).
+func isLineSubsequence(out, in string, part func(s, p string) bool) bool {
 	inLines := strings.Split(in, "\n")
 	j := 0
 	for _, l := range strings.Split(out, "\n") {
 		if t := strings.TrimSpace(l); t == "" || isInvisible(t) {
 			continue
 		}
-		for j < len(inLines) && strings.TrimRight(inLines[j], "\r") != strings.TrimRight(l, "\r") {
+		l = strings.TrimRight(l, "\r")
+		whole := false
+		for j < len(inLines) {
+			il := strings.TrimRight(inLines[j], "\r")
+			if whole = il == l; whole || (part != nil && part(il, l)) {
+				break
+			}
 			j++
 		}
 		if j == len(inLines) {
 			return false
 		}
-		j++
+		if whole {
+			j++ // a part leaves the rest of the line to the next
+		}
 	}
 	return true
 }
 
 func goldenInputs(t testing.TB, ext string) []string {
-	files, err := filepath.Glob("testdata/strip/*" + ext)
+	return readInputs(t, "testdata/strip/*"+ext)
+}
+
+// readInputs returns the contents of the files pattern matches.
+func readInputs(t testing.TB, pattern string) []string {
+	files, err := filepath.Glob(pattern)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +95,8 @@ func TestStripProperties(t *testing.T) {
 	if len(inputs) < 150 {
 		t.Fatalf("only %d text inputs", len(inputs))
 	}
+	// The differential corpora's bodies too (replycorpus_test.go).
+	inputs = append(inputs, readInputs(t, "testdata/replycorpus/*/*.txt")...)
 	for _, in := range inputs {
 		checkStripProperties(t, in)
 	}
@@ -151,7 +169,7 @@ func checkHTMLProperties(t *testing.T, in string) {
 		lines[strings.TrimSpace(l)] = true
 	}
 	for _, l := range strings.Split(out, "\n") {
-		if strings.TrimSpace(l) != "" && !lines[l] {
+		if strings.TrimSpace(l) != "" && !lines[l] && !isPartOfLine(l, marked+"\n"+plain) {
 			t.Fatalf("StripHTML(%q) = %q: line %q is not from the body", in, out, l)
 		}
 	}
@@ -173,3 +191,16 @@ func FuzzStripHTML(f *testing.F) {
 		checkHTMLProperties(t, in)
 	})
 }
+
+// isPartOfLine: l starts a line of text (the person's words before an
+// attribution that ended their line).
+func isPartOfLine(l, text string) bool {
+	for _, tl := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(tl), l) {
+			return true
+		}
+	}
+	return false
+}
+
+func headOrTail(s, p string) bool { return strings.HasPrefix(s, p) || strings.HasSuffix(s, p) }

@@ -28,7 +28,7 @@ func isOriginalMessage(trimmed string) bool {
 // Forwarded message ---------") or Apple Mail's "Begin forwarded
 // message:", in any of the languages.
 func isForwardMarker(trimmed string) bool {
-	if len(trimmed) > 120 {
+	if len(trimmed) > 120 || len(trimmed) < 12 {
 		return false
 	}
 	lower := turkishI(strings.ToLower(trimmed))
@@ -54,8 +54,108 @@ func isForwardMarker(trimmed string) bool {
 // heads a forward.
 func forwardFollows(lines []string, i int) bool {
 	for j := i; j < len(lines) && j < i+3; j++ {
-		if t := strings.TrimSpace(lines[j]); t != "" && !isInvisible(t) {
-			return isForwardMarker(t)
+		if !isBlank(lines[j]) {
+			return isForward(lines, j)
+		}
+	}
+	return false
+}
+
+// isForward: line i heads a forwarded message: a forward marker, or a
+// header block whose subject starts with a forward prefix ("FW:", "WG:",
+// "TR:", "RV:", "ENC:"...; Outlook writes no marker), not with a reply
+// prefix ("RE: FW: x" answers a forward).
+func isForward(lines []string, i int) bool {
+	return isForwardMarker(strings.TrimSpace(lines[i])) || (isHeaderBlock(lines, i) && forwardSubject(lines, i))
+}
+
+// forwardSubject: the header block at i has a forward's subject.
+func forwardSubject(lines []string, i int) bool {
+	for j := i; j < len(lines) && j <= i+10 && !isBlank(lines[j]); j++ {
+		if headerClass(lines[j]) != hSubject {
+			continue
+		}
+		v := headerValue(lines[j])
+		end := strings.IndexAny(v, ":：")
+		if end <= 0 || end > 12 {
+			return false
+		}
+		word := strings.ToLower(strings.TrimSpace(strings.TrimRight(v[:end], "0123456789[]() ")))
+		return forwardPrefixes[turkishI(word)]
+	}
+	return false
+}
+
+// forwardPrefixes start the subject of a forward: English FW/Fwd, German
+// WG, French TR, Spanish RV, Portuguese ENC, Italian I, Polish PD, Dutch
+// Doorst, Swedish VB, Finnish VL, Turkish İLT, Chinese 转发/轉寄.
+var forwardPrefixes = map[string]bool{
+	"fw": true, "fwd": true, "wg": true, "tr": true, "rv": true, "enc": true, "i": true,
+	"pd": true, "doorst": true, "vb": true, "vl": true, "ilt": true, "转发": true, "轉寄": true,
+}
+
+// headerValue is what follows the colon of a header line.
+func headerValue(line string) string {
+	t := strings.TrimLeft(strings.TrimSpace(line), "*")
+	colon, size := strings.IndexByte(t, ':'), 1
+	if c := strings.Index(t, "："); c >= 0 && (colon < 0 || c < colon) {
+		colon, size = c, len("：")
+	}
+	if colon < 0 {
+		return ""
+	}
+	return strings.TrimSpace(strings.TrimLeft(t[colon+size:], "* "))
+}
+
+// headsHeaderBlock: line i is a short dated line right above a header
+// block, part of its head ("Message du 03/03/26 17:21" of French
+// webmails).
+func headsHeaderBlock(lines []string, i int) bool {
+	t := strings.TrimSpace(lines[i])
+	if len(t) > 80 || len(t) < 6 || i+1 >= len(lines) || endsSentence(t) || !(hasTime(t) || hasNumericDate(t) || hasYear(t)) ||
+		headerClass(lines[i+1]) == 0 || len(strings.Fields(t)) > 8 {
+		return false
+	}
+	return isHeaderBlock(lines, i+1)
+}
+
+// listFooterWords end the line naming the list in a mailing list's
+// footer ("dev-tools mailing list"), lowercased.
+var listFooterWords = []string{"mailing list", "mailingliste", "mailing-liste", "mailinglist",
+	"liste de diffusion", "lista de correo", "lista de discussão", "lista di discussione"}
+
+// isListFooter: line i names a mailing list and an address or a link
+// follows it: Mailman's footer ("list-name mailing list / list@host /
+// https://host/mailman/listinfo/list").
+func isListFooter(lines []string, i int) bool {
+	t := strings.TrimSpace(lines[i])
+	if len(t) > 120 || len(t) < 11 || !strings.Contains(strings.ToLower(t[max(0, len(t)-24):]), "list") {
+		return false
+	}
+	lower := strings.ToLower(t)
+	found := false
+	for _, w := range listFooterWords {
+		if strings.HasSuffix(lower, w) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return false
+	}
+	for j := i + 1; j < len(lines) && j < i+3; j++ {
+		if n := strings.TrimSpace(lines[j]); n != "" {
+			return strings.Contains(n, "@") || strings.Contains(n, "http")
+		}
+	}
+	return false
+}
+
+// listFooterFollows: a rule above a mailing list's footer.
+func listFooterFollows(lines []string, i int) bool {
+	for j := i; j < len(lines) && j < i+2; j++ {
+		if !isBlank(lines[j]) {
+			return isListFooter(lines, j)
 		}
 	}
 	return false
@@ -129,11 +229,15 @@ func headerClass(line string) int {
 // to two wrapped values skipped, up to the next blank line), header lines of at least
 // three classes in all, one of them From: the head of a quoted or
 // forwarded message (Outlook's From/Sent/To/Subject, Gmail's forward).
+// Two lines do when one is a full date with a time and the other names
+// the sender or the recipients ("Date: Wed, 16 May 2012 00:15:02 -0600 /
+// To: x@y").
 func isHeaderBlock(lines []string, i int) bool {
 	classes := headerClass(lines[i])
 	if classes == 0 {
 		return false
 	}
+	dated := classes == hDate && fullDate(lines[i])
 	wrapped, prevHeader := 0, true
 	for j := i + 1; j < len(lines) && j <= i+10; j++ {
 		if isBlank(lines[j]) || isQuoted(lines[j]) {
@@ -150,11 +254,21 @@ func isHeaderBlock(lines []string, i int) bool {
 		}
 		prevHeader = true
 		classes |= c
+		dated = dated || (c == hDate && fullDate(lines[j]))
 		if classes&hFrom != 0 && bits.OnesCount(uint(classes)) >= 3 {
+			return true
+		}
+		if dated && classes&(hFrom|hTo) != 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// fullDate: a header line's value has a year and a time.
+func fullDate(line string) bool {
+	v := headerValue(line)
+	return hasYear(v) && hasTime(v)
 }
 
 // turkishI: Go lowercases "İ" (Turkish capital dotted I) to "i" and a

@@ -21,14 +21,7 @@ const maxDeviceSignature = 120
 
 // deviceSignatureFirst holds the first letters (lowercased) of the
 // deviceSignatures, and of the lines deviceSignatureEnds end.
-var deviceSignatureFirst = func() map[rune]bool {
-	m := map[rune]bool{}
-	for _, p := range deviceSignatures {
-		r, _ := utf8.DecodeRuneInString(p)
-		m[r] = true
-	}
-	return m
-}()
+var deviceSignatureFirst = runeSet(deviceSignatures, utf8.DecodeRuneInString)
 
 // mayBeDeviceSignature is a cheap test before isDeviceSignature lowers
 // the line: its first letter starts a known signature, or it has one of
@@ -66,21 +59,44 @@ func isDeviceSignature(trimmed string) bool {
 		}
 	}
 	head = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(head), ".。!"))
-	if strings.ContainsAny(head, ",?!;") || len(strings.Fields(head)) > 8 {
+	words := len(strings.Fields(head))
+	if strings.ContainsAny(head, ",?!;") || words > 12 {
 		return false
 	}
 	headSp := head + " "
 	for _, p := range deviceSignatures {
 		if strings.HasPrefix(headSp, p) {
-			return !strings.HasPrefix(p, "von mein") || strings.HasSuffix(head, "gesendet")
+			// German puts the verb last: "Von meinem iPhone gesendet",
+			// "Diese Nachricht wurde von meinem ... gesendet"; start and
+			// end together allow a longer line.
+			if strings.HasPrefix(p, "von mein") || strings.HasPrefix(p, "diese ") {
+				return strings.HasSuffix(head, "gesendet")
+			}
+			return words <= 8
 		}
+	}
+	if words > 8 {
+		return false
 	}
 	for _, e := range deviceSignatureEnds {
 		if strings.HasSuffix(head, e) {
 			return true
 		}
 	}
+	// "Sent from TypeApp", "Sent from Spark": an app's name, one
+	// capitalized word ("Sent from home" is no signature).
+	if w := strings.Fields(trimmed); len(strings.Fields(head)) == 3 && strings.HasPrefix(head, "sent from ") && len(w) >= 3 {
+		r, _ := utf8.DecodeRuneInString(w[2])
+		return unicode.IsUpper(r)
+	}
 	return false
+}
+
+// isBareLink: a line that is only a link ("<https://...>"), as clients
+// put under a signature.
+func isBareLink(t string) bool {
+	t = strings.TrimSuffix(strings.TrimPrefix(strings.Trim(t, "<>()[] "), "‹"), "›")
+	return (strings.HasPrefix(t, "http://") || strings.HasPrefix(t, "https://")) && !strings.ContainsAny(t, " \t")
 }
 
 // isBlank: nothing but white space and invisible characters.

@@ -118,6 +118,7 @@ func BenchmarkStripText50KB(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(bc.in)))
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			for b.Loop() {
 				StripText(bc.in)
 			}
@@ -135,6 +136,7 @@ func BenchmarkStripHTML50KB(b *testing.B) {
 	in := sb.String()
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		StripHTML(in)
 	}
@@ -146,7 +148,36 @@ func BenchmarkStripTextWorst(b *testing.B) {
 	in := strings.Repeat("a\n", MaxStripInput/2)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		StripText(in)
+	}
+}
+
+// BenchmarkStripTextStartWords: 256 KiB of long lines full of
+// attribution start words after sentence ends ("x. On Mon 2026 Bob@a"),
+// each a candidate for an attribution that ends the person's line and
+// none one: the most work splitTrailingAttributions can be given.
+func BenchmarkStripTextStartWords(b *testing.B) {
+	line := strings.Repeat("x. On Mon 2026 Bob@a ", 36) + "said:\n"
+	in := strings.Repeat(line, MaxStripInput/len(line))
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		StripText(in)
+	}
+}
+
+// reportCPU adds "cpu-ns/op" to a benchmark: the CPU time the process
+// spent (user and system, rusage) per iteration. On a shared machine the
+// wall time per op swings with the others' load; the CPU time much less,
+// so old and new code compare on it. Use as: defer reportCPU(b)().
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+		}
 	}
 }

@@ -25,7 +25,7 @@ type benchOpts struct {
 	sessions int
 	messages int
 	duration time.Duration
-	size     string
+	size     int64
 	from     string
 	rcpt     string
 	newConn  bool
@@ -50,9 +50,10 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&o.sessions, "sessions", 10, "concurrent sessions")
 	f.IntVar(&o.messages, "messages", 10000, "messages to send in all")
 	f.DurationVar(&o.duration, "duration", 60*time.Second, "stop after this long")
-	f.StringVar(&o.size, "size", "5KB", "message size")
+	o.size = 5000
+	f.Var(config.Size(&o.size), "size", "message size (5KB, 1MiB, 2048)")
 	f.StringVar(&o.from, "from", "bench@example.org", "envelope sender")
-	f.StringVar(&o.rcpt, "rcpt", "bench@localhost", "recipient")
+	f.StringVar(&o.rcpt, "rcpt", "support@localhost", "recipient (an address the daemon accepts: a support address)")
 	f.BoolVar(&o.newConn, "new-conn", false, "a new connection per message (as smtp-source does by default)")
 	cmd.AddCommand(smtpCmd, newBenchPipelineCmd())
 	return cmd
@@ -72,10 +73,7 @@ func benchMessage(n int, id string) []byte {
 }
 
 func runBenchSMTP(out, progress io.Writer, o benchOpts) error {
-	size, err := config.ParseSize(o.size)
-	if err != nil {
-		return fmt.Errorf("--size: %w", err)
-	}
+	size := o.size
 	if o.sessions <= 0 || o.messages <= 0 {
 		return errors.New("--sessions and --messages must be positive")
 	}
@@ -110,6 +108,7 @@ func runBenchSMTP(out, progress io.Writer, o benchOpts) error {
 		go func() {
 			defer wg.Done()
 			var c *smtp.Client
+			var err error
 			local := make([]time.Duration, 0, o.messages/o.sessions+1)
 			defer func() {
 				if c != nil {

@@ -14,10 +14,13 @@ import (
 func completeSettings(cmd *cobra.Command) {
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		var words []string
+		choices, isChoice := f.Value.(interface{ Choices() []string })
 		switch typ := f.Value.Type(); {
+		case isChoice:
+			words = choices.Choices()
 		case strings.Contains(typ, "|"):
 			words = strings.Split(typ, "|")
-		case typ == "int", typ == "size", typ == "duration", typ == "float64":
+		case typ == "int", typ == "size", typ == "duration", typ == "float64", typ == "hours":
 		default:
 			return
 		}

@@ -48,6 +48,8 @@ func newDeliverCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&sender, "from", "f", "", "envelope sender (empty: the null reverse path)")
 	loader := config.Register(cmd.Flags(), "data", "store", "domain", "max-message-bytes", "max-header-bytes", "hostname", "max-pending", "max-pending-bytes")
+	// The setting's help speaks of SMTP; deliver has no EHLO.
+	cmd.Flags().Lookup("max-message-bytes").Usage = "largest message stored when the daemon is stopped (a running daemon applies its own limit)"
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return &exitError{exUsage, errors.New("deliver: at least one recipient is required")}

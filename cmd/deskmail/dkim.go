@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/mta"
 	"github.com/deskmail/deskmail/store"
 )
@@ -27,7 +28,9 @@ func newDKIMCmd() *cobra.Command {
 		Short: "Make a signing key and print the DNS record to publish",
 		Long: "Make a DKIM signing key in --out (PEM, mode 0600; an existing file is never\n" +
 			"overwritten) and print the TXT record to publish at SELECTOR._domainkey.DOMAIN.\n" +
-			"Then start the daemon with --dkim-key FILE --dkim-selector SELECTOR.",
+			"Then start the daemon with --dkim-key FILE --dkim-selector SELECTOR. To sign\n" +
+			"with both RSA and Ed25519 (RFC 8463), make one key of each with its own\n" +
+			"selector and give --dkim-key and --dkim-selector once per key, in order.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var key crypto.Signer
@@ -74,7 +77,8 @@ func newDKIMCmd() *cobra.Command {
 	}
 	f := keygen.Flags()
 	f.StringVar(&out, "out", "dkim.pem", "file to write the private key to")
-	f.StringVar(&algo, "algorithm", "rsa", "rsa (2048 bits, verified everywhere) or ed25519 (RFC 8463; sign with both if you use it)")
+	algo = "rsa"
+	f.Var(config.Choice(&algo, "rsa", "ed25519"), "algorithm", "rsa (2048 bits, verified everywhere) or ed25519 (RFC 8463; sign with both if you use it)")
 	f.StringVar(&selector, "selector", "deskmail", "the selector (--dkim-selector of serve)")
 	f.StringVar(&domain, "domain", "example.com", "the signing domain (--outbound-domain of serve)")
 	cmd.AddCommand(keygen)

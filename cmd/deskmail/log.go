@@ -47,10 +47,11 @@ func newLogCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
-	f.Float64Var(&o.hours, "hours", 72, "how far back to look")
-	f.StringVar(&o.direction, "direction", "", "in or out")
-	f.StringVar(&o.status, "status", "", "only this status (received, rejected, ...)")
-	f.StringVar(&o.class, "class", "", "only this class (human, auto_reply, bounce, bulk, looping)")
+	o.hours = 72
+	f.Var(config.Hours(&o.hours), "hours", "how far back to look: hours (72, 1.5) or a duration (2h, 90m)")
+	f.Var(config.Choice(&o.direction, string(journal.In), string(journal.Out)), "direction", "only incoming or outgoing email")
+	f.Var(config.Choice(&o.status, journal.Statuses...), "status", "only this status: "+strings.Join(journal.Statuses, ", "))
+	f.Var(config.Choice(&o.class, "human", "auto_reply", "bounce", "bulk", "looping"), "class", "only this class of the loop guard")
 	f.StringVar(&o.address, "address", "", "only entries with this address (substring, any sender or recipient)")
 	f.IntVar(&o.limit, "limit", 1000, "at most this many entries (the newest)")
 	f.BoolVar(&o.asJSON, "json", false, "one JSON object per line")
@@ -62,12 +63,6 @@ func newLogCmd() *cobra.Command {
 			return err
 		}
 		cliStore = cfg.Store
-		if o.direction != "" && o.direction != "in" && o.direction != "out" {
-			return fmt.Errorf("--direction: must be in or out")
-		}
-		if o.hours <= 0 {
-			return fmt.Errorf("--hours: must be positive")
-		}
 		return runLog(plainOut(cmd.OutOrStdout()), cfg.Data, o)
 	}
 	return cmd
@@ -189,6 +184,9 @@ func (p *logPrinter) print(entries []journal.Entry) {
 		detail := e.Reason
 		if e.Action != "" {
 			detail = strings.TrimSpace(e.Action + " " + detail)
+		}
+		if e.Unverified {
+			detail = "UNVERIFIED sender; " + detail
 		}
 		if len(e.Reasons) > 0 {
 			detail = strings.TrimSpace(detail + " (" + strings.Join(e.Reasons, "; ") + ")")

@@ -35,6 +35,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.Version = version.Get().Short() // deskmail --version; `deskmail version` says more
 	completeSettings(root)
+	addExamples(root)
 	return root
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/operators"
 	"github.com/deskmail/deskmail/store"
 )
@@ -49,7 +50,8 @@ func newOperatorsCmd() *cobra.Command {
 		fmt.Fprintf(w, "operator %s added (%s)\n", o.Name, o.Role)
 		return nil
 	})
-	add.Flags().StringVar(&role, "role", operators.RoleViewer, "admin (may change things) or viewer (reads only)")
+	role = operators.RoleViewer
+	add.Flags().Var(config.Choice(&role, operators.RoleAdmin, operators.RoleViewer), "role", "admin (may change things) or viewer (reads only)")
 	add.Flags().StringVar(&passwordFile, "password-file", "", "read the password from the first line of this file instead of stdin")
 	sub("list", "List the accounts", cobra.NoArgs, func(w io.Writer, data string, _ []string) error {
 		list, err := centerList(data, "/v1/operators", "operators", operators.Operators)

@@ -30,7 +30,10 @@ func newWhyCmd() *cobra.Command {
 		Short: "Tell why each person was or wasn't emailed about a message",
 		Args:  cobra.NoArgs,
 	}
-	loader := config.Register(c.Flags(), "data", "store", "retention")
+	// retention still comes from the config file and environment (how far
+	// back the story reaches when the daemon is stopped); it is not a flag
+	// of this command.
+	loader := config.Register(c.Flags(), "data", "store")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().StringVar(&msg, "message", "", "the conversation message's ID (required)")
 	c.Flags().StringVar(&person, "person", "", "only this person (and, if not notified, why not)")
