@@ -186,7 +186,7 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 			return err
 		}
 		return tx.Put(bucketDedupeTime, timeKey(now, dkey), nil)
-	}, append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1), AcceptLocks(dkey, keys))...)
+	}, append(append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1)), AcceptLocks(dkey, keys)...)...)
 	rc.CommitWait = time.Since(commitStart)
 	if err != nil {
 		if spool != nil {
@@ -207,20 +207,22 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 	return rc, nil
 }
 
-// AcceptLocks is what storing one email serialises on, on every node
-// (store.Locks): its dedupe key, so that two copies of one email arriving
-// at two nodes at once are stored once; and each of its ordering keys, so
-// that emails that must be processed in order (one conversation's, one
-// sender's) draw their 250-order numbers in the order they commit. Every
-// other key it writes is new and its own (the stored id, a fresh journal
-// key).
-func AcceptLocks(dkey []byte, orderKeys []string) store.UpdateOption {
-	names := make([]string, 0, 1+len(orderKeys))
-	names = append(names, "dedupe:"+string(dkey))
+// AcceptLocks is what storing one email serialises on, on every node:
+// its dedupe key, exclusively (store.Locks), so that two copies of one
+// email arriving at two nodes at once are stored once; and each of its
+// ordering keys, shared (store.SharedLocks): emails of one sender or one
+// conversation are stored side by side, but the pipeline's commit of an
+// email waits for every accept of its keys still in flight (a barrier,
+// store.Barriers: their 250-order numbers may be smaller) and its
+// ordering check then sees them; an accept that begins later draws a
+// larger number. Every other key an accept writes is new
+// and its own (the stored id, a fresh journal key).
+func AcceptLocks(dkey []byte, orderKeys []string) []store.UpdateOption {
+	names := make([]string, 0, len(orderKeys))
 	for _, k := range orderKeys {
 		names = append(names, OrderLock(k))
 	}
-	return store.Locks(names...)
+	return []store.UpdateOption{store.Locks("dedupe:" + string(dkey)), store.SharedLocks(names...)}
 }
 
 // OrderLock is the lock name of one ordering key.

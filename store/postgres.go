@@ -300,6 +300,13 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 		if ids, shared := lockIDs(locks); len(ids) > 0 {
 			batch.Queue(sqlLockMany, ids, shared)
 		}
+		if ids, _ := lockIDs(&lockSet{names: locks.barriers}); len(ids) > 0 {
+			// Session locks taken and let go at once, in one order: the
+			// wait is the point. A connection lost between the two ends
+			// its session, which releases them too.
+			batch.Queue(sqlBarrierIn, ids)
+			batch.Queue(sqlBarrierOut, ids)
+		}
 	} else {
 		batch.Queue(sqlWriterLock)
 	}
@@ -602,3 +609,10 @@ func (db *DB) TryExclusive(ctx context.Context, name string, fn func() error) (r
 	}()
 	return true, fn()
 }
+
+// sqlBarrierIn and sqlBarrierOut wait for the holders of names
+// (store.Barriers) and let go.
+const (
+	sqlBarrierIn  = `SELECT pg_advisory_lock(h) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(h, i) ORDER BY i`
+	sqlBarrierOut = `SELECT pg_advisory_unlock(h) FROM unnest($1::bigint[]) AS u(h)`
+)

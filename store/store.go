@@ -104,9 +104,10 @@ type request struct {
 	// keyed: fn declared what it serialises on (Locks); on PostgreSQL a
 	// batch of keyed functions runs beside other nodes' batches instead
 	// of taking the cluster's writer lock alone.
-	keyed  bool
-	locks  []string
-	shared []string
+	keyed    bool
+	locks    []string
+	shared   []string
+	barriers []string
 }
 
 // Open opens (creating if needed) the bbolt database in dir.
@@ -316,6 +317,16 @@ func SharedLocks(names ...string) UpdateOption {
 	}
 }
 
+// Barriers makes the transaction wait, once its locks are held, until
+// every transaction that holds one of names (shared, with SharedLocks)
+// when it asks has ended, without keeping the names itself: a writer that
+// must see what those transactions write waits for them, and the next
+// ones do not wait for it. (The pipeline's commit waits for the accepts of
+// its ordering keys still in flight.) It declares no lock by itself.
+func Barriers(names ...string) UpdateOption {
+	return func(r *request) { r.barriers = append(r.barriers, names...) }
+}
+
 // Key names one key of one bucket (for Tx.Lock and Tx.TryLock).
 type Key struct {
 	Bucket string
@@ -340,9 +351,10 @@ const (
 // lockSet is what a batch's functions declared with Locks: keyed is true
 // when every one of them did.
 type lockSet struct {
-	keyed  bool
-	names  []string // exclusive
-	shared []string
+	keyed    bool
+	names    []string // exclusive
+	shared   []string
+	barriers []string
 }
 
 // viewTimeout bounds one read transaction on PostgreSQL.
@@ -517,6 +529,7 @@ func (db *DB) tryBatch(batch []*request) (failed int, fnErr, err error) {
 			lk.keyed = lk.keyed && r.keyed
 			lk.names = append(lk.names, r.locks...)
 			lk.shared = append(lk.shared, r.shared...)
+			lk.barriers = append(lk.barriers, r.barriers...)
 		}
 	}
 	ops, err := db.be.begin(ctx, true, reads, lk)
