@@ -10,7 +10,7 @@ import (
 )
 
 // CommitOrdered is the bucket whose rows ScanCommitted can read in
-// commit order on PostgreSQL (the migration 0003 index covers it alone).
+// commit order on PostgreSQL (the migration 0004 index covers it alone).
 const CommitOrdered = "journal"
 
 // ScanCommitted calls fn, oldest first, for at most limit keys of bucket
