@@ -137,13 +137,7 @@ func Claim(tx *store.Tx, id, owner string, now time.Time, lease time.Duration, s
 // afresh; Claim then costs no round trip for those. It returns the ids it
 // holds.
 func LockForClaim(tx *store.Tx, ids []string) ([]string, error) {
-	names := make([]string, len(ids))
-	fresh := make([][]store.Key, len(ids))
-	for i, id := range ids {
-		names[i] = EmailLock(id)
-		fresh[i] = []store.Key{{Bucket: bucketPending, Key: []byte(id)}}
-	}
-	got, err := tx.TryLockAll(names, fresh)
+	got, err := tx.TryLockRecords(bucketPending, ids, EmailLock)
 	if err != nil {
 		return nil, err
 	}

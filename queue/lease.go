@@ -52,13 +52,7 @@ func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease
 	// SKIP LOCKED: a job another node (or batch) is leasing, completing
 	// or shrinking now is left to it; read afresh once locked, it may no
 	// longer be due. One round trip for every candidate.
-	names := make([]string, len(ids))
-	fresh := make([][]store.Key, len(ids))
-	for i, id := range ids {
-		names[i] = JobLock(id)
-		fresh[i] = []store.Key{{Bucket: bJobs, Key: []byte(id)}}
-	}
-	got, err := tx.TryLockAll(names, fresh)
+	got, err := tx.TryLockRecords(bJobs, ids, JobLock)
 	if err != nil {
 		return nil, err
 	}

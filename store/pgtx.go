@@ -286,20 +286,7 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 		return got, nil
 	}
 	if len(keys) > 0 {
-		t.pending.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var bucket string
-				var k, v []byte
-				if err := rows.Scan(&bucket, &k, &v); err != nil {
-					return err
-				}
-				if v == nil {
-					v = []byte{}
-				}
-				found[cacheKey(bucket, k)] = v
-			}
-			return rows.Err()
-		})
+		queueGetMany(&t.pending, buckets, keys, func(bucket string, k, v []byte) { found[cacheKey(bucket, k)] = v })
 	}
 	if err := t.flush(); err != nil {
 		return got, err

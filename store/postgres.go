@@ -408,20 +408,7 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 		}
 	}
 	if len(keys) > 0 {
-		batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var bucket string
-				var k, v []byte
-				if err := rows.Scan(&bucket, &k, &v); err != nil {
-					return err
-				}
-				if v == nil {
-					v = []byte{}
-				}
-				t.remember(bucket, k, v)
-			}
-			return rows.Err()
-		})
+		queueGetMany(batch, buckets, keys, t.remember)
 	}
 	for bucket := range last {
 		batch.Queue(sqlLastKey, bucket).Query(func(rows pgx.Rows) error {
@@ -456,6 +443,25 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 		})
 	}
 	return nil
+}
+
+// queueGetMany queues sqlGetMany for the keys and calls found with each
+// key that exists (an empty value as an empty slice, never nil).
+func queueGetMany(batch *pgx.Batch, buckets []string, keys [][]byte, found func(bucket string, k, v []byte)) {
+	batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var bucket string
+			var k, v []byte
+			if err := rows.Scan(&bucket, &k, &v); err != nil {
+				return err
+			}
+			if v == nil {
+				v = []byte{}
+			}
+			found(bucket, k, v)
+		}
+		return rows.Err()
+	})
 }
 
 // sqlGetMany reads the keys named by Reads, all at once: one index

@@ -181,3 +181,16 @@ func (t *Tx) TryLockAll(names []string, fresh [][]Key) ([]bool, error) {
 	}
 	return got, nil
 }
+
+// TryLockRecords is TryLockAll for records of one bucket, each with a
+// lock of its own: it takes lock(id) of every id it can and reads the
+// record bucket/id afresh for each one taken.
+func (t *Tx) TryLockRecords(bucket string, ids []string, lock func(id string) string) ([]bool, error) {
+	names := make([]string, len(ids))
+	fresh := make([][]Key, len(ids))
+	for i, id := range ids {
+		names[i] = lock(id)
+		fresh[i] = []Key{{Bucket: bucket, Key: []byte(id)}}
+	}
+	return t.TryLockAll(names, fresh)
+}
