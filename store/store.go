@@ -85,6 +85,7 @@ type DB struct {
 	opts    Options
 	reqs    chan *request // writes someone is waiting for
 	bgReqs  chan *request // background writes
+	bgSlot  chan struct{} // PostgreSQL: held by the committer running a background batch
 	stop    chan struct{}
 	done    chan struct{}
 	closeMu sync.RWMutex
@@ -161,6 +162,7 @@ func start(dir string, be backend, pg *pgBackend, opts Options) *DB {
 	n := 1
 	if pg != nil {
 		n = pg.committers
+		db.bgSlot = make(chan struct{}, 1)
 	}
 	var wg sync.WaitGroup
 	for range n {
@@ -234,17 +236,23 @@ type UpdateOption func(*request)
 // Background marks a write that no client is waiting on (the pipeline's
 // claims and commits, as against a message being answered 250 or an HTTP
 // request). On PostgreSQL a batch of foreground writes takes no
-// background one and a batch of background writes at most
-// 2*MaxBackground, so a client's wait for its commit does not grow with
-// the backlog of work behind it: a commit of the pipeline does several
-// reads, each a round trip, and holds the domain lock; an accept neither.
+// background one, and batches of background writes (at most 64) run one
+// at a time per node on one of its committers, so a client's wait for its
+// commit does not grow with the backlog of work behind it: a commit of
+// the pipeline does several reads, each a round trip, and holds the
+// domain lock; an accept neither.
 // With bbolt, where a function costs microseconds beside the fsync, a
 // batch takes every foreground write and background writes uncapped.
 func Background() UpdateOption { return func(r *request) { r.background = true } }
 
-// MaxBackground is half the number of background writes a PostgreSQL
-// batch carries.
+// MaxBackground is how many background writes a bbolt batch carries
+// beside foreground ones (uncapped on bbolt in practice; see gather).
 const MaxBackground = 4
+
+// maxBackgroundPG caps a PostgreSQL batch of background writes: one such
+// batch runs at a time per node, holding the domain lock for the
+// pipeline's commits in it.
+const maxBackgroundPG = 64
 
 // Reads names keys of bucket that fn will Get. On PostgreSQL the keys of
 // every function in a batch are fetched together, in the round trip that
@@ -398,6 +406,16 @@ func (db *DB) commitLoop() {
 			}
 		}
 		batch = append(batch[:0], first)
+		if first.background && db.bgSlot != nil {
+			// One background batch at a time per node: they mostly hold
+			// the domain lock (the pipeline's commits) and would take
+			// turns on it anyway; one at a time, the others' writes
+			// gather into the next batch instead of paying a commit each.
+			db.bgSlot <- struct{}{}
+			db.commit(db.gather(batch))
+			<-db.bgSlot
+			continue
+		}
 		db.commit(db.gather(batch))
 	}
 }
@@ -439,6 +457,9 @@ fore:
 	limit := 2 * MaxBackground
 	if fg > 0 {
 		limit = MaxBackground
+	}
+	if db.pg != nil {
+		limit = maxBackgroundPG
 	}
 	if db.pg == nil {
 		// A bbolt function costs microseconds beside the batch's fsync:
