@@ -246,7 +246,7 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 				claimed = append(claimed, inbound.Candidate{ID: c.ID, State: st})
 			}
 			return nil
-		}, store.Background(), store.Locks())
+		}, claimOpts(p.DB)...)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.Log.Error("claim pending emails", "err", err)
@@ -367,4 +367,16 @@ func max0(n int) int {
 		return 0
 	}
 	return n
+}
+
+// claimOpts are how the dispatcher's claims queue for a commit: on a
+// shared store (PostgreSQL) beside the writes clients wait for, since a
+// claim is cheap and takes no domain lock, and queued behind the
+// pipeline's own commits it would leave the workers idle; with bbolt as
+// background work.
+func claimOpts(db *store.DB) []store.UpdateOption {
+	if db.Shared() {
+		return []store.UpdateOption{store.Locks()}
+	}
+	return []store.UpdateOption{store.Background(), store.Locks()}
 }

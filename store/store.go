@@ -236,7 +236,7 @@ type UpdateOption func(*request)
 // Background marks a write that no client is waiting on (the pipeline's
 // claims and commits, as against a message being answered 250 or an HTTP
 // request). On PostgreSQL a batch of foreground writes takes no
-// background one, and batches of background writes (at most 64) run one
+// background one, and batches of background writes (at most 16) run one
 // at a time per node on one of its committers, so a client's wait for its
 // commit does not grow with the backlog of work behind it: a commit of
 // the pipeline does several reads, each a round trip, and holds the
@@ -245,14 +245,15 @@ type UpdateOption func(*request)
 // batch takes every foreground write and background writes uncapped.
 func Background() UpdateOption { return func(r *request) { r.background = true } }
 
-// MaxBackground is how many background writes a bbolt batch carries
-// beside foreground ones (uncapped on bbolt in practice; see gather).
+// MaxBackground is how many background writes a batch carries beside
+// foreground ones (PostgreSQL never mixes them, bbolt does uncapped; see
+// gather).
 const MaxBackground = 4
 
 // maxBackgroundPG caps a PostgreSQL batch of background writes: one such
 // batch runs at a time per node, holding the domain lock for the
 // pipeline's commits in it.
-const maxBackgroundPG = 64
+const maxBackgroundPG = 16
 
 // Reads names keys of bucket that fn will Get. On PostgreSQL the keys of
 // every function in a batch are fetched together, in the round trip that
