@@ -162,7 +162,7 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rec.rec, rec.err = c.lookupDMARC(ctx, res.FromDomain)
+			rec = c.lookupDMARC(ctx, res.FromDomain)
 		}()
 	}
 	ip, ipErr := netip.ParseAddr(in.RemoteIP)

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/emersion/go-msgauth/authres"
@@ -13,6 +14,7 @@ import (
 // dmarcLookup is the answer of lookupDMARC, made while SPF and DKIM run.
 type dmarcLookup struct {
 	rec *dmarc.Record
+	org bool // rec is the organizational domain's, not the From domain's
 	err error
 }
 
@@ -30,7 +32,12 @@ func (c *Checker) dmarc(res *Result, l dmarcLookup) {
 	spfMode, dkimMode := dmarc.AlignmentMode(dmarc.AlignmentRelaxed), dmarc.AlignmentMode(dmarc.AlignmentRelaxed)
 	switch {
 	case err == nil:
-		res.Policy = string(rec.Policy)
+		res.Policy = string(policyFor(rec, l.org))
+		if rec.Percent != nil && *rec.Percent < 100 {
+			// RFC 7489 section 6.6.4 samples pct% of failures for the
+			// policy; deskmail applies it to every failure (stricter).
+			res.Notes = append(res.Notes, fmt.Sprintf("DMARC pct=%d: the policy is applied to every failure", *rec.Percent))
+		}
 		if rec.SPFAlignment != "" {
 			spfMode = rec.SPFAlignment
 		}
@@ -61,19 +68,30 @@ func (c *Checker) dmarc(res *Result, l dmarcLookup) {
 	}
 }
 
+// policyFor is the policy a record sets for the From domain: p=, but
+// sp= when the record was found at the organizational domain and the From
+// domain is below it (RFC 7489 section 6.6.3, step 3; sp= defaults to p=).
+func policyFor(rec *dmarc.Record, org bool) dmarc.Policy {
+	if org && rec.SubdomainPolicy != "" {
+		return rec.SubdomainPolicy
+	}
+	return rec.Policy
+}
+
 // lookupDMARC asks _dmarc.DOMAIN, then _dmarc.ORGDOMAIN (RFC 7489 section
-// 6.6.3).
-func (c *Checker) lookupDMARC(ctx context.Context, domain string) (*dmarc.Record, error) {
+// 6.6.3); org tells the record came from the latter.
+func (c *Checker) lookupDMARC(ctx context.Context, domain string) (l dmarcLookup) {
 	opts := &dmarc.LookupOptions{LookupTXT: func(name string) ([]string, error) {
 		return c.Resolver.LookupTXT(ctx, name)
 	}}
-	rec, err := dmarc.LookupWithOptions(domain, opts)
-	if errors.Is(err, dmarc.ErrNoPolicy) {
+	l.rec, l.err = dmarc.LookupWithOptions(domain, opts)
+	if errors.Is(l.err, dmarc.ErrNoPolicy) {
 		if org := orgDomain(domain); org != domain {
-			return dmarc.LookupWithOptions(org, opts)
+			l.rec, l.err = dmarc.LookupWithOptions(org, opts)
+			l.org = true
 		}
 	}
-	return rec, err
+	return l
 }
 
 // orgDomain is the registered domain under the public suffix list (RFC

@@ -36,7 +36,10 @@ func (c *Config) check() error {
 		// also the header cap.
 		c.MaxHeaderBytes = c.MaxMessageBytes
 	}
-	return c.checkThreading()
+	if err := c.checkThreading(); err != nil {
+		return err
+	}
+	return c.checkFetch()
 }
 
 // checkRoleForward refuses a copy address that is not one address, or is

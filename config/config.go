@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/deskmail/deskmail/fetch"
 	"github.com/deskmail/deskmail/loopguard"
 )
 
@@ -63,6 +64,9 @@ type Config struct {
 	FeedbackLoops    []string       // domains or addresses whose authenticated abuse reports may suppress
 	WebhookURL       string
 	WebhookSecret    string
+	// the web app's browsers (docs/WEBAPP.md)
+	CORSOrigins []string // origins whose pages may call the person-token routes; none by default
+	Demo        bool     // serve the demo messenger at /demo/
 	// outbound and hold queue
 	Hold          time.Duration
 	Outbound      string // capture, relay or mx
@@ -82,10 +86,14 @@ type Config struct {
 	QueueConcurrency     int
 	DestConcurrency      int
 	SuppressAfter        int
-	ConversationCap      int      // loop guard: inbound from one address per conversation per 30 min
-	RecipientCap         int      // loop guard: automatic emails to one external address per hour
-	DKIMKeys             []string // sign with each (RSA and Ed25519: RFC 8463)
-	DKIMSelectors        []string // one per key, in the same order
+	// TransientSuppressAfter transient failures (4.x.x, a full
+	// mailbox) of one address within TransientWindow suppress it.
+	TransientSuppressAfter int
+	TransientWindow        time.Duration
+	ConversationCap        int      // loop guard: inbound from one address per conversation per 30 min
+	RecipientCap           int      // loop guard: automatic emails to one external address per hour
+	DKIMKeys               []string // sign with each (RSA and Ed25519: RFC 8463)
+	DKIMSelectors          []string // one per key, in the same order
 
 	// sources says which layer set each setting that is not at its
 	// default ("flag --relay"), for errors about combinations.
@@ -96,6 +104,12 @@ type Config struct {
 	PipelineWorkers int
 	MaxPending      int
 	MaxPendingBytes int64
+
+	// Fetch are the IMAP mailboxes to read (--fetch URLs and [[fetch]]
+	// tables of the config file), checked.
+	Fetch       []*fetch.Mailbox
+	fetchURLs   []string
+	fetchTables []fetch.Settings
 }
 
 // option is one setting. Its name is the flag, the file key and (through
@@ -161,6 +175,8 @@ var options = []option{
 	{name: "feedback-loops", repeat: true, help: "domain or address of a mailbox provider's feedback loop: its abuse reports (ARF), authenticated, suppress the address complained about (repeatable; others are recorded, not acted on)", set: list(setFeedbackLoops)},
 	{name: "sender-mismatch", def: []string{"quarantine"}, help: "what to do with a reply whose sender fails the checks: quarantine or reject", set: oneOf([]string{"quarantine", "reject"}, func(c *Config) *string { return &c.SenderMismatch })},
 	{name: "webhook-url", help: "URL the web app is told of new inbound messages at (POST, JSON); off when empty", set: str(func(c *Config) *string { return &c.WebhookURL })},
+	{name: "cors-origins", repeat: true, help: "origin (https://app.example.com) whose pages may call the browser routes with a person token (repeatable; none by default)", set: list(setOrigins)},
+	{name: "demo", def: []string{"false"}, isBool: true, help: "serve the demo messenger at /demo/ (evaluation only)", set: boolean(func(c *Config) *bool { return &c.Demo })},
 	{name: "webhook-secret", help: "HMAC-SHA256 key of the webhook signature (default: generated into DATA/webhook-secret)", set: str(func(c *Config) *string { return &c.WebhookSecret })},
 	// outbound and hold queue
 	{name: "hold", def: []string{"60s"}, help: "how long a notification waits for a seen-ack before it is emailed", set: duration(func(c *Config) *time.Duration { return &c.Hold })},
@@ -179,6 +195,8 @@ var options = []option{
 	{name: "queue-concurrency", def: []string{"8"}, help: "emails delivered at once", set: integer(func(c *Config) *int { return &c.QueueConcurrency })},
 	{name: "dest-concurrency", def: []string{"2"}, help: "emails delivered at once to one recipient domain", set: integer(func(c *Config) *int { return &c.DestConcurrency })},
 	{name: "suppress-after", def: []string{"2"}, help: "hard bounces that suppress an address until cleared", set: integer(func(c *Config) *int { return &c.SuppressAfter })},
+	{name: "suppress-transient-after", def: []string{"5"}, help: "transient failures (4.x.x reports, a full mailbox) of one address within suppress-transient-window that suppress it until cleared", set: integer(func(c *Config) *int { return &c.TransientSuppressAfter })},
+	{name: "suppress-transient-window", def: []string{"168h"}, help: "the window in which suppress-transient-after transient failures are counted", set: duration(func(c *Config) *time.Duration { return &c.TransientWindow })},
 	{name: "loop-conversation-cap", def: []string{strconv.Itoa(loopguard.DefaultConversationCap)}, help: "messages from one external address into one conversation within 30 minutes, with no reply by a person in between, before further ones are held (ping-pong cap; 0: off)", set: limit(func(c *Config) *int { return &c.ConversationCap })},
 	{name: "loop-recipient-cap", def: []string{strconv.Itoa(loopguard.DefaultRecipientCap)}, help: "automatic emails deskmail sends to one external address per hour; further ones are not sent (loop cap; 0: off)", set: limit(func(c *Config) *int { return &c.RecipientCap })},
 	{name: "dkim-key", repeat: true, help: "PEM private key (RSA or Ed25519) to DKIM-sign outgoing email; repeat it to sign with each (an RSA and an Ed25519 key, RFC 8463); see deskmail dkim keygen", set: plainList(func(c *Config) *[]string { return &c.DKIMKeys })},
@@ -188,6 +206,7 @@ var options = []option{
 	{name: "dns-budget", def: []string{"10s"}, help: "time all the DNS lookups of one inbound email may take; then they count as temperror", set: duration(func(c *Config) *time.Duration { return &c.DNSBudget })},
 	{name: "pipeline-workers", def: []string{"32"}, help: "inbound emails processed at once (parse, sender checks) before their commit", set: integer(func(c *Config) *int { return &c.PipelineWorkers })},
 	{name: "max-pending", def: []string{"10000"}, help: "stored emails waiting to be processed past which new mail gets 451 4.3.2", set: integer(func(c *Config) *int { return &c.MaxPending })},
+	{name: "fetch", repeat: true, help: "an IMAP mailbox to fetch mail from: imaps://USER@HOST[:PORT]/MAILBOX, or imap://... with STARTTLS (repeatable; the password in the URL is for tests: use [[fetch]] tables in the config file with password_file or OAuth2, see docs/FETCH.md)", set: list(setFetchURLs)},
 	{name: "max-pending-bytes", def: []string{"2GiB"}, help: "bytes of stored emails waiting to be processed past which new mail gets 451 4.3.2", set: size(func(c *Config) *int64 { return &c.MaxPendingBytes })},
 }
 

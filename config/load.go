@@ -81,6 +81,12 @@ func (l *Loader) Load(environ []string) (*Config, error) {
 		if err != nil {
 			return nil, err
 		}
+		if _, ok := vals["fetch"]; ok && vals["fetch"].tables {
+			if c.fetchTables, err = readFetchTables(*l.file); err != nil {
+				return nil, err
+			}
+			delete(vals, "fetch")
+		}
 		keys := make([]string, 0, len(vals))
 		for k := range vals {
 			keys = append(keys, k)
@@ -136,6 +142,7 @@ func (l *Loader) Load(environ []string) (*Config, error) {
 type fileValue struct {
 	vals   []string
 	isList bool
+	tables bool // an array of tables ([[fetch]]), read on its own
 }
 
 func readFile(path string) (map[string]fileValue, error) {
@@ -152,6 +159,8 @@ func readFile(path string) (map[string]fileValue, error) {
 				fv.vals = append(fv.vals, fmt.Sprint(e))
 			}
 			out[k] = fv
+		case []map[string]any:
+			out[k] = fileValue{tables: true}
 		case map[string]any:
 			return nil, fmt.Errorf("config file %s: key %q: takes a value, not a table", path, k)
 		default:

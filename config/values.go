@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -249,6 +250,35 @@ func setDomains(c *Config, v []string) error {
 	}
 	if len(c.Domains) == 0 {
 		return fmt.Errorf("needs at least one domain")
+	}
+	return nil
+}
+
+// MaxCORSOrigins bounds cors-origins: each is compared on every browser
+// request.
+const MaxCORSOrigins = 50
+
+// setOrigins reads cors-origins: each a browser origin as the Origin
+// header carries it, scheme://host[:port] with no path, compared exactly
+// (lower case) with a request's Origin. "*" is refused: a wildcard would
+// let any site's page use a person token it got hold of.
+func setOrigins(c *Config, v []string) error {
+	c.CORSOrigins = nil
+	seen := map[string]bool{}
+	for _, o := range v {
+		o = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o)), "/")
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil || o != u.Scheme+"://"+u.Host {
+			return fmt.Errorf("%q is not an origin (scheme://host[:port], e.g. https://app.example.com)", o)
+		}
+		if !seen[o] {
+			seen[o] = true
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	if len(c.CORSOrigins) > MaxCORSOrigins {
+		return fmt.Errorf("at most %d origins", MaxCORSOrigins)
 	}
 	return nil
 }

@@ -59,6 +59,7 @@ type Server struct {
 	IPLimit, AccountLimit Limit
 
 	ipLimits, accountLimits *limiter
+	accountKeys             *accountKeys
 	verifying               chan struct{}
 	pages                   map[string]*template.Template
 }
@@ -69,6 +70,20 @@ type DaemonInfo struct {
 	Listeners map[string]string
 	Outbound  string // capture, relay or mx
 	Via       string // the capture folder, the relay, "MX lookup"
+	// Mailboxes, if set, tells how the IMAP mailboxes being fetched are
+	// doing.
+	Mailboxes func() []MailboxInfo
+}
+
+// MailboxInfo is one fetched IMAP mailbox on the status page.
+type MailboxInfo struct {
+	Name     string
+	State    string // fetching, idle, polling, failing, standby, starting
+	Error    string
+	Failures int
+	LastOK   time.Time
+	Fetched  int64
+	Owner    string // standby: the node that fetches it
 }
 
 type ctxKey struct{}
@@ -100,6 +115,7 @@ func (s *Server) Handler() http.Handler {
 		s.AccountLimit = DefaultAccountLimit
 	}
 	s.ipLimits, s.accountLimits = newLimiter(s.IPLimit), newLimiter(s.AccountLimit)
+	s.accountKeys = newAccountKeys()
 	s.verifying = make(chan struct{}, MaxConcurrentLogins)
 	s.pages = parsePages()
 

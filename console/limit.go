@@ -1,6 +1,12 @@
 package console
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +26,52 @@ var (
 	DefaultIPLimit      = Limit{Every: 12 * time.Second, Burst: 5}
 	DefaultAccountLimit = Limit{Every: 30 * time.Second, Burst: 5}
 )
+
+// Keys. An IPv6 client counts by its /64 (one subscriber's usual
+// allocation, as httplimit counts connections), so the addresses of one
+// network cannot each get a fresh bucket. An account counts by its name
+// only when the account exists; an unknown name counts in one of
+// UnknownNameBuckets buckets picked by a keyed hash of the name (secret,
+// random per process), so invented names cannot fill the table and crowd
+// out real accounts' buckets, while an unknown name still behaves like a
+// known one (5 tries, then limited) and the answers tell nothing of which
+// names exist.
+const UnknownNameBuckets = 1024
+
+// clientKey is the key of a client address: the IPv4 address (an
+// IPv4-mapped IPv6 one unmapped), or the IPv6 /64.
+func clientKey(host string) string {
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host // "local": the control socket
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
+}
+
+// accountKeys names account buckets.
+type accountKeys struct{ secret [32]byte }
+
+func newAccountKeys() *accountKeys {
+	k := &accountKeys{}
+	_, _ = rand.Read(k.secret[:]) // never fails (crypto/rand)
+	return k
+}
+
+// key is the bucket of a login attempt for user: the name when the
+// account exists, else its unknown-name bucket.
+func (k *accountKeys) key(user string, exists bool) string {
+	if exists {
+		return "account " + user
+	}
+	mac := hmac.New(sha256.New, k.secret[:])
+	mac.Write([]byte(user))
+	return "unknown " + strconv.Itoa(int(binary.BigEndian.Uint32(mac.Sum(nil))%UnknownNameBuckets))
+}
 
 // MaxLimiterKeys bounds the memory of the limiters. When a table is full
 // the recovered entries are dropped; if none is, new keys are refused

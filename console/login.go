@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -58,18 +59,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "Give a user name and a password.")
 		return
 	}
-	ipTry, ipOK := s.ipLimits.take(ip, now)
-	accountTry, accountOK := (*rate.Reservation)(nil), false
-	if ipOK {
-		accountTry, accountOK = s.accountLimits.take(user, now)
-	}
-	if !ipOK || !accountOK {
-		refund(ipTry, now)
-		s.Log.Warn("console login refused: too many failures", "user", user, "ip", ip)
-		w.Header().Set("Retry-After", strconv.Itoa(int(max(s.IPLimit.Every, s.AccountLimit.Every)/time.Second)))
-		again(http.StatusTooManyRequests, "Too many failed logins: wait a minute and try again.")
-		return
-	}
+	// The account is looked up first: its bucket depends on whether it
+	// exists (limit.go). The lookup is a read of a small table; the
+	// password check, which is what costs, comes after the limits.
 	var op operators.Operator
 	found := false
 	if err := s.DB.View(func(tx *store.Tx) error {
@@ -84,12 +76,34 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "check the login", err)
 		return
 	}
+	ipTry, ipOK := s.ipLimits.take(clientKey(ip), now)
+	accountTry, accountOK := (*rate.Reservation)(nil), false
+	if ipOK {
+		accountTry, accountOK = s.accountLimits.take(s.accountKeys.key(user, found), now)
+	}
+	if !ipOK || !accountOK {
+		refund(ipTry, now)
+		s.Log.Warn("console login refused: too many failures", "user", user, "ip", ip)
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(s.IPLimit.Every, s.AccountLimit.Every)/time.Second)))
+		again(http.StatusTooManyRequests, "Too many failed logins: wait a minute and try again.")
+		return
+	}
 	// A bcrypt comparison costs a core a quarter of a second: at most
 	// MaxConcurrentLogins run at once, so a flood of logins (many IPs,
 	// many names) queues up instead of starving the mail.
 	select {
 	case s.verifying <- struct{}{}:
 	case <-r.Context().Done():
+		// The client went away while waiting: the try stays spent (it
+		// counted before any check) and the journal says so, as for a
+		// failure, so the audit trail explains every spent try.
+		s.Log.Warn("console login abandoned while waiting for the password check", "user", user, "ip", ip)
+		err := s.DB.Update(context.WithoutCancel(r.Context()), func(tx *store.Tx) error {
+			return auditAs(tx, user, now, "login.abandoned", user, "the client went away before the password was checked", ip)
+		})
+		if err != nil {
+			s.Log.Error("journal an abandoned login", "err", err)
+		}
 		return
 	}
 	ok := operators.Verify(op, found, password)

@@ -45,12 +45,16 @@ type statusView struct {
 	Spool     int64
 	Errors    []journal.Entry
 	Retention time.Duration
+	Mailboxes []MailboxInfo
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	v := statusView{Retention: s.retention()}
 	if s.Daemon != nil {
 		v.Daemon = s.Daemon()
+		if v.Daemon.Mailboxes != nil {
+			v.Mailboxes = v.Daemon.Mailboxes()
+		}
 		if !v.Daemon.Started.IsZero() {
 			v.Uptime = s.Clock.Now().Sub(v.Daemon.Started).Truncate(time.Second)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,24 +11,13 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/emersion/go-smtp"
+
+	"github.com/deskmail/deskmail/browsertest"
 )
 
 // The console in a real browser: Debian's Chromium, headless, driven by
 // chromedp against the built daemon. In CI (CI=true) a missing browser is
 // a failure, not a skip: .ci/run installs it.
-
-// findChromium returns the browser to drive, or "" when none is installed.
-func findChromium() string {
-	if p := os.Getenv("DESKMAIL_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // browser starts a headless Chromium with a fresh profile and returns a
 // context to run actions in. Screenshots go to a folder that is removed
@@ -44,13 +32,7 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	exe := findChromium()
-	if exe == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed: the browser tests must run in CI (.ci/run installs it with apt-get)")
-		}
-		t.Skip("chromium not installed (apt-get install chromium); CI=true makes this a failure")
-	}
+	ctx := browsertest.Start(t, 3*time.Minute)
 	shots := os.Getenv("DESKMAIL_SCREENSHOTS")
 	if shots == "" {
 		dir, err := os.MkdirTemp("", "deskmail-console-shots-")
@@ -67,27 +49,6 @@ func newBrowser(t *testing.T) *browser {
 		})
 	} else if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.WindowSize(1200, 860),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
 	}
 	return &browser{t: t, ctx: ctx, shot: shots}
 }

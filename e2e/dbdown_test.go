@@ -191,7 +191,7 @@ func first(s []string) string {
 }
 
 func readyz(t *testing.T, d *daemon) int {
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + d.HTTP + "/readyz")
+	resp, err := apiClient(t, 5*time.Second).Get("http://" + d.HTTP + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}

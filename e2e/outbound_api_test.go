@@ -30,7 +30,7 @@ func callAPI(t *testing.T, addr, token, method, path, body string, out any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://"+addr+path, bytes.NewBufferString(body))
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := (&http.Client{Timeout: cliTimeout}).Do(req)
+	resp, err := apiClient(t, cliTimeout).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

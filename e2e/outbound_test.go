@@ -29,11 +29,19 @@ import (
 // agent's posts, each notifying ann and so holding an email for hold.
 func seed(t *testing.T, dir string, hold time.Duration, posts map[string][]string) *store.DB {
 	t.Helper()
+	return seedWith(t, dir, hold, posts, "agent@example.test", []string{"ann"})
+}
+
+// seedWith is seed with the agent's address and the conversations'
+// followers chosen: with the agent among them, a customer's reply
+// notifies the agent.
+func seedWith(t *testing.T, dir string, hold time.Duration, posts map[string][]string, agentEmail string, followers []string) *store.DB {
+	t.Helper()
 	db := openStore(t, dir)
 	ctx := context.Background()
 	err := db.Update(ctx, func(tx *store.Tx) error {
 		for _, p := range []model.Person{
-			{ID: "agent", Kind: notify.KindUser, Name: "Agent", Emails: []string{"agent@example.test"}, Settings: notify.DefaultSettings()},
+			{ID: "agent", Kind: notify.KindUser, Name: "Agent", Emails: []string{agentEmail}, Settings: notify.DefaultSettings()},
 			{ID: "ann", Kind: notify.KindCustomer, Name: "Ann", Emails: []string{"ann@client.test"}, Settings: notify.DefaultSettings()},
 		} {
 			if err := model.PutPerson(tx, p); err != nil {
@@ -41,7 +49,7 @@ func seed(t *testing.T, dir string, hold time.Duration, posts map[string][]strin
 			}
 		}
 		for conv := range posts {
-			c := model.Conversation{ID: conv, Kind: model.External, Subject: "About " + conv, Followers: []string{"ann"}}
+			c := model.Conversation{ID: conv, Kind: model.External, Subject: "About " + conv, Followers: followers}
 			if err := model.PutConversation(tx, &c); err != nil {
 				return err
 			}

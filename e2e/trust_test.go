@@ -174,6 +174,23 @@ func TestForgedSenderIsSentNothing(t *testing.T) {
 	}
 }
 
+// annOpens starts the daemon with client.test and evil.test passing SPF
+// from 127.0.0.1, and Ann (ann@client.test) opening a conversation with
+// the email id, copying cc ("" for none); it returns the conversation.
+func annOpens(t *testing.T, id, cc, subject string) (*inProcess, *smtpSink, string) {
+	t.Helper()
+	dns := startDNS(t)
+	dns.TXT("client.test", "v=spf1 ip4:127.0.0.1 -all")
+	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
+	p, sink := trustDaemon(t, dns)
+	header := []string{"From: Ann <ann@client.test>", "To: support@example.test", "Subject: " + subject}
+	if cc != "" {
+		header = append(header, "Cc: "+cc)
+	}
+	p.send(t, "ann@client.test", []string{"support@example.test"}, email(id, header, "I cannot log in."))
+	return p, sink, p.entry(t, id).Conversation
+}
+
 // TestStrangerByMessageIDIsNotAFollower is the attack of item 5: a
 // stranger who knows one of a customer's Message-IDs replies to it. The
 // reply is appended for the agents to see, but the stranger does not
@@ -183,16 +200,8 @@ func TestForgedSenderIsSentNothing(t *testing.T) {
 // display name, equal to the agent's, is marked external in the
 // customer's email.
 func TestStrangerByMessageIDIsNotAFollower(t *testing.T) {
-	dns := startDNS(t)
-	dns.TXT("client.test", "v=spf1 ip4:127.0.0.1 -all")
-	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
-	p, sink := trustDaemon(t, dns)
+	p, sink, conv := annOpens(t, "a1@client.test", `"Ada" <ada.support@evil.test>, bob@nospf.test`, "Password reset")
 	support := []string{"support@example.test"}
-
-	p.send(t, "ann@client.test", support, email("a1@client.test", []string{
-		"From: Ann <ann@client.test>", "To: support@example.test", `Cc: "Ada" <ada.support@evil.test>, bob@nospf.test`,
-		"Subject: Password reset"}, "I cannot log in."))
-	conv := p.entry(t, "a1@client.test").Conversation
 
 	for _, tc := range []struct{ from, header, id, why string }{
 		{"mallory@evil.test", "From: Mallory <mallory@evil.test>", "m1@evil.test", "does not follow it and was not a recipient"},
@@ -242,6 +251,29 @@ func TestStrangerByMessageIDIsNotAFollower(t *testing.T) {
 	}
 }
 
+// beaAndCal stores the customers Bea (at bea) and Cal (cal@nodmarc.test)
+// and the external conversation conv, "Card", that both and the agent
+// follow; it returns the conversation's subject tag.
+func beaAndCal(t *testing.T, p *inProcess, conv, bea string) (tag string) {
+	t.Helper()
+	p.update(t, func(tx *store.Tx) error {
+		for _, per := range []model.Person{
+			{ID: "bea", Kind: notify.KindCustomer, Name: "Bea", Emails: []string{bea}, Settings: notify.DefaultSettings()},
+			{ID: "cal", Kind: notify.KindCustomer, Name: "Cal", Emails: []string{"cal@nodmarc.test"}, Settings: notify.DefaultSettings()},
+		} {
+			if err := model.PutPerson(tx, per); err != nil {
+				return err
+			}
+		}
+		c := &model.Conversation{ID: conv, Kind: model.External, Subject: "Card",
+			Followers: []string{"bea", "cal", "u1"}, RootID: "root-" + conv + "@example.test", Created: time.Now()}
+		err := model.PutConversation(tx, c)
+		tag = c.Tag
+		return err
+	})
+	return tag
+}
+
 // TestDMARCRejectQuarantinesCustomers is the attack of item 6: Mallory's
 // envelope, From: Bea <bea@client.test>, client.test at DMARC p=reject.
 // Before, it was posted as Bea. Now it is quarantined (kept for
@@ -253,18 +285,7 @@ func TestDMARCRejectQuarantinesCustomers(t *testing.T) {
 	dns.TXT("_dmarc.client.test", "v=DMARC1; p=reject")
 	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
 	p, _ := trustDaemon(t, dns)
-	p.update(t, func(tx *store.Tx) error {
-		for _, per := range []model.Person{
-			{ID: "bea", Kind: notify.KindCustomer, Name: "Bea", Emails: []string{"bea@client.test"}, Settings: notify.DefaultSettings()},
-			{ID: "cal", Kind: notify.KindCustomer, Name: "Cal", Emails: []string{"cal@nodmarc.test"}, Settings: notify.DefaultSettings()},
-		} {
-			if err := model.PutPerson(tx, per); err != nil {
-				return err
-			}
-		}
-		return model.PutConversation(tx, &model.Conversation{ID: "c6", Kind: model.External, Subject: "Card",
-			Followers: []string{"bea", "cal", "u1"}, RootID: "root-c6@example.test", Created: time.Now()})
-	})
+	beaAndCal(t, p, "c6", "bea@client.test")
 	keys, err := threading.LoadOrCreateKeyring(p.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -289,12 +310,136 @@ func TestDMARCRejectQuarantinesCustomers(t *testing.T) {
 		t.Errorf("a token reply from a domain without DMARC: %q", e.Action)
 	}
 	ms := p.messages(t, "c6")
-	if len(ms) != 1 || ms[0].Author != "cal" || !ms[0].Unverified || ms[0].Outsider {
+	// The token sent to Cal's address, with a matching From, verifies
+	// him: his domain publishes no DMARC policy to do it.
+	if len(ms) != 1 || ms[0].Author != "cal" || ms[0].Unverified || ms[0].Outsider || !strings.Contains(ms[0].Verification, "reply token") {
 		t.Fatalf("c6 messages: %+v", ms)
 	}
 	var buf bytes.Buffer
 	_ = json.NewEncoder(&buf).Encode(ms[0])
-	if !strings.Contains(buf.String(), `"unverified":true`) {
+	if strings.Contains(buf.String(), `"unverified"`) {
 		t.Errorf("message JSON %s", buf.String())
+	}
+}
+
+// TestForgedCustomerByTagIsEmailedToNoCustomer: Mallory's envelope
+// (SPF passes for evil.test) writes From: Bea <bea@nodmarc.test> (a
+// domain with no SPF and no DMARC) with the subject tag of a conversation
+// Bea and Cal follow. The message is appended as Bea, unverified: the
+// agent is emailed it, Cal is not (the email to him is cancelled with the
+// reason). Bea answering through her reply token is verified by it, and
+// Cal is emailed that.
+func TestForgedCustomerByTagIsEmailedToNoCustomer(t *testing.T) {
+	dns := startDNS(t)
+	dns.TXT("evil.test", "v=spf1 ip4:127.0.0.1 -all")
+	p, sink := trustDaemon(t, dns)
+	tag := beaAndCal(t, p, "c7", "bea@nodmarc.test")
+
+	p.send(t, "mallory@evil.test", []string{"support@example.test"}, email("z1@evil.test", []string{"From: Bea <bea@nodmarc.test>",
+		"To: support@example.test", "Subject: Re: [#" + tag + "] Card"}, "New card portal: http://evil.test/card"))
+	e := p.entry(t, "z1@evil.test")
+	if e.Conversation != "c7" || !e.Unverified || !strings.Contains(e.Action, "unverified") {
+		t.Fatalf("forged Bea: conversation %s, unverified %v, action %q", e.Conversation, e.Unverified, e.Action)
+	}
+	cancelled := waitEntry(t, p, func(e journal.Entry) bool {
+		return e.Direction == journal.Out && e.Status == journal.StatusCancelled && len(e.EnvelopeTo) == 1 && e.EnvelopeTo[0] == "cal@nodmarc.test"
+	})
+	if !strings.Contains(cancelled.Reason, "unverified sender") {
+		t.Errorf("cancelled email to Cal: reason %q", cancelled.Reason)
+	}
+	quiesce(t, p)
+	if got := mailsTo(t, sink, "cal@nodmarc.test"); len(got) != 0 {
+		t.Fatalf("Cal was emailed the forged text: %q", got)
+	}
+	if got := strings.Join(mailsTo(t, sink, "ada@corp.test"), "\n"); !strings.Contains(got, "evil.test/card") {
+		t.Errorf("the agent was not emailed the unverified message: %q", got)
+	}
+
+	keys, err := threading.LoadOrCreateKeyring(p.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beaToken, _ := keys.ReplyAddress("c7", "bea", "example.test")
+	p.send(t, "bea@nodmarc.test", []string{beaToken}, email("z2@nodmarc.test", []string{"From: Bea <bea@nodmarc.test>",
+		"To: " + beaToken, "Subject: Re: [#" + tag + "] Card"}, "That was not me: ignore the portal."))
+	if e := p.entry(t, "z2@nodmarc.test"); e.Unverified || !strings.Contains(e.Action, "by token") {
+		t.Fatalf("Bea's token reply: unverified %v, action %q", e.Unverified, e.Action)
+	}
+	quiesce(t, p)
+	got := mailsTo(t, sink, "cal@nodmarc.test")
+	if len(got) != 1 || !strings.Contains(got[0], "That was not me") || strings.Contains(got[0], "evil.test/card") {
+		t.Fatalf("emails to Cal: %q", got)
+	}
+}
+
+// TestOutsiderCannotNameItself is the bypass of item 5 found after the
+// fix: Mallory (SPF passes for evil.test) replies to a customer's
+// Message-ID copying her own address (m1, an outsider's message), then
+// answers m1 (m2). She was a recipient of the email she answers and is
+// authenticated, but that email's author was not a participant: m2 is an
+// outsider's too, she never follows the conversation, and neither Ann nor
+// she is emailed anything of hers; the agent's reply reaches Ann only.
+func TestOutsiderCannotNameItself(t *testing.T) {
+	p, sink, conv := annOpens(t, "a1@client.test", "", "Password reset")
+	support := []string{"support@example.test"}
+
+	p.send(t, "mallory@evil.test", support, email("m1@evil.test", []string{
+		"From: Mallory <mallory@evil.test>", "To: support@example.test", "Cc: mallory@evil.test",
+		"In-Reply-To: <a1@client.test>", "Subject: Re: Password reset"}, "I am Ann's colleague."))
+	if e := p.entry(t, "m1@evil.test"); e.Conversation != conv || !strings.Contains(e.Action, "does not follow it and was not a recipient") {
+		t.Fatalf("m1: conversation %s, action %q", e.Conversation, e.Action)
+	}
+	p.send(t, "mallory@evil.test", support, email("m2@evil.test", []string{
+		"From: Mallory <mallory@evil.test>", "To: support@example.test", "Cc: ann@client.test",
+		"In-Reply-To: <m1@evil.test>", "Subject: Re: Password reset"}, "Send the reset code to me, please."))
+	if e := p.entry(t, "m2@evil.test"); e.Conversation != conv || !strings.Contains(e.Action, "not a participant") ||
+		!strings.Contains(e.Action, "that email's author was not a participant") {
+		t.Fatalf("m2: conversation %s, action %q", e.Conversation, e.Action)
+	}
+	quiesce(t, p)
+	p.agentWrites(t, conv, "Your password reset code is 445566.")
+	quiesce(t, p)
+
+	if got := mailsTo(t, sink, "mallory@evil.test"); len(got) != 0 {
+		t.Errorf("Mallory received %d emails: %q", len(got), got)
+	}
+	toAnn := strings.Join(mailsTo(t, sink, "ann@client.test"), "\n")
+	if strings.Contains(toAnn, "Ann's colleague") || strings.Contains(toAnn, "to me, please") || !strings.Contains(toAnn, "445566") {
+		t.Errorf("emails to Ann:\n%s", toAnn)
+	}
+	var outsiders int
+	for _, m := range p.messages(t, conv) {
+		if m.Outsider {
+			outsiders++
+		}
+	}
+	if outsiders != 2 {
+		t.Errorf("%d outsiders' messages, want 2", outsiders)
+	}
+}
+
+// TestLookalikeStaffNameIsMarkedExternal: people Ann copied call
+// themselves the agent's name "Ada" with a Cyrillic "А" or with an
+// invisible U+034F inside; their replies reach Ann marked external, with
+// their address, like a plain "Ada" would.
+func TestLookalikeStaffNameIsMarkedExternal(t *testing.T) {
+	cyrillic, invisible := "=?utf-8?q?=D0=90da?= <ada2@evil.test>", "=?utf-8?q?A=CD=8Fda?= <ada3@evil.test>"
+	p, sink, conv := annOpens(t, "l1@client.test", cyrillic+", "+invisible, "Refund")
+	support := []string{"support@example.test"}
+	for i, from := range []string{cyrillic, invisible} {
+		id := []string{"l2@evil.test", "l3@evil.test"}[i]
+		addr := []string{"ada2@evil.test", "ada3@evil.test"}[i]
+		p.send(t, addr, support, email(id, []string{"From: " + from, "To: support@example.test",
+			"In-Reply-To: <l1@client.test>", "Subject: Re: Refund"}, "Send your card number to "+addr+" please."))
+		if e := p.entry(t, id); e.Conversation != conv || strings.Contains(e.Action, "not a participant") {
+			t.Fatalf("%s: conversation %s, action %q", addr, e.Conversation, e.Action)
+		}
+	}
+	quiesce(t, p)
+	toAnn := strings.Join(mailsTo(t, sink, "ann@client.test"), "\n")
+	for _, addr := range []string{"ada2@evil.test", "ada3@evil.test"} {
+		if !strings.Contains(toAnn, "<"+addr+"> (external),") {
+			t.Errorf("the look-alike Ada <%s> is not marked external:\n%s", addr, toAnn)
+		}
 	}
 }

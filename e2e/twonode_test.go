@@ -89,7 +89,7 @@ func TestTwoNodesLiveStreamSeesTheOtherNode(t *testing.T) {
 	tok, _ := os.ReadFile(filepath.Join(b.dir, "api-token"))
 	req, _ := http.NewRequest("GET", "http://"+b.HTTP+"/v1/people/ann/notifications/stream", nil)
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := apiClient(t, 30*time.Second).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

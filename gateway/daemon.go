@@ -28,6 +28,7 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/console"
+	"github.com/deskmail/deskmail/fetch"
 	"github.com/deskmail/deskmail/httpapi"
 	"github.com/deskmail/deskmail/httplimit"
 	"github.com/deskmail/deskmail/inbound"
@@ -36,6 +37,7 @@ import (
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/mta"
+	"github.com/deskmail/deskmail/persontoken"
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
@@ -75,6 +77,8 @@ type Daemon struct {
 	Queue     *queue.Queue
 	Messaging *messaging.Service
 	outbound  *outbound
+	// Fetcher reads the IMAP mailboxes (nil: none configured).
+	Fetcher *fetch.Fetcher
 }
 
 // Options are what a test may swap in; the zero value is production.
@@ -212,8 +216,13 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			stopStreams()
 		}
 	}()
+	ptSecret, err := intake.LoadOrCreateSecret(filepath.Join(cfg.Data, persontoken.SecretFile))
+	if err != nil {
+		return nil, fmt.Errorf("person token secret: %w", err)
+	}
 	known := recipients(cfg, thread) // what SMTP, LMTP and POST /v1/inbound accept
 	api := &httpapi.Server{DB: db, Receiver: recv, Domains: inbound.NewDomains(cfg.Domains), Recipients: known, Token: token,
+		PersonTokens: &persontoken.Keyring{Secret: ptSecret, Clock: clk}, CORSOrigins: cfg.CORSOrigins,
 		Clock: clk, Log: log.With("component", "http"), MaxMessageBytes: cfg.MaxMessageBytes, Ready: d.isReady,
 		Messaging: msgs, Streams: streams, DeliveryStatus: queue.DeliveryStatus(db),
 		Center: &center.Service{DB: db, Clock: clk, Mailer: ob.worker.Composer.(*queue.Mailer), Messaging: msgs, Wake: ob.worker.Wake}}
@@ -232,6 +241,9 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	web, consoleAdmin, consoleInfo := d.webConsole(clk, ob, log.With("component", "console"))
+	if err := d.startFetch(ctx, recv, clk, api, consoleInfo); err != nil {
+		return nil, err
+	}
 	control := http.NewServeMux()
 	control.Handle("/v1/operators", consoleAdmin)
 	control.Handle("/v1/operators/", consoleAdmin)
@@ -257,7 +269,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			return nil, fmt.Errorf("http-addr: %w", err)
 		}
 		lim := httpLimits(cfg)
-		d.serveHTTP(httplimit.Listener(hl, lim), httplimit.Server(console.Beside(api.Handler(false), web), lim), "http")
+		d.serveHTTP(httplimit.Listener(hl, lim), httplimit.Server(withDemo(cfg.Demo, console.Beside(api.Handler(false), web), log), lim), "http")
 	}
 	for _, srv := range d.https {
 		srv.RegisterOnShutdown(stopStreams)
@@ -295,8 +307,10 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	}
 	d.consoleListeners(consoleInfo)
 	ob.announce(log)
-	log.Info("deskmail ready", "data", cfg.Data, "store", db.Backend(), "domains", strings.Join(cfg.Domains, ","), "version", version.Get().Short())
+	// Ready before the line says so: a probe that follows the line (the
+	// e2e tests, an operator) must find /readyz 200.
 	d.ready.Store(true)
+	log.Info("deskmail ready", "data", cfg.Data, "store", db.Backend(), "domains", strings.Join(cfg.Domains, ","), "version", version.Get().Short())
 	return d, nil
 }
 
@@ -427,7 +441,8 @@ type outbound struct {
 // when the webhook is on, delivers the webhook jobs.
 func newOutbound(cfg *config.Config, db *store.DB, clk clock.Clock, guard *loopguard.Guard, keyring *threading.Keyring, hook *webhook.Sender, dns mta.Resolver, log *slog.Logger) (*outbound, error) {
 	recipientCap := loopguard.RecipientCap{Cap: loopguard.Cap{Max: cfg.RecipientCap, Window: loopguard.DefaultRecipientWindow}}
-	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter, RecipientCap: recipientCap,
+	q := &queue.Queue{Clock: clk, HoldFor: cfg.Hold, MaxAge: cfg.MaxAge, SuppressAfter: cfg.SuppressAfter,
+		TransientSuppressAfter: cfg.TransientSuppressAfter, TransientWindow: cfg.TransientWindow, RecipientCap: recipientCap,
 		Backoff:     queue.Backoff{Base: cfg.RetryBase, Max: queue.DefaultBackoff.Max, Jitter: queue.DefaultBackoff.Jitter},
 		KindBackoff: map[queue.Kind]queue.Backoff{queue.KindWebhook: webhook.DefaultBackoff}}
 	mailer := &queue.Mailer{Keyring: keyring, Domain: cfg.OutboundDomain, ReplyDomain: cfg.ReplyDomain,

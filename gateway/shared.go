@@ -16,6 +16,7 @@ import (
 	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/persontoken"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
 )
@@ -35,6 +36,8 @@ var sharedSecretFiles = map[string]func() ([]byte, error){
 	intake.LoopSecretFile: func() ([]byte, error) { return randomHex(32) },
 	WebhookSecretFile:     func() ([]byte, error) { return randomHex(32) },
 	TokenFile:             func() ([]byte, error) { return randomHex(24) },
+	// A person token minted on one node is checked on another.
+	persontoken.SecretFile: func() ([]byte, error) { return randomHex(32) },
 }
 
 func randomHex(n int) ([]byte, error) {

@@ -9,7 +9,7 @@ import (
 )
 
 // The messaging center's automations (SPEC section 8).
-func (s *Server) automationRoutes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
+func (s *Server) automationRoutes(mux router, auth func(http.Handler) http.Handler) {
 	h := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, auth(fn)) }
 	h("GET /v1/automations", s.listAutomations)
 	h("GET /v1/automations/{id}", s.getAutomation)

@@ -34,6 +34,13 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeStoreError(w, r, "event", err)
 		return
 	}
+	// Lists are lists in the answer, empty or not (docs/openapi.json).
+	if out.Emails == nil {
+		out.Emails = []center.SentEmail{}
+	}
+	if out.Messages == nil {
+		out.Messages = []string{}
+	}
 	code := http.StatusCreated
 	if out.Duplicate {
 		code = http.StatusOK

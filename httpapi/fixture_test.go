@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/docs/apicheck"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/store"
 )
@@ -45,7 +46,8 @@ func newMessagingAPI(t *testing.T, tune ...func(*Server)) *api {
 	// for every handler, then the store.
 	t.Cleanup(srv.Close)
 	t.Cleanup(stop)
-	return &api{t: t, srv: srv, s: s, db: db, stop: stop, client: srv.Client()}
+	// Every exchange of every test is checked against docs/openapi.json.
+	return &api{t: t, srv: srv, s: s, db: db, stop: stop, client: apicheck.Client(t, srv.Client())}
 }
 
 // call sends body (a string as is, anything else as JSON) with the token

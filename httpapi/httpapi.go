@@ -17,7 +17,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -35,6 +34,7 @@ import (
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/messaging"
+	"github.com/deskmail/deskmail/persontoken"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/version"
 )
@@ -60,6 +60,9 @@ type Server struct {
 	MaxMessageBytes int64
 	// Ready reports whether the daemon accepts mail (listeners up, store open).
 	Ready func() bool
+	// ReadyDetails, if set, adds to /readyz's answer (the IMAP mailboxes'
+	// states); a failing detail does not make the node unready.
+	ReadyDetails func() map[string]any
 
 	// Messaging posts messages, seen-acks and retractions; its Hub feeds
 	// the live notification streams.
@@ -83,6 +86,12 @@ type Server struct {
 	// Center handles POST /v1/events (nil: 503).
 	Center *center.Service
 
+	// PersonTokens signs and checks person-scoped tokens (nil: none are
+	// minted or taken).
+	PersonTokens *persontoken.Keyring
+	// CORSOrigins may call the browser routes from their pages.
+	CORSOrigins []string
+
 	streams streamCounter
 }
 
@@ -91,19 +100,21 @@ type Server struct {
 func (s *Server) Handler(trusted bool) http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux, trusted)
-	return jsonFallback(mux)
+	if trusted {
+		return jsonFallback(mux)
+	}
+	return s.cors(jsonFallback(mux))
 }
 
-func (s *Server) routes(mux *http.ServeMux, trusted bool) {
+func (s *Server) routes(mux router, trusted bool) {
 	mux.HandleFunc("GET /healthz", s.health)
 	mux.HandleFunc("GET /livez", s.health)
 	mux.HandleFunc("GET /readyz", s.ready)
-	auth := func(h http.Handler) http.Handler {
-		if trusted {
-			return h
-		}
-		return s.requireToken(h)
-	}
+	// What a web app's developer and browser fetch: no token.
+	mux.HandleFunc("GET /v1/openapi.json", s.openAPI)
+	mux.HandleFunc("GET /v1/client.js", s.clientJS)
+	g := guard{s: s, trusted: trusted}
+	auth := g.api
 	mux.Handle("GET /metrics", auth(promhttp.Handler()))
 	mux.Handle("GET /v1/log", auth(http.HandlerFunc(s.getLog)))
 	mux.Handle("POST /v1/inbound", auth(http.HandlerFunc(s.postInbound)))
@@ -113,20 +124,8 @@ func (s *Server) routes(mux *http.ServeMux, trusted bool) {
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
-	s.messagingRoutes(mux, auth)
+	s.messagingRoutes(mux, g)
 	s.templateRoutes(mux, auth)
-}
-
-func (s *Server) requireToken(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || s.Token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="deskmail"`)
-			writeError(w, http.StatusUnauthorized, "", "missing or wrong bearer token")
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
@@ -142,7 +141,13 @@ func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting or stopping", "version": buildVersion})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "version": buildVersion})
+	body := map[string]any{"status": "ready", "version": buildVersion}
+	if s.ReadyDetails != nil {
+		for k, v := range s.ReadyDetails() {
+			body[k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // LogResponse is the body of GET /v1/log.

@@ -132,4 +132,13 @@ func TestReadyReflectsDaemonState(t *testing.T) {
 	if resp, body := do(t, "GET", srv.URL+"/readyz", "", ""); resp.StatusCode != 200 || body["version"] == "" || body["version"] != version.Get().Short() {
 		t.Errorf("ready: %d %v, want version %q", resp.StatusCode, body, version.Get().Short())
 	}
+	// Details (the IMAP mailboxes) are added; a failing one leaves the
+	// node ready.
+	s.ReadyDetails = func() map[string]any {
+		return map[string]any{"fetch": []map[string]string{{"name": "m365", "state": "failing"}}}
+	}
+	resp, body := do(t, "GET", srv.URL+"/readyz", "", "")
+	if fetch, _ := body["fetch"].([]any); resp.StatusCode != 200 || body["status"] != "ready" || len(fetch) != 1 {
+		t.Errorf("with details: %d %v", resp.StatusCode, body)
+	}
 }

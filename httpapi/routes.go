@@ -5,13 +5,16 @@ import (
 )
 
 // messagingRoutes are the endpoints of the web app (docs/API.md).
-func (s *Server) messagingRoutes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
-	h := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, auth(fn)) }
+func (s *Server) messagingRoutes(mux router, g guard) {
+	h := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, g.api(fn)) }
 	h("PUT /v1/people/{id}", s.putPerson)
 	h("GET /v1/people/{id}", s.getPerson)
 	h("PATCH /v1/people/{id}/settings", s.patchSettings)
-	h("GET /v1/people/{id}/notifications", s.getNotifications)
-	h("GET /v1/people/{id}/notifications/stream", s.streamNotifications)
+	// The browser's routes: a person token of {id} may use them too.
+	mux.Handle("GET /v1/people/{id}/notifications", g.person(http.HandlerFunc(s.getNotifications)))
+	mux.Handle("GET /v1/people/{id}/notifications/stream", g.personStream(http.HandlerFunc(s.streamNotifications)))
+	h("POST /v1/people/{id}/tokens", s.postPersonToken)
+	h("DELETE /v1/people/{id}/tokens", s.revokePersonTokens)
 	h("PUT /v1/projects/{id}", s.putProject)
 	h("GET /v1/projects/{id}", s.getProject)
 	h("PUT /v1/items/{id}", s.putItem)
@@ -23,7 +26,7 @@ func (s *Server) messagingRoutes(mux *http.ServeMux, auth func(http.Handler) htt
 	h("DELETE /v1/messages/{id}", s.retractMessage)
 	h("GET /v1/messages/{id}/delivery", s.getDelivery)
 	h("GET /v1/messages/{id}/original", s.getOriginal)
-	h("POST /v1/seen", s.postSeen)
+	mux.Handle("POST /v1/seen", g.person(http.HandlerFunc(s.postSeen)))
 }
 
 // jsonFallback answers the mux's own 404 (no such path) and 405 (path

@@ -42,6 +42,9 @@ func (s *Server) postSeen(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if forbidPerson(w, r, "person", ack.Person) {
+		return
+	}
 	known := false
 	err := s.DB.View(func(tx *store.Tx) error {
 		if _, err := model.GetPerson(tx, ack.Person); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,10 @@ const (
 	// streamRetryMillis is the reconnection delay the stream suggests to
 	// EventSource clients.
 	streamRetryMillis = 3000
+	// MaxStreamReplay bounds the notifications a reconnecting stream
+	// replays after its Last-Event-ID; a client further behind re-reads
+	// the inbox.
+	MaxStreamReplay = 100
 )
 
 // streamCounter counts open streams per person and in all.
@@ -122,28 +127,88 @@ func (s *Server) streamNotifications(w http.ResponseWriter, r *http.Request) {
 	if !s.sendEvent(w, rc, "retry: "+strconv.Itoa(streamRetryMillis)+"\n: connected\n\n") {
 		return
 	}
+	replayed, ok := s.replay(w, r, rc, id)
+	if !ok {
+		return
+	}
 	heartbeat := orDefault(s.StreamHeartbeat, DefaultStreamHeartbeat)
+	// A person token's stream ends when the token does: at its expiry, or
+	// at the first heartbeat after a revocation. The client reconnects
+	// with a new token.
+	var expired <-chan time.Time
+	claims, byPersonToken := claimsOf(r)
+	if byPersonToken {
+		expired = s.Clock.After(claims.Expires.Sub(s.Clock.Now()))
+	}
 	for {
 		select {
+		case <-expired:
+			return
 		case <-r.Context().Done():
 			return
 		case <-stop:
 			return
 		case n := <-events:
-			b, err := json.Marshal(notificationView(n))
-			if err != nil {
-				s.Log.Error("encode notification", "err", err)
-				return
+			if replayed[n.Message] {
+				continue
 			}
-			if !s.sendEvent(w, rc, fmt.Sprintf("event: notification\nid: %s\ndata: %s\n\n", n.Message, b)) {
+			if !s.sendNotification(w, rc, n) {
 				return
 			}
 		case <-s.Clock.After(heartbeat):
+			if byPersonToken && !s.stillValid(r) {
+				return
+			}
 			if !s.sendEvent(w, rc, ": heartbeat\n\n") {
 				return
 			}
 		}
 	}
+}
+
+// replay sends, oldest first, the person's notifications newer than the
+// message the client saw last: the Last-Event-ID header EventSource sends
+// when it reconnects, or last_event_id in the query for a client that
+// opens a new EventSource (client.js, after a new token). Message IDs
+// sort by time. It answers what it sent, so the live events that were
+// also in the store when it read are not sent twice.
+func (s *Server) replay(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, person string) (map[string]bool, bool) {
+	last := r.Header.Get("Last-Event-ID")
+	if last == "" {
+		last = r.URL.Query().Get("last_event_id")
+	}
+	if !model.ValidID(last) {
+		return nil, true
+	}
+	var ns []model.Notification
+	if err := s.DB.View(func(tx *store.Tx) error {
+		var err error
+		ns, _, err = model.Inbox(tx, person, MaxStreamReplay)
+		return err
+	}); err != nil {
+		s.Log.Warn("stream replay", "err", err)
+		return nil, true // the client re-reads the inbox on its own
+	}
+	sent := map[string]bool{}
+	for i := len(ns) - 1; i >= 0; i-- {
+		if ns[i].Message <= last {
+			continue
+		}
+		if !s.sendNotification(w, rc, ns[i]) {
+			return nil, false
+		}
+		sent[ns[i].Message] = true
+	}
+	return sent, true
+}
+
+func (s *Server) sendNotification(w http.ResponseWriter, rc *http.ResponseController, n model.Notification) bool {
+	b, err := json.Marshal(notificationView(n))
+	if err != nil {
+		s.Log.Error("encode notification", "err", err)
+		return false
+	}
+	return s.sendEvent(w, rc, fmt.Sprintf("event: notification\nid: %s\ndata: %s\n\n", n.Message, b))
 }
 
 // sendEvent writes and flushes one event within streamWriteTimeout; false
@@ -155,4 +220,18 @@ func (s *Server) sendEvent(w http.ResponseWriter, rc *http.ResponseController, t
 		return false
 	}
 	return rc.Flush() == nil
+}
+
+// stillValid re-checks the request's person token (a revocation since the
+// stream opened).
+func (s *Server) stillValid(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		tok = r.URL.Query().Get(accessTokenParam)
+	}
+	var err error
+	if verr := s.DB.View(func(tx *store.Tx) error { _, err = s.PersonTokens.Check(tx, tok); return nil }); verr != nil {
+		return true // the store is down: the stream's own errors will tell
+	}
+	return err == nil
 }

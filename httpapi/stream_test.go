@@ -28,9 +28,21 @@ type sseClient struct {
 
 func (a *api) openStream(person string) (*sseClient, *http.Response) {
 	a.t.Helper()
+	return a.openStreamAt("/v1/people/"+person+"/notifications/stream", token)
+}
+
+// openStreamAt opens path with tok in the Authorization header (none when
+// empty: a browser's EventSource).
+func (a *api) openStreamAt(path, tok string, hdr ...string) (*sseClient, *http.Response) {
+	a.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", a.srv.URL+"/v1/people/"+person+"/notifications/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
+	req, _ := http.NewRequestWithContext(ctx, "GET", a.srv.URL+path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := a.client.Do(req)
 	if err != nil {
 		cancel()
@@ -166,6 +178,39 @@ func (a *api) openStreams() int {
 	a.s.streams.mu.Lock()
 	defer a.s.streams.mu.Unlock()
 	return a.s.streams.total
+}
+
+// TestStreamReplaysAfterLastEventID: a reconnecting client names the last
+// notification it got; the stream first sends the ones it missed, oldest
+// first, then the live ones.
+func TestStreamReplaysAfterLastEventID(t *testing.T) {
+	a := newMessagingAPI(t)
+	a.helpdesk()
+	for _, byHeader := range []bool{true, false} {
+		t.Run(map[bool]string{true: "EventSource's header", false: "query"}[byHeader], func(t *testing.T) {
+			first := a.post("c1", "ann", "one")
+			second := a.post("c1", "ann", "two")
+			third := a.post("c1", "ann", "three")
+			path, hdr := "/v1/people/agent/notifications/stream?last_event_id="+first, []string(nil)
+			if byHeader {
+				path, hdr = "/v1/people/agent/notifications/stream", []string{"Last-Event-ID", first}
+			}
+			c, resp := a.openStreamAt(path, token, hdr...)
+			if c == nil {
+				t.Fatalf("open: %d", resp.StatusCode)
+			}
+			if got := c.until(t, "id: "); got != "id: "+second {
+				t.Fatalf("first replayed %q, want %s", got, second)
+			}
+			if got := c.until(t, "id: "); got != "id: "+third {
+				t.Fatalf("then %q, want %s", got, third)
+			}
+			live := a.post("c1", "ann", "live")
+			if got := c.until(t, "id: "); got != "id: "+live {
+				t.Fatalf("live %q, want %s", got, live)
+			}
+		})
+	}
 }
 
 // The live stream outlives the listener's read and write deadlines

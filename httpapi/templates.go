@@ -11,7 +11,7 @@ import (
 
 // The messaging center's templates and system-email switches (SPEC
 // section 8).
-func (s *Server) templateRoutes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
+func (s *Server) templateRoutes(mux router, auth func(http.Handler) http.Handler) {
 	h := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, auth(fn)) }
 	h("GET /v1/templates", s.listTemplates)
 	h("GET /v1/templates/{name}", s.getTemplate)

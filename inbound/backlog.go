@@ -1,7 +1,6 @@
 package inbound
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -124,11 +123,23 @@ func PendingTotals(tx *store.Tx) (count, bytes int64, err error) {
 			return true, nil // stored before states: size unknown, counted as 0
 		}
 		var st State
-		if err := json.Unmarshal(v, &st); err != nil {
+		if err := decodeState(v, &st); err != nil {
 			return false, fmt.Errorf("decode state of %s: %w", k, err)
 		}
 		bytes += st.Size
 		return true, nil
 	})
 	return count, bytes, err
+}
+
+// PendingCount is the number of stored emails not yet processed, read in
+// a transaction of its own (load tools wait for it to reach 0).
+func PendingCount(db *store.DB) (int64, error) {
+	var n int64
+	err := db.View(func(tx *store.Tx) error {
+		var err error
+		n, _, err = PendingTotals(tx)
+		return err
+	})
+	return n, err
 }

@@ -1,7 +1,6 @@
 package inbound
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -41,16 +40,14 @@ func List(tx *store.Tx, which string, max int) ([]Record, error) {
 		}
 		err := tx.Scan(b.bucket, nil, func(k, v []byte) (bool, error) {
 			var st State
-			if len(v) > 0 {
-				if err := json.Unmarshal(v, &st); err != nil {
-					return false, fmt.Errorf("decode state of %s: %w", k, err)
-				}
+			if err := decodeState(v, &st); err != nil {
+				return false, fmt.Errorf("decode state of %s: %w", k, err)
 			}
 			r := Record{ID: string(k), State: b.state, Size: st.Size, Attempts: st.Attempts, Next: st.Next,
 				Reason: st.Reason, Owner: st.Owner, Lease: st.Lease, Failed: st.Failed}
 			if mv := tx.Get(bucketMeta, k); mv != nil {
 				var m Meta
-				if err := json.Unmarshal(mv, &m); err == nil {
+				if err := decodeMeta(mv, &m); err == nil {
 					r.Received, r.From, r.Subject, r.MessageID = m.Received, m.From, m.Subject, m.MessageID
 					if r.Size == 0 {
 						r.Size = m.Size

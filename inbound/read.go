@@ -2,7 +2,6 @@ package inbound
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +30,8 @@ func LoadTx(tx *store.Tx, id string) (Meta, error) {
 	if v == nil {
 		return m, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	return m, json.Unmarshal(v, &m)
+	err := decodeMeta(v, &m)
+	return m, err
 }
 
 // OpenRaw returns the raw bytes of a stored message, as received, with the
@@ -95,12 +95,12 @@ func Annotate(tx *store.Tx, id string, fn func(*Meta)) error {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	var m Meta
-	if err := json.Unmarshal(v, &m); err != nil {
+	if err := decodeMeta(v, &m); err != nil {
 		return fmt.Errorf("decode message %s: %w", id, err)
 	}
 	fn(&m)
 	m.ID = id
-	nv, err := json.Marshal(&m)
+	nv, err := encodeMeta(make([]byte, 0, 256), &m)
 	if err != nil {
 		return err
 	}

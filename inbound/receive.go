@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"github.com/emersion/go-message/charset"
 	"hash"
@@ -16,6 +15,7 @@ import (
 	"net/textproto"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
@@ -60,6 +60,33 @@ func (r *Receiver) limits() Limits {
 // Errors are ErrTooLarge, ErrHeaderTooLarge, ErrNoRecipients, a read error
 // of data, or a *TempError.
 func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (Receipt, error) {
+	return r.ReceiveWith(ctx, env, data, With{})
+}
+
+// With is what a caller other than a protocol session adds to a Receive:
+// a note for the journal entry and writes of its own in the same commit.
+type With struct {
+	// Via says where the message came from, in the journal ("IMAP
+	// support: INBOX uid 42").
+	Via string
+	// Also, if set, runs in the transaction that stores the message (or
+	// finds it a duplicate: rc.Duplicate and rc.ID, the stored one's),
+	// so what it records is durable exactly when the message is; its
+	// error rolls the message back too. Like any store.Update function it
+	// may run more than once.
+	Also func(tx *store.Tx, rc Receipt) error
+	// Reads are keys Also reads (store.Reads), fetched with the batch,
+	// and other options of the commit (store.Queued).
+	Reads []store.UpdateOption
+	// Before, if set, is called right before the commit is queued (the
+	// message read, hashed and spooled): a caller storing several
+	// messages at once waits there for the previous one's store.Queued,
+	// so their commits keep its order and still share an fsync.
+	Before func()
+}
+
+// ReceiveWith is Receive with w's additions.
+func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader, w With) (Receipt, error) {
 	if len(env.Rcpts) == 0 {
 		return Receipt{}, ErrNoRecipients
 	}
@@ -72,7 +99,10 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 	id := store.NewID(now)
 	trace := receivedHeader(env, r.Hostname, id, now)
 
-	br := bufio.NewReaderSize(io.LimitReader(data, lim.MaxMessageBytes+1), 32<<10)
+	rb := receiveBufPool.Get().(*receiveBuf)
+	defer rb.put()
+	br := rb.br
+	br.Reset(io.LimitReader(data, lim.MaxMessageBytes+1))
 	var buf bytes.Buffer
 	buf.WriteString(trace)
 	hdrLen, err := readHeaderBlock(br, &buf, lim.MaxHeaderBytes)
@@ -81,7 +111,7 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 		return Receipt{}, err
 	}
 	header := buf.Bytes()[len(trace) : len(trace)+hdrLen]
-	h := parseHeader(header)
+	h := rb.parseHeader(header)
 	headerSum := sha256.Sum256(header)
 
 	// The body: hash it, buffer it, spill it to the spool when it grows.
@@ -92,7 +122,7 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 		drain(data)
 		return Receipt{}, ErrTooLarge
 	}
-	chunk := make([]byte, 32<<10)
+	chunk := rb.chunk
 	for {
 		n, rerr := br.Read(chunk)
 		if n > 0 {
@@ -149,25 +179,32 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 		}
 	}
 	rc := Receipt{ID: id, MessageID: h.messageID, Size: size}
+	if w.Before != nil {
+		w.Before()
+	}
 	commitStart := time.Now()
 	err = r.DB.Update(ctx, func(tx *store.Tx) error {
 		rc.Duplicate = false
 		if v := tx.Get(bucketDedupe, dkey); v != nil {
 			rc.Duplicate, rc.ID = true, string(v)
+			if w.Also != nil {
+				return w.Also(tx, rc)
+			}
 			return nil
 		}
+		rc.ID = id
 		e := &journal.Entry{
 			Time: now, Direction: journal.In, Status: journal.StatusReceived,
 			MessageID: h.messageID, StoredID: id,
 			EnvelopeFrom: env.MailFrom, EnvelopeTo: env.Rcpts,
 			From: h.from, Subject: h.subject, Size: size,
-			RemoteIP: env.RemoteIP, Proto: env.Proto,
+			RemoteIP: env.RemoteIP, Proto: env.Proto, Via: clip(w.Via),
 		}
 		if err := journal.Append(tx, e); err != nil {
 			return err
 		}
 		meta.JournalID, rc.JournalID = e.ID, e.ID
-		v, err := json.Marshal(&meta)
+		v, err := encodeMeta(make([]byte, 0, 256), &meta)
 		if err != nil {
 			return err
 		}
@@ -185,8 +222,14 @@ func (r *Receiver) Receive(ctx context.Context, env Envelope, data io.Reader) (R
 		if err := tx.Put(bucketDedupe, dkey, []byte(id)); err != nil {
 			return err
 		}
-		return tx.Put(bucketDedupeTime, timeKey(now, dkey), nil)
-	}, append(append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1)), AcceptLocks(dkey, keys)...)...)
+		if err := tx.Put(bucketDedupeTime, timeKey(now, dkey), nil); err != nil {
+			return err
+		}
+		if w.Also != nil {
+			return w.Also(tx, rc)
+		}
+		return nil
+	}, acceptOpts(dkey, keys, w)...)
 	rc.CommitWait = time.Since(commitStart)
 	if err != nil {
 		if spool != nil {
@@ -223,6 +266,19 @@ func AcceptLocks(dkey []byte, orderKeys []string) []store.UpdateOption {
 		names = append(names, OrderLock(k))
 	}
 	return []store.UpdateOption{store.Locks("dedupe:" + string(dkey)), store.SharedLocks(names...)}
+}
+
+// acceptOpts are the options of an accept's commit. A caller's own
+// writes in it (With.Also: the IMAP fetcher's mailbox lease and records)
+// declare no locks, so such an accept runs alone (the writer lock
+// exclusive) rather than promise what its writes are covered by.
+func acceptOpts(dkey []byte, keys []string, w With) []store.UpdateOption {
+	opts := append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1))
+	opts = append(opts, w.Reads...)
+	if w.Also == nil {
+		opts = append(opts, AcceptLocks(dkey, keys)...)
+	}
+	return opts
 }
 
 // OrderLock is the lock name of one ordering key.
@@ -272,12 +328,41 @@ func readHeaderBlock(br *bufio.Reader, buf *bytes.Buffer, max int) (int, error) 
 	}
 }
 
+// receiveBuf holds the buffers one Receive reads through: 64 KiB per
+// message that were allocated (and collected) per message before; the
+// message's own bytes are never pooled (bbolt holds them until the commit).
+type receiveBuf struct {
+	br    *bufio.Reader // over the DATA stream, 32 KiB
+	hdr   *bufio.Reader // over the header block, for textproto
+	chunk []byte        // the body's read buffer, 32 KiB
+}
+
+var receiveBufPool = sync.Pool{New: func() any {
+	return &receiveBuf{
+		br:    bufio.NewReaderSize(nil, 32<<10),
+		hdr:   bufio.NewReader(nil),
+		chunk: make([]byte, 32<<10),
+	}
+}}
+
+func (rb *receiveBuf) parseHeader(b []byte) headerFields { return parseHeaderWith(rb.hdr, b) }
+
+// put drops the readers' sources (the session's stream, the header) and
+// returns rb to the pool.
+func (rb *receiveBuf) put() {
+	rb.br.Reset(nil)
+	rb.hdr.Reset(nil)
+	receiveBufPool.Put(rb)
+}
+
 type headerFields struct{ messageID, from, subject, inReplyTo, references string }
 
-// parseHeader reads the few fields the journal shows. It is lenient: a
-// malformed header yields what could be read, never an error.
-func parseHeader(b []byte) headerFields {
-	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(b)))
+// parseHeaderWith reads the few fields the journal shows, through br
+// (reset to b). It is lenient: a malformed header yields what could be
+// read, never an error.
+func parseHeaderWith(br *bufio.Reader, b []byte) headerFields {
+	br.Reset(bytes.NewReader(b))
+	tp := textproto.NewReader(br)
 	mh, _ := tp.ReadMIMEHeader() // partial on error, which is fine
 	// Every charset go-message knows, not only net/mail's UTF-8 and
 	// ISO-8859-1: a GB2312 or ISO-2022-JP From must show as its name.

@@ -265,3 +265,33 @@ func TestHeaderLineLongerThanTheReadBuffer(t *testing.T) {
 		t.Errorf("header fields after a long line: %+v", m)
 	}
 }
+
+// The read buffers are pooled: one message's bytes must never show in the
+// next one's, whatever their sizes and header lengths.
+func TestPooledBuffersKeepMessagesApart(t *testing.T) {
+	r, _ := newReceiver(t, Limits{SpillBytes: 64 << 10})
+	msgs := []string{
+		"Subject: " + strings.Repeat("long ", 9000) + "\r\nMessage-ID: <a@client.test>\r\n\r\n" + strings.Repeat("first body\r\n", 8000),
+		"Message-ID: <b@client.test>\r\n\r\nshort\r\n",
+		"From: c@client.test\r\n\r\n",
+		"no header at all",
+	}
+	for round := range 2 {
+		for i, msg := range msgs {
+			rc, err := r.Receive(context.Background(), env, strings.NewReader(msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if round == 1 {
+				continue // the same messages again are duplicates
+			}
+			if got := string(withoutTrace(t, raw(t, r, rc.ID))); got != msg {
+				t.Errorf("message %d stored as %d bytes %q..., want %d bytes", i, len(got), got[:min(len(got), 60)], len(msg))
+			}
+			m, _ := Load(r.DB, rc.ID)
+			if want := []string{"<a@client.test>", "<b@client.test>", "", ""}[i]; m.MessageID != want {
+				t.Errorf("message %d: Message-ID %q, want %q", i, m.MessageID, want)
+			}
+		}
+	}
+}

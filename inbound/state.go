@@ -2,7 +2,6 @@ package inbound
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -77,16 +76,14 @@ func getState(tx *store.Tx, bucket, id string) (State, bool, error) {
 		return State{}, false, nil
 	}
 	var st State
-	if len(v) > 0 { // an email stored before states existed has none
-		if err := json.Unmarshal(v, &st); err != nil {
-			return State{}, false, fmt.Errorf("decode state of %s: %w", id, err)
-		}
+	if err := decodeState(v, &st); err != nil {
+		return State{}, false, fmt.Errorf("decode state of %s: %w", id, err)
 	}
 	return st, true, nil
 }
 
 func putState(tx *store.Tx, bucket, id string, st State) error {
-	v, err := json.Marshal(&st)
+	v, err := encodeState(make([]byte, 0, 64), &st)
 	if err != nil {
 		return err
 	}
@@ -329,10 +326,8 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 			return true, nil
 		}
 		var st State
-		if len(v) > 0 {
-			if err := json.Unmarshal(v, &st); err != nil {
-				return false, fmt.Errorf("decode state of %s: %w", id, err)
-			}
+		if err := decodeState(v, &st); err != nil {
+			return false, fmt.Errorf("decode state of %s: %w", id, err)
 		}
 		if st.Claimable(s.Owner, s.Now, s.Stale) {
 			out = append(out, Candidate{ID: id, State: st})

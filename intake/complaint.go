@@ -44,7 +44,7 @@ type complaintSource struct {
 
 // check authenticates the report (DNS, so outside any transaction).
 func (c *Complaints) check(ctx context.Context, m inbound.Meta, raw []byte, r loopguard.BounceReport) complaintSource {
-	if c == nil || c.Auth == nil || r.Format != "arf" {
+	if c == nil || c.Auth == nil || !r.Complaint() {
 		return complaintSource{}
 	}
 	res := c.Auth.Check(ctx, auth.Input{RemoteIP: m.Envelope.RemoteIP, Helo: m.Envelope.Helo,

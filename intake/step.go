@@ -57,7 +57,7 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 			if err := classified(tx); err != nil {
 				return err
 			}
-			if v.Bounce.Format == "arf" {
+			if v.Bounce.Complaint() {
 				return s.recordComplaint(tx, m, *v.Bounce, src)
 			}
 			return s.recordBounce(tx, m, *v.Bounce)
@@ -142,17 +142,11 @@ func (s *InboundStep) recordBounce(tx *store.Tx, m inbound.Meta, r loopguard.Bou
 	action := ""
 	switch {
 	case errors.Is(err, queue.ErrNotFound):
-		action = "bounce for no email of ours; nothing changed"
+		action = "bounce (" + loopguard.KindOf(r) + ") for no email of ours; nothing changed"
 	case err != nil:
 		return err
 	default:
-		action = "bounce recorded for outgoing email " + j.ID
-		if r.Recipient != "" {
-			action += " to " + r.Recipient
-		}
-		if r.Status != "" {
-			action += " (" + r.Status + ")"
-		}
+		action = bounceAction(r, j.ID)
 	}
 	return UpdateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = action })
 }

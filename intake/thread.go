@@ -58,6 +58,7 @@ type threadJob struct {
 	posted  bool
 	notes   []model.Notification
 	outcome string // the metric label of the committed run
+	byToken bool   // an unauthenticated From verified by its reply token (markAuthor)
 }
 
 // prepare parses the email and runs the sender authentication.
@@ -88,14 +89,14 @@ type outcome struct {
 // the snapshot it writes on, so a second copy of the same email processed
 // in the next commit sees the first.
 func (j *threadJob) apply(tx *store.Tx) error {
-	j.posted, j.notes, j.outcome = false, nil, ""
+	j.posted, j.notes, j.outcome, j.byToken = false, nil, "", false
 	o, err := j.run(tx)
 	if err != nil {
 		return err
 	}
 	return UpdateEntry(tx, j.m.JournalID, func(e *journal.Entry) {
 		e.Conversation, e.ThreadBy, e.Auth, e.Action = o.conv, o.by, j.auth.String(), o.action
-		e.Person, e.Unverified = o.person, !j.auth.Authenticated()
+		e.Person, e.Unverified = o.person, !j.auth.Authenticated() && !j.byToken
 		if o.message != "" {
 			e.Messages = []string{o.message}
 		}

@@ -18,9 +18,11 @@ import (
 // make deskmail email attacker-written text to anyone:
 //
 //   - unverified: the From failed authentication (no aligned SPF or
-//     DKIM pass, no trusted relay or forwarder). The message says so; a
-//     conversation it opens sends its opener nothing until an agent has
-//     written in it (model.EmailWithheld).
+//     DKIM pass, no trusted relay or forwarder) and the email did not
+//     come back to a reply token issued to that address. The message
+//     says so and is emailed to no customer; a conversation it opens
+//     sends its opener nothing until an agent has written in it
+//     (model.EmailWithheld).
 //   - outsider: the author is not a participant of the conversation the
 //     email matched by In-Reply-To/References. The message is appended
 //     for the agents to see; its author does not become a follower and
@@ -55,7 +57,17 @@ type marks struct {
 func (j *threadJob) markAuthor(tx *store.Tx, d decision, f senderFacts, author string) (marks, error) {
 	var mk marks
 	var notes []string
-	if !j.auth.Authenticated() {
+	switch {
+	case j.auth.Authenticated():
+	case f.Match.Token != nil && d.Verdict == verdictPost:
+		// The signed reply token sent to this address, used with a
+		// matching From (decideSender refuses any other), is how a
+		// customer whose domain publishes no DMARC policy is verified
+		// (issue 21, item 6; a DMARC reject/quarantine failure never
+		// gets here).
+		j.byToken = true
+		mk.verification = "verified by the reply token sent to this address (" + j.auth.String() + ")"
+	default:
 		mk.unverified, mk.verification = true, "no aligned SPF or DKIM pass: "+j.auth.String()
 		notes = append(notes, "unverified: From "+f.From+" is not authenticated")
 	}
@@ -74,7 +86,7 @@ func (j *threadJob) markAuthor(tx *store.Tx, d decision, f senderFacts, author s
 // participant tells whether author may take part in the conversation the
 // email matched, and if not, why not: they follow it, or they were a
 // recipient (To or Cc) of the email they answer, are authenticated, and
-// so was the author of that email.
+// the author of that email was authenticated and a participant.
 func (j *threadJob) participant(tx *store.Tx, d decision, f senderFacts, author string) (bool, string, error) {
 	switch {
 	case d.Verdict == verdictOpen:
@@ -102,6 +114,12 @@ func (j *threadJob) participant(tx *store.Tx, d decision, f senderFacts, author 
 	if answered.Unverified {
 		// A forged email must not be able to name who takes part.
 		return false, "was a recipient of the email answered, but that email was itself unverified", nil
+	}
+	if answered.Outsider {
+		// Nor may an outsider's: they would name themselves (issue 21,
+		// item 5: Cc'ing their own address on a reply to a customer's
+		// Message-ID, then answering that).
+		return false, "was a recipient of the email answered, but that email's author was not a participant", nil
 	}
 	return true, "", nil
 }

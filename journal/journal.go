@@ -73,9 +73,12 @@ type Entry struct {
 	Size         int64     `json:"size,omitempty"`
 	RemoteIP     string    `json:"remote_ip,omitempty"`
 	Proto        string    `json:"proto,omitempty"`
-	Class        string    `json:"class,omitempty"`
-	Reasons      []string  `json:"reasons,omitempty"`
-	Action       string    `json:"action,omitempty"`
+	// Via names a fetched message's mailbox and UID ("IMAP support:
+	// INBOX uid 42"); empty for mail delivered to deskmail.
+	Via     string   `json:"via,omitempty"`
+	Class   string   `json:"class,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
+	Action  string   `json:"action,omitempty"`
 	// Threading of inbound human mail: the conversation it went to, how
 	// it was matched (token, references, subject, new, none) and the
 	// Authentication-Results the sender checks computed (RFC 8601 form).

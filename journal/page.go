@@ -83,7 +83,7 @@ func rawMayMatch(v []byte, needle string) bool {
 func textMatch(e *Entry, text string) bool {
 	for _, s := range []string{e.Subject, e.MessageID, e.Reason, e.Action, e.From, e.EnvelopeFrom,
 		strings.Join(e.EnvelopeTo, " "), e.Conversation, e.Job, e.Person, strings.Join(e.Reasons, " "),
-		strings.Join(e.Messages, " "), e.RemoteIP, e.Auth} {
+		strings.Join(e.Messages, " "), e.RemoteIP, e.Auth, e.Via} {
 		if strings.Contains(strings.ToLower(s), text) {
 			return true
 		}

@@ -45,55 +45,190 @@ func (m *message) words() string {
 			htm = p.content
 		}
 	}
-	s := ownText(plain)
+	s, lead := ownText(plain)
 	if len(strings.TrimSpace(s)) < 20 && htm != nil {
-		s = ownText([]byte(htmlText(htm)))
+		s, lead = ownText([]byte(htmlText(htm)))
 	}
-	m.text = &s
+	m.text, m.lead = &s, lead
 	return s
 }
 
+// phrases is the phrase tables' hits in the author's own words, found in
+// one pass over them on first use.
+func (m *message) phrases() phraseHits {
+	if m.hits == nil {
+		h := bodyPhrases.scan(m.words())
+		m.hits = &h
+	}
+	return *m.hits
+}
+
+// leadLines returns the first non-empty lines of the author's own text
+// (at most maxLeadLines), each normalised like words.
+func (m *message) leadLines() []string {
+	m.words()
+	return m.lead
+}
+
+const maxLeadLines = 3
+
 // ownText keeps the lines of b before the first quote marker, without
-// ">" quoted lines and "On ... wrote:" headers, normalised.
-func ownText(b []byte) string {
+// ">" quoted lines, "On ... wrote:" headers, the lines a quote header
+// ("The reply said:") introduces, and what stands between quotation
+// marks on a line: what a person quotes is not their own words. It also
+// returns the first maxLeadLines non-empty lines.
+func ownText(b []byte) (string, []string) {
 	var out strings.Builder
+	var lead []string
+	inQuote := false
 	for len(b) > 0 && out.Len() < maxWordsScan {
 		line, rest := cutLine(b)
 		b = rest
 		t := bytes.TrimSpace(line)
-		if len(t) > 0 && t[0] == '>' {
+		if len(t) > 0 && (t[0] == '>' || strings.HasPrefix(string(t), "＞")) {
+			continue
+		}
+		if len(t) == 0 {
+			inQuote = false
+			continue
+		}
+		if inQuote {
 			continue
 		}
 		low := strings.ToLower(string(t))
 		if isQuoteMarker(low) || quotedHeaderBlock(low, rest) {
 			break
 		}
-		writeNormal(&out, low)
+		if quoteIntro(low) {
+			// "I got this reply:" - the lines up to the next blank line
+			// are what the person got, not what they write.
+			inQuote = true
+		}
+		low = dropQuoted(low)
+		var lb strings.Builder
+		writeNormal(&lb, low)
+		l := strings.TrimSpace(lb.String())
+		if l == "" {
+			continue
+		}
+		if len(lead) < maxLeadLines {
+			lead = append(lead, l)
+		}
+		out.WriteString(l)
 		out.WriteByte(' ')
 	}
 	s := out.String()
 	if len(s) > maxWordsScan {
 		s = strings.ToValidUTF8(s[:maxWordsScan], "")
 	}
-	return s
+	return s, lead
 }
+
+// quoteIntroWords are the verbs of a line that introduces a quotation
+// ("They replied:", "I got this reply:", "Ich habe diese Antwort
+// erhalten:", "我收到的回复："): someone said or wrote, or the author got.
+// Nouns alone ("Thank you for your message:") do not count: an
+// acknowledgement opens its own text that way.
+var quoteIntroWords = []string{
+	"said", "says", "saying", "wrote", "writes", "reads", "replied", "responded", "answered", "i got", "i get", "i've got",
+	"i received", "i receive", "i've received", "i have received", "we got", "we get", "got this", "got the following",
+	"received this", "received the following", "came back", "bounced back", "erhalten", "bekommen", "bekam", "schreibt",
+	"schrieb", "lautet", "j'ai reçu", "nous avons reçu ce", "recibí", "he recibido", "recebi", "ho ricevuto",
+	"ik kreeg", "ik heb ontvangen", "heb ik ontvangen", "otrzymałem", "otrzymałam", "dostałem", "dostałam", "obdržel",
+	"dostal jsem", "я получил", "я получила", "пришло", "пишет", "我收到", "收到了", "受け取", "届きました", "받았",
+	"aldım", "geldi",
+}
+
+// quoteIntro tells whether a line introduces a quotation: it ends with a
+// colon and says what follows is a reply or message someone got.
+func quoteIntro(low string) bool {
+	if !strings.HasSuffix(low, ":") && !strings.HasSuffix(low, "：") {
+		return false
+	}
+	return findAny(low, quoteIntroWords) != ""
+}
+
+// quotePairs are the quotation marks whose contents on one line are
+// someone else's words.
+var quotePairs = [][2]string{{"\"", "\""}, {"“", "”"}, {"„", "“"}, {"«", "»"}, {"「", "」"}, {"『", "』"}}
+
+// inlineQuoteIntros introduce reported words within a line ("I get an
+// automatic reply saying this is an automated message"): the rest of the
+// line is what the person got, not what they write.
+var inlineQuoteIntros = []string{" saying ", " saying:", " says:", " said:", " stating ", " which reads", " that reads",
+	" with the text", " mit dem text", " der lautet", " qui dit ", " que dice ", " che dice ", " die zegt", " который гласит"}
+
+// dropQuoted removes what stands between a pair of quotation marks on
+// one line, and the rest of a line after an inline quote intro.
+func dropQuoted(line string) string {
+	for _, q := range inlineQuoteIntros {
+		if i := strings.Index(line, q); i >= 0 {
+			line = line[:i]
+		}
+	}
+	for _, q := range quotePairs {
+		for n := 0; n < 20; n++ {
+			i := strings.Index(line, q[0])
+			if i < 0 {
+				break
+			}
+			j := strings.Index(line[i+len(q[0]):], q[1])
+			if j < 0 {
+				break
+			}
+			line = line[:i] + " " + line[i+len(q[0])+j+len(q[1]):]
+		}
+	}
+	return line
+}
+
+// quoteFromWords and quoteSentWords start the first two lines of the
+// header block Outlook writes above a quoted message, in its languages.
+var (
+	quoteFromWords = []string{"from:", "von:", "de :", "de:", "da:", "van:", "od:", "från:", "fra:", "от:", "差出人:",
+		"发件人:", "寄件者:", "kimden:", "보낸 사람:", "feladó:", "lähettäjä:", "από:", "מאת:", "من:", "від:", "frá:",
+		"dari:", "từ:", "จาก:", "od :", "from :"}
+	quoteSentWords = []string{"sent:", "date:", "gesendet:", "datum:", "envoyé :", "envoyé:", "enviado:", "enviado el:",
+		"enviada em:", "enviado em:", "inviato:", "verzonden:", "wysłano:", "odesláno:", "odoslané:", "skickat:", "sendt:",
+		"отправлено:", "送信日時:", "发送时间:", "寄件日期:", "gönderildi:", "gönderilme:", "보낸 날짜:", "elküldve:",
+		"lähetetty:", "στάλθηκε:", "נשלח:", "تاريخ الإرسال:", "أرسلت:", "надіслано:", "trimis:", "poslano:", "išsiųsta:",
+		"nosūtīts:", "saadetud:", "dikirim:", "đã gửi:", "ส่ง:", "sent :", "date :"}
+)
 
 // quotedHeaderBlock tells whether line starts the header block Outlook
 // and others put above a quoted message ("From: ..." then "Sent: ..."
 // within the next lines), in a few languages.
 func quotedHeaderBlock(low string, rest []byte) bool {
-	if !hasAnyPrefix(low, []string{"from:", "von:", "de :", "de:", "da:", "van:", "od:", "från:", "fra:", "от:", "差出人:", "发件人:"}) {
+	if !hasAnyPrefix(low, quoteFromWords) {
 		return false
 	}
 	for i := 0; i < 4 && len(rest) > 0; i++ {
 		line, next := cutLine(rest)
 		rest = next
 		l := strings.ToLower(strings.TrimSpace(string(line)))
-		if hasAnyPrefix(l, []string{"sent:", "date:", "gesendet:", "datum:", "envoyé :", "envoyé:", "enviado:", "enviado el:", "inviato:", "verzonden:", "wysłano:", "odesláno:", "skickat:", "sendt:", "отправлено:", "送信日時:", "发送时间:"}) {
+		if hasAnyPrefix(l, quoteSentWords) {
 			return true
 		}
 	}
 	return false
+}
+
+// quoteHeaderEnds end the line a mail client puts above a quoted reply
+// ("On Mon, 1 Dec 2026, Ann <a@b> wrote:"), in many languages.
+var quoteHeaderEnds = []string{
+	"wrote:", "schrieb:", "a écrit :", "a écrit:", "escribió:", "ha scritto:", "schreef:", "escreveu:", "napisał:",
+	"napsal:", "napísal:", "skrev:", "kirjoitti:", "írta:", "a scris:", "написал:", "написала:", "написав:",
+	"написа:", "yazdı:", "έγραψε:", "כתב:", "كتب:", "نوشت:", "เขียน:", "đã viết:", "menulis:", "ने लिखा:",
+	"写道：", "写道:", "寫道：", "寫道:", "書きました:", "書きました：", "작성:", "님이 작성:", "wrote :", "écrit :",
+}
+
+// separatorWords name the original message in a separator line
+// ("-----原始邮件-----").
+var separatorWords = []string{
+	"original", "ursprüngliche", "d'origine", "originale", "oorspronkelijk", "oryginalna", "původní", "pôvodná",
+	"eredeti", "originală", "исходное", "оригинальное", "вихідне", "orijinal", "alkuperäinen", "oprindelig",
+	"opprinnelig", "ursprungligt", "αρχικό", "原始邮件", "原始郵件", "元のメッセージ", "원본 메시지", "forwarded", "weitergeleitet",
+	"转发", "轉寄", "転送", "전달", "пересланное", "transféré", "reenviado", "inoltrato", "doorgestuurd", "przekazana",
 }
 
 func isQuoteMarker(low string) bool {
@@ -108,11 +243,15 @@ func isQuoteMarker(low string) bool {
 	}
 	// "On Mon, 1 Dec 2026, Ann <a@b> wrote:" and its translations.
 	if len(low) < 300 {
-		for _, w := range []string{"wrote:", "schrieb:", "a écrit :", "a écrit:", "escribió:", "ha scritto:", "schreef:", "escreveu:", "napisał:", "napsal:", "skrev:"} {
+		for _, w := range quoteHeaderEnds {
 			if strings.HasSuffix(low, w) {
 				return true
 			}
 		}
+	}
+	// "-----Original Message-----" in other languages.
+	if strings.HasPrefix(low, "--") || strings.HasPrefix(low, "——") {
+		return findAny(low, separatorWords) != ""
 	}
 	return false
 }

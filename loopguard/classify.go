@@ -1,6 +1,7 @@
 package loopguard
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -35,6 +36,7 @@ func (g *Guard) classifyMessage(env Envelope, m *message) Verdict {
 	nullPath, pathKnown := reversePath(env, m)
 	g.loopRules(e, m)
 	reportRules(e, m)
+	reportRulesMore(e, m, s, nullPath)
 	if !e.decided(Bounce) {
 		legacyBounceRules(e, m, env, s, nullPath)
 	}
@@ -45,6 +47,12 @@ func (g *Guard) classifyMessage(env Envelope, m *message) Verdict {
 	senderRules(e, m)
 	e.settleNotices()
 	bulkRules(e, m)
+	if nullPath && e.winner() == Human && !e.decided(Bounce) && e.score(AutoReply) >= wOOFSubject {
+		// RFC 3834 §3.3 asks autoresponders for the null reverse path:
+		// with an out-of-office subject or text and no report, it is
+		// one (Exchange and Notes OOF replies carry no Auto-Submitted).
+		e.add(AutoReply, certain, "null reverse path <> and the words of an autoresponder, no delivery report (RFC 3834 §3.3)")
+	}
 	if nullPath && e.winner() == Human && !e.decided(Bounce) {
 		// RFC 5321 §4.5.5: the null reverse path is for notifications
 		// only. With nothing decisive to go by, it is a bounce; an
@@ -57,6 +65,7 @@ func (g *Guard) classifyMessage(env Envelope, m *message) Verdict {
 		}
 	}
 	if e.bounce != nil {
+		e.bounce.Kind = bounceKind(e.bounce)
 		if h := attachedOriginal(m); h != nil {
 			e.bounce.OwnMail = g.verifyMarker(h.get(strings.ToLower(MarkerHeader)), h.get("message-id"))
 		}
@@ -65,6 +74,17 @@ func (g *Guard) classifyMessage(env Envelope, m *message) Verdict {
 		e.notes = append(e.notes, "reverse path unknown (no envelope, no Return-Path)")
 	}
 	return e.verdict()
+}
+
+// bareCR turns the bare-CR line ends of old Mac mailers into LF: a
+// message whose first 8 KiB have a CR and no LF has them. Others are
+// returned as they are.
+func bareCR(raw []byte) []byte {
+	head := raw[:min(len(raw), 8<<10)]
+	if bytes.IndexByte(head, '\n') >= 0 || bytes.IndexByte(head, '\r') < 0 {
+		return raw
+	}
+	return bytes.ReplaceAll(raw, []byte{'\r'}, []byte{'\n'})
 }
 
 // rawSubject is the Subject field, converted to UTF-8 from the message's

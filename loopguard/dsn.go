@@ -38,6 +38,11 @@ type BounceReport struct {
 	// §3.1: abuse, fraud, virus...), with Format "arf" and Action
 	// "complaint"; Recipient is then the complainant.
 	FeedbackType string `json:"feedback_type,omitempty"`
+	// Kind says what the report means for the address (KindPermanent,
+	// KindTransient, KindDelayed, KindMailboxFull, KindSuccess,
+	// KindComplaint), from Action, Status and the diagnostic; see
+	// bounceKind.
+	Kind string `json:"kind"`
 	// OwnMail is true when the copy of the bounced email attached to the
 	// report carries a valid MarkerHeader: the report certainly refers to
 	// mail deskmail sent, and is not a forged DSN naming a Message-ID.
@@ -51,6 +56,84 @@ type BounceRecipient struct {
 	Action         string `json:"action"`
 	Status         string `json:"status"`
 	Diagnostic     string `json:"diagnostic"`
+}
+
+// The kinds of a report (BounceReport.Kind).
+const (
+	// KindPermanent: the remote side gave up for good (5.x.x, or a
+	// failure that says no more).
+	KindPermanent = "permanent"
+	// KindTransient: a failure that may pass (4.x.x after the sender's
+	// retries ran out, a greylisting or a busy server).
+	KindTransient = "transient"
+	// KindMailboxFull: the mailbox is full (X.2.2, "over quota"), a
+	// transient failure of its own kind.
+	KindMailboxFull = "mailbox_full"
+	// KindDelayed: a warning, the email is still being retried.
+	KindDelayed = "delayed"
+	// KindSuccess: delivered, relayed or expanded (NOTIFY=SUCCESS).
+	KindSuccess = "success"
+	// KindComplaint: the recipient complained (ARF, a feedback loop).
+	KindComplaint = "complaint"
+	// KindUnknown: a notification that says nothing readable (a bare
+	// null reverse path); it changes nothing.
+	KindUnknown = "unknown"
+)
+
+// Complaint tells whether the report is a recipient's complaint rather
+// than a delivery report.
+func (r BounceReport) Complaint() bool { return r.Kind == KindComplaint || r.Format == "arf" }
+
+// mailboxFullWords are the diagnostics of a full mailbox.
+var mailboxFullWords = []string{"mailbox full", "mailbox is full", "over quota", "quota exceeded", "exceeded storage",
+	"mailfolder is full", "folder is full", "mailbox is over", "exceeds quota", "exceeded quota", "mailbox exceeded",
+	"メールボックスが一杯", "容量オーバー", "容量超過", "邮箱已满", "信箱已满", "사서함이 꽉", "почтовый ящик переполнен",
+	"insufficient storage", "mailbox size limit", "user is over", "overquota", "disk quota", "storage allocation",
+	"容量", "용량", "переполнен"}
+
+// transientWords are diagnostics of a failure that may pass.
+var transientWords = []string{"try again later", "temporarily", "temporary", "greylist", "graylist", "connection timed out",
+	"deferred", "too many connections", "service unavailable", "rate limit"}
+
+// KindOf is the kind of r: r.Kind when the classifier set it, else the
+// kind its Action, Status and Diagnostic say (reports built by hand, or
+// stored before kinds existed).
+func KindOf(r BounceReport) string { return bounceKind(&r) }
+
+// bounceKind classifies a report: a complaint, a success, a delay, a full
+// mailbox, a transient failure (4.x.x, or words that say so) or, for
+// any other failure, permanent.
+func bounceKind(r *BounceReport) string {
+	if r.Kind != "" {
+		return r.Kind
+	}
+	if r.Format == "arf" || r.Action == "complaint" {
+		return KindComplaint
+	}
+	if r.Action == "" && r.Recipient == "" && r.Status == "" {
+		// A bare notification: nothing says what happened.
+		return KindUnknown
+	}
+	switch strings.ToLower(r.Action) {
+	case "delivered", "relayed", "expanded":
+		return KindSuccess
+	case "delayed":
+		return KindDelayed
+	}
+	diag := strings.ToLower(r.Diagnostic)
+	if strings.HasSuffix(r.Status, ".2.2") || findAny(diag, mailboxFullWords) != "" {
+		return KindMailboxFull
+	}
+	if strings.HasPrefix(r.Status, "4") {
+		return KindTransient
+	}
+	if strings.HasPrefix(r.Status, "5") {
+		return KindPermanent
+	}
+	if findAny(diag, transientWords) != "" || strings.HasPrefix(strings.TrimSpace(diag), "4") {
+		return KindTransient
+	}
+	return KindPermanent
 }
 
 var errNoDeliveryStatus = errors.New("no per-recipient fields in delivery status")
@@ -276,10 +359,16 @@ func legacyBounce(m *message, delayed bool) *BounceReport {
 	} else if s := indentedRcptRE.FindSubmatch(text); s != nil && rep.Recipient == "" {
 		rep.Recipient = strings.ToLower(string(s[1]))
 	}
+	if rep.Recipient == "" {
+		rep.Recipient = firstAddress(text, m)
+	}
 	if rep.Diagnostic == "" {
 		if s := smtpReplyRE.Find(text); s != nil {
 			rep.Diagnostic = clipWords(s, 200)
 		}
+	}
+	if rep.Diagnostic == "" {
+		rep.Diagnostic = reasonLine(text)
 	}
 	rep.Status = statusRE.FindString(rep.Diagnostic)
 	if rep.Status == "" {
@@ -292,6 +381,50 @@ func legacyBounce(m *message, delayed bool) *BounceReport {
 		rep.Recipients = []BounceRecipient{{Recipient: rep.Recipient, FinalRecipient: rep.Recipient, Action: rep.Action, Status: rep.Status, Diagnostic: rep.Diagnostic}}
 	}
 	return rep
+}
+
+// addrRE finds an address in a legacy bounce's text.
+var addrRE = regexp.MustCompile(`[A-Za-z0-9._%+\-=]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+`)
+
+// firstAddress is the first address in a legacy bounce's text that is
+// not the bounce's own sender or recipient, and not in a Message-ID or
+// From line of the quoted copy: a best effort for the formats that name
+// the failed recipient their own way ("Recipient: x", "Unknown user: x",
+// "RCPT To:<x>", "x (user not found)").
+func firstAddress(text []byte, m *message) string {
+	own := map[string]bool{addrSpec(m.header.get("from")): true, addrSpec(m.header.get("to")): true,
+		addrSpec(m.header.get("return-path")): true, addrSpec(m.header.get("sender")): true}
+	for len(text) > 0 {
+		line, rest := cutLine(text)
+		text = rest
+		l := bytes.ToLower(bytes.TrimLeft(line, " \t>"))
+		if bytes.HasPrefix(l, []byte("message-id")) || bytes.HasPrefix(l, []byte("from:")) || bytes.HasPrefix(l, []byte("reporting-mta")) ||
+			bytes.HasPrefix(l, []byte("received")) || bytes.HasPrefix(l, []byte("return-path")) || bytes.HasPrefix(l, []byte("in-reply-to")) || bytes.HasPrefix(l, []byte("references")) {
+			continue
+		}
+		for _, a := range addrRE.FindAll(line, 4) {
+			addr := strings.ToLower(strings.Trim(string(a), "."))
+			if !own[addr] {
+				return addr
+			}
+		}
+	}
+	return ""
+}
+
+// reasonLine is the first line of a legacy bounce's text that gives a
+// reason (a full mailbox, a temporary failure, an unknown user).
+func reasonLine(text []byte) string {
+	for _, words := range [][]string{mailboxFullWords, transientWords, bouncePhrases} {
+		for b := text; len(b) > 0; {
+			line, rest := cutLine(b)
+			b = rest
+			if findAny(strings.ToLower(string(line)), words) != "" {
+				return clipWords(line, 200)
+			}
+		}
+	}
+	return ""
 }
 
 // maxLegacyScan is how much of a plain-text bounce the recipient and

@@ -20,7 +20,9 @@ type message struct {
 	params    map[string]string
 	parts     []part
 	notes     []string
-	text      *string // the author's own words, lower-cased, made on first use (bodytext.go)
+	text      *string  // the author's own words, lower-cased, made on first use (bodytext.go)
+	lead      []string // the first lines of the author's own words, made with text
+	hits      *phraseHits
 }
 
 // part is a leaf of the MIME tree as the classifier sees it.
@@ -96,7 +98,7 @@ const (
 // Parse reads raw with the Guard's caps (the one parse, mailmsg.Parse),
 // for ClassifyMessage.
 func (g *Guard) Parse(raw []byte) *mailmsg.Message {
-	return mailmsg.Parse(raw, g.Limits())
+	return mailmsg.Parse(bareCR(raw), g.Limits())
 }
 
 // Limits are the caps of the Guard's options as mailmsg's limits.

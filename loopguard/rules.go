@@ -15,9 +15,9 @@ const (
 	decisive = 10
 	certain  = 20
 
-	wExchangeAgent   = decisive // X-MS-Exchange-Generated-Message-Source, unless passed on
-	wInboxRule       = 6        // X-MS-Exchange-Inbox-Rules-Loop
-	wSuppress        = 5        // X-Auto-Response-Suppress: All/OOF/AutoReply
+	wExchangeAgent   = 6 // X-MS-Exchange-Generated-Message-Source, unless passed on
+	wInboxRule       = 6 // X-MS-Exchange-Inbox-Rules-Loop
+	wSuppress        = 5 // X-Auto-Response-Suppress: All/OOF/AutoReply
 	wOOFSubject      = 6
 	wAckSubject      = 5
 	wNoticeSubject   = 5
@@ -29,6 +29,8 @@ const (
 	wAutoPhrase      = 6 // "this is an automated message"
 	wAckPhrase       = 5 // "we have received your request"
 	wOOFPhrase       = 3 // "I am out of the office"
+	wOOFLead         = 6 // "*** Automatische Antwort ***" opening the text
+	wOOFSuffix       = 8 // "Re: <subject> (Automatic Response)"
 	wNoticePhrase    = 5 // "if this was you", "you are receiving this"
 	wChallengePhrase = 10
 	wChallengeHint   = 5
@@ -44,6 +46,7 @@ const (
 	wBounceSubject   = 6
 	wBouncePhrase    = 6
 	wFeedSignal      = 10
+	wFeedFrom        = 5
 	wFeedPhrase      = 6
 )
 
@@ -82,6 +85,17 @@ var oofSubjects = []string{
 	"erantzun automatikoa", "sjálfvirkt svar", "پاسخ خودکار",
 	"risposta di fuori sede", "niet aanwezig", "frånvaro", "nieobecn", "不在:",
 }
+
+// oofSuffixes end the subject of autoresponders that answer "Re:
+// <subject> (Automatic Response)", also after a reply prefix.
+var oofSuffixes = []string{"(automatic response)", "(auto response)", "(auto-response)", "(auto-reply)", "(autoreply)",
+	"(auto reply)", "(out of office)", "(automatic reply)", "[auto-reply]", "[autoreply]", "(réponse automatique)", "(automatische antwort)", "(respuesta automática)"}
+
+// notLeadTitles are out-of-office subject prefixes that also start a
+// person's own first line ("Auto: VW Golf, 2015" is a car in German):
+// leadMarker does not take them.
+var notLeadTitles = map[string]bool{"auto:": true, "abwesend:": true, "afwezig": true, "frånvaro": true, "poza biurem": true,
+	"nieobecn": true, "fuori sede": true, "fuori ufficio": true, "niet aanwezig": true, "不在:": true}
 
 // ackSubjects are how helpdesks title the acknowledgement they send to
 // every new request (Zendesk, Freshdesk, Jira Service Management,
@@ -139,14 +153,23 @@ var helpdeskMailers = []string{
 	"service desk", "servicedesk", "ticket", "livechat", "teamsupport", "manageengine", "sysaid", "topdesk",
 }
 
-// helpdeskHeaderPrefixes start the names of the fields ticket systems add
-// (X-Zammad-Ticket-ID, X-OTRS-..., X-Freshdesk-Ticket-ID, RT-Ticket,
-// X-Ticket-ID...). Any field whose name contains "ticket" counts too.
+// helpdeskHeaders are the exact names of fields ticket systems add to
+// their mail, and helpdeskHeaderPrefixes the namespaces that only one
+// product writes (X-Zammad-..., X-OTRS-...). Names are compared exactly
+// or by such a vendor prefix, never by a substring: a transport field
+// that happens to contain "ticket" or "rss" says nothing.
+var helpdeskHeaders = []string{
+	"x-ticket-id", "x-ticket-number", "x-ticketid", "x-ticket", "x-ticket-status", "rt-ticket", "rt-originator",
+	"x-osticket", "x-servicenow", "x-spiceworks", "x-deskpro", "x-hesk", "x-supportbee", "x-happyfox",
+	"x-uvdesk", "x-helpdesk", "x-servicedesk", "x-case-id", "x-sysaid", "x-topdesk", "x-request-tracker",
+	"x-fs-ticket-id", "x-freshdesk-ticket-id", "x-zendesk-ticket-id",
+}
+
 var helpdeskHeaderPrefixes = []string{
-	"x-zammad-", "x-otrs-", "x-znuny-", "x-otobo-", "x-freshdesk-", "x-zendesk-", "x-rt-", "rt-ticket",
-	"rt-originator", "x-helpscout-", "x-kayako-", "x-osticket", "x-jira-", "x-jsd-", "x-servicenow",
-	"x-spiceworks", "x-glpi-", "x-itop-", "x-redmine-", "x-deskpro", "x-hesk", "x-supportbee", "x-happyfox",
-	"x-uvdesk", "x-helpdesk", "x-servicedesk", "x-case-id", "x-sysaid", "x-topdesk",
+	"x-zammad-", "x-otrs-", "x-znuny-", "x-otobo-", "x-freshdesk-", "x-zendesk-", "x-rt-", "x-helpscout-",
+	"x-kayako-", "x-osticket-", "x-jira-", "x-jsd-", "x-servicenow-", "x-spiceworks-", "x-glpi-", "x-itop-",
+	"x-redmine-", "x-deskpro-", "x-hesk-", "x-supportbee-", "x-happyfox-", "x-uvdesk-", "x-helpdesk-",
+	"x-servicedesk-", "x-sysaid-", "x-topdesk-",
 }
 
 // autoPhrases say in the body that a machine wrote it. Compared with the
@@ -177,6 +200,16 @@ var autoPhrases = []string{
 	"automaticky generovan", "neodpovídejte na tento", "detta är ett automatiskt", "svara inte på detta",
 	"dette er en automatisk", "tämä on automaattinen", "это автоматическое", "автоматически сгенерированное",
 	"не отвечайте на это", "このメールは自動", "このメールは送信専用", "自動送信", "自动发送", "系统自动", "请勿回复",
+	"假期自动回复", "自动回复邮件", "自动回复的邮件", "本邮件为自动回复", "此邮件为系统自动", "自動回覆郵件", "此郵件為自動",
+	"自動返信メール", "このメールは自動返信", "自動応答メッセージ", "자동 응답 메일", "자동 회신 메시지", "이 메일은 자동",
+	"это автоматический ответ", "это автоматическое сообщение", "автоматическое уведомление", "це автоматична відповідь",
+	"це автоматичне повідомлення", "bu otomatik bir yanıttır", "bu otomatik bir mesajdır", "otomatik olarak gönderilmiştir",
+	"هذا رد تلقائي", "هذه رسالة تلقائية", "זוהי הודעה אוטומטית", "זוהי תשובה אוטומטית", "این یک پاسخ خودکار", "این پیام خودکار",
+	"αυτό είναι ένα αυτοματοποιημένο", "αυτή είναι μια αυτόματη", "นี่คือข้อความตอบกลับอัตโนมัติ", "ข้อความอัตโนมัติ",
+	"đây là thư trả lời tự động", "đây là email tự động", "ini adalah balasan otomatis", "ini adalah pesan otomatis",
+	"ini adalah balasan automatik", "यह एक स्वचालित उत्तर है", "यह एक स्वचालित संदेश है", "ez egy automatikus",
+	"acesta este un răspuns automat", "acesta este un mesaj automat", "това е автоматичен", "ово је аутоматски",
+	"ovo je automatski", "to je samodejni", "see on automaatne", "šī ir automātiska", "tai automatinis", "toto je automatická",
 }
 
 // ackPhrases are a helpdesk acknowledging a new request.
@@ -205,6 +238,9 @@ var oofPhrases = []string{
 	"i am out of the office", "i'm out of the office", "i am currently out of", "i'm currently out of",
 	"i will be out of the office", "i am away from", "i'm away from", "i am on vacation", "i'm on vacation",
 	"i am on leave", "i'm on leave", "with limited access to email", "limited access to e-mail",
+	"i am away until", "i'm away until", "i am away on", "i'm away on", "away on vacation", "out of the office until",
+	"i am on holiday", "i'm on holiday", "on annual leave", "back in the office on", "i will be back on",
+	"while this person is away", "is out of the office", "currently away", "i am currently on",
 	"i will respond to your", "i will reply to your", "upon my return", "when i return",
 	"ich bin bis", "bin ich nicht im büro", "außer haus", "ich bin abwesend", "nicht erreichbar",
 	"je suis absent", "je serai absent", "je suis actuellement absent", "estoy fuera de la oficina",
@@ -212,6 +248,10 @@ var oofPhrases = []string{
 	"estou fora do escritório", "jestem nieobecny", "jestem nieobecna", "jsem mimo kancelář",
 	"jsem nepřítomen", "jsem nepřítomna", "är frånvarande", "er fraværende", "olen poissa",
 	"нахожусь в отпуске", "不在にしております", "休暇", "休假",
+	"я в отпуске", "我正在休假", "我目前不在办公室", "不在办公室", "休暇中", "부재중", "휴가 중", "tatildeyim", "ofis dışındayım",
+	"jestem na urlopie", "jsem na dovolené", "estou de férias", "estoy de vacaciones", "sono in ferie", "je suis en congé",
+	"ich bin im urlaub", "ik ben op vakantie", "är på semester", "er på ferie", "olen lomalla", "είμαι εκτός γραφείου",
+	"אני מחוץ למשרד", "أنا خارج المكتب", "tôi đang nghỉ", "saya sedang cuti", "मैं कार्यालय से बाहर", "я у відпустці",
 }
 
 // noticePhrases are the boilerplate of machine-made notices.
@@ -313,6 +353,66 @@ var daemonLocalParts = map[string]bool{
 	"microsoftexchange329e71ec88ae4615bbc36ab6ce41109e": true,
 }
 
+// daemonSqueezed are the same names with "-", "_" and "." dropped, so
+// that post_master@, Mailer.Daemon@ and mail-er-daemon@ count too.
+var daemonSqueezed = map[string]bool{
+	"mailerdaemon": true, "maildaemon": true, "postmaster": true, "mdaemon": true, "mailrouter": true,
+	"gwia": true, "smtpgateway": true, "maildeliverysystem": true, "maildeliverysubsystem": true,
+	"mailadmin": true, "mailerror": true, "mailerrors": true, "deliveryfailure": true, "deliverystatus": true,
+	"ndr": true, "nondelivery": true, "mailsystem": true, "smtpdaemon": true, "qmailsend": true,
+}
+
+// listManagers are the local parts list managers send their own notices
+// from (errors, loops, held posts); see isListManager for -owner@ and
+// -bounces@.
+var listManagers = map[string]bool{
+	"listserv": true, "majordomo": true, "sympa": true, "mailman": true, "ezmlm": true, "lyris": true,
+	"listmanager": true, "list-manager": true, "listar": true, "smartlist": true, "listproc": true, "mlmmj": true,
+	"lists": true, "list-admin": true, "mailman-owner": true, "mailman-bounces": true,
+}
+
+// complaintSenders are the local parts of mailbox providers' feedback
+// loops, which send complaints (ARF or the attached original only).
+var complaintSenders = []string{
+	"scomp", "fbl", "feedbackloop", "feedback-loop", "feedback", "complaints", "complaint", "abuse", "abuse-report",
+	"abuse-reports", "arf", "spam-report", "spamreport", "junkmail-report", "jmrp", "staff", "report-spam", "reportspam",
+}
+
+// complaintSubjects title complaint reports. The first ones are a
+// feedback loop's own; the weak ones (weakComplaintSubject) are also what
+// a customer writes, and count only from a feedback loop's sender.
+var complaintSubjects = []string{
+	"complaint about message from", "abuse report", "spam report", "fbl", "feedback loop", "feedback report",
+	"reported as spam", "junk mail report", "email abuse", "abuse notification", "spam notification",
+	"complaint", "beschwerde", "plainte", "queja",
+}
+
+var weakComplaintSubject = map[string]bool{"complaint": true, "beschwerde": true, "plainte": true, "queja": true}
+
+// reportTextFields are the fields of a delivery report (RFC 3464 §2.3)
+// as legacy bounces write them in their text.
+var reportTextFields = []string{"final-recipient:", "original-recipient:", "action: failed", "action: delayed",
+	"diagnostic-code:", "remote-mta:", "reporting-mta:", "x-postfix-queue-id:", "status: 5.", "status: 4."}
+
+// vendorAutoReplyHeaders are fields some vendors put on their
+// autoresponders' replies only, with the values that say so (iCloud's
+// X-Apple-Action: vacation...). A hint: together with an out-of-office
+// subject or text they decide.
+var vendorAutoReplyHeaders = []struct {
+	name   string
+	values []string // one of these in the value; "" matches any value
+}{
+	{"x-apple-action", []string{"vacation", "autoreply", "auto-reply"}},
+	{"x-autoresponse", []string{""}},
+	{"x-auto-response", []string{""}},
+	{"x-vacation", []string{""}},
+	{"x-autoreply-type", []string{""}},
+	{"x-post-messageclass", []string{"autorespond", "auto-respond", "autoreply"}},
+	{"x-mailer", []string{"vacation", "autorespond", "autoreply", "auto-reply", "out of office", "abwesenheit"}},
+}
+
+const wVendorAutoReply = 6
+
 // daemonNames are display names of bounce senders whose address is not
 // one of the above.
 var daemonNames = []string{"mail delivery system", "mail delivery subsystem", "mail delivery service", "mail administrator", "mail router", "mailer-daemon", "postmaster", "system administrator", "mail system", "microsoft outlook"}
@@ -322,7 +422,8 @@ var daemonNames = []string{"mail delivery system", "mail delivery subsystem", "m
 // failed to read). Compared anywhere in the subject, since gateways
 // prefix their own words ("Message status - undeliverable").
 var bounceSubjects = []string{
-	"undelivered mail returned to sender", "delivery status notification", "mail delivery failed",
+	"undelivered mail returned to sender", "delivery status notification", "mail delivery failed", "loop alert", "duplicated message-id",
+	"error sending your mail", "error sending your message", "could not send your message", "delivery status", "mail system error",
 	"undeliverable", "undelivered", "unzustellbar", "nicht zustellbar", "non remis", "non distribuable",
 	"no se puede entregar", "no entregado", "non recapitabile", "onbestelbaar", "niet bezorgd",
 	"não entregue", "nie dostarczono", "nedoručitelné", "olevererbart", "kan ikke leveres",
@@ -333,6 +434,11 @@ var bounceSubjects = []string{
 	"delivery notification", "user unknown", "user not found", "mailbox unavailable", "returned to sender",
 	"message status - undeliverable", "delivery report", "rejected:",
 	"failure delivery", "ndn:", "non délivré", "non delivre", "notification d'état de la remise", "übermittlungsstatus", "mail could not be delivered", "message delivery failure",
+	"メールエラー通知", "配信エラー", "配送エラー", "送信エラー", "不達", "未達", "エラー通知", "宛先不明", "mail error", "delivery error",
+	"退信", "系统退信", "投递失败", "邮件退回", "退回", "退件", "傳送失敗", "반송", "전달 실패", "배달 실패", "메일 전송 실패",
+	"недоставленное", "не доставлено", "ошибка доставки", "возвращенное", "mail loop", "loop detected", "message rejected",
+	"posting rejected", "rejected posting", "non-member", "auto-discard", "awaits moderator", "moderation", "mail failure",
+	"teslim edilemedi", "nedoručeno", "nem kézbesíthető", "levererades inte", "ei toimitettu", "απεστάλη", "תקלה במשלוח",
 }
 
 var delaySubjects = []string{"delayed", "(delay)", "warning: could not send", "still being retried", "not yet been delivered", "verzögert", "retardé"}
@@ -355,6 +461,14 @@ var bouncePhrases = []string{
 	"votre message n'a pas pu être remis", "n'a pas pu être distribué", "no se pudo entregar", "non è stato possibile recapitare",
 	"kon niet worden afgeleverd", "não foi possível entregar", "nie można dostarczyć", "nelze doručit",
 	"does not exist", "no such recipient", "recipient not found", "address rejected", "account is disabled", "account has been disabled", "mailbox full", "mailbox is full", "over quota", "quota exceeded", "host unknown", "permanent failure", "permanent error", "could not deliver", "non-delivery", "returned mail", "delivery failure", "failed recipient",
+	"invalid user", "invalid recipient", "invalid address", "trouble delivering your message", "returned permanent errors",
+	"refused to accept your message", "had delivery problems", "failure reasons", "could not be delivered because", "unknown recipient", "unrouteable address", "relay access denied",
+	"no mailbox here", "mailbox does not exist", "message was rejected", "has been rejected", "was rejected by", "rejected your message",
+	"mail loop detected", "loop detected", "routing loop", "too many hops", "not a member", "non-member", "awaits moderator approval",
+	"送信できませんでした", "配信できませんでした", "届けることができませんでした", "お届けできませんでした", "配送できませんでした",
+	"宛先不明", "存在しません", "受信拒否", "送信に失敗", "無法投遞", "无法投递", "投递失败", "收件人不存在", "退信",
+	"전달되지 않았습니다", "존재하지 않는", "не может быть доставлено", "не удалось доставить", "не существует",
+	"teslim edilemedi", "nie istnieje", "neexistuje", "non esiste", "n'existe pas", "no existe", "existiert nicht",
 }
 
 // feedSignals are fields and mailers of RSS-to-email services (rss2email,

@@ -25,6 +25,9 @@ type evidence struct {
 	// notices are the words of machine-made notices, weighed by
 	// settleNotices once the headers and the sender are known.
 	notices []notice
+	// ticket is another system's ticket number in the subject, weighed
+	// by settleNotices: only beside another sign of a ticket system.
+	ticket string
 }
 
 type notice struct {
@@ -44,15 +47,39 @@ func (e *evidence) notice(w int, reason string, broad bool) {
 // and nothing else), only the heaviest otherwise, so that a person
 // writing about a security alert they got stays a person.
 func (e *evidence) settleNotices() {
-	marked := false
+	// A machine's field or a noreply/notice-robot sender marks the
+	// message strongly: every notice word counts. A system's sender
+	// (security@, service@), which a team may also write from, marks it
+	// weakly: the specific notice words count, the broad ones do not.
+	marked, weak := false, false
 	for _, s := range e.signals {
-		if s.class == AutoReply && s.weight > 0 && (strings.HasPrefix(s.reason, "X-Auto-Response-Suppress") || strings.HasPrefix(s.reason, "sender ")) {
-			marked = true
+		if s.class != AutoReply || s.weight <= 0 {
+			continue
 		}
+		switch {
+		case strings.HasPrefix(s.reason, "X-Auto-Response-Suppress"), s.weight >= wNoReplySender && strings.HasPrefix(s.reason, "sender "):
+			marked = true
+		case strings.HasPrefix(s.reason, "sender "):
+			weak = true
+		}
+	}
+	if e.ticket != "" {
+		helpdesk := e.seen["helpdesk"]
+		for _, s := range e.signals {
+			if s.class == AutoReply && (strings.HasPrefix(s.reason, "acknowledgement") || strings.HasPrefix(s.reason, "In-Reply-To names")) {
+				helpdesk = true
+			}
+		}
+		if helpdesk {
+			e.add(AutoReply, wTicketSubject, "another system's ticket number in the subject: %q", clip(e.ticket))
+		} else {
+			e.note("not counted without another sign of a ticket system: a ticket number in the subject " + strconvQuote(clip(e.ticket)))
+		}
+		e.ticket = ""
 	}
 	counted := false
 	for _, n := range e.notices {
-		if marked || (!n.broad && !counted) {
+		if marked || (weak && !n.broad) || (!n.broad && !counted) {
 			e.signals = append(e.signals, n.signal)
 			counted = true
 		} else {

@@ -11,6 +11,7 @@ type subject struct {
 	text           string
 	bare           string // text without leading "[...]" tags
 	reply, forward bool
+	hits           phraseHits // the subject tables' phrases found in text
 }
 
 func newSubject(raw string) subject {
@@ -25,7 +26,7 @@ func newSubject(raw string) subject {
 			}
 		}
 	}
-	s := subject{text: t}
+	s := subject{text: t, hits: subjectPhrases.scan(t)}
 	// "[Ticket#123] Re: ..." and "[Globex] Re: ...": a helpdesk puts its
 	// tag before the reply prefix.
 	for strings.HasPrefix(t, "[") {
@@ -91,13 +92,34 @@ func autoReplyRules(e *evidence, m *message, s subject) {
 			e.note(canonical(name) + ": " + clip(v) + " does not mark automatic mail")
 		}
 	}
+	for _, f := range vendorAutoReplyHeaders {
+		v := strings.ToLower(h.get(f.name))
+		if v == "" || v == "no" || v == "false" || v == "0" {
+			continue
+		}
+		if f.name == "x-apple-action" && strings.Contains(v, "vacation") {
+			// iCloud's vacation reply carries it, often without
+			// Auto-Submitted, and nothing else does.
+			e.add(AutoReply, certain, "X-Apple-Action: %s (iCloud's vacation reply)", clip(h.get(f.name)))
+			continue
+		}
+		if p := findAny(v, f.values); p != "" || f.values[0] == "" {
+			e.once("vendor-autoreply", AutoReply, wVendorAutoReply, "%s: %s (a vendor's autoresponder field)", canonical(f.name), clip(h.get(f.name)))
+		}
+	}
 	if v := h.get("x-auto-response-suppress"); v != "" {
 		// Exchange puts "All" on its OOF replies and SaaS tools on their
 		// notices, but senders also put it on ordinary mail to ask
 		// others not to answer automatically: a hint.
-		lv := strings.ToLower(v)
-		if strings.Contains(lv, "all") || strings.Contains(lv, "oof") || strings.Contains(lv, "autoreply") {
+		if xarsSuppressesReplies(v) {
 			e.add(AutoReply, wSuppress, "X-Auto-Response-Suppress: %s (Exchange's automatic mail asks not to be answered)", clip(v))
+		}
+	}
+	for _, p := range oofSuffixes {
+		// AOL and others answer "Re: <subject> (Automatic Response)".
+		if strings.HasSuffix(s.text, p) {
+			e.add(AutoReply, wOOFSuffix, "subject ends like an automatic response %q", p)
+			break
 		}
 	}
 	if !s.reply && !s.forward {
@@ -107,12 +129,24 @@ func autoReplyRules(e *evidence, m *message, s subject) {
 				break
 			}
 		}
-		if p := findAny(s.text, noticeSubjects); p != "" {
+		if p := s.hits.first(sNotice); p != "" {
 			e.notice(wNoticeSubject, "subject of a machine-made notice "+strconvQuote(p), false)
-		} else if p := findAny(s.text, noticeSubjectWords); p != "" {
+		} else if p := s.hits.first(sNoticeWord); p != "" {
 			e.notice(wNoticeSubject, "subject word of a machine-made notice "+strconvQuote(p), true)
 		}
 	}
+}
+
+// xarsSuppressesReplies tells whether an X-Auto-Response-Suppress value
+// names All, OOF or AutoReply among its comma-separated tokens (MS-OXCMAIL
+// 2.2.3.2.20): compared token by token, not as a substring.
+func xarsSuppressesReplies(v string) bool {
+	for _, t := range strings.FieldsFunc(strings.ToLower(v), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == ';' }) {
+		if t == "all" || t == "oof" || t == "autoreply" {
+			return true
+		}
+	}
+	return false
 }
 
 // exchangeRules weighs the fields Exchange and Microsoft 365 stamp on mail
@@ -211,17 +245,20 @@ func helpdeskRules(e *evidence, m *message, s subject, own func(string) bool) {
 			// dozen; a header of 40 000 fields is not searched whole.
 			break
 		}
-		if f.name == "x-ticket-id" || strings.Contains(f.name, "ticket") || hasAnyPrefix(f.name, helpdeskHeaderPrefixes) {
+		if nameIn(f.name, helpdeskHeaders) || hasAnyPrefix(f.name, helpdeskHeaderPrefixes) {
 			e.once("helpdesk", AutoReply, wHelpdeskHeader, "field of a ticket system: %s", canonical(f.name))
 		}
 	}
 	if !s.reply {
 		if t := ticketRE.FindString(s.text); t != "" && !ownTagRE.MatchString(t) {
-			e.add(AutoReply, wTicketSubject, "another system's ticket number in the subject: %q", clip(t))
+			// People quote ticket numbers in their subjects too: it
+			// counts only beside another sign of a ticket system
+			// (settleNotices).
+			e.ticket = t
 		}
 	}
 	if !s.reply && !s.forward {
-		if p := findAny(s.text, ackSubjects); p != "" {
+		if p := s.hits.first(sAck); p != "" {
 			e.add(AutoReply, wAckSubject, "acknowledgement subject %q", p)
 		}
 	}
@@ -244,22 +281,50 @@ func bodyRules(e *evidence, m *message, s subject) {
 	if w == "" {
 		return
 	}
-	challengeRules(e, w)
-	if p := findAny(s.text, verifySubjects); p != "" && !s.reply && !s.forward {
+	challengeRules(e, m.phrases())
+	if p := s.hits.first(sVerify); p != "" && !s.reply && !s.forward {
 		e.add(AutoReply, wVerifySubject, "verification subject %q", p)
 	}
-	if p := findAny(w, autoPhrases); p != "" {
+	if p := m.phrases().first(bAuto); p != "" {
 		e.add(AutoReply, wAutoPhrase, "text says it is automatic: %q", p)
 	}
-	if p := findAny(w, ackPhrases); p != "" {
+	if p := m.phrases().first(bAck); p != "" {
 		e.add(AutoReply, wAckPhrase, "acknowledgement text %q", p)
 	}
-	if p := findAny(w, oofPhrases); p != "" {
+	if p := m.phrases().first(bOOF); p != "" {
 		e.add(AutoReply, wOOFPhrase, "out-of-office text %q", p)
 	}
-	if p := findAny(w, noticePhrases); p != "" {
+	if p := leadMarker(m.leadLines()); p != "" {
+		e.add(AutoReply, wOOFLead, "the text opens with an autoresponder's title %q", p)
+	}
+	if p := m.phrases().first(bNotice); p != "" {
 		e.notice(wNoticePhrase, "notice boilerplate "+strconvQuote(p), false)
 	}
+}
+
+// leadMarker finds an autoresponder's title standing alone at the start
+// of one of the first lines ("*** Automatische Antwort ***", "自动回复：
+// 我正在休假", "Auto reply - I am away"): the title followed by nothing,
+// or by a colon, a dash or a closing mark, never by more words of a
+// sentence, and never in a question, so that a person writing "Auto
+// reply question: how do I switch it off?" is not taken for one.
+func leadMarker(lines []string) string {
+	for _, l := range lines {
+		if strings.ContainsAny(l, "?？") {
+			continue
+		}
+		t := strings.TrimLeft(l, "*#-=_[]()<>!. \t「『【")
+		for _, p := range oofSubjects {
+			if !strings.HasPrefix(t, p) || notLeadTitles[p] {
+				continue
+			}
+			rest := strings.TrimLeft(t[len(p):], " ")
+			if rest == "" || strings.ContainsRune("*:：-–—=_]】」』)!.,，。", []rune(rest)[0]) {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // challengeRules finds challenge-response filters. A phrase of
@@ -267,8 +332,8 @@ func bodyRules(e *evidence, m *message, s subject) {
 // human word, "captcha", "spam filter"...) count only when the text also
 // says the sender's message is held or will be delivered: a customer
 // writing "your captcha will not let me verify I'm human" is a person.
-func challengeRules(e *evidence, w string) {
-	if p := findAny(w, challengePhrases); p != "" {
+func challengeRules(e *evidence, h phraseHits) {
+	if p := h.first(bChallenge); p != "" {
 		e.add(AutoReply, wChallengePhrase, "challenge-response text %q: a filter asks the sender to prove a person wrote", p)
 		return
 	}
@@ -277,24 +342,24 @@ func challengeRules(e *evidence, w string) {
 		reason string
 	}
 	var hints []hint
-	if v, hu := findAny(w, verifyWords), findAny(w, humanWords); v != "" && hu != "" {
+	if v, hu := h.first(bVerify), h.first(bHuman); v != "" && hu != "" {
 		hints = append(hints, hint{wVerifyHuman, "asks to " + v + "... " + hu + ": a challenge-response filter"})
 	}
-	for _, p := range challengeHints {
-		if len(hints) < 3 && strings.Contains(w, p) {
+	for _, p := range h.all(bChallengeHint) {
+		if len(hints) < 3 {
 			hints = append(hints, hint{wChallengeHint, "challenge-response word " + strconvQuote(p)})
 		}
 	}
 	if len(hints) == 0 {
 		return
 	}
-	held := findAny(w, heldWords)
+	held := h.first(bHeld)
 	if held == "" {
 		e.add(AutoReply, 4, "challenge-like words (%s) but nothing says a message is held", strings.TrimPrefix(hints[0].reason, "challenge-response word "))
 		return
 	}
-	for _, h := range hints {
-		e.add(AutoReply, h.w, "%s", h.reason)
+	for _, hi := range hints {
+		e.add(AutoReply, hi.w, "%s", hi.reason)
 	}
 	e.add(AutoReply, wHeldMessage, "says the sender's message is held: %q", held)
 }
@@ -304,7 +369,7 @@ func challengeRules(e *evidence, w string) {
 // Reply-To: that sender is no hint.
 func senderRules(e *evidence, m *message) {
 	lp := strings.ToLower(localPart(addrSpec(m.header.get("from"))))
-	if lp == "" || daemonLocalParts[lp] {
+	if lp == "" || isDaemon(lp) {
 		return
 	}
 	w, why := 0, ""
@@ -344,6 +409,17 @@ func related(a, b string) bool {
 	da := strings.ToLower(a[strings.LastIndexByte(a, '@')+1:])
 	db := strings.ToLower(b[strings.LastIndexByte(b, '@')+1:])
 	return da == db || strings.HasSuffix(da, "."+db) || strings.HasSuffix(db, "."+da)
+}
+
+// nameIn tells whether the lower-cased field name is one of names,
+// exactly.
+func nameIn(name string, names []string) bool {
+	for _, n := range names {
+		if name == n {
+			return true
+		}
+	}
+	return false
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {

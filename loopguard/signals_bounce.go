@@ -50,18 +50,28 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 		e.add(Bounce, certain, "X-Failed-Recipients: %s (Exim adds it to its bounces only)", clip(v))
 	}
 	from := addrSpec(m.header.get("from"))
+	if from == "" {
+		// "From: mailer-daemon", "From: MAILER-DAEMON <>": a bare
+		// local part or a display name only.
+		if f := strings.Fields(strings.Trim(m.header.get("from"), "<> \"")); len(f) > 0 && isDaemon(strings.Trim(f[0], "<>\"")) {
+			from = strings.ToLower(strings.Trim(f[0], "<>\""))
+		}
+	}
 	sender := envelopeSender(env, m)
 	daemon := ""
 	switch {
 	case nullPath:
 		daemon = "null reverse path"
 		e.add(Bounce, wNullPath, "null reverse path <> (RFC 5321 §4.5.5)")
-	case daemonLocalParts[localPart(from)]:
+	case isDaemon(localPart(from)):
 		daemon = "From " + from
 		e.add(Bounce, wDaemonSender, "sent by the mail system %s", from)
-	case daemonLocalParts[localPart(sender)]:
+	case isDaemon(localPart(sender)):
 		daemon = "envelope sender " + sender
 		e.add(Bounce, wDaemonSender, "envelope sender %s is a mail system", sender)
+	case isListManager(localPart(from)) || fmlAdmin(m.header, from):
+		daemon = "From " + from
+		e.add(Bounce, wDaemonSender, "sent by the list manager %s", from)
 	default:
 		if n := findAny(strings.ToLower(displayName(m.header.get("from"))), daemonNames); n != "" {
 			daemon = "sender name " + strconvQuote(n)
@@ -70,8 +80,12 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 	}
 	if daemon == "" && machineSender(from) {
 		// An appliance or gateway that sends its NDRs from noreply@:
-		// a bounce subject and bounce text must then both be there.
-		subj, text := findAny(s.text, bounceSubjects), findAny(m.words(), bouncePhrases)
+		// a bounce subject and bounce text (or the fields of a report
+		// written as text) must then both be there.
+		subj, text := s.hits.first(sBounce), m.phrases().first(bBounce)
+		if text == "" {
+			text = reportText(m)
+		}
 		if subj != "" && text != "" && !s.reply && !s.forward {
 			e.add(Bounce, wBounceSubject, "sender %s is a machine's and a bounce subject %q", from, subj)
 			e.add(Bounce, wBouncePhrase, "sender %s is a machine's and bounce text %q", from, text)
@@ -81,23 +95,49 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 		return
 	}
 	if daemon != "" {
+		report := false
 		if !s.reply && !s.forward {
-			if b := findAny(s.text, bounceSubjects); b != "" {
+			if b := s.hits.first(sBounce); b != "" {
 				e.add(Bounce, wBounceSubject, "%s and a bounce subject %q", daemon, b)
+				report = true
 			}
 		}
-		if b := findAny(m.words(), bouncePhrases); b != "" {
+		if b := m.phrases().first(bBounce); b != "" {
 			e.add(Bounce, wBouncePhrase, "%s and bounce text %q", daemon, b)
+			report = true
+		} else if f := reportText(m); f != "" {
+			e.add(Bounce, wBouncePhrase, "%s and the delivery report field %q in the text", daemon, f)
+			report = true
+		} else if r := smtpFailure(m); r != "" {
+			e.add(Bounce, wBouncePhrase, "%s and the SMTP refusal %q in the text", daemon, r)
+			report = true
+		}
+		if nullPath && (report || hasAttachedMessage(m)) {
+			// RFC 5321 §4.5.5: the null reverse path with a delivery
+			// report is a bounce, whatever Auto-Submitted says (many
+			// MTAs put auto-replied or auto-generated on their DSNs).
+			e.add(Bounce, certain, "null reverse path with a delivery report: a bounce (RFC 5321 §4.5.5, RFC 3464)")
 		}
 	}
 	if !e.decided(Bounce) {
 		return
 	}
-	delayed := findAny(s.text, delaySubjects) != ""
+	delayed := s.hits.first(sDelay) != ""
 	e.bounce = legacyBounce(m, delayed)
 	if delayed {
 		e.add(Bounce, 1, "delay warning: the email is still queued")
 	}
+}
+
+// fmlAdmin tells whether the message is a notice of the fml list manager
+// (X-MLServer, X-ML-Name) from its list's admin or request address; its
+// posts carry the same fields with their author in From.
+func fmlAdmin(h header, from string) bool {
+	if !h.has("x-mlserver") && !h.has("x-ml-name") {
+		return false
+	}
+	lp := strings.ToLower(localPart(from))
+	return strings.HasSuffix(lp, "-admin") || strings.HasSuffix(lp, "-request") || strings.HasPrefix(lp, "fml")
 }
 
 // feedbackReport reads an RFC 5965 feedback report: the complainant is
@@ -146,5 +186,5 @@ func trimSpace(b []byte) []byte {
 // (noreply@, notifications@...).
 func machineSender(addr string) bool {
 	lp := strings.ToLower(localPart(addr))
-	return lp != "" && (localPartIn(lp, noReplySenders, true) || localPartIn(lp, noticeSenders, true))
+	return lp != "" && (localPartIn(lp, noReplySenders, true) || localPartIn(lp, noticeSenders, true) || localPartIn(lp, systemSenders, false))
 }

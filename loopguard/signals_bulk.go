@@ -34,22 +34,21 @@ func feedRules(e *evidence, m *message) {
 			e.once("feed", Bulk, wFeedSignal, "%s: an RSS-to-email item", canonical(name))
 		}
 	}
-	for i, f := range h {
-		if i < maxFieldsScanned && strings.Contains(f.name, "rss") {
-			e.once("feed", Bulk, wFeedSignal, "%s: an RSS-to-email item", canonical(f.name))
-		}
-	}
 	if lp := strings.ToLower(localPart(addrSpec(h.get("from")))); lp != "" {
 		if localPartIn(lp, feedSenders, false) {
 			e.add(Bulk, wNoticeSender, "sender %s@ is a feed robot's", lp)
 		}
 	}
-	for _, name := range []string{"x-mailer", "user-agent", "from"} {
+	for _, name := range []string{"x-mailer", "user-agent"} {
 		if p := findAny(strings.ToLower(h.get(name)), feedMailers); p != "" {
 			e.once("feed", Bulk, wFeedSignal, "%s names the feed service %q: an RSS-to-email item", canonical(name), p)
 		}
 	}
-	if p := findAny(m.words(), feedPhrases); p != "" {
+	if p := findAny(strings.ToLower(h.get("from")), feedMailers); p != "" {
+		// A person may write from a feed company's domain: a hint.
+		e.once("feed-from", Bulk, wFeedFrom, "From names the feed service %q", p)
+	}
+	if p := m.phrases().first(bFeed); p != "" {
 		e.add(Bulk, wFeedPhrase, "feed item text %q", p)
 	}
 }

@@ -15,7 +15,9 @@ import (
 //     OpenedUnverified) sends the person it was opened in the name of no
 //     email until an agent has written in it (AgentWrote);
 //   - a message whose author was not a participant (Message.Outsider)
-//     makes no customer follow or be notified; agents see it.
+//     makes no customer follow or be notified; agents see it;
+//   - a message whose From was not authenticated (Message.Unverified) is
+//     emailed to no customer; agents see it and are emailed it.
 //
 // EmailWithheld is the one rule every path that emails a person about a
 // message applies (messaging's recipients, the hold queue's re-check).
@@ -34,6 +36,11 @@ func EmailWithheld(c Conversation, m Message, person string, kind notify.Kind) s
 	}
 	if c.OpenedUnverified != "" && c.OpenedUnverified == person && (c.AgentWrote == nil || m.Created.Before(*c.AgentWrote)) {
 		return "the conversation was opened in this address's name by an unverified email and no agent has written in it yet"
+	}
+	if m.Unverified && kind == notify.KindCustomer {
+		// Its From may be forged (a customer's name and a subject tag are
+		// all it takes): agents see it, customers are not emailed it.
+		return "written by an unverified sender: its From was not authenticated"
 	}
 	return ""
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,14 @@ func TestUnverifiedOpenerUntilAnAgentWrites(t *testing.T) {
 	}
 	if EmailWithheld(c, msgs[3], "mallory", notify.KindCustomer) != "" {
 		t.Error("the agent's message is withheld from another customer")
+	}
+	forged := msgs[1]
+	forged.Unverified = true
+	if !strings.Contains(EmailWithheld(c, forged, "cal", notify.KindCustomer), "unverified sender") {
+		t.Error("an unverified message is emailed to another customer")
+	}
+	if EmailWithheld(c, forged, "ada", notify.KindUser) != "" {
+		t.Error("an unverified message is withheld from an agent")
 	}
 	_ = db.View(func(tx *store.Tx) error {
 		if m, err := MessageByEmailID(tx, "nothing@x.test"); err == nil {

@@ -22,27 +22,67 @@ type target struct {
 	addr netip.Addr
 }
 
-// nonPublic are ranges that net/netip has no predicate for and that no
-// public mail server uses: "this network" (0/8 reaches the local host on
-// Linux), shared address space (RFC 6598), benchmarking (RFC 2544),
-// reserved and broadcast (240/4), NAT64 prefixes (which embed an IPv4
-// address of any kind) and IPv4-compatible IPv6 (::/96).
+// nonPublic are the ranges of the IANA IPv4 and IPv6 Special-Purpose
+// Address Registries (RFC 6890 and later) that are not globally
+// reachable and that net/netip has no predicate for: "this network"
+// (0/8 reaches the local host on Linux), shared address space (RFC 6598),
+// IETF protocol assignments, documentation (TEST-NET-1..3, 2001:db8::/32,
+// 3fff::/20), the 6to4 relay anycast, benchmarking (RFC 2544), reserved
+// and broadcast (240/4); NAT64 prefixes and IPv4-compatible (::/96) and
+// IPv4-translated (SIIT, ::ffff:0:0:0/96) IPv6, which embed an IPv4
+// address of any kind; discard-only (100::/64) and dummy (100:0:0:1::/64)
+// prefixes; Teredo (2001::/32, which embeds a client's IPv4 address),
+// the rest of 2001::/23 that is not global (benchmarking, ORCHID);
+// SRv6 SIDs (5f00::/16); and deprecated site-local (fec0::/10).
+// 6to4 (2002::/16) is judged by the IPv4 address it embeds (embedded).
 var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
 	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("192.88.99.0/24"),
 	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
 	netip.MustParsePrefix("240.0.0.0/4"),
 	netip.MustParsePrefix("64:ff9b::/96"),
 	netip.MustParsePrefix("64:ff9b:1::/48"),
 	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"),
+	netip.MustParsePrefix("100::/64"),
+	netip.MustParsePrefix("100:0:0:1::/64"),
+	netip.MustParsePrefix("2001::/32"),
+	netip.MustParsePrefix("2001:2::/48"),
+	netip.MustParsePrefix("2001:10::/28"),
+	netip.MustParsePrefix("2001:db8::/32"),
+	netip.MustParsePrefix("3fff::/20"),
+	netip.MustParsePrefix("5f00::/16"),
+	netip.MustParsePrefix("fec0::/10"),
+}
+
+var sixToFour = netip.MustParsePrefix("2002::/16")
+
+// embedded is the IPv4 address a 6to4 address (2002:AABB:CCDD::/48)
+// carries.
+func embedded(a netip.Addr) (netip.Addr, bool) {
+	if !a.Is6() || !sixToFour.Contains(a) {
+		return netip.Addr{}, false
+	}
+	b := a.As16()
+	return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
 }
 
 // Refused tells why direct delivery does not connect to a, or "": a
 // loopback, private, link-local, unspecified, multicast or otherwise
-// non-public address, or one of own.
+// non-public address, one of own, or a 6to4 address carrying any of
+// these.
 func Refused(a netip.Addr, own []netip.Addr) string {
 	a = a.Unmap()
+	if v4, ok := embedded(a); ok {
+		if why := Refused(v4, own); why != "" {
+			return why + " (in 6to4)"
+		}
+	}
 	switch {
 	case a.IsLoopback():
 		return "loopback"

@@ -71,7 +71,7 @@ func TestMXRefusesNonPublicAddresses(t *testing.T) {
 	srv.MX("mixed.test", "in.mixed.test", 10)
 	srv.MX("mixed.test", "out.mixed.test", 20)
 	srv.IP("in.mixed.test", "192.168.1.10")
-	srv.IP("out.mixed.test", "192.0.2.25")
+	srv.IP("out.mixed.test", "93.184.215.25") // never reached: Dial goes to the sink
 	srv.IP("nomx.test", "0.0.0.0")
 	sink := newSink(t, true)
 	_, port, _ := net.SplitHostPort(sink.addr)
@@ -111,7 +111,7 @@ func TestMXRefusesNonPublicAddresses(t *testing.T) {
 	if _, err := m.Deliver(context.Background(), "bounce+1@example.test", "ann@mixed.test", []byte(testMsg)); err != nil {
 		t.Fatal(err)
 	}
-	if d := took(); strings.Join(d, " ") != "192.0.2.25:"+port {
+	if d := took(); strings.Join(d, " ") != "93.184.215.25:"+port {
 		t.Errorf("mixed.test: connected to %v, want only the public MX", d)
 	}
 	// The setting allows them.
@@ -160,7 +160,15 @@ func TestRefusedAddresses(t *testing.T) {
 		"fc00::1": "private", "169.254.169.254": "link-local", "fe80::1": "link-local", "0.0.0.0": "unspecified", "::": "unspecified",
 		"224.0.0.1": "multicast", "ff02::1": "multicast", "0.1.2.3": "not public", "100.64.0.1": "not public",
 		"255.255.255.255": "not public", "64:ff9b::7f00:1": "not public", "::ffff:10.0.0.1": "private", "203.0.113.7": "the daemon's own",
-		"192.0.2.25": "", "2001:db8::25": "", "8.8.8.8": "",
+		"8.8.8.8": "", "2606:4700::1111": "", "2a00:1450::1": "",
+		// Issue 21 review: the rest of the IANA special-purpose registries,
+		// and 6to4 judged by the IPv4 address it carries.
+		"192.0.2.25": "not public", "198.51.100.1": "not public", "192.88.99.1": "not public",
+		"2001:db8::25": "not public", "3fff::1": "not public", "fec0::1": "not public", "::ffff:0:a00:1": "not public",
+		"100::1": "not public", "2001::5efe:a00:1": "not public", "2001:0:4136:e378:8000:63bf:f5ff:fffe": "not public",
+		"2001:2::1": "not public", "5f00::1": "not public",
+		"2002:a00:1::1": "private (in 6to4)", "2002:7f00:1::1": "loopback (in 6to4)", "2002:a9fe:a9fe::1": "link-local (in 6to4)",
+		"2002:cb00:7107::1": "the daemon's own (in 6to4)", "2002:808:808::1": "",
 	} {
 		if got := Refused(netip.MustParseAddr(a), []netip.Addr{netip.MustParseAddr("203.0.113.7")}); got != want {
 			t.Errorf("Refused(%s) = %q, want %q", a, got, want)

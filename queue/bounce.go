@@ -40,6 +40,10 @@ type Suppression struct {
 	Bounces    int       `json:"bounces"`
 	Suppressed bool      `json:"suppressed"`
 	Last       time.Time `json:"last"`
+	// Transient are the times of the address's recent transient
+	// failures (transient, mailbox full), within TransientWindow, at
+	// most TransientSuppressAfter of them.
+	Transient []time.Time `json:"transient,omitempty"`
 }
 
 // Suppressed tells whether email to addr is suppressed.
@@ -58,6 +62,20 @@ func (q *Queue) hardBounce(tx *store.Tx, addr string, now time.Time) error {
 // countBounce counts one hard bounce of addr; with atOnce the address is
 // suppressed whatever the count, and why says so in the log.
 func (q *Queue) countBounce(tx *store.Tx, addr string, now time.Time, atOnce bool, why string) error {
+	return q.updateSuppression(tx, addr, now, func(s *Suppression) (bool, string) {
+		s.Bounces++
+		reason := fmt.Sprintf("%d hard bounces", s.Bounces)
+		if why != "" {
+			reason = why
+		}
+		return atOnce || s.Bounces >= q.suppressAfter(), reason
+	})
+}
+
+// updateSuppression applies count to addr's record: count updates it and
+// says whether the address is now to be suppressed, and why. A newly
+// suppressed address is journaled with that reason.
+func (q *Queue) updateSuppression(tx *store.Tx, addr string, now time.Time, count func(*Suppression) (bool, string)) error {
 	if addr == "" {
 		return nil
 	}
@@ -66,9 +84,9 @@ func (q *Queue) countBounce(tx *store.Tx, addr string, now time.Time, atOnce boo
 	if _, err := getJSON(tx, bBounces, k, &s); err != nil {
 		return err
 	}
-	s.Bounces++
 	s.Last = now
-	newly := !s.Suppressed && (atOnce || s.Bounces >= q.suppressAfter())
+	suppress, why := count(&s)
+	newly := !s.Suppressed && suppress
 	s.Suppressed = s.Suppressed || newly
 	if err := putJSON(tx, bBounces, k, s); err != nil {
 		return err
@@ -76,12 +94,8 @@ func (q *Queue) countBounce(tx *store.Tx, addr string, now time.Time, atOnce boo
 	if !newly {
 		return nil
 	}
-	reason := fmt.Sprintf("%d hard bounces; no email is sent to it until an operator clears it", s.Bounces)
-	if why != "" {
-		reason = why + "; no email is sent to it until an operator clears it"
-	}
 	e := journal.Entry{Time: now, Direction: journal.Out, Status: journal.StatusSuppressed,
-		EnvelopeTo: []string{s.Address}, Reason: reason}
+		EnvelopeTo: []string{s.Address}, Reason: why + "; no email is sent to it until an operator clears it"}
 	return journal.Append(tx, &e)
 }
 
@@ -111,10 +125,21 @@ func Suppressions(tx *store.Tx) ([]Suppression, error) {
 // RecordBounce ties an inbound DSN to the email it reports on and marks
 // that email "bounced". id is the job ID of the VERP address the DSN was
 // sent to (see ParseVERP) or, failing that, the bounced email's
-// Message-ID (r.OriginalMessageID). A report whose Action is "delayed" is
-// only a warning (RFC 3464 §2.3.3) and is journaled without changing the
-// job; "delivered", "relayed" and "expanded" change nothing. A hard bounce
-// (status 5.x.x, RFC 3463 §3.1) counts towards suppressing the address.
+// Message-ID (r.OriginalMessageID). What it does depends on the report's
+// kind (loopguard.KindOf):
+//
+//   - delayed: a warning (RFC 3464 §2.3.3), journaled without changing
+//     the job;
+//   - success (delivered, relayed, expanded) and unknown: nothing;
+//   - complaint: only recorded here; the inbound step decides whether
+//     it may suppress (RecordComplaint);
+//   - permanent: the email is bounced and the failure counts towards
+//     SuppressAfter hard bounces;
+//   - transient and mailbox_full: the email is bounced (the remote side
+//     gave up on it) and the failure counts towards
+//     TransientSuppressAfter within TransientWindow, so that one full
+//     mailbox does not silence an address for good.
+//
 // The job it found is returned; ErrNotFound when there is none.
 func (q *Queue) RecordBounce(tx *store.Tx, id string, r loopguard.BounceReport) (Job, error) {
 	j, err := FindEmail(tx, id, r.OriginalMessageID)
@@ -122,37 +147,61 @@ func (q *Queue) RecordBounce(tx *store.Tx, id string, r loopguard.BounceReport) 
 		return Job{}, err
 	}
 	now := q.Clock.Now()
-	if r.Format == "arf" {
+	kind := loopguard.KindOf(r)
+	if r.Complaint() {
 		// Whether a complaint may act is the caller's to decide
 		// (RecordComplaint); here it is only recorded.
 		return j, q.RecordComplaint(tx, j, r, ComplaintTrust{Why: "its source was not checked"})
 	}
 	detail := strings.TrimSpace(r.Status + " " + r.Diagnostic)
-	switch strings.ToLower(r.Action) {
-	case "delivered", "relayed", "expanded":
+	switch kind {
+	case loopguard.KindSuccess, loopguard.KindUnknown:
 		return j, nil
-	case "delayed":
+	case loopguard.KindDelayed:
 		return j, q.journal(tx, &j, journal.StatusDeferred, "remote delay notice: "+detail, nil, now)
 	}
 	// A bounce for an email still being retried means the remote side
 	// gave up: so do we (saveJob drops a live job's keys).
-	j.State, j.Reason = StateBounced, detail
+	j.State, j.Reason = StateBounced, strings.TrimSpace(kind+": "+detail)
 	if err := saveJob(tx, &j, now); err != nil {
 		return Job{}, err
 	}
-	if err := q.journal(tx, &j, journal.StatusBounced, detail, nil, now); err != nil {
+	if err := q.journal(tx, &j, journal.StatusBounced, j.Reason, nil, now); err != nil {
 		return Job{}, err
 	}
-	if strings.HasPrefix(r.Status, "5") {
-		addr := j.To
-		if addr == "" {
-			addr = r.Recipient
-		}
-		if err := q.hardBounce(tx, addr, now); err != nil {
-			return Job{}, err
-		}
+	addr := j.To
+	if addr == "" {
+		addr = r.Recipient
+	}
+	if kind == loopguard.KindPermanent {
+		err = q.hardBounce(tx, addr, now)
+	} else {
+		err = q.transientBounce(tx, addr, kind, now)
+	}
+	if err != nil {
+		return Job{}, err
 	}
 	return j, nil
+}
+
+// transientBounce records a transient failure (kind transient or
+// mailbox_full) of addr and suppresses it when TransientSuppressAfter of
+// them fall within TransientWindow.
+func (q *Queue) transientBounce(tx *store.Tx, addr, kind string, now time.Time) error {
+	return q.updateSuppression(tx, addr, now, func(s *Suppression) (bool, string) {
+		n, max := 0, q.transientSuppressAfter()
+		for _, t := range s.Transient {
+			if now.Sub(t) < q.transientWindow() {
+				s.Transient[n] = t
+				n++
+			}
+		}
+		s.Transient = append(s.Transient[:n], now)
+		if len(s.Transient) > max {
+			s.Transient = s.Transient[len(s.Transient)-max:]
+		}
+		return len(s.Transient) >= max, fmt.Sprintf("%d transient failures (last: %s) within %s", len(s.Transient), kind, q.transientWindow())
+	})
 }
 
 // FindEmail returns the email job a report names: by the job ID of the

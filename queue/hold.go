@@ -18,6 +18,10 @@ const (
 	DefaultMaxAge        = 5 * 24 * time.Hour
 	DefaultLease         = 10 * time.Minute
 	DefaultSuppressAfter = 2
+	// DefaultTransientSuppressAfter transient failures (4.x.x, a full
+	// mailbox) of one address within DefaultTransientWindow suppress it.
+	DefaultTransientSuppressAfter = 5
+	DefaultTransientWindow        = 7 * 24 * time.Hour
 )
 
 // Queue is the hold queue. Its methods that take a *store.Tx only touch
@@ -43,6 +47,13 @@ type Queue struct {
 	// SuppressAfter is the number of hard bounces to one address that
 	// suppress it (default 2).
 	SuppressAfter int
+	// TransientSuppressAfter is the number of transient failures
+	// (transient, mailbox full) of one address within TransientWindow
+	// that suppress it (default 5 in 7 days): one full mailbox or a
+	// greylisting server says little, the same failure for a week says
+	// the address is dead.
+	TransientSuppressAfter int
+	TransientWindow        time.Duration
 	// RecipientCap bounds the notification emails to one external
 	// address per hour (loopguard.RecipientCap); zero Max: no cap.
 	RecipientCap loopguard.RecipientCap
@@ -60,6 +71,17 @@ func (q *Queue) suppressAfter() int {
 		return q.SuppressAfter
 	}
 	return DefaultSuppressAfter
+}
+
+func (q *Queue) transientSuppressAfter() int {
+	if q.TransientSuppressAfter > 0 {
+		return q.TransientSuppressAfter
+	}
+	return DefaultTransientSuppressAfter
+}
+
+func (q *Queue) transientWindow() time.Duration {
+	return orDefault(q.TransientWindow, DefaultTransientWindow)
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -130,7 +130,9 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 		n = 4
 	}
 	wcfg := cfg.Copy()
-	wcfg.MaxConns, wcfg.MinConns = int32(n), int32(n)
+	// n for writes that declare their locks, one for those that do not,
+	// one for background writes (see commitLoop).
+	wcfg.MaxConns, wcfg.MinConns = int32(n+2), int32(n+2)
 	wcfg.AfterConnect = prepareHot
 	wpool, err := pgxpool.NewWithConfig(ctx, wcfg)
 	if err != nil {
@@ -181,13 +183,13 @@ func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 // statements) and learns the sequences that exist already, so that a
 // node that starts pays neither on its first messages.
 func (b *pgBackend) warm(ctx context.Context) error {
-	conns := make([]*pgxpool.Conn, 0, b.committers)
+	conns := make([]*pgxpool.Conn, 0, b.committers+2+warmReaders)
 	defer func() {
 		for _, c := range conns {
 			c.Release()
 		}
 	}()
-	for range b.committers {
+	for range b.committers + 2 {
 		c, err := b.wpool.Acquire(ctx)
 		if err != nil {
 			return err

@@ -4,7 +4,8 @@ import "bytes"
 
 // BucketSecrets holds the secrets every node of a shared store must agree
 // on (reply-token keys, the loop marker's key, the webhook key, the API
-// token), by the name of the data-folder file each is copied to.
+// token, the person tokens' key), by the name of the data-folder file each
+// is copied to.
 const BucketSecrets = "node_secrets"
 
 // ReadSharedSecret reads a shared secret file's content from the database

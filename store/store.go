@@ -85,7 +85,7 @@ type DB struct {
 	opts    Options
 	reqs    chan *request // writes someone is waiting for
 	bgReqs  chan *request // background writes
-	bgSlot  chan struct{} // PostgreSQL: held by the committer running a background batch
+	ordReqs chan *request // PostgreSQL: foreground writes that declare no locks
 	stop    chan struct{}
 	done    chan struct{}
 	closeMu sync.RWMutex
@@ -109,6 +109,8 @@ type request struct {
 	locks    []string
 	shared   []string
 	barriers []string
+	// queued, if set, is called once the request is in the queue.
+	queued func()
 }
 
 // Open opens (creating if needed) the bbolt database in dir.
@@ -159,15 +161,20 @@ func start(dir string, be backend, pg *pgBackend, opts Options) *DB {
 		close(db.done)
 		return db
 	}
-	n := 1
-	if pg != nil {
-		n = pg.committers
-		db.bgSlot = make(chan struct{}, 1)
-	}
 	var wg sync.WaitGroup
-	for range n {
+	loop := func(fg, bg chan *request) {
 		wg.Add(1)
-		go func() { defer wg.Done(); db.commitLoop() }()
+		go func() { defer wg.Done(); db.commitLoop(fg, bg) }()
+	}
+	if pg == nil {
+		loop(db.reqs, db.bgReqs)
+	} else {
+		db.ordReqs = make(chan *request, opts.MaxBatch)
+		loop(db.ordReqs, nil)
+		loop(nil, db.bgReqs)
+		for range pg.committers {
+			loop(db.reqs, nil)
+		}
 	}
 	go func() { wg.Wait(); close(db.done) }()
 	return db
@@ -215,8 +222,11 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error, opts ...UpdateOpti
 		o(r)
 	}
 	q := db.reqs
-	if r.background {
+	switch {
+	case r.background:
 		q = db.bgReqs
+	case db.ordReqs != nil && !r.keyed:
+		q = db.ordReqs
 	}
 	select {
 	case q <- r:
@@ -225,6 +235,9 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error, opts ...UpdateOpti
 		return ctx.Err()
 	}
 	db.closeMu.RUnlock()
+	if r.queued != nil {
+		r.queued()
+	}
 	// Once queued the request is always answered, even during Close: the
 	// caller must learn whether its write is durable.
 	return <-r.done
@@ -244,6 +257,16 @@ type UpdateOption func(*request)
 // With bbolt, where a function costs microseconds beside the fsync, a
 // batch takes every foreground write and background writes uncapped.
 func Background() UpdateOption { return func(r *request) { r.background = true } }
+
+// Queued has fn called once the write is in the committer's queue
+// (before its commit). Writes of one kind (foreground or background) are
+// run in the order they were queued, so a caller that needs an order among
+// concurrent writes (their Sequence values, what a later one reads) starts
+// the next Update after this call, and still shares the fsync with it. On
+// PostgreSQL that holds for background writes and for foreground writes
+// that declare no locks; foreground writes that declare locks (Locks) run
+// on several committers side by side, in no order among themselves.
+func Queued(fn func()) UpdateOption { return func(r *request) { r.queued = fn } }
 
 // MaxBackground is how many background writes a batch carries beside
 // foreground ones (PostgreSQL never mixes them, bbolt does uncapped; see
@@ -385,39 +408,38 @@ func (db *DB) View(fn func(*Tx) error) error {
 	return err
 }
 
-func (db *DB) commitLoop() {
+// commitLoop is one committer: it takes writes from fg and bg (either
+// may be nil) and commits them in batches, in the order they were queued.
+// bbolt has one committer on both queues. PostgreSQL has one for the
+// foreground writes that declare no locks (ordReqs: they run alone
+// anyway, and in the order queued), one for background writes (bgReqs:
+// in the order queued, one batch at a time, so the pipeline's commits
+// gather instead of taking turns on the domain lock a small batch each),
+// and Options.Committers for foreground writes that declare their locks
+// (reqs, side by side).
+func (db *DB) commitLoop(fg, bg chan *request) {
 	batch := make([]*request, 0, db.opts.MaxBatch)
 	for {
 		var first *request
 		select {
-		case first = <-db.reqs:
-		case first = <-db.bgReqs:
+		case first = <-fg:
+		case first = <-bg:
 		case <-db.stop:
 			// Drain what was queued before Close took the lock, in
 			// batches as usual.
 			for {
 				var r *request
 				select {
-				case r = <-db.reqs:
-				case r = <-db.bgReqs:
+				case r = <-fg:
+				case r = <-bg:
 				default:
 					return
 				}
-				db.commit(db.gather(append(batch[:0], r)))
+				db.commit(db.gather(append(batch[:0], r), fg, bg))
 			}
 		}
 		batch = append(batch[:0], first)
-		if first.background && db.bgSlot != nil {
-			// One background batch at a time per node: they mostly hold
-			// the domain lock (the pipeline's commits) and would take
-			// turns on it anyway; one at a time, the others' writes
-			// gather into the next batch instead of paying a commit each.
-			db.bgSlot <- struct{}{}
-			db.commit(db.gather(batch))
-			<-db.bgSlot
-			continue
-		}
-		db.commit(db.gather(batch))
+		db.commit(db.gather(batch, fg, bg))
 	}
 }
 
@@ -427,7 +449,7 @@ func (db *DB) commitLoop() {
 // committers run, foreground and background writes never share a batch:
 // a client's write does not wait for the locks of background work (the
 // pipeline's commit holds the domain lock) nor for its round trips.
-func (db *DB) gather(batch []*request) []*request {
+func (db *DB) gather(batch []*request, fgq, bgq chan *request) []*request {
 	bg, fg := 0, 0
 	if batch[0].background {
 		bg = 1
@@ -437,7 +459,7 @@ func (db *DB) gather(batch []*request) []*request {
 	if db.pg != nil && fg > 0 {
 		for len(batch) < db.opts.MaxBatch {
 			select {
-			case r := <-db.reqs:
+			case r := <-fgq:
 				batch = append(batch, r)
 			default:
 				return batch
@@ -448,7 +470,7 @@ func (db *DB) gather(batch []*request) []*request {
 fore:
 	for len(batch) < db.opts.MaxBatch && db.pg == nil {
 		select {
-		case r := <-db.reqs:
+		case r := <-fgq:
 			batch = append(batch, r)
 			fg++
 		default:
@@ -469,7 +491,7 @@ fore:
 	}
 	for len(batch) < db.opts.MaxBatch && bg < limit {
 		select {
-		case r := <-db.bgReqs:
+		case r := <-bgq:
 			batch = append(batch, r)
 			bg++
 		default:

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template/parse"
@@ -9,8 +10,8 @@ import (
 
 // checkBounds refuses what could make a render run without end, since
 // only output is bounded (MaxRenderedBytes) and a loop that writes
-// nothing is not: a range over anything but the data ({{range 1000000000000}},
-// or over a variable that may hold a number), and {{define}}/{{template}},
+// nothing is not: a range over anything but .Messages ({{range 1000000000000}},
+// or over a variable or function result that may hold a number), and {{define}}/{{template}},
 // whose recursion grows exponentially inside a range. Ranging over the
 // data is bounded by the data, and ranges nest at most MaxRangeDepth
 // deep, so a loop that writes nothing and calls no function (which would
@@ -25,6 +26,7 @@ func checkBounds(part string, trees map[string]*parse.Tree, main string) error {
 	if tr == nil || tr.Root == nil {
 		return nil
 	}
+	rewriteTimeFormat(tr.Root)
 	return walk(part, tr, tr.Root, 0)
 }
 
@@ -43,7 +45,7 @@ func walk(part string, tr *parse.Tree, n parse.Node, ranges int) error {
 		return &Error{Part: part, Line: line(tr, n), Msg: "{{template}} is not allowed"}
 	case *parse.RangeNode:
 		if !rangesOverData(n.Pipe) {
-			return &Error{Part: part, Line: line(tr, n), Msg: "range only over the data (such as .Messages)"}
+			return &Error{Part: part, Line: line(tr, n), Msg: "range only over .Messages (or $.Messages)"}
 		}
 		if ranges >= MaxRangeDepth {
 			return &Error{Part: part, Line: line(tr, n), Msg: fmt.Sprintf("ranges nest at most %d deep", MaxRangeDepth)}
@@ -67,19 +69,106 @@ func walkBranch(part string, tr *parse.Tree, b *parse.BranchNode, ranges int) er
 	return nil
 }
 
-// rangesOverData: the pipeline is one field of the data: .Messages,
-// $.Messages, or a field of a field.
+// rangesOverData: the pipeline is the data's one slice, .Messages or
+// $.Messages (with or without variables declared). Nothing else can be
+// ranged over: not a number ({{range 1000000000000}}, or an int a
+// function returned), not a variable, not a function's result.
 func rangesOverData(p *parse.PipeNode) bool {
 	if p == nil || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
 		return false
 	}
 	switch a := p.Cmds[0].Args[0].(type) {
 	case *parse.FieldNode:
-		return true
+		return slices.Equal(a.Ident, []string{"Messages"})
 	case *parse.VariableNode:
-		return len(a.Ident) > 1 && a.Ident[0] == "$"
+		return slices.Equal(a.Ident, []string{"$", "Messages"})
 	}
 	return false
+}
+
+// MaxTimeLayout bounds the layout of {{.Time.Format "LAYOUT"}}.
+const MaxTimeLayout = 64
+
+// rewriteTimeFormat turns every {{X.Time.Format "LAYOUT"}} (X being
+// dot, a field, a variable or a parenthesised pipeline yielding a
+// message) into {{timeFormat X "LAYOUT"}}: templates saved before
+// MessageData.Time became a string keep working, through a bounded
+// function rather than time.Time's method.
+func rewriteTimeFormat(n parse.Node) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Nodes {
+			rewriteTimeFormat(c)
+		}
+	case *parse.ActionNode:
+		rewriteTimeFormat(n.Pipe)
+	case *parse.IfNode:
+		rewriteBranch(&n.BranchNode)
+	case *parse.RangeNode:
+		rewriteBranch(&n.BranchNode)
+	case *parse.WithNode:
+		rewriteBranch(&n.BranchNode)
+	case *parse.PipeNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Cmds {
+			for _, a := range c.Args {
+				rewriteTimeFormat(a)
+			}
+			if len(c.Args) == 0 {
+				continue
+			}
+			if recv := timeFormatReceiver(c.Args[0]); recv != nil {
+				c.Args = append([]parse.Node{parse.NewIdentifier("timeFormat").SetPos(c.Args[0].Position()), recv}, c.Args[1:]...)
+			}
+		}
+	case *parse.ChainNode:
+		rewriteTimeFormat(n.Node)
+	}
+}
+
+func rewriteBranch(b *parse.BranchNode) {
+	rewriteTimeFormat(b.Pipe)
+	rewriteTimeFormat(b.List)
+	if b.ElseList != nil {
+		rewriteTimeFormat(b.ElseList)
+	}
+}
+
+// timeFormatReceiver is the node of the message whose .Time.Format a
+// command starts with, nil if it does not.
+func timeFormatReceiver(n parse.Node) parse.Node {
+	timeFormat := func(id []string) bool {
+		return len(id) >= 2 && id[len(id)-2] == "Time" && id[len(id)-1] == "Format"
+	}
+	switch n := n.(type) {
+	case *parse.FieldNode:
+		if !timeFormat(n.Ident) {
+			return nil
+		}
+		if len(n.Ident) == 2 {
+			return &parse.DotNode{NodeType: parse.NodeDot, Pos: n.Pos}
+		}
+		return &parse.FieldNode{NodeType: parse.NodeField, Pos: n.Pos, Ident: n.Ident[:len(n.Ident)-2]}
+	case *parse.VariableNode:
+		if !timeFormat(n.Ident) || len(n.Ident) < 3 {
+			return nil
+		}
+		return &parse.VariableNode{NodeType: parse.NodeVariable, Pos: n.Pos, Ident: n.Ident[:len(n.Ident)-2]}
+	case *parse.ChainNode:
+		if !timeFormat(n.Field) {
+			return nil
+		}
+		if len(n.Field) == 2 {
+			return n.Node
+		}
+		return &parse.ChainNode{NodeType: parse.NodeChain, Pos: n.Pos, Node: n.Node, Field: n.Field[:len(n.Field)-2]}
+	}
+	return nil
 }
 
 func line(tr *parse.Tree, n parse.Node) int {

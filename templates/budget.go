@@ -80,20 +80,65 @@ func (b *budget) spend(s string) (string, error) {
 	return s, nil
 }
 
-// size estimates what an argument prints to: its length for strings and
-// bytes, a number's width for the rest (a composite from the data is
-// bounded by the data; the result's real size is checked after).
+// size is at most what an argument prints to under %v (or %s, %d ...),
+// measured before anything is formatted: a string's or byte slice's
+// length, a scalar's widest form (a 64-bit %b with sign and prefix), and
+// for a composite (a message, the messages, the whole Data) the sum of
+// its parts plus room for the brackets, separators, field and type names
+// that %v, %+v and %#v add. Verbs that quote or hex-encode (q, x, X, #)
+// multiply text by at most expand.
 func size(a any) int {
-	v := reflect.ValueOf(a)
+	return sizeOf(reflect.ValueOf(a), 0)
+}
+
+const (
+	scalarSize = 70 // %#b of a negative int64: "-0b" and 64 digits
+	partSize   = 64 // per field or element: separators, names, type
+	expand     = 4  // %q of a control byte: \x01; %x: 2; % x: 3
+	escExpand  = 6  // js of '<': \u003C; html of '"': &#34;
+	maxDepth   = 8
+)
+
+func sizeOf(v reflect.Value, depth int) int {
+	if depth > maxDepth {
+		return scalarSize
+	}
 	switch v.Kind() {
 	case reflect.String:
 		return v.Len()
-	case reflect.Slice:
+	case reflect.Slice, reflect.Array:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return v.Len()
+			return v.Len() * expand // %v of bytes: "[255 0 ...]"
 		}
+		n := partSize
+		for i := range v.Len() {
+			n += partSize + sizeOf(v.Index(i), depth+1)
+		}
+		return n
+	case reflect.Struct:
+		n := partSize + len(v.Type().String())
+		for i := range v.NumField() {
+			n += partSize + len(v.Type().Field(i).Name) + sizeOf(v.Field(i), depth+1)
+		}
+		return n
+	case reflect.Interface:
+		if v.IsNil() {
+			return partSize
+		}
+		return partSize + sizeOf(v.Elem(), depth+1)
+	case reflect.Pointer:
+		if v.IsNil() || depth > 0 { // fmt prints a nested pointer's address
+			return partSize
+		}
+		return partSize + sizeOf(v.Elem(), depth+1)
+	case reflect.Map:
+		n := partSize
+		for it := v.MapRange(); it.Next(); {
+			n += partSize + sizeOf(it.Key(), depth+1) + sizeOf(it.Value(), depth+1)
+		}
+		return n
 	}
-	return 24
+	return scalarSize
 }
 
 func sizes(args []any) (total, largest int) {
@@ -109,13 +154,16 @@ func sizes(args []any) (total, largest int) {
 // estimates its result; a format that picks arguments by index ("%[1]s")
 // may print the largest one at every verb.
 func formatSize(format string, args []any) (int, error) {
-	est, verbs, indexed := len(format), 0, false
+	est, verbs, indexed, factor := len(format), 0, false, 1
 	for i := 0; i < len(format); i++ {
 		if format[i] != '%' {
 			continue
 		}
 		i++
 		for i < len(format) && (format[i] == '+' || format[i] == '-' || format[i] == '#' || format[i] == ' ' || format[i] == '0') {
+			if format[i] == '#' {
+				factor = expand
+			}
 			i++
 		}
 		for part := 0; part < 2 && i < len(format); part++ {
@@ -152,13 +200,16 @@ func formatSize(format string, args []any) (int, error) {
 		}
 		if i < len(format) && format[i] != '%' {
 			verbs++
+			if format[i] == 'q' || format[i] == 'x' || format[i] == 'X' {
+				factor = expand
+			}
 		}
 	}
 	total, largest := sizes(args)
 	if indexed {
-		return est + verbs*largest, nil
+		return est + verbs*largest*factor, nil
 	}
-	return est + total, nil
+	return est + total*factor, nil
 }
 
 // funcs are the bounded replacements of text/template's functions that
@@ -167,7 +218,7 @@ func (b *budget) funcs() texttemplate.FuncMap {
 	escaper := func(escape func(...any) string) func(...any) (string, error) {
 		return func(args ...any) (string, error) {
 			total, _ := sizes(args)
-			if err := b.before(total); err != nil {
+			if err := b.before(total * escExpand); err != nil {
 				return "", err
 			}
 			return b.spend(escape(args...))
@@ -197,6 +248,15 @@ func (b *budget) funcs() texttemplate.FuncMap {
 				return "", err
 			}
 			return b.spend(fmt.Sprintln(args...))
+		},
+		"timeFormat": func(m MessageData, layout string) (string, error) {
+			if len(layout) > MaxTimeLayout {
+				return "", fmt.Errorf("a time layout over %d bytes", MaxTimeLayout)
+			}
+			if err := b.before(len(layout) * 16); err != nil { // "January", "-07:00:00" ...
+				return "", err
+			}
+			return b.spend(m.at.Format(layout))
 		},
 		"html":     escaper(texttemplate.HTMLEscaper),
 		"js":       escaper(texttemplate.JSEscaper),

@@ -5,6 +5,11 @@ import "time"
 // Data is what every template may use. One type for all templates keeps
 // them interchangeable: an automation may send any template, and a
 // template is validated by rendering it with Sample.
+//
+// No type reachable from Data has a method (TestDataHasNoMethods): a
+// template can call only the bounded functions of budget.go, never a
+// method such as time.Time's Format or Unix, whose results nothing bounds
+// (issue 21, item 4).
 type Data struct {
 	Org           string // the helpdesk's name (the From header's name)
 	RecipientName string
@@ -20,7 +25,24 @@ type Data struct {
 
 	// The notification email (SPEC section 4).
 	Topic    string
-	Messages []Message
+	Messages []MessageData
+}
+
+// TimeLayout is how MessageData.Time is written.
+const TimeLayout = "2 Jan 2006 15:04 MST"
+
+// MessageData is one message as templates see it: strings only. Time is
+// written in TimeLayout; {{.Time.Format "LAYOUT"}}, the form of templates
+// saved before, is rewritten into a bounded call (timeFormat, bounds.go).
+type MessageData struct {
+	Author string
+	Time   string
+	Text   string
+	at     time.Time // for timeFormat only; templates cannot reach it
+}
+
+func messageData(m Message) MessageData {
+	return MessageData{Author: m.Author, Time: m.Time.Format(TimeLayout), Text: m.Text, at: m.Time}
 }
 
 // Sample is the data of previews and of the render check of every save.
@@ -39,9 +61,9 @@ func Sample() Data {
 		MemberName:    "Carol Newcomer",
 		Text:          "This item is closed. Reply to reopen it.",
 		Topic:         "Printer on fire <urgent>",
-		Messages: []Message{
-			{Author: "Cat Customer", Time: at, Text: "The printer is on fire.\nPlease help."},
-			{Author: "Bob Boss", Time: at.Add(5 * time.Minute), Text: "On our way <b>now</b>."},
+		Messages: []MessageData{
+			messageData(Message{Author: "Cat Customer", Time: at, Text: "The printer is on fire.\nPlease help."}),
+			messageData(Message{Author: "Bob Boss", Time: at.Add(5 * time.Minute), Text: "On our way <b>now</b>."}),
 		},
 	}
 }

@@ -14,7 +14,6 @@ package templates
 
 import (
 	"embed"
-	"slices"
 	"strings"
 	"time"
 )
@@ -52,13 +51,14 @@ func RenderNotification(n Notification) (text, html string, err error) {
 // RenderNotificationWith returns the text and HTML bodies of n with t (the
 // current "notification" template, see Get).
 func RenderNotificationWith(t Template, n Notification) (text, html string, err error) {
-	msgs := slices.Clone(n.Messages)
-	for i := range msgs {
-		t := strings.ReplaceAll(msgs[i].Text, "\r\n", "\n")
+	msgs := make([]MessageData, len(n.Messages))
+	for i, m := range n.Messages {
+		t := strings.ReplaceAll(m.Text, "\r\n", "\n")
 		if len(t) > MaxMessageText {
 			t = strings.ToValidUTF8(t[:MaxMessageText], "") + "\n[...]"
 		}
-		msgs[i].Text = strings.TrimSpace(t)
+		m.Text = strings.TrimSpace(t)
+		msgs[i] = messageData(m)
 	}
 	r, err := Render(t, Data{Org: n.Org, RecipientName: n.RecipientName, Topic: n.Topic, Text: n.Intro, Messages: msgs})
 	if err != nil {

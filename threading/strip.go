@@ -90,17 +90,20 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 			break
 		}
 	}
-	kept, dropped, joined := joinKept(lines, keep, false, withQuoted)
+	kept, cuts, dropped, joined := joinKept(lines, keep, false, withQuoted)
 	if joined {
 		// Lines dropped between two kept lines of text leave no trace,
 		// unless the two would then read as something else (an
 		// attribution, a header block): then a paragraph break keeps
 		// them apart, so stripping the result again changes nothing.
-		again, _ := decide(kept)
-		for _, k := range again {
-			if !k {
-				kept, _, _ = joinKept(lines, keep, true, false)
-				break
+		if cutsAgain(kept) {
+			kept, cuts, _, _ = joinKept(lines, keep, true, false)
+			if cutsAgain(kept) {
+				// Apart they read as something else too (a "From:" line
+				// alone in its paragraph): when in doubt, keep. The lines
+				// dropped between kept ones stay.
+				keep = keepBetween(keep)
+				kept, cuts, dropped, _ = joinKept(lines, keep, false, withQuoted)
 			}
 		}
 	}
@@ -108,14 +111,14 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 		if rest != "" || !hasText(lines) {
 			return text, "", false
 		}
-		return strings.Join(foldBlank(input), "\n"), "", false
+		return strings.Join(foldBlank(input, make([]bool, len(input))), "\n"), "", false
 	}
-	out = strings.Join(foldBlank(kept), "\n")
+	out = strings.Join(foldBlank(kept, cuts), "\n")
 	if rest == "" {
 		// White space ending the text is nobody's word ("If that \n").
 		out = strings.TrimRight(out, " \t\u00a0")
 	}
-	quoted = strings.Join(foldBlank(dropped), "\n")
+	quoted = strings.Join(foldBlank(dropped, nil), "\n")
 	if rest != "" {
 		if dropRest {
 			if withQuoted {
@@ -128,32 +131,67 @@ func splitText(text string, withQuoted bool) (out, quoted string, ok bool) {
 	return out, quoted, true
 }
 
+// cutsAgain: stripping lines again would drop some of them.
+func cutsAgain(lines []string) bool {
+	again, _ := decide(lines)
+	for _, k := range again {
+		if !k {
+			return true
+		}
+	}
+	return false
+}
+
+// keepBetween returns keep with every line between the first and the
+// last kept one kept too.
+func keepBetween(keep []bool) []bool {
+	first, last := -1, -1
+	for i, k := range keep {
+		if k {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	out := append([]bool(nil), keep...)
+	for i := max(first, 0); i <= last; i++ {
+		out[i] = true
+	}
+	return out
+}
+
 // joinKept returns the kept lines and (withQuoted) the dropped ones.
 // Where non-blank lines were dropped between two kept lines of text,
 // gaps puts a blank line; joined reports whether that happened without
-// one.
-func joinKept(lines []string, keep []bool, gaps, withQuoted bool) (kept, dropped []string, joined bool) {
-	kept, dropped = make([]string, 0, len(lines)), make([]string, 0, 16)
-	gap := false
+// one. cuts[k] tells that lines were dropped between kept[k] and the kept
+// line of text before it: the blank run there is folded (foldBlank).
+func joinKept(lines []string, keep []bool, gaps, withQuoted bool) (kept []string, cuts []bool, dropped []string, joined bool) {
+	kept, cuts, dropped = make([]string, 0, len(lines)), make([]bool, 0, len(lines)), make([]string, 0, 16)
+	gap, cut := false, false
 	for i, l := range lines {
 		if !keep[i] {
 			if withQuoted {
 				dropped = append(dropped, l)
 			}
 			gap = gap || strings.TrimSpace(l) != ""
+			cut = true
 			continue
 		}
 		if gap && !isQuoted(l) && len(kept) > 0 && !isBlank(l) && !isBlank(kept[len(kept)-1]) && !isQuoted(kept[len(kept)-1]) {
 			if gaps {
-				kept = append(kept, "")
+				kept, cuts = append(kept, ""), append(cuts, true)
 			} else {
 				joined = true
 			}
 		}
 		gap = false
-		kept = append(kept, l)
+		kept, cuts = append(kept, l), append(cuts, cut)
+		if !isBlank(l) {
+			cut = false
+		}
 	}
-	return kept, dropped, joined
+	return kept, cuts, dropped, joined
 }
 
 // Line kinds.
@@ -169,6 +207,14 @@ const (
 // decide returns which lines to keep, and whether text after the lines
 // (beyond MaxStripInput) is to be dropped too.
 func decide(lines []string) (keep []bool, dropRest bool) {
+	return decideDepth(lines, 0)
+}
+
+// maxForwardDepth bounds how many forwards inside forwards have their
+// own history stripped; deeper ones are kept whole.
+const maxForwardDepth = 3
+
+func decideDepth(lines []string, depth int) (keep []bool, dropRest bool) {
 	kinds, cut, keepFrom := classify(lines)
 	keep = make([]bool, len(lines))
 	last := -1 // the last line of new text
@@ -232,6 +278,7 @@ func decide(lines []string) (keep []bool, dropRest bool) {
 		for i := last + 1; i < len(lines); i++ {
 			keep[i] = i >= keepFrom || kinds[i] == kBlank
 		}
+		keepForwarded(lines, keep, keepFrom, depth)
 		return keep, false
 	}
 	lastLine := len(lines) - 1
@@ -239,6 +286,49 @@ func decide(lines []string) (keep []bool, dropRest bool) {
 		lastLine--
 	}
 	return keep, cut < len(lines) || last < lastLine
+}
+
+// keepForwarded marks, in the forward starting at line from, what of the
+// forwarded email stays: its head (the marker, the rule, the header
+// block) and its text, read as any email is: the forwarded email's own
+// quoted history and device signature below its text go, its inline
+// answers and any forward inside it stay. If its text would keep
+// nothing, all of it stays.
+func keepForwarded(lines []string, keep []bool, from, depth int) {
+	if depth >= maxForwardDepth {
+		return
+	}
+	body := forwardBody(lines, from)
+	if body >= len(lines) {
+		return
+	}
+	sub, _ := decideDepth(lines[body:], depth+1)
+	for k, kept := range sub {
+		if kept && !isBlank(lines[body+k]) {
+			copy(keep[body:], sub)
+			return
+		}
+	}
+}
+
+// forwardBody returns where the text of the forwarded email starting at
+// line from begins: after its head, the blank line that ends its header
+// block (a marker or a rule may stand above the block, a blank line
+// between them). len(lines) when no header block is found near from.
+func forwardBody(lines []string, from int) int {
+	header := false
+	for j := from; j < len(lines) && j < from+20; j++ {
+		if isBlank(lines[j]) {
+			if header {
+				return j
+			}
+			continue
+		}
+		if headerClass(lines[j]) != 0 {
+			header = true
+		}
+	}
+	return len(lines)
 }
 
 // introduced: the quote block at from follows the person's own line
@@ -345,7 +435,7 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 		case isQuoted(line):
 			kinds[i] = kQuote
 			continue
-		case i > 0 && kinds[i-1] == kQuote && lostQuoteMark(lines, i):
+		case i > 0 && kinds[i-1] == kQuote && (lostQuoteMark(lines, i) || echoesQuote(lines, kinds, i)):
 			kinds[i] = kQuote
 			continue
 		}
@@ -360,7 +450,12 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 		if isForwardMarker(trimmed) || (headers && forwardSubject(lines, i)) {
 			return kinds, n, i
 		}
-		if headers || isOriginalMessage(trimmed) || (seenText && headsHeaderBlock(lines, i)) {
+		if headers || isOriginalMessage(trimmed) || (seenText && (headsHeaderBlock(lines, i) || loneFrom(lines, i))) {
+			if headers && i > 0 && kinds[i-1] == kText && colonlessAttribution(lines[i-1]) {
+				// "Am <date> schrieb <name>" right above the header block
+				// it introduces, its colon lost: it goes with the block.
+				return kinds, i - 1, n
+			}
 			return kinds, i, n
 		}
 		if isRule(trimmed) {
@@ -377,6 +472,11 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 			continue
 		}
 		if seenText && isListFooter(lines, i) {
+			if i > 0 && isShortRule(lines[i-1]) {
+				// "__" above the list's name: the rest of its rule, which
+				// some list software (or a re-wrap) shortens.
+				return kinds, i - 1, n
+			}
 			return kinds, i, n
 		}
 		if nameWrote(trimmed) && nextIsQuoted(lines, i+1) {
@@ -424,12 +524,41 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 	return kinds, n, n
 }
 
-// isQuoted: ">" after optional blanks. Some clients indent quotes.
+// isQuoted: ">" after optional blanks. Some clients indent quotes. A
+// line framed by arrows both ways (">>> www.example.com <<<") is a
+// banner the person's text (or a newsletter) draws, not a quote.
 func isQuoted(line string) bool {
 	if line != "" && line[0] == '>' {
-		return true
+		// The common case, kept small enough to inline.
+		if c := line[len(line)-1]; c != '<' && c != ' ' && c != '\t' && c != '\r' {
+			return true
+		}
 	}
-	return strings.HasPrefix(strings.TrimLeft(line, " \t"), ">")
+	return isQuotedSlow(line)
+}
+
+func isQuotedSlow(line string) bool {
+	t := line
+	if t == "" || t[0] != '>' {
+		t = strings.TrimLeft(line, " \t")
+		if !strings.HasPrefix(t, ">") {
+			return false
+		}
+	}
+	return !isArrowBanner(t)
+}
+
+// isArrowBanner: t (starting with ">") starts with two or more ">" and
+// ends with two or more "<", blanks aside.
+func isArrowBanner(t string) bool {
+	e := len(t)
+	for e > 0 && (t[e-1] == ' ' || t[e-1] == '\t' || t[e-1] == '\r') {
+		e--
+	}
+	if e < 4 || t[e-1] != '<' || t[e-2] != '<' {
+		return false
+	}
+	return strings.HasPrefix(strings.ReplaceAll(t[:min(len(t), 16)], " ", ""), ">>")
 }
 
 // isInvisible: Gmail's tracker glyph U+1427 "ᐧ", zero-width characters
@@ -454,18 +583,27 @@ func hasText(lines []string) bool {
 	return false
 }
 
-// foldBlank trims blank lines at both ends and folds inner runs into one.
-func foldBlank(lines []string) []string {
+// foldBlank trims blank lines at both ends and folds into one the inner
+// runs where lines were dropped (cuts[k] true at the line of text after
+// the run; cuts nil: every run). The person's own runs of blank lines between
+// two paragraphs stay as they wrote them, white space on them cut.
+func foldBlank(lines []string, cuts []bool) []string {
 	out := lines[:0:0]
-	blank := false
-	for _, l := range lines {
+	run := 0
+	for k, l := range lines {
 		if t := strings.TrimSpace(l); t == "" || isInvisible(t) {
-			blank = len(out) > 0
+			if len(out) > 0 {
+				run++
+			}
 			continue
 		}
-		if blank {
-			out = append(out, "")
-			blank = false
+		if run > 0 {
+			if cuts == nil || cuts[k] {
+				run = 1
+			}
+			for ; run > 0; run-- {
+				out = append(out, "")
+			}
 		}
 		out = append(out, l)
 	}
@@ -577,7 +715,8 @@ func HasReplyMarker(body string) bool {
 // on right below it, and it continues the line above: the rest of a
 // wrapped link (one word after a line ending in a link), or the rest of a
 // long sentence (a long line with no end mark above, a lower-case start,
-// three words at least). A short answer between two questions ("> Monday?
+// three words at least, or fewer when the line above ends inside a word
+// or sentence). A short answer between two questions ("> Monday?
 // / Yes. / > Tuesday?") is none of these and stays text.
 func lostQuoteMark(lines []string, i int) bool {
 	cur := strings.TrimSpace(lines[i])
@@ -593,16 +732,84 @@ func lostQuoteMark(lines []string, i int) bool {
 		}
 		_, prev := unquote(lines[i-1])
 		lastWord := prev[strings.LastIndexAny(prev, " \t")+1:]
-		return strings.Contains(lastWord, "://") || strings.HasPrefix(lastWord, "www.")
+		if strings.Contains(lastWord, "://") || strings.HasPrefix(lastWord, "www.") {
+			return true
+		}
 	}
 	if len(lines[i-1]) < 60 {
 		return false
 	}
 	_, prev := unquote(lines[i-1])
-	if utf8.RuneCountInString(prev) < 60 || endsSentence(prev) || strings.HasSuffix(prev, ";") ||
-		strings.Count(cur, " ") < 2 {
+	if utf8.RuneCountInString(prev) < 60 || endsSentence(prev) || strings.HasSuffix(prev, ";") {
 		return false
 	}
 	r, _ := utf8.DecodeRuneInString(cur)
-	return unicode.IsLower(r)
+	if !unicode.IsLower(r) {
+		return false
+	}
+	// Three words at least, or fewer when the line above broke inside a
+	// word or a sentence ("... Nullam pharetra d" / "ignissim odio?"):
+	// nobody answers in the middle of the sentence they quote.
+	return strings.Count(cur, " ") >= 2 || endsInWord(prev)
+}
+
+// maxEchoScan and maxEchoBytes bound how far above echoesQuote reads
+// the quote: 200 lines, 8 KiB of them.
+const (
+	maxEchoScan  = 200
+	maxEchoBytes = 8 << 10
+)
+
+// echoesQuote: line i (unquoted, between two quoted lines) repeats, word
+// for word, a run of the quote it sits in: a piece of the quoted message
+// that lost its ">" ("> ... rhoncus tortor in" then, lower, a bare
+// "rhoncus tortor in." and "> ..." again). It starts lower-case, has
+// three words at least, and all of it (but a closing mark) is in one
+// quoted line above in the same block, not the one right above it. An
+// answer says something the quote does not ("> Does it crash? / still
+// crashes, yes / > ..."), or picks words from the question it answers,
+// right above it ("> The blue one or the red one? / the red one").
+func echoesQuote(lines []string, kinds []int, i int) bool {
+	if i+1 >= len(lines) || !isQuoted(lines[i+1]) || !isQuoted(lines[i-1]) {
+		return false
+	}
+	if _, above := unquote(lines[i-1]); strings.HasSuffix(above, "?") || strings.HasSuffix(above, "？") {
+		return false // a question right above: this answers it
+	}
+	cur := strings.TrimRight(strings.TrimSpace(lines[i]), ".!?,;:")
+	if len(cur) > 200 || strings.Count(cur, " ") < 2 {
+		return false
+	}
+	if r, _ := utf8.DecodeRuneInString(cur); !unicode.IsLower(r) {
+		return false
+	}
+	budget := maxEchoBytes
+	for j := i - 2; j >= 0 && j >= i-maxEchoScan && kinds[j] == kQuote && budget > 0; j-- {
+		budget -= len(lines[j])
+		if !isQuoted(lines[j]) {
+			continue
+		}
+		if _, c := unquote(lines[j]); len(c) >= len(cur) && strings.Contains(c, cur) {
+			return true
+		}
+	}
+	return false
+}
+
+// colonlessAttribution: line reads as an attribution once a colon ends
+// it ("Am 20.06.24 um 16:20 schrieb Some Shop"): it starts with an
+// attribution's start word and has a reply verb and a date, and no end
+// mark closes it (the person's "Am 3.5. schrieb ich Ihnen schon." stays).
+func colonlessAttribution(line string) bool {
+	t := strings.ToLower(strings.TrimSpace(line))
+	if len(t) > maxAttribution || endsSentence(t) || !startsLikeAttribution(t) || lastVerb(t) < 0 {
+		return false
+	}
+	return isAttribution(t + ":")
+}
+
+// endsInWord: s ends with a letter or a digit (no punctuation closes it).
+func endsInWord(s string) bool {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }

@@ -56,6 +56,9 @@ func splitHTML(src string, withQuoted bool) (newText, quoted string) {
 		rendered, rest = strings.TrimRight(rendered, "\n")+"\n\n"+rest, ""
 	}
 	if out, q, ok := splitText(rendered, withQuoted); ok {
+		// Blank runs in rendered HTML come from its markup, not from
+		// the person: they fold into one.
+		out = strings.Join(foldBlank(strings.Split(out, "\n"), nil), "\n")
 		if rest != "" && withQuoted {
 			q = strings.TrimSpace(q + "\n" + rest)
 		}
@@ -83,12 +86,27 @@ var (
 
 // isQuoteElement: the elements clients wrap a quoted message in. Gmail's
 // class is on the blockquote; its outer <div class="gmail_quote"> also
-// holds inline answers, so only the blockquote counts.
+// holds inline answers, so only the blockquote counts. Any other
+// <blockquote> is a quote too (Yandex, Mail.ru, Zoho and old Hotmail
+// write a bare or styled one; talon and quotequail read every blockquote
+// as one), except the indent of rich-text editors, a blockquote drawn
+// with no border (Gmail's "Indent more": "margin:0 0 0 40px;border:none"):
+// that is the person's own paragraph.
 func isQuoteElement(n *html.Node) bool {
 	if n.Data == "blockquote" {
-		return strings.EqualFold(attr(n, "type"), "cite") || hasClass(n, quoteClasses)
+		if strings.EqualFold(attr(n, "type"), "cite") || hasClass(n, quoteClasses) {
+			return true
+		}
+		return !isIndent(attr(n, "style"))
 	}
 	return n.Data == "div" && hasClass(n, quoteClasses[1:])
+}
+
+// isIndent: a blockquote's style draws no border ("border:none",
+// "border: 0"), as editors write for an indented paragraph.
+func isIndent(style string) bool {
+	s := strings.ToLower(strings.ReplaceAll(style, " ", ""))
+	return strings.Contains(s, "border:none") || strings.Contains(s, "border:0;") || strings.HasSuffix(s, "border:0")
 }
 
 func attr(n *html.Node, name string) string {

@@ -6,7 +6,9 @@ package threading
 // Mail.ru, Yandex, Seznam, Onet, QQ/Foxmail) and checked against the lists
 // of the public reply trimmers (Discourse's email_reply_trimmer, talon,
 // github's and Crisp's email-reply-parser). Languages: en, de, fr, es, pt,
-// it, nl, sv, da, no/nb, fi, pl, cs, ru, uk, tr, zh, ja, ko, vi.
+// it, nl, sv, da, no/nb, fi, pl, cs, ru, uk, tr, zh, ja, ko, vi; the
+// reply verbs, header names and device signatures also in ro, el, hu,
+// ar, ca (some of them only).
 
 // ReplyMarkerPrefix starts the marker line that notification emails
 // carry above everything else, e.g. "##- Please type your reply above
@@ -32,6 +34,7 @@ var replyVerbs = []string{
 	"napisał", "napisala", "napisała", "pisze", "napsal", "napsala", "написал",
 	"написала", "написав", "написала", "пишет", "пише", "yazdı", "写道", "寫道",
 	"のメッセージ", "のメール", "書きました", "작성", "님이 작성", "napisana przez", "đã viết",
+	"a scris", "έγραψε", "írta", "كتب", "escribieron", "ha escrit", "va escriure",
 }
 
 // attributionStarts begin the attributions that name the date first; an
@@ -41,6 +44,16 @@ var attributionStarts = []string{
 	"on ", "at ", "am ", "le ", "el ", "em ", "no dia ", "a ", "il ", "in data ", "op ",
 	"den ", "dnia ", "w dniu ", "dne ", "wiadomość napisana przez ", "в ", "у ", "пн", "вт", "ср", "чт", "пт", "сб", "нд", "вс",
 	"在 ", "于 ", "vào ",
+}
+
+// messageNouns name a message, lowercased: a short phrase framed by
+// dashes that holds one is the separator above the original
+// (isOriginalMessage).
+var messageNouns = []string{
+	"message", "e-mail", "email", "mail", "courriel", "correo", "e-post", "e-postmeddelande", "sähköposti", "nachricht", "besked", "meddelelse", "melding", "meddelande",
+	"mensaje", "mensagem", "messaggio", "bericht", "viesti", "wiadomość", "zpráva", "správa", "üzenet",
+	"сообщение", "письмо", "повідомлення", "лист", "ileti", "mesaj", "mesajı", "thư", "邮件", "郵件",
+	"メッセージ", "메시지",
 }
 
 // originalMessage are Outlook's separators between reply and original,
@@ -100,18 +113,18 @@ var headerClasses = func() map[string]int {
 			m[k] = class
 		}
 	}
-	add(hFrom, "from", "von", "de", "expéditeur", "van", "da", "fra", "från", "od", "lähettäjä",
-		"от", "від", "kimden", "发件人", "寄件者", "寄件人", "差出人", "보낸 사람", "odesílatel")
+	add(hFrom, "from", "von", "de", "expéditeur", "van", "da", "fra", "från", "od", "nadawca", "lähettäjä",
+		"от", "від", "kimden", "feladó", "发件人", "寄件者", "寄件人", "差出人", "보낸 사람", "odesílatel")
 	add(hDate, "sent", "date", "gesendet", "datum", "envoyé", "enviado", "enviado el", "enviada em",
 		"enviada", "fecha", "verzonden", "verstuurd", "inviato", "data", "sendt", "dato", "skickat",
 		"lähetetty", "päivämäärä", "wysłano", "wysłane", "odesláno", "отправлено", "дата",
-		"надіслано", "gönderildi", "tarih", "gönderilme", "发送时间", "日期", "寄件日期", "送信日時",
+		"надіслано", "gönderildi", "tarih", "elküldve", "dátum", "gönderilme", "发送时间", "日期", "寄件日期", "送信日時",
 		"日付", "날짜", "보낸 날짜")
-	add(hTo, "to", "an", "à", "a", "para", "aan", "til", "till", "vastaanottaja", "do", "komu",
-		"кому", "kime", "收件人", "收件者", "宛先", "받는 사람", "cc", "kopie", "kopia", "копия",
+	add(hTo, "to", "an", "à", "a", "para", "aan", "til", "till", "vastaanottaja", "do", "adresat", "odbiorca", "komu",
+		"кому", "kime", "címzett", "másolat", "收件人", "收件者", "宛先", "받는 사람", "cc", "kopie", "kopia", "копия",
 		"копія", "bilgi", "抄送", "副本", "dw", "cc.", "destinataire", "répondre à", "reply-to")
-	add(hSubject, "subject", "betreff", "objet", "asunto", "onderwerp", "oggetto", "assunto",
-		"emne", "ämne", "aihe", "temat", "předmět", "тема", "konu", "主题", "主旨", "件名", "제목")
+	add(hSubject, "subject", "betreff", "objet", "sujet", "asunto", "onderwerp", "oggetto", "assunto",
+		"emne", "ämne", "aihe", "temat", "předmět", "тема", "konu", "tárgy", "主题", "主旨", "件名", "제목")
 	return m
 }()
 
@@ -138,7 +151,7 @@ var deviceSignatures = []string{
 	"odesláno z ", "odeslané z ", "stáhněte si outlook", "отправлено с ", "отправлено из ",
 	"отправлено через ", "скачайте outlook ", "загрузите outlook ", "надіслано з ",
 	"надіслано через ", "відправлено з ", "发自我的", "从我的", "發自我的", "從我的",
-	"發送自", "发送自",
+	"發送自", "发送自", "trimis de pe ", "trimis cu ", "στάλθηκε από ", "εστάλη από ", "أرسلت من ",
 }
 
 // deviceSignatureEnds end the ones whose verb comes last: Turkish
@@ -148,7 +161,7 @@ var deviceSignatures = []string{
 var deviceSignatureEnds = []string{
 	"umdan gönderildi", "ımdan gönderildi", "imden gönderildi", "imdan gönderildi",
 	"iphonesta", "iphonestani", "laitteesta", "puhelimesta", "から送信", "から送信しました",
-	"에서 보냄", "에서 보낸 메일",
+	"에서 보냄", "에서 보낸 메일", "ról küldve", "ről küldve",
 }
 
 // ReplyMarker is the marker line of the default templates (English, as

@@ -43,14 +43,14 @@ func attributionLines(lines []string, i int) int {
 			}
 			parts = append(parts, strings.ToLower(next))
 		}
-		if !isAttribution(strings.Join(parts, " ")) {
+		if !isAttribution(joinAttribution(parts)) {
 			continue
 		}
 		for k := 1; k < n; k++ {
 			// A continuation is an address, a time or a verb; a line with
 			// its own start word, or after a finished sentence, starts an
 			// attribution of its own.
-			own := startsLikeAttribution(parts[k]) || endsSentence(parts[k-1])
+			own := startsLikeAttribution(parts[k]) || endsSentence(parts[k-1]) || wordsOnly(parts[k-1], parts[k])
 			if own && isAttribution(strings.Join(parts[k:], " ")) {
 				return 0
 			}
@@ -58,6 +58,79 @@ func attributionLines(lines []string, i int) int {
 		return n
 	}
 	return 0
+}
+
+// wordsOnly: prev, the line above a dated line that makes an
+// attribution alone, carries none of an attribution's parts (no start
+// word, digit, address or verb): a sign-off or a name the person typed
+// ("Freundliche Grüße" above "shop schrieb am Do. 20. Juni 2024 um
+// 14:49:"), not the attribution's head.
+func wordsOnly(prev, next string) bool {
+	if !hasYear(next) && !hasTime(next) {
+		return false
+	}
+	return !startsLikeAttribution(prev) && !strings.ContainsAny(prev, "0123456789@<>") && lastVerb(prev) < 0
+}
+
+// joinAttribution joins the lines of a wrapped attribution with a space.
+// A body left in quoted-printable (a client or a list that did not
+// decode it) wraps with a soft break, "=" ending the line, and spells
+// "é" "=C3=A9": the lines join without the "=" and the escapes are read,
+// so "Le mer. ... <x@y.com=" / "> a =C3=A9crit :" is the attribution it
+// reads as once decoded.
+func joinAttribution(parts []string) string {
+	j := strings.Join(parts, " ")
+	if !strings.Contains(j, "=") {
+		return j
+	}
+	var b strings.Builder
+	for k, p := range parts {
+		if k > 0 {
+			if strings.HasSuffix(parts[k-1], "=") {
+				p = strings.TrimPrefix(p, ">")
+			} else {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(strings.TrimSuffix(p, "="))
+	}
+	return decodeQPEscapes(b.String())
+}
+
+// decodeQPEscapes reads the "=XX" escapes of quoted-printable in s (hex
+// digits in either case); s comes back as is when the result is not
+// UTF-8.
+func decodeQPEscapes(s string) string {
+	if !strings.Contains(s, "=") {
+		return s
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '=' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			out = append(out, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		out = append(out, s[i])
+	}
+	if !utf8.Valid(out) {
+		return s
+	}
+	return string(out)
+}
+
+func isHex(c byte) bool {
+	return isDigit(c) || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+func unhex(c byte) byte {
+	switch {
+	case isDigit(c):
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 // closesAddress: "> wrote:", the end of an address wrapped after its
@@ -237,7 +310,7 @@ func isAttribution(s string) bool {
 		}
 		return hasYear(body) && strings.Contains(body, "@") && (strings.HasSuffix(body, ">") || strings.HasSuffix(body, ")") || strings.HasSuffix(body, "]"))
 	}
-	end := strings.TrimSpace(strings.TrimRight(body, " (a)(а)."))
+	end := verbEnd(body)
 	if verbAt(end, len(end)) {
 		// Without a colon ("On ..., X <x@y> wrote"): a start word or an
 		// address as well, and the length of a date and a name.
@@ -271,6 +344,17 @@ func isAttribution(s string) bool {
 		return true
 	}
 	return strings.Contains(after, "@") && strings.Contains(after, "<") && strings.HasSuffix(after, ">") && len(after) < 160
+}
+
+// verbEnd is body without what may follow the verb at its end: a full
+// stop, or the "(a)" of Polish and Czech "napisał(a)" / "napsal(a)".
+// (Cutting a set of runes would cut the "a" that ends "írta".)
+func verbEnd(body string) string {
+	end := strings.TrimRight(body, " .")
+	for _, suffix := range []string{"(a)", "(а)"} {
+		end = strings.TrimSuffix(end, suffix)
+	}
+	return strings.TrimSpace(end)
 }
 
 // shortNameBefore: s is "<name> <verb>", one to four words of name.

@@ -122,10 +122,26 @@ func TestStripProperties(t *testing.T) {
 func TestStripHTMLProperties(t *testing.T) {
 	for _, in := range goldenInputs(t, ".html") {
 		checkHTMLProperties(t, in)
-		if out := StripHTML(in); StripHTML(htmlEscapeLines(out)) != out {
+		// A body that is all quote comes back whole, its quote marks gone
+		// (when in doubt, keep): sent again as plain <div>s it is another
+		// body, one with an unmarked original under an attribution, which
+		// the text rules may cut. Only bodies the stripper cut are checked.
+		if out := StripHTML(in); !keptWhole(in) && StripHTML(htmlEscapeLines(out)) != out {
 			t.Errorf("StripHTML not idempotent through HTML on %q", out)
 		}
 	}
+}
+
+// keptWhole: StripHTML found nothing but quotes in in and returned the
+// whole text.
+func keptWhole(in string) bool {
+	doc, err := html.Parse(strings.NewReader(in))
+	if err != nil {
+		return false
+	}
+	marked, _ := htmlText(doc, true)
+	_, _, ok := splitText(marked, false)
+	return !ok
 }
 
 // htmlEscapeLines makes a plain-text result an HTML body again, a line per
@@ -196,7 +212,9 @@ func FuzzStripHTML(f *testing.F) {
 // attribution that ended their line).
 func isPartOfLine(l, text string) bool {
 	for _, tl := range strings.Split(text, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(tl), l) {
+		// The head of a line, or the line without the white space that
+		// ended the text (nobody's word, cut: "<pre> 0 " gives " 0").
+		if strings.HasPrefix(strings.TrimSpace(tl), l) || strings.HasPrefix(strings.TrimRight(tl, " \t\u00a0\r"), l) {
 			return true
 		}
 	}

@@ -3,6 +3,7 @@ package threading
 import (
 	"math/bits"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -10,7 +11,11 @@ import (
 // Outlook's separators and header blocks, forward heads, rules.
 
 // isOriginalMessage: Outlook's "-----Original Message-----" in any of
-// its languages (also bold, "*-----...-----*", or with a colon).
+// its languages (also bold, "*-----...-----*", or with a colon), and by
+// shape any short phrase framed by dashes on both sides that names a
+// message ("-------- Oprindelig besked --------", "-----Antwort
+// Nachricht-----"): clients translate the words, never the frame. A
+// forward's head has the same shape; classify looks for it first.
 func isOriginalMessage(trimmed string) bool {
 	if len(trimmed) > 100 || !strings.Contains(trimmed, "--") {
 		return false
@@ -19,6 +24,28 @@ func isOriginalMessage(trimmed string) bool {
 	for _, s := range originalMessage {
 		if inner == s {
 			return true
+		}
+	}
+	return framedMessage(trimmed, inner)
+}
+
+// framedMessage: trimmed is "--" + one to four words + "--" (dashes
+// around, bold stars or a colon aside) and one of the words names a
+// message (messageNouns).
+func framedMessage(trimmed, inner string) bool {
+	t := strings.Trim(trimmed, "*: ")
+	if !strings.HasPrefix(t, "--") || !strings.HasSuffix(t, "--") {
+		return false
+	}
+	words := strings.Fields(inner)
+	if len(words) == 0 || len(words) > 4 {
+		return false
+	}
+	for _, w := range words {
+		for _, n := range messageNouns {
+			if w == n {
+				return true
+			}
 		}
 	}
 	return false
@@ -107,6 +134,22 @@ func headerValue(line string) string {
 	return strings.TrimSpace(strings.TrimLeft(t[colon+size:], "* "))
 }
 
+// loneFrom: line i is a From header alone in its paragraph (blank lines
+// above and below it, more lines after), its value an address: the head
+// of a quoted message whose other header lines a client lost ("From:
+// x@y" above a notification's text). A From line with no address, or
+// with more lines of its paragraph under it, is left to isHeaderBlock.
+func loneFrom(lines []string, i int) bool {
+	if i == 0 || i+2 >= len(lines) || !isBlank(lines[i-1]) || !isBlank(lines[i+1]) || headerClass(lines[i]) != hFrom {
+		return false
+	}
+	v := headerValue(lines[i])
+	if !strings.Contains(v, "@") || len(strings.Fields(v)) > 6 || endsSentence(v) {
+		return false
+	}
+	return !onlyBlankAfter(lines, i+1)
+}
+
 // headsHeaderBlock: line i is a short dated line right above a header
 // block, part of its head ("Message du 03/03/26 17:21" of French
 // webmails).
@@ -151,6 +194,14 @@ func isListFooter(lines []string, i int) bool {
 	return false
 }
 
+// isShortRule: a line of two or more underscores, dashes or equal signs
+// and nothing else: too short for isRule, but a rule right above a list
+// footer's name.
+func isShortRule(line string) bool {
+	t := strings.TrimSpace(line)
+	return len(t) >= 2 && len(t) <= 80 && strings.Trim(t, "_-=") == ""
+}
+
 // listFooterFollows: a rule above a mailing list's footer.
 func listFooterFollows(lines []string, i int) bool {
 	for j := i; j < len(lines) && j < i+2; j++ {
@@ -176,18 +227,19 @@ func isRule(trimmed string) bool {
 }
 
 // isOutlookRule: the rules Outlook writes above the quoted message, a
-// separator even when the header block under them is missing: 28 or more
+// separator even when the header block under them is missing: 28 to 40
 // underscores (32 in Outlook web and mobile), or Outlook for Mac's
 // indented " ------------------------------ ". Other dashed rules, which
-// people draw around tables, count only above a header block
-// (separatorFollows).
+// people draw around tables, and wider rules of underscores, which people
+// draw across the page between two parts of their text, count only above
+// a header block (separatorFollows).
 func isOutlookRule(line string) bool {
 	t := strings.TrimSpace(line)
 	if len(t) < 28 {
 		return false
 	}
 	indented := line[0] == ' ' || line[0] == '\t'
-	return strings.Trim(t, "_") == "" || (indented && strings.Trim(t, "-") == "")
+	return (len(t) <= 40 && strings.Trim(t, "_") == "") || (indented && strings.Trim(t, "-") == "")
 }
 
 // separatorFollows: the first non-blank line at or after i (a few at
@@ -201,7 +253,7 @@ func separatorFollows(lines []string, i int) bool {
 		if isDeviceSignature(t) {
 			continue // dropped anyway; what matters is below it
 		}
-		return isHeaderBlock(lines, j) || isOriginalMessage(t) || isForwardMarker(t)
+		return isHeaderBlock(lines, j) || headsHeaderBlock(lines, j) || isOriginalMessage(t) || isForwardMarker(t)
 	}
 	return false
 }
@@ -237,6 +289,16 @@ func isHeaderBlock(lines []string, i int) bool {
 	if classes == 0 {
 		return false
 	}
+	if c := inlineHeaderClasses(lines[i]); c == hFrom|hDate|hTo|hSubject ||
+		(((c&hDate != 0 && c&(hFrom|hTo) != 0) || (c&hFrom != 0 && bits.OnesCount(uint(c)) >= 3)) &&
+			strings.Contains(lines[i], "@") && hasYear(lines[i]) && hasTime(lines[i])) {
+		// A block that lost its line breaks: all four classes on one
+		// line, or a full date with the sender's or the recipients'
+		// address (as two lines do, below): under a "Date:" name or,
+		// with three classes named, as a bare value ("Temat: ...
+		// 2023-01-17 13:46Nadawca: x@y Adresat:").
+		return true
+	}
 	dated := classes == hDate && fullDate(lines[i])
 	wrapped, prevHeader := 0, true
 	for j := i + 1; j < len(lines) && j <= i+10; j++ {
@@ -263,6 +325,39 @@ func isHeaderBlock(lines []string, i int) bool {
 		}
 	}
 	return false
+}
+
+// inlineHeaderClasses returns the classes of the header names ("From:",
+// "To:", "Subject:", "À :"...) a line holds anywhere, for a header block
+// that lost its line breaks ("Date: Tue, 2 Oct 2012 02:35:10 +0000 From:
+// x@y To: Smith, Shelly Subject: ..."). Only the first 400 bytes are
+// read.
+func inlineHeaderClasses(line string) int {
+	if len(line) > 400 {
+		line = line[:400]
+	}
+	if strings.Count(line, ":") < 3 {
+		return 0
+	}
+	classes := 0
+	words := strings.Fields(line)
+	for k, w := range words {
+		name := ""
+		switch {
+		case strings.HasSuffix(w, ":") && len(w) > 1:
+			name = w[:len(w)-1]
+		case k+1 < len(words) && words[k+1] == ":":
+			name = w
+		default:
+			continue
+		}
+		// A value may run into the next name when the breaks went
+		// ("2023-01-17 13:46Nadawca:"): the name is the word's letters
+		// after its last digit or punctuation.
+		name = strings.TrimLeftFunc(strings.Trim(name, "*"), func(r rune) bool { return !unicode.IsLetter(r) })
+		classes |= headerClasses[strings.ToLower(name)]
+	}
+	return classes
 }
 
 // fullDate: a header line's value has a year and a time.

@@ -10,9 +10,11 @@ import (
 // iPhone") and the signature delimiter.
 
 // isSigDelimiter: "-- " (RFC 3676 section 4.3), or "--" as many clients
-// write it after losing the space.
+// write it after losing the space, or "--=20", the same line in a body
+// left in quoted-printable (the space at the end of a line escaped).
 func isSigDelimiter(line string) bool {
-	return strings.TrimRight(line, " \t") == "--"
+	t := strings.TrimRight(line, " \t")
+	return t == "--" || t == "--=20"
 }
 
 // maxDeviceSignature bounds the line; "Get Outlook for iOS<https://...>"
@@ -32,6 +34,9 @@ func mayBeDeviceSignature(trimmed string) bool {
 		return true
 	}
 	tail := strings.ToLower(trimmed[max(0, len(trimmed)-40):])
+	if strings.Contains(tail, "ios") || strings.Contains(tail, "android") {
+		return true // outlookPromo
+	}
 	for _, e := range deviceSignatureEnds {
 		if strings.Contains(tail, e) {
 			return true
@@ -78,6 +83,9 @@ func isDeviceSignature(trimmed string) bool {
 	if words > 8 {
 		return false
 	}
+	if outlookPromo(head) && strings.Contains(lower, "http") {
+		return true
+	}
 	for _, e := range deviceSignatureEnds {
 		if strings.HasSuffix(head, e) {
 			return true
@@ -88,6 +96,25 @@ func isDeviceSignature(trimmed string) bool {
 	if w := strings.Fields(trimmed); len(strings.Fields(head)) == 3 && strings.HasPrefix(head, "sent from ") && len(w) >= 3 {
 		r, _ := utf8.DecodeRuneInString(w[2])
 		return unicode.IsUpper(r)
+	}
+	return false
+}
+
+// outlookPromo: Outlook's mobile apps sign with a call to fetch them in
+// the reader's language, "<verb> Outlook <for> iOS|Android" ("Download
+// Outlook for Android", "Holen Sie sich Outlook für iOS", "Scarica
+// Outlook per Android"): three to six words, "outlook" among the first
+// four, the platform last, and the app's link on the line (the caller
+// checks it: "I use Outlook for iOS" alone is the person's).
+func outlookPromo(head string) bool {
+	w := strings.Fields(head)
+	if len(w) < 3 || len(w) > 6 || (w[len(w)-1] != "ios" && w[len(w)-1] != "android") {
+		return false
+	}
+	for _, x := range w[:min(4, len(w)-2)] {
+		if x == "outlook" {
+			return true
+		}
 	}
 	return false
 }

@@ -169,6 +169,23 @@ func BenchmarkStripTextStartWords(b *testing.B) {
 	}
 }
 
+// BenchmarkStripTextEcho: 256 KiB of a quoted line that holds "sit amet
+// consectetur", then short quoted lines each followed by an unquoted
+// "sit amet consectetur": every unquoted line repeats the quote far above
+// it, so echoesQuote reads back as far as its bounds let it, again and
+// again (the worst case of that test).
+func BenchmarkStripTextEcho(b *testing.B) {
+	head := "> lorem ipsum dolor sit amet consectetur\n"
+	pair := "> q\nsit amet consectetur\n"
+	in := strings.Repeat(head+strings.Repeat(pair, 95), MaxStripInput/(len(head)+95*len(pair)))
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		StripText(in)
+	}
+}
+
 // reportCPU adds "cpu-ns/op" to a benchmark: the CPU time the process
 // spent (user and system, rusage) per iteration. On a shared machine the
 // wall time per op swings with the others' load; the CPU time much less,

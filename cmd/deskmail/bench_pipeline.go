@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -21,7 +22,6 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/time/rate"
 
-	"github.com/deskmail/deskmail/auth/dnstest"
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/gateway"
 	"github.com/deskmail/deskmail/inbound"
@@ -40,7 +40,9 @@ type benchPipeOpts struct {
 	timeout  time.Duration
 	data     string
 	profile  string
+	memprof  string
 	store    string
+	inProc   bool
 }
 
 func newBenchPipelineCmd() *cobra.Command {
@@ -58,28 +60,35 @@ func newBenchPipelineCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBenchPipeline(cmd.OutOrStdout(), os.Stderr, o) },
 	}
 	f := c.Flags()
-	f.IntVar(&o.messages, "messages", 2000, "emails to send")
-	f.IntVar(&o.sessions, "sessions", 10, "concurrent SMTP sessions")
-	f.DurationVar(&o.delay, "dns-delay", 20*time.Millisecond, "how long the DNS server waits before each answer")
-	f.Float64Var(&o.rate, "rate", 0, "emails/s offered in all (0: as fast as the sessions go)")
+	addLoadFlags(f, &o)
 	f.IntVar(&o.workers, "pipeline-workers", pipeline.DefaultWorkers, "the daemon's pipeline-workers")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	f.StringVar(&o.data, "data", "", "data folder (default: a temporary one, removed after)")
 	f.StringVar(&o.store, "store", "", "the daemon's store: a postgres:// URL of an empty database (default: bbolt in the data folder)")
-	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the whole run (daemon and load) to this file")
+	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the daemon's run to this file")
+	f.StringVar(&o.memprof, "memprofile", "", "write an allocation profile of the daemon's run to this file (go tool pprof -sample_index=alloc_space)")
+	f.BoolVar(&o.inProc, "in-process-load", false, "send from this process (the CPU figures then include the load and the test DNS server)")
 	return c
+}
+
+// addLoadFlags registers the flags of the load, which `bench pipeline`
+// hands to its child.
+func addLoadFlags(f *pflag.FlagSet, o *benchPipeOpts) {
+	f.IntVar(&o.messages, "messages", 2000, "emails to send")
+	f.IntVar(&o.sessions, "sessions", 10, "concurrent SMTP sessions")
+	f.DurationVar(&o.delay, "dns-delay", 20*time.Millisecond, "how long the DNS server waits before each answer")
+	f.Float64Var(&o.rate, "rate", 0, "emails/s offered in all (0: as fast as the sessions go)")
 }
 
 func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	if o.messages <= 0 || o.sessions <= 0 {
 		return errors.New("--messages and --sessions must be positive")
 	}
-	dns, err := dnstest.Start()
+	load, err := startBenchLoad(o)
 	if err != nil {
 		return err
 	}
-	defer dns.Close()
-	dns.SetDelay(o.delay)
+	defer load.Close()
 	dir := o.data
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "deskmail-bench-"); err != nil {
@@ -90,7 +99,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
 	loader := config.Register(fs)
 	if err := fs.Parse([]string{"--data", dir, "--smtp-addr", "127.0.0.1:0", "--http-addr", "off",
-		"--domain", "bench.test", "--dns", dns.Addr, "--pipeline-workers", strconv.Itoa(o.workers),
+		"--domain", "bench.test", "--dns", load.DNSAddr(), "--pipeline-workers", strconv.Itoa(o.workers),
 		"--max-connections-per-ip", "1000", "--max-pending", "1000000", "--hostname", "mx.bench.test",
 		"--store", o.store}); err != nil {
 		return err
@@ -100,6 +109,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelError}))
+	tuneGC() // as `deskmail serve` does
 	d, err := gateway.Start(cfg, log)
 	if err != nil {
 		return err
@@ -119,14 +129,35 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 		if err := pprof.StartCPUProfile(pf); err != nil {
 			return err
 		}
-		defer pprof.StopCPUProfile()
 	}
-	accepted, first, failed, err := benchSend(d.Addrs["smtp"], o)
+	if o.memprof != "" {
+		runtime.MemProfileRate = 64 << 10
+	}
+	u0, s0, err := cpuTime()
+	if err != nil {
+		return err
+	}
+	accepted, first, failed, err := load.Send(d.Addrs["smtp"])
 	if err != nil {
 		return err
 	}
 	sent := time.Now()
-	last, lat, err := benchWait(d.DB, accepted, o.timeout)
+	if err := benchWaitPending(d.DB, o.timeout); err != nil {
+		return err
+	}
+	u1, s1, err := cpuTime()
+	if err != nil {
+		return err
+	}
+	if o.profile != "" {
+		pprof.StopCPUProfile()
+	}
+	if o.memprof != "" {
+		if err := writeAllocProfile(o.memprof); err != nil {
+			return err
+		}
+	}
+	last, lat, err := benchCollect(d.DB, accepted)
 	if err != nil {
 		return err
 	}
@@ -140,8 +171,29 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 		len(lat), failed, span.Seconds(), float64(len(lat))/span.Seconds())
 	fmt.Fprintf(out, "accepting took %.2fs (%.0f emails/s answered 250)\n", sent.Sub(first).Seconds(), float64(len(accepted))/sent.Sub(first).Seconds())
 	fmt.Fprintf(out, "250 -> conversation commit:  p50 %s  p90 %s  p99 %s  max %s\n", pct(0.5), pct(0.9), pct(0.99), pct(1))
+	user, sys := u1-u0, s1-s0
+	who := "the daemon's process (load and DNS in a child)"
+	if o.inProc {
+		who = "the process (daemon, load and DNS)"
+	}
+	fmt.Fprintf(out, "CPU of %s: %.2fs user + %.2fs system  =>  %.3f ms per email in a conversation\n",
+		who, user.Seconds(), sys.Seconds(), float64((user+sys).Microseconds())/1000/float64(len(lat)))
 	printCommitStats(out)
 	return nil
+}
+
+// writeAllocProfile writes the heap profile (its alloc_space and
+// alloc_objects samples are the run's allocations) to path.
+func writeAllocProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // printCommitStats says how the store's commits went during the run (the
@@ -249,30 +301,30 @@ func benchSend(addr string, o benchPipeOpts) (map[string]time.Time, time.Time, i
 	return accepted, first, failed, nil
 }
 
-// benchWait waits until no email is pending, then reads when each was
-// committed into its conversation: the ID of its message is taken in that
-// commit (store.NewID's time prefix).
-func benchWait(db *store.DB, accepted map[string]time.Time, timeout time.Duration) (time.Time, []time.Duration, error) {
+// benchWaitPending waits until no email is pending.
+func benchWaitPending(db *store.DB, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		var n int64
-		if err := db.View(func(tx *store.Tx) error {
-			var err error
-			n, _, err = inbound.PendingTotals(tx)
+		n, err := inbound.PendingCount(db)
+		if err != nil {
 			return err
-		}); err != nil {
-			return time.Time{}, nil, err
 		}
 		if n == 0 {
-			break
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return time.Time{}, nil, fmt.Errorf("%d emails still pending after %s", n, timeout)
+			return fmt.Errorf("%d emails still pending after %s", n, timeout)
 		}
 		// Polling the store is cheap at this interval; the figures come
 		// from the commit times, not from when the poll noticed.
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// benchCollect reads when each email was committed into its conversation:
+// the ID of its message is taken in that commit (store.NewID's time
+// prefix).
+func benchCollect(db *store.DB, accepted map[string]time.Time) (time.Time, []time.Duration, error) {
 	es, err := journal.Query(db, journal.Filter{Direction: journal.In, Limit: len(accepted) + 1000})
 	if err != nil {
 		return time.Time{}, nil, err

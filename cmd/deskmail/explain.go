@@ -171,6 +171,7 @@ func writeVerdictText(w io.Writer, v loopguard.Verdict, thread *intake.ThreadExp
 		b.WriteString("bounce:\n")
 		fmt.Fprintf(&b, "  recipient:           %s\n", br.Recipient)
 		fmt.Fprintf(&b, "  action:              %s\n", br.Action)
+		fmt.Fprintf(&b, "  kind:                %s\n", br.Kind)
 		fmt.Fprintf(&b, "  status:              %s\n", br.Status)
 		fmt.Fprintf(&b, "  diagnostic:          %s\n", br.Diagnostic)
 		fmt.Fprintf(&b, "  original message-id: %s\n", br.OriginalMessageID)

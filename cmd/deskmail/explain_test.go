@@ -34,6 +34,7 @@ type explainJSON struct {
 		Diagnostic        string `json:"diagnostic"`
 		OriginalMessageID string `json:"original_message_id"`
 		Action            string `json:"action"`
+		Kind              string `json:"kind"`
 	} `json:"bounce"`
 }
 
@@ -70,7 +71,7 @@ func TestExplainJSON(t *testing.T) {
 			if (got.Bounce != nil) != (tc.recipient != "") {
 				t.Fatalf("bounce object: %s", out)
 			}
-			if got.Bounce != nil && (got.Bounce.Recipient != tc.recipient || got.Bounce.Status == "" || got.Bounce.OriginalMessageID == "") {
+			if got.Bounce != nil && (got.Bounce.Recipient != tc.recipient || got.Bounce.Status == "" || got.Bounce.OriginalMessageID == "" || got.Bounce.Kind != "permanent") {
 				t.Errorf("bounce: %+v", *got.Bounce)
 			}
 		})
@@ -82,7 +83,7 @@ func TestExplainText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"class:   bounce", "notify:  false", "recipient:           bob@oldschool.example", "dm.c2001.m84000@help.acme-support.example"} {
+	for _, want := range []string{"class:   bounce", "notify:  false", "recipient:           bob@oldschool.example", "kind:                permanent", "dm.c2001.m84000@help.acme-support.example"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

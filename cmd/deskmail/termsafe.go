@@ -4,19 +4,27 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
 // Text from email (subjects, names, addresses, reasons) reaches the
 // operator's terminal through the plain output of every command: a
 // subject "=?utf-8?q?=1B]0;pwned=07=1B[2J?=" would retitle the window and
-// clear the screen. termSafe is the one escape of that output: C0
-// controls, DEL, C1 controls (U+0080-U+009F) and bytes that are not
-// UTF-8 are shown as \xNN or \uNNNN. JSON output is written raw (its
-// encoder escapes what JSON must), so it stays exact.
+// clear the screen, and bidi controls reorder what an operator reads
+// ("\u202egnp.exe" shows as "exe.png"). termSafe is the one escape of
+// that output: C0 controls, DEL, C1 controls (U+0080-U+009F), format
+// characters (Unicode Cf: the bidi embeddings, overrides and isolates
+// U+202A-U+202E and U+2066-U+2069, the marks U+200E, U+200F and U+061C,
+// zero-width U+200B-U+200D and U+FEFF, soft hyphen, tag characters
+// U+E0000-U+E007F ...), the line and paragraph separators U+2028 and
+// U+2029, and bytes that are not UTF-8 are shown as \xNN, \uNNNN or
+// \UNNNNNNNN. JSON output is written raw (its encoder escapes what JSON
+// must), so it stays exact.
 func termSafe(s string, keepLayout bool) string {
 	clean := func(r rune) bool {
-		return r >= 0x20 && r != 0x7f && (r < 0x80 || r > 0x9f) && r != utf8.RuneError ||
+		return r >= 0x20 && r != 0x7f && (r < 0x80 || r > 0x9f) && r != utf8.RuneError &&
+			(r < 0xad || !unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)) ||
 			keepLayout && (r == '\n' || r == '\t')
 	}
 	i := 0
@@ -42,6 +50,8 @@ func termSafe(s string, keepLayout bool) string {
 			b.WriteString(s[i : i+n])
 		case r < 0x80:
 			fmt.Fprintf(&b, `\x%02x`, r)
+		case r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
 		default:
 			fmt.Fprintf(&b, `\u%04x`, r)
 		}

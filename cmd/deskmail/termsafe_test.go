@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/deskmail/deskmail/journal"
@@ -21,6 +22,13 @@ func TestTermSafe(t *testing.T) {
 		{"a raw C1 byte", "x\x9b2J", `x\x9b2J`, `x\x9b2J`},
 		{"layout", "a\tb\nc\rd", `a\x09b\x0ac\x0dd`, "a\tb\nc\\x0dd"},
 		{"U+FFFD itself stays", "\uFFFD", "\uFFFD", "\uFFFD"},
+		// Issue 21 review: bidi controls, zero-width and tag characters.
+		{"bidi override", "invoice\u202Efdp.exe", `invoice\u202efdp.exe`, `invoice\u202efdp.exe`},
+		{"bidi embeddings and isolates", "\u202A\u202B\u202C\u202D\u2066\u2067\u2068\u2069",
+			`\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069`, `\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069`},
+		{"marks and zero width", "a\u200Bb\u061Cc\u200Fd\uFEFF", `a\u200bb\u061cc\u200fd\ufeff`, `a\u200bb\u061cc\u200fd\ufeff`},
+		{"tag characters", "x\U000E0041\U000E007F", `x\U000e0041\U000e007f`, `x\U000e0041\U000e007f`},
+		{"line separators", "a\u2028b\u2029", `a\u2028b\u2029`, `a\u2028b\u2029`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := cell(c.in); got != c.table {
@@ -37,7 +45,7 @@ func TestTermSafe(t *testing.T) {
 // escaped by `deskmail log` and `deskmail queue list`, and exactly by
 // their --json.
 func TestLogAndQueueListEscapeControlCharacters(t *testing.T) {
-	const subject = "\x1b]0;pwned\a\x1b[2JHello\u009b31m"
+	const subject = "\u202E\x1b]0;pwned\a\x1b[2JHello\u009b31m"
 	dir := t.TempDir()
 	db, err := store.Open(dir, store.Options{})
 	if err != nil {
@@ -60,10 +68,10 @@ func TestLogAndQueueListEscapeControlCharacters(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v\n%s", args, err, out)
 		}
-		if strings.ContainsAny(out, "\x1b\a\u009b") {
+		if strings.ContainsAny(out, "\x1b\a\u009b\u202e") {
 			t.Errorf("%v prints control characters raw:\n%q", args, out)
 		}
-		if !strings.Contains(out, `\x1b]0;pwned\x07\x1b[2JHello`) {
+		if !strings.Contains(out, `\u202e\x1b]0;pwned\x07\x1b[2JHello`) {
 			t.Errorf("%v does not show the subject escaped:\n%q", args, out)
 		}
 		out, err = runDeskmail(t, nil, append(args, "--json")...)
@@ -104,7 +112,8 @@ func FuzzTermSafe(f *testing.F) {
 				t.Fatalf("termSafe(%q, %v) = %q: not UTF-8", s, keep, out)
 			}
 			for _, r := range out {
-				if (r < 0x20 && !(keep && (r == '\n' || r == '\t'))) || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+				if (r < 0x20 && !(keep && (r == '\n' || r == '\t'))) || r == 0x7f || (r >= 0x80 && r <= 0x9f) ||
+					unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
 					t.Fatalf("termSafe(%q, %v) = %q keeps %U", s, keep, out, r)
 				}
 			}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/miekg/dns"
+)
+
+// countingServer is a real go-smtp server that accepts every message and
+// counts them.
+type countingServer struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (s *countingServer) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return &countingSession{s}, nil
+}
+
+type countingSession struct{ s *countingServer }
+
+func (c *countingSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (c *countingSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (c *countingSession) Reset()                               {}
+func (c *countingSession) Logout() error                        { return nil }
+func (c *countingSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	_, rest, _ := strings.Cut(string(b), "Message-ID: ")
+	id, _, _ := strings.Cut(rest, "\r\n")
+	c.s.mu.Lock()
+	c.s.ids = append(c.s.ids, id)
+	c.s.mu.Unlock()
+	return nil
+}
+
+// The load of `bench pipeline` in its child process: the parent learns
+// the DNS address, sends, and gets back every email answered 250 with
+// its time; the DNS server answers until the parent closes stdin.
+func TestBenchPipelineLoadProtocol(t *testing.T) {
+	srv := &countingServer{}
+	s := smtp.NewServer(srv)
+	s.Domain = "sink.test"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := runBenchPipelineLoad(inR, outW, benchPipeOpts{messages: 25, sessions: 3, delay: time.Millisecond})
+		outW.CloseWithError(err)
+		done <- err
+	}()
+	load, err := newChildLoad(inW, outR, func() error { return <-done }, 25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := net.SplitHostPort(load.DNSAddr()); err != nil {
+		t.Fatalf("DNS address %q: %v", load.DNSAddr(), err)
+	}
+	before := time.Now()
+	accepted, first, failed, err := load.Send(l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(accepted) != 25 || failed != 0 {
+		t.Errorf("%d accepted, %d failed; want 25, 0", len(accepted), failed)
+	}
+	srv.mu.Lock()
+	for _, id := range srv.ids {
+		if _, ok := accepted[id]; !ok {
+			t.Errorf("the server took %s, the load did not report it", id)
+		}
+	}
+	srv.mu.Unlock()
+	if first.Before(before.Add(-time.Second)) || first.After(time.Now()) {
+		t.Errorf("first 250 at %v, not during the send (%v)", first, before)
+	}
+	// The DNS server still answers after the send (the pipeline looks up
+	// senders after their 250s), until the parent closes.
+	q := new(dns.Msg).SetQuestion("example.org.", dns.TypeTXT)
+	if _, err := dns.Exchange(q, load.DNSAddr()); err != nil {
+		t.Errorf("DNS server gone after the send: %v", err)
+	}
+	if err := load.Close(); err != nil {
+		t.Errorf("child ended with %v", err)
+	}
+}

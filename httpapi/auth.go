@@ -1,0 +1,153 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/deskmail/deskmail/persontoken"
+	"github.com/deskmail/deskmail/store"
+)
+
+// Two credentials open the API: the API token (everything) and a person
+// token (persontoken), which a browser may hold. A person token opens only
+// the routes registered with guard.person, and those only for its own
+// person: the path's {id}, or the body's person (POST /v1/seen, checked by
+// the handler through personOf).
+
+// router is what the route tables register on: an http.ServeMux, or a
+// recorder in the test that compares the routes with the OpenAPI document.
+type router interface {
+	Handle(pattern string, h http.Handler)
+	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
+}
+
+// guard wraps handlers in the authentication a route needs.
+type guard struct {
+	s       *Server
+	trusted bool // the control socket: no token
+}
+
+// api admits the API token only.
+func (g guard) api(h http.Handler) http.Handler {
+	if g.trusted {
+		return h
+	}
+	return g.s.authenticate(h, apiOnly)
+}
+
+// person admits the API token, and a person token for the path's {id}
+// (or, on a route without one, for the person the handler checks).
+func (g guard) person(h http.Handler) http.Handler {
+	if g.trusted {
+		return h
+	}
+	return g.s.authenticate(h, personRoute)
+}
+
+// personStream is person for the live stream, which also takes the person
+// token in the query (accessTokenParam).
+func (g guard) personStream(h http.Handler) http.Handler {
+	if g.trusted {
+		return h
+	}
+	return g.s.authenticate(h, personStream)
+}
+
+// access is who may use a route.
+type access int
+
+const (
+	apiOnly access = iota
+	personRoute
+	personStream
+)
+
+type personKey struct{}
+
+// personOf is the person a person token speaks for, or "" for the API
+// token (which may act for anyone).
+func personOf(r *http.Request) string {
+	p, _ := r.Context().Value(personKey{}).(string)
+	return p
+}
+
+// forbidPerson answers 403 when the request's person token is not
+// person's; true when it did.
+func forbidPerson(w http.ResponseWriter, r *http.Request, field, person string) bool {
+	if p := personOf(r); p != "" && p != person {
+		writeError(w, http.StatusForbidden, field, "this person token is for "+p+": it may act for that person only")
+		return true
+	}
+	return false
+}
+
+// errPersonRoute is the 403 of a person token on a route it may not use.
+const errPersonRoute = "a person token may only read its person's notifications and stream and post its person's seen-acks; this needs the API token"
+
+// accessTokenParam carries a person token in the stream's URL, where a
+// browser's EventSource cannot send a header (docs/WEBAPP.md says why a
+// query parameter and not a cookie). Only person tokens are taken there.
+const accessTokenParam = "access_token"
+
+func (s *Server) authenticate(h http.Handler, who access) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok && who == personStream {
+			got = r.URL.Query().Get(accessTokenParam)
+			ok = strings.HasPrefix(got, persontoken.Prefix)
+		}
+		if ok && s.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) == 1 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if !ok || !strings.HasPrefix(got, persontoken.Prefix) || s.PersonTokens == nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="deskmail"`)
+			writeError(w, http.StatusUnauthorized, "", "missing or wrong bearer token")
+			return
+		}
+		var c persontoken.Claims
+		var err error
+		if verr := s.DB.View(func(tx *store.Tx) error { c, err = s.PersonTokens.Check(tx, got); return nil }); verr != nil {
+			s.writeStoreError(w, r, "check person token", verr)
+			return
+		}
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="deskmail", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "", personTokenError(err))
+			return
+		}
+		if who == apiOnly {
+			writeError(w, http.StatusForbidden, "", errPersonRoute)
+			return
+		}
+		if id := r.PathValue("id"); id != "" && id != c.Person {
+			writeError(w, http.StatusForbidden, "id", "this person token is for "+c.Person+": it may read that person's notifications only")
+			return
+		}
+		ctx := context.WithValue(r.Context(), personKey{}, c.Person)
+		ctx = context.WithValue(ctx, claimsKey{}, c)
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+type claimsKey struct{}
+
+// claimsOf are the request's person-token claims, if it carries one.
+func claimsOf(r *http.Request) (persontoken.Claims, bool) {
+	c, ok := r.Context().Value(claimsKey{}).(persontoken.Claims)
+	return c, ok
+}
+
+func personTokenError(err error) string {
+	switch {
+	case errors.Is(err, persontoken.ErrExpired):
+		return "person token expired: ask the web app for a new one"
+	case errors.Is(err, persontoken.ErrRevoked):
+		return "person token revoked: ask the web app for a new one"
+	default:
+		return "not a valid person token"
+	}
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Accept rate with the whole pipeline behind, for docs/PERFORMANCE.md
+# (issue 27): Postfix's smtp-source (10 sessions, a connection per message,
+# 5 KB, a unique Message-ID each) sends human mail to deskmail's support
+# address on bbolt, to a Postfix on 127.0.0.1:25 (Debian's package,
+# local_transport = discard:, fsync on its queue) and to smtp-sink (accepts
+# and forgets: the loopback's and the client's ceiling), taking turns in
+# the same run, ROUNDS times. deskmail's pipeline processes every email
+# (SPF, DMARC against a test DNS server answering after 1 ms; loop guard,
+# threading, its conversation); after each of deskmail's runs the script
+# waits until nothing is pending and prints the daemon's CPU seconds
+# (/proc/PID/stat) per email over the run and the drain.
+#
+#   MESSAGES=5000 ROUNDS=2 scripts/bench-accept.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MESSAGES=${MESSAGES:-5000}
+ROUNDS=${ROUNDS:-2}
+WARMUP=${WARMUP:-1000}
+PORT=${PORT:-2651}
+HTTP=${HTTP:-2652}
+SINK=${SINK:-2653}
+TOKEN=bench-accept-token-0123456789abcdef
+command -v smtp-source >/dev/null || { echo "smtp-source (Debian package postfix) is needed"; exit 1; }
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  exec 4>&- 2>/dev/null || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+go build -o "$tmp/deskmail" ./cmd/deskmail
+
+mkfifo "$tmp/dns.in"
+"$tmp/deskmail" bench dns --dns-delay 1ms <"$tmp/dns.in" >"$tmp/dns.addr" &
+pids+=($!)
+exec 4>"$tmp/dns.in"
+for _ in $(seq 50); do [ -s "$tmp/dns.addr" ] && break; sleep 0.1; done
+
+"$tmp/deskmail" serve --data "$tmp/data" --domain localhost --smtp-addr 127.0.0.1:$PORT \
+  --http-addr 127.0.0.1:$HTTP --api-token "$TOKEN" --dns "$(cat "$tmp/dns.addr")" \
+  --max-connections-per-ip 1000 --max-pending 1000000 --log-level warn 2>"$tmp/serve.log" &
+dpid=$!
+pids+=($dpid)
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+
+smtp-sink -u nobody 127.0.0.1:$SINK 256 &
+pids+=($!)
+sleep 0.5
+
+pending() {
+  curl -s -H "Authorization: Bearer $TOKEN" 127.0.0.1:$HTTP/metrics | awk '$1 == "deskmail_inbound_pending" {print int($2)}'
+}
+drain() {
+  for _ in $(seq 1200); do
+    [ "$(pending)" = 0 ] && return
+    sleep 0.1
+  done
+  echo "(the pipeline did not drain within 2 minutes)"
+}
+cpu() { awk '{print $14 + $15}' /proc/$dpid/stat; } # clock ticks, user + system
+rate() { # label host:port recipient messages
+  local t0 t1
+  t0=$(date +%s.%N)
+  smtp-source -s 10 -l 5000 -m "$4" -S "A question about my order" -f customer@example.org -t "$3" "$2"
+  t1=$(date +%s.%N)
+  echo "$1: $(echo "$4 / ($t1 - $t0)" | bc) msg/s"
+}
+
+echo "warm-up, deskmail, $WARMUP messages"
+rate "deskmail (cold)" 127.0.0.1:$PORT support@localhost "$WARMUP"
+drain
+hz=$(getconf CLK_TCK)
+for r in $(seq "$ROUNDS"); do
+  echo "## round $r (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  if (echo >/dev/tcp/127.0.0.1/25) 2>/dev/null; then
+    rate "Postfix" 127.0.0.1:25 bench@localhost "$MESSAGES"
+  else
+    echo "(no Postfix on 127.0.0.1:25)"
+  fi
+  rate "smtp-sink" 127.0.0.1:$SINK bench@localhost "$MESSAGES"
+  c0=$(cpu)
+  rate "deskmail, bbolt" 127.0.0.1:$PORT support@localhost "$MESSAGES"
+  drain
+  c1=$(cpu)
+  echo "deskmail daemon CPU over the run and its drain: $(echo "scale=3; ($c1 - $c0) * 1000 / $hz / $MESSAGES" | bc) ms per email"
+done
