@@ -2,21 +2,27 @@
 GO ?= go
 BIN ?= bin/deskmail
 
-.PHONY: all build test vet fmt-check run bench fuzz clean
+.PHONY: all build test vet fmt-check staticcheck run bench fuzz clean
 
 all: build
 
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/deskmail
 
-# vet, format check, then every test (fuzz seed corpora included) under the race detector,
+# vet, format check, staticcheck, then every test (fuzz seed corpora included) under the race detector,
 # then the whole-system suite a second time on PostgreSQL (DESKMAIL_TEST_STORE=postgres).
-test: vet fmt-check
+test: vet fmt-check staticcheck
 	$(GO) test -race -count=1 ./...
 	DESKMAIL_TEST_STORE=postgres $(GO) test -race -count=1 -timeout 40m ./e2e/
 
 vet:
 	$(GO) vet ./...
+
+# staticcheck (honnef.co/go/tools), the version .ci/run installs:
+#   go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+STATICCHECK ?= staticcheck
+staticcheck:
+	$(STATICCHECK) ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

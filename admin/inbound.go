@@ -15,6 +15,7 @@ import (
 // `deskmail inbound` talks to while the daemon runs:
 //
 //	GET  /v1/inbound-state?state=pending|failed&limit=N   unfinished emails
+//	GET  /v1/inbound-state?state=attention&limit=N        emails kept for operators
 //	POST /v1/inbound-state/{id}/retry                     process it again now
 //	POST /v1/inbound-state/retry-failed                   every failed one
 //
@@ -35,8 +36,8 @@ func (a *Inbound) Handler() http.Handler {
 
 func (a *Inbound) list(w http.ResponseWriter, r *http.Request) {
 	which := r.URL.Query().Get("state")
-	if which != "" && which != inbound.ListPending && which != inbound.ListFailed {
-		adminJSON(w, http.StatusBadRequest, map[string]string{"error": "state must be pending or failed", "field": "state"})
+	if which != "" && which != inbound.ListPending && which != inbound.ListFailed && which != inbound.ListAttention {
+		adminJSON(w, http.StatusBadRequest, map[string]string{"error": "state must be pending, failed or attention", "field": "state"})
 		return
 	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
@@ -44,11 +45,16 @@ func (a *Inbound) list(w http.ResponseWriter, r *http.Request) {
 		limit = 1000
 	}
 	var recs []inbound.Record
-	err := a.DB.View(func(tx *store.Tx) error {
-		var err error
-		recs, err = inbound.List(tx, which, limit)
-		return err
-	})
+	var err error
+	if which == inbound.ListAttention {
+		recs, err = inbound.Attention(a.DB, limit)
+	} else {
+		err = a.DB.ViewContext(r.Context(), func(tx *store.Tx) error {
+			var err error
+			recs, err = inbound.List(tx, which, limit)
+			return err
+		})
+	}
 	if err != nil {
 		adminJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not read the inbound state"})
 		return

@@ -29,7 +29,7 @@ func (a *Operators) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/operators", func(w http.ResponseWriter, r *http.Request) {
 		var ops []operators.Operator
-		err := a.DB.View(func(tx *store.Tx) error {
+		err := a.DB.ViewContext(r.Context(), func(tx *store.Tx) error {
 			var err error
 			ops, err = operators.Operators(tx)
 			return err

@@ -49,7 +49,7 @@ func (a *Queue) list(w http.ResponseWriter, r *http.Request) {
 		limit = 1000
 	}
 	var jobs []queue.Job
-	err := a.DB.View(func(tx *store.Tx) error {
+	err := a.DB.ViewContext(r.Context(), func(tx *store.Tx) error {
 		var err error
 		jobs, err = queue.List(tx, limit)
 		return err
@@ -80,9 +80,9 @@ func (a *Queue) change(fn func(*store.Tx, string) (queue.Job, error)) http.Handl
 	}
 }
 
-func (a *Queue) suppressed(w http.ResponseWriter, _ *http.Request) {
+func (a *Queue) suppressed(w http.ResponseWriter, r *http.Request) {
 	var out []queue.Suppression
-	err := a.DB.View(func(tx *store.Tx) error {
+	err := a.DB.ViewContext(r.Context(), func(tx *store.Tx) error {
 		var err error
 		out, err = queue.Suppressions(tx)
 		return err

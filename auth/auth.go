@@ -20,10 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/emersion/go-message/charset"
-	"mime"
 	"net"
-	"net/mail"
 	"net/netip"
 	"strings"
 	"sync"
@@ -31,6 +28,8 @@ import (
 
 	"blitiri.com.ar/go/spf"
 	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/deskmail/deskmail/mailmsg"
 )
 
 // Resolver is the DNS the checks need; *net.Resolver is one.
@@ -75,7 +74,12 @@ type Input struct {
 	RemoteIP string // connecting IP ("" for local injection)
 	Helo     string
 	MailFrom string // reverse path, "" for the null path
-	Raw      []byte // the whole message
+	Raw      []byte // the whole message (DKIM verifies its bytes)
+	// Message is the one parse of Raw that every step reads (mailmsg):
+	// DMARC aligns with its author, so the domain checked is the domain
+	// of the address the email is attributed to. nil: Check parses Raw's
+	// header itself, the same way.
+	Message *mailmsg.Message
 }
 
 // Result is what the checks found.
@@ -145,14 +149,14 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	res := Result{SPF: "none", DMARC: "none"}
-	msg, err := mail.ReadMessage(bytes.NewReader(in.Raw))
-	if err != nil {
-		res.Notes = append(res.Notes, "header does not parse: "+err.Error())
-		res.DMARC = "permerror"
-		return res
+	msg := in.Message
+	if msg == nil {
+		msg = mailmsg.ParseHeader(in.Raw, mailmsg.Limits{})
 	}
-	res.From = fromAddress(msg.Header)
-	res.FromDomain = domainOf(res.From)
+	if msg.Author != nil {
+		res.From = msg.Author.Addr
+	}
+	res.FromDomain = FromDomain(msg)
 	// The three checks ask DNS independently, so they wait for it at the
 	// same time: an email costs its slowest lookup chain, not their sum.
 	// Only the alignment below needs all three answers.
@@ -181,7 +185,10 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 	res.DKIM, res.Notes = dkims, append(res.Notes, dkimNotes...)
 	c.dmarc(&res, rec)
 	if !res.Aligned && ipErr == nil && inAny(ip, c.ForwarderIPs) {
-		c.trustForwarder(msg.Header, &res)
+		c.trustForwarder(map[string][]string{
+			"Authentication-Results":     msg.Header.Values("authentication-results"),
+			"Arc-Authentication-Results": msg.Header.Values("arc-authentication-results"),
+		}, &res)
 	}
 	return res
 }
@@ -195,20 +202,14 @@ func inAny(ip netip.Addr, ps []netip.Prefix) bool {
 	return false
 }
 
-// fromAddress is the RFC5322.From address whose domain DMARC is about
-// (RFC 7489 section 6.6.1): exactly one From with one address, or nothing.
-func fromAddress(h mail.Header) string {
-	if len(h["From"]) != 1 {
+// FromDomain is the RFC5322.From domain DMARC is about (RFC 7489 section
+// 6.6.1): the domain of the one author, or nothing (mailmsg decides, for
+// every step alike: one From field in any spelling, one mailbox).
+func FromDomain(msg *mailmsg.Message) string {
+	if msg.Author == nil {
 		return ""
 	}
-	// Encoded words in any charset go-message knows: a GB2312 display
-	// name must not hide the From domain from DMARC.
-	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader}}
-	as, err := p.ParseList(h.Get("From"))
-	if err != nil || len(as) != 1 {
-		return ""
-	}
-	return strings.ToLower(as[0].Address)
+	return domainOf(msg.Author.Addr)
 }
 
 func domainOf(addr string) string {

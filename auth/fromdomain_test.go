@@ -1,8 +1,9 @@
 package auth
 
 import (
-	"net/mail"
 	"testing"
+
+	"github.com/deskmail/deskmail/mailmsg"
 )
 
 // DMARC's From domain is found whatever charset the display name is in.
@@ -12,8 +13,9 @@ func TestFromDomainWithEncodedDisplayName(t *testing.T) {
 		"=?ISO-2022-JP?B?GyRCOzNFREJATzobKEI=?= <yamada@client.test>",
 		"=?KOI8-R?B?6dfBzg==?= <ivan@client.test>",
 	} {
-		if got := domainOf(fromAddress(mail.Header{"From": {from}})); got != "client.test" {
-			t.Errorf("domainOf(fromAddress(%q)) = %q, want client.test", from, got)
+		msg := mailmsg.ParseHeader([]byte("From: "+from+"\r\n\r\n"), mailmsg.Limits{})
+		if got := FromDomain(msg); got != "client.test" {
+			t.Errorf("FromDomain(%q) = %q, want client.test", from, got)
 		}
 	}
 }

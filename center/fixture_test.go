@@ -3,16 +3,13 @@ package center
 import (
 	"bytes"
 	"context"
-	"io"
-	"net"
+	"fmt"
 	"net/mail"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/internal/smtptest"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/mta"
@@ -22,11 +19,8 @@ import (
 	"github.com/deskmail/deskmail/threading"
 )
 
-// sink is a go-smtp server on 127.0.0.1:0 standing in for the relay.
-type sink struct {
-	mu    sync.Mutex
-	mails []sunk
-}
+// sink is the tests' fake relay (internal/smtptest).
+type sink struct{ *smtptest.Server }
 
 type sunk struct {
 	to  string
@@ -34,41 +28,19 @@ type sunk struct {
 	raw []byte
 }
 
-func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }
-
-type sinkSession struct {
-	s  *sink
-	to []string
-}
-
-func (ss *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.to = append(ss.to, to)
-	return nil
-}
-func (ss *sinkSession) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	ss.s.mu.Lock()
-	defer ss.s.mu.Unlock()
-	for _, to := range ss.to {
-		ss.s.mails = append(ss.s.mails, sunk{to: to, msg: m, raw: raw})
-	}
-	return nil
-}
-func (ss *sinkSession) Reset()        { ss.to = nil }
-func (ss *sinkSession) Logout() error { return nil }
-
+// got lists what the relay took, one entry per recipient.
 func (s *sink) got() []sunk {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sunk(nil), s.mails...)
+	var out []sunk
+	for _, m := range s.Mails() {
+		msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			panic(fmt.Sprintf("the relay got an email that does not parse: %v", err))
+		}
+		for _, to := range m.To {
+			out = append(out, sunk{to: to, msg: msg, raw: m.Data})
+		}
+	}
+	return out
 }
 
 type fixture struct {
@@ -82,27 +54,19 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, sink: &sink{}, clk: clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))}
+	f := &fixture{t: t, sink: &sink{smtptest.Start(t, smtptest.Options{Domain: "relay.test"})}, clk: clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))}
 	var err error
 	if f.db, err = store.Open(t.TempDir(), store.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.db.Close() })
-	srv := smtp.NewServer(f.sink)
-	srv.Domain = "relay.test"
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
 	kr, err := threading.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	mailer := &queue.Mailer{Keyring: kr, Domain: "help.example.test",
 		From: mail.Address{Name: "Example Helpdesk", Address: "help@example.test"}, Intro: BuiltinText}
-	relay := &mta.Relay{Addr: l.Addr().String(), Hostname: "deskmail.test", Insecure: true}
+	relay := &mta.Relay{Addr: f.sink.Addr, Hostname: "deskmail.test", Insecure: true}
 	t.Cleanup(relay.Close)
 	q := &queue.Queue{Clock: f.clk, HoldFor: time.Minute}
 	f.worker = &queue.Worker{DB: f.db, Queue: q, Composer: mailer, Transport: relay, Clock: f.clk}

@@ -27,7 +27,7 @@ type logView struct {
 
 func (s *Server) logFilter(q url.Values) (journal.Filter, string, int, error) {
 	f := journal.Filter{Direction: journal.Direction(q.Get("direction")), Status: q.Get("status"),
-		Class: q.Get("class"), Address: strings.TrimSpace(q.Get("address"))}
+		Class: q.Get("class"), Address: strings.TrimSpace(q.Get("address")), Attention: q.Get("attention") == "1"}
 	if f.Direction != "" && f.Direction != journal.In && f.Direction != journal.Out {
 		return f, "", 0, errors.New("direction must be in or out")
 	}

@@ -199,6 +199,39 @@ func TestAdminSocketAccounts(t *testing.T) {
 	}
 }
 
+// TestLogMarksEmailsNeedingAttention: an email kept for operators is
+// marked in the log and its entry page, and the filter shows it alone.
+func TestLogMarksEmailsNeedingAttention(t *testing.T) {
+	f := newFixture(t)
+	var kept string
+	f.update(func(tx *store.Tx) error {
+		for _, e := range []*journal.Entry{
+			{Time: f.clk.Now(), Direction: journal.In, Status: journal.StatusReceived, Class: "human", Subject: "Normal",
+				EnvelopeFrom: "ann@client.test", EnvelopeTo: []string{"support@example.test"}},
+			{Time: f.clk.Now(), Direction: journal.In, Status: journal.StatusReceived, Class: "human", Subject: "Card",
+				EnvelopeFrom: "mallory@evil.test", EnvelopeTo: []string{"support@example.test"},
+				Attention: "ambiguous author: 2 From fields", Action: "kept for operators, attributed to no one: ambiguous author: 2 From fields"},
+		} {
+			if err := journal.Append(tx, e); err != nil {
+				return err
+			}
+			kept = e.ID
+		}
+		return nil
+	})
+	c, _ := f.session("victor")
+	_, body := f.get(c, "/log")
+	if strings.Count(body, "needs attention</span>") != 1 {
+		t.Errorf("want one marked row:\n%s", body)
+	}
+	_, body = f.get(c, "/log?attention=1")
+	if !strings.Contains(body, "Card") || strings.Contains(body, "Normal") {
+		t.Error("the attention filter does not select the kept email alone")
+	}
+	_, body = f.get(c, "/log/"+kept)
+	contains(t, body, "Needs attention", "ambiguous author: 2 From fields")
+}
+
 // Issue 21, item 12: the success box shows a line chosen by key, never
 // text from the URL.
 func TestSuccessBoxShowsOnlyKnownLines(t *testing.T) {

@@ -124,7 +124,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	sink := newSMTPSink(t)
 	// The relay refuses the first email for good: that job fails, and the
 	// operator's retry sends it.
-	sink.answer = func(n int) error {
+	sink.Answer = func(n int) error {
 		if n == 1 {
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox here"}
 		}

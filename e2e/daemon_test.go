@@ -217,12 +217,6 @@ func (l *lineLog) all() []string {
 	return append([]string(nil), l.lines...)
 }
 
-func (l *lineLog) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.lines)
-}
-
 // waitFor returns the index of the first line at or after from that
 // matches, waiting up to timeout for it; false if none came (or the
 // stream ended without one).

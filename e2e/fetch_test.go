@@ -5,10 +5,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/deskmail/deskmail/clock/waitfor"
 	"github.com/deskmail/deskmail/fetch"
 	"github.com/deskmail/deskmail/fetch/imaptest"
+	"github.com/deskmail/deskmail/internal/waitfor"
 )
 
 // imapURL is the test user's INBOX on a test Dovecot, password included
@@ -80,4 +81,7 @@ func TestFetchSIGKILLStoresEachOnce(t *testing.T) {
 }
 
 // waitFor: the daemon works on its own.
-var waitFor = waitfor.Until
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	waitfor.Until(t, 30*time.Second, what, cond)
+}

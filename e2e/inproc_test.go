@@ -8,12 +8,12 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/deskmail/deskmail/config"
 	"github.com/deskmail/deskmail/gateway"
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
@@ -108,8 +108,7 @@ func (p *inProcess) send(t *testing.T, from string, rcpts []string, raw string) 
 // and returns them oldest first.
 func (p *inProcess) entries(t *testing.T, msgID string, n int) []journal.Entry {
 	t.Helper()
-	deadline := time.Now().Add(lineTimeout)
-	for {
+	return waitfor.Value(t, lineTimeout, fmt.Sprintf("%s has %d threaded journal entries", msgID, n), func() ([]journal.Entry, bool) {
 		es, err := journal.Query(p.d.DB, journal.Filter{})
 		if err != nil {
 			t.Fatal(err)
@@ -120,14 +119,8 @@ func (p *inProcess) entries(t *testing.T, msgID string, n int) []journal.Entry {
 				got = append(got, e)
 			}
 		}
-		if len(got) >= n {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d threaded journal entries, want %d (all: %+v)", msgID, len(got), n, es)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return got, len(got) >= n
+	})
 }
 
 // entry waits for the one threaded journal entry of msgID.

@@ -3,19 +3,17 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net"
 	"net/mail"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/internal/smtptest"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
@@ -75,14 +73,10 @@ func seedWith(t *testing.T, dir string, hold time.Duration, posts map[string][]s
 	return db
 }
 
-// smtpSink is a go-smtp server on 127.0.0.1:0 standing in for the relay.
+// smtpSink is the tests' fake relay (internal/smtptest).
 type smtpSink struct {
-	addr   string
-	mu     sync.Mutex
-	datas  int
-	mails  []sinkMail
-	got    chan struct{}
-	answer func(n int) error
+	*smtptest.Server
+	addr string
 }
 
 type sinkMail struct {
@@ -92,72 +86,32 @@ type sinkMail struct {
 }
 
 func newSMTPSink(t *testing.T) *smtpSink {
-	s := &smtpSink{got: make(chan struct{}, 100)}
-	srv := smtp.NewServer(s)
-	srv.Domain = "relay.test"
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = l.Addr().String()
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return s
+	s := smtptest.Start(t, smtptest.Options{Domain: "relay.test"})
+	return &smtpSink{Server: s, addr: s.Addr}
 }
-
-func (s *smtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }
 
 // wait returns once n emails arrived, or fails the test.
 func (s *smtpSink) wait(t *testing.T, n int) []sinkMail {
 	t.Helper()
-	deadline := time.After(lineTimeout)
-	for {
-		s.mu.Lock()
-		got := slices.Clone(s.mails)
-		s.mu.Unlock()
-		if len(got) >= n {
-			return got
-		}
-		select {
-		case <-s.got:
-		case <-deadline:
-			t.Fatalf("the relay got %d emails within %v, want %d", len(got), lineTimeout, n)
-		}
-	}
+	return sinkMails(t, s.Wait(t, n, lineTimeout))
 }
 
-type sinkSession struct {
-	s        *smtpSink
-	from, to string
-}
-
-func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error { ss.from = from; return nil }
-func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error   { ss.to = to; return nil }
-func (ss *sinkSession) Reset()                                      {}
-func (ss *sinkSession) Logout() error                               { return nil }
-func (ss *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	ss.s.mu.Lock()
-	defer ss.s.mu.Unlock()
-	ss.s.datas++
-	if ss.s.answer != nil {
-		if err := ss.s.answer(ss.s.datas); err != nil {
-			return err
+// sinkMails parses what the relay got.
+func sinkMails(t *testing.T, ms []smtptest.Mail) []sinkMail {
+	t.Helper()
+	var out []sinkMail
+	for _, m := range ms {
+		msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
+		if err != nil {
+			t.Fatalf("the relay got an email that does not parse: %v\n%s", err, m.Data)
 		}
+		to := ""
+		if len(m.To) > 0 {
+			to = m.To[len(m.To)-1]
+		}
+		out = append(out, sinkMail{from: m.From, to: to, msg: msg, raw: string(m.Data)})
 	}
-	m, err := mail.ReadMessage(strings.NewReader(string(b)))
-	if err != nil {
-		return err
-	}
-	ss.s.mails = append(ss.s.mails, sinkMail{from: ss.from, to: ss.to, msg: m, raw: string(b)})
-	select { // never block a session: a burst sends more than got holds, and wait re-counts mails
-	case ss.s.got <- struct{}{}:
-	default:
-	}
-	return nil
+	return out
 }
 
 func outStatuses(t *testing.T, dir string) []string {
@@ -175,7 +129,7 @@ func outStatuses(t *testing.T, dir string) []string {
 func TestRelayDeferredThenSentOneEmailThatThreadsBack(t *testing.T) {
 	dir := t.TempDir()
 	sink := newSMTPSink(t)
-	sink.answer = func(n int) error {
+	sink.Answer = func(n int) error {
 		if n == 1 {
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "greylisted"}
 		}

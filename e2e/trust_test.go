@@ -61,10 +61,8 @@ func (p *inProcess) agentWrites(t *testing.T, conv, text string) {
 // mailsTo returns the plain text of every email the sink got for addr.
 func mailsTo(t *testing.T, s *smtpSink, addr string) []string {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []string
-	for _, m := range s.mails {
+	for _, m := range sinkMails(t, s.Mails()) {
 		if strings.EqualFold(m.to, addr) {
 			out = append(out, plainText(t, m))
 		}
@@ -238,8 +236,7 @@ func TestStrangerByMessageIDIsNotAFollower(t *testing.T) {
 	if n := strings.Count(toAnn, "--- Ada,"); n != 1 {
 		t.Errorf("%d messages shown as the agent Ada, want 1 (the agent's):\n%s", n, toAnn)
 	}
-	var ms []model.Message
-	ms = p.messages(t, conv)
+	ms := p.messages(t, conv)
 	var outsiders int
 	for _, m := range ms {
 		if m.Outsider {

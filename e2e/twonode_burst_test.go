@@ -220,8 +220,8 @@ func checkBurstNotifications(t *testing.T, sink *smtpSink, stored map[string]int
 	t.Helper()
 	type key struct{ to, question string }
 	got := map[key]int{}
-	sink.mu.Lock()
-	for _, m := range sink.mails {
+	mails := sinkMails(t, sink.Mails())
+	for _, m := range mails {
 		subject := m.msg.Header.Get("Subject")
 		q := questionRE.FindStringSubmatch(subject)
 		if !slices.Contains(burstAgents, m.to) || q == nil {
@@ -230,8 +230,7 @@ func checkBurstNotifications(t *testing.T, sink *smtpSink, stored map[string]int
 		}
 		got[key{m.to, q[1]}]++
 	}
-	received := len(sink.mails)
-	sink.mu.Unlock()
+	received := len(mails)
 	dups, missing := 0, 0
 	for id := range stored {
 		q := ""

@@ -71,9 +71,7 @@ func TestTwoNodesSeenAckOnTheOtherNode(t *testing.T) {
 	if s := email(first); s != "cancelled (seen)" {
 		t.Errorf("first: email %q on node B, want cancelled (seen)", s)
 	}
-	sink.mu.Lock()
-	n := len(sink.mails)
-	sink.mu.Unlock()
+	n := len(sink.Mails())
 	if n != 1 {
 		t.Errorf("%d emails out, want exactly 1", n)
 	}

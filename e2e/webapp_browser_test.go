@@ -152,9 +152,7 @@ func TestWebAppSeenAckInTheBrowser(t *testing.T) {
 		t.Fatalf("a hidden tab acknowledged: acks %s, mark %q", acks, mark)
 	}
 	b.screenshot("hidden-not-seen")
-	sink.mu.Lock()
-	before := len(sink.mails)
-	sink.mu.Unlock()
+	before := len(sink.Mails())
 	clk.Advance(61 * time.Second)
 	got := sink.wait(t, before+1)
 	if last := got[len(got)-1]; last.to != "agent@example.test" || !strings.Contains(last.raw, "Still burning (2)") || strings.Contains(last.raw, "Still burning (1)") {

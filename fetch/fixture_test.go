@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
-	"github.com/deskmail/deskmail/clock/waitfor"
 	"github.com/deskmail/deskmail/fetch/imaptest"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/store"
 )
@@ -103,7 +103,10 @@ func (f *fixture) received() []journal.Entry {
 
 // waitUntil: the fetcher runs on its own goroutines against a real
 // server.
-var waitUntil = waitfor.Until
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	waitfor.Until(t, 30*time.Second, what, cond)
+}
 
 func message(i int, subject string) []byte {
 	return fmt.Appendf(nil, "Return-Path: <ann%d@client.test>\r\nFrom: Ann <ann%d@client.test>\r\nTo: support@desk.test\r\nSubject: %s\r\nMessage-ID: <m%d-%s@client.test>\r\nDate: Mon, 7 Dec 2026 01:00:00 +0000\r\n\r\nHello %d\r\n",

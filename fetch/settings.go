@@ -94,7 +94,7 @@ func (s Settings) Mailbox(defaultTo string) (*Mailbox, error) {
 	m := &Mailbox{Settings: s, Poll: DefaultPoll, MaxPerMin: DefaultMaxPerMinute, TLSInsecure: s.TLSInsecure}
 	u, err := url.Parse(s.URL)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("url %q: want imaps://USER@HOST[:PORT]/MAILBOX or imap://...", redact(s.URL))
+		return nil, fmt.Errorf("url %q: want imaps://USER@HOST[:PORT]/MAILBOX or imap://USER@HOST[:PORT]/MAILBOX", redact(s.URL))
 	}
 	port := "993"
 	switch u.Scheme {

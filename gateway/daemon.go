@@ -189,7 +189,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	// Other nodes wake this one for their stored mail, queue changes and
 	// notifications (PostgreSQL; nothing with bbolt).
 	d.unsubscribe = wireBus(db, pipe.Wake, ob.worker.Wake, hub)
-	announce := newAnnouncer(ctx, db, TopicInbound)
+	announce := newAnnouncer(db, TopicInbound)
 	stored := func(id string) { pipe.Wake(id); announce.Poke() }
 	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: stored, Backlog: pipe.Backlog,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}
@@ -201,7 +201,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			pruneAudit(db, cfg.Retention),
 			(&capPruner{db: db}).prune,
 		}}
-	d.workers.Add(3)
+	d.workers.Add(4)
+	go func() { defer d.workers.Done(); announce.run(ctx) }()
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
 	go func() { defer d.workers.Done(); pruner.Run(ctx) }()
 	go func() { defer d.workers.Done(); healthWatch(ctx, db, &d.storeOK, 2*time.Second, log) }()

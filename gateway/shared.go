@@ -133,19 +133,16 @@ func wireBus(db *store.DB, pipeWake func(string), queueWake func(), hub *messagi
 
 // announcer tells the other nodes that something is stored, without
 // adding a round trip to the caller (an SMTP session waiting for its
-// 250): a burst of calls becomes one note.
+// 250): a burst of calls becomes one note. Its goroutine (run) is the
+// daemon's, among its workers: Shutdown stops it before the store closes.
 type announcer struct {
 	db    *store.DB
 	topic string
 	poke  chan struct{}
 }
 
-func newAnnouncer(ctx context.Context, db *store.DB, topic string) *announcer {
-	a := &announcer{db: db, topic: topic, poke: make(chan struct{}, 1)}
-	if db.Shared() {
-		go a.run(ctx)
-	}
-	return a
+func newAnnouncer(db *store.DB, topic string) *announcer {
+	return &announcer{db: db, topic: topic, poke: make(chan struct{}, 1)}
 }
 
 func (a *announcer) Poke() {
@@ -158,7 +155,12 @@ func (a *announcer) Poke() {
 	}
 }
 
+// run publishes the pokes until ctx ends; on a store that is not shared
+// it returns at once (there is nobody to tell).
 func (a *announcer) run(ctx context.Context) {
+	if !a.db.Shared() {
+		return
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/store"
@@ -83,4 +84,45 @@ func startNode(t *testing.T, url, dir string, log *slog.Logger) {
 	if err := shareSecrets(context.Background(), db, dir, log); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The announcer publishes a poke to the other nodes (another handle on the
+// database is another node), and its goroutine ends with its context,
+// before the store is closed.
+func TestAnnouncerPublishesAndStops(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	db, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	other, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	got := make(chan string, 16)
+	unsub := other.Subscribe(TopicInbound, func(p string) { got <- p })
+	defer unsub()
+	a := newAnnouncer(db, TopicInbound)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.run(ctx); close(done) }()
+	// The subscriber's LISTEN starts on its own connection: poke until a
+	// note reaches it.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for received := false; !received; {
+		a.Poke()
+		select {
+		case <-got:
+			received = true
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("no note reached the other node")
+		}
+	}
+	cancel()
+	<-done
 }

@@ -165,6 +165,7 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 		Class:     q.Get("class"),
 		Address:   q.Get("address"),
 		After:     q.Get("after"),
+		Attention: q.Get("attention") == "1",
 	}
 	if f.Direction != "" && f.Direction != journal.In && f.Direction != journal.Out {
 		writeError(w, http.StatusBadRequest, "direction", "must be in or out")

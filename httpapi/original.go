@@ -35,7 +35,7 @@ func (s *Server) getOriginal(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "message "+id+" did not come by email: no original")
 		return
 	}
-	meta, err := inbound.Load(s.DB, m.Original)
+	meta, err := inbound.Load(r.Context(), s.DB, m.Original)
 	var rc io.ReadCloser
 	if err == nil {
 		rc, err = inbound.OpenRaw(s.DB, meta)

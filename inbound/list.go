@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/store"
 )
 
 // Record is one unfinished email as `deskmail inbound list` shows it.
 type Record struct {
 	ID        string    `json:"id"`
-	State     string    `json:"state"` // pending or failed
+	State     string    `json:"state"` // pending, failed, or attention
 	Received  time.Time `json:"received"`
 	From      string    `json:"from,omitempty"`
 	Subject   string    `json:"subject,omitempty"`
@@ -28,7 +29,22 @@ type Record struct {
 const (
 	ListPending = "pending"
 	ListFailed  = "failed"
+	// ListAttention: the processed emails that were kept for operators
+	// instead of being acted on (journal.Entry.Attention), newest first.
+	ListAttention = "attention"
 )
+
+// Attention returns up to max emails the journal marks as needing an
+// operator's attention, newest first, as Records with the reason.
+func Attention(db *store.DB, max int) ([]Record, error) {
+	es, err := journal.Query(db, journal.Filter{Direction: journal.In, Attention: true, Limit: max})
+	out := []Record{}
+	for _, e := range es {
+		out = append(out, Record{ID: e.StoredID, State: ListAttention, Received: e.Time, From: e.From,
+			Subject: e.Subject, MessageID: e.MessageID, Size: e.Size, Reason: e.Attention})
+	}
+	return out, err
+}
 
 // List returns up to max unfinished emails, oldest first: the pending
 // ones, the failed ones, or both (which "").

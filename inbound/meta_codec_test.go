@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -72,7 +73,7 @@ func TestMetaCodecReadsOldRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Load(r.DB, rc.ID)
+	m, err := Load(context.Background(), r.DB, rc.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestMetaCodecReadsOldRecords(t *testing.T) {
 	if err := update(t, r.DB, func(tx *store.Tx) error { return tx.Put(bucketMeta, []byte(rc.ID), legacy) }); err != nil {
 		t.Fatal(err)
 	}
-	old, err := Load(r.DB, rc.ID)
+	old, err := Load(context.Background(), r.DB, rc.ID)
 	if err != nil || old.Subject != "old" || old.MessageID != "<old@client.test>" || !old.Received.Equal(m.Received) || old.JournalID == "" {
 		t.Fatalf("old record read as %+v, %v", old, err)
 	}
@@ -101,7 +102,7 @@ func TestMetaCodecReadsOldRecords(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Load(r.DB, rc.ID)
+	got, err := Load(context.Background(), r.DB, rc.ID)
 	if err != nil || got.Class != "human" || got.Subject != "old" || got.Size != m.Size || !reflect.DeepEqual(got.Envelope, m.Envelope) {
 		t.Errorf("annotated record read as %+v, %v", got, err)
 	}

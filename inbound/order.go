@@ -1,10 +1,9 @@
 package inbound
 
 import (
-	"github.com/emersion/go-message/charset"
-	"mime"
-	"net/mail"
 	"strings"
+
+	"github.com/deskmail/deskmail/mailmsg"
 )
 
 // Limits of OrderKeys: References can list a whole thread; the most
@@ -27,7 +26,11 @@ const (
 // The subject tag ([#1234]), the last threading fallback, is not a key:
 // a tagged email from a new sender with no references is rare, and its
 // order relative to others only matters within seconds.
-func OrderKeys(env Envelope, from, messageID, inReplyTo, references string) []string {
+//
+// They are read from msg, the one parse of the email's header: the
+// author (or, when there is none, whatever address the first From field
+// holds, or the envelope sender), Message-ID, In-Reply-To, References.
+func OrderKeys(env Envelope, msg *mailmsg.Message) []string {
 	seen := map[string]bool{}
 	var keys []string
 	add := func(k string) {
@@ -51,21 +54,28 @@ func OrderKeys(env Envelope, from, messageID, inReplyTo, references string) []st
 			add("rcpt:" + r)
 		}
 	}
-	ids := msgIDs(messageID)
-	ids = append(ids, msgIDs(inReplyTo)...)
-	refs := msgIDs(references)
+	var ids []string
+	if msg.MessageID != "" {
+		ids = append(ids, msg.MessageID)
+	}
+	ids = append(ids, msg.InReplyTo...)
+	refs := msg.References
 	if len(refs) > maxRefKeys {
 		refs = refs[len(refs)-maxRefKeys:]
 	}
+	// IDs are lower-cased: over-grouping two IDs differing only in case
+	// is harmless here.
 	for _, id := range append(ids, refs...) {
-		add("mid:" + id)
+		add("mid:" + strings.ToLower(id))
 	}
+	// Without an author (none, or an ambiguous one) the first From's
+	// address still groups the email with its likely sender: a false
+	// sharing costs a little waiting, never an attribution.
 	sender := ""
-	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader}}
-	if a, err := p.Parse(from); err == nil {
-		sender = a.Address
-	} else if i, j := strings.LastIndexByte(from, '<'), strings.LastIndexByte(from, '>'); i >= 0 && j > i {
-		sender = from[i+1 : j]
+	if msg.Author != nil {
+		sender = msg.Author.Addr
+	} else {
+		sender = mailmsg.AddrSpec(msg.Header.Get("from"))
 	}
 	if sender == "" {
 		sender = env.MailFrom
@@ -76,23 +86,11 @@ func OrderKeys(env Envelope, from, messageID, inReplyTo, references string) []st
 	return keys
 }
 
-// msgIDs extracts the <...> identifiers of a header value, lower-cased
-// (over-grouping two IDs differing only in case is harmless here).
-func msgIDs(v string) []string {
-	var out []string
-	for len(out) < 1000 {
-		i := strings.IndexByte(v, '<')
-		if i < 0 {
-			break
-		}
-		j := strings.IndexByte(v[i:], '>')
-		if j < 0 {
-			break
-		}
-		if id := strings.ToLower(strings.TrimSpace(v[i+1 : i+j])); id != "" {
-			out = append(out, id)
-		}
-		v = v[i+j+1:]
-	}
-	return out
+// MetaOrderKeys are the ordering keys of an email stored by an earlier
+// version, which recorded none: from its record's sender and Message-ID
+// (its references are not known). The record's fields hold no line
+// breaks (clip), so they read back as the two fields they were.
+func MetaOrderKeys(m Meta) []string {
+	h := "From: " + clip(m.From) + "\r\nMessage-ID: " + clip(m.MessageID) + "\r\n\r\n"
+	return OrderKeys(m.Envelope, mailmsg.ParseHeader([]byte(h), mailmsg.Limits{}))
 }

@@ -2,6 +2,7 @@ package inbound
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,10 +13,10 @@ import (
 // ErrNotFound is returned for an unknown message ID.
 var ErrNotFound = errors.New("inbound: no such message")
 
-// Load returns a stored message's record.
-func Load(db *store.DB, id string) (Meta, error) {
+// Load returns a stored message's record; ctx bounds the read.
+func Load(ctx context.Context, db *store.DB, id string) (Meta, error) {
 	var m Meta
-	err := db.View(func(tx *store.Tx) error {
+	err := db.ViewContext(ctx, func(tx *store.Tx) error {
 		var err error
 		m, err = LoadTx(tx, id)
 		return err

@@ -3,16 +3,14 @@ package inbound
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"github.com/emersion/go-message/charset"
 	"hash"
 	"io"
-	"mime"
-	"net/textproto"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/mailmsg"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -42,16 +41,10 @@ type Receiver struct {
 func (r *Receiver) Busy() error { return r.Backlog.Admit() }
 
 func (r *Receiver) limits() Limits {
-	l := r.Limits
-	if l.MaxMessageBytes <= 0 {
-		l.MaxMessageBytes = DefaultLimits.MaxMessageBytes
-	}
-	if l.MaxHeaderBytes <= 0 {
-		l.MaxHeaderBytes = DefaultLimits.MaxHeaderBytes
-	}
-	if l.SpillBytes <= 0 {
-		l.SpillBytes = DefaultLimits.SpillBytes
-	}
+	l, d := r.Limits, DefaultLimits
+	l.MaxMessageBytes = cmp.Or(max(l.MaxMessageBytes, 0), d.MaxMessageBytes)
+	l.MaxHeaderBytes = cmp.Or(max(l.MaxHeaderBytes, 0), d.MaxHeaderBytes)
+	l.SpillBytes = cmp.Or(max(l.SpillBytes, 0), d.SpillBytes)
 	return l
 }
 
@@ -111,7 +104,7 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 		return Receipt{}, err
 	}
 	header := buf.Bytes()[len(trace) : len(trace)+hdrLen]
-	h := rb.parseHeader(header)
+	h := parseHeader(header)
 	headerSum := sha256.Sum256(header)
 
 	// The body: hash it, buffer it, spill it to the spool when it grows.
@@ -171,7 +164,7 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 		BodyHash: hex.EncodeToString(bodyHash.Sum(nil)),
 		Spooled:  spool != nil,
 	}
-	keys := OrderKeys(env, h.from, h.messageID, h.inReplyTo, h.references)
+	keys := OrderKeys(env, h.msg)
 	dkey := dedupeKey(h.messageID, bodyHash, headerSum[:], env.Rcpts)
 	if spool != nil {
 		if err := spool.Commit(id); err != nil {
@@ -333,55 +326,51 @@ func readHeaderBlock(br *bufio.Reader, buf *bytes.Buffer, max int) (int, error) 
 // message's own bytes are never pooled (bbolt holds them until the commit).
 type receiveBuf struct {
 	br    *bufio.Reader // over the DATA stream, 32 KiB
-	hdr   *bufio.Reader // over the header block, for textproto
 	chunk []byte        // the body's read buffer, 32 KiB
 }
 
 var receiveBufPool = sync.Pool{New: func() any {
 	return &receiveBuf{
 		br:    bufio.NewReaderSize(nil, 32<<10),
-		hdr:   bufio.NewReader(nil),
 		chunk: make([]byte, 32<<10),
 	}
 }}
 
-func (rb *receiveBuf) parseHeader(b []byte) headerFields { return parseHeaderWith(rb.hdr, b) }
-
-// put drops the readers' sources (the session's stream, the header) and
-// returns rb to the pool.
+// put drops the reader's source (the session's stream) and returns rb to
+// the pool.
 func (rb *receiveBuf) put() {
 	rb.br.Reset(nil)
-	rb.hdr.Reset(nil)
 	receiveBufPool.Put(rb)
 }
 
-type headerFields struct{ messageID, from, subject, inReplyTo, references string }
+type headerFields struct {
+	messageID, from, subject string
+	msg                      *mailmsg.Message
+}
 
-// parseHeaderWith reads the few fields the journal shows, through br
-// (reset to b). It is lenient: a malformed header yields what could be
-// read, never an error.
-func parseHeaderWith(br *bufio.Reader, b []byte) headerFields {
-	br.Reset(bytes.NewReader(b))
-	tp := textproto.NewReader(br)
-	mh, _ := tp.ReadMIMEHeader() // partial on error, which is fine
-	// Every charset go-message knows, not only net/mail's UTF-8 and
-	// ISO-8859-1: a GB2312 or ISO-2022-JP From must show as its name.
-	dec := mime.WordDecoder{CharsetReader: charset.Reader}
-	decode := func(s string) string {
-		if d, err := dec.DecodeHeader(s); err == nil {
-			s = d
-		}
-		return clip(s)
-	}
+// parseHeader reads the fields the journal shows, with the one parse of
+// the header (mailmsg): what every later step reads too. It never fails.
+func parseHeader(b []byte) headerFields {
+	msg := mailmsg.ParseHeader(b, mailmsg.Limits{MaxHeaderBytes: len(b) + 1})
 	return headerFields{
-		messageID: clip(mh.Get("Message-Id")),
-		from:      decode(mh.Get("From")),
-		subject:   decode(mh.Get("Subject")),
-		// Raw, not clipped: only the <...> identifiers are taken, bounded
-		// by OrderKeys; the header block itself is capped.
-		inReplyTo:  mh.Get("In-Reply-To"),
-		references: strings.Join(mh.Values("References"), " "),
+		messageID: clip(msg.Header.Get("message-id")),
+		from:      clip(FromText(msg)),
+		subject:   clip(msg.Subject),
+		msg:       msg,
 	}
+}
+
+// FromText is the From an operator is shown: the decoded From field, or
+// every From field when there are several (an ambiguous author must not
+// look like the first one alone).
+func FromText(msg *mailmsg.Message) string {
+	var vs []string
+	for _, f := range msg.Header {
+		if f.Name == "from" {
+			vs = append(vs, f.Value)
+		}
+	}
+	return strings.Join(vs, ", ")
 }
 
 // dedupeKey names a message for retry detection: the same Message-ID and

@@ -31,7 +31,7 @@ var env = Envelope{MailFrom: "ann@client.test", Rcpts: []string{"help@example.te
 
 func raw(t testing.TB, r *Receiver, id string) []byte {
 	t.Helper()
-	m, err := Load(r.DB, id)
+	m, err := Load(context.Background(), r.DB, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestReceiveKeepsBytesAndFields(t *testing.T) {
 	if got := string(withoutTrace(t, raw(t, r, rc.ID))); got != msg {
 		t.Errorf("stored %q, want %q", got, msg)
 	}
-	m, _ := Load(r.DB, rc.ID)
+	m, _ := Load(context.Background(), r.DB, rc.ID)
 	if m.From != "Jörg <j@client.test>" || m.Subject != "café" || m.MessageID != "<m1@client.test>" || m.Spooled {
 		t.Errorf("meta = %+v", m)
 	}
@@ -88,7 +88,7 @@ func TestLargeMessageIsSpooled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := Load(r.DB, rc.ID)
+	m, _ := Load(context.Background(), r.DB, rc.ID)
 	if !m.Spooled {
 		t.Fatal("a message over SpillBytes was kept inline")
 	}
@@ -219,7 +219,7 @@ func TestSweepSpoolRemovesOrphans(t *testing.T) {
 	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
 		t.Error("orphan spool file kept")
 	}
-	if _, err := Load(r.DB, rc.ID); err != nil {
+	if _, err := Load(context.Background(), r.DB, rc.ID); err != nil {
 		t.Error(err)
 	}
 	if len(raw(t, r, rc.ID)) < 5000 {
@@ -260,7 +260,7 @@ func TestHeaderLineLongerThanTheReadBuffer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := Load(r.DB, rc.ID)
+	m, _ := Load(context.Background(), r.DB, rc.ID)
 	if m.Subject != "after the long line" || m.MessageID != "<long@x>" {
 		t.Errorf("header fields after a long line: %+v", m)
 	}
@@ -288,7 +288,7 @@ func TestPooledBuffersKeepMessagesApart(t *testing.T) {
 			if got := string(withoutTrace(t, raw(t, r, rc.ID))); got != msg {
 				t.Errorf("message %d stored as %d bytes %q..., want %d bytes", i, len(got), got[:min(len(got), 60)], len(msg))
 			}
-			m, _ := Load(r.DB, rc.ID)
+			m, _ := Load(context.Background(), r.DB, rc.ID)
 			if want := []string{"<a@client.test>", "<b@client.test>", "", ""}[i]; m.MessageID != want {
 				t.Errorf("message %d: Message-ID %q, want %q", i, m.MessageID, want)
 			}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskmail/deskmail/mailmsg"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -227,16 +228,29 @@ func TestOrderKeys(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := OrderKeys(Envelope{MailFrom: "env@x.test", Rcpts: c.rcpts}, c.from, c.id, c.irt, c.refs)
+			got := OrderKeys(Envelope{MailFrom: "env@x.test", Rcpts: c.rcpts}, headerOf(c.from, c.id, c.irt, c.refs))
 			if strings.Join(got, " ") != strings.Join(c.want, " ") {
 				t.Errorf("keys %q, want %q", got, c.want)
 			}
 		})
 	}
 	many := strings.Repeat("<a@b> <c@d> ", 100)
-	if n := len(OrderKeys(Envelope{}, "", "", "", many)); n > maxRefKeys+1 {
+	if n := len(OrderKeys(Envelope{}, headerOf("", "", "", many))); n > maxRefKeys+1 {
 		t.Errorf("%d keys from a long References", n)
 	}
+}
+
+// headerOf parses a header with the fields given (the empty ones left
+// out), as the receiver does.
+func headerOf(from, id, irt, refs string) *mailmsg.Message {
+	var b strings.Builder
+	for _, f := range [][2]string{{"From", from}, {"Message-ID", id}, {"In-Reply-To", irt}, {"References", refs}} {
+		if f[1] != "" {
+			b.WriteString(f[0] + ": " + f[1] + "\r\n")
+		}
+	}
+	b.WriteString("\r\n")
+	return mailmsg.ParseHeader([]byte(b.String()), mailmsg.Limits{})
 }
 
 // FuzzOrderKeys: untrusted header values must never panic the key
@@ -246,7 +260,7 @@ func FuzzOrderKeys(f *testing.F) {
 	f.Add("", "", "<", "<<>>", "")
 	f.Add("\x00<\x00@\x00>", "<\x00>", ">", "<a@b", "REPLY+\x00")
 	f.Fuzz(func(t *testing.T, from, id, irt, refs, rcpt string) {
-		for _, k := range OrderKeys(Envelope{MailFrom: "e@x", Rcpts: []string{rcpt}}, from, id, irt, refs) {
+		for _, k := range OrderKeys(Envelope{MailFrom: "e@x", Rcpts: []string{rcpt}}, headerOf(from, id, irt, refs)) {
 			if strings.ContainsRune(k, 0) || len(k) > maxKeyLen {
 				t.Fatalf("bad key %q", k)
 			}

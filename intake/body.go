@@ -1,35 +1,35 @@
 package intake
 
 import (
-	"bytes"
-	"fmt"
 	"strings"
 
-	"github.com/jhillyerd/enmime/v2"
+	"github.com/inbucket/html2text"
 
+	"github.com/deskmail/deskmail/mailmsg"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/threading"
 )
 
 // splitBody is the new text of a reply, as appended to the conversation,
 // and what stripping removed: the plain part when there is one, else the
-// HTML part (enmime's own HTML-to-text loses the quote markup StripHTML
-// cuts on). When stripping leaves nothing the whole text is the message.
-// quoted is built only withQuoted (explain); the pipeline needs the text.
-func splitBody(env *enmime.Envelope, withQuoted bool) (text, quoted string) {
-	hasPlain := env.Root != nil && env.Root.DepthMatchFirst(func(p *enmime.Part) bool {
-		return p.ContentType == "text/plain" && p.Disposition != "attachment"
-	}) != nil
-	full := env.Text
+// HTML part (a generic HTML-to-text conversion loses the quote markup
+// StripHTML cuts on). When stripping leaves nothing the whole text is the
+// message. quoted is built only withQuoted (explain); the pipeline needs
+// the text.
+func splitBody(b mailmsg.Body, withQuoted bool) (text, quoted string) {
+	full := b.Plain
+	if full == "" && b.HTML != "" {
+		full, _ = html2text.FromString(b.HTML)
+	}
 	switch {
-	case (hasPlain || env.HTML == "") && withQuoted:
-		text, quoted = threading.SplitText(env.Text)
-	case hasPlain || env.HTML == "":
-		text = threading.StripText(env.Text)
+	case (b.HasPlain || b.HTML == "") && withQuoted:
+		text, quoted = threading.SplitText(b.Plain)
+	case b.HasPlain || b.HTML == "":
+		text = threading.StripText(b.Plain)
 	case withQuoted:
-		text, quoted = threading.SplitHTML(env.HTML)
+		text, quoted = threading.SplitHTML(b.HTML)
 	default:
-		text = threading.StripHTML(env.HTML)
+		text = threading.StripHTML(b.HTML)
 	}
 	if strings.TrimSpace(text) == "" {
 		text, quoted = strings.TrimSpace(full), ""
@@ -49,15 +49,6 @@ type BodyExplanation struct {
 
 // ExplainBody strips raw's body as the pipeline does, offline.
 func ExplainBody(raw []byte) (b BodyExplanation, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("parse email: panic: %v", r)
-		}
-	}()
-	env, err := emailParser.ReadEnvelope(bytes.NewReader(raw))
-	if err != nil {
-		return BodyExplanation{}, fmt.Errorf("parse email: %w", err)
-	}
-	b.Text, b.Quoted = splitBody(env, true)
+	b.Text, b.Quoted = splitBody(mailmsg.Parse(raw, mailmsg.Limits{}).Body(), true)
 	return b, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
+	"github.com/deskmail/deskmail/mailmsg"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -54,7 +55,7 @@ func (c *Classifier) Step(_ context.Context, m inbound.Meta) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	_, apply := c.classify(m, raw)
+	_, apply := c.classify(m, c.Guard.Parse(raw))
 	return Result{Apply: apply}, nil
 }
 
@@ -72,15 +73,12 @@ func readStored(db *store.DB, m inbound.Meta, limit int64) ([]byte, error) {
 	return raw, nil
 }
 
-// classify runs the loop guard on (a prefix of) raw and returns the
-// verdict and the writes that record it.
-func (c *Classifier) classify(m inbound.Meta, raw []byte) (loopguard.Verdict, func(*store.Tx) error) {
-	if len(raw) > classifyPrefix {
-		raw = raw[:classifyPrefix]
-	}
-	v := c.Guard.Classify(loopguard.Envelope{MailFrom: m.Envelope.MailFrom, Rcpts: m.Envelope.Rcpts,
-		RemoteIP: m.Envelope.RemoteIP}, raw)
-	v = c.checkRate(m, v)
+// classify runs the loop guard on msg, the one parse of the email, and
+// returns the verdict and the writes that record it.
+func (c *Classifier) classify(m inbound.Meta, msg *mailmsg.Message) (loopguard.Verdict, func(*store.Tx) error) {
+	v := c.Guard.ClassifyMessage(loopguard.Envelope{MailFrom: m.Envelope.MailFrom, Rcpts: m.Envelope.Rcpts,
+		RemoteIP: m.Envelope.RemoteIP}, msg)
+	v = c.checkRate(m, msg, v)
 	var bounce json.RawMessage
 	if v.Bounce != nil {
 		bounce, _ = json.Marshal(v.Bounce)
@@ -99,7 +97,7 @@ func (c *Classifier) classify(m inbound.Meta, raw []byte) (loopguard.Verdict, fu
 }
 
 // checkRate applies the rate limit once per stored email.
-func (c *Classifier) checkRate(m inbound.Meta, v loopguard.Verdict) loopguard.Verdict {
+func (c *Classifier) checkRate(m inbound.Meta, msg *mailmsg.Message, v loopguard.Verdict) loopguard.Verdict {
 	c.ratedOnce.Do(func() { c.rated, _ = lru.New[string, loopguard.Verdict](maxRated) })
 	if v.Class != loopguard.Human {
 		return v
@@ -107,19 +105,19 @@ func (c *Classifier) checkRate(m inbound.Meta, v loopguard.Verdict) loopguard.Ve
 	if prev, ok := c.rated.Get(m.ID); ok {
 		return prev
 	}
-	v = c.Guard.CheckRate(v, senderOf(m), rateKey(m), c.Clock.Now())
+	v = c.Guard.CheckRate(v, senderOf(m, msg), rateKey(m), c.Clock.Now())
 	c.rated.Add(m.ID, v)
 	return v
 }
 
-// senderOf is the author the rate limit counts: the From header's address
-// (or the envelope sender when From does not parse) together with the
+// senderOf is the author the rate limit counts: the author's address (or
+// the envelope sender when there is no one author) together with the
 // connecting IP, so that whoever forges a customer's From from elsewhere
 // exhausts their own budget, not the customer's.
-func senderOf(m inbound.Meta) string {
+func senderOf(m inbound.Meta, msg *mailmsg.Message) string {
 	addr := strings.ToLower(m.Envelope.MailFrom)
-	if a, err := addressParser.Parse(m.From); err == nil {
-		addr = strings.ToLower(a.Address)
+	if msg.Author != nil {
+		addr = msg.Author.Addr
 	}
 	return addr + " " + m.Envelope.RemoteIP
 }

@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"context"
 	"io"
 	"time"
 
@@ -112,7 +113,7 @@ func ShowConversation(db *store.DB, id string) (ConversationDetail, error) {
 // quotedPart is what threading cut from a stored email, or why that is
 // unknown (the original is pruned after the retention).
 func quotedPart(db *store.DB, stored string) (quoted, note string) {
-	m, err := inbound.Load(db, stored)
+	m, err := inbound.Load(context.Background(), db, stored)
 	if err != nil {
 		return "", "original email no longer kept"
 	}

@@ -28,10 +28,7 @@ func TestParseEmail(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := parseEmail([]byte(strings.ReplaceAll(tc.raw, "\n", "\r\n")))
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := parseEmail([]byte(strings.ReplaceAll(tc.raw, "\n", "\r\n")))
 			if e.From != tc.from || e.FromName != tc.fromName || strings.TrimSpace(e.Text) != tc.text || len(e.Attachments) != tc.attachments {
 				t.Errorf("from=%q name=%q text=%q attachments=%+v", e.From, e.FromName, e.Text, e.Attachments)
 			}

@@ -28,10 +28,7 @@ type ThreadExplanation struct {
 // as the daemon's default is support@ each domain.
 func ExplainThreadIn(storeSpec, dataDir string, raw []byte, rcpts, support []string) ThreadExplanation {
 	none := func(why string) ThreadExplanation { return ThreadExplanation{By: "none", Reason: why} }
-	e, err := parseEmail(raw)
-	if err != nil {
-		return none(err.Error())
-	}
+	e := parseEmail(raw)
 	in := threading.Inbound{EnvelopeTo: rcpts, To: e.To, Cc: e.Cc, From: e.From,
 		InReplyTo: e.InReplyTo, References: e.References, Subject: e.Subject}
 	var domains []string

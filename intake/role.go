@@ -55,7 +55,10 @@ func (s *InboundStep) keepForOperators(m inbound.Meta, raw []byte, roles string,
 				}
 				act += "; a copy sent to " + f.To + " as outgoing email " + j
 			}
-			return UpdateEntry(tx, m.JournalID, func(e *journal.Entry) { e.Action = act })
+			return UpdateEntry(tx, m.JournalID, func(e *journal.Entry) {
+				e.Action = act
+				e.NeedsAttention("mail to " + roles)
+			})
 		},
 		After: func() {
 			log := s.Log

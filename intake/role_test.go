@@ -22,7 +22,7 @@ func receive(t *testing.T, db *store.DB, step *InboundStep, env inbound.Envelope
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := inbound.Load(db, rc.ID)
+	m, err := inbound.Load(context.Background(), db, rc.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,8 +110,22 @@ func TestClaimsStaff(t *testing.T) {
 	})
 	s := &InboundStep{DB: db}
 	for addr, want := range map[string]bool{"ADA@example.test": true, "ann@client.test": false, "eve@x.test": false} {
-		if got := s.claimsStaff(addr); got != want {
-			t.Errorf("claimsStaff(%s) = %v, want %v", addr, got, want)
+		if got, err := s.claimsStaff(context.Background(), addr); got != want || err != nil {
+			t.Errorf("claimsStaff(%s) = %v, %v, want %v", addr, got, err, want)
 		}
+	}
+}
+
+// A store that cannot answer who the author is makes claimsStaff fail,
+// so the step is retried, instead of reading "not staff" (which would
+// let an agent's unauthenticated reply through the customer rules).
+func TestClaimsStaffStoreErrorIsReturned(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := (&InboundStep{DB: db}).claimsStaff(context.Background(), "ada@example.test"); err == nil {
+		t.Error("a closed store answered")
 	}
 }

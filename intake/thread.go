@@ -13,6 +13,7 @@ import (
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
+	"github.com/deskmail/deskmail/mailmsg"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
@@ -61,19 +62,15 @@ type threadJob struct {
 	byToken bool   // an unauthenticated From verified by its reply token (markAuthor)
 }
 
-// prepare parses the email and runs the sender authentication.
-func (t *Threader) prepare(ctx context.Context, m inbound.Meta, raw []byte) (*threadJob, error) {
-	e, err := parseEmail(raw)
-	if err != nil {
-		return nil, err
-	}
+// prepare runs the sender authentication of the email read as e.
+func (t *Threader) prepare(ctx context.Context, m inbound.Meta, msg *mailmsg.Message, raw []byte, e email) *threadJob {
 	j := &threadJob{t: t, m: m, email: e, now: t.Clock.Now()}
 	j.auth = auth.Result{SPF: "none", DMARC: "none"}
 	if t.Auth != nil {
 		j.auth = t.Auth.Check(ctx, auth.Input{RemoteIP: m.Envelope.RemoteIP, Helo: m.Envelope.Helo,
-			MailFrom: m.Envelope.MailFrom, Raw: raw})
+			MailFrom: m.Envelope.MailFrom, Raw: raw, Message: msg})
 	}
-	return j, nil
+	return j
 }
 
 // outcome is what the step did, for the journal.
@@ -203,7 +200,7 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 		c := &model.Conversation{ID: store.NewID(j.now), Kind: model.External, Followers: []string{author},
 			Created: j.t.Clock.Now(),
 			Subject: clipSubject(threading.NormalizeSubject(threading.StripTag(j.email.Subject))),
-			RootID:  threading.CanonicalMessageID(j.m.MessageID)}
+			RootID:  j.email.MessageID}
 		if mk.unverified {
 			c.OpenedUnverified = author
 		}
@@ -217,7 +214,7 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 	// long ago but appended now must not count as already seen). A re-run
 	// appends nothing: the email key above catches it.
 	msg := model.Message{ID: store.NewID(j.t.Clock.Now()), Conversation: conv, Author: author, Channel: model.ChannelEmail,
-		Text: j.email.Text, Original: j.m.ID, MessageID: threading.CanonicalMessageID(j.m.MessageID),
+		Text: j.email.Text, Original: j.m.ID, MessageID: j.email.MessageID,
 		Attachments: j.email.Attachments, EmailTo: j.email.emailTo()}
 	mk.apply(&msg)
 	if strings.TrimSpace(msg.Text) == "" && len(msg.Attachments) == 0 {

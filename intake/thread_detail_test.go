@@ -22,16 +22,22 @@ func runStep(t *testing.T, db *store.DB, step *InboundStep, m inbound.Meta) jour
 	if err := db.Update(context.Background(), res.Apply); err != nil {
 		t.Fatal(err)
 	}
+	return entryOf(t, db, m.JournalID)
+}
+
+// entryOf reads the journal entry id.
+func entryOf(t *testing.T, db *store.DB, id string) journal.Entry {
+	t.Helper()
 	es, err := journal.Query(db, journal.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range es {
-		if e.ID == m.JournalID {
+		if e.ID == id {
 			return e
 		}
 	}
-	t.Fatalf("no journal entry %s", m.JournalID)
+	t.Fatalf("no journal entry %s", id)
 	return journal.Entry{}
 }
 
@@ -65,7 +71,7 @@ func TestDetailNamesANewCustomer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := inbound.Load(db, rc.ID)
+	m, err := inbound.Load(context.Background(), db, rc.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func threadFixture(t *testing.T) (*store.DB, *InboundStep, inbound.Meta) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := inbound.Load(db, rc.ID)
+	m, err := inbound.Load(context.Background(), db, rc.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,6 +99,21 @@ type Entry struct {
 	Person      string     `json:"person,omitempty"`
 	Messages    []string   `json:"messages,omitempty"`
 	NextAttempt *time.Time `json:"next_attempt,omitempty"`
+
+	// Attention, when set, says why an operator should look at this
+	// email: it was kept and not acted on, for instance an email whose
+	// author is ambiguous ("ambiguous author: 2 From fields") or one too
+	// complex to read ("too complex: ..."). The console's log marks it;
+	// `deskmail inbound list --attention` lists it.
+	Attention string `json:"attention,omitempty"`
+}
+
+// NeedsAttention marks e for operators with why, keeping an earlier
+// reason: the first one found is the one that stopped the email.
+func (e *Entry) NeedsAttention(why string) {
+	if e.Attention == "" {
+		e.Attention = why
+	}
 }
 
 // ErrNotFound is returned for an unknown entry ID.
@@ -237,6 +252,7 @@ type Filter struct {
 	Status    string
 	Class     string
 	Address   string // case-insensitive substring of any sender or recipient
+	Attention bool   // only entries that need an operator's attention
 	Limit     int    // the newest Limit matches (default 1000)
 }
 
@@ -249,6 +265,9 @@ func (f Filter) Match(e *Entry) bool {
 		return false
 	}
 	if f.Class != "" && !strings.EqualFold(e.Class, f.Class) {
+		return false
+	}
+	if f.Attention && e.Attention == "" {
 		return false
 	}
 	if f.Address != "" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -140,13 +141,7 @@ func TestPrunerOnFakeClock(t *testing.T) {
 // waitFor polls a condition that another goroutine makes true; bounded.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitfor.Until(t, 5*time.Second, "the condition holds", cond)
 }
 
 func TestKeysGrowInCommitOrder(t *testing.T) {

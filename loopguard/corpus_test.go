@@ -200,6 +200,19 @@ var corpus = []struct {
 		recipient: "purchasing@appliance.example", status: "5.1.1"}},
 	{file: "130-oof-raw-8bit-subject-latin2.eml", class: AutoReply, reason: "automatická odpověď"},
 	{file: "131-notice-xars-export-ready.eml", class: AutoReply, reason: "X-Auto-Response-Suppress"},
+	{file: "132-oof-decorated-title-dutch.eml", class: AutoReply, reason: "out-of-office subject \"automatisch antwoord\""},
+	{file: "133-oof-title-on-reply-html-only.eml", class: AutoReply, reason: "stands before the subject it answers"},
+	{file: "134-firstclass-machinegenerated-auto-reply.eml", class: AutoReply, reason: "X-Fc-Machinegenerated"},
+	{file: "135-x-vacation-field-oof-sentence.eml", class: AutoReply, reason: "X-Vacation"},
+	{file: "136-ezmlm-loop-notice-verp.eml", class: Bounce, reason: "ezmlm program"},
+	{file: "137-courier-dsn-text-no-return-path.eml", class: Bounce, reason: "delivery status notification from"},
+	{file: "138-gateway-ndr-product-sender-non-null.eml", class: Bounce, reason: "SMTP refusal"},
+	{file: "139-human-korean-autoreply-mails-keep-coming.eml", class: Human},
+	{file: "140-human-undeliverable-parcel-no-smtp-code.eml", class: Human},
+	{file: "141-human-quotes-smtp-refusal.eml", class: Human},
+	{file: "142-oof-polish-title-on-reply.eml", class: AutoReply, reason: "przebywam poza biurem"},
+	{file: "143-oof-thai-title-on-reply.eml", class: AutoReply, reason: "ลาพักร้อน"},
+	{file: "144-fml-loop-alert-in-text.eml", class: Bounce, reason: "loop alert"},
 }
 
 func readCorpus(t testing.TB, name string) []byte {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+
+	"github.com/deskmail/deskmail/mailmsg"
 )
 
 // BounceReport is what a bounce says about the email it refers to, so the
@@ -290,16 +292,9 @@ func quotedMessageID(b []byte) string {
 	return ""
 }
 
-// cleanID strips the angle brackets and spaces around a Message-ID.
-func cleanID(v string) string {
-	v = strings.TrimSpace(v)
-	if i := strings.IndexByte(v, '<'); i >= 0 {
-		if j := strings.IndexByte(v[i:], '>'); j > 0 {
-			v = v[i+1 : i+j]
-		}
-	}
-	return strings.Trim(v, "<> ")
-}
+// cleanID strips the angle brackets and spaces around a Message-ID, as
+// the one parse reads it (mailmsg.MessageID).
+func cleanID(v string) string { return mailmsg.MessageID(v) }
 
 var (
 	// qmail's bounce, "qmail-send program" (qmail's own QSBMF format,

@@ -83,6 +83,61 @@ func fromFields(mh mailmsg.Header) header {
 	return h
 }
 
+// oneReading is the top-level header the rules read, with the fields that
+// name messages and people given as the pipeline's one parse read them:
+// Message-ID, In-Reply-To and References hold mailmsg's IDs (space
+// separated, no angle brackets: cleanID and strings.Fields read them back
+// unchanged), Reply-To its address. From stays as written: when mailmsg
+// found one author, addrSpec reads that author from it (FuzzOneReading in
+// intake holds this); when it found none, no step attributes the email,
+// and the rules may still read an address in it as a sign of a machine.
+func oneReading(mm *mailmsg.Message) header {
+	h := fromFields(mm.Header)
+	done := map[string]bool{}
+	for i, f := range h {
+		if done[f.name] {
+			continue
+		}
+		switch f.name {
+		case "message-id":
+			h[i].value = mm.MessageID
+		case "in-reply-to":
+			h[i].value = strings.Join(mm.InReplyTo, " ")
+		case "references":
+			h[i].value = strings.Join(mm.References, " ")
+		case "reply-to":
+			h[i].value = ""
+			if len(mm.ReplyTo) > 0 {
+				h[i].value = mm.ReplyTo[0].Addr
+			}
+		default:
+			continue
+		}
+		done[f.name] = true
+	}
+	return h
+}
+
+// Reading is what the rules read of the fields that name messages and
+// people, for tests that hold every step to one reading of an email.
+type Reading struct {
+	From, ReplyTo, MessageID string
+	InReplyTo, References    []string
+}
+
+// ReadingOf is the Reading of the email mm as the rules see it.
+func ReadingOf(mm *mailmsg.Message) Reading {
+	h := newMessage(mm).header
+	r := Reading{From: addrSpec(h.get("from")), ReplyTo: addrSpec(h.get("reply-to")), MessageID: cleanID(h.get("message-id"))}
+	for _, id := range strings.Fields(h.get("in-reply-to")) {
+		r.InReplyTo = append(r.InReplyTo, cleanID(id))
+	}
+	for _, id := range strings.Fields(h.get("references")) {
+		r.References = append(r.References, cleanID(id))
+	}
+	return r
+}
+
 // What the classifier decodes of each part. Everything it needs sits at
 // the start of a part: the words of an auto-reply or a bounce, the fields
 // of a delivery-status report, the header of an attached message. Reading
@@ -127,7 +182,7 @@ func (g *Guard) parse(raw []byte) *message {
 // rules read are decoded, each up to its cap; other parts (attachments,
 // images) keep no content: no rule reads them.
 func newMessage(mm *mailmsg.Message) *message {
-	m := &message{header: fromFields(mm.Header), mediaType: "text/plain", notes: mm.Notes}
+	m := &message{header: oneReading(mm), mediaType: "text/plain", notes: mm.Notes}
 	if mm.Root != nil {
 		m.mediaType, m.params = mm.Root.MediaType, mm.Root.Params
 	}
@@ -180,12 +235,11 @@ func readHeader(raw []byte, max int) (header, []byte, []string) {
 	return fromFields(h), body, notes
 }
 
-func cutLine(b []byte) (line, rest []byte)           { return mailmsg.CutLine(b) }
-func addrSpec(v string) string                       { return mailmsg.AddrSpec(v) }
-func displayName(v string) string                    { return mailmsg.DisplayName(v) }
-func localPart(addr string) string                   { return mailmsg.LocalPart(addr) }
-func mediaType(v string) (string, map[string]string) { return mailmsg.MediaType(v) }
-func toUTF8(charset string, b []byte) string         { return mailmsg.ToUTF8(charset, b) }
+func cutLine(b []byte) (line, rest []byte)   { return mailmsg.CutLine(b) }
+func addrSpec(v string) string               { return mailmsg.AddrSpec(v) }
+func displayName(v string) string            { return mailmsg.DisplayName(v) }
+func localPart(addr string) string           { return mailmsg.LocalPart(addr) }
+func toUTF8(charset string, b []byte) string { return mailmsg.ToUTF8(charset, b) }
 
 // maxWordsInput caps how much of an unstructured field (Subject) is
 // decoded: a subject that decides anything starts with its decisive words,

@@ -1,7 +1,6 @@
 package loopguard
 
 import (
-	"math/bits"
 	"sort"
 )
 
@@ -201,15 +200,6 @@ func (h phraseHits) all(t int) []string {
 		}
 	}
 	return out
-}
-
-// count is how many phrases of all tables occur (for tests).
-func (h phraseHits) count() int {
-	n := 0
-	for _, w := range h.seen {
-		n += bits.OnesCount64(w)
-	}
-	return n
 }
 
 // The tables read over the author's own words, and over the subject.

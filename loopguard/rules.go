@@ -31,6 +31,8 @@ const (
 	wOOFPhrase       = 3 // "I am out of the office"
 	wOOFLead         = 6 // "*** Automatische Antwort ***" opening the text
 	wOOFSuffix       = 8 // "Re: <subject> (Automatic Response)"
+	wOOFOnReply      = 2 // "Out of Office: RE: <subject>": the title before the answered subject
+	wMailProgram     = 4 // "Hi! This is the ezmlm program": a mail program names itself
 	wNoticePhrase    = 5 // "if this was you", "you are receiving this"
 	wChallengePhrase = 10
 	wChallengeHint   = 5
@@ -201,7 +203,7 @@ var autoPhrases = []string{
 	"dette er en automatisk", "tämä on automaattinen", "это автоматическое", "автоматически сгенерированное",
 	"не отвечайте на это", "このメールは自動", "このメールは送信専用", "自動送信", "自动发送", "系统自动", "请勿回复",
 	"假期自动回复", "自动回复邮件", "自动回复的邮件", "本邮件为自动回复", "此邮件为系统自动", "自動回覆郵件", "此郵件為自動",
-	"自動返信メール", "このメールは自動返信", "自動応答メッセージ", "자동 응답 메일", "자동 회신 메시지", "이 메일은 자동",
+	"自動返信メール", "このメールは自動返信", "自動応答メッセージ", "자동 응답 메일입니다", "자동 회신 메시지", "이 메일은 자동",
 	"это автоматический ответ", "это автоматическое сообщение", "автоматическое уведомление", "це автоматична відповідь",
 	"це автоматичне повідомлення", "bu otomatik bir yanıttır", "bu otomatik bir mesajdır", "otomatik olarak gönderilmiştir",
 	"هذا رد تلقائي", "هذه رسالة تلقائية", "זוהי הודעה אוטומטית", "זוהי תשובה אוטומטית", "این یک پاسخ خودکار", "این پیام خودکار",
@@ -245,13 +247,13 @@ var oofPhrases = []string{
 	"ich bin bis", "bin ich nicht im büro", "außer haus", "ich bin abwesend", "nicht erreichbar",
 	"je suis absent", "je serai absent", "je suis actuellement absent", "estoy fuera de la oficina",
 	"estaré fuera", "sono fuori ufficio", "sarò assente", "ik ben afwezig", "ik ben niet aanwezig",
-	"estou fora do escritório", "jestem nieobecny", "jestem nieobecna", "jsem mimo kancelář",
+	"estou fora do escritório", "jestem nieobecny", "jestem nieobecna", "jestem poza biurem", "przebywam poza biurem", "jsem mimo kancelář",
 	"jsem nepřítomen", "jsem nepřítomna", "är frånvarande", "er fraværende", "olen poissa",
 	"нахожусь в отпуске", "不在にしております", "休暇", "休假",
 	"я в отпуске", "我正在休假", "我目前不在办公室", "不在办公室", "休暇中", "부재중", "휴가 중", "tatildeyim", "ofis dışındayım",
 	"jestem na urlopie", "jsem na dovolené", "estou de férias", "estoy de vacaciones", "sono in ferie", "je suis en congé",
 	"ich bin im urlaub", "ik ben op vakantie", "är på semester", "er på ferie", "olen lomalla", "είμαι εκτός γραφείου",
-	"אני מחוץ למשרד", "أنا خارج المكتب", "tôi đang nghỉ", "saya sedang cuti", "मैं कार्यालय से बाहर", "я у відпустці",
+	"אני מחוץ למשרד", "ไม่อยู่ที่สำนักงาน", "ไม่อยู่ในสำนักงาน", "ลาพักร้อน", "أنا خارج المكتب", "tôi đang nghỉ", "saya sedang cuti", "मैं कार्यालय से बाहर", "я у відпустці",
 }
 
 // noticePhrases are the boilerplate of machine-made notices.
@@ -408,10 +410,15 @@ var vendorAutoReplyHeaders = []struct {
 	{"x-vacation", []string{""}},
 	{"x-autoreply-type", []string{""}},
 	{"x-post-messageclass", []string{"autorespond", "auto-respond", "autoreply"}},
+	// FirstClass marks its autoreplies, receipts and notices.
+	{"x-fc-machinegenerated", []string{"true", "yes"}},
 	{"x-mailer", []string{"vacation", "autorespond", "autoreply", "auto-reply", "out of office", "abwesenheit"}},
 }
 
-const wVendorAutoReply = 6
+// wVendorAutoReply: a vendor's autoresponder field names the function
+// but not its every use; with any out-of-office word (a subject title,
+// an out-of-office sentence) it decides, alone it does not.
+const wVendorAutoReply = 7
 
 // daemonNames are display names of bounce senders whose address is not
 // one of the above.
@@ -443,6 +450,19 @@ var bounceSubjects = []string{
 
 var delaySubjects = []string{"delayed", "(delay)", "warning: could not send", "still being retried", "not yet been delivered", "verzögert", "retardé"}
 
+// mailPrograms open the text of a mail program that names itself in its
+// first lines (qmail's QSBMF, ezmlm, Courier, Postfix's bounce(8), DragonFly's
+// dma, Symantec's and other gateways' agents, Exim). People do not
+// introduce themselves so; what they quote or forward is cut before
+// the lead lines are read. A hint that stands in for a daemon sender:
+// the bounce text must still be there.
+var mailPrograms = []string{
+	"hi. this is the qmail-send program", "this is the qmail-send program", "hi! this is the ezmlm program",
+	"this is the ezmlm program", "this is the mail system at host", "this is the mail delivery agent at",
+	"this is the dragonfly mail agent", "this message was created automatically by mail delivery software",
+	"this is an automatically generated delivery status notification", "this is a delivery status notification from",
+}
+
 // bouncePhrases are the text of plain-text bounces: qmail's QSBMF, Exim,
 // Sendmail, Courier, GroupWise, Domino, Exchange 2003 and appliances.
 var bouncePhrases = []string{
@@ -464,7 +484,7 @@ var bouncePhrases = []string{
 	"invalid user", "invalid recipient", "invalid address", "trouble delivering your message", "returned permanent errors",
 	"refused to accept your message", "had delivery problems", "failure reasons", "could not be delivered because", "unknown recipient", "unrouteable address", "relay access denied",
 	"no mailbox here", "mailbox does not exist", "message was rejected", "has been rejected", "was rejected by", "rejected your message",
-	"mail loop detected", "loop detected", "routing loop", "too many hops", "not a member", "non-member", "awaits moderator approval",
+	"mail loop detected", "loop detected", "loop alert", "duplicated message-id", "dup'ed message-id", "routing loop", "is looping", "appears to be looping", "already has my delivered-to line", "too many hops", "not a member", "non-member", "awaits moderator approval",
 	"送信できませんでした", "配信できませんでした", "届けることができませんでした", "お届けできませんでした", "配送できませんでした",
 	"宛先不明", "存在しません", "受信拒否", "送信に失敗", "無法投遞", "无法投递", "投递失败", "收件人不存在", "退信",
 	"전달되지 않았습니다", "존재하지 않는", "не может быть доставлено", "не удалось доставить", "не существует",

@@ -123,10 +123,10 @@ func autoReplyRules(e *evidence, m *message, s subject) {
 		}
 	}
 	if !s.reply && !s.forward {
-		for _, p := range oofSubjects {
-			if strings.HasPrefix(s.text, p) || strings.HasPrefix(s.bare, p) {
-				e.add(AutoReply, wOOFSubject, "out-of-office subject %q", p)
-				break
+		if p, rest := s.oofTitle(); p != "" {
+			e.add(AutoReply, wOOFSubject, "out-of-office subject %q", p)
+			if hasAnyPrefix(rest, replyPrefixes) || hasAnyPrefix(rest, forwardPrefixes) {
+				e.add(AutoReply, wOOFOnReply, "the title %q stands before the subject it answers %q", p, clip(rest))
 			}
 		}
 		if p := s.hits.first(sNotice); p != "" {
@@ -135,6 +135,23 @@ func autoReplyRules(e *evidence, m *message, s subject) {
 			e.notice(wNoticeSubject, "subject word of a machine-made notice "+strconvQuote(p), true)
 		}
 	}
+}
+
+// subjectDecor is what autoresponders put around their title
+// ("*** Automatische Antwort ***", "【自动回复】").
+const subjectDecor = "*#-=_()<>!. \t「『【"
+
+// oofTitle returns the out-of-office title the subject opens with (also
+// inside decoration such as "*** ... ***") and what follows it, or "".
+func (s subject) oofTitle() (title, rest string) {
+	for _, t := range []string{s.text, s.bare, strings.TrimLeft(s.bare, subjectDecor)} {
+		for _, p := range oofSubjects {
+			if strings.HasPrefix(t, p) {
+				return p, strings.TrimLeft(t[len(p):], subjectDecor+":：–—]】」』")
+			}
+		}
+	}
+	return "", ""
 }
 
 // xarsSuppressesReplies tells whether an X-Auto-Response-Suppress value
@@ -313,7 +330,7 @@ func leadMarker(lines []string) string {
 		if strings.ContainsAny(l, "?？") {
 			continue
 		}
-		t := strings.TrimLeft(l, "*#-=_[]()<>!. \t「『【")
+		t := strings.TrimLeft(l, subjectDecor+"[]")
 		for _, p := range oofSubjects {
 			if !strings.HasPrefix(t, p) || notLeadTitles[p] {
 				continue

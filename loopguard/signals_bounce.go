@@ -72,6 +72,10 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 	case isListManager(localPart(from)) || fmlAdmin(m.header, from):
 		daemon = "From " + from
 		e.add(Bounce, wDaemonSender, "sent by the list manager %s", from)
+	case mailProgramLead(m.leadLines()) != "":
+		p := mailProgramLead(m.leadLines())
+		daemon = "the text opens as a mail program's " + strconvQuote(p)
+		e.add(Bounce, wMailProgram, "the text opens as a mail program naming itself: %q", p)
 	default:
 		if n := findAny(strings.ToLower(displayName(m.header.get("from"))), daemonNames); n != "" {
 			daemon = "sender name " + strconvQuote(n)
@@ -89,6 +93,18 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 		if subj != "" && text != "" && !s.reply && !s.forward {
 			e.add(Bounce, wBounceSubject, "sender %s is a machine's and a bounce subject %q", from, subj)
 			e.add(Bounce, wBouncePhrase, "sender %s is a machine's and bounce text %q", from, text)
+		}
+	}
+	if daemon == "" && !machineSender(from) && !s.reply && !s.forward {
+		// A gateway that sends its NDRs from its product's own address
+		// (MailMarshal@, imss@) with a reverse path that is not null:
+		// the three parts of a non-delivery report must all be there,
+		// in the sender's own words: an NDR title, NDR text and the
+		// SMTP refusal with its enhanced status code.
+		subj, text, refusal := s.hits.first(sBounce), m.phrases().first(bBounce), ownSMTPFailure(m)
+		if subj != "" && text != "" && refusal != "" {
+			e.add(Bounce, wBounceSubject, "a bounce subject %q", subj)
+			e.add(Bounce, wBouncePhrase, "bounce text %q with the SMTP refusal %q in the sender's own words", text, refusal)
 		}
 	}
 	if daemon == "" && !e.decided(Bounce) {
@@ -187,4 +203,28 @@ func trimSpace(b []byte) []byte {
 func machineSender(addr string) bool {
 	lp := strings.ToLower(localPart(addr))
 	return lp != "" && (localPartIn(lp, noReplySenders, true) || localPartIn(lp, noticeSenders, true) || localPartIn(lp, systemSenders, false))
+}
+
+// mailProgramLead returns the phrase of mailPrograms one of the lead
+// lines (the author's own first lines, quotes cut) opens with, or "".
+func mailProgramLead(lines []string) string {
+	for _, l := range lines {
+		l = strings.TrimLeft(l, "*-=# \t")
+		for _, p := range mailPrograms {
+			if strings.HasPrefix(l, p) {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// ownSMTPFailure finds an SMTP refusal with an enhanced status code
+// ("550 5.1.1 User unknown") in the author's own words, quotes cut.
+func ownSMTPFailure(m *message) string {
+	w := m.words()
+	if s := smtpReplyRE.FindString(w[:min(len(w), maxLegacyScan)]); s != "" && statusRE.MatchString(s) {
+		return clipWords([]byte(s), 80)
+	}
+	return ""
 }

@@ -72,11 +72,12 @@ func reportText(m *message) string {
 // the first lines of the first text part: a mail system quoting the
 // other side.
 func smtpFailure(m *message) string {
-	for _, b := range textHeads(m) {
-		if s := smtpReplyRE.Find(b); s != nil && statusRE.Match(s) {
-			return clipWords(s, 80)
-		}
-		break
+	heads := textHeads(m)
+	if len(heads) == 0 {
+		return ""
+	}
+	if s := smtpReplyRE.Find(heads[0]); s != nil && statusRE.Match(s) {
+		return clipWords(s, 80)
 	}
 	return ""
 }

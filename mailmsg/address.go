@@ -119,6 +119,19 @@ func CanonicalMessageID(id string) string {
 	return id
 }
 
+// MessageID reads a Message-ID field: the text inside its first pair of
+// angle brackets (a comment or junk around it dropped), else the value
+// without white space and angle brackets at its ends.
+func MessageID(v string) string {
+	v = strings.TrimSpace(v)
+	if i := strings.IndexByte(v, '<'); i >= 0 {
+		if j := strings.IndexByte(v[i:], '>'); j > 0 {
+			v = v[i+1 : i+j]
+		}
+	}
+	return strings.Trim(v, "<> \t")
+}
+
 // MaxMessageIDs bounds how many IDs MessageIDs returns (the newest).
 const MaxMessageIDs = 64
 
@@ -145,7 +158,7 @@ func MessageIDs(v string) []string {
 	}
 	if len(ids) == 0 && !strings.Contains(v, "<") {
 		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' || r == ',' }) {
-			if strings.Contains(f, "@") {
+			if f = strings.Trim(f, "<>"); strings.Contains(f, "@") {
 				ids = append(ids, f)
 			}
 		}

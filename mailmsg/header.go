@@ -190,7 +190,7 @@ func splitField(line []byte) (name, value string, obsolete, ok bool) {
 // line: a colon early in the line and no blank before it.
 func looksLikeField(line []byte) bool {
 	i := bytes.IndexByte(line, ':')
-	return i > 0 && i <= 76 && bytes.IndexAny(line[:i], " \t") < 0
+	return i > 0 && i <= 76 && !bytes.ContainsAny(line[:i], " \t")
 }
 
 func appendOnce(notes []string, n string) []string {

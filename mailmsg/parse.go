@@ -17,6 +17,7 @@
 package mailmsg
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -61,18 +62,14 @@ const (
 )
 
 func (l Limits) withDefaults() Limits {
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
-	def(&l.MaxDepth, DefaultMaxDepth)
-	def(&l.MaxParts, DefaultMaxParts)
-	def(&l.MaxTextBytes, DefaultMaxTextBytes)
-	def(&l.MaxAddresses, DefaultMaxAddresses)
-	def(&l.MaxIDs, DefaultMaxIDs)
-	def(&l.MaxAttachments, DefaultMaxAttachments)
+	// max(v, 0): a negative limit takes the default too.
+	l.MaxHeaderBytes = cmp.Or(max(l.MaxHeaderBytes, 0), DefaultMaxHeaderBytes)
+	l.MaxDepth = cmp.Or(max(l.MaxDepth, 0), DefaultMaxDepth)
+	l.MaxParts = cmp.Or(max(l.MaxParts, 0), DefaultMaxParts)
+	l.MaxTextBytes = cmp.Or(max(l.MaxTextBytes, 0), DefaultMaxTextBytes)
+	l.MaxAddresses = cmp.Or(max(l.MaxAddresses, 0), DefaultMaxAddresses)
+	l.MaxIDs = cmp.Or(max(l.MaxIDs, 0), DefaultMaxIDs)
+	l.MaxAttachments = cmp.Or(max(l.MaxAttachments, 0), DefaultMaxAttachments)
 	return l
 }
 
@@ -106,7 +103,7 @@ type Message struct {
 	Sender     *Address  // the one mailbox of the one Sender field, or nil
 	ReplyTo    []Address // at most MaxAddresses
 	To, Cc     []Address // at most MaxAddresses each
-	MessageID  string    // canonical: no angle brackets, no white space
+	MessageID  string    // inside its angle brackets, without white space
 	InReplyTo  []string  // canonical IDs, oldest first
 	References []string  // canonical IDs, oldest first, the newest kept
 	Subject    string    // decoded
@@ -211,9 +208,16 @@ func (m *Message) readFields(lim Limits) {
 	if n := h.Count("message-id"); n > 1 {
 		m.Notes = append(m.Notes, fmt.Sprintf("%d Message-ID fields: the first is used", n))
 	}
-	m.MessageID = CanonicalMessageID(h.Get("message-id"))
-	m.InReplyTo = capNewest(MessageIDs(strings.Join(h.Values("in-reply-to"), " ")), lim.MaxIDs)
-	m.References = capNewest(MessageIDs(strings.Join(h.Values("references"), " ")), lim.MaxIDs-len(m.InReplyTo))
+	m.MessageID = MessageID(h.Get("message-id"))
+	// Like Message-ID, In-Reply-To and References are read from their
+	// first field, as every reader of a field by name does.
+	for _, name := range []string{"in-reply-to", "references"} {
+		if n := h.Count(name); n > 1 {
+			m.Notes = append(m.Notes, fmt.Sprintf("%d %s fields: the first is used", n, name))
+		}
+	}
+	m.InReplyTo = capNewest(MessageIDs(h.Get("in-reply-to")), lim.MaxIDs)
+	m.References = capNewest(MessageIDs(h.Get("references")), lim.MaxIDs-len(m.InReplyTo))
 	m.Subject = h.Decoded("subject")
 	if d := h.Get("date"); d != "" {
 		if t, err := parseDate(d); err == nil {

@@ -101,7 +101,7 @@ func FuzzSession(f *testing.F) {
 			t.Fatalf("server panicked on %q: %s", input, out.Bytes())
 		}
 		for _, m := range queuedAs.FindAllSubmatch(out.Bytes(), -1) {
-			if _, err := inbound.Load(db, string(m[1])); err != nil {
+			if _, err := inbound.Load(context.Background(), db, string(m[1])); err != nil {
 				t.Fatalf("acknowledged %s but not stored: %v", m[1], err)
 			}
 		}

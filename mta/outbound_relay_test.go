@@ -35,8 +35,8 @@ func TestRelayReusesOneConnectionWithSTARTTLSAndAuth(t *testing.T) {
 	if !got[0].tls || got[0].from != "bounce+1@example.test" || got[0].to != "b@client.test" {
 		t.Errorf("first email %+v", got[0])
 	}
-	if s.connections() != 1 || len(s.auths) != 1 || s.auths[0] != "u:secret" {
-		t.Errorf("%d connections and auths %q, want one of each", s.connections(), s.auths)
+	if s.connections() != 1 || len(s.Auths()) != 1 || s.Auths()[0] != "u:secret" {
+		t.Errorf("%d connections and auths %q, want one of each", s.connections(), s.Auths())
 	}
 }
 
@@ -52,7 +52,7 @@ func TestRelayAnswers(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSink(t, false)
-			s.answer = func(n int) error {
+			s.Answer = func(n int) error {
 				if n == 1 {
 					return tc.answer
 				}

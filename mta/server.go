@@ -10,6 +10,7 @@
 package mta
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -33,6 +34,9 @@ import (
 type Receiver interface {
 	Receive(ctx context.Context, env inbound.Envelope, data io.Reader) (inbound.Receipt, error)
 	Reject(ctx context.Context, env inbound.Envelope, reason string) error
+	// Busy is non-nil while the receiver takes no new mail (its backlog
+	// over its bound); sessions ask before MAIL FROM and answer 451.
+	Busy() error
 }
 
 // Config holds the protocol limits. Zero values take the defaults below.
@@ -68,33 +72,16 @@ var Defaults = Config{
 
 func (c Config) withDefaults() Config {
 	d := Defaults
-	if c.Hostname == "" {
-		c.Hostname = d.Hostname
-	}
-	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = d.MaxMessageBytes
-	}
-	if c.MaxRecipients <= 0 {
-		c.MaxRecipients = d.MaxRecipients
-	}
-	if c.MaxLineBytes <= 0 {
-		c.MaxLineBytes = d.MaxLineBytes
-	}
-	if c.ReadTimeout <= 0 {
-		c.ReadTimeout = d.ReadTimeout
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = d.WriteTimeout
-	}
-	if c.SessionTimeout <= 0 {
-		c.SessionTimeout = d.SessionTimeout
-	}
-	if c.MaxConns <= 0 {
-		c.MaxConns = d.MaxConns
-	}
-	if c.MaxConnsPerIP <= 0 {
-		c.MaxConnsPerIP = d.MaxConnsPerIP
-	}
+	// max(v, 0): a negative limit takes the default too.
+	c.Hostname = cmp.Or(c.Hostname, d.Hostname)
+	c.MaxMessageBytes = cmp.Or(max(c.MaxMessageBytes, 0), d.MaxMessageBytes)
+	c.MaxRecipients = cmp.Or(max(c.MaxRecipients, 0), d.MaxRecipients)
+	c.MaxLineBytes = cmp.Or(max(c.MaxLineBytes, 0), d.MaxLineBytes)
+	c.ReadTimeout = cmp.Or(max(c.ReadTimeout, 0), d.ReadTimeout)
+	c.WriteTimeout = cmp.Or(max(c.WriteTimeout, 0), d.WriteTimeout)
+	c.SessionTimeout = cmp.Or(max(c.SessionTimeout, 0), d.SessionTimeout)
+	c.MaxConns = cmp.Or(max(c.MaxConns, 0), d.MaxConns)
+	c.MaxConnsPerIP = cmp.Or(max(c.MaxConnsPerIP, 0), d.MaxConnsPerIP)
 	return c
 }
 
@@ -109,6 +96,10 @@ type Server struct {
 	servers   []*smtp.Server
 	listeners []*limitListener
 	draining  atomic.Bool
+	// ctx is the parent of every transaction's context; Shutdown cancels
+	// it when the transactions still running are cut off.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	refusing  chan struct{}
 	refMu     sync.Mutex
@@ -118,8 +109,9 @@ type Server struct {
 // New makes a server; call ServeSMTP or ServeLMTP with listeners.
 func New(cfg Config, recv Receiver, log *slog.Logger) *Server {
 	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{cfg: cfg, recv: recv, log: log, domains: inbound.NewDomains(cfg.Domains),
-		refusing: make(chan struct{}, maxRefusing), refusedAt: map[string]time.Time{}}
+		refusing: make(chan struct{}, maxRefusing), refusedAt: map[string]time.Time{}, ctx: ctx, cancel: cancel}
 }
 
 // ServeSMTP accepts SMTP connections on ln until Shutdown.
@@ -225,7 +217,8 @@ func (s *Server) refusedRecently(ip string) bool {
 
 // Shutdown stops accepting, closes idle connections at once, and lets
 // sessions in the middle of a transaction finish until ctx ends; then it
-// closes them too. Nothing is lost either way: a message is acknowledged
+// cancels their transactions' contexts (a Receive waiting on the store
+// returns) and closes them too. Nothing is lost either way: a message is acknowledged
 // only once stored, and a client cut off before our 250 retries.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
@@ -251,10 +244,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		select {
 		case <-done:
+			s.cancel()
 			return nil
 		case <-ctx.Done():
 			// go-smtp's Close does nothing once Shutdown has begun: close
 			// the connections still in a transaction ourselves.
+			s.cancel()
 			for _, l := range listeners {
 				l.closeAll()
 			}

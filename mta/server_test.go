@@ -152,7 +152,7 @@ func TestAcceptStoresAndJournals(t *testing.T) {
 		e.EnvelopeFrom != "ann@client.test" || e.RemoteIP != "127.0.0.1" || e.Size == 0 {
 		t.Errorf("journal entry = %+v", e)
 	}
-	m, err := inbound.Load(h.db, e.StoredID)
+	m, err := inbound.Load(context.Background(), h.db, e.StoredID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -570,4 +570,56 @@ func TestRefusalFloodIsCutOffAndJournaledOnce(t *testing.T) {
 	if got := len(entries(t, h.db, journal.Filter{Status: journal.StatusRejected})); got != journalLimit {
 		t.Errorf("%d refusals journaled, want %d", got, journalLimit)
 	}
+}
+
+// blockingReceiver is the real receiver, but its Receive waits for its
+// context to end: a store that does not answer.
+type blockingReceiver struct {
+	*inbound.Receiver
+	entered chan struct{}
+	ended   chan error
+}
+
+func (b *blockingReceiver) Receive(ctx context.Context, env inbound.Envelope, data io.Reader) (inbound.Receipt, error) {
+	_, _ = io.Copy(io.Discard, data)
+	close(b.entered)
+	<-ctx.Done()
+	b.ended <- ctx.Err()
+	return inbound.Receipt{}, ctx.Err()
+}
+
+// TestShutdownCancelsTheTransactionsItCutsOff: a transaction still in
+// Receive when the shutdown's grace ends has its context cancelled, so
+// it returns instead of holding the daemon's exit.
+func TestShutdownCancelsTheTransactionsItCutsOff(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recv := &blockingReceiver{Receiver: &inbound.Receiver{DB: db, Clock: clock.Real{}, Hostname: "mx.test"},
+		entered: make(chan struct{}), ended: make(chan error, 1)}
+	srv := New(Config{Domains: []string{"example.test"}}, recv, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeSMTP(ln) }()
+	c := dial(t, ln.Addr().String())
+	sent := make(chan error, 1)
+	go func() { sent <- send(c, "ann@client.test", []string{"help@example.test"}, message("cut", 100)) }()
+	<-recv.entered
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // no grace: cut off at once
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-recv.ended; !errors.Is(err, context.Canceled) {
+		t.Errorf("the transaction's context ended with %v, want canceled", err)
+	}
+	if err := <-sent; err == nil {
+		t.Error("the client was answered 250 for a message never stored")
+	}
+	<-served
 }

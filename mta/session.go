@@ -87,13 +87,9 @@ func busyError() *smtp.SMTPError {
 		Message: "Too many emails waiting to be processed here; try again later"}
 }
 
-// busy asks the receiver, when it can tell, whether it takes new mail.
+// busy asks the receiver whether it takes new mail.
 func (ss *session) busy() error {
-	b, ok := ss.s.recv.(interface{ Busy() error })
-	if !ok {
-		return nil
-	}
-	err := b.Busy()
+	err := ss.s.recv.Busy()
 	if err != nil {
 		metricMessages.WithLabelValues("tempfail", "backlog").Inc()
 		logBusy(ss.log, err)
@@ -201,7 +197,11 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 
 func (ss *session) deliver(r io.Reader) (inbound.Receipt, error) {
 	env := ss.envelope()
-	rc, err := ss.s.recv.Receive(context.Background(), env, dataReader{&crlfReader{r: r}})
+	// The transaction's context: Shutdown cancels it when it cuts the
+	// sessions still running off.
+	ctx, cancel := context.WithCancel(ss.s.ctx)
+	defer cancel()
+	rc, err := ss.s.recv.Receive(ctx, env, dataReader{&crlfReader{r: r}})
 	switch {
 	case err == nil:
 		metricCommitWait.Observe(rc.CommitWait.Seconds())
@@ -266,7 +266,7 @@ func (ss *session) journal(env inbound.Envelope, reason string) {
 	if ss.errors >= journalLimit {
 		return // counted in the metrics, not written again and again
 	}
-	if err := ss.s.recv.Reject(context.Background(), env, reason); err != nil {
+	if err := ss.s.recv.Reject(ss.s.ctx, env, reason); err != nil {
 		ss.log.Warn("journal refusal", "err", err)
 	}
 }

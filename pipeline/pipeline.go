@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -116,19 +117,10 @@ func (p *Pipeline) stale(owner string) bool {
 	return owner != p.owner && strings.HasPrefix(owner, p.Node+"/")
 }
 
-func (p *Pipeline) workers() int {
-	if p.Workers > 0 {
-		return p.Workers
-	}
-	return DefaultWorkers
-}
-
-func (p *Pipeline) lease() time.Duration {
-	if p.Lease > 0 {
-		return p.Lease
-	}
-	return 2 * time.Minute
-}
+// The defaults of the options (max(v, 0): a negative value takes the
+// default too).
+func (p *Pipeline) workers() int         { return cmp.Or(max(p.Workers, 0), DefaultWorkers) }
+func (p *Pipeline) lease() time.Duration { return cmp.Or(max(p.Lease, 0), 2*time.Minute) }
 
 func (p *Pipeline) rescan() time.Duration {
 	if p.Rescan > 0 {
@@ -254,7 +246,7 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			return now.Add(time.Second)
 		}
 		for _, c := range claimed {
-			t := p.start(c)
+			t := p.start(ctx, c)
 			select {
 			case work <- t:
 			case <-ctx.Done():
@@ -345,28 +337,16 @@ func (p *Pipeline) refreshBacklog() {
 }
 
 func (p *Pipeline) backoff(attempt int) time.Duration {
-	base, max := p.RetryBase, p.RetryMax
-	if base <= 0 {
-		base = time.Second
-	}
-	if max <= 0 {
-		max = 10 * time.Minute
-	}
+	base := cmp.Or(max(p.RetryBase, 0), time.Second)
+	ceiling := cmp.Or(max(p.RetryMax, 0), 10*time.Minute)
 	if attempt > 30 {
-		return max
+		return ceiling
 	}
-	d := base << max0(attempt-1)
-	if d > max || d <= 0 {
-		d = max
+	d := base << max(attempt-1, 0)
+	if d > ceiling || d <= 0 {
+		d = ceiling
 	}
 	return d
-}
-
-func max0(n int) int {
-	if n < 0 {
-		return 0
-	}
-	return n
 }
 
 // claimOpts are how the dispatcher's claims queue for a commit: on a

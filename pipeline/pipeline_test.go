@@ -67,7 +67,7 @@ func TestPipelineClassifiesIntoTheJournal(t *testing.T) {
 		if e.Class != string(c.class) || !strings.Contains(e.Action, c.action) || len(e.Reasons) == 0 && c.class != loopguard.Human {
 			t.Errorf("%s: class %q action %q reasons %v; want %s, %q", c.file, e.Class, e.Action, e.Reasons, c.class, c.action)
 		}
-		m, _ := inbound.Load(db, e.StoredID)
+		m, _ := inbound.Load(context.Background(), db, e.StoredID)
 		if m.Class != string(c.class) {
 			t.Errorf("%s: stored class %q", c.file, m.Class)
 		}
@@ -95,13 +95,13 @@ func TestRateLimitMakesAFloodLooping(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, _ := inbound.Load(db, rc.ID)
+			m, _ := inbound.Load(context.Background(), db, rc.ID)
 			res, err := cl.Step(context.Background(), m)
 			if err != nil {
 				t.Fatal(err)
 			}
 			db.Update(context.Background(), res.Apply)
-			m, _ = inbound.Load(db, rc.ID)
+			m, _ = inbound.Load(context.Background(), db, rc.ID)
 			out = append(out, m.Class)
 		}
 		return out

@@ -39,13 +39,13 @@ type errEarlier struct {
 func (e errEarlier) Error() string { return "waiting for earlier email " + e.id }
 
 // start registers a claimed email with the sequencer.
-func (p *Pipeline) start(c inbound.Candidate) *task {
+func (p *Pipeline) start(ctx context.Context, c inbound.Candidate) *task {
 	t := &task{id: c.ID, st: c.State, keys: c.State.Keys}
 	if t.keys == nil {
 		// Stored before ordering keys were recorded: take them from the
 		// record (sender, Message-ID); its references are not known.
-		if m, err := inbound.Load(p.DB, c.ID); err == nil {
-			t.keys = inbound.OrderKeys(m.Envelope, m.From, m.MessageID, "", "")
+		if m, err := inbound.Load(ctx, p.DB, c.ID); err == nil {
+			t.keys = inbound.MetaOrderKeys(m)
 		}
 	}
 	p.mu.Lock()
@@ -84,7 +84,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		return
 	}
 	log := p.Log.With("msg", t.id)
-	m, err := inbound.Load(p.DB, t.id)
+	m, err := inbound.Load(ctx, p.DB, t.id)
 	var res intake.Result
 	if err == nil && p.Step != nil {
 		res, err = p.safeStep(ctx, m)

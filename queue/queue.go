@@ -113,10 +113,6 @@ func dueKey(t time.Time, id string) []byte {
 	return append(k, id...)
 }
 
-func dueTime(k []byte) time.Time {
-	return time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
-}
-
 func pairKey(a, b string) []byte { return []byte(a + "\x00" + b) }
 
 func getJSON(tx *store.Tx, bucket string, key []byte, v any) (bool, error) {

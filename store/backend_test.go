@@ -477,3 +477,29 @@ func TestLargeBodyIsReadableByEveryNode(t *testing.T) {
 		})
 	}
 }
+
+// ViewContext reads like View; on PostgreSQL a context that has ended
+// stops the wait for the snapshot (bbolt's snapshot never waits).
+func TestViewContext(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) })
+			var got string
+			if err := db.ViewContext(context.Background(), func(tx *store.Tx) error {
+				got = string(tx.Get("b", []byte("k")))
+				return nil
+			}); err != nil || got != "v" {
+				t.Fatalf("read %q, %v", got, err)
+			}
+			if name != "postgres" {
+				return
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := db.ViewContext(ctx, func(*store.Tx) error { return nil }); err == nil {
+				t.Error("a read began on an ended context")
+			}
+		})
+	}
+}

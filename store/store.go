@@ -35,6 +35,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrClosed is returned by Update after Close.
@@ -140,7 +141,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		NoFreelistSync:  true,
 		InitialMmapSize: 64 << 20,
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
 	if err != nil {
@@ -392,9 +393,18 @@ type lockSet struct {
 // viewTimeout bounds one read transaction on PostgreSQL.
 const viewTimeout = 2 * time.Minute
 
-// View runs fn in a read-only transaction (a consistent snapshot).
+// View runs fn in a read-only transaction (a consistent snapshot): View
+// without a context, for the callers that have none (offline commands,
+// start-up).
 func (db *DB) View(fn func(*Tx) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), viewTimeout)
+	return db.ViewContext(context.Background(), fn)
+}
+
+// ViewContext runs fn in a read-only transaction (a consistent snapshot);
+// ctx bounds the wait for it (with viewTimeout at most), so a request
+// that ends or a shutdown stops waiting on a store that does not answer.
+func (db *DB) ViewContext(ctx context.Context, fn func(*Tx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, viewTimeout)
 	defer cancel()
 	ops, err := db.be.begin(ctx, false, nil, nil)
 	if err != nil {
@@ -633,7 +643,7 @@ func run(fn func(*Tx) error, tx *Tx) (err error) {
 func Compact(dir string) (before, after int64, err error) {
 	path := filepath.Join(dir, DBFile)
 	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return 0, 0, fmt.Errorf("open %s: %w (stop the daemon first)", path, ErrLocked)
 	}
 	if err != nil {

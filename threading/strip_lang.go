@@ -37,9 +37,7 @@ var replyVerbs = []string{
 	"a scris", "έγραψε", "írta", "كتب", "escribieron", "ha escrit", "va escriure",
 }
 
-// attributionStarts begin the attributions that name the date first; an
-// attribution starting so may cut a reply even when no quote follows
-// (see strongAttribution).
+// attributionStarts begin the attributions that name the date first.
 var attributionStarts = []string{
 	"on ", "at ", "am ", "le ", "el ", "em ", "no dia ", "a ", "il ", "in data ", "op ",
 	"den ", "dnia ", "w dniu ", "dne ", "wiadomość napisana przez ", "в ", "у ", "пн", "вт", "ср", "чт", "пт", "сб", "нд", "вс",

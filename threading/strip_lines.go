@@ -456,14 +456,6 @@ func nameWrote(trimmed string) bool {
 var notNames = []string{"as", "i", "you", "we", "he", "she", "they", "it", "someone", "somebody",
 	"like", "what", "who", "wie", "ich", "er", "sie", "comme", "je", "il", "elle", "como", "yo", "zoals", "ik"}
 
-// strongAttribution: the attribution at lines[i:i+n] may cut a reply
-// although no quote follows it (Outlook for Mac and webmails that indent
-// instead of quoting): it names an address, or a full date and a time.
-func strongAttribution(lines []string, i, n int) bool {
-	s := strings.ToLower(strings.Join(lines[i:i+n], " "))
-	return strings.Contains(s, "@") || ((hasYear(s) || hasNumericDate(s)) && hasTime(s))
-}
-
 // russianUser: Gmail in Russian and Ukrainian names the writer
 // "пользователь <name> написал:" / "користувач <name> написав:", the
 // date before it often without a year.

@@ -7,9 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -119,46 +116,19 @@ func newAutomationsCmd() *cobra.Command {
 // readAutomation returns the JSON to save: from file, or what the user
 // wrote in $EDITOR starting from the current automation.
 func readAutomation(data, id, file, apiPath string) (string, error) {
-	switch file {
-	case "-":
-		b, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
-		return string(b), err
-	case "":
-	default:
-		b, err := os.ReadFile(file)
-		return string(b), err
-	}
-	editor := os.Getenv("EDITOR")
-	if editor == "" {
-		return "", errors.New("set $EDITOR or give --file")
-	}
-	a := center.Automation{ID: id, Enabled: true, Trigger: center.ItemClosed, Action: center.Action{Kind: center.PostMessage, Text: "..."}}
-	err := centerCall(data, http.MethodGet, apiPath, nil, &a, func(tx *store.Tx) error {
-		got, err := center.GetAutomation(tx, id)
-		if err == nil {
-			a = got
+	return readInput(file, id+".json", func() ([]byte, error) {
+		a := center.Automation{ID: id, Enabled: true, Trigger: center.ItemClosed, Action: center.Action{Kind: center.PostMessage, Text: "..."}}
+		err := centerCall(data, http.MethodGet, apiPath, nil, &a, func(tx *store.Tx) error {
+			got, err := center.GetAutomation(tx, id)
+			if err == nil {
+				a = got
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errNotFound) {
+			return nil, err
 		}
-		return nil
+		in := httpapi.AutomationInput{Name: a.Name, Enabled: &a.Enabled, Trigger: a.Trigger, Conditions: a.Conditions, Action: a.Action}
+		return json.MarshalIndent(in, "", "  ")
 	})
-	if err != nil && !strings.Contains(err.Error(), "no such automation") {
-		return "", err
-	}
-	in := httpapi.AutomationInput{Name: a.Name, Enabled: &a.Enabled, Trigger: a.Trigger, Conditions: a.Conditions, Action: a.Action}
-	b, _ := json.MarshalIndent(in, "", "  ")
-	dir, err := os.MkdirTemp("", "deskmail-automation-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	f := filepath.Join(dir, id+".json")
-	if err := os.WriteFile(f, b, 0o600); err != nil {
-		return "", err
-	}
-	c := exec.Command("sh", "-c", editor+` "$1"`, "editor", f)
-	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := c.Run(); err != nil {
-		return "", fmt.Errorf("editor: %w", err)
-	}
-	out, err := os.ReadFile(f)
-	return string(out), err
 }

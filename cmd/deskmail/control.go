@@ -100,8 +100,42 @@ func dataSubcommand(parent *cobra.Command, asJSON *bool, use, short string, args
 	return c
 }
 
+// The kinds of error the daemon answers, by status: callers compare with
+// errors.Is, never with the text (which is the daemon's, for people).
+var (
+	errNotFound    = errors.New("not found")          // 404
+	errConflict    = errors.New("conflict")           // 409
+	errInvalid     = errors.New("invalid request")    // 400, 413, 422
+	errUnavailable = errors.New("daemon unavailable") // 503
+)
+
+// daemonError is an error the daemon answered: its text, and the sentinel
+// of its status (nil for the others).
+type daemonError struct {
+	msg  string
+	kind error
+}
+
+func (e *daemonError) Error() string { return e.msg }
+func (e *daemonError) Unwrap() error { return e.kind }
+
+func statusKind(code int) error {
+	switch code {
+	case http.StatusNotFound:
+		return errNotFound
+	case http.StatusConflict:
+		return errConflict
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return errInvalid
+	case http.StatusServiceUnavailable:
+		return errUnavailable
+	}
+	return nil
+}
+
 // readAnswer reads a daemon's JSON answer into out (nil: ignore it); an
-// answer other than 200 becomes the error the daemon wrote.
+// answer other than 200 becomes the error the daemon wrote, which
+// wraps the sentinel of its status.
 func readAnswer(resp *http.Response, out any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -110,7 +144,7 @@ func readAnswer(resp *http.Response, out any) error {
 		if eb.Error == "" {
 			eb.Error = "daemon answered " + resp.Status
 		}
-		return errors.New(eb.Error)
+		return &daemonError{msg: eb.Error, kind: statusKind(resp.StatusCode)}
 	}
 	if out == nil {
 		return nil

@@ -24,14 +24,14 @@ func init() { subcommands = append(subcommands, newInboundCmd) }
 // is stopped, on its data folder.
 func newInboundCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "inbound", Short: "Inspect and re-queue stored inbound emails not yet in their conversations"}
-	var asJSON, pending, failed, allFailed bool
+	var asJSON, pending, failed, attention, allFailed bool
 	var limit int
-	list := dataSubcommand(cmd, &asJSON, "list", "List the emails still pending (with their last error and next attempt) and those set aside as failed",
+	list := dataSubcommand(cmd, &asJSON, "list", "List the emails still pending (with their last error and next attempt) and those set aside as failed; --attention: those kept for operators",
 		cobra.NoArgs, func(w io.Writer, data string, _ []string) error {
 			which := ""
 			switch {
-			case pending && failed:
-				return errors.New("--pending and --failed: give one, or neither for both")
+			case attention:
+				which = inbound.ListAttention
 			case pending:
 				which = inbound.ListPending
 			case failed:
@@ -45,6 +45,11 @@ func newInboundCmd() *cobra.Command {
 				q.Set("state", which)
 			}
 			err := queueCall(data, http.MethodGet, "/v1/inbound-state?"+q.Encode(), &resp, func(db *store.DB) error {
+				if attention {
+					var err error
+					resp.Emails, err = inbound.Attention(db, limit)
+					return err
+				}
 				return db.View(func(tx *store.Tx) error {
 					var err error
 					resp.Emails, err = inbound.List(tx, which, limit)
@@ -59,7 +64,9 @@ func newInboundCmd() *cobra.Command {
 		})
 	list.Flags().BoolVar(&pending, "pending", false, "only the pending emails")
 	list.Flags().BoolVar(&failed, "failed", false, "only the failed emails")
+	list.Flags().BoolVar(&attention, "attention", false, "the emails kept for operators (ambiguous author, too complex...), newest first, with the reason")
 	list.Flags().IntVar(&limit, "limit", 1000, "at most this many emails")
+	list.MarkFlagsMutuallyExclusive("pending", "failed", "attention")
 
 	retry := dataSubcommand(cmd, &asJSON, "retry [ID]", "Process an email again now: a failed one, or a pending one waiting for its next attempt (--failed: every failed one)",
 		cobra.MaximumNArgs(1), func(w io.Writer, data string, args []string) error {

@@ -197,6 +197,9 @@ func (p *logPrinter) print(entries []journal.Entry) {
 		if e.Via != "" {
 			detail = strings.TrimSpace(detail + " via " + e.Via)
 		}
+		if e.Attention != "" {
+			detail = "NEEDS ATTENTION: " + e.Attention + "; " + detail
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			e.Time.Local().Format("2006-01-02 15:04:05"), e.Direction, e.Status,
 			short(from, 40), short(strings.Join(e.EnvelopeTo, ","), 40), short(e.Subject, 50),

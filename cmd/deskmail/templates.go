@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -171,47 +170,24 @@ func parseTemplate(name, src string) (templates.Template, error) {
 // readEdit returns the template to save: from file, or what the user
 // wrote in $EDITOR starting from the current version.
 func readEdit(data, name, file, apiPath string) (string, error) {
-	switch file {
-	case "-":
-		b, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
-		return string(b), err
-	case "":
-	default:
-		b, err := os.ReadFile(file)
-		return string(b), err
-	}
-	editor := os.Getenv("EDITOR")
-	if editor == "" {
-		return "", errors.New("set $EDITOR or give --file")
-	}
-	var v httpapi.TemplateView
-	err := centerCall(data, http.MethodGet, apiPath, nil, &v, func(tx *store.Tx) error {
-		var err error
-		v.Template, err = templates.Get(tx, name)
-		if errors.Is(err, templates.ErrNotFound) {
+	return readInput(file, name+".tmpl", func() ([]byte, error) {
+		var v httpapi.TemplateView
+		err := centerCall(data, http.MethodGet, apiPath, nil, &v, func(tx *store.Tx) error {
+			var err error
+			v.Template, err = templates.Get(tx, name)
+			if errors.Is(err, templates.ErrNotFound) {
+				v.Template, err = templates.Template{Name: name}, nil // a new template
+			}
+			return err
+		})
+		if errors.Is(err, errNotFound) {
 			v.Template, err = templates.Template{Name: name}, nil // a new template
 		}
-		return err
+		if err != nil {
+			return nil, err
+		}
+		return []byte(formatTemplate(v.Template)), nil
 	})
-	if err != nil && !strings.Contains(err.Error(), "no such template") {
-		return "", err
-	}
-	dir, err := os.MkdirTemp("", "deskmail-template-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	f := filepath.Join(dir, name+".tmpl")
-	if err := os.WriteFile(f, []byte(formatTemplate(v.Template)), 0o600); err != nil {
-		return "", err
-	}
-	c := exec.Command("sh", "-c", editor+` "$1"`, "editor", f)
-	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := c.Run(); err != nil {
-		return "", fmt.Errorf("editor: %w", err)
-	}
-	b, err := os.ReadFile(f)
-	return string(b), err
 }
 
 // centerCall asks the daemon (sending in as JSON), or runs offline in a
