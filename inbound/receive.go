@@ -222,7 +222,7 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 			return w.Also(tx, rc)
 		}
 		return nil
-	}, append(append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1)), w.Reads...)...)
+	}, acceptOpts(dkey, keys, w)...)
 	rc.CommitWait = time.Since(commitStart)
 	if err != nil {
 		if spool != nil {
@@ -243,6 +243,40 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 	return rc, nil
 }
 
+// AcceptLocks is what storing one email serialises on, on every node:
+// its dedupe key, exclusively (store.Locks), so that two copies of one
+// email arriving at two nodes at once are stored once; and each of its
+// ordering keys, shared (store.SharedLocks): emails of one sender or one
+// conversation are stored side by side, but the pipeline's commit of an
+// email waits for every accept of its keys still in flight (a barrier,
+// store.Barriers: their 250-order numbers may be smaller) and its
+// ordering check then sees them; an accept that begins later draws a
+// larger number. Every other key an accept writes is new
+// and its own (the stored id, a fresh journal key).
+func AcceptLocks(dkey []byte, orderKeys []string) []store.UpdateOption {
+	names := make([]string, 0, len(orderKeys))
+	for _, k := range orderKeys {
+		names = append(names, OrderLock(k))
+	}
+	return []store.UpdateOption{store.Locks("dedupe:" + string(dkey)), store.SharedLocks(names...)}
+}
+
+// acceptOpts are the options of an accept's commit. A caller's own
+// writes in it (With.Also: the IMAP fetcher's mailbox lease and records)
+// declare no locks, so such an accept runs alone (the writer lock
+// exclusive) rather than promise what its writes are covered by.
+func acceptOpts(dkey []byte, keys []string, w With) []store.UpdateOption {
+	opts := append(journal.AppendReads(), store.Reads(bucketDedupe, dkey), store.Draws(bucketSeq, 1))
+	opts = append(opts, w.Reads...)
+	if w.Also == nil {
+		opts = append(opts, AcceptLocks(dkey, keys)...)
+	}
+	return opts
+}
+
+// OrderLock is the lock name of one ordering key.
+func OrderLock(key string) string { return "order:" + key }
+
 // Reject journals a message or command refused at the protocol level.
 func (r *Receiver) Reject(ctx context.Context, env Envelope, reason string) error {
 	now := r.Clock.Now()
@@ -252,7 +286,7 @@ func (r *Receiver) Reject(ctx context.Context, env Envelope, reason string) erro
 			Reason: clip(reason), EnvelopeFrom: clip(env.MailFrom), EnvelopeTo: env.Rcpts,
 			RemoteIP: env.RemoteIP, Proto: env.Proto,
 		})
-	})
+	}, store.Locks())
 }
 
 // readHeaderBlock copies the header block, up to and including the empty

@@ -199,6 +199,52 @@ func Update(tx *store.Tx, id string, fn func(*Entry)) error {
 	return tx.Put(bucket, k, nv)
 }
 
+// follow is Query for a --follow reader on a shared store: the entries
+// after f.After in commit order, oldest first, at most f.Limit of them.
+// On PostgreSQL nodes append side by side, so an entry can commit after
+// one with a larger key; store.ScanCommitted hands them out so that none
+// is passed over (a reader may see entries out of key order).
+func follow(db *store.DB, f Filter) ([]Entry, error) {
+	after, err := ParseID(f.After)
+	if err != nil {
+		return nil, err
+	}
+	var floor []byte
+	if !f.Since.IsZero() {
+		floor = key(f.Since, 0)
+	}
+	var out []Entry
+	for len(out) < f.Limit {
+		n := 0
+		err := db.ScanCommitted(bucket, after, followPage, func(k, v []byte) error {
+			n++
+			after = append(after[:0:0], k...)
+			if floor != nil && bytes.Compare(k, floor) < 0 {
+				return nil
+			}
+			var e Entry
+			if json.Unmarshal(v, &e) != nil {
+				return nil // an unreadable entry is skipped, not fatal
+			}
+			e.ID = hex.EncodeToString(k)
+			if f.Match(&e) && len(out) < f.Limit {
+				out = append(out, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return out, err
+		}
+		if n < followPage {
+			return out, nil
+		}
+	}
+	return out, nil
+}
+
+// followPage is how many entries a follower reads per round trip.
+const followPage = 500
+
 // Filter selects entries. Zero fields match everything.
 type Filter struct {
 	Since     time.Time
@@ -244,6 +290,9 @@ func Query(db *store.DB, f Filter) ([]Entry, error) {
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
+	if f.After != "" && db.Shared() {
+		return follow(db, f)
+	}
 	var floor []byte
 	if !f.Since.IsZero() {
 		floor = key(f.Since, 0)
@@ -282,3 +331,5 @@ func Query(db *store.DB, f Filter) ([]Entry, error) {
 	}
 	return out, err
 }
+
+func init() { store.KnownSequences(bucket, auditBucket) }

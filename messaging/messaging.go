@@ -93,7 +93,7 @@ func (s *Service) Seen(ctx context.Context, person, conv, upTo string) ([]string
 			return err
 		}
 		return s.OnSeen(tx, person, conv, marked)
-	})
+	}, store.Locks(model.SeenLock(person, conv)), store.SharedLocks(model.DomainLock))
 	return marked, err
 }
 

@@ -279,3 +279,5 @@ func addUnique(list []string, id string) ([]string, bool) {
 	}
 	return append(list, id), true
 }
+
+func init() { store.KnownSequences(bConvTags) }

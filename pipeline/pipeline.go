@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -219,7 +220,14 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 		var claimed []inbound.Candidate
 		err = p.DB.Update(ctx, func(tx *store.Tx) error {
 			claimed = claimed[:0]
+			held, err := inbound.LockForClaim(tx, ids)
+			if err != nil {
+				return err
+			}
 			for _, c := range cands {
+				if !slices.Contains(held, c.ID) {
+					continue // another node is claiming or committing it
+				}
 				st, err := inbound.Claim(tx, c.ID, p.owner, now, p.lease(), p.stale)
 				if errors.Is(err, inbound.ErrNotClaimable) {
 					continue // another worker was quicker
@@ -230,7 +238,7 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 				claimed = append(claimed, inbound.Candidate{ID: c.ID, State: st})
 			}
 			return nil
-		}, store.Background(), inbound.ClaimReads(ids))
+		}, claimOpts(p.DB)...)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.Log.Error("claim pending emails", "err", err)
@@ -339,4 +347,16 @@ func (p *Pipeline) backoff(attempt int) time.Duration {
 		d = ceiling
 	}
 	return d
+}
+
+// claimOpts are how the dispatcher's claims queue for a commit: on a
+// shared store (PostgreSQL) beside the writes clients wait for, since a
+// claim is cheap and takes no domain lock, and queued behind the
+// pipeline's own commits it would leave the workers idle; with bbolt as
+// background work.
+func claimOpts(db *store.DB) []store.UpdateOption {
+	if db.Shared() {
+		return []store.UpdateOption{store.Locks()}
+	}
+	return []store.UpdateOption{store.Background(), store.Locks()}
 }

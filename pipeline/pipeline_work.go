@@ -10,6 +10,7 @@ import (
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/journal"
+	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -68,7 +69,7 @@ func (p *Pipeline) done(t *task) {
 func (p *Pipeline) giveBack(t *task) {
 	err := p.DB.Update(context.Background(), func(tx *store.Tx) error {
 		return inbound.Release(tx, t.id, p.owner, t.st.Fence, time.Time{})
-	}, store.Background(), inbound.ClaimReads([]string{t.id}))
+	}, store.Background(), inbound.ClaimReads([]string{t.id}), store.Locks(inbound.EmailLock(t.id)))
 	if err != nil && !errors.Is(err, inbound.ErrClaimLost) {
 		p.Log.Warn("give back claim", "msg", t.id, "err", err)
 	}
@@ -132,7 +133,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			}
 		}
 		return inbound.Finish(tx, t.id, p.owner, t.st.Fence)
-	}, append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID))...)
+	}, append(append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID)), commitLocks(t.id, t.st.Keys)...)...)
 	var early errEarlier
 	switch {
 	case err == nil:
@@ -167,6 +168,23 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 	}
 }
 
+// commitLocks is what the pipeline's commit of one email serialises on
+// (store.Locks): the email (claims of other nodes skip it meanwhile); the
+// conversations, people and hold queue as a whole (model.DomainLock),
+// which its steps may touch anywhere; and a barrier on its ordering keys
+// (store.Barriers), so that an accept of the same key still in flight (it
+// holds the key shared, and its number may be smaller) has committed
+// before the ordering check looks, while accepts that come later do not
+// wait for this commit (inbound.AcceptLocks). Seen-acks, leases and
+// completions take turns with it; accepts and claims do not wait for it.
+func commitLocks(id string, keys []string) []store.UpdateOption {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = inbound.OrderLock(k)
+	}
+	return []store.UpdateOption{store.Locks(inbound.EmailLock(id), model.DomainLock), store.Barriers(names...)}
+}
+
 // setback records a failure: permanent ones set the email aside as
 // failed (kept, and re-queued by `deskmail inbound retry`); every other
 // one leaves it pending with backoff, journaled "pending: <reason>".
@@ -185,7 +203,7 @@ func (p *Pipeline) setback(log interface {
 			return intake.UpdateEntry(tx, m.JournalID, func(e *journal.Entry) {
 				e.Action = "failed: " + reason + "; kept: `deskmail inbound retry " + t.id + "` processes it again"
 			})
-		}, append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID))...)
+		}, append(append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID)), commitLocks(t.id, t.st.Keys)...)...)
 		if err == nil {
 			p.Backlog.Remove(t.st.Size)
 			log.Error("stored email cannot be processed; set aside as failed", "err", cause)
@@ -207,7 +225,7 @@ func (p *Pipeline) setback(log interface {
 		return intake.UpdateEntry(tx, m.JournalID, func(e *journal.Entry) {
 			e.Action = fmt.Sprintf("pending: %s (attempt %d; next at %s)", reason, attempt, next.UTC().Format(time.RFC3339))
 		})
-	}, store.Background(), inbound.ClaimReads([]string{t.id}), journal.Reads(m.JournalID))
+	}, store.Background(), inbound.ClaimReads([]string{t.id}), journal.Reads(m.JournalID), store.Locks(inbound.EmailLock(t.id)))
 	if errors.Is(err, inbound.ErrClaimLost) {
 		return
 	}
@@ -226,7 +244,7 @@ func (p *Pipeline) setback(log interface {
 func (p *Pipeline) release(log interface{ Warn(string, ...any) }, t *task, next time.Time) {
 	err := p.DB.Update(context.Background(), func(tx *store.Tx) error {
 		return inbound.Release(tx, t.id, p.owner, t.st.Fence, next)
-	}, store.Background(), inbound.ClaimReads([]string{t.id}))
+	}, store.Background(), inbound.ClaimReads([]string{t.id}), store.Locks(inbound.EmailLock(t.id)))
 	if err != nil && !errors.Is(err, inbound.ErrClaimLost) {
 		log.Warn("give back claim", "err", err)
 		p.mu.Lock()

@@ -153,6 +153,11 @@ func (q *Queue) SeenAck(tx *store.Tx, person, conv string, marked []string) erro
 	if id == nil {
 		return nil
 	}
+	// The job may be leased or completed on another node right now: wait
+	// for its lock, then read it as it is.
+	if err := tx.Lock(JobLock(string(id)), store.Key{Bucket: bJobs, Key: id}); err != nil {
+		return err
+	}
 	j, err := GetJob(tx, string(id))
 	if err != nil || j.State != StateHeld {
 		return err

@@ -49,11 +49,35 @@ func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease
 	if err != nil {
 		return nil, err
 	}
+	// SKIP LOCKED: a job another node (or batch) is leasing, completing
+	// or shrinking now is left to it; read afresh once locked, it may no
+	// longer be due. One round trip for every candidate.
+	got, err := tx.TryLockRecords(bJobs, ids, JobLock)
+	if err != nil {
+		return nil, err
+	}
 	var out []Lease
-	for _, id := range ids {
+	for i, id := range ids {
+		if !got[i] {
+			continue
+		}
 		j, err := GetJob(tx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			return nil, err
+		}
+		if !j.State.Live() || j.Due.After(now) {
+			continue
+		}
+		if j.State == StateHeld {
+			if got, err := q.lockHoldEnd(tx, &j); err != nil || !got {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
 		}
 		var body []byte
 		switch {
@@ -93,6 +117,36 @@ func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease
 		out = append(out, Lease{Job: j, Body: body})
 	}
 	return out, nil
+}
+
+// JobLock is the lock (store.Locks) of one job: its lease, completion,
+// renewal and a seen-ack that shrinks it take turns on it.
+func JobLock(id string) string { return "job:" + id }
+
+// AddressLock is the lock of one recipient address's counters (hard
+// bounces, the per-recipient cap on automatic emails).
+func AddressLock(addr string) string { return "addr:" + model.NormalizeEmail(addr) }
+
+// ThreadLock is the lock of one conversation's email thread (the root
+// Message-ID the first notification email sets).
+func ThreadLock(conv string) string { return "thread:" + conv }
+
+// lockHoldEnd takes, without waiting, the locks that ending j's hold
+// needs beyond the job's own before anything is written: the thread of
+// its conversation (Compose may set its root) and the recipient's cap
+// counter (for people who are not users). false: another transaction
+// holds one of them; the job stays due for the next round.
+func (q *Queue) lockHoldEnd(tx *store.Tx, j *Job) (bool, error) {
+	if j.Conversation != "" {
+		if got, err := tx.TryLock(ThreadLock(j.Conversation)); err != nil || !got {
+			return false, err
+		}
+	}
+	p, err := model.GetPerson(tx, j.Person)
+	if err != nil || len(p.Emails) == 0 || p.Kind == notify.KindUser {
+		return true, nil // endHold cancels it, or no counter is kept
+	}
+	return tx.TryLock(AddressLock(p.Emails[0]))
 }
 
 // Renew extends the lease of job id, if it is still the lease of that

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -154,7 +155,7 @@ func (w *Worker) lease(ctx context.Context, max int) ([]Lease, error) {
 		var err error
 		leases, err = w.Queue.Lease(tx, w.Clock.Now(), max, w.Composer)
 		return err
-	}, store.Background())
+	}, store.Background(), store.SharedLocks(model.DomainLock))
 	return leases, err
 }
 
@@ -235,13 +236,32 @@ func (w *Worker) complete(ctx context.Context, log *slog.Logger, l Lease, res Re
 		}
 		after, _ = GetJob(tx, l.Job.ID) // only for the log line below
 		return nil
-	}, store.Background())
+	}, store.Background(), CompleteLocks(l, err), store.SharedLocks(model.DomainLock))
 	switch {
 	case cerr != nil:
 		log.Error("record delivery outcome", "err", cerr)
 	case after.State == StateFailed && after.Attempts == l.Job.Attempts:
 		log.Error("gave up", "attempts", after.Attempts, "reason", after.Reason)
 	}
+}
+
+// CompleteLocks is what recording the outcome of l serialises on: its
+// job, and for a permanent failure of an email the recipient's bounce
+// counter.
+func CompleteLocks(l Lease, sendErr error) store.UpdateOption {
+	names := []string{JobLock(l.Job.ID)}
+	if l.Job.Kind == KindEmail && IsPermanent(sendErr) {
+		names = append(names, AddressLock(l.Job.To))
+	}
+	return store.Locks(names...)
+}
+
+func renewLocks(jobs map[string]int) store.UpdateOption {
+	names := make([]string, 0, len(jobs))
+	for id := range jobs {
+		names = append(names, JobLock(id))
+	}
+	return store.Locks(names...)
 }
 
 func (w *Worker) track(l Lease, on bool) {
@@ -274,7 +294,7 @@ func (w *Worker) renew(ctx context.Context) {
 			}
 		}
 		return nil
-	}, store.Background())
+	}, store.Background(), renewLocks(jobs), store.SharedLocks(model.DomainLock))
 	if err != nil && ctx.Err() == nil {
 		w.Log.Error("renew leases", "err", err)
 	}

@@ -16,6 +16,9 @@
 # 10,000 unprocessed emails) does not end a run early.
 #
 #   MESSAGES=5000 PGURL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable scripts/bench-store.sh
+#
+# DESKMAIL=/path/to/deskmail runs that binary instead of building this
+# tree (to compare two builds in one hour); ONLY=postgres skips bbolt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MESSAGES=${MESSAGES:-5000}
@@ -35,7 +38,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-go build -o "$tmp/deskmail" ./cmd/deskmail
+if [ -n "${DESKMAIL:-}" ]; then cp "$DESKMAIL" "$tmp/deskmail"; else go build -o "$tmp/deskmail" ./cmd/deskmail; fi
 psql "$PGURL" -qc "CREATE DATABASE $DB" >/dev/null
 store=$(echo "$PGURL" | sed "s|/[^/?]*?|/$DB?|")
 
@@ -82,6 +85,7 @@ source_run() { # label port
   fi
 }
 
+if [ "${ONLY:-}" != postgres ]; then
 echo "## bbolt, one node, 10 sessions"
 serve bolt 2631 2641
 warm 2631 2641
@@ -89,6 +93,7 @@ bench 2631 10 "$MESSAGES"
 drain 2641
 source_run "bbolt" 2631
 stop_all
+fi
 
 echo "## PostgreSQL, one node, 10 sessions"
 serve pgA 2632 2642 "$store"

@@ -394,13 +394,15 @@ func TestDrawsAndLastKeysFollowTheBatch(t *testing.T) {
 	}
 }
 
-// On PostgreSQL a batch takes every waiting foreground write but only a
-// few background ones beside them, so that a client's commit does not
-// wait for the pipeline's backlog; with bbolt it takes them all.
+// With bbolt a batch takes every waiting foreground write and the
+// background ones beside them.
 func TestBackgroundWritesDoNotCrowdABatch(t *testing.T) {
 	for name, open := range backends() {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)
+			if name == "postgres" {
+				t.Skip("on PostgreSQL foreground and background writes are taken by different committers (store.commitLoop): they never share a batch")
+			}
 			// Hold the committer so that writes queue behind it.
 			hold, held := make(chan struct{}), make(chan struct{})
 			first := make(chan error, 1)
@@ -423,10 +425,7 @@ func TestBackgroundWritesDoNotCrowdABatch(t *testing.T) {
 					bg++
 				}
 			}
-			want := store.MaxBackground
-			if name == "bbolt" {
-				want = 20
-			}
+			want := 20
 			if len(got)-bg != 4 || bg != want {
 				t.Errorf("batch of %d foreground and %d background writes; want 4 and %d", len(got)-bg, bg, want)
 			}

@@ -14,7 +14,7 @@ type boltBackend struct {
 	db *bolt.DB
 }
 
-func (b *boltBackend) begin(_ context.Context, writable bool, _ []readKey) (txOps, error) {
+func (b *boltBackend) begin(_ context.Context, writable bool, _ []readKey, _ *lockSet) (txOps, error) {
 	tx, err := b.db.Begin(writable)
 	if err != nil {
 		return nil, err

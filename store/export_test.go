@@ -36,7 +36,7 @@ func (db *DB) Gather(first func(*Tx) error, opts ...UpdateOption) []bool {
 		o(r)
 	}
 	var out []bool
-	for _, r := range db.gather([]*request{r}) {
+	for _, r := range db.gather([]*request{r}, db.reqs, db.bgReqs) {
 		out = append(out, r.background)
 	}
 	return out

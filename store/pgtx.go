@@ -17,20 +17,25 @@ import (
 // one round trip, not ten; a key the transaction wrote or read before is
 // answered from memory, so reads see the transaction's own writes.
 type pgTx struct {
-	ctx     context.Context
-	q       querier // the read transaction, or the write transaction's connection
-	ro      pgx.Tx  // a read transaction (nil for writes)
-	be      *pgBackend
-	rw      bool
+	ctx context.Context
+	q   querier // the read transaction, or the write transaction's connection
+	ro  pgx.Tx  // a read transaction (nil for writes)
+	be  *pgBackend
+	rw  bool
+	// keyed: the batch holds the writer lock shared and its declared
+	// locks (store.Locks), not the writer lock alone.
+	keyed   bool
 	err     error
 	pending pgx.Batch
 	conn    *pgxpool.Conn // a write transaction's connection (its transaction holds the writer lock)
 	ended   bool
 	// seen remembers what this transaction read or wrote, by bucket and
 	// key (nil value: absent), so a key read again costs no round trip.
-	// The writer lock makes it exact: no other writer can change a key
-	// while this transaction holds it. (A read transaction's snapshot
-	// does the same for it.)
+	// The locks make it exact: no other writer can change a key while
+	// this transaction holds the writer lock alone, or, in a keyed batch,
+	// the lock that covers the key (which Locks promises, and Tx.Lock
+	// reads afresh what it names). (A read transaction's snapshot does the
+	// same for it.)
 	seen map[string][]byte
 	// last is each bucket's largest key as this transaction knows it
 	// (asked once, then kept up to date by its own writes), so a journal
@@ -42,6 +47,9 @@ type pgTx struct {
 	// fn is the scope of the batch function running now, so that its
 	// writes can be undone alone when it fails.
 	fn fnScope
+	// held are the locks this transaction took with Tx.Lock/TryLock, so
+	// that asking again costs no round trip.
+	held map[int64]bool
 }
 
 // fnScope follows one function of a batch: where its queued writes begin,
@@ -90,6 +98,8 @@ func (t *pgTx) endFn(ok bool) bool {
 		return true
 	}
 	t.pending.QueuedQueries = t.pending.QueuedQueries[:sc.mark]
+	// Locks taken after the savepoint go with it: ask the database again.
+	t.held = nil
 	if sc.savepoint {
 		// Sent at once: reads go to the database without flushing, so
 		// it must not keep the undone writes a moment longer.
@@ -212,18 +222,91 @@ func (t *pgTx) flush() error {
 	}
 	b := t.pending
 	t.pending = pgx.Batch{}
-	n := b.Len()
-	br := t.q.SendBatch(t.ctx, &b)
-	for range n {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return t.fail(err)
-		}
-	}
-	if err := br.Close(); err != nil {
+	// Close runs every statement in order, calling the callbacks of
+	// those that read (Tx.Lock), and reports the first error.
+	if err := t.q.SendBatch(t.ctx, &b).Close(); err != nil {
 		return t.fail(err)
 	}
 	return nil
+}
+
+// lock takes a named lock (Tx.Lock, Tx.TryLock) in one round trip with
+// the writes queued before it and, once it is held, fresh reads of the
+// keys named: under READ COMMITTED they see whatever committed before the
+// lock was granted.
+func (t *pgTx) lock(name string, wait bool, fresh []Key) (bool, error) {
+	got, err := t.lockAll([]string{name}, [][]Key{fresh}, wait)
+	if err != nil {
+		return false, err
+	}
+	return got[0], nil
+}
+
+// lockAll takes several locks in one round trip (Tx.TryLockAll), each
+// with the keys to read afresh once it is held. A lock this transaction
+// holds already is not asked for again.
+func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error) {
+	got := make([]bool, len(names))
+	if t.err != nil {
+		return got, t.err
+	}
+	if !t.rw {
+		return got, errors.New("store: lock in a read-only transaction")
+	}
+	if !t.keyed {
+		for i := range got {
+			got[i] = true // the writer lock, held alone, covers everything
+		}
+		return got, nil
+	}
+	found := map[string][]byte{}
+	var buckets []string
+	var keys [][]byte
+	ask := false
+	for i, name := range names {
+		id := lockID(name)
+		if t.held[id] {
+			got[i] = true
+			continue
+		}
+		ask = true
+		if wait {
+			got[i] = true
+			t.pending.Queue(sqlLock, id)
+		} else {
+			t.pending.Queue(sqlTryLock, id).QueryRow(func(r pgx.Row) error { return r.Scan(&got[i]) })
+		}
+		if i < len(fresh) {
+			for _, k := range fresh[i] {
+				buckets, keys = append(buckets, k.Bucket), append(keys, k.Key)
+			}
+		}
+	}
+	if !ask {
+		return got, nil
+	}
+	if len(keys) > 0 {
+		queueGetMany(&t.pending, buckets, keys, func(bucket string, k, v []byte) { found[cacheKey(bucket, k)] = v })
+	}
+	if err := t.flush(); err != nil {
+		return got, err
+	}
+	if t.held == nil {
+		t.held = map[int64]bool{}
+	}
+	for i, name := range names {
+		id := lockID(name)
+		if !got[i] || t.held[id] {
+			continue
+		}
+		t.held[id] = true
+		if i < len(fresh) {
+			for _, k := range fresh[i] {
+				t.remember(k.Bucket, k.Key, found[cacheKey(k.Bucket, k.Key)])
+			}
+		}
+	}
+	return got, nil
 }
 
 func (t *pgTx) queue(sql string, args ...any) error {
@@ -304,8 +387,11 @@ const maxSeqDraw = 256
 // sequence hands out the bucket's next value: one drawn ahead for the
 // batch (Draws, with the transaction's first round trip), or else one
 // drawn now. A value drawn ahead and not taken (a duplicate accept) is a
-// gap, which Sequence allows. Every value is drawn while the writer lock is
-// held, so values grow in commit order across nodes.
+// gap, which Sequence allows. A value drawn by a batch that holds the
+// writer lock alone is in commit order across nodes; in keyed batches
+// (store.Locks) values grow in commit order only among transactions that
+// share a lock, which is what their order is about (one conversation's
+// emails), and the store says nothing about the others.
 func (t *pgTx) sequence(bucket string) (uint64, error) {
 	if t.err != nil {
 		return 0, t.err
@@ -356,8 +442,9 @@ func (t *pgTx) lastKey(bucket string) []byte {
 		return nil
 	}
 	if t.rw {
-		// Only this transaction can change the bucket now (the writer
-		// lock); its own puts and deletes keep the answer current.
+		// With the writer lock alone only this transaction can change the
+		// bucket now; its own puts and deletes keep the answer current. (In
+		// a keyed batch it is a hint, as the journal uses it.)
 		if t.last == nil {
 			t.last = map[string][]byte{}
 		}

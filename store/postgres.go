@@ -1,12 +1,15 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,19 +26,20 @@ import (
 // bodies(name, data); bucket sequences are PostgreSQL sequences, unique
 // across nodes.
 //
-// Isolation: every Update batch runs in one transaction that takes the
-// cluster's writer lock (a transaction-scoped advisory lock) in the round
-// trip that begins it, before any statement that reads. Write transactions
-// of all nodes therefore run one after another, and under READ COMMITTED
-// each statement sees everything committed before it: serial execution,
-// so two nodes that read and write the same rows (two seen-acks shrinking
-// one held email, two nodes coalescing a burst into one job, two claims of
-// one lease, two accepts of one Message-ID) cannot interleave. No
-// predicate locks to keep, no serialization failures to retry; should the
-// database still report one (SQLSTATE 40001 or 40P01), DB.commit runs the
-// batch again, the one place that retries. Reads (View) run in REPEATABLE
-// READ READ ONLY: one consistent snapshot, as a bbolt read transaction
-// gives.
+// Isolation: every Update batch runs in one READ COMMITTED transaction
+// that takes its locks in the round trip that begins it, before any
+// statement that reads, so each later statement sees everything committed
+// before they were granted. A batch whose functions all declared their
+// locks (Locks, SharedLocks) holds the cluster's writer lock shared and
+// each named advisory lock, sorted; any other batch holds the writer lock
+// exclusively and runs alone, serial and so serializable, as every write
+// did before locks were declared. Names cover data by convention (see
+// Locks and the table in docs/ARCHITECTURE.md). Should the database
+// report a serialization failure or deadlock (SQLSTATE 40001 or 40P01,
+// possible only between locks taken with Tx.Lock after others),
+// DB.commit runs the batch again, the one place that retries. Reads
+// (View) run in REPEATABLE READ READ ONLY: one consistent snapshot, as a
+// bbolt read transaction gives.
 //
 // Round trips: a batch costs two when its functions name what they read
 // (Reads, ReadsLast, Draws): BEGIN, the lock and those reads in one, the
@@ -84,6 +88,9 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = 16
 	}
+	if !strings.Contains(url, "pool_min_conns") {
+		cfg.MinConns = min(warmReaders, cfg.MaxConns) // kept open, not re-dialled when idle
+	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
@@ -114,17 +121,32 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	}
 	var id [6]byte
 	_, _ = rand.Read(id[:])
-	// The committer is one goroutine with one transaction at a time: a
-	// connection of its own, so that it never queues for one behind the
-	// readers (32 pipeline workers can hold every connection of the pool).
+	// The committers (Options.Committers, each one transaction at a time)
+	// have connections of their own, so that they never queue for one
+	// behind the readers (32 pipeline workers can hold every connection
+	// of the pool).
+	n := opts.Committers
+	if n <= 0 {
+		n = 4
+	}
 	wcfg := cfg.Copy()
-	wcfg.MaxConns, wcfg.MinConns = 1, 1
+	// n for writes that declare their locks, one for those that do not,
+	// one for background writes (see commitLoop).
+	wcfg.MaxConns, wcfg.MinConns = int32(n+2), int32(n+2)
+	wcfg.AfterConnect = prepareHot
 	wpool, err := pgxpool.NewWithConfig(ctx, wcfg)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
 	}
-	be := &pgBackend{pool: pool, wpool: wpool, url: url, node: hex.EncodeToString(id[:])}
+	be := &pgBackend{pool: pool, wpool: wpool, url: url, node: hex.EncodeToString(id[:]), committers: n}
+	if !opts.ReadOnly {
+		if err := be.warm(cctx); err != nil {
+			wpool.Close()
+			pool.Close()
+			return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
+		}
+	}
 	be.bus = newBus(be)
 	return start(dir, be, be, opts), nil
 }
@@ -137,25 +159,136 @@ type pgBackend struct {
 	node  string // tells this node's own notifications apart
 	seqs  sync.Map
 	bus   *bus
+	// committers is how many write transactions run at once (one
+	// connection of wpool each).
+	committers int
 }
 
-func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey) (txOps, error) {
-	if !writable {
-		tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-		if err != nil {
-			return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+// hotSQL are the statements every write transaction sends; each
+// committer connection prepares them when it connects, so the first
+// messages after a start do not pay a prepare each.
+var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanBack, sqlScanLast,
+	sqlGetMany, sqlDraw, sqlNotify, sqlWriterLock, sqlWriterShared, sqlLockMany, sqlLock, sqlTryLock}
+
+func prepareHot(ctx context.Context, conn *pgx.Conn) error {
+	for _, q := range hotSQL {
+		if _, err := conn.Prepare(ctx, q, q); err != nil {
+			return err
 		}
-		return &pgTx{ctx: ctx, q: tx, ro: tx, be: b}, nil
 	}
-	// Write transactions of all nodes take turns: each takes the
-	// cluster's writer lock (a transaction-scoped advisory lock, released
-	// by its COMMIT or ROLLBACK) in the same round trip as its BEGIN,
-	// before any statement that reads. Under READ COMMITTED every later
-	// statement sees all that committed before the lock was granted, and
-	// nothing else commits while it is held: write transactions run one
-	// after another, which is serializable by construction, with no
-	// predicate locks to keep and no serialization failures to retry. Group
-	// commit keeps the turns from being one per message.
+	return nil
+}
+
+// warm opens every committer connection (each prepares the hot
+// statements) and learns the sequences that exist already, so that a
+// node that starts pays neither on its first messages.
+func (b *pgBackend) warm(ctx context.Context) error {
+	conns := make([]*pgxpool.Conn, 0, b.committers+2+warmReaders)
+	defer func() {
+		for _, c := range conns {
+			c.Release()
+		}
+	}()
+	for range b.committers + 2 {
+		c, err := b.wpool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+	}
+	// And a few readers, opened at once rather than by the first
+	// messages' pipeline reads.
+	for range min(warmReaders, int(b.pool.Config().MaxConns)) {
+		c, err := b.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+	}
+	rows, err := b.pool.Query(ctx, `SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'kvseq\_%' AND relnamespace = current_schema()::regnamespace`)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		b.seqs.Store(n, true)
+	}
+	knownMu.Lock()
+	buckets := slices.Clone(knownSeqs)
+	knownMu.Unlock()
+	for _, bucket := range buckets {
+		if _, err := b.ensureSequence(ctx, bucket); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// warmReaders is how many connections of the shared pool a starting
+// node opens before it serves.
+const warmReaders = 4
+
+var (
+	knownMu   sync.Mutex
+	knownSeqs []string
+)
+
+// KnownSequences names buckets whose Sequence the daemon draws from: a
+// node on PostgreSQL creates their sequences when it starts rather than
+// on the first message that needs one. Domain packages call it from init.
+func KnownSequences(buckets ...string) {
+	knownMu.Lock()
+	defer knownMu.Unlock()
+	knownSeqs = append(knownSeqs, buckets...)
+}
+
+func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey, locks *lockSet) (txOps, error) {
+	if !writable {
+		// A pooled connection that died while idle (a database restart)
+		// fails its BEGIN and is dropped; beginning a read again is
+		// harmless, so the next connection is tried.
+		var err error
+		for range warmReaders + 2 {
+			var tx pgx.Tx
+			if tx, err = b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}); err == nil {
+				return &pgTx{ctx: ctx, q: tx, ro: tx, be: b}, nil
+			}
+			var ce *pgconn.ConnectError
+			if ctx.Err() != nil || errors.As(err, &ce) {
+				break // no connection to be had: the database is away
+			}
+		}
+		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+	}
+	// A batch whose functions all declared their locks (store.Locks)
+	// takes the cluster's writer lock shared and each named lock
+	// exclusively, sorted (so two batches never wait for each other in a
+	// circle), in the round trip that begins it, before any statement
+	// that reads: under READ COMMITTED each later statement sees all that
+	// committed before its locks were granted. Any other batch takes the
+	// writer lock exclusively, waiting for every batch in flight and
+	// keeping new ones out (PostgreSQL queues a shared request behind a
+	// waiting exclusive one): such a batch runs alone, serializable by
+	// construction, as every write did before locks were declared.
+	// A committer's connection that died while idle (a database restart)
+	// fails the first round trip with nothing done; the next of the
+	// committers' connections is tried, so that a restart costs no write
+	// per dead connection.
+	for attempt := 0; ; attempt++ {
+		t, err := b.beginWrite(ctx, reads, locks)
+		if err == nil || !errors.Is(err, errDeadConn) || attempt >= b.committers {
+			return t, err
+		}
+	}
+}
+
+// errDeadConn marks a begin that failed on a connection that is closed.
+var errDeadConn = errors.New("connection closed")
+
+func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lockSet) (txOps, error) {
 	conn, err := b.wpool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -163,17 +296,99 @@ func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey) (
 	t := &pgTx{ctx: ctx, q: conn, be: b, rw: true, conn: conn}
 	var batch pgx.Batch
 	batch.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
-	batch.Queue(sqlWriterLock)
+	if locks != nil && locks.keyed {
+		t.keyed = true
+		batch.Queue(sqlWriterShared)
+		if ids, shared := lockIDs(locks); len(ids) > 0 {
+			batch.Queue(sqlLockMany, ids, shared)
+		}
+		if ids, _ := lockIDs(&lockSet{names: locks.barriers}); len(ids) > 0 {
+			// Session locks taken and let go at once, in one order: the
+			// wait is the point. A connection lost between the two ends
+			// its session, which releases them too.
+			batch.Queue(sqlBarrierIn, ids)
+			batch.Queue(sqlBarrierOut, ids)
+		}
+	} else {
+		batch.Queue(sqlWriterLock)
+	}
 	if err := t.prefetch(&batch, reads); err != nil {
 		endConn(conn)
 		return nil, err
 	}
 	if err := conn.SendBatch(ctx, &batch).Close(); err != nil {
+		dead := conn.Conn().IsClosed()
 		endConn(conn)
+		if dead && ctx.Err() == nil {
+			return nil, fmt.Errorf("%w: begin: %w: %w", ErrUnavailable, errDeadConn, err)
+		}
 		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
 	return t, nil
 }
+
+// lockID is the advisory lock key of a lock name (store.Locks, Tx.Lock):
+// 64 bits of FNV-1a. Two names that collide only serialise more than
+// they need to.
+func lockID(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("deskmail:lock:"))
+	h.Write([]byte(name))
+	return int64(h.Sum64())
+}
+
+// lockIDs are the distinct keys of the declared locks, in the one order
+// every transaction takes them, and for each whether it is taken shared
+// (only when no function of the batch wants it exclusive). Family locks
+// (names without a colon, such as "domain") come first, then the others
+// sorted by key: declared locks never wait in a circle, and a transaction
+// that queues for a family lock holds no finer lock meanwhile, so a
+// transaction holding the family lock that waits for a finer lock (taken
+// with Tx.Lock) never waits for it.
+func lockIDs(l *lockSet) ([]int64, []bool) {
+	type lk struct {
+		family bool
+		id     int64
+	}
+	mode := map[lk]bool{}
+	key := func(n string) lk { return lk{!strings.Contains(n, ":"), lockID(n)} }
+	for _, n := range l.shared {
+		mode[key(n)] = true
+	}
+	for _, n := range l.names {
+		mode[key(n)] = false
+	}
+	keys := make([]lk, 0, len(mode))
+	for k := range mode {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b lk) int {
+		if a.family != b.family {
+			if a.family {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	ids, shared := make([]int64, len(keys)), make([]bool, len(keys))
+	for i, k := range keys {
+		ids[i], shared[i] = k.id, mode[k]
+	}
+	return ids, shared
+}
+
+const (
+	// sqlWriterShared is the writer lock in shared mode: batches that
+	// declared their locks hold it together.
+	sqlWriterShared = `SELECT pg_advisory_xact_lock_shared(hashtextextended('deskmail:writer', 0))`
+	// sqlLockMany takes the declared locks in the order given (sorted),
+	// each shared or exclusive.
+	sqlLockMany = `SELECT CASE WHEN s THEN pg_advisory_xact_lock_shared(h) ELSE pg_advisory_xact_lock(h) END
+	FROM unnest($1::bigint[], $2::bool[]) WITH ORDINALITY AS u(h, s, i) ORDER BY i`
+	sqlLock    = `SELECT pg_advisory_xact_lock($1)`
+	sqlTryLock = `SELECT pg_try_advisory_xact_lock($1)`
+)
 
 // prefetch queues, after the writer lock, what the batch's functions said
 // they will read (store.Reads, ReadsLast, Draws), so that it all comes
@@ -195,20 +410,7 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 		}
 	}
 	if len(keys) > 0 {
-		batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var bucket string
-				var k, v []byte
-				if err := rows.Scan(&bucket, &k, &v); err != nil {
-					return err
-				}
-				if v == nil {
-					v = []byte{}
-				}
-				t.remember(bucket, k, v)
-			}
-			return rows.Err()
-		})
+		queueGetMany(batch, buckets, keys, t.remember)
 	}
 	for bucket := range last {
 		batch.Queue(sqlLastKey, bucket).Query(func(rows pgx.Rows) error {
@@ -243,6 +445,25 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 		})
 	}
 	return nil
+}
+
+// queueGetMany queues sqlGetMany for the keys and calls found with each
+// key that exists (an empty value as an empty slice, never nil).
+func queueGetMany(batch *pgx.Batch, buckets []string, keys [][]byte, found func(bucket string, k, v []byte)) {
+	batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var bucket string
+			var k, v []byte
+			if err := rows.Scan(&bucket, &k, &v); err != nil {
+				return err
+			}
+			if v == nil {
+				v = []byte{}
+			}
+			found(bucket, k, v)
+		}
+		return rows.Err()
+	})
 }
 
 // sqlGetMany reads the keys named by Reads, all at once: one index
@@ -396,3 +617,10 @@ func (db *DB) TryExclusive(ctx context.Context, name string, fn func() error) (r
 	}()
 	return true, fn()
 }
+
+// sqlBarrierIn and sqlBarrierOut wait for the holders of names
+// (store.Barriers) and let go.
+const (
+	sqlBarrierIn  = `SELECT pg_advisory_lock(h) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(h, i) ORDER BY i`
+	sqlBarrierOut = `SELECT pg_advisory_unlock(h) FROM unnest($1::bigint[]) AS u(h)`
+)

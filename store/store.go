@@ -13,9 +13,11 @@
 //
 // Domain packages see only Tx, a narrow view of a transaction with buckets
 // named by string, so neither bbolt nor pgx types leave this package and no
-// domain package knows which backend runs. On PostgreSQL the same group
-// commit runs each batch in one transaction that holds the cluster's writer
-// lock (see postgres.go). Writes nobody waits on at a socket (Background)
+// domain package knows which backend runs. On PostgreSQL several
+// committers per node run the same group commit, each batch in one
+// transaction that holds the locks its writes declared (Locks,
+// SharedLocks), or the cluster's writer lock alone for writes that
+// declared none (see postgres.go). Writes nobody waits on at a socket (Background)
 // ride a few to a batch beside the ones a client waits for, and a write may
 // name what it will read (Reads, ReadsLast, Draws) so that PostgreSQL
 // fetches it for the whole batch in one round trip.
@@ -58,13 +60,17 @@ type Options struct {
 	// NoMigrate makes OpenPostgres fail on a schema older than this
 	// binary's instead of migrating it (read-only CLI commands).
 	NoMigrate bool
+	// Committers is how many write transactions one node runs at once on
+	// PostgreSQL, each on a connection of its own (default 4). bbolt has
+	// one writer and always uses one.
+	Committers int
 }
 
 // backend is one kind of storage under DB: bbolt or PostgreSQL.
 type backend interface {
 	// begin starts a transaction; reads are keys its functions will Get
-	// (a backend may fetch them at once).
-	begin(ctx context.Context, writable bool, reads []readKey) (txOps, error)
+	// (a backend may fetch them at once), locks what they declared.
+	begin(ctx context.Context, writable bool, reads []readKey, locks *lockSet) (txOps, error)
 	size() int64
 	close() error
 	// retryable tells whether a failed transaction may simply be run
@@ -80,6 +86,7 @@ type DB struct {
 	opts    Options
 	reqs    chan *request // writes someone is waiting for
 	bgReqs  chan *request // background writes
+	ordReqs chan *request // PostgreSQL: foreground writes that declare no locks
 	stop    chan struct{}
 	done    chan struct{}
 	closeMu sync.RWMutex
@@ -96,6 +103,13 @@ type request struct {
 	// answered: the function failed and was told so while the rest of
 	// its batch went on (its writes undone inside the transaction).
 	answered bool
+	// keyed: fn declared what it serialises on (Locks); on PostgreSQL a
+	// batch of keyed functions runs beside other nodes' batches instead
+	// of taking the cluster's writer lock alone.
+	keyed    bool
+	locks    []string
+	shared   []string
+	barriers []string
 	// queued, if set, is called once the request is in the queue.
 	queued func()
 }
@@ -148,7 +162,22 @@ func start(dir string, be backend, pg *pgBackend, opts Options) *DB {
 		close(db.done)
 		return db
 	}
-	go db.commitLoop()
+	var wg sync.WaitGroup
+	loop := func(fg, bg chan *request) {
+		wg.Add(1)
+		go func() { defer wg.Done(); db.commitLoop(fg, bg) }()
+	}
+	if pg == nil {
+		loop(db.reqs, db.bgReqs)
+	} else {
+		db.ordReqs = make(chan *request, opts.MaxBatch)
+		loop(db.ordReqs, nil)
+		loop(nil, db.bgReqs)
+		for range pg.committers {
+			loop(db.reqs, nil)
+		}
+	}
+	go func() { wg.Wait(); close(db.done) }()
 	return db
 }
 
@@ -194,8 +223,11 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error, opts ...UpdateOpti
 		o(r)
 	}
 	q := db.reqs
-	if r.background {
+	switch {
+	case r.background:
 		q = db.bgReqs
+	case db.ordReqs != nil && !r.keyed:
+		q = db.ordReqs
 	}
 	select {
 	case q <- r:
@@ -217,24 +249,35 @@ type UpdateOption func(*request)
 
 // Background marks a write that no client is waiting on (the pipeline's
 // claims and commits, as against a message being answered 250 or an HTTP
-// request). A batch takes every waiting foreground write but at most
-// MaxBackground background ones beside them (twice that with none), so a
-// client's wait for its commit does not grow with the backlog of work
-// behind it: on PostgreSQL a commit of the pipeline does several reads,
-// each a round trip, an accept none. With bbolt, where a function costs
-// microseconds beside the fsync, batches take background writes uncapped.
+// request). On PostgreSQL a batch of foreground writes takes no
+// background one, and batches of background writes (at most 16) run one
+// at a time per node on one of its committers, so a client's wait for its
+// commit does not grow with the backlog of work behind it: a commit of
+// the pipeline does several reads, each a round trip, and holds the
+// domain lock; an accept neither.
+// With bbolt, where a function costs microseconds beside the fsync, a
+// batch takes every foreground write and background writes uncapped.
 func Background() UpdateOption { return func(r *request) { r.background = true } }
 
 // Queued has fn called once the write is in the committer's queue
 // (before its commit). Writes of one kind (foreground or background) are
 // run in the order they were queued, so a caller that needs an order among
 // concurrent writes (their Sequence values, what a later one reads) starts
-// the next Update after this call, and still shares the fsync with it.
+// the next Update after this call, and still shares the fsync with it. On
+// PostgreSQL that holds for background writes and for foreground writes
+// that declare no locks; foreground writes that declare locks (Locks) run
+// on several committers side by side, in no order among themselves.
 func Queued(fn func()) UpdateOption { return func(r *request) { r.queued = fn } }
 
 // MaxBackground is how many background writes a batch carries beside
-// foreground ones.
+// foreground ones (PostgreSQL never mixes them, bbolt does uncapped; see
+// gather).
 const MaxBackground = 4
+
+// maxBackgroundPG caps a PostgreSQL batch of background writes: one such
+// batch runs at a time per node, holding the domain lock for the
+// pipeline's commits in it.
+const maxBackgroundPG = 16
 
 // Reads names keys of bucket that fn will Get. On PostgreSQL the keys of
 // every function in a batch are fetched together, in the round trip that
@@ -266,6 +309,63 @@ func Draws(bucket string, n int) UpdateOption {
 	}
 }
 
+// Locks declares what fn must be serialised on against every other
+// writer of every node: the names of the locks it needs (a dedupe key, an
+// email's id, a job's id, one person's notifications of one
+// conversation). On PostgreSQL a batch whose functions all declare their
+// locks takes the cluster's writer lock in shared mode and each named
+// lock exclusively (advisory locks, in one sorted order, in the round trip
+// that begins the transaction, before anything is read), so it runs beside
+// other batches of this node and of other nodes and waits only for those
+// that hold one of its names; a batch with a function that declares
+// nothing takes the writer lock exclusively and runs alone, as every write
+// did before. Locks() with no name is a write that needs no lock of its
+// own (it only adds rows under fresh unique keys). fn may take more locks
+// as it learns what it touches (Tx.Lock, Tx.TryLock). With bbolt, one
+// writer, it changes nothing.
+//
+// A function that declares its locks promises that every key it reads and
+// then writes is covered by one of them (or by a lock it takes with
+// Tx.Lock before reading the key), and that every other writer of those
+// keys either takes the same lock or declares nothing.
+func Locks(names ...string) UpdateOption {
+	return func(r *request) {
+		r.keyed = true
+		r.locks = append(r.locks, names...)
+	}
+}
+
+// SharedLocks declares, like Locks, locks fn needs, but in shared mode:
+// any number of transactions hold a shared lock together, and they keep
+// out a transaction that takes the same name with Locks (exclusive). A
+// family of writes that all touch the same data through names of their
+// own (seen-acks, leases, completions) share a name that a writer
+// touching all of that data at once (the pipeline's commit) takes
+// exclusively. Such family names have no colon ("domain"); a transaction
+// takes its family locks before its other names ("job:ID").
+func SharedLocks(names ...string) UpdateOption {
+	return func(r *request) {
+		r.keyed = true
+		r.shared = append(r.shared, names...)
+	}
+}
+
+// Barriers makes the transaction wait, once its locks are held, until
+// every transaction that holds one of names (shared, with SharedLocks)
+// when it asks has ended, without keeping the names itself: a writer that
+// must see what those transactions write waits for them, and the next
+// ones do not wait for it. (The pipeline's commit waits for the accepts of
+// its ordering keys still in flight.) It declares no lock by itself.
+func Barriers(names ...string) UpdateOption {
+	return func(r *request) { r.barriers = append(r.barriers, names...) }
+}
+
+// Key names one key of one bucket (for Tx.Lock and Tx.TryLock).
+type Key struct {
+	Bucket string
+	Key    []byte
+}
+
 // readKey is one read named by Reads, ReadsLast or Draws.
 type readKey struct {
 	bucket string
@@ -281,6 +381,15 @@ const (
 	readSeq                  // one value of the bucket's sequence
 )
 
+// lockSet is what a batch's functions declared with Locks: keyed is true
+// when every one of them did.
+type lockSet struct {
+	keyed    bool
+	names    []string // exclusive
+	shared   []string
+	barriers []string
+}
+
 // viewTimeout bounds one read transaction on PostgreSQL.
 const viewTimeout = 2 * time.Minute
 
@@ -290,7 +399,7 @@ const viewTimeout = 2 * time.Minute
 func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, viewTimeout)
 	defer cancel()
-	ops, err := db.be.begin(ctx, false, nil)
+	ops, err := db.be.begin(ctx, false, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -302,47 +411,69 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	return err
 }
 
-func (db *DB) commitLoop() {
-	defer close(db.done)
+// commitLoop is one committer: it takes writes from fg and bg (either
+// may be nil) and commits them in batches, in the order they were queued.
+// bbolt has one committer on both queues. PostgreSQL has one for the
+// foreground writes that declare no locks (ordReqs: they run alone
+// anyway, and in the order queued), one for background writes (bgReqs:
+// in the order queued, one batch at a time, so the pipeline's commits
+// gather instead of taking turns on the domain lock a small batch each),
+// and Options.Committers for foreground writes that declare their locks
+// (reqs, side by side).
+func (db *DB) commitLoop(fg, bg chan *request) {
 	batch := make([]*request, 0, db.opts.MaxBatch)
 	for {
 		var first *request
 		select {
-		case first = <-db.reqs:
-		case first = <-db.bgReqs:
+		case first = <-fg:
+		case first = <-bg:
 		case <-db.stop:
 			// Drain what was queued before Close took the lock, in
 			// batches as usual.
 			for {
 				var r *request
 				select {
-				case r = <-db.reqs:
-				case r = <-db.bgReqs:
+				case r = <-fg:
+				case r = <-bg:
 				default:
 					return
 				}
-				db.commit(db.gather(append(batch[:0], r)))
+				db.commit(db.gather(append(batch[:0], r), fg, bg))
 			}
 		}
 		batch = append(batch[:0], first)
-		db.commit(db.gather(batch))
+		db.commit(db.gather(batch, fg, bg))
 	}
 }
 
 // gather fills a batch: every waiting foreground write first, then
 // background writes, at most MaxBackground of them if the batch has a
-// foreground one, 2*MaxBackground if not.
-func (db *DB) gather(batch []*request) []*request {
+// foreground one, 2*MaxBackground if not. On PostgreSQL, where several
+// committers run, foreground and background writes never share a batch:
+// a client's write does not wait for the locks of background work (the
+// pipeline's commit holds the domain lock) nor for its round trips.
+func (db *DB) gather(batch []*request, fgq, bgq chan *request) []*request {
 	bg, fg := 0, 0
 	if batch[0].background {
 		bg = 1
 	} else {
 		fg = 1
 	}
+	if db.pg != nil && fg > 0 {
+		for len(batch) < db.opts.MaxBatch {
+			select {
+			case r := <-fgq:
+				batch = append(batch, r)
+			default:
+				return batch
+			}
+		}
+		return batch
+	}
 fore:
-	for len(batch) < db.opts.MaxBatch {
+	for len(batch) < db.opts.MaxBatch && db.pg == nil {
 		select {
-		case r := <-db.reqs:
+		case r := <-fgq:
 			batch = append(batch, r)
 			fg++
 		default:
@@ -353,6 +484,9 @@ fore:
 	if fg > 0 {
 		limit = MaxBackground
 	}
+	if db.pg != nil {
+		limit = maxBackgroundPG
+	}
 	if db.pg == nil {
 		// A bbolt function costs microseconds beside the batch's fsync:
 		// capping background writes would only slow the pipeline.
@@ -360,7 +494,7 @@ fore:
 	}
 	for len(batch) < db.opts.MaxBatch && bg < limit {
 		select {
-		case r := <-db.bgReqs:
+		case r := <-bgq:
 			batch = append(batch, r)
 			bg++
 		default:
@@ -435,12 +569,17 @@ func (db *DB) tryBatch(batch []*request) (failed int, fnErr, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	var reads []readKey
+	lk := &lockSet{keyed: true}
 	for _, r := range batch {
 		if !r.answered {
 			reads = append(reads, r.reads...)
+			lk.keyed = lk.keyed && r.keyed
+			lk.names = append(lk.names, r.locks...)
+			lk.shared = append(lk.shared, r.shared...)
+			lk.barriers = append(lk.barriers, r.barriers...)
 		}
 	}
-	ops, err := db.be.begin(ctx, true, reads)
+	ops, err := db.be.begin(ctx, true, reads, lk)
 	if err != nil {
 		return -1, nil, err
 	}

@@ -134,3 +134,63 @@ func (db *DB) PruneBefore(ctx context.Context, bucket string, limit []byte, batc
 		}
 	}
 }
+
+// locker is a transaction that can take named locks (PostgreSQL). bbolt
+// has one writer: every lock is already its own.
+type locker interface {
+	lock(name string, wait bool, fresh []Key) (bool, error)
+	lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
+}
+
+// Lock takes the lock called name until the transaction ends, waiting
+// for any other transaction (of this node or another) that holds it, and
+// then reads the keys in fresh afresh: what the transaction had read of
+// them before the lock may be stale. Locks taken this way, after others,
+// can deadlock with another transaction; the database then fails one of
+// them and its batch runs again (see Locks). With bbolt it does nothing.
+func (t *Tx) Lock(name string, fresh ...Key) error {
+	if l, ok := t.ops.(locker); ok {
+		_, err := l.lock(name, true, fresh)
+		return err
+	}
+	return nil
+}
+
+// TryLock takes the lock called name if no other transaction holds it
+// (reporting false, and reading nothing, if one does: SKIP LOCKED for
+// claims and leases), then reads the keys in fresh afresh. It never
+// waits, so it never deadlocks. With bbolt it always succeeds.
+func (t *Tx) TryLock(name string, fresh ...Key) (bool, error) {
+	if l, ok := t.ops.(locker); ok {
+		return l.lock(name, false, fresh)
+	}
+	return true, nil
+}
+
+// TryLockAll is TryLock for several names in one round trip: got[i]
+// tells whether names[i] is held now, and fresh[i] (if given) are the
+// keys read afresh once it is. Claims and leases take every candidate's
+// lock with it before they look at each.
+func (t *Tx) TryLockAll(names []string, fresh [][]Key) ([]bool, error) {
+	if l, ok := t.ops.(locker); ok {
+		return l.lockAll(names, fresh, false)
+	}
+	got := make([]bool, len(names))
+	for i := range got {
+		got[i] = true
+	}
+	return got, nil
+}
+
+// TryLockRecords is TryLockAll for records of one bucket, each with a
+// lock of its own: it takes lock(id) of every id it can and reads the
+// record bucket/id afresh for each one taken.
+func (t *Tx) TryLockRecords(bucket string, ids []string, lock func(id string) string) ([]bool, error) {
+	names := make([]string, len(ids))
+	fresh := make([][]Key, len(ids))
+	for i, id := range ids {
+		names[i] = lock(id)
+		fresh[i] = []Key{{Bucket: bucket, Key: []byte(id)}}
+	}
+	return t.TryLockAll(names, fresh)
+}
