@@ -20,7 +20,10 @@ vet:
 
 # staticcheck (honnef.co/go/tools), the version .ci/run installs:
 #   go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
-STATICCHECK ?= staticcheck
+# Without it on PATH (a fresh machine with only Go), the same version runs
+# through `go run`, so `make test` needs nothing but Go.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo "$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)")
 staticcheck:
 	$(STATICCHECK) ./...
 
