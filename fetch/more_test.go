@@ -128,7 +128,7 @@ func TestTooLargeLeftOnServer(t *testing.T) {
 	rejected := 0
 	es, _ := journalRejected(f)
 	for _, e := range es {
-		if strings.Contains(e.Reason, "too large") && strings.Contains(e.Via, "uid 1 ") {
+		if strings.Contains(e.Reason, "too large") && e.Attention == e.Reason && strings.Contains(e.Via, "uid 1 ") {
 			rejected++
 		}
 	}

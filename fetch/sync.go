@@ -340,7 +340,9 @@ func (f *Fetcher) store(ctx context.Context, cn *conn, m *Mailbox, uv uint32, fe
 
 // refuse journals a message that is not stored (too large), left on the
 // server; the mark moves past it with its batch, so it is never fetched
-// again.
+// again. The entry is marked for operators (journal Attention): the
+// console's log flags it and `deskmail inbound list --attention` lists
+// it, so the message waiting in the mailbox is not forgotten.
 func (f *Fetcher) refuse(ctx context.Context, m *Mailbox, uv uint32, fence uint64, uid uint32, reason string) error {
 	now := f.Clock.Now()
 	return f.DB.Update(ctx, func(tx *store.Tx) error {
@@ -348,7 +350,7 @@ func (f *Fetcher) refuse(ctx context.Context, m *Mailbox, uv uint32, fence uint6
 			return err
 		}
 		return journal.Append(tx, &journal.Entry{Time: now, Direction: journal.In, Status: journal.StatusRejected,
-			Reason: reason, EnvelopeTo: []string{m.To}, Proto: "IMAP",
+			Reason: reason, Attention: reason, EnvelopeTo: []string{m.To}, Proto: "IMAP",
 			Via: fmt.Sprintf("IMAP %s: %s uid %d (uidvalidity %d)", m.Name, m.Folder, uid, uv)})
 	}, journal.AppendReads()...)
 }
