@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/deskmail/deskmail/mailmsg"
 )
 
 // Classify gives raw exactly one class. raw may be a truncated prefix of a
@@ -17,7 +19,7 @@ func (g *Guard) Classify(env Envelope, raw []byte) (v Verdict) {
 		// customer's message is worth more than one extra notification:
 		// keep it human (the rate limit still bounds any loop) and say so.
 		if r := recover(); r != nil {
-			v = Verdict{Class: Human, Reasons: []string{printable(fmt.Sprintf("note: classifier failed (%v): treated as human", r))}}
+			v = Verdict{Class: Human, Reasons: []string{mailmsg.Printable(fmt.Sprintf("note: classifier failed (%v): treated as human", r))}}
 		}
 	}()
 	return g.classify(env, raw)
@@ -141,20 +143,3 @@ func (g *Guard) loopRules(e *evidence, m *message) {
 	}
 }
 
-// printable makes a reason safe for a terminal, a log line and JSON: the
-// errors of a MIME parser quote the hostile bytes that caused them.
-func printable(s string) string {
-	const max = 300
-	var b strings.Builder
-	for _, r := range s {
-		if b.Len() >= max {
-			b.WriteString("...")
-			break
-		}
-		if r == utf8.RuneError || (r < 0x20 && r != '\t') || r == 0x7f {
-			r = '?'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}

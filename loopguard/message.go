@@ -166,7 +166,7 @@ func (g *Guard) Limits() mailmsg.Limits {
 func (g *Guard) ClassifyMessage(env Envelope, mm *mailmsg.Message) (v Verdict) {
 	defer func() {
 		if r := recover(); r != nil {
-			v = Verdict{Class: Human, Reasons: []string{printable(fmt.Sprintf("note: classifier failed (%v): treated as human", r))}}
+			v = Verdict{Class: Human, Reasons: []string{mailmsg.Printable(fmt.Sprintf("note: classifier failed (%v): treated as human", r))}}
 		}
 	}()
 	return g.classifyMessage(env, newMessage(mm))

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/deskmail/deskmail/mailmsg"
 )
 
 // signal is one rule that matched: it adds weight to a class (or, when
@@ -183,7 +185,7 @@ func (e *evidence) verdict() Verdict {
 		v.Reasons = append(v.Reasons, "note: "+n)
 	}
 	for i, r := range v.Reasons {
-		v.Reasons[i] = printable(r)
+		v.Reasons[i] = mailmsg.Printable(r)
 	}
 	if v.Class == Bounce {
 		v.Bounce = e.bounce

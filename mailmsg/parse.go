@@ -154,7 +154,7 @@ func Parse(raw []byte, lim Limits) (m *Message) {
 		// email is kept with no author and no text, and says so.
 		if r := recover(); r != nil {
 			m = &Message{NoAuthor: AmbiguousAuthor + ": the message could not be read",
-				Notes: []string{printable(fmt.Sprintf("parser failed (%v)", r))}}
+				Notes: []string{Printable(fmt.Sprintf("parser failed (%v)", r))}}
 		}
 	}()
 	m = &Message{}
@@ -293,8 +293,10 @@ func (m *Message) readLeaves(lim Limits) {
 	}
 }
 
-// printable makes a note safe for a terminal, a log line and JSON.
-func printable(s string) string {
+// Printable makes a note safe for a terminal, a log line and JSON: at
+// most 300 bytes, control characters and invalid UTF-8 as "?" (the errors
+// of a MIME parser quote the hostile bytes that caused them).
+func Printable(s string) string {
 	const max = 300
 	var b strings.Builder
 	for _, r := range s {
