@@ -142,4 +142,3 @@ func (g *Guard) loopRules(e *evidence, m *message) {
 		}
 	}
 }
-
