@@ -221,7 +221,7 @@ func TestExpungedMeanwhile(t *testing.T) {
 		t.Fatalf("stored %+v, want a and c", es)
 	}
 	waitUntil(t, "the mark is past uid 3", func() bool {
-		marks, err := Marks(f.db)
+		marks, err := Marks(context.Background(), f.db)
 		return err == nil && marks["support"].Next == 4
 	})
 }

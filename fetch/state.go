@@ -95,10 +95,10 @@ func putRecord(tx *store.Tx, name string, uv, uid uint32, id string, now time.Ti
 
 // pending lists the UIDs of name under uv that were stored and not yet
 // moved, flagged or deleted on the server.
-func pending(db *store.DB, name string, uv uint32) ([]uint32, error) {
+func pending(ctx context.Context, db *store.DB, name string, uv uint32) ([]uint32, error) {
 	var out []uint32
 	prefix := uidKey(name, uv, 0)[:len(name)+5]
-	err := db.View(context.Background(), func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		out = out[:0]
 		return tx.Scan(bucketUID, prefix, func(k, _ []byte) (bool, error) {
 			if len(k) != len(prefix)+4 || string(k[:len(prefix)]) != string(prefix) {
@@ -225,9 +225,9 @@ func releaseLease(ctx context.Context, db *store.DB, name, owner string) error {
 }
 
 // Marks returns every mailbox's mark (deskmail fetch status, tests).
-func Marks(db *store.DB) (map[string]Mark, error) {
+func Marks(ctx context.Context, db *store.DB) (map[string]Mark, error) {
 	out := map[string]Mark{}
-	err := db.View(context.Background(), func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		return tx.Scan(bucketMark, nil, func(k, v []byte) (bool, error) {
 			var m Mark
 			if err := json.Unmarshal(v, &m); err != nil {

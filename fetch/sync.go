@@ -60,7 +60,7 @@ func (f *Fetcher) sync(ctx context.Context, cn *conn, m *Mailbox, fence uint64, 
 		return 0, err
 	}
 	// First what an earlier run stored but did not finish on the server.
-	left, err := pending(f.DB, m.Name, uv)
+	left, err := pending(ctx, f.DB, m.Name, uv)
 	if err != nil {
 		return 0, err
 	}
