@@ -22,7 +22,7 @@ func (a *Conversations) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/conversation-list", func(w http.ResponseWriter, r *http.Request) {
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		cs, err := intake.ListConversations(a.DB, limit)
+		cs, err := intake.ListConversations(r.Context(), a.DB, limit)
 		if err != nil {
 			adminJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 			return
@@ -30,7 +30,7 @@ func (a *Conversations) Handler() http.Handler {
 		adminJSON(w, http.StatusOK, map[string]any{"conversations": cs})
 	})
 	mux.HandleFunc("GET /v1/conversation-detail/{id}", func(w http.ResponseWriter, r *http.Request) {
-		d, err := intake.ShowConversation(a.DB, r.PathValue("id"))
+		d, err := intake.ShowConversation(r.Context(), a.DB, r.PathValue("id"))
 		switch {
 		case errors.Is(err, model.ErrNotFound):
 			adminJSON(w, http.StatusNotFound, map[string]string{"error": "no conversation " + r.PathValue("id")})

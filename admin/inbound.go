@@ -47,7 +47,7 @@ func (a *Inbound) list(w http.ResponseWriter, r *http.Request) {
 	var recs []inbound.Record
 	var err error
 	if which == inbound.ListAttention {
-		recs, err = inbound.Attention(a.DB, limit)
+		recs, err = inbound.Attention(r.Context(), a.DB, limit)
 	} else {
 		err = a.DB.View(r.Context(), func(tx *store.Tx) error {
 			var err error

@@ -77,7 +77,7 @@ func (a *Operators) Handler() http.Handler {
 		if ret <= 0 {
 			ret = 72 * time.Hour
 		}
-		st, err := story.BuildStory(a.DB, r.PathValue("id"), r.URL.Query().Get("person"), time.Now().Add(-ret))
+		st, err := story.BuildStory(r.Context(), a.DB, r.PathValue("id"), r.URL.Query().Get("person"), time.Now().Add(-ret))
 		answer(w, err, st)
 	})
 	return mux

@@ -61,7 +61,7 @@ func (a *Queue) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Queue) show(w http.ResponseWriter, r *http.Request) {
-	v, err := queue.Show(a.DB, r.PathValue("id"), time.Now().Add(-a.Retention))
+	v, err := queue.Show(r.Context(), a.DB, r.PathValue("id"), time.Now().Add(-a.Retention))
 	replyQueue(w, err, v)
 }
 

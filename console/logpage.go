@@ -69,7 +69,7 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	entries, next, err := journal.Page(s.DB, f, text, before, LogPageSize)
+	entries, next, err := journal.Page(r.Context(), s.DB, f, text, before, LogPageSize)
 	if err != nil {
 		s.internal(w, r, "read the log", err)
 		return
@@ -95,7 +95,7 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 // logEntry shows one line of the log with everything it holds, and where
 // it led: the message an inbound email became, the job of an outbound one.
 func (s *Server) logEntry(w http.ResponseWriter, r *http.Request) {
-	e, err := journal.Get(s.DB, r.PathValue("id"))
+	e, err := journal.Get(r.Context(), s.DB, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, http.StatusNotFound, "There is no such log entry (it may have been pruned).")
 		return

@@ -20,7 +20,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 	if len(person) > 200 {
 		person = ""
 	}
-	st, err := story.BuildStory(s.DB, r.PathValue("id"), person, s.Clock.Now().Add(-s.retention()))
+	st, err := story.BuildStory(r.Context(), s.DB, r.PathValue("id"), person, s.Clock.Now().Add(-s.retention()))
 	if errors.Is(err, story.ErrNoMessage) {
 		s.fail(w, r, http.StatusNotFound, "There is no such message.")
 		return
@@ -71,7 +71,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "count the queue", err)
 		return
 	}
-	pending, err := inbound.Pending(s.DB, 100000)
+	pending, err := inbound.Pending(r.Context(), s.DB, 100000)
 	if err != nil {
 		s.internal(w, r, "count the pending emails", err)
 		return
@@ -82,7 +82,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	// Recent errors: the log's failures, newest first.
 	since := s.Clock.Now().Add(-24 * time.Hour)
 	for _, st := range []string{journal.StatusFailed, journal.StatusDeferred, journal.StatusBounced, journal.StatusRejected, journal.StatusSuppressed} {
-		es, _, err := journal.Page(s.DB, journal.Filter{Since: since, Status: st}, "", "", MaxStatusErrors)
+		es, _, err := journal.Page(r.Context(), s.DB, journal.Filter{Since: since, Status: st}, "", "", MaxStatusErrors)
 		if err != nil {
 			s.internal(w, r, "read the log", err)
 			return

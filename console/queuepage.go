@@ -43,7 +43,7 @@ func (s *Server) queuePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) {
-	v, err := queue.Show(s.DB, r.PathValue("id"), s.Clock.Now().Add(-s.retention()))
+	v, err := queue.Show(r.Context(), s.DB, r.PathValue("id"), s.Clock.Now().Add(-s.retention()))
 	if errors.Is(err, queue.ErrNotFound) {
 		s.fail(w, r, http.StatusNotFound, "There is no such job.")
 		return

@@ -45,7 +45,7 @@ func TestStoryTellsWhoWasEmailedAndWhyNot(t *testing.T) {
 	if _, err := svc.Seen(ctx, "bea", "c1", id); err != nil {
 		t.Fatal(err)
 	}
-	st, err := story.BuildStory(f.db, id, "", f.clk.Now().Add(-time.Hour))
+	st, err := story.BuildStory(context.Background(), f.db, id, "", f.clk.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestStoryTellsWhoWasEmailedAndWhyNot(t *testing.T) {
 		"carl":  "only of conversations they follow",
 		"zed":   "does not know this person",
 	} {
-		st, err := story.BuildStory(f.db, id, person, f.clk.Now().Add(-time.Hour))
+		st, err := story.BuildStory(context.Background(), f.db, id, person, f.clk.Now().Add(-time.Hour))
 		if err != nil || st.NotNotified == nil || !strings.Contains(st.NotNotified.Why, why) {
 			t.Errorf("why not %s: %+v %v", person, st.NotNotified, err)
 		}

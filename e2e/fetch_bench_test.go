@@ -58,7 +58,7 @@ func benchDaemon(b *testing.B, s *imaptest.Server, extra ...string) *gateway.Dae
 }
 
 func pendingCount(b *testing.B, db *store.DB) int64 {
-	n, err := inbound.PendingCount(db)
+	n, err := inbound.PendingCount(context.Background(), db)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func BenchmarkFetchIdleLatency(b *testing.B) {
 			b.Fatal(err)
 		}
 		for {
-			es, err := journal.Query(d.DB, journal.Filter{Direction: journal.In, Limit: 4})
+			es, err := journal.Query(context.Background(), d.DB, journal.Filter{Direction: journal.In, Limit: 4})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ import (
 func (p *inProcess) kept(t *testing.T, msgID string) journal.Entry {
 	t.Helper()
 	return waitfor.Value(t, lineTimeout, msgID+" is marked for operators", func() (journal.Entry, bool) {
-		es, err := journal.Query(p.d.DB, journal.Filter{Attention: true})
+		es, err := journal.Query(context.Background(), p.d.DB, journal.Filter{Attention: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +87,7 @@ func TestAmbiguousAuthorIsNeverAttributed(t *testing.T) {
 			t.Errorf("conversation %s: %d messages appended (%+v)", c, len(ms), ms)
 		}
 	}
-	if out, _ := journal.Query(p.d.DB, journal.Filter{Direction: journal.Out}); len(out) != 0 {
+	if out, _ := journal.Query(context.Background(), p.d.DB, journal.Filter{Direction: journal.Out}); len(out) != 0 {
 		t.Errorf("emails sent: %+v", out)
 	}
 	// The operator finds both.

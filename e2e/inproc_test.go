@@ -109,7 +109,7 @@ func (p *inProcess) send(t *testing.T, from string, rcpts []string, raw string) 
 func (p *inProcess) entries(t *testing.T, msgID string, n int) []journal.Entry {
 	t.Helper()
 	return waitfor.Value(t, lineTimeout, fmt.Sprintf("%s has %d threaded journal entries", msgID, n), func() ([]journal.Entry, bool) {
-		es, err := journal.Query(p.d.DB, journal.Filter{})
+		es, err := journal.Query(context.Background(), p.d.DB, journal.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}

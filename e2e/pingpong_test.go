@@ -205,7 +205,7 @@ func waitEntry(t *testing.T, p *inProcess, match func(journal.Entry) bool) journ
 	t.Helper()
 	deadline := time.Now().Add(lineTimeout)
 	for {
-		es, err := journal.Query(p.d.DB, journal.Filter{})
+		es, err := journal.Query(context.Background(), p.d.DB, journal.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +236,7 @@ func quiesce(t *testing.T, p *inProcess, inFlight ...func()) {
 			wait()
 		}
 		busy := 0
-		es, err := journal.Query(p.d.DB, journal.Filter{})
+		es, err := journal.Query(context.Background(), p.d.DB, journal.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}

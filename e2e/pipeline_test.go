@@ -61,7 +61,7 @@ func TestDaemonSlowDNSDelaysOnlyItsEmailAndKeepsTheOrder(t *testing.T) {
 			t.Errorf("unrelated email %d: %q", i, e.Action)
 		}
 	}
-	es, _ := journal.Query(p.d.DB, journal.Filter{})
+	es, _ := journal.Query(context.Background(), p.d.DB, journal.Filter{})
 	for _, e := range es {
 		if (e.MessageID == "<s1@slow.test>" || e.MessageID == "<r2@fast.test>") && e.ThreadBy != "" {
 			t.Fatalf("%s processed while the first email's DNS hangs: %q", e.MessageID, e.Action)

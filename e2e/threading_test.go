@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -142,7 +143,7 @@ iVBORw0KGgo=
 		if err == nil || !strings.Contains(err.Error(), "550") {
 			t.Fatalf("forged token: %v, want 550 at RCPT", err)
 		}
-		es, err := journal.Query(p.d.DB, journal.Filter{Status: journal.StatusRejected, Address: forged})
+		es, err := journal.Query(context.Background(), p.d.DB, journal.Filter{Status: journal.StatusRejected, Address: forged})
 		if err != nil || len(es) != 1 || !strings.Contains(es[0].Reason, "signature does not match") {
 			t.Errorf("journal: %+v %v", es, err)
 		}

@@ -93,7 +93,7 @@ func testLog(t testing.TB) *slog.Logger {
 // received lists the journal's received entries, oldest first.
 func (f *fixture) received() []journal.Entry {
 	f.t.Helper()
-	es, err := journal.Query(f.db, journal.Filter{Direction: journal.In, Status: journal.StatusReceived, Limit: 100000})
+	es, err := journal.Query(context.Background(), f.db, journal.Filter{Direction: journal.In, Status: journal.StatusReceived, Limit: 100000})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -114,5 +114,5 @@ func message(i int, subject string) []byte {
 }
 
 func journalRejected(f *fixture) ([]journal.Entry, error) {
-	return journal.Query(f.db, journal.Filter{Direction: journal.In, Status: journal.StatusRejected, Limit: 1000})
+	return journal.Query(context.Background(), f.db, journal.Filter{Direction: journal.In, Status: journal.StatusRejected, Limit: 1000})
 }

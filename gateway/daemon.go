@@ -113,7 +113,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		}
 	}()
 	registerDBSize(db)
-	if n, err := inbound.SweepSpool(db); err != nil {
+	if n, err := inbound.SweepSpool(context.Background(), db); err != nil {
 		log.Warn("sweep spool", "err", err)
 	} else if n > 0 {
 		log.Info("removed unfinished spool files", "count", n)

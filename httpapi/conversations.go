@@ -225,7 +225,7 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) {
 	for _, n := range ns {
 		email := EmailNotSent
 		if s.DeliveryStatus != nil {
-			email = s.DeliveryStatus(m.ID, n.Person)
+			email = s.DeliveryStatus(r.Context(), m.ID, n.Person)
 		}
 		resp.Recipients = append(resp.Recipients, DeliveryView{Person: n.Person, Reason: n.Reason,
 			NotifiedAt: n.Created, SeenAt: n.Seen, Email: email})

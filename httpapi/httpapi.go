@@ -69,8 +69,8 @@ type Server struct {
 	Messaging *messaging.Service
 	// DeliveryStatus tells the email status of a message for one
 	// recipient (held, cancelled, sent...). Nil until the hold queue is
-	// wired: every recipient then shows "not_sent".
-	DeliveryStatus func(messageID, person string) string
+	// wired: every recipient then shows "not_sent". ctx is the request's.
+	DeliveryStatus func(ctx context.Context, messageID, person string) string
 	// Streams ends every live notification stream when it is done. The
 	// daemon cancels it as HTTP shutdown begins: a stream never goes idle
 	// by itself, so http.Server.Shutdown would otherwise wait for it.
@@ -195,7 +195,7 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	entries, err := journal.Query(s.DB, f)
+	entries, err := journal.Query(r.Context(), s.DB, f)
 	if err != nil {
 		s.Log.Error("query log", "err", err)
 		writeError(w, http.StatusInternalServerError, "", "could not read the log")

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -340,7 +341,7 @@ func TestRetractAndDelivery(t *testing.T) {
 	var mu sync.Mutex
 	var asked []string
 	a := newMessagingAPI(t, func(s *Server) {
-		s.DeliveryStatus = func(msg, person string) string {
+		s.DeliveryStatus = func(_ context.Context, msg, person string) string {
 			mu.Lock()
 			defer mu.Unlock()
 			asked = append(asked, person)

@@ -38,7 +38,7 @@ func (s *Server) getOriginal(w http.ResponseWriter, r *http.Request) {
 	meta, err := inbound.Load(r.Context(), s.DB, m.Original)
 	var rc io.ReadCloser
 	if err == nil {
-		rc, err = inbound.OpenRaw(s.DB, meta)
+		rc, err = inbound.OpenRaw(r.Context(), s.DB, meta)
 	}
 	switch {
 	case errors.Is(err, inbound.ErrNotFound):

@@ -96,8 +96,8 @@ func (b *Backlog) Set(count, bytes int64) {
 }
 
 // Load replaces the counts with the store's (PendingTotals).
-func (b *Backlog) Load(db *store.DB) error {
-	return db.View(context.Background(), func(tx *store.Tx) error {
+func (b *Backlog) Load(ctx context.Context, db *store.DB) error {
+	return db.View(ctx, func(tx *store.Tx) error {
 		n, sz, err := PendingTotals(tx)
 		if err == nil {
 			b.Set(n, sz)
@@ -135,9 +135,9 @@ func PendingTotals(tx *store.Tx) (count, bytes int64, err error) {
 
 // PendingCount is the number of stored emails not yet processed, read in
 // a transaction of its own (load tools wait for it to reach 0).
-func PendingCount(db *store.DB) (int64, error) {
+func PendingCount(ctx context.Context, db *store.DB) (int64, error) {
 	var n int64
-	err := db.View(context.Background(), func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		var err error
 		n, _, err = PendingTotals(tx)
 		return err

@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -36,8 +37,8 @@ const (
 
 // Attention returns up to max emails the journal marks as needing an
 // operator's attention, newest first, as Records with the reason.
-func Attention(db *store.DB, max int) ([]Record, error) {
-	es, err := journal.Query(db, journal.Filter{Direction: journal.In, Attention: true, Limit: max})
+func Attention(ctx context.Context, db *store.DB, max int) ([]Record, error) {
+	es, err := journal.Query(ctx, db, journal.Filter{Direction: journal.In, Attention: true, Limit: max})
 	out := []Record{}
 	for _, e := range es {
 		out = append(out, Record{ID: e.StoredID, State: ListAttention, Received: e.Time, From: e.From,

@@ -37,12 +37,12 @@ func LoadTx(tx *store.Tx, id string) (Meta, error) {
 
 // OpenRaw returns the raw bytes of a stored message, as received, with the
 // Received header deskmail added on top.
-func OpenRaw(db *store.DB, m Meta) (io.ReadCloser, error) {
+func OpenRaw(ctx context.Context, db *store.DB, m Meta) (io.ReadCloser, error) {
 	if m.Spooled {
 		return db.OpenSpool(m.ID)
 	}
 	var raw []byte
-	err := db.View(context.Background(), func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		v := tx.Get(bucketRaw, []byte(m.ID))
 		if v == nil {
 			return fmt.Errorf("%w: raw bytes of %s", ErrNotFound, m.ID)
@@ -58,9 +58,9 @@ func OpenRaw(db *store.DB, m Meta) (io.ReadCloser, error) {
 
 // Pending lists stored messages the pipeline has not finished, oldest
 // first, at most max.
-func Pending(db *store.DB, max int) ([]string, error) {
+func Pending(ctx context.Context, db *store.DB, max int) ([]string, error) {
 	var ids []string
-	err := db.View(context.Background(), func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		return tx.Scan(bucketPending, nil, func(k, _ []byte) (bool, error) {
 			ids = append(ids, string(k))
 			return len(ids) < max, nil
@@ -70,17 +70,17 @@ func Pending(db *store.DB, max int) ([]string, error) {
 }
 
 // Count returns how many messages are stored.
-func Count(db *store.DB) (n int, err error) {
-	err = db.View(context.Background(), func(tx *store.Tx) error { n = tx.Count(bucketMeta); return nil })
+func Count(ctx context.Context, db *store.DB) (n int, err error) {
+	err = db.View(ctx, func(tx *store.Tx) error { n = tx.Count(bucketMeta); return nil })
 	return n, err
 }
 
 // SweepSpool removes spool files that no committed record points at (left
 // by a crash between the spool rename and the commit).
-func SweepSpool(db *store.DB) (int, error) {
+func SweepSpool(ctx context.Context, db *store.DB) (int, error) {
 	return db.SweepSpool(func(name string) bool {
 		found := false
-		_ = db.View(context.Background(), func(tx *store.Tx) error {
+		_ = db.View(ctx, func(tx *store.Tx) error {
 			found = tx.Get(bucketMeta, []byte(name)) != nil
 			return nil
 		})

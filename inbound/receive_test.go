@@ -35,7 +35,7 @@ func raw(t testing.TB, r *Receiver, id string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := OpenRaw(r.DB, m)
+	rc, err := OpenRaw(context.Background(), r.DB, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestReceiveKeepsBytesAndFields(t *testing.T) {
 	if m.From != "Jörg <j@client.test>" || m.Subject != "café" || m.MessageID != "<m1@client.test>" || m.Spooled {
 		t.Errorf("meta = %+v", m)
 	}
-	ids, _ := Pending(r.DB, 10)
+	ids, _ := Pending(context.Background(), r.DB, 10)
 	if len(ids) != 1 || ids[0] != rc.ID {
 		t.Errorf("pending = %v, want the new message", ids)
 	}
@@ -123,7 +123,7 @@ func TestLimits(t *testing.T) {
 			}
 		})
 	}
-	if n, _ := Count(r.DB); n != 0 {
+	if n, _ := Count(context.Background(), r.DB); n != 0 {
 		t.Errorf("%d refused messages stored", n)
 	}
 	if _, err := r.Receive(context.Background(), Envelope{}, strings.NewReader("x")); !errors.Is(err, ErrNoRecipients) {
@@ -163,7 +163,7 @@ func TestDedupe(t *testing.T) {
 	if !d2.Duplicate || d2.ID != d1.ID {
 		t.Error("a retry of a message without Message-ID was stored twice")
 	}
-	es, _ := journal.Query(r.DB, journal.Filter{})
+	es, _ := journal.Query(context.Background(), r.DB, journal.Filter{})
 	if len(es) != 3 {
 		t.Errorf("%d journal entries, want 3", len(es))
 	}
@@ -195,7 +195,7 @@ func TestSpoolFailureIsTemporaryAndLosesNothing(t *testing.T) {
 	if !errors.As(err, &te) {
 		t.Fatalf("err = %v, want a TempError (so the client retries)", err)
 	}
-	if n, _ := Count(r.DB); n != 0 {
+	if n, _ := Count(context.Background(), r.DB); n != 0 {
 		t.Errorf("%d records after a failed write", n)
 	}
 	tmp, _ := os.ReadDir(filepath.Join(r.DB.Dir(), "spool", "tmp"))
@@ -212,7 +212,7 @@ func TestSweepSpoolRemovesOrphans(t *testing.T) {
 	}
 	orphan := filepath.Join(r.DB.Dir(), "spool", "0000orphan")
 	os.WriteFile(orphan, []byte("x"), 0o600)
-	n, err := SweepSpool(r.DB)
+	n, err := SweepSpool(context.Background(), r.DB)
 	if err != nil || n != 1 {
 		t.Errorf("swept %d %v, want 1", n, err)
 	}

@@ -199,7 +199,7 @@ func TestBacklogRefusesPastItsBound(t *testing.T) {
 	if !errors.Is(err, ErrBusy) || !errors.As(err, &be) || be.Pending != 2 {
 		t.Fatalf("third email: %v, want ErrBusy at 2 pending", err)
 	}
-	if n, _ := Count(r.DB); n != 2 {
+	if n, _ := Count(context.Background(), r.DB); n != 2 {
 		t.Errorf("%d stored", n)
 	}
 	var n, sz int64

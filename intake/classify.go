@@ -50,8 +50,8 @@ type Classifier struct {
 const maxRated = 100000
 
 // Step classifies one stored message.
-func (c *Classifier) Step(_ context.Context, m inbound.Meta) (Result, error) {
-	raw, err := readStored(c.DB, m, classifyPrefix)
+func (c *Classifier) Step(ctx context.Context, m inbound.Meta) (Result, error) {
+	raw, err := readStored(ctx, c.DB, m, classifyPrefix)
 	if err != nil {
 		return Result{}, err
 	}
@@ -60,8 +60,8 @@ func (c *Classifier) Step(_ context.Context, m inbound.Meta) (Result, error) {
 }
 
 // readStored reads at most limit bytes of a stored message.
-func readStored(db *store.DB, m inbound.Meta, limit int64) ([]byte, error) {
-	rc, err := inbound.OpenRaw(db, m)
+func readStored(ctx context.Context, db *store.DB, m inbound.Meta, limit int64) ([]byte, error) {
+	rc, err := inbound.OpenRaw(ctx, db, m)
 	if err != nil {
 		return nil, err
 	}

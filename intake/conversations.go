@@ -53,12 +53,12 @@ type MessageDetail struct {
 }
 
 // ListConversations lists the newest conversations (by ID), at most limit.
-func ListConversations(db *store.DB, limit int) ([]ConversationSummary, error) {
+func ListConversations(ctx context.Context, db *store.DB, limit int) ([]ConversationSummary, error) {
 	if limit <= 0 || limit > maxConversationsListed {
 		limit = maxConversationsListed
 	}
 	var out []ConversationSummary
-	err := db.View(context.Background(), func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		cs, err := model.RecentConversations(tx, limit)
 		if err != nil {
 			return err
@@ -76,9 +76,9 @@ func ListConversations(db *store.DB, limit int) ([]ConversationSummary, error) {
 }
 
 // ShowConversation reads one conversation for an operator.
-func ShowConversation(db *store.DB, id string) (ConversationDetail, error) {
+func ShowConversation(ctx context.Context, db *store.DB, id string) (ConversationDetail, error) {
 	var d ConversationDetail
-	err := db.View(context.Background(), func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		c, err := model.GetConversation(tx, id)
 		if err != nil {
 			return err
@@ -104,7 +104,7 @@ func ShowConversation(db *store.DB, id string) (ConversationDetail, error) {
 	// Outside the transaction: the originals may be spool files.
 	for i := range d.Messages {
 		if d.Messages[i].Original != "" {
-			d.Messages[i].Quoted, d.Messages[i].QuotedNote = quotedPart(db, d.Messages[i].Original)
+			d.Messages[i].Quoted, d.Messages[i].QuotedNote = quotedPart(ctx, db, d.Messages[i].Original)
 		}
 	}
 	return d, nil
@@ -112,12 +112,12 @@ func ShowConversation(db *store.DB, id string) (ConversationDetail, error) {
 
 // quotedPart is what threading cut from a stored email, or why that is
 // unknown (the original is pruned after the retention).
-func quotedPart(db *store.DB, stored string) (quoted, note string) {
-	m, err := inbound.Load(context.Background(), db, stored)
+func quotedPart(ctx context.Context, db *store.DB, stored string) (quoted, note string) {
+	m, err := inbound.Load(ctx, db, stored)
 	if err != nil {
 		return "", "original email no longer kept"
 	}
-	rc, err := inbound.OpenRaw(db, m)
+	rc, err := inbound.OpenRaw(ctx, db, m)
 	if err != nil {
 		return "", "original email no longer kept"
 	}

@@ -27,7 +27,7 @@ type ThreadExplanation struct {
 // (they need the envelope and DNS). Without the keyring, tokens cannot be
 // verified. Support addresses default to support@ each recipient domain,
 // as the daemon's default is support@ each domain.
-func ExplainThreadIn(storeSpec, dataDir string, raw []byte, rcpts, support []string) ThreadExplanation {
+func ExplainThreadIn(ctx context.Context, storeSpec, dataDir string, raw []byte, rcpts, support []string) ThreadExplanation {
 	none := func(why string) ThreadExplanation { return ThreadExplanation{By: "none", Reason: why} }
 	e := parseEmail(raw)
 	in := threading.Inbound{EnvelopeTo: rcpts, To: e.To, Cc: e.Cc, From: e.From,
@@ -53,7 +53,7 @@ func ExplainThreadIn(storeSpec, dataDir string, raw []byte, rcpts, support []str
 			return none(err.Error())
 		}
 		defer os.RemoveAll(tmp)
-		if k, err := store.ReadSharedSecret(storeSpec, threading.KeyFile); err == nil && k != nil {
+		if k, err := store.ReadSharedSecret(ctx, storeSpec, threading.KeyFile); err == nil && k != nil {
 			if err := os.WriteFile(filepath.Join(tmp, threading.KeyFile), k, 0o600); err != nil {
 				return none(err.Error())
 			}
@@ -76,7 +76,7 @@ func ExplainThreadIn(storeSpec, dataDir string, raw []byte, rcpts, support []str
 	}
 	defer db.Close()
 	var res threading.Match
-	err = db.View(context.Background(), func(tx *store.Tx) error {
+	err = db.View(ctx, func(tx *store.Tx) error {
 		m.Index, m.Describe = model.View{Tx: tx}, describer(tx)
 		res, err = m.Match(in)
 		return err

@@ -128,7 +128,7 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 	if s.Thread != nil {
 		limit = maxThreadBytes
 	}
-	raw, err := readStored(s.DB, m, limit)
+	raw, err := readStored(ctx, s.DB, m, limit)
 	if err != nil {
 		return Result{}, err
 	}

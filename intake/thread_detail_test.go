@@ -28,7 +28,7 @@ func runStep(t *testing.T, db *store.DB, step *InboundStep, m inbound.Meta) jour
 // entryOf reads the journal entry id.
 func entryOf(t *testing.T, db *store.DB, id string) journal.Entry {
 	t.Helper()
-	es, err := journal.Query(db, journal.Filter{})
+	es, err := journal.Query(context.Background(), db, journal.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func TestThreadStepTwiceAppendsOnce(t *testing.T) {
 		n = len(ms)
 		return nil
 	})
-	es, _ := journal.Query(db, journal.Filter{})
+	es, _ := journal.Query(context.Background(), db, journal.Filter{})
 	e = &es[0]
 	if n != 1 || !strings.HasPrefix(e.Action, "duplicate of message") {
 		t.Errorf("%d messages; last action %q", n, e.Action)

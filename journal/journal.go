@@ -286,7 +286,7 @@ func (f Filter) Match(e *Entry) bool {
 }
 
 // Query returns the newest Limit entries that match f, oldest first.
-func Query(db *store.DB, f Filter) ([]Entry, error) {
+func Query(ctx context.Context, db *store.DB, f Filter) ([]Entry, error) {
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
@@ -307,7 +307,7 @@ func Query(db *store.DB, f Filter) ([]Entry, error) {
 		}
 	}
 	var out []Entry
-	err := db.View(context.Background(), func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		return tx.ScanReverse(bucket, nil, func(k, v []byte) (bool, error) {
 			if floor != nil && string(k) < string(floor) {
 				return false, nil

@@ -44,7 +44,7 @@ func fill(t *testing.T) *store.DB {
 
 func query(t *testing.T, db *store.DB, f Filter) []Entry {
 	t.Helper()
-	es, err := Query(db, f)
+	es, err := Query(context.Background(), db, f)
 	if err != nil {
 		t.Fatal(err)
 	}

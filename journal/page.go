@@ -19,7 +19,7 @@ const MaxPageScan = 50000
 // case-insensitive substring of any field an operator reads), newest
 // first, older than the entry ID before ("" for the newest). next is the
 // cursor of the following (older) page, "" at the end.
-func Page(db *store.DB, f Filter, text, before string, limit int) (out []Entry, next string, err error) {
+func Page(ctx context.Context, db *store.DB, f Filter, text, before string, limit int) (out []Entry, next string, err error) {
 	var from []byte
 	if before != "" {
 		if from, err = ParseID(before); err != nil {
@@ -33,7 +33,7 @@ func Page(db *store.DB, f Filter, text, before string, limit int) (out []Entry, 
 	text = strings.ToLower(text)
 	addr := strings.ToLower(f.Address)
 	scanned, prev := 0, ""
-	err = db.View(context.Background(), func(tx *store.Tx) error {
+	err = db.View(ctx, func(tx *store.Tx) error {
 		return tx.ScanReverse(bucket, from, func(k, v []byte) (bool, error) {
 			if floor != nil && string(k) < string(floor) {
 				next = ""
@@ -93,13 +93,13 @@ func textMatch(e *Entry, text string) bool {
 }
 
 // Get returns the entry with the given ID.
-func Get(db *store.DB, id string) (Entry, error) {
+func Get(ctx context.Context, db *store.DB, id string) (Entry, error) {
 	var e Entry
 	k, err := ParseID(id)
 	if err != nil {
 		return e, err
 	}
-	err = db.View(context.Background(), func(tx *store.Tx) error {
+	err = db.View(ctx, func(tx *store.Tx) error {
 		v := tx.Get(bucket, k)
 		if v == nil {
 			return ErrNotFound

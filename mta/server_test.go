@@ -130,7 +130,7 @@ func smtpCode(err error) int {
 
 func entries(t *testing.T, db *store.DB, f journal.Filter) []journal.Entry {
 	t.Helper()
-	es, err := journal.Query(db, f)
+	es, err := journal.Query(context.Background(), db, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestAcceptStoresAndJournals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := inbound.OpenRaw(h.db, m)
+	rc, err := inbound.OpenRaw(context.Background(), h.db, m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func TestMIMEBombsDoNotDelayANormalEmail(t *testing.T) {
 		t.Errorf("the normal email took %s after two MIME bombs, over the budget of %s", d, intake.DefaultBudget)
 	}
 	waitUntil(t, "the bombs are processed", func() bool { return len(f.pending(t)) == 0 })
-	es, _ := journal.Query(f.db, journal.Filter{})
+	es, _ := journal.Query(context.Background(), f.db, journal.Filter{})
 	kept := 0
 	for _, e := range es {
 		switch e.StoredID {

@@ -153,7 +153,7 @@ func (p *Pipeline) Run(ctx context.Context) {
 	for {
 		now := p.Clock.Now()
 		if now.Sub(lastTotals) >= p.rescan() {
-			p.refreshBacklog()
+			p.refreshBacklog(ctx)
 			lastTotals = now
 		}
 		next := p.dispatch(ctx, work)
@@ -326,12 +326,13 @@ func (p *Pipeline) skip(now time.Time) func(string) bool {
 	}
 }
 
-// refreshBacklog resets the backlog counts from the store.
-func (p *Pipeline) refreshBacklog() {
+// refreshBacklog resets the backlog counts from the store (a read that
+// fails because ctx ended, the pipeline stopping, is not worth a warning).
+func (p *Pipeline) refreshBacklog(ctx context.Context) {
 	if p.Backlog == nil {
 		return
 	}
-	if err := p.Backlog.Load(p.DB); err != nil {
+	if err := p.Backlog.Load(ctx, p.DB); err != nil && ctx.Err() == nil {
 		p.Log.Warn("count pending emails", "err", err)
 	}
 }

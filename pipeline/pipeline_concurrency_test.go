@@ -197,7 +197,7 @@ func TestSlowDNSDelaysOnlyItsOwnEmail(t *testing.T) {
 	}
 	f.dns.Release()
 	waitUntil(t, "the slow email is processed", func() bool { return len(f.pending(t)) == 0 })
-	es, _ := journal.Query(f.db, journal.Filter{})
+	es, _ := journal.Query(context.Background(), f.db, journal.Filter{})
 	for _, e := range es {
 		if !strings.HasPrefix(e.Action, "created conversation") {
 			t.Errorf("%s: %q", e.From, e.Action)
@@ -247,7 +247,7 @@ func TestCommitsFailingForAWhileLoseNothing(t *testing.T) {
 	}
 	ms := f.messages(t, "c1")
 	if len(ms) != len(ids) {
-		es, _ := journal.Query(f.db, journal.Filter{})
+		es, _ := journal.Query(context.Background(), f.db, journal.Filter{})
 		for _, e := range es {
 			t.Log(e.StoredID, e.Conversation, e.Action)
 		}
@@ -258,7 +258,7 @@ func TestCommitsFailingForAWhileLoseNothing(t *testing.T) {
 			t.Errorf("message %d is %s, want %s (arrival order)", i, m.Original, ids[i])
 		}
 	}
-	es, _ := journal.Query(f.db, journal.Filter{})
+	es, _ := journal.Query(context.Background(), f.db, journal.Filter{})
 	for _, e := range es {
 		if strings.Contains(e.Action, "failed") || e.Conversation != "c1" {
 			t.Errorf("%s: %q in %q", e.StoredID, e.Action, e.Conversation)
@@ -315,7 +315,7 @@ func checkTwoNodes(t *testing.T, f *pipeFixture) {
 			t.Errorf("c1 message %d is %s, want %s", i, m.Original, ids[2*i])
 		}
 	}
-	es, _ := journal.Query(f.db, journal.Filter{})
+	es, _ := journal.Query(context.Background(), f.db, journal.Filter{})
 	for _, e := range es {
 		if strings.HasPrefix(e.Action, "duplicate") || e.Conversation == "" {
 			t.Errorf("%s: %q", e.StoredID, e.Action)
@@ -349,7 +349,7 @@ func TestPermanentFailureIsKeptAndRetried(t *testing.T) {
 	if len(recs) != 1 || recs[0].ID != bad || !strings.Contains(recs[0].Reason, "panicked") {
 		t.Fatalf("failed list %+v", recs)
 	}
-	es, _ := journal.Query(f.db, journal.Filter{})
+	es, _ := journal.Query(context.Background(), f.db, journal.Filter{})
 	if !strings.HasPrefix(es[0].Action, "failed: ") || !strings.Contains(es[0].Action, "deskmail inbound retry "+bad) {
 		t.Errorf("journal of the failed email: %q", es[0].Action)
 	}
@@ -359,7 +359,7 @@ func TestPermanentFailureIsKeptAndRetried(t *testing.T) {
 	}
 	p.Wake(bad)
 	waitUntil(t, "the re-queued email is processed", func() bool { return len(f.pending(t)) == 0 })
-	es, _ = journal.Query(f.db, journal.Filter{})
+	es, _ = journal.Query(context.Background(), f.db, journal.Filter{})
 	if !strings.HasPrefix(es[0].Action, "created conversation") {
 		t.Errorf("after retry: %q", es[0].Action)
 	}

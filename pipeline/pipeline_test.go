@@ -59,7 +59,7 @@ func TestPipelineClassifiesIntoTheJournal(t *testing.T) {
 	cl := &intake.Classifier{DB: db, Clock: clock.NewFake(time.Now()), Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{secret}})}
 	p := &Pipeline{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Step: cl.Step}
 	runUntilDrained(t, p, db)
-	es, _ := journal.Query(db, journal.Filter{})
+	es, _ := journal.Query(context.Background(), db, journal.Filter{})
 	if len(es) != len(cases) {
 		t.Fatalf("%d entries", len(es))
 	}
@@ -73,7 +73,7 @@ func TestPipelineClassifiesIntoTheJournal(t *testing.T) {
 			t.Errorf("%s: stored class %q", c.file, m.Class)
 		}
 	}
-	if got, _ := journal.Query(db, journal.Filter{Class: "bounce"}); len(got) != 1 {
+	if got, _ := journal.Query(context.Background(), db, journal.Filter{Class: "bounce"}); len(got) != 1 {
 		t.Errorf("class filter: %d bounces", len(got))
 	}
 }
@@ -171,7 +171,7 @@ func runUntilDrained(t *testing.T, p *Pipeline, db *store.DB) {
 	go func() { p.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	waitfor.Until(t, 10*time.Second, "nothing is pending", func() bool {
-		if ids, _ := inbound.Pending(db, 10); len(ids) == 0 {
+		if ids, _ := inbound.Pending(context.Background(), db, 10); len(ids) == 0 {
 			return true
 		}
 		p.Wake("")

@@ -34,12 +34,13 @@ func EmailStatus(tx *store.Tx, messageID, person string) string {
 }
 
 // DeliveryStatus adapts EmailStatus to the HTTP API's hook
-// (httpapi.Server.DeliveryStatus): each call reads in its own transaction,
-// and "no email planned" is the API's "not_sent".
-func DeliveryStatus(db *store.DB) func(messageID, person string) string {
-	return func(messageID, person string) string {
+// (httpapi.Server.DeliveryStatus): each call reads in its own transaction
+// on the caller's context (the request's), and "no email
+// planned" is the API's "not_sent".
+func DeliveryStatus(db *store.DB) func(ctx context.Context, messageID, person string) string {
+	return func(ctx context.Context, messageID, person string) string {
 		var s string
-		_ = db.View(context.Background(), func(tx *store.Tx) error { s = EmailStatus(tx, messageID, person); return nil })
+		_ = db.View(ctx, func(tx *store.Tx) error { s = EmailStatus(tx, messageID, person); return nil })
 		if s == "" {
 			s = "not_sent"
 		}
@@ -106,8 +107,8 @@ func (q *Queue) Cancel(tx *store.Tx, id string) (Job, error) {
 
 // History is the journal of one job, oldest first (within the log's
 // retention).
-func History(db *store.DB, id string, since time.Time) ([]journal.Entry, error) {
-	all, err := journal.Query(db, journal.Filter{Since: since, Direction: journal.Out, Limit: 100000})
+func History(ctx context.Context, db *store.DB, id string, since time.Time) ([]journal.Entry, error) {
+	all, err := journal.Query(ctx, db, journal.Filter{Since: since, Direction: journal.Out, Limit: 100000})
 	if err != nil {
 		return nil, err
 	}

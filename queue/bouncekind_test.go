@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -88,11 +89,11 @@ func TestBounceKinds(t *testing.T) {
 	if !e.suppressed("ann@client.test") {
 		t.Fatal("not suppressed after 3 transient failures within the window")
 	}
-	es, _ := journal.Query(e.db, journal.Filter{Status: journal.StatusSuppressed})
+	es, _ := journal.Query(context.Background(), e.db, journal.Filter{Status: journal.StatusSuppressed})
 	if len(es) != 1 || !strings.Contains(es[0].Reason, "3 transient failures (last: transient)") {
 		t.Errorf("suppressed entries %+v", es)
 	}
-	bs, _ := journal.Query(e.db, journal.Filter{Status: journal.StatusBounced})
+	bs, _ := journal.Query(context.Background(), e.db, journal.Filter{Status: journal.StatusBounced})
 	if len(bs) == 0 || !strings.HasPrefix(bs[0].Reason, "mailbox_full: ") && !strings.HasPrefix(bs[0].Reason, "transient: ") {
 		t.Errorf("bounced entries do not say the kind: %+v", bs)
 	}

@@ -40,7 +40,7 @@ func TestRecordComplaint(t *testing.T) {
 	if !suppressed {
 		t.Error("the address the email went to is not suppressed after one complaint (or the report's address is)")
 	}
-	es, _ := journal.Query(e.db, journal.Filter{Status: journal.StatusSuppressed})
+	es, _ := journal.Query(context.Background(), e.db, journal.Filter{Status: journal.StatusSuppressed})
 	if len(es) != 1 || !strings.Contains(es[0].Reason, "abuse complaint (ARF feedback report)") {
 		t.Errorf("suppressed entries %+v", es)
 	}
@@ -74,7 +74,7 @@ func TestComplaintNotTrustedIsOnlyRecorded(t *testing.T) {
 		}
 		return nil
 	})
-	es, _ := journal.Query(e.db, journal.Filter{})
+	es, _ := journal.Query(context.Background(), e.db, journal.Filter{})
 	var notes []string
 	for _, en := range es {
 		if strings.Contains(en.Reason, "not acted on") {

@@ -117,7 +117,7 @@ func (e *env) status(msg, person string) string {
 // statuses lists the outgoing journal's statuses (with reasons) in order.
 func (e *env) statuses() []string {
 	e.t.Helper()
-	es, err := journal.Query(e.db, journal.Filter{Direction: journal.Out})
+	es, err := journal.Query(context.Background(), e.db, journal.Filter{Direction: journal.Out})
 	if err != nil {
 		e.t.Fatal(err)
 	}

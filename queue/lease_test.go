@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -23,7 +24,7 @@ func TestTemporaryFailureIsDeferredWithBackoffThenSent(t *testing.T) {
 	e.post("hello")
 	e.clk.Advance(DefaultHold)
 	e.process()
-	es, _ := journal.Query(e.db, journal.Filter{Direction: journal.Out, Status: journal.StatusDeferred})
+	es, _ := journal.Query(context.Background(), e.db, journal.Filter{Direction: journal.Out, Status: journal.StatusDeferred})
 	if len(es) != 1 || es[0].NextAttempt == nil || !es[0].NextAttempt.Equal(e.clk.Now().Add(time.Minute)) {
 		t.Fatalf("deferred entries %+v, want one with the next attempt a minute later", es)
 	}
@@ -181,7 +182,7 @@ func TestRecordBounce(t *testing.T) {
 			if got := e.status(m, "ann"); got != "bounced" {
 				t.Errorf("status %q, want bounced", got)
 			}
-			es, _ := journal.Query(e.db, journal.Filter{Status: journal.StatusBounced})
+			es, _ := journal.Query(context.Background(), e.db, journal.Filter{Status: journal.StatusBounced})
 			if len(es) != 1 || !strings.Contains(es[0].Reason, "5.1.1 550 5.1.1 user unknown") {
 				t.Errorf("bounced entries %+v", es)
 			}

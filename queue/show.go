@@ -15,9 +15,9 @@ type JobView struct {
 }
 
 // Show reads a job and its history.
-func Show(db *store.DB, id string, since time.Time) (JobView, error) {
+func Show(ctx context.Context, db *store.DB, id string, since time.Time) (JobView, error) {
 	var v JobView
-	err := db.View(context.Background(), func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		var err error
 		v.Job, err = GetJob(tx, id)
 		return err
@@ -25,6 +25,6 @@ func Show(db *store.DB, id string, since time.Time) (JobView, error) {
 	if err != nil {
 		return v, err
 	}
-	v.History, err = History(db, id, since)
+	v.History, err = History(ctx, db, id, since)
 	return v, err
 }

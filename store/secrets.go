@@ -14,13 +14,13 @@ const BucketSecrets = "node_secrets"
 // ReadSharedSecret reads a shared secret file's content from the database
 // named by storeSpec (nil when no node has stored it yet), for offline
 // commands.
-func ReadSharedSecret(storeSpec, name string) ([]byte, error) {
+func ReadSharedSecret(ctx context.Context, storeSpec, name string) ([]byte, error) {
 	db, err := OpenStore(storeSpec, "", Options{ReadOnly: true, NoMigrate: true})
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
 	var v []byte
-	err = db.View(context.Background(), func(tx *Tx) error { v = bytes.Clone(tx.Get(BucketSecrets, []byte(name))); return nil })
+	err = db.View(ctx, func(tx *Tx) error { v = bytes.Clone(tx.Get(BucketSecrets, []byte(name))); return nil })
 	return v, err
 }

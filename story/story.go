@@ -58,10 +58,10 @@ var ErrNoMessage = errors.New("no such message")
 
 // BuildStory reads the story of message id (one person's, if person is
 // set); the log is read back to since.
-func BuildStory(db *store.DB, id, person string, since time.Time) (Story, error) {
+func BuildStory(ctx context.Context, db *store.DB, id, person string, since time.Time) (Story, error) {
 	var st Story
 	jobs := map[string]bool{}
-	err := db.View(context.Background(), func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		m, err := model.GetMessage(tx, id)
 		if errors.Is(err, model.ErrNotFound) {
 			return fmt.Errorf("%w: %s", ErrNoMessage, id)
@@ -108,7 +108,7 @@ func BuildStory(db *store.DB, id, person string, since time.Time) (Story, error)
 	if from := st.Message.Created.Add(-time.Hour); from.After(since) {
 		since = from
 	}
-	all, err := journal.Query(db, journal.Filter{Since: since, Limit: 100000})
+	all, err := journal.Query(ctx, db, journal.Filter{Since: since, Limit: 100000})
 	if err != nil {
 		return st, err
 	}

@@ -119,7 +119,7 @@ func (e *env) check(n int) {
 // noOutgoingLog asserts no webhook job reached the log of outgoing email.
 func (e *env) noOutgoingLog() {
 	e.t.Helper()
-	out, err := journal.Query(e.db, journal.Filter{Since: t0.Add(-time.Hour), Direction: journal.Out})
+	out, err := journal.Query(context.Background(), e.db, journal.Filter{Since: t0.Add(-time.Hour), Direction: journal.Out})
 	if err != nil {
 		e.t.Fatal(err)
 	}

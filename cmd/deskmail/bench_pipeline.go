@@ -305,7 +305,7 @@ func benchSend(addr string, o benchPipeOpts) (map[string]time.Time, time.Time, i
 func benchWaitPending(db *store.DB, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		n, err := inbound.PendingCount(db)
+		n, err := inbound.PendingCount(context.Background(), db)
 		if err != nil {
 			return err
 		}
@@ -325,7 +325,7 @@ func benchWaitPending(db *store.DB, timeout time.Duration) error {
 // the ID of its message is taken in that commit (store.NewID's time
 // prefix).
 func benchCollect(db *store.DB, accepted map[string]time.Time) (time.Time, []time.Duration, error) {
-	es, err := journal.Query(db, journal.Filter{Direction: journal.In, Limit: len(accepted) + 1000})
+	es, err := journal.Query(context.Background(), db, journal.Filter{Direction: journal.In, Limit: len(accepted) + 1000})
 	if err != nil {
 		return time.Time{}, nil, err
 	}

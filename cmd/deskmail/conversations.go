@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,9 +31,9 @@ func newConversationsCmd() *cobra.Command {
 			var resp struct {
 				Conversations []intake.ConversationSummary `json:"conversations"`
 			}
-			err := queueCall(data, http.MethodGet, fmt.Sprintf("/v1/conversation-list?limit=%d", limit), &resp, func(db *store.DB) error {
+			err := queueCall(data, http.MethodGet, fmt.Sprintf("/v1/conversation-list?limit=%d", limit), &resp, func(ctx context.Context, db *store.DB) error {
 				var err error
-				resp.Conversations, err = intake.ListConversations(db, limit)
+				resp.Conversations, err = intake.ListConversations(ctx, db, limit)
 				return err
 			})
 			if err != nil || asJSON {
@@ -50,9 +51,9 @@ func newConversationsCmd() *cobra.Command {
 	dataSubcommand(cmd, &asJSON, "show ID", "Show a conversation's messages: author, time, channel, text, and what was cut as quoted",
 		cobra.ExactArgs(1), func(w io.Writer, data string, args []string) error {
 			var d intake.ConversationDetail
-			err := queueCall(data, http.MethodGet, "/v1/conversation-detail/"+url.PathEscape(args[0]), &d, func(db *store.DB) error {
+			err := queueCall(data, http.MethodGet, "/v1/conversation-detail/"+url.PathEscape(args[0]), &d, func(ctx context.Context, db *store.DB) error {
 				var err error
-				d, err = intake.ShowConversation(db, args[0])
+				d, err = intake.ShowConversation(ctx, db, args[0])
 				return err
 			})
 			if err != nil || asJSON {

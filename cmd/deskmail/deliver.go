@@ -107,6 +107,7 @@ func deliver(cfg *config.Config, sender string, rcpts []string, stdin io.Reader)
 // deliverOffline stores the message in the data folder directly; the
 // daemon's pipeline picks it up from the pending index when it starts.
 func deliverOffline(cfg *config.Config, sender string, rcpts []string, stdin io.Reader) (int, error) {
+	ctx := context.Background() // the top of the offline path: no caller context
 	db, err := openStore(cfg.Data, store.Options{LockTimeout: 5 * time.Second})
 	if err != nil {
 		return exTempFail, err
@@ -117,18 +118,18 @@ func deliverOffline(cfg *config.Config, sender string, rcpts []string, stdin io.
 	// The daemon's backlog bound holds here too: with the daemon stopped
 	// the backlog can only grow, and Postfix keeps what it cannot hand over.
 	backlog := &inbound.Backlog{MaxPending: int64(cfg.MaxPending), MaxBytes: cfg.MaxPendingBytes}
-	if err := backlog.Load(db); err != nil {
+	if err := backlog.Load(ctx, db); err != nil {
 		return exTempFail, err
 	}
 	r := &inbound.Receiver{DB: db, Clock: clock.Real{}, Hostname: cfg.Hostname, Backlog: backlog,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}
-	_, err = r.Receive(context.Background(), inbound.Envelope{MailFrom: sender, Rcpts: rcpts, Proto: "deliver", RemoteIP: "local"}, stdin)
+	_, err = r.Receive(ctx, inbound.Envelope{MailFrom: sender, Rcpts: rcpts, Proto: "deliver", RemoteIP: "local"}, stdin)
 	var te *inbound.TempError
 	switch {
 	case err == nil:
 		return exitSuccess, nil
 	case errors.Is(err, inbound.ErrTooLarge), errors.Is(err, inbound.ErrHeaderTooLarge):
-		_ = r.Reject(context.Background(), inbound.Envelope{MailFrom: sender, Rcpts: rcpts, Proto: "deliver", RemoteIP: "local"}, err.Error())
+		_ = r.Reject(ctx, inbound.Envelope{MailFrom: sender, Rcpts: rcpts, Proto: "deliver", RemoteIP: "local"}, err.Error())
 		return exDataErr, err
 	case errors.As(err, &te):
 		return exTempFail, err

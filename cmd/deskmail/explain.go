@@ -77,7 +77,7 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 			path := filepath.Join(dataDir, intake.LoopSecretFile)
 			if store.IsPostgres(storeURL) {
 				// The nodes' shared marker key, from their database.
-				k, err := store.ReadSharedSecret(storeURL, intake.LoopSecretFile)
+				k, err := store.ReadSharedSecret(cmd.Context(), storeURL, intake.LoopSecretFile)
 				if err != nil {
 					return err
 				}
@@ -109,7 +109,7 @@ Without --mail-from the reverse path is taken from the Return-Path header;
 			v := loopguard.New(opts).Classify(env, raw)
 			var thread *intake.ThreadExplanation
 			if dataDir != "" || store.IsPostgres(storeURL) {
-				t := intake.ExplainThreadIn(storeURL, dataDir, raw, rcpts, support)
+				t := intake.ExplainThreadIn(cmd.Context(), storeURL, dataDir, raw, rcpts, support)
 				thread = &t
 			}
 			if asJSON {

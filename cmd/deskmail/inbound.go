@@ -44,13 +44,13 @@ func newInboundCmd() *cobra.Command {
 			if which != "" {
 				q.Set("state", which)
 			}
-			err := queueCall(data, http.MethodGet, "/v1/inbound-state?"+q.Encode(), &resp, func(db *store.DB) error {
+			err := queueCall(data, http.MethodGet, "/v1/inbound-state?"+q.Encode(), &resp, func(ctx context.Context, db *store.DB) error {
 				if attention {
 					var err error
-					resp.Emails, err = inbound.Attention(db, limit)
+					resp.Emails, err = inbound.Attention(ctx, db, limit)
 					return err
 				}
-				return db.View(context.Background(), func(tx *store.Tx) error {
+				return db.View(ctx, func(tx *store.Tx) error {
 					var err error
 					resp.Emails, err = inbound.List(tx, which, limit)
 					return err
@@ -80,8 +80,8 @@ func newInboundCmd() *cobra.Command {
 			if len(args) == 1 {
 				path = "/v1/inbound-state/" + url.PathEscape(args[0]) + "/retry"
 			}
-			err := queueCall(data, http.MethodPost, path, &resp, func(db *store.DB) error {
-				return db.Update(context.Background(), func(tx *store.Tx) error {
+			err := queueCall(data, http.MethodPost, path, &resp, func(ctx context.Context, db *store.DB) error {
+				return db.Update(ctx, func(tx *store.Tx) error {
 					if len(args) == 1 {
 						resp.Requeued = []string{args[0]}
 						return pipeline.Requeue(tx, args[0])

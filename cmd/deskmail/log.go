@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -148,7 +149,7 @@ func readLogOffline(dataDir string, o logOpts, after string) ([]journal.Entry, e
 		return nil, err
 	}
 	defer db.Close()
-	return journal.Query(db, journal.Filter{
+	return journal.Query(context.Background(), db, journal.Filter{
 		Since: time.Now().Add(-time.Duration(o.hours * float64(time.Hour))), After: after,
 		Direction: journal.Direction(o.direction), Status: o.status, Class: o.class,
 		Address: o.address, Limit: o.limit,

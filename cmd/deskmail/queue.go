@@ -37,8 +37,8 @@ func newQueueCmd() *cobra.Command {
 		var resp struct {
 			Jobs []queue.Job `json:"jobs"`
 		}
-		err := queueCall(data, http.MethodGet, "/v1/queue?limit="+fmt.Sprint(limit), &resp, func(db *store.DB) error {
-			return db.View(context.Background(), func(tx *store.Tx) error {
+		err := queueCall(data, http.MethodGet, "/v1/queue?limit="+fmt.Sprint(limit), &resp, func(ctx context.Context, db *store.DB) error {
+			return db.View(ctx, func(tx *store.Tx) error {
 				var err error
 				resp.Jobs, err = queue.List(tx, limit)
 				return err
@@ -52,9 +52,9 @@ func newQueueCmd() *cobra.Command {
 	})
 	sub("show ID", "Show one job and its history (emails; a webhook job has no log history)", cobra.ExactArgs(1), func(w io.Writer, data string, args []string) error {
 		var v queue.JobView
-		err := queueCall(data, http.MethodGet, "/v1/queue/"+url.PathEscape(args[0]), &v, func(db *store.DB) error {
+		err := queueCall(data, http.MethodGet, "/v1/queue/"+url.PathEscape(args[0]), &v, func(ctx context.Context, db *store.DB) error {
 			var err error
-			v, err = queue.Show(db, args[0], time.Now().Add(-30*24*time.Hour))
+			v, err = queue.Show(ctx, db, args[0], time.Now().Add(-30*24*time.Hour))
 			return err
 		})
 		if err != nil || asJSON {
@@ -82,9 +82,9 @@ func newQueueCmd() *cobra.Command {
 	} {
 		sub(action.name+" ID", action.short, cobra.ExactArgs(1), func(w io.Writer, data string, args []string) error {
 			var j queue.Job
-			err := queueCall(data, http.MethodPost, "/v1/queue/"+url.PathEscape(args[0])+"/"+action.name, &j, func(db *store.DB) error {
+			err := queueCall(data, http.MethodPost, "/v1/queue/"+url.PathEscape(args[0])+"/"+action.name, &j, func(ctx context.Context, db *store.DB) error {
 				q := &queue.Queue{Clock: clock.Real{}}
-				return db.Update(context.Background(), func(tx *store.Tx) error {
+				return db.Update(ctx, func(tx *store.Tx) error {
 					var err error
 					if action.name == "retry" {
 						j, err = q.Retry(tx, args[0])
@@ -105,8 +105,8 @@ func newQueueCmd() *cobra.Command {
 		var resp struct {
 			Addresses []queue.Suppression `json:"addresses"`
 		}
-		err := queueCall(data, http.MethodGet, "/v1/queue-suppressed", &resp, func(db *store.DB) error {
-			return db.View(context.Background(), func(tx *store.Tx) error {
+		err := queueCall(data, http.MethodGet, "/v1/queue-suppressed", &resp, func(ctx context.Context, db *store.DB) error {
+			return db.View(ctx, func(tx *store.Tx) error {
 				var err error
 				resp.Addresses, err = queue.Suppressions(tx)
 				return err
@@ -123,8 +123,8 @@ func newQueueCmd() *cobra.Command {
 		return tw.Flush()
 	})
 	sub("unsuppress ADDRESS", "Forget an address's hard bounces, so it is emailed again", cobra.ExactArgs(1), func(w io.Writer, data string, args []string) error {
-		err := queueCall(data, http.MethodDelete, "/v1/queue-suppressed/"+url.PathEscape(args[0]), nil, func(db *store.DB) error {
-			return db.Update(context.Background(), func(tx *store.Tx) error {
+		err := queueCall(data, http.MethodDelete, "/v1/queue-suppressed/"+url.PathEscape(args[0]), nil, func(ctx context.Context, db *store.DB) error {
+			return db.Update(ctx, func(tx *store.Tx) error {
 				found, err := queue.ClearSuppression(tx, args[0])
 				if err == nil && !found {
 					err = fmt.Errorf("%s has no bounces recorded", args[0])
@@ -141,8 +141,8 @@ func newQueueCmd() *cobra.Command {
 }
 
 // queueCall asks the daemon, or runs offline on the stopped daemon's data
-// folder (read-only for GET).
-func queueCall(data, method, path string, out any, offline func(db *store.DB) error) error {
+// folder (read-only for GET); offline runs on the command's context.
+func queueCall(data, method, path string, out any, offline func(ctx context.Context, db *store.DB) error) error {
 	resp, err := controlDo(data, 30*time.Second, method, path, nil)
 	if errors.Is(err, errNoDaemon) {
 		db, err := openStore(data, store.Options{ReadOnly: method == http.MethodGet})
@@ -150,7 +150,7 @@ func queueCall(data, method, path string, out any, offline func(db *store.DB) er
 			return err
 		}
 		defer db.Close()
-		if err := offline(db); err != nil {
+		if err := offline(context.Background(), db); err != nil {
 			return err
 		}
 		if method != http.MethodGet {

@@ -57,7 +57,7 @@ func newWhyCmd() *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			st, err = story.BuildStory(db, msg, person, time.Now().Add(-cfg.Retention))
+			st, err = story.BuildStory(c.Context(), db, msg, person, time.Now().Add(-cfg.Retention))
 			if err != nil {
 				return err
 			}
