@@ -299,8 +299,3 @@ func (s *Server) change(r *http.Request, action, target, detail string, fn func(
 		return audit(tx, r, now, action, target, detail)
 	})
 }
-
-// auditAs records an action of a named actor (a login has no session yet).
-func auditAs(tx *store.Tx, actor string, now time.Time, action, target, detail, ip string) error {
-	return journal.AppendAudit(tx, &journal.Audit{Time: now, Actor: actor, Action: action, Target: target, Detail: detail, IP: ip})
-}

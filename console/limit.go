@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/deskmail/deskmail/httplimit"
 )
 
 // Failed logins are rate limited per client IP and per account name: a
@@ -38,18 +40,18 @@ var (
 // names exist.
 const UnknownNameBuckets = 1024
 
-// clientKey is the key of a client address: the IPv4 address (an
-// IPv4-mapped IPv6 one unmapped), or the IPv6 /64.
+// clientKey is the key of a client address, as httplimit counts
+// connections: the IPv4 address (an IPv4-mapped IPv6 one unmapped), or the
+// IPv6 /64.
 func clientKey(host string) string {
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
 		return host // "local": the control socket
 	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is4() {
-		return ip.String()
+	p := httplimit.ClientPrefix(ip)
+	if p.Addr().Is4() {
+		return p.Addr().String()
 	}
-	p, _ := ip.Prefix(64)
 	return p.String()
 }
 

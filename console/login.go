@@ -99,7 +99,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		// failure, so the audit trail explains every spent try.
 		s.Log.Warn("console login abandoned while waiting for the password check", "user", user, "ip", ip)
 		err := s.DB.Update(context.WithoutCancel(r.Context()), func(tx *store.Tx) error {
-			return auditAs(tx, user, now, "login.abandoned", user, "the client went away before the password was checked", ip)
+			return operators.Audit(tx, user, now, "login.abandoned", user, "the client went away before the password was checked", ip)
 		})
 		if err != nil {
 			s.Log.Error("journal an abandoned login", "err", err)
@@ -111,7 +111,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		s.Log.Warn("console login failed", "user", user, "ip", ip)
 		err := s.DB.Update(r.Context(), func(tx *store.Tx) error {
-			return auditAs(tx, user, now, "login.failed", user, "wrong user name or password", ip)
+			return operators.Audit(tx, user, now, "login.failed", user, "wrong user name or password", ip)
 		})
 		if err != nil {
 			s.Log.Error("journal a failed login", "err", err)
@@ -128,7 +128,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		if id, sess, err = operators.StartSession(tx, op.Name, ip, now); err != nil {
 			return err
 		}
-		return auditAs(tx, op.Name, now, "login", op.Name, "role "+op.Role, ip)
+		return operators.Audit(tx, op.Name, now, "login", op.Name, "role "+op.Role, ip)
 	})
 	if err != nil {
 		s.internal(w, r, "start a session", err)

@@ -65,13 +65,11 @@ const (
 	personStream
 )
 
-type personKey struct{}
-
 // personOf is the person a person token speaks for, or "" for the API
 // token (which may act for anyone).
 func personOf(r *http.Request) string {
-	p, _ := r.Context().Value(personKey{}).(string)
-	return p
+	c, _ := claimsOf(r)
+	return c.Person
 }
 
 // forbidPerson answers 403 when the request's person token is not
@@ -127,9 +125,7 @@ func (s *Server) authenticate(h http.Handler, who access) http.Handler {
 			writeError(w, http.StatusForbidden, "id", "this person token is for "+c.Person+": it may read that person's notifications only")
 			return
 		}
-		ctx := context.WithValue(r.Context(), personKey{}, c.Person)
-		ctx = context.WithValue(ctx, claimsKey{}, c)
-		h.ServeHTTP(w, r.WithContext(ctx))
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
 	})
 }
 

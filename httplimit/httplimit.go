@@ -139,12 +139,19 @@ func clientKey(a net.Addr) (netip.Prefix, bool) {
 	if !ok {
 		return netip.Prefix{}, false
 	}
-	ip = ip.Unmap()
+	return ClientPrefix(ip), true
+}
+
+// ClientPrefix is what one client's address counts as: the IPv4 address
+// (an IPv4-mapped IPv6 one unmapped), or the IPv6 /64 (one subscriber's
+// usual allocation). The console's login limiter keys clients the same way.
+func ClientPrefix(ip netip.Addr) netip.Prefix {
+	ip = ip.Unmap().WithZone("")
 	if ip.Is4() {
-		return netip.PrefixFrom(ip, 32), true
+		return netip.PrefixFrom(ip, 32)
 	}
 	p, _ := ip.Prefix(64)
-	return p, true
+	return p
 }
 
 // countedConn gives its address's slot back when closed (once).

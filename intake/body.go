@@ -17,10 +17,6 @@ import (
 // message. quoted is built only withQuoted (explain); the pipeline needs
 // the text.
 func splitBody(b mailmsg.Body, withQuoted bool) (text, quoted string) {
-	full := b.Plain
-	if full == "" && b.HTML != "" {
-		full, _ = html2text.FromString(b.HTML)
-	}
 	switch {
 	case (b.HasPlain || b.HTML == "") && withQuoted:
 		text, quoted = threading.SplitText(b.Plain)
@@ -32,6 +28,11 @@ func splitBody(b mailmsg.Body, withQuoted bool) (text, quoted string) {
 		text = threading.StripHTML(b.HTML)
 	}
 	if strings.TrimSpace(text) == "" {
+		// Only here is a generic HTML-to-text conversion worth its cost.
+		full := b.Plain
+		if full == "" && b.HTML != "" {
+			full, _ = html2text.FromString(b.HTML)
+		}
 		text, quoted = strings.TrimSpace(full), ""
 	}
 	if len(text) > model.MaxTextBytes {

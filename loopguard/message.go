@@ -127,7 +127,7 @@ type Reading struct {
 
 // ReadingOf is the Reading of the email mm as the rules see it.
 func ReadingOf(mm *mailmsg.Message) Reading {
-	h := newMessage(mm).header
+	h := oneReading(mm) // the header alone: no part is decoded
 	r := Reading{From: addrSpec(h.get("from")), ReplyTo: addrSpec(h.get("reply-to")), MessageID: cleanID(h.get("message-id"))}
 	for _, id := range strings.Fields(h.get("in-reply-to")) {
 		r.InReplyTo = append(r.InReplyTo, cleanID(id))

@@ -2,6 +2,7 @@ package loopguard
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"strings"
 )
@@ -299,7 +300,7 @@ func sesNotice(m *message) *BounceReport {
 		}
 	case strings.EqualFold(typ, "Complaint") && n.Complaint != nil:
 		rep.Action, rep.Kind = "complaint", KindComplaint
-		rep.FeedbackType = strings.ToLower(firstNonEmpty(n.Complaint.ComplaintFeedbackType, "abuse"))
+		rep.FeedbackType = strings.ToLower(cmp.Or(n.Complaint.ComplaintFeedbackType, "abuse"))
 		for _, r := range n.Complaint.ComplainedRecipients {
 			if len(rep.Recipients) >= 100 {
 				break
@@ -346,13 +347,4 @@ func sesNotice(m *message) *BounceReport {
 		}
 	}
 	return rep
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }

@@ -63,16 +63,6 @@ func (h Header) Values(name string) []string {
 	return out
 }
 
-// Has tells whether a field named name is present.
-func (h Header) Has(name string) bool {
-	for _, f := range h {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // Count is the number of fields named name.
 func (h Header) Count(name string) int {
 	n := 0

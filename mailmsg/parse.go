@@ -130,14 +130,6 @@ const (
 	AmbiguousAuthor = "ambiguous author"
 )
 
-// MediaType is the top-level Content-Type's type/subtype.
-func (m *Message) MediaType() string {
-	if m.Root == nil {
-		return "text/plain"
-	}
-	return m.Root.MediaType
-}
-
 // Ambiguous tells whether the email names its author in a way parsers
 // may read differently (two From fields, several mailboxes, a From that
 // does not parse): such an email is never attributed to anyone.

@@ -19,7 +19,7 @@ func AddAccount(tx *store.Tx, name, role string, hash []byte, actor string, now 
 		return o, err
 	}
 	o.Hash = nil
-	return o, audit(tx, actor, now, "operator.add", name, "role "+role, "local")
+	return o, Audit(tx, actor, now, "operator.add", name, "role "+role, "local")
 }
 
 // RemoveAccount deletes the account and its sessions.
@@ -27,7 +27,7 @@ func RemoveAccount(tx *store.Tx, name, actor string, now time.Time) error {
 	if err := RemoveOperator(tx, name); err != nil {
 		return err
 	}
-	return audit(tx, actor, now, "operator.remove", name, "", "local")
+	return Audit(tx, actor, now, "operator.remove", name, "", "local")
 }
 
 // ChangePassword sets a new hash and ends the account's sessions.
@@ -35,7 +35,7 @@ func ChangePassword(tx *store.Tx, name string, hash []byte, actor string, now ti
 	if err := SetPassword(tx, name, hash, now); err != nil {
 		return err
 	}
-	return audit(tx, actor, now, "operator.passwd", name, "", "local")
+	return Audit(tx, actor, now, "operator.passwd", name, "", "local")
 }
 
 // AccountInput is the body of POST /v1/operators and of the password PUT.
@@ -45,7 +45,8 @@ type AccountInput struct {
 	Password string `json:"password"`
 }
 
-// audit records an account action in the audit trail, in tx.
-func audit(tx *store.Tx, actor string, now time.Time, action, target, detail, ip string) error {
+// Audit records an account action in the audit trail, in tx (the console
+// records its own actions with it too).
+func Audit(tx *store.Tx, actor string, now time.Time, action, target, detail, ip string) error {
 	return journal.AppendAudit(tx, &journal.Audit{Time: now, Actor: actor, Action: action, Target: target, Detail: detail, IP: ip})
 }

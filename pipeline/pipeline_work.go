@@ -67,12 +67,13 @@ func (p *Pipeline) done(t *task) {
 // giveBack releases the claim (shutdown): the next run, or another node,
 // takes the email at once instead of after the lease.
 func (p *Pipeline) giveBack(t *task) {
-	err := p.DB.Update(context.Background(), func(tx *store.Tx) error {
-		return inbound.Release(tx, t.id, p.owner, t.st.Fence, time.Time{})
-	}, store.Background(), inbound.ClaimReads([]string{t.id}), store.Locks(inbound.EmailLock(t.id)))
-	if err != nil && !errors.Is(err, inbound.ErrClaimLost) {
-		p.Log.Warn("give back claim", "msg", t.id, "err", err)
-	}
+	p.release(p.Log.With("msg", t.id), t, time.Time{})
+}
+
+// commitOpts are the options of a commit that ends an email's
+// processing (done, or set aside as failed): what it reads, its locks.
+func commitOpts(t *task, m inbound.Meta) []store.UpdateOption {
+	return append(append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID)), commitLocks(t.id, t.st.Keys)...)
 }
 
 // process does one email: the work before the commit, the wait for the
@@ -133,7 +134,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			}
 		}
 		return inbound.Finish(tx, t.id, p.owner, t.st.Fence)
-	}, append(append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID)), commitLocks(t.id, t.st.Keys)...)...)
+	}, commitOpts(t, m)...)
 	var early errEarlier
 	switch {
 	case err == nil:
@@ -203,7 +204,7 @@ func (p *Pipeline) setback(log interface {
 			return intake.UpdateEntry(tx, m.JournalID, func(e *journal.Entry) {
 				e.Action = "failed: " + reason + "; kept: `deskmail inbound retry " + t.id + "` processes it again"
 			})
-		}, append(append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID)), commitLocks(t.id, t.st.Keys)...)...)
+		}, commitOpts(t, m)...)
 		if err == nil {
 			p.Backlog.Remove(t.st.Size)
 			log.Error("stored email cannot be processed; set aside as failed", "err", cause)

@@ -269,11 +269,6 @@ func Background() UpdateOption { return func(r *request) { r.background = true }
 // on several committers side by side, in no order among themselves.
 func Queued(fn func()) UpdateOption { return func(r *request) { r.queued = fn } }
 
-// MaxBackground is how many background writes a batch carries beside
-// foreground ones (PostgreSQL never mixes them, bbolt does uncapped; see
-// gather).
-const MaxBackground = 4
-
 // maxBackgroundPG caps a PostgreSQL batch of background writes: one such
 // batch runs at a time per node, holding the domain lock for the
 // pipeline's commits in it.
@@ -447,50 +442,32 @@ func (db *DB) commitLoop(fg, bg chan *request) {
 }
 
 // gather fills a batch: every waiting foreground write first, then
-// background writes, at most MaxBackground of them if the batch has a
-// foreground one, 2*MaxBackground if not. On PostgreSQL, where several
-// committers run, foreground and background writes never share a batch:
-// a client's write does not wait for the locks of background work (the
-// pipeline's commit holds the domain lock) nor for its round trips.
+// background writes. On PostgreSQL, where several committers run, each
+// committer reads one of the two queues (start passes nil for the other:
+// a receive from a nil channel never happens), so foreground and
+// background writes never share a batch: a client's write does not wait
+// for the locks of background work (the pipeline's commit holds the
+// domain lock) nor for its round trips; a background batch carries at
+// most maxBackgroundPG writes. bbolt's one committer reads both,
+// background writes uncapped: a bbolt function costs microseconds beside
+// the batch's fsync, and capping them would only slow the pipeline.
 func (db *DB) gather(batch []*request, fgq, bgq chan *request) []*request {
-	bg, fg := 0, 0
+	bg := 0
 	if batch[0].background {
 		bg = 1
-	} else {
-		fg = 1
-	}
-	if db.pg != nil && fg > 0 {
-		for len(batch) < db.opts.MaxBatch {
-			select {
-			case r := <-fgq:
-				batch = append(batch, r)
-			default:
-				return batch
-			}
-		}
-		return batch
 	}
 fore:
-	for len(batch) < db.opts.MaxBatch && db.pg == nil {
+	for len(batch) < db.opts.MaxBatch {
 		select {
 		case r := <-fgq:
 			batch = append(batch, r)
-			fg++
 		default:
 			break fore
 		}
 	}
-	limit := 2 * MaxBackground
-	if fg > 0 {
-		limit = MaxBackground
-	}
+	limit := db.opts.MaxBatch
 	if db.pg != nil {
 		limit = maxBackgroundPG
-	}
-	if db.pg == nil {
-		// A bbolt function costs microseconds beside the batch's fsync:
-		// capping background writes would only slow the pipeline.
-		limit = db.opts.MaxBatch
 	}
 	for len(batch) < db.opts.MaxBatch && bg < limit {
 		select {
