@@ -50,11 +50,15 @@ func TestMIMEBombsDoNotDelayANormalEmail(t *testing.T) {
 		t.Errorf("the normal email took %s after two MIME bombs, over the budget of %s", d, intake.DefaultBudget)
 	}
 	waitUntil(t, "the bombs are processed", func() bool { return len(f.pending(t)) == 0 })
-	es, _ := journal.Query(context.Background(), f.db, journal.Filter{})
-	kept := 0
+	es, err := journal.Query(context.Background(), f.db, journal.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, sawNormal := 0, false
 	for _, e := range es {
 		switch e.StoredID {
 		case normal:
+			sawNormal = true
 			if !strings.HasPrefix(e.Action, "created conversation") || e.Attention != "" {
 				t.Errorf("normal email: %q (attention %q)", e.Action, e.Attention)
 			}
@@ -66,5 +70,8 @@ func TestMIMEBombsDoNotDelayANormalEmail(t *testing.T) {
 	}
 	if kept != 2 {
 		t.Errorf("%d of 2 bombs kept for operators as too complex", kept)
+	}
+	if !sawNormal {
+		t.Error("no journal entry for the normal email")
 	}
 }

@@ -29,6 +29,9 @@ func TestReplyCorpus(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		ins, _ := filepath.Glob(filepath.Join(dir, "*.txt"))
+		if len(ins) == 0 {
+			t.Fatalf("%s: no cases", dir)
+		}
 		sort.Strings(ins)
 		exact, words := 0, 0
 		for _, in := range ins {

@@ -80,6 +80,9 @@ func TestBenchPipelineLoadProtocol(t *testing.T) {
 		t.Errorf("%d accepted, %d failed; want 25, 0", len(accepted), failed)
 	}
 	srv.mu.Lock()
+	if len(srv.ids) != 25 {
+		t.Errorf("the server took %d messages, want 25", len(srv.ids))
+	}
 	for _, id := range srv.ids {
 		if _, ok := accepted[id]; !ok {
 			t.Errorf("the server took %s, the load did not report it", id)

@@ -38,4 +38,9 @@ func TestRestartTime(t *testing.T) {
 	t1 := time.Now()
 	s.Start()
 	t.Logf("stop %v start %v", t1.Sub(t0), time.Since(t1))
+	// The restarted server serves.
+	s.Append("INBOX", []byte("Subject: after\r\n\r\nx\r\n"))
+	if n := s.Count("INBOX"); n != 1 {
+		t.Fatalf("after the restart: %d messages in INBOX, want 1", n)
+	}
 }
