@@ -102,8 +102,13 @@ type Config struct {
 	DNS             string        // resolver host:port for SPF/DKIM/DMARC and MX; "" the system's
 	DNSBudget       time.Duration // all the DNS of one inbound email
 	PipelineWorkers int
-	MaxPending      int
-	MaxPendingBytes int64
+	// PipelineYield bounds how long the pipeline lets accepts go first
+	// (0: it does not); PipelineYieldWorkers is what it keeps running
+	// meanwhile.
+	PipelineYield        time.Duration
+	PipelineYieldWorkers int
+	MaxPending           int
+	MaxPendingBytes      int64
 
 	// Fetch are the IMAP mailboxes to read (--fetch URLs and [[fetch]]
 	// tables of the config file), checked.
@@ -205,6 +210,8 @@ var options = []option{
 	{name: "dns", help: "DNS resolver HOST:PORT for the sender checks and MX lookups (default: the system's, from /etc/resolv.conf)", set: str(func(c *Config) *string { return &c.DNS })},
 	{name: "dns-budget", def: []string{"10s"}, help: "time all the DNS lookups of one inbound email may take; then they count as temperror", set: duration(func(c *Config) *time.Duration { return &c.DNSBudget })},
 	{name: "pipeline-workers", def: []string{"32"}, help: "inbound emails processed at once (parse, sender checks) before their commit", set: integer(func(c *Config) *int { return &c.PipelineWorkers })},
+	{name: "pipeline-yield", def: []string{"0"}, help: "while SMTP/LMTP/HTTP clients are delivering, the pipeline processes only pipeline-yield-workers emails at once and leaves the CPU to the accepts; no email waits longer than this for it (0: off, the default)", set: durationOff(func(c *Config) *time.Duration { return &c.PipelineYield })},
+	{name: "pipeline-yield-workers", def: []string{"2"}, help: "inbound emails processed at once while the pipeline yields to accepts (see pipeline-yield; at least 1)", set: integer(func(c *Config) *int { return &c.PipelineYieldWorkers })},
 	{name: "max-pending", def: []string{"10000"}, help: "stored emails waiting to be processed past which new mail gets 451 4.3.2", set: integer(func(c *Config) *int { return &c.MaxPending })},
 	{name: "fetch", repeat: true, help: "an IMAP mailbox to fetch mail from: imaps://USER@HOST[:PORT]/MAILBOX, or imap://... with STARTTLS (repeatable; the password in the URL is for tests: use [[fetch]] tables in the config file with password_file or OAuth2, see docs/FETCH.md)", set: list(setFetchURLs)},
 	{name: "max-pending-bytes", def: []string{"2GiB"}, help: "bytes of stored emails waiting to be processed past which new mail gets 451 4.3.2", set: size(func(c *Config) *int64 { return &c.MaxPendingBytes })},

@@ -82,6 +82,15 @@ func duration(field func(*Config) *time.Duration) func(*Config) pflag.Value {
 	}
 }
 
+// durationOff is a duration where 0 switches the feature off.
+func durationOff(field func(*Config) *time.Duration) func(*Config) pflag.Value {
+	return func(c *Config) pflag.Value {
+		p := field(c)
+		v := builtin(func(fs *pflag.FlagSet) { fs.DurationVar(p, "v", 0, "") })
+		return checked{v, func() bool { return *p >= 0 }, "a duration such as 500ms or 2s (0: off)"}
+	}
+}
+
 // strValue is a string where "off" means empty (a listener turned off).
 type strValue struct{ p *string }
 

@@ -179,7 +179,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	if cfg.RoleForward != "" {
 		step.RoleForward = &intake.RoleForward{To: cfg.RoleForward, Mailer: ob.mailer}
 	}
-	pipe := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
+	pipe, activity := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
 	if db.Shared() {
 		// Two nodes may share a hostname (or be given none): the node's
 		// own id tells its claims from the other nodes', so a restart
@@ -191,7 +191,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	d.unsubscribe = wireBus(db, pipe.Wake, ob.worker.Wake, hub)
 	announce := newAnnouncer(db, TopicInbound)
 	stored := func(id string) { pipe.Wake(id); announce.Poke() }
-	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: stored, Backlog: pipe.Backlog,
+	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: stored, Backlog: pipe.Backlog, Activity: activity,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}
 	pruner := &journal.Pruner{DB: db, Clock: clk, Retention: cfg.Retention, Interval: time.Minute,
 		Log: log.With("component", "prune"), Also: []func(context.Context, time.Time) (int, error){

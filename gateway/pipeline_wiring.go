@@ -22,10 +22,13 @@ func resolver(cfg *config.Config, opts Options) (auth.Resolver, error) {
 	return auth.NewDNS(cfg.DNS, auth.DefaultDNSCache, clock.Real{})
 }
 
-// newPipeline builds the inbound pipeline and the backlog bound the
-// receiver enforces.
-func newPipeline(cfg *config.Config, db *store.DB, clk clock.Clock, step *intake.InboundStep, log *slog.Logger) *pipeline.Pipeline {
+// newPipeline builds the inbound pipeline, the backlog bound the
+// receiver enforces and the count of accepts the pipeline yields to
+// (pipeline-yield; the receiver keeps it).
+func newPipeline(cfg *config.Config, db *store.DB, clk clock.Clock, step *intake.InboundStep, log *slog.Logger) (*pipeline.Pipeline, *inbound.Activity) {
+	act := &inbound.Activity{Clock: clk}
 	return &pipeline.Pipeline{DB: db, Log: log, Step: step.Step, Clock: clk,
 		Workers: cfg.PipelineWorkers, Node: cfg.Hostname,
-		Backlog: &inbound.Backlog{MaxPending: int64(cfg.MaxPending), MaxBytes: cfg.MaxPendingBytes}}
+		Backlog: &inbound.Backlog{MaxPending: int64(cfg.MaxPending), MaxBytes: cfg.MaxPendingBytes},
+		Yield:   &pipeline.Yield{Busy: act.Busy, Workers: cfg.PipelineYieldWorkers, MaxWait: cfg.PipelineYield}}, act
 }

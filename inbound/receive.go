@@ -33,6 +33,9 @@ type Receiver struct {
 	// Backlog, if set, refuses new messages (ErrBusy) while too many
 	// stored ones wait to be processed, and counts the ones stored.
 	Backlog *Backlog
+	// Activity, if set, counts the accepts in progress of callers with a
+	// client waiting (With.Via empty), for the pipeline to yield to.
+	Activity *Activity
 }
 
 // Busy returns a *BusyError (wrapping ErrBusy) while the backlog is over
@@ -86,6 +89,10 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 	if err := r.Backlog.Admit(); err != nil {
 		drain(data)
 		return Receipt{}, err
+	}
+	if w.Via == "" {
+		r.Activity.begin()
+		defer r.Activity.end()
 	}
 	lim := r.limits()
 	now := r.Clock.Now()

@@ -59,6 +59,8 @@ type Pipeline struct {
 	// BeforeCommit, if set, runs inside every final commit before the
 	// step's writes (a test seam: an error fails the commit).
 	BeforeCommit func(id string) error
+	// Yield, if set, lets accepts go first (yield.go).
+	Yield *Yield
 
 	once     sync.Once
 	wake     chan struct{}
@@ -69,6 +71,8 @@ type Pipeline struct {
 	// store refused even that): this process waits anyway.
 	notBefore map[string]time.Time
 	seq       sequencer
+	active    int           // tasks admitted (yield.go)
+	freed     chan struct{} // an admitted task ended
 }
 
 // DefaultWorkers is the size of the worker pool: the work before the
@@ -81,6 +85,7 @@ func (p *Pipeline) init() {
 		if p.wake == nil {
 			p.wake = make(chan struct{}, 1)
 		}
+		p.freed = make(chan struct{}, 1)
 		if p.Clock == nil {
 			p.Clock = clock.Real{}
 		}
@@ -247,6 +252,11 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 		}
 		for _, c := range claimed {
 			t := p.start(ctx, c)
+			if !p.admit(ctx, t) {
+				p.giveBack(t)
+				p.done(t)
+				continue
+			}
 			select {
 			case work <- t:
 			case <-ctx.Done():

@@ -21,6 +21,8 @@ type task struct {
 	keys  []string
 	deps  []chan struct{} // earlier emails of this process sharing a key
 	entry *seqEntry
+	// admitted: the task holds one of the turns yielding counts (yield.go).
+	admitted bool
 }
 
 // errPermanent marks what can never be processed as it is.

@@ -12,6 +12,11 @@
 # (/proc/PID/stat) per email over the run and the drain.
 #
 #   MESSAGES=5000 ROUNDS=2 scripts/bench-accept.sh
+#
+# SERVE_ARGS adds flags to the daemon's command line; PROFILE=FILE writes a
+# CPU profile of the daemon over deskmail's last round and its drain
+# (PROFILE_SECONDS long, default 20; the control socket's pprof); ONLY=deskmail
+# skips Postfix and smtp-sink.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MESSAGES=${MESSAGES:-5000}
@@ -40,7 +45,7 @@ for _ in $(seq 50); do [ -s "$tmp/dns.addr" ] && break; sleep 0.1; done
 
 "$tmp/deskmail" serve --data "$tmp/data" --domain localhost --smtp-addr 127.0.0.1:$PORT \
   --http-addr 127.0.0.1:$HTTP --api-token "$TOKEN" --dns "$(cat "$tmp/dns.addr")" \
-  --max-connections-per-ip 1000 --max-pending 1000000 --log-level warn 2>"$tmp/serve.log" &
+  --max-connections-per-ip 1000 --max-pending 1000000 --log-level warn ${SERVE_ARGS:-} 2>"$tmp/serve.log" &
 dpid=$!
 pids+=($dpid)
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
@@ -74,15 +79,25 @@ drain
 hz=$(getconf CLK_TCK)
 for r in $(seq "$ROUNDS"); do
   echo "## round $r (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-  if (echo >/dev/tcp/127.0.0.1/25) 2>/dev/null; then
+  if [ "${ONLY:-}" = deskmail ]; then
+    :
+  elif (echo >/dev/tcp/127.0.0.1/25) 2>/dev/null; then
     rate "Postfix" 127.0.0.1:25 bench@localhost "$MESSAGES"
   else
     echo "(no Postfix on 127.0.0.1:25)"
   fi
-  rate "smtp-sink" 127.0.0.1:$SINK bench@localhost "$MESSAGES"
+  [ "${ONLY:-}" = deskmail ] || rate "smtp-sink" 127.0.0.1:$SINK bench@localhost "$MESSAGES"
+  prof=
+  if [ -n "${PROFILE:-}" ] && [ "$r" = "$ROUNDS" ]; then
+    curl -s --unix-socket "$tmp/data/deskmail.sock" -o "$PROFILE" "http://deskmail/debug/pprof/profile?seconds=${PROFILE_SECONDS:-20}" &
+    prof=$!
+  fi
   c0=$(cpu)
   rate "deskmail, bbolt" 127.0.0.1:$PORT support@localhost "$MESSAGES"
+  cm=$(cpu) p0=$(pending)
   drain
   c1=$(cpu)
+  echo "deskmail: $p0 emails still pending at the last 250; daemon CPU during the accept $(echo "scale=3; ($cm - $c0) * 1000 / $hz / $MESSAGES" | bc) ms per email, during the drain $(echo "scale=3; ($c1 - $cm) * 1000 / $hz / $MESSAGES" | bc)"
   echo "deskmail daemon CPU over the run and its drain: $(echo "scale=3; ($c1 - $c0) * 1000 / $hz / $MESSAGES" | bc) ms per email"
+  [ -z "$prof" ] || wait "$prof"
 done
