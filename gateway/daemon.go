@@ -162,7 +162,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	}
 	// Everything is wired before any goroutine starts: the pipeline may
 	// begin at once on a backlog.
-	msgs := &messaging.Service{DB: db, Clock: clk, Hub: hub, OnNotify: d.Queue.Hold, OnSeen: d.Queue.SeenAck}
+	msgs := &messaging.Service{DB: db, Clock: clk, Hub: hub, OnNotify: d.Queue.Hold, OnSeen: d.Queue.SeenAck, SeenPlan: d.Queue.SeenPlan}
 	d.Messaging = msgs
 	thread.Messaging = msgs
 	if hook != nil {

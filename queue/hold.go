@@ -140,6 +140,26 @@ func (q *Queue) Hold(tx *store.Tx, n model.Notification) error {
 	return q.journal(tx, &j, journal.StatusHeld, "", &next, now)
 }
 
+// SeenPlan is messaging.Service's SeenPlan hook: the ack's snapshot
+// reads which email of (person, conv) is held, and the commit declares
+// what SeenAck then needs, so that it costs no round trip of its own:
+// the held index entry, the job's lock (taken with the commit's other
+// locks, before anything is read) and its record, and what cancelling it
+// appends to the journal. Should another email be held by the time the
+// commit runs, SeenAck takes that one's lock itself.
+func (q *Queue) SeenPlan(person, conv string) (store.Query, func([]store.KV) []store.UpdateOption) {
+	held := pairKey(person, conv)
+	return store.Get(bHeld, held), func(found []store.KV) []store.UpdateOption {
+		opts := []store.UpdateOption{store.Reads(bHeld, held)}
+		if len(found) == 0 || len(found[0].Value) == 0 {
+			return opts
+		}
+		id := found[0].Value
+		opts = append(opts, store.Locks(JobLock(string(id))), store.Reads(bJobs, id))
+		return append(opts, journal.AppendReads()...)
+	}
+}
+
 // SeenAck is messaging.Service's OnSeen hook: person saw the messages
 // marked (newly marked seen by model.MarkSeen) of conv. They leave the
 // held email; an email left with no message is cancelled, journaled

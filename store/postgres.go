@@ -301,6 +301,17 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 		batch.Queue(sqlWriterShared)
 		if ids, shared := lockIDs(locks); len(ids) > 0 {
 			batch.Queue(sqlLockMany, ids, shared)
+			// Held from here on, exclusively: a Tx.Lock of a declared
+			// name costs no round trip, and whatever the transaction
+			// reads is read after it was granted.
+			for i, id := range ids {
+				if !shared[i] {
+					if t.held == nil {
+						t.held = map[int64]bool{}
+					}
+					t.held[id] = true
+				}
+			}
 		}
 		if ids, _ := lockIDs(&lockSet{names: locks.barriers}); len(ids) > 0 {
 			// Session locks taken and let go at once, in one order: the
