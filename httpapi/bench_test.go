@@ -52,8 +52,9 @@ func BenchmarkSeen(b *testing.B) {
 // shrinks and the last one cancels (the daemon's whole seen-ack path).
 // Besides acks/s it reports the CPU per ack of this process (server and
 // clients together: cpu-us/ack) and of the PostgreSQL backends serving
-// the benchmark's database (pg-cpu-us/ack; WAL writer and checkpointer
-// not included), which a shared machine's wall clock does not blur:
+// the benchmark's database (pg-cpu-us/ack; WAL writer, checkpointer and
+// autovacuum not included), which a shared machine's wall clock does not
+// blur:
 //
 //	go test -run '^$' -bench BenchmarkSeenPostgres -benchtime 3000x ./httpapi
 //
@@ -154,6 +155,10 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold bool, db *store.DB, pg
 	elapsed := time.Since(start)
 	cpu, pgc := processCPU()-cpu0, pg.cpu()-pg0
 	b.StopTimer()
+	if os.Getenv("DESKMAIL_BENCH_LOG_STATEMENTS") != "" {
+		const logTime = "2006-01-02 15:04:05.000 MST" // log_line_prefix's %m
+		b.Logf("acks from %s to %s", start.UTC().Format(logTime), start.Add(elapsed).UTC().Format(logTime))
+	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "acks/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/ack")
 	if pg != nil {
@@ -285,7 +290,7 @@ func (p *pgCPU) cpu() time.Duration {
 	if p == nil {
 		return 0
 	}
-	rows, err := p.conn.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+	rows, err := p.conn.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()`)
 	if err != nil {
 		p.b.Fatal(err)
 	}
