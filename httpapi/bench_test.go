@@ -58,6 +58,7 @@ func BenchmarkSeen(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkSeenPostgres -benchtime 3000x ./httpapi
 //
+// DESKMAIL_BENCH_COMMITTERS=N sets store.Options.Committers (default 4).
 // DESKMAIL_BENCH_LOG_STATEMENTS=1 has PostgreSQL log every statement of
 // the benchmark's connections (log_min_duration_statement=0), to count
 // them per ack in the server's log.
@@ -72,7 +73,8 @@ func BenchmarkSeenPostgres(b *testing.B) {
 			if os.Getenv("DESKMAIL_BENCH_LOG_STATEMENTS") != "" {
 				open += "&options=-c%20log_min_duration_statement%3D0"
 			}
-			db, err := store.OpenPostgres(context.Background(), open, b.TempDir(), store.Options{})
+			committers, _ := strconv.Atoi(os.Getenv("DESKMAIL_BENCH_COMMITTERS"))
+			db, err := store.OpenPostgres(context.Background(), open, b.TempDir(), store.Options{Committers: committers})
 			if err != nil {
 				b.Fatal(err)
 			}
