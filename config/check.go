@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/mail"
 	"strings"
+
+	"github.com/deskmail/deskmail/inbound"
 )
 
 // check validates combinations of settings and fills the defaults that
@@ -53,11 +55,10 @@ func (c *Config) checkRoleForward() error {
 		return fmt.Errorf("role-forward: %q is not an email address", c.RoleForward)
 	}
 	c.RoleForward = a.Address
-	domain := strings.ToLower(a.Address[strings.LastIndexByte(a.Address, '@')+1:])
-	for _, d := range c.Domains {
-		if strings.EqualFold(strings.TrimSuffix(d, "."), strings.TrimSuffix(domain, ".")) {
-			return fmt.Errorf("role-forward: %s is of deskmail's own domain %s; give an operator's mailbox elsewhere", a.Address, d)
-		}
+	// The SMTP server's own rule (case, trailing dot, IDNA): an address
+	// it would accept would bring the copy back.
+	if inbound.NewDomains(c.Domains).Accepts(a.Address) {
+		return fmt.Errorf("role-forward: %s is of one of deskmail's own domains (%s); give an operator's mailbox elsewhere", a.Address, strings.Join(c.Domains, ", "))
 	}
 	return nil
 }
