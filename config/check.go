@@ -139,12 +139,8 @@ func (c *Config) checkThreading() error {
 	if c.ReplyDomain == "" && len(c.Domains) > 0 {
 		c.ReplyDomain = c.Domains[0]
 	}
-	c.ReplyDomain = strings.ToLower(c.ReplyDomain)
-	found := false
-	for _, d := range c.Domains {
-		found = found || d == c.ReplyDomain
-	}
-	if !found {
+	c.ReplyDomain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(c.ReplyDomain)), ".")
+	if !inbound.NewDomains(c.Domains).Accepts("reply@" + c.ReplyDomain) {
 		// Replies to reply+TOKEN@ would be refused at RCPT as relaying.
 		return fmt.Errorf("reply-domain: %q is not one of the domains mail is accepted for", c.ReplyDomain)
 	}

@@ -167,6 +167,17 @@ func TestThreadingDefaults(t *testing.T) {
 	if len(c.SupportAddresses) != 0 || len(c.TrustedRelays) != 2 || c.TrustedRelays[0].String() != "10.0.0.1/32" {
 		t.Errorf("support %v, relays %v", c.SupportAddresses, c.TrustedRelays)
 	}
+	// The reply domain is one of ours however written (the SMTP server's
+	// rule); it is kept without the trailing dot, as reply addresses are
+	// built from it.
+	for _, rd := range []string{"A.test.", "xn--bcher-kva.test"} {
+		c, err = load(t, []string{"--domain", "a.test", "--domain", "bücher.test", "--reply-domain", rd}, nil, "")
+		if err != nil {
+			t.Errorf("reply-domain %q: %v", rd, err)
+		} else if want := strings.TrimSuffix(strings.ToLower(rd), "."); c.ReplyDomain != want {
+			t.Errorf("reply-domain %q read as %q, want %q", rd, c.ReplyDomain, want)
+		}
+	}
 	for _, bad := range [][]string{
 		{"--domain", "a.test", "--reply-domain", "b.test"},
 		{"--trusted-relay", "not-an-ip"},
