@@ -48,7 +48,7 @@ func TestDNSRetiresUDPSocketAfterItsQueries(t *testing.T) {
 // one are answered on other sockets.
 func TestDNSTimedOutSocketIsNotReused(t *testing.T) {
 	srv, d, _ := dnsFixture(t, 0)
-	d.Timeout = 500 * time.Millisecond
+	d.Timeout = 2 * time.Second
 	srv.TXT("fast.test", "fast")
 	srv.TXT("slow.test", "slow")
 	d.LookupTXT(context.Background(), "fast.test")
