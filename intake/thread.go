@@ -204,6 +204,7 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 		if mk.unverified {
 			c.OpenedUnverified = author
 		}
+		tx.Own(model.ConvLock(c.ID)) // a fresh id: nobody else can know it
 		if err := model.PutConversation(tx, c); err != nil {
 			return outcome{}, fmt.Errorf("open conversation: %w", err)
 		}

@@ -93,8 +93,19 @@ func (s *Service) Seen(ctx context.Context, person, conv, upTo string) ([]string
 			return err
 		}
 		return s.OnSeen(tx, person, conv, marked)
-	}, store.Locks(model.SeenLock(person, conv)), store.SharedLocks(model.DomainLock))
+	}, SeenLocks(person, conv)...)
 	return marked, err
+}
+
+// SeenLocks are what a seen-ack serialises on: the person's
+// notifications of the conversation (model.SeenLock), so that two acks of
+// them take turns, and the conversation shared (model.ConvLock), so that
+// acks of several people run side by side while the pipeline's commit of
+// an email to the conversation (which adds to the same unseen index and
+// held emails, holding the conversation's lock alone) and a lease that
+// ends a hold about it take turns with them.
+func SeenLocks(person, conv string) []store.UpdateOption {
+	return []store.UpdateOption{store.Locks(model.SeenLock(person, conv)), store.SharedLocks(model.ConvLock(conv))}
 }
 
 // Retract marks a message retracted: it stays in the conversation's

@@ -41,6 +41,13 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return newEnvOn(t, db)
+}
+
+// newEnvOn is newEnv on db.
+func newEnvOn(t testing.TB, db *store.DB) *env {
+	t.Helper()
+	var err error
 	e := &env{t: t, db: db, clk: clock.NewFake(t0), tr: &recorder{}}
 	e.kr, err = threading.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {

@@ -96,7 +96,13 @@ func orDefault(d, def time.Duration) time.Duration {
 // is running, so several messages within one hold become one email. The
 // hold runs from the first notification; joining does not extend it, so a
 // busy conversation still emails after HoldFor.
+//
+// The (person, conversation) index and a job while it is held are the
+// conversation's (model.ConvLock): the commit that holds takes it, a
+// lease that ends a hold takes it (lockHoldEnd), a seen-ack takes it
+// shared; completions and renewals only touch jobs that are sending.
 func (q *Queue) Hold(tx *store.Tx, n model.Notification) error {
+	tx.Need(model.ConvLock(n.Conversation))
 	now := n.Created
 	if now.IsZero() {
 		now = q.Clock.Now()
@@ -149,14 +155,15 @@ func (q *Queue) SeenAck(tx *store.Tx, person, conv string, marked []string) erro
 	if len(marked) == 0 {
 		return nil
 	}
+	// The caller holds the conversation's lock shared (messaging.SeenLocks)
+	// and the person's seen lock: no commit adds to the held email and no
+	// lease ends its hold meanwhile (both take the conversation's lock
+	// alone), and a job in the index is held, never sending, so no
+	// completion or renewal touches it. No further lock is taken, none
+	// is waited for after the transaction began.
 	id := tx.Get(bHeld, pairKey(person, conv))
 	if id == nil {
 		return nil
-	}
-	// The job may be leased or completed on another node right now: wait
-	// for its lock, then read it as it is.
-	if err := tx.Lock(JobLock(string(id)), store.Key{Bucket: bJobs, Key: id}); err != nil {
-		return err
 	}
 	j, err := GetJob(tx, string(id))
 	if err != nil || j.State != StateHeld {

@@ -298,6 +298,10 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 	batch.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
 	if locks != nil && locks.keyed {
 		t.keyed = true
+		t.excl = make(map[int64]bool, len(locks.names))
+		for _, n := range locks.names {
+			t.excl[lockID(n)] = true
+		}
 		batch.Queue(sqlWriterShared)
 		if ids, shared := lockIDs(locks); len(ids) > 0 {
 			batch.Queue(sqlLockMany, ids, shared)

@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -112,6 +113,28 @@ type request struct {
 	barriers []string
 	// queued, if set, is called once the request is in the queue.
 	queued func()
+	// rerun: fn asked for locks it had not declared (Tx.Need); its
+	// writes were undone and it runs again once its batch is done, with
+	// them added. reruns counts how often that happened.
+	rerun  bool
+	reruns int
+}
+
+// maxNeedReruns bounds the reruns of one write for locks it had not
+// declared (Tx.Need): past it the write runs with the writer lock alone,
+// where Need asks nothing. What a write touches can change between runs
+// (a conversation's followers), so the names it learns might not settle.
+const maxNeedReruns = 3
+
+// needMore adds the names fn missed to what it declares, for its rerun.
+func (r *request) needMore(names []string) {
+	r.rerun = true
+	r.reruns++
+	if r.reruns > maxNeedReruns {
+		r.keyed = false
+		return
+	}
+	r.locks = append(r.locks, names...)
 }
 
 // Open opens (creating if needed) the bbolt database in dir.
@@ -495,6 +518,24 @@ const maxRetries = 20
 // serialization failure (PostgreSQL, another node wrote what this batch
 // read) reruns the whole batch, here and nowhere else.
 func (db *DB) commit(batch []*request) {
+	for len(batch) > 0 {
+		batch = db.commitOnce(batch)
+		// Functions that asked for locks they had not declared (Tx.Need)
+		// run again, with them, in a transaction of their own.
+		var again []*request
+		for _, r := range batch {
+			if r.rerun {
+				r.rerun, r.answered = false, false
+				again = append(again, r)
+			}
+		}
+		batch = again
+	}
+}
+
+// commitOnce commits the batch; it returns the requests that were in it
+// at the end (a function that failed is taken out and answered).
+func (db *DB) commitOnce(batch []*request) []*request {
 	retries := 0
 	for len(batch) > 0 {
 		start := time.Now()
@@ -525,8 +566,9 @@ func (db *DB) commit(batch []*request) {
 				r.done <- err
 			}
 		}
-		return
+		return batch
 	}
+	return nil
 }
 
 // fnScoper is a transaction that can undo the writes of one function and
@@ -570,12 +612,23 @@ func (db *DB) tryBatch(batch []*request) (failed int, fnErr, err error) {
 			scoper.beginFn()
 		}
 		notes := len(tx.notes)
+		tx.missing = tx.missing[:0]
 		err := run(r.fn, tx)
+		var need *NeedLocks
+		if len(tx.missing) > 0 {
+			// Whatever it returned, it may have decided on stale reads.
+			need = &NeedLocks{Names: slices.Clone(tx.missing)}
+			err = need
+		}
 		if scoper != nil {
 			if scoper.endFn(err == nil) && err != nil && ops.failed() == nil {
 				tx.notes = tx.notes[:notes]
 				r.answered = true
-				r.done <- err
+				if need != nil {
+					r.needMore(need.Names)
+				} else {
+					r.done <- err
+				}
 				continue
 			}
 		}
