@@ -12,6 +12,11 @@ import (
 type Result struct {
 	Apply func(tx *store.Tx) error // extra writes in the same commit
 	After func()                   // runs once that commit is durable
+	// Locks are what Apply will lock (store.Locks), as far as the step
+	// can tell before the commit: the commit declares them, so that it
+	// takes them all in its first round trip. A name missed costs a
+	// rerun of the commit (store.Tx.Need), never a wrong write.
+	Locks []string
 }
 
 // UpdateEntry rewrites a journal entry; an entry already pruned (a backlog

@@ -77,22 +77,18 @@ func commitOpts(t *task, m inbound.Meta, extra ...string) []store.UpdateOption {
 }
 
 // declare is what the step's writes will lock (the conversation the email
-// threads to, its sender's address, the job a bounce names...), found by
-// running them on a snapshot of the store now, outside any lock
-// (store.DB.DryRun): the commit declares them, so that it takes them all
-// in its first round trip, in the one sorted order. A guess: should the
-// commit's run need a lock not in it (the data changed meanwhile), the
-// store runs it again with that one (store.Tx.Need). With bbolt, one
-// writer, there is nothing to declare.
-func (p *Pipeline) declare(ctx context.Context, res intake.Result) []string {
+// threads to, its sender's address, the job a bounce names...), as the
+// step found before the commit (intake.Result.Locks): the commit declares
+// them, so that it takes them all in its first round trip, in the one
+// sorted order. A guess: should the commit's run need a lock not in it
+// (the data changed meanwhile, or the step could not tell), the store
+// runs it again with that one (store.Tx.Need). With bbolt, one writer,
+// there is nothing to declare.
+func (p *Pipeline) declare(res intake.Result) []string {
 	if res.Apply == nil || !p.DB.Shared() || p.NoDeclare {
 		return nil
 	}
-	names, err := p.DB.DryRun(ctx, res.Apply)
-	if err != nil {
-		return nil // the commit learns them itself
-	}
-	return names
+	return res.Locks
 }
 
 // process does one email: the work before the commit, the wait for the
@@ -132,7 +128,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			return
 		}
 	}
-	locks := p.declare(ctx, res)
+	locks := p.declare(res)
 	err = p.DB.Update(ctx, func(tx *store.Tx) error {
 		st, err := inbound.CheckClaim(tx, t.id, p.owner, t.st.Fence)
 		if err != nil {

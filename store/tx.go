@@ -25,15 +25,6 @@ type Tx struct {
 	// that its batch does not hold; owned the names it made (Own).
 	missing []string
 	owned   map[string]bool
-	// dry holds the writes of a DryRun, which never reach the database.
-	dry    map[string]dryVal
-	drySeq uint64
-}
-
-// dryVal is a key written (or deleted) by a DryRun.
-type dryVal struct {
-	v   []byte
-	del bool
 }
 
 // txOps is one backend's transaction.
@@ -57,44 +48,19 @@ type txOps interface {
 func (t *Tx) Writable() bool { return t.ops.writable() }
 
 // Get returns the value of key in bucket, or nil.
-func (t *Tx) Get(bucket string, key []byte) []byte {
-	if t.dry != nil {
-		if d, ok := t.dry[bucket+"\x00"+string(key)]; ok {
-			return d.v
-		}
-	}
-	return t.ops.get(bucket, key)
-}
+func (t *Tx) Get(bucket string, key []byte) []byte { return t.ops.get(bucket, key) }
 
 // Put stores value under key, creating the bucket if needed.
-func (t *Tx) Put(bucket string, key, value []byte) error {
-	if t.dry != nil {
-		t.dry[bucket+"\x00"+string(key)] = dryVal{v: append([]byte{}, value...)}
-		return nil
-	}
-	return t.ops.put(bucket, key, value)
-}
+func (t *Tx) Put(bucket string, key, value []byte) error { return t.ops.put(bucket, key, value) }
 
 // Delete removes key from bucket; a missing key or bucket is not an error.
-func (t *Tx) Delete(bucket string, key []byte) error {
-	if t.dry != nil {
-		t.dry[bucket+"\x00"+string(key)] = dryVal{del: true}
-		return nil
-	}
-	return t.ops.del(bucket, key)
-}
+func (t *Tx) Delete(bucket string, key []byte) error { return t.ops.del(bucket, key) }
 
 // Sequence returns the next value of bucket's counter (starting at 1).
 // Values are unique across nodes; on PostgreSQL a rolled-back transaction,
 // or a value named with Draws and not taken (a duplicate accept), leaves a
 // gap, so callers may rely on order and uniqueness, not density.
-func (t *Tx) Sequence(bucket string) (uint64, error) {
-	if t.dry != nil {
-		t.drySeq++
-		return 1<<62 + t.drySeq, nil
-	}
-	return t.ops.sequence(bucket)
-}
+func (t *Tx) Sequence(bucket string) (uint64, error) { return t.ops.sequence(bucket) }
 
 // LastKey returns a copy of the largest key of bucket, or nil.
 func (t *Tx) LastKey(bucket string) []byte { return t.ops.lastKey(bucket) }
@@ -208,14 +174,6 @@ type needer interface {
 // adds no deadlock. After maxNeedReruns such reruns the function runs
 // with the writer lock alone.
 func (t *Tx) Need(names ...string) {
-	if t.dry != nil {
-		for _, n := range names {
-			if !t.owned[n] && !slices.Contains(t.missing, n) {
-				t.missing = append(t.missing, n)
-			}
-		}
-		return
-	}
 	h, ok := t.ops.(needer)
 	if !ok {
 		return
@@ -226,25 +184,6 @@ func (t *Tx) Need(names ...string) {
 		}
 		t.missing = append(t.missing, n)
 	}
-}
-
-// DryRun runs fn on a read-only snapshot with its writes kept in memory
-// (a Get sees them; scans, counts and LastKey do not; Sequence makes up
-// values) and thrown away, and returns the lock names fn asked for with
-// Need, except those it Own'd: what a write will need, declared ahead of
-// it (store.Locks), so that its transaction takes them all at once in one
-// order instead of being run again for each (Tx.Need). fn's own error is
-// not returned (what it saw may differ from what its real run sees): the
-// names are a guess, and the real run checks them. err is the store's,
-// when no snapshot could be had.
-func (db *DB) DryRun(ctx context.Context, fn func(*Tx) error) (names []string, err error) {
-	err = db.View(ctx, func(tx *Tx) error {
-		tx.dry = map[string]dryVal{}
-		_ = run(fn, tx)
-		names = tx.missing
-		return nil
-	})
-	return names, err
 }
 
 // Own marks names as covering data this transaction creates under keys
