@@ -344,7 +344,7 @@ func lockID(name string) int64 {
 // lockIDs are the distinct keys of the declared locks, in the one order
 // every transaction takes them, and for each whether it is taken shared
 // (only when no function of the batch wants it exclusive). Family locks
-// (names without a colon, such as "domain") come first, then the others
+// (names without a colon) come first, then the others
 // sorted by key: declared locks never wait in a circle, and a transaction
 // that queues for a family lock holds no finer lock meanwhile, so a
 // transaction holding the family lock that waits for a finer lock (taken

@@ -276,8 +276,8 @@ type UpdateOption func(*request)
 // background one, and batches of background writes (at most 16) run one
 // at a time per node on one of its committers, so a client's wait for its
 // commit does not grow with the backlog of work behind it: a commit of
-// the pipeline does several reads, each a round trip, and holds the
-// domain lock; an accept neither.
+// the pipeline does several reads, each a round trip, and holds the locks
+// of a conversation; an accept neither.
 // With bbolt, where a function costs microseconds beside the fsync, a
 // batch takes every foreground write and background writes uncapped.
 func Background() UpdateOption { return func(r *request) { r.background = true } }
@@ -293,8 +293,8 @@ func Background() UpdateOption { return func(r *request) { r.background = true }
 func Queued(fn func()) UpdateOption { return func(r *request) { r.queued = fn } }
 
 // maxBackgroundPG caps a PostgreSQL batch of background writes: one such
-// batch runs at a time per node, holding the domain lock for the
-// pipeline's commits in it.
+// batch runs at a time per node, holding the locks of the pipeline's
+// commits in it.
 const maxBackgroundPG = 16
 
 // Reads names keys of bucket that fn will Get. On PostgreSQL the keys of
@@ -356,11 +356,12 @@ func Locks(names ...string) UpdateOption {
 // SharedLocks declares, like Locks, locks fn needs, but in shared mode:
 // any number of transactions hold a shared lock together, and they keep
 // out a transaction that takes the same name with Locks (exclusive). A
-// family of writes that all touch the same data through names of their
-// own (seen-acks, leases, completions) share a name that a writer
-// touching all of that data at once (the pipeline's commit) takes
-// exclusively. Such family names have no colon ("domain"); a transaction
-// takes its family locks before its other names ("job:ID").
+// family of writes that all read the same data and change pieces of it
+// under names of their own share a name that a writer of the whole takes
+// exclusively (seen-acks of one conversation hold "conv:ID" shared, each
+// with its own "seen:" name; the pipeline's commit of an email to the
+// conversation holds "conv:ID" alone). Names without a colon ("family"
+// names) are taken before all others; the rest in one sorted order.
 func SharedLocks(names ...string) UpdateOption {
 	return func(r *request) {
 		r.keyed = true
@@ -435,7 +436,7 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 // foreground writes that declare no locks (ordReqs: they run alone
 // anyway, and in the order queued), one for background writes (bgReqs:
 // in the order queued, one batch at a time, so the pipeline's commits
-// gather instead of taking turns on the domain lock a small batch each),
+// gather into few transactions),
 // and Options.Committers for foreground writes that declare their locks
 // (reqs, side by side).
 func (db *DB) commitLoop(fg, bg chan *request) {
@@ -469,8 +470,8 @@ func (db *DB) commitLoop(fg, bg chan *request) {
 // committer reads one of the two queues (start passes nil for the other:
 // a receive from a nil channel never happens), so foreground and
 // background writes never share a batch: a client's write does not wait
-// for the locks of background work (the pipeline's commit holds the
-// domain lock) nor for its round trips; a background batch carries at
+// for the locks of background work (the pipeline's commit holds its
+// conversation's) nor for its round trips; a background batch carries at
 // most maxBackgroundPG writes. bbolt's one committer reads both,
 // background writes uncapped: a bbolt function costs microseconds beside
 // the batch's fsync, and capping them would only slow the pipeline.
