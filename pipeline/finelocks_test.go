@@ -58,10 +58,13 @@ func lockWaits(t *testing.T, conn *pgx.Conn) int {
 
 // blockFirstCommit makes node A's first commit wait, inside its
 // transaction (its locks held), until release is closed; blocked is
-// closed once it waits.
+// closed once it waits. Node A then claims nothing more (no rescan; the
+// test wakes only node B): an email it claimed would wait behind the held
+// commit on its one background committer, which is not what is tested.
 func blockFirstCommit(blocked, release chan struct{}) func(p *Pipeline) {
 	var once sync.Once
 	return func(p *Pipeline) {
+		p.Rescan = time.Hour
 		p.BeforeCommit = func(string) error {
 			first := false
 			once.Do(func() { first = true })
@@ -83,6 +86,9 @@ func blockFirstCommit(blocked, release chan struct{}) func(p *Pipeline) {
 func TestCommitsOfTwoConversationsRunSideBySidePostgres(t *testing.T) {
 	f, dbB, conn := twoNodesPG(t)
 	blocked, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	let := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(let) // before the pipelines stop, should the test fail
 	f.run("node-a", blockFirstCommit(blocked, release))
 	first := f.send(t, "ann@a.test", "help@help.test", "x@a.test", "<root@help.test>")
 	select {
@@ -90,7 +96,8 @@ func TestCommitsOfTwoConversationsRunSideBySidePostgres(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("node A's commit never ran")
 	}
-	f.runOn(dbB, "node-b", nil)
+	b := f.runOn(dbB, "node-b", nil)
+	f.recv.Stored = b.Wake
 	other := f.send(t, "cy@c.test", "help@help.test", "z@c.test", "")
 	waitUntil(t, "node B commits another conversation's email while A's commit is open", func() bool {
 		return !f.pending(t)[other]
@@ -100,7 +107,7 @@ func TestCommitsOfTwoConversationsRunSideBySidePostgres(t *testing.T) {
 	if !f.pending(t)[first] || !f.pending(t)[second] {
 		t.Fatal("a reply to c1 was committed while another commit of c1 was open")
 	}
-	close(release)
+	let()
 	waitUntil(t, "every email is processed", func() bool { return len(f.pending(t)) == 0 })
 	ms := f.messages(t, "c1")
 	if len(ms) != 2 || ms[0].Original != first || ms[1].Original != second {
