@@ -151,7 +151,7 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 				return s.recordComplaint(tx, m, *v.Bounce, src)
 			}
 			return s.recordBounce(tx, m, *v.Bounce)
-		}, Locks: bounceLocks(m, *v.Bounce)}, nil
+		}, Locks: func(context.Context) []string { return bounceLocks(m, *v.Bounce) }}, nil
 	}
 	if roles := roleMail(m.Envelope); roles != "" {
 		return s.keepForOperators(m, raw, roles, v, classified), nil
@@ -194,7 +194,7 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 			return job.apply(tx)
 		},
 		After: job.after,
-		Locks: job.locks(ctx, s.DB),
+		Locks: func(ctx context.Context) []string { return job.locks(ctx, s.DB) },
 	}, nil
 }
 

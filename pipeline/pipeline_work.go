@@ -84,11 +84,11 @@ func commitOpts(t *task, m inbound.Meta, extra ...string) []store.UpdateOption {
 // (the data changed meanwhile, or the step could not tell), the store
 // runs it again with that one (store.Tx.Need). With bbolt, one writer,
 // there is nothing to declare.
-func (p *Pipeline) declare(res intake.Result) []string {
-	if res.Apply == nil || !p.DB.Shared() || p.NoDeclare {
+func (p *Pipeline) declare(ctx context.Context, res intake.Result) []string {
+	if res.Apply == nil || res.Locks == nil || !p.DB.Shared() || p.NoDeclare {
 		return nil
 	}
-	return res.Locks
+	return res.Locks(ctx)
 }
 
 // process does one email: the work before the commit, the wait for the
@@ -128,7 +128,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			return
 		}
 	}
-	locks := p.declare(res)
+	locks := p.declare(ctx, res)
 	err = p.DB.Update(ctx, func(tx *store.Tx) error {
 		st, err := inbound.CheckClaim(tx, t.id, p.owner, t.st.Fence)
 		if err != nil {
