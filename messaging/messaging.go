@@ -110,8 +110,8 @@ type SeenResult struct {
 // One snapshot read (model.CheckSeen, one round trip on PostgreSQL)
 // finds what is pending. When nothing is, nothing changes, and on a store
 // whose reads see only durable commits the ack is answered from that read.
-// Otherwise the commit declares everything up front: the seen lock, the
-// held email's job lock (SeenPlan), and the records it will read, which
+// Otherwise the commit declares everything up front: its locks (SeenLocks),
+// and the records it and the held email's hook (SeenPlan) will read, which
 // come back with the locks in the commit's first round trip.
 func (s *Service) Ack(ctx context.Context, person, conv, upTo string) (SeenResult, error) {
 	var planQ store.Query
@@ -131,7 +131,7 @@ func (s *Service) Ack(ctx context.Context, person, conv, upTo string) (SeenResul
 	if len(c.Pending) == 0 && s.DB.ReadsAreDurable() {
 		return SeenResult{}, nil
 	}
-	opts := []store.UpdateOption{store.Locks(model.SeenLock(person, conv)), store.SharedLocks(model.DomainLock)}
+	opts := SeenLocks(person, conv)
 	if c.Complete {
 		opts = append(opts, model.SeenReads(person, c.Pending))
 	}
@@ -170,6 +170,17 @@ func (s *Service) Seen(ctx context.Context, person, conv, upTo string) ([]string
 		return nil, nil
 	}
 	return r.Marked, err
+}
+
+// SeenLocks are what a seen-ack serialises on: the person's
+// notifications of the conversation (model.SeenLock), so that two acks of
+// them take turns, and the conversation shared (model.ConvLock), so that
+// acks of several people run side by side while the pipeline's commit of
+// an email to the conversation (which adds to the same unseen index and
+// held emails, holding the conversation's lock alone) and a lease that
+// ends a hold about it take turns with them.
+func SeenLocks(person, conv string) []store.UpdateOption {
+	return []store.UpdateOption{store.Locks(model.SeenLock(person, conv)), store.SharedLocks(model.ConvLock(conv))}
 }
 
 // Retract marks a message retracted: it stays in the conversation's

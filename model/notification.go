@@ -106,21 +106,12 @@ func NotificationsOf(tx *store.Tx, msg string) ([]Notification, error) {
 	return out, err
 }
 
-// DomainLock is the lock (store.Locks) of the conversations, people,
-// notifications and hold queue as a whole. The pipeline's commit, which
-// may touch any of them (threading, people, followers, holds, bounces),
-// takes it exclusively; writes that touch one piece and name it with a
-// lock of their own (a seen-ack, a lease, a completion) take it shared, so
-// they run side by side with each other and take turns with the commits.
-// Accepting email and claiming it do not touch this data and do not take
-// it.
-const DomainLock = "domain"
-
 // SeenLock is the lock (store.Locks) of one person's notifications of
 // one conversation: a seen-ack takes it, so that two acks of the same
 // conversation by the same person (on two nodes) take turns over the
-// unseen index and the notifications they mark. Writers that declare no
-// locks (the pipeline's commits) run alone and need none.
+// unseen index and the notifications they mark. The pipeline's commit,
+// which adds to that index, holds the conversation's lock (ConvLock),
+// which seen-acks hold shared.
 func SeenLock(person, conv string) string { return "seen:" + person + "\x00" + conv }
 
 // MarkSeen marks the person's notifications of every message of conv up
@@ -128,6 +119,7 @@ func SeenLock(person, conv string) string { return "seen:" + person + "\x00" + c
 // the message IDs newly marked. An unknown message or nothing pending is
 // not an error. It reads only the unseen index, so its cost is what it marks.
 func MarkSeen(tx *store.Tx, person, conv, upTo string, now time.Time) ([]string, error) {
+	tx.Need(SeenLock(person, conv))
 	prefix := []byte(person + "\x00" + conv + "\x00")
 	var ids []string
 	err := tx.Scan(bUnseen, prefix, func(k, _ []byte) (bool, error) {
