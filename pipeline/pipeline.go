@@ -61,6 +61,10 @@ type Pipeline struct {
 	BeforeCommit func(id string) error
 	// Yield, if set, lets accepts go first (yield.go).
 	Yield *Yield
+	// NoDeclare makes the commit declare no lock of the step's data ahead
+	// (a test seam: every lock it needs is then learned by the store's
+	// rerun, store.Tx.Need).
+	NoDeclare bool
 
 	once     sync.Once
 	wake     chan struct{}
