@@ -220,7 +220,7 @@ func (t *pgTx) flush() error {
 	if t.fn.active {
 		t.fn.mark = 0 // what is queued after this flush is the function's
 	}
-	b := t.pending
+	b := pgx.Batch{QueuedQueries: coalesceWrites(t.pending.QueuedQueries)}
 	t.pending = pgx.Batch{}
 	// Close runs every statement in order, calling the callbacks of
 	// those that read (Tx.Lock), and reports the first error.

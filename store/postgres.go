@@ -168,7 +168,7 @@ type pgBackend struct {
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlDraw, sqlNotify, sqlWriterLock, sqlWriterShared, sqlLockMany, sqlLock, sqlTryLock}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlDraw, sqlNotify, sqlWriterLock, sqlWriterShared, sqlLockMany, sqlLock, sqlTryLock}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
