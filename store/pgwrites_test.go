@@ -104,3 +104,56 @@ func replay(t *testing.T, fns []func(*store.Tx) error, fails []bool, model map[s
 		return tx.Scan("m", nil, func(k, v []byte) (bool, error) { model[string(k)] = string(v); return true, nil })
 	})
 }
+
+// Prefetch answers the later Gets as they would have been answered one
+// by one: found keys, absent ones, keys the transaction wrote or deleted
+// before, in write transactions and as a View's first read.
+func TestPrefetchAnswersAsGetWould(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error {
+				for _, k := range []string{"a", "b", "gone"} {
+					if err := tx.Put("p", []byte(k), []byte("old "+k)); err != nil {
+						return err
+					}
+				}
+				return tx.Put("q", []byte("a"), []byte("other bucket"))
+			})
+			keys := func(ks ...string) []store.Key {
+				var out []store.Key
+				for _, k := range ks {
+					out = append(out, store.Key{Bucket: "p", Key: []byte(k)})
+				}
+				return append(out, store.Key{Bucket: "q", Key: []byte("a")})
+			}
+			update(t, db, func(tx *store.Tx) error {
+				if err := tx.Put("p", []byte("b"), []byte("new b")); err != nil {
+					return err
+				}
+				if err := tx.Delete("p", []byte("gone")); err != nil {
+					return err
+				}
+				tx.Prefetch(keys("a", "b", "gone", "none", "a")...)
+				got := fmt.Sprintf("%q %q %v %v %q", tx.Get("p", []byte("a")), tx.Get("p", []byte("b")),
+					tx.Get("p", []byte("gone")) == nil, tx.Get("p", []byte("none")) == nil, tx.Get("q", []byte("a")))
+				if want := `"old a" "new b" true true "other bucket"`; got != want {
+					return fmt.Errorf("after Prefetch: %s, want %s", got, want)
+				}
+				return nil
+			})
+			err := db.View(context.Background(), func(tx *store.Tx) error {
+				tx.Prefetch(keys("b", "gone", "none")...)
+				got := fmt.Sprintf("%q %v %v %d", tx.Get("p", []byte("b")), tx.Get("p", []byte("gone")) == nil,
+					tx.Get("p", []byte("none")) == nil, tx.Count("p"))
+				if want := `"new b" true true 2`; got != want {
+					return fmt.Errorf("view after Prefetch: %s, want %s", got, want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
