@@ -23,8 +23,8 @@ type pgTx struct {
 	// fewer), and a View that reads nothing sends neither BEGIN nor
 	// ROLLBACK.
 	ro bool
-	be  *pgBackend
-	rw  bool
+	be *pgBackend
+	rw bool
 	// keyed: the batch holds the writer lock shared and its declared
 	// locks (store.Locks), not the writer lock alone.
 	keyed   bool
