@@ -157,3 +157,31 @@ func TestPrefetchAnswersAsGetWould(t *testing.T) {
 		})
 	}
 }
+
+// DB.Get reads one committed key, absent as nil, an empty value as
+// empty, on both backends.
+func TestDBGet(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error {
+				if err := tx.Put("g", []byte("k"), []byte("v")); err != nil {
+					return err
+				}
+				return tx.Put("g", []byte("empty"), nil)
+			})
+			v, err := db.Get(context.Background(), "g", []byte("k"))
+			if err != nil || string(v) != "v" {
+				t.Errorf("Get k = %q, %v", v, err)
+			}
+			v, err = db.Get(context.Background(), "g", []byte("empty"))
+			if err != nil || v == nil || len(v) != 0 {
+				t.Errorf("Get empty = %#v, %v; want an empty, non-nil value", v, err)
+			}
+			v, err = db.Get(context.Background(), "g", []byte("none"))
+			if err != nil || v != nil {
+				t.Errorf("Get none = %q, %v; want nil", v, err)
+			}
+		})
+	}
+}
