@@ -70,7 +70,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(relay.Close)
 	q := &queue.Queue{Clock: f.clk, HoldFor: time.Minute}
 	f.worker = &queue.Worker{DB: f.db, Queue: q, Composer: mailer, Transport: relay, Clock: f.clk}
-	msgs := &messaging.Service{DB: f.db, Clock: f.clk, Hub: messaging.NewHub(), OnNotify: q.Hold, OnSeen: q.SeenAck}
+	msgs := &messaging.Service{DB: f.db, Clock: f.clk, Hub: messaging.NewHub(), OnNotify: q.Hold, OnSeen: q.SeenAck, SeenPlan: q.SeenPlan}
 	f.center = &Service{DB: f.db, Clock: f.clk, Mailer: mailer, Messaging: msgs}
 	return f
 }

@@ -34,7 +34,7 @@ func TestStoryTellsWhoWasEmailedAndWhyNot(t *testing.T) {
 		return model.PutConversation(tx, &model.Conversation{ID: "c1", Kind: model.External, Subject: "Printer", Followers: []string{"ann", "bea"}})
 	})
 	q := &queue.Queue{Clock: f.clk, HoldFor: time.Minute}
-	svc := &messaging.Service{DB: f.db, Clock: f.clk, OnNotify: q.Hold, OnSeen: q.SeenAck}
+	svc := &messaging.Service{DB: f.db, Clock: f.clk, OnNotify: q.Hold, OnSeen: q.SeenAck, SeenPlan: q.SeenPlan}
 	ctx := context.Background()
 	posted, err := svc.Post(ctx, model.Message{Conversation: "c1", Author: "agent", Channel: model.ChannelWeb, Text: "Unplug it."})
 	if err != nil {

@@ -62,7 +62,7 @@ func seedWith(t *testing.T, dir string, hold time.Duration, posts map[string][]s
 	// creation time, and the holds end when the daemon's real clock says.
 	clk := clock.NewFake(time.Now())
 	q := &queue.Queue{Clock: clk, HoldFor: hold}
-	svc := &messaging.Service{DB: db, Clock: clk, OnNotify: q.Hold, OnSeen: q.SeenAck}
+	svc := &messaging.Service{DB: db, Clock: clk, OnNotify: q.Hold, OnSeen: q.SeenAck, SeenPlan: q.SeenPlan}
 	for conv, texts := range posts {
 		for _, text := range texts {
 			if _, err := svc.Post(ctx, model.Message{Conversation: conv, Author: "agent", Channel: model.ChannelWeb, Text: text}); err != nil {

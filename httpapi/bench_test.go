@@ -8,16 +8,22 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
+	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/store/pgtest"
 )
@@ -41,13 +47,41 @@ func BenchmarkSeen(b *testing.B) {
 }
 
 // BenchmarkSeenPostgres is BenchmarkSeen on the PostgreSQL store (a
-// database of its own, group commit under the cluster writer lock):
+// database of its own). hold=true wires the hold queue as the daemon
+// does: every (person, conversation) has a held email that each ack
+// shrinks and the last one cancels (the daemon's whole seen-ack path).
+// Besides acks/s it reports the CPU per ack of this process (server and
+// clients together: cpu-us/ack) and of the PostgreSQL backends serving
+// the benchmark's database (pg-cpu-us/ack; WAL writer, checkpointer and
+// autovacuum not included), which a shared machine's wall clock does not
+// blur:
 //
 //	go test -run '^$' -bench BenchmarkSeenPostgres -benchtime 3000x ./httpapi
+//
+// DESKMAIL_BENCH_COMMITTERS=N sets store.Options.Committers (default 4).
+// DESKMAIL_BENCH_LOG_STATEMENTS=1 has PostgreSQL log every statement of
+// the benchmark's connections (log_min_duration_statement=0), to count
+// them per ack in the server's log.
 func BenchmarkSeenPostgres(b *testing.B) {
-	for _, c := range []struct{ clients, len int }{{1, 20}, {16, 20}} {
-		b.Run(fmt.Sprintf("clients=%d/len=%d", c.clients, c.len), func(b *testing.B) {
-			benchSeenOn(b, c.clients, c.len, pgtest.Open(b, b.TempDir(), store.Options{}))
+	for _, c := range []struct {
+		clients, len int
+		hold         bool
+	}{{1, 20, false}, {16, 20, false}, {16, 20, true}} {
+		b.Run(fmt.Sprintf("clients=%d/len=%d/hold=%v", c.clients, c.len, c.hold), func(b *testing.B) {
+			url := pgtest.NewDatabase(b)
+			open := url
+			if os.Getenv("DESKMAIL_BENCH_LOG_STATEMENTS") != "" {
+				open += "&options=-c%20log_min_duration_statement%3D0"
+			}
+			committers, _ := strconv.Atoi(os.Getenv("DESKMAIL_BENCH_COMMITTERS"))
+			db, err := store.OpenPostgres(context.Background(), open, b.TempDir(), store.Options{Committers: committers})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			pg := newPGCPU(b, url)
+			defer pg.close()
+			benchSeenOn(b, c.clients, c.len, c.hold, db, pg)
 		})
 	}
 }
@@ -58,16 +92,21 @@ func benchSeen(b *testing.B, clients, convLen int) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	benchSeenOn(b, clients, convLen, db)
+	benchSeenOn(b, clients, convLen, false, db, nil)
 }
 
-func benchSeenOn(b *testing.B, clients, convLen int, db *store.DB) {
+func benchSeenOn(b *testing.B, clients, convLen int, hold bool, db *store.DB, pg *pgCPU) {
 	people := clients
-	// Ack i is person i%people's, for the (i/people)th message overall.
-	convs := seedPending(b, db, people, b.N/people+1, convLen)
 	clk := clock.Real{}
-	s := &Server{DB: db, Token: token, Clock: clk, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Messaging: &messaging.Service{DB: db, Clock: clk, Hub: messaging.NewHub()}}
+	msgs := &messaging.Service{DB: db, Clock: clk, Hub: messaging.NewHub()}
+	var q *queue.Queue
+	if hold {
+		q = &queue.Queue{Clock: clk, HoldFor: time.Hour}
+		msgs.OnNotify, msgs.OnSeen, msgs.SeenPlan = q.Hold, q.SeenAck, q.SeenPlan
+	}
+	// Ack i is person i%people's, for the (i/people)th message overall.
+	convs := seedPending(b, db, people, b.N/people+1, convLen, q)
+	s := &Server{DB: db, Token: token, Clock: clk, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Messaging: msgs}
 	srv := httptest.NewServer(s.Handler(false))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}}
@@ -98,6 +137,7 @@ func benchSeenOn(b *testing.B, clients, convLen int, db *store.DB) {
 	procs := runtime.GOMAXPROCS(0)
 	b.SetParallelism((clients + procs - 1) / procs)
 	b.ResetTimer()
+	cpu0, pg0 := processCPU(), pg.cpu()
 	start := time.Now()
 	if clients == 1 {
 		for range b.N {
@@ -115,8 +155,17 @@ func benchSeenOn(b *testing.B, clients, convLen int, db *store.DB) {
 		})
 	}
 	elapsed := time.Since(start)
+	cpu, pgc := processCPU()-cpu0, pg.cpu()-pg0
 	b.StopTimer()
+	if os.Getenv("DESKMAIL_BENCH_LOG_STATEMENTS") != "" {
+		const logTime = "2006-01-02 15:04:05.000 MST" // log_line_prefix's %m
+		b.Logf("acks from %s to %s", start.UTC().Format(logTime), start.Add(elapsed).UTC().Format(logTime))
+	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "acks/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/ack")
+	if pg != nil {
+		b.ReportMetric(float64(pgc.Microseconds())/float64(b.N), "pg-cpu-us/ack")
+	}
 	b.ReportMetric(float64(before-unread(b, db, people))/float64(b.N), "marked/ack")
 }
 
@@ -125,7 +174,7 @@ func benchSeenOn(b *testing.B, clients, convLen int, db *store.DB) {
 // follow them. It returns the message IDs by conversation, in order. It
 // writes through the model directly, in large transactions: posting one
 // by one would take longer than the benchmark itself.
-func seedPending(b *testing.B, db *store.DB, people, n, convLen int) [][]string {
+func seedPending(b *testing.B, db *store.DB, people, n, convLen int, q *queue.Queue) [][]string {
 	b.Helper()
 	ctx := context.Background()
 	nconv := (n + convLen - 1) / convLen
@@ -173,6 +222,11 @@ func seedPending(b *testing.B, db *store.DB, people, n, convLen int) [][]string 
 						if err := model.AddNotification(tx, n); err != nil {
 							return err
 						}
+						if q != nil {
+							if err := q.Hold(tx, n); err != nil {
+								return err
+							}
+						}
 					}
 				}
 				return nil
@@ -201,4 +255,63 @@ func unread(b *testing.B, db *store.DB, people int) int {
 		b.Fatal(err)
 	}
 	return total
+}
+
+// processCPU is the CPU time this process has used (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// pgCPU sums the CPU time of the PostgreSQL backends connected to one
+// database (read from /proc: the server must run on this machine).
+type pgCPU struct {
+	b    *testing.B
+	conn *pgx.Conn
+}
+
+func newPGCPU(b *testing.B, url string) *pgCPU {
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &pgCPU{b: b, conn: conn}
+}
+
+func (p *pgCPU) close() { p.conn.Close(context.Background()) }
+
+// userHZ is the unit of /proc/PID/stat's times on Linux.
+const userHZ = 100
+
+// cpu is the backends' CPU time so far; a backend that ended since the
+// last call is not counted (the store's pools keep theirs open).
+func (p *pgCPU) cpu() time.Duration {
+	if p == nil {
+		return 0
+	}
+	rows, err := p.conn.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()`)
+	if err != nil {
+		p.b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		p.b.Fatal(err)
+	}
+	var ticks int64
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command, which is in parentheses and may
+		// hold spaces: utime and stime are the 12th and 13th of them.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += ut + st
+	}
+	return time.Duration(ticks) * time.Second / userHZ
 }

@@ -1,11 +1,9 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/deskmail/deskmail/model"
-	"github.com/deskmail/deskmail/store"
 )
 
 // SeenAck is the body of POST /v1/seen: person saw conversation up to and
@@ -45,40 +43,14 @@ func (s *Server) postSeen(w http.ResponseWriter, r *http.Request) {
 	if forbidPerson(w, r, "person", ack.Person) {
 		return
 	}
-	known := false
-	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
-		if _, err := model.GetPerson(tx, ack.Person); err != nil {
-			return err
-		}
-		if _, err := model.GetConversation(tx, ack.Conversation); err != nil {
-			return err
-		}
-		// MarkSeen compares message IDs by their order; an ID that names no
-		// message of this conversation would still sort somewhere and mark
-		// messages the person never saw. Messages are never deleted, so
-		// this check cannot go stale before the update.
-		m, err := model.GetMessage(tx, ack.UpTo)
-		known = err == nil && m.Conversation == ack.Conversation
-		if err != nil && !errors.Is(err, model.ErrNotFound) {
-			return err
-		}
-		return nil
-	})
+	res, err := s.Messaging.Ack(r.Context(), ack.Person, ack.Conversation, ack.UpTo)
 	if err != nil {
 		s.writeStoreError(w, r, "seen", err)
 		return
 	}
-	if !known {
-		writeJSON(w, http.StatusOK, SeenResponse{Marked: []string{}, UnknownMessage: true})
-		return
-	}
-	marked, err := s.Messaging.Seen(r.Context(), ack.Person, ack.Conversation, ack.UpTo)
-	if err != nil {
-		s.writeStoreError(w, r, "seen", err)
-		return
-	}
+	marked := res.Marked
 	if marked == nil {
 		marked = []string{}
 	}
-	writeJSON(w, http.StatusOK, SeenResponse{Marked: marked})
+	writeJSON(w, http.StatusOK, SeenResponse{Marked: marked, UnknownMessage: res.UnknownMessage})
 }

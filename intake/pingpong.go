@@ -33,6 +33,7 @@ func (j *threadJob) pingPong(tx *store.Tx, d decision, f senderFacts, conv strin
 		// a loop through them is the recipient cap's to stop.
 		return false, "", nil
 	}
+	tx.Need(model.ConvLock(conv)) // its counters are the conversation's
 	last, err := lastPersonReply(tx, conv, d.Author, j.now.Add(-c.Window))
 	if err != nil {
 		return false, "", err

@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"context"
 	"errors"
 
 	"github.com/deskmail/deskmail/journal"
@@ -12,6 +13,13 @@ import (
 type Result struct {
 	Apply func(tx *store.Tx) error // extra writes in the same commit
 	After func()                   // runs once that commit is durable
+	// Locks tells what Apply will lock (store.Locks), as far as can be
+	// told before the commit; the pipeline asks just before it (after
+	// the earlier emails of the conversation were committed) and the
+	// commit declares them, so that it takes them all in its first round
+	// trip. A name missed costs a rerun of the commit (store.Tx.Need),
+	// never a wrong write. nil: none.
+	Locks func(context.Context) []string
 }
 
 // UpdateEntry rewrites a journal entry; an entry already pruned (a backlog

@@ -151,7 +151,7 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 				return s.recordComplaint(tx, m, *v.Bounce, src)
 			}
 			return s.recordBounce(tx, m, *v.Bounce)
-		}}, nil
+		}, Locks: func(context.Context) []string { return bounceLocks(m, *v.Bounce) }}, nil
 	}
 	if roles := roleMail(m.Envelope); roles != "" {
 		return s.keepForOperators(m, raw, roles, v, classified), nil
@@ -194,7 +194,25 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 			return job.apply(tx)
 		},
 		After: job.after,
+		Locks: func(ctx context.Context) []string { return job.locks(ctx, s.DB) },
 	}, nil
+}
+
+// bounceLocks are what recording a bounce locks: the outgoing email its
+// VERP address names and the address it reports on (the email's own
+// address, when it differs, or one found by Message-ID, costs a rerun).
+func bounceLocks(m inbound.Meta, r loopguard.BounceReport) []string {
+	var names []string
+	for _, rcpt := range m.Envelope.Rcpts {
+		if id := queue.ParseVERP(rcpt); id != "" {
+			names = append(names, queue.JobLock(id))
+			break
+		}
+	}
+	if r.Recipient != "" {
+		names = append(names, model.AddressLock(r.Recipient))
+	}
+	return names
 }
 
 // markForOperators records the verdict and marks the email for

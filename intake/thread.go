@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -101,6 +102,70 @@ func (j *threadJob) apply(tx *store.Tx) error {
 			e.Status = o.status
 		}
 	})
+}
+
+// locks names what apply will lock (store.Locks) as far as it can be told
+// before the commit: the email's key, its sender's address, its own
+// Message-ID, and the conversation it threads to. Matching asks the store
+// only for an email that names something (a reference, a subject tag):
+// then it runs again on a snapshot; a fresh email opens a conversation
+// whose id is made in the commit and needs no lock. With bbolt there is
+// nothing to declare.
+func (j *threadJob) locks(ctx context.Context, db *store.DB) []string {
+	if db == nil || !db.Shared() {
+		return nil
+	}
+	names := []string{model.EmailKeyLock(model.EmailKey(j.m.MessageID, j.m.BodyHash, j.m.ID))}
+	if j.email.From != "" {
+		names = append(names, model.AddressLock(j.email.From))
+	}
+	for _, mid := range []string{j.m.MessageID, j.email.MessageID} {
+		if mid != "" && !slices.Contains(names, model.MessageIDLock(mid)) {
+			names = append(names, model.MessageIDLock(mid))
+		}
+	}
+	match := func(ix threading.Index) (threading.Match, error) {
+		m := threading.Matcher{Tokens: j.t.Keyring, Index: ix, ReplyDomains: j.t.ReplyDomains,
+			SupportAddresses: j.t.SupportAddresses}
+		return m.Match(threading.Inbound{EnvelopeTo: j.m.Envelope.Rcpts, To: j.email.To, Cc: j.email.Cc,
+			From: j.email.From, InReplyTo: j.email.InReplyTo, References: j.email.References, Subject: j.email.Subject})
+	}
+	p := &probeIndex{}
+	m, err := match(p)
+	if p.asked {
+		err = db.View(ctx, func(tx *store.Tx) error {
+			m, err = match(model.View{Tx: tx})
+			return err
+		})
+	}
+	if err == nil && m.Conversation != "" {
+		names = append(names, model.ConvLock(m.Conversation))
+	}
+	return names
+}
+
+// probeIndex is a threading.Index that knows nothing and notes that it
+// was asked: matching that never asks needs no snapshot.
+type probeIndex struct{ asked bool }
+
+func (p *probeIndex) ConversationByMessageID(string) (string, bool, error) {
+	p.asked = true
+	return "", false, nil
+}
+
+func (p *probeIndex) ConversationByTag(string) (string, bool, error) {
+	p.asked = true
+	return "", false, nil
+}
+
+func (p *probeIndex) PersonByEmail(string) (string, bool, error) {
+	p.asked = true
+	return "", false, nil
+}
+
+func (p *probeIndex) Follows(string, string) (bool, error) {
+	p.asked = true
+	return false, nil
 }
 
 func (j *threadJob) run(tx *store.Tx) (outcome, error) {
@@ -205,6 +270,7 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 		if mk.unverified {
 			c.OpenedUnverified = author
 		}
+		tx.Own(model.ConvLock(c.ID)) // a fresh id: nobody else can know it
 		if err := model.PutConversation(tx, c); err != nil {
 			return outcome{}, fmt.Errorf("open conversation: %w", err)
 		}

@@ -8,6 +8,7 @@ package messaging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -31,6 +32,12 @@ type Service struct {
 	// newly marked seen (the hold queue shrinks or cancels the held
 	// email).
 	OnSeen func(tx *store.Tx, person, conv string, marked []string) error
+	// SeenPlan, if set, prepares OnSeen's part of a seen-ack: a query
+	// answered with the ack's snapshot (model.CheckSeen), and from its
+	// answer the locks and reads the commit declares up front, so that
+	// OnSeen costs no round trip of its own (the hold queue: the held
+	// email's job lock and record).
+	SeenPlan func(person, conv string) (store.Query, func([]store.KV) []store.UpdateOption)
 }
 
 // Posted is what Post stored.
@@ -80,21 +87,100 @@ func (s *Service) Notified(tx *store.Tx, notes []model.Notification) error {
 	return nil
 }
 
-// Seen records that person saw conv up to message upTo. Idempotent; an
-// unknown message or nothing pending is not an error. It returns the
-// message IDs newly marked seen.
-func (s *Service) Seen(ctx context.Context, person, conv, upTo string) ([]string, error) {
+// SeenResult is what a seen-ack did.
+type SeenResult struct {
+	// Marked are the messages whose notification of the person the ack
+	// marked seen, oldest first (none for a repeated ack).
+	Marked []string
+	// UnknownMessage: upTo is not a message of the conversation, and
+	// nothing was marked.
+	UnknownMessage bool
+	// Wrote tells whether the ack took a write transaction; an ack that
+	// finds nothing to mark is answered from its read where the store
+	// allows (store.DB.ReadsAreDurable).
+	Wrote bool
+}
+
+// Ack records that person saw conv up to message upTo, as POST /v1/seen
+// takes it: the person and the conversation must exist (model.ErrNotFound
+// otherwise); an upTo that is not a message of conv marks nothing
+// (UnknownMessage). It is idempotent, and returns once what it marked is
+// committed.
+//
+// One snapshot read (model.CheckSeen, one round trip on PostgreSQL)
+// finds what is pending. When nothing is, nothing changes, and on a store
+// whose reads see only durable commits the ack is answered from that read.
+// Otherwise the commit declares everything up front: its locks (SeenLocks),
+// and the records it and the held email's hook (SeenPlan) will read, which
+// come back with the locks in the commit's first round trip.
+func (s *Service) Ack(ctx context.Context, person, conv, upTo string) (SeenResult, error) {
+	var planQ store.Query
+	var plan func([]store.KV) []store.UpdateOption
+	var extra []store.Query
+	if s.SeenPlan != nil {
+		planQ, plan = s.SeenPlan(person, conv)
+		extra = append(extra, planQ)
+	}
+	c, err := model.CheckSeen(ctx, s.DB, person, conv, upTo, extra...)
+	if err != nil {
+		return SeenResult{}, err
+	}
+	if !c.Known {
+		return SeenResult{UnknownMessage: true}, nil
+	}
+	if len(c.Pending) == 0 && s.DB.ReadsAreDurable() {
+		return SeenResult{}, nil
+	}
+	opts := SeenLocks(person, conv)
+	if c.Complete {
+		opts = append(opts, model.SeenReads(person, c.Pending))
+	}
+	if plan != nil {
+		opts = append(opts, plan(c.Extra[0])...)
+	}
 	now := s.Clock.Now()
 	var marked []string
-	err := s.DB.Update(ctx, func(tx *store.Tx) error {
+	err = s.DB.Update(ctx, func(tx *store.Tx) error {
 		var err error
-		marked, err = model.MarkSeen(tx, person, conv, upTo, now)
+		if c.Complete {
+			// Pending is every unseen notification up to upTo as of the
+			// snapshot; one added since is of a message committed after
+			// it, which the person had not seen when acking.
+			marked, err = model.MarkSeenOf(tx, person, conv, c.Pending, now)
+		} else {
+			marked, err = model.MarkSeen(tx, person, conv, upTo, now)
+		}
 		if err != nil || s.OnSeen == nil {
 			return err
 		}
 		return s.OnSeen(tx, person, conv, marked)
-	}, store.Locks(model.SeenLock(person, conv)), store.SharedLocks(model.DomainLock))
-	return marked, err
+	}, opts...)
+	if err != nil {
+		return SeenResult{}, err
+	}
+	return SeenResult{Marked: marked, Wrote: true}, nil
+}
+
+// Seen is Ack for callers inside deskmail: an unknown person or
+// conversation is not an error either, it just marks nothing. It returns
+// the message IDs newly marked seen.
+func (s *Service) Seen(ctx context.Context, person, conv, upTo string) ([]string, error) {
+	r, err := s.Ack(ctx, person, conv, upTo)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, nil
+	}
+	return r.Marked, err
+}
+
+// SeenLocks are what a seen-ack serialises on: the person's
+// notifications of the conversation (model.SeenLock), so that two acks of
+// them take turns, and the conversation shared (model.ConvLock), so that
+// acks of several people run side by side while the pipeline's commit of
+// an email to the conversation (which adds to the same unseen index and
+// held emails, holding the conversation's lock alone) and a lease that
+// ends a hold about it take turns with them.
+func SeenLocks(person, conv string) []store.UpdateOption {
+	return []store.UpdateOption{store.Locks(model.SeenLock(person, conv)), store.SharedLocks(model.ConvLock(conv))}
 }
 
 // Retract marks a message retracted: it stays in the conversation's

@@ -72,6 +72,7 @@ func PutConversation(tx *store.Tx, c *Conversation) error {
 	if err := checkPeople(tx, "followers", c.Followers); err != nil {
 		return err
 	}
+	tx.Need(ConvLock(c.ID))
 	var old Conversation
 	if err := get(tx, bConversations, c.ID, &old); err == nil {
 		c.Tag, c.Created = old.Tag, old.Created
@@ -100,8 +101,12 @@ func PutConversation(tx *store.Tx, c *Conversation) error {
 	return put(tx, bConversations, c.ID, c)
 }
 
-// GetConversation returns a conversation.
+// GetConversation returns a conversation. In a write it needs the
+// conversation's lock (ConvLock): what is read of a conversation is what
+// gets written back (followers, trust marks, the thread root, the held
+// emails about it).
 func GetConversation(tx *store.Tx, id string) (Conversation, error) {
+	tx.Need(ConvLock(id))
 	var c Conversation
 	return c, get(tx, bConversations, id, &c)
 }
@@ -277,7 +282,11 @@ func Messages(tx *store.Tx, conv string, limit int) ([]Message, error) {
 // belongs to a conversation. The first conversation to claim an ID keeps it.
 func IndexMessageID(tx *store.Tx, messageID, conv string) error {
 	k := []byte(canonicalMessageID(messageID))
-	if len(k) == 0 || tx.Get(bMessageIDs, k) != nil {
+	if len(k) == 0 {
+		return nil
+	}
+	tx.Need(MessageIDLock(messageID))
+	if tx.Get(bMessageIDs, k) != nil {
 		return nil
 	}
 	return tx.Put(bMessageIDs, k, []byte(conv))

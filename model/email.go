@@ -33,18 +33,22 @@ func EmailKey(messageID, bodyHash, storedID string) string {
 
 // EmailAppended returns the message an email (by EmailKey) became.
 func EmailAppended(tx *store.Tx, key string) (msgID string, ok bool) {
+	tx.Need(EmailKeyLock(key))
 	v := tx.Get(bEmailsAppended, []byte(key))
 	return string(v), v != nil
 }
 
 // RememberEmail records that the email became message msgID.
 func RememberEmail(tx *store.Tx, key, msgID string) error {
+	tx.Need(EmailKeyLock(key))
 	return tx.Put(bEmailsAppended, []byte(key), []byte(msgID))
 }
 
 // AddCustomer creates a customer for an address nobody owns yet (mail
-// to a support address from a stranger, SPEC section 6).
+// to a support address from a stranger, SPEC section 6). id is fresh
+// (store.NewID): its lock is the transaction's own; the address's is not.
 func AddCustomer(tx *store.Tx, id, name, email string, now time.Time) (Person, error) {
+	tx.Own(PersonLock(id))
 	if len(name) > 200 {
 		name = strings.ToValidUTF8(name[:200], "")
 	}

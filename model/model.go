@@ -144,6 +144,10 @@ func PutPerson(tx *store.Tx, p Person) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	tx.Need(PersonLock(p.ID))
+	for _, e := range p.Emails {
+		tx.Need(AddressLock(e))
+	}
 	var old Person
 	if err := get(tx, bPeople, p.ID, &old); err == nil {
 		if p.Created.IsZero() {
@@ -151,6 +155,7 @@ func PutPerson(tx *store.Tx, p Person) error {
 		}
 		p.Unverified = p.Unverified || old.Unverified
 		for _, e := range old.Emails {
+			tx.Need(AddressLock(e))
 			if err := tx.Delete(bPeopleEmail, []byte(e)); err != nil {
 				return err
 			}
@@ -191,8 +196,11 @@ func GetPerson(tx *store.Tx, id string) (Person, error) {
 	return p, get(tx, bPeople, id, &p)
 }
 
-// PersonByEmail finds the owner of an address, case-insensitively.
+// PersonByEmail finds the owner of an address, case-insensitively. In a
+// write it needs the address's lock (AddressLock): an address nobody owns
+// is one a write may give to a new person.
 func PersonByEmail(tx *store.Tx, addr string) (Person, error) {
+	tx.Need(AddressLock(addr))
 	id := tx.Get(bPeopleEmail, []byte(NormalizeEmail(addr)))
 	if id == nil {
 		return Person{}, fmt.Errorf("address %s: %w", addr, ErrNotFound)

@@ -2,7 +2,9 @@ package model
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/deskmail/deskmail/store"
@@ -104,21 +106,12 @@ func NotificationsOf(tx *store.Tx, msg string) ([]Notification, error) {
 	return out, err
 }
 
-// DomainLock is the lock (store.Locks) of the conversations, people,
-// notifications and hold queue as a whole. The pipeline's commit, which
-// may touch any of them (threading, people, followers, holds, bounces),
-// takes it exclusively; writes that touch one piece and name it with a
-// lock of their own (a seen-ack, a lease, a completion) take it shared, so
-// they run side by side with each other and take turns with the commits.
-// Accepting email and claiming it do not touch this data and do not take
-// it.
-const DomainLock = "domain"
-
 // SeenLock is the lock (store.Locks) of one person's notifications of
 // one conversation: a seen-ack takes it, so that two acks of the same
 // conversation by the same person (on two nodes) take turns over the
-// unseen index and the notifications they mark. Writers that declare no
-// locks (the pipeline's commits) run alone and need none.
+// unseen index and the notifications they mark. The pipeline's commit,
+// which adds to that index, holds the conversation's lock (ConvLock),
+// which seen-acks hold shared.
 func SeenLock(person, conv string) string { return "seen:" + person + "\x00" + conv }
 
 // MarkSeen marks the person's notifications of every message of conv up
@@ -126,6 +119,7 @@ func SeenLock(person, conv string) string { return "seen:" + person + "\x00" + c
 // the message IDs newly marked. An unknown message or nothing pending is
 // not an error. It reads only the unseen index, so its cost is what it marks.
 func MarkSeen(tx *store.Tx, person, conv, upTo string, now time.Time) ([]string, error) {
+	tx.Need(SeenLock(person, conv))
 	prefix := []byte(person + "\x00" + conv + "\x00")
 	var ids []string
 	err := tx.Scan(bUnseen, prefix, func(k, _ []byte) (bool, error) {
@@ -142,6 +136,14 @@ func MarkSeen(tx *store.Tx, person, conv, upTo string, now time.Time) ([]string,
 	if err != nil {
 		return nil, err
 	}
+	return MarkSeenOf(tx, person, conv, ids, now)
+}
+
+// MarkSeenOf is MarkSeen for the messages ids (oldest first) that a
+// SeenCheck found pending: it marks those of them still unseen, reading
+// no index, and returns them. Under the seen lock (SeenLock) its reads are
+// exact; SeenReads names them for the commit's first round trip.
+func MarkSeenOf(tx *store.Tx, person, conv string, ids []string, now time.Time) ([]string, error) {
 	var marked []string
 	for _, id := range ids {
 		if err := tx.Delete(bUnseen, unseenKey(person, conv, id)); err != nil {
@@ -178,4 +180,66 @@ func DecodeNotificationNote(p string) (Notification, error) {
 	var n Notification
 	err := json.Unmarshal([]byte(p), &n)
 	return n, err
+}
+
+// MaxSeenCheck bounds the pending notifications a SeenCheck lists; an
+// ack that would mark more (a long conversation never read) is marked by
+// MarkSeen, which reads the unseen index inside the commit.
+const MaxSeenCheck = 256
+
+// SeenCheck is what a seen-ack finds in one snapshot before it writes.
+type SeenCheck struct {
+	// Known: upTo is a message of the conversation.
+	Known bool
+	// Pending are the messages, oldest first, up to and including upTo,
+	// whose notification of the person is unseen; Complete is false when
+	// there were more than MaxSeenCheck of them (Pending holds the first).
+	Pending  []string
+	Complete bool
+	// Extra are the answers to the caller's extra queries.
+	Extra [][]store.KV
+}
+
+// CheckSeen reads what a seen-ack of person for conv up to upTo needs
+// before it writes, in one snapshot (one round trip on PostgreSQL): the
+// person and the conversation (ErrNotFound when either is missing),
+// whether upTo is a message of the conversation, and the person's unseen
+// notifications of it up to upTo; extra are the caller's own queries
+// (the hold queue's), answered from the same snapshot.
+//
+// Nothing pending means the ack changes nothing now: a seen-ack is
+// idempotent, and a notification added later is of a message committed
+// after this snapshot, which the person cannot have seen when acking.
+func CheckSeen(ctx context.Context, db *store.DB, person, conv, upTo string, extra ...store.Query) (SeenCheck, error) {
+	prefix := []byte(person + "\x00" + conv + "\x00")
+	qs := append([]store.Query{
+		store.Get(bPeople, []byte(person)),
+		store.Get(bConversations, []byte(conv)),
+		store.Get(bConvMessages, convKey(conv, upTo)),
+		{Bucket: bUnseen, From: prefix, To: append(prefix, upTo...), Limit: MaxSeenCheck + 1},
+	}, extra...)
+	res, err := db.Snapshot(ctx, qs...)
+	if err != nil {
+		return SeenCheck{}, err
+	}
+	if len(res[0]) == 0 {
+		return SeenCheck{}, fmt.Errorf("person %s: %w", person, ErrNotFound)
+	}
+	if len(res[1]) == 0 {
+		return SeenCheck{}, fmt.Errorf("conversation %s: %w", conv, ErrNotFound)
+	}
+	c := SeenCheck{Known: len(res[2]) > 0, Complete: len(res[3]) <= MaxSeenCheck, Extra: res[4:]}
+	for _, kv := range res[3][:min(len(res[3]), MaxSeenCheck)] {
+		c.Pending = append(c.Pending, string(kv.Key[len(prefix):]))
+	}
+	return c, nil
+}
+
+// SeenReads names for store.Reads the notifications MarkSeenOf reads.
+func SeenReads(person string, ids []string) store.UpdateOption {
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = notifKey(person, id)
+	}
+	return store.Reads(bNotifications, keys...)
 }

@@ -68,6 +68,7 @@ func noteAgentWrote(tx *store.Tx, c *Conversation, author Person, at time.Time) 
 	}
 	// The agent has seen the conversation the person opened: they may
 	// hear from us now.
+	tx.Need(PersonLock(c.OpenedUnverified))
 	var p Person
 	if err := get(tx, bPeople, c.OpenedUnverified, &p); err != nil || !p.Unverified {
 		return nil
@@ -78,6 +79,7 @@ func noteAgentWrote(tx *store.Tx, c *Conversation, author Person, at time.Time) 
 
 // MarkUnverified marks a person made from an unauthenticated email.
 func MarkUnverified(tx *store.Tx, id string) error {
+	tx.Need(PersonLock(id))
 	p, err := GetPerson(tx, id)
 	if err != nil || p.Unverified {
 		return err
@@ -88,7 +90,11 @@ func MarkUnverified(tx *store.Tx, id string) error {
 
 func indexEmailMessage(tx *store.Tx, messageID, msg string) error {
 	k := []byte(canonicalMessageID(messageID))
-	if len(k) == 0 || tx.Get(bEmailMessages, k) != nil {
+	if len(k) == 0 {
+		return nil
+	}
+	tx.Need(MessageIDLock(messageID))
+	if tx.Get(bEmailMessages, k) != nil {
 		return nil
 	}
 	return tx.Put(bEmailMessages, k, []byte(msg))

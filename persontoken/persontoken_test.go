@@ -3,6 +3,7 @@ package persontoken
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -35,8 +36,13 @@ func mint(t *testing.T, db *store.DB, k *Keyring, person string, ttl time.Durati
 	return tok
 }
 
+// check runs Check in a transaction and CheckDB, which must agree.
 func check(db *store.DB, k *Keyring, tok string) (c Claims, err error) {
 	_ = db.View(context.Background(), func(tx *store.Tx) error { c, err = k.Check(tx, tok); return nil })
+	c2, err2 := k.CheckDB(context.Background(), db, tok)
+	if c2 != c || err2 != err {
+		return c2, fmt.Errorf("CheckDB answers %+v, %v; Check %+v, %v", c2, err2, c, err)
+	}
 	return c, err
 }
 

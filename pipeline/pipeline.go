@@ -59,6 +59,10 @@ type Pipeline struct {
 	// BeforeCommit, if set, runs inside every final commit before the
 	// step's writes (a test seam: an error fails the commit).
 	BeforeCommit func(id string) error
+	// NoDeclare makes the commit declare no lock of the step's data ahead
+	// (a test seam: every lock it needs is then learned by the store's
+	// rerun, store.Tx.Need).
+	NoDeclare bool
 
 	once     sync.Once
 	wake     chan struct{}

@@ -10,7 +10,6 @@ import (
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/journal"
-	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -71,9 +70,25 @@ func (p *Pipeline) giveBack(t *task) {
 }
 
 // commitOpts are the options of a commit that ends an email's
-// processing (done, or set aside as failed): what it reads, its locks.
-func commitOpts(t *task, m inbound.Meta) []store.UpdateOption {
-	return append(append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID)), commitLocks(t.id, t.st.Keys)...)
+// processing (done, or set aside as failed): what it reads, its locks
+// (extra: those of the step's writes, see declare).
+func commitOpts(t *task, m inbound.Meta, extra ...string) []store.UpdateOption {
+	return append(append(inbound.CommitReads(t.id, t.st), store.Background(), journal.Reads(m.JournalID)), commitLocks(t.id, t.st.Keys, extra)...)
+}
+
+// declare is what the step's writes will lock (the conversation the email
+// threads to, its sender's address, the job a bounce names...), as the
+// step found before the commit (intake.Result.Locks): the commit declares
+// them, so that it takes them all in its first round trip, in the one
+// sorted order. A guess: should the commit's run need a lock not in it
+// (the data changed meanwhile, or the step could not tell), the store
+// runs it again with that one (store.Tx.Need). With bbolt, one writer,
+// there is nothing to declare.
+func (p *Pipeline) declare(ctx context.Context, res intake.Result) []string {
+	if res.Apply == nil || res.Locks == nil || !p.DB.Shared() || p.NoDeclare {
+		return nil
+	}
+	return res.Locks(ctx)
 }
 
 // process does one email: the work before the commit, the wait for the
@@ -113,6 +128,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			return
 		}
 	}
+	locks := p.declare(ctx, res)
 	err = p.DB.Update(ctx, func(tx *store.Tx) error {
 		st, err := inbound.CheckClaim(tx, t.id, p.owner, t.st.Fence)
 		if err != nil {
@@ -134,7 +150,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			}
 		}
 		return inbound.Finish(tx, t.id, p.owner, t.st.Fence)
-	}, commitOpts(t, m)...)
+	}, commitOpts(t, m, locks...)...)
 	var early errEarlier
 	switch {
 	case err == nil:
@@ -170,20 +186,23 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 }
 
 // commitLocks is what the pipeline's commit of one email serialises on
-// (store.Locks): the email (claims of other nodes skip it meanwhile); the
-// conversations, people and hold queue as a whole (model.DomainLock),
-// which its steps may touch anywhere; and a barrier on its ordering keys
+// (store.Locks): the email (claims of other nodes skip it meanwhile);
+// what its step's writes touch (extra, see declare: one conversation, one
+// sender's address, the job a bounce names; each accessor of such data
+// checks its lock, store.Tx.Need); and a barrier on its ordering keys
 // (store.Barriers), so that an accept of the same key still in flight (it
 // holds the key shared, and its number may be smaller) has committed
 // before the ordering check looks, while accepts that come later do not
-// wait for this commit (inbound.AcceptLocks). Seen-acks, leases and
-// completions take turns with it; accepts and claims do not wait for it.
-func commitLocks(id string, keys []string) []store.UpdateOption {
+// wait for this commit (inbound.AcceptLocks). Commits of other
+// conversations, and the seen-acks, leases and completions of other
+// conversations and jobs, run beside it; accepts and claims never wait
+// for it.
+func commitLocks(id string, keys, extra []string) []store.UpdateOption {
 	names := make([]string, len(keys))
 	for i, k := range keys {
 		names[i] = inbound.OrderLock(k)
 	}
-	return []store.UpdateOption{store.Locks(inbound.EmailLock(id), model.DomainLock), store.Barriers(names...)}
+	return []store.UpdateOption{store.Locks(append([]string{inbound.EmailLock(id)}, extra...)...), store.Barriers(names...)}
 }
 
 // setback records a failure: permanent ones set the email aside as

@@ -79,6 +79,7 @@ func (q *Queue) updateSuppression(tx *store.Tx, addr string, now time.Time, coun
 	if addr == "" {
 		return nil
 	}
+	tx.Need(model.AddressLock(addr))
 	k := []byte(model.NormalizeEmail(addr))
 	s := Suppression{Address: string(k)}
 	if _, err := getJSON(tx, bBounces, k, &s); err != nil {
@@ -217,6 +218,8 @@ func FindEmail(tx *store.Tx, id, messageID string) (Job, error) {
 			jobID = string(v)
 		}
 	}
+	// A report changes the job it names: its lock, before it is read.
+	tx.Need(JobLock(jobID))
 	j, err := GetJob(tx, jobID)
 	if err != nil {
 		return Job{}, err

@@ -55,6 +55,7 @@ func (m *Mailer) Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error) {
 		// The thread root is made when the conversation first emails,
 		// and kept (PutConversation indexes it), see threading.Thread.
 		conv.RootID = m.Keyring.MessageID(m.Domain)
+		tx.Own(model.MessageIDLock(conv.RootID))
 		if err := model.PutConversation(tx, &conv); err != nil {
 			return nil, fmt.Errorf("thread root: %w", err)
 		}
@@ -105,6 +106,7 @@ func (m *Mailer) Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("reply address: %w", err)
 	}
 	j.MessageID = m.Keyring.MessageID(m.Domain)
+	tx.Own(model.MessageIDLock(j.MessageID))
 	if err := model.IndexMessageID(tx, j.MessageID, conv.ID); err != nil {
 		return nil, err
 	}

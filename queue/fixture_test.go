@@ -41,13 +41,20 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return newEnvOn(t, db)
+}
+
+// newEnvOn is newEnv on the store db (PostgreSQL: pgtest.Open).
+func newEnvOn(t testing.TB, db *store.DB) *env {
+	t.Helper()
+	var err error
 	e := &env{t: t, db: db, clk: clock.NewFake(t0), tr: &recorder{}}
 	e.kr, err = threading.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.q = &Queue{Clock: e.clk, Backoff: Backoff{Base: time.Minute, Max: time.Hour, Jitter: 0.2, Rand: func() float64 { return 0.5 }}}
-	e.svc = &messaging.Service{DB: db, Clock: e.clk, OnNotify: e.q.Hold, OnSeen: e.q.SeenAck}
+	e.svc = &messaging.Service{DB: db, Clock: e.clk, OnNotify: e.q.Hold, OnSeen: e.q.SeenAck, SeenPlan: e.q.SeenPlan}
 	mailer := &Mailer{Keyring: e.kr, Domain: "help.example.test",
 		From:   mail.Address{Name: "Example Help", Address: "help@help.example.test"},
 		Marker: func(id string) string { return "v1.marker-of-" + id }, MarkerHeader: "X-Deskmail-Loop"}

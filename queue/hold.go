@@ -96,7 +96,13 @@ func orDefault(d, def time.Duration) time.Duration {
 // is running, so several messages within one hold become one email. The
 // hold runs from the first notification; joining does not extend it, so a
 // busy conversation still emails after HoldFor.
+//
+// The (person, conversation) index and a job while it is held are the
+// conversation's (model.ConvLock): the commit that holds takes it, a
+// lease that ends a hold takes it (lockHoldEnd), a seen-ack takes it
+// shared; completions and renewals only touch jobs that are sending.
 func (q *Queue) Hold(tx *store.Tx, n model.Notification) error {
+	tx.Need(model.ConvLock(n.Conversation))
 	now := n.Created
 	if now.IsZero() {
 		now = q.Clock.Now()
@@ -140,6 +146,25 @@ func (q *Queue) Hold(tx *store.Tx, n model.Notification) error {
 	return q.journal(tx, &j, journal.StatusHeld, "", &next, now)
 }
 
+// SeenPlan is messaging.Service's SeenPlan hook: the ack's snapshot
+// reads which email of (person, conv) is held, and the commit declares
+// what SeenAck then reads, so that it costs no round trip of its own: the
+// held index entry, the job's record and what cancelling it appends to
+// the journal. It needs no lock of the job: under the conversation's lock
+// (shared, messaging.SeenLocks) a held email is changed by no one else.
+func (q *Queue) SeenPlan(person, conv string) (store.Query, func([]store.KV) []store.UpdateOption) {
+	held := pairKey(person, conv)
+	return store.Get(bHeld, held), func(found []store.KV) []store.UpdateOption {
+		opts := []store.UpdateOption{store.Reads(bHeld, held)}
+		if len(found) == 0 || len(found[0].Value) == 0 {
+			return opts
+		}
+		id := found[0].Value
+		opts = append(opts, store.Reads(bJobs, id))
+		return append(opts, journal.AppendReads()...)
+	}
+}
+
 // SeenAck is messaging.Service's OnSeen hook: person saw the messages
 // marked (newly marked seen by model.MarkSeen) of conv. They leave the
 // held email; an email left with no message is cancelled, journaled
@@ -149,14 +174,15 @@ func (q *Queue) SeenAck(tx *store.Tx, person, conv string, marked []string) erro
 	if len(marked) == 0 {
 		return nil
 	}
+	// The caller holds the conversation's lock shared (messaging.SeenLocks)
+	// and the person's seen lock: no commit adds to the held email and no
+	// lease ends its hold meanwhile (both take the conversation's lock
+	// alone), and a job in the index is held, never sending, so no
+	// completion or renewal touches it. No further lock is taken, none
+	// is waited for after the transaction began.
 	id := tx.Get(bHeld, pairKey(person, conv))
 	if id == nil {
 		return nil
-	}
-	// The job may be leased or completed on another node right now: wait
-	// for its lock, then read it as it is.
-	if err := tx.Lock(JobLock(string(id)), store.Key{Bucket: bJobs, Key: id}); err != nil {
-		return err
 	}
 	j, err := GetJob(tx, string(id))
 	if err != nil || j.State != StateHeld {

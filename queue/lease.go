@@ -124,21 +124,19 @@ func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease
 func JobLock(id string) string { return "job:" + id }
 
 // AddressLock is the lock of one recipient address's counters (hard
-// bounces, the per-recipient cap on automatic emails).
-func AddressLock(addr string) string { return "addr:" + model.NormalizeEmail(addr) }
-
-// ThreadLock is the lock of one conversation's email thread (the root
-// Message-ID the first notification email sets).
-func ThreadLock(conv string) string { return "thread:" + conv }
+// bounces, the per-recipient cap on automatic emails): model.AddressLock.
+func AddressLock(addr string) string { return model.AddressLock(addr) }
 
 // lockHoldEnd takes, without waiting, the locks that ending j's hold
-// needs beyond the job's own before anything is written: the thread of
-// its conversation (Compose may set its root) and the recipient's cap
-// counter (for people who are not users). false: another transaction
-// holds one of them; the job stays due for the next round.
+// needs beyond the job's own before anything is written: its
+// conversation's (model.ConvLock: the held email and its index entry,
+// which a commit of the conversation may be adding to, the thread root
+// Compose may set) and the recipient's cap counter (for people who are
+// not users). false: another transaction holds one of them (a commit or
+// seen-ack of the conversation); the job stays due for the next round.
 func (q *Queue) lockHoldEnd(tx *store.Tx, j *Job) (bool, error) {
 	if j.Conversation != "" {
-		if got, err := tx.TryLock(ThreadLock(j.Conversation)); err != nil || !got {
+		if got, err := tx.TryLock(model.ConvLock(j.Conversation)); err != nil || !got {
 			return false, err
 		}
 	}

@@ -22,6 +22,7 @@ func allowRecipient(tx *store.Tx, c loopguard.RecipientCap, kind notify.Kind, ad
 	if c.Max <= 0 || template == templates.PasswordReset || kind == notify.KindUser {
 		return true, "", nil
 	}
+	tx.Need(model.AddressLock(addr))
 	return c.Allow(tx, addr, now)
 }
 

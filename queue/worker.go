@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
-	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -155,7 +154,7 @@ func (w *Worker) lease(ctx context.Context, max int) ([]Lease, error) {
 		var err error
 		leases, err = w.Queue.Lease(tx, w.Clock.Now(), max, w.Composer)
 		return err
-	}, store.Background(), store.SharedLocks(model.DomainLock))
+	}, store.Background(), store.Locks()) // each job's own locks: TryLock
 	return leases, err
 }
 
@@ -236,7 +235,7 @@ func (w *Worker) complete(ctx context.Context, log *slog.Logger, l Lease, res Re
 		}
 		after, _ = GetJob(tx, l.Job.ID) // only for the log line below
 		return nil
-	}, store.Background(), CompleteLocks(l, err), store.SharedLocks(model.DomainLock))
+	}, store.Background(), CompleteLocks(l, err))
 	switch {
 	case cerr != nil:
 		log.Error("record delivery outcome", "err", cerr)
@@ -294,7 +293,7 @@ func (w *Worker) renew(ctx context.Context) {
 			}
 		}
 		return nil
-	}, store.Background(), renewLocks(jobs), store.SharedLocks(model.DomainLock))
+	}, store.Background(), renewLocks(jobs))
 	if err != nil && ctx.Err() == nil {
 		w.Log.Error("renew leases", "err", err)
 	}

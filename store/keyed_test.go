@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -248,5 +249,101 @@ func TestJournalFollowerSeesLateCommits(t *testing.T) {
 	}
 	if len(seen) != 2 || seen[0] != "k1" || seen[1] != "k2" {
 		t.Errorf("follower saw %v; want k1 k2 (commit order, none passed over)", seen)
+	}
+}
+
+// A write that reaches data whose lock it did not declare (Tx.Need) has
+// its writes undone and runs again with that lock taken at its start,
+// beside the rest of its batch: nothing of the first run is kept, nothing
+// written twice, and the rerun really holds the lock (another write of
+// that name waits for it).
+func TestNeedRunsTheWriteAgainWithTheLock(t *testing.T) {
+	db, conn := keyedDB(t, store.Options{Committers: 4})
+	release := make(chan struct{})
+	var runs []bool // what Need found, per run
+	inRerun := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- db.Update(context.Background(), func(tx *store.Tx) error {
+			n := len(runs)
+			if err := tx.Put("b", []byte(fmt.Sprintf("run%d", n)), []byte("v")); err != nil {
+				return err
+			}
+			tx.Need("conv:1")
+			runs = append(runs, n > 0)
+			// Written after the Need, whatever it found: undone on the
+			// first run.
+			if err := tx.Put("b", []byte("counter"), []byte(fmt.Sprint(n))); err != nil {
+				return err
+			}
+			if n > 0 {
+				close(inRerun)
+				<-release
+			}
+			return nil
+		}, store.Locks("email:1"))
+	}()
+	<-inRerun
+	// The rerun holds conv:1: a write of it waits.
+	other := make(chan error, 1)
+	go func() {
+		other <- db.Update(context.Background(), func(*store.Tx) error { return nil }, store.Locks("conv:1"))
+	}()
+	waitForLockWaiters(t, conn, 1)
+	close(release)
+	for _, c := range []chan error{done, other} {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(runs) != 2 {
+		t.Fatalf("ran %d times, want 2 (the first without conv:1, the rerun with it)", len(runs))
+	}
+	err := db.View(context.Background(), func(tx *store.Tx) error {
+		if v := tx.Get("b", []byte("run0")); v != nil {
+			t.Error("the first run's write was kept")
+		}
+		if v := tx.Get("b", []byte("run1")); v == nil {
+			t.Error("the rerun's write is missing")
+		}
+		if v := string(tx.Get("b", []byte("counter"))); v != "1" {
+			t.Errorf("counter = %q, want the rerun's 1", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A name the write declared, took with TryLock, or made itself (Own) is
+// not asked for again; one that keeps being missed ends in a run under
+// the writer lock alone, where Need asks nothing.
+func TestNeedIsSatisfiedByDeclaredTakenOrOwnNames(t *testing.T) {
+	db, _ := keyedDB(t, store.Options{Committers: 4})
+	runs := 0
+	err := db.Update(context.Background(), func(tx *store.Tx) error {
+		runs++
+		if got, err := tx.TryLock("job:1"); err != nil || !got {
+			return fmt.Errorf("TryLock: %v %v", got, err)
+		}
+		tx.Own("conv:new")
+		tx.Need("email:1", "job:1", "conv:new")
+		return nil
+	}, store.Locks("email:1"))
+	if err != nil || runs != 1 {
+		t.Fatalf("runs %d, err %v; want one run", runs, err)
+	}
+	runs = 0
+	err = db.Update(context.Background(), func(tx *store.Tx) error {
+		runs++
+		tx.Need(fmt.Sprintf("conv:%d", runs)) // a new name every run
+		return nil
+	}, store.Locks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs < 2 || runs > 5 {
+		t.Errorf("ran %d times; want a few reruns, then one alone", runs)
 	}
 }

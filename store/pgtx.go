@@ -53,6 +53,20 @@ type pgTx struct {
 	// held are the locks this transaction took with Tx.Lock/TryLock, so
 	// that asking again costs no round trip.
 	held map[int64]bool
+	// excl are the locks the batch declared exclusively (store.Locks),
+	// taken when it began.
+	excl map[int64]bool
+}
+
+// holds tells whether the transaction holds name exclusively (Tx.Need):
+// declared, or taken with Tx.Lock/TryLock. A read-only transaction and a
+// batch holding the writer lock alone need no name.
+func (t *pgTx) holds(name string) bool {
+	if !t.rw || !t.keyed {
+		return true
+	}
+	id := lockID(name)
+	return t.excl[id] || t.held[id]
 }
 
 // fnScope follows one function of a batch: where its queued writes begin,

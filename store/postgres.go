@@ -293,9 +293,24 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 	batch.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
 	if locks != nil && locks.keyed {
 		t.keyed = true
+		t.excl = make(map[int64]bool, len(locks.names))
+		for _, n := range locks.names {
+			t.excl[lockID(n)] = true
+		}
 		batch.Queue(sqlWriterShared)
 		if ids, shared := lockIDs(locks); len(ids) > 0 {
 			batch.Queue(sqlLockMany, ids, shared)
+			// Held from here on, exclusively: a Tx.Lock of a declared
+			// name costs no round trip, and whatever the transaction
+			// reads is read after it was granted.
+			for i, id := range ids {
+				if !shared[i] {
+					if t.held == nil {
+						t.held = map[int64]bool{}
+					}
+					t.held[id] = true
+				}
+			}
 		}
 		if ids, _ := lockIDs(&lockSet{names: locks.barriers}); len(ids) > 0 {
 			// Session locks taken and let go at once, in one order: the
@@ -335,7 +350,7 @@ func lockID(name string) int64 {
 // lockIDs are the distinct keys of the declared locks, in the one order
 // every transaction takes them, and for each whether it is taken shared
 // (only when no function of the batch wants it exclusive). Family locks
-// (names without a colon, such as "domain") come first, then the others
+// (names without a colon) come first, then the others
 // sorted by key: declared locks never wait in a circle, and a transaction
 // that queues for a family lock holds no finer lock meanwhile, so a
 // transaction holding the family lock that waits for a finer lock (taken

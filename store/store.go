@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -112,6 +113,28 @@ type request struct {
 	barriers []string
 	// queued, if set, is called once the request is in the queue.
 	queued func()
+	// rerun: fn asked for locks it had not declared (Tx.Need); its
+	// writes were undone and it runs again once its batch is done, with
+	// them added. reruns counts how often that happened.
+	rerun  bool
+	reruns int
+}
+
+// maxNeedReruns bounds the reruns of one write for locks it had not
+// declared (Tx.Need): past it the write runs with the writer lock alone,
+// where Need asks nothing. What a write touches can change between runs
+// (a conversation's followers), so the names it learns might not settle.
+const maxNeedReruns = 3
+
+// needMore adds the names fn missed to what it declares, for its rerun.
+func (r *request) needMore(names []string) {
+	r.rerun = true
+	r.reruns++
+	if r.reruns > maxNeedReruns {
+		r.keyed = false
+		return
+	}
+	r.locks = append(r.locks, names...)
 }
 
 // Open opens (creating if needed) the bbolt database in dir.
@@ -253,8 +276,8 @@ type UpdateOption func(*request)
 // background one, and batches of background writes (at most 16) run one
 // at a time per node on one of its committers, so a client's wait for its
 // commit does not grow with the backlog of work behind it: a commit of
-// the pipeline does several reads, each a round trip, and holds the
-// domain lock; an accept neither.
+// the pipeline does several reads, each a round trip, and holds the locks
+// of a conversation; an accept neither.
 // With bbolt, where a function costs microseconds beside the fsync, a
 // batch takes every foreground write and background writes uncapped.
 func Background() UpdateOption { return func(r *request) { r.background = true } }
@@ -270,8 +293,8 @@ func Background() UpdateOption { return func(r *request) { r.background = true }
 func Queued(fn func()) UpdateOption { return func(r *request) { r.queued = fn } }
 
 // maxBackgroundPG caps a PostgreSQL batch of background writes: one such
-// batch runs at a time per node, holding the domain lock for the
-// pipeline's commits in it.
+// batch runs at a time per node, holding the locks of the pipeline's
+// commits in it.
 const maxBackgroundPG = 16
 
 // Reads names keys of bucket that fn will Get. On PostgreSQL the keys of
@@ -333,11 +356,12 @@ func Locks(names ...string) UpdateOption {
 // SharedLocks declares, like Locks, locks fn needs, but in shared mode:
 // any number of transactions hold a shared lock together, and they keep
 // out a transaction that takes the same name with Locks (exclusive). A
-// family of writes that all touch the same data through names of their
-// own (seen-acks, leases, completions) share a name that a writer
-// touching all of that data at once (the pipeline's commit) takes
-// exclusively. Such family names have no colon ("domain"); a transaction
-// takes its family locks before its other names ("job:ID").
+// family of writes that all read the same data and change pieces of it
+// under names of their own share a name that a writer of the whole takes
+// exclusively (seen-acks of one conversation hold "conv:ID" shared, each
+// with its own "seen:" name; the pipeline's commit of an email to the
+// conversation holds "conv:ID" alone). Names without a colon ("family"
+// names) are taken before all others; the rest in one sorted order.
 func SharedLocks(names ...string) UpdateOption {
 	return func(r *request) {
 		r.keyed = true
@@ -412,7 +436,7 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 // foreground writes that declare no locks (ordReqs: they run alone
 // anyway, and in the order queued), one for background writes (bgReqs:
 // in the order queued, one batch at a time, so the pipeline's commits
-// gather instead of taking turns on the domain lock a small batch each),
+// gather into few transactions),
 // and Options.Committers for foreground writes that declare their locks
 // (reqs, side by side).
 func (db *DB) commitLoop(fg, bg chan *request) {
@@ -446,8 +470,8 @@ func (db *DB) commitLoop(fg, bg chan *request) {
 // committer reads one of the two queues (start passes nil for the other:
 // a receive from a nil channel never happens), so foreground and
 // background writes never share a batch: a client's write does not wait
-// for the locks of background work (the pipeline's commit holds the
-// domain lock) nor for its round trips; a background batch carries at
+// for the locks of background work (the pipeline's commit holds its
+// conversation's) nor for its round trips; a background batch carries at
 // most maxBackgroundPG writes. bbolt's one committer reads both,
 // background writes uncapped: a bbolt function costs microseconds beside
 // the batch's fsync, and capping them would only slow the pipeline.
@@ -495,6 +519,24 @@ const maxRetries = 20
 // serialization failure (PostgreSQL, another node wrote what this batch
 // read) reruns the whole batch, here and nowhere else.
 func (db *DB) commit(batch []*request) {
+	for len(batch) > 0 {
+		batch = db.commitOnce(batch)
+		// Functions that asked for locks they had not declared (Tx.Need)
+		// run again, with them, in a transaction of their own.
+		var again []*request
+		for _, r := range batch {
+			if r.rerun {
+				r.rerun, r.answered = false, false
+				again = append(again, r)
+			}
+		}
+		batch = again
+	}
+}
+
+// commitOnce commits the batch; it returns the requests that were in it
+// at the end (a function that failed is taken out and answered).
+func (db *DB) commitOnce(batch []*request) []*request {
 	retries := 0
 	for len(batch) > 0 {
 		start := time.Now()
@@ -525,8 +567,9 @@ func (db *DB) commit(batch []*request) {
 				r.done <- err
 			}
 		}
-		return
+		return batch
 	}
+	return nil
 }
 
 // fnScoper is a transaction that can undo the writes of one function and
@@ -570,12 +613,23 @@ func (db *DB) tryBatch(batch []*request) (failed int, fnErr, err error) {
 			scoper.beginFn()
 		}
 		notes := len(tx.notes)
+		tx.missing = tx.missing[:0]
 		err := run(r.fn, tx)
+		var need *NeedLocks
+		if len(tx.missing) > 0 {
+			// Whatever it returned, it may have decided on stale reads.
+			need = &NeedLocks{Names: slices.Clone(tx.missing)}
+			err = need
+		}
 		if scoper != nil {
 			if scoper.endFn(err == nil) && err != nil && ops.failed() == nil {
 				tx.notes = tx.notes[:notes]
 				r.answered = true
-				r.done <- err
+				if need != nil {
+					r.needMore(need.Names)
+				} else {
+					r.done <- err
+				}
 				continue
 			}
 		}

@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"slices"
+	"strings"
 )
 
 // Tx is a transaction as domain packages see it: buckets named by string,
@@ -19,6 +21,10 @@ type Tx struct {
 	// notes are what the transaction publishes to the other nodes once it
 	// commits (see Publish).
 	notes []note
+	// missing are the names the running function asked for with Need
+	// that its batch does not hold; owned the names it made (Own).
+	missing []string
+	owned   map[string]bool
 }
 
 // txOps is one backend's transaction.
@@ -132,6 +138,63 @@ func (db *DB) PruneBefore(ctx context.Context, bucket string, limit []byte, batc
 		if n < batch {
 			return total, nil
 		}
+	}
+}
+
+// NeedLocks is the error of a function that asked, with Tx.Need, for
+// locks its batch does not hold. The store undoes the function's writes
+// and runs it again with Names added to what it declared (Locks), so a
+// caller of Update sees it only from a write that asked for them in a
+// transaction where they cannot be had.
+type NeedLocks struct{ Names []string }
+
+func (e *NeedLocks) Error() string {
+	return "store: the write needs locks it did not declare: " + strings.Join(e.Names, ", ")
+}
+
+// needer is a transaction whose locks can be checked (PostgreSQL).
+type needer interface {
+	// holds tells whether the transaction holds name exclusively (or
+	// needs no name: the writer lock alone, a read-only snapshot).
+	holds(name string) bool
+}
+
+// Need tells the store that the running function is about to read, and
+// may then write, data that the lock name covers (one conversation, one
+// address, one job): the lowest-level accessors of shared data call it
+// before they read, so that a writer cannot forget a lock. With bbolt (one
+// writer), in a View, or in a PostgreSQL batch that holds the writer lock
+// alone it does nothing. In a PostgreSQL batch that declared its locks
+// (Locks), a name the batch does not hold exclusively (declared, taken
+// with Tx.Lock, or made by this transaction: Own) is noted, the function
+// goes on (what it reads now may be stale, but nothing it writes is
+// kept), and when it returns its writes are undone and it is run again,
+// in a transaction of its own, with every name it missed declared: the
+// locks are still all taken in one sorted order at the start, so this
+// adds no deadlock. After maxNeedReruns such reruns the function runs
+// with the writer lock alone.
+func (t *Tx) Need(names ...string) {
+	h, ok := t.ops.(needer)
+	if !ok {
+		return
+	}
+	for _, n := range names {
+		if t.owned[n] || slices.Contains(t.missing, n) || h.holds(n) {
+			continue
+		}
+		t.missing = append(t.missing, n)
+	}
+}
+
+// Own marks names as covering data this transaction creates under keys
+// nobody else can know yet (a fresh store.NewID): Need asks no lock for
+// them.
+func (t *Tx) Own(names ...string) {
+	if t.owned == nil {
+		t.owned = map[string]bool{}
+	}
+	for _, n := range names {
+		t.owned[n] = true
 	}
 }
 

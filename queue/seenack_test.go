@@ -1,0 +1,157 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/store/pgtest"
+)
+
+// stores runs a test on both backends: the seen-ack's plan (snapshot,
+// then a commit that declares the job lock and reads up front) matters
+// on PostgreSQL, and must not change what bbolt does.
+func stores(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Run("bbolt", func(t *testing.T) { fn(t, newEnv(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, newEnvOn(t, pgtest.Open(t, t.TempDir(), store.Options{}))) })
+}
+
+func TestSeenAckShrinksThenCancelsOnBothStores(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		first, second := e.post("first words"), e.post("second words")
+		r, err := e.svc.Ack(ctx, "ann", "c1", first)
+		if err != nil || !slices.Equal(r.Marked, []string{first}) || !r.Wrote {
+			t.Fatalf("ack of the first: %+v %v", r, err)
+		}
+		if s := e.status(first, "ann"); s != "cancelled (seen)" {
+			t.Errorf("first: %q", s)
+		}
+		if s := e.status(second, "ann"); s != "held" {
+			t.Errorf("second after the first's ack: %q, want held", s)
+		}
+		r, err = e.svc.Ack(ctx, "ann", "c1", second)
+		if err != nil || !slices.Equal(r.Marked, []string{second}) {
+			t.Fatalf("ack of the second: %+v %v", r, err)
+		}
+		if got, want := e.statuses(), []string{"held", "cancelled (seen)"}; !slices.Equal(got, want) {
+			t.Errorf("journal = %q, want %q", got, want)
+		}
+		// Repeated: nothing to mark. PostgreSQL answers from the read
+		// (what it sees is durable); bbolt still commits.
+		r, err = e.svc.Ack(ctx, "ann", "c1", second)
+		if err != nil || len(r.Marked) != 0 || r.Wrote != !e.db.ReadsAreDurable() {
+			t.Errorf("repeated ack: %+v %v", r, err)
+		}
+		e.clk.Advance(DefaultHold + time.Second)
+		if n := e.process(); n != 0 || len(e.tr.emails()) != 0 {
+			t.Errorf("after both acks: %d jobs processed, %d emails", n, len(e.tr.emails()))
+		}
+	})
+}
+
+// An ack whose snapshot saw one held email while another is held by the
+// time it commits (the first was sent and a new message started a new
+// hold) leaves the one it planned for alone and shrinks the other.
+func TestSeenAckPlanGoneStale(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		first := e.post("first words")
+		var second string
+		plan := e.q.SeenPlan
+		e.svc.SeenPlan = func(person, conv string) (store.Query, func([]store.KV) []store.UpdateOption) {
+			q, p := plan(person, conv)
+			return q, func(kv []store.KV) []store.UpdateOption {
+				if second == "" {
+					// Between the ack's snapshot and its commit: the held
+					// email is sent, and a new message is held anew.
+					e.clk.Advance(DefaultHold + time.Second)
+					if n := e.process(); n != 1 {
+						t.Errorf("processed %d jobs, want 1", n)
+					}
+					second = e.post("second words")
+				}
+				return p(kv)
+			}
+		}
+		r, err := e.svc.Ack(ctx, "ann", "c1", first)
+		if err != nil || !slices.Equal(r.Marked, []string{first}) {
+			t.Fatalf("ack: %+v %v", r, err)
+		}
+		if s := e.status(first, "ann"); s != "sent" {
+			t.Errorf("first: %q, want sent", s)
+		}
+		if s := e.status(second, "ann"); s != "held" {
+			t.Errorf("second, not acked: %q, want held", s)
+		}
+		// The ack of the second finds the new hold and cancels it.
+		r, err = e.svc.Ack(ctx, "ann", "c1", second)
+		if err != nil || !slices.Equal(r.Marked, []string{second}) {
+			t.Fatalf("ack of the second: %+v %v", r, err)
+		}
+		if s := e.status(second, "ann"); s != "cancelled (seen)" {
+			t.Errorf("second: %q", s)
+		}
+	})
+}
+
+// More pending notifications than one snapshot lists: the commit reads
+// the unseen index itself and marks them all.
+func TestSeenAckOfManyPending(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		var ids []string
+		e.update(func(tx *store.Tx) error {
+			t0 := e.clk.Now()
+			for i := range model.MaxSeenCheck + 5 {
+				id := store.NewID(t0.Add(time.Duration(i) * time.Millisecond))
+				m := model.Message{ID: id, Conversation: "c1", Author: "agent", Channel: model.ChannelWeb, Text: "x", Created: t0}
+				if err := model.AppendMessage(tx, &m); err != nil {
+					return err
+				}
+				if err := model.AddNotification(tx, model.Notification{Person: "ann", Message: id, Conversation: "c1", Reason: "test", Created: t0}); err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		upTo := ids[len(ids)-2]
+		r, err := e.svc.Ack(context.Background(), "ann", "c1", upTo)
+		if err != nil || !slices.Equal(r.Marked, ids[:len(ids)-1]) {
+			t.Fatalf("ack: %d marked, want %d; %v", len(r.Marked), len(ids)-1, err)
+		}
+		e.view(func(tx *store.Tx) error {
+			if _, unread, _ := model.Inbox(tx, "ann", 1); unread != 1 {
+				t.Errorf("unread after the ack: %d, want 1", unread)
+			}
+			return nil
+		})
+	})
+}
+
+func TestSeenAckUnknowns(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		m := e.post("words")
+		if _, err := e.svc.Ack(ctx, "nobody", "c1", m); !errorsIsNotFound(err) {
+			t.Errorf("unknown person: %v", err)
+		}
+		if _, err := e.svc.Ack(ctx, "ann", "c9", m); !errorsIsNotFound(err) {
+			t.Errorf("unknown conversation: %v", err)
+		}
+		// An ID that is no message of c1 sorts after m: it must mark nothing.
+		r, err := e.svc.Ack(ctx, "ann", "c1", m+"z")
+		if err != nil || !r.UnknownMessage || len(r.Marked) != 0 || r.Wrote {
+			t.Errorf("unknown message: %+v %v", r, err)
+		}
+		if s := e.status(m, "ann"); s != "held" {
+			t.Errorf("after acks of unknowns: %q, want held", s)
+		}
+	})
+}
+
+func errorsIsNotFound(err error) bool { return errors.Is(err, model.ErrNotFound) }
