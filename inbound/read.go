@@ -16,11 +16,15 @@ var ErrNotFound = errors.New("inbound: no such message")
 // Load returns a stored message's record; ctx bounds the read.
 func Load(ctx context.Context, db *store.DB, id string) (Meta, error) {
 	var m Meta
-	err := db.View(ctx, func(tx *store.Tx) error {
-		var err error
-		m, err = LoadTx(tx, id)
-		return err
-	})
+	// One key: a read of its own, not a transaction (store.DB.Get).
+	v, err := db.Get(ctx, bucketMeta, []byte(id))
+	if err != nil {
+		return m, err
+	}
+	if v == nil {
+		return m, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	err = decodeMeta(v, &m)
 	return m, err
 }
 
@@ -41,17 +45,12 @@ func OpenRaw(ctx context.Context, db *store.DB, m Meta) (io.ReadCloser, error) {
 	if m.Spooled {
 		return db.OpenSpool(m.ID)
 	}
-	var raw []byte
-	err := db.View(ctx, func(tx *store.Tx) error {
-		v := tx.Get(bucketRaw, []byte(m.ID))
-		if v == nil {
-			return fmt.Errorf("%w: raw bytes of %s", ErrNotFound, m.ID)
-		}
-		raw = append([]byte(nil), v...)
-		return nil
-	})
+	raw, err := db.Get(ctx, bucketRaw, []byte(m.ID))
 	if err != nil {
 		return nil, err
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("%w: raw bytes of %s", ErrNotFound, m.ID)
 	}
 	return io.NopCloser(bytes.NewReader(raw)), nil
 }

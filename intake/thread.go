@@ -170,6 +170,7 @@ func (p *probeIndex) Follows(string, string) (bool, error) {
 
 func (j *threadJob) run(tx *store.Tx) (outcome, error) {
 	key := model.EmailKey(j.m.MessageID, j.m.BodyHash, j.m.ID)
+	model.PrefetchInbound(tx, key, j.email.From, j.email.MessageID, j.email.InReplyTo, j.email.References)
 	if id, ok := model.EmailAppended(tx, key); ok {
 		msg, err := model.GetMessage(tx, id)
 		if err != nil {

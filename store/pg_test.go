@@ -245,3 +245,49 @@ func TestOperatorViews(t *testing.T) {
 		t.Errorf("deskmail_queue: %d %d %q %v", attempts, msgs, lastErr, err)
 	}
 }
+
+// A read's BEGIN goes with its first statement: after every idle
+// connection of the readers' pool was cut (a database restart), the next
+// View still reads, on a fresh connection, without an error to its caller.
+func TestViewAfterIdleConnectionsDied(t *testing.T) {
+	a, _, url := twoNodes(t)
+	update(t, a, func(tx *store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) })
+	// Open several readers' connections, all idle afterwards.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = a.View(context.Background(), func(tx *store.Tx) error { tx.Get("b", []byte("k")); return nil })
+		}()
+	}
+	wg.Wait()
+	conn, err := pgx.Connect(context.Background(), pgtest.Server())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	name := url[strings.LastIndex(url, "/")+1:]
+	if i := strings.Index(name, "?"); i >= 0 {
+		name = name[:i]
+	}
+	if _, err := conn.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, name); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		var got []byte
+		var n int
+		err := a.View(context.Background(), func(tx *store.Tx) error {
+			got = tx.Get("b", []byte("k"))
+			n = tx.Count("b") // the second read, in the same transaction
+			return nil
+		})
+		if err != nil || string(got) != "v" || n != 1 {
+			t.Fatalf("view %d after the cut: %q, count %d, %v", i, got, n, err)
+		}
+	}
+	// A View that reads nothing begins nothing and leaves nothing open.
+	if err := a.View(context.Background(), func(tx *store.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}

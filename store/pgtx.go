@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,10 +17,14 @@ import (
 // answered from memory, so reads see the transaction's own writes.
 type pgTx struct {
 	ctx context.Context
-	q   querier // the read transaction, or the write transaction's connection
-	ro  pgx.Tx  // a read transaction (nil for writes)
-	be  *pgBackend
-	rw  bool
+	q   querier // the transaction's connection
+	// ro: a read transaction (View). Its BEGIN is not sent on its own:
+	// it waits in pending and goes with the first read (one round trip
+	// fewer), and a View that reads nothing sends neither BEGIN nor
+	// ROLLBACK.
+	ro bool
+	be *pgBackend
+	rw bool
 	// keyed: the batch holds the writer lock shared and its declared
 	// locks (store.Locks), not the writer lock alone.
 	keyed   bool
@@ -219,8 +222,8 @@ func (t *pgTx) flush() error {
 	if t.err != nil {
 		return t.err
 	}
-	if t.pending.Len() == 0 {
-		return nil
+	if t.pending.Len() == 0 || t.ro {
+		return nil // a read transaction's pending BEGIN goes with its first read
 	}
 	if t.fn.active && !t.fn.savepoint {
 		// Writes of the running function are about to be sent: mark
@@ -234,7 +237,7 @@ func (t *pgTx) flush() error {
 	if t.fn.active {
 		t.fn.mark = 0 // what is queued after this flush is the function's
 	}
-	b := t.pending
+	b := pgx.Batch{QueuedQueries: coalesceWrites(t.pending.QueuedQueries)}
 	t.pending = pgx.Batch{}
 	// Close runs every statement in order, calling the callbacks of
 	// those that read (Tx.Lock), and reports the first error.
@@ -347,7 +350,7 @@ func (t *pgTx) get(bucket string, key []byte) []byte {
 	// No flush: every key this transaction wrote is in seen, so the
 	// queued writes cannot change what the database says about this one.
 	var v []byte
-	err := t.q.QueryRow(t.ctx, sqlGet, bucket, key).Scan(&v)
+	err := t.readRow(sqlGet, []any{bucket, key}, &v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		t.remember(bucket, key, nil)
 		return nil
@@ -421,11 +424,12 @@ func (t *pgTx) sequence(bucket string) (uint64, error) {
 	// One value: drawing ahead for a caller that did not say it will
 	// take more (Draws) would leave gaps in numbers people see, such as
 	// conversation tags.
-	rows, err := t.q.Query(t.ctx, sqlDraw, name, 1)
-	if err != nil {
-		return 0, t.fail(err)
-	}
-	vals, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	var vals []int64
+	err = t.readRows(sqlDraw, []any{name, 1}, func(rows pgx.Rows) error {
+		var err error
+		vals, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
+	})
 	if err != nil {
 		return 0, t.fail(err)
 	}
@@ -450,7 +454,7 @@ func (t *pgTx) lastKey(bucket string) []byte {
 		return nil
 	}
 	var k []byte
-	err := t.q.QueryRow(t.ctx, sqlLastKey, bucket).Scan(&k)
+	err := t.readRow(sqlLastKey, []any{bucket}, &k)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		t.fail(err)
 		return nil
@@ -473,7 +477,7 @@ func (t *pgTx) count(bucket string) int {
 		return 0
 	}
 	var n int64
-	if err := t.q.QueryRow(t.ctx, sqlCount, bucket).Scan(&n); err != nil {
+	if err := t.readRow(sqlCount, []any{bucket}, &n); err != nil {
 		t.fail(err)
 		return 0
 	}
@@ -489,26 +493,95 @@ func (t *pgTx) page(sql string, args ...any) ([]kvRow, error) {
 	if err := t.flush(); err != nil {
 		return nil, err
 	}
-	rows, err := t.q.Query(t.ctx, sql, args...)
+	var out []kvRow
+	err := t.readRows(sql, args, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var r kvRow
+			if err := rows.Scan(&r.k, &r.v); err != nil {
+				return err
+			}
+			if r.v == nil {
+				r.v = []byte{}
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, t.fail(err)
 	}
-	defer rows.Close()
-	var out []kvRow
-	for rows.Next() {
-		var r kvRow
-		if err := rows.Scan(&r.k, &r.v); err != nil {
-			return nil, t.fail(err)
-		}
-		if r.v == nil {
-			r.v = []byte{}
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, t.fail(err)
-	}
 	return out, nil
+}
+
+// sqlBeginRead begins a read transaction (View): one consistent snapshot,
+// as a bbolt read transaction gives.
+const sqlBeginRead = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`
+
+// readRow runs a query of one row (pgx.ErrNoRows when there is none).
+func (t *pgTx) readRow(sql string, args []any, dest ...any) error {
+	if !t.ro || t.pending.Len() == 0 {
+		return t.q.QueryRow(t.ctx, sql, args...).Scan(dest...)
+	}
+	none := false
+	t.pending.Queue(sql, args...).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(dest...)
+		if errors.Is(err, pgx.ErrNoRows) {
+			none, err = true, nil
+		}
+		return err
+	})
+	if err := t.sendFirst(); err != nil {
+		return err
+	}
+	if none {
+		return pgx.ErrNoRows
+	}
+	return nil
+}
+
+// readRows runs a query and hands its rows to fn.
+func (t *pgTx) readRows(sql string, args []any, fn func(pgx.Rows) error) error {
+	if !t.ro || t.pending.Len() == 0 {
+		rows, err := t.q.Query(t.ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return fn(rows)
+	}
+	t.pending.Queue(sql, args...).Query(fn)
+	return t.sendFirst()
+}
+
+// sendFirst sends a read transaction's BEGIN with its first read. A
+// pooled connection that died while idle (a database restart) fails it
+// with nothing done; the read is then sent again on another connection,
+// as beginning a read again is harmless.
+func (t *pgTx) sendFirst() error {
+	qs := t.pending.QueuedQueries
+	t.pending = pgx.Batch{}
+	for attempt := 0; ; attempt++ {
+		// Fresh queued queries each time: pgx keeps in them what it
+		// prepared on the connection they were sent on.
+		var b pgx.Batch
+		for _, q := range qs {
+			b.QueuedQueries = append(b.QueuedQueries, &pgx.QueuedQuery{SQL: q.SQL, Arguments: q.Arguments, Fn: q.Fn})
+		}
+		err := t.q.SendBatch(t.ctx, &b).Close()
+		if err == nil {
+			return nil
+		}
+		if !t.conn.Conn().IsClosed() || t.ctx.Err() != nil || attempt > warmReaders {
+			return err
+		}
+		t.conn.Release()
+		conn, aerr := t.be.pool.Acquire(t.ctx)
+		if aerr != nil {
+			t.conn = nil
+			return fmt.Errorf("%w: begin: %w", ErrUnavailable, aerr)
+		}
+		t.conn, t.q = conn, conn
+	}
 }
 
 // Scans read in growing pages: most callers stop after a few keys, some
@@ -580,10 +653,9 @@ func (t *pgTx) commit() error {
 	if t.err != nil {
 		return t.err
 	}
-	if t.ro != nil {
-		err := t.ro.Commit(t.ctx)
-		t.ended = true
-		return err
+	if t.ro {
+		t.end()
+		return nil
 	}
 	t.pending.Queue(`COMMIT`)
 	err := t.flush()
@@ -592,22 +664,57 @@ func (t *pgTx) commit() error {
 }
 
 func (t *pgTx) rollback() {
-	if t.ro != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = t.ro.Rollback(ctx)
-		t.ended = true
-		return
-	}
 	t.end()
 }
 
 // end gives the connection back, once, rolling back what is still open
-// (which releases the writer lock).
+// (which releases the writer lock): a read transaction that read nothing
+// began nothing, and its connection goes back as it came.
 func (t *pgTx) end() {
 	if t.ended || t.conn == nil {
 		return
 	}
 	t.ended = true
 	endConn(t.conn)
+}
+
+// prefetchKeys reads the keys the transaction does not know yet in one
+// round trip (Tx.Prefetch) and remembers each, found or absent.
+func (t *pgTx) prefetchKeys(keys []Key) error {
+	if t.err != nil {
+		return t.err
+	}
+	var buckets []string
+	var ks [][]byte
+	asked := map[string]bool{}
+	for _, k := range keys {
+		ck := cacheKey(k.Bucket, k.Key)
+		if _, ok := t.seen[ck]; ok || asked[ck] || len(k.Key) == 0 {
+			continue
+		}
+		asked[ck] = true
+		buckets, ks = append(buckets, k.Bucket), append(ks, k.Key)
+	}
+	if len(ks) == 0 {
+		return nil
+	}
+	found := map[string][]byte{}
+	if t.ro {
+		// A read transaction sends its pending BEGIN with this read.
+		t.pending.Queue(sqlGetMany, buckets, ks).Query(func(rows pgx.Rows) error {
+			return collectMany(rows, func(bucket string, k, v []byte) { found[cacheKey(bucket, k)] = v })
+		})
+		if err := t.sendFirst(); err != nil {
+			return t.fail(err)
+		}
+	} else {
+		queueGetMany(&t.pending, buckets, ks, func(bucket string, k, v []byte) { found[cacheKey(bucket, k)] = v })
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	for i, k := range ks {
+		t.remember(buckets[i], k, found[cacheKey(buckets[i], k)])
+	}
+	return nil
 }

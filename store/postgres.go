@@ -168,7 +168,7 @@ type pgBackend struct {
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlDraw, sqlNotify, sqlWriterLock, sqlWriterShared, sqlLockMany, sqlLock, sqlTryLock}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlDraw, sqlNotify, sqlWriterLock, sqlWriterShared, sqlLockMany, sqlLock, sqlTryLock}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
@@ -247,21 +247,16 @@ func KnownSequences(buckets ...string) {
 
 func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey, locks *lockSet) (txOps, error) {
 	if !writable {
-		// A pooled connection that died while idle (a database restart)
-		// fails its BEGIN and is dropped; beginning a read again is
-		// harmless, so the next connection is tried.
-		var err error
-		for range warmReaders + 2 {
-			var tx pgx.Tx
-			if tx, err = b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}); err == nil {
-				return &pgTx{ctx: ctx, q: tx, ro: tx, be: b}, nil
-			}
-			var ce *pgconn.ConnectError
-			if ctx.Err() != nil || errors.As(err, &ce) {
-				break // no connection to be had: the database is away
-			}
+		// The BEGIN goes with the first read (see pgTx.ro and
+		// sendFirst, which tries another connection when a pooled one
+		// died while idle).
+		conn, err := b.pool.Acquire(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 		}
-		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+		t := &pgTx{ctx: ctx, q: conn, conn: conn, ro: true, be: b}
+		t.pending.Queue(sqlBeginRead)
+		return t, nil
 	}
 	// A batch whose functions all declared their locks (store.Locks)
 	// takes the cluster's writer lock shared and each named lock
@@ -465,20 +460,23 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 // queueGetMany queues sqlGetMany for the keys and calls found with each
 // key that exists (an empty value as an empty slice, never nil).
 func queueGetMany(batch *pgx.Batch, buckets []string, keys [][]byte, found func(bucket string, k, v []byte)) {
-	batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var bucket string
-			var k, v []byte
-			if err := rows.Scan(&bucket, &k, &v); err != nil {
-				return err
-			}
-			if v == nil {
-				v = []byte{}
-			}
-			found(bucket, k, v)
+	batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error { return collectMany(rows, found) })
+}
+
+// collectMany hands each row of sqlGetMany to found.
+func collectMany(rows pgx.Rows, found func(bucket string, k, v []byte)) error {
+	for rows.Next() {
+		var bucket string
+		var k, v []byte
+		if err := rows.Scan(&bucket, &k, &v); err != nil {
+			return err
 		}
-		return rows.Err()
-	})
+		if v == nil {
+			v = []byte{}
+		}
+		found(bucket, k, v)
+	}
+	return rows.Err()
 }
 
 // sqlGetMany reads the keys named by Reads, all at once: one index

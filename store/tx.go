@@ -257,3 +257,22 @@ func (t *Tx) TryLockRecords(bucket string, ids []string, lock func(id string) st
 	}
 	return t.TryLockAll(names, fresh)
 }
+
+// prefetcher is a transaction that can read many keys in one round trip
+// (PostgreSQL).
+type prefetcher interface {
+	prefetchKeys(keys []Key) error
+}
+
+// Prefetch reads the keys a function is about to Get, all in one round
+// trip on PostgreSQL (with the writes queued before it), instead of one
+// round trip per Get; keys the transaction knows already (read or
+// written) are not asked again. The later Gets are answered from memory,
+// as a key read twice is. Use it where the keys are known only inside the
+// function (else name them with Reads, which costs no round trip at all).
+// With bbolt it does nothing.
+func (t *Tx) Prefetch(keys ...Key) {
+	if p, ok := t.ops.(prefetcher); ok && len(keys) > 0 {
+		_ = p.prefetchKeys(keys) // a failure is kept in the transaction (failed)
+	}
+}

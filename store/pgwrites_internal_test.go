@@ -1,0 +1,41 @@
+package store
+
+import (
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// A run of writes becomes one DELETE and one INSERT of the last write of
+// each key, sorted; a statement between writes splits the runs and keeps
+// its place; a single write stays the single-row statement.
+func TestCoalesceWrites(t *testing.T) {
+	var b pgx.Batch
+	put := func(bucket, k, v string) { b.Queue(sqlPut, bucket, []byte(k), []byte(v)) }
+	del := func(bucket, k string) { b.Queue(sqlDelete, bucket, []byte(k)) }
+	put("b", "z", "1")
+	put("a", "y", "1")
+	del("b", "x")
+	put("b", "z", "2") // the last write of b/z
+	put("b", "x", "3") // a delete then a put: a put
+	del("a", "y")      // a put then a delete: a delete
+	del("a", "w")
+	b.Queue(sqlSavepoint)
+	put("c", "only", "v")
+	b.Queue(sqlRelease)
+	got := coalesceWrites(b.QueuedQueries)
+	if len(got) != 5 {
+		t.Fatalf("%d statements, want 5: %v", len(got), got)
+	}
+	if got[0].SQL != sqlDeleteMany || got[1].SQL != sqlPutMany || got[2].SQL != sqlSavepoint || got[3].SQL != sqlPut || got[4].SQL != sqlRelease {
+		t.Fatalf("statements in the wrong shape: %q %q %q %q %q", got[0].SQL, got[1].SQL, got[2].SQL, got[3].SQL, got[4].SQL)
+	}
+	dk := got[0].Arguments[1].([][]byte)
+	if db := got[0].Arguments[0].([]string); len(db) != 2 || db[0] != "a" || string(dk[0]) != "w" || db[1] != "a" || string(dk[1]) != "y" {
+		t.Errorf("deletes %v %q, want a/w a/y", db, dk)
+	}
+	pb, pk, pv := got[1].Arguments[0].([]string), got[1].Arguments[1].([][]byte), got[1].Arguments[2].([][]byte)
+	if len(pb) != 2 || string(pk[0]) != "x" || string(pv[0]) != "3" || string(pk[1]) != "z" || string(pv[1]) != "2" {
+		t.Errorf("puts %v %q %q, want b/x=3 b/z=2", pb, pk, pv)
+	}
+}

@@ -1,0 +1,187 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/deskmail/deskmail/store"
+)
+
+// A batch's writes are merged into multi-row statements on PostgreSQL;
+// whatever the mix of puts and deletes of the same keys, reads and scans
+// between them (which send what is queued), and functions that fail and
+// are undone, the store must end as the writes say, on both backends.
+func TestMergedWritesEndAsWritten(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			model := map[string]string{}
+			rng := rand.New(rand.NewPCG(1, uint64(len(name))))
+			boom := errors.New("boom")
+			for round := range 30 {
+				var fns []func(*store.Tx) error
+				var fails []bool
+				for f := range 1 + rng.IntN(4) {
+					fail := rng.IntN(4) == 0
+					ops := make([][2]int, 1+rng.IntN(40)) // op, key
+					for i := range ops {
+						ops[i] = [2]int{rng.IntN(10), rng.IntN(12)}
+					}
+					fails = append(fails, fail)
+					fns = append(fns, func(tx *store.Tx) error {
+						for i, op := range ops {
+							key := fmt.Appendf(nil, "k%02d", op[1])
+							switch {
+							case op[0] < 5:
+								if err := tx.Put("m", key, fmt.Appendf(nil, "r%d f%d i%d", round, f, i)); err != nil {
+									return err
+								}
+							case op[0] < 8:
+								if err := tx.Delete("m", key); err != nil {
+									return err
+								}
+							case op[0] == 8:
+								tx.Count("m") // sends what is queued
+							default:
+								_ = tx.Scan("m", key, func(k, v []byte) (bool, error) { return false, nil })
+							}
+						}
+						if fail {
+							return boom
+						}
+						return nil
+					})
+				}
+				errs := db.RunBatch(fns...)
+				for i, err := range errs {
+					if fails[i] != (err != nil) {
+						t.Fatalf("round %d function %d: error %v, want failure %v", round, i, err, fails[i])
+					}
+				}
+				// The model: the functions that succeeded, run one by one
+				// (their random choices were fixed above).
+				replay(t, fns, fails, model)
+				got := map[string]string{}
+				_ = db.View(context.Background(), func(tx *store.Tx) error {
+					return tx.Scan("m", nil, func(k, v []byte) (bool, error) { got[string(k)] = string(v); return true, nil })
+				})
+				if fmt.Sprint(got) != fmt.Sprint(model) {
+					t.Fatalf("round %d: store\n%v\nwant\n%v", round, got, model)
+				}
+			}
+		})
+	}
+}
+
+// replay runs the functions that did not fail, each in an Update of its
+// own, on a throwaway bbolt store primed with model, and reads model back.
+func replay(t *testing.T, fns []func(*store.Tx) error, fails []bool, model map[string]string) {
+	t.Helper()
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	update(t, db, func(tx *store.Tx) error {
+		for k, v := range model {
+			if err := tx.Put("m", []byte(k), []byte(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i, fn := range fns {
+		if fails[i] {
+			continue
+		}
+		update(t, db, fn)
+	}
+	clear(model)
+	_ = db.View(context.Background(), func(tx *store.Tx) error {
+		return tx.Scan("m", nil, func(k, v []byte) (bool, error) { model[string(k)] = string(v); return true, nil })
+	})
+}
+
+// Prefetch answers the later Gets as they would have been answered one
+// by one: found keys, absent ones, keys the transaction wrote or deleted
+// before, in write transactions and as a View's first read.
+func TestPrefetchAnswersAsGetWould(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error {
+				for _, k := range []string{"a", "b", "gone"} {
+					if err := tx.Put("p", []byte(k), []byte("old "+k)); err != nil {
+						return err
+					}
+				}
+				return tx.Put("q", []byte("a"), []byte("other bucket"))
+			})
+			keys := func(ks ...string) []store.Key {
+				var out []store.Key
+				for _, k := range ks {
+					out = append(out, store.Key{Bucket: "p", Key: []byte(k)})
+				}
+				return append(out, store.Key{Bucket: "q", Key: []byte("a")})
+			}
+			update(t, db, func(tx *store.Tx) error {
+				if err := tx.Put("p", []byte("b"), []byte("new b")); err != nil {
+					return err
+				}
+				if err := tx.Delete("p", []byte("gone")); err != nil {
+					return err
+				}
+				tx.Prefetch(keys("a", "b", "gone", "none", "a")...)
+				got := fmt.Sprintf("%q %q %v %v %q", tx.Get("p", []byte("a")), tx.Get("p", []byte("b")),
+					tx.Get("p", []byte("gone")) == nil, tx.Get("p", []byte("none")) == nil, tx.Get("q", []byte("a")))
+				if want := `"old a" "new b" true true "other bucket"`; got != want {
+					return fmt.Errorf("after Prefetch: %s, want %s", got, want)
+				}
+				return nil
+			})
+			err := db.View(context.Background(), func(tx *store.Tx) error {
+				tx.Prefetch(keys("b", "gone", "none")...)
+				got := fmt.Sprintf("%q %v %v %d", tx.Get("p", []byte("b")), tx.Get("p", []byte("gone")) == nil,
+					tx.Get("p", []byte("none")) == nil, tx.Count("p"))
+				if want := `"new b" true true 2`; got != want {
+					return fmt.Errorf("view after Prefetch: %s, want %s", got, want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// DB.Get reads one committed key, absent as nil, an empty value as
+// empty, on both backends.
+func TestDBGet(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error {
+				if err := tx.Put("g", []byte("k"), []byte("v")); err != nil {
+					return err
+				}
+				return tx.Put("g", []byte("empty"), nil)
+			})
+			v, err := db.Get(context.Background(), "g", []byte("k"))
+			if err != nil || string(v) != "v" {
+				t.Errorf("Get k = %q, %v", v, err)
+			}
+			v, err = db.Get(context.Background(), "g", []byte("empty"))
+			if err != nil || v == nil || len(v) != 0 {
+				t.Errorf("Get empty = %#v, %v; want an empty, non-nil value", v, err)
+			}
+			v, err = db.Get(context.Background(), "g", []byte("none"))
+			if err != nil || v != nil {
+				t.Errorf("Get none = %q, %v; want nil", v, err)
+			}
+		})
+	}
+}
