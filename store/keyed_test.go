@@ -16,7 +16,8 @@ import (
 func keyedDB(t *testing.T, opts store.Options) (*store.DB, *pgx.Conn) {
 	t.Helper()
 	url := pgtest.NewDatabase(t)
-	db, err := store.OpenPostgres(context.Background(), url, t.TempDir(), opts)
+	open, opts := pooledOpts(t, url, opts)
+	db, err := store.OpenPostgres(context.Background(), open, t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

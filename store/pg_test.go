@@ -16,11 +16,14 @@ import (
 )
 
 // twoNodes opens two stores on one fresh database, as two deskmail nodes.
+// Under TestBehindPgBouncer both go through a PgBouncer in transaction
+// mode (url is still the direct one).
 func twoNodes(t *testing.T) (a, b *store.DB, url string) {
 	url = pgtest.NewDatabase(t)
+	open, opts := pooled(t, url)
 	var err error
 	for _, p := range []**store.DB{&a, &b} {
-		if *p, err = store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{}); err != nil {
+		if *p, err = store.OpenPostgres(context.Background(), open, t.TempDir(), opts); err != nil {
 			t.Fatal(err)
 		}
 		db := *p
