@@ -320,12 +320,12 @@ func migrationPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 type pgBackend struct {
 	pool  *pgxpool.Pool // reads, bodies, notes, exclusive jobs
 	wpool *pgxpool.Pool // the committer's write transactions
-	url   string // where the bus listens: the direct URL behind a pooler
-	node  string // tells this node's own notifications apart
+	url   string        // where the bus listens: the direct URL behind a pooler
+	node  string        // tells this node's own notifications apart
 	// pooled: the pools go through a pooler in transaction mode.
 	pooled bool
-	seqs  sync.Map
-	bus   *bus
+	seqs   sync.Map
+	bus    *bus
 	// committers is how many write transactions run at once (one
 	// connection of wpool each).
 	committers int
