@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/store/pgtest"
 )
@@ -171,19 +172,7 @@ func TestUnreachableDatabaseIsAClearError(t *testing.T) {
 func TestLostConnectionFailsTheWrite(t *testing.T) {
 	a, _, url := twoNodes(t)
 	update(t, a, func(tx *store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) })
-	// Cut every connection of this database, as a restart does.
-	conn, err := pgx.Connect(context.Background(), pgtest.Server())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	name := url[strings.LastIndex(url, "/")+1:]
-	if i := strings.Index(name, "?"); i >= 0 {
-		name = name[:i]
-	}
-	if _, err := conn.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, name); err != nil {
-		t.Fatal(err)
-	}
+	cutConnections(t, url)
 	// The pool notices a dead connection on use: the first write after the
 	// cut either fails with ErrUnavailable or succeeds on a fresh one;
 	// never a success that is not stored.
@@ -246,5 +235,59 @@ func TestOperatorViews(t *testing.T) {
 	err = conn.QueryRow(context.Background(), `SELECT attempts, messages, last_error FROM deskmail_queue WHERE state = 'queued' AND next_attempt > '2026-11-30T10:30:00Z'`).Scan(&attempts, &msgs, &lastErr)
 	if err != nil || attempts != 2 || msgs != 2 || lastErr != "451 try later" {
 		t.Errorf("deskmail_queue: %d %d %q %v", attempts, msgs, lastErr, err)
+	}
+}
+
+// cutConnections ends every connection of the database at url, as a
+// restart does.
+func cutConnections(t *testing.T, url string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), pgtest.Server())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	name := url[strings.LastIndex(url, "/")+1:]
+	if i := strings.Index(name, "?"); i >= 0 {
+		name = name[:i]
+	}
+	if _, err := conn.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A journal follower (ScanCommitted) reads on past the pooled connections
+// that a restart left dead, as View does: the first read after the cut
+// succeeds.
+func TestFollowerOutlivesLostConnections(t *testing.T) {
+	a, _, url := twoNodes(t)
+	update(t, a, func(tx *store.Tx) error { return tx.Put(store.CommitOrdered, []byte("k1"), []byte("v")) })
+	// Every reader connection is opened and idle before the cut.
+	for range 8 {
+		if err := a.View(context.Background(), func(*store.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cutConnections(t, url)
+	var seen []string
+	follow := func() error {
+		return a.ScanCommitted(store.CommitOrdered, nil, 10, func(k, _ []byte) error {
+			seen = append(seen, string(k))
+			return nil
+		})
+	}
+	if err := follow(); err != nil {
+		t.Fatalf("the first follow after the connections were cut: %v", err)
+	}
+	// Transactions of other databases of the cluster may hold the
+	// horizon back a moment.
+	waitfor.Until(t, 30*time.Second, "the follower sees k1", func() bool {
+		if len(seen) == 0 && follow() != nil {
+			t.Fatal("a later follow failed")
+		}
+		return len(seen) > 0
+	})
+	if len(seen) != 1 || seen[0] != "k1" {
+		t.Errorf("follower saw %v, want k1", seen)
 	}
 }

@@ -414,21 +414,11 @@ func KnownSequences(buckets ...string) {
 
 func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey, locks *lockSet) (txOps, error) {
 	if !writable {
-		// A pooled connection that died while idle (a database restart)
-		// fails its BEGIN and is dropped; beginning a read again is
-		// harmless, so the next connection is tried.
-		var err error
-		for range warmReaders + 2 {
-			var tx pgx.Tx
-			if tx, err = b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}); err == nil {
-				return &pgTx{ctx: ctx, q: tx, ro: tx, be: b}, nil
-			}
-			var ce *pgconn.ConnectError
-			if ctx.Err() != nil || errors.As(err, &ce) {
-				break // no connection to be had: the database is away
-			}
+		tx, err := b.beginRead(ctx)
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+		return &pgTx{ctx: ctx, q: tx, ro: tx, be: b}, nil
 	}
 	// A batch whose functions all declared their locks (store.Locks)
 	// takes the cluster's writer lock shared and each named lock
@@ -450,6 +440,25 @@ func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey, l
 			return t, err
 		}
 	}
+}
+
+// beginRead begins a read transaction (REPEATABLE READ READ ONLY). A
+// pooled connection that died while idle (a database restart) fails its
+// BEGIN and is dropped; beginning a read again is harmless, so the next
+// connection is tried.
+func (b *pgBackend) beginRead(ctx context.Context) (pgx.Tx, error) {
+	var err error
+	for range warmReaders + 2 {
+		var tx pgx.Tx
+		if tx, err = b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}); err == nil {
+			return tx, nil
+		}
+		var ce *pgconn.ConnectError
+		if ctx.Err() != nil || errors.As(err, &ce) {
+			break // no connection to be had: the database is away
+		}
+	}
+	return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 }
 
 // errDeadConn marks a begin that failed on a connection that is closed.
