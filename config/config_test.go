@@ -81,6 +81,8 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, nil, "", `"--log-level" flag`},
 		{"zero recipients", []string{"--max-recipients", "0"}, nil, "", `"--max-recipients" flag`},
 		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, "", "tls-key"},
+		{"direct URL without a store", []string{"--store-direct", "postgres://db/x"}, nil, "", "store-direct"},
+		{"direct URL not postgres", nil, nil, "store = \"postgres://pool/x\"\nstore-direct = \"db:5432\"\n", "store-direct"},
 		{"bool", nil, []string{"DESKMAIL_TLS_SELF_SIGNED=perhaps"}, "", "DESKMAIL_TLS_SELF_SIGNED"},
 	}
 	for _, c := range cases {
