@@ -50,6 +50,7 @@ func TestBehindPgBouncer(t *testing.T) {
 		{"SharedLocks", TestSharedLocks},
 		{"TryLockSkipsAndReadsAfresh", TestTryLockSkipsAndReadsAfresh},
 		{"JournalFollowerSeesLateCommits", TestJournalFollowerSeesLateCommits},
+		{"FailedBarrierLeavesNoLock", TestFailedBarrierLeavesNoLock},
 	} {
 		t.Run(c.name, c.fn)
 	}

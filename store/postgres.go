@@ -472,6 +472,7 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 	t := &pgTx{ctx: ctx, q: conn, be: b, rw: true, conn: conn}
 	var batch pgx.Batch
 	batch.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	barriers := false
 	if locks != nil && locks.keyed {
 		t.keyed = true
 		batch.Queue(sqlWriterShared)
@@ -484,6 +485,7 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 			// its session, which releases them too.
 			batch.Queue(sqlBarrierIn, ids)
 			batch.Queue(sqlBarrierOut, ids)
+			barriers = true
 		}
 	} else {
 		batch.Queue(sqlWriterLock)
@@ -494,6 +496,16 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 	}
 	if err := conn.SendBatch(ctx, &batch).Close(); err != nil {
 		dead := conn.Conn().IsClosed()
+		if barriers && !dead {
+			// The barrier may have failed half way (a statement_timeout
+			// while it waited), holding the session locks it took before:
+			// a rollback keeps them, only the session's end lets them go
+			// (through a pooler too: PgBouncer drops a server connection
+			// whose client leaves mid-transaction).
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = conn.Conn().Close(cctx)
+			cancel()
+		}
 		endConn(conn)
 		if dead && ctx.Err() == nil {
 			return nil, fmt.Errorf("%w: begin: %w: %w", ErrUnavailable, errDeadConn, err)
