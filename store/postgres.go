@@ -185,7 +185,7 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	if opts.Direct != "" {
 		listen = opts.Direct
 	}
-	be := &pgBackend{pool: pool, wpool: wpool, url: listen, node: hex.EncodeToString(id[:]), committers: n, pooled: pooled}
+	be := &pgBackend{pool: pool, wpool: wpool, url: listen, node: hex.EncodeToString(id[:]), committers: n}
 	if !opts.ReadOnly {
 		if err := be.warm(cctx); err != nil {
 			wpool.Close()
@@ -322,10 +322,8 @@ type pgBackend struct {
 	wpool *pgxpool.Pool // the committer's write transactions
 	url   string        // where the bus listens: the direct URL behind a pooler
 	node  string        // tells this node's own notifications apart
-	// pooled: the pools go through a pooler in transaction mode.
-	pooled bool
-	seqs   sync.Map
-	bus    *bus
+	seqs  sync.Map
+	bus   *bus
 	// committers is how many write transactions run at once (one
 	// connection of wpool each).
 	committers int
