@@ -18,6 +18,9 @@ func (c *Config) check() error {
 	if c.Data == "" {
 		return fmt.Errorf("data: must not be empty")
 	}
+	if c.StoreDirect != "" && (!isPostgres(c.Store) || !isPostgres(c.StoreDirect)) {
+		return fmt.Errorf("store-direct: give it with store, both postgres:// URLs of one database (store through the pooler, store-direct straight to PostgreSQL)")
+	}
 	if err := c.checkRelay(); err != nil {
 		return err
 	}
@@ -153,4 +156,9 @@ func (c *Config) checkThreading() error {
 		return fmt.Errorf("webhook-url: %q is not an http(s) URL", c.WebhookURL)
 	}
 	return nil
+}
+
+// isPostgres is store.IsPostgres (config does not import store).
+func isPostgres(spec string) bool {
+	return strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://")
 }

@@ -34,6 +34,7 @@ type Config struct {
 	HTTPMaxConnsPerIP     int
 	Data                  string
 	Store                 string // "" for the bbolt file in Data, or a postgres:// URL shared by several nodes
+	StoreDirect           string // a URL of Store's database that bypasses a transaction-mode pooler Store goes through
 	Domains               []string
 	Hostname              string
 	MaxMessageBytes       int64
@@ -153,6 +154,7 @@ var options = []option{
 	{name: "data", def: []string{"./deskmail-data"}, help: "data folder (database, spool, secrets, control socket)", set: str(func(c *Config) *string { return &c.Data })},
 	{name: "domain", def: []string{"localhost"}, repeat: true, help: "a domain to accept mail for (repeatable; comma-separated in env)", set: list(setDomains)},
 	{name: "store", help: "shared database of several nodes: postgres://USER@HOST:PORT/DB?sslmode=... (default: the bbolt file in the data folder)", set: str(func(c *Config) *string { return &c.Store })},
+	{name: "store-direct", help: "when store goes through a pooler in transaction mode (PgBouncer): a URL of the same database that bypasses it, for LISTEN and migrations", set: str(func(c *Config) *string { return &c.StoreDirect })},
 	{name: "hostname", def: []string{hostname()}, help: "this host's name in the SMTP greeting and Received headers", set: str(func(c *Config) *string { return &c.Hostname })},
 	{name: "max-message-bytes", def: []string{"25MiB"}, help: "largest message accepted (announced in EHLO SIZE)", set: size(func(c *Config) *int64 { return &c.MaxMessageBytes })},
 	{name: "max-header-bytes", def: []string{"256KiB"}, help: "largest header block accepted", set: size(func(c *Config) *int64 { return &c.MaxHeaderBytes })},

@@ -94,6 +94,8 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"no DNS cache", []string{"--dns-cache", "0"}, nil, "", `"--dns-cache" flag`},
 		{"DNS cache too big", nil, nil, "dns-cache = 1000001\n", `key "dns-cache"`},
 		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, "", "tls-key"},
+		{"direct URL without a store", []string{"--store-direct", "postgres://db/x"}, nil, "", "store-direct"},
+		{"direct URL not postgres", nil, nil, "store = \"postgres://pool/x\"\nstore-direct = \"db:5432\"\n", "store-direct"},
 		{"bool", nil, []string{"DESKMAIL_TLS_SELF_SIGNED=perhaps"}, "", "DESKMAIL_TLS_SELF_SIGNED"},
 	}
 	for _, c := range cases {

@@ -36,6 +36,13 @@ func twoNodes(t *testing.T, sink *smtpSink, extra ...string) (a, b *daemon) {
 func TestTwoNodesSeenAckOnTheOtherNode(t *testing.T) {
 	sink := newSMTPSink(t)
 	a, b := twoNodes(t, sink, "--hold", "2s")
+	seenAckOnTheOtherNode(t, a, b, sink)
+}
+
+// seenAckOnTheOtherNode is TestTwoNodesSeenAckOnTheOtherNode on nodes a
+// and b (started with --hold 2s), relaying to sink.
+func seenAckOnTheOtherNode(t *testing.T, a, b *daemon, sink *smtpSink) {
+	t.Helper()
 	ta, _ := os.ReadFile(filepath.Join(a.dir, "api-token"))
 	tb, _ := os.ReadFile(filepath.Join(b.dir, "api-token"))
 	if len(ta) == 0 || string(ta) != string(tb) {

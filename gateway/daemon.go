@@ -98,7 +98,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 
 // StartWith is Start with test seams.
 func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, err error) {
-	db, err := store.OpenStore(cfg.Store, cfg.Data, store.Options{Observe: observeCommit})
+	db, err := store.OpenStore(cfg.Store, cfg.Data, store.Options{Observe: observeCommit, Direct: cfg.StoreDirect, Listen: true})
 	if err != nil {
 		return nil, err
 	}

@@ -42,9 +42,9 @@ func (db *DB) ScanCommitted(bucket string, after []byte, limit int, fn func(k, v
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), viewTimeout)
 	defer cancel()
-	tx, err := db.pg.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := db.pg.beginRead(ctx) // past connections that died while idle, as View
 	if err != nil {
-		return fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+		return err
 	}
 	defer tx.Rollback(context.Background())
 	var rows pgx.Rows

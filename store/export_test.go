@@ -56,3 +56,6 @@ func (db *DB) Enqueue(fn func(*Tx) error, opts ...UpdateOption) chan error {
 	}
 	return r.done
 }
+
+// LockID is the advisory lock key of a lock name.
+func LockID(name string) int64 { return lockID(name) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/store/pgtest"
 )
@@ -17,7 +18,8 @@ import (
 func keyedDB(t *testing.T, opts store.Options) (*store.DB, *pgx.Conn) {
 	t.Helper()
 	url := pgtest.NewDatabase(t)
-	db, err := store.OpenPostgres(context.Background(), url, t.TempDir(), opts)
+	open, opts := pooledOpts(t, url, opts)
+	db, err := store.OpenPostgres(context.Background(), open, t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,5 +347,63 @@ func TestNeedIsSatisfiedByDeclaredTakenOrOwnNames(t *testing.T) {
 	}
 	if runs < 2 || runs > 5 {
 		t.Errorf("ran %d times; want a few reruns, then one alone", runs)
+	}
+}
+
+// A barrier that fails half way (a statement_timeout while it waits for
+// a holder) leaves none of the session locks it took behind, on the
+// committer's connection or, through a pooler, on a server connection
+// another client gets next.
+func TestFailedBarrierLeavesNoLock(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var name string
+	if err := conn.QueryRow(ctx, `SELECT current_database()`).Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{name}.Sanitize()+` SET statement_timeout = '500ms'`); err != nil {
+		t.Fatal(err)
+	}
+	open, opts := pooledOpts(t, url, store.Options{Committers: 2})
+	db, err := store.OpenPostgres(ctx, open, t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The barrier takes free first (the order is by key), then waits for
+	// held.
+	held, free := "order:held", ""
+	for i := 0; free == ""; i++ {
+		if n := fmt.Sprintf("order:free%d", i); store.LockID(n) < store.LockID(held) {
+			free = n
+		}
+	}
+	nop := func(*store.Tx) error { return nil }
+	release := make(chan struct{})
+	holder := holdBatch(t, db, release, nop, store.SharedLocks(held))
+	err = db.Update(ctx, func(tx *store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) }, store.Locks(), store.Barriers(free, held))
+	if err == nil {
+		t.Fatal("the barrier passed a holder that had not ended")
+	}
+	close(release)
+	if err := <-holder; err != nil {
+		t.Fatal(err)
+	}
+	waitfor.Until(t, 10*time.Second, "no advisory lock of the database is held", func() bool {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+			WHERE l.locktype = 'advisory' AND d.datname = current_database()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 0
+	})
+	// And the store goes on: the next barrier on those names passes.
+	if err := db.Update(ctx, nop, store.Locks(), store.Barriers(free, held)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -174,14 +174,11 @@ func applyOne(ctx context.Context, pool *pgxpool.Pool, m migration) (bool, error
 
 // MigrateURL connects to url and migrates it (deskmail db migrate).
 func MigrateURL(ctx context.Context, url string) (applied, version int, err error) {
-	pool, err := pgxpool.New(ctx, url)
+	pool, err := migrationPool(ctx, url)
 	if err != nil {
-		return 0, 0, fmt.Errorf("connect to %s: %w", Redact(url), err)
+		return 0, 0, err
 	}
 	defer pool.Close()
-	if err := pool.Ping(ctx); err != nil {
-		return 0, 0, fmt.Errorf("connect to %s: %w", Redact(url), err)
-	}
 	applied, err = MigrateCount(ctx, pool)
 	if err != nil {
 		return applied, 0, err

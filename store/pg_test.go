@@ -11,16 +11,20 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/store/pgtest"
 )
 
 // twoNodes opens two stores on one fresh database, as two deskmail nodes.
+// Under TestBehindPgBouncer both go through a PgBouncer in transaction
+// mode (url is still the direct one).
 func twoNodes(t *testing.T) (a, b *store.DB, url string) {
 	url = pgtest.NewDatabase(t)
+	open, opts := pooled(t, url)
 	var err error
 	for _, p := range []**store.DB{&a, &b} {
-		if *p, err = store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{}); err != nil {
+		if *p, err = store.OpenPostgres(context.Background(), open, t.TempDir(), opts); err != nil {
 			t.Fatal(err)
 		}
 		db := *p
@@ -168,19 +172,7 @@ func TestUnreachableDatabaseIsAClearError(t *testing.T) {
 func TestLostConnectionFailsTheWrite(t *testing.T) {
 	a, _, url := twoNodes(t)
 	update(t, a, func(tx *store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) })
-	// Cut every connection of this database, as a restart does.
-	conn, err := pgx.Connect(context.Background(), pgtest.Server())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	name := url[strings.LastIndex(url, "/")+1:]
-	if i := strings.Index(name, "?"); i >= 0 {
-		name = name[:i]
-	}
-	if _, err := conn.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, name); err != nil {
-		t.Fatal(err)
-	}
+	cutConnections(t, url)
 	// The pool notices a dead connection on use: the first write after the
 	// cut either fails with ErrUnavailable or succeeds on a fresh one;
 	// never a success that is not stored.
@@ -262,18 +254,7 @@ func TestViewAfterIdleConnectionsDied(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	conn, err := pgx.Connect(context.Background(), pgtest.Server())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	name := url[strings.LastIndex(url, "/")+1:]
-	if i := strings.Index(name, "?"); i >= 0 {
-		name = name[:i]
-	}
-	if _, err := conn.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, name); err != nil {
-		t.Fatal(err)
-	}
+	cutConnections(t, url)
 	for i := range 3 {
 		var got []byte
 		var n int
@@ -289,5 +270,59 @@ func TestViewAfterIdleConnectionsDied(t *testing.T) {
 	// A View that reads nothing begins nothing and leaves nothing open.
 	if err := a.View(context.Background(), func(tx *store.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// cutConnections ends every connection of the database at url, as a
+// restart does.
+func cutConnections(t *testing.T, url string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), pgtest.Server())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	name := url[strings.LastIndex(url, "/")+1:]
+	if i := strings.Index(name, "?"); i >= 0 {
+		name = name[:i]
+	}
+	if _, err := conn.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A journal follower (ScanCommitted) reads on past the pooled connections
+// that a restart left dead, as View does: the first read after the cut
+// succeeds.
+func TestFollowerOutlivesLostConnections(t *testing.T) {
+	a, _, url := twoNodes(t)
+	update(t, a, func(tx *store.Tx) error { return tx.Put(store.CommitOrdered, []byte("k1"), []byte("v")) })
+	// Every reader connection is opened and idle before the cut.
+	for range 8 {
+		if err := a.View(context.Background(), func(*store.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cutConnections(t, url)
+	var seen []string
+	follow := func() error {
+		return a.ScanCommitted(store.CommitOrdered, nil, 10, func(k, _ []byte) error {
+			seen = append(seen, string(k))
+			return nil
+		})
+	}
+	if err := follow(); err != nil {
+		t.Fatalf("the first follow after the connections were cut: %v", err)
+	}
+	// Transactions of other databases of the cluster may hold the
+	// horizon back a moment.
+	waitfor.Until(t, 30*time.Second, "the follower sees k1", func() bool {
+		if len(seen) == 0 && follow() != nil {
+			t.Fatal("a later follow failed")
+		}
+		return len(seen) > 0
+	})
+	if len(seen) != 1 || seen[0] != "k1" {
+		t.Errorf("follower saw %v, want k1", seen)
 	}
 }

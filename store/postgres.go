@@ -80,6 +80,14 @@ const connectTimeout = 10 * time.Second
 // OpenPostgres connects to the database at url, applies the migrations
 // this binary carries (unless opts.NoMigrate) and refuses a schema newer
 // than it knows.
+//
+// url may go through a pooler in transaction mode (PgBouncer): the store
+// then names no prepared statement (pgx's describe cache, one round trip
+// per statement as before), and opts.Direct, a URL of the same database
+// that bypasses the pooler, carries what a pooled connection cannot: the
+// bus's LISTEN and the migrations. Without opts.Direct the store finds a
+// pooler out itself (two sessions that share one server process) and,
+// when opts.Listen says the caller will Subscribe, refuses to start.
 func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -96,6 +104,26 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	}
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
+	pooled := opts.Direct != ""
+	if pooled {
+		if err := checkDirect(cctx, cfg.ConnConfig, opts.Direct); err != nil {
+			return nil, err
+		}
+	} else {
+		pid, err := behindPooler(cctx, cfg.ConnConfig)
+		if err != nil {
+			return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
+		}
+		if pooled = pid != 0; pooled && opts.Listen {
+			return nil, fmt.Errorf("store: %s goes through a pooler in transaction mode (two of its sessions ran on server process %d): LISTEN, which carries the nodes' wake-ups, cannot work through it; set store-direct to a URL of the same database that bypasses the pooler", Redact(url), pid)
+		}
+	}
+	if pooled && !strings.Contains(url, "default_query_exec_mode") {
+		// Named prepared statements live on one server connection, and
+		// the pooler hands each transaction any: describe once, then send
+		// each statement with its text (unnamed, one round trip).
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	}
 	pool, err := pgxpool.NewWithConfig(cctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
@@ -104,10 +132,22 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 		pool.Close()
 		return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
 	}
+	mpool := pool
+	if opts.Direct != "" {
+		// Migrations straight to the database: a long one must not meet
+		// the pooler's query timeout.
+		if mpool, err = migrationPool(cctx, opts.Direct); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
 	if opts.NoMigrate {
-		err = checkSchema(cctx, pool)
+		err = checkSchema(cctx, mpool)
 	} else {
-		err = Migrate(cctx, pool)
+		err = Migrate(cctx, mpool)
+	}
+	if mpool != pool {
+		mpool.Close()
 	}
 	if err != nil {
 		pool.Close()
@@ -133,13 +173,19 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	// n for writes that declare their locks, one for those that do not,
 	// one for background writes (see commitLoop).
 	wcfg.MaxConns, wcfg.MinConns = int32(n+2), int32(n+2)
-	wcfg.AfterConnect = prepareHot
+	if cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
+		wcfg.AfterConnect = prepareHot
+	}
 	wpool, err := pgxpool.NewWithConfig(ctx, wcfg)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
 	}
-	be := &pgBackend{pool: pool, wpool: wpool, url: url, node: hex.EncodeToString(id[:]), committers: n}
+	listen := url
+	if opts.Direct != "" {
+		listen = opts.Direct
+	}
+	be := &pgBackend{pool: pool, wpool: wpool, url: listen, node: hex.EncodeToString(id[:]), committers: n}
 	if !opts.ReadOnly {
 		if err := be.warm(cctx); err != nil {
 			wpool.Close()
@@ -151,12 +197,131 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	return start(dir, be, be, opts), nil
 }
 
+// behindPooler tells whether connections made with cfg go through a
+// pooler in transaction (or statement) mode: it returns the server
+// process that two client sessions shared, or 0. A session of its own
+// asks its server process, then a second session, in a transaction, asks
+// its own: straight to PostgreSQL the two always differ; a transaction
+// pooler gives the second the server connection the first just let go
+// (PgBouncer reuses the most recent one), or else gives the first, asked
+// again, another one. A pooler in session mode keeps sessions apart and
+// is not one (nothing breaks behind it).
+func behindPooler(ctx context.Context, cfg *pgx.ConnConfig) (int32, error) {
+	var conns [2]*pgx.Conn
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				_ = c.Close(context.Background())
+			}
+		}
+	}()
+	for i := range conns {
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return 0, err
+		}
+		conns[i] = c
+	}
+	pid := func(c *pgx.Conn) (int32, error) {
+		var p int32
+		err := c.QueryRow(ctx, `SELECT pg_backend_pid()`, pgx.QueryExecModeSimpleProtocol).Scan(&p)
+		return p, err
+	}
+	first, err := pid(conns[0])
+	if err != nil {
+		return 0, err
+	}
+	if _, err := conns[1].Exec(ctx, `BEGIN`); err != nil {
+		return 0, err
+	}
+	second, err := pid(conns[1])
+	if err != nil {
+		return 0, err
+	}
+	if second == first {
+		return first, nil
+	}
+	again, err := pid(conns[0])
+	if err != nil {
+		return 0, err
+	}
+	if again != first {
+		return first, nil
+	}
+	return 0, nil
+}
+
+// checkDirect refuses a direct URL that reaches another database than the
+// pooled one, or goes through a transaction pooler itself.
+func checkDirect(ctx context.Context, pooled *pgx.ConnConfig, direct string) error {
+	dcfg, err := pgx.ParseConfig(direct)
+	if err != nil {
+		return fmt.Errorf("store-direct URL: %w", err)
+	}
+	if dcfg.ConnectTimeout == 0 {
+		dcfg.ConnectTimeout = 5 * time.Second
+	}
+	name := func(cfg *pgx.ConnConfig, what string) (string, error) {
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return "", fmt.Errorf("connect to %s (%s): %w", redactConfig(cfg), what, err)
+		}
+		defer c.Close(context.Background())
+		var n string
+		err = c.QueryRow(ctx, `SELECT current_database()`, pgx.QueryExecModeSimpleProtocol).Scan(&n)
+		return n, err
+	}
+	pn, err := name(pooled, "store")
+	if err != nil {
+		return err
+	}
+	dn, err := name(dcfg, "store-direct")
+	if err != nil {
+		return err
+	}
+	if pn != dn {
+		return fmt.Errorf("store-direct reaches database %q, store reaches %q: they must be the same database", dn, pn)
+	}
+	pid, err := behindPooler(ctx, dcfg)
+	if err != nil {
+		return fmt.Errorf("connect to %s (store-direct): %w", Redact(direct), err)
+	}
+	if pid != 0 {
+		return fmt.Errorf("store-direct %s goes through a pooler in transaction mode too (two of its sessions ran on server process %d): it must reach PostgreSQL directly (or through a pooler in session mode)", Redact(direct), pid)
+	}
+	return nil
+}
+
+func redactConfig(cfg *pgx.ConnConfig) string {
+	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
+}
+
+// migrationPool is one connection for migrations, naming no prepared
+// statement (safe through any pooler).
+func migrationPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store URL: %w", err)
+	}
+	cfg.MaxConns, cfg.MinConns = 1, 0
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)
+	}
+	return pool, nil
+}
+
 // pgBackend is a pool of connections to one shared database.
 type pgBackend struct {
 	pool  *pgxpool.Pool // reads, bodies, notes, exclusive jobs
 	wpool *pgxpool.Pool // the committer's write transactions
-	url   string
-	node  string // tells this node's own notifications apart
+	url   string        // where the bus listens: the direct URL behind a pooler
+	node  string        // tells this node's own notifications apart
 	seqs  sync.Map
 	bus   *bus
 	// committers is how many write transactions run at once (one
@@ -280,6 +445,25 @@ func (b *pgBackend) begin(ctx context.Context, writable bool, reads []readKey, l
 	}
 }
 
+// beginRead begins a read transaction (REPEATABLE READ READ ONLY). A
+// pooled connection that died while idle (a database restart) fails its
+// BEGIN and is dropped; beginning a read again is harmless, so the next
+// connection is tried.
+func (b *pgBackend) beginRead(ctx context.Context) (pgx.Tx, error) {
+	var err error
+	for range warmReaders + 2 {
+		var tx pgx.Tx
+		if tx, err = b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}); err == nil {
+			return tx, nil
+		}
+		var ce *pgconn.ConnectError
+		if ctx.Err() != nil || errors.As(err, &ce) {
+			break // no connection to be had: the database is away
+		}
+	}
+	return nil, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+}
+
 // errDeadConn marks a begin that failed on a connection that is closed.
 var errDeadConn = errors.New("connection closed")
 
@@ -291,6 +475,7 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 	t := &pgTx{ctx: ctx, q: conn, be: b, rw: true, conn: conn}
 	var batch pgx.Batch
 	batch.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	barriers := false
 	if locks != nil && locks.keyed {
 		t.keyed = true
 		t.excl = make(map[int64]bool, len(locks.names))
@@ -318,6 +503,7 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 			// its session, which releases them too.
 			batch.Queue(sqlBarrierIn, ids)
 			batch.Queue(sqlBarrierOut, ids)
+			barriers = true
 		}
 	} else {
 		batch.Queue(sqlWriterLock)
@@ -328,6 +514,16 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 	}
 	if err := conn.SendBatch(ctx, &batch).Close(); err != nil {
 		dead := conn.Conn().IsClosed()
+		if barriers && !dead {
+			// The barrier may have failed half way (a statement_timeout
+			// while it waited), holding the session locks it took before:
+			// a rollback keeps them, only the session's end lets them go
+			// (through a pooler too: PgBouncer drops a server connection
+			// whose client leaves mid-transaction).
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = conn.Conn().Close(cctx)
+			cancel()
+		}
 		endConn(conn)
 		if dead && ctx.Err() == nil {
 			return nil, fmt.Errorf("%w: begin: %w: %w", ErrUnavailable, errDeadConn, err)
@@ -603,6 +799,13 @@ func (db *DB) Shared() bool { return db.pg != nil }
 // TryExclusive runs fn if no other node is running the job called name
 // (a PostgreSQL advisory lock held for fn's duration); with bbolt it
 // always runs fn. ran is false when another node holds the job.
+//
+// The lock belongs to a transaction left open on a connection of its own
+// while fn runs (fn's writes go through the store as usual): its end
+// releases the lock on whatever server connection ran it, so this works
+// through a pooler in transaction mode as well, and a node that dies
+// mid-job lets go when its connection ends. The transaction reads
+// nothing: it holds back no vacuum.
 func (db *DB) TryExclusive(ctx context.Context, name string, fn func() error) (ran bool, err error) {
 	if db.pg == nil {
 		return true, fn()
@@ -611,23 +814,17 @@ func (db *DB) TryExclusive(ctx context.Context, name string, fn func() error) (r
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	defer conn.Release()
+	defer endConn(conn)
 	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, "deskmail:"+name).Scan(&got); err != nil {
+	var batch pgx.Batch
+	batch.Queue(`BEGIN`)
+	batch.Queue(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, "deskmail:"+name).QueryRow(func(r pgx.Row) error { return r.Scan(&got) })
+	if err := conn.SendBatch(ctx, &batch).Close(); err != nil {
 		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if !got {
 		return false, nil
 	}
-	defer func() {
-		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, "deskmail:"+name); err != nil {
-			// A lock we cannot release must not stay with a pooled
-			// connection: closing the session releases it.
-			_ = conn.Conn().Close(uctx)
-		}
-	}()
 	return true, fn()
 }
 

@@ -65,6 +65,14 @@ type Options struct {
 	// PostgreSQL, each on a connection of its own (default 4). bbolt has
 	// one writer and always uses one.
 	Committers int
+	// Direct is a URL of the same PostgreSQL database that bypasses a
+	// transaction-mode pooler (PgBouncer) which the store's own URL goes
+	// through: the bus's LISTEN connection and migrations use it.
+	Direct string
+	// Listen: the caller will Subscribe (a daemon). OpenPostgres then
+	// refuses a store URL that goes through a transaction-mode pooler
+	// when Direct is not set, rather than start deaf to the other nodes.
+	Listen bool
 }
 
 // backend is one kind of storage under DB: bbolt or PostgreSQL.

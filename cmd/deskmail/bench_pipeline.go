@@ -42,6 +42,7 @@ type benchPipeOpts struct {
 	profile  string
 	memprof  string
 	store    string
+	direct   string
 	inProc   bool
 }
 
@@ -65,6 +66,7 @@ func newBenchPipelineCmd() *cobra.Command {
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	f.StringVar(&o.data, "data", "", "data folder (default: a temporary one, removed after)")
 	f.StringVar(&o.store, "store", "", "the daemon's store: a postgres:// URL of an empty database (default: bbolt in the data folder)")
+	f.StringVar(&o.direct, "store-direct", "", "with a --store through a transaction pooler (PgBouncer): the same database directly (the daemon's store-direct)")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the daemon's run to this file")
 	f.StringVar(&o.memprof, "memprofile", "", "write an allocation profile of the daemon's run to this file (go tool pprof -sample_index=alloc_space)")
 	f.BoolVar(&o.inProc, "in-process-load", false, "send from this process (the CPU figures then include the load and the test DNS server)")
@@ -101,7 +103,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	if err := fs.Parse([]string{"--data", dir, "--smtp-addr", "127.0.0.1:0", "--http-addr", "off",
 		"--domain", "bench.test", "--dns", load.DNSAddr(), "--pipeline-workers", strconv.Itoa(o.workers),
 		"--max-connections-per-ip", "1000", "--max-pending", "1000000", "--hostname", "mx.bench.test",
-		"--store", o.store}); err != nil {
+		"--store", o.store, "--store-direct", o.direct}); err != nil {
 		return err
 	}
 	cfg, err := loader.Load(nil)

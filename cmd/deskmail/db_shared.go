@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,7 +30,7 @@ func newDBMigrateCmd() *cobra.Command {
 			"It refuses a database migrated by a newer deskmail.",
 		Args: cobra.NoArgs,
 	}
-	loader := config.Register(c.Flags(), "store")
+	loader := config.Register(c.Flags(), "store", "store-direct")
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		cfg, err := loader.Load(os.Environ())
 		if err != nil {
@@ -40,7 +41,8 @@ func newDBMigrateCmd() *cobra.Command {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		applied, version, err := store.MigrateURL(ctx, cfg.Store)
+		// Straight to the database when a pooler is in between.
+		applied, version, err := store.MigrateURL(ctx, cmp.Or(cfg.StoreDirect, cfg.Store))
 		if err != nil {
 			return err
 		}

@@ -147,3 +147,20 @@ func Open(t testing.TB, dir string, opts store.Options) *store.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// OpenPooled is Open through a PgBouncer of the test's own in transaction
+// mode (StartBouncer): the store's pools go through the bouncer, its
+// LISTEN connection and migrations straight to the database
+// (Options.Direct).
+func OpenPooled(t testing.TB, dir string, opts store.Options) *store.DB {
+	t.Helper()
+	b := StartBouncer(t)
+	direct := NewDatabase(t)
+	opts.Direct = direct
+	db, err := store.OpenPostgres(context.Background(), b.URL(direct), dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
