@@ -171,8 +171,8 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	}
 	wcfg := cfg.Copy()
 	// n for writes that declare their locks, one for those that do not,
-	// one for background writes (see commitLoop).
-	wcfg.MaxConns, wcfg.MinConns = int32(n+2), int32(n+2)
+	// backgroundCommitters for background writes (see commitLoop).
+	wcfg.MaxConns, wcfg.MinConns = int32(n+1+backgroundCommitters), int32(n+1+backgroundCommitters)
 	if cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
 		wcfg.AfterConnect = prepareHot
 	}
@@ -348,13 +348,13 @@ func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 // statements) and learns the sequences that exist already, so that a
 // node that starts pays neither on its first messages.
 func (b *pgBackend) warm(ctx context.Context) error {
-	conns := make([]*pgxpool.Conn, 0, b.committers+2+warmReaders)
+	conns := make([]*pgxpool.Conn, 0, b.committers+1+backgroundCommitters+warmReaders)
 	defer func() {
 		for _, c := range conns {
 			c.Release()
 		}
 	}()
-	for range b.committers + 2 {
+	for range b.committers + 1 + backgroundCommitters {
 		c, err := b.wpool.Acquire(ctx)
 		if err != nil {
 			return err

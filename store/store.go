@@ -203,7 +203,9 @@ func start(dir string, be backend, pg *pgBackend, opts Options) *DB {
 	} else {
 		db.ordReqs = make(chan *request, opts.MaxBatch)
 		loop(db.ordReqs, nil)
-		loop(nil, db.bgReqs)
+		for range backgroundCommitters {
+			loop(nil, db.bgReqs)
+		}
 		for range pg.committers {
 			loop(db.reqs, nil)
 		}
@@ -281,11 +283,13 @@ type UpdateOption func(*request)
 // Background marks a write that no client is waiting on (the pipeline's
 // claims and commits, as against a message being answered 250 or an HTTP
 // request). On PostgreSQL a batch of foreground writes takes no
-// background one, and batches of background writes (at most 16) run one
-// at a time per node on one of its committers, so a client's wait for its
-// commit does not grow with the backlog of work behind it: a commit of
-// the pipeline does several reads, each a round trip, and holds the locks
-// of a conversation; an accept neither.
+// background one, and batches of background writes (at most 16) run on
+// committers of their own (backgroundCommitters per node, side by side,
+// in no order among themselves), so a client's wait for its commit does
+// not grow with the backlog of work behind it: a commit of the pipeline
+// does several reads, each a round trip, and holds the locks of a
+// conversation; an accept neither. A caller that needs one background
+// write after another waits for the first's Update to return.
 // With bbolt, where a function costs microseconds beside the fsync, a
 // batch takes every foreground write and background writes uncapped.
 func Background() UpdateOption { return func(r *request) { r.background = true } }
@@ -295,15 +299,22 @@ func Background() UpdateOption { return func(r *request) { r.background = true }
 // run in the order they were queued, so a caller that needs an order among
 // concurrent writes (their Sequence values, what a later one reads) starts
 // the next Update after this call, and still shares the fsync with it. On
-// PostgreSQL that holds for background writes and for foreground writes
-// that declare no locks; foreground writes that declare locks (Locks) run
+// PostgreSQL that holds for foreground writes that declare no locks;
+// foreground writes that declare locks (Locks) and background writes run
 // on several committers side by side, in no order among themselves.
 func Queued(fn func()) UpdateOption { return func(r *request) { r.queued = fn } }
 
-// maxBackgroundPG caps a PostgreSQL batch of background writes: one such
-// batch runs at a time per node, holding the locks of the pipeline's
-// commits in it.
+// maxBackgroundPG caps a PostgreSQL batch of background writes: such a
+// batch holds the locks of the pipeline's commits in it.
 const maxBackgroundPG = 16
+
+// backgroundCommitters is how many batches of background writes one node
+// runs at once on PostgreSQL. With the pipeline's commits keyed by
+// conversation (no lock that all of them share), two batches overlap
+// their round trips; commits of one conversation still take turns on its
+// lock, and the pipeline commits one conversation's emails one after
+// another (each waits for the earlier one's Update to return).
+const backgroundCommitters = 2
 
 // Reads names keys of bucket that fn will Get. On PostgreSQL the keys of
 // every function in a batch are fetched together, in the round trip that
@@ -442,9 +453,9 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 // may be nil) and commits them in batches, in the order they were queued.
 // bbolt has one committer on both queues. PostgreSQL has one for the
 // foreground writes that declare no locks (ordReqs: they run alone
-// anyway, and in the order queued), one for background writes (bgReqs:
-// in the order queued, one batch at a time, so the pipeline's commits
-// gather into few transactions),
+// anyway, and in the order queued), backgroundCommitters for background
+// writes (bgReqs: batches of up to maxBackgroundPG, so the pipeline's
+// commits gather into few transactions),
 // and Options.Committers for foreground writes that declare their locks
 // (reqs, side by side).
 func (db *DB) commitLoop(fg, bg chan *request) {
