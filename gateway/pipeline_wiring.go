@@ -26,6 +26,6 @@ func resolver(cfg *config.Config, opts Options) (auth.Resolver, error) {
 // receiver enforces.
 func newPipeline(cfg *config.Config, db *store.DB, clk clock.Clock, step *intake.InboundStep, log *slog.Logger) *pipeline.Pipeline {
 	return &pipeline.Pipeline{DB: db, Log: log, Step: step.Step, Clock: clk,
-		Workers: cfg.PipelineWorkers, Node: cfg.Hostname,
+		Workers: cfg.PipelineWorkers, Node: cfg.Hostname, RetryJitter: 0.2,
 		Backlog: &inbound.Backlog{MaxPending: int64(cfg.MaxPending), MaxBytes: cfg.MaxPendingBytes}}
 }

@@ -222,7 +222,7 @@ func TestReleaseOwnLeavesOtherNodesLeases(t *testing.T) {
 		leased, err = e.q.Lease(tx, e.clk.Now(), 10, e.w.Composer)
 		return err
 	})
-	if len(leased) != 1 || leased[0].Job.LeaseOwner != "node-b" {
+	if len(leased) != 1 || leased[0].Job.Owner != "node-b" {
 		t.Fatalf("leased %+v, want one job owned by node-b", leased)
 	}
 	release := func(owner string) int {
