@@ -6,8 +6,8 @@ import (
 	"net/mail"
 	"time"
 
-	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/jobs"
+	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
 )
