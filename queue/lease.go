@@ -32,7 +32,11 @@ type Lease struct {
 	Body []byte
 }
 
-// jobTable is the hold queue's jobs for the job engine's claim step.
+// jobTable is the hold queue's jobs for the job engine's SKIP LOCKED
+// step (TryLock). Its Get, Put and Lease are unset: a job's writes also
+// move its due key and its leases entry (setDue, saveJob), so Lease,
+// Renew and Complete apply the engine's transitions (jobs.Lease) to the
+// job themselves.
 var jobTable = jobs.Table[Job]{Bucket: bJobs, Lock: JobLock}
 
 // Lease hands out at most max jobs due at now. A held job is re-checked
