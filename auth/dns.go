@@ -35,10 +35,16 @@ type DNS struct {
 	// context bounds the whole lookup (the per-email DNS budget).
 	Timeout time.Duration
 	Cache   *DNSCache
-	once    sync.Once
-	client  *dns.Client
 	group   singleflight.Group
+
+	poolsMu sync.Mutex
+	pools   map[string]*udpPool // UDP sockets by server (dnspool.go)
+	closed  bool
 }
+
+// ednsSize is the UDP payload size the queries announce: the DNS flag
+// day's, which avoids fragmentation.
+const ednsSize = 1232
 
 // NewDNS returns a resolver asking server ("host:port"; "" for the
 // system's), caching up to cacheSize answers.
@@ -208,13 +214,12 @@ func (d *DNS) timeout() time.Duration {
 
 // exchange asks each server in turn until one answers.
 func (d *DNS) exchange(ctx context.Context, fqdn string, qtype uint16) (cacheEntry, error) {
-	d.once.Do(func() { d.client = &dns.Client{Timeout: d.timeout()} })
 	q := new(dns.Msg)
 	q.SetQuestion(fqdn, qtype)
-	q.SetEdns0(1232, false) // the DNS-flag-day size: no fragmentation
+	q.SetEdns0(ednsSize, false)
 	var last error = &net.DNSError{Err: "no DNS server configured", Name: fqdn, IsTemporary: true}
 	for _, srv := range d.Servers {
-		resp, _, err := d.client.ExchangeContext(ctx, q, srv)
+		resp, err := d.pool(srv).exchangeUDP(ctx, q, time.Now().Add(d.timeout()))
 		if err == nil && resp.Truncated {
 			tcp := &dns.Client{Net: "tcp", Timeout: d.timeout()}
 			resp, _, err = tcp.ExchangeContext(ctx, q, srv)

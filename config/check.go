@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/mail"
 	"strings"
+
+	"github.com/deskmail/deskmail/inbound"
 )
 
 // check validates combinations of settings and fills the defaults that
@@ -53,11 +55,10 @@ func (c *Config) checkRoleForward() error {
 		return fmt.Errorf("role-forward: %q is not an email address", c.RoleForward)
 	}
 	c.RoleForward = a.Address
-	domain := strings.ToLower(a.Address[strings.LastIndexByte(a.Address, '@')+1:])
-	for _, d := range c.Domains {
-		if strings.EqualFold(strings.TrimSuffix(d, "."), strings.TrimSuffix(domain, ".")) {
-			return fmt.Errorf("role-forward: %s is of deskmail's own domain %s; give an operator's mailbox elsewhere", a.Address, d)
-		}
+	// The SMTP server's own rule (case, trailing dot, IDNA): an address
+	// it would accept would bring the copy back.
+	if inbound.NewDomains(c.Domains).Accepts(a.Address) {
+		return fmt.Errorf("role-forward: %s is of one of deskmail's own domains (%s); give an operator's mailbox elsewhere", a.Address, strings.Join(c.Domains, ", "))
 	}
 	return nil
 }
@@ -138,12 +139,8 @@ func (c *Config) checkThreading() error {
 	if c.ReplyDomain == "" && len(c.Domains) > 0 {
 		c.ReplyDomain = c.Domains[0]
 	}
-	c.ReplyDomain = strings.ToLower(c.ReplyDomain)
-	found := false
-	for _, d := range c.Domains {
-		found = found || d == c.ReplyDomain
-	}
-	if !found {
+	c.ReplyDomain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(c.ReplyDomain)), ".")
+	if !inbound.NewDomains(c.Domains).Accepts("reply@" + c.ReplyDomain) {
 		// Replies to reply+TOKEN@ would be refused at RCPT as relaying.
 		return fmt.Errorf("reply-domain: %q is not one of the domains mail is accepted for", c.ReplyDomain)
 	}

@@ -101,6 +101,7 @@ type Config struct {
 	// inbound pipeline
 	DNS             string        // resolver host:port for SPF/DKIM/DMARC and MX; "" the system's
 	DNSBudget       time.Duration // all the DNS of one inbound email
+	DNSCache        int           // answers the resolver keeps (entries, by name and type)
 	PipelineWorkers int
 	MaxPending      int
 	MaxPendingBytes int64
@@ -203,6 +204,7 @@ var options = []option{
 	{name: "dkim-selector", repeat: true, def: []string{"deskmail"}, help: "DKIM selector of each dkim-key, in the same order (the DNS record is SELECTOR._domainkey.DOMAIN)", set: plainList(func(c *Config) *[]string { return &c.DKIMSelectors })},
 	// inbound pipeline
 	{name: "dns", help: "DNS resolver HOST:PORT for the sender checks and MX lookups (default: the system's, from /etc/resolv.conf)", set: str(func(c *Config) *string { return &c.DNS })},
+	{name: "dns-cache", def: []string{"10000"}, help: "DNS answers kept in the daemon (one per name and type; positive ones at most 1 h, negative ones at most 5 min), 1 to 1000000", set: dnsCacheSize},
 	{name: "dns-budget", def: []string{"10s"}, help: "time all the DNS lookups of one inbound email may take; then they count as temperror", set: duration(func(c *Config) *time.Duration { return &c.DNSBudget })},
 	{name: "pipeline-workers", def: []string{"32"}, help: "inbound emails processed at once (parse, sender checks) before their commit", set: integer(func(c *Config) *int { return &c.PipelineWorkers })},
 	{name: "max-pending", def: []string{"10000"}, help: "stored emails waiting to be processed past which new mail gets 451 4.3.2", set: integer(func(c *Config) *int { return &c.MaxPending })},

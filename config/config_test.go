@@ -39,6 +39,17 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestDNSCacheSize(t *testing.T) {
+	c, err := load(t, nil, nil, "")
+	if err != nil || c.DNSCache != 10000 {
+		t.Fatalf("default dns-cache = %d %v, want 10000", c.DNSCache, err)
+	}
+	c, err = load(t, nil, []string{"DESKMAIL_DNS_CACHE=500"}, "")
+	if err != nil || c.DNSCache != 500 {
+		t.Errorf("DESKMAIL_DNS_CACHE=500: %d %v", c.DNSCache, err)
+	}
+}
+
 func TestLayersFlagsWin(t *testing.T) {
 	file := "smtp-addr = \"127.0.0.1:25\"\nmax-message-bytes = \"1MiB\"\ndomain = [\"a.test\", \"b.test\"]\nretention = \"24h\"\nmax-recipients = 50\n"
 	env := []string{"DESKMAIL_MAX_MESSAGE_BYTES=2MiB", "DESKMAIL_DOMAIN=c.test, d.test", "DESKMAIL_RETENTION=48h"}
@@ -80,6 +91,8 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"bad domain", []string{"--domain", "a@b"}, nil, "", `"--domain" flag`},
 		{"bad log level", []string{"--log-level", "loud"}, nil, "", `"--log-level" flag`},
 		{"zero recipients", []string{"--max-recipients", "0"}, nil, "", `"--max-recipients" flag`},
+		{"no DNS cache", []string{"--dns-cache", "0"}, nil, "", `"--dns-cache" flag`},
+		{"DNS cache too big", nil, nil, "dns-cache = 1000001\n", `key "dns-cache"`},
 		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, "", "tls-key"},
 		{"bool", nil, []string{"DESKMAIL_TLS_SELF_SIGNED=perhaps"}, "", "DESKMAIL_TLS_SELF_SIGNED"},
 	}
@@ -153,6 +166,17 @@ func TestThreadingDefaults(t *testing.T) {
 	}
 	if len(c.SupportAddresses) != 0 || len(c.TrustedRelays) != 2 || c.TrustedRelays[0].String() != "10.0.0.1/32" {
 		t.Errorf("support %v, relays %v", c.SupportAddresses, c.TrustedRelays)
+	}
+	// The reply domain is one of ours however written (the SMTP server's
+	// rule); it is kept without the trailing dot, as reply addresses are
+	// built from it.
+	for _, rd := range []string{"A.test.", "xn--bcher-kva.test"} {
+		c, err = load(t, []string{"--domain", "a.test", "--domain", "bücher.test", "--reply-domain", rd}, nil, "")
+		if err != nil {
+			t.Errorf("reply-domain %q: %v", rd, err)
+		} else if want := strings.TrimSuffix(strings.ToLower(rd), "."); c.ReplyDomain != want {
+			t.Errorf("reply-domain %q read as %q, want %q", rd, c.ReplyDomain, want)
+		}
 	}
 	for _, bad := range [][]string{
 		{"--domain", "a.test", "--reply-domain", "b.test"},

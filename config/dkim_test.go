@@ -53,4 +53,11 @@ func TestRoleForwardMustBeElsewhere(t *testing.T) {
 			t.Errorf("role-forward %q: %v", bad, err)
 		}
 	}
+	// Our own domain however written: the SMTP server would accept these,
+	// and the copy would come back (IDNA: bücher.test is xn--bcher-kva.test).
+	for _, own := range []string{"ops@HELP.test", "ops@xn--bcher-kva.test", "ops@BÜCHER.test"} {
+		if _, err := load(t, []string{"--domain", "help.test", "--domain", "bücher.test", "--role-forward", own}, nil, ""); err == nil || !strings.Contains(err.Error(), "own domains") {
+			t.Errorf("role-forward %q to our own domain: %v, want refused", own, err)
+		}
+	}
 }

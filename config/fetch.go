@@ -7,6 +7,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/deskmail/deskmail/fetch"
+	"github.com/deskmail/deskmail/inbound"
 )
 
 // The mailboxes to fetch come from two places: --fetch URL (flag,
@@ -56,9 +57,13 @@ func (c *Config) checkFetch() error {
 		if err != nil {
 			return fmt.Errorf("fetch mailbox %d: %w", i+1, err)
 		}
-		if !c.acceptsDomainOf(m.To) {
+		// Mail fetched for m.To is threaded like mail received for it by
+		// SMTP, which would refuse any other domain (same rule: case,
+		// trailing dot, IDNA).
+		if !inbound.NewDomains(c.Domains).Accepts(m.To) {
 			return fmt.Errorf("fetch mailbox %d: to %q is not at one of the domains mail is accepted for (%s)", i+1, m.To, strings.Join(c.Domains, ", "))
 		}
+		m.To = strings.TrimSuffix(m.To, ".") // the form the support addresses are compared in
 		if names[m.Name] {
 			return fmt.Errorf("fetch mailbox %d: the name %q is taken by another mailbox: give each a name", i+1, m.Name)
 		}
@@ -66,17 +71,4 @@ func (c *Config) checkFetch() error {
 		c.Fetch = append(c.Fetch, m)
 	}
 	return nil
-}
-
-// acceptsDomainOf tells whether addr is at one of the domains: mail
-// fetched for it is threaded like mail received for it by SMTP, which
-// would refuse any other.
-func (c *Config) acceptsDomainOf(addr string) bool {
-	domain := addr[strings.LastIndexByte(addr, '@')+1:]
-	for _, d := range c.Domains {
-		if strings.EqualFold(d, domain) {
-			return true
-		}
-	}
-	return false
 }

@@ -53,6 +53,20 @@ after = "seen"
 	}
 }
 
+// A fetch mailbox's to is checked with the SMTP server's rule: case,
+// trailing dot and IDNA do not make it another domain.
+func TestFetchToOurDomainHoweverWritten(t *testing.T) {
+	for _, to := range []string{"Help@Example.COM.", "help@xn--bcher-kva.test"} {
+		c, err := load(t, []string{"--domain", "example.com", "--domain", "bücher.test"}, nil, "[[fetch]]\nurl = \"imaps://a:b@h/\"\nto = \""+to+"\"\n")
+		if err != nil {
+			t.Fatalf("to %q: %v", to, err)
+		}
+		if got, want := c.Fetch[0].To, strings.TrimSuffix(strings.ToLower(to), "."); got != want {
+			t.Errorf("to %q read as %q, want %q", to, got, want)
+		}
+	}
+}
+
 func TestFetchErrors(t *testing.T) {
 	for name, tc := range map[string]struct {
 		args       []string

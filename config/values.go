@@ -58,6 +58,15 @@ func integer(field func(*Config) *int) func(*Config) pflag.Value {
 	}
 }
 
+// MaxDNSCache bounds dns-cache: an answer takes a few hundred bytes, so a
+// million is a few hundred MB, more than any one node's senders need.
+const MaxDNSCache = 1_000_000
+
+func dnsCacheSize(c *Config) pflag.Value {
+	v := builtin(func(fs *pflag.FlagSet) { fs.IntVar(&c.DNSCache, "v", 0, "") })
+	return checked{v, func() bool { return c.DNSCache > 0 && c.DNSCache <= MaxDNSCache }, "a whole number from 1 to 1000000"}
+}
+
 // limit is a whole number where 0 switches the limit off.
 func limit(field func(*Config) *int) func(*Config) pflag.Value {
 	return func(c *Config) pflag.Value {

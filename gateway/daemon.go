@@ -63,6 +63,7 @@ type Daemon struct {
 	// storeOK follows the database's reachability (always true on bbolt).
 	storeOK     atomic.Bool
 	unsubscribe func()
+	closeDNS    func() error // the resolver's sockets
 
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
@@ -133,7 +134,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	if err != nil {
 		return nil, err
 	}
-	dns, err := resolver(cfg, opts)
+	dns, closeDNS, err := resolver(cfg, opts)
+	d.closeDNS = closeDNS
 	if err != nil {
 		return nil, err
 	}
@@ -393,6 +395,9 @@ func (d *Daemon) closeAll() {
 	}
 	if d.outbound != nil {
 		d.outbound.close()
+	}
+	if d.closeDNS != nil {
+		_ = d.closeDNS()
 	}
 	_ = os.Remove(filepath.Join(d.cfg.Data, SocketName))
 	if err := d.DB.Close(); err != nil {

@@ -14,12 +14,17 @@ import (
 
 // resolver is the daemon's one DNS: the test's when it gives one, else a
 // caching resolver asking --dns or the system's servers. The sender checks
-// and the outbound MX lookups share it, and so its cache.
-func resolver(cfg *config.Config, opts Options) (auth.Resolver, error) {
+// and the outbound MX lookups share it, and so its cache. closeDNS closes
+// the sockets of the one made here (nil for the test's).
+func resolver(cfg *config.Config, opts Options) (res auth.Resolver, closeDNS func() error, err error) {
 	if opts.Resolver != nil {
-		return opts.Resolver, nil
+		return opts.Resolver, nil, nil
 	}
-	return auth.NewDNS(cfg.DNS, auth.DefaultDNSCache, clock.Real{})
+	d, err := auth.NewDNS(cfg.DNS, cfg.DNSCache, clock.Real{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, d.Close, nil
 }
 
 // newPipeline builds the inbound pipeline and the backlog bound the

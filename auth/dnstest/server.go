@@ -27,6 +27,7 @@ type Server struct {
 	hold     func(name string) bool
 	release  chan struct{}
 	queries  map[string]int
+	sources  map[string]bool
 	ttl      uint32
 }
 
@@ -37,7 +38,7 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Addr: pc.LocalAddr().String(), txt: map[string][]string{}, mx: map[string][]*dns.MX{}, addrs: map[string][]net.IP{}, queries: map[string]int{},
-		release: make(chan struct{}), ttl: 300}
+		sources: map[string]bool{}, release: make(chan struct{}), ttl: 300}
 	s.udp = &dns.Server{PacketConn: pc, Handler: s}
 	s.tcp = &dns.Server{Listener: l, Handler: s}
 	started := make(chan struct{}, 2)
@@ -143,6 +144,14 @@ func (s *Server) Queries(name string) int {
 	return s.queries[dns.Fqdn(strings.ToLower(name))]
 }
 
+// Sources is how many client addresses (host:port, UDP or TCP) the
+// queries came from: the sockets the client used.
+func (s *Server) Sources() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sources)
+}
+
 // ServeDNS answers one query.
 func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	if len(r.Question) != 1 {
@@ -155,6 +164,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	name := strings.ToLower(q.Name)
 	s.mu.Lock()
 	s.queries[name]++
+	s.sources[w.RemoteAddr().Network()+" "+w.RemoteAddr().String()] = true
 	delay := s.delay
 	var wait chan struct{}
 	if s.hold != nil && s.hold(strings.TrimSuffix(name, ".")) {
