@@ -25,6 +25,7 @@ import (
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/jobs"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -135,14 +136,11 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
-// backoff is the wait after n failures in a row: doubling from
-// BackoffMin, capped at BackoffMax.
+// backoff is the wait after n failures in a row: the job engine's
+// schedule (jobs.Backoff), doubling from BackoffMin, capped at
+// BackoffMax.
 func (f *Fetcher) backoff(n int) time.Duration {
-	d, limit := orDefault(f.BackoffMin, DefaultBackoffMin), orDefault(f.BackoffMax, DefaultBackoffMax)
-	for i := 1; i < n && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
+	return jobs.Backoff{Base: orDefault(f.BackoffMin, DefaultBackoffMin), Max: orDefault(f.BackoffMax, DefaultBackoffMax)}.Delay(n)
 }
 
 // Run fetches until ctx ends; on return every mailbox's lease is given

@@ -33,7 +33,7 @@ func resolver(cfg *config.Config, opts Options) (res auth.Resolver, closeDNS fun
 func newPipeline(cfg *config.Config, db *store.DB, clk clock.Clock, step *intake.InboundStep, log *slog.Logger) (*pipeline.Pipeline, *inbound.Activity) {
 	act := &inbound.Activity{Clock: clk}
 	return &pipeline.Pipeline{DB: db, Log: log, Step: step.Step, Clock: clk,
-		Workers: cfg.PipelineWorkers, Node: cfg.Hostname,
+		Workers: cfg.PipelineWorkers, Node: cfg.Hostname, RetryJitter: 0.2,
 		Backlog: &inbound.Backlog{MaxPending: int64(cfg.MaxPending), MaxBytes: cfg.MaxPendingBytes},
 		Yield:   &pipeline.Yield{Busy: act.Busy, Workers: cfg.PipelineYieldWorkers, MaxWait: cfg.PipelineYield}}, act
 }

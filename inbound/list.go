@@ -61,7 +61,7 @@ func List(tx *store.Tx, which string, max int) ([]Record, error) {
 				return false, fmt.Errorf("decode state of %s: %w", k, err)
 			}
 			r := Record{ID: string(k), State: b.state, Size: st.Size, Attempts: st.Attempts, Next: st.Next,
-				Reason: st.Reason, Owner: st.Owner, Lease: st.Lease, Failed: st.Failed}
+				Reason: st.Reason, Owner: st.Owner, Lease: st.Until, Failed: st.Failed}
 			if mv := tx.Get(bucketMeta, k); mv != nil {
 				var m Meta
 				if err := decodeMeta(mv, &m); err == nil {

@@ -2,12 +2,12 @@ package inbound
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/deskmail/deskmail/jobs"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -36,38 +36,50 @@ const (
 	bucketSeq    = "inbound_seq"
 )
 
-// Errors of the claim functions.
+// Errors of the claim functions: the job engine's (package jobs), shared
+// with the hold queue.
 var (
 	// ErrNotClaimable: the email is not pending, not due yet, or leased
 	// by another live worker.
-	ErrNotClaimable = errors.New("inbound: email not claimable")
+	ErrNotClaimable = jobs.ErrNotClaimable
 	// ErrClaimLost: the caller's claim was taken over (its lease expired
 	// and another worker claimed the email) or the email is no longer
 	// pending; the caller must write nothing.
-	ErrClaimLost = errors.New("inbound: claim lost")
+	ErrClaimLost = jobs.ErrClaimLost
 )
 
-// State is a pending (or failed) email's processing state.
+// State is a pending (or failed) email's processing state. Its lease
+// (owner, fence, lease end, attempts, next attempt, last failure) is the
+// job engine's record, claimed, checked and ended by package jobs as the
+// hold queue's jobs are.
 type State struct {
 	// Seq orders emails as they were answered 250 (taken in the commit
 	// that stored them).
-	Seq    uint64    `json:"seq"`
-	Stored time.Time `json:"stored,omitzero"`
-	Size   int64     `json:"size"`
+	Seq    uint64
+	Stored time.Time
+	Size   int64
 	// Keys name what may put two emails in one conversation (OrderKeys);
 	// emails sharing a key are committed in Seq order.
-	Keys     []string  `json:"keys,omitempty"`
-	Attempts int       `json:"attempts,omitempty"`
-	Next     time.Time `json:"next,omitzero"` // no attempt before this
+	Keys []string
+	jobs.Lease
 	// Backoff: Next is a retry's wait after a transient failure. Only
 	// then does the email stop holding back the later emails of its
 	// conversation (a short wait for ordering does not).
-	Backoff bool      `json:"backoff,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Owner   string    `json:"owner,omitempty"` // worker holding the lease
-	Lease   time.Time `json:"lease,omitzero"`  // the lease ends
-	Fence   uint64    `json:"fence,omitempty"` // bumped by every claim
-	Failed  time.Time `json:"failed,omitzero"` // when it was set aside as failed
+	Backoff bool
+	Failed  time.Time // when it was set aside as failed
+}
+
+// pending is the table of pending emails for the job engine.
+var pending = jobs.Table[State]{
+	Bucket: bucketPending,
+	Lock:   EmailLock,
+	Get: func(tx *store.Tx, id string) (State, bool, error) {
+		return getState(tx, bucketPending, id)
+	},
+	Put: func(tx *store.Tx, id string, st *State) error {
+		return putState(tx, bucketPending, id, *st)
+	},
+	Lease: func(st *State) *jobs.Lease { return &st.Lease },
 }
 
 func getState(tx *store.Tx, bucket, id string) (State, bool, error) {
@@ -90,43 +102,21 @@ func putState(tx *store.Tx, bucket, id string, st State) error {
 	return tx.Put(bucket, []byte(id), v)
 }
 
-// Claimable tells whether st may be claimed at now by owner: due, and not
-// leased by a live other worker. stale says whether another owner is
-// known dead (a previous run of this very node).
+// Claimable tells whether st may be claimed at now by owner (see
+// jobs.Lease.Claimable).
 func (st State) Claimable(owner string, now time.Time, stale func(owner string) bool) bool {
-	if now.Before(st.Next) {
-		return false
-	}
-	if st.Owner == "" || st.Owner == owner || !now.Before(st.Lease) {
-		return true
-	}
-	return stale != nil && stale(st.Owner)
+	return st.Lease.Claimable(owner, now, stale)
 }
 
 // Claim leases a pending email to owner until now+lease and returns its
-// state with the new fence.
+// state with the new fence (jobs.Table.Claim).
 //
 // It takes the email's lock without waiting (SKIP LOCKED): an email that
 // another node is claiming or committing right now is not claimable, and
 // its state is read afresh once the lock is held.
 func Claim(tx *store.Tx, id, owner string, now time.Time, lease time.Duration, stale func(string) bool) (State, error) {
-	got, err := tx.TryLock(EmailLock(id), store.Key{Bucket: bucketPending, Key: []byte(id)})
-	if err != nil {
-		return State{}, err
-	}
-	if !got {
-		return State{}, ErrNotClaimable
-	}
-	st, ok, err := getState(tx, bucketPending, id)
-	if err != nil || !ok {
-		return State{}, errors.Join(err, ErrNotClaimable)
-	}
-	if !st.Claimable(owner, now, stale) {
-		return State{}, ErrNotClaimable
-	}
-	st.Owner, st.Lease, st.Backoff = owner, now.Add(lease), false
-	st.Fence++
-	return st, putState(tx, bucketPending, id, st)
+	return pending.Claim(tx, id, jobs.Claimer{Owner: owner, For: lease, Stale: stale}, now,
+		func(st *State) { st.Backoff = false })
 }
 
 // LockForClaim takes, in one round trip, the locks of every email in ids
@@ -134,17 +124,7 @@ func Claim(tx *store.Tx, id, owner string, now time.Time, lease time.Duration, s
 // afresh; Claim then costs no round trip for those. It returns the ids it
 // holds.
 func LockForClaim(tx *store.Tx, ids []string) ([]string, error) {
-	got, err := tx.TryLockRecords(bucketPending, ids, EmailLock)
-	if err != nil {
-		return nil, err
-	}
-	var held []string
-	for i, id := range ids {
-		if got[i] {
-			held = append(held, id)
-		}
-	}
-	return held, nil
+	return pending.TryLock(tx, ids)
 }
 
 // EmailLock is the lock (store.Locks) of one stored email's processing
@@ -175,17 +155,12 @@ func ClaimReads(ids []string) store.UpdateOption {
 	return store.Reads(bucketPending, keys...)
 }
 
+func claimOf(owner string, fence uint64) jobs.Claim { return jobs.Claim{Owner: owner, Fence: fence} }
+
 // CheckClaim fails with ErrClaimLost unless id is pending and still
 // claimed by owner with fence.
 func CheckClaim(tx *store.Tx, id, owner string, fence uint64) (State, error) {
-	st, ok, err := getState(tx, bucketPending, id)
-	if err != nil {
-		return State{}, err
-	}
-	if !ok || st.Owner != owner || st.Fence != fence {
-		return State{}, ErrClaimLost
-	}
-	return st, nil
+	return pending.Check(tx, id, claimOf(owner, fence))
 }
 
 // Finish ends a claimed email's processing: it leaves the pending index.
@@ -201,27 +176,18 @@ func Finish(tx *store.Tx, id, owner string, fence uint64) error {
 }
 
 // Defer records a transient failure: the email stays pending, unclaimed,
-// with no attempt before next.
+// with no attempt before next (the claim counted the attempt).
 func Defer(tx *store.Tx, id, owner string, fence uint64, reason string, next time.Time) (State, error) {
-	st, err := CheckClaim(tx, id, owner, fence)
-	if err != nil {
-		return State{}, err
-	}
-	st.Attempts++
-	st.Reason, st.Next, st.Backoff = clip(reason), next, true
-	st.Owner, st.Lease = "", time.Time{}
-	return st, putState(tx, bucketPending, id, st)
+	return pending.Defer(tx, id, claimOf(owner, fence), clip(reason), next,
+		func(st *State) { st.Backoff = true })
 }
 
 // Release gives a claim back without counting an attempt (shutdown, or an
 // earlier email of the same conversation still to be committed).
 func Release(tx *store.Tx, id, owner string, fence uint64, next time.Time) error {
-	st, err := CheckClaim(tx, id, owner, fence)
-	if err != nil {
-		return err
-	}
-	st.Owner, st.Lease, st.Next, st.Backoff = "", time.Time{}, next, false
-	return putState(tx, bucketPending, id, st)
+	_, err := pending.Release(tx, id, claimOf(owner, fence), next,
+		func(st *State) { st.Backoff = false })
+	return err
 }
 
 // Fail sets a claimed email aside as failed, for good unless requeued.
@@ -230,12 +196,13 @@ func Fail(tx *store.Tx, id, owner string, fence uint64, reason string, now time.
 	if err != nil {
 		return err
 	}
+	if err := st.SetAside(st.Held(), clip(reason)); err != nil {
+		return err
+	}
 	if err := dropOrder(tx, id, st); err != nil {
 		return err
 	}
-	st.Attempts++
-	st.Reason, st.Failed = clip(reason), now
-	st.Owner, st.Lease, st.Next = "", time.Time{}, time.Time{}
+	st.Failed = now
 	if err := tx.Delete(bucketPending, []byte(id)); err != nil {
 		return err
 	}
@@ -333,10 +300,7 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 			out = append(out, Candidate{ID: id, State: st})
 			return len(out) < s.Max+dueSlack, nil
 		}
-		at := st.Next
-		if !st.Lease.IsZero() && st.Lease.After(at) {
-			at = st.Lease
-		}
+		at := st.DueAt()
 		if at.After(s.Now) {
 			if next.IsZero() || at.Before(next) {
 				next = at

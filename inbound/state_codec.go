@@ -6,6 +6,8 @@ import (
 	"errors"
 	"math"
 	"time"
+
+	"github.com/deskmail/deskmail/jobs"
 )
 
 // A State is stored in a compact binary form: every claim, lease renewal,
@@ -49,9 +51,9 @@ var errBadState = errors.New("malformed binary state")
 
 // encodeState appends st's stored form to b.
 func encodeState(b []byte, st *State) ([]byte, error) {
-	for _, t := range []time.Time{st.Stored, st.Next, st.Lease, st.Failed} {
+	for _, t := range []time.Time{st.Stored, st.Next, st.Until, st.Failed} {
 		if !t.IsZero() && !nanoTime(t) {
-			v, err := json.Marshal(st)
+			v, err := json.Marshal(toJSON(st))
 			return append(b, v...), err
 		}
 	}
@@ -68,7 +70,7 @@ func encodeState(b []byte, st *State) ([]byte, error) {
 	set(stBackoff, st.Backoff)
 	set(stReason, st.Reason != "")
 	set(stOwner, st.Owner != "")
-	set(stLease, !st.Lease.IsZero())
+	set(stLease, !st.Until.IsZero())
 	set(stFence, st.Fence != 0)
 	set(stFailed, !st.Failed.IsZero())
 
@@ -102,7 +104,7 @@ func encodeState(b []byte, st *State) ([]byte, error) {
 		str(st.Owner)
 	}
 	if present&stLease != 0 {
-		b = binary.AppendVarint(b, st.Lease.UnixNano())
+		b = binary.AppendVarint(b, st.Until.UnixNano())
 	}
 	if present&stFence != 0 {
 		b = binary.AppendUvarint(b, st.Fence)
@@ -126,7 +128,10 @@ func decodeState(v []byte, st *State) error {
 		return nil
 	}
 	if v[0] != stateV1 {
-		return json.Unmarshal(v, st)
+		var j stateJSON
+		err := json.Unmarshal(v, &j)
+		*st = j.state()
+		return err
 	}
 	d := recDecoder{b: v[1:]}
 	present := d.uvarint()
@@ -165,7 +170,7 @@ func decodeState(v []byte, st *State) error {
 		st.Owner = d.str()
 	}
 	if present&stLease != 0 {
-		st.Lease = d.time()
+		st.Until = d.time()
 	}
 	if present&stFence != 0 {
 		st.Fence = d.uvarint()
@@ -178,6 +183,36 @@ func decodeState(v []byte, st *State) error {
 		return errBadState
 	}
 	return nil
+}
+
+// stateJSON is the JSON form of a State, as earlier versions wrote it
+// (and as a state with far times is still written).
+type stateJSON struct {
+	Seq      uint64    `json:"seq"`
+	Stored   time.Time `json:"stored,omitzero"`
+	Size     int64     `json:"size"`
+	Keys     []string  `json:"keys,omitempty"`
+	Attempts int       `json:"attempts,omitempty"`
+	Next     time.Time `json:"next,omitzero"`
+	Backoff  bool      `json:"backoff,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Owner    string    `json:"owner,omitempty"`
+	Lease    time.Time `json:"lease,omitzero"`
+	Fence    uint64    `json:"fence,omitempty"`
+	Failed   time.Time `json:"failed,omitzero"`
+}
+
+func toJSON(st *State) stateJSON {
+	return stateJSON{Seq: st.Seq, Stored: st.Stored, Size: st.Size, Keys: st.Keys, Attempts: st.Attempts,
+		Next: st.Next, Backoff: st.Backoff, Reason: st.Reason, Owner: st.Owner, Lease: st.Until,
+		Fence: st.Fence, Failed: st.Failed}
+}
+
+func (j stateJSON) state() State {
+	return State{Seq: j.Seq, Stored: j.Stored, Size: j.Size, Keys: j.Keys,
+		Lease: jobs.Lease{Owner: j.Owner, Fence: j.Fence, Until: j.Lease, Attempts: j.Attempts,
+			Next: j.Next, Reason: j.Reason},
+		Backoff: j.Backoff, Failed: j.Failed}
 }
 
 // recDecoder reads varints, bytes and strings off b; any malformed read sets

@@ -17,6 +17,7 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/intake"
+	"github.com/deskmail/deskmail/jobs"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -51,6 +52,10 @@ type Pipeline struct {
 	// attempt up to RetryMax (defaults 1s and 10m).
 	RetryBase time.Duration
 	RetryMax  time.Duration
+	// RetryJitter moves each wait by up to this fraction of itself, so
+	// emails deferred together (a resolver that was down) do not all
+	// come back in the same second (0: none; the daemon sets 0.2).
+	RetryJitter float64
 	// Rescan is how often the store is scanned without a wake (expired
 	// leases of other nodes, retries due, the backlog gauge); default 5s.
 	Rescan time.Duration
@@ -351,17 +356,15 @@ func (p *Pipeline) refreshBacklog(ctx context.Context) {
 	}
 }
 
+// backoff is the wait after the attempt-th failed attempt: the job
+// engine's schedule (jobs.Backoff) from RetryBase, doubled per attempt up
+// to RetryMax, moved by up to ±RetryJitter of itself.
 func (p *Pipeline) backoff(attempt int) time.Duration {
-	base := cmp.Or(max(p.RetryBase, 0), time.Second)
-	ceiling := cmp.Or(max(p.RetryMax, 0), 10*time.Minute)
-	if attempt > 30 {
-		return ceiling
-	}
-	d := base << max(attempt-1, 0)
-	if d > ceiling || d <= 0 {
-		d = ceiling
-	}
-	return d
+	return jobs.Backoff{
+		Base:   cmp.Or(max(p.RetryBase, 0), time.Second),
+		Max:    cmp.Or(max(p.RetryMax, 0), 10*time.Minute),
+		Jitter: p.RetryJitter,
+	}.Delay(attempt)
 }
 
 // claimOpts are how the dispatcher's claims queue for a commit: on a

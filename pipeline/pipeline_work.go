@@ -238,7 +238,7 @@ func (p *Pipeline) setback(log interface {
 		// Not recorded: fall through and retry it like a transient one.
 	}
 	metricPipeline.WithLabelValues("pending").Inc()
-	attempt := t.st.Attempts + 1
+	attempt := t.st.Attempts // the claim counted it
 	next := now.Add(p.backoff(attempt))
 	err := p.DB.Update(context.Background(), func(tx *store.Tx) error {
 		if _, err := inbound.Defer(tx, t.id, p.owner, t.st.Fence, reason, next); err != nil {

@@ -36,18 +36,21 @@ func IsPermanent(err error) bool {
 }
 
 // Complete records the outcome of the attempt of lease l. If the lease was
-// lost meanwhile (it expired and another sender took the job) the outcome
-// is dropped: the job belongs to that sender now.
+// lost meanwhile (it expired and another sender took the job: the claim's
+// fence moved on) the outcome is dropped: the job belongs to that sender
+// now.
 func (q *Queue) Complete(tx *store.Tx, l Lease, res Result, sendErr error, now time.Time) error {
 	j, err := GetJob(tx, l.Job.ID)
 	if err != nil {
 		return err
 	}
-	if j.State != StateSending || j.Attempts != l.Job.Attempts {
+	c := l.Job.Held()
+	if j.State != StateSending || j.Check(c) != nil {
 		return nil
 	}
 	switch {
 	case sendErr == nil:
+		_ = j.End(c, res.Reply)
 		j.State, j.Reason = StateSent, res.Reply
 		status := journal.StatusSent
 		if res.Captured {
@@ -66,13 +69,17 @@ func (q *Queue) Complete(tx *store.Tx, l Lease, res Result, sendErr error, now t
 				return err
 			}
 		}
+		_ = j.SetAside(c, sendErr.Error())
 		return q.fail(tx, &j, sendErr.Error(), now)
 	}
 	next := now.Add(q.backoff(&j).Delay(j.Attempts))
 	if next.Sub(j.Created) > q.maxAge() {
-		return q.fail(tx, &j, "no success within "+q.maxAge().String()+": "+sendErr.Error(), now)
+		reason := "no success within " + q.maxAge().String() + ": " + sendErr.Error()
+		_ = j.SetAside(c, reason)
+		return q.fail(tx, &j, reason, now)
 	}
-	j.State, j.Reason = StateQueued, sendErr.Error()
+	_ = j.Defer(c, sendErr.Error(), next)
+	j.State = StateQueued
 	if err := setDue(tx, &j, next); err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func Enqueue(tx *store.Tx, j Job, body []byte) error {
 // backoff is the retry schedule of j's kind.
 func (q *Queue) backoff(j *Job) Backoff {
 	if b, ok := q.KindBackoff[j.Kind]; ok {
-		return b
+		return b.Or(DefaultBackoff)
 	}
-	return q.Backoff
+	return q.Backoff.Or(DefaultBackoff)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/deskmail/deskmail/jobs"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/notify"
@@ -24,11 +25,19 @@ type Composer interface {
 	Compose(tx *store.Tx, j *Job, now time.Time) ([]byte, error)
 }
 
-// Lease is a job handed to a sender until Job.Due, with its email.
+// Lease is a job handed to a sender until Job.Due, with its email. Its
+// claim (Job.Held(): owner and fence) is what Complete and Renew check.
 type Lease struct {
 	Job  Job
 	Body []byte
 }
+
+// jobTable is the hold queue's jobs for the job engine's SKIP LOCKED
+// step (TryLock). Its Get, Put and Lease are unset: a job's writes also
+// move its due key and its leases entry (setDue, saveJob), so Lease,
+// Renew and Complete apply the engine's transitions (jobs.Lease) to the
+// job themselves.
+var jobTable = jobs.Table[Job]{Bucket: bJobs, Lock: JobLock}
 
 // Lease hands out at most max jobs due at now. A held job is re-checked
 // first (SPEC section 4): messages retracted or deleted, seen, or no longer
@@ -52,15 +61,13 @@ func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease
 	// SKIP LOCKED: a job another node (or batch) is leasing, completing
 	// or shrinking now is left to it; read afresh once locked, it may no
 	// longer be due. One round trip for every candidate.
-	got, err := tx.TryLockRecords(bJobs, ids, JobLock)
+	held, err := jobTable.TryLock(tx, ids)
 	if err != nil {
 		return nil, err
 	}
+	claimer := jobs.Claimer{Owner: q.Owner, For: q.leaseFor()}
 	var out []Lease
-	for i, id := range ids {
-		if !got[i] {
-			continue
-		}
+	for _, id := range held {
 		j, err := GetJob(tx, id)
 		if errors.Is(err, ErrNotFound) {
 			continue
@@ -68,7 +75,7 @@ func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease
 		if err != nil {
 			return nil, err
 		}
-		if !j.State.Live() || j.Due.After(now) {
+		if !j.State.Live() || j.Due.After(now) || !j.Claimable(claimer.Owner, now, nil) {
 			continue
 		}
 		if j.State == StateHeld {
@@ -102,10 +109,11 @@ func (q *Queue) Lease(tx *store.Tx, now time.Time, max int, c Composer) ([]Lease
 				continue
 			}
 		}
+		if err := j.Claim(claimer, now); err != nil {
+			return nil, err // Claimable above: cannot happen
+		}
 		j.State = StateSending
-		j.Attempts++
-		j.LeaseOwner = q.Owner
-		if err := setDue(tx, &j, now.Add(q.leaseFor())); err != nil {
+		if err := setDue(tx, &j, j.Until); err != nil {
 			return nil, err
 		}
 		if err := saveJob(tx, &j, now); err != nil {
@@ -147,11 +155,11 @@ func (q *Queue) lockHoldEnd(tx *store.Tx, j *Job) (bool, error) {
 	return tx.TryLock(AddressLock(p.Emails[0]))
 }
 
-// Renew extends the lease of job id, if it is still the lease of that
-// attempt and less than half of it is left, to a full lease from now. A
+// Renew extends the lease of job id, if claim c still holds it and less
+// than half of it is left, to a full lease from now (jobs.Lease.Renew). A
 // lease already lost (expired and handed out again, or finished) is left
 // alone.
-func (q *Queue) Renew(tx *store.Tx, id string, attempts int, now time.Time) error {
+func (q *Queue) Renew(tx *store.Tx, id string, c jobs.Claim, now time.Time) error {
 	j, err := GetJob(tx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -159,10 +167,14 @@ func (q *Queue) Renew(tx *store.Tx, id string, attempts int, now time.Time) erro
 	if err != nil {
 		return err
 	}
-	if j.State != StateSending || j.Attempts != attempts || j.Due.Sub(now) > q.leaseFor()/2 {
+	if j.State != StateSending {
 		return nil
 	}
-	if err := setDue(tx, &j, now.Add(q.leaseFor())); err != nil {
+	renewed, err := j.Lease.Renew(c, now, q.leaseFor())
+	if err != nil || !renewed {
+		return nil // lost: the job is another sender's, or done
+	}
+	if err := setDue(tx, &j, j.Until); err != nil {
 		return err
 	}
 	return saveJob(tx, &j, now)
@@ -305,7 +317,7 @@ func (q *Queue) ReleaseStale(tx *store.Tx, now time.Time) (int, error) {
 // released; another node's lease may be a delivery in flight and is left
 // to expire.
 func (q *Queue) ReleaseOwn(tx *store.Tx, now time.Time) (int, error) {
-	return q.release(tx, now, func(j Job) bool { return j.LeaseOwner == "" || j.LeaseOwner == q.Owner })
+	return q.release(tx, now, func(j Job) bool { return j.Owner == "" || j.Owner == q.Owner })
 }
 
 func (q *Queue) release(tx *store.Tx, now time.Time, mine func(Job) bool) (int, error) {
@@ -327,7 +339,8 @@ func (q *Queue) release(tx *store.Tx, now time.Time, mine func(Job) bool) (int, 
 			continue
 		}
 		n++
-		j.State, j.Reason = StateQueued, "sender stopped during the attempt"
+		j.Abandon("sender stopped during the attempt", now)
+		j.State = StateQueued
 		if err := setDue(tx, &j, now); err != nil {
 			return 0, err
 		}

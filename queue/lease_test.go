@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -222,7 +223,7 @@ func TestReleaseOwnLeavesOtherNodesLeases(t *testing.T) {
 		leased, err = e.q.Lease(tx, e.clk.Now(), 10, e.w.Composer)
 		return err
 	})
-	if len(leased) != 1 || leased[0].Job.LeaseOwner != "node-b" {
+	if len(leased) != 1 || leased[0].Job.Owner != "node-b" {
 		t.Fatalf("leased %+v, want one job owned by node-b", leased)
 	}
 	release := func(owner string) int {
@@ -240,4 +241,59 @@ func TestReleaseOwnLeavesOtherNodesLeases(t *testing.T) {
 	if n := release("node-b"); n != 1 {
 		t.Errorf("node B released %d of its own leases, want 1", n)
 	}
+}
+
+// A job stored by an earlier version (no fence; the lease's owner, its
+// attempts and its due time as they were) loads with its lease, is left
+// alone until that lease runs out, and is then taken over and sent.
+func TestJobOfAnEarlierVersionIsTakenOver(t *testing.T) {
+	e := newEnv(t)
+	e.post("hello")
+	e.clk.Advance(DefaultHold)
+	var first []Lease
+	e.update(func(tx *store.Tx) (err error) {
+		first, err = e.q.Lease(tx, e.clk.Now(), 10, e.w.Composer)
+		return err
+	})
+	if len(first) != 1 {
+		t.Fatalf("leased %d", len(first))
+	}
+	id := first[0].Job.ID
+	// Rewrite it as the earlier version stored it: no fence, a lease
+	// owner of a shared store.
+	e.update(func(tx *store.Tx) error {
+		var m map[string]any
+		if err := json.Unmarshal(tx.Get(bJobs, []byte(id)), &m); err != nil {
+			return err
+		}
+		if m["fence"] != float64(1) {
+			t.Errorf("stored fence %v, want 1", m["fence"])
+		}
+		delete(m, "fence")
+		m["lease_owner"] = "old-node"
+		v, _ := json.Marshal(m)
+		return tx.Put(bJobs, []byte(id), v)
+	})
+	e.view(func(tx *store.Tx) error {
+		j, err := GetJob(tx, id)
+		if j.Owner != "old-node" || j.Fence != 0 || j.Attempts != 1 || j.State != StateSending || !j.Until.Equal(j.Due) || !j.Next.IsZero() {
+			t.Errorf("old job read as %+v", j)
+		}
+		return err
+	})
+	e.clk.Advance(DefaultLease - time.Second)
+	if e.process() != 0 {
+		t.Fatal("an earlier version's live lease was taken")
+	}
+	e.clk.Advance(time.Second)
+	if e.process() != 1 {
+		t.Fatal("an earlier version's expired lease was not taken over")
+	}
+	e.view(func(tx *store.Tx) error {
+		j, err := GetJob(tx, id)
+		if j.State != StateSent || j.Attempts != 2 || j.Fence != 1 || j.Owner != "" {
+			t.Errorf("after the takeover: %+v", j)
+		}
+		return err
+	})
 }

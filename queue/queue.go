@@ -38,6 +38,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/deskmail/deskmail/jobs"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -86,12 +87,17 @@ type Job struct {
 	Messages     []string  `json:"messages"`          // oldest first
 	Dropped      []string  `json:"dropped,omitempty"` // messages that left the job (seen, retracted ...)
 	State        State     `json:"state"`
-	Reason       string    `json:"reason,omitempty"` // last error, cancel reason, remote reply
 	Created      time.Time `json:"created"`
 	Updated      time.Time `json:"updated"`
-	Due          time.Time `json:"due"`
-	Attempts     int       `json:"attempts"`
-	LeaseOwner   string    `json:"lease_owner,omitempty"` // the node of the last lease (shared stores)
+	// Due is the job's key in the due index: when its hold ends (held),
+	// its next attempt (queued) or its lease (sending). It is stored;
+	// the lease's Next and Until are set from it (setDue, GetJob).
+	Due time.Time `json:"due"`
+	// Lease is the job engine's record (package jobs): the sender that
+	// holds the job while it is sending (lease_owner) and the claim's
+	// fence, the attempts (each lease counts one), and Reason: the last
+	// error, cancel reason or remote reply.
+	jobs.Lease
 
 	// Set when the hold ends and the email is composed.
 	To        string `json:"to,omitempty"`
@@ -144,7 +150,21 @@ func GetJob(tx *store.Tx, id string) (Job, error) {
 	if j.Kind == "" {
 		j.Kind = KindEmail
 	}
+	j.dueToLease()
 	return j, err
+}
+
+// dueToLease sets the lease's times from Due, which stands for both: the
+// end of the lease of a job being sent, the earliest next lease of any
+// other live job.
+func (j *Job) dueToLease() {
+	j.Until, j.Next = time.Time{}, time.Time{}
+	switch {
+	case j.State == StateSending:
+		j.Until = j.Due
+	case j.State.Live():
+		j.Next = j.Due
+	}
 }
 
 // setDue moves a live job's due key to t (and records it in the job).
@@ -155,6 +175,7 @@ func setDue(tx *store.Tx, j *Job, t time.Time) error {
 		}
 	}
 	j.Due = t
+	j.dueToLease()
 	return tx.Put(bDue, dueKey(t, j.ID), nil)
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"time"
 
+	"github.com/deskmail/deskmail/jobs"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
@@ -30,7 +31,7 @@ type SystemEmail struct {
 // after hard bounces is recorded and not sent.
 func (m *Mailer) EnqueueSystem(tx *store.Tx, e SystemEmail, now time.Time) (Job, error) {
 	j := Job{ID: store.NewID(now), Kind: KindEmail, Person: e.Person, Messages: []string{},
-		Created: now, To: e.To.Address, Subject: e.Subject, Reason: "system email " + e.Template}
+		Created: now, To: e.To.Address, Subject: e.Subject, Lease: jobs.Lease{Reason: "system email " + e.Template}}
 	j.MessageID = m.Keyring.MessageID(m.Domain)
 	j.From = VERPAddress(j.ID, m.Domain)
 	if Suppressed(tx, j.To) {

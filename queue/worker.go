@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/jobs"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -49,18 +51,18 @@ type Worker struct {
 	dest     map[string]chan struct{}
 
 	// inflight are the leases this worker is delivering (job ID ->
-	// attempt): the loop renews them before they expire, so a slow
+	// claim): the loop renews them before they expire, so a slow
 	// delivery (a slot wait, an MX host near its command timeouts) is not
 	// handed out again and sent twice while it is still going.
 	flightMu sync.Mutex
-	inflight map[string]int
+	inflight map[string]jobs.Claim
 }
 
 func (w *Worker) init() {
 	w.wakeOnce.Do(func() {
 		w.wake = make(chan struct{}, 1)
 		w.dest = map[string]chan struct{}{}
-		w.inflight = map[string]int{}
+		w.inflight = map[string]jobs.Claim{}
 		if w.Concurrency <= 0 {
 			w.Concurrency = 8
 		}
@@ -255,9 +257,9 @@ func CompleteLocks(l Lease, sendErr error) store.UpdateOption {
 	return store.Locks(names...)
 }
 
-func renewLocks(jobs map[string]int) store.UpdateOption {
-	names := make([]string, 0, len(jobs))
-	for id := range jobs {
+func renewLocks(held map[string]jobs.Claim) store.UpdateOption {
+	names := make([]string, 0, len(held))
+	for id := range held {
 		names = append(names, JobLock(id))
 	}
 	return store.Locks(names...)
@@ -267,7 +269,7 @@ func (w *Worker) track(l Lease, on bool) {
 	w.flightMu.Lock()
 	defer w.flightMu.Unlock()
 	if on {
-		w.inflight[l.Job.ID] = l.Job.Attempts
+		w.inflight[l.Job.ID] = l.Job.Held()
 	} else {
 		delete(w.inflight, l.Job.ID)
 	}
@@ -278,22 +280,19 @@ func (w *Worker) track(l Lease, on bool) {
 // loop, which wakes at least every Poll.
 func (w *Worker) renew(ctx context.Context) {
 	w.flightMu.Lock()
-	jobs := make(map[string]int, len(w.inflight))
-	for id, a := range w.inflight {
-		jobs[id] = a
-	}
+	held := maps.Clone(w.inflight)
 	w.flightMu.Unlock()
-	if len(jobs) == 0 {
+	if len(held) == 0 {
 		return
 	}
 	err := w.DB.Update(ctx, func(tx *store.Tx) error {
-		for id, attempts := range jobs {
-			if err := w.Queue.Renew(tx, id, attempts, w.Clock.Now()); err != nil {
+		for id, c := range held {
+			if err := w.Queue.Renew(tx, id, c, w.Clock.Now()); err != nil {
 				return err
 			}
 		}
 		return nil
-	}, store.Background(), renewLocks(jobs))
+	}, store.Background(), renewLocks(held))
 	if err != nil && ctx.Err() == nil {
 		w.Log.Error("renew leases", "err", err)
 	}
