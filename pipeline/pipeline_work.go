@@ -58,6 +58,7 @@ func (p *Pipeline) start(ctx context.Context, c inbound.Candidate) *task {
 
 // done releases what start took and wakes the dispatcher: a worker is free.
 func (p *Pipeline) done(t *task) {
+	p.leave(t)
 	p.mu.Lock()
 	delete(p.inflight, t.id)
 	p.seq.leave(t.keys, t.entry)

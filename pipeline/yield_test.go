@@ -77,6 +77,25 @@ func TestYieldBoundsTheWorkersWhileAccepting(t *testing.T) {
 	}
 }
 
+// While the accepts go on, a task that ends gives its turn to the next:
+// the bound is on emails at once, not on emails in all.
+func TestYieldKeepsProcessingWhileAccepting(t *testing.T) {
+	f := newPipeFixture(t)
+	g := &gatedStep{release: make(chan struct{}), next: f.step.Step}
+	close(g.release)
+	f.run("n1", func(p *Pipeline) {
+		p.Step = g.step
+		p.Yield = &Yield{Busy: func() bool { return true }, Workers: 2, MaxWait: time.Hour}
+	})
+	for i := range 12 {
+		f.send(t, fmt.Sprintf("k%d@keep%d.test", i, i), "help@help.test", fmt.Sprintf("k%d@x", i), "")
+	}
+	waitUntil(t, "all twelve processed while the accepts go on", func() bool { return len(f.pending(t)) == 0 })
+	if _, most := g.counts(); most > 2 {
+		t.Errorf("%d emails processed at once while accepting, want at most 2", most)
+	}
+}
+
 func TestYieldDelaysNoEmailPastMaxWait(t *testing.T) {
 	f := newPipeFixture(t)
 	g := &gatedStep{release: make(chan struct{}), stop: make(chan struct{}), next: f.step.Step}
