@@ -140,6 +140,13 @@ func (d *daemon) waitWithin(timeout time.Duration) int {
 	select {
 	case <-d.exited:
 	case <-time.After(timeout):
+		// SIGQUIT: the Go runtime prints every goroutine's stack to the
+		// daemon's stderr, which the failing test shows (where it hangs).
+		_ = d.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-d.exited:
+		case <-time.After(5 * time.Second):
+		}
 		d.t.Fatalf("deskmail did not exit within %v", timeout)
 	}
 	var ee *exec.ExitError

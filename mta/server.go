@@ -152,7 +152,8 @@ func (s *Server) serve(ln net.Listener, lmtp bool) error {
 	s.mu.Lock()
 	if s.draining.Load() {
 		s.mu.Unlock()
-		return smtp.ErrServerClosed
+		ln.Close() // stopped before it served: not an error
+		return nil
 	}
 	s.servers = append(s.servers, srv)
 	s.listeners = append(s.listeners, ll)

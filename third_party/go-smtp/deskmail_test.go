@@ -1,15 +1,18 @@
 package smtp_test
 
 import (
+	"context"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
 
-// The three additions of deskmail's copy (see DESKMAIL.md).
+// The additions and the fix of deskmail's copy (see DESKMAIL.md).
 
 func TestDeskmailGreeting(t *testing.T) {
 	_, s, c, scanner := testServer(t, func(s *smtp.Server) { s.Greeting = "mx.test ESMTP deskmail ready" })
@@ -85,5 +88,33 @@ func TestDeskmailSessionChoosesSuccessText(t *testing.T) {
 	scanner.Scan()
 	if !strings.HasPrefix(scanner.Text(), "250 2.0.0 Roger") {
 		t.Fatalf("MAIL: %q", scanner.Text())
+	}
+}
+
+// Serve after Shutdown (the listener registered too late for Shutdown to
+// close it) returns at once and closes the listener.
+func TestDeskmailServeAfterShutdownReturns(t *testing.T) {
+	s := smtp.NewServer(nil)
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	select {
+	case err := <-done:
+		if err != smtp.ErrServerClosed {
+			t.Errorf("Serve after Shutdown: %v, want ErrServerClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		l.Close()
+		t.Fatal("Serve after Shutdown kept accepting")
+	}
+	if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the listener still accepts connections")
 	}
 }

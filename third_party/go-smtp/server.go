@@ -118,6 +118,16 @@ func NewServer(be Backend) *Server {
 // Serve accepts incoming connections on the Listener l.
 func (s *Server) Serve(l net.Listener) error {
 	s.locker.Lock()
+	select {
+	case <-s.done:
+		// Close or Shutdown ran before this Serve registered l (a
+		// SIGTERM right after start): they did not close it, so close it
+		// here rather than accept on it for ever. (deskmail patch)
+		s.locker.Unlock()
+		l.Close()
+		return ErrServerClosed
+	default:
+	}
 	s.listeners = append(s.listeners, l)
 	s.locker.Unlock()
 
