@@ -80,6 +80,10 @@ type Pipeline struct {
 	// store refused even that): this process waits anyway.
 	notBefore map[string]time.Time
 	seq       sequencer
+	// lastFull is when the dispatcher last scanned every pending email;
+	// fullAgain: that scan found emails the due index does not hold.
+	lastFull  time.Time
+	fullAgain bool
 	active    int           // tasks admitted (yield.go)
 	freed     chan struct{} // an admitted task ended
 }
@@ -201,6 +205,11 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 		}
 		free := 2*p.workers() - held
 		now := p.Clock.Now()
+		// A claim reads the due index; a full scan, at the start, every
+		// Rescan and again while the last one found emails the index
+		// does not hold (leases that ran out, a previous run's), finds
+		// what it misses (see inbound.Scan.Full).
+		full := p.fullAgain || p.lastFull.IsZero() || now.Sub(p.lastFull) >= p.rescan()
 		var cands []inbound.Candidate
 		var next time.Time
 		var waits []noted
@@ -208,10 +217,13 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			var err error
 			waits = waits[:0]
 			cands, next, err = inbound.Due(tx, inbound.Scan{Owner: p.owner, Now: now, Max: free,
-				Skip: p.skip(now), Stale: p.stale,
+				Skip: p.skip(now), Stale: p.stale, Full: full,
 				Waiting: func(id string, until time.Time) { waits = append(waits, noted{id, until}) }})
 			return err
 		})
+		if err == nil && full {
+			p.lastFull, p.fullAgain = now, slices.ContainsFunc(cands, inbound.Candidate.Unindexed)
+		}
 		p.remember(waits, now)
 		if n := p.earliestNote(now); !n.IsZero() && (next.IsZero() || n.Before(next)) {
 			next = n // a noted email the scan passed over comes due then
@@ -242,7 +254,7 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 				if !slices.Contains(held, c.ID) {
 					continue // another node is claiming or committing it
 				}
-				st, err := inbound.Claim(tx, c.ID, p.owner, now, p.lease(), p.stale)
+				st, err := inbound.ClaimCandidate(tx, c, p.owner, now, p.lease(), p.stale)
 				if errors.Is(err, inbound.ErrNotClaimable) {
 					continue // another worker was quicker
 				}

@@ -180,10 +180,14 @@ const (
 	sqlCount     = `SELECT count(*) FROM kv WHERE bucket = $1`
 	sqlScan      = `SELECT key, value FROM kv WHERE bucket = $1 AND key >= $2 ORDER BY key LIMIT $3`
 	sqlScanAfter = `SELECT key, value FROM kv WHERE bucket = $1 AND key > $2 ORDER BY key LIMIT $3`
-	sqlScanBack  = `SELECT key, value FROM kv WHERE bucket = $1 AND key < $2 ORDER BY key DESC LIMIT $3`
-	sqlScanLast  = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT $2`
-	sqlNotify    = `SELECT pg_notify('deskmail', $1)`
-	sqlDraw      = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
+	// sqlScanTo and sqlScanAfterTo are the pages of a scan with an end
+	// (Tx.ScanRange, ScanPrefix).
+	sqlScanTo      = `SELECT key, value FROM kv WHERE bucket = $1 AND key >= $2 AND key < $3 ORDER BY key LIMIT $4`
+	sqlScanAfterTo = `SELECT key, value FROM kv WHERE bucket = $1 AND key > $2 AND key < $3 ORDER BY key LIMIT $4`
+	sqlScanBack    = `SELECT key, value FROM kv WHERE bucket = $1 AND key < $2 ORDER BY key DESC LIMIT $3`
+	sqlScanLast    = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT $2`
+	sqlNotify      = `SELECT pg_notify('deskmail', $1)`
+	sqlDraw        = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
 )
 
 func (t *pgTx) writable() bool { return t.rw }
@@ -602,20 +606,32 @@ func visit(rows []kvRow, fn func(k, v []byte) (bool, error)) (stop bool, err err
 	return false, nil
 }
 
-func (t *pgTx) scan(bucket string, from []byte, fn func(k, v []byte) (bool, error)) error {
+func (t *pgTx) scan(bucket string, from, to []byte, fn func(k, v []byte) (bool, error)) error {
 	if from == nil {
 		from = []byte{}
 	}
-	sql, limit := sqlScan, firstPage
+	if to != nil && bytes.Compare(from, to) >= 0 {
+		return nil
+	}
+	sql, after, limit := sqlScan, sqlScanAfter, firstPage
+	if to != nil {
+		sql, after = sqlScanTo, sqlScanAfterTo
+	}
 	for {
-		rows, err := t.page(sql, bucket, from, limit)
+		var rows []kvRow
+		var err error
+		if to == nil {
+			rows, err = t.page(sql, bucket, from, limit)
+		} else {
+			rows, err = t.page(sql, bucket, from, to, limit)
+		}
 		if err != nil {
 			return err
 		}
 		if stop, err := visit(rows, fn); stop || err != nil || len(rows) < limit {
 			return err
 		}
-		from, sql, limit = rows[len(rows)-1].k, sqlScanAfter, min(limit*2, maxPage)
+		from, sql, limit = rows[len(rows)-1].k, after, min(limit*2, maxPage)
 	}
 }
 

@@ -332,7 +332,7 @@ type pgBackend struct {
 // hotSQL are the statements every write transaction sends; each
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
-var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanBack, sqlScanLast,
+var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
 	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlDraw, sqlNotify, sqlWriterLock, sqlWriterShared, sqlLockMany, sqlLock, sqlTryLock}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
