@@ -283,6 +283,8 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 	found := map[string][]byte{}
 	var buckets []string
 	var keys [][]byte
+	var try []int64 // asked without waiting, in one statement
+	var tryAt []int
 	ask := false
 	for i, name := range names {
 		id := lockID(name)
@@ -295,7 +297,7 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 			got[i] = true
 			t.pending.Queue(sqlLock, id)
 		} else {
-			t.pending.Queue(sqlTryLock, id).QueryRow(func(r pgx.Row) error { return r.Scan(&got[i]) })
+			try, tryAt = append(try, id), append(tryAt, i)
 		}
 		if i < len(fresh) {
 			for _, k := range fresh[i] {
@@ -305,6 +307,32 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 	}
 	if !ask {
 		return got, nil
+	}
+	switch len(try) {
+	case 0:
+	case 1:
+		t.pending.Queue(sqlTryLock, try[0]).QueryRow(func(r pgx.Row) error { return r.Scan(&got[tryAt[0]]) })
+	default:
+		// One statement for a claim's candidates, not one each.
+		t.pending.Queue(sqlTryLockMany, try).Query(func(rows pgx.Rows) error {
+			n := 0
+			for rows.Next() {
+				if n >= len(tryAt) {
+					return errors.New("store: more try-lock answers than asked")
+				}
+				if err := rows.Scan(&got[tryAt[n]]); err != nil {
+					return err
+				}
+				n++
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if n != len(tryAt) {
+				return errors.New("store: fewer try-lock answers than asked")
+			}
+			return nil
+		})
 	}
 	if len(keys) > 0 {
 		queueGetMany(&t.pending, buckets, keys, func(bucket string, k, v []byte) { found[cacheKey(bucket, k)] = v })

@@ -333,7 +333,7 @@ type pgBackend struct {
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlDraw, sqlNotify, sqlWriterLock, sqlWriterShared, sqlLockMany, sqlLock, sqlTryLock}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlDraw, sqlNotify, sqlWriterLock, sqlWriterShared, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
@@ -594,6 +594,9 @@ const (
 	FROM unnest($1::bigint[], $2::bool[]) WITH ORDINALITY AS u(h, s, i) ORDER BY i`
 	sqlLock    = `SELECT pg_advisory_xact_lock($1)`
 	sqlTryLock = `SELECT pg_try_advisory_xact_lock($1)`
+	// sqlTryLockMany tries several locks, answering in the
+	// order given (Tx.TryLockAll: a claim's candidates).
+	sqlTryLockMany = `SELECT pg_try_advisory_xact_lock(h) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(h, i) ORDER BY i`
 )
 
 // prefetch queues, after the writer lock, what the batch's functions said
