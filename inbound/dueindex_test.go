@@ -215,6 +215,4 @@ func TestClaimPutsAStaleDueKeyRight(t *testing.T) {
 	indexMatches(t, r.DB)
 }
 
-
-
 func isNotClaimable(err error) bool { return errors.Is(err, ErrNotClaimable) }
