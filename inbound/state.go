@@ -293,6 +293,10 @@ type Scan struct {
 	// over because it is not due (its backoff, or another worker's
 	// lease) and until when, so the caller can skip it cheaply next time.
 	Waiting func(id string, until time.Time)
+	// LeaseEnd, if set, is told (by a Full scan) when each lease held by
+	// another owner ends: such an email is not in the due index, and
+	// only a Full scan at that time finds it claimable (its owner died).
+	LeaseEnd func(until time.Time)
 	// Full reads every pending email, as against only the due index's
 	// keys of the emails due now: it finds too the leases that ran out
 	// (their owner died without giving them back), those of a previous
@@ -386,6 +390,9 @@ func dueFull(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 			}
 			if s.Waiting != nil {
 				s.Waiting(id, at)
+			}
+			if s.LeaseEnd != nil && st.Leased(s.Now) {
+				s.LeaseEnd(at)
 			}
 		}
 		return true, nil
