@@ -22,6 +22,10 @@ import (
 type automaton struct {
 	nodes []acNode
 	npats int
+	// root is the root's edges as a table: a scan is at the root for
+	// most bytes of a text, and the root has an edge for most bytes.
+	// 0 where the root has none.
+	root [256]int32
 }
 
 type acNode struct {
@@ -48,9 +52,17 @@ func (n *acNode) step(b byte) int32 {
 		}
 		return -1
 	}
-	i := sort.Search(len(e), func(i int) bool { return e[i].b >= b })
-	if i < len(e) && e[i].b == b {
-		return e[i].next
+	lo, hi := 0, len(e)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if e[m].b < b {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(e) && e[lo].b == b {
+		return e[lo].next
 	}
 	return -1
 }
@@ -111,6 +123,9 @@ func newAutomaton(pats []string) *automaton {
 			queue = append(queue, e.next)
 		}
 	}
+	for _, e := range a.nodes[0].edges {
+		a.root[e.b] = e.next
+	}
 	return a
 }
 
@@ -119,22 +134,18 @@ func (a *automaton) scan(s string, found func(id int32)) {
 	n := int32(0)
 	for i := 0; i < len(s); i++ {
 		b := s[i]
-		for {
+		for n != 0 {
 			if t := a.nodes[n].step(b); t >= 0 {
 				n = t
-				break
-			}
-			if n == 0 {
-				break
+				goto stepped
 			}
 			n = a.nodes[n].fail
 		}
-		for o := n; o >= 0; o = a.nodes[o].dict {
+		n = a.root[b]
+	stepped:
+		for o := n; o > 0; o = a.nodes[o].dict {
 			for _, id := range a.nodes[o].pats {
 				found(id)
-			}
-			if o == 0 {
-				break
 			}
 		}
 	}
