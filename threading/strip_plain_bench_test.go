@@ -18,3 +18,11 @@ func BenchmarkStripTextPlain(b *testing.B) {
 		StripText(in)
 	}
 }
+
+func TestCountFields(t *testing.T) {
+	for _, s := range []string{"", " ", "a", " a ", "a b\tc\n", "\u00a0x\u2003y\u0085", "\xff \xfe", "x\u200by", "sent from  my\u3000phone"} {
+		if got, want := countFields(s), len(strings.Fields(s)); got != want {
+			t.Errorf("countFields(%q) = %d, strings.Fields %d", s, got, want)
+		}
+	}
+}
