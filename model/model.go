@@ -11,7 +11,6 @@
 package model
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -71,11 +70,11 @@ func get(tx *store.Tx, bucket, id string, v any) error {
 	if b == nil {
 		return fmt.Errorf("%s %s: %w", strings.TrimSuffix(bucket, "s"), id, ErrNotFound)
 	}
-	return json.Unmarshal(b, v)
+	return decodeRecord(b, v)
 }
 
 func put(tx *store.Tx, bucket, id string, v any) error {
-	b, err := json.Marshal(v)
+	b, err := encodeRecord(v)
 	if err != nil {
 		return err
 	}
