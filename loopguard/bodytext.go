@@ -214,10 +214,12 @@ func dropQuoted(line string) string {
 // hasInlineIntro tells whether one of inlineQuoteIntros is in line.
 func hasInlineIntro(line string) bool {
 	for i := 0; i+1 < len(line); i++ {
-		if line[i] != ' ' || !inlineIntroSecond[line[i+1]] {
-			continue
+		j := strings.IndexByte(line[i:], ' ')
+		if j < 0 || i+j+1 >= len(line) {
+			return false
 		}
-		for _, q := range inlineQuoteIntros {
+		i += j
+		for _, q := range inlineIntroBySecond[line[i+1]] {
 			if strings.HasPrefix(line[i:], q) {
 				return true
 			}
@@ -344,12 +346,12 @@ var (
 	quoteFromFirst     = firstBytes(quoteFromWords)
 	quoteSentFirst     = firstBytes(quoteSentWords)
 	quotePairFirst     = quotePairOpeners()
-	// inlineIntroSecond holds the bytes that follow the space inline
-	// quote intros start with.
-	inlineIntroSecond = func() *byteSet {
-		var s byteSet
+	// inlineIntroBySecond holds the inline quote intros by the byte
+	// after the space they start with.
+	inlineIntroBySecond = func() *[256][]string {
+		var s [256][]string
 		for _, q := range inlineQuoteIntros {
-			s[q[1]] = true
+			s[q[1]] = append(s[q[1]], q)
 		}
 		return &s
 	}()
