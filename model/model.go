@@ -11,6 +11,7 @@
 package model
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -70,11 +71,11 @@ func get(tx *store.Tx, bucket, id string, v any) error {
 	if b == nil {
 		return fmt.Errorf("%s %s: %w", strings.TrimSuffix(bucket, "s"), id, ErrNotFound)
 	}
-	return decodeRecord(b, v)
+	return json.Unmarshal(b, v)
 }
 
 func put(tx *store.Tx, bucket, id string, v any) error {
-	b, err := encodeRecord(v)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}

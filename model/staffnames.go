@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"unicode"
 
@@ -142,7 +143,7 @@ func scanStaffNamed(tx *store.Tx, folded string) (bool, error) {
 	found := false
 	err := tx.Scan(bPeople, nil, func(_, v []byte) (bool, error) {
 		var p Person
-		if err := decodeRecord(v, &p); err != nil {
+		if err := json.Unmarshal(v, &p); err != nil {
 			return false, err
 		}
 		found = isStaff(p) && FoldName(p.Name) == folded
@@ -168,7 +169,7 @@ func buildStaffNames(tx *store.Tx) error {
 	var staff []Person
 	err = tx.Scan(bPeople, nil, func(_, v []byte) (bool, error) {
 		var p Person
-		if err := decodeRecord(v, &p); err != nil {
+		if err := json.Unmarshal(v, &p); err != nil {
 			return false, err
 		}
 		if isStaff(p) {
