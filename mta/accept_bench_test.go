@@ -28,14 +28,15 @@ import (
 //
 //	go test -run '^$' -bench AcceptSMTP -benchmem -benchtime 3000x ./mta
 func BenchmarkAcceptSMTP(b *testing.B) {
-	db, err := store.Open(b.TempDir(), store.Options{})
+	var commits atomic.Int64
+	db, err := store.Open(b.TempDir(), store.Options{Observe: func(time.Duration, int, error) { commits.Add(1) }})
 	if err != nil {
 		b.Fatal(err)
 	}
 	recv := &inbound.Receiver{DB: db, Clock: clock.Real{}, Hostname: "mx.test", Backlog: &inbound.Backlog{}, Activity: &inbound.Activity{}}
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv := New(Config{Domains: []string{"localhost"}, MaxConnsPerIP: 1000}, recv, log)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -55,6 +56,7 @@ func BenchmarkAcceptSMTP(b *testing.B) {
 	b.ReportAllocs()
 	cpu0 := cpuTime()
 	b.ResetTimer()
+	commits.Store(0)
 	b.RunParallel(func(pb *testing.PB) {
 		var script []byte
 		for pb.Next() {
@@ -69,6 +71,7 @@ func BenchmarkAcceptSMTP(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e3, "cpu-us/op")
+	b.ReportMetric(float64(commits.Load())/float64(b.N), "commits/op")
 }
 
 // cpuTime is the process's CPU time (user and system), server and
