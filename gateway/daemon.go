@@ -290,7 +290,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		Recipients: known,
 	}, recv, log.With("component", "mta"))
 	if cfg.SMTPAddr != "" {
-		l, err := net.Listen("tcp", cfg.SMTPAddr)
+		l, err := mta.Listen("tcp", cfg.SMTPAddr)
 		if err != nil {
 			return nil, fmt.Errorf("smtp-addr: %w", err)
 		}
@@ -302,7 +302,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			network, addr = "unix", p
 			_ = os.Remove(addr)
 		}
-		l, err := net.Listen(network, addr)
+		l, err := mta.Listen(network, addr)
 		if err != nil {
 			return nil, fmt.Errorf("lmtp-addr: %w", err)
 		}

@@ -1,8 +1,10 @@
 package mta
 
 import (
+	"context"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +37,15 @@ func newLimitListener(l net.Listener, maxConns, maxPerIP int, sessionMax time.Du
 	return &limitListener{Listener: l, maxConns: maxConns, maxPerIP: maxPerIP,
 		sessionMax: sessionMax, onReject: onReject, perIP: map[string]int{},
 		conns: map[*deadlineConn]struct{}{}, onAccept: func() {}, onClose: func() {}}
+}
+
+// Listen makes a listener for SMTP or LMTP ("tcp" or "unix"). Its TCP
+// connections send no keepalive probes (Go's default turns them on, four
+// system calls per accepted connection): a client that vanished is found
+// by the read timeout and the session deadline, as Postfix's smtpd does.
+func Listen(network, addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), network, addr)
 }
 
 func remoteIP(c net.Conn) string {
@@ -101,6 +112,27 @@ type deadlineConn struct {
 	// busy is set from MAIL until the transaction ends (after the reply to
 	// DATA is written); a draining server closes only connections not busy.
 	busy atomic.Bool
+	// quit: the last bytes the client sent were a QUIT command, so it
+	// sends nothing more and Close needs no lingering read.
+	quit atomic.Bool
+}
+
+// Read notes whether the client's last bytes were a QUIT command.
+func (c *deadlineConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.quit.Store(endsWithQuit(p[:n]))
+	}
+	return n, err
+}
+
+// endsWithQuit tells whether b ends with a whole line "QUIT" (any case).
+func endsWithQuit(b []byte) bool {
+	const q = "QUIT\r\n"
+	if len(b) < len(q) || !strings.EqualFold(string(b[len(b)-len(q):]), q) {
+		return false
+	}
+	return len(b) == len(q) || b[len(b)-len(q)-1] == '\n'
 }
 
 // closeAll closes every connection, in a transaction or not.
@@ -186,8 +218,14 @@ func (c *deadlineConn) cutOff() {
 // Close ends the connection gracefully: it sends FIN, then reads and drops
 // what the client still sends for a short while before closing. Closing a
 // socket with unread input makes the kernel send RST, and a client that
-// receives RST may discard our last reply (the 421 that says why).
+// receives RST may discard our last reply (the 421 that says why). After
+// the client's QUIT (it read the 221, or will, and sends nothing more)
+// the socket has no unread input and none coming: it is closed at once,
+// which sends FIN, and costs no read and no wait for the client's FIN.
 func (c *deadlineConn) Close() error {
+	if c.quit.Load() {
+		return c.hardClose()
+	}
 	if tc, ok := c.Conn.(*net.TCPConn); ok {
 		if tc.CloseWrite() == nil {
 			_ = tc.SetReadDeadline(time.Now().Add(lingerTime))
@@ -197,11 +235,10 @@ func (c *deadlineConn) Close() error {
 	return c.hardClose()
 }
 
-// Bounds of the lingering close.
-const (
-	lingerTime  = 500 * time.Millisecond
-	lingerBytes = 64 << 10
-)
+// Bounds of the lingering close (a variable for the tests).
+var lingerTime = 500 * time.Millisecond
+
+const lingerBytes = 64 << 10
 
 func (c *deadlineConn) hardClose() error {
 	err := c.Conn.Close()

@@ -29,3 +29,9 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 	})
 )
+
+// The counters of every email, found once rather than by label each time.
+var (
+	metricAccepted  = metricMessages.WithLabelValues("accepted", "")
+	metricDuplicate = metricMessages.WithLabelValues("duplicate", "")
+)

@@ -1,6 +1,7 @@
 package mta
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -52,11 +53,21 @@ type crlfReader struct {
 
 func (c *crlfReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	for i := 0; i < n; i++ {
-		if p[i] == '\n' && !c.prevCR {
+	b := p[:n]
+	for off := 0; ; {
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 {
+			break
+		}
+		i += off
+		if i == 0 && !c.prevCR || i > 0 && b[i-1] != '\r' {
+			c.prevCR = false
 			return i, errBareLFData
 		}
-		c.prevCR = p[i] == '\r'
+		off = i + 1
+	}
+	if n > 0 {
+		c.prevCR = b[n-1] == '\r'
 	}
 	if errors.Is(err, smtp.ErrBareLF) {
 		err = errBareLFData
@@ -88,7 +99,7 @@ func (s *Server) onRefuse(proto string) func(*smtp.Conn, *smtp.SMTPError) {
 			metric = "timeout"
 		}
 		metricMessages.WithLabelValues("rejected", metric).Inc()
-		ss.log.Info("command refused", "code", reply.Code, "reply", reply.Message)
+		ss.logger().Info("command refused", "code", reply.Code, "reply", reply.Message)
 		if ss.hasFrom || metric == "too_large" {
 			ss.journal(ss.envelope(), reason)
 		}

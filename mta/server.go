@@ -12,9 +12,7 @@ package mta
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -144,11 +142,12 @@ func (s *Server) serve(ln net.Listener, lmtp bool) error {
 	srv.RejectBareLF = true
 	ll := newLimitListener(ln, s.cfg.MaxConns, s.cfg.MaxConnsPerIP, s.cfg.SessionTimeout,
 		func(c net.Conn, ip, reason string) { s.refuseConn(c, proto, ip, reason) })
+	accepted, active := metricConnections.WithLabelValues(proto, "accepted"), metricActive.WithLabelValues(proto)
 	ll.onAccept = func() {
-		metricConnections.WithLabelValues(proto, "accepted").Inc()
-		metricActive.WithLabelValues(proto).Inc()
+		accepted.Inc()
+		active.Inc()
 	}
-	ll.onClose = func() { metricActive.WithLabelValues(proto).Dec() }
+	ll.onClose = func() { active.Dec() }
 	s.mu.Lock()
 	if s.draining.Load() {
 		s.mu.Unlock()
@@ -280,14 +279,13 @@ func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		proto = "LMTP"
 	}
 	dc, _ := nc.(*deadlineConn)
-	var idb [6]byte
-	_, _ = rand.Read(idb[:])
-	sid := hex.EncodeToString(idb[:])
-	ip := remoteIP(nc)
-	return &session{
-		s: b.s, conn: dc, id: sid, ip: ip, helo: c.Hostname(), proto: proto,
-		log: b.s.log.With("session", sid, "remote", ip, "proto", proto),
-	}, nil
+	var ip string
+	if dc != nil {
+		ip = dc.ip // found once, at Accept
+	} else {
+		ip = remoteIP(nc)
+	}
+	return &session{s: b.s, conn: dc, ip: ip, helo: c.Hostname(), proto: proto}, nil
 }
 
 // slogAdapter lets go-smtp log through slog.

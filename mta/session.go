@@ -2,6 +2,8 @@ package mta
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -19,11 +21,13 @@ import (
 type session struct {
 	s     *Server
 	conn  *deadlineConn // nil when the listener is not ours (tests over net.Pipe)
-	id    string
 	ip    string
 	helo  string
 	proto string
-	log   *slog.Logger
+	// log is the session's logger, made at its first line (logger): at
+	// the default level an accepted email logs nothing, and a logger
+	// With attributes formats them when made.
+	log *slog.Logger
 
 	from    string
 	hasFrom bool
@@ -53,7 +57,7 @@ func (ss *session) refused() bool {
 	if ss.conn != nil {
 		ss.conn.cutOff()
 	}
-	ss.log.Warn("too many refusals, closing session", "errors", ss.errors)
+	ss.logger().Warn("too many refusals, closing session", "errors", ss.errors)
 	return true
 }
 
@@ -67,6 +71,21 @@ var (
 	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 4, 0}, Message: "Line too long"}
 	errReadFailed  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Error reading message, try again"}
 )
+
+// logger is the session's logger: the server's, with the session's id,
+// address and protocol.
+func (ss *session) logger() *slog.Logger {
+	if ss.log == nil {
+		var idb [6]byte
+		_, _ = rand.Read(idb[:])
+		ss.log = ss.s.log.With("session", hex.EncodeToString(idb[:]), "remote", ss.ip, "proto", ss.proto)
+	}
+	return ss.log
+}
+
+// enabled tells whether the log takes lines of level l: the lines of
+// every accepted email are built only then.
+func (ss *session) enabled(l slog.Level) bool { return ss.s.log.Enabled(context.Background(), l) }
 
 func (ss *session) envelope() inbound.Envelope {
 	return inbound.Envelope{MailFrom: ss.from, Rcpts: append([]string(nil), ss.rcpts...),
@@ -92,7 +111,7 @@ func (ss *session) busy() error {
 	err := ss.s.recv.Busy()
 	if err != nil {
 		metricMessages.WithLabelValues("tempfail", "backlog").Inc()
-		logBusy(ss.log, err)
+		logBusy(ss.logger(), err)
 	}
 	return err
 }
@@ -134,7 +153,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		env.Rcpts = []string{to}
 		ss.journal(env, "relaying denied for <"+to+">")
 		metricMessages.WithLabelValues("rejected", "relay_denied").Inc()
-		ss.log.Info("recipient refused", "rcpt", to, "reason", "relaying denied")
+		ss.logger().Info("recipient refused", "rcpt", to, "reason", "relaying denied")
 		if ss.refused() {
 			return errTooManyErrors
 		}
@@ -166,14 +185,16 @@ func (ss *session) knownRecipient(to string) error {
 	}
 	kind, err := p.Check(to)
 	if err == nil {
-		ss.log.Debug("recipient accepted", "rcpt", to, "kind", kind)
+		if ss.enabled(slog.LevelDebug) {
+			ss.logger().Debug("recipient accepted", "rcpt", to, "kind", kind)
+		}
 		return nil
 	}
 	env := ss.envelope()
 	env.Rcpts = []string{to}
 	ss.journal(env, "unknown recipient <"+to+">: "+err.Error())
 	metricMessages.WithLabelValues("rejected", "unknown_recipient").Inc()
-	ss.log.Info("recipient refused", "rcpt", to, "reason", err.Error())
+	ss.logger().Info("recipient refused", "rcpt", to, "reason", err.Error())
 	if ss.refused() {
 		return errTooManyErrors
 	}
@@ -197,11 +218,9 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 
 func (ss *session) deliver(r io.Reader) (inbound.Receipt, error) {
 	env := ss.envelope()
-	// The transaction's context: Shutdown cancels it when it cuts the
+	// The server's context: Shutdown cancels it when it cuts the
 	// sessions still running off.
-	ctx, cancel := context.WithCancel(ss.s.ctx)
-	defer cancel()
-	rc, err := ss.s.recv.Receive(ctx, env, dataReader{&crlfReader{r: r}})
+	rc, err := ss.s.recv.Receive(ss.s.ctx, env, dataReader{&crlfReader{r: r}})
 	switch {
 	case err == nil:
 		metricCommitWait.Observe(rc.CommitWait.Seconds())
@@ -219,28 +238,31 @@ func (ss *session) deliver(r io.Reader) (inbound.Receipt, error) {
 		return rc, errLineTooLong
 	case errors.Is(err, inbound.ErrBusy):
 		metricMessages.WithLabelValues("tempfail", "backlog").Inc()
-		logBusy(ss.log, err)
+		logBusy(ss.logger(), err)
 		return rc, busyError()
 	default:
 		var te *inbound.TempError
 		if errors.As(err, &te) {
 			metricMessages.WithLabelValues("tempfail", "store_error").Inc()
-			ss.log.Error("message not stored", "err", err)
+			ss.logger().Error("message not stored", "err", err)
 			return rc, errTemporary
 		}
 		metricMessages.WithLabelValues("tempfail", "read_error").Inc()
-		ss.log.Warn("message not read", "err", err)
+		ss.logger().Warn("message not read", "err", err)
 		return rc, errReadFailed
 	}
-	log := ss.log.With("msg", rc.ID, "message_id", rc.MessageID)
 	if rc.Duplicate {
-		metricMessages.WithLabelValues("duplicate", "").Inc()
-		log.Info("duplicate message acknowledged, not stored again", "size", rc.Size)
+		metricDuplicate.Inc()
+		if ss.enabled(slog.LevelInfo) {
+			ss.logger().Info("duplicate message acknowledged, not stored again", "msg", rc.ID, "message_id", rc.MessageID, "size", rc.Size)
+		}
 		return rc, &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: already have it as " + rc.ID}
 	}
-	metricMessages.WithLabelValues("accepted", "").Inc()
+	metricAccepted.Inc()
 	metricSize.Observe(float64(rc.Size))
-	log.Info("message stored", "from", env.MailFrom, "rcpts", len(env.Rcpts), "size", rc.Size)
+	if ss.enabled(slog.LevelInfo) {
+		ss.logger().Info("message stored", "msg", rc.ID, "message_id", rc.MessageID, "from", env.MailFrom, "rcpts", len(env.Rcpts), "size", rc.Size)
+	}
 	return rc, &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + rc.ID}
 }
 
@@ -258,7 +280,7 @@ func (d dataReader) Read(p []byte) (int, error) {
 
 func (ss *session) reject(metricReason, reason string) {
 	metricMessages.WithLabelValues("rejected", metricReason).Inc()
-	ss.log.Info("message refused", "reason", reason)
+	ss.logger().Info("message refused", "reason", reason)
 	ss.journal(ss.envelope(), reason)
 }
 
@@ -267,7 +289,7 @@ func (ss *session) journal(env inbound.Envelope, reason string) {
 		return // counted in the metrics, not written again and again
 	}
 	if err := ss.s.recv.Reject(ss.s.ctx, env, reason); err != nil {
-		ss.log.Warn("journal refusal", "err", err)
+		ss.logger().Warn("journal refusal", "err", err)
 	}
 }
 
@@ -279,7 +301,7 @@ func (ss *session) Reset() {
 func (ss *session) Logout() error {
 	if ss.conn != nil && ss.conn.pastDeadline() {
 		metricMessages.WithLabelValues("rejected", "session_timeout").Inc()
-		ss.log.Info("session deadline reached")
+		ss.logger().Info("session deadline reached")
 		if ss.hasFrom {
 			ss.journal(ss.envelope(), "session deadline reached before the message was complete")
 		}

@@ -64,6 +64,9 @@ type Pipeline struct {
 	// BeforeCommit, if set, runs inside every final commit before the
 	// step's writes (a test seam: an error fails the commit).
 	BeforeCommit func(id string) error
+	// afterDeps, if set (tests), is called when an email's earlier
+	// emails no longer hold it back, right before its commit is queued.
+	afterDeps func(id string)
 	// Yield, if set, lets accepts go first (yield.go).
 	Yield *Yield
 	// NoDeclare makes the commit declare no lock of the step's data ahead

@@ -438,3 +438,47 @@ func TestStoredCopyGoneIsFailed(t *testing.T) {
 		t.Errorf("failed list %+v, want only %s after one attempt", recs, gone)
 	}
 }
+
+// With bbolt, an email of a conversation queues its commit while the
+// earlier email's commit is still running (it is held here inside its
+// transaction until then), so one sender's burst shares commits and
+// fsyncs; the conversation still gets them in arrival order.
+func TestLaterEmailQueuesBehindEarlierCommitOnBolt(t *testing.T) {
+	f := newPipeFixture(t)
+	// Both stored before the pipeline starts, so one claim takes both:
+	// a claim is a commit too, and the held commit would keep it out.
+	a := f.send(t, "ann@x1.test", "help@help.test", "m1@x.test", "<root@help.test>")
+	b := f.send(t, "bob@x2.test", "help@help.test", "m2@x.test", "<root@help.test>")
+	first := make(chan string, 1)
+	var once sync.Once
+	var passed atomic.Int32
+	queued := make(chan struct{})
+	f.run("node", func(p *Pipeline) {
+		p.afterDeps = func(string) {
+			// The first is the earlier email's own (it waits for
+			// nothing); the second, the later one's.
+			if passed.Add(1) == 2 {
+				close(queued)
+			}
+		}
+		p.BeforeCommit = func(id string) error {
+			once.Do(func() {
+				first <- id
+				select {
+				case <-queued:
+				case <-time.After(10 * time.Second):
+					t.Error("the later email waited for the earlier commit to return")
+				}
+			})
+			return nil
+		}
+	})
+	waitUntil(t, "both emails are processed", func() bool { return len(f.pending(t)) == 0 })
+	if got := <-first; got != a {
+		t.Fatalf("first commit %s, want %s", got, a)
+	}
+	ms := f.messages(t, "c1")
+	if len(ms) != 2 || ms[0].Original != a || ms[1].Original != b {
+		t.Fatalf("conversation c1 = %+v, want %s then %s", ms, a, b)
+	}
+}

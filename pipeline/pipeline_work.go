@@ -131,7 +131,16 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			return
 		}
 	}
+	if p.afterDeps != nil {
+		p.afterDeps(t.id)
+	}
 	locks := p.declare(ctx, res)
+	opts := commitOpts(t, m, locks...)
+	if !p.DB.Shared() {
+		// One committer, background writes in the order queued: the
+		// emails waiting for this one may queue theirs now (sequencer).
+		opts = append(opts, store.Queued(t.entry.release))
+	}
 	err = p.DB.Update(ctx, func(tx *store.Tx) error {
 		st, err := inbound.CheckClaim(tx, t.id, p.owner, t.st.Fence)
 		if err != nil {
@@ -153,7 +162,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			}
 		}
 		return inbound.Finish(tx, t.id, p.owner, t.st.Fence)
-	}, commitOpts(t, m, locks...)...)
+	}, opts...)
 	var early errEarlier
 	switch {
 	case err == nil:

@@ -1,5 +1,7 @@
 package pipeline
 
+import "sync"
+
 // sequencer keeps, per ordering key (inbound.OrderKeys), the last email
 // this process has in flight with that key. An email entering waits, before
 // its commit, for the latest earlier holder of each of its keys; as each of
@@ -8,13 +10,27 @@ package pipeline
 // dispatcher hands them out by inbound.State.Seq). Emails sharing no key
 // never wait for each other, so one email's slow lookups hold back only the
 // emails that may land in its conversation. The pipeline's mutex guards it.
+//
+// With bbolt an email's successors go on as soon as its commit is queued
+// (store.Queued), not once it returns: the one committer runs background
+// writes in the order queued, so their commits follow it, in its batch
+// or a later one, and share fsyncs (one sender's burst was a commit, two
+// fsyncs, per email); should its commit fail, theirs see it still pending
+// in their transaction (inbound.EarlierPending) and wait for it as before.
+// On PostgreSQL, where background batches run side by side, they wait for
+// it to return.
 type sequencer struct {
 	last map[string]*seqEntry
 }
 
 type seqEntry struct {
 	done chan struct{} // closed when the email is committed or given up
+	once sync.Once
 }
+
+// release lets the emails waiting for this one go on (once; leave or,
+// with bbolt, the commit's store.Queued calls it).
+func (e *seqEntry) release() { e.once.Do(func() { close(e.done) }) }
 
 // enter registers an email with keys and returns what it must wait for.
 func (s *sequencer) enter(keys []string) ([]chan struct{}, *seqEntry) {
@@ -33,7 +49,7 @@ func (s *sequencer) enter(keys []string) ([]chan struct{}, *seqEntry) {
 
 // leave marks the email done: whoever waits for it may go on.
 func (s *sequencer) leave(keys []string, e *seqEntry) {
-	close(e.done)
+	e.release()
 	for _, k := range keys {
 		if s.last[k] == e {
 			delete(s.last, k)

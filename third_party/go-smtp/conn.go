@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"bufio"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
@@ -83,7 +84,41 @@ func (c *Conn) init() {
 		}
 	}
 
-	c.text = textproto.NewConn(rwc)
+	// deskmail patch (5): the connection's read and write buffers come
+	// from pools and go back when handleConn ends (releaseBuffers), and
+	// after STARTTLS the plaintext ones go back at once.
+	c.releaseBuffers()
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(rwc)
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(rwc)
+	c.text = &textproto.Conn{Reader: *textproto.NewReader(br), Writer: *textproto.NewWriter(bw)}
+}
+
+// The pools of connections' buffers (deskmail patch 5): 4 KiB each way,
+// net/textproto's sizes, which every connection allocated (and zeroed)
+// before.
+var (
+	readerPool = sync.Pool{New: func() interface{} { return bufio.NewReaderSize(nil, 4096) }}
+	writerPool = sync.Pool{New: func() interface{} { return bufio.NewWriterSize(nil, 4096) }}
+)
+
+// releaseBuffers gives the connection's buffers back to their pools. Only
+// the connection's own goroutine calls it, once it reads and writes no
+// more: in init (after STARTTLS) and when handleConn ends.
+func (c *Conn) releaseBuffers() {
+	if c.text == nil {
+		return
+	}
+	if br := c.text.Reader.R; br != nil {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}
+	if bw := c.text.Writer.W; bw != nil {
+		bw.Reset(nil)
+		writerPool.Put(bw)
+	}
+	c.text = nil
 }
 
 // Commands are dispatched to the appropriate handler functions.
@@ -1321,18 +1356,50 @@ func (c *Conn) writeResponse(code int, enhCode EnhancedCode, text ...string) {
 		}
 	}
 
-	// transform each single line with \n, into separate lines
-	text = strings.Split(strings.Join(text, "\n"), "\n")
-
-	lastLineIndex := len(text) - 1
-	for i := 0; i < lastLineIndex; i++ {
-		c.text.PrintfLine("%d-%v", code, text[i])
+	// Each text, and each line of a text with \n in it, is a line of the
+	// reply. The whole reply goes out in one write (deskmail patch 5:
+	// upstream flushed each line, a system call per line of an EHLO
+	// reply).
+	lines := 0
+	for _, t := range text {
+		lines += strings.Count(t, "\n") + 1
 	}
-	if enhCode == NoEnhancedCode {
-		c.text.PrintfLine("%d %v", code, text[lastLineIndex])
-	} else {
-		c.text.PrintfLine("%d %v.%v.%v %v", code, enhCode[0], enhCode[1], enhCode[2], text[lastLineIndex])
+	if lines == 0 {
+		text, lines = []string{""}, 1
 	}
+	w := c.text.W
+	i := 0
+	for _, t := range text {
+		for {
+			line, more := t, false
+			if j := strings.IndexByte(t, '\n'); j >= 0 {
+				line, t, more = t[:j], t[j+1:], true
+			}
+			i++
+			b := strconv.AppendInt(w.AvailableBuffer(), int64(code), 10)
+			switch {
+			case i < lines:
+				b = append(b, '-')
+			case enhCode == NoEnhancedCode:
+				b = append(b, ' ')
+			default:
+				b = append(b, ' ')
+				b = strconv.AppendInt(b, int64(enhCode[0]), 10)
+				b = append(b, '.')
+				b = strconv.AppendInt(b, int64(enhCode[1]), 10)
+				b = append(b, '.')
+				b = strconv.AppendInt(b, int64(enhCode[2]), 10)
+				b = append(b, ' ')
+			}
+			w.Write(b)
+			w.WriteString(line)
+			w.WriteString("\r\n")
+			if !more {
+				break
+			}
+		}
+	}
+	w.Flush()
 }
 
 // refuse writes a 4xx or 5xx reply that go-smtp decided on by itself (a

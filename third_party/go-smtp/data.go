@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -81,6 +82,32 @@ func newDataReader(c *Conn) *dataReader {
 	return dr
 }
 
+// copyLine copies into b the bytes that are buffered up to the next CR or
+// LF: none of them changes the state (stateData) nor can be a bare LF. It
+// returns how many it copied (0 at a CR or LF, or with nothing buffered:
+// the byte-wise path then reads, and waits, as before). With strict, the
+// last byte copied is no CR, so prevCR is false.
+func (r *dataReader) copyLine(b []byte) int {
+	buf, _ := r.r.Peek(r.r.Buffered())
+	if len(buf) > len(b) {
+		buf = buf[:len(b)]
+	}
+	m := bytes.IndexByte(buf, '\r')
+	if m < 0 {
+		m = len(buf)
+	}
+	if j := bytes.IndexByte(buf[:m], '\n'); j >= 0 {
+		m = j
+	}
+	if m == 0 {
+		return 0
+	}
+	copy(b, buf[:m])
+	r.r.Discard(m)
+	r.prevCR = false
+	return m
+}
+
 func (r *dataReader) Read(b []byte) (n int, err error) {
 	if r.bareLF {
 		return 0, ErrBareLF
@@ -108,6 +135,15 @@ func (r *dataReader) Read(b []byte) (n int, err error) {
 		stateEOF              // reached .\r\n end marker line
 	)
 	for n < len(b) && r.state != stateEOF {
+		// deskmail patch (5): in the middle of a line, copy up to the
+		// next CR or LF from the buffer at once; the state machine
+		// below takes every other byte, one at a time, as upstream.
+		if r.state == stateData {
+			if m := r.copyLine(b[n:]); m > 0 {
+				n += m
+				continue
+			}
+		}
 		var c byte
 		c, err = r.r.ReadByte()
 		if err != nil {

@@ -118,3 +118,66 @@ func TestDeskmailServeAfterShutdownReturns(t *testing.T) {
 		t.Error("the listener still accepts connections")
 	}
 }
+
+// writeCounter counts the writes on the server's side of a connection.
+type writeCounter struct {
+	net.Listener
+	mu     sync.Mutex
+	writes []string
+}
+
+type countedConn struct {
+	net.Conn
+	l *writeCounter
+}
+
+func (l *writeCounter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countedConn{Conn: c, l: l}, nil
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	c.l.mu.Lock()
+	c.l.writes = append(c.l.writes, string(p))
+	c.l.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// Each reply, a multi-line EHLO reply too, is written in one write
+// (deskmail patch 5), with its lines as before.
+func TestDeskmailOneWritePerReply(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc := &writeCounter{Listener: ln}
+	s := smtp.NewServer(new(backend))
+	s.Domain = "localhost"
+	s.MaxMessageBytes = 1000
+	go s.Serve(wc)
+	defer s.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "EHLO client.test\r\nQUIT\r\n")
+	all, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "220 localhost ESMTP Service Ready\r\n" +
+		"250-Hello client.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n250 SIZE 1000\r\n" +
+		"221 2.0.0 Bye\r\n"
+	if string(all) != want {
+		t.Fatalf("replies\n%q\nwant\n%q", all, want)
+	}
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	if len(wc.writes) != 3 {
+		t.Fatalf("%d writes, want 3 (one per reply): %q", len(wc.writes), wc.writes)
+	}
+}

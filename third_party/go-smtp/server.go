@@ -181,6 +181,7 @@ func (s *Server) handleConn(c *Conn) error {
 		s.locker.Lock()
 		delete(s.conns, c)
 		s.locker.Unlock()
+		c.releaseBuffers() // deskmail patch (5)
 	}()
 
 	if tlsConn, ok := c.conn.(*tls.Conn); ok {
