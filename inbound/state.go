@@ -372,12 +372,23 @@ func dueFull(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 	}
 	err := tx.Scan(bucketPending, nil, func(k, v []byte) (bool, error) {
 		id := string(k)
-		if s.Skip != nil && s.Skip(id) {
+		skip := s.Skip != nil && s.Skip(id)
+		if skip && s.LeaseEnd == nil {
 			return true, nil
 		}
 		var st State
 		if err := decodeState(v, &st); err != nil {
 			return false, fmt.Errorf("decode state of %s: %w", id, err)
+		}
+		if skip {
+			// Passed over (the caller noted it), but another owner's
+			// lease on it still says when the next full scan is due: a
+			// scan that forgot it would leave a dead node's email until
+			// the Rescan.
+			if st.Leased(s.Now) && st.Owner != s.Owner {
+				s.LeaseEnd(st.DueAt())
+			}
+			return true, nil
 		}
 		if st.Claimable(s.Owner, s.Now, s.Stale) {
 			out = append(out, Candidate{ID: id, State: st, unindexed: !indexed[id]})
