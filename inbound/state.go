@@ -3,6 +3,7 @@ package inbound
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -284,9 +285,21 @@ const dueSlack = 64
 // Due lists, in the order they were answered 250, up to s.Max pending
 // emails s.Owner may claim at s.Now; it returns too the earliest future
 // attempt among the others (zero: none).
+//
+// It leaves out an email that shares an ordering key with an earlier
+// pending one held elsewhere: leased by another live worker (another
+// node), or given back to wait for an earlier email of its own
+// (Release, no backoff). Its commit would wait for that one
+// (EarlierPending) and be given back, its step done for nothing; with
+// two nodes on one sender's emails, each node's claims interleaved with
+// the other's and most of both nodes' work was thrown away. So the
+// emails of one ordering key go to the node that has the first of them
+// in hand. Such holders are not reported to s.Waiting (the caller would
+// pass over them unread, and then not know their keys).
 func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 	var out []Candidate
 	var next time.Time
+	var held map[string]uint64 // ordering key -> Seq of its first email held elsewhere
 	err := tx.Scan(bucketPending, nil, func(k, v []byte) (bool, error) {
 		id := string(k)
 		if s.Skip != nil && s.Skip(id) {
@@ -300,17 +313,38 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 			out = append(out, Candidate{ID: id, State: st})
 			return len(out) < s.Max+dueSlack, nil
 		}
+		elsewhere := st.Leased(s.Now) && st.Owner != s.Owner || !st.Backoff && s.Now.Before(st.Next)
+		if elsewhere {
+			if held == nil {
+				held = map[string]uint64{}
+			}
+			for _, k := range st.Keys {
+				if first, ok := held[k]; !ok || st.Seq < first {
+					held[k] = st.Seq
+				}
+			}
+		}
 		at := st.DueAt()
 		if at.After(s.Now) {
 			if next.IsZero() || at.Before(next) {
 				next = at
 			}
-			if s.Waiting != nil {
+			if s.Waiting != nil && !elsewhere {
 				s.Waiting(id, at)
 			}
 		}
 		return true, nil
 	})
+	if held != nil {
+		out = slices.DeleteFunc(out, func(c Candidate) bool {
+			for _, k := range c.State.Keys {
+				if first, ok := held[k]; ok && first < c.State.Seq {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].State.Seq < out[j].State.Seq })
 	if len(out) > s.Max {
 		out = out[:s.Max]
