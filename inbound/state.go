@@ -310,6 +310,9 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 			return false, fmt.Errorf("decode state of %s: %w", id, err)
 		}
 		if st.Claimable(s.Owner, s.Now, s.Stale) {
+			if heldBefore(held, st) {
+				return true, nil // not counted: the scan goes on for others
+			}
 			out = append(out, Candidate{ID: id, State: st})
 			return len(out) < s.Max+dueSlack, nil
 		}
@@ -336,20 +339,26 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 		return true, nil
 	})
 	if held != nil {
-		out = slices.DeleteFunc(out, func(c Candidate) bool {
-			for _, k := range c.State.Keys {
-				if first, ok := held[k]; ok && first < c.State.Seq {
-					return true
-				}
-			}
-			return false
-		})
+		// Holders found after their later emails (storage order is not
+		// the 250 order).
+		out = slices.DeleteFunc(out, func(c Candidate) bool { return heldBefore(held, c.State) })
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].State.Seq < out[j].State.Seq })
 	if len(out) > s.Max {
 		out = out[:s.Max]
 	}
 	return out, next, err
+}
+
+// heldBefore tells whether one of st's ordering keys has a pending email
+// numbered before it that is held elsewhere (Due's held).
+func heldBefore(held map[string]uint64, st State) bool {
+	for _, k := range st.Keys {
+		if first, ok := held[k]; ok && first < st.Seq {
+			return true
+		}
+	}
+	return false
 }
 
 // OrderHold is how long an email that hit a transient failure still holds

@@ -407,3 +407,37 @@ func TestDueLeavesAKeyToWhoHoldsItsFirstEmail(t *testing.T) {
 	got, _ = due("node2/p1", now.Add(2*time.Minute))
 	same("node 2 after node 1's lease ran out", got, a0, a1, a2, b0)
 }
+
+// The emails Due passes over for a holder elsewhere do not count towards
+// the scan's stop: behind a long run of one sender's emails held by
+// another node, another sender's email is still found.
+func TestDueLooksPastAHeldKeysEmails(t *testing.T) {
+	r, clk := newReceiver(t, Limits{})
+	a0 := storeOne(t, r, "ann@client.test", "a0@x", "")
+	for i := range dueSlack + 10 {
+		clk.Advance(time.Millisecond) // ids in the order stored
+		storeOne(t, r, "ann@client.test", fmt.Sprintf("a%d@x", i+1), "")
+	}
+	clk.Advance(time.Millisecond)
+	b0 := storeOne(t, r, "bob@client.test", "b0@x", "")
+	now := clk.Now()
+	if err := update(t, r.DB, func(tx *store.Tx) error {
+		_, err := Claim(tx, a0, "node1/p1", now, time.Minute, nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := r.DB.View(context.Background(), func(tx *store.Tx) error {
+		cands, _, err := Due(tx, Scan{Owner: "node2/p1", Now: now, Max: 1})
+		for _, c := range cands {
+			got = append(got, c.ID)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]string{b0}) {
+		t.Errorf("due for node 2: %v, want bob's %s", got, b0)
+	}
+}
