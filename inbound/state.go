@@ -34,6 +34,7 @@ import (
 const (
 	bucketFailed = "inbound_failed"
 	bucketOrder  = "inbound_order" // ordering key \x00 seq -> id, of pending emails
+	bucketDue    = "inbound_due"   // next attempt, seq, id -> nil, of pending emails not leased
 	bucketSeq    = "inbound_seq"
 )
 
@@ -81,6 +82,11 @@ var pending = jobs.Table[State]{
 		return putState(tx, bucketPending, id, *st)
 	},
 	Lease: func(st *State) *jobs.Lease { return &st.Lease },
+	// The claim's index: pending emails nobody holds, by next attempt,
+	// then in the 250 order.
+	Due:      bucketDue,
+	Order:    func(st *State) []byte { return binary.BigEndian.AppendUint64(nil, st.Seq) },
+	OrderLen: 8,
 }
 
 func getState(tx *store.Tx, bucket, id string) (State, bool, error) {
@@ -173,6 +179,9 @@ func Finish(tx *store.Tx, id, owner string, fence uint64) error {
 	if err := dropOrder(tx, id, st); err != nil {
 		return err
 	}
+	if err := pending.Unindex(tx, id, &st); err != nil {
+		return err
+	}
 	return tx.Delete(bucketPending, []byte(id))
 }
 
@@ -197,6 +206,9 @@ func Fail(tx *store.Tx, id, owner string, fence uint64, reason string, now time.
 	if err != nil {
 		return err
 	}
+	if err := pending.Unindex(tx, id, &st); err != nil {
+		return err
+	}
 	if err := st.SetAside(st.Held(), clip(reason)); err != nil {
 		return err
 	}
@@ -216,8 +228,9 @@ func Requeue(tx *store.Tx, id string) error {
 	if st, ok, err := getState(tx, bucketPending, id); err != nil {
 		return err
 	} else if ok {
+		before := st
 		st.Next, st.Attempts, st.Backoff = time.Time{}, 0, false
-		return putState(tx, bucketPending, id, st)
+		return pending.Write(tx, id, &before, &st)
 	}
 	st, ok, err := getState(tx, bucketFailed, id)
 	if err != nil {
@@ -233,7 +246,7 @@ func Requeue(tx *store.Tx, id string) error {
 	if err := addOrder(tx, id, st); err != nil {
 		return err
 	}
-	return putState(tx, bucketPending, id, st)
+	return pending.Write(tx, id, nil, &st)
 }
 
 // RequeueFailed requeues every failed email and returns their IDs.
@@ -255,9 +268,20 @@ func RequeueFailed(tx *store.Tx) ([]string, error) {
 
 // Candidate is a pending email with its state.
 type Candidate struct {
-	ID    string
+	ID string
+	// State is the email's state as a full scan read it; an email found
+	// in the due index has only its Seq (the claim reads the state).
 	State State
+	due   jobs.Due // its key in the due index (nil Key: found by a full scan)
+	// unindexed: a Full scan found it claimable, and the due index has
+	// no key of it (a lease that ran out, a previous run's, one that an
+	// older deskmail wrote): a scan of the index would not have.
+	unindexed bool
 }
+
+// Unindexed tells whether only a Full scan could find c (see Scan.Full):
+// the caller scans in full again while the last one found such emails.
+func (c Candidate) Unindexed() bool { return c.unindexed }
 
 // Scan tunes Due.
 type Scan struct {
@@ -266,40 +290,99 @@ type Scan struct {
 	Max   int                  // at most this many candidates
 	Skip  func(id string) bool // emails to pass over without reading them
 	Stale func(owner string) bool
-	// Waiting, if set, is told of each email passed over because it is
-	// not due (its backoff, or another worker's lease) and until when, so
-	// the caller can skip it cheaply next time.
+	// Waiting, if set, is told (by a Full scan) of each email passed
+	// over because it is not due (its backoff, or another worker's
+	// lease) and until when, so the caller can skip it cheaply next time.
 	Waiting func(id string, until time.Time)
+	// LeaseEnd, if set, is told (by a Full scan) when each lease held by
+	// another owner ends: such an email is not in the due index, and
+	// only a Full scan at that time finds it claimable (its owner died).
+	LeaseEnd func(until time.Time)
+	// Full reads every pending email, as against only the due index's
+	// keys of the emails due now: it finds too the leases that ran out
+	// (their owner died without giving them back), those of a previous
+	// run of this node (Stale), which the index does not hold, and
+	// emails an older deskmail left pending without a key. A caller
+	// runs one at its start and every so often (the pipeline: every
+	// Rescan).
+	Full bool
 }
 
-// dueSlack is how many claimable emails Due reads beyond s.Max before it
-// keeps the s.Max first in the 250 order. Storage order (ids, made when
-// a session begins its DATA) and the 250 order (sequence, given at the
-// commit) differ where sessions overlap; cutting at s.Max in storage
-// order would leave out an email answered 250 before one it keeps, and
-// the kept one, sharing a sender with it, could then not be committed
-// before it was claimed too (every later email of that sender waiting
-// behind it in turn).
+// dueSlack is how many claimable emails a Full Due reads beyond s.Max
+// before it keeps the s.Max first in the 250 order. Storage order (ids,
+// made when a session begins its DATA) and the 250 order (sequence,
+// given at the commit) differ where sessions overlap; cutting at s.Max
+// in storage order would leave out an email answered 250 before one it
+// keeps, and the kept one, sharing a sender with it, could then not be
+// committed before it was claimed too (every later email of that sender
+// waiting behind it in turn). The index's emails due at once are in the
+// 250 order already; its retries come in the order of their times, and
+// get the same slack.
 const dueSlack = 64
 
 // Due lists, in the order they were answered 250, up to s.Max pending
-// emails s.Owner may claim at s.Now; it returns too the earliest future
-// attempt among the others (zero: none).
+// emails s.Owner may claim at s.Now. Unless s.Full it reads only the
+// due index (the database reads the keys of the emails due now, no
+// state): the retries and waits that came due, then the emails due at
+// once, in the 250 order, and the first next attempt still to come
+// among the retries and waits (leases that run out are not in the
+// index: a Full scan finds them). A Full scan reads every pending
+// email's state and returns too the earliest future attempt among the
+// others, leases' ends included (zero: none).
 //
-// It leaves out an email that shares an ordering key with an earlier
-// pending one held elsewhere: leased by another live worker (another
-// node), or given back to wait for an earlier email of its own
+// A Full scan leaves out an email that shares an ordering key with an
+// earlier pending one held elsewhere: leased by another live worker
+// (another node), or given back to wait for an earlier email of its own
 // (Release, no backoff). Its commit would wait for that one
 // (EarlierPending) and be given back, its step done for nothing; with
 // two nodes on one sender's emails, each node's claims interleaved with
-// the other's and most of both nodes' work was thrown away. So the
-// emails of one ordering key go to the node that has the first of them
-// in hand. Such holders are not reported to s.Waiting (the caller would
-// pass over them unread, and then not know their keys).
+// the other's and most of both nodes' work was thrown away. Such holders
+// are not reported to s.Waiting (the caller would pass over them unread,
+// and then not know their keys). The due index's scan reads no state and
+// does not do this.
 func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
+	if s.Full {
+		return dueFull(tx, s)
+	}
+	var out []Candidate
+	add := func(limit int) func(d jobs.Due) (bool, error) {
+		n := 0
+		return func(d jobs.Due) (bool, error) {
+			if s.Skip != nil && s.Skip(d.ID) {
+				return true, nil
+			}
+			out = append(out, Candidate{ID: d.ID, State: State{Seq: binary.BigEndian.Uint64(d.Order)}, due: d})
+			n++
+			return n < limit, nil
+		}
+	}
+	next, err := pending.ScanDueTimed(tx, s.Now, add(s.Max+dueSlack))
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if err := pending.ScanDueNow(tx, add(s.Max)); err != nil {
+		return nil, time.Time{}, err
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].State.Seq < out[j].State.Seq })
+	if len(out) > s.Max {
+		out = out[:s.Max]
+	}
+	return out, next, nil
+}
+
+func dueFull(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 	var out []Candidate
 	var next time.Time
 	var held map[string]uint64 // ordering key -> Seq of its first email held elsewhere
+	indexed := map[string]bool{}
+	if err := tx.Scan(bucketDue, nil, func(k, _ []byte) (bool, error) {
+		if len(k) > 16 {
+			indexed[string(k[16:])] = true
+		}
+		return true, nil
+	}); err != nil {
+		return nil, time.Time{}, err
+	}
 	err := tx.Scan(bucketPending, nil, func(k, v []byte) (bool, error) {
 		id := string(k)
 		if s.Skip != nil && s.Skip(id) {
@@ -313,7 +396,7 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 			if heldBefore(held, st) {
 				return true, nil // not counted: the scan goes on for others
 			}
-			out = append(out, Candidate{ID: id, State: st})
+			out = append(out, Candidate{ID: id, State: st, unindexed: !indexed[id]})
 			return len(out) < s.Max+dueSlack, nil
 		}
 		elsewhere := st.Leased(s.Now) && st.Owner != s.Owner || !st.Backoff && s.Now.Before(st.Next)
@@ -334,6 +417,9 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 			}
 			if s.Waiting != nil && !elsewhere {
 				s.Waiting(id, at)
+			}
+			if s.LeaseEnd != nil && st.Leased(s.Now) {
+				s.LeaseEnd(at)
 			}
 		}
 		return true, nil
@@ -361,6 +447,18 @@ func heldBefore(held map[string]uint64, st State) bool {
 	return false
 }
 
+// ClaimCandidate claims an email that Due listed, as Claim does; one
+// found in the due index whose key no longer matches its state (another
+// node claimed it since the scan's snapshot, or an older deskmail wrote
+// it) has its key put right.
+func ClaimCandidate(tx *store.Tx, c Candidate, owner string, now time.Time, lease time.Duration, stale func(string) bool) (State, error) {
+	if c.due.Key == nil {
+		return Claim(tx, c.ID, owner, now, lease, stale)
+	}
+	return pending.ClaimDue(tx, c.due, jobs.Claimer{Owner: owner, For: lease, Stale: stale}, now,
+		func(st *State) { st.Backoff = false })
+}
+
 // OrderHold is how long an email that hit a transient failure still holds
 // back the later emails of its conversation while it waits out its
 // backoff: order is kept through a short trouble (a disk full for a
@@ -382,7 +480,9 @@ func EarlierPending(tx *store.Tx, id string, st State, now time.Time) (string, t
 		prefix := append([]byte(key), 0)
 		var blocker string
 		var until time.Time
-		err := tx.Scan(bucketOrder, prefix, func(k, v []byte) (bool, error) {
+		// Only this key's entries numbered below st.Seq: the range ends
+		// there, so the database reads no other key's.
+		err := tx.ScanRange(bucketOrder, prefix, orderKey(key, st.Seq), func(k, v []byte) (bool, error) {
 			if !strings.HasPrefix(string(k), string(prefix)) || len(k) != len(prefix)+8 {
 				return false, nil
 			}
@@ -452,7 +552,7 @@ func newPending(tx *store.Tx, id string, size int64, keys []string, now time.Tim
 	if err := addOrder(tx, id, st); err != nil {
 		return err
 	}
-	return putState(tx, bucketPending, id, st)
+	return pending.Write(tx, id, nil, &st)
 }
 
 func init() { store.KnownSequences(bucketSeq) }

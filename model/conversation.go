@@ -1,8 +1,6 @@
 package model
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -43,7 +41,7 @@ func RecentConversations(tx *store.Tx, limit int) ([]Conversation, error) {
 	var out []Conversation
 	err := tx.ScanReverse(bConversations, nil, func(_, v []byte) (bool, error) {
 		var c Conversation
-		if err := json.Unmarshal(v, &c); err != nil {
+		if err := decodeRecord(v, &c); err != nil {
 			return false, err
 		}
 		out = append(out, c)
@@ -264,10 +262,7 @@ func PutMessage(tx *store.Tx, m Message) error {
 func Messages(tx *store.Tx, conv string, limit int) ([]Message, error) {
 	prefix := []byte(conv + "\x00")
 	var out []Message
-	err := tx.Scan(bConvMessages, prefix, func(k, _ []byte) (bool, error) {
-		if !bytes.HasPrefix(k, prefix) {
-			return false, nil
-		}
+	err := tx.ScanPrefix(bConvMessages, prefix, func(k, _ []byte) (bool, error) {
 		m, err := GetMessage(tx, string(k[len(prefix):]))
 		if err != nil {
 			return false, err
