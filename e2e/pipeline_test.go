@@ -25,6 +25,7 @@ import (
 	"github.com/deskmail/deskmail/internal/waitfor"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/store/pgtest"
 )
 
 // The pipeline scenarios run the daemon in-process with its own DNS
@@ -278,5 +279,23 @@ func TestBenchPipelineRuns(t *testing.T) {
 	r := runCLI(t, nil, nil, "bench", "pipeline", "--messages", "30", "--sessions", "3", "--dns-delay", "1ms")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "30 emails in their conversations") || !strings.Contains(r.Stdout, "p99") {
 		t.Errorf("bench pipeline: %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// `bench pipeline --nodes 2` runs two `deskmail serve` processes on one
+// database and counts every email in its conversation whichever node
+// committed it, with each node's CPU and the database's profile.
+func TestBenchPipelineTwoNodesRuns(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	r := runCLI(t, nil, nil, "bench", "pipeline", "--messages", "40", "--sessions", "4", "--dns-delay", "1ms",
+		"--nodes", "2", "--store", url)
+	for _, want := range []string{"nodes 2", "40 emails in their conversations (0 refused)", "node 1: CPU", "node 2: CPU",
+		"database:", "transactions committed"} {
+		if r.Code != 0 || !strings.Contains(r.Stdout, want) {
+			t.Fatalf("bench pipeline --nodes 2: no %q: %d\n%s%s", want, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	if r := runCLI(t, nil, nil, "bench", "pipeline", "--messages", "5", "--nodes", "2"); r.Code == 0 || !strings.Contains(r.Stderr, "--store") {
+		t.Errorf("--nodes without a store: %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }

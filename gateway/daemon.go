@@ -191,7 +191,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 	// Other nodes wake this one for their stored mail, queue changes and
 	// notifications (PostgreSQL; nothing with bbolt).
 	d.unsubscribe = wireBus(db, pipe.Wake, ob.worker.Wake, hub)
-	announce := newAnnouncer(db, TopicInbound)
+	announce := newAnnouncer(db, TopicInbound, clk)
 	stored := func(id string) { pipe.Wake(id); announce.Poke() }
 	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: stored, Backlog: pipe.Backlog, Activity: activity,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}

@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/intake"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/store/pgtest"
@@ -104,7 +106,7 @@ func TestAnnouncerPublishesAndStops(t *testing.T) {
 	got := make(chan string, 16)
 	unsub := other.Subscribe(TopicInbound, func(p string) { got <- p })
 	defer unsub()
-	a := newAnnouncer(db, TopicInbound)
+	a := newAnnouncer(db, TopicInbound, clock.Real{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.run(ctx); close(done) }()
@@ -125,4 +127,50 @@ func TestAnnouncerPublishesAndStops(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// A burst of pokes is one note, and the announcer sends at most one note
+// per gap: pokes during the gap become one note at its end.
+func TestAnnouncerSendsAtMostOneNotePerGap(t *testing.T) {
+	db, err := store.OpenPostgres(context.Background(), pgtest.NewDatabase(t), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	clk := clock.NewFake(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC))
+	a := newAnnouncer(db, TopicInbound, clk)
+	notes := make(chan struct{}, 100)
+	a.publish = func() { notes <- struct{}{} }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.run(ctx); close(done) }()
+	parked := func() {
+		t.Helper()
+		for clk.Waiters() == 0 {
+			runtime.Gosched()
+		}
+	}
+	for range 5 {
+		a.Poke()
+	}
+	<-notes
+	parked()
+	for range 5 {
+		a.Poke()
+	}
+	if n := len(notes); n != 0 {
+		t.Fatalf("%d notes during the gap", n)
+	}
+	clk.Advance(announceGap)
+	<-notes
+	parked()
+	if n := len(notes); n != 0 {
+		t.Fatalf("%d more notes for one gap's pokes, want none", n)
+	}
+	clk.Advance(announceGap) // nothing was poked: no note
+	cancel()
+	<-done
+	if n := len(notes); n != 0 {
+		t.Errorf("%d notes with nothing poked", n)
+	}
 }

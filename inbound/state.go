@@ -3,6 +3,7 @@ package inbound
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -328,6 +329,17 @@ const dueSlack = 64
 // index: a Full scan finds them). A Full scan reads every pending
 // email's state and returns too the earliest future attempt among the
 // others, leases' ends included (zero: none).
+//
+// A Full scan leaves out an email that shares an ordering key with an
+// earlier pending one held elsewhere: leased by another live worker
+// (another node), or given back to wait for an earlier email of its own
+// (Release, no backoff). Its commit would wait for that one
+// (EarlierPending) and be given back, its step done for nothing; with
+// two nodes on one sender's emails, each node's claims interleaved with
+// the other's and most of both nodes' work was thrown away. Such holders
+// are not reported to s.Waiting (the caller would pass over them unread,
+// and then not know their keys). The due index's scan reads no state and
+// does not do this.
 func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 	if s.Full {
 		return dueFull(tx, s)
@@ -361,6 +373,7 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 func dueFull(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 	var out []Candidate
 	var next time.Time
+	var held map[string]uint64 // ordering key -> Seq of its first email held elsewhere
 	indexed := map[string]bool{}
 	if err := tx.Scan(bucketDue, nil, func(k, _ []byte) (bool, error) {
 		if len(k) > 16 {
@@ -391,15 +404,29 @@ func dueFull(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 			return true, nil
 		}
 		if st.Claimable(s.Owner, s.Now, s.Stale) {
+			if heldBefore(held, st) {
+				return true, nil // not counted: the scan goes on for others
+			}
 			out = append(out, Candidate{ID: id, State: st, unindexed: !indexed[id]})
 			return len(out) < s.Max+dueSlack, nil
+		}
+		elsewhere := st.Leased(s.Now) && st.Owner != s.Owner || !st.Backoff && s.Now.Before(st.Next)
+		if elsewhere {
+			if held == nil {
+				held = map[string]uint64{}
+			}
+			for _, k := range st.Keys {
+				if first, ok := held[k]; !ok || st.Seq < first {
+					held[k] = st.Seq
+				}
+			}
 		}
 		at := st.DueAt()
 		if at.After(s.Now) {
 			if next.IsZero() || at.Before(next) {
 				next = at
 			}
-			if s.Waiting != nil {
+			if s.Waiting != nil && !elsewhere {
 				s.Waiting(id, at)
 			}
 			if s.LeaseEnd != nil && st.Leased(s.Now) {
@@ -408,11 +435,27 @@ func dueFull(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 		}
 		return true, nil
 	})
+	if held != nil {
+		// Holders found after their later emails (storage order is not
+		// the 250 order).
+		out = slices.DeleteFunc(out, func(c Candidate) bool { return heldBefore(held, c.State) })
+	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].State.Seq < out[j].State.Seq })
 	if len(out) > s.Max {
 		out = out[:s.Max]
 	}
 	return out, next, err
+}
+
+// heldBefore tells whether one of st's ordering keys has a pending email
+// numbered before it that is held elsewhere (Due's held).
+func heldBefore(held map[string]uint64, st State) bool {
+	for _, k := range st.Keys {
+		if first, ok := held[k]; ok && first < st.Seq {
+			return true
+		}
+	}
+	return false
 }
 
 // ClaimCandidate claims an email that Due listed, as Claim does; one

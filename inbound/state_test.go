@@ -357,3 +357,109 @@ func TestDueCutsInThe250Order(t *testing.T) {
 		}
 	}
 }
+
+// A Full Due passes over the later emails of an ordering key whose first pending
+// email is held elsewhere (leased by another live worker, or given back
+// to wait for its turn): their commits would wait for it and be given
+// back, their steps run for nothing (two nodes on one sender's emails
+// threw most of their work away so). Other keys' emails are listed; once
+// the holder's email is due again, the whole key is.
+func TestDueLeavesAKeyToWhoHoldsItsFirstEmail(t *testing.T) {
+	r, clk := newReceiver(t, Limits{})
+	a0 := storeOne(t, r, "ann@client.test", "a0@x", "")
+	a1 := storeOne(t, r, "ann@client.test", "a1@x", "")
+	a2 := storeOne(t, r, "ann@client.test", "a2@x", "")
+	b0 := storeOne(t, r, "bob@client.test", "b0@x", "")
+	now := clk.Now()
+	var claimed State
+	if err := update(t, r.DB, func(tx *store.Tx) (err error) {
+		claimed, err = Claim(tx, a0, "node1/p1", now, time.Minute, nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	due := func(owner string, at time.Time) ([]string, []string) {
+		t.Helper()
+		var got, waiting []string
+		if err := r.DB.View(context.Background(), func(tx *store.Tx) error {
+			cands, _, err := Due(tx, Scan{Owner: owner, Now: at, Max: 10, Full: true,
+				Waiting: func(id string, _ time.Time) { waiting = append(waiting, id) }})
+			for _, c := range cands {
+				got = append(got, c.ID)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got, waiting
+	}
+	same := func(what string, got []string, want ...string) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: %v, want %v", what, got, want)
+		}
+	}
+	got, waiting := due("node2/p1", now)
+	same("node 2 while node 1 holds ann's first", got, b0)
+	same("noted as waiting", waiting) // node 2 must read a0 again next time
+	got, _ = due("node1/p1", now)
+	same("node 1, which holds ann's first", got, a0, a1, a2, b0)
+
+	// Node 1 gives a0 back to wait for its turn (no backoff): ann's emails
+	// wait with it, on every node, until it is due.
+	if err := update(t, r.DB, func(tx *store.Tx) error {
+		return Release(tx, a0, "node1/p1", claimed.Fence, now.Add(250*time.Millisecond))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = due("node2/p1", now.Add(100*time.Millisecond))
+	same("node 2 while a0 waits for its turn", got, b0)
+	got, _ = due("node1/p1", now.Add(100*time.Millisecond))
+	same("node 1 while a0 waits for its turn", got, b0)
+	got, _ = due("node2/p1", now.Add(300*time.Millisecond))
+	same("node 2 once a0 is due", got, a0, a1, a2, b0)
+
+	// A lease that ran out holds nothing back (its node may be dead).
+	if err := update(t, r.DB, func(tx *store.Tx) (err error) {
+		_, err = Claim(tx, a0, "node1/p1", now.Add(time.Second), time.Minute, nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = due("node2/p1", now.Add(2*time.Minute))
+	same("node 2 after node 1's lease ran out", got, a0, a1, a2, b0)
+}
+
+// The emails Due passes over for a holder elsewhere do not count towards
+// the scan's stop: behind a long run of one sender's emails held by
+// another node, another sender's email is still found.
+func TestDueLooksPastAHeldKeysEmails(t *testing.T) {
+	r, clk := newReceiver(t, Limits{})
+	a0 := storeOne(t, r, "ann@client.test", "a0@x", "")
+	for i := range dueSlack + 10 {
+		clk.Advance(time.Millisecond) // ids in the order stored
+		storeOne(t, r, "ann@client.test", fmt.Sprintf("a%d@x", i+1), "")
+	}
+	clk.Advance(time.Millisecond)
+	b0 := storeOne(t, r, "bob@client.test", "b0@x", "")
+	now := clk.Now()
+	if err := update(t, r.DB, func(tx *store.Tx) error {
+		_, err := Claim(tx, a0, "node1/p1", now, time.Minute, nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := r.DB.View(context.Background(), func(tx *store.Tx) error {
+		cands, _, err := Due(tx, Scan{Owner: "node2/p1", Now: now, Max: 1, Full: true})
+		for _, c := range cands {
+			got = append(got, c.ID)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]string{b0}) {
+		t.Errorf("due for node 2: %v, want bob's %s", got, b0)
+	}
+}

@@ -16,7 +16,10 @@
 # SERVE_ARGS adds flags to the daemon's command line; PROFILE=FILE writes a
 # CPU profile of the daemon over deskmail's last round and its drain
 # (PROFILE_SECONDS long, default 20; the control socket's pprof); ONLY=deskmail
-# skips Postfix and smtp-sink.
+# skips Postfix and smtp-sink. STORE=postgres runs the daemon on a fresh
+# PostgreSQL database (created at PGURL's server, dropped at the end)
+# instead of bbolt; DESKMAIL=/path/to/deskmail runs that binary instead of
+# building this tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MESSAGES=${MESSAGES:-5000}
@@ -29,13 +32,27 @@ TOKEN=bench-accept-token-0123456789abcdef
 command -v smtp-source >/dev/null || { echo "smtp-source (Debian package postfix) is needed"; exit 1; }
 tmp=$(mktemp -d)
 pids=()
+PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+DB=deskmail_accept_$$
+store_args=()
+label=bbolt
 cleanup() {
   exec 4>&- 2>/dev/null || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  [ "${STORE:-}" != postgres ] || psql "$PGURL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-go build -o "$tmp/deskmail" ./cmd/deskmail
+if [ -n "${DESKMAIL:-}" ]; then cp "$DESKMAIL" "$tmp/deskmail"; else go build -o "$tmp/deskmail" ./cmd/deskmail; fi
+case "${STORE:-}" in
+  "" | bbolt) ;;
+  postgres)
+    psql "$PGURL" -qc "CREATE DATABASE $DB" >/dev/null
+    store_args=(--store "$(echo "$PGURL" | sed "s|/[^/?]*?|/$DB?|")")
+    label="PostgreSQL (fresh database)"
+    ;;
+  *) echo "STORE: want postgres or nothing (bbolt), not $STORE"; exit 1 ;;
+esac
 
 mkfifo "$tmp/dns.in"
 "$tmp/deskmail" bench dns --dns-delay 1ms <"$tmp/dns.in" >"$tmp/dns.addr" &
@@ -45,7 +62,7 @@ for _ in $(seq 50); do [ -s "$tmp/dns.addr" ] && break; sleep 0.1; done
 
 "$tmp/deskmail" serve --data "$tmp/data" --domain localhost --smtp-addr 127.0.0.1:$PORT \
   --http-addr 127.0.0.1:$HTTP --api-token "$TOKEN" --dns "$(cat "$tmp/dns.addr")" \
-  --max-connections-per-ip 1000 --max-pending 1000000 --log-level warn ${SERVE_ARGS:-} 2>"$tmp/serve.log" &
+  --max-connections-per-ip 1000 --max-pending 1000000 --log-level warn "${store_args[@]}" ${SERVE_ARGS:-} 2>"$tmp/serve.log" &
 dpid=$!
 pids+=($dpid)
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
@@ -93,7 +110,7 @@ for r in $(seq "$ROUNDS"); do
     prof=$!
   fi
   c0=$(cpu)
-  rate "deskmail, bbolt" 127.0.0.1:$PORT support@localhost "$MESSAGES"
+  rate "deskmail, $label" 127.0.0.1:$PORT support@localhost "$MESSAGES"
   cm=$(cpu) p0=$(pending)
   drain
   c1=$(cpu)

@@ -55,7 +55,7 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&o.from, "from", "bench@example.org", "envelope sender")
 	f.StringVar(&o.rcpt, "rcpt", "support@localhost", "recipient (an address the daemon accepts: a support address)")
 	f.BoolVar(&o.newConn, "new-conn", false, "a new connection per message (as smtp-source does by default)")
-	cmd.AddCommand(smtpCmd, newBenchPipelineCmd(), newBenchPipelineLoadCmd(), newBenchDNSCmd())
+	cmd.AddCommand(smtpCmd, newBenchPipelineCmd(), newBenchPipelineLoadCmd(), newBenchDNSCmd(), newBenchPGWaitCmd())
 	return cmd
 }
 

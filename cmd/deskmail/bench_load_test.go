@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -100,5 +101,57 @@ func TestBenchPipelineLoadProtocol(t *testing.T) {
 	}
 	if err := load.Close(); err != nil {
 		t.Errorf("child ended with %v", err)
+	}
+}
+
+// `bench pipeline --nodes 2` hands the load two addresses: the sessions
+// are split over them, and every email is reported whichever took it.
+func TestBenchSendSplitsSessionsOverNodes(t *testing.T) {
+	var srvs [2]*countingServer
+	var addrs []string
+	for i := range srvs {
+		srvs[i] = &countingServer{}
+		s := smtp.NewServer(srvs[i])
+		s.Domain = "sink.test"
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Serve(l)
+		t.Cleanup(func() { s.Close() })
+		addrs = append(addrs, l.Addr().String())
+	}
+	accepted, _, failed, err := benchSend(strings.Join(addrs, ","), benchPipeOpts{messages: 40, sessions: 4})
+	if err != nil || failed != 0 || len(accepted) != 40 {
+		t.Fatalf("%d accepted, %d failed, %v; want 40, 0", len(accepted), failed, err)
+	}
+	total := 0
+	for i, s := range srvs {
+		s.mu.Lock()
+		n := len(s.ids)
+		s.mu.Unlock()
+		if n == 0 {
+			t.Errorf("node %d took no email", i+1)
+		}
+		total += n
+	}
+	if total != 40 {
+		t.Errorf("the nodes took %d emails, want 40", total)
+	}
+}
+
+// procCPU reads the user and system ticks of /proc/PID/stat, whose
+// second field (the command) may hold spaces and parentheses.
+func TestProcCPUOfThisProcess(t *testing.T) {
+	c, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, s, err := cpuTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c < 0 || c > u+s+50*time.Millisecond {
+		t.Errorf("procCPU %v, getrusage %v", c, u+s)
 	}
 }

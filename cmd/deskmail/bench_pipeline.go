@@ -44,6 +44,7 @@ type benchPipeOpts struct {
 	store    string
 	direct   string
 	inProc   bool
+	nodes    int
 }
 
 func newBenchPipelineCmd() *cobra.Command {
@@ -69,6 +70,7 @@ func newBenchPipelineCmd() *cobra.Command {
 	f.StringVar(&o.direct, "store-direct", "", "with a --store through a transaction pooler (PgBouncer): the same database directly (the daemon's store-direct)")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the daemon's run to this file")
 	f.StringVar(&o.memprof, "memprofile", "", "write an allocation profile of the daemon's run to this file (go tool pprof -sample_index=alloc_space)")
+	f.IntVar(&o.nodes, "nodes", 0, "run this many `deskmail serve` processes on the one --store database and split the sessions over them (0: one daemon in this process)")
 	f.BoolVar(&o.inProc, "in-process-load", false, "send from this process (the CPU figures then include the load and the test DNS server)")
 	return c
 }
@@ -85,6 +87,15 @@ func addLoadFlags(f *pflag.FlagSet, o *benchPipeOpts) {
 func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	if o.messages <= 0 || o.sessions <= 0 {
 		return errors.New("--messages and --sessions must be positive")
+	}
+	if o.nodes < 0 {
+		return errors.New("--nodes must not be negative")
+	}
+	if o.nodes > 0 {
+		if o.profile != "" || o.memprof != "" || o.inProc {
+			return errors.New("--nodes runs the daemons in processes of their own: --cpuprofile, --memprofile and --in-process-load do not apply")
+		}
+		return runBenchNodes(out, progress, o)
 	}
 	load, err := startBenchLoad(o)
 	if err != nil {
@@ -232,7 +243,9 @@ func offered(r float64) string {
 }
 
 // benchSend sends the emails and returns when each was answered 250 (by
-// Message-ID), the first 250 and how many were refused.
+// Message-ID), the first 250 and how many were refused. addr may list
+// several servers, comma-separated: session i goes to the i-th modulo
+// their number.
 func benchSend(addr string, o benchPipeOpts) (map[string]time.Time, time.Time, int, error) {
 	var (
 		next     atomic.Int64
@@ -246,12 +259,13 @@ func benchSend(addr string, o benchPipeOpts) (map[string]time.Time, time.Time, i
 		lim = rate.NewLimiter(rate.Limit(o.rate), 1)
 	}
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	addrs := strings.Split(addr, ",")
 	var wg sync.WaitGroup
-	for range o.sessions {
+	for k := range o.sessions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := smtp.Dial(addr)
+			c, err := smtp.Dial(addrs[k%len(addrs)])
 			if err == nil {
 				err = c.Hello("client.bench")
 			}

@@ -24,9 +24,11 @@ deskmail why --message 18ece6a1b2c3d4e5`,
 	"bench smtp": `deskmail bench smtp --addr 127.0.0.1:2525 --sessions 20 --messages 10000 --size 5KB
 deskmail bench smtp --new-conn --size 1MiB --duration 30s`,
 	"bench pipeline": `deskmail bench pipeline --messages 2000 --pipeline-workers 8 --dns-delay 20ms
-deskmail bench pipeline --messages 4000 --dns-delay 1ms --cpuprofile cpu.out --memprofile mem.out`,
+deskmail bench pipeline --messages 4000 --dns-delay 1ms --cpuprofile cpu.out --memprofile mem.out
+deskmail bench pipeline --messages 3000 --nodes 2 --store postgres://postgres@127.0.0.1:5432/empty`,
 	"bench pipeline-load": "deskmail bench pipeline-load --messages 2000 --sessions 10 --dns-delay 1ms   # run by bench pipeline",
 	"bench dns":           "deskmail bench dns --dns-delay 1ms   # prints its address; answers until stdin closes",
+	"bench pgwait":        "deskmail bench pgwait --store postgres://postgres@127.0.0.1:5432/db   # samples until stdin closes",
 	"conversations":       "deskmail conversations list",
 	"conversations list": `deskmail conversations list
 deskmail conversations list --json`,
