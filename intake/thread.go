@@ -270,7 +270,7 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 		if mk.unverified {
 			c.OpenedUnverified = author
 		}
-		tx.Own(model.ConvLock(c.ID)) // a fresh id: nobody else can know it
+		model.FreshConversation(tx, c.ID) // a fresh id: nobody else can know it
 		if err := model.PutConversation(tx, c); err != nil {
 			return outcome{}, fmt.Errorf("open conversation: %w", err)
 		}
@@ -283,6 +283,7 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 	msg := model.Message{ID: store.NewID(j.t.Clock.Now()), Conversation: conv, Author: author, Channel: model.ChannelEmail,
 		Text: j.email.Text, Original: j.m.ID, MessageID: j.email.MessageID,
 		Attachments: j.email.Attachments, EmailTo: j.email.emailTo()}
+	model.FreshMessage(tx, msg.ID)
 	mk.apply(&msg)
 	if strings.TrimSpace(msg.Text) == "" && len(msg.Attachments) == 0 {
 		msg.Text = "(empty email)"

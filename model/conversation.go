@@ -244,6 +244,19 @@ func AppendMessage(tx *store.Tx, m *Message) error {
 	return nil
 }
 
+// FreshConversation tells tx that conversation id is made in it from a
+// fresh store.NewID: nobody else can know it, so its lock is the
+// transaction's own (store.Tx.Own) and PutConversation needs no read to
+// learn that it is new (store.Tx.Absent).
+func FreshConversation(tx *store.Tx, id string) {
+	tx.Own(ConvLock(id))
+	tx.Absent(bConversations, []byte(id))
+}
+
+// FreshMessage tells tx that message id is made in it from a fresh
+// store.NewID: AppendMessage needs no read to learn that it is new.
+func FreshMessage(tx *store.Tx, id string) { tx.Absent(bMessages, []byte(id)) }
+
 func convKey(conv, msg string) []byte { return []byte(conv + "\x00" + msg) }
 
 // GetMessage returns a message.

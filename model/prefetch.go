@@ -12,7 +12,9 @@ import (
 // own Message-ID is known (the Message-ID index and the email-to-message
 // index), and the conversations of the Message-IDs it refers to
 // (In-Reply-To, then the newest References, as threading tries them). A
-// key it gets wrong costs only the round trip it meant to save.
+// key it gets wrong costs only the round trip it meant to save. With them
+// come the two small indexes of users notified of every message
+// (UsersNotifiedOfAll), which posting the message reads whole.
 func PrefetchInbound(tx *store.Tx, emailKey, from, messageID string, inReplyTo, references []string) {
 	keys := []store.Key{{Bucket: bEmailsAppended, Key: []byte(emailKey)}}
 	if from != "" {
@@ -30,5 +32,5 @@ func PrefetchInbound(tx *store.Tx, emailKey, from, messageID string, inReplyTo, 
 			}
 		}
 	}
-	tx.Prefetch(keys...)
+	tx.PrefetchRanges([]store.Range{{Bucket: bUsersAllCust}, {Bucket: bUsersAllReply}}, keys...)
 }

@@ -75,6 +75,60 @@ func (t *Tx) Scan(bucket string, from []byte, fn func(k, v []byte) (bool, error)
 	return t.ops.scan(bucket, from, fn)
 }
 
+// ScanRange calls fn for each key >= from and < to (to nil: no end) in
+// ascending order until fn returns false or an error. On PostgreSQL it
+// reads only the keys of the range (Scan reads a page past them), none
+// at all when the transaction read the range already (ReadsRange,
+// PrefetchRanges).
+func (t *Tx) ScanRange(bucket string, from, to []byte, fn func(k, v []byte) (bool, error)) error {
+	if r, ok := t.ops.(ranger); ok {
+		return r.scanRange(bucket, from, to, fn)
+	}
+	return t.ops.scan(bucket, from, func(k, v []byte) (bool, error) {
+		if to != nil && bytes.Compare(k, to) >= 0 {
+			return false, nil
+		}
+		return fn(k, v)
+	})
+}
+
+// ranger is a transaction that scans a bounded range itself (PostgreSQL).
+type ranger interface {
+	scanRange(bucket string, from, to []byte, fn func(k, v []byte) (bool, error)) error
+	prefetchRanges(ranges []Range, keys []Key) error
+	absent(bucket string, key []byte)
+}
+
+// Range names the keys of Bucket from From (included; nil: the first) to
+// To (excluded; nil: the bucket's end).
+type Range struct {
+	Bucket   string
+	From, To []byte
+}
+
+// PrefetchRanges is Prefetch for whole ranges of keys, and keys, in one
+// round trip on PostgreSQL: later scans inside a range (Scan, ScanRange)
+// and Gets of its keys are answered from memory, with the transaction's
+// own writes. A range of more than rangeLimit rows is known up to its
+// rangeLimit-th row and read on from there when a scan gets that far.
+// With bbolt it does nothing.
+func (t *Tx) PrefetchRanges(ranges []Range, keys ...Key) {
+	if r, ok := t.ops.(ranger); ok && len(ranges)+len(keys) > 0 {
+		_ = r.prefetchRanges(ranges, keys) // a failure is kept in the transaction (failed)
+	}
+}
+
+// Absent tells the transaction that key of bucket does not exist: it was
+// made in this transaction from a fresh store.NewID, which nobody else can
+// know, so a Get of it needs no read. On PostgreSQL that Get costs no
+// round trip then; with bbolt (a Get costs none) it does nothing. A key
+// the transaction has read or written already is left as it knows it.
+func (t *Tx) Absent(bucket string, key []byte) {
+	if r, ok := t.ops.(ranger); ok {
+		r.absent(bucket, key)
+	}
+}
+
 // ScanReverse calls fn for each key < before in descending order (before
 // nil: from the last key) until fn returns false or an error.
 func (t *Tx) ScanReverse(bucket string, before []byte, fn func(k, v []byte) (bool, error)) error {
