@@ -133,16 +133,29 @@ func wireBus(db *store.DB, pipeWake func(string), queueWake func(), hub *messagi
 
 // announcer tells the other nodes that something is stored, without
 // adding a round trip to the caller (an SMTP session waiting for its
-// 250): a burst of calls becomes one note. Its goroutine (run) is the
-// daemon's, among its workers: Shutdown stops it before the store closes.
+// 250): a burst of calls becomes one note, and after a note it waits
+// announceGap before the next, gathering the pokes meanwhile into one. On
+// PostgreSQL each note is a NOTIFY, a transaction of its own that takes
+// the database's notification lock and flushes its commit; during a
+// burst of accepts one every announceGap wakes the other nodes as well as
+// one per accept did (their pipelines look at every pending email
+// anyway). Its goroutine (run) is the daemon's, among its workers:
+// Shutdown stops it before the store closes.
 type announcer struct {
-	db    *store.DB
-	topic string
-	poke  chan struct{}
+	db      *store.DB
+	publish func()
+	poke    chan struct{}
+	gap     time.Duration
+	after   func(time.Duration) <-chan time.Time
 }
 
+// announceGap is the least time between two notes of one announcer: a
+// note waits at most that long behind the one before.
+const announceGap = 5 * time.Millisecond
+
 func newAnnouncer(db *store.DB, topic string) *announcer {
-	return &announcer{db: db, topic: topic, poke: make(chan struct{}, 1)}
+	return &announcer{db: db, publish: func() { db.Publish(topic, "") }, poke: make(chan struct{}, 1),
+		gap: announceGap, after: time.After}
 }
 
 func (a *announcer) Poke() {
@@ -166,7 +179,12 @@ func (a *announcer) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-a.poke:
-			a.db.Publish(a.topic, "")
+			a.publish()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.after(a.gap):
 		}
 	}
 }

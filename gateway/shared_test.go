@@ -126,3 +126,37 @@ func TestAnnouncerPublishesAndStops(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// Pokes that come while the announcer waits out its gap after a note
+// become one note, sent when the gap ends.
+func TestAnnouncerGathersPokesOfItsGap(t *testing.T) {
+	db := pgtest.Open(t, t.TempDir(), store.Options{})
+	notes := make(chan struct{}, 16)
+	gaps := make(chan chan time.Time, 4)
+	a := newAnnouncer(db, TopicInbound)
+	a.publish = func() { notes <- struct{}{} }
+	a.after = func(time.Duration) <-chan time.Time {
+		c := make(chan time.Time, 1)
+		gaps <- c
+		return c
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	a.Poke()
+	<-notes
+	gap := <-gaps // the announcer waits out its gap now
+	for range 10 {
+		a.Poke()
+	}
+	if n := len(notes); n != 0 {
+		t.Fatalf("%d notes sent during the gap", n)
+	}
+	gap <- time.Time{}
+	<-notes
+	<-gaps // waiting again, with nothing left to send
+	if n := len(notes); n != 0 {
+		t.Fatalf("ten pokes of one gap made %d notes more than one", n)
+	}
+}

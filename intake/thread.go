@@ -144,6 +144,13 @@ func (j *threadJob) locks(ctx context.Context, db *store.DB) []string {
 	return names
 }
 
+// reads are what run looks up first (model.PrefetchInbound), named for
+// the commit's first round trip (Result.Reads).
+func (j *threadJob) reads() []store.UpdateOption {
+	return model.InboundReads(model.EmailKey(j.m.MessageID, j.m.BodyHash, j.m.ID), j.email.From,
+		j.email.MessageID, j.email.InReplyTo, j.email.References)
+}
+
 // probeIndex is a threading.Index that knows nothing and notes that it
 // was asked: matching that never asks needs no snapshot.
 type probeIndex struct{ asked bool }

@@ -103,10 +103,12 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		return
 	}
 	log := p.Log.With("msg", t.id)
-	m, err := inbound.Load(ctx, p.DB, t.id)
+	// The record and its raw bytes in one read; the step's OpenRaw
+	// takes the bytes from sctx.
+	sctx, m, err := inbound.LoadWithRaw(ctx, p.DB, t.id)
 	var res intake.Result
 	if err == nil && p.Step != nil {
-		res, err = p.safeStep(ctx, m)
+		res, err = p.safeStep(sctx, m)
 	}
 	if errors.Is(err, inbound.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 		// The stored record or its bytes are gone: no retry brings
@@ -153,7 +155,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			}
 		}
 		return inbound.Finish(tx, t.id, p.owner, t.st.Fence)
-	}, commitOpts(t, m, locks...)...)
+	}, append(commitOpts(t, m, locks...), res.Reads...)...)
 	var early errEarlier
 	switch {
 	case err == nil:
