@@ -55,6 +55,9 @@ type threadJob struct {
 	email email
 	auth  auth.Result
 	now   time.Time
+	// opens: locks found no conversation to thread to (reads draws a
+	// tag for the one the commit will open).
+	opens bool
 	// Set by apply, read by after (apply may run more than once when
 	// another write of its batch fails; the last run is the one committed).
 	posted  bool
@@ -141,14 +144,20 @@ func (j *threadJob) locks(ctx context.Context, db *store.DB) []string {
 	if err == nil && m.Conversation != "" {
 		names = append(names, model.ConvLock(m.Conversation))
 	}
+	j.opens = err == nil && m.Conversation == ""
 	return names
 }
 
 // reads are what run looks up first (model.PrefetchInbound), named for
-// the commit's first round trip (Result.Reads).
+// the commit's first round trip (Result.Reads), and the tag of the
+// conversation it will open when locks found none to thread to.
 func (j *threadJob) reads() []store.UpdateOption {
-	return model.InboundReads(model.EmailKey(j.m.MessageID, j.m.BodyHash, j.m.ID), j.email.From,
+	opts := model.InboundReads(model.EmailKey(j.m.MessageID, j.m.BodyHash, j.m.ID), j.email.From,
 		j.email.MessageID, j.email.InReplyTo, j.email.References)
+	if j.opens {
+		opts = append(opts, model.DrawsTag())
+	}
+	return opts
 }
 
 // probeIndex is a threading.Index that knows nothing and notes that it

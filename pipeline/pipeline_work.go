@@ -134,6 +134,10 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		}
 	}
 	locks := p.declare(ctx, res)
+	var reads []store.UpdateOption
+	if res.Reads != nil && p.DB.Shared() {
+		reads = res.Reads()
+	}
 	err = p.DB.Update(ctx, func(tx *store.Tx) error {
 		st, err := inbound.CheckClaim(tx, t.id, p.owner, t.st.Fence)
 		if err != nil {
@@ -155,7 +159,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			}
 		}
 		return inbound.Finish(tx, t.id, p.owner, t.st.Fence)
-	}, append(commitOpts(t, m, locks...), res.Reads...)...)
+	}, append(commitOpts(t, m, locks...), reads...)...)
 	var early errEarlier
 	switch {
 	case err == nil:
