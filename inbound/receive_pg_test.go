@@ -59,8 +59,8 @@ func TestSameEmailOnTwoNodesIsStoredOncePostgres(t *testing.T) {
 	}
 }
 
-// LoadWithRaw reads the record and its raw bytes at once; OpenRaw with
-// its context gives the bytes OpenRaw reads from the store, without a
+// LoadWithRaw reads the record and its raw bytes at once; OpenRaw and
+// ReadRaw with its context give the bytes OpenRaw reads from the store, without a
 // read of its own (one round trip for both on PostgreSQL), inline or
 // spooled, and the context of one message gives nothing for another.
 func TestLoadWithRawGivesWhatOpenRawReads(t *testing.T) {
@@ -105,6 +105,12 @@ func TestLoadWithRawGivesWhatOpenRawReads(t *testing.T) {
 					t.Fatal(err)
 				}
 				got := read(rc)
+				if b, err := ReadRaw(ctx, db, m, 1<<20); err != nil || string(b) != got {
+					t.Errorf("%s: ReadRaw with LoadWithRaw's context: %q, %v", id, b[:min(len(b), 60)], err)
+				}
+				if b, err := ReadRaw(ctx, db, m, 10); err != nil || string(b) != got[:10] {
+					t.Errorf("%s: ReadRaw cut to 10: %q, %v", id, b, err)
+				}
 				if trips := db.RoundTrips() - before; name == "postgres" && id == small.ID && trips != 1 {
 					t.Errorf("record and inline bytes: %d round trips, want 1", trips)
 				}

@@ -103,7 +103,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		return
 	}
 	log := p.Log.With("msg", t.id)
-	// The record and its raw bytes in one read; the step's OpenRaw
+	// The record and its raw bytes in one read; the step's ReadRaw (OpenRaw)
 	// takes the bytes from sctx.
 	sctx, m, err := inbound.LoadWithRaw(ctx, p.DB, t.id)
 	var res intake.Result
