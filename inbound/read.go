@@ -28,6 +28,36 @@ func Load(ctx context.Context, db *store.DB, id string) (Meta, error) {
 	return m, err
 }
 
+// LoadWithRaw is Load that reads, in the same round trip on PostgreSQL,
+// the raw bytes of a message stored inline too, and returns ctx carrying
+// them: OpenRaw with that context answers from them instead of reading
+// the store again (the pipeline reads both for every email).
+func LoadWithRaw(ctx context.Context, db *store.DB, id string) (context.Context, Meta, error) {
+	var m Meta
+	vs, err := db.GetMany(ctx, store.Key{Bucket: bucketMeta, Key: []byte(id)}, store.Key{Bucket: bucketRaw, Key: []byte(id)})
+	if err != nil {
+		return ctx, m, err
+	}
+	if vs[0] == nil {
+		return ctx, m, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err := decodeMeta(vs[0], &m); err != nil {
+		return ctx, m, err
+	}
+	if vs[1] != nil && !m.Spooled {
+		ctx = context.WithValue(ctx, rawKey{}, loadedRaw{id: id, raw: vs[1]})
+	}
+	return ctx, m, nil
+}
+
+// rawKey is the context key of the raw bytes LoadWithRaw read.
+type rawKey struct{}
+
+type loadedRaw struct {
+	id  string
+	raw []byte
+}
+
 // LoadTx is Load in the caller's transaction.
 func LoadTx(tx *store.Tx, id string) (Meta, error) {
 	var m Meta
@@ -45,6 +75,9 @@ func OpenRaw(ctx context.Context, db *store.DB, m Meta) (io.ReadCloser, error) {
 	if m.Spooled {
 		return db.OpenSpool(m.ID)
 	}
+	if l, ok := ctx.Value(rawKey{}).(loadedRaw); ok && l.id == m.ID {
+		return io.NopCloser(bytes.NewReader(l.raw)), nil
+	}
 	raw, err := db.Get(ctx, bucketRaw, []byte(m.ID))
 	if err != nil {
 		return nil, err
@@ -61,6 +94,9 @@ func OpenRaw(ctx context.Context, db *store.DB, m Meta) (io.ReadCloser, error) {
 // buffer of the message's size.
 func ReadRaw(ctx context.Context, db *store.DB, m Meta, limit int64) ([]byte, error) {
 	if !m.Spooled {
+		if l, ok := ctx.Value(rawKey{}).(loadedRaw); ok && l.id == m.ID {
+			return l.raw[:min(int64(len(l.raw)), limit)], nil // read by LoadWithRaw
+		}
 		raw, err := db.Get(ctx, bucketRaw, []byte(m.ID))
 		if err != nil {
 			return nil, err

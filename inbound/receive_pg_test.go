@@ -2,6 +2,7 @@ package inbound
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -55,5 +56,88 @@ func TestSameEmailOnTwoNodesIsStoredOncePostgres(t *testing.T) {
 	_ = nodes[0].DB.View(context.Background(), func(tx *store.Tx) error { pending = tx.Count(bucketPending); return nil })
 	if pending != rounds {
 		t.Errorf("%d emails pending; want %d (one per email)", pending, rounds)
+	}
+}
+
+// LoadWithRaw reads the record and its raw bytes at once; OpenRaw and
+// ReadRaw with its context give the bytes OpenRaw reads from the store, without a
+// read of its own (one round trip for both on PostgreSQL), inline or
+// spooled, and the context of one message gives nothing for another.
+func TestLoadWithRawGivesWhatOpenRawReads(t *testing.T) {
+	stores := map[string]*store.DB{"postgres": pgtest.Open(t, t.TempDir(), store.Options{})}
+	bolt, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bolt.Close() })
+	stores["bbolt"] = bolt
+	read := func(rc interface{ Read([]byte) (int, error) }) string {
+		var b strings.Builder
+		buf := make([]byte, 512)
+		for {
+			n, err := rc.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				return b.String()
+			}
+		}
+	}
+	for name, db := range stores {
+		t.Run(name, func(t *testing.T) {
+			clk := clock.NewFake(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+			r := &Receiver{DB: db, Clock: clk, Hostname: "mx.test", Limits: Limits{SpillBytes: 4096}}
+			small, err := r.Receive(context.Background(), env, strings.NewReader("Subject: s\r\n\r\nsmall\r\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			big, err := r.Receive(context.Background(), env, strings.NewReader("Subject: b\r\n\r\n"+strings.Repeat("z", 5000)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{small.ID, big.ID} {
+				before := db.RoundTrips()
+				ctx, m, err := LoadWithRaw(context.Background(), db, id)
+				if err != nil || m.ID != id {
+					t.Fatalf("LoadWithRaw %s: %v, %+v", id, err, m)
+				}
+				rc, err := OpenRaw(ctx, db, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := read(rc)
+				if b, err := ReadRaw(ctx, db, m, 1<<20); err != nil || string(b) != got {
+					t.Errorf("%s: ReadRaw with LoadWithRaw's context: %q, %v", id, b[:min(len(b), 60)], err)
+				}
+				if b, err := ReadRaw(ctx, db, m, 10); err != nil || string(b) != got[:10] {
+					t.Errorf("%s: ReadRaw cut to 10: %q, %v", id, b, err)
+				}
+				if trips := db.RoundTrips() - before; name == "postgres" && id == small.ID && trips != 1 {
+					t.Errorf("record and inline bytes: %d round trips, want 1", trips)
+				}
+				plain, err := Load(context.Background(), db, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rc2, err := OpenRaw(context.Background(), db, plain)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := read(rc2)
+				if got != want || !strings.Contains(got, "Subject: ") {
+					t.Errorf("%s: LoadWithRaw's bytes %q, OpenRaw's %q", id, got[:min(len(got), 60)], want[:min(len(want), 60)])
+				}
+				// The context carries one message's bytes, not another's.
+				if id == big.ID {
+					ctxSmall, _, _ := LoadWithRaw(context.Background(), db, small.ID)
+					rc3, err := OpenRaw(ctxSmall, db, m)
+					if err != nil || read(rc3) != want {
+						t.Errorf("the small message's context opened the big one wrong: %v", err)
+					}
+				}
+			}
+			if _, _, err := LoadWithRaw(context.Background(), db, "nosuch"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("unknown id: %v, want ErrNotFound", err)
+			}
+		})
 	}
 }

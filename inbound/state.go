@@ -139,18 +139,21 @@ func LockForClaim(tx *store.Tx, ids []string) ([]string, error) {
 func EmailLock(id string) string { return "email:" + id }
 
 // CommitReads names the keys that checking id's claim and finishing it
-// read (its state, its record, its ordering entries), so the store can
-// fetch them with the transaction's first round trip (store.Reads).
+// read (its state, its record, its ordering entries, and the entries
+// before them that EarlierPending scans), so the store can fetch them
+// with the transaction's first round trip (store.Reads, ReadsRange).
 func CommitReads(id string, st State) []store.UpdateOption {
 	order := make([][]byte, 0, len(st.Keys))
+	opts := make([]store.UpdateOption, 0, 3+len(st.Keys))
 	for _, k := range st.Keys {
 		order = append(order, orderKey(k, st.Seq))
+		opts = append(opts, store.ReadsRange(bucketOrder, orderPrefix(k), orderKey(k, st.Seq)))
 	}
-	return []store.UpdateOption{
+	return append(opts,
 		store.Reads(bucketPending, []byte(id)),
 		store.Reads(bucketMeta, []byte(id)),
 		store.Reads(bucketOrder, order...),
-	}
+	)
 }
 
 // ClaimReads names the states Claim reads for ids (store.Reads).
@@ -488,11 +491,12 @@ const OrderHold = 2 * time.Minute
 // check makes it certain.
 func EarlierPending(tx *store.Tx, id string, st State, now time.Time) (string, time.Time, error) {
 	for _, key := range st.Keys {
-		prefix := append([]byte(key), 0)
+		prefix := orderPrefix(key)
 		var blocker string
 		var until time.Time
 		// Only this key's entries numbered below st.Seq: the range ends
-		// there, so the database reads no other key's.
+		// there, so the database reads no other key's; on PostgreSQL
+		// read with the commit's first round trip (CommitReads).
 		err := tx.ScanRange(bucketOrder, prefix, orderKey(key, st.Seq), func(k, v []byte) (bool, error) {
 			if !strings.HasPrefix(string(k), string(prefix)) || len(k) != len(prefix)+8 {
 				return false, nil
@@ -524,6 +528,9 @@ func EarlierPending(tx *store.Tx, id string, st State, now time.Time) (string, t
 	}
 	return "", time.Time{}, nil
 }
+
+// orderPrefix is where the entries of ordering key k begin.
+func orderPrefix(k string) []byte { return append([]byte(k), 0) }
 
 func orderKey(k string, seq uint64) []byte {
 	b := make([]byte, len(k)+1+8)

@@ -20,6 +20,12 @@ type Result struct {
 	// trip. A name missed costs a rerun of the commit (store.Tx.Need),
 	// never a wrong write. nil: none.
 	Locks func(context.Context) []string
+	// Reads names what Apply reads first (store.Reads, ReadsRange,
+	// Draws), for the commit's first round trip on PostgreSQL instead of
+	// a round trip of Apply's own; the pipeline asks after Locks, which
+	// may learn what the commit will do. A key or range it misses is read
+	// when Apply asks. nil: none.
+	Reads func() []store.UpdateOption
 }
 
 // UpdateEntry rewrites a journal entry; an entry already pruned (a backlog

@@ -195,6 +195,7 @@ func (s *InboundStep) Step(ctx context.Context, m inbound.Meta) (Result, error) 
 		},
 		After: job.after,
 		Locks: func(ctx context.Context) []string { return job.locks(ctx, s.DB) },
+		Reads: job.reads,
 	}, nil
 }
 

@@ -55,6 +55,9 @@ type threadJob struct {
 	email email
 	auth  auth.Result
 	now   time.Time
+	// opens: locks found no conversation to thread to (reads draws a
+	// tag for the one the commit will open).
+	opens bool
 	// Set by apply, read by after (apply may run more than once when
 	// another write of its batch fails; the last run is the one committed).
 	posted  bool
@@ -141,7 +144,20 @@ func (j *threadJob) locks(ctx context.Context, db *store.DB) []string {
 	if err == nil && m.Conversation != "" {
 		names = append(names, model.ConvLock(m.Conversation))
 	}
+	j.opens = err == nil && m.Conversation == ""
 	return names
+}
+
+// reads are what run looks up first (model.PrefetchInbound), named for
+// the commit's first round trip (Result.Reads), and the tag of the
+// conversation it will open when locks found none to thread to.
+func (j *threadJob) reads() []store.UpdateOption {
+	opts := model.InboundReads(model.EmailKey(j.m.MessageID, j.m.BodyHash, j.m.ID), j.email.From,
+		j.email.MessageID, j.email.InReplyTo, j.email.References)
+	if j.opens {
+		opts = append(opts, model.DrawsTag())
+	}
+	return opts
 }
 
 // probeIndex is a threading.Index that knows nothing and notes that it
@@ -270,7 +286,7 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 		if mk.unverified {
 			c.OpenedUnverified = author
 		}
-		tx.Own(model.ConvLock(c.ID)) // a fresh id: nobody else can know it
+		model.FreshConversation(tx, c.ID) // a fresh id: nobody else can know it
 		if err := model.PutConversation(tx, c); err != nil {
 			return outcome{}, fmt.Errorf("open conversation: %w", err)
 		}
@@ -283,6 +299,7 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 	msg := model.Message{ID: store.NewID(j.t.Clock.Now()), Conversation: conv, Author: author, Channel: model.ChannelEmail,
 		Text: j.email.Text, Original: j.m.ID, MessageID: j.email.MessageID,
 		Attachments: j.email.Attachments, EmailTo: j.email.emailTo()}
+	model.FreshMessage(tx, msg.ID)
 	mk.apply(&msg)
 	if strings.TrimSpace(msg.Text) == "" && len(msg.Attachments) == 0 {
 		msg.Text = "(empty email)"

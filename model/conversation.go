@@ -242,6 +242,27 @@ func AppendMessage(tx *store.Tx, m *Message) error {
 	return nil
 }
 
+// FreshConversation tells tx that conversation id is made in it from a
+// fresh store.NewID: nobody else can know it, so its lock is the
+// transaction's own (store.Tx.Own) and PutConversation needs no read to
+// learn that it is new (store.Tx.Absent).
+func FreshConversation(tx *store.Tx, id string) {
+	tx.Own(ConvLock(id))
+	tx.Absent(bConversations, []byte(id))
+}
+
+// DrawsTag names, for a commit's first round trip (store.Draws), the
+// tag PutConversation takes for a conversation it opens: a commit that
+// expects to open one (an email that threads to none) draws it with its
+// locks instead of in a round trip of its own. One drawn and not taken
+// (the email was a duplicate, or dropped) is a tag never used, a gap in
+// the numbers as a rolled-back commit leaves one.
+func DrawsTag() store.UpdateOption { return store.Draws(bConvTags, 1) }
+
+// FreshMessage tells tx that message id is made in it from a fresh
+// store.NewID: AppendMessage needs no read to learn that it is new.
+func FreshMessage(tx *store.Tx, id string) { tx.Absent(bMessages, []byte(id)) }
+
 func convKey(conv, msg string) []byte { return []byte(conv + "\x00" + msg) }
 
 // GetMessage returns a message.

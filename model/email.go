@@ -49,6 +49,7 @@ func RememberEmail(tx *store.Tx, key, msgID string) error {
 // (store.NewID): its lock is the transaction's own; the address's is not.
 func AddCustomer(tx *store.Tx, id, name, email string, now time.Time) (Person, error) {
 	tx.Own(PersonLock(id))
+	tx.Absent(bPeople, []byte(id)) // a fresh id: no read needed to know it is new
 	if len(name) > 200 {
 		name = strings.ToValidUTF8(name[:200], "")
 	}

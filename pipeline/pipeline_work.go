@@ -103,10 +103,12 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		return
 	}
 	log := p.Log.With("msg", t.id)
-	m, err := inbound.Load(ctx, p.DB, t.id)
+	// The record and its raw bytes in one read; the step's ReadRaw (OpenRaw)
+	// takes the bytes from sctx.
+	sctx, m, err := inbound.LoadWithRaw(ctx, p.DB, t.id)
 	var res intake.Result
 	if err == nil && p.Step != nil {
-		res, err = p.safeStep(ctx, m)
+		res, err = p.safeStep(sctx, m)
 	}
 	if errors.Is(err, inbound.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 		// The stored record or its bytes are gone: no retry brings
@@ -140,6 +142,8 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		// One committer, background writes in the order queued: the
 		// emails waiting for this one may queue theirs now (sequencer).
 		opts = append(opts, store.Queued(t.entry.release))
+	} else if res.Reads != nil {
+		opts = append(opts, res.Reads()...)
 	}
 	err = p.DB.Update(ctx, func(tx *store.Tx) error {
 		st, err := inbound.CheckClaim(tx, t.id, p.owner, t.st.Fence)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -56,6 +58,19 @@ type pgTx struct {
 	// excl are the locks the batch declared exclusively (store.Locks),
 	// taken when it began.
 	excl map[int64]bool
+	// known are ranges of keys whose every row the transaction read
+	// (ReadsRange, PrefetchRanges): seen holds them, with the
+	// transaction's own writes, so a scan inside one is answered from
+	// memory.
+	known []knownRange
+}
+
+// knownRange: every key of bucket from lo (included) to hi (excluded;
+// nil: the bucket's end) that exists, as the transaction knows it, is in
+// seen with its value.
+type knownRange struct {
+	bucket string
+	lo, hi []byte
 }
 
 // holds tells whether the transaction holds name exclusively (Tx.Need):
@@ -75,6 +90,7 @@ func (t *pgTx) holds(name string) bool {
 type fnScope struct {
 	active    bool
 	mark      int  // index in pending of the function's first write
+	known     int  // len(known) when it began
 	savepoint bool // a SAVEPOINT was sent before its first write
 	undo      []undoRec
 }
@@ -95,7 +111,7 @@ const (
 )
 
 func (t *pgTx) beginFn() {
-	t.fn = fnScope{active: true, mark: t.pending.Len(), undo: t.fn.undo[:0]}
+	t.fn = fnScope{active: true, mark: t.pending.Len(), known: len(t.known), undo: t.fn.undo[:0]}
 }
 
 // endFn closes the running function's scope. On failure its queued
@@ -117,6 +133,8 @@ func (t *pgTx) endFn(ok bool) bool {
 	t.pending.QueuedQueries = t.pending.QueuedQueries[:sc.mark]
 	// Locks taken after the savepoint go with it: ask the database again.
 	t.held = nil
+	// The rows of ranges it read leave seen below: so do the ranges.
+	t.known = t.known[:sc.known]
 	if sc.savepoint {
 		// Sent at once: reads go to the database without flushing, so
 		// it must not keep the undone writes a moment longer.
@@ -638,6 +656,22 @@ func (t *pgTx) scan(bucket string, from, to []byte, fn func(k, v []byte) (bool, 
 	if from == nil {
 		from = []byte{}
 	}
+	// What the transaction read whole already (PrefetchRanges, ReadsRange)
+	// is answered from memory, with its own writes.
+	for to == nil || bytes.Compare(from, to) < 0 {
+		hi, ok := t.knownUpTo(bucket, from)
+		if !ok {
+			break
+		}
+		end := hi
+		if to != nil && (end == nil || bytes.Compare(to, end) < 0) {
+			end = to
+		}
+		if stop, err := visit(t.rowsIn(bucket, from, end), fn); stop || err != nil || end == nil {
+			return err
+		}
+		from = end
+	}
 	if to != nil && bytes.Compare(from, to) >= 0 {
 		return nil
 	}
@@ -660,6 +694,132 @@ func (t *pgTx) scan(bucket string, from, to []byte, fn func(k, v []byte) (bool, 
 			return err
 		}
 		from, sql, limit = rows[len(rows)-1].k, after, min(limit*2, maxPage)
+	}
+}
+
+// knownUpTo tells whether from lies in a range the transaction read
+// whole, and up to where (hi nil: the bucket's end).
+func (t *pgTx) knownUpTo(bucket string, from []byte) (hi []byte, ok bool) {
+	for _, r := range t.known {
+		if r.bucket != bucket || bytes.Compare(r.lo, from) > 0 || (r.hi != nil && bytes.Compare(from, r.hi) >= 0) {
+			continue
+		}
+		if !ok || r.hi == nil || (hi != nil && bytes.Compare(r.hi, hi) > 0) {
+			hi, ok = r.hi, true
+		}
+	}
+	return hi, ok
+}
+
+// rowsIn are the keys of bucket from from to hi (excluded; nil: no end)
+// that exist as the transaction knows them, in order: inside a known
+// range, what seen holds is the whole of it.
+func (t *pgTx) rowsIn(bucket string, from, hi []byte) []kvRow {
+	prefix := bucket + "\x00"
+	var out []kvRow
+	for ck, v := range t.seen {
+		if v == nil || !strings.HasPrefix(ck, prefix) {
+			continue
+		}
+		k := ck[len(prefix):]
+		if k < string(from) || (hi != nil && k >= string(hi)) {
+			continue
+		}
+		out = append(out, kvRow{k: []byte(k), v: v})
+	}
+	slices.SortFunc(out, func(a, b kvRow) int { return bytes.Compare(a.k, b.k) })
+	return out
+}
+
+// rangeLimit bounds the rows read of one range by ReadsRange or
+// PrefetchRanges: past it the range is known up to its last row read.
+const rangeLimit = 256
+
+// sqlScanRanges reads whole ranges of keys, each up to a limit: one index
+// range scan per range (the LIMIT inside LATERAL keeps a generic plan
+// from joining the whole table). Ranges with an end come first ($1-$3,
+// their number in the answer), those without one after ($4-$5, their
+// number negated): an end that may be missing would no longer bound the
+// index scan.
+const sqlScanRanges = `SELECT r.i, v.key, v.value
+	FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS r(bucket, lo, hi, i)
+	CROSS JOIN LATERAL (SELECT key, value FROM kv WHERE kv.bucket = r.bucket AND kv.key >= r.lo AND kv.key < r.hi
+		ORDER BY kv.key LIMIT $6) AS v
+	UNION ALL
+	SELECT -r.i, v.key, v.value
+	FROM unnest($4::text[], $5::bytea[]) WITH ORDINALITY AS r(bucket, lo, i)
+	CROSS JOIN LATERAL (SELECT key, value FROM kv WHERE kv.bucket = r.bucket AND kv.key >= r.lo
+		ORDER BY kv.key LIMIT $6) AS v`
+
+// queueRanges queues the read of ranges; once its answer is in, seen
+// holds their rows (keys the transaction knew already are left as it
+// knew them: its own writes, or what it read before) and known the
+// ranges.
+func (t *pgTx) queueRanges(batch *pgx.Batch, ranges []Range) {
+	var bBuckets, uBuckets []string
+	var bLo, bHi, uLo [][]byte
+	var bIdx, uIdx []int
+	for i, r := range ranges {
+		lo := nonNil(r.From)
+		switch {
+		case r.To == nil:
+			uBuckets, uLo, uIdx = append(uBuckets, r.Bucket), append(uLo, lo), append(uIdx, i)
+		case bytes.Compare(lo, r.To) < 0:
+			bBuckets, bLo, bHi, bIdx = append(bBuckets, r.Bucket), append(bLo, lo), append(bHi, r.To), append(bIdx, i)
+		}
+	}
+	if len(bIdx)+len(uIdx) == 0 {
+		return
+	}
+	batch.Queue(sqlScanRanges, bBuckets, bLo, bHi, uBuckets, uLo, rangeLimit).Query(func(rows pgx.Rows) error {
+		count := make([]int, len(ranges))
+		last := make([][]byte, len(ranges))
+		for rows.Next() {
+			var i int64
+			var k, v []byte
+			if err := rows.Scan(&i, &k, &v); err != nil {
+				return err
+			}
+			var ri int
+			switch {
+			case i > 0 && int(i) <= len(bIdx):
+				ri = bIdx[i-1]
+			case i < 0 && int(-i) <= len(uIdx):
+				ri = uIdx[-i-1]
+			default:
+				return fmt.Errorf("store: range read: unexpected range %d", i)
+			}
+			if v == nil {
+				v = []byte{}
+			}
+			bucket := ranges[ri].Bucket
+			if _, ok := t.seen[cacheKey(bucket, k)]; !ok {
+				t.remember(bucket, k, v)
+			}
+			count[ri]++
+			if last[ri] == nil || bytes.Compare(k, last[ri]) > 0 {
+				last[ri] = k
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, ri := range append(bIdx, uIdx...) {
+			r := ranges[ri]
+			hi := r.To
+			if count[ri] >= rangeLimit {
+				hi = append(bytes.Clone(last[ri]), 0)
+			}
+			t.known = append(t.known, knownRange{bucket: r.Bucket, lo: nonNil(r.From), hi: hi})
+		}
+		return nil
+	})
+}
+
+// absent is Tx.Absent.
+func (t *pgTx) absent(bucket string, key []byte) {
+	if _, ok := t.seen[cacheKey(bucket, key)]; !ok && len(key) > 0 {
+		t.remember(bucket, key, nil)
 	}
 }
 
@@ -724,7 +884,12 @@ func (t *pgTx) end() {
 
 // prefetchKeys reads the keys the transaction does not know yet in one
 // round trip (Tx.Prefetch) and remembers each, found or absent.
-func (t *pgTx) prefetchKeys(keys []Key) error {
+func (t *pgTx) prefetchKeys(keys []Key) error { return t.prefetchRanges(nil, keys) }
+
+// prefetchRanges reads ranges (Tx.PrefetchRanges) and the keys the
+// transaction does not know yet, all in one round trip (with the writes
+// queued before them), and remembers what it read.
+func (t *pgTx) prefetchRanges(ranges []Range, keys []Key) error {
 	if t.err != nil {
 		return t.err
 	}
@@ -739,23 +904,34 @@ func (t *pgTx) prefetchKeys(keys []Key) error {
 		asked[ck] = true
 		buckets, ks = append(buckets, k.Bucket), append(ks, k.Key)
 	}
-	if len(ks) == 0 {
+	ranges = slices.DeleteFunc(slices.Clone(ranges), func(r Range) bool {
+		hi, ok := t.knownUpTo(r.Bucket, nonNil(r.From))
+		return ok && (hi == nil || (r.To != nil && bytes.Compare(r.To, hi) <= 0))
+	})
+	if len(ks) == 0 && len(ranges) == 0 {
 		return nil
 	}
 	found := map[string][]byte{}
+	n := t.pending.Len()
+	if len(ks) > 0 {
+		queueGetMany(&t.pending, buckets, ks, func(bucket string, k, v []byte) { found[cacheKey(bucket, k)] = v })
+	}
+	t.queueRanges(&t.pending, ranges)
 	if t.ro {
 		// A read transaction sends its pending BEGIN with this read.
-		t.pending.Queue(sqlGetMany, buckets, ks).Query(func(rows pgx.Rows) error {
-			return collectMany(rows, func(bucket string, k, v []byte) { found[cacheKey(bucket, k)] = v })
-		})
-		if err := t.sendFirst(); err != nil {
-			return t.fail(err)
+		if n > 0 {
+			if err := t.sendFirst(); err != nil {
+				return t.fail(err)
+			}
+		} else {
+			b := t.pending
+			t.pending = pgx.Batch{}
+			if err := t.q.SendBatch(t.ctx, &b).Close(); err != nil {
+				return t.fail(err)
+			}
 		}
-	} else {
-		queueGetMany(&t.pending, buckets, ks, func(bucket string, k, v []byte) { found[cacheKey(bucket, k)] = v })
-		if err := t.flush(); err != nil {
-			return err
-		}
+	} else if err := t.flush(); err != nil {
+		return err
 	}
 	for i, k := range ks {
 		t.remember(buckets[i], k, found[cacheKey(buckets[i], k)])

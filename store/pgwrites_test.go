@@ -185,3 +185,32 @@ func TestDBGet(t *testing.T) {
 		})
 	}
 }
+
+// DB.GetMany reads several keys at once as Get would one by one: found,
+// absent, empty, a key asked twice, keys of two buckets.
+func TestDBGetMany(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			update(t, db, func(tx *store.Tx) error {
+				if err := tx.Put("g", []byte("k"), []byte("v")); err != nil {
+					return err
+				}
+				if err := tx.Put("h", []byte("k"), []byte("other")); err != nil {
+					return err
+				}
+				return tx.Put("g", []byte("empty"), nil)
+			})
+			vs, err := db.GetMany(context.Background(), store.Key{Bucket: "g", Key: []byte("k")},
+				store.Key{Bucket: "g", Key: []byte("none")}, store.Key{Bucket: "g", Key: []byte("empty")},
+				store.Key{Bucket: "h", Key: []byte("k")}, store.Key{Bucket: "g", Key: []byte("k")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fmt.Sprintf("%q %v %v %q %q", vs[0], vs[1] == nil, vs[2] != nil && len(vs[2]) == 0, vs[3], vs[4])
+			if want := `"v" true true "other" "v"`; got != want {
+				t.Errorf("GetMany = %s, want %s", got, want)
+			}
+		})
+	}
+}

@@ -96,6 +96,8 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = 16
 	}
+	trips := &tripCounter{}
+	cfg.ConnConfig.Tracer = trips
 	if !strings.Contains(url, "pool_min_conns") {
 		cfg.MinConns = min(warmReaders, cfg.MaxConns) // kept open, not re-dialled when idle
 	}
@@ -185,7 +187,7 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 	if opts.Direct != "" {
 		listen = opts.Direct
 	}
-	be := &pgBackend{pool: pool, wpool: wpool, url: listen, node: hex.EncodeToString(id[:]), committers: n}
+	be := &pgBackend{pool: pool, wpool: wpool, url: listen, node: hex.EncodeToString(id[:]), committers: n, trips: trips}
 	if !opts.ReadOnly {
 		if err := be.warm(cctx); err != nil {
 			wpool.Close()
@@ -327,13 +329,14 @@ type pgBackend struct {
 	// committers is how many write transactions run at once (one
 	// connection of wpool each).
 	committers int
+	trips      *tripCounter
 }
 
 // hotSQL are the statements every write transaction sends; each
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlDraw, sqlNotify, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlScanRanges, sqlDraw, sqlNotify, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
@@ -623,6 +626,7 @@ const (
 func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 	var buckets []string
 	var keys [][]byte
+	var ranges []Range
 	draws := map[string]int{}
 	last := map[string]bool{}
 	for _, r := range reads {
@@ -634,11 +638,14 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 			last[r.bucket] = true
 		case readSeq:
 			draws[r.bucket]++
+		case readRange:
+			ranges = append(ranges, Range{Bucket: r.bucket, From: r.key, To: r.end})
 		}
 	}
 	if len(keys) > 0 {
 		queueGetMany(batch, buckets, keys, t.remember)
 	}
+	t.queueRanges(batch, ranges)
 	for bucket := range last {
 		batch.Queue(sqlLastKey, bucket).Query(func(rows pgx.Rows) error {
 			var k []byte

@@ -346,6 +346,19 @@ func Draws(bucket string, n int) UpdateOption {
 	}
 }
 
+// ReadsRange names keys of bucket from from (included; nil: the first)
+// to to (excluded; nil: to the bucket's end) that fn will scan (Tx.Scan
+// or Tx.ScanRange from a key inside them). On PostgreSQL their rows are
+// fetched with the transaction's first round trip, after its locks, and
+// the scan is answered from memory, with the transaction's own writes (a
+// range of more than rangeLimit rows is known up to its rangeLimit-th
+// row, and read on from there). With bbolt it does nothing.
+func ReadsRange(bucket string, from, to []byte) UpdateOption {
+	return func(r *request) {
+		r.reads = append(r.reads, readKey{bucket: bucket, key: from, end: to, kind: readRange})
+	}
+}
+
 // Locks declares what fn must be serialised on against every other
 // writer of every node: the names of the locks it needs (a dedupe key, an
 // email's id, a job's id, one person's notifications of one
@@ -404,19 +417,21 @@ type Key struct {
 	Key    []byte
 }
 
-// readKey is one read named by Reads, ReadsLast or Draws.
+// readKey is one read named by Reads, ReadsLast, Draws or ReadsRange.
 type readKey struct {
 	bucket string
 	key    []byte
+	end    []byte // readRange: the end (excluded; nil: the bucket's end)
 	kind   readKind
 }
 
 type readKind uint8
 
 const (
-	readGet  readKind = iota // the value of key
-	readLast                 // the bucket's last key
-	readSeq                  // one value of the bucket's sequence
+	readGet   readKind = iota // the value of key
+	readLast                  // the bucket's last key
+	readSeq                   // one value of the bucket's sequence
+	readRange                 // the keys from key to end
 )
 
 // lockSet is what a batch's functions declared with Locks: keyed is true

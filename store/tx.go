@@ -79,7 +79,9 @@ func (t *Tx) Scan(bucket string, from []byte, fn func(k, v []byte) (bool, error)
 // ScanRange is Scan that stops before key to (to nil: no end). On
 // PostgreSQL the end goes into the query, so the database reads only the
 // rows of the range, where a Scan that fn stops at the first key past it
-// reads a page (32 rows and more) of the keys that follow.
+// reads a page (32 rows and more) of the keys that follow; none at all
+// when the transaction read the range already (ReadsRange,
+// PrefetchRanges).
 func (t *Tx) ScanRange(bucket string, from, to []byte, fn func(k, v []byte) (bool, error)) error {
 	return t.ops.scan(bucket, from, to, fn)
 }
@@ -101,6 +103,42 @@ func PrefixEnd(prefix []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// ranger is a transaction that reads ranges ahead (PostgreSQL).
+type ranger interface {
+	prefetchRanges(ranges []Range, keys []Key) error
+	absent(bucket string, key []byte)
+}
+
+// Range names the keys of Bucket from From (included; nil: the first) to
+// To (excluded; nil: the bucket's end).
+type Range struct {
+	Bucket   string
+	From, To []byte
+}
+
+// PrefetchRanges is Prefetch for whole ranges of keys, and keys, in one
+// round trip on PostgreSQL: later scans inside a range (Scan, ScanRange)
+// and Gets of its keys are answered from memory, with the transaction's
+// own writes. A range of more than rangeLimit rows is known up to its
+// rangeLimit-th row and read on from there when a scan gets that far.
+// With bbolt it does nothing.
+func (t *Tx) PrefetchRanges(ranges []Range, keys ...Key) {
+	if r, ok := t.ops.(ranger); ok && len(ranges)+len(keys) > 0 {
+		_ = r.prefetchRanges(ranges, keys) // a failure is kept in the transaction (failed)
+	}
+}
+
+// Absent tells the transaction that key of bucket does not exist: it was
+// made in this transaction from a fresh store.NewID, which nobody else can
+// know, so a Get of it needs no read. On PostgreSQL that Get costs no
+// round trip then; with bbolt (a Get costs none) it does nothing. A key
+// the transaction has read or written already is left as it knows it.
+func (t *Tx) Absent(bucket string, key []byte) {
+	if r, ok := t.ops.(ranger); ok {
+		r.absent(bucket, key)
+	}
 }
 
 // ScanReverse calls fn for each key < before in descending order (before

@@ -150,6 +150,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	if err != nil {
 		return err
 	}
+	trips0 := d.DB.RoundTrips()
 	accepted, first, failed, err := load.Send(d.Addrs["smtp"])
 	if err != nil {
 		return err
@@ -162,6 +163,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	if err != nil {
 		return err
 	}
+	trips := d.DB.RoundTrips() - trips0
 	if o.profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -192,6 +194,10 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	fmt.Fprintf(out, "CPU of %s: %.2fs user + %.2fs system  =>  %.3f ms per email in a conversation\n",
 		who, user.Seconds(), sys.Seconds(), float64((user+sys).Microseconds())/1000/float64(len(lat)))
 	printCommitStats(out)
+	if trips > 0 {
+		fmt.Fprintf(out, "store: %d round trips to PostgreSQL  =>  %.1f per email (the bench's own polls for the end included)\n",
+			trips, float64(trips)/float64(len(lat)))
+	}
 	return nil
 }
 
