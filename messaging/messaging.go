@@ -101,11 +101,22 @@ type SeenResult struct {
 	Wrote bool
 }
 
+// AckGuard is a check a seen-ack makes in its own snapshot before
+// anything else: Query is read with the ack's reads (model.CheckSeen), and
+// an error from Check ends the ack with that error, nothing read acted on
+// and nothing written. httpapi checks a person token's generation so
+// (persontoken.GenerationQuery): the revocation is read in the same
+// statement as the ack, at the same moment, instead of in one of its own.
+type AckGuard struct {
+	Query store.Query
+	Check func([]store.KV) error
+}
+
 // Ack records that person saw conv up to message upTo, as POST /v1/seen
 // takes it: the person and the conversation must exist (model.ErrNotFound
 // otherwise); an upTo that is not a message of conv marks nothing
 // (UnknownMessage). It is idempotent, and returns once what it marked is
-// committed.
+// committed. The guards, if any, are checked first (AckGuard).
 //
 // One snapshot read (model.CheckSeen, one round trip on PostgreSQL)
 // finds what is pending. When nothing is, nothing changes, and on a store
@@ -113,15 +124,26 @@ type SeenResult struct {
 // Otherwise the commit declares everything up front: its locks (SeenLocks),
 // and the records it and the held email's hook (SeenPlan) will read, which
 // come back with the locks in the commit's first round trip.
-func (s *Service) Ack(ctx context.Context, person, conv, upTo string) (SeenResult, error) {
+func (s *Service) Ack(ctx context.Context, person, conv, upTo string, guards ...AckGuard) (SeenResult, error) {
 	var planQ store.Query
 	var plan func([]store.KV) []store.UpdateOption
-	var extra []store.Query
+	extra := make([]store.Query, 0, len(guards)+1)
+	for _, g := range guards {
+		extra = append(extra, g.Query)
+	}
 	if s.SeenPlan != nil {
 		planQ, plan = s.SeenPlan(person, conv)
 		extra = append(extra, planQ)
 	}
 	c, err := model.CheckSeen(ctx, s.DB, person, conv, upTo, extra...)
+	if len(c.Extra) == len(extra) {
+		for i, g := range guards {
+			if gerr := g.Check(c.Extra[i]); gerr != nil {
+				return SeenResult{}, gerr
+			}
+		}
+		c.Extra = c.Extra[len(guards):]
+	}
 	if err != nil {
 		return SeenResult{}, err
 	}

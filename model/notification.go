@@ -210,6 +210,8 @@ type SeenCheck struct {
 // Nothing pending means the ack changes nothing now: a seen-ack is
 // idempotent, and a notification added later is of a message committed
 // after this snapshot, which the person cannot have seen when acking.
+// With ErrNotFound the SeenCheck still holds Extra, so that a caller's
+// own check (a person token's generation) can come first.
 func CheckSeen(ctx context.Context, db *store.DB, person, conv, upTo string, extra ...store.Query) (SeenCheck, error) {
 	prefix := []byte(person + "\x00" + conv + "\x00")
 	qs := append([]store.Query{
@@ -223,10 +225,10 @@ func CheckSeen(ctx context.Context, db *store.DB, person, conv, upTo string, ext
 		return SeenCheck{}, err
 	}
 	if len(res[0]) == 0 {
-		return SeenCheck{}, fmt.Errorf("person %s: %w", person, ErrNotFound)
+		return SeenCheck{Extra: res[4:]}, fmt.Errorf("person %s: %w", person, ErrNotFound)
 	}
 	if len(res[1]) == 0 {
-		return SeenCheck{}, fmt.Errorf("conversation %s: %w", conv, ErrNotFound)
+		return SeenCheck{Extra: res[4:]}, fmt.Errorf("conversation %s: %w", conv, ErrNotFound)
 	}
 	c := SeenCheck{Known: len(res[2]) > 0, Complete: len(res[3]) <= MaxSeenCheck, Extra: res[4:]}
 	for _, kv := range res[3][:min(len(res[3]), MaxSeenCheck)] {

@@ -332,7 +332,7 @@ type pgBackend struct {
 // hotSQL are the statements every write transaction sends; each
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
-var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanBack, sqlScanLast,
+var hotSQL = []string{sqlGenericPlans, sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanBack, sqlScanLast,
 	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlDraw, sqlNotify, sqlWriterLock, sqlWriterShared, sqlLockMany, sqlLock, sqlTryLock}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
@@ -475,6 +475,7 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 	t := &pgTx{ctx: ctx, q: conn, be: b, rw: true, conn: conn}
 	var batch pgx.Batch
 	batch.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	batch.Queue(sqlGenericPlans)
 	barriers := false
 	if locks != nil && locks.keyed {
 		t.keyed = true
@@ -681,6 +682,22 @@ func collectMany(rows pgx.Rows, found func(bucket string, k, v []byte)) error {
 // keys come) may run as a scan of the whole table.
 const sqlGetMany = `SELECT r.bucket, r.key, v.value FROM unnest($1::text[], $2::bytea[]) AS r(bucket, key)
 	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v`
+
+// sqlGenericPlans makes the rest of the transaction (a write batch, or
+// the implicit one of a Snapshot, which ends with its statement) run the
+// store's statements with their generic plans, and never as a hash or
+// merge join. Every statement of the store reads or writes kv by its
+// primary key, one index probe or range per key or query given; those
+// that take arrays of keys (sqlGetMany, sqlPutMany, sqlDeleteMany,
+// sqlLockMany, sqlSnapshot) were otherwise planned again at every call
+// (PostgreSQL keeps to custom plans when they look cheaper than the
+// generic one, which they do for a few keys: 0.1-0.2 ms of the server's
+// CPU a statement), and while kv is small (a new site, the benchmarks'
+// databases) planned as a hash join over a scan of the whole table,
+// which costs what the table holds (dead rows included) instead of what
+// the statement names. set_config(..., true) lasts until the transaction
+// ends, so a pooled connection keeps nothing of it.
+const sqlGenericPlans = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
 
 // sqlWriterLock is the cluster's writer lock, held until the transaction
 // ends.
