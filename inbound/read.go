@@ -55,6 +55,36 @@ func OpenRaw(ctx context.Context, db *store.DB, m Meta) (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(raw)), nil
 }
 
+// ReadRaw reads at most limit bytes of a stored message: read from the
+// store, the bytes the store gives (a copy of the value, cut to limit),
+// not read through OpenRaw a second time; read from the spool, into a
+// buffer of the message's size.
+func ReadRaw(ctx context.Context, db *store.DB, m Meta, limit int64) ([]byte, error) {
+	if !m.Spooled {
+		raw, err := db.Get(ctx, bucketRaw, []byte(m.ID))
+		if err != nil {
+			return nil, err
+		}
+		if raw == nil {
+			return nil, fmt.Errorf("%w: raw bytes of %s", ErrNotFound, m.ID)
+		}
+		return raw[:min(int64(len(raw)), limit)], nil
+	}
+	rc, err := db.OpenSpool(m.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var b bytes.Buffer
+	if m.Size > 0 {
+		b.Grow(int(min(m.Size, limit)) + bytes.MinRead)
+	}
+	if _, err := b.ReadFrom(io.LimitReader(rc, limit)); err != nil {
+		return nil, fmt.Errorf("read stored message: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
 // Pending lists stored messages the pipeline has not finished, oldest
 // first, at most max.
 func Pending(ctx context.Context, db *store.DB, max int) ([]string, error) {

@@ -295,3 +295,29 @@ func TestPooledBuffersKeepMessagesApart(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRawReadsWhatOpenRawReads: the stored bytes up to the limit,
+// kept inline or spooled.
+func TestReadRawReadsWhatOpenRawReads(t *testing.T) {
+	r, _ := newReceiver(t, Limits{SpillBytes: 4096})
+	for _, body := range []string{"Hello\r\n", strings.Repeat("0123456789abcdef\r\n", 10000)} {
+		rc, err := r.Receive(context.Background(), env, strings.NewReader("Subject: x\r\n\r\n"+body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := Load(context.Background(), r.DB, rc.ID)
+		whole := raw(t, r, rc.ID)
+		for _, limit := range []int64{0, 10, int64(len(whole)) - 1, int64(len(whole)), 4 << 20} {
+			got, err := ReadRaw(context.Background(), r.DB, m, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := whole[:min(int64(len(whole)), limit)]; !bytes.Equal(got, want) {
+				t.Errorf("spooled %v, limit %d: read %d bytes, want %d", m.Spooled, limit, len(got), len(want))
+			}
+		}
+	}
+	if _, err := ReadRaw(context.Background(), r.DB, Meta{ID: "nope"}, 10); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ReadRaw of a missing message: %v", err)
+	}
+}

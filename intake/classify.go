@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,16 +60,7 @@ func (c *Classifier) Step(ctx context.Context, m inbound.Meta) (Result, error) {
 
 // readStored reads at most limit bytes of a stored message.
 func readStored(ctx context.Context, db *store.DB, m inbound.Meta, limit int64) ([]byte, error) {
-	rc, err := inbound.OpenRaw(ctx, db, m)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	raw, err := io.ReadAll(io.LimitReader(rc, limit))
-	if err != nil {
-		return nil, fmt.Errorf("read stored message: %w", err)
-	}
-	return raw, nil
+	return inbound.ReadRaw(ctx, db, m, limit)
 }
 
 // classify runs the loop guard on msg, the one parse of the email, and

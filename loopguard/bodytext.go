@@ -78,14 +78,15 @@ const maxLeadLines = 3
 // marks on a line: what a person quotes is not their own words. It also
 // returns the first maxLeadLines non-empty lines.
 func ownText(b []byte) (string, []string) {
-	var out strings.Builder
+	out := make([]byte, 0, min(len(b), maxWordsScan)+64)
 	var lead []string
+	var scratch []byte
 	inQuote := false
-	for len(b) > 0 && out.Len() < maxWordsScan {
+	for len(b) > 0 && len(out) < maxWordsScan {
 		line, rest := cutLine(b)
 		b = rest
 		t := bytes.TrimSpace(line)
-		if len(t) > 0 && (t[0] == '>' || strings.HasPrefix(string(t), "＞")) {
+		if len(t) > 0 && (t[0] == '>' || bytes.HasPrefix(t, fullwidthGT)) {
 			continue
 		}
 		if len(t) == 0 {
@@ -95,7 +96,8 @@ func ownText(b []byte) (string, []string) {
 		if inQuote {
 			continue
 		}
-		low := strings.ToLower(string(t))
+		var low string
+		low, scratch = lowerLine(t, scratch)
 		if isQuoteMarker(low) || quotedHeaderBlock(low, rest) {
 			break
 		}
@@ -105,23 +107,45 @@ func ownText(b []byte) (string, []string) {
 			inQuote = true
 		}
 		low = dropQuoted(low)
-		var lb strings.Builder
-		writeNormal(&lb, low)
-		l := strings.TrimSpace(lb.String())
-		if l == "" {
+		start := len(out)
+		out = appendNormal(out, low)
+		if len(out) > start && out[len(out)-1] == ' ' {
+			out = out[:len(out)-1]
+		}
+		if len(out) == start {
 			continue
 		}
 		if len(lead) < maxLeadLines {
-			lead = append(lead, l)
+			lead = append(lead, string(out[start:]))
 		}
-		out.WriteString(l)
-		out.WriteByte(' ')
+		out = append(out, ' ')
 	}
-	s := out.String()
+	s := string(out)
 	if len(s) > maxWordsScan {
 		s = strings.ToValidUTF8(s[:maxWordsScan], "")
 	}
 	return s, lead
+}
+
+// fullwidthGT is "＞", the quote mark of Japanese and Chinese mail clients.
+var fullwidthGT = []byte("＞")
+
+// lowerLine returns strings.ToLower(string(t)), with one allocation for
+// a line of ASCII (the lower-case copy is made in scratch, which it
+// returns for the next line).
+func lowerLine(t, scratch []byte) (string, []byte) {
+	for _, c := range t {
+		if c >= utf8.RuneSelf {
+			return strings.ToLower(string(t)), scratch
+		}
+	}
+	scratch = append(scratch[:0], t...)
+	for i, c := range scratch {
+		if 'A' <= c && c <= 'Z' {
+			scratch[i] = c + ('a' - 'A')
+		}
+	}
+	return string(scratch), scratch
 }
 
 // quoteIntroWords are the verbs of a line that introduces a quotation
@@ -161,10 +185,15 @@ var inlineQuoteIntros = []string{" saying ", " saying:", " says:", " said:", " s
 // dropQuoted removes what stands between a pair of quotation marks on
 // one line, and the rest of a line after an inline quote intro.
 func dropQuoted(line string) string {
-	for _, q := range inlineQuoteIntros {
-		if i := strings.Index(line, q); i >= 0 {
-			line = line[:i]
+	if hasInlineIntro(line) {
+		for _, q := range inlineQuoteIntros {
+			if i := strings.Index(line, q); i >= 0 {
+				line = line[:i]
+			}
 		}
+	}
+	if !quotePairFirst.containsAny(line) {
+		return line
 	}
 	for _, q := range quotePairs {
 		for n := 0; n < 20; n++ {
@@ -180,6 +209,23 @@ func dropQuoted(line string) string {
 		}
 	}
 	return line
+}
+
+// hasInlineIntro tells whether one of inlineQuoteIntros is in line.
+func hasInlineIntro(line string) bool {
+	for i := 0; i+1 < len(line); i++ {
+		j := strings.IndexByte(line[i:], ' ')
+		if j < 0 || i+j+1 >= len(line) {
+			return false
+		}
+		i += j
+		for _, q := range inlineIntroBySecond[line[i+1]] {
+			if strings.HasPrefix(line[i:], q) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // quoteFromWords and quoteSentWords start the first two lines of the
@@ -199,14 +245,14 @@ var (
 // and others put above a quoted message ("From: ..." then "Sent: ..."
 // within the next lines), in a few languages.
 func quotedHeaderBlock(low string, rest []byte) bool {
-	if !hasAnyPrefix(low, quoteFromWords) {
+	if low == "" || !quoteFromFirst[low[0]] || !hasAnyPrefix(low, quoteFromWords) {
 		return false
 	}
 	for i := 0; i < 4 && len(rest) > 0; i++ {
 		line, next := cutLine(rest)
 		rest = next
 		l := strings.ToLower(strings.TrimSpace(string(line)))
-		if hasAnyPrefix(l, quoteSentWords) {
+		if l != "" && quoteSentFirst[l[0]] && hasAnyPrefix(l, quoteSentWords) {
 			return true
 		}
 	}
@@ -232,17 +278,22 @@ var separatorWords = []string{
 }
 
 func isQuoteMarker(low string) bool {
-	for _, q := range quoteMarkers {
-		if strings.HasPrefix(low, q) {
-			return true
+	if low == "" {
+		return false
+	}
+	if quoteMarkerFirst[low[0]] {
+		for _, q := range quoteMarkers {
+			if strings.HasPrefix(low, q) {
+				return true
+			}
 		}
 	}
 	// Outlook's separator above the quoted header block.
-	if len(low) >= 20 && strings.Trim(low, "_") == "" {
+	if len(low) >= 20 && low[0] == '_' && strings.Trim(low, "_") == "" {
 		return true
 	}
 	// "On Mon, 1 Dec 2026, Ann <a@b> wrote:" and its translations.
-	if len(low) < 300 {
+	if len(low) < 300 && quoteHeaderEndLast[low[len(low)-1]] {
 		for _, w := range quoteHeaderEnds {
 			if strings.HasSuffix(low, w) {
 				return true
@@ -254,6 +305,64 @@ func isQuoteMarker(low string) bool {
 		return findAny(low, separatorWords) != ""
 	}
 	return false
+}
+
+// byteSet is a set of bytes, for the fast paths of the line tests: the
+// first bytes of a list of prefixes, the last bytes of a list of
+// suffixes, the first bytes of the phrases searched for.
+type byteSet [256]bool
+
+func firstBytes(words ...[]string) *byteSet {
+	var s byteSet
+	for _, l := range words {
+		for _, w := range l {
+			s[w[0]] = true
+		}
+	}
+	return &s
+}
+
+func lastBytes(words []string) *byteSet {
+	var s byteSet
+	for _, w := range words {
+		s[w[len(w)-1]] = true
+	}
+	return &s
+}
+
+// containsAny tells whether s holds a byte of set.
+func (set *byteSet) containsAny(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if set[s[i]] {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	quoteMarkerFirst   = firstBytes(quoteMarkers)
+	quoteHeaderEndLast = lastBytes(quoteHeaderEnds)
+	quoteFromFirst     = firstBytes(quoteFromWords)
+	quoteSentFirst     = firstBytes(quoteSentWords)
+	quotePairFirst     = quotePairOpeners()
+	// inlineIntroBySecond holds the inline quote intros by the byte
+	// after the space they start with.
+	inlineIntroBySecond = func() *[256][]string {
+		var s [256][]string
+		for _, q := range inlineQuoteIntros {
+			s[q[1]] = append(s[q[1]], q)
+		}
+		return &s
+	}()
+)
+
+func quotePairOpeners() *byteSet {
+	var s byteSet
+	for _, q := range quotePairs {
+		s[q[0][0]] = true
+	}
+	return &s
 }
 
 // writeNormal writes s with runs of white space (including no-break
@@ -278,6 +387,49 @@ func writeNormal(b *strings.Builder, s string) {
 		b.WriteRune(r)
 	}
 }
+
+// appendNormal appends s to dst with runs of white space (including
+// no-break spaces) collapsed to one space, white space at its start left
+// out, and typographic apostrophes made plain.
+func appendNormal(dst []byte, s string) []byte {
+	space := true
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			i++
+			if asciiSpace[c] {
+				if !space {
+					dst = append(dst, ' ')
+				}
+				space = true
+				continue
+			}
+			space = false
+			dst = append(dst, c)
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		i += n
+		switch {
+		case r == '\u2019' || r == '\u2018':
+			r = '\''
+		case r == utf8.RuneError:
+			continue
+		}
+		if unicode.IsSpace(r) || r == '\u00a0' {
+			if !space {
+				dst = append(dst, ' ')
+			}
+			space = true
+			continue
+		}
+		space = false
+		dst = utf8.AppendRune(dst, r)
+	}
+	return dst
+}
+
+// asciiSpace are the ASCII bytes unicode.IsSpace reports.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // htmlText turns HTML into text, in one linear pass: tags become line
 // breaks, the contents of head, style and script are dropped, entities

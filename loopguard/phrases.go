@@ -22,6 +22,13 @@ import (
 type automaton struct {
 	nodes []acNode
 	npats int
+	// root is the root's edges as a table: a scan is at the root for
+	// most bytes of a text, and the root has an edge for most bytes.
+	// 0 where the root has none.
+	root [256]int32
+	// out is, for every node, the phrases that end there and at its
+	// dict suffixes (the whole chain a scan would walk), nil for none.
+	out [][]int32
 }
 
 type acNode struct {
@@ -48,9 +55,17 @@ func (n *acNode) step(b byte) int32 {
 		}
 		return -1
 	}
-	i := sort.Search(len(e), func(i int) bool { return e[i].b >= b })
-	if i < len(e) && e[i].b == b {
-		return e[i].next
+	lo, hi := 0, len(e)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if e[m].b < b {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(e) && e[lo].b == b {
+		return e[lo].next
 	}
 	return -1
 }
@@ -111,33 +126,61 @@ func newAutomaton(pats []string) *automaton {
 			queue = append(queue, e.next)
 		}
 	}
+	for _, e := range a.nodes[0].edges {
+		a.root[e.b] = e.next
+	}
+	a.out = make([][]int32, len(a.nodes))
+	for n := range a.nodes {
+		var l []int32
+		for o := int32(n); o > 0; o = a.nodes[o].dict {
+			l = append(l, a.nodes[o].pats...)
+		}
+		a.out[n] = l
+	}
 	return a
 }
 
 // scan calls found for every occurrence of every phrase in s.
 func (a *automaton) scan(s string, found func(id int32)) {
+	a.walk(s, func(n int32) {
+		for _, id := range a.out[n] {
+			found(id)
+		}
+	})
+}
+
+// scanBits sets bit id of seen for every phrase id that occurs in s.
+func (a *automaton) scanBits(s string, seen []uint64) {
 	n := int32(0)
 	for i := 0; i < len(s); i++ {
-		b := s[i]
-		for {
-			if t := a.nodes[n].step(b); t >= 0 {
-				n = t
-				break
-			}
-			if n == 0 {
-				break
-			}
-			n = a.nodes[n].fail
-		}
-		for o := n; o >= 0; o = a.nodes[o].dict {
-			for _, id := range a.nodes[o].pats {
-				found(id)
-			}
-			if o == 0 {
-				break
-			}
+		n = a.next(n, s[i])
+		for _, id := range a.out[n] {
+			seen[id>>6] |= 1 << (id & 63)
 		}
 	}
+}
+
+// walk calls at with the node the automaton is at after each byte of s
+// that ends a phrase there or at a suffix.
+func (a *automaton) walk(s string, at func(n int32)) {
+	n := int32(0)
+	for i := 0; i < len(s); i++ {
+		n = a.next(n, s[i])
+		if len(a.out[n]) > 0 {
+			at(n)
+		}
+	}
+}
+
+// next is the node after byte b from node n.
+func (a *automaton) next(n int32, b byte) int32 {
+	for n != 0 {
+		if t := a.nodes[n].step(b); t >= 0 {
+			return t
+		}
+		n = a.nodes[n].fail
+	}
+	return a.root[b]
 }
 
 // phraseSet is a group of phrase tables searched together.
@@ -166,7 +209,7 @@ type phraseHits struct {
 
 func (ps *phraseSet) scan(s string) phraseHits {
 	h := phraseHits{set: ps, seen: make([]uint64, (ps.ac.npats+63)/64)}
-	ps.ac.scan(s, func(id int32) { h.seen[id>>6] |= 1 << (id & 63) })
+	ps.ac.scanBits(s, h.seen)
 	return h
 }
 

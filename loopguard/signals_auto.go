@@ -412,10 +412,21 @@ func senderRules(e *evidence, m *message) {
 // also when it holds one of six letters or more (account-security-noreply@).
 func localPartIn(lp string, list []string, contains bool) bool {
 	for _, s := range list {
-		if lp == s || strings.HasPrefix(lp, s+"+") || strings.HasPrefix(lp, s+"-") || strings.HasPrefix(lp, s+".") ||
-			strings.HasPrefix(lp, s+"_") || (contains && len(s) >= 6 && strings.Contains(lp, s)) {
+		if lp == s || hasPrefixSep(lp, s) || (contains && len(s) >= 6 && strings.Contains(lp, s)) {
 			return true
 		}
+	}
+	return false
+}
+
+// hasPrefixSep tells whether lp starts with s and one of + - . _ after it.
+func hasPrefixSep(lp, s string) bool {
+	if len(lp) <= len(s) || lp[:len(s)] != s {
+		return false
+	}
+	switch lp[len(s)] {
+	case '+', '-', '.', '_':
+		return true
 	}
 	return false
 }

@@ -101,7 +101,13 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 		// the three parts of a non-delivery report must all be there,
 		// in the sender's own words: an NDR title, NDR text and the
 		// SMTP refusal with its enhanced status code.
-		subj, text, refusal := s.hits.first(sBounce), m.phrases().first(bBounce), ownSMTPFailure(m)
+		// The refusal is looked for last: the subject and the text are
+		// found by the one pass of the phrase tables, the refusal by a
+		// regular expression over the text.
+		subj, text, refusal := s.hits.first(sBounce), m.phrases().first(bBounce), ""
+		if subj != "" && text != "" {
+			refusal = ownSMTPFailure(m)
+		}
 		if subj != "" && text != "" && refusal != "" {
 			e.add(Bounce, wBounceSubject, "a bounce subject %q", subj)
 			e.add(Bounce, wBouncePhrase, "bounce text %q with the SMTP refusal %q in the sender's own words", text, refusal)
@@ -223,8 +229,26 @@ func mailProgramLead(lines []string) string {
 // ("550 5.1.1 User unknown") in the author's own words, quotes cut.
 func ownSMTPFailure(m *message) string {
 	w := m.words()
-	if s := smtpReplyRE.FindString(w[:min(len(w), maxLegacyScan)]); s != "" && statusRE.MatchString(s) {
+	w = w[:min(len(w), maxLegacyScan)]
+	if !mayHoldSMTPReply(w) {
+		return ""
+	}
+	if s := smtpReplyRE.FindString(w); s != "" && statusRE.MatchString(s) {
 		return clipWords([]byte(s), 80)
 	}
 	return ""
 }
+
+// mayHoldSMTPReply tells whether s has what every match of smtpReplyRE
+// starts with: 4 or 5, two digits, then a space or a hyphen. Without it
+// the regular expression cannot match, and that is most text.
+func mayHoldSMTPReply(s string) bool {
+	for i := 0; i+3 < len(s); i++ {
+		if (s[i] == '4' || s[i] == '5') && isDigit(s[i+1]) && isDigit(s[i+2]) && (s[i+3] == ' ' || s[i+3] == '-') {
+			return true
+		}
+	}
+	return false
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -105,7 +105,36 @@ func parseDate(v string) (time.Time, error) {
 	if len(v) > 200 {
 		return time.Time{}, fmt.Errorf("date longer than 200 bytes")
 	}
+	if t, ok := parseDateFast(v); ok {
+		return t, nil
+	}
 	return mail.ParseDate(v)
+}
+
+// rfc5322Date is the first layout of net/mail.ParseDate's list with a
+// day of the week: the form nearly every mail program writes ("Mon, 7 Dec
+// 2026 11:15:22 +0000").
+const rfc5322Date = "Mon, 2 Jan 2006 15:04:05 -0700"
+
+// parseDateFast is net/mail.ParseDate for a Date that starts with a
+// letter, holds no line break or comment, and ends with its numeric zone,
+// the only "+" or "-" in it: ParseDate then parses v as it is, its layouts
+// without a day of the week fail on the letter (24 failed parses, each
+// allocating its error), and the first with one is rfc5322Date. So when
+// that layout reads v the answer is ParseDate's; otherwise ok is false.
+func parseDateFast(v string) (t time.Time, ok bool) {
+	n := len(v)
+	if n < 6 || !('A' <= v[0] && v[0] <= 'Z' || 'a' <= v[0] && v[0] <= 'z') || strings.ContainsAny(v, "\r\n(") ||
+		strings.IndexAny(v, "+-") != n-5 {
+		return time.Time{}, false
+	}
+	for i := n - 4; i < n; i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return time.Time{}, false
+		}
+	}
+	t, err := time.Parse(rfc5322Date, v)
+	return t, err == nil
 }
 
 // CanonicalMessageID is the form IDs are compared and indexed in: white

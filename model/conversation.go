@@ -2,7 +2,6 @@ package model
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -43,7 +42,7 @@ func RecentConversations(tx *store.Tx, limit int) ([]Conversation, error) {
 	var out []Conversation
 	err := tx.ScanReverse(bConversations, nil, func(_, v []byte) (bool, error) {
 		var c Conversation
-		if err := json.Unmarshal(v, &c); err != nil {
+		if err := decodeRecord(v, &c); err != nil {
 			return false, err
 		}
 		out = append(out, c)

@@ -71,7 +71,7 @@ func get(tx *store.Tx, bucket, id string, v any) error {
 	if b == nil {
 		return fmt.Errorf("%s %s: %w", strings.TrimSuffix(bucket, "s"), id, ErrNotFound)
 	}
-	return json.Unmarshal(b, v)
+	return decodeRecord(b, v)
 }
 
 func put(tx *store.Tx, bucket, id string, v any) error {

@@ -2,7 +2,6 @@ package model
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 	"unicode"
 
@@ -143,7 +142,7 @@ func scanStaffNamed(tx *store.Tx, folded string) (bool, error) {
 	found := false
 	err := tx.Scan(bPeople, nil, func(_, v []byte) (bool, error) {
 		var p Person
-		if err := json.Unmarshal(v, &p); err != nil {
+		if err := decodeRecord(v, &p); err != nil {
 			return false, err
 		}
 		found = isStaff(p) && FoldName(p.Name) == folded
@@ -169,7 +168,7 @@ func buildStaffNames(tx *store.Tx) error {
 	var staff []Person
 	err = tx.Scan(bPeople, nil, func(_, v []byte) (bool, error) {
 		var p Person
-		if err := json.Unmarshal(v, &p); err != nil {
+		if err := decodeRecord(v, &p); err != nil {
 			return false, err
 		}
 		if isStaff(p) {

@@ -60,21 +60,26 @@ func isForwardMarker(trimmed string) bool {
 	}
 	lower := turkishI(strings.ToLower(trimmed))
 	if strings.Contains(lower, "--") {
-		inner := strings.Trim(lower, "-*_= ")
-		for _, s := range forwardDashed {
-			if inner == s {
-				return true
-			}
-		}
-		return false
+		_, ok := forwardDashedSet[strings.Trim(lower, "-*_= ")]
+		return ok
 	}
-	lower = strings.TrimSpace(strings.TrimRight(lower, ":： *"))
-	for _, s := range forwardLines {
-		if lower == s {
-			return true
-		}
+	_, ok := forwardLineSet[strings.TrimSpace(strings.TrimRight(lower, ":： *"))]
+	return ok
+}
+
+// forwardDashedSet and forwardLineSet are forwardDashed and forwardLines
+// as sets: a line is compared with all of them.
+var (
+	forwardDashedSet = stringSet(forwardDashed)
+	forwardLineSet   = stringSet(forwardLines)
+)
+
+func stringSet(l []string) map[string]struct{} {
+	m := make(map[string]struct{}, len(l))
+	for _, s := range l {
+		m[s] = struct{}{}
 	}
-	return false
+	return m
 }
 
 // forwardFollows: the first non-blank line at or after i (a few at most)

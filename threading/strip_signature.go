@@ -64,8 +64,11 @@ func isDeviceSignature(trimmed string) bool {
 		}
 	}
 	head = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(head), ".。!"))
-	words := len(strings.Fields(head))
-	if strings.ContainsAny(head, ",?!;") || words > 12 {
+	if strings.ContainsAny(head, ",?!;") {
+		return false
+	}
+	words := countFields(head)
+	if words > 12 {
 		return false
 	}
 	headSp := head + " "
@@ -93,7 +96,11 @@ func isDeviceSignature(trimmed string) bool {
 	}
 	// "Sent from TypeApp", "Sent from Spark": an app's name, one
 	// capitalized word ("Sent from home" is no signature).
-	if w := strings.Fields(trimmed); len(strings.Fields(head)) == 3 && strings.HasPrefix(head, "sent from ") && len(w) >= 3 {
+	if words == 3 && strings.HasPrefix(head, "sent from ") {
+		w := strings.Fields(trimmed)
+		if len(w) < 3 {
+			return false
+		}
 		r, _ := utf8.DecodeRuneInString(w[2])
 		return unicode.IsUpper(r)
 	}
@@ -130,4 +137,20 @@ func isBareLink(t string) bool {
 func isBlank(line string) bool {
 	t := strings.TrimSpace(line)
 	return t == "" || isInvisible(t)
+}
+
+// countFields is len(strings.Fields(s)) without making the fields.
+func countFields(s string) int {
+	n, in := 0, false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			in = false
+			continue
+		}
+		if !in {
+			n++
+		}
+		in = true
+	}
+	return n
 }
