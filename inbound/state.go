@@ -33,6 +33,7 @@ import (
 const (
 	bucketFailed = "inbound_failed"
 	bucketOrder  = "inbound_order" // ordering key \x00 seq -> id, of pending emails
+	bucketDue    = "inbound_due"   // next attempt, seq, id -> nil, of pending emails not leased
 	bucketSeq    = "inbound_seq"
 )
 
@@ -80,6 +81,11 @@ var pending = jobs.Table[State]{
 		return putState(tx, bucketPending, id, *st)
 	},
 	Lease: func(st *State) *jobs.Lease { return &st.Lease },
+	// The claim's index: pending emails nobody holds, by next attempt,
+	// then in the 250 order.
+	Due:      bucketDue,
+	Order:    func(st *State) []byte { return binary.BigEndian.AppendUint64(nil, st.Seq) },
+	OrderLen: 8,
 }
 
 func getState(tx *store.Tx, bucket, id string) (State, bool, error) {
@@ -172,6 +178,9 @@ func Finish(tx *store.Tx, id, owner string, fence uint64) error {
 	if err := dropOrder(tx, id, st); err != nil {
 		return err
 	}
+	if err := pending.Unindex(tx, id, &st); err != nil {
+		return err
+	}
 	return tx.Delete(bucketPending, []byte(id))
 }
 
@@ -196,6 +205,9 @@ func Fail(tx *store.Tx, id, owner string, fence uint64, reason string, now time.
 	if err != nil {
 		return err
 	}
+	if err := pending.Unindex(tx, id, &st); err != nil {
+		return err
+	}
 	if err := st.SetAside(st.Held(), clip(reason)); err != nil {
 		return err
 	}
@@ -215,8 +227,9 @@ func Requeue(tx *store.Tx, id string) error {
 	if st, ok, err := getState(tx, bucketPending, id); err != nil {
 		return err
 	} else if ok {
+		before := st
 		st.Next, st.Attempts, st.Backoff = time.Time{}, 0, false
-		return putState(tx, bucketPending, id, st)
+		return pending.Write(tx, id, &before, &st)
 	}
 	st, ok, err := getState(tx, bucketFailed, id)
 	if err != nil {
@@ -232,7 +245,7 @@ func Requeue(tx *store.Tx, id string) error {
 	if err := addOrder(tx, id, st); err != nil {
 		return err
 	}
-	return putState(tx, bucketPending, id, st)
+	return pending.Write(tx, id, nil, &st)
 }
 
 // RequeueFailed requeues every failed email and returns their IDs.
@@ -254,9 +267,20 @@ func RequeueFailed(tx *store.Tx) ([]string, error) {
 
 // Candidate is a pending email with its state.
 type Candidate struct {
-	ID    string
+	ID string
+	// State is the email's state as a full scan read it; an email found
+	// in the due index has only its Seq (the claim reads the state).
 	State State
+	due   jobs.Due // its key in the due index (nil Key: found by a full scan)
+	// unindexed: a Full scan found it claimable, and the due index has
+	// no key of it (a lease that ran out, a previous run's, one that an
+	// older deskmail wrote): a scan of the index would not have.
+	unindexed bool
 }
+
+// Unindexed tells whether only a Full scan could find c (see Scan.Full):
+// the caller scans in full again while the last one found such emails.
+func (c Candidate) Unindexed() bool { return c.unindexed }
 
 // Scan tunes Due.
 type Scan struct {
@@ -265,28 +289,87 @@ type Scan struct {
 	Max   int                  // at most this many candidates
 	Skip  func(id string) bool // emails to pass over without reading them
 	Stale func(owner string) bool
-	// Waiting, if set, is told of each email passed over because it is
-	// not due (its backoff, or another worker's lease) and until when, so
-	// the caller can skip it cheaply next time.
+	// Waiting, if set, is told (by a Full scan) of each email passed
+	// over because it is not due (its backoff, or another worker's
+	// lease) and until when, so the caller can skip it cheaply next time.
 	Waiting func(id string, until time.Time)
+	// LeaseEnd, if set, is told (by a Full scan) when each lease held by
+	// another owner ends: such an email is not in the due index, and
+	// only a Full scan at that time finds it claimable (its owner died).
+	LeaseEnd func(until time.Time)
+	// Full reads every pending email, as against only the due index's
+	// keys of the emails due now: it finds too the leases that ran out
+	// (their owner died without giving them back), those of a previous
+	// run of this node (Stale), which the index does not hold, and
+	// emails an older deskmail left pending without a key. A caller
+	// runs one at its start and every so often (the pipeline: every
+	// Rescan).
+	Full bool
 }
 
-// dueSlack is how many claimable emails Due reads beyond s.Max before it
-// keeps the s.Max first in the 250 order. Storage order (ids, made when
-// a session begins its DATA) and the 250 order (sequence, given at the
-// commit) differ where sessions overlap; cutting at s.Max in storage
-// order would leave out an email answered 250 before one it keeps, and
-// the kept one, sharing a sender with it, could then not be committed
-// before it was claimed too (every later email of that sender waiting
-// behind it in turn).
+// dueSlack is how many claimable emails a Full Due reads beyond s.Max
+// before it keeps the s.Max first in the 250 order. Storage order (ids,
+// made when a session begins its DATA) and the 250 order (sequence,
+// given at the commit) differ where sessions overlap; cutting at s.Max
+// in storage order would leave out an email answered 250 before one it
+// keeps, and the kept one, sharing a sender with it, could then not be
+// committed before it was claimed too (every later email of that sender
+// waiting behind it in turn). The index's emails due at once are in the
+// 250 order already; its retries come in the order of their times, and
+// get the same slack.
 const dueSlack = 64
 
 // Due lists, in the order they were answered 250, up to s.Max pending
-// emails s.Owner may claim at s.Now; it returns too the earliest future
-// attempt among the others (zero: none).
+// emails s.Owner may claim at s.Now. Unless s.Full it reads only the
+// due index (the database reads the keys of the emails due now, no
+// state): the retries and waits that came due, then the emails due at
+// once, in the 250 order, and the first next attempt still to come
+// among the retries and waits (leases that run out are not in the
+// index: a Full scan finds them). A Full scan reads every pending
+// email's state and returns too the earliest future attempt among the
+// others, leases' ends included (zero: none).
 func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
+	if s.Full {
+		return dueFull(tx, s)
+	}
+	var out []Candidate
+	add := func(limit int) func(d jobs.Due) (bool, error) {
+		n := 0
+		return func(d jobs.Due) (bool, error) {
+			if s.Skip != nil && s.Skip(d.ID) {
+				return true, nil
+			}
+			out = append(out, Candidate{ID: d.ID, State: State{Seq: binary.BigEndian.Uint64(d.Order)}, due: d})
+			n++
+			return n < limit, nil
+		}
+	}
+	next, err := pending.ScanDueTimed(tx, s.Now, add(s.Max+dueSlack))
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if err := pending.ScanDueNow(tx, add(s.Max)); err != nil {
+		return nil, time.Time{}, err
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].State.Seq < out[j].State.Seq })
+	if len(out) > s.Max {
+		out = out[:s.Max]
+	}
+	return out, next, nil
+}
+
+func dueFull(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 	var out []Candidate
 	var next time.Time
+	indexed := map[string]bool{}
+	if err := tx.Scan(bucketDue, nil, func(k, _ []byte) (bool, error) {
+		if len(k) > 16 {
+			indexed[string(k[16:])] = true
+		}
+		return true, nil
+	}); err != nil {
+		return nil, time.Time{}, err
+	}
 	err := tx.Scan(bucketPending, nil, func(k, v []byte) (bool, error) {
 		id := string(k)
 		if s.Skip != nil && s.Skip(id) {
@@ -297,7 +380,7 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 			return false, fmt.Errorf("decode state of %s: %w", id, err)
 		}
 		if st.Claimable(s.Owner, s.Now, s.Stale) {
-			out = append(out, Candidate{ID: id, State: st})
+			out = append(out, Candidate{ID: id, State: st, unindexed: !indexed[id]})
 			return len(out) < s.Max+dueSlack, nil
 		}
 		at := st.DueAt()
@@ -308,6 +391,9 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 			if s.Waiting != nil {
 				s.Waiting(id, at)
 			}
+			if s.LeaseEnd != nil && st.Leased(s.Now) {
+				s.LeaseEnd(at)
+			}
 		}
 		return true, nil
 	})
@@ -316,6 +402,18 @@ func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 		out = out[:s.Max]
 	}
 	return out, next, err
+}
+
+// ClaimCandidate claims an email that Due listed, as Claim does; one
+// found in the due index whose key no longer matches its state (another
+// node claimed it since the scan's snapshot, or an older deskmail wrote
+// it) has its key put right.
+func ClaimCandidate(tx *store.Tx, c Candidate, owner string, now time.Time, lease time.Duration, stale func(string) bool) (State, error) {
+	if c.due.Key == nil {
+		return Claim(tx, c.ID, owner, now, lease, stale)
+	}
+	return pending.ClaimDue(tx, c.due, jobs.Claimer{Owner: owner, For: lease, Stale: stale}, now,
+		func(st *State) { st.Backoff = false })
 }
 
 // OrderHold is how long an email that hit a transient failure still holds
@@ -339,7 +437,9 @@ func EarlierPending(tx *store.Tx, id string, st State, now time.Time) (string, t
 		prefix := append([]byte(key), 0)
 		var blocker string
 		var until time.Time
-		err := tx.Scan(bucketOrder, prefix, func(k, v []byte) (bool, error) {
+		// Only this key's entries numbered below st.Seq: the range ends
+		// there, so the database reads no other key's.
+		err := tx.ScanRange(bucketOrder, prefix, orderKey(key, st.Seq), func(k, v []byte) (bool, error) {
 			if !strings.HasPrefix(string(k), string(prefix)) || len(k) != len(prefix)+8 {
 				return false, nil
 			}
@@ -409,7 +509,7 @@ func newPending(tx *store.Tx, id string, size int64, keys []string, now time.Tim
 	if err := addOrder(tx, id, st); err != nil {
 		return err
 	}
-	return putState(tx, bucketPending, id, st)
+	return pending.Write(tx, id, nil, &st)
 }
 
 func init() { store.KnownSequences(bucketSeq) }

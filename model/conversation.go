@@ -1,7 +1,6 @@
 package model
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -263,10 +262,7 @@ func PutMessage(tx *store.Tx, m Message) error {
 func Messages(tx *store.Tx, conv string, limit int) ([]Message, error) {
 	prefix := []byte(conv + "\x00")
 	var out []Message
-	err := tx.Scan(bConvMessages, prefix, func(k, _ []byte) (bool, error) {
-		if !bytes.HasPrefix(k, prefix) {
-			return false, nil
-		}
+	err := tx.ScanPrefix(bConvMessages, prefix, func(k, _ []byte) (bool, error) {
 		m, err := GetMessage(tx, string(k[len(prefix):]))
 		if err != nil {
 			return false, err

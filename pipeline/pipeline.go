@@ -80,6 +80,11 @@ type Pipeline struct {
 	// store refused even that): this process waits anyway.
 	notBefore map[string]time.Time
 	seq       sequencer
+	// nextFull is when the dispatcher scans every pending email next;
+	// fullAgain: the last such scan found emails the due index does not
+	// hold.
+	nextFull  time.Time
+	fullAgain bool
 	active    int           // tasks admitted (yield.go)
 	freed     chan struct{} // an admitted task ended
 }
@@ -201,17 +206,36 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 		}
 		free := 2*p.workers() - held
 		now := p.Clock.Now()
+		// A claim reads the due index; a full scan, at the start, every
+		// Rescan and again while the last one found emails the index
+		// does not hold (leases that ran out, a previous run's), finds
+		// what it misses (see inbound.Scan.Full).
+		full := p.fullAgain || p.nextFull.IsZero() || !now.Before(p.nextFull)
 		var cands []inbound.Candidate
-		var next time.Time
+		var next, leaseEnd time.Time
 		var waits []noted
 		err := p.DB.View(ctx, func(tx *store.Tx) error {
 			var err error
-			waits = waits[:0]
+			waits, leaseEnd = waits[:0], time.Time{}
 			cands, next, err = inbound.Due(tx, inbound.Scan{Owner: p.owner, Now: now, Max: free,
-				Skip: p.skip(now), Stale: p.stale,
-				Waiting: func(id string, until time.Time) { waits = append(waits, noted{id, until}) }})
+				Skip: p.skip(now), Stale: p.stale, Full: full,
+				Waiting: func(id string, until time.Time) { waits = append(waits, noted{id, until}) },
+				LeaseEnd: func(until time.Time) {
+					if leaseEnd.IsZero() || until.Before(leaseEnd) {
+						leaseEnd = until
+					}
+				}})
 			return err
 		})
+		if err == nil && full {
+			// The next full scan: after Rescan, or when another owner's
+			// lease ends first (its owner may have died).
+			p.fullAgain = slices.ContainsFunc(cands, inbound.Candidate.Unindexed)
+			p.nextFull = now.Add(p.rescan())
+			if !leaseEnd.IsZero() && leaseEnd.Before(p.nextFull) {
+				p.nextFull = leaseEnd
+			}
+		}
 		p.remember(waits, now)
 		if n := p.earliestNote(now); !n.IsZero() && (next.IsZero() || n.Before(next)) {
 			next = n // a noted email the scan passed over comes due then
@@ -242,7 +266,7 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 				if !slices.Contains(held, c.ID) {
 					continue // another node is claiming or committing it
 				}
-				st, err := inbound.Claim(tx, c.ID, p.owner, now, p.lease(), p.stale)
+				st, err := inbound.ClaimCandidate(tx, c, p.owner, now, p.lease(), p.stale)
 				if errors.Is(err, inbound.ErrNotClaimable) {
 					continue // another worker was quicker
 				}

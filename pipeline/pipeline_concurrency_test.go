@@ -394,6 +394,32 @@ func TestClaimsOfDeadRunsAndOtherNodes(t *testing.T) {
 	waitUntil(t, "the other node's expired claim is taken over", func() bool { return !f.pending(t)[theirs] })
 }
 
+// A claim of another node is not in the due index: the full scan that
+// finds it once its lease runs out (its node died) comes when the lease
+// ends, not only at the next Rescan.
+func TestExpiredClaimIsFoundBeforeTheRescan(t *testing.T) {
+	f := newPipeFixture(t)
+	clk := clock.NewFake(time.Now())
+	mine := f.send(t, "a@x.test", "help@help.test", "mine@x.test", "")
+	theirs := f.send(t, "b@y.test", "help@help.test", "theirs@y.test", "")
+	err := f.db.Update(context.Background(), func(tx *store.Tx) error {
+		if _, err := inbound.Claim(tx, mine, "node/crashed-run", clk.Now(), time.Hour, nil); err != nil {
+			return err
+		}
+		_, err := inbound.Claim(tx, theirs, "other-node/run", clk.Now(), 2*time.Minute, nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := f.run("node", func(p *Pipeline) { p.Clock, p.Rescan = clk, time.Hour })
+	// Taken over by the first full scan, which saw the other lease too.
+	waitUntil(t, "this node's stale claim is taken over", func() bool { return !f.pending(t)[mine] })
+	clk.Advance(2*time.Minute + time.Second)
+	p.Wake("")
+	waitUntil(t, "the other node's expired claim is taken over", func() bool { return !f.pending(t)[theirs] })
+}
+
 // An email whose stored bytes are gone can never be processed: it is set
 // aside as failed at once (not retried for ever), and the others go on.
 func TestStoredCopyGoneIsFailed(t *testing.T) {

@@ -35,6 +35,7 @@ cpu() { # clock ticks of the cluster: the postmaster with its reaped children, a
   echo $t
 }
 $P -d $DB -c "SELECT pg_stat_statements_reset()" >/dev/null
+$P -d $DB -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
 c0=$(cpu)
 "$BIN" bench pipeline --messages "$N" --sessions 10 --dns-delay 20ms --store "postgres://postgres@127.0.0.1:$PORT/$DB?sslmode=disable" >/tmp/pgcost.$$.out 2>&1 &
 bp=$!
@@ -45,11 +46,23 @@ while kill -0 $bp 2>/dev/null; do
   sleep 0.2
 done
 wait $bp || { cat /tmp/pgcost.$$.out; exit 1; }
-c1=$(cpu)
+c1=$(cpu); sleep 1
 grep -E "emails|CPU|store:|accepting" /tmp/pgcost.$$.out; rm -f /tmp/pgcost.$$.out
 echo "$io" | awk -v n="$N" '{printf "daemon read syscalls %.1f/email, write syscalls %.1f/email\n", $1/n, $2/n}'
 tck=$(getconf CLK_TCK)
 echo "postgres CPU: $(( (c1-c0)*1000/tck )) ms total, $(echo "scale=3; ($c1-$c0)*1000/$tck/$N" | bc) ms/email"
 q="FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$DB')"
 $P -d $DB -c "SELECT sum(calls) $q" | awk -v n="$N" '{printf "statements: %d (%.1f per email)\n", $1, $1/n}'
-$P -d $DB -F $'\t' -c "SELECT calls, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 100) $q ORDER BY calls DESC LIMIT 15"
+# Rows the database read for this run's database (sequential scans' rows
+# and index scans' entries: tup_returned; heap rows fetched by index:
+# tup_fetched), the WAL the whole cluster wrote, and the statements by
+# server time.
+$P -d $DB -F ' ' -c "SELECT tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted FROM pg_stat_database WHERE datname = '$DB'" |
+  awk -v n="$N" '{printf "rows read %.1f/email (returned %.1f, fetched %.1f); written: inserted %.1f, updated %.1f, deleted %.1f per email\n", ($1+$2)/n, $1/n, $2/n, $3/n, $4/n, $5/n}'
+$P -d $DB -F ' ' -c "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal" |
+  awk -v n="$N" '{printf "WAL: %.1f records/email, %.2f full-page images/email, %.0f bytes/email\n", $1/n, $2/n, $3/n}'
+$P -d $DB -F ' ' -c "SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'kv'" |
+  awk '{printf "kv updates: %d, HOT %d\n", $2, $1}'
+$P -d $DB -F $'\t' -c "SELECT round(sum(total_exec_time)::numeric, 0) $q" | awk -v n="$N" '{printf "statement time: %d ms (%.3f ms/email)\n", $1, $1/n}'
+echo "by server time: calls, rows, ms, shared blocks hit, statement"
+$P -d $DB -F $'\t' -c "SELECT calls, rows, round(total_exec_time::numeric, 0), shared_blks_hit, left(regexp_replace(query, '\s+', ' ', 'g'), 100) $q ORDER BY total_exec_time DESC LIMIT 15"

@@ -125,7 +125,7 @@ func (t *boltTx) count(bucket string) int {
 	return b.Stats().KeyN
 }
 
-func (t *boltTx) scan(bucket string, from []byte, fn func(k, v []byte) (bool, error)) error {
+func (t *boltTx) scan(bucket string, from, to []byte, fn func(k, v []byte) (bool, error)) error {
 	b, _ := t.bucket(bucket, false)
 	if b == nil {
 		return nil
@@ -137,7 +137,7 @@ func (t *boltTx) scan(bucket string, from []byte, fn func(k, v []byte) (bool, er
 	} else {
 		k, v = c.Seek(from)
 	}
-	for ; k != nil; k, v = c.Next() {
+	for ; k != nil && (to == nil || bytes.Compare(k, to) < 0); k, v = c.Next() {
 		more, err := fn(k, v)
 		if err != nil || !more {
 			return err

@@ -49,6 +49,7 @@ func TestBehindPgBouncer(t *testing.T) {
 		{"DeclaredLocksRunSideBySide", TestDeclaredLocksRunSideBySide},
 		{"SharedLocks", TestSharedLocks},
 		{"TryLockSkipsAndReadsAfresh", TestTryLockSkipsAndReadsAfresh},
+		{"TryLockAllAnswersEachInItsPlace", TestTryLockAllAnswersEachInItsPlace},
 		{"JournalFollowerSeesLateCommits", TestJournalFollowerSeesLateCommits},
 		{"FailedBarrierLeavesNoLock", TestFailedBarrierLeavesNoLock},
 	} {

@@ -203,6 +203,35 @@ func TestTryLockSkipsAndReadsAfresh(t *testing.T) {
 	}
 }
 
+// TryLockAll asks for several locks in one statement and answers each in
+// its place: the one another transaction holds is refused, those around
+// it are taken (and read afresh), and one asked twice is taken.
+func TestTryLockAllAnswersEachInItsPlace(t *testing.T) {
+	db, _ := keyedDB(t, store.Options{Committers: 4})
+	update(t, db, func(tx *store.Tx) error { return tx.Put("jobs", []byte("j3"), []byte("v3")) })
+	release := make(chan struct{})
+	held := holdBatch(t, db, release, func(tx *store.Tx) error { return nil }, store.Locks("job:j2"))
+	names := []string{"job:j1", "job:j2", "job:j3", "job:j1", "job:j4"}
+	fresh := [][]store.Key{nil, nil, {{Bucket: "jobs", Key: []byte("j3")}}}
+	var got []bool
+	var v3 string
+	if err := db.Update(context.Background(), func(tx *store.Tx) error {
+		var err error
+		got, err = tx.TryLockAll(names, fresh)
+		v3 = string(tx.Get("jobs", []byte("j3")))
+		return err
+	}, store.Locks()); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[true false true true true]" || v3 != "v3" {
+		t.Errorf("TryLockAll(%v) = %v, read %q; want [true false true true true] and v3", names, got, v3)
+	}
+}
+
 // A follower of the journal on PostgreSQL never passes an entry that
 // commits after one with a larger key: entries come in the order their
 // transactions committed.

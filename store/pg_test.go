@@ -326,3 +326,56 @@ func TestFollowerOutlivesLostConnections(t *testing.T) {
 		t.Errorf("follower saw %v, want k1", seen)
 	}
 }
+
+// A database of the previous schema (4) is migrated on open: kv keeps a
+// quarter of each new page for updates (fillfactor 75, so that a
+// pending email's claim and its journal entry's updates are HOT), its
+// rows are kept, and the version says 5.
+func TestMigrationFiveLeavesRoomForUpdates(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{
+		`ALTER TABLE kv RESET (fillfactor)`,
+		`DELETE FROM schema_version WHERE version >= 5`,
+		`INSERT INTO kv (bucket, key, value) VALUES ('b', 'k', 'v')`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := func() string {
+		var o []string
+		if err := conn.QueryRow(ctx, `SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = 'kv'::regclass`).Scan(&o); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(o, ",")
+	}
+	if o := opts(); o != "" {
+		t.Fatalf("schema 4's kv has options %q", o)
+	}
+	db, err := store.OpenPostgres(ctx, url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if o := opts(); o != "fillfactor=75" {
+		t.Errorf("kv options after the migration: %q", o)
+	}
+	var v int
+	if err := conn.QueryRow(ctx, `SELECT max(version) FROM schema_version`).Scan(&v); err != nil || v != 5 || store.SchemaVersion() != 5 {
+		t.Errorf("schema version %d (%v), binary's %d; want 5", v, err, store.SchemaVersion())
+	}
+	if err := db.View(ctx, func(tx *store.Tx) error {
+		if got := string(tx.Get("b", []byte("k"))); got != "v" {
+			t.Errorf("row after the migration: %q", got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -180,10 +180,14 @@ const (
 	sqlCount     = `SELECT count(*) FROM kv WHERE bucket = $1`
 	sqlScan      = `SELECT key, value FROM kv WHERE bucket = $1 AND key >= $2 ORDER BY key LIMIT $3`
 	sqlScanAfter = `SELECT key, value FROM kv WHERE bucket = $1 AND key > $2 ORDER BY key LIMIT $3`
-	sqlScanBack  = `SELECT key, value FROM kv WHERE bucket = $1 AND key < $2 ORDER BY key DESC LIMIT $3`
-	sqlScanLast  = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT $2`
-	sqlNotify    = `SELECT pg_notify('deskmail', $1)`
-	sqlDraw      = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
+	// sqlScanTo and sqlScanAfterTo are the pages of a scan with an end
+	// (Tx.ScanRange, ScanPrefix).
+	sqlScanTo      = `SELECT key, value FROM kv WHERE bucket = $1 AND key >= $2 AND key < $3 ORDER BY key LIMIT $4`
+	sqlScanAfterTo = `SELECT key, value FROM kv WHERE bucket = $1 AND key > $2 AND key < $3 ORDER BY key LIMIT $4`
+	sqlScanBack    = `SELECT key, value FROM kv WHERE bucket = $1 AND key < $2 ORDER BY key DESC LIMIT $3`
+	sqlScanLast    = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT $2`
+	sqlNotify      = `SELECT pg_notify('deskmail', $1)`
+	sqlDraw        = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
 )
 
 func (t *pgTx) writable() bool { return t.rw }
@@ -279,6 +283,8 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 	found := map[string][]byte{}
 	var buckets []string
 	var keys [][]byte
+	var try []int64 // asked without waiting, in one statement
+	var tryAt []int
 	ask := false
 	for i, name := range names {
 		id := lockID(name)
@@ -291,7 +297,7 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 			got[i] = true
 			t.pending.Queue(sqlLock, id)
 		} else {
-			t.pending.Queue(sqlTryLock, id).QueryRow(func(r pgx.Row) error { return r.Scan(&got[i]) })
+			try, tryAt = append(try, id), append(tryAt, i)
 		}
 		if i < len(fresh) {
 			for _, k := range fresh[i] {
@@ -301,6 +307,32 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 	}
 	if !ask {
 		return got, nil
+	}
+	switch len(try) {
+	case 0:
+	case 1:
+		t.pending.Queue(sqlTryLock, try[0]).QueryRow(func(r pgx.Row) error { return r.Scan(&got[tryAt[0]]) })
+	default:
+		// One statement for a claim's candidates, not one each.
+		t.pending.Queue(sqlTryLockMany, try).Query(func(rows pgx.Rows) error {
+			n := 0
+			for rows.Next() {
+				if n >= len(tryAt) {
+					return errors.New("store: more try-lock answers than asked")
+				}
+				if err := rows.Scan(&got[tryAt[n]]); err != nil {
+					return err
+				}
+				n++
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if n != len(tryAt) {
+				return errors.New("store: fewer try-lock answers than asked")
+			}
+			return nil
+		})
 	}
 	if len(keys) > 0 {
 		queueGetMany(&t.pending, buckets, keys, func(bucket string, k, v []byte) { found[cacheKey(bucket, k)] = v })
@@ -602,20 +634,32 @@ func visit(rows []kvRow, fn func(k, v []byte) (bool, error)) (stop bool, err err
 	return false, nil
 }
 
-func (t *pgTx) scan(bucket string, from []byte, fn func(k, v []byte) (bool, error)) error {
+func (t *pgTx) scan(bucket string, from, to []byte, fn func(k, v []byte) (bool, error)) error {
 	if from == nil {
 		from = []byte{}
 	}
-	sql, limit := sqlScan, firstPage
+	if to != nil && bytes.Compare(from, to) >= 0 {
+		return nil
+	}
+	sql, after, limit := sqlScan, sqlScanAfter, firstPage
+	if to != nil {
+		sql, after = sqlScanTo, sqlScanAfterTo
+	}
 	for {
-		rows, err := t.page(sql, bucket, from, limit)
+		var rows []kvRow
+		var err error
+		if to == nil {
+			rows, err = t.page(sql, bucket, from, limit)
+		} else {
+			rows, err = t.page(sql, bucket, from, to, limit)
+		}
 		if err != nil {
 			return err
 		}
 		if stop, err := visit(rows, fn); stop || err != nil || len(rows) < limit {
 			return err
 		}
-		from, sql, limit = rows[len(rows)-1].k, sqlScanAfter, min(limit*2, maxPage)
+		from, sql, limit = rows[len(rows)-1].k, after, min(limit*2, maxPage)
 	}
 }
 

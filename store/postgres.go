@@ -332,8 +332,8 @@ type pgBackend struct {
 // hotSQL are the statements every write transaction sends; each
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
-var hotSQL = []string{sqlGenericPlans, sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlDraw, sqlNotify, sqlWriterLock, sqlWriterShared, sqlLockMany, sqlLock, sqlTryLock}
+var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlDraw, sqlNotify, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
@@ -475,7 +475,6 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 	t := &pgTx{ctx: ctx, q: conn, be: b, rw: true, conn: conn}
 	var batch pgx.Batch
 	batch.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
-	batch.Queue(sqlGenericPlans)
 	barriers := false
 	if locks != nil && locks.keyed {
 		t.keyed = true
@@ -483,7 +482,7 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 		for _, n := range locks.names {
 			t.excl[lockID(n)] = true
 		}
-		batch.Queue(sqlWriterShared)
+		batch.Queue(sqlWriterSharedKeyed)
 		if ids, shared := lockIDs(locks); len(ids) > 0 {
 			batch.Queue(sqlLockMany, ids, shared)
 			// Held from here on, exclusively: a Tx.Lock of a declared
@@ -507,7 +506,7 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 			barriers = true
 		}
 	} else {
-		batch.Queue(sqlWriterLock)
+		batch.Queue(sqlWriterLockKeyed)
 	}
 	if err := t.prefetch(&batch, reads); err != nil {
 		endConn(conn)
@@ -589,12 +588,39 @@ const (
 	// sqlWriterShared is the writer lock in shared mode: batches that
 	// declared their locks hold it together.
 	sqlWriterShared = `SELECT pg_advisory_xact_lock_shared(hashtextextended('deskmail:writer', 0))`
+	// sqlWriterSharedKeyed and sqlWriterLockKeyed are the writer lock of
+	// a write transaction together with its planner settings (sqlKeyPlans).
+	sqlWriterSharedKeyed = sqlWriterShared + `, ` + sqlKeyPlans
+	sqlWriterLockKeyed   = sqlWriterLock + `, ` + sqlKeyPlans
+	// sqlKeyPlans keeps a write transaction's statements on kv's index
+	// (for the transaction only: set_config's true). Every one of them
+	// reads or writes rows by key, which the primary key finds in a few
+	// page reads however large kv is; but PostgreSQL plans a prepared
+	// statement once for good after its fifth run (a generic plan), and a
+	// multi-row DELETE planned while kv held a few dozen pages (a new
+	// database, a node's first emails) was a hash join over a scan of
+	// the whole table, kept while kv grew to millions of rows (until an
+	// ANALYZE of kv; never, with autovacuum off): every delete then read
+	// every row (seen as a tenth of the bench runs taking ten times as
+	// long, the database reading 30,000 rows per email). Scans and hash
+	// or merge joins are only disfavoured: a statement with no other way
+	// still runs. And generic plans always (plan_cache_mode): the
+	// statements that take arrays of keys (sqlGetMany, sqlPutMany,
+	// sqlDeleteMany, sqlLockMany, sqlSnapshot) were otherwise planned
+	// again at every run, PostgreSQL keeping to custom plans while they
+	// look cheaper than the generic one, which they do for a few keys
+	// (0.1-0.2 ms of the server's CPU a statement, the most of a seen-ack's
+	// snapshot).
+	sqlKeyPlans = `set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
 	// sqlLockMany takes the declared locks in the order given (sorted),
 	// each shared or exclusive.
 	sqlLockMany = `SELECT CASE WHEN s THEN pg_advisory_xact_lock_shared(h) ELSE pg_advisory_xact_lock(h) END
 	FROM unnest($1::bigint[], $2::bool[]) WITH ORDINALITY AS u(h, s, i) ORDER BY i`
 	sqlLock    = `SELECT pg_advisory_xact_lock($1)`
 	sqlTryLock = `SELECT pg_try_advisory_xact_lock($1)`
+	// sqlTryLockMany tries several locks, answering in the
+	// order given (Tx.TryLockAll: a claim's candidates).
+	sqlTryLockMany = `SELECT pg_try_advisory_xact_lock(h) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(h, i) ORDER BY i`
 )
 
 // prefetch queues, after the writer lock, what the batch's functions said
@@ -683,21 +709,10 @@ func collectMany(rows pgx.Rows, found func(bucket string, k, v []byte)) error {
 const sqlGetMany = `SELECT r.bucket, r.key, v.value FROM unnest($1::text[], $2::bytea[]) AS r(bucket, key)
 	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v`
 
-// sqlGenericPlans makes the rest of the transaction (a write batch, or
-// the implicit one of a Snapshot, which ends with its statement) run the
-// store's statements with their generic plans, and never as a hash or
-// merge join. Every statement of the store reads or writes kv by its
-// primary key, one index probe or range per key or query given; those
-// that take arrays of keys (sqlGetMany, sqlPutMany, sqlDeleteMany,
-// sqlLockMany, sqlSnapshot) were otherwise planned again at every call
-// (PostgreSQL keeps to custom plans when they look cheaper than the
-// generic one, which they do for a few keys: 0.1-0.2 ms of the server's
-// CPU a statement), and while kv is small (a new site, the benchmarks'
-// databases) planned as a hash join over a scan of the whole table,
-// which costs what the table holds (dead rows included) instead of what
-// the statement names. set_config(..., true) lasts until the transaction
-// ends, so a pooled connection keeps nothing of it.
-const sqlGenericPlans = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
+// sqlSnapshotPlans is sqlKeyPlans for a Snapshot's statement, sent just
+// before it (its implicit transaction ends with the statement, and the
+// settings with it).
+const sqlSnapshotPlans = `SELECT ` + sqlKeyPlans
 
 // sqlWriterLock is the cluster's writer lock, held until the transaction
 // ends.

@@ -68,12 +68,12 @@ func (db *DB) Snapshot(ctx context.Context, qs ...Query) ([][]KV, error) {
 	for i, q := range qs {
 		buckets[i], froms[i], tos[i], limits[i] = q.Bucket, nonNil(q.From), nonNil(q.To), int32(q.Limit)
 	}
-	// With the generic plan (sqlGenericPlans): one index range scan per
+	// With the generic plan (sqlSnapshotPlans): one index range scan per
 	// query whatever the arrays hold, planned once per connection instead
 	// of at every call.
 	var batch pgx.Batch
 	var scanErr error
-	batch.Queue(sqlGenericPlans)
+	batch.Queue(sqlSnapshotPlans)
 	batch.Queue(sqlSnapshot, buckets, froms, tos, limits).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var i int64

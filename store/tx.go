@@ -36,7 +36,8 @@ type txOps interface {
 	sequence(bucket string) (uint64, error)
 	lastKey(bucket string) []byte
 	count(bucket string) int
-	scan(bucket string, from []byte, fn func(k, v []byte) (bool, error)) error
+	// scan visits keys >= from and, unless to is nil, < to.
+	scan(bucket string, from, to []byte, fn func(k, v []byte) (bool, error)) error
 	scanReverse(bucket string, before []byte, fn func(k, v []byte) (bool, error)) error
 	// failed is the first error a method could not return (nil if none).
 	failed() error
@@ -72,7 +73,34 @@ func (t *Tx) Count(bucket string) int { return t.ops.count(bucket) }
 // first key) until fn returns false or an error. Do not write to the
 // bucket being scanned from fn; collect keys and write afterwards.
 func (t *Tx) Scan(bucket string, from []byte, fn func(k, v []byte) (bool, error)) error {
-	return t.ops.scan(bucket, from, fn)
+	return t.ops.scan(bucket, from, nil, fn)
+}
+
+// ScanRange is Scan that stops before key to (to nil: no end). On
+// PostgreSQL the end goes into the query, so the database reads only the
+// rows of the range, where a Scan that fn stops at the first key past it
+// reads a page (32 rows and more) of the keys that follow.
+func (t *Tx) ScanRange(bucket string, from, to []byte, fn func(k, v []byte) (bool, error)) error {
+	return t.ops.scan(bucket, from, to, fn)
+}
+
+// ScanPrefix calls fn for each key that starts with prefix, in ascending
+// order, until fn returns false or an error (see ScanRange).
+func (t *Tx) ScanPrefix(bucket string, prefix []byte, fn func(k, v []byte) (bool, error)) error {
+	return t.ops.scan(bucket, prefix, PrefixEnd(prefix), fn)
+}
+
+// PrefixEnd is the first key after every key that starts with prefix
+// (nil: there is none, the prefix is empty or all 0xff).
+func PrefixEnd(prefix []byte) []byte {
+	end := bytes.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
 }
 
 // ScanReverse calls fn for each key < before in descending order (before
