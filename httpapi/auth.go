@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/persontoken"
+	"github.com/deskmail/deskmail/store"
 )
 
 // Two credentials open the API: the API token (everything) and a person
@@ -46,6 +48,16 @@ func (g guard) person(h http.Handler) http.Handler {
 	return g.s.authenticate(h, personRoute)
 }
 
+// personAck is person for POST /v1/seen, whose handler checks the
+// token's generation (revocation) in the ack's own snapshot read instead
+// of a read of its own before it (generationUnchecked).
+func (g guard) personAck(h http.Handler) http.Handler {
+	if g.trusted {
+		return h
+	}
+	return g.s.authenticate(h, personAck)
+}
+
 // personStream is person for the live stream, which also takes the person
 // token in the query (accessTokenParam).
 func (g guard) personStream(h http.Handler) http.Handler {
@@ -62,6 +74,7 @@ const (
 	apiOnly access = iota
 	personRoute
 	personStream
+	personAck
 )
 
 // personOf is the person a person token speaks for, or "" for the API
@@ -105,14 +118,19 @@ func (s *Server) authenticate(h http.Handler, who access) http.Handler {
 			writeError(w, http.StatusUnauthorized, "", "missing or wrong bearer token")
 			return
 		}
-		c, err := s.PersonTokens.CheckDB(r.Context(), s.DB, got)
+		var c persontoken.Claims
+		var err error
+		if who == personAck {
+			c, err = s.PersonTokens.Verify(got)
+		} else {
+			c, err = s.PersonTokens.CheckDB(r.Context(), s.DB, got)
+		}
 		if err != nil && !isTokenError(err) {
 			s.writeStoreError(w, r, "check person token", err)
 			return
 		}
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="deskmail", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "", personTokenError(err))
+			writeTokenError(w, err)
 			return
 		}
 		if who == apiOnly {
@@ -123,11 +141,41 @@ func (s *Server) authenticate(h http.Handler, who access) http.Handler {
 			writeError(w, http.StatusForbidden, "id", "this person token is for "+c.Person+": it may read that person's notifications only")
 			return
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+		ctx := context.WithValue(r.Context(), claimsKey{}, c)
+		if who == personAck {
+			ctx = context.WithValue(ctx, generationKey{}, c)
+		}
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
+// writeTokenError answers 401 for a person token that does not check.
+func writeTokenError(w http.ResponseWriter, err error) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="deskmail", error="invalid_token"`)
+	writeError(w, http.StatusUnauthorized, "", personTokenError(err))
+}
+
 type claimsKey struct{}
+
+// generationKey holds the claims of a person token whose generation the
+// handler must still check (personAck), in the same read as its own.
+type generationKey struct{}
+
+// generationUnchecked is the person token of a personAck request whose
+// generation is still to be checked: the handler adds generationGuard to
+// its read, before it acts on the request.
+func generationUnchecked(r *http.Request) (persontoken.Claims, bool) {
+	c, ok := r.Context().Value(generationKey{}).(persontoken.Claims)
+	return c, ok
+}
+
+// generationGuard checks the token's generation in the ack's snapshot
+// (messaging.AckGuard): persontoken.ErrRevoked when it was revoked.
+func generationGuard(c persontoken.Claims) messaging.AckGuard {
+	return messaging.AckGuard{Query: persontoken.GenerationQuery(c.Person), Check: func(found []store.KV) error {
+		return persontoken.CheckGeneration(c, found)
+	}}
+}
 
 // claimsOf are the request's person-token claims, if it carries one.
 func claimsOf(r *http.Request) (persontoken.Claims, bool) {

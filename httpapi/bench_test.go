@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -54,34 +55,48 @@ func BenchmarkSeen(b *testing.B) {
 // clients together: cpu-us/ack) and of the PostgreSQL backends serving
 // the benchmark's database (pg-cpu-us/ack; WAL writer, checkpointer and
 // autovacuum not included), which a shared machine's wall clock does not
-// blur:
+// blur, and the commits of the acks (acks/commit: how many acks shared
+// one; commit-us: one's mean time, flush included). token=person posts
+// each ack with its person's token, as the browser does (client.js),
+// instead of the API token:
 //
 //	go test -run '^$' -bench BenchmarkSeenPostgres -benchtime 3000x ./httpapi
 //
 // DESKMAIL_BENCH_COMMITTERS=N sets store.Options.Committers (default 4).
+// DESKMAIL_BENCH_CPUPROFILE=FILE writes a CPU profile of each
+// sub-benchmark's acks (FILE.<name>), without the seeding.
+// DESKMAIL_BENCH_PGOPTS adds PostgreSQL options to the benchmark's
+// connections (the URL's options parameter, escaped: -c%20name%3Dvalue).
 // DESKMAIL_BENCH_LOG_STATEMENTS=1 has PostgreSQL log every statement of
 // the benchmark's connections (log_min_duration_statement=0), to count
 // them per ack in the server's log.
 func BenchmarkSeenPostgres(b *testing.B) {
 	for _, c := range []struct {
-		clients, len int
-		hold         bool
-	}{{1, 20, false}, {16, 20, false}, {16, 20, true}} {
-		b.Run(fmt.Sprintf("clients=%d/len=%d/hold=%v", c.clients, c.len, c.hold), func(b *testing.B) {
+		clients, len  int
+		hold, persons bool
+	}{{1, 20, false, false}, {16, 20, false, false}, {16, 20, true, false}, {16, 20, true, true}} {
+		name := fmt.Sprintf("clients=%d/len=%d/hold=%v", c.clients, c.len, c.hold)
+		if c.persons {
+			name += "/token=person"
+		}
+		b.Run(name, func(b *testing.B) {
 			url := pgtest.NewDatabase(b)
 			open := url
 			if os.Getenv("DESKMAIL_BENCH_LOG_STATEMENTS") != "" {
-				open += "&options=-c%20log_min_duration_statement%3D0"
+				open += "&options=-c%20log_min_duration_statement%3D0" + os.Getenv("DESKMAIL_BENCH_PGOPTS")
+			} else if o := os.Getenv("DESKMAIL_BENCH_PGOPTS"); o != "" {
+				open += "&options=" + o
 			}
 			committers, _ := strconv.Atoi(os.Getenv("DESKMAIL_BENCH_COMMITTERS"))
-			db, err := store.OpenPostgres(context.Background(), open, b.TempDir(), store.Options{Committers: committers})
+			var commits commitStats
+			db, err := store.OpenPostgres(context.Background(), open, b.TempDir(), store.Options{Committers: committers, Observe: commits.observe})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer db.Close()
 			pg := newPGCPU(b, url)
 			defer pg.close()
-			benchSeenOn(b, c.clients, c.len, c.hold, db, pg)
+			benchSeenOn(b, c.clients, c.len, c.hold, c.persons, db, pg, &commits)
 		})
 	}
 }
@@ -92,10 +107,27 @@ func benchSeen(b *testing.B, clients, convLen int) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	benchSeenOn(b, clients, convLen, false, db, nil)
+	benchSeenOn(b, clients, convLen, false, false, db, nil, nil)
 }
 
-func benchSeenOn(b *testing.B, clients, convLen int, hold bool, db *store.DB, pg *pgCPU) {
+// commitStats counts the store's commits (store.Options.Observe).
+type commitStats struct {
+	n, nanos atomic.Int64
+}
+
+func (c *commitStats) observe(d time.Duration, batch int, err error) {
+	c.n.Add(1)
+	c.nanos.Add(int64(d))
+}
+
+func (c *commitStats) reset() {
+	if c != nil {
+		c.n.Store(0)
+		c.nanos.Store(0)
+	}
+}
+
+func benchSeenOn(b *testing.B, clients, convLen int, hold, persons bool, db *store.DB, pg *pgCPU, commits *commitStats) {
 	people := clients
 	clk := clock.Real{}
 	msgs := &messaging.Service{DB: db, Clock: clk, Hub: messaging.NewHub()}
@@ -107,6 +139,28 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold bool, db *store.DB, pg
 	// Ack i is person i%people's, for the (i/people)th message overall.
 	convs := seedPending(b, db, people, b.N/people+1, convLen, q)
 	s := &Server{DB: db, Token: token, Clock: clk, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Messaging: msgs}
+	// Each client's bearer: the API token (the web app's server acking for
+	// its people), or its person's token (the browser acking for itself,
+	// as client.js does).
+	bearer := make([]string, people)
+	for p := range bearer {
+		bearer[p] = token
+	}
+	if persons {
+		withPersonTokens(s)
+		err := db.Update(context.Background(), func(tx *store.Tx) error {
+			for p := range bearer {
+				var err error
+				if bearer[p], _, err = s.PersonTokens.Mint(tx, "u"+strconv.Itoa(p), time.Hour); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 	srv := httptest.NewServer(s.Handler(false))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}}
@@ -119,7 +173,7 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold bool, db *store.DB, pg
 		j := i / people
 		body := fmt.Sprintf(`{"person":"u%d","conversation":"c%d","up_to":%q}`, i%people, j/convLen, convs[j/convLen][j%convLen])
 		req, _ := http.NewRequest("POST", srv.URL+"/v1/seen", bytes.NewBufferString(body))
-		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Authorization", "Bearer "+bearer[i%people])
 		resp, err := client.Do(req)
 		if err != nil {
 			b.Error(err)
@@ -137,6 +191,8 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold bool, db *store.DB, pg
 	procs := runtime.GOMAXPROCS(0)
 	b.SetParallelism((clients + procs - 1) / procs)
 	b.ResetTimer()
+	stopProfile := profileAcks(b)
+	commits.reset()
 	cpu0, pg0 := processCPU(), pg.cpu()
 	start := time.Now()
 	if clients == 1 {
@@ -156,6 +212,7 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold bool, db *store.DB, pg
 	}
 	elapsed := time.Since(start)
 	cpu, pgc := processCPU()-cpu0, pg.cpu()-pg0
+	stopProfile()
 	b.StopTimer()
 	if os.Getenv("DESKMAIL_BENCH_LOG_STATEMENTS") != "" {
 		const logTime = "2006-01-02 15:04:05.000 MST" // log_line_prefix's %m
@@ -167,6 +224,14 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold bool, db *store.DB, pg
 		b.ReportMetric(float64(pgc.Microseconds())/float64(b.N), "pg-cpu-us/ack")
 	}
 	b.ReportMetric(float64(before-unread(b, db, people))/float64(b.N), "marked/ack")
+	if commits != nil && commits.n.Load() > 0 {
+		// Commits of the timed part: how many acks share one (every ack
+		// here marks something), and how long one takes from its BEGIN to
+		// its answer (flush included).
+		n := float64(commits.n.Load())
+		b.ReportMetric(float64(b.N)/n, "acks/commit")
+		b.ReportMetric(float64(commits.nanos.Load())/n/1e3, "commit-us")
+	}
 }
 
 // seedPending stores n messages by a customer, convLen per external
@@ -255,6 +320,28 @@ func unread(b *testing.B, db *store.DB, people int) int {
 		b.Fatal(err)
 	}
 	return total
+}
+
+// profileAcks starts a CPU profile of the acks alone (not the seeding,
+// which -cpuprofile counts too) when DESKMAIL_BENCH_CPUPROFILE names a
+// file (the sub-benchmark's name is appended); the function returned
+// stops it.
+func profileAcks(b *testing.B) func() {
+	base := os.Getenv("DESKMAIL_BENCH_CPUPROFILE")
+	if base == "" {
+		return func() {}
+	}
+	f, err := os.Create(base + "." + strings.NewReplacer("/", "_", "=", "").Replace(b.Name()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // processCPU is the CPU time this process has used (user and system).

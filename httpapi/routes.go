@@ -26,7 +26,7 @@ func (s *Server) messagingRoutes(mux router, g guard) {
 	h("DELETE /v1/messages/{id}", s.retractMessage)
 	h("GET /v1/messages/{id}/delivery", s.getDelivery)
 	h("GET /v1/messages/{id}/original", s.getOriginal)
-	mux.Handle("POST /v1/seen", g.person(http.HandlerFunc(s.postSeen)))
+	mux.Handle("POST /v1/seen", g.personAck(http.HandlerFunc(s.postSeen)))
 }
 
 // jsonFallback answers the mux's own 404 (no such path) and 405 (path

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/model"
 )
 
@@ -28,7 +29,9 @@ type SeenResponse struct {
 // postSeen records a seen-ack. It is idempotent: a repeated ack marks
 // nothing and answers an empty list. The person and the conversation must
 // exist (404 otherwise: an ack naming neither is a client bug worth
-// seeing); the message need not.
+// seeing); the message need not. A person token's generation is checked
+// in the ack's own read (guard.personAck), before anything it read is
+// acted on: a revoked token is answered 401 and marks nothing.
 func (s *Server) postSeen(w http.ResponseWriter, r *http.Request) {
 	var ack SeenAck
 	if !decodeJSON(w, r, MaxSmallBodyBytes, &ack) {
@@ -43,7 +46,15 @@ func (s *Server) postSeen(w http.ResponseWriter, r *http.Request) {
 	if forbidPerson(w, r, "person", ack.Person) {
 		return
 	}
-	res, err := s.Messaging.Ack(r.Context(), ack.Person, ack.Conversation, ack.UpTo)
+	var guards []messaging.AckGuard
+	if c, ok := generationUnchecked(r); ok {
+		guards = append(guards, generationGuard(c))
+	}
+	res, err := s.Messaging.Ack(r.Context(), ack.Person, ack.Conversation, ack.UpTo, guards...)
+	if isTokenError(err) {
+		writeTokenError(w, err)
+		return
+	}
 	if err != nil {
 		s.writeStoreError(w, r, "seen", err)
 		return

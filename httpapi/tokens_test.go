@@ -148,6 +148,18 @@ func TestPersonTokenRules(t *testing.T) {
 		if resp.StatusCode != 401 || !strings.Contains(m["error"].(string), "revoked") {
 			t.Fatalf("after revoke: %d %v", resp.StatusCode, m)
 		}
+		// POST /v1/seen checks the generation in the ack's own read: a
+		// revoked token marks nothing, whatever the ack names.
+		unseen := a.post("c1", "ann", "after the revoke")
+		for _, conv := range []string{"c1", "no-such-conversation"} {
+			resp, m = a.callTok("POST", "/v1/seen", tok, map[string]any{"person": "agent", "conversation": conv, "up_to": unseen})
+			if resp.StatusCode != 401 || !strings.Contains(m["error"].(string), "revoked") || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
+				t.Fatalf("seen-ack in %s after revoke: %d %v", conv, resp.StatusCode, m)
+			}
+		}
+		if m := a.must(200, "POST", "/v1/seen", map[string]any{"person": "agent", "conversation": "c1", "up_to": unseen}); len(list(m["marked"])) != 1 {
+			t.Fatalf("the revoked token's ack marked something: %v", m)
+		}
 		if resp, _ := a.callTok("GET", "/v1/people/boss/notifications", other, nil); resp.StatusCode != 200 {
 			t.Fatalf("boss's token after agent's revoke: %d", resp.StatusCode)
 		}

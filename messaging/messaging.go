@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/model"
@@ -38,6 +39,8 @@ type Service struct {
 	// OnSeen costs no round trip of its own (the hold queue: the held
 	// email's job lock and record).
 	SeenPlan func(person, conv string) (store.Query, func([]store.KV) []store.UpdateOption)
+
+	acks ackQueue
 }
 
 // Posted is what Post stored.
@@ -101,11 +104,22 @@ type SeenResult struct {
 	Wrote bool
 }
 
+// AckGuard is a check a seen-ack makes in its own snapshot before
+// anything else: Query is read with the ack's reads (model.CheckSeen), and
+// an error from Check ends the ack with that error, nothing read acted on
+// and nothing written. httpapi checks a person token's generation so
+// (persontoken.GenerationQuery): the revocation is read in the same
+// statement as the ack, at the same moment, instead of in one of its own.
+type AckGuard struct {
+	Query store.Query
+	Check func([]store.KV) error
+}
+
 // Ack records that person saw conv up to message upTo, as POST /v1/seen
 // takes it: the person and the conversation must exist (model.ErrNotFound
 // otherwise); an upTo that is not a message of conv marks nothing
 // (UnknownMessage). It is idempotent, and returns once what it marked is
-// committed.
+// committed. The guards, if any, are checked first (AckGuard).
 //
 // One snapshot read (model.CheckSeen, one round trip on PostgreSQL)
 // finds what is pending. When nothing is, nothing changes, and on a store
@@ -113,52 +127,118 @@ type SeenResult struct {
 // Otherwise the commit declares everything up front: its locks (SeenLocks),
 // and the records it and the held email's hook (SeenPlan) will read, which
 // come back with the locks in the commit's first round trip.
-func (s *Service) Ack(ctx context.Context, person, conv, upTo string) (SeenResult, error) {
-	var planQ store.Query
-	var plan func([]store.KV) []store.UpdateOption
-	var extra []store.Query
-	if s.SeenPlan != nil {
-		planQ, plan = s.SeenPlan(person, conv)
-		extra = append(extra, planQ)
+//
+// On PostgreSQL acks that arrive together share their read and their
+// commit (ackBatch): one statement reads what each of them needs, one
+// transaction writes what each marks, and each is answered once that
+// transaction is durable, with what it alone marked.
+func (s *Service) Ack(ctx context.Context, person, conv, upTo string, guards ...AckGuard) (SeenResult, error) {
+	a := s.newAck(ctx, person, conv, upTo, guards)
+	if s.DB.Shared() {
+		return s.acks.wait(s, a)
 	}
-	c, err := model.CheckSeen(ctx, s.DB, person, conv, upTo, extra...)
+	res, err := s.DB.Snapshot(ctx, a.queries...)
 	if err != nil {
 		return SeenResult{}, err
 	}
-	if !c.Known {
-		return SeenResult{UnknownMessage: true}, nil
-	}
-	if len(c.Pending) == 0 && s.DB.ReadsAreDurable() {
-		return SeenResult{}, nil
-	}
-	opts := SeenLocks(person, conv)
-	if c.Complete {
-		opts = append(opts, model.SeenReads(person, c.Pending))
-	}
-	if plan != nil {
-		opts = append(opts, plan(c.Extra[0])...)
+	if !s.read(a, res) {
+		return a.res, a.err
 	}
 	now := s.Clock.Now()
-	var marked []string
-	err = s.DB.Update(ctx, func(tx *store.Tx) error {
-		var err error
-		if c.Complete {
-			// Pending is every unseen notification up to upTo as of the
-			// snapshot; one added since is of a message committed after
-			// it, which the person had not seen when acking.
-			marked, err = model.MarkSeenOf(tx, person, conv, c.Pending, now)
-		} else {
-			marked, err = model.MarkSeen(tx, person, conv, upTo, now)
-		}
-		if err != nil || s.OnSeen == nil {
-			return err
-		}
-		return s.OnSeen(tx, person, conv, marked)
-	}, opts...)
+	err = s.DB.Update(ctx, func(tx *store.Tx) error { return s.mark(tx, a, now) }, s.writeOptions(a)...)
 	if err != nil {
 		return SeenResult{}, err
 	}
-	return SeenResult{Marked: marked, Wrote: true}, nil
+	return SeenResult{Marked: a.marked, Wrote: true}, nil
+}
+
+// ack is one seen-ack on its way through Ack.
+type ack struct {
+	ctx              context.Context
+	person, conv, up string
+	guards           []AckGuard
+	queries          []store.Query // model.SeenQueries, the guards', SeenPlan's
+	own              int           // how many of queries are model.SeenQueries
+	plan             func([]store.KV) []store.UpdateOption
+	// What the read found, when the ack must write.
+	check  model.SeenCheck
+	marked []string
+	// The answer.
+	res  SeenResult
+	err  error
+	done chan struct{}
+}
+
+func (s *Service) newAck(ctx context.Context, person, conv, upTo string, guards []AckGuard) *ack {
+	a := &ack{ctx: ctx, person: person, conv: conv, up: upTo, guards: guards}
+	a.queries = model.SeenQueries(person, conv, upTo)
+	a.own = len(a.queries)
+	for _, g := range guards {
+		a.queries = append(a.queries, g.Query)
+	}
+	if s.SeenPlan != nil {
+		var q store.Query
+		q, a.plan = s.SeenPlan(person, conv)
+		a.queries = append(a.queries, q)
+	}
+	return a
+}
+
+// read takes the answers to a.queries: false when that answers the ack
+// (a.res, a.err), true when it must write what a.check found.
+func (s *Service) read(a *ack, res [][]store.KV) bool {
+	c, err := model.ParseSeen(a.person, a.conv, res)
+	if len(c.Extra) == len(a.queries)-a.own {
+		for i, g := range a.guards {
+			if gerr := g.Check(c.Extra[i]); gerr != nil {
+				a.err = gerr
+				return false
+			}
+		}
+		c.Extra = c.Extra[len(a.guards):]
+	}
+	switch {
+	case err != nil:
+		a.err = err
+		return false
+	case !c.Known:
+		a.res = SeenResult{UnknownMessage: true}
+		return false
+	case len(c.Pending) == 0 && s.DB.ReadsAreDurable():
+		return false
+	}
+	a.check = c
+	return true
+}
+
+// writeOptions are what the commit of a declares (see Ack).
+func (s *Service) writeOptions(a *ack) []store.UpdateOption {
+	opts := SeenLocks(a.person, a.conv)
+	if a.check.Complete {
+		opts = append(opts, model.SeenReads(a.person, a.check.Pending))
+	}
+	if a.plan != nil {
+		opts = append(opts, a.plan(a.check.Extra[0])...)
+	}
+	return opts
+}
+
+// mark writes a's marks and runs OnSeen, in the commit; a.marked is what
+// it marked (set anew if the store runs the commit again).
+func (s *Service) mark(tx *store.Tx, a *ack, now time.Time) error {
+	var err error
+	if a.check.Complete {
+		// Pending is every unseen notification up to upTo as of the
+		// snapshot; one added since is of a message committed after
+		// it, which the person had not seen when acking.
+		a.marked, err = model.MarkSeenOf(tx, a.person, a.conv, a.check.Pending, now)
+	} else {
+		a.marked, err = model.MarkSeen(tx, a.person, a.conv, a.up, now)
+	}
+	if err != nil || s.OnSeen == nil {
+		return err
+	}
+	return s.OnSeen(tx, a.person, a.conv, a.marked)
 }
 
 // Seen is Ack for callers inside deskmail: an unknown person or

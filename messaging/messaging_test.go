@@ -19,8 +19,15 @@ func setup(t *testing.T) (*Service, *clock.Fake) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return setupOn(t, db)
+}
+
+// setupOn stores the fixture's people, project, item and conversation c1
+// in db.
+func setupOn(t *testing.T, db *store.DB) (*Service, *clock.Fake) {
+	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
-	err = db.Update(context.Background(), func(tx *store.Tx) error {
+	err := db.Update(context.Background(), func(tx *store.Tx) error {
 		manager := notify.DefaultSettings()
 		manager, _ = notify.ApplyPreset(manager, notify.PresetSupportManager)
 		manager.Visibility = notify.VisibilityAllProjects

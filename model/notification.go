@@ -210,23 +210,39 @@ type SeenCheck struct {
 // Nothing pending means the ack changes nothing now: a seen-ack is
 // idempotent, and a notification added later is of a message committed
 // after this snapshot, which the person cannot have seen when acking.
+// With ErrNotFound the SeenCheck still holds Extra, so that a caller's
+// own check (a person token's generation) can come first.
 func CheckSeen(ctx context.Context, db *store.DB, person, conv, upTo string, extra ...store.Query) (SeenCheck, error) {
-	prefix := []byte(person + "\x00" + conv + "\x00")
-	qs := append([]store.Query{
-		store.Get(bPeople, []byte(person)),
-		store.Get(bConversations, []byte(conv)),
-		store.Get(bConvMessages, convKey(conv, upTo)),
-		{Bucket: bUnseen, From: prefix, To: append(prefix, upTo...), Limit: MaxSeenCheck + 1},
-	}, extra...)
+	qs := append(SeenQueries(person, conv, upTo), extra...)
 	res, err := db.Snapshot(ctx, qs...)
 	if err != nil {
 		return SeenCheck{}, err
 	}
+	return ParseSeen(person, conv, res)
+}
+
+// SeenQueries are the reads of CheckSeen, for a caller that reads them
+// in a snapshot of its own (several acks in one statement); ParseSeen
+// reads their answers, followed by the caller's extra queries'.
+func SeenQueries(person, conv, upTo string) []store.Query {
+	prefix := []byte(person + "\x00" + conv + "\x00")
+	return []store.Query{
+		store.Get(bPeople, []byte(person)),
+		store.Get(bConversations, []byte(conv)),
+		store.Get(bConvMessages, convKey(conv, upTo)),
+		{Bucket: bUnseen, From: prefix, To: append(prefix, upTo...), Limit: MaxSeenCheck + 1},
+	}
+}
+
+// ParseSeen is CheckSeen's answer from the answers to SeenQueries and,
+// after them, the caller's extra queries (SeenCheck.Extra).
+func ParseSeen(person, conv string, res [][]store.KV) (SeenCheck, error) {
+	prefix := []byte(person + "\x00" + conv + "\x00")
 	if len(res[0]) == 0 {
-		return SeenCheck{}, fmt.Errorf("person %s: %w", person, ErrNotFound)
+		return SeenCheck{Extra: res[4:]}, fmt.Errorf("person %s: %w", person, ErrNotFound)
 	}
 	if len(res[1]) == 0 {
-		return SeenCheck{}, fmt.Errorf("conversation %s: %w", conv, ErrNotFound)
+		return SeenCheck{Extra: res[4:]}, fmt.Errorf("conversation %s: %w", conv, ErrNotFound)
 	}
 	c := SeenCheck{Known: len(res[2]) > 0, Complete: len(res[3]) <= MaxSeenCheck, Extra: res[4:]}
 	for _, kv := range res[3][:min(len(res[3]), MaxSeenCheck)] {

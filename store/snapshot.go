@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Query is one read of DB.Snapshot: the keys of Bucket from From
@@ -66,24 +68,28 @@ func (db *DB) Snapshot(ctx context.Context, qs ...Query) ([][]KV, error) {
 	for i, q := range qs {
 		buckets[i], froms[i], tos[i], limits[i] = q.Bucket, nonNil(q.From), nonNil(q.To), int32(q.Limit)
 	}
-	rows, err := db.pg.pool.Query(ctx, sqlSnapshot, buckets, froms, tos, limits)
-	if err != nil {
-		return nil, fmt.Errorf("%w: snapshot: %w", ErrUnavailable, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var i int64
-		var kv KV
-		if err := rows.Scan(&i, &kv.Key, &kv.Value); err != nil {
-			return nil, err
+	// With the generic plan (sqlSnapshotPlans): one index range scan per
+	// query whatever the arrays hold, planned once per connection instead
+	// of at every call.
+	var batch pgx.Batch
+	var scanErr error
+	batch.Queue(sqlSnapshotPlans)
+	batch.Queue(sqlSnapshot, buckets, froms, tos, limits).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var i int64
+			var kv KV
+			if scanErr = rows.Scan(&i, &kv.Key, &kv.Value); scanErr != nil {
+				return scanErr
+			}
+			if kv.Value == nil {
+				kv.Value = []byte{}
+			}
+			out[i-1] = append(out[i-1], kv)
 		}
-		if kv.Value == nil {
-			kv.Value = []byte{}
-		}
-		out[i-1] = append(out[i-1], kv)
-	}
-	if err := rows.Err(); err != nil {
-		if isUnavailable(err) {
+		return rows.Err()
+	})
+	if err := db.pg.pool.SendBatch(ctx, &batch).Close(); err != nil {
+		if scanErr == nil && isUnavailable(err) {
 			return nil, fmt.Errorf("%w: snapshot: %w", ErrUnavailable, err)
 		}
 		return nil, err

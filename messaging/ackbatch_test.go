@@ -1,0 +1,237 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/internal/waitfor"
+	"github.com/deskmail/deskmail/model"
+	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/store/pgtest"
+)
+
+// setupPG is setup on a PostgreSQL database of its own; commits counts
+// the store's commits.
+func setupPG(t *testing.T) (*Service, *clock.Fake, *atomic.Int64) {
+	t.Helper()
+	commits := &atomic.Int64{}
+	db, err := store.OpenPostgres(context.Background(), pgtest.NewDatabase(t), t.TempDir(), store.Options{
+		Observe: func(time.Duration, int, error) { commits.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, clk := setupOn(t, db)
+	return s, clk, commits
+}
+
+// gate holds the commit of the first batch of acks (in OnSeen, inside its
+// transaction) until open is closed, so that the acks sent meanwhile
+// queue up and make the next batch.
+type gate struct {
+	in     chan struct{} // closed once the first commit is held
+	open   chan struct{}
+	once   sync.Once
+	opened sync.Once
+}
+
+func newGate() *gate { return &gate{in: make(chan struct{}), open: make(chan struct{})} }
+
+// release opens the gate (once).
+func (g *gate) release() { g.opened.Do(func() { close(g.open) }) }
+
+func (g *gate) hold() {
+	first := false
+	g.once.Do(func() { first = true })
+	if first {
+		close(g.in)
+		<-g.open
+	}
+}
+
+type ackAnswer struct {
+	who, upTo string
+	res       SeenResult
+	err       error
+}
+
+func TestAcksTogetherShareOneReadAndCommitPostgres(t *testing.T) {
+	s, clk, commits := setupPG(t)
+	ctx := context.Background()
+	var ids []string
+	for range 8 {
+		clk.Advance(time.Millisecond) // message IDs sort by time
+		p, err := s.Post(ctx, model.Message{Conversation: "c1", Author: "ann", Channel: model.ChannelWeb, Text: "help"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.Message.ID)
+	}
+	g := newGate()
+	var heldSecond atomic.Bool
+	second := make(chan struct{})
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(second) }) })
+	t.Cleanup(func() { g.release() })
+	var mu sync.Mutex
+	seen := map[string][]string{} // OnSeen's marks by person
+	s.OnSeen = func(_ *store.Tx, person, conv string, marked []string) error {
+		g.hold()
+		if person == "boss" && heldSecond.CompareAndSwap(false, true) {
+			<-second // the second batch's commit, held while the test looks
+		}
+		mu.Lock()
+		seen[person] = append(seen[person], marked...)
+		mu.Unlock()
+		return nil
+	}
+	answers := make(chan ackAnswer, 32)
+	send := func(who, upTo string) {
+		go func() {
+			r, err := s.Ack(ctx, who, "c1", upTo)
+			answers <- ackAnswer{who, upTo, r, err}
+		}()
+	}
+	send("agent", ids[0])
+	<-g.in
+	// While the first batch commits: the agent's acks up to each message
+	// (two of them the same), the boss's up to the last, an unknown
+	// message and an unknown person.
+	for _, id := range ids[1:] {
+		send("agent", id)
+	}
+	send("agent", ids[3])
+	send("boss", ids[7])
+	send("boss", "no-such-message")
+	send("nobody", ids[0])
+	waitfor.Until(t, 10*time.Second, "the acks to queue", func() bool {
+		s.acks.mu.Lock()
+		defer s.acks.mu.Unlock()
+		return len(s.acks.pending) == len(ids)+3
+	})
+	before := commits.Load()
+	g.release()
+	// The first ack's answer, and the second batch's unknowns, answered
+	// from its read; the others only once its commit is done.
+	got := map[string][]ackAnswer{}
+	for range 3 {
+		a := <-answers
+		got[a.who] = append(got[a.who], a)
+	}
+	if a := got["agent"]; len(a) != 1 || a[0].err != nil || !slices.Equal(a[0].res.Marked, ids[:1]) {
+		t.Fatalf("the first ack: %+v", a)
+	}
+	if len(got["boss"]) != 1 || !got["boss"][0].res.UnknownMessage || got["boss"][0].err != nil {
+		t.Fatalf("the unknown message: %+v", got["boss"])
+	}
+	if len(got["nobody"]) != 1 || !errors.Is(got["nobody"][0].err, model.ErrNotFound) {
+		t.Fatalf("the unknown person: %+v", got["nobody"])
+	}
+	waitfor.Until(t, 10*time.Second, "the second batch's commit", heldSecond.Load)
+	select {
+	case a := <-answers:
+		t.Fatalf("an ack was answered before its commit was done: %+v", a)
+	default:
+	}
+	release.Do(func() { close(second) })
+	var agentMarked []string
+	for range len(ids) + 1 {
+		a := <-answers
+		if a.err != nil || !a.res.Wrote {
+			t.Fatalf("ack %+v", a)
+		}
+		for _, m := range a.res.Marked {
+			if m > a.upTo {
+				t.Errorf("%s's ack up to %s marked %s, after it", a.who, a.upTo, m)
+			}
+		}
+		if a.who == "agent" {
+			agentMarked = append(agentMarked, a.res.Marked...)
+		} else if !slices.Equal(a.res.Marked, ids) {
+			t.Errorf("the boss's ack marked %v, want all %v", a.res.Marked, ids)
+		}
+	}
+	// Each of the agent's notifications marked by exactly one ack.
+	slices.Sort(agentMarked)
+	if !slices.Equal(agentMarked, ids[1:]) {
+		t.Errorf("the agent's acks marked %v, want %v once each", agentMarked, ids[1:])
+	}
+	if n := commits.Load() - before; n != 2 {
+		t.Errorf("%d commits for two batches", n)
+	}
+	mu.Lock()
+	if len(seen["agent"]) != len(ids) || len(seen["boss"]) != len(ids) {
+		t.Errorf("OnSeen got %v", seen)
+	}
+	mu.Unlock()
+	err := s.DB.View(ctx, func(tx *store.Tx) error {
+		for _, p := range []string{"agent", "boss"} {
+			if _, unread, err := model.Inbox(tx, p, 100); err != nil || unread != 0 {
+				t.Errorf("%s: %d unread (%v)", p, unread, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An ack whose commit fails (a notification record that does not decode)
+// fails alone: the others of its batch are committed without it.
+func TestAckThatFailsFailsAlonePostgres(t *testing.T) {
+	s, clk, _ := setupPG(t)
+	ctx := context.Background()
+	p, err := s.Post(ctx, model.Message{Conversation: "c1", Author: "ann", Channel: model.ChannelWeb, Text: "help"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Millisecond)
+	p2, err := s.Post(ctx, model.Message{Conversation: "c1", Author: "ann", Channel: model.ChannelWeb, Text: "again"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.DB.Update(ctx, func(tx *store.Tx) error {
+		return tx.Put("notifications", []byte("boss\x00"+p2.Message.ID), []byte("not json"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGate()
+	t.Cleanup(g.release)
+	s.OnSeen = func(*store.Tx, string, string, []string) error { g.hold(); return nil }
+	answers := make(chan ackAnswer, 4)
+	send := func(who, upTo string) {
+		go func() {
+			r, err := s.Ack(ctx, who, "c1", upTo)
+			answers <- ackAnswer{who, upTo, r, err}
+		}()
+	}
+	send("agent", p.Message.ID)
+	<-g.in
+	send("boss", p2.Message.ID)
+	send("agent", p2.Message.ID)
+	waitfor.Until(t, 10*time.Second, "the acks to queue", func() bool {
+		s.acks.mu.Lock()
+		defer s.acks.mu.Unlock()
+		return len(s.acks.pending) == 2
+	})
+	g.release()
+	for range 3 {
+		a := <-answers
+		switch {
+		case a.who == "boss":
+			if a.err == nil {
+				t.Errorf("the boss's ack over a broken record: %+v", a)
+			}
+		case a.err != nil || len(a.res.Marked) != 1 || a.res.Marked[0] != a.upTo:
+			t.Errorf("the agent's ack up to %s: %+v", a.upTo, a)
+		}
+	}
+}
