@@ -105,6 +105,55 @@ func TestNotesReachTheOtherNodeOnlyAfterCommit(t *testing.T) {
 	}
 }
 
+// The notes of one commit, sent in one statement after it, arrive in the
+// order they were published, after the writes they announce are visible.
+func TestNotesOfOneCommitArriveInOrderAfterIt(t *testing.T) {
+	a, b, _ := twoNodes(t)
+	got := make(chan string, 100)
+	defer b.Subscribe("order", func(p string) { got <- p })()
+	deadline := time.Now().Add(10 * time.Second)
+	for round := 0; ; round++ {
+		// The listener may still be connecting: each round's notes are
+		// its own, and the first round heard whole is checked.
+		tag := strconv.Itoa(round)
+		err := a.Update(context.Background(), func(tx *store.Tx) error {
+			for i := range 5 {
+				tx.Publish("order", tag+"/"+strconv.Itoa(i))
+			}
+			return tx.Put("order", []byte(tag), []byte("stored"))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case p := <-got:
+			if p != tag+"/0" {
+				continue // a note of an earlier round, heard in part
+			}
+			for i := 1; i < 5; i++ {
+				select {
+				case p := <-got:
+					if want := tag + "/" + strconv.Itoa(i); p != want {
+						t.Fatalf("heard %q, want %q", p, want)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("note %d of round %s never came", i, tag)
+				}
+			}
+			var v string
+			_ = b.View(context.Background(), func(tx *store.Tx) error { v = string(tx.Get("order", []byte(tag))); return nil })
+			if v != "stored" {
+				t.Fatalf("node B heard the notes before the write was visible (got %q)", v)
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node B never heard node A's notes")
+		}
+	}
+}
+
 func TestTryExclusiveRunsOnOneNode(t *testing.T) {
 	a, b, _ := twoNodes(t)
 	inside := make(chan struct{})

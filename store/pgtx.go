@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -63,6 +64,9 @@ type pgTx struct {
 	// transaction's own writes, so a scan inside one is answered from
 	// memory.
 	known []knownRange
+	// notes are the payloads to send once the transaction has committed
+	// (publish).
+	notes []string
 }
 
 // knownRange: every key of bucket from lo (included) to hi (excluded;
@@ -205,7 +209,10 @@ const (
 	sqlScanBack    = `SELECT key, value FROM kv WHERE bucket = $1 AND key < $2 ORDER BY key DESC LIMIT $3`
 	sqlScanLast    = `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT $2`
 	sqlNotify      = `SELECT pg_notify('deskmail', $1)`
-	sqlDraw        = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
+	// sqlNotifyMany sends a committed transaction's notes in one
+	// statement of their own, in order.
+	sqlNotifyMany = `SELECT pg_notify('deskmail', p) FROM unnest($1::text[]) WITH ORDINALITY AS u(p, i) ORDER BY i`
+	sqlDraw       = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
 )
 
 func (t *pgTx) writable() bool { return t.rw }
@@ -844,15 +851,24 @@ func (t *pgTx) scanReverse(bucket string, before []byte, fn func(k, v []byte) (b
 	}
 }
 
-// publish sends the transaction's notes with it: PostgreSQL delivers a
-// NOTIFY only when (and if) the transaction commits.
+// publish keeps the transaction's notes for after its commit. A NOTIFY
+// inside the transaction would take PostgreSQL's notification queue lock
+// (an exclusive lock on the database object) from the NOTIFY to the end
+// of the COMMIT, its WAL flush included: every committing transaction
+// that notifies, on every node, would wait for the one before it, and
+// none would share a WAL flush with another. Sent after the commit, as a
+// statement of its own (which writes no WAL), the notes hold that lock
+// for microseconds. They still go only if the transaction committed; what
+// a crash (or a lost connection) between the commit and the notes loses
+// is a wake-up, never data: see Tx.Publish.
 func (t *pgTx) publish(notes []note) {
 	for _, n := range notes {
-		_ = t.queue(sqlNotify, t.be.node+"\t"+n.topic+"\t"+n.payload)
+		t.notes = append(t.notes, t.be.node+"\t"+n.topic+"\t"+n.payload)
 	}
 }
 
-// commit sends the queued writes and the COMMIT in one round trip.
+// commit sends the queued writes and the COMMIT in one round trip, then
+// the notes, if any, in a second one.
 func (t *pgTx) commit() error {
 	if t.err != nil {
 		return t.err
@@ -863,6 +879,13 @@ func (t *pgTx) commit() error {
 	}
 	t.pending.Queue(`COMMIT`)
 	err := t.flush()
+	if err == nil && len(t.notes) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if rows, qerr := t.q.Query(ctx, sqlNotifyMany, t.notes); qerr == nil {
+			rows.Close()
+		}
+		cancel()
+	}
 	t.end()
 	return err
 }

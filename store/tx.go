@@ -151,6 +151,14 @@ func (t *Tx) ScanReverse(bucket string, before []byte, fn func(k, v []byte) (boo
 // transaction commits, that something happened on topic (payload at most
 // 1,000 bytes). Nothing is sent for a transaction that rolls back. With
 // bbolt there are no other nodes and Publish does nothing.
+//
+// On PostgreSQL the notes go in a statement of their own right after the
+// COMMIT (not inside the transaction, where NOTIFY would serialise every
+// notifying commit of the cluster behind one lock, WAL flush included),
+// so a crash or a lost connection between the two loses them: a note is
+// a wake-up, and every subscriber must find the news without it (a
+// periodic scan or poll, or a read when its client comes back), as it
+// must after the bus reconnects.
 func (t *Tx) Publish(topic, payload string) {
 	t.notes = append(t.notes, note{topic: topic, payload: payload})
 }
