@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -427,4 +428,38 @@ func TestMigrationFiveLeavesRoomForUpdates(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Keyed commits (store.Locks: the writer lock shared, as the pipeline's)
+// that each publish a note, from two nodes on one database (the nodes'
+// commits cannot share a transaction): with NOTIFY inside the transaction
+// they took turns on PostgreSQL's notification queue lock, WAL flush
+// included, where without notes they commit side by side.
+func BenchmarkNotifyingCommitsTwoNodes(b *testing.B) {
+	url := pgtest.NewDatabase(b)
+	var dbs []*store.DB
+	for range 2 {
+		db, err := store.OpenPostgres(context.Background(), url, b.TempDir(), store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		dbs = append(dbs, db)
+	}
+	var seq atomic.Int64
+	b.SetParallelism(5) // 10 writers on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			k := strconv.FormatInt(n, 10)
+			err := dbs[n%2].Update(context.Background(), func(tx *store.Tx) error {
+				tx.Publish("bench", k)
+				return tx.Put("b", []byte(k), []byte("v"))
+			}, store.Locks("b/"+k))
+			if err != nil {
+				b.Error(err)
+			}
+		}
+	})
 }
