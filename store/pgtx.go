@@ -857,8 +857,9 @@ func (t *pgTx) scanReverse(bucket string, before []byte, fn func(k, v []byte) (b
 // of the COMMIT, its WAL flush included: every committing transaction
 // that notifies, on every node, would wait for the one before it, and
 // none would share a WAL flush with another. Sent after the commit, as a
-// statement of its own (which writes no WAL), the notes hold that lock
-// for microseconds. They still go only if the transaction committed; what
+// statement of its own, the notes hold that lock for microseconds: a
+// transaction that wrote nothing before its commit record commits without
+// waiting for a WAL flush. They still go only if the transaction committed; what
 // a crash (or a lost connection) between the commit and the notes loses
 // is a wake-up, never data: see Tx.Publish.
 func (t *pgTx) publish(notes []note) {
