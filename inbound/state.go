@@ -353,7 +353,10 @@ const dueSlack = 64
 // the other's and most of both nodes' work was thrown away. Such holders
 // are not reported to s.Waiting (the caller would pass over them unread,
 // and then not know their keys). The due index's scan reads no state and
-// does not do this.
+// cannot do this: the pipeline makes the same check at the claim, which
+// reads each state (ClaimCandidateUnless), from what its commits learnt
+// (EarlierBlocker, HoldsBack), and passes over unread what it left
+// (Scan.Held).
 func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 	if s.Full {
 		return dueFull(tx, s)
