@@ -320,7 +320,7 @@ type Scan struct {
 
 // heldBudget is how many Held emails one scan of the due index passes
 // over before it stops.
-const heldBudget = 256
+const heldBudget = 1024
 
 // dueSlack is how many claimable emails a Full Due reads beyond s.Max
 // before it keeps the s.Max first in the 250 order. Storage order (ids,
