@@ -74,7 +74,7 @@ func sameIDs(t *testing.T, what string, got []*task, want ...string) {
 	}
 }
 
-// sendOne stores n emails of one sender (one ordering key) and returns
+// sendMany stores n emails of one sender (one ordering key) and returns
 // their IDs in the 250 order.
 func sendMany(t *testing.T, f *pipeFixture, from string, n int, tag string) []string {
 	var out []string
@@ -197,4 +197,3 @@ func testClaimsLeaveAKeyToTheNodeHoldingItsFirstEmail(t *testing.T, f *pipeFixtu
 		t.Fatalf("still pending: %v", p)
 	}
 }
-
