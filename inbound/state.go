@@ -309,7 +309,18 @@ type Scan struct {
 	// runs one at its start and every so often (the pipeline: every
 	// Rescan).
 	Full bool
+	// Held, if set, passes over (unless Full) an email the caller knows
+	// to be held back, an earlier email of one of its ordering keys being
+	// held elsewhere (see the pipeline's order notes), without reading
+	// it. Unlike Skip, each counts against heldBudget: one sender's long
+	// run of held emails ends the scan of the due index instead of
+	// making every scan read all of its keys.
+	Held func(id string) bool
 }
+
+// heldBudget is how many Held emails one scan of the due index passes
+// over before it stops.
+const heldBudget = 1024
 
 // dueSlack is how many claimable emails a Full Due reads beyond s.Max
 // before it keeps the s.Max first in the 250 order. Storage order (ids,
@@ -342,17 +353,25 @@ const dueSlack = 64
 // the other's and most of both nodes' work was thrown away. Such holders
 // are not reported to s.Waiting (the caller would pass over them unread,
 // and then not know their keys). The due index's scan reads no state and
-// does not do this.
+// cannot do this: the pipeline makes the same check at the claim, which
+// reads each state (ClaimCandidateUnless), from what its commits learnt
+// (EarlierBlocker, HoldsBack), and passes over unread what it left
+// (Scan.Held).
 func Due(tx *store.Tx, s Scan) ([]Candidate, time.Time, error) {
 	if s.Full {
 		return dueFull(tx, s)
 	}
 	var out []Candidate
+	passed := 0
 	add := func(limit int) func(d jobs.Due) (bool, error) {
 		n := 0
 		return func(d jobs.Due) (bool, error) {
 			if s.Skip != nil && s.Skip(d.ID) {
 				return true, nil
+			}
+			if s.Held != nil && s.Held(d.ID) {
+				passed++
+				return passed < heldBudget, nil
 			}
 			out = append(out, Candidate{ID: d.ID, State: State{Seq: binary.BigEndian.Uint64(d.Order)}, due: d})
 			n++
@@ -473,6 +492,21 @@ func ClaimCandidate(tx *store.Tx, c Candidate, owner string, now time.Time, leas
 		func(st *State) { st.Backoff = false })
 }
 
+// ClaimCandidateUnless is ClaimCandidate, except that an email for which
+// hold, given its state as read under its lock, returns true is not
+// claimed (ErrNotClaimable, nothing written): the pipeline's check that
+// no earlier email of its ordering keys is held elsewhere, which the due
+// index's scan, reading no state, cannot make.
+func ClaimCandidateUnless(tx *store.Tx, c Candidate, owner string, now time.Time, lease time.Duration, stale func(string) bool, hold func(id string, st State) bool) (State, error) {
+	cl := jobs.Claimer{Owner: owner, For: lease, Stale: stale}
+	h := func(st *State) bool { return hold != nil && hold(c.ID, *st) }
+	also := func(st *State) { st.Backoff = false }
+	if c.due.Key == nil {
+		return pending.ClaimDueUnless(tx, jobs.Due{ID: c.ID}, cl, now, h, also)
+	}
+	return pending.ClaimDueUnless(tx, c.due, cl, now, h, also)
+}
+
 // OrderHold is how long an email that hit a transient failure still holds
 // back the later emails of its conversation while it waits out its
 // backoff: order is kept through a short trouble (a disk full for a
@@ -490,10 +524,27 @@ const OrderHold = 2 * time.Minute
 // nodes, work at once: the in-process sequencer makes the wait rare, this
 // check makes it certain.
 func EarlierPending(tx *store.Tx, id string, st State, now time.Time) (string, time.Time, error) {
+	b, err := EarlierBlocker(tx, id, st, now)
+	return b.ID, b.Until, err
+}
+
+// Blocker is an earlier pending email that holds back a later one of
+// the same ordering key (EarlierBlocker).
+type Blocker struct {
+	ID    string    // "" for none
+	Key   string    // the ordering key they share
+	Seq   uint64    // its place in the 250 order
+	Until time.Time // its next attempt, when it waits out a backoff
+}
+
+// EarlierBlocker is EarlierPending, telling too which key the two emails
+// share and the earlier one's Seq: the pipeline notes it, so that its
+// claims pass over that key's later emails while another owner holds
+// the earlier one (HoldsBack).
+func EarlierBlocker(tx *store.Tx, id string, st State, now time.Time) (Blocker, error) {
 	for _, key := range st.Keys {
 		prefix := orderPrefix(key)
-		var blocker string
-		var until time.Time
+		var b Blocker
 		// Only this key's entries numbered below st.Seq: the range ends
 		// there, so the database reads no other key's; on PostgreSQL
 		// read with the commit's first round trip (CommitReads).
@@ -501,7 +552,8 @@ func EarlierPending(tx *store.Tx, id string, st State, now time.Time) (string, t
 			if !strings.HasPrefix(string(k), string(prefix)) || len(k) != len(prefix)+8 {
 				return false, nil
 			}
-			if binary.BigEndian.Uint64(k[len(prefix):]) >= st.Seq {
+			seq := binary.BigEndian.Uint64(k[len(prefix):])
+			if seq >= st.Seq {
 				return false, nil
 			}
 			other := string(v)
@@ -516,17 +568,45 @@ func EarlierPending(tx *store.Tx, id string, st State, now time.Time) (string, t
 			if waiting && (ost.Stored.IsZero() || now.Sub(ost.Stored) >= OrderHold) {
 				return true, nil
 			}
-			blocker = other
+			b = Blocker{ID: other, Key: key, Seq: seq}
 			if waiting {
-				until = ost.Next
+				b.Until = ost.Next
 			}
 			return false, nil
 		})
-		if err != nil || blocker != "" {
-			return blocker, until, err
+		if err != nil || b.ID != "" {
+			return b, err
 		}
 	}
-	return "", time.Time{}, nil
+	return Blocker{}, nil
+}
+
+// HoldsBack tells until when pending email id holds back, for owner's
+// claims, the later emails of its ordering keys (zero: it does not): it
+// is leased by another live owner (until its lease ends), given back to
+// wait for an earlier email of its own (until its next attempt), or
+// waits out a backoff that still holds its conversation (OrderHold). An
+// email that is no longer pending, that anyone may claim now, or that
+// owner holds (its own sequencer orders the key) holds nothing back.
+// One read of id's state.
+func HoldsBack(tx *store.Tx, id, owner string, now time.Time, stale func(string) bool) (time.Time, error) {
+	st, found, err := getState(tx, bucketPending, id)
+	if err != nil || !found {
+		return time.Time{}, err
+	}
+	if st.Leased(now) {
+		if st.Owner == owner || stale != nil && stale(st.Owner) {
+			return time.Time{}, nil
+		}
+		return st.Until, nil
+	}
+	if !now.Before(st.Next) {
+		return time.Time{}, nil
+	}
+	if st.Backoff && (st.Stored.IsZero() || now.Sub(st.Stored) >= OrderHold) {
+		return time.Time{}, nil
+	}
+	return st.Next, nil
 }
 
 // orderPrefix is where the entries of ordering key k begin.

@@ -463,3 +463,54 @@ func TestDueLooksPastAHeldKeysEmails(t *testing.T) {
 		t.Errorf("due for node 2: %v, want bob's %s", got, b0)
 	}
 }
+
+// The due index's scan passes over what the caller says is held back
+// (Scan.Held) unread, and finds another sender's email behind it; a run
+// of held emails longer than heldBudget ends the scan, so that one
+// sender's backlog held by another node does not make every scan read
+// all of its keys.
+func TestDueIndexPassesOverHeldEmails(t *testing.T) {
+	r, clk := newReceiver(t, Limits{})
+	var ann []string
+	for i := range heldBudget + 10 {
+		clk.Advance(time.Millisecond)
+		ann = append(ann, storeOne(t, r, "ann@client.test", fmt.Sprintf("a%d@x", i), ""))
+	}
+	clk.Advance(time.Millisecond)
+	bob := storeOne(t, r, "bob@client.test", "b0@x", "")
+	due := func(held map[string]bool) []string {
+		t.Helper()
+		var got []string
+		if err := r.DB.View(context.Background(), func(tx *store.Tx) error {
+			cands, _, err := Due(tx, Scan{Owner: "n/1", Now: clk.Now(), Max: 1,
+				Held: func(id string) bool { return held[id] }})
+			for _, c := range cands {
+				got = append(got, c.ID)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	held := map[string]bool{}
+	for _, id := range ann[1:20] {
+		held[id] = true
+	}
+	if got := due(held); fmt.Sprint(got) != fmt.Sprint([]string{ann[0]}) {
+		t.Errorf("due = %v, want ann's first %s", got, ann[0])
+	}
+	held[ann[0]] = true
+	for _, id := range ann[20 : heldBudget-1] {
+		held[id] = true
+	}
+	if got := due(held); fmt.Sprint(got) != fmt.Sprint([]string{ann[heldBudget-1]}) {
+		t.Errorf("due = %v, want the first not held, %s", got, ann[heldBudget-1])
+	}
+	for _, id := range ann {
+		held[id] = true
+	}
+	if got := due(held); len(got) != 0 {
+		t.Errorf("due = %v past %d held emails, want none (the scan stops; %s is found by whoever holds ann's)", got, heldBudget, bob)
+	}
+}

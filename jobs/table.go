@@ -188,7 +188,7 @@ func (t Table[R]) TryLock(tx *store.Tx, ids []string) ([]string, error) {
 // write. It returns the record as written: its Lease's Held() is the
 // claim.
 func (t Table[R]) Claim(tx *store.Tx, id string, c Claimer, now time.Time, also func(*R)) (R, error) {
-	return t.claim(tx, id, nil, c, now, also)
+	return t.claim(tx, id, nil, c, now, nil, also)
 }
 
 // ClaimDue claims record d of the due index (ScanDue) as Claim does. A
@@ -196,10 +196,17 @@ func (t Table[R]) Claim(tx *store.Tx, id string, c Claimer, now time.Time, also 
 // record's last write, or an older deskmail left it) is put right while
 // the record's lock is held: taken out, and the record's own put in.
 func (t Table[R]) ClaimDue(tx *store.Tx, d Due, c Claimer, now time.Time, also func(*R)) (R, error) {
-	return t.claim(tx, d.ID, d.Key, c, now, also)
+	return t.claim(tx, d.ID, d.Key, c, now, nil, also)
 }
 
-func (t Table[R]) claim(tx *store.Tx, id string, seen []byte, c Claimer, now time.Time, also func(*R)) (R, error) {
+// ClaimDueUnless is ClaimDue, except that a record for which hold, given
+// the record as read, returns true is not claimed (ErrNotClaimable):
+// nothing is written but a stale key's repair.
+func (t Table[R]) ClaimDueUnless(tx *store.Tx, d Due, c Claimer, now time.Time, hold func(*R) bool, also func(*R)) (R, error) {
+	return t.claim(tx, d.ID, d.Key, c, now, hold, also)
+}
+
+func (t Table[R]) claim(tx *store.Tx, id string, seen []byte, c Claimer, now time.Time, hold func(*R) bool, also func(*R)) (R, error) {
 	var zero R
 	got, err := tx.TryLock(t.Lock(id), store.Key{Bucket: t.Bucket, Key: []byte(id)})
 	if err != nil {
@@ -229,6 +236,9 @@ func (t Table[R]) claim(tx *store.Tx, id string, seen []byte, c Claimer, now tim
 				}
 			}
 		}
+	}
+	if hold != nil && hold(&r) {
+		return zero, ErrNotClaimable
 	}
 	if err := t.Lease(&r).Claim(c, now); err != nil {
 		return zero, err

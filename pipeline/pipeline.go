@@ -83,6 +83,7 @@ type Pipeline struct {
 	// store refused even that): this process waits anyway.
 	notBefore map[string]time.Time
 	seq       sequencer
+	order     orderNotes
 	// nextFull is when the dispatcher scans every pending email next;
 	// fullAgain: the last such scan found emails the due index does not
 	// hold.
@@ -115,6 +116,7 @@ func (p *Pipeline) init() {
 		p.inflight = map[string]bool{}
 		p.notBefore = map[string]time.Time{}
 		p.seq.last = map[string]*seqEntry{}
+		p.order.init()
 	})
 }
 
@@ -217,11 +219,15 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 		var cands []inbound.Candidate
 		var next, leaseEnd time.Time
 		var waits []noted
+		var notesUntil time.Time
 		err := p.DB.View(ctx, func(tx *store.Tx) error {
 			var err error
 			waits, leaseEnd = waits[:0], time.Time{}
+			if notesUntil, err = p.checkNotes(tx, now); err != nil {
+				return err
+			}
 			cands, next, err = inbound.Due(tx, inbound.Scan{Owner: p.owner, Now: now, Max: free,
-				Skip: p.skip(now), Stale: p.stale, Full: full,
+				Skip: p.skip(now), Held: p.held, Stale: p.stale, Full: full,
 				Waiting: func(id string, until time.Time) { waits = append(waits, noted{id, until}) },
 				LeaseEnd: func(until time.Time) {
 					if leaseEnd.IsZero() || until.Before(leaseEnd) {
@@ -242,6 +248,9 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 		p.remember(waits, now)
 		if n := p.earliestNote(now); !n.IsZero() && (next.IsZero() || n.Before(next)) {
 			next = n // a noted email the scan passed over comes due then
+		}
+		if !notesUntil.IsZero() && (next.IsZero() || notesUntil.Before(next)) {
+			next = notesUntil // an email holding back its key's may not then
 		}
 		if err != nil {
 			p.Log.Error("list pending emails", "err", err)
@@ -265,11 +274,20 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			if err != nil {
 				return err
 			}
+			// An email whose key has an earlier email held elsewhere
+			// (noted) is left to that email's holder: its commit here
+			// would only find it pending (EarlierPending) and be given
+			// back. Earlier emails claimed in this batch do not count.
+			mine := map[string]bool{}
+			hold := func(id string, st inbound.State) bool { return p.heldBack(id, st, mine) }
 			for _, c := range cands {
 				if !slices.Contains(held, c.ID) {
 					continue // another node is claiming or committing it
 				}
-				st, err := inbound.ClaimCandidate(tx, c, p.owner, now, p.lease(), p.stale)
+				st, err := inbound.ClaimCandidateUnless(tx, c, p.owner, now, p.lease(), p.stale, hold)
+				if err == nil {
+					mine[c.ID] = true
+				}
 				if errors.Is(err, inbound.ErrNotClaimable) {
 					continue // another worker was quicker
 				}

@@ -35,6 +35,8 @@ func permanent(err error) error { return fmt.Errorf("%w: %w", errPermanent, err)
 type errEarlier struct {
 	id    string
 	until time.Time // its next attempt, when it waits out a backoff
+	key   string    // the ordering key they share
+	seq   uint64    // its Seq
 }
 
 func (e errEarlier) Error() string { return "waiting for earlier email " + e.id }
@@ -150,10 +152,10 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		if err != nil {
 			return err
 		}
-		if other, until, err := inbound.EarlierPending(tx, t.id, st, p.Clock.Now()); err != nil {
+		if b, err := inbound.EarlierBlocker(tx, t.id, st, p.Clock.Now()); err != nil {
 			return err
-		} else if other != "" {
-			return errEarlier{other, until}
+		} else if b.ID != "" {
+			return errEarlier{id: b.ID, until: b.Until, key: b.Key, seq: b.Seq}
 		}
 		if p.BeforeCommit != nil {
 			if err := p.BeforeCommit(t.id); err != nil {
@@ -174,6 +176,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 			res.After()
 		}
 		p.Backlog.Remove(t.st.Size)
+		p.forgetHeld(t)
 		metricPipeline.WithLabelValues("ok").Inc()
 		metricToConversation.Observe(p.Clock.Now().Sub(m.Received).Seconds())
 	case errors.Is(err, inbound.ErrClaimLost):
@@ -194,6 +197,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		}
 		p.mu.Unlock()
 		p.release(log, t, later(p.Clock.Now().Add(wait), early.until))
+		p.noteHeld(t, early)
 	case ctx.Err() != nil:
 		p.giveBack(t)
 	default:
