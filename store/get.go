@@ -27,20 +27,34 @@ func (db *DB) Get(ctx context.Context, bucket string, key []byte) ([]byte, error
 	}
 	ctx, cancel := context.WithTimeout(ctx, viewTimeout)
 	defer cancel()
-	var err error
-	// A pooled connection that died while idle (a database restart)
-	// fails the read with nothing done: the next one is tried.
-	for range warmReaders + 2 {
-		var v []byte
-		err = db.pg.pool.QueryRow(ctx, sqlGet, bucket, key).Scan(&v)
+	var v []byte
+	found := true
+	err := db.readRetrying(ctx, func() error {
+		err := db.pg.pool.QueryRow(ctx, sqlGet, bucket, key).Scan(&v)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, nil
+			found, err = false, nil
 		}
-		if err == nil {
-			if v == nil {
-				v = []byte{}
-			}
-			return v, nil
+		return err
+	})
+	if err != nil || !found {
+		return nil, err
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
+
+// readRetrying runs read, a statement outside any transaction, and runs it
+// again while it fails because the pooled connection it took had died
+// while idle (a database restart): such a read did nothing, and the next
+// connection is tried. A failure of the database being away is
+// ErrUnavailable.
+func (db *DB) readRetrying(ctx context.Context, read func() error) error {
+	var err error
+	for range warmReaders + 2 {
+		if err = read(); err == nil {
+			return nil
 		}
 		var ce *pgconn.ConnectError
 		if !isUnavailable(err) || ctx.Err() != nil || errors.As(err, &ce) {
@@ -48,9 +62,9 @@ func (db *DB) Get(ctx context.Context, bucket string, key []byte) ([]byte, error
 		}
 	}
 	if isUnavailable(err) {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	return nil, err
+	return err
 }
 
 // GetMany is Get for several keys at once: out[i] is a copy of the value
@@ -79,29 +93,20 @@ func (db *DB) GetMany(ctx context.Context, keys ...Key) ([][]byte, error) {
 		ck := cacheKey(k.Bucket, k.Key)
 		at[ck] = append(at[ck], i)
 	}
-	var err error
-	// A pooled connection that died while idle (a database restart)
-	// fails the read with nothing done: the next one is tried.
-	for range warmReaders + 2 {
-		var rows pgx.Rows
-		if rows, err = db.pg.pool.Query(ctx, sqlGetMany, buckets, ks); err == nil {
-			err = collectMany(rows, func(bucket string, k, v []byte) {
-				for _, i := range at[cacheKey(bucket, k)] {
-					out[i] = v
-				}
-			})
-			rows.Close()
+	err := db.readRetrying(ctx, func() error {
+		rows, err := db.pg.pool.Query(ctx, sqlGetMany, buckets, ks)
+		if err != nil {
+			return err
 		}
-		if err == nil {
-			return out, nil
-		}
-		var ce *pgconn.ConnectError
-		if !isUnavailable(err) || ctx.Err() != nil || errors.As(err, &ce) {
-			break // not a dead connection: no other one will do better
-		}
+		defer rows.Close()
+		return collectMany(rows, func(bucket string, k, v []byte) {
+			for _, i := range at[cacheKey(bucket, k)] {
+				out[i] = v
+			}
+		})
+	})
+	if err != nil {
+		return nil, err
 	}
-	if isUnavailable(err) {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	return nil, err
+	return out, nil
 }
