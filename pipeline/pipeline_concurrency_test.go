@@ -370,34 +370,20 @@ var testLogOut io.Writer = io.Discard
 // A claim left by a crashed earlier run of this node is taken over at
 // once; one of another node is respected until its lease runs out.
 func TestClaimsOfDeadRunsAndOtherNodes(t *testing.T) {
-	f := newPipeFixture(t)
-	clk := clock.NewFake(time.Now())
-	mine := f.send(t, "a@x.test", "help@help.test", "mine@x.test", "")
-	theirs := f.send(t, "b@y.test", "help@help.test", "theirs@y.test", "")
-	err := f.db.Update(context.Background(), func(tx *store.Tx) error {
-		if _, err := inbound.Claim(tx, mine, "node/crashed-run", clk.Now(), time.Hour, nil); err != nil {
-			return err
-		}
-		_, err := inbound.Claim(tx, theirs, "other-node/run", clk.Now(), 2*time.Minute, nil)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := f.run("node", func(p *Pipeline) { p.Clock = clk })
-	waitUntil(t, "this node's stale claim is taken over", func() bool { return !f.pending(t)[mine] })
-	if !f.pending(t)[theirs] {
-		t.Fatal("another node's live claim was taken")
-	}
-	clk.Advance(2*time.Minute + time.Second)
-	p.Wake("")
-	waitUntil(t, "the other node's expired claim is taken over", func() bool { return !f.pending(t)[theirs] })
+	testClaimsOfDeadRunsAndOtherNodes(t, 0)
 }
 
 // A claim of another node is not in the due index: the full scan that
 // finds it once its lease runs out (its node died) comes when the lease
 // ends, not only at the next Rescan.
 func TestExpiredClaimIsFoundBeforeTheRescan(t *testing.T) {
+	testClaimsOfDeadRunsAndOtherNodes(t, time.Hour)
+}
+
+// testClaimsOfDeadRunsAndOtherNodes runs a pipeline (Rescan rescan, zero:
+// the default) beside a stale claim of its own node's crashed run and a
+// live one of another node.
+func testClaimsOfDeadRunsAndOtherNodes(t *testing.T, rescan time.Duration) {
 	f := newPipeFixture(t)
 	clk := clock.NewFake(time.Now())
 	mine := f.send(t, "a@x.test", "help@help.test", "mine@x.test", "")
@@ -412,9 +398,17 @@ func TestExpiredClaimIsFoundBeforeTheRescan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := f.run("node", func(p *Pipeline) { p.Clock, p.Rescan = clk, time.Hour })
+	p := f.run("node", func(p *Pipeline) {
+		p.Clock = clk
+		if rescan != 0 {
+			p.Rescan = rescan
+		}
+	})
 	// Taken over by the first full scan, which saw the other lease too.
 	waitUntil(t, "this node's stale claim is taken over", func() bool { return !f.pending(t)[mine] })
+	if !f.pending(t)[theirs] {
+		t.Fatal("another node's live claim was taken")
+	}
 	clk.Advance(2*time.Minute + time.Second)
 	p.Wake("")
 	waitUntil(t, "the other node's expired claim is taken over", func() bool { return !f.pending(t)[theirs] })
