@@ -203,7 +203,7 @@ func TestClaimPutsAStaleDueKeyRight(t *testing.T) {
 		// As the dispatcher does: a claim that fails is passed over, the
 		// rest of the function's writes stay.
 		if uerr := update(t, r.DB, func(tx *store.Tx) error {
-			_, err = ClaimCandidate(tx, c, "w1", now, time.Minute, nil)
+			_, err = ClaimCandidate(tx, c, "w1", now, time.Minute, nil, nil)
 			return nil
 		}); uerr != nil {
 			t.Fatal(uerr)

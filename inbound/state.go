@@ -140,7 +140,7 @@ func EmailLock(id string) string { return "email:" + id }
 
 // CommitReads names the keys that checking id's claim and finishing it
 // read (its state, its record, its ordering entries, and the entries
-// before them that EarlierPending scans), so the store can fetch them
+// before them that EarlierBlocker scans), so the store can fetch them
 // with the transaction's first round trip (store.Reads, ReadsRange).
 func CommitReads(id string, st State) []store.UpdateOption {
 	order := make([][]byte, 0, len(st.Keys))
@@ -348,7 +348,7 @@ const dueSlack = 64
 // earlier pending one held elsewhere: leased by another live worker
 // (another node), or given back to wait for an earlier email of its own
 // (Release, no backoff). Its commit would wait for that one
-// (EarlierPending) and be given back, its step done for nothing; with
+// (EarlierBlocker) and be given back, its step done for nothing; with
 // two nodes on one sender's emails, each node's claims interleaved with
 // the other's and most of both nodes' work was thrown away. Such holders
 // are not reported to s.Waiting (the caller would pass over them unread,
@@ -483,28 +483,19 @@ func heldBefore(held map[string]uint64, st State) bool {
 // ClaimCandidate claims an email that Due listed, as Claim does; one
 // found in the due index whose key no longer matches its state (another
 // node claimed it since the scan's snapshot, or an older deskmail wrote
-// it) has its key put right.
-func ClaimCandidate(tx *store.Tx, c Candidate, owner string, now time.Time, lease time.Duration, stale func(string) bool) (State, error) {
-	if c.due.Key == nil {
-		return Claim(tx, c.ID, owner, now, lease, stale)
+// it) has its key put right. An email for which hold, given its state as
+// read under its lock, returns true is not claimed (ErrNotClaimable,
+// nothing written but that repair): the pipeline's check that no earlier
+// email of its ordering keys is held elsewhere, which the due index's
+// scan, reading no state, cannot make.
+func ClaimCandidate(tx *store.Tx, c Candidate, owner string, now time.Time, lease time.Duration, stale func(string) bool, hold func(id string, st State) bool) (State, error) {
+	d := c.due
+	if d.Key == nil {
+		d = jobs.Due{ID: c.ID} // found by a Full scan: no key to put right
 	}
-	return pending.ClaimDue(tx, c.due, jobs.Claimer{Owner: owner, For: lease, Stale: stale}, now,
+	return pending.ClaimDueUnless(tx, d, jobs.Claimer{Owner: owner, For: lease, Stale: stale}, now,
+		func(st *State) bool { return hold != nil && hold(c.ID, *st) },
 		func(st *State) { st.Backoff = false })
-}
-
-// ClaimCandidateUnless is ClaimCandidate, except that an email for which
-// hold, given its state as read under its lock, returns true is not
-// claimed (ErrNotClaimable, nothing written): the pipeline's check that
-// no earlier email of its ordering keys is held elsewhere, which the due
-// index's scan, reading no state, cannot make.
-func ClaimCandidateUnless(tx *store.Tx, c Candidate, owner string, now time.Time, lease time.Duration, stale func(string) bool, hold func(id string, st State) bool) (State, error) {
-	cl := jobs.Claimer{Owner: owner, For: lease, Stale: stale}
-	h := func(st *State) bool { return hold != nil && hold(c.ID, *st) }
-	also := func(st *State) { st.Backoff = false }
-	if c.due.Key == nil {
-		return pending.ClaimDueUnless(tx, jobs.Due{ID: c.ID}, cl, now, h, also)
-	}
-	return pending.ClaimDueUnless(tx, c.due, cl, now, h, also)
 }
 
 // OrderHold is how long an email that hit a transient failure still holds
@@ -515,19 +506,6 @@ func ClaimCandidateUnless(tx *store.Tx, c Candidate, owner string, now time.Time
 // goes through.
 const OrderHold = 2 * time.Minute
 
-// EarlierPending returns an email that shares an ordering key with id,
-// was answered 250 before it, and is still pending, and until when to
-// wait for it at least (its next attempt, when it waits out a backoff);
-// "" when id may be committed now. An earlier email waiting out a backoff
-// more than OrderHold after its 250 no longer holds id back. This is what
-// keeps the order of a conversation when several workers, or several
-// nodes, work at once: the in-process sequencer makes the wait rare, this
-// check makes it certain.
-func EarlierPending(tx *store.Tx, id string, st State, now time.Time) (string, time.Time, error) {
-	b, err := EarlierBlocker(tx, id, st, now)
-	return b.ID, b.Until, err
-}
-
 // Blocker is an earlier pending email that holds back a later one of
 // the same ordering key (EarlierBlocker).
 type Blocker struct {
@@ -537,9 +515,16 @@ type Blocker struct {
 	Until time.Time // its next attempt, when it waits out a backoff
 }
 
-// EarlierBlocker is EarlierPending, telling too which key the two emails
-// share and the earlier one's Seq: the pipeline notes it, so that its
-// claims pass over that key's later emails while another owner holds
+// EarlierBlocker returns an email that shares an ordering key with id,
+// was answered 250 before it, and is still pending, and until when to
+// wait for it at least (its next attempt, when it waits out a backoff);
+// a zero ID when id may be committed now. An earlier email waiting out a
+// backoff more than OrderHold after its 250 no longer holds id back. This
+// is what keeps the order of a conversation when several workers, or
+// several nodes, work at once: the in-process sequencer makes the wait
+// rare, this check makes it certain. It tells too which key the two
+// emails share and the earlier one's Seq: the pipeline notes it, so that
+// its claims pass over that key's later emails while another owner holds
 // the earlier one (HoldsBack).
 func EarlierBlocker(tx *store.Tx, id string, st State, now time.Time) (Blocker, error) {
 	for _, key := range st.Keys {

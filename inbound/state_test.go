@@ -143,7 +143,7 @@ func TestDeferFailRequeue(t *testing.T) {
 
 // Two emails referring to one thread: the later one may not commit while
 // the earlier one is pending, unless that one waits out a backoff.
-func TestEarlierPendingHoldsBackTheSameConversation(t *testing.T) {
+func TestEarlierBlockerHoldsBackTheSameConversation(t *testing.T) {
 	r, clk := newReceiver(t, Limits{})
 	first := storeOne(t, r, "ann@client.test", "r1@client.test", "<root@help.test>")
 	second := storeOne(t, r, "bob@other.test", "r2@other.test", "<root@help.test> <r1@client.test>")
@@ -153,7 +153,8 @@ func TestEarlierPendingHoldsBackTheSameConversation(t *testing.T) {
 		var blocker string
 		r.DB.View(context.Background(), func(tx *store.Tx) error {
 			st, _, _ := getState(tx, bucketPending, id)
-			blocker, _, _ = EarlierPending(tx, id, st, now)
+			b, _ := EarlierBlocker(tx, id, st, now)
+			blocker = b.ID
 			return nil
 		})
 		return blocker

@@ -276,7 +276,7 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			}
 			// An email whose key has an earlier email held elsewhere
 			// (noted) is left to that email's holder: its commit here
-			// would only find it pending (EarlierPending) and be given
+			// would only find it pending (EarlierBlocker) and be given
 			// back. Earlier emails claimed in this batch do not count.
 			mine := map[string]bool{}
 			hold := func(id string, st inbound.State) bool { return p.heldBack(id, st, mine) }
@@ -284,7 +284,7 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 				if !slices.Contains(held, c.ID) {
 					continue // another node is claiming or committing it
 				}
-				st, err := inbound.ClaimCandidateUnless(tx, c, p.owner, now, p.lease(), p.stale, hold)
+				st, err := inbound.ClaimCandidate(tx, c, p.owner, now, p.lease(), p.stale, hold)
 				if err == nil {
 					mine[c.ID] = true
 				}

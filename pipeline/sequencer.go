@@ -16,7 +16,7 @@ import "sync"
 // writes in the order queued, so their commits follow it, in its batch
 // or a later one, and share fsyncs (one sender's burst was a commit, two
 // fsyncs, per email); should its commit fail, theirs see it still pending
-// in their transaction (inbound.EarlierPending) and wait for it as before.
+// in their transaction (inbound.EarlierBlocker) and wait for it as before.
 // On PostgreSQL, where background batches run side by side, they wait for
 // it to return.
 type sequencer struct {

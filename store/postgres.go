@@ -336,7 +336,7 @@ type pgBackend struct {
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlScanRanges, sqlDraw, sqlNotify, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlScanRanges, sqlDraw, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {

@@ -75,8 +75,12 @@ func TestScanRangeAndPrefix(t *testing.T) {
 
 func TestPrefixEnd(t *testing.T) {
 	for in, want := range map[string]string{"": "", "a": "b", "a\xff": "b", "\xff\xff": "", "a\x00": "a\x01"} {
-		if got := string(store.PrefixEnd([]byte(in))); got != want {
+		got := store.PrefixEnd([]byte(in))
+		if string(got) != want {
 			t.Errorf("PrefixEnd(%q) = %q, want %q", in, got, want)
+		}
+		if want == "" && got != nil {
+			t.Errorf("PrefixEnd(%q) = %q, want nil (no end: an empty end would be a range of nothing)", in, got)
 		}
 	}
 }
