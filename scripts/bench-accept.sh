@@ -48,7 +48,7 @@ case "${STORE:-}" in
   "" | bbolt) ;;
   postgres)
     psql "$PGURL" -qc "CREATE DATABASE $DB" >/dev/null
-    store_args=(--store "$(echo "$PGURL" | sed "s|/[^/?]*?|/$DB?|")")
+    store_args=(--store "$(echo "$PGURL" | sed -E "s|^([a-z]+://[^/?]*)(/[^?]*)?|\1/$DB|")")
     label="PostgreSQL (fresh database)"
     ;;
   *) echo "STORE: want postgres or nothing (bbolt), not $STORE"; exit 1 ;;

@@ -40,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 if [ -n "${DESKMAIL:-}" ]; then cp "$DESKMAIL" "$tmp/deskmail"; else go build -o "$tmp/deskmail" ./cmd/deskmail; fi
 psql "$PGURL" -qc "CREATE DATABASE $DB" >/dev/null
-store=$(echo "$PGURL" | sed "s|/[^/?]*?|/$DB?|")
+store=$(echo "$PGURL" | sed -E "s|^([a-z]+://[^/?]*)(/[^?]*)?|\1/$DB|")
 
 serve() { # name smtp-port http-port [store]
   local extra=()

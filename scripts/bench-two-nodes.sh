@@ -51,7 +51,7 @@ fresh() { # name: a fresh database; prints its URL
   psql "$PGURL" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null 2>&1
   psql "$PGURL" -qc "CREATE DATABASE $1" >/dev/null
   dbs+=("$1")
-  echo "$PGURL" | sed "s|/[^/?]*?|/$1?|"
+  echo "$PGURL" | sed -E "s|^([a-z]+://[^/?]*)(/[^?]*)?|\1/$1|"
 }
 e2e() { # nodes round
   local url

@@ -24,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 if [ -n "${DESKMAIL:-}" ]; then cp "$DESKMAIL" "$tmp/deskmail"; else go build -o "$tmp/deskmail" ./cmd/deskmail; fi
 psql "$PGURL" -qc "CREATE DATABASE $DB"
-store=$(echo "$PGURL" | sed "s|/[^/?]*?|/$DB?|")
+store=$(echo "$PGURL" | sed -E "s|^([a-z]+://[^/?]*)(/[^?]*)?|\1/$DB|")
 for n in 1 2; do
   "$tmp/deskmail" serve --data "$tmp/n$n" --domain localhost --smtp-addr 127.0.0.1:265$n --http-addr 127.0.0.1:266$n \
     --api-token prof-token-0123456789abcdef --max-connections-per-ip 1000 --max-pending 1000000 --log-level warn \

@@ -112,7 +112,8 @@ func startBenchNode(exe, dir, dnsAddr string, o benchPipeOpts) (*benchNode, erro
 	}
 }
 
-// stop sends SIGTERM and waits for the node's end (SIGKILL after 30 s).
+// stop sends SIGINT (which `deskmail serve` takes as it takes SIGTERM)
+// and waits for the node's end (SIGKILL after 30 s).
 func (n *benchNode) stop() {
 	select {
 	case <-n.exited:
@@ -338,23 +339,9 @@ func (s *waitSampler) print(out io.Writer, top int) {
 	}
 }
 
-// runBenchNodes is `bench pipeline --nodes N`.
-func runBenchNodes(out, progress io.Writer, o benchPipeOpts) error {
-	if !store.IsPostgres(o.store) {
-		return errors.New("--nodes needs --store, a postgres:// URL of an empty database (the nodes share it)")
-	}
-	load, err := startBenchLoad(o)
-	if err != nil {
-		return err
-	}
-	defer load.Close()
-	dir := o.data
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "deskmail-bench-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-	}
+// runBenchNodes is `bench pipeline --nodes N`: load is the bench's load
+// (SMTP clients and test DNS), dir the folder for the nodes' data.
+func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err

@@ -95,7 +95,9 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 		if o.profile != "" || o.memprof != "" || o.inProc {
 			return errors.New("--nodes runs the daemons in processes of their own: --cpuprofile, --memprofile and --in-process-load do not apply")
 		}
-		return runBenchNodes(out, progress, o)
+		if !store.IsPostgres(o.store) {
+			return errors.New("--nodes needs --store, a postgres:// URL of an empty database (the nodes share it)")
+		}
 	}
 	load, err := startBenchLoad(o)
 	if err != nil {
@@ -108,6 +110,9 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
+	}
+	if o.nodes > 0 {
+		return runBenchNodes(out, o, load, dir)
 	}
 	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
 	loader := config.Register(fs)
