@@ -365,29 +365,6 @@ func quotePairOpeners() *byteSet {
 	return &s
 }
 
-// writeNormal writes s with runs of white space (including no-break
-// spaces) collapsed to one space and typographic apostrophes made plain.
-func writeNormal(b *strings.Builder, s string) {
-	space := false
-	for _, r := range s {
-		switch {
-		case r == '\u2019' || r == '\u2018':
-			r = '\''
-		case r == utf8.RuneError:
-			continue
-		}
-		if unicode.IsSpace(r) || r == '\u00a0' {
-			if !space {
-				b.WriteByte(' ')
-			}
-			space = true
-			continue
-		}
-		space = false
-		b.WriteRune(r)
-	}
-}
-
 // appendNormal appends s to dst with runs of white space (including
 // no-break spaces) collapsed to one space, white space at its start left
 // out, and typographic apostrophes made plain.

@@ -177,9 +177,9 @@ func TestOwnTextSameAsBefore(t *testing.T) {
 				t.Fatalf("quotedHeaderBlock(%q) = %v, before %v", low, got, want)
 			}
 			var sb strings.Builder
-			writeNormal(&sb, low)
+			oldWriteNormal(&sb, low)
 			if got, want := string(appendNormal(nil, low)), strings.TrimLeftFunc(sb.String(), unicode.IsSpace); got != want {
-				t.Fatalf("appendNormal(%q) = %q, writeNormal %q", low, got, want)
+				t.Fatalf("appendNormal(%q) = %q, before %q", low, got, want)
 			}
 			if smtpReplyRE.MatchString(low) && !mayHoldSMTPReply(low) {
 				t.Fatalf("mayHoldSMTPReply(%q) = false, but smtpReplyRE matches", low)

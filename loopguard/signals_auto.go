@@ -15,9 +15,7 @@ type subject struct {
 }
 
 func newSubject(raw string) subject {
-	var b strings.Builder
-	writeNormal(&b, strings.ToLower(decodeWords(raw)))
-	t := strings.TrimSpace(b.String())
+	t := strings.TrimSpace(string(appendNormal(nil, strings.ToLower(decodeWords(raw)))))
 	for changed := true; changed; {
 		changed = false
 		for _, tag := range subjectTags {
