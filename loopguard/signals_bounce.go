@@ -104,13 +104,11 @@ func legacyBounceRules(e *evidence, m *message, env Envelope, s subject, nullPat
 		// The refusal is looked for last: the subject and the text are
 		// found by the one pass of the phrase tables, the refusal by a
 		// regular expression over the text.
-		subj, text, refusal := s.hits.first(sBounce), m.phrases().first(bBounce), ""
-		if subj != "" && text != "" {
-			refusal = ownSMTPFailure(m)
-		}
-		if subj != "" && text != "" && refusal != "" {
-			e.add(Bounce, wBounceSubject, "a bounce subject %q", subj)
-			e.add(Bounce, wBouncePhrase, "bounce text %q with the SMTP refusal %q in the sender's own words", text, refusal)
+		if subj, text := s.hits.first(sBounce), m.phrases().first(bBounce); subj != "" && text != "" {
+			if refusal := ownSMTPFailure(m); refusal != "" {
+				e.add(Bounce, wBounceSubject, "a bounce subject %q", subj)
+				e.add(Bounce, wBouncePhrase, "bounce text %q with the SMTP refusal %q in the sender's own words", text, refusal)
+			}
 		}
 	}
 	if daemon == "" && !e.decided(Bounce) {

@@ -177,10 +177,11 @@ func unhex(c byte) byte {
 func ToUTF8(cs string, b []byte) string {
 	switch strings.ToLower(cs) {
 	case "utf-8", "utf8", "us-ascii", "ascii", "":
-		if s := string(b); utf8.ValidString(s) {
+		s := string(b)
+		if utf8.ValidString(s) {
 			return s // utf8.ValidString reads 8 bytes at a time where ToValidUTF8 decodes each rune
 		}
-		return strings.ToValidUTF8(string(b), "\uFFFD")
+		return strings.ToValidUTF8(s, "\uFFFD")
 	}
 	r, err := charset.Reader(cs, bytes.NewReader(b))
 	if err != nil {
