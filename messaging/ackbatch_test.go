@@ -73,7 +73,10 @@ type ackAnswer struct {
 	err       error
 }
 
-func TestAcksTogetherShareOneReadAndCommitPostgres(t *testing.T) {
+// The acks sent while a batch commits are read meanwhile (in one read or
+// a few, as they come), those that change nothing answered from it, and
+// the others committed together in the next commit.
+func TestAcksTogetherShareReadsAndOneCommitPostgres(t *testing.T) {
 	s, clk, commits := setupPG(t)
 	ctx := context.Background()
 	var ids []string
