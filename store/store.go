@@ -502,21 +502,25 @@ func (db *DB) commitLoop(fg, bg chan *request) {
 		}
 		batch = append(batch[:0], first)
 		batch = db.gather(batch, fg, bg)
-		if db.pg != nil && len(batch) < fillTarget && db.inflight.Load() > 0 {
+		if db.pg != nil && fg == db.reqs && len(batch) < fillTarget && db.inflight.Load() > 0 {
 			batch = db.fill(batch, fg, bg)
 		}
 		db.commit(batch)
 	}
 }
 
-// fillWait bounds how long a PostgreSQL committer whose batch is small
-// (fewer than fillTarget writes) waits for more writes before it begins,
-// and it waits only while another batch of this node is in flight: the
-// writes it takes then share one transaction (one BEGIN, one COMMIT, one
-// WAL flush to wait for) instead of starting one each on an idle
-// committer. A lone writer, with nothing else in flight, never waits.
-// Several nodes on one database each see half the writes, so without it
-// their commits are half as full (docs/SCALING.md).
+// fillWait bounds how long a PostgreSQL committer of foreground writes
+// that declare their locks (Options.Committers, the accepts) waits for
+// more writes when its batch is small (fewer than fillTarget), and it
+// waits only while another batch of this node is in flight: the writes
+// it takes then share one transaction (one BEGIN, one COMMIT, one WAL
+// flush to wait for) instead of starting one each on an idle committer.
+// A lone writer, with nothing else in flight, never waits. Several nodes
+// on one database each see half the writes, so without it their commits
+// are half as full (docs/SCALING.md). The background and ordered
+// committers do not wait: with them too the pipeline's commits, which
+// follow each other per conversation, took each wait in turn
+// (docs/PERFORMANCE.md, branch twonode3).
 const fillWait = 500 * time.Microsecond
 
 // fillTarget is the batch size at which a committer stops waiting.
