@@ -100,14 +100,14 @@ func mergeWrites(run []*pgx.QueuedQuery) []*pgx.QueuedQuery {
 	case 1:
 		out = append(out, &pgx.QueuedQuery{SQL: sqlDelete, Arguments: []any{db[0], dk[0]}})
 	default:
-		out = append(out, &pgx.QueuedQuery{SQL: sqlDeleteMany, Arguments: []any{db, dk}})
+		out = append(out, &pgx.QueuedQuery{SQL: sqlDeleteMany, Arguments: []any{textArray(db), byteaArray(dk)}})
 	}
 	switch len(pb) {
 	case 0:
 	case 1:
 		out = append(out, &pgx.QueuedQuery{SQL: sqlPut, Arguments: []any{pb[0], pk[0], pv[0]}})
 	default:
-		out = append(out, &pgx.QueuedQuery{SQL: sqlPutMany, Arguments: []any{pb, pk, pv}})
+		out = append(out, &pgx.QueuedQuery{SQL: sqlPutMany, Arguments: []any{textArray(pb), byteaArray(pk), byteaArray(pv)}})
 	}
 	return out
 }
