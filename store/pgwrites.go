@@ -67,24 +67,27 @@ type kvWrite struct {
 // write of each key, deletes first (the two sets are disjoint, so their
 // order does not matter), each set in one statement.
 func mergeWrites(run []*pgx.QueuedQuery) []*pgx.QueuedQuery {
-	idx := make(map[string]int, len(run))
 	ws := make([]kvWrite, 0, len(run))
 	for _, q := range run {
 		w := kvWrite{bucket: q.Arguments[0].(string), key: q.Arguments[1].([]byte), del: q.SQL == sqlDelete}
 		if !w.del {
 			w.val = q.Arguments[2].([]byte)
 		}
-		ck := cacheKey(w.bucket, w.key)
-		if i, ok := idx[ck]; ok {
-			ws[i] = w
-			continue
-		}
-		idx[ck] = len(ws)
 		ws = append(ws, w)
 	}
-	slices.SortFunc(ws, func(a, b kvWrite) int {
+	// Sorted by key, the writes of one key in the order made (a stable
+	// sort): the last of each run of one key is the one that stands.
+	slices.SortStableFunc(ws, func(a, b kvWrite) int {
 		return cmp.Or(cmp.Compare(a.bucket, b.bucket), bytes.Compare(a.key, b.key))
 	})
+	last := ws[:0]
+	for i, w := range ws {
+		if i+1 < len(ws) && ws[i+1].bucket == w.bucket && bytes.Equal(ws[i+1].key, w.key) {
+			continue
+		}
+		last = append(last, w)
+	}
+	ws = last
 	var db, pb []string
 	var dk, pk, pv [][]byte
 	for _, w := range ws {
