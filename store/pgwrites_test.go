@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/store/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 // A batch's writes are merged into multi-row statements on PostgreSQL;
@@ -28,7 +30,7 @@ func TestMergedWritesEndAsWritten(t *testing.T) {
 					fail := rng.IntN(4) == 0
 					ops := make([][2]int, 1+rng.IntN(40)) // op, key
 					for i := range ops {
-						ops[i] = [2]int{rng.IntN(10), rng.IntN(12)}
+						ops[i] = [2]int{rng.IntN(11), rng.IntN(12)}
 					}
 					fails = append(fails, fail)
 					fns = append(fns, func(tx *store.Tx) error {
@@ -45,6 +47,8 @@ func TestMergedWritesEndAsWritten(t *testing.T) {
 								}
 							case op[0] == 8:
 								tx.Count("m") // sends what is queued
+							case op[0] == 9:
+								tx.Get("m", key) // a key read absent is then inserted, not upserted
 							default:
 								_ = tx.Scan("m", key, func(k, v []byte) (bool, error) { return false, nil })
 							}
@@ -212,5 +216,46 @@ func TestDBGetMany(t *testing.T) {
 				t.Errorf("GetMany = %s, want %s", got, want)
 			}
 		})
+	}
+}
+
+// A key read absent is written with a plain INSERT (no upsert): should a
+// row of it appear all the same (a writer that did not take the lock
+// covering the key), the commit fails with a unique violation, and the
+// batch runs again, seeing the row, instead of failing.
+func TestKeyReadAbsentThatAppearsRunsTheBatchAgain(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	db, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	other, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close(context.Background()) })
+	runs := 0
+	var before []string
+	err = db.Update(context.Background(), func(tx *store.Tx) error {
+		runs++
+		v := tx.Get("c", []byte("k"))
+		before = append(before, string(v))
+		if runs == 1 {
+			if _, err := other.Exec(context.Background(), `INSERT INTO kv (bucket, key, value) VALUES ('c', 'k', 'theirs')`); err != nil {
+				return err
+			}
+		}
+		return tx.Put("c", []byte("k"), append(v, "+mine"...))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Get(context.Background(), "c", []byte("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs != 2 || string(got) != "theirs+mine" || fmt.Sprint(before) != "[ theirs]" {
+		t.Errorf("%d runs that read %q, value %q; want 2 runs, the second reading theirs, and theirs+mine", runs, before, got)
 	}
 }

@@ -336,7 +336,7 @@ type pgBackend struct {
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlScanRanges, sqlDraw, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlInsertPutMany, sqlScanRanges, sqlDraw, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
@@ -649,7 +649,22 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 		}
 	}
 	if len(keys) > 0 {
-		queueGetMany(batch, buckets, keys, t.remember)
+		batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
+			found := make(map[string]bool, len(keys))
+			err := collectMany(rows, func(bucket string, k, v []byte) {
+				found[cacheKey(bucket, k)] = true
+				t.remember(bucket, k, v)
+			})
+			if err != nil {
+				return err
+			}
+			for i, k := range keys {
+				if !found[cacheKey(buckets[i], k)] {
+					t.knowGone(buckets[i], k)
+				}
+			}
+			return nil
+		})
 	}
 	t.queueRanges(batch, ranges)
 	for bucket := range last {
@@ -756,7 +771,11 @@ func (b *pgBackend) close() error {
 
 func (b *pgBackend) retryable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	// 23505 on kv: a put sent as a plain INSERT met a row (pgTx.gone
+	// says the key was absent: read so under a lock that, broken
+	// promise, did not cover it). Run again, the batch reads the row
+	// and upserts, or decides otherwise, as it would have seeing it.
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "23505" && pe.TableName == "kv")
 }
 
 // ErrUnavailable wraps failures to reach the database: the caller answers
