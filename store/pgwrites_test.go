@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/deskmail/deskmail/store"
@@ -257,5 +258,46 @@ func TestKeyReadAbsentThatAppearsRunsTheBatchAgain(t *testing.T) {
 	}
 	if runs != 2 || string(got) != "theirs+mine" || fmt.Sprint(before) != "[ theirs]" {
 		t.Errorf("%d runs that read %q, value %q; want 2 runs, the second reading theirs, and theirs+mine", runs, before, got)
+	}
+}
+
+// A value large enough for PostgreSQL to compress (an email's raw bytes)
+// is compressed with lz4, not pglz, where the server has lz4.
+func TestLargeValuesAreCompressedWithLZ4(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	if _, err := conn.Exec(context.Background(), `SET default_toast_compression = lz4`); err != nil {
+		t.Skipf("the server has no lz4: %v", err)
+	}
+	db, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	big := []byte(strings.Repeat("Received: from mx.example.com by deskmail; a line of an email\r\n", 80))
+	for _, locks := range [][]store.UpdateOption{nil, {store.Locks("raw:1")}} {
+		err := db.Update(context.Background(), func(tx *store.Tx) error {
+			return tx.Put("raw", fmt.Appendf(nil, "%d", len(locks)), big)
+		}, locks...)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := conn.Query(context.Background(), `SELECT key, coalesce(pg_column_compression(value), 'none') FROM kv WHERE bucket = 'raw' ORDER BY key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var k []byte
+		var m string
+		err := r.Scan(&k, &m)
+		return string(k) + "=" + m, err
+	})
+	if err != nil || fmt.Sprint(got) != "[0=lz4 1=lz4]" {
+		t.Errorf("compression %v (%v), want lz4 for the batch that declared no locks and the one that did", got, err)
 	}
 }
