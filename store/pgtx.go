@@ -223,6 +223,10 @@ const (
 	// statement of their own, in order.
 	sqlNotifyMany = `SELECT pg_notify('deskmail', p) FROM unnest($1::text[]) WITH ORDINALITY AS u(p, i) ORDER BY i`
 	sqlDraw       = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
+	// sqlDrawMany draws from several sequences at once: for each (its
+	// number in the arrays, from 1) its values, in the order drawn.
+	sqlDrawMany = `SELECT u.i, nextval(u.s::regclass) AS v FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS u(s, n, i)
+	CROSS JOIN LATERAL generate_series(1, u.n) ORDER BY u.i, v`
 )
 
 func (t *pgTx) writable() bool { return t.rw }

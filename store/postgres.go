@@ -343,7 +343,7 @@ type pgBackend struct {
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlInsertPutMany, sqlScanRanges, sqlDraw, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlInsertPutMany, sqlScanRanges, sqlDraw, sqlDrawMany, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
@@ -706,12 +706,22 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 			return rows.Err()
 		})
 	}
+	// The values of every sequence named in one statement: an accept
+	// draws from two (its journal entry's, its 250 order's).
+	var seqBuckets, seqNames []string
+	var seqCounts []int32
 	for bucket, n := range draws {
 		name, err := t.be.ensureSequence(t.ctx, bucket)
 		if err != nil {
 			return err
 		}
-		batch.Queue(sqlDraw, name, min(n, maxSeqDraw)).Query(func(rows pgx.Rows) error {
+		seqBuckets, seqNames, seqCounts = append(seqBuckets, bucket), append(seqNames, name), append(seqCounts, int32(min(n, maxSeqDraw)))
+	}
+	switch len(seqNames) {
+	case 0:
+	case 1:
+		bucket := seqBuckets[0]
+		batch.Queue(sqlDraw, seqNames[0], seqCounts[0]).Query(func(rows pgx.Rows) error {
 			vals, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 			if err != nil {
 				return err
@@ -721,6 +731,23 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 			}
 			t.seqs[bucket] = vals
 			return nil
+		})
+	default:
+		batch.Queue(sqlDrawMany, seqNames, seqCounts).Query(func(rows pgx.Rows) error {
+			if t.seqs == nil {
+				t.seqs = map[string][]int64{}
+			}
+			for rows.Next() {
+				var i, v int64
+				if err := rows.Scan(&i, &v); err != nil {
+					return err
+				}
+				if i < 1 || int(i) > len(seqBuckets) {
+					return fmt.Errorf("store: draw: unexpected sequence %d", i)
+				}
+				t.seqs[seqBuckets[i-1]] = append(t.seqs[seqBuckets[i-1]], v)
+			}
+			return rows.Err()
 		})
 	}
 	return nil
