@@ -343,7 +343,7 @@ type pgBackend struct {
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlInsertPutMany, sqlScanRanges, sqlDraw, sqlDrawMany, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlInsertPutMany, sqlScanRanges, sqlDraw, sqlDrawMany, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlWriterSharedLocks, sqlWriterSharedLocksLZ4, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
@@ -492,13 +492,18 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 		for _, n := range locks.names {
 			t.excl[lockID(n)] = true
 		}
-		if b.lz4 {
+		ids, shared := lockIDs(locks)
+		switch {
+		case len(ids) > 0 && b.lz4:
+			batch.Queue(sqlWriterSharedLocksLZ4, ids, shared)
+		case len(ids) > 0:
+			batch.Queue(sqlWriterSharedLocks, ids, shared)
+		case b.lz4:
 			batch.Queue(sqlWriterSharedKeyedLZ4)
-		} else {
+		default:
 			batch.Queue(sqlWriterSharedKeyed)
 		}
-		if ids, shared := lockIDs(locks); len(ids) > 0 {
-			batch.Queue(sqlLockMany, ids, shared)
+		if len(ids) > 0 {
 			// Held from here on, exclusively: a Tx.Lock of a declared
 			// name costs no round trip, and whatever the transaction
 			// reads is read after it was granted.
@@ -619,6 +624,13 @@ const (
 	sqlLZ4                  = `, set_config('default_toast_compression', 'lz4', true)`
 	sqlWriterSharedKeyedLZ4 = sqlWriterSharedKeyed + sqlLZ4
 	sqlWriterLockKeyedLZ4   = sqlWriterLockKeyed + sqlLZ4
+	// sqlWriterSharedLocks is sqlWriterSharedKeyed and sqlLockMany in
+	// one statement (one executor start and end fewer per transaction):
+	// PostgreSQL evaluates a target list in order, the writer lock
+	// first, then the subquery, which takes the declared locks in the
+	// order given.
+	sqlWriterSharedLocks    = sqlWriterSharedKeyed + `, (SELECT count(*) FROM (` + sqlLockMany + `) AS l)`
+	sqlWriterSharedLocksLZ4 = sqlWriterSharedKeyedLZ4 + `, (SELECT count(*) FROM (` + sqlLockMany + `) AS l)`
 	// sqlKeyPlans keeps a write transaction's statements on kv's index
 	// (for the transaction only: set_config's true). Every one of them
 	// reads or writes rows by key, which the primary key finds in a few
