@@ -336,7 +336,7 @@ type pgBackend struct {
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlScanRanges, sqlDraw, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlScanRanges, sqlDraw, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterSharedKeyedMarked, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
@@ -491,7 +491,14 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 		for _, n := range locks.names {
 			t.excl[lockID(n)] = true
 		}
-		batch.Queue(sqlWriterSharedKeyed)
+		if len(locks.shared) > 0 {
+			// A holder of shared names marks itself (its connection's
+			// mark, sqlMark) before it takes them: a barrier on those
+			// names waits for the holders it finds through their marks.
+			batch.Queue(sqlWriterSharedKeyedMarked)
+		} else {
+			batch.Queue(sqlWriterSharedKeyed)
+		}
 		if ids, shared := lockIDs(locks); len(ids) > 0 {
 			batch.Queue(sqlLockMany, ids, shared)
 			// Held from here on, exclusively: a Tx.Lock of a declared
@@ -507,11 +514,11 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 			}
 		}
 		if ids, _ := lockIDs(&lockSet{names: locks.barriers}); len(ids) > 0 {
-			// Session locks taken and let go at once, in one order: the
-			// wait is the point. A connection lost between the two ends
-			// its session, which releases them too.
-			batch.Queue(sqlBarrierIn, ids)
-			batch.Queue(sqlBarrierOut, ids)
+			// The wait is the point (sqlBarrier): for the transactions
+			// that hold one of the names now, not for those that take
+			// them later. A connection lost half way ends its session,
+			// which releases the session locks it took.
+			batch.Queue(sqlBarrier, ids)
 			barriers = true
 		}
 	} else {
@@ -601,6 +608,9 @@ const (
 	// a write transaction together with its planner settings (sqlKeyPlans).
 	sqlWriterSharedKeyed = sqlWriterShared + `, ` + sqlKeyPlans
 	sqlWriterLockKeyed   = sqlWriterLock + `, ` + sqlKeyPlans
+	// sqlWriterSharedKeyedMarked is sqlWriterSharedKeyed for a
+	// transaction that takes shared names: with its mark (sqlBarrier).
+	sqlWriterSharedKeyedMarked = sqlWriterShared + `, ` + sqlMark + `, ` + sqlKeyPlans
 	// sqlKeyPlans keeps a write transaction's statements on kv's index
 	// (for the transaction only: set_config's true). Every one of them
 	// reads or writes rows by key, which the primary key finds in a few
@@ -873,9 +883,49 @@ func (db *DB) TryExclusive(ctx context.Context, name string, fn func() error) (r
 	return true, fn()
 }
 
-// sqlBarrierIn and sqlBarrierOut wait for the holders of names
-// (store.Barriers) and let go.
-const (
-	sqlBarrierIn  = `SELECT pg_advisory_lock(h) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(h, i) ORDER BY i`
-	sqlBarrierOut = `SELECT pg_advisory_unlock(h) FROM unnest($1::bigint[]) AS u(h)`
+// sqlBarrier waits for the transactions that hold one of the names
+// (store.Barriers; held shared, store.SharedLocks) when it looks, and
+// not for those that take them later. An exclusive request (the barrier
+// used to take each name exclusively and let go) would do the first but
+// not the second: PostgreSQL queues every later shared request behind a
+// waiting exclusive one, so while a pipeline commit waited for one
+// sender's accepts in flight, every new accept of that sender on every
+// node waited too, one WAL flush or more (the convoy of a busy sender,
+// docs/SCALING.md). Instead, for each name:
+//
+//   - a free name (no holder: the common case when the sender's accepts
+//     are done) is found by a try of the lock, let go at once; a try
+//     never queues;
+//   - otherwise (and only then: pg_locks takes every partition of the
+//     server's lock table to read) the holders are read from pg_locks (the server processes
+//     holding the name shared in this database), and the barrier waits
+//     for the end of each one's transaction through its mark: every
+//     transaction that takes shared names first takes its connection's
+//     mark, pg_advisory_xact_lock(markClass, pg_backend_pid()),
+//     exclusively, so a shared request for it is granted when that
+//     transaction ends (taken and let go at once, one holder at a time).
+//     A holder that ended before the barrier asks lets it pass; one whose
+//     connection has begun another marked transaction meanwhile is waited
+//     for too (one transaction more, never a queue).
+//
+// A transaction that holds a name took its mark before the name, in the
+// same round trip, so no holder pg_locks shows is without its mark.
+const sqlBarrier = `WITH busy AS MATERIALIZED (
+	SELECT h FROM unnest($1::bigint[]) AS u(h)
+	WHERE CASE WHEN pg_try_advisory_lock(h) THEN NOT pg_advisory_unlock(h) ELSE true END
+), holders AS MATERIALIZED (
+	SELECT DISTINCT l.pid FROM pg_locks l
+	WHERE EXISTS (SELECT FROM busy) AND l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted AND l.mode = 'ShareLock'
+		AND l.pid <> pg_backend_pid() AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND (l.classid::bigint << 32 | l.objid::bigint) IN (SELECT h FROM busy)
 )
+SELECT count(pg_advisory_unlock_shared(` + markClass + `, holders.pid)) FROM holders
+	CROSS JOIN LATERAL (SELECT pg_advisory_lock_shared(` + markClass + `, holders.pid) OFFSET 0) AS w`
+
+// markClass is the first key of the marks (pg_advisory_xact_lock's
+// two-key form, which pg_locks shows apart from the one-key locks of
+// lockID: objsubid 2, not 1).
+const markClass = `1684368237`
+
+// sqlMark is a transaction's mark (sqlBarrier).
+const sqlMark = `pg_advisory_xact_lock(` + markClass + `, pg_backend_pid())`
