@@ -79,6 +79,8 @@ type Options struct {
 	// CheckpointInterval starts a checkpoint once the oldest record not
 	// checkpointed is this old (default DefaultCheckpointInterval).
 	CheckpointInterval time.Duration
+	// logHooks are tests' seams into the log (nil outside tests).
+	logHooks *logHooks
 	// Listen: the caller will Subscribe (a daemon). OpenPostgres then
 	// refuses a store URL that goes through a transaction-mode pooler
 	// when Direct is not set, rather than start deaf to the other nodes.

@@ -39,7 +39,8 @@ type walBackend struct {
 	mu   sync.Mutex // changes of view
 
 	// The committer's (one goroutine, as with bbolt: Options.Committers
-	// does not apply).
+	// does not apply), under cm for its idle tick and tests' RunBatch.
+	cm      sync.Mutex
 	files   [2]*os.File
 	epoch   uint64
 	off     int64
@@ -58,6 +59,18 @@ type walBackend struct {
 	now     func() time.Time
 	// syncLog is fdatasync (tests count it).
 	syncLog func(*os.File) error
+	hooks   logHooks
+	// applying is held while a checkpoint writes bbolt (tests copy the
+	// files between).
+	applying sync.Mutex
+}
+
+// logHooks let tests hold a checkpoint before it writes bbolt, count the
+// log's syncs and set the clock.
+type logHooks struct {
+	beforeApply func(epoch uint64)
+	syncLog     func(*os.File) error
+	now         func() time.Time
 }
 
 // walView is what readers layer over bbolt. ver changes when a layer is
@@ -107,6 +120,15 @@ func openWAL(db *bolt.DB, dir string, opts Options) (*walBackend, error) {
 	w := &walBackend{db: db, dir: dir, logSize: opts.LogSize, interval: opts.CheckpointInterval,
 		readOnly: opts.ReadOnly, now: time.Now, syncLog: fdatasync,
 		jobs: make(chan *ckptJob, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	if opts.logHooks != nil {
+		w.hooks = *opts.logHooks
+		if w.hooks.syncLog != nil {
+			w.syncLog = w.hooks.syncLog
+		}
+		if w.hooks.now != nil {
+			w.now = w.hooks.now
+		}
+	}
 	if w.logSize == 0 {
 		w.logSize = DefaultLogSize
 	}
@@ -207,10 +229,13 @@ func replayLog(dir string, applied uint64) (*layer, uint64, error) {
 // was taken), so begin takes them again if a checkpoint moved between.
 func (w *walBackend) begin(_ context.Context, writable bool, _ []readKey, _ *lockSet) (txOps, error) {
 	if writable {
-		if w.broken != nil {
-			return nil, w.broken
+		w.cm.Lock()
+		err := w.broken
+		if err == nil {
+			err = w.maybeCheckpoint(false)
 		}
-		if err := w.maybeCheckpoint(false); err != nil {
+		w.cm.Unlock()
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -236,6 +261,8 @@ func (w *walBackend) begin(_ context.Context, writable bool, _ []readKey, _ *loc
 // append logs one batch and, once the record is synced, publishes its
 // layer (committer goroutine).
 func (w *walBackend) append(rec []byte, l *layer) error {
+	w.cm.Lock()
+	defer w.cm.Unlock()
 	if w.broken != nil {
 		return w.broken
 	}
@@ -329,8 +356,13 @@ func (w *walBackend) checkpointer() {
 		case <-w.stop:
 			return
 		}
+		if w.hooks.beforeApply != nil {
+			w.hooks.beforeApply(j.epoch)
+		}
 		for {
+			w.applying.Lock()
 			err := w.apply(j.layer, j.epoch)
+			w.applying.Unlock()
 			j.mu.Lock()
 			j.err = err
 			j.mu.Unlock()
@@ -392,14 +424,19 @@ func (w *walBackend) apply(l *layer, epoch uint64) error {
 
 // tick is the committer's idle call (no batch waiting).
 func (w *walBackend) tick() {
-	if w.broken == nil && !w.readOnly {
-		_ = w.maybeCheckpoint(true)
+	if !w.readOnly && w.cm.TryLock() {
+		if w.broken == nil {
+			_ = w.maybeCheckpoint(true)
+		}
+		w.cm.Unlock()
 	}
 }
 
 // checkpoint applies everything logged so far to bbolt and waits for it
 // (Close; tests).
 func (w *walBackend) checkpoint() error {
+	w.cm.Lock()
+	defer w.cm.Unlock()
 	if w.pending != nil {
 		if err := w.wait(w.pending); err != nil {
 			return err
