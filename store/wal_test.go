@@ -561,6 +561,7 @@ func FuzzDecodeLog(f *testing.F) {
 		epoch, payloads := readLogFile(data)
 		var again []byte
 		for _, p := range payloads {
+			again = appendRecord(again, epoch, p)
 			var re []byte
 			err := decodeOps(p, func(o logOp) error {
 				switch o.op {
@@ -589,7 +590,6 @@ func FuzzDecodeLog(f *testing.F) {
 					t.Fatalf("write %d: %+v, re-encoded %+v", i, a[i], b[i])
 				}
 			}
-			again = appendRecord(again, epoch, p)
 		}
 		if len(payloads) > 0 {
 			if e, p2 := readLogFile(again); e != epoch || len(p2) != len(payloads) {
