@@ -2,15 +2,18 @@ package mta
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/deskmail/deskmail/inbound"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/threading"
 )
@@ -197,4 +200,51 @@ func rawConnGreeting(t *testing.T, addr string) (net.Conn, *replyReader) {
 		t.Fatalf("greeting %q %v", g, err)
 	}
 	return nc, &replyReader{Reader: br, greeting: strings.TrimRight(g, "\r\n")}
+}
+
+// readerSpy is the real receiver; it records whether each message's data
+// went through crlfReader, the session's own bare-LF check.
+type readerSpy struct {
+	Receiver
+	mu      sync.Mutex
+	checked []bool
+}
+
+func (s *readerSpy) Receive(ctx context.Context, env inbound.Envelope, data io.Reader) (inbound.Receipt, error) {
+	d, _ := data.(dataReader)
+	_, ok := d.r.(*crlfReader)
+	s.mu.Lock()
+	s.checked = append(s.checked, ok)
+	s.mu.Unlock()
+	return s.Receiver.Receive(ctx, env, data)
+}
+
+// TestDATACheckedForBareLFOnce: go-smtp's DATA reader refuses bare LFs
+// itself (RejectBareLF), so the session does not scan DATA's bytes a
+// second time; BDAT's chunks, which go-smtp passes as they are, still go
+// through crlfReader (TestBareLFInDATARefusedAtOnce and
+// TestBareLFInBDATRefused show both are still refused).
+func TestDATACheckedForBareLFOnce(t *testing.T) {
+	spy := &readerSpy{}
+	h := startWith(t, Config{}, false, func(r Receiver) Receiver { spy.Receiver = r; return spy })
+	c := dial(t, h.addr)
+	if err := send(c, "ann@client.test", []string{"help@example.test"}, message("data1", 2000)); err != nil {
+		t.Fatal(err)
+	}
+	nc, br := rawConnGreeting(t, h.addr)
+	br.dialogue(t, nc, "EHLO client.test", "250", "MAIL FROM:<ann@client.test>", "250",
+		"RCPT TO:<help@example.test>", "250")
+	chunk := message("bdat1", 500)
+	fmt.Fprintf(nc, "BDAT %d LAST\r\n%s", len(chunk), chunk)
+	if got := br.reply(t); !strings.HasPrefix(got, "250") {
+		t.Fatalf("BDAT reply %q", got)
+	}
+	spy.mu.Lock()
+	defer spy.mu.Unlock()
+	if len(spy.checked) != 2 || spy.checked[0] || !spy.checked[1] {
+		t.Fatalf("crlfReader used (DATA, BDAT) = %v, want [false true]", spy.checked)
+	}
+	if n := len(entries(t, h.db, journal.Filter{Status: journal.StatusReceived})); n != 2 {
+		t.Errorf("%d messages stored, want 2", n)
+	}
 }

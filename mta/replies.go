@@ -43,7 +43,8 @@ func banner(host string, lmtp bool) string {
 var errBareLFData = errors.New("bare LF in message data")
 
 // crlfReader fails at the first LF not preceded by CR. go-smtp refuses
-// it in DATA (Server.RejectBareLF); BDAT chunks reach the session as they
+// it in DATA (Server.RejectBareLF), so DATA's data skips this second
+// look (checkCRLF); BDAT chunks reach the session as they
 // came, so the session checks them here (RFC 3030 chunks are counted
 // bytes, so reading one never waits for an end marker).
 type crlfReader struct {
@@ -68,9 +69,6 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 	}
 	if n > 0 {
 		c.prevCR = b[n-1] == '\r'
-	}
-	if errors.Is(err, smtp.ErrBareLF) {
-		err = errBareLFData
 	}
 	return n, err
 }

@@ -49,6 +49,12 @@ func (l *logBuffer) String() string {
 
 func start(t *testing.T, cfg Config, lmtp bool) *harness {
 	t.Helper()
+	return startWith(t, cfg, lmtp, nil)
+}
+
+// startWith is start with the receiver wrapped by wrap (nil: as is).
+func startWith(t *testing.T, cfg Config, lmtp bool, wrap func(Receiver) Receiver) *harness {
+	t.Helper()
 	db, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +65,11 @@ func start(t *testing.T, cfg Config, lmtp bool) *harness {
 		cfg.Domains = []string{"example.test"}
 	}
 	logs := &logBuffer{}
-	srv := New(cfg, recv, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	var r Receiver = recv
+	if wrap != nil {
+		r = wrap(recv)
+	}
+	srv := New(cfg, r, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

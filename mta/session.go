@@ -220,7 +220,7 @@ func (ss *session) deliver(r io.Reader) (inbound.Receipt, error) {
 	env := ss.envelope()
 	// The server's context: Shutdown cancels it when it cuts the
 	// sessions still running off.
-	rc, err := ss.s.recv.Receive(ss.s.ctx, env, dataReader{&crlfReader{r: r}})
+	rc, err := ss.s.recv.Receive(ss.s.ctx, env, dataReader{checkCRLF(r)})
 	switch {
 	case err == nil:
 		metricCommitWait.Observe(rc.CommitWait.Seconds())
@@ -266,16 +266,33 @@ func (ss *session) deliver(r io.Reader) (inbound.Receipt, error) {
 	return rc, &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + rc.ID}
 }
 
-// dataReader turns go-smtp's size error into ours, so the receiver stops
-// the same way for every entry point.
+// dataReader turns go-smtp's size and bare-LF errors into ours, so the
+// receiver stops the same way for every entry point.
 type dataReader struct{ r io.Reader }
 
 func (d dataReader) Read(p []byte) (int, error) {
 	n, err := d.r.Read(p)
-	if errors.Is(err, smtp.ErrDataTooLarge) {
-		err = inbound.ErrTooLarge
+	if err != nil {
+		if errors.Is(err, smtp.ErrDataTooLarge) {
+			err = inbound.ErrTooLarge
+		} else if errors.Is(err, smtp.ErrBareLF) {
+			err = errBareLFData
+		}
 	}
 	return n, err
+}
+
+// bareLFChecker is go-smtp's DATA reader (patch 6 of our copy).
+type bareLFChecker interface{ RejectsBareLF() bool }
+
+// checkCRLF is r, with the bare-LF check of crlfReader unless r makes it
+// already: go-smtp's DATA reader with Server.RejectBareLF does, BDAT's
+// chunks do not.
+func checkCRLF(r io.Reader) io.Reader {
+	if c, ok := r.(bareLFChecker); ok && c.RejectsBareLF() {
+		return r
+	}
+	return &crlfReader{r: r}
 }
 
 func (ss *session) reject(metricReason, reason string) {

@@ -95,13 +95,19 @@ func (c *Conn) init() {
 	c.text = &textproto.Conn{Reader: *textproto.NewReader(br), Writer: *textproto.NewWriter(bw)}
 }
 
-// The pools of connections' buffers (deskmail patch 5): 4 KiB each way,
-// net/textproto's sizes, which every connection allocated (and zeroed)
-// before.
+// The pools of connections' buffers (deskmail patch 5), which every
+// connection allocated (and zeroed) before. Replies are short: 4 KiB,
+// net/textproto's size. The read buffer is ReadBufferSize: a message's
+// data, which a client writes at once, is read in one system call up to
+// that size (at 4 KiB a 5 KB message took two).
 var (
-	readerPool = sync.Pool{New: func() interface{} { return bufio.NewReaderSize(nil, 4096) }}
+	readerPool = sync.Pool{New: func() interface{} { return bufio.NewReaderSize(nil, ReadBufferSize) }}
 	writerPool = sync.Pool{New: func() interface{} { return bufio.NewWriterSize(nil, 4096) }}
 )
+
+// ReadBufferSize is the size of a connection's read buffer (deskmail
+// patch 5): what one read from the client's socket takes at most.
+const ReadBufferSize = 16 << 10
 
 // releaseBuffers gives the connection's buffers back to their pools. Only
 // the connection's own goroutine calls it, once it reads and writes no

@@ -82,6 +82,12 @@ func newDataReader(c *Conn) *dataReader {
 	return dr
 }
 
+// RejectsBareLF reports whether the reader fails with ErrBareLF at the
+// first LF not preceded by CR (Server.RejectBareLF), so that a session
+// handed it need not look for bare LFs again (deskmail patch 6). Only
+// DATA's reader has it: BDAT chunks reach the session as they are.
+func (r *dataReader) RejectsBareLF() bool { return r.strict }
+
 // copyLine copies into b the bytes that are buffered up to the next CR or
 // LF: none of them changes the state (stateData) nor can be a bare LF. It
 // returns how many it copied (0 at a CR or LF, or with nothing buffered:

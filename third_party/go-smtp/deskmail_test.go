@@ -181,3 +181,61 @@ func TestDeskmailOneWritePerReply(t *testing.T) {
 		t.Fatalf("%d writes, want 3 (one per reply): %q", len(wc.writes), wc.writes)
 	}
 }
+
+// readSizer records the largest read the server asks of a connection.
+type readSizer struct {
+	net.Listener
+	mu  sync.Mutex
+	max int
+}
+
+type sizedConn struct {
+	net.Conn
+	l *readSizer
+}
+
+func (l *readSizer) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &sizedConn{Conn: c, l: l}, nil
+}
+
+func (c *sizedConn) Read(p []byte) (int, error) {
+	c.l.mu.Lock()
+	if len(p) > c.l.max {
+		c.l.max = len(p)
+	}
+	c.l.mu.Unlock()
+	return c.Conn.Read(p)
+}
+
+// The server reads up to ReadBufferSize (16 KiB) at once (deskmail patch
+// 5), so a message of a few KB that the client writes at once is read in
+// one system call, not in 4 KiB pieces.
+func TestDeskmailReadsSixteenKiBAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &readSizer{Listener: ln}
+	s := smtp.NewServer(new(backend))
+	s.Domain = "localhost"
+	go s.Serve(rs)
+	defer s.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "EHLO client.test\r\nQUIT\r\n")
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatal(err)
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.max < smtp.ReadBufferSize || smtp.ReadBufferSize < 16<<10 {
+		t.Fatalf("largest read %d bytes (ReadBufferSize %d), want 16 KiB", rs.max, smtp.ReadBufferSize)
+	}
+}
