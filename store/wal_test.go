@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -597,4 +599,40 @@ func FuzzDecodeLog(f *testing.F) {
 			}
 		}
 	})
+}
+
+// writeBytes is what this process has had written to the disk.
+func writeBytes(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Skip("no /proc/self/io")
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "write_bytes: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	t.Skip("no write_bytes in /proc/self/io")
+	return 0
+}
+
+// A 5 KB batch writes a few pages to the disk, not the large page-cache
+// folio the preallocation left (1 MB per record before dropCache).
+func TestLogWritesLittlePerBatch(t *testing.T) {
+	db := open(t, Options{})
+	val := make([]byte, 5000)
+	const n = 500
+	w0 := writeBytes(t)
+	for i := range n {
+		if err := putKV(db, "b", fmt.Sprintf("%08d", i), string(val)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if per := (writeBytes(t) - w0) / n; per > 64<<10 {
+		t.Fatalf("%d bytes written to the disk per 5 KB batch", per)
+	}
 }

@@ -172,6 +172,7 @@ func openWAL(db *bolt.DB, dir string, opts Options) (*walBackend, error) {
 			}
 			return nil, fmt.Errorf("open log: %w", err)
 		}
+		dropCache(f)
 		w.files[i] = f
 	}
 	go w.checkpointer()
