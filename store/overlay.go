@@ -96,17 +96,26 @@ func (t *walTx) rollback() {
 	if !t.done {
 		t.done = true
 		_ = t.btx.Rollback()
+		if t.write {
+			t.w.writer.Unlock()
+		}
 	}
 }
 
 func (t *walTx) commit() error {
-	t.rollback()
-	if len(t.rec) == 0 {
-		// Nothing written: whatever the functions read was durable
-		// already (a layer is published only once its record is synced).
-		return nil
+	if t.done {
+		return berrors.ErrTxClosed
 	}
-	return t.w.append(t.rec, t.layers[0])
+	_ = t.btx.Rollback()
+	var err error
+	if len(t.rec) > 0 {
+		err = t.w.append(t.rec, t.layers[0])
+	}
+	// With nothing written, whatever the functions read was durable
+	// already (a layer is published only once its record is synced).
+	t.done = true
+	t.w.writer.Unlock()
+	return err
 }
 
 func (t *walTx) boltBucket(bucket string) *bolt.Bucket { return t.btx.Bucket([]byte(bucket)) }

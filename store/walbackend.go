@@ -41,6 +41,7 @@ type walBackend struct {
 	// The committer's (one goroutine, as with bbolt: Options.Committers
 	// does not apply), under cm for its idle tick and tests' RunBatch.
 	cm      sync.Mutex
+	writer  sync.Mutex
 	files   [2]*os.File
 	epoch   uint64
 	off     int64
@@ -230,6 +231,9 @@ func replayLog(dir string, applied uint64) (*layer, uint64, error) {
 // was taken), so begin takes them again if a checkpoint moved between.
 func (w *walBackend) begin(_ context.Context, writable bool, _ []readKey, _ *lockSet) (txOps, error) {
 	if writable {
+		// One write transaction at a time, as bbolt's own (RunBatch in
+		// tests runs beside the committer); walTx releases it.
+		w.writer.Lock()
 		w.cm.Lock()
 		err := w.broken
 		if err == nil {
@@ -237,6 +241,7 @@ func (w *walBackend) begin(_ context.Context, writable bool, _ []readKey, _ *loc
 		}
 		w.cm.Unlock()
 		if err != nil {
+			w.writer.Unlock()
 			return nil, err
 		}
 	}
@@ -244,6 +249,9 @@ func (w *walBackend) begin(_ context.Context, writable bool, _ []readKey, _ *loc
 		v := w.view.Load()
 		btx, err := w.db.Begin(false)
 		if err != nil {
+			if writable {
+				w.writer.Unlock()
+			}
 			return nil, err
 		}
 		if w.view.Load().ver != v.ver {
