@@ -185,8 +185,30 @@ func (t *walTx) del(bucket string, key []byte) error {
 	t.rec = appendDelete(t.rec, bucket, key)
 	_, r, _ := takeBytes(t.rec[start+1:])
 	k, _, _ := takeBytes(r)
+	if !t.below(bucket, key) {
+		// Written since the last checkpoint and nowhere under the active
+		// layer: the entry goes, no tombstone stays (a key added and
+		// deleted between two checkpoints, as an email's entries in the
+		// order index, would otherwise be skipped by every scan of its
+		// range until the checkpoint).
+		t.layers[0].mut(bucket, t.own).t.Delete(entry{k: k})
+		return nil
+	}
 	t.layers[0].apply(logOp{op: opDelete, bucket: bucket, key: k}, t.own)
 	return nil
+}
+
+// below tells whether the frozen layer or bbolt knows key.
+func (t *walTx) below(bucket string, key []byte) bool {
+	if l := t.layers[1]; l != nil {
+		if bl := l.b[bucket]; bl != nil {
+			if _, ok := bl.t.Get(entry{k: key}); ok {
+				return true
+			}
+		}
+	}
+	b := t.boltBucket(bucket)
+	return b != nil && b.Get(key) != nil
 }
 
 func (t *walTx) seqOf(bucket string) uint64 {

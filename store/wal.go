@@ -180,9 +180,10 @@ func logPath(dir string, i uint64) string {
 	return filepath.Join(dir, fmt.Sprintf("%s.%d", LogFile, i%2))
 }
 
-// preallocate makes the file at least size bytes of written zeros (an
-// overwrite of written blocks leaves the file's metadata as it is, so its
-// fdatasync writes the data alone), and fsyncs it and the folder.
+// preallocate makes the file at least size bytes long, writing zeros past
+// its end (an overwrite of written blocks leaves the file's metadata as it
+// is, so its fdatasync writes the data alone), and fsyncs it and the
+// folder.
 func preallocate(f *os.File, dir string, size int64) error {
 	fi, err := f.Stat()
 	if err != nil {

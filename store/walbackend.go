@@ -28,7 +28,9 @@ import (
 // after the one it names.
 //
 // Limits: a checkpoint starts when the active log file holds half its
-// preallocated size (Options.LogSize, default 64 MiB) or the oldest
+// size (Options.LogSize, default 64 MiB; written with zeros ahead of the
+// records, 1 MiB at first and doubling, 8 MiB at most per step, as records
+// reach the end) or the oldest
 // record in it is CheckpointInterval old (default 2 s); writers wait for
 // the previous checkpoint only when the active file is full; a record
 // larger than the file's room still goes in (the file grows).
@@ -43,6 +45,7 @@ type walBackend struct {
 	cm      sync.Mutex
 	writer  sync.Mutex
 	files   [2]*os.File
+	zeroed  [2]int64 // the files' sizes: written zeros or records
 	epoch   uint64
 	off     int64
 	first   time.Time // when the epoch's first record was written
@@ -104,7 +107,32 @@ const (
 	DefaultLogSize            = 64 << 20
 	DefaultCheckpointInterval = 2 * time.Second
 	minLogSize                = 1 << 20
+	// firstZeroed is how much of each log file is written with zeros at
+	// first; the rest follows as records reach it, in steps that double
+	// up to the file's size (a store that is opened and closed, as in
+	// tests, writes 2 MiB, not twice the log size).
+	firstZeroed = 1 << 20
+	// maxZeroStep bounds one extension (a write of zeros and an fsync on
+	// the batch's path: about 20-50 ms here).
+	maxZeroStep = 8 << 20
 )
+
+// zeroTo makes file i at least upto bytes long, with written zeros
+// (doubling its size, by maxZeroStep at most and up to the log size, or
+// to upto if that is more).
+func (w *walBackend) zeroTo(i int, upto int64) error {
+	if upto <= w.zeroed[i] {
+		return nil
+	}
+	step := min(max(w.zeroed[i], firstZeroed), maxZeroStep)
+	target := max(upto, min(w.logSize, w.zeroed[i]+step))
+	if err := preallocate(w.files[i], w.dir, target); err != nil {
+		return err
+	}
+	dropCache(w.files[i])
+	w.zeroed[i] = target
+	return nil
+}
 
 func appliedEpoch(tx *bolt.Tx) uint64 {
 	if b := tx.Bucket([]byte(walBucket)); b != nil {
@@ -163,18 +191,21 @@ func openWAL(db *bolt.DB, dir string, opts Options) (*walBackend, error) {
 	w.epoch = max(applied, last) + 1
 	for i := range w.files {
 		f, err := os.OpenFile(logPath(dir, uint64(i)), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			w.closeFiles()
+			return nil, fmt.Errorf("open log: %w", err)
+		}
+		w.files[i] = f
+		fi, err := f.Stat()
 		if err == nil {
-			err = preallocate(f, dir, w.logSize)
+			w.zeroed[i] = fi.Size()
+			err = w.zeroTo(i, min(firstZeroed, w.logSize))
 		}
 		if err != nil {
 			w.closeFiles()
-			if f != nil {
-				f.Close()
-			}
 			return nil, fmt.Errorf("open log: %w", err)
 		}
-		dropCache(f)
-		w.files[i] = f
+		dropCache(f) // read at recovery in large reads: see dropCache
 	}
 	go w.checkpointer()
 	return w, nil
@@ -277,6 +308,9 @@ func (w *walBackend) append(rec []byte, l *layer) error {
 	}
 	w.buf = appendRecord(w.buf[:0], w.epoch, rec)
 	f := w.files[w.epoch%2]
+	if err := w.zeroTo(int(w.epoch%2), w.off+int64(len(w.buf))); err != nil {
+		return fmt.Errorf("store: extend the log: %w", err)
+	}
 	if _, err := f.WriteAt(w.buf, w.off); err != nil {
 		w.broken = fmt.Errorf("%w: write: %w", errLogFailed, err)
 		return w.broken
