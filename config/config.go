@@ -157,7 +157,7 @@ var options = []option{
 	{name: "domain", def: []string{"localhost"}, repeat: true, help: "a domain to accept mail for (repeatable; comma-separated in env)", set: list(setDomains)},
 	{name: "store", help: "shared database of several nodes: postgres://USER@HOST:PORT/DB?sslmode=... (default: the bbolt file in the data folder)", set: str(func(c *Config) *string { return &c.Store })},
 	{name: "store-direct", help: "when store goes through a pooler in transaction mode (PgBouncer): a URL of the same database that bypasses it, for LISTEN and migrations", set: str(func(c *Config) *string { return &c.StoreDirect })},
-	{name: "store-log-size", def: []string{"64MiB"}, help: "bbolt: size of each of the two write-ahead log files (preallocated; a checkpoint starts at half); at least 1MiB", set: size(func(c *Config) *int64 { return &c.StoreLogSize })},
+	{name: "store-log-size", def: []string{"64MiB"}, help: "bbolt: size of each of the two write-ahead log files (written with zeros ahead of the records; a checkpoint starts at half); at least 1MiB", set: size(func(c *Config) *int64 { return &c.StoreLogSize })},
 	{name: "store-checkpoint-interval", def: []string{"2s"}, help: "bbolt: a checkpoint starts once the oldest logged write not in the database file is this old", set: duration(func(c *Config) *time.Duration { return &c.StoreCheckpoint })},
 	{name: "hostname", def: []string{hostname()}, help: "this host's name in the SMTP greeting and Received headers", set: str(func(c *Config) *string { return &c.Hostname })},
 	{name: "max-message-bytes", def: []string{"25MiB"}, help: "largest message accepted (announced in EHLO SIZE)", set: size(func(c *Config) *int64 { return &c.MaxMessageBytes })},
