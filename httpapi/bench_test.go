@@ -231,6 +231,10 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold, persons bool, db *sto
 		n := float64(commits.n.Load())
 		b.ReportMetric(float64(b.N)/n, "acks/commit")
 		b.ReportMetric(float64(commits.nanos.Load())/n/1e3, "commit-us")
+		// The share of the time a commit was on its way (commits of
+		// acks are one at a time): 1 when the acks wait only for
+		// commits, less when a commit waits for its read or its acks.
+		b.ReportMetric(float64(commits.nanos.Load())/float64(elapsed.Nanoseconds()), "commit-busy")
 	}
 }
 

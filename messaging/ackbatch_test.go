@@ -55,13 +55,28 @@ func (g *gate) hold() {
 	}
 }
 
+// waitReadWhileCommitting waits until n acks were read and wait for a
+// commit, none left to read: the commit on its way (held by a gate) does
+// not keep the acks that came meanwhile from being read.
+func waitReadWhileCommitting(t *testing.T, s *Service, n int) {
+	t.Helper()
+	waitfor.Until(t, 10*time.Second, "the acks to be read while a batch commits", func() bool {
+		s.acks.mu.Lock()
+		defer s.acks.mu.Unlock()
+		return len(s.acks.ready) == n && len(s.acks.pending) == 0 && !s.acks.reading && s.acks.committing
+	})
+}
+
 type ackAnswer struct {
 	who, upTo string
 	res       SeenResult
 	err       error
 }
 
-func TestAcksTogetherShareOneReadAndCommitPostgres(t *testing.T) {
+// The acks sent while a batch commits are read meanwhile (in one read or
+// a few, as they come), those that change nothing answered from it, and
+// the others committed together in the next commit.
+func TestAcksTogetherShareReadsAndOneCommitPostgres(t *testing.T) {
 	s, clk, commits := setupPG(t)
 	ctx := context.Background()
 	var ids []string
@@ -110,20 +125,19 @@ func TestAcksTogetherShareOneReadAndCommitPostgres(t *testing.T) {
 	send("boss", ids[7])
 	send("boss", "no-such-message")
 	send("nobody", ids[0])
-	waitfor.Until(t, 10*time.Second, "the acks to queue", func() bool {
-		s.acks.mu.Lock()
-		defer s.acks.mu.Unlock()
-		return len(s.acks.pending) == len(ids)+3
-	})
-	before := commits.Load()
-	g.release()
-	// The first ack's answer, and the second batch's unknowns, answered
-	// from its read; the others only once its commit is done.
+	// They are read while the first batch commits: the unknowns are
+	// answered from that read, the others wait for the next commit.
+	waitReadWhileCommitting(t, s, len(ids)+1)
 	got := map[string][]ackAnswer{}
-	for range 3 {
+	for range 2 {
 		a := <-answers
 		got[a.who] = append(got[a.who], a)
 	}
+	before := commits.Load()
+	g.release()
+	// The first ack's answer once its commit is done.
+	a := <-answers
+	got[a.who] = append(got[a.who], a)
 	if a := got["agent"]; len(a) != 1 || a[0].err != nil || !slices.Equal(a[0].res.Marked, ids[:1]) {
 		t.Fatalf("the first ack: %+v", a)
 	}
@@ -217,11 +231,7 @@ func TestAckThatFailsFailsAlonePostgres(t *testing.T) {
 	<-g.in
 	send("boss", p2.Message.ID)
 	send("agent", p2.Message.ID)
-	waitfor.Until(t, 10*time.Second, "the acks to queue", func() bool {
-		s.acks.mu.Lock()
-		defer s.acks.mu.Unlock()
-		return len(s.acks.pending) == 2
-	})
+	waitReadWhileCommitting(t, s, 2)
 	g.release()
 	for range 3 {
 		a := <-answers
@@ -233,5 +243,69 @@ func TestAckThatFailsFailsAlonePostgres(t *testing.T) {
 		case a.err != nil || len(a.res.Marked) != 1 || a.res.Marked[0] != a.upTo:
 			t.Errorf("the agent's ack up to %s: %+v", a.upTo, a)
 		}
+	}
+}
+
+// A commit that finds acks being read waits for that read, and commits
+// them with the acks read before: they do not wait for a commit of their
+// own after it.
+func TestAckCommitWaitsForTheReadOnItsWayPostgres(t *testing.T) {
+	s, clk, commits := setupPG(t)
+	ctx := context.Background()
+	var ids []string
+	for range 2 {
+		clk.Advance(time.Millisecond)
+		p, err := s.Post(ctx, model.Message{Conversation: "c1", Author: "ann", Channel: model.ChannelWeb, Text: "help"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.Message.ID)
+	}
+	g := newGate()
+	t.Cleanup(g.release)
+	s.OnSeen = func(*store.Tx, string, string, []string) error { g.hold(); return nil }
+	// The boss's ack is held in its read (a guard that waits).
+	inRead, readOpen := make(chan struct{}), make(chan struct{})
+	var openRead sync.Once
+	t.Cleanup(func() { openRead.Do(func() { close(readOpen) }) })
+	slow := AckGuard{Query: store.Get("people", []byte("boss")), Check: func([]store.KV) error {
+		close(inRead)
+		<-readOpen
+		return nil
+	}}
+	answers := make(chan ackAnswer, 3)
+	send := func(who, upTo string, guards ...AckGuard) {
+		go func() {
+			r, err := s.Ack(ctx, who, "c1", upTo, guards...)
+			answers <- ackAnswer{who, upTo, r, err}
+		}()
+	}
+	send("agent", ids[0])
+	<-g.in
+	send("agent", ids[1])
+	waitReadWhileCommitting(t, s, 1)
+	send("boss", ids[1], slow)
+	<-inRead
+	before := commits.Load()
+	g.release()
+	if a := <-answers; a.err != nil || !slices.Equal(a.res.Marked, ids[:1]) {
+		t.Fatalf("the first ack: %+v", a)
+	}
+	// The commit done, the agent's second ack is read and the boss's
+	// is being read: the committer waits for it (or, were it not to,
+	// commits the agent's alone).
+	waitfor.Until(t, 10*time.Second, "the next commit to wait for the read or begin", func() bool {
+		s.acks.mu.Lock()
+		defer s.acks.mu.Unlock()
+		return s.acks.waiting || len(s.acks.ready) == 0
+	})
+	openRead.Do(func() { close(readOpen) })
+	for range 2 {
+		if a := <-answers; a.err != nil || !a.res.Wrote || len(a.res.Marked) == 0 {
+			t.Fatalf("ack %+v", a)
+		}
+	}
+	if n := commits.Load() - before; n != 2 {
+		t.Errorf("%d commits for the first ack and the two read while it committed, want 2", n)
 	}
 }
