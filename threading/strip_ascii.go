@@ -1,9 +1,6 @@
 package threading
 
-import (
-	"bytes"
-	"strings"
-)
+import "bytes"
 
 // ASCII fast paths of the per-line tests: most lines of most emails are
 // ASCII, and strings.ToLower allocates a copy of every line with a
@@ -74,36 +71,15 @@ var listBytes = [][]byte{[]byte("list")}
 // deviceHeadPunctASCII: for an ASCII line of at most maxDeviceSignature
 // bytes, the head isDeviceSignature reads (before the first link,
 // bracket or colon) holds sentence punctuation, so the line is no device
-// signature. The separators are searched in the line as it is ("http"
-// in any case): the first occurrence of a separator in a prefix of the
-// line is its first in the line, when it ends inside the prefix.
+// signature.
 func deviceHeadPunctASCII(trimmed string) bool {
-	if strings.IndexAny(trimmed, ",?!;") < 0 {
-		return false
-	}
-	head := trimmed
-	for _, sep := range deviceHeadSeps {
-		var i int
-		if sep == "http" {
-			i = indexHTTPFold(trimmed)
-		} else {
-			i = strings.Index(trimmed, sep)
-		}
-		if i > 0 && i+len(sep) <= len(head) {
+	var buf [maxDeviceSignature]byte
+	head := appendLowerASCII(buf[:0], trimmed)
+	for _, sep := range deviceHeadSepBytes {
+		if i := bytes.Index(head, sep); i > 0 {
 			head = head[:i]
 		}
 	}
-	head = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(head), ".。!"))
-	return strings.ContainsAny(head, ",?!;")
-}
-
-// indexHTTPFold is the index of the first "http" in s in any case, -1
-// for none.
-func indexHTTPFold(s string) int {
-	for i := 0; i+4 <= len(s); i++ {
-		if s[i]|0x20 == 'h' && s[i+1]|0x20 == 't' && s[i+2]|0x20 == 't' && s[i+3]|0x20 == 'p' {
-			return i
-		}
-	}
-	return -1
+	head = bytes.TrimSpace(bytes.TrimRight(bytes.TrimSpace(head), ".。!"))
+	return bytes.ContainsAny(head, ",?!;")
 }

@@ -54,8 +54,12 @@ func mayBeDeviceSignature(trimmed string) bool {
 var deviceHeadSeps = []string{"<", "(", "http", "[", "：", ": "}
 
 // mayEndDeviceSignature is what mayBeDeviceSignature looks for in the
-// end of a line, as byte slices (strip_ascii.go).
-var mayEndDeviceSignature = byteSlices(append([]string{"ios", "android"}, deviceSignatureEnds...))
+// end of a line, and deviceHeadSepBytes deviceHeadSeps, as byte slices
+// (strip_ascii.go).
+var (
+	mayEndDeviceSignature = byteSlices(append([]string{"ios", "android"}, deviceSignatureEnds...))
+	deviceHeadSepBytes    = byteSlices(deviceHeadSeps)
+)
 
 // isDeviceSignature matches a line such as "Sent from my iPhone" in one
 // of the languages: short, no sentence punctuation before any link.
