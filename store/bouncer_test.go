@@ -52,6 +52,7 @@ func TestBehindPgBouncer(t *testing.T) {
 		{"TryLockAllAnswersEachInItsPlace", TestTryLockAllAnswersEachInItsPlace},
 		{"JournalFollowerSeesLateCommits", TestJournalFollowerSeesLateCommits},
 		{"FailedBarrierLeavesNoLock", TestFailedBarrierLeavesNoLock},
+		{"BarrierWaitsOnlyForHoldersInFlight", TestBarrierWaitsOnlyForHoldersInFlight},
 	} {
 		t.Run(c.name, c.fn)
 	}

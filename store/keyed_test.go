@@ -436,3 +436,62 @@ func TestFailedBarrierLeavesNoLock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A barrier waits for the transactions that hold its names when it asks,
+// and only for them: a transaction that takes one of the names shared
+// while the barrier waits (one sender's next accept, on any node) goes
+// through at once, instead of queueing behind the barrier (an exclusive
+// request) as PostgreSQL queues a shared request behind a waiting
+// exclusive one.
+func TestBarrierWaitsOnlyForHoldersInFlight(t *testing.T) {
+	db, conn := keyedDB(t, store.Options{Committers: 4})
+	ctx := context.Background()
+	nop := func(*store.Tx) error { return nil }
+	release := make(chan struct{})
+	held := holdBatch(t, db, release, nop, store.SharedLocks("order:x"), store.Locks("dedupe:1"))
+	barrier := make(chan error, 1)
+	go func() {
+		barrier <- db.Update(ctx, func(tx *store.Tx) error {
+			return tx.Put("b", []byte("k"), []byte("v"))
+		}, store.Locks("email:1"), store.Barriers("order:x", "order:y"))
+	}()
+	waitForLockWaiters(t, conn, 1)
+	later := make(chan error, 1)
+	go func() {
+		later <- db.Update(ctx, nop, store.SharedLocks("order:x"), store.Locks("dedupe:2"))
+	}()
+	fail := func(format string, args ...any) {
+		close(release) // the writes end, so the store can close
+		t.Fatalf(format, args...)
+	}
+	select {
+	case err := <-later:
+		if err != nil {
+			fail("%v", err)
+		}
+	case err := <-barrier:
+		fail("the barrier passed a holder that had not ended: %v", err)
+	case <-time.After(10 * time.Second): // below commitTimeout
+		fail("a later holder of the name waited for the barrier")
+	}
+	select {
+	case err := <-barrier:
+		fail("the barrier passed a holder that had not ended: %v", err)
+	default:
+	}
+	close(release)
+	for _, c := range []chan error{held, barrier} {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The barrier leaves no lock behind.
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+		WHERE l.locktype = 'advisory' AND d.datname = current_database()`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d advisory locks held after the barrier", n)
+	}
+}

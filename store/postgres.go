@@ -188,6 +188,10 @@ func OpenPostgres(ctx context.Context, url, dir string, opts Options) (*DB, erro
 		listen = opts.Direct
 	}
 	be := &pgBackend{pool: pool, wpool: wpool, url: listen, node: hex.EncodeToString(id[:]), committers: n, trips: trips}
+	// Does the server have lz4? Asked in a statement of its own (its
+	// implicit transaction ends with it, and the setting too).
+	_, lzErr := pool.Exec(cctx, `SELECT set_config('default_toast_compression', 'lz4', true)`)
+	be.lz4 = lzErr == nil
 	if !opts.ReadOnly {
 		if err := be.warm(cctx); err != nil {
 			wpool.Close()
@@ -330,13 +334,16 @@ type pgBackend struct {
 	// connection of wpool each).
 	committers int
 	trips      *tripCounter
+	// lz4: the server compresses with lz4 (PostgreSQL 14 and later,
+	// built with it), which write transactions then ask for (sqlLZ4).
+	lz4 bool
 }
 
 // hotSQL are the statements every write transaction sends; each
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlScanRanges, sqlDraw, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlInsertPutMany, sqlScanRanges, sqlDraw, sqlDrawMany, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlWriterSharedLocks, sqlWriterSharedLocksLZ4, sqlWriterSharedMarkedLocks, sqlWriterSharedMarkedLocksLZ4, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
@@ -351,27 +358,33 @@ func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 // statements) and learns the sequences that exist already, so that a
 // node that starts pays neither on its first messages.
 func (b *pgBackend) warm(ctx context.Context) error {
-	conns := make([]*pgxpool.Conn, 0, b.committers+1+backgroundCommitters+warmReaders)
-	defer func() {
-		for _, c := range conns {
-			c.Release()
+	// Each pool's connections are held together (so that each Acquire
+	// opens a new one) and all given back before anything else asks the
+	// pool for one: a pool of pool_max_conns=warmReaders or fewer would
+	// otherwise wait for itself until ctx ends.
+	open := func(p *pgxpool.Pool, n int) error {
+		conns := make([]*pgxpool.Conn, 0, n)
+		defer func() {
+			for _, c := range conns {
+				c.Release()
+			}
+		}()
+		for range n {
+			c, err := p.Acquire(ctx)
+			if err != nil {
+				return err
+			}
+			conns = append(conns, c)
 		}
-	}()
-	for range b.committers + 1 + backgroundCommitters {
-		c, err := b.wpool.Acquire(ctx)
-		if err != nil {
-			return err
-		}
-		conns = append(conns, c)
+		return nil
+	}
+	if err := open(b.wpool, b.committers+1+backgroundCommitters); err != nil {
+		return err
 	}
 	// And a few readers, opened at once rather than by the first
 	// messages' pipeline reads.
-	for range min(warmReaders, int(b.pool.Config().MaxConns)) {
-		c, err := b.pool.Acquire(ctx)
-		if err != nil {
-			return err
-		}
-		conns = append(conns, c)
+	if err := open(b.pool, min(warmReaders, int(b.pool.Config().MaxConns))); err != nil {
+		return err
 	}
 	rows, err := b.pool.Query(ctx, `SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'kvseq\_%' AND relnamespace = current_schema()::regnamespace`)
 	if err != nil {
@@ -485,9 +498,25 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 		for _, n := range locks.names {
 			t.excl[lockID(n)] = true
 		}
-		batch.Queue(sqlWriterSharedKeyed)
-		if ids, shared := lockIDs(locks); len(ids) > 0 {
-			batch.Queue(sqlLockMany, ids, shared)
+		ids, shared := lockIDs(locks)
+		switch {
+		// A holder of shared names marks itself (its connection's
+		// mark, sqlMark) before it takes them: a barrier on those
+		// names waits for the holders it finds through their marks.
+		case len(locks.shared) > 0 && b.lz4:
+			batch.Queue(sqlWriterSharedMarkedLocksLZ4, ids, shared)
+		case len(locks.shared) > 0:
+			batch.Queue(sqlWriterSharedMarkedLocks, ids, shared)
+		case len(ids) > 0 && b.lz4:
+			batch.Queue(sqlWriterSharedLocksLZ4, ids, shared)
+		case len(ids) > 0:
+			batch.Queue(sqlWriterSharedLocks, ids, shared)
+		case b.lz4:
+			batch.Queue(sqlWriterSharedKeyedLZ4)
+		default:
+			batch.Queue(sqlWriterSharedKeyed)
+		}
+		if len(ids) > 0 {
 			// Held from here on, exclusively: a Tx.Lock of a declared
 			// name costs no round trip, and whatever the transaction
 			// reads is read after it was granted.
@@ -501,13 +530,15 @@ func (b *pgBackend) beginWrite(ctx context.Context, reads []readKey, locks *lock
 			}
 		}
 		if ids, _ := lockIDs(&lockSet{names: locks.barriers}); len(ids) > 0 {
-			// Session locks taken and let go at once, in one order: the
-			// wait is the point. A connection lost between the two ends
-			// its session, which releases them too.
-			batch.Queue(sqlBarrierIn, ids)
-			batch.Queue(sqlBarrierOut, ids)
+			// The wait is the point (sqlBarrier): for the transactions
+			// that hold one of the names now, not for those that take
+			// them later. A connection lost half way ends its session,
+			// which releases the session locks it took.
+			batch.Queue(sqlBarrier, ids)
 			barriers = true
 		}
+	} else if b.lz4 {
+		batch.Queue(sqlWriterLockKeyedLZ4)
 	} else {
 		batch.Queue(sqlWriterLockKeyed)
 	}
@@ -595,6 +626,32 @@ const (
 	// a write transaction together with its planner settings (sqlKeyPlans).
 	sqlWriterSharedKeyed = sqlWriterShared + `, ` + sqlKeyPlans
 	sqlWriterLockKeyed   = sqlWriterLock + `, ` + sqlKeyPlans
+	// sqlWriterSharedKeyedMarked is sqlWriterSharedKeyed for a
+	// transaction that takes shared names: with its mark (sqlBarrier).
+	sqlWriterSharedKeyedMarked = sqlWriterShared + `, ` + sqlMark + `, ` + sqlKeyPlans
+	// sqlLZ4 has the transaction compress the values it stores with lz4
+	// rather than PostgreSQL's default, pglz: a value of more than about
+	// 2 KB is compressed before it is stored (an email's raw bytes, a
+	// message), and pglz's compression was 2-3% of the server's CPU per
+	// email end to end; lz4 compresses several times faster, and reads
+	// it back faster too. Only where the server has lz4 (pgBackend.lz4);
+	// values already stored keep their method, and reading either needs
+	// nothing.
+	sqlLZ4                  = `, set_config('default_toast_compression', 'lz4', true)`
+	sqlWriterSharedKeyedLZ4 = sqlWriterSharedKeyed + sqlLZ4
+	sqlWriterLockKeyedLZ4   = sqlWriterLockKeyed + sqlLZ4
+	// sqlWriterSharedLocks is sqlWriterSharedKeyed and sqlLockMany in
+	// one statement (one executor start and end fewer per transaction):
+	// PostgreSQL evaluates a target list in order, the writer lock
+	// first, then the subquery, which takes the declared locks in the
+	// order given.
+	sqlWriterSharedLocks    = sqlWriterSharedKeyed + `, (SELECT count(*) FROM (` + sqlLockMany + `) AS l)`
+	sqlWriterSharedLocksLZ4 = sqlWriterSharedKeyedLZ4 + `, (SELECT count(*) FROM (` + sqlLockMany + `) AS l)`
+	// sqlWriterSharedMarkedLocks is sqlWriterSharedLocks for a
+	// transaction that takes shared names: its mark comes before the
+	// names (the target list is evaluated in order).
+	sqlWriterSharedMarkedLocks    = sqlWriterSharedKeyedMarked + `, (SELECT count(*) FROM (` + sqlLockMany + `) AS l)`
+	sqlWriterSharedMarkedLocksLZ4 = sqlWriterSharedKeyedMarked + sqlLZ4 + `, (SELECT count(*) FROM (` + sqlLockMany + `) AS l)`
 	// sqlKeyPlans keeps a write transaction's statements on kv's index
 	// (for the transaction only: set_config's true). Every one of them
 	// reads or writes rows by key, which the primary key finds in a few
@@ -649,7 +706,22 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 		}
 	}
 	if len(keys) > 0 {
-		queueGetMany(batch, buckets, keys, t.remember)
+		batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
+			found := make(map[string]bool, len(keys))
+			err := collectMany(rows, func(bucket string, k, v []byte) {
+				found[cacheKey(bucket, k)] = true
+				t.remember(bucket, k, v)
+			})
+			if err != nil {
+				return err
+			}
+			for i, k := range keys {
+				if !found[cacheKey(buckets[i], k)] {
+					t.knowGone(buckets[i], k)
+				}
+			}
+			return nil
+		})
 	}
 	t.queueRanges(batch, ranges)
 	for bucket := range last {
@@ -667,12 +739,22 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 			return rows.Err()
 		})
 	}
+	// The values of every sequence named in one statement: an accept
+	// draws from two (its journal entry's, its 250 order's).
+	var seqBuckets, seqNames []string
+	var seqCounts []int32
 	for bucket, n := range draws {
 		name, err := t.be.ensureSequence(t.ctx, bucket)
 		if err != nil {
 			return err
 		}
-		batch.Queue(sqlDraw, name, min(n, maxSeqDraw)).Query(func(rows pgx.Rows) error {
+		seqBuckets, seqNames, seqCounts = append(seqBuckets, bucket), append(seqNames, name), append(seqCounts, int32(min(n, maxSeqDraw)))
+	}
+	switch len(seqNames) {
+	case 0:
+	case 1:
+		bucket := seqBuckets[0]
+		batch.Queue(sqlDraw, seqNames[0], seqCounts[0]).Query(func(rows pgx.Rows) error {
 			vals, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 			if err != nil {
 				return err
@@ -682,6 +764,23 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 			}
 			t.seqs[bucket] = vals
 			return nil
+		})
+	default:
+		batch.Queue(sqlDrawMany, seqNames, seqCounts).Query(func(rows pgx.Rows) error {
+			if t.seqs == nil {
+				t.seqs = map[string][]int64{}
+			}
+			for rows.Next() {
+				var i, v int64
+				if err := rows.Scan(&i, &v); err != nil {
+					return err
+				}
+				if i < 1 || int(i) > len(seqBuckets) {
+					return fmt.Errorf("store: draw: unexpected sequence %d", i)
+				}
+				t.seqs[seqBuckets[i-1]] = append(t.seqs[seqBuckets[i-1]], v)
+			}
+			return rows.Err()
 		})
 	}
 	return nil
@@ -756,7 +855,11 @@ func (b *pgBackend) close() error {
 
 func (b *pgBackend) retryable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	// 23505 on kv: a put sent as a plain INSERT met a row (pgTx.gone
+	// says the key was absent: read so under a lock that, broken
+	// promise, did not cover it). Run again, the batch reads the row
+	// and upserts, or decides otherwise, as it would have seeing it.
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "23505" && pe.TableName == "kv")
 }
 
 // ErrUnavailable wraps failures to reach the database: the caller answers
@@ -867,9 +970,49 @@ func (db *DB) TryExclusive(ctx context.Context, name string, fn func() error) (r
 	return true, fn()
 }
 
-// sqlBarrierIn and sqlBarrierOut wait for the holders of names
-// (store.Barriers) and let go.
-const (
-	sqlBarrierIn  = `SELECT pg_advisory_lock(h) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(h, i) ORDER BY i`
-	sqlBarrierOut = `SELECT pg_advisory_unlock(h) FROM unnest($1::bigint[]) AS u(h)`
+// sqlBarrier waits for the transactions that hold one of the names
+// (store.Barriers; held shared, store.SharedLocks) when it looks, and
+// not for those that take them later. An exclusive request (the barrier
+// used to take each name exclusively and let go) would do the first but
+// not the second: PostgreSQL queues every later shared request behind a
+// waiting exclusive one, so while a pipeline commit waited for one
+// sender's accepts in flight, every new accept of that sender on every
+// node waited too, one WAL flush or more (the convoy of a busy sender,
+// docs/SCALING.md). Instead, for each name:
+//
+//   - a free name (no holder: the common case when the sender's accepts
+//     are done) is found by a try of the lock, let go at once; a try
+//     never queues;
+//   - otherwise (and only then: pg_locks takes every partition of the
+//     server's lock table to read) the holders are read from pg_locks (the server processes
+//     holding the name shared in this database), and the barrier waits
+//     for the end of each one's transaction through its mark: every
+//     transaction that takes shared names first takes its connection's
+//     mark, pg_advisory_xact_lock(markClass, pg_backend_pid()),
+//     exclusively, so a shared request for it is granted when that
+//     transaction ends (taken and let go at once, one holder at a time).
+//     A holder that ended before the barrier asks lets it pass; one whose
+//     connection has begun another marked transaction meanwhile is waited
+//     for too (one transaction more, never a queue).
+//
+// A transaction that holds a name took its mark before the name, in the
+// same round trip, so no holder pg_locks shows is without its mark.
+const sqlBarrier = `WITH busy AS MATERIALIZED (
+	SELECT h FROM unnest($1::bigint[]) AS u(h)
+	WHERE CASE WHEN pg_try_advisory_lock(h) THEN NOT pg_advisory_unlock(h) ELSE true END
+), holders AS MATERIALIZED (
+	SELECT DISTINCT l.pid FROM pg_locks l
+	WHERE EXISTS (SELECT FROM busy) AND l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted AND l.mode = 'ShareLock'
+		AND l.pid <> pg_backend_pid() AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND (l.classid::bigint << 32 | l.objid::bigint) IN (SELECT h FROM busy)
 )
+SELECT count(pg_advisory_unlock_shared(` + markClass + `, holders.pid)) FROM holders
+	CROSS JOIN LATERAL (SELECT pg_advisory_lock_shared(` + markClass + `, holders.pid) OFFSET 0) AS w`
+
+// markClass is the first key of the marks (pg_advisory_xact_lock's
+// two-key form, which pg_locks shows apart from the one-key locks of
+// lockID: objsubid 2, not 1).
+const markClass = `1684368237`
+
+// sqlMark is a transaction's mark (sqlBarrier).
+const sqlMark = `pg_advisory_xact_lock(` + markClass + `, pg_backend_pid())`
