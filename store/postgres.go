@@ -358,27 +358,33 @@ func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 // statements) and learns the sequences that exist already, so that a
 // node that starts pays neither on its first messages.
 func (b *pgBackend) warm(ctx context.Context) error {
-	conns := make([]*pgxpool.Conn, 0, b.committers+1+backgroundCommitters+warmReaders)
-	defer func() {
-		for _, c := range conns {
-			c.Release()
+	// Each pool's connections are held together (so that each Acquire
+	// opens a new one) and all given back before anything else asks the
+	// pool for one: a pool of pool_max_conns=warmReaders or fewer would
+	// otherwise wait for itself until ctx ends.
+	open := func(p *pgxpool.Pool, n int) error {
+		conns := make([]*pgxpool.Conn, 0, n)
+		defer func() {
+			for _, c := range conns {
+				c.Release()
+			}
+		}()
+		for range n {
+			c, err := p.Acquire(ctx)
+			if err != nil {
+				return err
+			}
+			conns = append(conns, c)
 		}
-	}()
-	for range b.committers + 1 + backgroundCommitters {
-		c, err := b.wpool.Acquire(ctx)
-		if err != nil {
-			return err
-		}
-		conns = append(conns, c)
+		return nil
+	}
+	if err := open(b.wpool, b.committers+1+backgroundCommitters); err != nil {
+		return err
 	}
 	// And a few readers, opened at once rather than by the first
 	// messages' pipeline reads.
-	for range min(warmReaders, int(b.pool.Config().MaxConns)) {
-		c, err := b.pool.Acquire(ctx)
-		if err != nil {
-			return err
-		}
-		conns = append(conns, c)
+	if err := open(b.pool, min(warmReaders, int(b.pool.Config().MaxConns))); err != nil {
+		return err
 	}
 	rows, err := b.pool.Query(ctx, `SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'kvseq\_%' AND relnamespace = current_schema()::regnamespace`)
 	if err != nil {
