@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/mail"
 	"strings"
+	"time"
 
 	"github.com/deskmail/deskmail/inbound"
 )
@@ -20,6 +21,12 @@ func (c *Config) check() error {
 	}
 	if c.StoreDirect != "" && (!isPostgres(c.Store) || !isPostgres(c.StoreDirect)) {
 		return fmt.Errorf("store-direct: give it with store, both postgres:// URLs of one database (store through the pooler, store-direct straight to PostgreSQL)")
+	}
+	if c.StoreLogSize < 1<<20 {
+		return fmt.Errorf("store-log-size: %d bytes is below the minimum 1MiB", c.StoreLogSize)
+	}
+	if c.StoreCheckpoint <= 0 || c.StoreCheckpoint > time.Hour {
+		return fmt.Errorf("store-checkpoint-interval: %s is out of range (more than 0, at most 1h)", c.StoreCheckpoint)
 	}
 	if err := c.checkRelay(); err != nil {
 		return err

@@ -33,8 +33,10 @@ type Config struct {
 	HTTPMaxConns          int
 	HTTPMaxConnsPerIP     int
 	Data                  string
-	Store                 string // "" for the bbolt file in Data, or a postgres:// URL shared by several nodes
-	StoreDirect           string // a URL of Store's database that bypasses a transaction-mode pooler Store goes through
+	Store                 string        // "" for the bbolt file in Data, or a postgres:// URL shared by several nodes
+	StoreDirect           string        // a URL of Store's database that bypasses a transaction-mode pooler Store goes through
+	StoreLogSize          int64         // bbolt: preallocated size of each of the two write-ahead log files
+	StoreCheckpoint       time.Duration // bbolt: the longest a logged write waits for its checkpoint into the file
 	Domains               []string
 	Hostname              string
 	MaxMessageBytes       int64
@@ -155,6 +157,8 @@ var options = []option{
 	{name: "domain", def: []string{"localhost"}, repeat: true, help: "a domain to accept mail for (repeatable; comma-separated in env)", set: list(setDomains)},
 	{name: "store", help: "shared database of several nodes: postgres://USER@HOST:PORT/DB?sslmode=... (default: the bbolt file in the data folder)", set: str(func(c *Config) *string { return &c.Store })},
 	{name: "store-direct", help: "when store goes through a pooler in transaction mode (PgBouncer): a URL of the same database that bypasses it, for LISTEN and migrations", set: str(func(c *Config) *string { return &c.StoreDirect })},
+	{name: "store-log-size", def: []string{"64MiB"}, help: "bbolt: size of each of the two write-ahead log files (written with zeros ahead of the records; a checkpoint starts at half); at least 1MiB", set: size(func(c *Config) *int64 { return &c.StoreLogSize })},
+	{name: "store-checkpoint-interval", def: []string{"2s"}, help: "bbolt: a checkpoint starts once the oldest logged write not in the database file is this old", set: duration(func(c *Config) *time.Duration { return &c.StoreCheckpoint })},
 	{name: "hostname", def: []string{hostname()}, help: "this host's name in the SMTP greeting and Received headers", set: str(func(c *Config) *string { return &c.Hostname })},
 	{name: "max-message-bytes", def: []string{"25MiB"}, help: "largest message accepted (announced in EHLO SIZE)", set: size(func(c *Config) *int64 { return &c.MaxMessageBytes })},
 	{name: "max-header-bytes", def: []string{"256KiB"}, help: "largest header block accepted", set: size(func(c *Config) *int64 { return &c.MaxHeaderBytes })},

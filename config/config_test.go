@@ -97,6 +97,8 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"direct URL without a store", []string{"--store-direct", "postgres://db/x"}, nil, "", "store-direct"},
 		{"direct URL not postgres", nil, nil, "store = \"postgres://pool/x\"\nstore-direct = \"db:5432\"\n", "store-direct"},
 		{"bool", nil, []string{"DESKMAIL_TLS_SELF_SIGNED=perhaps"}, "", "DESKMAIL_TLS_SELF_SIGNED"},
+		{"log too small", nil, nil, "store-log-size = \"64KiB\"\n", "store-log-size"},
+		{"no checkpoint interval", []string{"--store-checkpoint-interval", "0s"}, nil, "", "store-checkpoint-interval"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

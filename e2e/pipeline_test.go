@@ -62,11 +62,21 @@ func TestDaemonSlowDNSDelaysOnlyItsEmailAndKeepsTheOrder(t *testing.T) {
 			t.Errorf("unrelated email %d: %q", i, e.Action)
 		}
 	}
-	es, _ := journal.Query(context.Background(), p.d.DB, journal.Filter{})
+	es, err := journal.Query(context.Background(), p.d.DB, journal.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := 0
 	for _, e := range es {
-		if (e.MessageID == "<s1@slow.test>" || e.MessageID == "<r2@fast.test>") && e.ThreadBy != "" {
-			t.Fatalf("%s processed while the first email's DNS hangs: %q", e.MessageID, e.Action)
+		if e.MessageID == "<s1@slow.test>" || e.MessageID == "<r2@fast.test>" {
+			waiting++
+			if e.ThreadBy != "" {
+				t.Fatalf("%s processed while the first email's DNS hangs: %q", e.MessageID, e.Action)
+			}
 		}
+	}
+	if waiting != 2 {
+		t.Fatalf("%d journal entries for the two waiting emails, want 2", waiting)
 	}
 	// Both wait in the pending list, which the operator can read.
 	r := runCLI(t, nil, nil, "inbound", "list", "--pending", "--data", p.dir)

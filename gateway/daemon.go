@@ -98,7 +98,8 @@ func Start(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 
 // StartWith is Start with test seams.
 func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, err error) {
-	db, err := store.OpenStore(cfg.Store, cfg.Data, store.Options{Observe: observeCommit, Direct: cfg.StoreDirect, Listen: true})
+	db, err := store.OpenStore(cfg.Store, cfg.Data, store.Options{Observe: observeCommit, Direct: cfg.StoreDirect, Listen: true,
+		LogSize: cfg.StoreLogSize, CheckpointInterval: cfg.StoreCheckpoint})
 	if err != nil {
 		return nil, err
 	}

@@ -141,10 +141,7 @@ func (s *Server) authenticate(h http.Handler, who access) http.Handler {
 			writeError(w, http.StatusForbidden, "id", "this person token is for "+c.Person+": it may read that person's notifications only")
 			return
 		}
-		ctx := context.WithValue(r.Context(), claimsKey{}, c)
-		if who == personAck {
-			ctx = context.WithValue(ctx, generationKey{}, c)
-		}
+		ctx := context.WithValue(r.Context(), claimsKey{}, tokenClaims{c, who == personAck})
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -155,18 +152,22 @@ func writeTokenError(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusUnauthorized, "", personTokenError(err))
 }
 
+// claimsKey holds the tokenClaims of a request made with a person token.
 type claimsKey struct{}
 
-// generationKey holds the claims of a person token whose generation the
-// handler must still check (personAck), in the same read as its own.
-type generationKey struct{}
+type tokenClaims struct {
+	persontoken.Claims
+	// unchecked: the token's generation is still to be checked by the
+	// handler (personAck), in the same read as its own.
+	unchecked bool
+}
 
 // generationUnchecked is the person token of a personAck request whose
 // generation is still to be checked: the handler adds generationGuard to
 // its read, before it acts on the request.
 func generationUnchecked(r *http.Request) (persontoken.Claims, bool) {
-	c, ok := r.Context().Value(generationKey{}).(persontoken.Claims)
-	return c, ok
+	c, ok := r.Context().Value(claimsKey{}).(tokenClaims)
+	return c.Claims, ok && c.unchecked
 }
 
 // generationGuard checks the token's generation in the ack's snapshot
@@ -179,8 +180,8 @@ func generationGuard(c persontoken.Claims) messaging.AckGuard {
 
 // claimsOf are the request's person-token claims, if it carries one.
 func claimsOf(r *http.Request) (persontoken.Claims, bool) {
-	c, ok := r.Context().Value(claimsKey{}).(persontoken.Claims)
-	return c, ok
+	c, ok := r.Context().Value(claimsKey{}).(tokenClaims)
+	return c.Claims, ok
 }
 
 // isTokenError tells a token that does not check from a store that could

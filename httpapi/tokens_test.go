@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -215,4 +216,32 @@ func TestPersonTokenStream(t *testing.T) {
 	waiters(base + 2)
 	clk.Advance(20 * time.Second)
 	c.ended(t)
+}
+
+// The person token's claims are in the request's context once, with
+// whether the handler must still check their generation (personAck
+// only).
+func TestPersonTokenClaimsInContextOnce(t *testing.T) {
+	a := newMessagingAPI(t, withPersonTokens)
+	a.helpdesk()
+	tok := a.mintFor("agent")
+	for _, who := range []access{personRoute, personStream, personAck} {
+		var claims, unchecked bool
+		var ctx string
+		h := a.s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, ok := claimsOf(r)
+			claims = ok && c.Person == "agent"
+			_, unchecked = generationUnchecked(r)
+			ctx = fmt.Sprint(r.Context())
+		}), who)
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		if !claims || unchecked != (who == personAck) {
+			t.Errorf("access %d: claims %v, generation unchecked %v", who, claims, unchecked)
+		}
+		if n := strings.Count(ctx, "Claims"); n != 1 {
+			t.Errorf("access %d: the claims are in the context %d times: %s", who, n, ctx)
+		}
+	}
 }

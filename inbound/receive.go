@@ -204,6 +204,10 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 			return err
 		}
 		meta.JournalID, rc.JournalID = e.ID, e.ID
+		// id is a fresh store.NewID: its record and raw bytes are new
+		// (on PostgreSQL plain INSERTs, not upserts).
+		tx.Absent(bucketMeta, []byte(id))
+		tx.Absent(bucketRaw, []byte(id))
 		v, err := encodeMeta(make([]byte, 0, 256), &meta)
 		if err != nil {
 			return err

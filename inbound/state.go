@@ -632,6 +632,14 @@ func newPending(tx *store.Tx, id string, size int64, keys []string, now time.Tim
 		return err
 	}
 	st := State{Seq: seq, Stored: now, Size: size, Keys: keys}
+	// A fresh id (an accept's store.NewID) and a fresh sequence number:
+	// its state, order and due keys are new (on PostgreSQL plain
+	// INSERTs, not upserts).
+	tx.Absent(bucketPending, []byte(id))
+	tx.Absent(pending.Due, pending.DueKey(id, &st))
+	for _, k := range st.Keys {
+		tx.Absent(bucketOrder, orderKey(k, st.Seq))
+	}
 	if err := addOrder(tx, id, st); err != nil {
 		return err
 	}

@@ -157,6 +157,9 @@ func Append(tx *store.Tx, e *Entry) error {
 		copy(k[:8], last[:8])
 	}
 	e.ID = hex.EncodeToString(k)
+	// Its sequence number makes the key new: on PostgreSQL a plain
+	// INSERT, not an upsert.
+	tx.Absent(bucket, k)
 	v, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode journal entry: %w", err)

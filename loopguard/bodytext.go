@@ -80,7 +80,9 @@ const maxLeadLines = 3
 func ownText(b []byte) (string, []string) {
 	out := make([]byte, 0, min(len(b), maxWordsScan)+64)
 	var lead []string
-	var scratch []byte
+	body := b
+	var chunk string // body[chunkAt:], lower-cased, for the ASCII lines
+	chunkAt := 0
 	inQuote := false
 	for len(b) > 0 && len(out) < maxWordsScan {
 		line, rest := cutLine(b)
@@ -97,7 +99,7 @@ func ownText(b []byte) (string, []string) {
 			continue
 		}
 		var low string
-		low, scratch = lowerLine(t, scratch)
+		low, chunk, chunkAt = lowerLine(body, t, chunk, chunkAt)
 		if isQuoteMarker(low) || quotedHeaderBlock(low, rest) {
 			break
 		}
@@ -130,23 +132,41 @@ func ownText(b []byte) (string, []string) {
 // fullwidthGT is "＞", the quote mark of Japanese and Chinese mail clients.
 var fullwidthGT = []byte("＞")
 
-// lowerLine returns strings.ToLower(string(t)), with one allocation for
-// a line of ASCII (the lower-case copy is made in scratch, which it
-// returns for the next line).
-func lowerLine(t, scratch []byte) (string, []byte) {
+// lowerLine returns strings.ToLower(string(t)) for t, a line of body.
+// An ASCII line is sliced from chunk, a lower-cased copy of body from
+// chunkAt on, made when the line is past it, of lowerChunk bytes at
+// least: one allocation for the lines of most bodies instead of one a
+// line. It returns the chunk for the next line.
+func lowerLine(body, t []byte, chunk string, chunkAt int) (string, string, int) {
 	for _, c := range t {
 		if c >= utf8.RuneSelf {
-			return strings.ToLower(string(t)), scratch
+			return strings.ToLower(string(t)), chunk, chunkAt
 		}
 	}
-	scratch = append(scratch[:0], t...)
-	for i, c := range scratch {
-		if 'A' <= c && c <= 'Z' {
-			scratch[i] = c + ('a' - 'A')
-		}
+	at := cap(body) - cap(t) // where t is in body
+	if len(t) == 0 || at < 0 || at+len(t) > len(body) || &body[at] != &t[0] {
+		return strings.ToLower(string(t)), chunk, chunkAt // not a slice of body
 	}
-	return string(scratch), scratch
+	if at < chunkAt || at+len(t) > chunkAt+len(chunk) {
+		end := min(len(body), at+max(len(t), lowerChunk))
+		var low strings.Builder
+		low.Grow(end - at)
+		from := at
+		for i := at; i < end; i++ {
+			if c := body[i]; 'A' <= c && c <= 'Z' {
+				low.Write(body[from:i])
+				low.WriteByte(c + ('a' - 'A'))
+				from = i + 1
+			}
+		}
+		low.Write(body[from:end])
+		chunk, chunkAt = low.String(), at
+	}
+	return chunk[at-chunkAt : at-chunkAt+len(t)], chunk, chunkAt
 }
+
+// lowerChunk is how much of a body lowerLine lowers at a time.
+const lowerChunk = 4 << 10
 
 // quoteIntroWords are the verbs of a line that introduces a quotation
 // ("They replied:", "I got this reply:", "Ich habe diese Antwort

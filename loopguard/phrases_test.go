@@ -127,3 +127,64 @@ func BenchmarkPhrases(b *testing.B) {
 		}
 	})
 }
+
+// TestDFASameAsFailLinks compares the dense table's scan with the walk of
+// the sparse edges and fail links it replaced (scanBitsSparse, kept as
+// the fallback of a too large automaton), bit for bit, on random bytes,
+// texts of phrase pieces with any byte between, and every corpus case's
+// own words and subject.
+func TestDFASameAsFailLinks(t *testing.T) {
+	sets := []*phraseSet{bodyPhrases, subjectPhrases}
+	for i, ps := range sets {
+		if ps.ac.dfa == nil {
+			t.Fatalf("phrase set %d has no dense table (%d nodes)", i, len(ps.ac.nodes))
+		}
+	}
+	check := func(s string) {
+		t.Helper()
+		for i, ps := range sets {
+			a := ps.ac
+			dense := make([]uint64, (a.npats+63)/64)
+			sparse := make([]uint64, (a.npats+63)/64)
+			a.scanBits(s, dense)
+			a.scanBitsSparse(s, sparse)
+			for w := range dense {
+				if dense[w] != sparse[w] {
+					t.Fatalf("set %d, text %q: word %d dense %x, fail links %x", i, s, w, dense[w], sparse[w])
+				}
+			}
+		}
+	}
+	rnd := rand.New(rand.NewSource(27))
+	var pool []string
+	for _, ps := range sets {
+		for _, tab := range ps.tables {
+			pool = append(pool, tab...)
+		}
+	}
+	for n := 0; n < 5000; n++ {
+		var b strings.Builder
+		for k := rnd.Intn(8); k >= 0; k-- {
+			switch rnd.Intn(4) {
+			case 0:
+				for j := rnd.Intn(6); j >= 0; j-- {
+					b.WriteByte(byte(rnd.Intn(256)))
+				}
+			default:
+				p := pool[rnd.Intn(len(pool))]
+				if len(p) > 2 && rnd.Intn(2) == 0 {
+					i := rnd.Intn(len(p))
+					p = p[i : i+rnd.Intn(len(p)-i)+1]
+				}
+				b.WriteString(p)
+			}
+		}
+		check(b.String())
+	}
+	for _, c := range allCases(t) {
+		m := corpusGuard().parse(c.raw)
+		check(m.words())
+		check(newSubject(rawSubject(m)).text)
+		check(string(c.raw))
+	}
+}

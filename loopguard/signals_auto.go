@@ -1,6 +1,7 @@
 package loopguard
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
 )
@@ -242,6 +243,61 @@ var (
 	ownTagRE = regexp.MustCompile(`\[#\d+\]`)
 )
 
+// findTicket is ticketRE.FindString(s), the regular expression run only
+// on a subject that may match it: every match holds three ASCII digits
+// in a row, and a '[', "##" or one of the keywords; with (?i) a keyword
+// may be spelled with a non-ASCII letter (K, the Kelvin sign, folds to
+// k; ſ to s), so any subject that is not ASCII goes to the expression.
+func findTicket(s string) string {
+	if !mayHoldTicket(s) {
+		return ""
+	}
+	return ticketRE.FindString(s)
+}
+
+// ticketNeedles are the keywords of ticketRE, lower case, shortened
+// where one is a prefix of others ("cas" for case and caso, "req" for
+// request, "inc" for incident); a subject without any of them, a '['
+// or "##" cannot match.
+var ticketNeedles = [][]byte{[]byte("ticket"), []byte("cas"), []byte("req"), []byte("inc"), []byte("sr"), []byte("tkt"),
+	[]byte("anfrage"), []byte("vorgang"), []byte("demande"), []byte("solicitud"), []byte("richiesta"), []byte("aanvraag")}
+
+func mayHoldTicket(s string) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			return true
+		}
+		if '0' <= c && c <= '9' {
+			run++
+		} else if run < 3 {
+			run = 0
+		}
+	}
+	if run < 3 {
+		return false
+	}
+	if strings.IndexByte(s, '[') >= 0 || strings.Contains(s, "##") {
+		return true
+	}
+	var buf [256]byte
+	lower := buf[:0]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower = append(lower, c)
+	}
+	for _, n := range ticketNeedles {
+		if bytes.Contains(lower, n) {
+			return true
+		}
+	}
+	return false
+}
+
 // helpdeskRules finds another ticket system's acknowledgement: the
 // product's own fields and mailer, a ticket number, an acknowledgement
 // subject, a reply to an email of ours. Each is a hint, since the agents
@@ -265,7 +321,7 @@ func helpdeskRules(e *evidence, m *message, s subject, own func(string) bool) {
 		}
 	}
 	if !s.reply {
-		if t := ticketRE.FindString(s.text); t != "" && !ownTagRE.MatchString(t) {
+		if t := findTicket(s.text); t != "" && !ownTagRE.MatchString(t) {
 			// People quote ticket numbers in their subjects too: it
 			// counts only beside another sign of a ticket system
 			// (settleNotices).

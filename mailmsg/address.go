@@ -23,6 +23,9 @@ func AddrSpec(v string) string {
 	if v == "" {
 		return ""
 	}
+	if _, addr, ok := simpleAddress(v); ok {
+		return strings.ToLower(addr)
+	}
 	p := mail.AddressParser{WordDecoder: wordDecoder}
 	if a, err := p.Parse(v); err == nil {
 		return strings.ToLower(a.Address)
@@ -54,6 +57,9 @@ func DisplayName(v string) string {
 	if len(v) > 1000 {
 		v = v[:1000]
 	}
+	if name, _, ok := simpleAddress(v); ok {
+		return name
+	}
 	p := mail.AddressParser{WordDecoder: wordDecoder}
 	if a, err := p.Parse(v); err == nil {
 		return a.Name
@@ -72,6 +78,9 @@ const maxAddressField = 64 << 10
 func parseList(v string) ([]Address, error) {
 	if len(v) > maxAddressField {
 		return nil, fmt.Errorf("address field longer than %d bytes", maxAddressField)
+	}
+	if name, addr, ok := simpleAddress(v); ok {
+		return []Address{{Name: name, Addr: strings.ToLower(addr)}}, nil
 	}
 	p := mail.AddressParser{WordDecoder: wordDecoder}
 	as, err := p.ParseList(v)

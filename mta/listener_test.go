@@ -76,14 +76,37 @@ func TestCloseAfterQuitDoesNotLinger(t *testing.T) {
 			}
 			continue
 		}
-		select {
-		case <-closed:
+		// Our FIN came from CloseWrite, the socket still open for the
+		// linger's read; a close without linger sends FIN from Close,
+		// which has marked the socket closed before the FIN leaves.
+		if !socketOpen(t, dc) {
 			t.Fatal("closed without lingering, the client's last command was no QUIT")
-		default:
 		}
 		client.Close() // its FIN ends the linger
-		<-closed
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the linger outlasts the client's FIN")
+		}
+		if socketOpen(t, dc) {
+			t.Fatal("the socket is still open after Close")
+		}
 	}
+}
+
+// socketOpen tells whether the server's socket of dc is still open (not
+// yet closed by Close).
+func socketOpen(t *testing.T, dc *deadlineConn) bool {
+	t.Helper()
+	rc, err := dc.Conn.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = rc.Control(func(uintptr) {})
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		t.Fatal(err)
+	}
+	return err == nil
 }
 
 // crlfReader, a line at a time, answers as the byte-wise check did.

@@ -113,11 +113,21 @@ func TestCommitsOfTwoConversationsRunSideBySidePostgres(t *testing.T) {
 	if len(ms) != 2 || ms[0].Original != first || ms[1].Original != second {
 		t.Fatalf("c1 = %+v; want %s then %s", ms, first, second)
 	}
-	es, _ := journal.Query(context.Background(), f.db, journal.Filter{})
+	es, err := journal.Query(context.Background(), f.db, journal.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawOther := false
 	for _, e := range es {
-		if e.StoredID == other && !strings.HasPrefix(e.Action, "created conversation") {
-			t.Errorf("%s: %q", e.StoredID, e.Action)
+		if e.StoredID == other {
+			sawOther = true
+			if !strings.HasPrefix(e.Action, "created conversation") {
+				t.Errorf("%s: %q", e.StoredID, e.Action)
+			}
 		}
+	}
+	if !sawOther {
+		t.Errorf("no journal entry for %s", other)
 	}
 }
 

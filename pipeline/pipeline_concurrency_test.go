@@ -197,7 +197,10 @@ func TestSlowDNSDelaysOnlyItsOwnEmail(t *testing.T) {
 	}
 	f.dns.Release()
 	waitUntil(t, "the slow email is processed", func() bool { return len(f.pending(t)) == 0 })
-	es, _ := journal.Query(context.Background(), f.db, journal.Filter{})
+	es, err := journal.Query(context.Background(), f.db, journal.Filter{})
+	if err != nil || len(es) != 1+len(fast) {
+		t.Fatalf("%d journal entries, %v; want %d", len(es), err, 1+len(fast))
+	}
 	for _, e := range es {
 		if !strings.HasPrefix(e.Action, "created conversation") {
 			t.Errorf("%s: %q", e.From, e.Action)
@@ -258,7 +261,10 @@ func TestCommitsFailingForAWhileLoseNothing(t *testing.T) {
 			t.Errorf("message %d is %s, want %s (arrival order)", i, m.Original, ids[i])
 		}
 	}
-	es, _ := journal.Query(context.Background(), f.db, journal.Filter{})
+	es, err := journal.Query(context.Background(), f.db, journal.Filter{})
+	if err != nil || len(es) != len(ids) {
+		t.Fatalf("%d journal entries, %v; want %d", len(es), err, len(ids))
+	}
 	for _, e := range es {
 		if strings.Contains(e.Action, "failed") || e.Conversation != "c1" {
 			t.Errorf("%s: %q in %q", e.StoredID, e.Action, e.Conversation)
@@ -315,7 +321,10 @@ func checkTwoNodes(t *testing.T, f *pipeFixture) {
 			t.Errorf("c1 message %d is %s, want %s", i, m.Original, ids[2*i])
 		}
 	}
-	es, _ := journal.Query(context.Background(), f.db, journal.Filter{})
+	es, err := journal.Query(context.Background(), f.db, journal.Filter{})
+	if err != nil || len(es) != len(ids) {
+		t.Fatalf("%d journal entries, %v; want %d", len(es), err, len(ids))
+	}
 	for _, e := range es {
 		if strings.HasPrefix(e.Action, "duplicate") || e.Conversation == "" {
 			t.Errorf("%s: %q", e.StoredID, e.Action)

@@ -16,7 +16,10 @@
 # SERVE_ARGS adds flags to the daemon's command line; PROFILE=FILE writes a
 # CPU profile of the daemon over deskmail's last round and its drain
 # (PROFILE_SECONDS long, default 20; the control socket's pprof); ONLY=deskmail
-# skips Postfix and smtp-sink. STORE=postgres runs the daemon on a fresh
+# skips Postfix and smtp-sink. STRACE=FILE counts the daemon's system calls
+# (strace -c -f) over deskmail's last round and its drain into FILE (it slows
+# the daemon: its rate is not comparable). Each round prints the bytes the
+# daemon wrote to the disk (/proc/PID/io write_bytes) per email too. STORE=postgres runs the daemon on a fresh
 # PostgreSQL database (created at PGURL's server, dropped at the end)
 # instead of bbolt; DESKMAIL=/path/to/deskmail runs that binary instead of
 # building this tree.
@@ -82,6 +85,7 @@ drain() {
   echo "(the pipeline did not drain within 2 minutes)"
 }
 cpu() { awk '{print $14 + $15}' /proc/$dpid/stat; } # clock ticks, user + system
+wbytes() { awk '$1 == "write_bytes:" {print $2}' /proc/$dpid/io; }
 rate() { # label host:port recipient messages
   local t0 t1
   t0=$(date +%s.%N)
@@ -109,11 +113,19 @@ for r in $(seq "$ROUNDS"); do
     curl -s --unix-socket "$tmp/data/deskmail.sock" -o "$PROFILE" "http://deskmail/debug/pprof/profile?seconds=${PROFILE_SECONDS:-20}" &
     prof=$!
   fi
-  c0=$(cpu)
+  st=
+  if [ -n "${STRACE:-}" ] && [ "$r" = "$ROUNDS" ]; then
+    strace -c -f -o "$STRACE" -p "$dpid" 2>/dev/null &
+    st=$!
+    sleep 1
+  fi
+  c0=$(cpu) w0=$(wbytes)
   rate "deskmail, $label" 127.0.0.1:$PORT support@localhost "$MESSAGES"
   cm=$(cpu) p0=$(pending)
   drain
-  c1=$(cpu)
+  c1=$(cpu) w1=$(wbytes)
+  [ -z "$st" ] || { kill -INT "$st"; wait "$st" || true; }
+  echo "deskmail: $(( (w1 - w0) / MESSAGES )) bytes written to the disk per email (write_bytes, run and drain)"
   echo "deskmail: $p0 emails still pending at the last 250; daemon CPU during the accept $(echo "scale=3; ($cm - $c0) * 1000 / $hz / $MESSAGES" | bc) ms per email, during the drain $(echo "scale=3; ($c1 - $cm) * 1000 / $hz / $MESSAGES" | bc)"
   echo "deskmail daemon CPU over the run and its drain: $(echo "scale=3; ($c1 - $c0) * 1000 / $hz / $MESSAGES" | bc) ms per email"
   [ -z "$prof" ] || wait "$prof"

@@ -65,4 +65,4 @@ $P -d $DB -F ' ' -c "SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables WH
   awk '{printf "kv updates: %d, HOT %d\n", $2, $1}'
 $P -d $DB -F $'\t' -c "SELECT round(sum(total_exec_time)::numeric, 0) $q" | awk -v n="$N" '{printf "statement time: %d ms (%.3f ms/email)\n", $1, $1/n}'
 echo "by server time: calls, rows, ms, shared blocks hit, statement"
-$P -d $DB -F $'\t' -c "SELECT calls, rows, round(total_exec_time::numeric, 0), shared_blks_hit, left(regexp_replace(query, '\s+', ' ', 'g'), 100) $q ORDER BY total_exec_time DESC LIMIT 15"
+$P -d $DB -F $'\t' -c "SELECT calls, plans, rows, round(total_exec_time::numeric, 0), round(total_plan_time::numeric,0), left(regexp_replace(query, '\s+', ' ', 'g'), 100) $q ORDER BY total_exec_time DESC LIMIT 15"

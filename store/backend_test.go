@@ -357,8 +357,17 @@ func TestDrawsAndLastKeysFollowTheBatch(t *testing.T) {
 	for name, open := range backends() {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)
-			update(t, db, func(tx *store.Tx) error { return tx.Put("j", []byte{5}, nil) })
-			var seqs []uint64
+			update(t, db, func(tx *store.Tx) error {
+				// Both sequences made now (on PostgreSQL a CREATE SEQUENCE
+				// each, not counted below).
+				for _, b := range []string{"s", "t"} {
+					if _, err := tx.Sequence(b); err != nil {
+						return err
+					}
+				}
+				return tx.Put("j", []byte{5}, nil)
+			})
+			var seqs, others []uint64
 			var lasts []byte
 			fn := func(draw int) func(tx *store.Tx) error {
 				return func(tx *store.Tx) error {
@@ -369,17 +378,28 @@ func TestDrawsAndLastKeysFollowTheBatch(t *testing.T) {
 						}
 						seqs = append(seqs, n)
 					}
+					n, err := tx.Sequence("t") // a second sequence, drawn in the same statement
+					if err != nil {
+						return err
+					}
+					others = append(others, n)
 					last := tx.LastKey("j")
 					lasts = append(lasts, last[0])
 					return tx.Put("j", []byte{last[0] + 1}, nil)
 				}
 			}
-			opts := []store.UpdateOption{store.Draws("s", 1), store.ReadsLast("j")}
+			opts := []store.UpdateOption{store.Draws("s", 1), store.Draws("t", 1), store.ReadsLast("j")}
+			trips := db.RoundTrips()
 			errs := db.RunBatchWith([]func(*store.Tx) error{fn(1), fn(3), fn(1)}, [][]store.UpdateOption{opts, opts, opts})
 			for _, err := range errs {
 				if err != nil {
 					t.Fatal(err)
 				}
+			}
+			// The first round trip, the two values of s drawn beyond what
+			// was said, the commit: t's three come with the first.
+			if n := db.RoundTrips() - trips; n > 4 {
+				t.Errorf("%d round trips; want at most 4", n)
 			}
 			if string(lasts) != string([]byte{5, 6, 7}) {
 				t.Errorf("last keys seen %v; want 5 6 7", lasts)
@@ -389,8 +409,13 @@ func TestDrawsAndLastKeysFollowTheBatch(t *testing.T) {
 					t.Errorf("sequence values %v do not grow", seqs)
 				}
 			}
-			if len(seqs) != 5 {
-				t.Errorf("%d values drawn; want 5", len(seqs))
+			for i := 1; i < len(others); i++ {
+				if others[i] <= others[i-1] {
+					t.Errorf("second sequence's values %v do not grow", others)
+				}
+			}
+			if len(seqs) != 5 || len(others) != 3 {
+				t.Errorf("%d and %d values drawn; want 5 and 3", len(seqs), len(others))
 			}
 		})
 	}

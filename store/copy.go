@@ -141,13 +141,14 @@ func copyBody(src, dst *DB, name string) error {
 // bucketSequences lists the buckets and their sequences' last values.
 func (db *DB) bucketSequences() (map[string]uint64, error) {
 	if db.pg == nil {
-		b := db.be.(*boltBackend)
-		tx, err := b.db.Begin(false)
+		ops, err := db.be.begin(context.Background(), false, nil, nil)
 		if err != nil {
 			return nil, err
 		}
-		defer tx.Rollback()
-		return (&boltTx{tx: tx}).buckets()
+		defer ops.rollback()
+		return ops.(interface {
+			buckets() (map[string]uint64, error)
+		}).buckets()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), viewTimeout)
 	defer cancel()
@@ -180,6 +181,9 @@ func (db *DB) setSequence(ctx context.Context, bucket string, n uint64) error {
 	}
 	if db.pg == nil {
 		return db.Update(ctx, func(tx *Tx) error {
+			if wt, ok := tx.ops.(*walTx); ok {
+				return wt.setSequence(bucket, n)
+			}
 			bt := tx.ops.(*boltTx)
 			b, err := bt.bucket(bucket, true)
 			if err != nil {

@@ -94,16 +94,19 @@ func (db *DB) GetMany(ctx context.Context, keys ...Key) ([][]byte, error) {
 		at[ck] = append(at[ck], i)
 	}
 	err := db.readRetrying(ctx, func() error {
-		rows, err := db.pg.pool.Query(ctx, sqlGetMany, buckets, ks)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		return collectMany(rows, func(bucket string, k, v []byte) {
+		// With the generic plan (sqlSnapshotPlans, in the same round
+		// trip): PostgreSQL otherwise plans the statement afresh at every
+		// call, a custom plan for a few keys looking cheaper than the
+		// generic one (about a tenth of the server's CPU per email, end
+		// to end, where every email's record is read so).
+		var batch pgx.Batch
+		batch.Queue(sqlSnapshotPlans)
+		queueGetMany(&batch, buckets, ks, func(bucket string, k, v []byte) {
 			for _, i := range at[cacheKey(bucket, k)] {
 				out[i] = v
 			}
 		})
+		return db.pg.pool.SendBatch(ctx, &batch).Close()
 	})
 	if err != nil {
 		return nil, err

@@ -463,3 +463,33 @@ func BenchmarkNotifyingCommitsTwoNodes(b *testing.B) {
 		}
 	})
 }
+
+// A node whose pool is small (pool_max_conns of 4 or less, fewer than the
+// readers the start pre-warms) starts, within a bound, and serves: the
+// pre-warm must not hold every connection of the pool while it asks the
+// pool for one more.
+func TestSmallPoolStarts(t *testing.T) {
+	for _, max := range []int{1, 2, 4} {
+		t.Run("pool_max_conns="+strconv.Itoa(max), func(t *testing.T) {
+			url := pgtest.NewDatabase(t)
+			if strings.Contains(url, "?") {
+				url += "&"
+			} else {
+				url += "?"
+			}
+			url += "pool_max_conns=" + strconv.Itoa(max)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			db, err := store.OpenPostgres(ctx, url, t.TempDir(), store.Options{})
+			if err != nil {
+				t.Fatalf("open with pool_max_conns=%d: %v", max, err)
+			}
+			defer db.Close()
+			update(t, db, func(tx *store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) })
+			var got []byte
+			if err := db.View(ctx, func(tx *store.Tx) error { got = tx.Get("b", []byte("k")); return nil }); err != nil || string(got) != "v" {
+				t.Errorf("read back: %q, %v", got, err)
+			}
+		})
+	}
+}

@@ -67,6 +67,13 @@ type pgTx struct {
 	// notes are the payloads to send once the transaction has committed
 	// (publish).
 	notes []string
+	// gone holds keys (cacheKey) the database has no row of, as the
+	// statements sent so far leave it: read absent, declared fresh
+	// (Tx.Absent), or deleted by this transaction. A put of such a key
+	// is sent as a plain INSERT, not an upsert (see pgwrites.go). Every
+	// doubt removes a key (a function undone after its writes were
+	// sent forgets them all), never adds one.
+	gone map[string]bool
 }
 
 // knownRange: every key of bucket from lo (included) to hi (excluded;
@@ -140,6 +147,9 @@ func (t *pgTx) endFn(ok bool) bool {
 	// The rows of ranges it read leave seen below: so do the ranges.
 	t.known = t.known[:sc.known]
 	if sc.savepoint {
+		// The rollback brings back rows the function deleted: what the
+		// transaction knew absent may be there again.
+		t.gone = nil
 		// Sent at once: reads go to the database without flushing, so
 		// it must not keep the undone writes a moment longer.
 		t.pending.Queue(sqlRollbackTo)
@@ -213,6 +223,10 @@ const (
 	// statement of their own, in order.
 	sqlNotifyMany = `SELECT pg_notify('deskmail', p) FROM unnest($1::text[]) WITH ORDINALITY AS u(p, i) ORDER BY i`
 	sqlDraw       = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
+	// sqlDrawMany draws from several sequences at once: for each (its
+	// number in the arrays, from 1) its values, in the order drawn.
+	sqlDrawMany = `SELECT u.i, nextval(u.s::regclass) AS v FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS u(s, n, i)
+	CROSS JOIN LATERAL generate_series(1, u.n) ORDER BY u.i, v`
 )
 
 func (t *pgTx) writable() bool { return t.rw }
@@ -266,7 +280,10 @@ func (t *pgTx) flush() error {
 	if t.fn.active {
 		t.fn.mark = 0 // what is queued after this flush is the function's
 	}
-	b := pgx.Batch{QueuedQueries: coalesceWrites(t.pending.QueuedQueries)}
+	if t.gone == nil {
+		t.gone = map[string]bool{}
+	}
+	b := pgx.Batch{QueuedQueries: coalesceWrites(t.pending.QueuedQueries, t.gone)}
 	t.pending = pgx.Batch{}
 	// Close runs every statement in order, calling the callbacks of
 	// those that read (Tx.Lock), and reports the first error.
@@ -376,7 +393,11 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 		t.held[id] = true
 		if i < len(fresh) {
 			for _, k := range fresh[i] {
-				t.remember(k.Bucket, k.Key, found[cacheKey(k.Bucket, k.Key)])
+				v := found[cacheKey(k.Bucket, k.Key)]
+				t.remember(k.Bucket, k.Key, v)
+				if v == nil {
+					t.knowGone(k.Bucket, k.Key)
+				}
 			}
 		}
 	}
@@ -410,6 +431,7 @@ func (t *pgTx) get(bucket string, key []byte) []byte {
 	err := t.readRow(sqlGet, []any{bucket, key}, &v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		t.remember(bucket, key, nil)
+		t.knowGone(bucket, key)
 		return nil
 	}
 	if err != nil {
@@ -431,6 +453,7 @@ func (t *pgTx) put(bucket string, key, value []byte) error {
 	// later.
 	k := append([]byte(nil), key...)
 	v := append([]byte{}, value...)
+	t.goneInRange(bucket, key)
 	if err := t.queue(sqlPut, bucket, k, v); err != nil {
 		return err
 	}
@@ -443,6 +466,7 @@ func (t *pgTx) put(bucket string, key, value []byte) error {
 }
 
 func (t *pgTx) del(bucket string, key []byte) error {
+	t.goneInRange(bucket, key)
 	if err := t.queue(sqlDelete, bucket, append([]byte(nil), key...)); err != nil {
 		return err
 	}
@@ -827,7 +851,37 @@ func (t *pgTx) queueRanges(batch *pgx.Batch, ranges []Range) {
 func (t *pgTx) absent(bucket string, key []byte) {
 	if _, ok := t.seen[cacheKey(bucket, key)]; !ok && len(key) > 0 {
 		t.remember(bucket, key, nil)
+		t.knowGone(bucket, key)
 	}
+}
+
+// goneInRange records a key the transaction has not met inside a range
+// it read whole (known) as absent: the range's read found no row of it.
+func (t *pgTx) goneInRange(bucket string, key []byte) {
+	if len(t.known) == 0 {
+		return
+	}
+	ck := cacheKey(bucket, key)
+	if _, ok := t.seen[ck]; ok {
+		return
+	}
+	if hi, ok := t.knownUpTo(bucket, key); ok && (hi == nil || bytes.Compare(key, hi) < 0) {
+		t.knowGone(bucket, key)
+	}
+}
+
+// knowGone records that the database has no row of key now: read absent
+// by a statement sent already (no write of the key can be queued then:
+// a key the transaction wrote is answered from seen, never read), or
+// declared fresh.
+func (t *pgTx) knowGone(bucket string, key []byte) {
+	if !t.rw {
+		return
+	}
+	if t.gone == nil {
+		t.gone = map[string]bool{}
+	}
+	t.gone[cacheKey(bucket, key)] = true
 }
 
 func (t *pgTx) scanReverse(bucket string, before []byte, fn func(k, v []byte) (bool, error)) error {
@@ -958,7 +1012,11 @@ func (t *pgTx) prefetchRanges(ranges []Range, keys []Key) error {
 		return err
 	}
 	for i, k := range ks {
-		t.remember(buckets[i], k, found[cacheKey(buckets[i], k)])
+		v := found[cacheKey(buckets[i], k)]
+		t.remember(buckets[i], k, v)
+		if v == nil {
+			t.knowGone(buckets[i], k)
+		}
 	}
 	return nil
 }

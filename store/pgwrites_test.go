@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/store/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 // A batch's writes are merged into multi-row statements on PostgreSQL;
@@ -28,7 +31,7 @@ func TestMergedWritesEndAsWritten(t *testing.T) {
 					fail := rng.IntN(4) == 0
 					ops := make([][2]int, 1+rng.IntN(40)) // op, key
 					for i := range ops {
-						ops[i] = [2]int{rng.IntN(10), rng.IntN(12)}
+						ops[i] = [2]int{rng.IntN(11), rng.IntN(12)}
 					}
 					fails = append(fails, fail)
 					fns = append(fns, func(tx *store.Tx) error {
@@ -45,6 +48,8 @@ func TestMergedWritesEndAsWritten(t *testing.T) {
 								}
 							case op[0] == 8:
 								tx.Count("m") // sends what is queued
+							case op[0] == 9:
+								tx.Get("m", key) // a key read absent is then inserted, not upserted
 							default:
 								_ = tx.Scan("m", key, func(k, v []byte) (bool, error) { return false, nil })
 							}
@@ -212,5 +217,87 @@ func TestDBGetMany(t *testing.T) {
 				t.Errorf("GetMany = %s, want %s", got, want)
 			}
 		})
+	}
+}
+
+// A key read absent is written with a plain INSERT (no upsert): should a
+// row of it appear all the same (a writer that did not take the lock
+// covering the key), the commit fails with a unique violation, and the
+// batch runs again, seeing the row, instead of failing.
+func TestKeyReadAbsentThatAppearsRunsTheBatchAgain(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	db, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	other, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close(context.Background()) })
+	runs := 0
+	var before []string
+	err = db.Update(context.Background(), func(tx *store.Tx) error {
+		runs++
+		v := tx.Get("c", []byte("k"))
+		before = append(before, string(v))
+		if runs == 1 {
+			if _, err := other.Exec(context.Background(), `INSERT INTO kv (bucket, key, value) VALUES ('c', 'k', 'theirs')`); err != nil {
+				return err
+			}
+		}
+		return tx.Put("c", []byte("k"), append(v, "+mine"...))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Get(context.Background(), "c", []byte("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs != 2 || string(got) != "theirs+mine" || fmt.Sprint(before) != "[ theirs]" {
+		t.Errorf("%d runs that read %q, value %q; want 2 runs, the second reading theirs, and theirs+mine", runs, before, got)
+	}
+}
+
+// A value large enough for PostgreSQL to compress (an email's raw bytes)
+// is compressed with lz4, not pglz, where the server has lz4.
+func TestLargeValuesAreCompressedWithLZ4(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	if _, err := conn.Exec(context.Background(), `SET default_toast_compression = lz4`); err != nil {
+		t.Skipf("the server has no lz4: %v", err)
+	}
+	db, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	big := []byte(strings.Repeat("Received: from mx.example.com by deskmail; a line of an email\r\n", 80))
+	for _, locks := range [][]store.UpdateOption{nil, {store.Locks("raw:1")}} {
+		err := db.Update(context.Background(), func(tx *store.Tx) error {
+			return tx.Put("raw", fmt.Appendf(nil, "%d", len(locks)), big)
+		}, locks...)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := conn.Query(context.Background(), `SELECT key, coalesce(pg_column_compression(value), 'none') FROM kv WHERE bucket = 'raw' ORDER BY key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var k []byte
+		var m string
+		err := r.Scan(&k, &m)
+		return string(k) + "=" + m, err
+	})
+	if err != nil || fmt.Sprint(got) != "[0=lz4 1=lz4]" {
+		t.Errorf("compression %v (%v), want lz4 for the batch that declared no locks and the one that did", got, err)
 	}
 }

@@ -70,6 +70,18 @@ type Options struct {
 	// transaction-mode pooler (PgBouncer) which the store's own URL goes
 	// through: the bus's LISTEN connection and migrations use it.
 	Direct string
+	// NoLog commits bbolt directly, two fsyncs per batch, without the
+	// write-ahead log (see walbackend.go). The log is on by default.
+	NoLog bool
+	// LogSize is the preallocated size of each of the two log files
+	// (default DefaultLogSize, at least 1 MiB): a checkpoint starts when
+	// the active file holds half of it.
+	LogSize int64
+	// CheckpointInterval starts a checkpoint once the oldest record not
+	// checkpointed is this old (default DefaultCheckpointInterval).
+	CheckpointInterval time.Duration
+	// logHooks are tests' seams into the log (nil outside tests).
+	logHooks *logHooks
 	// Listen: the caller will Subscribe (a daemon). OpenPostgres then
 	// refuses a store URL that goes through a transaction-mode pooler
 	// when Direct is not set, rather than start deaf to the other nodes.
@@ -184,7 +196,15 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return start(dir, &boltBackend{db: b}, nil, opts), nil
+	if opts.NoLog {
+		return start(dir, &boltBackend{db: b}, nil, opts), nil
+	}
+	w, err := openWAL(b, dir, opts)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	return start(dir, w, nil, opts), nil
 }
 
 // start makes the DB and, unless read-only, its committer.
@@ -481,9 +501,19 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 // (reqs, side by side).
 func (db *DB) commitLoop(fg, bg chan *request) {
 	batch := make([]*request, 0, db.opts.MaxBatch)
+	var tick <-chan time.Time
+	ticker, _ := db.be.(interface{ tick() })
+	if ticker != nil {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		var first *request
 		select {
+		case <-tick:
+			ticker.tick()
+			continue
 		case first = <-fg:
 		case first = <-bg:
 		case <-db.stop:
@@ -768,6 +798,19 @@ func run(fn func(*Tx) error, tx *Tx) (err error) {
 // pages, and replaces the old file. The daemon must be stopped.
 func Compact(dir string) (before, after int64, err error) {
 	path := filepath.Join(dir, DBFile)
+	// What the log holds goes into the file first (Close checkpoints).
+	if _, err := os.Stat(path); err == nil {
+		db, err := Open(dir, Options{LockTimeout: time.Second})
+		if errors.Is(err, ErrLocked) {
+			return 0, 0, fmt.Errorf("open %s: %w (stop the daemon first)", path, ErrLocked)
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := db.Close(); err != nil {
+			return 0, 0, err
+		}
+	}
 	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return 0, 0, fmt.Errorf("open %s: %w (stop the daemon first)", path, ErrLocked)

@@ -185,18 +185,29 @@ func TestCompact(t *testing.T) {
 	})
 }
 
+// BenchmarkUpdateParallel: 10 writers of 5 KB values, with the log (one
+// fdatasync per batch) and without (bbolt's commit per batch).
 func BenchmarkUpdateParallel(b *testing.B) {
-	db := open(b, Options{})
-	val := make([]byte, 5000)
-	var seq atomic.Int64
-	b.SetParallelism(5) // 10 writers on 2 cores
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			k := fmt.Sprint(seq.Add(1))
-			if err := db.Update(context.Background(), func(tx *Tx) error { return tx.Put("b", []byte(k), val) }); err != nil {
-				b.Error(err)
-			}
+	for _, noLog := range []bool{false, true} {
+		name := "log"
+		if noLog {
+			name = "nolog"
 		}
-	})
+		b.Run(name, func(b *testing.B) {
+			db := open(b, Options{NoLog: noLog})
+			val := make([]byte, 5000)
+			var seq atomic.Int64
+			b.SetParallelism(5) // 10 writers on 2 cores
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					k := fmt.Sprint(seq.Add(1))
+					if err := db.Update(context.Background(), func(tx *Tx) error { return tx.Put("b", []byte(k), val) }); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		})
+	}
 }

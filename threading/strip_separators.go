@@ -58,6 +58,9 @@ func isForwardMarker(trimmed string) bool {
 	if len(trimmed) > 120 || len(trimmed) < 12 {
 		return false
 	}
+	if isASCII(trimmed) {
+		return forwardMarkerASCII(trimmed)
+	}
 	lower := turkishI(strings.ToLower(trimmed))
 	if strings.Contains(lower, "--") {
 		_, ok := forwardDashedSet[strings.Trim(lower, "-*_= ")]
@@ -177,7 +180,14 @@ var listFooterWords = []string{"mailing list", "mailingliste", "mailing-liste", 
 // https://host/mailman/listinfo/list").
 func isListFooter(lines []string, i int) bool {
 	t := strings.TrimSpace(lines[i])
-	if len(t) > 120 || len(t) < 11 || !strings.Contains(strings.ToLower(t[max(0, len(t)-24):]), "list") {
+	if len(t) > 120 || len(t) < 11 {
+		return false
+	}
+	if tail := t[max(0, len(t)-24):]; isASCII(tail) {
+		if !containsLowerASCII(tail, listBytes) {
+			return false
+		}
+	} else if !strings.Contains(strings.ToLower(tail), "list") {
 		return false
 	}
 	lower := strings.ToLower(t)

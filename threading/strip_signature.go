@@ -33,7 +33,12 @@ func mayBeDeviceSignature(trimmed string) bool {
 	if deviceSignatureFirst[unicode.ToLower(r)] {
 		return true
 	}
-	tail := strings.ToLower(trimmed[max(0, len(trimmed)-40):])
+	tail := trimmed[max(0, len(trimmed)-40):]
+	if isASCII(tail) {
+		// deviceSignatureEnds that are not ASCII cannot occur in it.
+		return containsLowerASCII(tail, mayEndDeviceSignature)
+	}
+	tail = strings.ToLower(tail)
 	if strings.Contains(tail, "ios") || strings.Contains(tail, "android") {
 		return true // outlookPromo
 	}
@@ -44,6 +49,17 @@ func mayBeDeviceSignature(trimmed string) bool {
 	}
 	return false
 }
+
+// deviceHeadSeps end the head of a line isDeviceSignature reads.
+var deviceHeadSeps = []string{"<", "(", "http", "[", "：", ": "}
+
+// mayEndDeviceSignature is what mayBeDeviceSignature looks for in the
+// end of a line, and deviceHeadSepBytes deviceHeadSeps, as byte slices
+// (strip_ascii.go).
+var (
+	mayEndDeviceSignature = byteSlices(append([]string{"ios", "android"}, deviceSignatureEnds...))
+	deviceHeadSepBytes    = byteSlices(deviceHeadSeps)
+)
 
 // isDeviceSignature matches a line such as "Sent from my iPhone" in one
 // of the languages: short, no sentence punctuation before any link.
@@ -56,9 +72,12 @@ func isDeviceSignature(trimmed string) bool {
 	if !mayBeDeviceSignature(trimmed) {
 		return false
 	}
+	if isASCII(trimmed) && deviceHeadPunctASCII(trimmed) {
+		return false
+	}
 	lower := strings.ToLower(trimmed)
 	head := lower
-	for _, sep := range []string{"<", "(", "http", "[", "：", ": "} {
+	for _, sep := range deviceHeadSeps {
 		if i := strings.Index(head, sep); i > 0 {
 			head = head[:i]
 		}

@@ -142,16 +142,32 @@ func TestBenchSendSplitsSessionsOverNodes(t *testing.T) {
 
 // procCPU reads the user and system ticks of /proc/PID/stat, whose
 // second field (the command) may hold spaces and parentheses.
+// The test first spends at least 300 ms of CPU (counted by getrusage, no
+// clock), so that a reading of 0, or of another field, shows.
 func TestProcCPUOfThisProcess(t *testing.T) {
+	used := func() time.Duration {
+		u, s, err := cpuTime()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u + s
+	}
+	var sink uint64
+	for used() < 300*time.Millisecond {
+		for i := range 1 << 20 {
+			sink = sink*31 + uint64(i)
+		}
+	}
+	_ = sink
+	before := used()
 	c, err := procCPU(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, s, err := cpuTime()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c < 0 || c > u+s+50*time.Millisecond {
-		t.Errorf("procCPU %v, getrusage %v", c, u+s)
+	after := used()
+	// /proc counts whole ticks (10 ms): a reading may lag getrusage's by
+	// up to a tick for each of user and system time.
+	if tick := 10 * time.Millisecond; c < before-2*tick || c > after+2*tick {
+		t.Errorf("procCPU %v, getrusage %v to %v", c, before, after)
 	}
 }

@@ -1,0 +1,29 @@
+package store
+
+import (
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// fdatasync writes the file's data (and the metadata needed to read it
+// back, not its times) to the disk.
+func fdatasync(f *os.File) error {
+	for {
+		err := syscall.Fdatasync(int(f.Fd()))
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// dropCache drops the file's pages from the page cache. The log is
+// preallocated (and read at recovery) in large writes and reads, which
+// leave it cached in large folios: a record written into one then dirties
+// the whole folio, and its fdatasync writes up to a megabyte for a 5 KB
+// record (measured: 1,053,818 bytes written per record, 9,632 once the
+// pages are dropped and the records' writes cache them page by page).
+func dropCache(f *os.File) {
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+}

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package store
+
+import "os"
+
+// fdatasync is fsync where the system has no fdatasync.
+func fdatasync(f *os.File) error { return f.Sync() }
+
+func dropCache(*os.File) {}

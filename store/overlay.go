@@ -1,0 +1,509 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"maps"
+
+	"github.com/google/btree"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// A layer is what the log holds and bbolt does not yet: per bucket the
+// last write of each key (a value or a deletion) and the sequence. A
+// published layer is never changed again: a batch writes into a copy
+// (btree.Clone is lazy, copy on write), so readers use it without locks.
+type layer struct {
+	b     map[string]*bucketLayer
+	bytes int64 // about what the records behind it hold (for tests)
+}
+
+type bucketLayer struct {
+	t       *btree.BTreeG[entry]
+	seq     uint64
+	hasSeq  bool
+	created bool // a put or a sequence: the bucket exists
+}
+
+type entry struct {
+	k, v []byte
+	del  bool
+}
+
+func entryLess(a, b entry) bool { return bytes.Compare(a.k, b.k) < 0 }
+
+func newLayer() *layer { return &layer{b: map[string]*bucketLayer{}} }
+
+func (l *layer) empty() bool { return l == nil || len(l.b) == 0 }
+
+// writable is a private copy of l for one batch.
+func (l *layer) writable() *layer { return &layer{b: maps.Clone(l.b), bytes: l.bytes} }
+
+// apply makes one decoded write in l (replay, and the batch's own writes
+// through walTx). own tells which buckets of l are already private.
+func (l *layer) mut(bucket string, own map[string]bool) *bucketLayer {
+	bl := l.b[bucket]
+	if own != nil && own[bucket] && bl != nil {
+		return bl
+	}
+	nb := &bucketLayer{}
+	if bl != nil {
+		*nb = *bl
+		nb.t = bl.t.Clone()
+	} else {
+		nb.t = btree.NewG(32, entryLess)
+	}
+	l.b[bucket] = nb
+	if own != nil {
+		own[bucket] = true
+	}
+	return nb
+}
+
+func (l *layer) apply(o logOp, own map[string]bool) {
+	bl := l.mut(o.bucket, own)
+	switch o.op {
+	case opPut:
+		bl.created = true
+		bl.t.ReplaceOrInsert(entry{k: o.key, v: o.value})
+	case opDelete:
+		bl.t.ReplaceOrInsert(entry{k: o.key, del: true})
+	case opSequence:
+		bl.created = true
+		bl.seq, bl.hasSeq = o.n, true
+	}
+}
+
+// walTx is a transaction of the logged bbolt store: reads see the
+// batch's own writes, then the active layer, then the layer being
+// checkpointed, then a bbolt read transaction; writes go to the batch's
+// copy of the active layer and to the record the commit logs.
+type walTx struct {
+	w      *walBackend
+	btx    *bolt.Tx
+	layers [2]*layer // top (the batch's copy, or the active layer), frozen (or nil)
+	write  bool
+	own    map[string]bool
+	rec    []byte
+	done   bool
+}
+
+func (t *walTx) writable() bool { return t.write }
+func (t *walTx) failed() error  { return nil }
+
+func (t *walTx) rollback() {
+	if !t.done {
+		t.done = true
+		_ = t.btx.Rollback()
+		if t.write {
+			t.w.writer.Unlock()
+		}
+	}
+}
+
+func (t *walTx) commit() error {
+	if t.done {
+		return berrors.ErrTxClosed
+	}
+	_ = t.btx.Rollback()
+	var err error
+	if len(t.rec) > 0 {
+		err = t.w.append(t.rec, t.layers[0])
+	}
+	// With nothing written, whatever the functions read was durable
+	// already (a layer is published only once its record is synced).
+	t.done = true
+	t.w.writer.Unlock()
+	return err
+}
+
+func (t *walTx) boltBucket(bucket string) *bolt.Bucket { return t.btx.Bucket([]byte(bucket)) }
+
+func (t *walTx) get(bucket string, key []byte) []byte {
+	for _, l := range t.layers {
+		if l == nil {
+			continue
+		}
+		if bl := l.b[bucket]; bl != nil {
+			if e, ok := bl.t.Get(entry{k: key}); ok {
+				if e.del {
+					return nil
+				}
+				return e.v
+			}
+		}
+	}
+	if b := t.boltBucket(bucket); b != nil {
+		return b.Get(key)
+	}
+	return nil
+}
+
+// checkPut refuses what bbolt's Put would, so that a checkpoint never
+// meets a write it cannot make.
+func checkPut(bucket string, key, value []byte) error {
+	switch {
+	case bucket == "":
+		return berrors.ErrBucketNameRequired
+	case len(key) == 0:
+		return berrors.ErrKeyRequired
+	case len(key) > bolt.MaxKeySize:
+		return berrors.ErrKeyTooLarge
+	case int64(len(value)) > bolt.MaxValueSize:
+		return berrors.ErrValueTooLarge
+	}
+	return nil
+}
+
+func (t *walTx) put(bucket string, key, value []byte) error {
+	if !t.write {
+		return berrors.ErrTxNotWritable
+	}
+	if err := checkPut(bucket, key, value); err != nil {
+		return err
+	}
+	start := len(t.rec)
+	t.rec = appendPut(t.rec, bucket, key, value)
+	// The layer keeps slices of the record's own copy (each record's
+	// buffer is new: rec is never reused after it is logged).
+	_, r, _ := takeBytes(t.rec[start+1:])
+	k, r, _ := takeBytes(r)
+	v, _, _ := takeBytes(r)
+	t.layers[0].apply(logOp{op: opPut, bucket: bucket, key: k, value: v}, t.own)
+	return nil
+}
+
+func (t *walTx) del(bucket string, key []byte) error {
+	if !t.write {
+		return berrors.ErrTxNotWritable
+	}
+	if t.get(bucket, key) == nil {
+		return nil // bbolt's Delete of a missing key or bucket does nothing
+	}
+	start := len(t.rec)
+	t.rec = appendDelete(t.rec, bucket, key)
+	_, r, _ := takeBytes(t.rec[start+1:])
+	k, _, _ := takeBytes(r)
+	if !t.below(bucket, key) {
+		// Written since the last checkpoint and nowhere under the active
+		// layer: the entry goes, no tombstone stays (a key added and
+		// deleted between two checkpoints, as an email's entries in the
+		// order index, would otherwise be skipped by every scan of its
+		// range until the checkpoint).
+		t.layers[0].mut(bucket, t.own).t.Delete(entry{k: k})
+		return nil
+	}
+	t.layers[0].apply(logOp{op: opDelete, bucket: bucket, key: k}, t.own)
+	return nil
+}
+
+// below tells whether the frozen layer or bbolt knows key.
+func (t *walTx) below(bucket string, key []byte) bool {
+	if l := t.layers[1]; l != nil {
+		if bl := l.b[bucket]; bl != nil {
+			if _, ok := bl.t.Get(entry{k: key}); ok {
+				return true
+			}
+		}
+	}
+	b := t.boltBucket(bucket)
+	return b != nil && b.Get(key) != nil
+}
+
+func (t *walTx) seqOf(bucket string) uint64 {
+	for _, l := range t.layers {
+		if l == nil {
+			continue
+		}
+		if bl := l.b[bucket]; bl != nil && bl.hasSeq {
+			return bl.seq
+		}
+	}
+	if b := t.boltBucket(bucket); b != nil {
+		return b.Sequence()
+	}
+	return 0
+}
+
+func (t *walTx) sequence(bucket string) (uint64, error) {
+	n := t.seqOf(bucket) + 1
+	return n, t.setSequence(bucket, n)
+}
+
+// setSequence sets bucket's sequence to n (db copy).
+func (t *walTx) setSequence(bucket string, n uint64) error {
+	if !t.write {
+		return berrors.ErrTxNotWritable
+	}
+	if bucket == "" {
+		return berrors.ErrBucketNameRequired
+	}
+	t.rec = appendSequence(t.rec, bucket, n)
+	t.layers[0].apply(logOp{op: opSequence, bucket: bucket, n: n}, t.own)
+	return nil
+}
+
+func (t *walTx) lastKey(bucket string) []byte {
+	var last []byte
+	_ = t.scanReverse(bucket, nil, func(k, _ []byte) (bool, error) {
+		last = bytes.Clone(k)
+		return false, nil
+	})
+	return last
+}
+
+func (t *walTx) count(bucket string) int {
+	n := 0
+	b := t.boltBucket(bucket)
+	if b != nil {
+		n = b.Stats().KeyN
+	}
+	// Each key the layers know once (the upper layer's word wins): a
+	// value bbolt lacks adds one, a deletion of a key bbolt has takes one.
+	_ = t.merge(bucket, false, nil, nil, false, true, func(k, _ []byte, del bool) (bool, error) {
+		inBolt := b != nil && b.Get(k) != nil
+		switch {
+		case del && inBolt:
+			n--
+		case !del && !inBolt:
+			n++
+		}
+		return true, nil
+	})
+	return n
+}
+
+func (t *walTx) scan(bucket string, from, to []byte, fn func(k, v []byte) (bool, error)) error {
+	return t.merge(bucket, false, from, to, true, false, func(k, v []byte, _ bool) (bool, error) { return fn(k, v) })
+}
+
+func (t *walTx) scanReverse(bucket string, before []byte, fn func(k, v []byte) (bool, error)) error {
+	return t.merge(bucket, true, before, nil, true, false, func(k, v []byte, _ bool) (bool, error) { return fn(k, v) })
+}
+
+// buckets lists the buckets and their sequences (db copy).
+func (t *walTx) buckets() (map[string]uint64, error) {
+	out := map[string]uint64{}
+	err := t.btx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		if string(name) != walBucket {
+			out[string(name)] = b.Sequence()
+		}
+		return nil
+	})
+	for i := len(t.layers) - 1; i >= 0; i-- {
+		l := t.layers[i]
+		if l == nil {
+			continue
+		}
+		for name, bl := range l.b {
+			if _, ok := out[name]; !ok && bl.created {
+				out[name] = 0
+			}
+			if bl.hasSeq {
+				out[name] = bl.seq
+			}
+		}
+	}
+	return out, err
+}
+
+// cursor is one source of a merged scan.
+type cursor interface {
+	// at is the current entry (ok false at the end).
+	at() (e entry, ok bool)
+	next()
+}
+
+// treeCursor walks a layer's tree in chunks (a tree has no cursor of its
+// own, only visits): from a key on, up to an end (forward) or below a key
+// (reverse).
+type treeCursor struct {
+	t       *btree.BTreeG[entry]
+	reverse bool
+	bound   []byte // forward: the end (excluded; nil: none); reverse: unused
+	buf     []entry
+	i       int
+	last    []byte // the last key read into buf; nil before the first chunk
+	pivot   []byte // the first chunk's start (forward: >=, reverse: <)
+	started bool
+	end     bool
+}
+
+const treeChunk = 64
+
+func (c *treeCursor) fill() {
+	c.buf, c.i = c.buf[:0], 0
+	first := !c.started
+	c.started = true
+	if c.end {
+		return
+	}
+	visit := func(e entry) bool {
+		if !c.reverse && c.bound != nil && bytes.Compare(e.k, c.bound) >= 0 {
+			c.end = true
+			return false
+		}
+		if first {
+			if c.reverse && c.pivot != nil && bytes.Compare(e.k, c.pivot) >= 0 {
+				return true
+			}
+		} else if bytes.Equal(e.k, c.last) {
+			return true
+		}
+		c.buf = append(c.buf, e)
+		return len(c.buf) < treeChunk
+	}
+	switch {
+	case !c.reverse && first && c.pivot == nil:
+		c.t.Ascend(visit)
+	case !c.reverse && first:
+		c.t.AscendGreaterOrEqual(entry{k: c.pivot}, visit)
+	case !c.reverse:
+		c.t.AscendGreaterOrEqual(entry{k: c.last}, visit)
+	case first && c.pivot == nil:
+		c.t.Descend(visit)
+	case first:
+		c.t.DescendLessOrEqual(entry{k: c.pivot}, visit)
+	default:
+		c.t.DescendLessOrEqual(entry{k: c.last}, visit)
+	}
+	if len(c.buf) < treeChunk {
+		c.end = true
+	}
+	if len(c.buf) > 0 {
+		c.last = c.buf[len(c.buf)-1].k
+	}
+}
+
+func (c *treeCursor) at() (entry, bool) {
+	if !c.started {
+		c.fill()
+	}
+	if c.i < len(c.buf) {
+		return c.buf[c.i], true
+	}
+	return entry{}, false
+}
+
+func (c *treeCursor) next() {
+	c.i++
+	if c.i >= len(c.buf) && !c.end {
+		c.fill()
+	}
+}
+
+// boltCursor walks a bbolt bucket.
+type boltCursor struct {
+	c       *bolt.Cursor
+	reverse bool
+	bound   []byte
+	k, v    []byte
+}
+
+func newBoltCursor(b *bolt.Bucket, reverse bool, from, to []byte) *boltCursor {
+	c := &boltCursor{c: b.Cursor(), reverse: reverse, bound: to}
+	switch {
+	case !reverse && from == nil:
+		c.k, c.v = c.c.First()
+	case !reverse:
+		c.k, c.v = c.c.Seek(from)
+	case from == nil:
+		c.k, c.v = c.c.Last()
+	default:
+		c.k, c.v = c.c.Seek(from)
+		if c.k == nil {
+			c.k, c.v = c.c.Last()
+		}
+		for c.k != nil && bytes.Compare(c.k, from) >= 0 {
+			c.k, c.v = c.c.Prev()
+		}
+	}
+	return c
+}
+
+func (c *boltCursor) at() (entry, bool) {
+	if c.k == nil || (!c.reverse && c.bound != nil && bytes.Compare(c.k, c.bound) >= 0) {
+		return entry{}, false
+	}
+	return entry{k: c.k, v: c.v}, true
+}
+
+func (c *boltCursor) next() {
+	if c.reverse {
+		c.k, c.v = c.c.Prev()
+	} else {
+		c.k, c.v = c.c.Next()
+	}
+}
+
+// merge visits bucket's keys in order (forward: from from up to to;
+// reverse: below from) as the layers over bbolt show them: for a key in
+// more than one source the upper one's entry, deletions skipped. With
+// withBolt false it visits the layers' entries alone, deletions
+// included (count).
+func (t *walTx) merge(bucket string, reverse bool, from, to []byte, withBolt, withDel bool, fn func(k, v []byte, del bool) (bool, error)) error {
+	var srcs [3]cursor
+	n := 0
+	for _, l := range t.layers {
+		if l == nil {
+			continue
+		}
+		if bl := l.b[bucket]; bl != nil && bl.t.Len() > 0 {
+			srcs[n] = &treeCursor{t: bl.t, reverse: reverse, pivot: from, bound: to}
+			n++
+		}
+	}
+	if withBolt {
+		if b := t.boltBucket(bucket); b != nil {
+			srcs[n] = newBoltCursor(b, reverse, from, to)
+			n++
+		}
+	}
+	for {
+		best := -1
+		var be entry
+		for i := range n {
+			e, ok := srcs[i].at()
+			if !ok {
+				continue
+			}
+			if best < 0 {
+				best, be = i, e
+				continue
+			}
+			c := bytes.Compare(e.k, be.k)
+			if reverse {
+				c = -c
+			}
+			if c < 0 {
+				best, be = i, e
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		// Move every source past the key; the first (upper) one that has
+		// it is the one whose entry counts, and be is already the upper
+		// one's (sources are in order and a later equal key does not win).
+		k := be.k
+		for i := range n {
+			if e, ok := srcs[i].at(); ok && bytes.Equal(e.k, k) {
+				if i != best {
+					srcs[i].next()
+				}
+			}
+		}
+		if be.del && !withDel {
+			srcs[best].next()
+			continue
+		}
+		more, err := fn(k, be.v, be.del)
+		srcs[best].next()
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+var errLogFailed = errors.New("store: the log failed earlier (restart the daemon)")

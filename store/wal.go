@@ -1,0 +1,207 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+)
+
+// The write-ahead log of the bbolt store (see walbackend.go): two
+// preallocated files, deskmail.log.0 and deskmail.log.1, used in turns.
+// Each checkpoint period (an epoch, numbered from 1) appends to one file
+// from its start, epoch e in file e%2. A record is one batch of the group
+// commit:
+//
+//	u32 payload length | u32 CRC-32C of the rest | u64 epoch | payload
+//
+// and the payload is the batch's writes in the order they were made:
+//
+//	1 bucket key value   put
+//	2 bucket key         delete
+//	3 bucket n           set the bucket's sequence to n
+//
+// with every string as a uvarint length and its bytes, n as a uvarint. A
+// file is read from its start while records check out and carry the
+// epoch of its first record: what follows (zeros of the preallocation,
+// a record torn by a crash, records of an older epoch) is not of the
+// epoch, and a torn record was never acknowledged (its batch is answered
+// only after the record's fdatasync).
+
+// LogFile is the name of the log files in the data folder, followed by
+// ".0" or ".1".
+const LogFile = "deskmail.log"
+
+const (
+	recHeader  = 16
+	maxRecord  = 1 << 30
+	opPut      = 1
+	opDelete   = 2
+	opSequence = 3
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// errBadRecord ends a file's replay: no record of the epoch starts here.
+var errBadRecord = errors.New("store: bad log record")
+
+// appendRecord appends one record of epoch holding payload to buf.
+func appendRecord(buf []byte, epoch uint64, payload []byte) []byte {
+	start := len(buf)
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(payload)))
+	buf = binary.LittleEndian.AppendUint32(buf, 0)
+	buf = binary.LittleEndian.AppendUint64(buf, epoch)
+	buf = append(buf, payload...)
+	binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(buf[start+8:], crcTable))
+	return buf
+}
+
+// decodeRecord reads the record at the start of buf: its epoch, its
+// payload (inside buf) and its whole length.
+func decodeRecord(buf []byte) (epoch uint64, payload []byte, n int, err error) {
+	if len(buf) < recHeader {
+		return 0, nil, 0, errBadRecord
+	}
+	size := binary.LittleEndian.Uint32(buf)
+	if size > maxRecord || uint64(size) > uint64(len(buf)-recHeader) {
+		return 0, nil, 0, errBadRecord
+	}
+	n = recHeader + int(size)
+	if crc32.Checksum(buf[8:n], crcTable) != binary.LittleEndian.Uint32(buf[4:]) {
+		return 0, nil, 0, errBadRecord
+	}
+	epoch = binary.LittleEndian.Uint64(buf[8:])
+	if epoch == 0 {
+		return 0, nil, 0, errBadRecord
+	}
+	return epoch, buf[recHeader:n], n, nil
+}
+
+func appendBytes(buf, b []byte) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(b)))
+	return append(buf, b...)
+}
+
+func appendPut(buf []byte, bucket string, key, value []byte) []byte {
+	buf = append(buf, opPut)
+	buf = binary.AppendUvarint(buf, uint64(len(bucket)))
+	buf = append(buf, bucket...)
+	return appendBytes(appendBytes(buf, key), value)
+}
+
+func appendDelete(buf []byte, bucket string, key []byte) []byte {
+	buf = append(buf, opDelete)
+	buf = binary.AppendUvarint(buf, uint64(len(bucket)))
+	buf = append(buf, bucket...)
+	return appendBytes(buf, key)
+}
+
+func appendSequence(buf []byte, bucket string, n uint64) []byte {
+	buf = append(buf, opSequence)
+	buf = binary.AppendUvarint(buf, uint64(len(bucket)))
+	buf = append(buf, bucket...)
+	return binary.AppendUvarint(buf, n)
+}
+
+// logOp is one decoded write; key and value point into the payload.
+type logOp struct {
+	op     byte
+	bucket string
+	key    []byte
+	value  []byte
+	n      uint64
+}
+
+func takeBytes(p []byte) ([]byte, []byte, error) {
+	l, k := binary.Uvarint(p)
+	if k <= 0 || l > uint64(len(p)-k) {
+		return nil, nil, errBadRecord
+	}
+	return p[k : k+int(l) : k+int(l)], p[k+int(l):], nil
+}
+
+// decodeOps calls fn for each write of a record's payload.
+func decodeOps(p []byte, fn func(logOp) error) error {
+	for len(p) > 0 {
+		var o logOp
+		var b []byte
+		var err error
+		o.op = p[0]
+		if b, p, err = takeBytes(p[1:]); err != nil {
+			return err
+		}
+		o.bucket = string(b)
+		switch o.op {
+		case opPut:
+			if o.key, p, err = takeBytes(p); err != nil {
+				return err
+			}
+			if o.value, p, err = takeBytes(p); err != nil {
+				return err
+			}
+		case opDelete:
+			if o.key, p, err = takeBytes(p); err != nil {
+				return err
+			}
+		case opSequence:
+			n, k := binary.Uvarint(p)
+			if k <= 0 {
+				return errBadRecord
+			}
+			o.n, p = n, p[k:]
+		default:
+			return fmt.Errorf("%w: unknown write %d", errBadRecord, o.op)
+		}
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readLogFile returns the epoch of the file's first record (0 if none)
+// and the payloads of the records of that epoch, in order.
+func readLogFile(buf []byte) (epoch uint64, payloads [][]byte) {
+	for len(buf) > 0 {
+		e, p, n, err := decodeRecord(buf)
+		if err != nil || (epoch != 0 && e != epoch) {
+			break
+		}
+		epoch = e
+		payloads = append(payloads, p)
+		buf = buf[n:]
+	}
+	return epoch, payloads
+}
+
+func logPath(dir string, i uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("%s.%d", LogFile, i%2))
+}
+
+// preallocate makes the file at least size bytes long, writing zeros past
+// its end (an overwrite of written blocks leaves the file's metadata as it
+// is, so its fdatasync writes the data alone), and fsyncs it and the
+// folder.
+func preallocate(f *os.File, dir string, size int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() >= size {
+		return nil
+	}
+	zeros := make([]byte, 1<<20)
+	for off := fi.Size(); off < size; {
+		n := min(int64(len(zeros)), size-off)
+		if _, err := f.WriteAt(zeros[:n], off); err != nil {
+			return fmt.Errorf("preallocate %s: %w", f.Name(), err)
+		}
+		off += n
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("preallocate %s: %w", f.Name(), err)
+	}
+	return syncDir(dir)
+}
