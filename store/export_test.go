@@ -1,7 +1,5 @@
 package store
 
-import "time"
-
 // RunBatch runs fns as one batch of the group commit, in order, as the
 // committer would had they all been waiting at once, and returns what
 // each caller of Update would have been told.
@@ -61,10 +59,3 @@ func (db *DB) Enqueue(fn func(*Tx) error, opts ...UpdateOption) chan error {
 
 // LockID is the advisory lock key of a lock name.
 func LockID(name string) int64 { return lockID(name) }
-
-// FillWait is the bound on a small batch's wait for more writes.
-const FillWait = fillWait
-
-// SetAfter replaces the committers' time.After (call before the first
-// Update: the committers read it when they gather a batch).
-func (db *DB) SetAfter(after func(time.Duration) <-chan time.Time) { db.after = after }

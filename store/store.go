@@ -33,7 +33,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -113,11 +112,6 @@ type DB struct {
 	done    chan struct{}
 	closeMu sync.RWMutex
 	closed  bool
-	// inflight counts this node's PostgreSQL batches between their first
-	// statement and their answer (see fillWait).
-	inflight atomic.Int32
-	// after is time.After; a test replaces it before its first Update.
-	after func(time.Duration) <-chan time.Time
 }
 
 type request struct {
@@ -212,7 +206,7 @@ func start(dir string, be backend, pg *pgBackend, opts Options) *DB {
 	if opts.MaxBatch == 0 {
 		opts.MaxBatch = 1024
 	}
-	db := &DB{dir: dir, be: be, pg: pg, opts: opts, after: time.After,
+	db := &DB{dir: dir, be: be, pg: pg, opts: opts,
 		reqs: make(chan *request, opts.MaxBatch), bgReqs: make(chan *request, opts.MaxBatch),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if opts.ReadOnly {
@@ -531,59 +525,8 @@ func (db *DB) commitLoop(fg, bg chan *request) {
 			}
 		}
 		batch = append(batch[:0], first)
-		batch = db.gather(batch, fg, bg)
-		if db.pg != nil && fg == db.reqs && len(batch) < fillTarget && db.inflight.Load() > 0 {
-			batch = db.fill(batch, fg, bg)
-		}
-		db.commit(batch)
+		db.commit(db.gather(batch, fg, bg))
 	}
-}
-
-// fillWait bounds how long a PostgreSQL committer of foreground writes
-// that declare their locks (Options.Committers, the accepts) waits for
-// more writes when its batch is small (fewer than fillTarget), and it
-// waits only while another batch of this node is in flight: the writes
-// it takes then share one transaction (one BEGIN, one COMMIT, one WAL
-// flush to wait for) instead of starting one each on an idle committer.
-// A lone writer, with nothing else in flight, never waits. Several nodes
-// on one database each see half the writes, so without it their commits
-// are half as full (docs/SCALING.md). The background and ordered
-// committers do not wait: with them too the pipeline's commits, which
-// follow each other per conversation, took each wait in turn
-// (docs/PERFORMANCE.md, branch twonode3).
-const fillWait = 500 * time.Microsecond
-
-// fillTarget is the batch size at which a committer stops waiting.
-const fillTarget = 4
-
-// fill waits up to fillWait for more writes from fg and bg (as gather
-// takes them: foreground first, at most maxBackgroundPG background ones)
-// until the batch holds fillTarget.
-func (db *DB) fill(batch []*request, fgq, bgq chan *request) []*request {
-	bg := 0
-	for _, r := range batch {
-		if r.background {
-			bg++
-		}
-	}
-	if bg >= maxBackgroundPG {
-		bgq = nil
-	}
-	timer := db.after(fillWait)
-	for len(batch) < fillTarget {
-		select {
-		case r := <-fgq:
-			batch = append(batch, r)
-		case r := <-bgq:
-			batch = append(batch, r)
-			if bg++; bg >= maxBackgroundPG {
-				bgq = nil
-			}
-		case <-timer:
-			return batch
-		}
-	}
-	return batch
 }
 
 // gather fills a batch: every waiting foreground write first, then
@@ -658,15 +601,6 @@ func (db *DB) commit(batch []*request) {
 // commitOnce commits the batch; it returns the requests that were in it
 // at the end (a function that failed is taken out and answered).
 func (db *DB) commitOnce(batch []*request) []*request {
-	// In flight until its writers are answered, not after: a writer that
-	// comes back at once must not find its own batch still counted.
-	db.inflight.Add(1)
-	inflight := true
-	defer func() {
-		if inflight {
-			db.inflight.Add(-1)
-		}
-	}()
 	retries := 0
 	for len(batch) > 0 {
 		start := time.Now()
@@ -687,8 +621,6 @@ func (db *DB) commitOnce(batch []*request) []*request {
 				n++
 			}
 		}
-		db.inflight.Add(-1)
-		inflight = false
 		// Observed before anyone is answered: a caller that returns from
 		// Update sees its commit counted.
 		if db.opts.Observe != nil && n > 0 {
