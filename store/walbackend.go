@@ -48,6 +48,7 @@ type walBackend struct {
 	zeroed  [2]int64 // the files' sizes: written zeros or records
 	epoch   uint64
 	off     int64
+	chain   uint32    // the CRC of the epoch's last record (0 at its start)
 	first   time.Time // when the epoch's first record was written
 	buf     []byte
 	pending *ckptJob // the checkpoint running, or nil
@@ -306,7 +307,10 @@ func (w *walBackend) append(rec []byte, l *layer) error {
 	if w.broken != nil {
 		return w.broken
 	}
-	w.buf = appendRecord(w.buf[:0], w.epoch, rec)
+	if w.off == 0 {
+		w.chain = 0
+	}
+	w.buf = appendRecord(w.buf[:0], w.epoch, w.chain, rec)
 	f := w.files[w.epoch%2]
 	if err := w.zeroTo(int(w.epoch%2), w.off+int64(len(w.buf))); err != nil {
 		return fmt.Errorf("store: extend the log: %w", err)
@@ -325,6 +329,7 @@ func (w *walBackend) append(rec []byte, l *layer) error {
 		w.first = w.now()
 	}
 	w.off += int64(len(w.buf))
+	w.chain = recordCRC(w.buf)
 	l.bytes += int64(len(w.buf))
 	w.mu.Lock()
 	v := w.view.Load()
