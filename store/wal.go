@@ -44,13 +44,17 @@ const LogFile = "deskmail.log"
 
 const (
 	recHeader  = 16
-	maxRecord  = 1 << 30
 	opPut      = 1
 	opDelete   = 2
 	opSequence = 3
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// maxRecord bounds a record's payload (1 GiB; a variable for tests):
+// recovery reads no longer one, so a batch whose record would be longer
+// fails (see walBackend.append).
+var maxRecord = 1 << 30
 
 // errBadRecord ends a file's replay: no record of the epoch starts here.
 var errBadRecord = errors.New("store: bad log record")
@@ -78,7 +82,7 @@ func decodeRecord(buf []byte, prev uint32) (epoch uint64, payload []byte, n int,
 		return 0, nil, 0, errBadRecord
 	}
 	size := binary.LittleEndian.Uint32(buf)
-	if size > maxRecord || uint64(size) > uint64(len(buf)-recHeader) {
+	if int64(size) > int64(maxRecord) || uint64(size) > uint64(len(buf)-recHeader) {
 		return 0, nil, 0, errBadRecord
 	}
 	n = recHeader + int(size)

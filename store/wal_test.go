@@ -667,3 +667,26 @@ func TestLogPlantedRecordAfterTail(t *testing.T) {
 		t.Fatalf("epoch %d, %d records; want epoch 3, 1 record: a record planted past the tail was replayed", epoch, len(payloads))
 	}
 }
+
+// A batch whose record recovery would refuse (longer than maxRecord) is
+// failed, not acknowledged: acknowledged, it would be lost at the next
+// start with every record after it in its file.
+func TestLogRecordTooLarge(t *testing.T) {
+	defer func(n int) { maxRecord = n }(maxRecord)
+	maxRecord = 64 << 10
+	lt := newLogTest(t)
+	db := lt.open(t, lt.dir)
+	defer db.Close()
+	big := strings.Repeat("x", maxRecord)
+	if err := putKV(db, "kv", "big", big); err == nil {
+		t.Error("a record longer than maxRecord was acknowledged")
+	}
+	if err := putKV(db, "kv", "after", "small"); err != nil {
+		t.Fatal(err)
+	}
+	db2 := lt.open(t, lockedCopy(t, db))
+	defer db2.Close()
+	if v, _ := getKV(t, db2, "kv", "after"); v != "small" {
+		t.Fatalf("after a crash: %q, want the acknowledged write after the large one", v)
+	}
+}

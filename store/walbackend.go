@@ -33,7 +33,8 @@ import (
 // reach the end) or the oldest
 // record in it is CheckpointInterval old (default 2 s); writers wait for
 // the previous checkpoint only when the active file is full; a record
-// larger than the file's room still goes in (the file grows).
+// larger than the file's room still goes in (the file grows); a batch
+// whose record would be longer than maxRecord (1 GiB) fails.
 type walBackend struct {
 	db   *bolt.DB
 	dir  string
@@ -306,6 +307,10 @@ func (w *walBackend) append(rec []byte, l *layer) error {
 	defer w.cm.Unlock()
 	if w.broken != nil {
 		return w.broken
+	}
+	if len(rec) > maxRecord {
+		// Recovery would stop at it: fail the batch, log nothing.
+		return fmt.Errorf("store: the batch's writes take %d bytes, more than a log record holds (%d)", len(rec), maxRecord)
 	}
 	if w.off == 0 {
 		w.chain = 0
