@@ -65,6 +65,9 @@ func BenchmarkSeen(b *testing.B) {
 // DESKMAIL_BENCH_COMMITTERS=N sets store.Options.Committers (default 4).
 // DESKMAIL_BENCH_CPUPROFILE=FILE writes a CPU profile of each
 // sub-benchmark's acks (FILE.<name>), without the seeding.
+// DESKMAIL_BENCH_MEMPROFILE=FILE writes the allocation profile before and
+// after each sub-benchmark's acks (FILE.<name>.0 and .1; go tool pprof
+// -base FILE.<name>.0 FILE.<name>.1 shows the acks' own).
 // DESKMAIL_BENCH_PGOPTS adds PostgreSQL options to the benchmark's
 // connections (the URL's options parameter, escaped: -c%20name%3Dvalue).
 // DESKMAIL_BENCH_LOG_STATEMENTS=1 has PostgreSQL log every statement of
@@ -192,6 +195,7 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold, persons bool, db *sto
 	b.SetParallelism((clients + procs - 1) / procs)
 	b.ResetTimer()
 	stopProfile := profileAcks(b)
+	memProfile(b, "0")
 	commits.reset()
 	cpu0, pg0 := processCPU(), pg.cpu()
 	start := time.Now()
@@ -213,6 +217,7 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold, persons bool, db *sto
 	elapsed := time.Since(start)
 	cpu, pgc := processCPU()-cpu0, pg.cpu()-pg0
 	stopProfile()
+	memProfile(b, "1")
 	b.StopTimer()
 	if os.Getenv("DESKMAIL_BENCH_LOG_STATEMENTS") != "" {
 		const logTime = "2006-01-02 15:04:05.000 MST" // log_line_prefix's %m
@@ -345,6 +350,24 @@ func profileAcks(b *testing.B) func() {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+	}
+}
+
+// memProfile writes the allocation profile so far to
+// DESKMAIL_BENCH_MEMPROFILE.<name>.<suffix>, if that is set.
+func memProfile(b *testing.B, suffix string) {
+	base := os.Getenv("DESKMAIL_BENCH_MEMPROFILE")
+	if base == "" {
+		return
+	}
+	f, err := os.Create(base + "." + strings.NewReplacer("/", "_", "=", "").Replace(b.Name()) + "." + suffix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC() // the profile counts allocations up to the last GC
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
 	}
 }
 

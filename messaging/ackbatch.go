@@ -172,7 +172,7 @@ func (s *Service) ackCommit(writes []*ack) {
 	now := s.Clock.Now()
 	var opts []store.UpdateOption
 	for _, a := range writes {
-		opts = append(opts, s.writeOptions(a)...)
+		opts = append(opts, a.opts...)
 	}
 	err := s.DB.Update(context.Background(), func(tx *store.Tx) error {
 		for _, a := range writes {
@@ -187,7 +187,7 @@ func (s *Service) ackCommit(writes []*ack) {
 		var wg sync.WaitGroup
 		for _, a := range writes {
 			wg.Go(func() {
-				a.err = s.DB.Update(context.Background(), func(tx *store.Tx) error { return s.mark(tx, a, now) }, s.writeOptions(a)...)
+				a.err = s.DB.Update(context.Background(), func(tx *store.Tx) error { return s.mark(tx, a, now) }, a.opts...)
 				if a.err == nil {
 					a.res = SeenResult{Marked: a.marked, Wrote: true}
 				}

@@ -145,7 +145,7 @@ func (s *Service) Ack(ctx context.Context, person, conv, upTo string, guards ...
 		return a.res, a.err
 	}
 	now := s.Clock.Now()
-	err = s.DB.Update(ctx, func(tx *store.Tx) error { return s.mark(tx, a, now) }, s.writeOptions(a)...)
+	err = s.DB.Update(ctx, func(tx *store.Tx) error { return s.mark(tx, a, now) }, a.opts...)
 	if err != nil {
 		return SeenResult{}, err
 	}
@@ -162,6 +162,7 @@ type ack struct {
 	plan             func([]store.KV) []store.UpdateOption
 	// What the read found, when the ack must write.
 	check  model.SeenCheck
+	opts   []store.UpdateOption // writeOptions
 	marked []string
 	// The answer.
 	res  SeenResult
@@ -208,6 +209,9 @@ func (s *Service) read(a *ack, res [][]store.KV) bool {
 		return false
 	}
 	a.check = c
+	// What its commit declares, worked out here: in the read, outside
+	// any transaction (SeenPlan may prepare the held email's record).
+	a.opts = s.writeOptions(a)
 	return true
 }
 

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"slices"
 	"time"
 
@@ -160,6 +161,9 @@ func (q *Queue) SeenPlan(person, conv string) (store.Query, func([]store.KV) []s
 			return opts
 		}
 		id := found[0].Value
+		// The held email this ack will shrink: decoded now, outside the
+		// commit, if an earlier ack wrote it (decodedJobs).
+		decodedJobs.decode(string(id))
 		opts = append(opts, store.Reads(bJobs, id))
 		return append(opts, journal.AppendReads()...)
 	}
@@ -184,9 +188,15 @@ func (q *Queue) SeenAck(tx *store.Tx, person, conv string, marked []string) erro
 	if id == nil {
 		return nil
 	}
-	j, err := GetJob(tx, string(id))
-	if err != nil || j.State != StateHeld {
-		return err
+	j, ok := decodedJobs.get(string(id), tx.Get(bJobs, id))
+	if !ok {
+		var err error
+		if j, err = GetJob(tx, string(id)); err != nil {
+			return err
+		}
+	}
+	if j.State != StateHeld {
+		return nil
 	}
 	now := q.Clock.Now()
 	keep := j.Messages[:0:0]
@@ -205,8 +215,14 @@ func (q *Queue) SeenAck(tx *store.Tx, person, conv string, marked []string) erro
 	}
 	j.Messages = keep
 	if len(keep) > 0 {
-		return saveJob(tx, &j, now)
+		if err := saveJob(tx, &j, now); err != nil {
+			return err
+		}
+		// The record written, for the next ack of this held email.
+		decodedJobs.keep(j.ID, bytes.Clone(tx.Get(bJobs, []byte(j.ID))))
+		return nil
 	}
+	decodedJobs.forget(j.ID)
 	return q.cancel(tx, &j, "seen", now)
 }
 

@@ -155,3 +155,40 @@ func TestSeenAckUnknowns(t *testing.T) {
 }
 
 func errorsIsNotFound(err error) bool { return errors.Is(err, model.ErrNotFound) }
+
+// An ack's commit takes the held email decoded before it began when the
+// record it reads is the one the last ack wrote, and decodes it itself
+// when the record changed since (here a new message joined the held
+// email): what it writes is the same either way.
+func TestSeenAckTakesTheHeldEmailDecodedBeforeItsCommit(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		a, b, c := e.post("first words"), e.post("second words"), e.post("third words")
+		ack := func(id string) {
+			t.Helper()
+			if r, err := e.svc.Ack(ctx, "ann", "c1", id); err != nil || !slices.Equal(r.Marked, []string{id}) {
+				t.Fatalf("ack of %s: %+v %v", id, r, err)
+			}
+		}
+		ack(a)
+		d := e.post("fourth words") // joins the held email: its record changes
+		hits := decodedJobs.hits.Load()
+		ack(b)
+		if n := decodedJobs.hits.Load() - hits; n != 0 {
+			t.Errorf("the ack after a new message took %d records decoded before, want 0 (the record changed)", n)
+		}
+		ack(c)
+		if n := decodedJobs.hits.Load() - hits; n != 1 {
+			t.Errorf("the next ack took %d records decoded before its commit, want 1", n)
+		}
+		for id, want := range map[string]string{a: "cancelled (seen)", b: "cancelled (seen)", c: "cancelled (seen)", d: "held"} {
+			if s := e.status(id, "ann"); s != want {
+				t.Errorf("%s: %q, want %q", id, s, want)
+			}
+		}
+		ack(d)
+		if got, want := e.statuses(), []string{"held", "cancelled (seen)"}; !slices.Equal(got, want) {
+			t.Errorf("journal = %q, want %q", got, want)
+		}
+	})
+}

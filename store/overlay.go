@@ -87,6 +87,41 @@ type walTx struct {
 	own    map[string]bool
 	rec    []byte
 	done   bool
+	// arena holds the layer's copies of the batch's keys and values.
+	arena []byte
+}
+
+// Arena chunks double from minArena to maxArena; a piece larger than
+// half the chunk gets an allocation of its own.
+const (
+	minArena = 512
+	maxArena = 64 << 10
+)
+
+// hold copies the pieces into one slice of the transaction's arena. The
+// layer keeps these copies, not slices of the record: the record's
+// buffer is reallocated as it grows, and each old buffer stayed pinned
+// by the entries that pointed into it (a layer held about 4.3 times the
+// bytes it logged, 130 MiB for 30 MiB of 200-byte puts).
+func (t *walTx) hold(pieces ...[]byte) []byte {
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
+	}
+	var out []byte
+	if c := cap(t.arena); n > max(c, minArena)/2 {
+		out = make([]byte, 0, n)
+	} else {
+		if c-len(t.arena) < n {
+			t.arena = make([]byte, 0, min(max(2*c, minArena), maxArena))
+		}
+		out = t.arena[len(t.arena) : len(t.arena) : len(t.arena)+n]
+		t.arena = t.arena[:len(t.arena)+n]
+	}
+	for _, p := range pieces {
+		out = append(out, p...)
+	}
+	return out
 }
 
 func (t *walTx) writable() bool { return t.write }
@@ -163,13 +198,9 @@ func (t *walTx) put(bucket string, key, value []byte) error {
 	if err := checkPut(bucket, key, value); err != nil {
 		return err
 	}
-	start := len(t.rec)
 	t.rec = appendPut(t.rec, bucket, key, value)
-	// The layer keeps slices of the record's own copy (each record's
-	// buffer is new: rec is never reused after it is logged).
-	_, r, _ := takeBytes(t.rec[start+1:])
-	k, r, _ := takeBytes(r)
-	v, _, _ := takeBytes(r)
+	kv := t.hold(key, value)
+	k, v := kv[:len(key):len(key)], kv[len(key):]
 	t.layers[0].apply(logOp{op: opPut, bucket: bucket, key: k, value: v}, t.own)
 	return nil
 }
@@ -181,20 +212,17 @@ func (t *walTx) del(bucket string, key []byte) error {
 	if t.get(bucket, key) == nil {
 		return nil // bbolt's Delete of a missing key or bucket does nothing
 	}
-	start := len(t.rec)
 	t.rec = appendDelete(t.rec, bucket, key)
-	_, r, _ := takeBytes(t.rec[start+1:])
-	k, _, _ := takeBytes(r)
 	if !t.below(bucket, key) {
 		// Written since the last checkpoint and nowhere under the active
 		// layer: the entry goes, no tombstone stays (a key added and
 		// deleted between two checkpoints, as an email's entries in the
 		// order index, would otherwise be skipped by every scan of its
 		// range until the checkpoint).
-		t.layers[0].mut(bucket, t.own).t.Delete(entry{k: k})
+		t.layers[0].mut(bucket, t.own).t.Delete(entry{k: key})
 		return nil
 	}
-	t.layers[0].apply(logOp{op: opDelete, bucket: bucket, key: k}, t.own)
+	t.layers[0].apply(logOp{op: opDelete, bucket: bucket, key: t.hold(key)}, t.own)
 	return nil
 }
 

@@ -130,20 +130,20 @@ func mergeWrites(run []*pgx.QueuedQuery, gone map[string]bool) []*pgx.QueuedQuer
 	case 1:
 		out = append(out, &pgx.QueuedQuery{SQL: sqlDelete, Arguments: []any{db[0], dk[0]}})
 	default:
-		out = append(out, &pgx.QueuedQuery{SQL: sqlDeleteMany, Arguments: []any{db, dk}})
+		out = append(out, &pgx.QueuedQuery{SQL: sqlDeleteMany, Arguments: []any{textArray(db), byteaArray(dk)}})
 	}
 	switch {
 	case len(pb) == 0 && len(nb) == 0:
 	case len(pb) == 0 && len(nb) == 1:
 		out = append(out, &pgx.QueuedQuery{SQL: sqlInsert, Arguments: []any{nb[0], nk[0], nv[0]}})
 	case len(pb) == 0:
-		out = append(out, &pgx.QueuedQuery{SQL: sqlInsertMany, Arguments: []any{nb, nk, nv}})
+		out = append(out, &pgx.QueuedQuery{SQL: sqlInsertMany, Arguments: []any{textArray(nb), byteaArray(nk), byteaArray(nv)}})
 	case len(nb) == 0 && len(pb) == 1:
 		out = append(out, &pgx.QueuedQuery{SQL: sqlPut, Arguments: []any{pb[0], pk[0], pv[0]}})
 	case len(nb) == 0:
-		out = append(out, &pgx.QueuedQuery{SQL: sqlPutMany, Arguments: []any{pb, pk, pv}})
+		out = append(out, &pgx.QueuedQuery{SQL: sqlPutMany, Arguments: []any{textArray(pb), byteaArray(pk), byteaArray(pv)}})
 	default:
-		out = append(out, &pgx.QueuedQuery{SQL: sqlInsertPutMany, Arguments: []any{pb, pk, pv, nb, nk, nv}})
+		out = append(out, &pgx.QueuedQuery{SQL: sqlInsertPutMany, Arguments: []any{textArray(pb), byteaArray(pk), byteaArray(pv), textArray(nb), byteaArray(nk), byteaArray(nv)}})
 	}
 	return out
 }

@@ -31,11 +31,11 @@ func TestCoalesceWrites(t *testing.T) {
 	if got[0].SQL != sqlDeleteMany || got[1].SQL != sqlPutMany || got[2].SQL != sqlSavepoint || got[3].SQL != sqlPut || got[4].SQL != sqlRelease {
 		t.Fatalf("statements in the wrong shape: %q %q %q %q %q", got[0].SQL, got[1].SQL, got[2].SQL, got[3].SQL, got[4].SQL)
 	}
-	dk := got[0].Arguments[1].([][]byte)
-	if db := got[0].Arguments[0].([]string); len(db) != 2 || db[0] != "a" || string(dk[0]) != "w" || db[1] != "a" || string(dk[1]) != "y" {
+	dk := got[0].Arguments[1].(byteaArray)
+	if db := got[0].Arguments[0].(textArray); len(db) != 2 || db[0] != "a" || string(dk[0]) != "w" || db[1] != "a" || string(dk[1]) != "y" {
 		t.Errorf("deletes %v %q, want a/w a/y", db, dk)
 	}
-	pb, pk, pv := got[1].Arguments[0].([]string), got[1].Arguments[1].([][]byte), got[1].Arguments[2].([][]byte)
+	pb, pk, pv := got[1].Arguments[0].(textArray), got[1].Arguments[1].(byteaArray), got[1].Arguments[2].(byteaArray)
 	if len(pb) != 2 || string(pk[0]) != "x" || string(pv[0]) != "3" || string(pk[1]) != "z" || string(pv[1]) != "2" {
 		t.Errorf("puts %v %q %q, want b/x=3 b/z=2", pb, pk, pv)
 	}
@@ -73,7 +73,7 @@ func TestCoalesceWritesOfKeysKnownAbsent(t *testing.T) {
 	if a := got[1].Arguments; fmt.Sprint(a[1]) != "[[111 108 100]]" || fmt.Sprint(a[4]) != "[[110 101 119]]" {
 		t.Errorf("first run upserts %q and inserts %q, want old and new", a[1], a[4])
 	}
-	if a := got[3].Arguments; string(a[1].([][]byte)[0]) != "new" || string(a[4].([][]byte)[0]) != "x" {
+	if a := got[3].Arguments; string(a[1].(byteaArray)[0]) != "new" || string(a[4].(byteaArray)[0]) != "x" {
 		t.Errorf("second run upserts %q and inserts %q, want new and x", a[1], a[4])
 	}
 	if !gone[cacheKey("a", []byte("none"))] || gone[cacheKey("a", []byte("new"))] || gone[cacheKey("a", []byte("x"))] || gone[cacheKey("a", []byte("new2"))] {

@@ -706,7 +706,7 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 		}
 	}
 	if len(keys) > 0 {
-		batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error {
+		batch.Queue(sqlGetMany, textArray(buckets), byteaArray(keys)).Query(func(rows pgx.Rows) error {
 			found := make(map[string]bool, len(keys))
 			err := collectMany(rows, func(bucket string, k, v []byte) {
 				found[cacheKey(bucket, k)] = true
@@ -789,7 +789,7 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 // queueGetMany queues sqlGetMany for the keys and calls found with each
 // key that exists (an empty value as an empty slice, never nil).
 func queueGetMany(batch *pgx.Batch, buckets []string, keys [][]byte, found func(bucket string, k, v []byte)) {
-	batch.Queue(sqlGetMany, buckets, keys).Query(func(rows pgx.Rows) error { return collectMany(rows, found) })
+	batch.Queue(sqlGetMany, textArray(buckets), byteaArray(keys)).Query(func(rows pgx.Rows) error { return collectMany(rows, found) })
 }
 
 // collectMany hands each row of sqlGetMany to found.

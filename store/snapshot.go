@@ -74,7 +74,7 @@ func (db *DB) Snapshot(ctx context.Context, qs ...Query) ([][]KV, error) {
 	var batch pgx.Batch
 	var scanErr error
 	batch.Queue(sqlSnapshotPlans)
-	batch.Queue(sqlSnapshot, buckets, froms, tos, limits).Query(func(rows pgx.Rows) error {
+	batch.Queue(sqlSnapshot, textArray(buckets), byteaArray(froms), byteaArray(tos), limits).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var i int64
 			var kv KV

@@ -476,8 +476,17 @@ func (w *walBackend) apply(l *layer, epoch uint64) error {
 }
 
 // tick is the committer's idle call (no batch waiting).
+//
+// It freezes nothing while a write transaction is open (RunBatch runs
+// beside the committer): that transaction's copy of the active layer
+// would be published over the fresh one, and a key it deleted without a
+// tombstone would come back from the frozen layer.
 func (w *walBackend) tick() {
-	if !w.readOnly && w.cm.TryLock() {
+	if w.readOnly || !w.writer.TryLock() {
+		return
+	}
+	defer w.writer.Unlock()
+	if w.cm.TryLock() {
 		if w.broken == nil {
 			_ = w.maybeCheckpoint(true)
 		}
