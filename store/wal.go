@@ -17,6 +17,14 @@ import (
 //
 //	u32 payload length | u32 CRC-32C of the rest | u64 epoch | payload
 //
+// where the CRC goes on from the previous record's (crc32.Update from
+// it; from 0 for the epoch's first record): a record is valid only after
+// the one that was written before it. Records carry raw emails, so the
+// stale bytes past an epoch's tail can hold a well-formed record a
+// sender planted, of an epoch to come; the chain makes it fail its
+// check, as its writer could not know the checksum of the record that
+// now precedes it (which holds fresh IDs and times).
+//
 // and the payload is the batch's writes in the order they were made:
 //
 //	1 bucket key value   put
@@ -36,7 +44,6 @@ const LogFile = "deskmail.log"
 
 const (
 	recHeader  = 16
-	maxRecord  = 1 << 30
 	opPut      = 1
 	opDelete   = 2
 	opSequence = 3
@@ -44,32 +51,42 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// maxRecord bounds a record's payload (1 GiB; a variable for tests):
+// recovery reads no longer one, so a batch whose record would be longer
+// fails (see walBackend.append).
+var maxRecord = 1 << 30
+
 // errBadRecord ends a file's replay: no record of the epoch starts here.
 var errBadRecord = errors.New("store: bad log record")
 
-// appendRecord appends one record of epoch holding payload to buf.
-func appendRecord(buf []byte, epoch uint64, payload []byte) []byte {
+// appendRecord appends one record of epoch holding payload to buf,
+// chained to prev (the previous record's CRC, 0 for the epoch's first).
+func appendRecord(buf []byte, epoch uint64, prev uint32, payload []byte) []byte {
 	start := len(buf)
 	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(payload)))
 	buf = binary.LittleEndian.AppendUint32(buf, 0)
 	buf = binary.LittleEndian.AppendUint64(buf, epoch)
 	buf = append(buf, payload...)
-	binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(buf[start+8:], crcTable))
+	binary.LittleEndian.PutUint32(buf[start+4:], crc32.Update(prev, crcTable, buf[start+8:]))
 	return buf
 }
 
-// decodeRecord reads the record at the start of buf: its epoch, its
-// payload (inside buf) and its whole length.
-func decodeRecord(buf []byte) (epoch uint64, payload []byte, n int, err error) {
+// recordCRC is the CRC of the record at the start of rec (the next
+// record's prev).
+func recordCRC(rec []byte) uint32 { return binary.LittleEndian.Uint32(rec[4:]) }
+
+// decodeRecord reads the record at the start of buf, chained to prev:
+// its epoch, its payload (inside buf) and its whole length.
+func decodeRecord(buf []byte, prev uint32) (epoch uint64, payload []byte, n int, err error) {
 	if len(buf) < recHeader {
 		return 0, nil, 0, errBadRecord
 	}
 	size := binary.LittleEndian.Uint32(buf)
-	if size > maxRecord || uint64(size) > uint64(len(buf)-recHeader) {
+	if int64(size) > int64(maxRecord) || uint64(size) > uint64(len(buf)-recHeader) {
 		return 0, nil, 0, errBadRecord
 	}
 	n = recHeader + int(size)
-	if crc32.Checksum(buf[8:n], crcTable) != binary.LittleEndian.Uint32(buf[4:]) {
+	if crc32.Update(prev, crcTable, buf[8:n]) != recordCRC(buf) {
 		return 0, nil, 0, errBadRecord
 	}
 	epoch = binary.LittleEndian.Uint64(buf[8:])
@@ -164,12 +181,13 @@ func decodeOps(p []byte, fn func(logOp) error) error {
 // readLogFile returns the epoch of the file's first record (0 if none)
 // and the payloads of the records of that epoch, in order.
 func readLogFile(buf []byte) (epoch uint64, payloads [][]byte) {
+	var prev uint32
 	for len(buf) > 0 {
-		e, p, n, err := decodeRecord(buf)
+		e, p, n, err := decodeRecord(buf, prev)
 		if err != nil || (epoch != 0 && e != epoch) {
 			break
 		}
-		epoch = e
+		epoch, prev = e, recordCRC(buf)
 		payloads = append(payloads, p)
 		buf = buf[n:]
 	}

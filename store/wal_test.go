@@ -133,14 +133,15 @@ func lastRecord(t *testing.T, path string) (start, end int) {
 		t.Fatal(err)
 	}
 	var epoch uint64
+	var prev uint32
 	off := 0
 	start = -1
 	for {
-		e, _, n, err := decodeRecord(buf[off:])
+		e, _, n, err := decodeRecord(buf[off:], prev)
 		if err != nil || (epoch != 0 && e != epoch) {
 			break
 		}
-		epoch, start = e, off
+		epoch, start, prev = e, off, recordCRC(buf[off:])
 		off += n
 	}
 	if start < 0 {
@@ -556,14 +557,18 @@ func FuzzDecodeLog(f *testing.F) {
 	p = appendPut(p, "emails", []byte("k1"), []byte("value"))
 	p = appendDelete(p, "emails", []byte("k0"))
 	p = appendSequence(p, "seq", 42)
-	f.Add(appendRecord(appendRecord(nil, 3, p), 3, appendPut(nil, "b", []byte("k"), nil)))
-	f.Add(appendRecord(nil, 1, nil))
+	first := appendRecord(nil, 3, 0, p)
+	f.Add(appendRecord(first, 3, recordCRC(first), appendPut(nil, "b", []byte("k"), nil)))
+	f.Add(appendRecord(nil, 1, 0, nil))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		epoch, payloads := readLogFile(data)
 		var again []byte
+		var prev uint32
 		for _, p := range payloads {
-			again = appendRecord(again, epoch, p)
+			start := len(again)
+			again = appendRecord(again, epoch, prev, p)
+			prev = recordCRC(again[start:])
 			var re []byte
 			err := decodeOps(p, func(o logOp) error {
 				switch o.op {
@@ -634,5 +639,54 @@ func TestLogWritesLittlePerBatch(t *testing.T) {
 	}
 	if per := (writeBytes(t) - w0) / n; per > 64<<10 {
 		t.Fatalf("%d bytes written to the disk per 5 KB batch", per)
+	}
+}
+
+// An email's bytes go into a record as they came (the raw message): a
+// sender can put in one a well-formed record of a later epoch, which
+// stays in the file once its epoch is applied. When that epoch's file is
+// reused and its records end exactly where the planted one starts, the
+// planted record must not be read as the epoch's: each record's checksum
+// goes on from the previous record's, which the sender cannot know when
+// the planted bytes are written.
+func TestLogPlantedRecordAfterTail(t *testing.T) {
+	evil := appendPut(nil, "operators", []byte("admin"), []byte("attacker"))
+	fresh := appendPut(nil, "kv", []byte("k"), []byte("a value of the new epoch"))
+	// Epoch 1's record: a raw email carrying a record of epoch 3.
+	oldPayload := appendPut(nil, "raw", []byte("id"), make([]byte, 200))
+	old := appendRecord(nil, 1, 0, oldPayload)
+	planted := appendRecord(nil, 3, 0, evil)
+	newRec := appendRecord(nil, 3, 0, fresh)
+	copy(old[len(newRec):], planted)
+	// Epoch 3 reuses the file from its start; its one record ends where
+	// the planted one starts.
+	file := append(append([]byte(nil), old...), make([]byte, 64)...)
+	copy(file, newRec)
+	epoch, payloads := readLogFile(file)
+	if epoch != 3 || len(payloads) != 1 {
+		t.Fatalf("epoch %d, %d records; want epoch 3, 1 record: a record planted past the tail was replayed", epoch, len(payloads))
+	}
+}
+
+// A batch whose record recovery would refuse (longer than maxRecord) is
+// failed, not acknowledged: acknowledged, it would be lost at the next
+// start with every record after it in its file.
+func TestLogRecordTooLarge(t *testing.T) {
+	defer func(n int) { maxRecord = n }(maxRecord)
+	maxRecord = 64 << 10
+	lt := newLogTest(t)
+	db := lt.open(t, lt.dir)
+	defer db.Close()
+	big := strings.Repeat("x", maxRecord)
+	if err := putKV(db, "kv", "big", big); err == nil {
+		t.Error("a record longer than maxRecord was acknowledged")
+	}
+	if err := putKV(db, "kv", "after", "small"); err != nil {
+		t.Fatal(err)
+	}
+	db2 := lt.open(t, lockedCopy(t, db))
+	defer db2.Close()
+	if v, _ := getKV(t, db2, "kv", "after"); v != "small" {
+		t.Fatalf("after a crash: %q, want the acknowledged write after the large one", v)
 	}
 }

@@ -33,7 +33,8 @@ import (
 // reach the end) or the oldest
 // record in it is CheckpointInterval old (default 2 s); writers wait for
 // the previous checkpoint only when the active file is full; a record
-// larger than the file's room still goes in (the file grows).
+// larger than the file's room still goes in (the file grows); a batch
+// whose record would be longer than maxRecord (1 GiB) fails.
 type walBackend struct {
 	db   *bolt.DB
 	dir  string
@@ -48,6 +49,7 @@ type walBackend struct {
 	zeroed  [2]int64 // the files' sizes: written zeros or records
 	epoch   uint64
 	off     int64
+	chain   uint32    // the CRC of the epoch's last record (0 at its start)
 	first   time.Time // when the epoch's first record was written
 	buf     []byte
 	pending *ckptJob // the checkpoint running, or nil
@@ -306,7 +308,14 @@ func (w *walBackend) append(rec []byte, l *layer) error {
 	if w.broken != nil {
 		return w.broken
 	}
-	w.buf = appendRecord(w.buf[:0], w.epoch, rec)
+	if len(rec) > maxRecord {
+		// Recovery would stop at it: fail the batch, log nothing.
+		return fmt.Errorf("store: the batch's writes take %d bytes, more than a log record holds (%d)", len(rec), maxRecord)
+	}
+	if w.off == 0 {
+		w.chain = 0
+	}
+	w.buf = appendRecord(w.buf[:0], w.epoch, w.chain, rec)
 	f := w.files[w.epoch%2]
 	if err := w.zeroTo(int(w.epoch%2), w.off+int64(len(w.buf))); err != nil {
 		return fmt.Errorf("store: extend the log: %w", err)
@@ -325,6 +334,7 @@ func (w *walBackend) append(rec []byte, l *layer) error {
 		w.first = w.now()
 	}
 	w.off += int64(len(w.buf))
+	w.chain = recordCRC(w.buf)
 	l.bytes += int64(len(w.buf))
 	w.mu.Lock()
 	v := w.view.Load()
