@@ -202,7 +202,7 @@ func logPath(dir string, i uint64) string {
 // its end (an overwrite of written blocks leaves the file's metadata as it
 // is, so its fdatasync writes the data alone), and fsyncs it and the
 // folder.
-func preallocate(f *os.File, dir string, size int64) error {
+func preallocate(f *os.File, dir string, size int64, sync func(*os.File) error) error {
 	fi, err := f.Stat()
 	if err != nil {
 		return err
@@ -218,8 +218,17 @@ func preallocate(f *os.File, dir string, size int64) error {
 		}
 		off += n
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("preallocate %s: %w", f.Name(), err)
+	if err := sync(f); err != nil {
+		return fmt.Errorf("%w: preallocate %s: %w", errGrowSync, f.Name(), err)
 	}
-	return syncDir(dir)
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("%w: preallocate %s: %w", errGrowSync, f.Name(), err)
+	}
+	return nil
 }
+
+// errGrowSync marks a failed fsync of the log's new length: after it the
+// kernel may report later syncs of the file as successful although the
+// length never reached the disk, so the log is broken, not retried (a
+// failed write of the zeros, ENOSPC say, is retried by the next batch).
+var errGrowSync = errors.New("store: sync of the log's new size failed")

@@ -550,6 +550,38 @@ func TestLogSyncFailure(t *testing.T) {
 	}
 }
 
+// A failed fsync of the log's new length breaks the log like a failed
+// fdatasync of a record: later syncs of the file may be reported as
+// successful without the length on the disk, so no later batch may be
+// acknowledged into the grown part.
+func TestLogGrowSyncFailure(t *testing.T) {
+	lt := newLogTest(t)
+	var fail atomic.Bool
+	lt.hooks.syncGrow = func(f *os.File) error {
+		if fail.Load() {
+			return errors.New("disk on fire")
+		}
+		return f.Sync()
+	}
+	db := lt.open(t, lt.dir)
+	defer db.Close()
+	if err := putKV(db, "kv", "a", "1"); err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(true)
+	big := strings.Repeat("x", 2<<20) // more than the 1 MiB zeroed at open: the log grows
+	if err := putKV(db, "kv", "big", big); err == nil {
+		t.Fatal("a batch whose log could not be grown durably was acknowledged")
+	}
+	fail.Store(false)
+	if err := putKV(db, "kv", "c", "3"); !errors.Is(err, errLogFailed) {
+		t.Fatalf("a batch after a failed sync of the log's growth: %v", err)
+	}
+	if v, ok := getKV(t, db, "kv", "a"); !ok || v != "1" {
+		t.Fatalf("the batch before the failure reads %q, %v", v, ok)
+	}
+}
+
 // The log's records and writes read back as written; the fuzz test
 // feeds the decoder anything.
 func FuzzDecodeLog(f *testing.F) {

@@ -63,9 +63,11 @@ type walBackend struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	now     func() time.Time
-	// syncLog is fdatasync (tests count it).
-	syncLog func(*os.File) error
-	hooks   logHooks
+	// syncLog is fdatasync (tests count it); syncGrow the fsync of the
+	// log's zeros and new length.
+	syncLog  func(*os.File) error
+	syncGrow func(*os.File) error
+	hooks    logHooks
 	// applying is held while a checkpoint writes bbolt (tests copy the
 	// files between).
 	applying sync.Mutex
@@ -76,6 +78,7 @@ type walBackend struct {
 type logHooks struct {
 	beforeApply func(epoch uint64)
 	syncLog     func(*os.File) error
+	syncGrow    func(*os.File) error
 	now         func() time.Time
 }
 
@@ -128,7 +131,7 @@ func (w *walBackend) zeroTo(i int, upto int64) error {
 	}
 	step := min(max(w.zeroed[i], firstZeroed), maxZeroStep)
 	target := max(upto, min(w.logSize, w.zeroed[i]+step))
-	if err := preallocate(w.files[i], w.dir, target); err != nil {
+	if err := preallocate(w.files[i], w.dir, target, w.syncGrow); err != nil {
 		return err
 	}
 	dropCache(w.files[i])
@@ -149,12 +152,15 @@ func appliedEpoch(tx *bolt.Tx) uint64 {
 // checkpoints what it replayed) and opens the log for appending.
 func openWAL(db *bolt.DB, dir string, opts Options) (*walBackend, error) {
 	w := &walBackend{db: db, dir: dir, logSize: opts.LogSize, interval: opts.CheckpointInterval,
-		readOnly: opts.ReadOnly, now: time.Now, syncLog: fdatasync,
+		readOnly: opts.ReadOnly, now: time.Now, syncLog: fdatasync, syncGrow: (*os.File).Sync,
 		jobs: make(chan *ckptJob, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	if opts.logHooks != nil {
 		w.hooks = *opts.logHooks
 		if w.hooks.syncLog != nil {
 			w.syncLog = w.hooks.syncLog
+		}
+		if w.hooks.syncGrow != nil {
+			w.syncGrow = w.hooks.syncGrow
 		}
 		if w.hooks.now != nil {
 			w.now = w.hooks.now
@@ -318,6 +324,10 @@ func (w *walBackend) append(rec []byte, l *layer) error {
 	w.buf = appendRecord(w.buf[:0], w.epoch, w.chain, rec)
 	f := w.files[w.epoch%2]
 	if err := w.zeroTo(int(w.epoch%2), w.off+int64(len(w.buf))); err != nil {
+		if errors.Is(err, errGrowSync) {
+			w.broken = fmt.Errorf("%w: extend: %w", errLogFailed, err)
+			return w.broken
+		}
 		return fmt.Errorf("store: extend the log: %w", err)
 	}
 	if _, err := f.WriteAt(w.buf, w.off); err != nil {
