@@ -165,10 +165,17 @@ func TestDiskFullForAWhileLosesNothing(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
 	dns := startDNS(t)
 	dns.Hold(func(string) bool { return true })
-	p := startInProcessAt(t, dir, gateway.Options{}, "--dns", dns.Addr, "--dns-budget", "5m")
+	// The write-ahead log's files are written with zeros ahead of their
+	// records, so a full disk fails commits only once the log needs room
+	// it does not have: its smallest size (two files of 1 MiB) and emails
+	// whose conversations' messages take more than that between them
+	// (1.5 MB of text; checkpoints cannot write bbolt while the disk is
+	// full) make the pipeline's commits meet the full disk.
+	p := startInProcessAt(t, dir, gateway.Options{}, "--dns", dns.Addr, "--dns-budget", "5m", "--store-log-size", "1MiB")
 	support := []string{"support@example.test"}
+	body := strings.Repeat("A long question about the invoice, written out over many lines.\n", 2300)
 	for i := range 10 {
-		p.send(t, fmt.Sprintf("c%d@d%d.test", i, i), support, email(fmt.Sprintf("d%d@d.test", i), []string{fmt.Sprintf("From: c%d@d%d.test", i, i)}, "hi"))
+		p.send(t, fmt.Sprintf("c%d@d%d.test", i, i), support, email(fmt.Sprintf("d%d@d.test", i), []string{fmt.Sprintf("From: c%d@d%d.test", i, i)}, body))
 	}
 	pendingBefore := metric(t, p, `deskmail_inbound_processed_total{result="pending"}`)
 	filler := filepath.Join(dir, "filler")
