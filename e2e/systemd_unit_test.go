@@ -141,7 +141,7 @@ func TestUnitStartsAsItsUserAndReadsItsConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }() // a second Wait returns at once
 	lines := make(chan string, 100)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -163,7 +163,17 @@ func TestUnitStartsAsItsUserAndReadsItsConfig(t *testing.T) {
 				if !strings.Contains(l, "unit-config.test") {
 					t.Fatalf("ready, but not with the TOML's domain: %s", l)
 				}
+				// runuser passes SIGTERM on to the daemon and exits after
+				// it; the deferred SIGKILL would reach runuser alone and
+				// leave the daemon running, so wait for the exit here.
 				_ = cmd.Process.Signal(syscall.SIGTERM)
+				exited := make(chan error, 1)
+				go func() { exited <- cmd.Wait() }()
+				select {
+				case <-exited:
+				case <-time.After(lineTimeout):
+					t.Errorf("%s still running %v after SIGTERM", strings.Join(args, " "), lineTimeout)
+				}
 				return
 			}
 		case <-timeout:
