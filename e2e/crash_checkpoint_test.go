@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/deskmail/deskmail/internal/waitfor"
 )
 
 // TestCrashDuringCheckpointsLosesNothing SIGKILLs the daemon on bbolt
@@ -27,64 +27,21 @@ func TestCrashDuringCheckpointsLosesNothing(t *testing.T) {
 	)
 	dir := t.TempDir()
 	walArgs := []string{"--store-log-size", "1MiB", "--store-checkpoint-interval", "20ms"}
-	var (
-		mu    sync.Mutex
-		acked []string
-	)
+	var acked []string
 	for round := range rounds {
 		d := startDaemon(t, dir, walArgs...)
 		killAfter := int64(20 + rand.IntN(400))
-		var (
-			nAcked atomic.Int64
-			killed atomic.Bool
-			enough = make(chan struct{})
-			once   sync.Once
-			wg     sync.WaitGroup
-		)
-		for g := range senders {
-			wg.Go(func() {
-				c, err := dialSMTP(d.SMTP)
-				if err != nil {
-					t.Errorf("round %d sender %d: connect: %v", round, g, err)
-					return
-				}
-				defer c.Close()
-				for i := range maxEach {
-					id := fmt.Sprintf("<ckpt-%d-%d-%d@client.test>", round, g, i)
-					err := send(c, "customer@client.test", []string{"support@example.test"}, message(id, "checkpoint crash", 1<<10+rand.IntN(12<<10)))
-					if err != nil {
-						if !killed.Load() {
-							t.Errorf("round %d sender %d: %s refused before the kill: %v", round, g, id, err)
-						}
-						return
-					}
-					mu.Lock()
-					acked = append(acked, id)
-					mu.Unlock()
-					if nAcked.Add(1) >= killAfter {
-						once.Do(func() { close(enough) })
-					}
-				}
-			})
-		}
-		select {
-		case <-enough:
-		case <-time.After(60 * time.Second):
-			t.Fatalf("round %d: only %d messages acknowledged within 60s", round, nAcked.Load())
-		}
-		killed.Store(true)
-		d.kill()
-		waitGroup(t, &wg, 30*time.Second, "senders after the kill")
+		ids := sendUntilKilled(t, d, senders, maxEach, killAfter, fmt.Sprintf("round %d: ", round), func(g, i int) (string, int) {
+			return fmt.Sprintf("<ckpt-%d-%d-%d@client.test>", round, g, i), 1<<10 + rand.IntN(12<<10)
+		})
 		if t.Failed() {
 			return
 		}
-		t.Logf("round %d: SIGKILL after %d acknowledged", round, nAcked.Load())
+		acked = append(acked, ids...)
+		t.Logf("round %d: SIGKILL after %d acknowledged", round, len(ids))
 	}
 
 	d := startDaemon(t, dir, walArgs...)
-	mu.Lock()
-	ackedIDs := append([]string(nil), acked...)
-	mu.Unlock()
 	check := func(how string, es []logEntry) (unprocessed int) {
 		t.Helper()
 		n := receivedByMessageID(es)
@@ -94,7 +51,7 @@ func TestCrashDuringCheckpointsLosesNothing(t *testing.T) {
 				action[e.MessageID] = e.Action
 			}
 		}
-		for _, id := range ackedIDs {
+		for _, id := range acked {
 			if n[id] != 1 {
 				t.Errorf("%s: %s was answered 250 but is in the log %d times, want 1", how, id, n[id])
 			}
@@ -109,27 +66,24 @@ func TestCrashDuringCheckpointsLosesNothing(t *testing.T) {
 		}
 		return unprocessed
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		left := check("log through the running daemon", readLog(t, dir))
-		if left == 0 || t.Failed() {
-			break
+	waitfor.Until(t, 60*time.Second, "every acknowledged email is processed", func() bool {
+		if check("log through the running daemon", readLog(t, dir)) == 0 || t.Failed() {
+			return true
 		}
-		if time.Now().After(deadline) {
-			kinds := map[string]int{}
-			for _, e := range readLog(t, dir) {
-				if e.Direction == "in" {
-					kinds[e.Status+" "+e.Action[:min(len(e.Action), 40)]]++
-				}
+		return false
+	})
+	if t.Failed() {
+		kinds := map[string]int{}
+		for _, e := range readLog(t, dir) {
+			if e.Direction == "in" {
+				kinds[e.Status+" "+e.Action[:min(len(e.Action), 40)]]++
 			}
-			t.Logf("log entries by status and action: %v", kinds)
-			t.Fatalf("%d of %d acknowledged emails not processed after 60s", left, len(ackedIDs))
 		}
-		time.Sleep(200 * time.Millisecond) // polls the real daemon's pipeline
+		t.Fatalf("log entries by status and action: %v", kinds)
 	}
 	d.stop()
 	if left := check("log read from the stopped data folder", readLog(t, dir)); left != 0 {
 		t.Errorf("after a clean stop: %d acknowledged emails not processed", left)
 	}
-	t.Logf("%d acknowledged over %d SIGKILLs: each stored once and processed", len(ackedIDs), rounds)
+	t.Logf("%d acknowledged over %d SIGKILLs: each stored once and processed", len(acked), rounds)
 }

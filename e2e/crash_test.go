@@ -23,55 +23,12 @@ func TestCrashLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	d := startDaemon(t, dir)
 
-	var (
-		mu     sync.Mutex
-		acked  []string
-		nAcked atomic.Int64
-		killed atomic.Bool
-		enough = make(chan struct{})
-		once   sync.Once
-		wg     sync.WaitGroup
-	)
-	for g := range senders {
-		wg.Go(func() {
-			c, err := dialSMTP(d.SMTP)
-			if err != nil {
-				t.Errorf("sender %d: connect: %v", g, err)
-				return
-			}
-			defer c.Close()
-			for i := range maxEach {
-				id := fmt.Sprintf("<crash-%d-%d@client.test>", g, i)
-				err := send(c, "customer@client.test", []string{"support@example.test"}, message(id, "crash test", 5<<10))
-				if err != nil {
-					if !killed.Load() {
-						t.Errorf("sender %d: message %s refused before the kill: %v", g, id, err)
-					}
-					return // the connection is gone with the daemon
-				}
-				mu.Lock()
-				acked = append(acked, id)
-				mu.Unlock()
-				if nAcked.Add(1) >= killAfter {
-					once.Do(func() { close(enough) })
-				}
-			}
-		})
-	}
-	select {
-	case <-enough:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("only %d messages acknowledged within 60s", nAcked.Load())
-	}
-	killed.Store(true)
-	d.kill()
-	waitGroup(t, &wg, 30*time.Second, "senders after the kill")
+	ackedIDs := sendUntilKilled(t, d, senders, maxEach, killAfter, "", func(g, i int) (string, int) {
+		return fmt.Sprintf("<crash-%d-%d@client.test>", g, i), 5 << 10
+	})
 	if t.Failed() {
 		return
 	}
-	mu.Lock()
-	ackedIDs := append([]string(nil), acked...)
-	mu.Unlock()
 	t.Logf("%d messages acknowledged before and during the SIGKILL", len(ackedIDs))
 
 	d = startDaemon(t, dir)
@@ -100,6 +57,61 @@ func TestCrashLosesNothing(t *testing.T) {
 	check("log through the running daemon", readLog(t, dir))
 	d.stop()
 	check("log read from the stopped data folder", readLog(t, dir))
+}
+
+// sendUntilKilled sends from senders sessions at once, at most maxEach
+// messages each (next gives a message's Message-ID and size), SIGKILLs d
+// once killAfter of them were answered 250, waits for the senders to see
+// the connection go, and returns the Message-IDs answered 250. A refusal
+// before the kill fails the test (what names the round in its errors).
+func sendUntilKilled(t *testing.T, d *daemon, senders, maxEach int, killAfter int64, what string, next func(g, i int) (string, int)) []string {
+	t.Helper()
+	var (
+		mu     sync.Mutex
+		acked  []string
+		nAcked atomic.Int64
+		killed atomic.Bool
+		enough = make(chan struct{})
+		once   sync.Once
+		wg     sync.WaitGroup
+	)
+	for g := range senders {
+		wg.Go(func() {
+			c, err := dialSMTP(d.SMTP)
+			if err != nil {
+				t.Errorf("%ssender %d: connect: %v", what, g, err)
+				return
+			}
+			defer c.Close()
+			for i := range maxEach {
+				id, size := next(g, i)
+				err := send(c, "customer@client.test", []string{"support@example.test"}, message(id, "crash test", size))
+				if err != nil {
+					if !killed.Load() {
+						t.Errorf("%ssender %d: message %s refused before the kill: %v", what, g, id, err)
+					}
+					return // the connection is gone with the daemon
+				}
+				mu.Lock()
+				acked = append(acked, id)
+				mu.Unlock()
+				if nAcked.Add(1) >= killAfter {
+					once.Do(func() { close(enough) })
+				}
+			}
+		})
+	}
+	select {
+	case <-enough:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%sonly %d messages acknowledged within 60s", what, nAcked.Load())
+	}
+	killed.Store(true)
+	d.kill()
+	waitGroup(t, &wg, 30*time.Second, what+"senders after the kill")
+	mu.Lock()
+	defer mu.Unlock()
+	return acked
 }
 
 // waitGroup waits for wg, failing the test after timeout.
