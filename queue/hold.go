@@ -188,10 +188,11 @@ func (q *Queue) SeenAck(tx *store.Tx, person, conv string, marked []string) erro
 	if id == nil {
 		return nil
 	}
-	j, ok := decodedJobs.get(string(id), tx.Get(bJobs, id))
+	raw := tx.Get(bJobs, id)
+	j, ok := decodedJobs.get(string(id), raw)
 	if !ok {
 		var err error
-		if j, err = GetJob(tx, string(id)); err != nil {
+		if j, err = decodeJob(string(id), raw); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"bytes"
-	"encoding/json"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -70,15 +69,11 @@ func (c *jobCache) decode(id string) {
 	if e == nil || e.job != nil {
 		return
 	}
-	var j Job
-	if json.Unmarshal(e.raw, &j) != nil {
+	j, err := decodeJob(id, e.raw)
+	if err != nil {
 		c.forget(id)
 		return
 	}
-	if j.Kind == "" {
-		j.Kind = KindEmail
-	}
-	j.dueToLease()
 	c.mu.Lock()
 	if c.jobs[id] == e {
 		e.job = &j

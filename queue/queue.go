@@ -142,10 +142,17 @@ func putJSON(tx *store.Tx, bucket string, key []byte, v any) error {
 
 // GetJob returns a job.
 func GetJob(tx *store.Tx, id string) (Job, error) {
+	return decodeJob(id, tx.Get(bJobs, []byte(id)))
+}
+
+// decodeJob decodes job id's stored record raw (nil: ErrNotFound).
+func decodeJob(id string, raw []byte) (Job, error) {
 	var j Job
-	ok, err := getJSON(tx, bJobs, []byte(id), &j)
-	if err == nil && !ok {
+	var err error
+	if raw == nil {
 		err = fmt.Errorf("%w: %s", ErrNotFound, id)
+	} else if err = json.Unmarshal(raw, &j); err != nil {
+		err = fmt.Errorf("decode %s %q: %w", bJobs, id, err)
 	}
 	if j.Kind == "" {
 		j.Kind = KindEmail

@@ -343,7 +343,7 @@ type pgBackend struct {
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlInsertPutMany, sqlScanRanges, sqlDraw, sqlDrawMany, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlWriterSharedLocks, sqlWriterSharedLocksLZ4, sqlWriterSharedMarkedLocks, sqlWriterSharedMarkedLocksLZ4, sqlLockMany, sqlLock, sqlTryLock, sqlTryLockMany}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlInsertPutMany, sqlScanRanges, sqlDraw, sqlDrawMany, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlWriterSharedLocks, sqlWriterSharedLocksLZ4, sqlWriterSharedMarkedLocks, sqlWriterSharedMarkedLocksLZ4, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
