@@ -35,7 +35,7 @@ type Config struct {
 	Data                  string
 	Store                 string        // "" for the bbolt file in Data, or a postgres:// URL shared by several nodes
 	StoreDirect           string        // a URL of Store's database that bypasses a transaction-mode pooler Store goes through
-	StoreLogSize          int64         // bbolt: preallocated size of each of the two write-ahead log files
+	StoreLogSize          int64         // bbolt: size each of the two write-ahead log files grows to
 	StoreCheckpoint       time.Duration // bbolt: the longest a logged write waits for its checkpoint into the file
 	Domains               []string
 	Hostname              string

@@ -12,12 +12,7 @@ import "github.com/jackc/pgx/v5/pgtype"
 // the same, a nil element is a NULL as before.
 type byteaArray [][]byte
 
-func (a byteaArray) Dimensions() []pgtype.ArrayDimension {
-	if a == nil {
-		return nil
-	}
-	return []pgtype.ArrayDimension{{Length: int32(len(a)), LowerBound: 1}}
-}
+func (a byteaArray) Dimensions() []pgtype.ArrayDimension { return arrayDims(len(a), a == nil) }
 
 func (a byteaArray) Index(i int) any { return byteaAt{&a[i]} }
 
@@ -30,11 +25,15 @@ func (e byteaAt) BytesValue() ([]byte, error) { return *e.p, nil }
 
 type textArray []string
 
-func (a textArray) Dimensions() []pgtype.ArrayDimension {
-	if a == nil {
+func (a textArray) Dimensions() []pgtype.ArrayDimension { return arrayDims(len(a), a == nil) }
+
+// arrayDims is the one dimension of an array of n elements (none for a
+// nil array: a NULL).
+func arrayDims(n int, isNil bool) []pgtype.ArrayDimension {
+	if isNil {
 		return nil
 	}
-	return []pgtype.ArrayDimension{{Length: int32(len(a)), LowerBound: 1}}
+	return []pgtype.ArrayDimension{{Length: int32(n), LowerBound: 1}}
 }
 
 func (a textArray) Index(i int) any { return textAt{&a[i]} }

@@ -72,7 +72,7 @@ type Options struct {
 	// NoLog commits bbolt directly, two fsyncs per batch, without the
 	// write-ahead log (see walbackend.go). The log is on by default.
 	NoLog bool
-	// LogSize is the preallocated size of each of the two log files
+	// LogSize is the size each of the two log files grows to
 	// (default DefaultLogSize, at least 1 MiB): a checkpoint starts when
 	// the active file holds half of it.
 	LogSize int64

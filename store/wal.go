@@ -101,24 +101,25 @@ func appendBytes(buf, b []byte) []byte {
 	return append(buf, b...)
 }
 
-func appendPut(buf []byte, bucket string, key, value []byte) []byte {
-	buf = append(buf, opPut)
+// appendHead starts a write: its op and its bucket.
+func appendHead(buf []byte, op byte, bucket string) []byte {
+	buf = append(buf, op)
 	buf = binary.AppendUvarint(buf, uint64(len(bucket)))
-	buf = append(buf, bucket...)
+	return append(buf, bucket...)
+}
+
+func appendPut(buf []byte, bucket string, key, value []byte) []byte {
+	buf = appendHead(buf, opPut, bucket)
 	return appendBytes(appendBytes(buf, key), value)
 }
 
 func appendDelete(buf []byte, bucket string, key []byte) []byte {
-	buf = append(buf, opDelete)
-	buf = binary.AppendUvarint(buf, uint64(len(bucket)))
-	buf = append(buf, bucket...)
+	buf = appendHead(buf, opDelete, bucket)
 	return appendBytes(buf, key)
 }
 
 func appendSequence(buf []byte, bucket string, n uint64) []byte {
-	buf = append(buf, opSequence)
-	buf = binary.AppendUvarint(buf, uint64(len(bucket)))
-	buf = append(buf, bucket...)
+	buf = appendHead(buf, opSequence, bucket)
 	return binary.AppendUvarint(buf, n)
 }
 

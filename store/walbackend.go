@@ -345,7 +345,6 @@ func (w *walBackend) append(rec []byte, l *layer) error {
 	}
 	w.off += int64(len(w.buf))
 	w.chain = recordCRC(w.buf)
-	l.bytes += int64(len(w.buf))
 	w.mu.Lock()
 	v := w.view.Load()
 	w.view.Store(&walView{active: l, frozen: v.frozen, ver: v.ver})
@@ -492,7 +491,7 @@ func (w *walBackend) apply(l *layer, epoch uint64) error {
 // would be published over the fresh one, and a key it deleted without a
 // tombstone would come back from the frozen layer.
 func (w *walBackend) tick() {
-	if w.readOnly || !w.writer.TryLock() {
+	if !w.writer.TryLock() {
 		return
 	}
 	defer w.writer.Unlock()
@@ -526,13 +525,9 @@ func (w *walBackend) checkpoint() error {
 	return err
 }
 
-func (w *walBackend) size() int64 {
-	var n int64
-	_ = w.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
-	return n
-}
+func (w *walBackend) size() int64 { return (&boltBackend{db: w.db}).size() }
 
-func (w *walBackend) retryable(error) bool { return false }
+func (w *walBackend) retryable(err error) bool { return (&boltBackend{db: w.db}).retryable(err) }
 
 func (w *walBackend) close() error {
 	var err error
