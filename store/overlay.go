@@ -84,7 +84,7 @@ type walTx struct {
 	layers [2]*layer // top (the batch's copy, or the active layer), frozen (or nil)
 	write  bool
 	own    map[string]bool
-	rec    []byte
+	rec    []byte // the log record: recHeader bytes, then the writes (record)
 	done   bool
 	// arena holds the layer's copies of the batch's keys and values.
 	arena []byte
@@ -121,6 +121,15 @@ func (t *walTx) hold(pieces ...[]byte) []byte {
 		out = append(out, p...)
 	}
 	return out
+}
+
+// record is the transaction's log record so far: its writes, after
+// recHeader bytes that walBackend.append fills in (sealRecord).
+func (t *walTx) record() []byte {
+	if t.rec == nil {
+		t.rec = make([]byte, recHeader, 512)
+	}
+	return t.rec
 }
 
 func (t *walTx) writable() bool { return t.write }
@@ -197,7 +206,7 @@ func (t *walTx) put(bucket string, key, value []byte) error {
 	if err := checkPut(bucket, key, value); err != nil {
 		return err
 	}
-	t.rec = appendPut(t.rec, bucket, key, value)
+	t.rec = appendPut(t.record(), bucket, key, value)
 	kv := t.hold(key, value)
 	k, v := kv[:len(key):len(key)], kv[len(key):]
 	t.layers[0].apply(logOp{op: opPut, bucket: bucket, key: k, value: v}, t.own)
@@ -211,7 +220,7 @@ func (t *walTx) del(bucket string, key []byte) error {
 	if t.get(bucket, key) == nil {
 		return nil // bbolt's Delete of a missing key or bucket does nothing
 	}
-	t.rec = appendDelete(t.rec, bucket, key)
+	t.rec = appendDelete(t.record(), bucket, key)
 	if !t.below(bucket, key) {
 		// Written since the last checkpoint and nowhere under the active
 		// layer: the entry goes, no tombstone stays (a key added and
@@ -266,7 +275,7 @@ func (t *walTx) setSequence(bucket string, n uint64) error {
 	if bucket == "" {
 		return berrors.ErrBucketNameRequired
 	}
-	t.rec = appendSequence(t.rec, bucket, n)
+	t.rec = appendSequence(t.record(), bucket, n)
 	t.layers[0].apply(logOp{op: opSequence, bucket: bucket, n: n}, t.own)
 	return nil
 }

@@ -63,12 +63,19 @@ var errBadRecord = errors.New("store: bad log record")
 // chained to prev (the previous record's CRC, 0 for the epoch's first).
 func appendRecord(buf []byte, epoch uint64, prev uint32, payload []byte) []byte {
 	start := len(buf)
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(payload)))
-	buf = binary.LittleEndian.AppendUint32(buf, 0)
-	buf = binary.LittleEndian.AppendUint64(buf, epoch)
+	buf = append(buf, make([]byte, recHeader)...)
 	buf = append(buf, payload...)
-	binary.LittleEndian.PutUint32(buf[start+4:], crc32.Update(prev, crcTable, buf[start+8:]))
+	sealRecord(buf[start:], epoch, prev)
 	return buf
+}
+
+// sealRecord fills in the header of rec, recHeader bytes left for it
+// ahead of its payload: a transaction builds its record that way, so the
+// batch's writes are not copied again to be logged.
+func sealRecord(rec []byte, epoch uint64, prev uint32) {
+	binary.LittleEndian.PutUint32(rec, uint32(len(rec)-recHeader))
+	binary.LittleEndian.PutUint64(rec[8:], epoch)
+	binary.LittleEndian.PutUint32(rec[4:], crc32.Update(prev, crcTable, rec[8:]))
 }
 
 // recordCRC is the CRC of the record at the start of rec (the next

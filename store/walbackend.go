@@ -51,8 +51,7 @@ type walBackend struct {
 	off     int64
 	chain   uint32    // the CRC of the epoch's last record (0 at its start)
 	first   time.Time // when the epoch's first record was written
-	buf     []byte
-	pending *ckptJob // the checkpoint running, or nil
+	pending *ckptJob  // the checkpoint running, or nil
 	broken  error
 
 	logSize  int64
@@ -314,23 +313,23 @@ func (w *walBackend) append(rec []byte, l *layer) error {
 	if w.broken != nil {
 		return w.broken
 	}
-	if len(rec) > maxRecord {
+	if len(rec)-recHeader > maxRecord {
 		// Recovery would stop at it: fail the batch, log nothing.
-		return fmt.Errorf("store: the batch's writes take %d bytes, more than a log record holds (%d)", len(rec), maxRecord)
+		return fmt.Errorf("store: the batch's writes take %d bytes, more than a log record holds (%d)", len(rec)-recHeader, maxRecord)
 	}
 	if w.off == 0 {
 		w.chain = 0
 	}
-	w.buf = appendRecord(w.buf[:0], w.epoch, w.chain, rec)
+	sealRecord(rec, w.epoch, w.chain)
 	f := w.files[w.epoch%2]
-	if err := w.zeroTo(int(w.epoch%2), w.off+int64(len(w.buf))); err != nil {
+	if err := w.zeroTo(int(w.epoch%2), w.off+int64(len(rec))); err != nil {
 		if errors.Is(err, errGrowSync) {
 			w.broken = fmt.Errorf("%w: extend: %w", errLogFailed, err)
 			return w.broken
 		}
 		return fmt.Errorf("store: extend the log: %w", err)
 	}
-	if _, err := f.WriteAt(w.buf, w.off); err != nil {
+	if _, err := f.WriteAt(rec, w.off); err != nil {
 		w.broken = fmt.Errorf("%w: write: %w", errLogFailed, err)
 		return w.broken
 	}
@@ -343,8 +342,8 @@ func (w *walBackend) append(rec []byte, l *layer) error {
 	if w.off == 0 {
 		w.first = w.now()
 	}
-	w.off += int64(len(w.buf))
-	w.chain = recordCRC(w.buf)
+	w.off += int64(len(rec))
+	w.chain = recordCRC(rec)
 	w.mu.Lock()
 	v := w.view.Load()
 	w.view.Store(&walView{active: l, frozen: v.frozen, ver: v.ver})
