@@ -439,7 +439,8 @@ func challengeRules(e *evidence, h phraseHits) {
 // A web form sends a person's message from noreply@ with the person in
 // Reply-To: that sender is no hint.
 func senderRules(e *evidence, m *message) {
-	lp := strings.ToLower(localPart(addrSpec(m.header.get("from"))))
+	from := addrSpec(m.header.get("from"))
+	lp := strings.ToLower(localPart(from))
 	if lp == "" || isDaemon(lp) {
 		return
 	}
@@ -455,7 +456,6 @@ func senderRules(e *evidence, m *message) {
 		return
 	}
 	e.add(AutoReply, w, "%s", why)
-	from := addrSpec(m.header.get("from"))
 	if rt := addrSpec(m.header.get("reply-to")); rt != "" && !related(rt, from) {
 		e.add(AutoReply, wContactForm, "Reply-To %s is another domain's: a web form or a mailer writing for someone", rt)
 	}

@@ -201,6 +201,15 @@ func (t *pgTx) remember(bucket string, key, value []byte) {
 	t.seen[ck] = value
 }
 
+// rememberRead remembers what a statement sent already read of key, or
+// that it is declared fresh (nil: no row, then also known gone: knowGone).
+func (t *pgTx) rememberRead(bucket string, key, value []byte) {
+	t.remember(bucket, key, value)
+	if value == nil {
+		t.knowGone(bucket, key)
+	}
+}
+
 // maxPending flushes long write queues early to bound memory.
 const maxPending = 512
 
@@ -393,11 +402,7 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 		t.held[id] = true
 		if i < len(fresh) {
 			for _, k := range fresh[i] {
-				v := found[cacheKey(k.Bucket, k.Key)]
-				t.remember(k.Bucket, k.Key, v)
-				if v == nil {
-					t.knowGone(k.Bucket, k.Key)
-				}
+				t.rememberRead(k.Bucket, k.Key, found[cacheKey(k.Bucket, k.Key)])
 			}
 		}
 	}
@@ -430,8 +435,7 @@ func (t *pgTx) get(bucket string, key []byte) []byte {
 	var v []byte
 	err := t.readRow(sqlGet, []any{bucket, key}, &v)
 	if errors.Is(err, pgx.ErrNoRows) {
-		t.remember(bucket, key, nil)
-		t.knowGone(bucket, key)
+		t.rememberRead(bucket, key, nil)
 		return nil
 	}
 	if err != nil {
@@ -850,8 +854,7 @@ func (t *pgTx) queueRanges(batch *pgx.Batch, ranges []Range) {
 // absent is Tx.Absent.
 func (t *pgTx) absent(bucket string, key []byte) {
 	if _, ok := t.seen[cacheKey(bucket, key)]; !ok && len(key) > 0 {
-		t.remember(bucket, key, nil)
-		t.knowGone(bucket, key)
+		t.rememberRead(bucket, key, nil)
 	}
 }
 
@@ -1012,11 +1015,7 @@ func (t *pgTx) prefetchRanges(ranges []Range, keys []Key) error {
 		return err
 	}
 	for i, k := range ks {
-		v := found[cacheKey(buckets[i], k)]
-		t.remember(buckets[i], k, v)
-		if v == nil {
-			t.knowGone(buckets[i], k)
-		}
+		t.rememberRead(buckets[i], k, found[cacheKey(buckets[i], k)])
 	}
 	return nil
 }
