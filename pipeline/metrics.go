@@ -14,6 +14,30 @@ var (
 		Name: "deskmail_inbound_yield_seconds_total",
 		Help: "Time the pipeline's dispatcher held emails back to let accepts go first (pipeline-yield).",
 	})
+	// The dispatcher's claims, for the two-node profile (bench pipeline
+	// --nodes): how many scans found nothing, how many candidates a claim
+	// lost to another node (locked, or claimed since the scan), how many
+	// it claimed.
+	metricDispatchClaims = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "deskmail_inbound_dispatch_claims_total",
+		Help: "Claim transactions of the pipeline's dispatcher.",
+	})
+	metricDispatchEmpty = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "deskmail_inbound_dispatch_empty_total",
+		Help: "Scans of the pipeline's dispatcher that found no email to claim.",
+	})
+	metricClaimCandidates = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "deskmail_inbound_claim_candidates_total",
+		Help: "Emails the pipeline's dispatcher tried to claim.",
+	})
+	metricClaimLost = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "deskmail_inbound_claim_lost_total",
+		Help: "Emails the pipeline's dispatcher tried to claim and did not: locked by another transaction, claimed since its scan, or held back for their order.",
+	})
+	metricClaimed = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "deskmail_inbound_claimed_total",
+		Help: "Emails the pipeline's dispatcher claimed.",
+	})
 	metricToConversation = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "deskmail_inbound_to_conversation_seconds",
 		Help:    "Time from an inbound email's 250 (stored) to the commit that processed it into its conversation.",

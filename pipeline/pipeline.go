@@ -260,6 +260,7 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			earliest = next
 		}
 		if len(cands) == 0 {
+			metricDispatchEmpty.Inc()
 			return earliest
 		}
 		sort.SliceStable(cands, func(i, j int) bool { return cands[i].State.Seq < cands[j].State.Seq })
@@ -304,6 +305,10 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			}
 			return now.Add(time.Second)
 		}
+		metricDispatchClaims.Inc()
+		metricClaimCandidates.Add(float64(len(cands)))
+		metricClaimLost.Add(float64(len(cands) - len(claimed)))
+		metricClaimed.Add(float64(len(claimed)))
 		for _, c := range claimed {
 			t := p.start(ctx, c)
 			if !p.admit(ctx, t) {

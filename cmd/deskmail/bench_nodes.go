@@ -154,11 +154,14 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(u+k) * 10 * time.Millisecond, nil
 }
 
-// postgresCPU sums procCPU over every process named postgres (the server:
-// its backends, WAL writer, checkpointer; a backend that ends between two
-// readings is left out of the second, so the nodes' connections, which
-// live through the run, are what this counts).
-func postgresCPU() map[int]time.Duration {
+// postgresCPU sums procCPU over the processes of the PostgreSQL server
+// whose postmaster is pm (its backends, WAL writer, checkpointer), or,
+// with pm 0 (the server is not on this machine, or its postmaster could
+// not be told), over every process named postgres, other clusters' too.
+// A backend that ends between two readings is left out of the second, so
+// the nodes' connections, which live through the run, are what this
+// counts.
+func postgresCPU(pm int) map[int]time.Duration {
 	out := map[int]time.Duration{}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -170,11 +173,56 @@ func postgresCPU() map[int]time.Duration {
 		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
 			continue
 		}
+		if pm != 0 && pid != pm && procParent(pid) != pm {
+			continue
+		}
 		if c, err := procCPU(pid); err == nil {
 			out[pid] = c
 		}
 	}
 	return out
+}
+
+// procParent is a process's parent (0 if it cannot be read).
+func procParent(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// postmaster is the pid of the postmaster serving c, if it runs on this
+// machine (the parent of c's backend, named postgres), else 0.
+func postmaster(c *pgx.Conn) int {
+	var pid int
+	if err := c.QueryRow(context.Background(), `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		return 0
+	}
+	pm := procParent(pid)
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pm))
+	if pm <= 1 || err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+		return 0
+	}
+	return pm
+}
+
+// walLSN is the server's WAL insert position, in bytes (cluster-wide:
+// every database of the server writes to it).
+func walLSN(c *pgx.Conn) (int64, error) {
+	var n int64
+	err := c.QueryRow(context.Background(), `SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn`).Scan(&n)
+	return n, err
 }
 
 // cpuSince is the CPU used since before, over the processes present both times,
@@ -389,6 +437,10 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 		return err
 	}
 
+	node0 := make([]map[string]float64, len(nodes))
+	for i, n := range nodes {
+		node0[i], _ = metricSums(n.http, pipelineCounters...)
+	}
 	addrs := make([]string, len(nodes))
 	cpu0 := make([]time.Duration, len(nodes))
 	for i, n := range nodes {
@@ -397,7 +449,9 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 			return err
 		}
 	}
-	pg0 := postgresCPU()
+	pm := postmaster(stats)
+	pg0 := postgresCPU(pm)
+	wal0, walErr := walLSN(stats)
 	accepted, first, failed, err := load.Send(strings.Join(addrs, ","))
 	if err != nil {
 		return err
@@ -406,7 +460,13 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 	if err := benchWaitPending(db, o.timeout); err != nil {
 		return err
 	}
-	pg1 := postgresCPU()
+	pg1 := postgresCPU(pm)
+	wal1, err := walLSN(stats)
+	walErr = errors.Join(walErr, err)
+	node1 := make([]map[string]float64, len(nodes))
+	for i, n := range nodes {
+		node1[i], _ = metricSums(n.http, pipelineCounters...)
+	}
 	cpu1 := make([]time.Duration, len(nodes))
 	for i, n := range nodes {
 		if cpu1[i], err = procCPU(n.cmd.Process.Pid); err != nil {
@@ -444,9 +504,19 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 		}
 		fmt.Fprintf(out, "node %d: CPU %.2fs (%.3f ms per email in a conversation)%s\n", i+1, c.Seconds(), per(c), stats)
 	}
+	for i := range nodes {
+		printPipelineCounters(out, i+1, node0[i], node1[i], len(lat))
+	}
 	pg := cpuSince(pg0, pg1)
-	fmt.Fprintf(out, "CPU per email in a conversation: daemons %.3f ms, PostgreSQL %.3f ms, together %.3f ms (%d cores)\n",
-		per(all), per(pg), per(all+pg), runtime.NumCPU())
+	which := "its cluster's processes"
+	if pm == 0 {
+		which = "every postgres process on the machine"
+	}
+	fmt.Fprintf(out, "CPU per email in a conversation: daemons %.3f ms, PostgreSQL %.3f ms (%s), together %.3f ms (%d cores)\n",
+		per(all), per(pg), which, per(all+pg), runtime.NumCPU())
+	if walErr == nil {
+		fmt.Fprintf(out, "WAL per email in a conversation: %.0f bytes (the server's, every database)\n", float64(wal1-wal0)/float64(len(lat)))
+	}
 	sampler.print(out, 15)
 	// PostgreSQL sends a backend's counters at most once a second, and
 	// an idle one's within a second or so: wait for them.
@@ -461,6 +531,21 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 		printStatements(out, stats, len(lat))
 	}
 	return nil
+}
+
+// pipelineCounters are the counters of a node's pipeline that the bench
+// prints per email: its claims and what came of them.
+var pipelineCounters = []string{"deskmail_inbound_dispatch_claims_total", "deskmail_inbound_dispatch_empty_total",
+	"deskmail_inbound_claim_candidates_total", "deskmail_inbound_claim_lost_total", "deskmail_inbound_claimed_total"}
+
+func printPipelineCounters(out io.Writer, node int, before, after map[string]float64, n int) {
+	if before == nil || after == nil {
+		return
+	}
+	d := func(k string) float64 { return (after[k] - before[k]) / float64(n) }
+	fmt.Fprintf(out, "node %d pipeline, per email in a conversation: %.3f claim transactions, %.3f scans that found nothing to claim, %.3f candidates, %.3f lost at the claim (locked or claimed elsewhere), %.3f claimed\n",
+		node, d("deskmail_inbound_dispatch_claims_total"), d("deskmail_inbound_dispatch_empty_total"),
+		d("deskmail_inbound_claim_candidates_total"), d("deskmail_inbound_claim_lost_total"), d("deskmail_inbound_claimed_total"))
 }
 
 // dbCounters reads the database's counters of pg_stat_database: commits,
