@@ -188,12 +188,20 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		// own id tells its claims from the other nodes', so a restart
 		// takes back only its own at once.
 		pipe.Node = d.Queue.Owner
+		// Each node's pipeline takes the emails it accepted; another
+		// node's after DefaultAffinity (pipeline/affinity.go).
+		pipe.Affinity = pipelineAffinity
 	}
 	// Other nodes wake this one for their stored mail, queue changes and
 	// notifications (PostgreSQL; nothing with bbolt).
 	d.unsubscribe = wireBus(db, pipe.Wake, ob.worker.Wake, hub)
 	announce := newAnnouncer(db, TopicInbound, clk)
-	stored := func(id string) { pipe.Wake(id); announce.Poke() }
+	stored := func(id string) {
+		pipe.Accepted(id)
+		if pipe.Announce() {
+			announce.Poke()
+		}
+	}
 	recv := &inbound.Receiver{DB: db, Clock: clk, Hostname: cfg.Hostname, Stored: stored, Backlog: pipe.Backlog, Activity: activity,
 		Limits: inbound.Limits{MaxMessageBytes: cfg.MaxMessageBytes, MaxHeaderBytes: int(cfg.MaxHeaderBytes)}}
 	pruner := &journal.Pruner{DB: db, Clock: clk, Retention: cfg.Retention, Interval: time.Minute,

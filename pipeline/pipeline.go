@@ -69,6 +69,10 @@ type Pipeline struct {
 	afterDeps func(id string)
 	// Yield, if set, lets accepts go first (yield.go).
 	Yield *Yield
+	// Affinity, if set (the daemon sets DefaultAffinity on a shared
+	// store), leaves the emails another node accepted to that node until
+	// they are this old (affinity.go); Accepted names this node's.
+	Affinity time.Duration
 	// NoDeclare makes the commit declare no lock of the step's data ahead
 	// (a test seam: every lock it needs is then learned by the store's
 	// rerun, store.Tx.Need).
@@ -84,6 +88,7 @@ type Pipeline struct {
 	notBefore map[string]time.Time
 	seq       sequencer
 	order     orderNotes
+	aff       affinity
 	// nextFull is when the dispatcher scans every pending email next;
 	// fullAgain: the last such scan found emails the due index does not
 	// hold.
@@ -92,6 +97,12 @@ type Pipeline struct {
 	active    int           // tasks admitted (yield.go)
 	freed     chan struct{} // an admitted task ended
 }
+
+// DefaultAffinity is the daemon's Affinity on a shared store: long
+// enough for a node to claim what it accepted (milliseconds when it keeps
+// up), short beside a lease (a dead node's unclaimed emails wait this
+// long).
+const DefaultAffinity = 2 * time.Second
 
 // DefaultWorkers is the size of the worker pool: the work before the
 // commit mostly waits for DNS, so it takes many workers to keep two cores
@@ -117,6 +128,7 @@ func (p *Pipeline) init() {
 		p.notBefore = map[string]time.Time{}
 		p.seq.last = map[string]*seqEntry{}
 		p.order.init()
+		p.aff.mine = map[string]time.Time{}
 	})
 }
 
@@ -252,6 +264,9 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 		if !notesUntil.IsZero() && (next.IsZero() || notesUntil.Before(next)) {
 			next = notesUntil // an email holding back its key's may not then
 		}
+		if f := p.foreignDue(now); !f.IsZero() && (next.IsZero() || f.Before(next)) {
+			next = f // another node's email passed over is anyone's then
+		}
 		if err != nil {
 			p.Log.Error("list pending emails", "err", err)
 			return now.Add(time.Second)
@@ -375,7 +390,8 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// skip leaves out the emails this process is working on or must wait for.
+// skip leaves out the emails this process is working on or must wait
+// for, and those another node accepted that affinity leaves to it.
 // It is asked once per pending email during a scan, so it looks the email
 // up rather than copying the maps.
 func (p *Pipeline) skip(now time.Time) func(string) bool {
@@ -391,7 +407,7 @@ func (p *Pipeline) skip(now time.Time) func(string) bool {
 			}
 			delete(p.notBefore, id)
 		}
-		return false
+		return p.foreignLocked(id, now)
 	}
 }
 

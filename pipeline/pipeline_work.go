@@ -198,6 +198,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		p.mu.Unlock()
 		p.release(log, t, later(p.Clock.Now().Add(wait), early.until))
 		p.noteHeld(t, early)
+		p.pauseAffinity(early.id)
 	case ctx.Err() != nil:
 		p.giveBack(t)
 	default:
