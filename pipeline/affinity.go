@@ -23,7 +23,9 @@ import (
 // Which emails are this node's: those whose 250 it gave (Accepted), kept
 // in memory until this node claims them or they are older than Affinity.
 // How old an email is: the time in its id (store.NewID, when its DATA
-// began), so a scan of the due index reads no state to tell.
+// began, by the accepting node's clock), so a scan of the due index reads
+// no state to tell; an id whose time is ahead of this node's clock gets
+// no affinity.
 //
 // One ordering key over two nodes (one sender's emails accepted by both)
 // is the exception: that key's emails must be committed in the 250 order,
@@ -100,7 +102,10 @@ func (p *Pipeline) foreignLocked(id string, now time.Time) bool {
 		return false
 	}
 	at, ok := idTime(id)
-	if !ok {
+	if !ok || at.After(now) {
+		// An id from the future: the other node's clock is ahead of
+		// this one's. Its email is anyone's, or a skew of an hour
+		// would keep a dead node's emails for an hour.
 		return false
 	}
 	until := at.Add(p.Affinity)

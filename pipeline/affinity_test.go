@@ -34,7 +34,9 @@ func TestAffinityLeavesAnotherNodesEmailsToItPostgres(t *testing.T) {
 }
 
 func testAffinityLeavesAnotherNodesEmailsToIt(t *testing.T, f *pipeFixture, dbB *store.DB) {
-	clk := clock.NewFake(time.Now())
+	// A second ahead of the real clock, which the receiver's ids take:
+	// an id ahead of the node's clock gets no affinity.
+	clk := clock.NewFake(time.Now().Add(time.Second))
 	nodeA := newStepper(t, f, f.db, "node-a", clk, nil)
 	nodeB := newStepper(t, f, dbB, "node-b", clk, nil)
 	for _, s := range []*stepper{nodeA, nodeB} {
@@ -71,7 +73,7 @@ func testAffinityLeavesAnotherNodesEmailsToIt(t *testing.T, f *pipeFixture, dbB 
 	if want := at.Add(2 * time.Second); !next.Equal(want) {
 		t.Errorf("node B's next dispatch at %v, want %v (when A's email is anyone's)", next, want)
 	}
-	clk.Advance(3 * time.Second)
+	clk.Advance(2 * time.Second)
 	got = nodeB.claim()
 	sameIDs(t, "node B once A's email is 2s old", got, a3)
 	nodeB.process(got)
@@ -106,7 +108,9 @@ func TestAffinityPausesForAKeyOverTwoNodesPostgres(t *testing.T) {
 }
 
 func testAffinityPausesForAKeyOverTwoNodes(t *testing.T, f *pipeFixture, dbB *store.DB) {
-	clk := clock.NewFake(time.Now())
+	// A second ahead of the real clock, which the receiver's ids take:
+	// an id ahead of the node's clock gets no affinity.
+	clk := clock.NewFake(time.Now().Add(time.Second))
 	nodeA := newStepper(t, f, f.db, "node-a", clk, nil)
 	nodeB := newStepper(t, f, dbB, "node-b", clk, nil)
 	for _, s := range []*stepper{nodeA, nodeB} {
@@ -124,11 +128,32 @@ func testAffinityPausesForAKeyOverTwoNodes(t *testing.T, f *pipeFixture, dbB *st
 	if !nodeB.p.Announce() {
 		t.Error("node B does not announce its stored emails once affinity is paused")
 	}
-	clk.Advance(time.Second) // s2's wait for s1 (orderWaitElsewhere), not s1's affinity
+	clk.Advance(300 * time.Millisecond) // s2's wait for s1 (orderWaitElsewhere), not s1's affinity
 	got = nodeB.claim()
 	sameIDs(t, "node B once affinity is paused", got, s1, s2)
 	nodeB.process(got)
 	if p := f.pending(t); len(p) != 0 {
 		t.Fatalf("still pending: %v", p)
+	}
+}
+
+// An email whose id is ahead of this node's clock (the accepting node's
+// clock is ahead) is anyone's at once: affinity never delays a takeover
+// by a clock skew. An id of another form gets no affinity either.
+func TestAffinityIgnoresIDsAheadOfTheClock(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	p := &Pipeline{Clock: clk, Affinity: 2 * time.Second}
+	p.init()
+	now := clk.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.foreignLocked(store.NewID(now.Add(-time.Second)), now) {
+		t.Error("another node's email a second old is not left to it")
+	}
+	if p.foreignLocked(store.NewID(now.Add(time.Hour)), now) {
+		t.Error("an email an hour ahead of the clock is left to its node")
+	}
+	if p.foreignLocked("not-an-id", now) {
+		t.Error("an id of another form is left to a node")
 	}
 }
