@@ -29,10 +29,12 @@ import (
 // database, and splits the SMTP sessions over them (session i goes to node
 // i mod N). Emails are counted in their conversations in the database,
 // whichever node's pipeline committed them. The CPU of each daemon is
-// read from /proc/PID/stat; PostgreSQL's (every postgres process) too;
-// and a sampler records, every 100 ms, what the database's busy backends
-// wait for (pg_stat_activity, pg_locks). --nodes 1 runs the one daemon
-// the same way, so that one and two nodes are measured alike.
+// read from /proc/PID/stat; PostgreSQL's too (its cluster's processes,
+// when it runs on this machine); the WAL it wrote, each node's claims
+// (its pipeline's counters); and a sampler records, every 100 ms, what
+// the database's busy backends wait for (pg_stat_activity, pg_locks).
+// --nodes 1 runs the one daemon the same way, so that one and two nodes
+// are measured alike.
 
 const benchToken = "bench-nodes-token-0123456789abcdef"
 
