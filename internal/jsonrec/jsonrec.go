@@ -24,8 +24,9 @@ import (
 const hex = "0123456789abcdef"
 
 // htmlSafe is encoding/json's htmlSafeSet: the ASCII bytes a string
-// holds as they are (not the control characters, " \\ < > &).
-var htmlSafe = func() (t [utf8.RuneSelf]bool) {
+// holds as they are (not the control characters, " \\ < > &); false
+// from 0x80 on, where String reads a character.
+var htmlSafe = func() (t [256]bool) {
 	for b := 0x20; b < utf8.RuneSelf; b++ {
 		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
 	}
@@ -48,11 +49,13 @@ func String(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i < len(s) && htmlSafe[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		if b := s[i]; b < utf8.RuneSelf {
-			if htmlSafe[b] {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch b {
 			case '\\', '"':
