@@ -1,6 +1,7 @@
 package threading
 
 import (
+	"bytes"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -29,6 +30,33 @@ func mayBeDeviceSignatureRef(trimmed string) bool {
 		}
 	}
 	return false
+}
+
+// isRuleRef is isRule before it read the runes before counting them.
+func isRuleRef(trimmed string) bool {
+	if utf8.RuneCountInString(trimmed) < 3 || len(trimmed) > 200 {
+		return false
+	}
+	for _, r := range trimmed {
+		if !strings.ContainsRune("-_=*~─━—", r) && r != ' ' {
+			return false
+		}
+	}
+	return strings.Trim(trimmed, "-_=*~─━— ") == "" && strings.TrimSpace(trimmed) != "--"
+}
+
+// deviceHeadPunctASCIIRef is deviceHeadPunctASCII before it looked for
+// the first mark instead of building the head.
+func deviceHeadPunctASCIIRef(trimmed string) bool {
+	var buf [maxDeviceSignature]byte
+	head := appendLowerASCII(buf[:0], trimmed)
+	for _, sep := range deviceHeadSepBytes {
+		if i := bytes.Index(head, sep); i > 0 {
+			head = head[:i]
+		}
+	}
+	head = bytes.TrimSpace(bytes.TrimRight(bytes.TrimSpace(head), ".。!"))
+	return bytes.ContainsAny(head, ",?!;")
 }
 
 func isDeviceSignatureRef(trimmed string) bool {
@@ -149,7 +177,7 @@ func TestASCIIFastPathsSameAsBefore(t *testing.T) {
 	}
 	var pool []string
 	for _, l := range [][]string{forwardLines, forwardDashed, deviceSignatures, deviceSignatureEnds, listFooterWords, deviceHeadSeps,
-		{"Hello, I have a question about my order.", "ios", "android", "Outlook", "http://x.test", "list", "@", "--", ":", "：", ",", "?", "!", ";", ".", "。", " ", "  ", "*", "_", "=", "İ", "i\u0307", "gesendet"}} {
+		{"Hello, I have a question about my order.", "ios", "android", "Outlook", "http://x.test", "list", "@", "--", ":", "：", ",", "?", "!", ";", ".", "。", " ", "  ", "*", "_", "=", "İ", "i\u0307", "gesendet", "─", "━", "—", "~", "---", "___"}} {
 		pool = append(pool, l...)
 	}
 	rnd := rand.New(rand.NewSource(27))
@@ -183,8 +211,22 @@ func TestASCIIFastPathsSameAsBefore(t *testing.T) {
 		lines = append(lines, b.String())
 	}
 	var yes [4]int
+	punct := map[bool]int{}
+	rules := 0
 	for i, l := range lines {
 		tr := strings.TrimSpace(l)
+		if got, want := isRule(tr), isRuleRef(tr); got != want {
+			t.Fatalf("isRule(%q) = %v, before %v", tr, got, want)
+		} else if got {
+			rules++
+		}
+		if isASCII(tr) && len(tr) <= maxDeviceSignature {
+			got, want := deviceHeadPunctASCII(tr), deviceHeadPunctASCIIRef(tr)
+			if got != want {
+				t.Fatalf("deviceHeadPunctASCII(%q) = %v, before %v", tr, got, want)
+			}
+			punct[got]++
+		}
 		if got, want := isForwardMarker(tr), isForwardMarkerRef(tr); got != want {
 			t.Fatalf("isForwardMarker(%q) = %v, before %v", tr, got, want)
 		} else if got {
@@ -211,6 +253,12 @@ func TestASCIIFastPathsSameAsBefore(t *testing.T) {
 	}
 	t.Logf("%d lines; true: forward marker %d, may be a device signature %d, device signature %d, list footer %d",
 		len(lines), yes[0], yes[1], yes[2], yes[3])
+	if rules < 20 {
+		t.Errorf("isRule true on %d lines only", rules)
+	}
+	if punct[true] < 1000 || punct[false] < 1000 {
+		t.Errorf("deviceHeadPunctASCII true on %d lines, false on %d", punct[true], punct[false])
+	}
 	for i, n := range yes {
 		if n < 20 {
 			t.Errorf("test %d true on %d lines only", i, n)
