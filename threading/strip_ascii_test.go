@@ -17,7 +17,7 @@ import (
 
 func mayBeDeviceSignatureRef(trimmed string) bool {
 	r, _ := utf8.DecodeRuneInString(trimmed)
-	if deviceSignatureFirst[unicode.ToLower(r)] {
+	if deviceSignatureFirstMap[unicode.ToLower(r)] {
 		return true
 	}
 	tail := strings.ToLower(trimmed[max(0, len(trimmed)-40):])
@@ -265,3 +265,39 @@ func TestASCIIFastPathsSameAsBefore(t *testing.T) {
 		}
 	}
 }
+
+// runeMap is runeSet before it kept the ASCII runes in a table.
+func runeMap(words []string, pick func(string) (rune, int)) map[rune]bool {
+	m := map[rune]bool{}
+	for _, w := range words {
+		r, _ := pick(w)
+		m[r] = true
+	}
+	return m
+}
+
+// TestRuneSetSameAsMap: the sets answer as the maps they replace for
+// every rune (and a few values that are none).
+func TestRuneSetSameAsMap(t *testing.T) {
+	for _, c := range []struct {
+		set *runes
+		m   map[rune]bool
+	}{
+		{verbLastRunes, runeMap(replyVerbs, utf8.DecodeLastRuneInString)},
+		{deviceSignatureFirst, runeMap(deviceSignatures, utf8.DecodeRuneInString)},
+	} {
+		n := 0
+		for r := rune(-2); r <= unicode.MaxRune+2; r++ {
+			if got, want := c.set.has(r), c.m[r]; got != want {
+				t.Fatalf("has(%U) = %v, the map %v", r, got, want)
+			} else if got {
+				n++
+			}
+		}
+		if n != len(c.m) {
+			t.Fatalf("%d runes in the set, %d in the map", n, len(c.m))
+		}
+	}
+}
+
+var deviceSignatureFirstMap = runeMap(deviceSignatures, utf8.DecodeRuneInString)
