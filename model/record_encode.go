@@ -37,13 +37,17 @@ func encodeRecord(v any) ([]byte, error) {
 	return b, nil
 }
 
-// text appends an enum as json.Marshal does: its MarshalText, as a string.
-func text(b []byte, name string, v encoding.TextMarshaler) ([]byte, bool) {
+// text appends an enum as json.Marshal does: its MarshalText, as a
+// string. (Generic, so the enum is not boxed in an interface.)
+func text[T interface {
+	~string
+	encoding.TextMarshaler
+}](b []byte, name string, v T) ([]byte, bool) {
 	t, err := v.MarshalText()
 	if err != nil {
 		return b, false
 	}
-	return jsonrec.String(jsonrec.Key(b, name), string(t)), true
+	return jsonrec.Bytes(jsonrec.Key(b, name), t), true
 }
 
 func timeField(b []byte, name string, t time.Time) ([]byte, bool) {

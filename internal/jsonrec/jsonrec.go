@@ -45,7 +45,13 @@ var plainByte = func() (t [256]bool) {
 // String appends s as json.Marshal writes a string: the HTML characters
 // < > & escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
 // (encoding/json's appendString with escapeHTML set.)
-func String(dst []byte, s string) []byte {
+func String(dst []byte, s string) []byte { return appendString(dst, s) }
+
+// Bytes appends s as String does (an enum's MarshalText, without a
+// string made of it).
+func Bytes(dst []byte, s []byte) []byte { return appendString(dst, s) }
+
+func appendString[T []byte | string](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -77,7 +83,9 @@ func String(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		c, size := utf8.DecodeRuneInString(s[i:])
+		// A piece of at most four bytes made a string stays on the stack
+		// (as in encoding/json).
+		c, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
 		if c == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
