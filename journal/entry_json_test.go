@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/deskmail/deskmail/internal/jsonrec/jsonrectest"
 )
 
 var entryStrings = []string{"", "received", "Customer 1 <cust1@c1-x.bench>", "question 1", "Ann Ø 漢字",
@@ -204,4 +206,24 @@ func BenchmarkEntryJSON(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestEntryJSONEveryField fails for a field added to Entry but not to
+// encodeEntry and decodeEntryFast: every field set, the encoder writes
+// json.Marshal's bytes and the fast decoder reads them all back.
+func TestEntryJSONEveryField(t *testing.T) {
+	var e Entry
+	jsonrectest.Fill(&e, nil)
+	want, err := json.Marshal(&e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := encodeEntry(&e)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("encodeEntry\n got %s (%v)\nwant %s", got, err, want)
+	}
+	var d Entry
+	if !decodeEntryFast(want, &d) || !reflect.DeepEqual(d, e) {
+		t.Fatalf("decodeEntryFast(%s) = %+v", want, d)
+	}
 }

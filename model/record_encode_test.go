@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskmail/deskmail/internal/jsonrec/jsonrectest"
 	"github.com/deskmail/deskmail/notify"
 )
 
@@ -112,5 +113,26 @@ func BenchmarkRecordEncode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestRecordEncodeEveryField fails for a field added to Person,
+// Conversation, Message (or notify.Settings, Attachment) but not to
+// encodeRecord: every field set, it writes json.Marshal's bytes.
+func TestRecordEncodeEveryField(t *testing.T) {
+	enums := map[string]string{"Kind": string(notify.KindCustomer), "Visibility": string(notify.VisibilityAllProjects),
+		"FromCustomers": string(notify.FromCustomersAll), "FromUsers": string(notify.FromUsersAll)}
+	var p Person
+	var c Conversation
+	var m Message
+	for _, v := range []any{&p, &c, &m} {
+		jsonrectest.Fill(v, enums)
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := encodeRecord(v); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("encodeRecord\n got %s (%v)\nwant %s", got, err, want)
+		}
 	}
 }
