@@ -343,7 +343,7 @@ type pgBackend struct {
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlInsertPutMany, sqlScanRanges, sqlDraw, sqlDrawMany, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlWriterSharedLocks, sqlWriterSharedLocksLZ4, sqlWriterSharedMarkedLocks, sqlWriterSharedMarkedLocksLZ4, sqlLock, sqlTryLock, sqlTryLockMany}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlWrite, sqlScanRanges, sqlDraw, sqlDrawMany, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlWriterSharedLocks, sqlWriterSharedLocksLZ4, sqlWriterSharedMarkedLocks, sqlWriterSharedMarkedLocksLZ4, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
@@ -707,18 +707,13 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 	}
 	if len(keys) > 0 {
 		batch.Queue(sqlGetMany, textArray(buckets), byteaArray(keys)).Query(func(rows pgx.Rows) error {
-			found := make(map[string]bool, len(keys))
-			err := collectMany(rows, func(bucket string, k, v []byte) {
-				found[cacheKey(bucket, k)] = true
-				t.remember(bucket, k, v)
-			})
-			if err != nil {
+			// Each key was remembered absent above: a row found replaces
+			// that, so seen tells, for each key, whether it has a row.
+			if err := collectMany(rows, func(bucket string, k, v []byte) { t.remember(bucket, k, v) }); err != nil {
 				return err
 			}
 			for i, k := range keys {
-				if !found[cacheKey(buckets[i], k)] {
-					t.knowGone(buckets[i], k)
-				}
+				t.knowRow(buckets[i], k, t.seen[cacheKey(buckets[i], k)] != nil)
 			}
 			return nil
 		})
@@ -855,11 +850,14 @@ func (b *pgBackend) close() error {
 
 func (b *pgBackend) retryable(err error) bool {
 	var pe *pgconn.PgError
-	// 23505 on kv: a put sent as a plain INSERT met a row (pgTx.gone
+	// 23505 on kv: a put sent as a plain INSERT met a row (pgTx.rows
 	// says the key was absent: read so under a lock that, broken
-	// promise, did not cover it). Run again, the batch reads the row
-	// and upserts, or decides otherwise, as it would have seeing it.
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "23505" && pe.TableName == "kv")
+	// promise, did not cover it). errRowsGone: a put sent as a plain
+	// UPDATE met no row (the same, the other way). Run again, the batch
+	// reads the key afresh and writes it, or decides otherwise, as it
+	// would have seeing it.
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "23505" && pe.TableName == "kv" ||
+		pe.Code == "22P02" && strings.Contains(pe.Message, errRowsGone))
 }
 
 // ErrUnavailable wraps failures to reach the database: the caller answers
