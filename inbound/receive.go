@@ -226,6 +226,10 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 		if err := tx.Put(bucketDedupe, dkey, []byte(id)); err != nil {
 			return err
 		}
+		// Its key is written only with the dedupe key, read absent
+		// above, and pruned with it: new too (on PostgreSQL a plain
+		// INSERT, not an upsert).
+		tx.Absent(bucketDedupeTime, timeKey(now, dkey))
 		if err := tx.Put(bucketDedupeTime, timeKey(now, dkey), nil); err != nil {
 			return err
 		}

@@ -87,6 +87,9 @@ func PutConversation(tx *store.Tx, c *Conversation) error {
 			return err
 		}
 		c.Tag = strconv.FormatUint(n+1000, 10)
+		// A tag drawn from the sequence is new: on PostgreSQL a plain
+		// INSERT, not an upsert.
+		tx.Absent(bConvTags, []byte(c.Tag))
 		if err := tx.Put(bConvTags, []byte(c.Tag), []byte(c.ID)); err != nil {
 			return err
 		}
@@ -219,6 +222,10 @@ func AppendMessage(tx *store.Tx, m *Message) error {
 	if err := put(tx, bMessages, m.ID, m); err != nil {
 		return err
 	}
+	// The message is new (read absent above), and its key in its
+	// conversation's list is written only with it: new too (on
+	// PostgreSQL a plain INSERT, not an upsert).
+	tx.Absent(bConvMessages, convKey(c.ID, m.ID))
 	if err := tx.Put(bConvMessages, convKey(c.ID, m.ID), nil); err != nil {
 		return err
 	}

@@ -67,13 +67,15 @@ type pgTx struct {
 	// notes are the payloads to send once the transaction has committed
 	// (publish).
 	notes []string
-	// gone holds keys (cacheKey) the database has no row of, as the
-	// statements sent so far leave it: read absent, declared fresh
-	// (Tx.Absent), or deleted by this transaction. A put of such a key
-	// is sent as a plain INSERT, not an upsert (see pgwrites.go). Every
-	// doubt removes a key (a function undone after its writes were
-	// sent forgets them all), never adds one.
-	gone map[string]bool
+	// rows holds keys (cacheKey) whose row the transaction knows, as the
+	// statements sent so far leave it: false, the database has no row of
+	// the key (read absent, declared fresh with Tx.Absent, or deleted by
+	// this transaction); true, it has one (read, or written by this
+	// transaction). A put of a key with no row is sent as a plain INSERT,
+	// of a key with one as a plain UPDATE, not an upsert (see
+	// pgwrites.go). Every doubt removes a key (a function undone after
+	// its writes were sent forgets them all), never adds one.
+	rows map[string]bool
 }
 
 // knownRange: every key of bucket from lo (included) to hi (excluded;
@@ -147,9 +149,10 @@ func (t *pgTx) endFn(ok bool) bool {
 	// The rows of ranges it read leave seen below: so do the ranges.
 	t.known = t.known[:sc.known]
 	if sc.savepoint {
-		// The rollback brings back rows the function deleted: what the
-		// transaction knew absent may be there again.
-		t.gone = nil
+		// The rollback brings back rows the function deleted and takes
+		// away those it inserted: what the transaction knew of rows may
+		// be wrong now.
+		t.rows = nil
 		// Sent at once: reads go to the database without flushing, so
 		// it must not keep the undone writes a moment longer.
 		t.pending.Queue(sqlRollbackTo)
@@ -202,12 +205,11 @@ func (t *pgTx) remember(bucket string, key, value []byte) {
 }
 
 // rememberRead remembers what a statement sent already read of key, or
-// that it is declared fresh (nil: no row, then also known gone: knowGone).
+// that it is declared fresh (nil: no row), and so whether the database
+// has a row of it (knowRow).
 func (t *pgTx) rememberRead(bucket string, key, value []byte) {
 	t.remember(bucket, key, value)
-	if value == nil {
-		t.knowGone(bucket, key)
-	}
+	t.knowRow(bucket, key, value != nil)
 }
 
 // maxPending flushes long write queues early to bound memory.
@@ -289,10 +291,10 @@ func (t *pgTx) flush() error {
 	if t.fn.active {
 		t.fn.mark = 0 // what is queued after this flush is the function's
 	}
-	if t.gone == nil {
-		t.gone = map[string]bool{}
+	if t.rows == nil {
+		t.rows = map[string]bool{}
 	}
-	b := pgx.Batch{QueuedQueries: coalesceWrites(t.pending.QueuedQueries, t.gone)}
+	b := pgx.Batch{QueuedQueries: coalesceWrites(t.pending.QueuedQueries, t.rows)}
 	t.pending = pgx.Batch{}
 	// Close runs every statement in order, calling the callbacks of
 	// those that read (Tx.Lock), and reports the first error.
@@ -445,7 +447,7 @@ func (t *pgTx) get(bucket string, key []byte) []byte {
 	if v == nil {
 		v = []byte{}
 	}
-	t.remember(bucket, key, v)
+	t.rememberRead(bucket, key, v)
 	return v
 }
 
@@ -829,7 +831,7 @@ func (t *pgTx) queueRanges(batch *pgx.Batch, ranges []Range) {
 			}
 			bucket := ranges[ri].Bucket
 			if _, ok := t.seen[cacheKey(bucket, k)]; !ok {
-				t.remember(bucket, k, v)
+				t.rememberRead(bucket, k, v)
 			}
 			count[ri]++
 			if last[ri] == nil || bytes.Compare(k, last[ri]) > 0 {
@@ -869,22 +871,22 @@ func (t *pgTx) goneInRange(bucket string, key []byte) {
 		return
 	}
 	if hi, ok := t.knownUpTo(bucket, key); ok && (hi == nil || bytes.Compare(key, hi) < 0) {
-		t.knowGone(bucket, key)
+		t.knowRow(bucket, key, false)
 	}
 }
 
-// knowGone records that the database has no row of key now: read absent
-// by a statement sent already (no write of the key can be queued then:
-// a key the transaction wrote is answered from seen, never read), or
-// declared fresh.
-func (t *pgTx) knowGone(bucket string, key []byte) {
+// knowRow records whether the database has a row of key now: read (or
+// read absent) by a statement sent already (no write of the key can be
+// queued then: a key the transaction wrote is answered from seen, never
+// read), or declared fresh.
+func (t *pgTx) knowRow(bucket string, key []byte, has bool) {
 	if !t.rw {
 		return
 	}
-	if t.gone == nil {
-		t.gone = map[string]bool{}
+	if t.rows == nil {
+		t.rows = map[string]bool{}
 	}
-	t.gone[cacheKey(bucket, key)] = true
+	t.rows[cacheKey(bucket, key)] = has
 }
 
 func (t *pgTx) scanReverse(bucket string, before []byte, fn func(k, v []byte) (bool, error)) error {

@@ -261,6 +261,60 @@ func TestKeyReadAbsentThatAppearsRunsTheBatchAgain(t *testing.T) {
 	}
 }
 
+// A key read present is written with a plain UPDATE (no upsert): should
+// its row go all the same (a writer that did not take the lock covering
+// the key), the update meets no row and the commit fails rather than
+// lose the write; the batch runs again, reading the key absent.
+func TestKeyReadPresentThatGoesRunsTheBatchAgain(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	db, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	other, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close(context.Background()) })
+	err = db.Update(context.Background(), func(tx *store.Tx) error {
+		if err := tx.Put("c", []byte("j"), []byte("j")); err != nil {
+			return err
+		}
+		return tx.Put("c", []byte("k"), []byte("old"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	var before []string
+	err = db.Update(context.Background(), func(tx *store.Tx) error {
+		runs++
+		v := tx.Get("c", []byte("k"))
+		before = append(before, string(v))
+		if runs == 1 {
+			if _, err := other.Exec(context.Background(), `DELETE FROM kv WHERE bucket = 'c' AND key = 'k'`); err != nil {
+				return err
+			}
+		}
+		// With a write of another kind, in the same statement.
+		if err := tx.Delete("c", []byte("j")); err != nil {
+			return err
+		}
+		return tx.Put("c", []byte("k"), append(v, "+mine"...))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.GetMany(context.Background(), store.Key{Bucket: "c", Key: []byte("k")}, store.Key{Bucket: "c", Key: []byte("j")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs != 2 || string(got[0]) != "+mine" || got[1] != nil || fmt.Sprint(before) != "[old ]" {
+		t.Errorf("%d runs that read %q, value %q (j %q); want 2 runs, the second reading nothing, and +mine (j deleted)", runs, before, got[0], got[1])
+	}
+}
+
 // A value large enough for PostgreSQL to compress (an email's raw bytes)
 // is compressed with lz4, not pglz, where the server has lz4.
 func TestLargeValuesAreCompressedWithLZ4(t *testing.T) {

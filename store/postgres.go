@@ -343,7 +343,7 @@ type pgBackend struct {
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlInsertPutMany, sqlScanRanges, sqlDraw, sqlDrawMany, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlWriterSharedLocks, sqlWriterSharedLocksLZ4, sqlWriterSharedMarkedLocks, sqlWriterSharedMarkedLocksLZ4, sqlLock, sqlTryLock, sqlTryLockMany}
+	sqlGetMany, sqlGetManyLast, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlWrite, sqlScanRanges, sqlDraw, sqlDrawMany, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlWriterSharedLocks, sqlWriterSharedLocksLZ4, sqlWriterSharedMarkedLocks, sqlWriterSharedMarkedLocksLZ4, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
 	for _, q := range hotSQL {
@@ -705,40 +705,56 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 			ranges = append(ranges, Range{Bucket: r.bucket, From: r.key, To: r.end})
 		}
 	}
-	if len(keys) > 0 {
-		batch.Queue(sqlGetMany, textArray(buckets), byteaArray(keys)).Query(func(rows pgx.Rows) error {
-			found := make(map[string]bool, len(keys))
-			err := collectMany(rows, func(bucket string, k, v []byte) {
-				found[cacheKey(bucket, k)] = true
+	// The keys and the last keys in one statement (an accept reads its
+	// dedupe key and the journal's last key).
+	var lastBuckets []string
+	for bucket := range last {
+		lastBuckets = append(lastBuckets, bucket)
+	}
+	if len(keys) > 0 || len(lastBuckets) > 0 {
+		sql, args := sqlGetMany, []any{textArray(buckets), byteaArray(keys)}
+		if len(lastBuckets) > 0 {
+			sql, args = sqlGetManyLast, append(args, textArray(lastBuckets))
+			if t.last == nil {
+				t.last = map[string][]byte{}
+			}
+			for _, bucket := range lastBuckets {
+				t.last[bucket] = nil // empty unless a row comes
+			}
+		}
+		batch.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var bucket string
+				var k, v []byte
+				isLast := false
+				dest := []any{&bucket, &k, &v}
+				if len(lastBuckets) > 0 {
+					dest = append(dest, &isLast)
+				}
+				if err := rows.Scan(dest...); err != nil {
+					return err
+				}
+				if isLast {
+					t.last[bucket] = k
+					continue
+				}
+				if v == nil {
+					v = []byte{}
+				}
+				// Each key was remembered absent above: a row found
+				// replaces that.
 				t.remember(bucket, k, v)
-			})
-			if err != nil {
+			}
+			if err := rows.Err(); err != nil {
 				return err
 			}
 			for i, k := range keys {
-				if !found[cacheKey(buckets[i], k)] {
-					t.knowGone(buckets[i], k)
-				}
+				t.knowRow(buckets[i], k, t.seen[cacheKey(buckets[i], k)] != nil)
 			}
 			return nil
 		})
 	}
 	t.queueRanges(batch, ranges)
-	for bucket := range last {
-		batch.Queue(sqlLastKey, bucket).Query(func(rows pgx.Rows) error {
-			var k []byte
-			for rows.Next() {
-				if err := rows.Scan(&k); err != nil {
-					return err
-				}
-			}
-			if t.last == nil {
-				t.last = map[string][]byte{}
-			}
-			t.last[bucket] = k
-			return rows.Err()
-		})
-	}
 	// The values of every sequence named in one statement: an accept
 	// draws from two (its journal entry's, its 250 order's).
 	var seqBuckets, seqNames []string
@@ -815,6 +831,15 @@ func collectMany(rows pgx.Rows, found func(bucket string, k, v []byte)) error {
 const sqlGetMany = `SELECT r.bucket, r.key, v.value FROM unnest($1::text[], $2::bytea[]) AS r(bucket, key)
 	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v`
 
+// sqlGetManyLast is sqlGetMany ($1-$2) with the last key of each bucket
+// of $3, told apart by the fourth column: a statement fewer for a batch
+// that names both (store.Reads, ReadsLast).
+const sqlGetManyLast = `SELECT r.bucket, r.key, v.value, false FROM unnest($1::text[], $2::bytea[]) AS r(bucket, key)
+	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v
+	UNION ALL
+	SELECT l.bucket, v.key, NULL, true FROM unnest($3::text[]) AS l(bucket)
+	CROSS JOIN LATERAL (SELECT key FROM kv WHERE kv.bucket = l.bucket ORDER BY kv.key DESC LIMIT 1) AS v`
+
 // sqlSnapshotPlans is sqlKeyPlans for a Snapshot's statement, sent just
 // before it (its implicit transaction ends with the statement, and the
 // settings with it).
@@ -855,11 +880,14 @@ func (b *pgBackend) close() error {
 
 func (b *pgBackend) retryable(err error) bool {
 	var pe *pgconn.PgError
-	// 23505 on kv: a put sent as a plain INSERT met a row (pgTx.gone
+	// 23505 on kv: a put sent as a plain INSERT met a row (pgTx.rows
 	// says the key was absent: read so under a lock that, broken
-	// promise, did not cover it). Run again, the batch reads the row
-	// and upserts, or decides otherwise, as it would have seeing it.
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "23505" && pe.TableName == "kv")
+	// promise, did not cover it). errRowsGone: a put sent as a plain
+	// UPDATE met no row (the same, the other way). Run again, the batch
+	// reads the key afresh and writes it, or decides otherwise, as it
+	// would have seeing it.
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "23505" && pe.TableName == "kv" ||
+		pe.Code == "22P02" && strings.Contains(pe.Message, errRowsGone))
 }
 
 // ErrUnavailable wraps failures to reach the database: the caller answers
