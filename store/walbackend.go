@@ -45,6 +45,7 @@ type walBackend struct {
 	// does not apply), under cm for its idle tick and tests' RunBatch.
 	cm      sync.Mutex
 	writer  sync.Mutex
+	rec     []byte // the last batch's record buffer, for the next (under writer)
 	files   [2]*os.File
 	zeroed  [2]int64 // the files' sizes: written zeros or records
 	epoch   uint64
