@@ -39,6 +39,27 @@ func (l *layer) empty() bool { return l == nil || len(l.b) == 0 }
 // writable is a private copy of l for one batch.
 func (l *layer) writable() *layer { return &layer{b: maps.Clone(l.b)} }
 
+// detach copies the layer's keys and values into arenas of its own, so
+// it no longer pins the buffers they were decoded from (a read-only
+// store's replayed log).
+func (l *layer) detach() {
+	var arena []byte
+	for _, bl := range l.b {
+		t := btree.NewG(32, entryLess)
+		bl.t.Ascend(func(e entry) bool {
+			if e.del {
+				e.k = hold(&arena, e.k)
+			} else {
+				kv := hold(&arena, e.k, e.v)
+				e.k, e.v = kv[:len(e.k):len(e.k)], kv[len(e.k):]
+			}
+			t.ReplaceOrInsert(e)
+			return true
+		})
+		bl.t = t
+	}
+}
+
 // apply makes one decoded write in l (replay, and the batch's own writes
 // through walTx). own tells which buckets of l are already private.
 func (l *layer) mut(bucket string, own map[string]bool) *bucketLayer {
@@ -113,20 +134,24 @@ const (
 // buffer is reallocated as it grows, and each old buffer stayed pinned
 // by the entries that pointed into it (a layer held about 4.4 times the
 // bytes it logged, 130 MiB for 30 MiB of 200-byte puts).
-func (t *walTx) hold(pieces ...[]byte) []byte {
+func (t *walTx) hold(pieces ...[]byte) []byte { return hold(&t.arena, pieces...) }
+
+// hold is walTx.hold on an arena of its own (a detached layer's).
+func hold(arena *[]byte, pieces ...[]byte) []byte {
 	n := 0
 	for _, p := range pieces {
 		n += len(p)
 	}
+	a := *arena
 	var out []byte
-	if c := cap(t.arena); n > max(c, minArena)/2 {
+	if c := cap(a); n > max(c, minArena)/2 {
 		out = make([]byte, 0, n)
 	} else {
-		if c-len(t.arena) < n {
-			t.arena = make([]byte, 0, min(max(2*c, minArena), maxArena))
+		if c-len(a) < n {
+			a = make([]byte, 0, min(max(2*c, minArena), maxArena))
 		}
-		out = t.arena[len(t.arena) : len(t.arena) : len(t.arena)+n]
-		t.arena = t.arena[:len(t.arena)+n]
+		out = a[len(a) : len(a) : len(a)+n]
+		*arena = a[:len(a)+n]
 	}
 	for _, p := range pieces {
 		out = append(out, p...)
