@@ -42,8 +42,8 @@ func TestSeenAckShrinksThenCancelsOnBothStores(t *testing.T) {
 		if got, want := e.statuses(), []string{"held", "cancelled (seen)"}; !slices.Equal(got, want) {
 			t.Errorf("journal = %q, want %q", got, want)
 		}
-		// Repeated: nothing to mark. PostgreSQL answers from the read
-		// (what it sees is durable); bbolt still commits.
+		// Repeated: nothing to mark. PostgreSQL and bbolt with its log
+		// answer from the read (what it sees is durable).
 		r, err = e.svc.Ack(ctx, "ann", "c1", second)
 		if err != nil || len(r.Marked) != 0 || r.Wrote != !e.db.ReadsAreDurable() {
 			t.Errorf("repeated ack: %+v %v", r, err)

@@ -131,12 +131,7 @@ func (t *boltTx) scan(bucket string, from, to []byte, fn func(k, v []byte) (bool
 		return nil
 	}
 	c := b.Cursor()
-	var k, v []byte
-	if from == nil {
-		k, v = c.First()
-	} else {
-		k, v = c.Seek(from)
-	}
+	k, v := seekBolt(c, false, from)
 	for ; k != nil && (to == nil || bytes.Compare(k, to) < 0); k, v = c.Next() {
 		more, err := fn(k, v)
 		if err != nil || !more {
@@ -152,18 +147,7 @@ func (t *boltTx) scanReverse(bucket string, before []byte, fn func(k, v []byte) 
 		return nil
 	}
 	c := b.Cursor()
-	var k, v []byte
-	if before == nil {
-		k, v = c.Last()
-	} else {
-		k, v = c.Seek(before)
-		if k == nil {
-			k, v = c.Last()
-		}
-		for k != nil && bytes.Compare(k, before) >= 0 {
-			k, v = c.Prev()
-		}
-	}
+	k, v := seekBolt(c, true, before)
 	for ; k != nil; k, v = c.Prev() {
 		more, err := fn(k, v)
 		if err != nil || !more {

@@ -39,6 +39,27 @@ func (l *layer) empty() bool { return l == nil || len(l.b) == 0 }
 // writable is a private copy of l for one batch.
 func (l *layer) writable() *layer { return &layer{b: maps.Clone(l.b)} }
 
+// detach copies the layer's keys and values into arenas of its own, so
+// it no longer pins the buffers they were decoded from (a read-only
+// store's replayed log).
+func (l *layer) detach() {
+	var arena []byte
+	for _, bl := range l.b {
+		t := btree.NewG(32, entryLess)
+		bl.t.Ascend(func(e entry) bool {
+			if e.del {
+				e.k = hold(&arena, e.k)
+			} else {
+				kv := hold(&arena, e.k, e.v)
+				e.k, e.v = kv[:len(e.k):len(e.k)], kv[len(e.k):]
+			}
+			t.ReplaceOrInsert(e)
+			return true
+		})
+		bl.t = t
+	}
+}
+
 // apply makes one decoded write in l (replay, and the batch's own writes
 // through walTx). own tells which buckets of l are already private.
 func (l *layer) mut(bucket string, own map[string]bool) *bucketLayer {
@@ -88,6 +109,17 @@ type walTx struct {
 	done   bool
 	// arena holds the layer's copies of the batch's keys and values.
 	arena []byte
+	// bolts are the bbolt buckets the transaction opened (a read-only
+	// bbolt transaction caches none: each Bucket call seeks the root and
+	// opens the bucket again, copying its header if it is unaligned).
+	bolts    []boltRef
+	boltsArr [8]boltRef
+	spare    *[3]source // a merge's sources, for the next (see merge)
+}
+
+type boltRef struct {
+	name string
+	b    *bolt.Bucket // nil: not in the bbolt snapshot
 }
 
 // Arena chunks double from minArena to maxArena; a piece larger than
@@ -102,20 +134,24 @@ const (
 // buffer is reallocated as it grows, and each old buffer stayed pinned
 // by the entries that pointed into it (a layer held about 4.4 times the
 // bytes it logged, 130 MiB for 30 MiB of 200-byte puts).
-func (t *walTx) hold(pieces ...[]byte) []byte {
+func (t *walTx) hold(pieces ...[]byte) []byte { return hold(&t.arena, pieces...) }
+
+// hold is walTx.hold on an arena of its own (a detached layer's).
+func hold(arena *[]byte, pieces ...[]byte) []byte {
 	n := 0
 	for _, p := range pieces {
 		n += len(p)
 	}
+	a := *arena
 	var out []byte
-	if c := cap(t.arena); n > max(c, minArena)/2 {
+	if c := cap(a); n > max(c, minArena)/2 {
 		out = make([]byte, 0, n)
 	} else {
-		if c-len(t.arena) < n {
-			t.arena = make([]byte, 0, min(max(2*c, minArena), maxArena))
+		if c-len(a) < n {
+			a = make([]byte, 0, min(max(2*c, minArena), maxArena))
 		}
-		out = t.arena[len(t.arena) : len(t.arena) : len(t.arena)+n]
-		t.arena = t.arena[:len(t.arena)+n]
+		out = a[len(a) : len(a) : len(a)+n]
+		*arena = a[:len(a)+n]
 	}
 	for _, p := range pieces {
 		out = append(out, p...)
@@ -127,9 +163,29 @@ func (t *walTx) hold(pieces ...[]byte) []byte {
 // recHeader bytes that walBackend.append fills in (sealRecord).
 func (t *walTx) record() []byte {
 	if t.rec == nil {
-		t.rec = make([]byte, recHeader, 512)
+		// The writer's buffer of the previous batch (its record is
+		// written; nothing points into it).
+		t.rec, t.w.rec = t.w.rec, nil
+		if t.rec == nil {
+			t.rec = make([]byte, 0, 4096)
+		}
+		t.rec = t.rec[:recHeader]
 	}
 	return t.rec
+}
+
+// maxKeptRecord bounds the record buffer a writer keeps for the next
+// batch.
+const maxKeptRecord = 1 << 20
+
+// release ends a write transaction: its record buffer goes back to the
+// writer, and the writer lock is released.
+func (t *walTx) release() {
+	if t.rec != nil && cap(t.rec) <= maxKeptRecord {
+		t.w.rec = t.rec[:0]
+	}
+	t.rec = nil
+	t.w.writer.Unlock()
 }
 
 func (t *walTx) writable() bool { return t.write }
@@ -140,7 +196,7 @@ func (t *walTx) rollback() {
 		t.done = true
 		_ = t.btx.Rollback()
 		if t.write {
-			t.w.writer.Unlock()
+			t.release()
 		}
 	}
 }
@@ -157,11 +213,23 @@ func (t *walTx) commit() error {
 	// With nothing written, whatever the functions read was durable
 	// already (a layer is published only once its record is synced).
 	t.done = true
-	t.w.writer.Unlock()
+	t.release()
 	return err
 }
 
-func (t *walTx) boltBucket(bucket string) *bolt.Bucket { return t.btx.Bucket([]byte(bucket)) }
+func (t *walTx) boltBucket(bucket string) *bolt.Bucket {
+	for _, r := range t.bolts {
+		if r.name == bucket {
+			return r.b
+		}
+	}
+	if t.bolts == nil {
+		t.bolts = t.boltsArr[:0]
+	}
+	b := t.btx.Bucket([]byte(bucket))
+	t.bolts = append(t.bolts, boltRef{name: bucket, b: b})
+	return b
+}
 
 func (t *walTx) get(bucket string, key []byte) []byte {
 	for _, l := range t.layers {
@@ -217,11 +285,12 @@ func (t *walTx) del(bucket string, key []byte) error {
 	if !t.write {
 		return berrors.ErrTxNotWritable
 	}
-	if t.get(bucket, key) == nil {
+	present, below := t.locate(bucket, key)
+	if !present {
 		return nil // bbolt's Delete of a missing key or bucket does nothing
 	}
 	t.rec = appendDelete(t.record(), bucket, key)
-	if !t.below(bucket, key) {
+	if !below {
 		// Written since the last checkpoint and nowhere under the active
 		// layer: the entry goes, no tombstone stays (a key added and
 		// deleted between two checkpoints, as an email's entries in the
@@ -234,17 +303,38 @@ func (t *walTx) del(bucket string, key []byte) error {
 	return nil
 }
 
-// below tells whether the frozen layer or bbolt knows key.
-func (t *walTx) below(bucket string, key []byte) bool {
+// locate tells whether key has a value (what get sees) and, when it
+// has, whether the frozen layer or bbolt knows it (a deletion must then
+// leave a tombstone): one lookup per source, where get and then a look
+// below took two of the frozen layer and bbolt.
+func (t *walTx) locate(bucket string, key []byte) (present, below bool) {
+	if bl := t.layers[0].b[bucket]; bl != nil {
+		if e, ok := bl.t.Get(entry{k: key}); ok {
+			if e.del {
+				return false, true
+			}
+			// In the active layer: does anything below know the key?
+			if l := t.layers[1]; l != nil {
+				if bl := l.b[bucket]; bl != nil {
+					if _, ok := bl.t.Get(entry{k: key}); ok {
+						return true, true
+					}
+				}
+			}
+			b := t.boltBucket(bucket)
+			return true, b != nil && b.Get(key) != nil
+		}
+	}
 	if l := t.layers[1]; l != nil {
 		if bl := l.b[bucket]; bl != nil {
-			if _, ok := bl.t.Get(entry{k: key}); ok {
-				return true
+			if e, ok := bl.t.Get(entry{k: key}); ok {
+				return !e.del, true
 			}
 		}
 	}
 	b := t.boltBucket(bucket)
-	return b != nil && b.Get(key) != nil
+	has := b != nil && b.Get(key) != nil
+	return has, has
 }
 
 func (t *walTx) seqOf(bucket string) uint64 {
@@ -339,16 +429,11 @@ func (t *walTx) buckets() (map[string]uint64, error) {
 	return out, err
 }
 
-// cursor is one source of a merged scan.
-type cursor interface {
-	// at is the current entry (ok false at the end).
-	at() (e entry, ok bool)
-	next()
-}
-
 // treeCursor walks a layer's tree in chunks (a tree has no cursor of its
 // own, only visits): from a key on, up to an end (forward) or below a key
-// (reverse).
+// (reverse). The first chunk is small (most scans stop at their first
+// keys: a Get through Snapshot, one sender's entries in the order index),
+// the next ones double up to treeChunk.
 type treeCursor struct {
 	t       *btree.BTreeG[entry]
 	reverse bool
@@ -359,14 +444,28 @@ type treeCursor struct {
 	pivot   []byte // the first chunk's start (forward: >=, reverse: <)
 	started bool
 	end     bool
+	small   [firstChunk]entry // the first chunk
 }
 
-const treeChunk = 64
+const (
+	firstChunk = 8
+	treeChunk  = 64
+)
 
 func (c *treeCursor) fill() {
-	c.buf, c.i = c.buf[:0], 0
 	first := !c.started
 	c.started = true
+	var chunk int
+	switch {
+	case first:
+		c.buf, chunk = c.small[:0], firstChunk
+	case cap(c.buf) < treeChunk:
+		chunk = min(2*len(c.buf), treeChunk)
+		c.buf = make([]entry, 0, chunk)
+	default:
+		c.buf, chunk = c.buf[:0], treeChunk
+	}
+	c.i = 0
 	if c.end {
 		return
 	}
@@ -383,7 +482,7 @@ func (c *treeCursor) fill() {
 			return true
 		}
 		c.buf = append(c.buf, e)
-		return len(c.buf) < treeChunk
+		return len(c.buf) < chunk
 	}
 	switch {
 	case !c.reverse && first && c.pivot == nil:
@@ -399,7 +498,7 @@ func (c *treeCursor) fill() {
 	default:
 		c.t.DescendLessOrEqual(entry{k: c.last}, visit)
 	}
-	if len(c.buf) < treeChunk {
+	if len(c.buf) < chunk {
 		c.end = true
 	}
 	if len(c.buf) > 0 {
@@ -432,25 +531,26 @@ type boltCursor struct {
 	k, v    []byte
 }
 
-func newBoltCursor(b *bolt.Bucket, reverse bool, from, to []byte) *boltCursor {
-	c := &boltCursor{c: b.Cursor(), reverse: reverse, bound: to}
+// seekBolt puts c on the first key >= from (forward; from nil: the
+// first key) or the last key < from (reverse; from nil: the last key):
+// boltTx's scans and the merged scans' bbolt source.
+func seekBolt(c *bolt.Cursor, reverse bool, from []byte) (k, v []byte) {
 	switch {
 	case !reverse && from == nil:
-		c.k, c.v = c.c.First()
+		return c.First()
 	case !reverse:
-		c.k, c.v = c.c.Seek(from)
+		return c.Seek(from)
 	case from == nil:
-		c.k, c.v = c.c.Last()
-	default:
-		c.k, c.v = c.c.Seek(from)
-		if c.k == nil {
-			c.k, c.v = c.c.Last()
-		}
-		for c.k != nil && bytes.Compare(c.k, from) >= 0 {
-			c.k, c.v = c.c.Prev()
-		}
+		return c.Last()
 	}
-	return c
+	k, v = c.Seek(from)
+	if k == nil {
+		k, v = c.Last()
+	}
+	for k != nil && bytes.Compare(k, from) >= 0 {
+		k, v = c.Prev()
+	}
+	return k, v
 }
 
 func (c *boltCursor) at() (entry, bool) {
@@ -468,26 +568,63 @@ func (c *boltCursor) next() {
 	}
 }
 
+// source is one source of a merged scan: a layer's tree or bbolt (a
+// struct, not an interface, so a merge's sources live on its stack).
+type source struct {
+	tree   treeCursor
+	bolt   boltCursor
+	isBolt bool
+}
+
+// at is the current entry (ok false at the end).
+func (s *source) at() (entry, bool) {
+	if s.isBolt {
+		return s.bolt.at()
+	}
+	return s.tree.at()
+}
+
+func (s *source) next() {
+	if s.isBolt {
+		s.bolt.next()
+	} else {
+		s.tree.next()
+	}
+}
+
 // merge visits bucket's keys in order (forward: from from up to to;
 // reverse: below from) as the layers over bbolt show them: for a key in
 // more than one source the upper one's entry, deletions skipped. With
 // withBolt false it visits the layers' entries alone, deletions
 // included (count).
 func (t *walTx) merge(bucket string, reverse bool, from, to []byte, withBolt, withDel bool, fn func(k, v []byte, del bool) (bool, error)) error {
-	var srcs [3]cursor
+	// The sources escape (the trees' visits keep their cursor): the
+	// transaction keeps one set for the next merge (a merge inside
+	// another's fn takes a fresh one).
+	srcs := t.spare
+	if srcs == nil {
+		srcs = new([3]source)
+	} else {
+		t.spare = nil
+		*srcs = [3]source{}
+	}
+	defer func() { t.spare = srcs }()
 	n := 0
 	for _, l := range t.layers {
 		if l == nil {
 			continue
 		}
 		if bl := l.b[bucket]; bl != nil && bl.t.Len() > 0 {
-			srcs[n] = &treeCursor{t: bl.t, reverse: reverse, pivot: from, bound: to}
+			srcs[n].tree = treeCursor{t: bl.t, reverse: reverse, pivot: from, bound: to}
 			n++
 		}
 	}
 	if withBolt {
 		if b := t.boltBucket(bucket); b != nil {
-			srcs[n] = newBoltCursor(b, reverse, from, to)
+			c := b.Cursor()
+			k, v := seekBolt(c, reverse, from)
+			srcs[n].bolt = boltCursor{c: c, reverse: reverse, bound: to, k: k, v: v}
+			srcs[n].isBolt = true
 			n++
 		}
 	}

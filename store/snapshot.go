@@ -120,7 +120,16 @@ const sqlSnapshot = `SELECT r.i, v.key, v.value
 // without a write transaction, and the answer still holds after a crash.
 // PostgreSQL makes a commit visible to other sessions only once its WAL
 // is flushed (synchronous_commit on, the default; with it off, the
-// writer's own commit is not durable either). bbolt is not: a reader may
-// see a commit whose meta page is written but not yet fsynced, so there
-// a write that changes nothing still waits for a commit.
-func (db *DB) ReadsAreDurable() bool { return db.pg != nil }
+// writer's own commit is not durable either). bbolt with its
+// write-ahead log (the default) does too: a batch's layer is published
+// to readers only after its record's fdatasync, and bbolt itself holds
+// only checkpoints of published layers, whose records stay in the log
+// until the checkpoint is fsynced (so a bbolt commit a reader sees before
+// its meta page is synced is durable in the log). Plain bbolt
+// (Options.NoLog) is not: a reader may see a commit whose meta page is
+// written but not yet fsynced, so there a write that changes nothing
+// still waits for a commit.
+func (db *DB) ReadsAreDurable() bool {
+	_, logged := db.be.(*walBackend)
+	return db.pg != nil || logged
+}

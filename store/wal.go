@@ -206,20 +206,16 @@ func logPath(dir string, i uint64) string {
 	return filepath.Join(dir, fmt.Sprintf("%s.%d", LogFile, i%2))
 }
 
-// preallocate makes the file at least size bytes long, writing zeros past
-// its end (an overwrite of written blocks leaves the file's metadata as it
-// is, so its fdatasync writes the data alone), and fsyncs it and the
-// folder.
-func preallocate(f *os.File, dir string, size int64, sync func(*os.File) error) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() >= size {
+// preallocate makes the file, from bytes long now, at least size bytes
+// long, writing zeros past its end (an overwrite of written blocks leaves
+// the file's metadata as it is, so its fdatasync writes the data alone),
+// and fsyncs it and the folder.
+func preallocate(f *os.File, dir string, from, size int64, sync func(*os.File) error) error {
+	if from >= size {
 		return nil
 	}
-	zeros := make([]byte, 1<<20)
-	for off := fi.Size(); off < size; {
+	zeros := make([]byte, min(1<<20, size-from))
+	for off := from; off < size; {
 		n := min(int64(len(zeros)), size-off)
 		if _, err := f.WriteAt(zeros[:n], off); err != nil {
 			return fmt.Errorf("preallocate %s: %w", f.Name(), err)

@@ -722,3 +722,76 @@ func TestLogRecordTooLarge(t *testing.T) {
 		t.Fatalf("after a crash: %q, want the acknowledged write after the large one", v)
 	}
 }
+
+// Reads see a batch only once its record is synced (ReadsAreDurable):
+// not while its fdatasync runs, and never if it fails. Plain bbolt makes
+// no such promise.
+func TestLogReadsAreDurable(t *testing.T) {
+	lt := newLogTest(t)
+	var fail atomic.Bool
+	var mu sync.Mutex
+	var release chan struct{} // closed: the held fdatasync goes on
+	syncing := make(chan struct{}, 1)
+	lt.hooks.syncLog = func(f *os.File) error {
+		mu.Lock()
+		r := release
+		mu.Unlock()
+		syncing <- struct{}{}
+		<-r
+		if fail.Load() {
+			return errors.New("disk on fire")
+		}
+		return fdatasync(f)
+	}
+	hold := func() func() {
+		r := make(chan struct{})
+		mu.Lock()
+		release = r
+		mu.Unlock()
+		var once sync.Once
+		return func() { once.Do(func() { close(r) }) }
+	}
+	db := lt.open(t, lt.dir)
+	defer db.Close()
+	if !db.ReadsAreDurable() {
+		t.Fatal("bbolt with the log: ReadsAreDurable is false")
+	}
+	ctx := context.Background()
+	seen := func(key string) bool {
+		t.Helper()
+		res, err := db.Snapshot(ctx, Get("kv", []byte(key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ok := getKV(t, db, "kv", key)
+		if ok != (len(res[0]) == 1) {
+			t.Fatalf("%s: View and Snapshot disagree", key)
+		}
+		return ok
+	}
+	for _, c := range []struct {
+		key  string
+		fail bool
+	}{{"a", false}, {"b", true}} {
+		fail.Store(c.fail)
+		done := make(chan error, 1)
+		unhold := hold()
+		defer unhold() // a failed check lets the batch end, and Close run
+		go func() { done <- putKV(db, "kv", c.key, "v") }()
+		<-syncing // the record is written, its fdatasync not done
+		if seen(c.key) {
+			t.Fatalf("%s is visible while its record's fdatasync runs", c.key)
+		}
+		unhold()
+		err := <-done
+		if c.fail != (err != nil) {
+			t.Fatalf("%s: %v", c.key, err)
+		}
+		if seen(c.key) == c.fail {
+			t.Fatalf("%s: visible %v after a sync that failed: %v", c.key, !c.fail, c.fail)
+		}
+	}
+	if plain := open(t, Options{NoLog: true}); plain.ReadsAreDurable() {
+		t.Fatal("plain bbolt: ReadsAreDurable is true")
+	}
+}

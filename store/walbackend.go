@@ -45,6 +45,7 @@ type walBackend struct {
 	// does not apply), under cm for its idle tick and tests' RunBatch.
 	cm      sync.Mutex
 	writer  sync.Mutex
+	rec     []byte // the last batch's record buffer, for the next (under writer)
 	files   [2]*os.File
 	zeroed  [2]int64 // the files' sizes: written zeros or records
 	epoch   uint64
@@ -61,24 +62,23 @@ type walBackend struct {
 	jobs    chan *ckptJob
 	stop    chan struct{}
 	stopped chan struct{}
-	now     func() time.Time
-	// syncLog is fdatasync (tests count it); syncGrow the fsync of the
-	// log's zeros and new length.
-	syncLog  func(*os.File) error
-	syncGrow func(*os.File) error
-	hooks    logHooks
+	// hooks are the clock, the log's fdatasync and the fsync of its
+	// zeros and new length (tests replace them), and tests' seam before
+	// a checkpoint writes bbolt.
+	hooks logHooks
 	// applying is held while a checkpoint writes bbolt (tests copy the
 	// files between).
 	applying sync.Mutex
 }
 
 // logHooks let tests hold a checkpoint before it writes bbolt, count the
-// log's syncs and set the clock.
+// log's syncs and set the clock; openWAL fills in the defaults of those
+// a test leaves nil.
 type logHooks struct {
-	beforeApply func(epoch uint64)
-	syncLog     func(*os.File) error
-	syncGrow    func(*os.File) error
-	now         func() time.Time
+	beforeApply func(epoch uint64)   // default: none
+	syncLog     func(*os.File) error // default: fdatasync
+	syncGrow    func(*os.File) error // default: (*os.File).Sync
+	now         func() time.Time     // default: time.Now
 }
 
 // walView is what readers layer over bbolt. ver changes when a layer is
@@ -130,7 +130,7 @@ func (w *walBackend) zeroTo(i int, upto int64) error {
 	}
 	step := min(max(w.zeroed[i], firstZeroed), maxZeroStep)
 	target := max(upto, min(w.logSize, w.zeroed[i]+step))
-	if err := preallocate(w.files[i], w.dir, target, w.syncGrow); err != nil {
+	if err := preallocate(w.files[i], w.dir, w.zeroed[i], target, w.hooks.syncGrow); err != nil {
 		return err
 	}
 	dropCache(w.files[i])
@@ -151,19 +151,19 @@ func appliedEpoch(tx *bolt.Tx) uint64 {
 // checkpoints what it replayed) and opens the log for appending.
 func openWAL(db *bolt.DB, dir string, opts Options) (*walBackend, error) {
 	w := &walBackend{db: db, dir: dir, logSize: opts.LogSize, interval: opts.CheckpointInterval,
-		readOnly: opts.ReadOnly, now: time.Now, syncLog: fdatasync, syncGrow: (*os.File).Sync,
-		jobs: make(chan *ckptJob, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+		readOnly: opts.ReadOnly,
+		jobs:     make(chan *ckptJob, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	if opts.logHooks != nil {
 		w.hooks = *opts.logHooks
-		if w.hooks.syncLog != nil {
-			w.syncLog = w.hooks.syncLog
-		}
-		if w.hooks.syncGrow != nil {
-			w.syncGrow = w.hooks.syncGrow
-		}
-		if w.hooks.now != nil {
-			w.now = w.hooks.now
-		}
+	}
+	if w.hooks.syncLog == nil {
+		w.hooks.syncLog = fdatasync
+	}
+	if w.hooks.syncGrow == nil {
+		w.hooks.syncGrow = (*os.File).Sync
+	}
+	if w.hooks.now == nil {
+		w.hooks.now = time.Now
 	}
 	if w.logSize == 0 {
 		w.logSize = DefaultLogSize
@@ -185,7 +185,10 @@ func openWAL(db *bolt.DB, dir string, opts Options) (*walBackend, error) {
 	w.view.Store(&walView{active: newLayer()})
 	if w.readOnly {
 		// An offline reader after a crash: the log's writes are read into
-		// memory, nothing is written.
+		// memory, nothing is written. The layer's keys and values are
+		// copied out of the files' buffers, which it would otherwise pin
+		// whole (both files, zeros and overwritten writes included).
+		replayed.detach()
 		w.view.Store(&walView{active: replayed})
 		close(w.stopped)
 		return w, nil
@@ -333,14 +336,14 @@ func (w *walBackend) append(rec []byte, l *layer) error {
 		w.broken = fmt.Errorf("%w: write: %w", errLogFailed, err)
 		return w.broken
 	}
-	if err := w.syncLog(f); err != nil {
+	if err := w.hooks.syncLog(f); err != nil {
 		// The record may or may not be on the disk: nothing may follow
 		// it in this file (a later record behind a torn one is lost).
 		w.broken = fmt.Errorf("%w: fdatasync: %w", errLogFailed, err)
 		return w.broken
 	}
 	if w.off == 0 {
-		w.first = w.now()
+		w.first = w.hooks.now()
 	}
 	w.off += int64(len(rec))
 	w.chain = recordCRC(rec)
@@ -356,7 +359,7 @@ func (w *walBackend) append(rec []byte, l *layer) error {
 // committer's tick, never waiting). A writer waits for the previous
 // checkpoint only when the file is full.
 func (w *walBackend) maybeCheckpoint(idle bool) error {
-	if w.off == 0 || (w.off < w.logSize/2 && w.now().Sub(w.first) < w.interval) {
+	if w.off == 0 || (w.off < w.logSize/2 && w.hooks.now().Sub(w.first) < w.interval) {
 		return nil
 	}
 	if w.pending != nil {
