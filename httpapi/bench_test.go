@@ -73,6 +73,11 @@ func BenchmarkSeen(b *testing.B) {
 // DESKMAIL_BENCH_LOG_STATEMENTS=1 has PostgreSQL log every statement of
 // the benchmark's connections (log_min_duration_statement=0), to count
 // them per ack in the server's log.
+// DESKMAIL_BENCH_PGSTATS=1 also reports the WAL the cluster wrote per
+// ack (wal-B/ack, wal-rec/ack: pg_stat_wal, which counts the whole
+// cluster, so run it on a cluster of its own: DESKMAIL_TEST_PG) and the
+// statements per ack of the benchmark's database (stmts/ack, from
+// pg_stat_statements, when the server preloads it).
 func BenchmarkSeenPostgres(b *testing.B) {
 	for _, c := range []struct {
 		clients, len  int
@@ -83,6 +88,7 @@ func BenchmarkSeenPostgres(b *testing.B) {
 			name += "/token=person"
 		}
 		b.Run(name, func(b *testing.B) {
+			defer labelServer()()
 			url := pgtest.NewDatabase(b)
 			open := url
 			if os.Getenv("DESKMAIL_BENCH_LOG_STATEMENTS") != "" {
@@ -105,12 +111,32 @@ func BenchmarkSeenPostgres(b *testing.B) {
 }
 
 func benchSeen(b *testing.B, clients, convLen int) {
+	defer labelServer()()
 	db, err := store.Open(b.TempDir(), store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
 	benchSeenOn(b, clients, convLen, false, false, db, nil, nil)
+}
+
+// Profile labels tell the daemon's CPU from the benchmark clients' in
+// DESKMAIL_BENCH_CPUPROFILE (go tool pprof -tags, -tagfocus
+// side=server): goroutines inherit their creator's labels, so what the
+// benchmark's goroutine starts before its clients (the store's committers
+// and pools, the HTTP server's accept loop and its handlers, the ack
+// batcher they start) is side=server, the clients and their transport's
+// connections side=client. The GC's background workers have none (GC
+// assists count for the goroutine that allocates).
+func sideLabel(side string) context.Context {
+	return pprof.WithLabels(context.Background(), pprof.Labels("side", side))
+}
+
+// labelServer labels the calling goroutine side=server; the function
+// returned takes the label off.
+func labelServer() func() {
+	pprof.SetGoroutineLabels(sideLabel("server"))
+	return func() { pprof.SetGoroutineLabels(context.Background()) }
 }
 
 // commitStats counts the store's commits (store.Options.Observe).
@@ -198,8 +224,11 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold, persons bool, db *sto
 	memProfile(b, "0")
 	commits.reset()
 	cpu0, pg0 := processCPU(), pg.cpu()
+	st0 := pg.stats()
 	start := time.Now()
 	if clients == 1 {
+		pprof.SetGoroutineLabels(sideLabel("client"))
+		defer pprof.SetGoroutineLabels(sideLabel("server"))
 		for range b.N {
 			if !ack() {
 				return
@@ -207,6 +236,7 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold, persons bool, db *sto
 		}
 	} else {
 		b.RunParallel(func(pb *testing.PB) {
+			pprof.SetGoroutineLabels(sideLabel("client"))
 			for pb.Next() {
 				if !ack() {
 					return
@@ -216,6 +246,7 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold, persons bool, db *sto
 	}
 	elapsed := time.Since(start)
 	cpu, pgc := processCPU()-cpu0, pg.cpu()-pg0
+	st1 := pg.stats()
 	stopProfile()
 	memProfile(b, "1")
 	b.StopTimer()
@@ -227,6 +258,13 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold, persons bool, db *sto
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/ack")
 	if pg != nil {
 		b.ReportMetric(float64(pgc.Microseconds())/float64(b.N), "pg-cpu-us/ack")
+		if st0 != nil && st1 != nil {
+			b.ReportMetric(float64(st1.walBytes-st0.walBytes)/float64(b.N), "wal-B/ack")
+			b.ReportMetric(float64(st1.walRecords-st0.walRecords)/float64(b.N), "wal-rec/ack")
+			if st1.calls > 0 {
+				b.ReportMetric(float64(st1.calls-st0.calls)/float64(b.N), "stmts/ack")
+			}
+		}
 	}
 	b.ReportMetric(float64(before-unread(b, db, people))/float64(b.N), "marked/ack")
 	if commits != nil && commits.n.Load() > 0 {
@@ -396,6 +434,30 @@ func newPGCPU(b *testing.B, url string) *pgCPU {
 }
 
 func (p *pgCPU) close() { p.conn.Close(context.Background()) }
+
+// pgStats are the cluster's WAL so far and the statements run in the
+// benchmark's database (DESKMAIL_BENCH_PGSTATS).
+type pgStats struct {
+	walBytes, walRecords, calls int64
+}
+
+// stats reads pgStats, or nil unless DESKMAIL_BENCH_PGSTATS is set;
+// calls stays 0 without pg_stat_statements. The queries themselves are
+// counted too: two statements per call, none in the timed part.
+func (p *pgCPU) stats() *pgStats {
+	if p == nil || os.Getenv("DESKMAIL_BENCH_PGSTATS") == "" {
+		return nil
+	}
+	ctx := context.Background()
+	var s pgStats
+	if err := p.conn.QueryRow(ctx, `SELECT wal_bytes::bigint, wal_records FROM pg_stat_wal`).Scan(&s.walBytes, &s.walRecords); err != nil {
+		p.b.Fatal(err)
+	}
+	if _, err := p.conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err == nil {
+		_ = p.conn.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&s.calls)
+	}
+	return &s
+}
 
 // userHZ is the unit of /proc/PID/stat's times on Linux.
 const userHZ = 100

@@ -161,9 +161,6 @@ func (q *Queue) SeenPlan(person, conv string) (store.Query, func([]store.KV) []s
 			return opts
 		}
 		id := found[0].Value
-		// The held email this ack will shrink: decoded now, outside the
-		// commit, if an earlier ack wrote it (decodedJobs).
-		decodedJobs.decode(string(id))
 		opts = append(opts, store.Reads(bJobs, id))
 		return append(opts, journal.AppendReads()...)
 	}
@@ -219,8 +216,13 @@ func (q *Queue) SeenAck(tx *store.Tx, person, conv string, marked []string) erro
 		if err := saveJob(tx, &j, now); err != nil {
 			return err
 		}
-		// The record written, for the next ack of this held email.
-		decodedJobs.keep(j.ID, bytes.Clone(tx.Get(bJobs, []byte(j.ID))))
+		// The record written and the job it encodes, for the next ack
+		// of this held email: as GetJob would decode it (the lease's
+		// times from Due), its lists its own.
+		kept := j
+		kept.Messages, kept.Dropped = slices.Clone(j.Messages), slices.Clone(j.Dropped)
+		kept.dueToLease()
+		decodedJobs.keep(j.ID, bytes.Clone(tx.Get(bJobs, []byte(j.ID))), &kept)
 		return nil
 	}
 	decodedJobs.forget(j.ID)

@@ -13,13 +13,15 @@ import (
 // A person who reads a conversation acks its messages one after another,
 // each ack shrinking the same held email: the record one ack's commit
 // writes is the one the next ack's commit reads. decodedJobs keeps the
-// record a seen-ack wrote (its bytes), decodes it when the next ack of the
-// same held email is read (SeenPlan's plan, in the read stage, outside any
-// transaction), and the commit takes the decoded job when the record it
-// reads under its locks is, byte for byte, the one decoded. A job is a
-// function of its bytes (GetJob), so a record changed meanwhile (another
-// node, the pipeline adding a message, a batch rolled back) is only a miss:
-// it is decoded in the commit as before.
+// record a seen-ack wrote (its bytes) with the job it encoded, so that the
+// next ack of the same held email needs no decoding at all; the commit
+// takes the job kept when the record it reads under its locks is, byte
+// for byte, the one kept. A job is a function of its bytes (GetJob), and
+// the job kept is the one those bytes were encoded from, with what GetJob
+// sets besides (the lease's times from Due): TestKeptJobIsTheDecodedOne.
+// A record changed meanwhile (another node, the pipeline adding a message,
+// a batch rolled back) is only a miss: it is decoded in the commit as
+// before.
 
 // maxDecodedJobs bounds the records kept (one per held email being
 // acknowledged; a few kB each).
@@ -27,20 +29,20 @@ const maxDecodedJobs = 4096
 
 type decodedJob struct {
 	raw []byte
-	job *Job // nil until decoded
+	job *Job // the job raw encodes
 }
 
 type jobCache struct {
 	mu   sync.Mutex
 	jobs map[string]*decodedJob
-	hits atomic.Int64 // records taken decoded (for the tests)
+	hits atomic.Int64 // jobs taken (for the tests)
 }
 
 var decodedJobs jobCache
 
-// keep records raw (the caller's to keep) as job id's record, to be
-// decoded later.
-func (c *jobCache) keep(id string, raw []byte) {
+// keep records raw as job id's record and j as the job it encodes (both
+// the cache's from now on: the caller changes neither).
+func (c *jobCache) keep(id string, raw []byte, j *Job) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.jobs == nil {
@@ -52,7 +54,7 @@ func (c *jobCache) keep(id string, raw []byte) {
 			break
 		}
 	}
-	c.jobs[id] = &decodedJob{raw: raw}
+	c.jobs[id] = &decodedJob{raw: raw, job: j}
 }
 
 func (c *jobCache) forget(id string) {
@@ -61,33 +63,13 @@ func (c *jobCache) forget(id string) {
 	c.mu.Unlock()
 }
 
-// decode decodes job id's record kept, if not yet.
-func (c *jobCache) decode(id string) {
-	c.mu.Lock()
-	e := c.jobs[id]
-	c.mu.Unlock()
-	if e == nil || e.job != nil {
-		return
-	}
-	j, err := decodeJob(id, e.raw)
-	if err != nil {
-		c.forget(id)
-		return
-	}
-	c.mu.Lock()
-	if c.jobs[id] == e {
-		e.job = &j
-	}
-	c.mu.Unlock()
-}
-
-// get returns job id decoded from raw, if raw is the record kept and
-// decoded: a copy the caller may change.
+// get returns job id decoded from raw, if raw is the record kept: a copy
+// the caller may change.
 func (c *jobCache) get(id string, raw []byte) (Job, bool) {
 	c.mu.Lock()
 	e := c.jobs[id]
 	c.mu.Unlock()
-	if e == nil || e.job == nil || !bytes.Equal(e.raw, raw) {
+	if e == nil || !bytes.Equal(e.raw, raw) {
 		return Job{}, false
 	}
 	c.hits.Add(1)

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -189,6 +190,48 @@ func TestSeenAckTakesTheHeldEmailDecodedBeforeItsCommit(t *testing.T) {
 		ack(d)
 		if got, want := e.statuses(), []string{"held", "cancelled (seen)"}; !slices.Equal(got, want) {
 			t.Errorf("journal = %q, want %q", got, want)
+		}
+	})
+}
+
+// The job a seen-ack keeps with the record it wrote (decodedJobs) is the
+// one GetJob decodes from that record: the next ack takes it instead of
+// decoding, so it must not differ in anything a commit could see.
+func TestKeptJobIsTheDecodedOne(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		first := e.post("first words")
+		e.post("second words")
+		e.post("third words")
+		if r, err := e.svc.Ack(context.Background(), "ann", "c1", first); err != nil || !slices.Equal(r.Marked, []string{first}) {
+			t.Fatalf("ack: %+v %v", r, err)
+		}
+		var id []byte
+		e.view(func(tx *store.Tx) error {
+			id = tx.Get(bHeld, pairKey("ann", "c1"))
+			return nil
+		})
+		decodedJobs.mu.Lock()
+		kept := decodedJobs.jobs[string(id)]
+		decodedJobs.mu.Unlock()
+		if kept == nil || kept.job == nil {
+			t.Fatalf("held email %s: kept %+v, want its record and job", id, kept)
+		}
+		decoded, err := decodeJob(string(id), kept.raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, d := *kept.job, decoded
+		if !k.Until.Equal(d.Until) || !k.Next.Equal(d.Next) || !k.Due.Equal(d.Due) || !k.Created.Equal(d.Created) || !k.Updated.Equal(d.Updated) {
+			t.Errorf("times: kept %+v, decoded %+v", k, d)
+		}
+		for _, j := range []*Job{&k, &d} {
+			j.Until, j.Next, j.Due, j.Created, j.Updated = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+		}
+		if !reflect.DeepEqual(k, d) {
+			t.Errorf("kept  %+v\ndecoded %+v", k, d)
+		}
+		if len(k.Messages) != 2 || len(k.Dropped) != 1 {
+			t.Errorf("kept job holds %d messages and dropped %d, want 2 and 1", len(k.Messages), len(k.Dropped))
 		}
 	})
 }
