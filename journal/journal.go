@@ -13,7 +13,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -160,7 +159,7 @@ func Append(tx *store.Tx, e *Entry) error {
 	// Its sequence number makes the key new: on PostgreSQL a plain
 	// INSERT, not an upsert.
 	tx.Absent(bucket, k)
-	v, err := json.Marshal(e)
+	v, err := encodeEntry(e)
 	if err != nil {
 		return fmt.Errorf("encode journal entry: %w", err)
 	}
@@ -190,12 +189,12 @@ func Update(tx *store.Tx, id string, fn func(*Entry)) error {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	var e Entry
-	if err := json.Unmarshal(v, &e); err != nil {
+	if err := decodeEntry(v, &e); err != nil {
 		return fmt.Errorf("decode journal entry %s: %w", id, err)
 	}
 	fn(&e)
 	e.ID = id
-	nv, err := json.Marshal(&e)
+	nv, err := encodeEntry(&e)
 	if err != nil {
 		return fmt.Errorf("encode journal entry: %w", err)
 	}
@@ -226,7 +225,7 @@ func follow(db *store.DB, f Filter) ([]Entry, error) {
 				return nil
 			}
 			var e Entry
-			if json.Unmarshal(v, &e) != nil {
+			if decodeEntry(v, &e) != nil {
 				return nil // an unreadable entry is skipped, not fatal
 			}
 			e.ID = hex.EncodeToString(k)
@@ -319,7 +318,7 @@ func Query(ctx context.Context, db *store.DB, f Filter) ([]Entry, error) {
 				return false, nil
 			}
 			var e Entry
-			if err := json.Unmarshal(v, &e); err != nil {
+			if err := decodeEntry(v, &e); err != nil {
 				return true, nil // an unreadable entry is skipped, not fatal
 			}
 			e.ID = hex.EncodeToString(k)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"strings"
 
 	"github.com/deskmail/deskmail/store"
@@ -52,7 +51,7 @@ func Page(ctx context.Context, db *store.DB, f Filter, text, before string, limi
 				return true, nil // cheaper than decoding a line that cannot match
 			}
 			var e Entry
-			if json.Unmarshal(v, &e) != nil {
+			if decodeEntry(v, &e) != nil {
 				return true, nil
 			}
 			e.ID = id
@@ -104,7 +103,7 @@ func Get(ctx context.Context, db *store.DB, id string) (Entry, error) {
 		if v == nil {
 			return ErrNotFound
 		}
-		return json.Unmarshal(v, &e)
+		return decodeEntry(v, &e)
 	})
 	e.ID = id
 	return e, err

@@ -11,7 +11,6 @@
 package model
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -75,7 +74,7 @@ func get(tx *store.Tx, bucket, id string, v any) error {
 }
 
 func put(tx *store.Tx, bucket, id string, v any) error {
-	b, err := json.Marshal(v)
+	b, err := encodeRecord(v)
 	if err != nil {
 		return err
 	}

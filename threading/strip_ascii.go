@@ -1,6 +1,9 @@
 package threading
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // ASCII fast paths of the per-line tests: most lines of most emails are
 // ASCII, and strings.ToLower allocates a copy of every line with a
@@ -12,7 +15,13 @@ import "bytes"
 
 // isASCII: every byte of s is below 0x80.
 func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 { // eight bytes a step
+		if (s[i]|s[i+1]|s[i+2]|s[i+3]|s[i+4]|s[i+5]|s[i+6]|s[i+7])&0x80 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return false
 		}
@@ -35,6 +44,16 @@ func appendLowerASCII(dst []byte, s string) []byte {
 // forwardMarkerASCII is isForwardMarker's answer for an ASCII line of 12
 // to 120 bytes (turkishI changes no ASCII string).
 func forwardMarkerASCII(trimmed string) bool {
+	// The key looked up has the length of the line less what the trims
+	// take, none of which changes with the case: a line whose key has no
+	// entry of its length is no marker, and is not lowered.
+	if strings.Contains(trimmed, "--") {
+		if !forwardDashedLen[len(strings.Trim(trimmed, "-*_= "))] {
+			return false
+		}
+	} else if !forwardLineLen[len(strings.TrimSpace(strings.TrimRight(trimmed, ": *")))] {
+		return false
+	}
 	var buf [120]byte
 	lower := appendLowerASCII(buf[:0], trimmed)
 	if bytes.Contains(lower, []byte("--")) {
@@ -43,6 +62,20 @@ func forwardMarkerASCII(trimmed string) bool {
 	}
 	_, ok := forwardLineSet[string(bytes.TrimSpace(bytes.TrimRight(lower, ":： *")))]
 	return ok
+}
+
+// forwardDashedLen and forwardLineLen hold the lengths of the entries of
+// forwardDashedSet and forwardLineSet, up to the 120 bytes of a line
+// forwardMarkerASCII reads.
+var forwardDashedLen, forwardLineLen = lengths(forwardDashed), lengths(forwardLines)
+
+func lengths(l []string) (t [121]bool) {
+	for _, s := range l {
+		if len(s) <= 120 {
+			t[len(s)] = true
+		}
+	}
+	return t
 }
 
 // containsLowerASCII: s, an ASCII string (of at most 64 bytes, or it is
@@ -72,7 +105,71 @@ var listBytes = [][]byte{[]byte("list")}
 // bytes, the head isDeviceSignature reads (before the first link,
 // bracket or colon) holds sentence punctuation, so the line is no device
 // signature.
+//
+// The head is a prefix of the line, cut at the first occurrence of a
+// separator when it is not at the start, and then trimmed of white space
+// and ".。!" on the right, which leaves a comma, question mark or
+// semicolon in place. So the line's first such mark at p is in the head
+// unless a separator first occurs at 1..p (the separators cannot overlap
+// one another, so a later one's first occurrence before p lies in the
+// head too); only then, or for a '!' alone, is the head built. A line
+// without any of the four marks has none in its head.
 func deviceHeadPunctASCII(trimmed string) bool {
+	p, bang := -1, false
+	for i := 0; i < len(trimmed); i++ {
+		switch trimmed[i] {
+		case ',', '?', ';':
+			p = i
+		case '!':
+			bang = true
+			continue
+		default:
+			continue
+		}
+		break
+	}
+	if p < 0 {
+		if !bang {
+			return false
+		}
+		return deviceHeadPunctBuilt(trimmed)
+	}
+	if sepFirstAtMost(trimmed, p) {
+		return deviceHeadPunctBuilt(trimmed)
+	}
+	return true
+}
+
+// sepFirstAtMost: one of deviceHeadSeps (in any case, for "http") first
+// occurs in the ASCII line s at an index from 1 to p. (A separator at 0
+// is its first occurrence: it cuts nothing.)
+func sepFirstAtMost(s string, p int) bool {
+	for i := 1; i <= p && i < len(s); i++ {
+		switch c := s[i]; c {
+		case '<', '(', '[':
+			if s[0] != c {
+				return true
+			}
+		case ':':
+			if i+1 < len(s) && s[i+1] == ' ' && !strings.HasPrefix(s, ": ") {
+				return true
+			}
+		case 'h', 'H':
+			if i+4 <= len(s) && httpFold(s[i:i+4]) && !(len(s) >= 4 && httpFold(s[:4])) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// httpFold: the four ASCII bytes s are "http" in any case.
+func httpFold(s string) bool {
+	return s[0]|0x20 == 'h' && s[1]|0x20 == 't' && s[2]|0x20 == 't' && s[3]|0x20 == 'p'
+}
+
+// deviceHeadPunctBuilt is deviceHeadPunctASCII by building the head.
+func deviceHeadPunctBuilt(trimmed string) bool {
 	var buf [maxDeviceSignature]byte
 	head := appendLowerASCII(buf[:0], trimmed)
 	for _, sep := range deviceHeadSepBytes {

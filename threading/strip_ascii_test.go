@@ -1,6 +1,7 @@
 package threading
 
 import (
+	"bytes"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 
 func mayBeDeviceSignatureRef(trimmed string) bool {
 	r, _ := utf8.DecodeRuneInString(trimmed)
-	if deviceSignatureFirst[unicode.ToLower(r)] {
+	if deviceSignatureFirstMap[unicode.ToLower(r)] {
 		return true
 	}
 	tail := strings.ToLower(trimmed[max(0, len(trimmed)-40):])
@@ -29,6 +30,33 @@ func mayBeDeviceSignatureRef(trimmed string) bool {
 		}
 	}
 	return false
+}
+
+// isRuleRef is isRule before it read the runes before counting them.
+func isRuleRef(trimmed string) bool {
+	if utf8.RuneCountInString(trimmed) < 3 || len(trimmed) > 200 {
+		return false
+	}
+	for _, r := range trimmed {
+		if !strings.ContainsRune("-_=*~─━—", r) && r != ' ' {
+			return false
+		}
+	}
+	return strings.Trim(trimmed, "-_=*~─━— ") == "" && strings.TrimSpace(trimmed) != "--"
+}
+
+// deviceHeadPunctASCIIRef is deviceHeadPunctASCII before it looked for
+// the first mark instead of building the head.
+func deviceHeadPunctASCIIRef(trimmed string) bool {
+	var buf [maxDeviceSignature]byte
+	head := appendLowerASCII(buf[:0], trimmed)
+	for _, sep := range deviceHeadSepBytes {
+		if i := bytes.Index(head, sep); i > 0 {
+			head = head[:i]
+		}
+	}
+	head = bytes.TrimSpace(bytes.TrimRight(bytes.TrimSpace(head), ".。!"))
+	return bytes.ContainsAny(head, ",?!;")
 }
 
 func isDeviceSignatureRef(trimmed string) bool {
@@ -149,7 +177,7 @@ func TestASCIIFastPathsSameAsBefore(t *testing.T) {
 	}
 	var pool []string
 	for _, l := range [][]string{forwardLines, forwardDashed, deviceSignatures, deviceSignatureEnds, listFooterWords, deviceHeadSeps,
-		{"Hello, I have a question about my order.", "ios", "android", "Outlook", "http://x.test", "list", "@", "--", ":", "：", ",", "?", "!", ";", ".", "。", " ", "  ", "*", "_", "=", "İ", "i\u0307", "gesendet"}} {
+		{"Hello, I have a question about my order.", "ios", "android", "Outlook", "http://x.test", "list", "@", "--", ":", "：", ",", "?", "!", ";", ".", "。", " ", "  ", "*", "_", "=", "İ", "i\u0307", "gesendet", "─", "━", "—", "~", "---", "___"}} {
 		pool = append(pool, l...)
 	}
 	rnd := rand.New(rand.NewSource(27))
@@ -183,8 +211,22 @@ func TestASCIIFastPathsSameAsBefore(t *testing.T) {
 		lines = append(lines, b.String())
 	}
 	var yes [4]int
+	punct := map[bool]int{}
+	rules := 0
 	for i, l := range lines {
 		tr := strings.TrimSpace(l)
+		if got, want := isRule(tr), isRuleRef(tr); got != want {
+			t.Fatalf("isRule(%q) = %v, before %v", tr, got, want)
+		} else if got {
+			rules++
+		}
+		if isASCII(tr) && len(tr) <= maxDeviceSignature {
+			got, want := deviceHeadPunctASCII(tr), deviceHeadPunctASCIIRef(tr)
+			if got != want {
+				t.Fatalf("deviceHeadPunctASCII(%q) = %v, before %v", tr, got, want)
+			}
+			punct[got]++
+		}
 		if got, want := isForwardMarker(tr), isForwardMarkerRef(tr); got != want {
 			t.Fatalf("isForwardMarker(%q) = %v, before %v", tr, got, want)
 		} else if got {
@@ -211,9 +253,51 @@ func TestASCIIFastPathsSameAsBefore(t *testing.T) {
 	}
 	t.Logf("%d lines; true: forward marker %d, may be a device signature %d, device signature %d, list footer %d",
 		len(lines), yes[0], yes[1], yes[2], yes[3])
+	if rules < 20 {
+		t.Errorf("isRule true on %d lines only", rules)
+	}
+	if punct[true] < 1000 || punct[false] < 1000 {
+		t.Errorf("deviceHeadPunctASCII true on %d lines, false on %d", punct[true], punct[false])
+	}
 	for i, n := range yes {
 		if n < 20 {
 			t.Errorf("test %d true on %d lines only", i, n)
 		}
 	}
 }
+
+// runeMap is runeSet before it kept the ASCII runes in a table.
+func runeMap(words []string, pick func(string) (rune, int)) map[rune]bool {
+	m := map[rune]bool{}
+	for _, w := range words {
+		r, _ := pick(w)
+		m[r] = true
+	}
+	return m
+}
+
+// TestRuneSetSameAsMap: the sets answer as the maps they replace for
+// every rune (and a few values that are none).
+func TestRuneSetSameAsMap(t *testing.T) {
+	for _, c := range []struct {
+		set *runes
+		m   map[rune]bool
+	}{
+		{verbLastRunes, runeMap(replyVerbs, utf8.DecodeLastRuneInString)},
+		{deviceSignatureFirst, runeMap(deviceSignatures, utf8.DecodeRuneInString)},
+	} {
+		n := 0
+		for r := rune(-2); r <= unicode.MaxRune+2; r++ {
+			if got, want := c.set.has(r), c.m[r]; got != want {
+				t.Fatalf("has(%U) = %v, the map %v", r, got, want)
+			} else if got {
+				n++
+			}
+		}
+		if n != len(c.m) {
+			t.Fatalf("%d runes in the set, %d in the map", n, len(c.m))
+		}
+	}
+}
+
+var deviceSignatureFirstMap = runeMap(deviceSignatures, utf8.DecodeRuneInString)

@@ -230,13 +230,18 @@ func listFooterFollows(lines []string, i int) bool {
 // isRule: a divider line, "______" (Outlook), "------" (Outlook for Mac,
 // Yahoo), "=====". "--" alone is the signature delimiter, not a rule.
 func isRule(trimmed string) bool {
-	if utf8.RuneCountInString(trimmed) < 3 || len(trimmed) > 200 {
+	if len(trimmed) > 200 {
 		return false
 	}
+	// The runes first: most lines fail at the first one, and the count
+	// (which read every rune of every line) is needed only for a rule.
 	for _, r := range trimmed {
 		if !strings.ContainsRune("-_=*~─━—", r) && r != ' ' {
 			return false
 		}
+	}
+	if utf8.RuneCountInString(trimmed) < 3 {
+		return false
 	}
 	return strings.Trim(trimmed, "-_=*~─━— ") == "" && strings.TrimSpace(trimmed) != "--"
 }

@@ -30,7 +30,7 @@ var deviceSignatureFirst = runeSet(deviceSignatures, utf8.DecodeRuneInString)
 // the endings.
 func mayBeDeviceSignature(trimmed string) bool {
 	r, _ := utf8.DecodeRuneInString(trimmed)
-	if deviceSignatureFirst[unicode.ToLower(r)] {
+	if deviceSignatureFirst.has(unicode.ToLower(r)) {
 		return true
 	}
 	tail := trimmed[max(0, len(trimmed)-40):]

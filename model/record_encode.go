@@ -1,0 +1,172 @@
+package model
+
+import (
+	"encoding"
+	"encoding/json"
+	"time"
+
+	"github.com/deskmail/deskmail/internal/jsonrec"
+)
+
+// encodeRecord is json.Marshal(v): for the person, the conversation and
+// the message the pipeline writes for an email, the same bytes written
+// field by field (internal/jsonrec; TestRecordEncodeSameAsJSONMarshal),
+// without encoding/json's reflection; any other value, and any value one
+// of them cannot write (an enum MarshalText refuses, a year past 9999),
+// goes to json.Marshal, which answers with its own error.
+func encodeRecord(v any) ([]byte, error) {
+	var b []byte
+	ok := true
+	switch r := v.(type) {
+	case Person:
+		b, ok = appendPerson(make([]byte, 0, 384), &r)
+	case *Person:
+		b, ok = appendPerson(make([]byte, 0, 384), r)
+	case Conversation:
+		b, ok = appendConversation(make([]byte, 0, 256), &r)
+	case *Conversation:
+		b, ok = appendConversation(make([]byte, 0, 256), r)
+	case *Message:
+		b, ok = appendMessage(make([]byte, 0, 256+len(r.Text)+len(r.Text)/8+len(r.HTML)), r)
+	default:
+		ok = false
+	}
+	if !ok {
+		return json.Marshal(v)
+	}
+	return b, nil
+}
+
+// text appends an enum as json.Marshal does: its MarshalText, as a
+// string. (Generic, so the enum is not boxed in an interface.)
+func text[T interface {
+	~string
+	encoding.TextMarshaler
+}](b []byte, name string, v T) ([]byte, bool) {
+	t, err := v.MarshalText()
+	if err != nil {
+		return b, false
+	}
+	return jsonrec.Bytes(jsonrec.Key(b, name), t), true
+}
+
+func timeField(b []byte, name string, t time.Time) ([]byte, bool) {
+	b, err := jsonrec.Time(jsonrec.Key(b, name), t)
+	return b, err == nil
+}
+
+func appendPerson(b []byte, p *Person) ([]byte, bool) {
+	ok, ok2 := true, true
+	b = append(b, '{')
+	b = jsonrec.String(jsonrec.Key(b, "id"), p.ID)
+	if b, ok = text(b, "kind", p.Kind); !ok {
+		return b, false
+	}
+	b = jsonrec.String(jsonrec.Key(b, "name"), p.Name)
+	b = jsonrec.Strings(jsonrec.Key(b, "emails"), p.Emails)
+	s := &p.Settings
+	b = append(jsonrec.Key(b, "settings"), '{')
+	b, ok = text(b, "visibility", s.Visibility)
+	b = jsonrec.Bool(jsonrec.Key(b, "show_from_customers"), s.ShowFromCustomers)
+	b, ok2 = text(b, "from_customers", s.FromCustomers)
+	ok = ok && ok2
+	b, ok2 = text(b, "from_users", s.FromUsers)
+	ok = ok && ok2
+	b = jsonrec.Bool(jsonrec.Key(b, "followed_internal"), s.FollowedInternal)
+	b = jsonrec.Bool(jsonrec.Key(b, "assignment_changes"), s.AssignmentChanges)
+	b = jsonrec.Bool(jsonrec.Key(b, "new_members"), s.NewMembers)
+	b = jsonrec.Bool(jsonrec.Key(b, "accept_invitations"), s.AcceptInvitations)
+	b = append(b, '}')
+	if b, ok2 = timeField(b, "created", p.Created); !ok || !ok2 {
+		return b, false
+	}
+	if p.Unverified {
+		b = append(jsonrec.Key(b, "unverified"), "true"...)
+	}
+	return append(b, '}'), true
+}
+
+func appendConversation(b []byte, c *Conversation) ([]byte, bool) {
+	ok := true
+	b = append(b, '{')
+	b = jsonrec.String(jsonrec.Key(b, "id"), c.ID)
+	if c.Item != "" {
+		b = jsonrec.String(jsonrec.Key(b, "item"), c.Item)
+	}
+	b = jsonrec.String(jsonrec.Key(b, "kind"), c.Kind)
+	if c.Subject != "" {
+		b = jsonrec.String(jsonrec.Key(b, "subject"), c.Subject)
+	}
+	b = jsonrec.Strings(jsonrec.Key(b, "followers"), c.Followers)
+	b = jsonrec.String(jsonrec.Key(b, "tag"), c.Tag)
+	if c.RootID != "" {
+		b = jsonrec.String(jsonrec.Key(b, "root_message_id"), c.RootID)
+	}
+	if b, ok = timeField(b, "created", c.Created); !ok {
+		return b, false
+	}
+	if c.OpenedUnverified != "" {
+		b = jsonrec.String(jsonrec.Key(b, "opened_unverified"), c.OpenedUnverified)
+	}
+	if c.AgentWrote != nil {
+		if b, ok = timeField(b, "agent_wrote", *c.AgentWrote); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+func appendMessage(b []byte, m *Message) ([]byte, bool) {
+	ok := true
+	b = append(b, '{')
+	b = jsonrec.String(jsonrec.Key(b, "id"), m.ID)
+	b = jsonrec.String(jsonrec.Key(b, "conversation"), m.Conversation)
+	b = jsonrec.String(jsonrec.Key(b, "author"), m.Author)
+	b = jsonrec.String(jsonrec.Key(b, "channel"), m.Channel)
+	b = jsonrec.String(jsonrec.Key(b, "text"), m.Text)
+	if m.HTML != "" {
+		b = jsonrec.String(jsonrec.Key(b, "html"), m.HTML)
+	}
+	if m.Original != "" {
+		b = jsonrec.String(jsonrec.Key(b, "original"), m.Original)
+	}
+	if m.MessageID != "" {
+		b = jsonrec.String(jsonrec.Key(b, "message_id"), m.MessageID)
+	}
+	if len(m.Attachments) > 0 {
+		b = append(jsonrec.Key(b, "attachments"), '[')
+		for i, a := range m.Attachments {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '{')
+			b = jsonrec.String(jsonrec.Key(b, "name"), a.Name)
+			b = jsonrec.String(jsonrec.Key(b, "content_type"), a.ContentType)
+			b = jsonrec.Int(jsonrec.Key(b, "size"), a.Size)
+			b = jsonrec.Int(jsonrec.Key(b, "part"), int64(a.Part))
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if b, ok = timeField(b, "created", m.Created); !ok {
+		return b, false
+	}
+	if m.Retracted != nil {
+		if b, ok = timeField(b, "retracted", *m.Retracted); !ok {
+			return b, false
+		}
+	}
+	if m.Unverified {
+		b = append(jsonrec.Key(b, "unverified"), "true"...)
+	}
+	if m.Verification != "" {
+		b = jsonrec.String(jsonrec.Key(b, "verification"), m.Verification)
+	}
+	if m.Outsider {
+		b = append(jsonrec.Key(b, "outsider"), "true"...)
+	}
+	if len(m.EmailTo) > 0 {
+		b = jsonrec.Strings(jsonrec.Key(b, "email_to"), m.EmailTo)
+	}
+	return append(b, '}'), true
+}
