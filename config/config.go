@@ -114,6 +114,12 @@ type Config struct {
 	MaxPending           int
 	MaxPendingBytes      int64
 
+	// The daemon's Go runtime (cmd/deskmail/gc.go): the garbage
+	// collector's target (GOGC) and its soft memory limit (GOMEMLIMIT).
+	// The environment variables win when set.
+	GCPercent   int
+	MemoryLimit int64
+
 	// Fetch are the IMAP mailboxes to read (--fetch URLs and [[fetch]]
 	// tables of the config file), checked.
 	Fetch       []*fetch.Mailbox
@@ -159,6 +165,8 @@ var options = []option{
 	{name: "store-direct", help: "when store goes through a pooler in transaction mode (PgBouncer): a URL of the same database that bypasses it, for LISTEN and migrations", set: str(func(c *Config) *string { return &c.StoreDirect })},
 	{name: "store-log-size", def: []string{"64MiB"}, help: "bbolt: size of each of the two write-ahead log files (written with zeros ahead of the records; a checkpoint starts at half); at least 1MiB", set: size(func(c *Config) *int64 { return &c.StoreLogSize })},
 	{name: "store-checkpoint-interval", def: []string{"2s"}, help: "bbolt: a checkpoint starts once the oldest logged write not in the database file is this old", set: duration(func(c *Config) *time.Duration { return &c.StoreCheckpoint })},
+	{name: "gc-percent", def: []string{"400"}, help: "the daemon's garbage collector target (GOGC): a collection once the heap has grown this many percent over what was live; the GOGC environment variable wins", set: integer(func(c *Config) *int { return &c.GCPercent })},
+	{name: "memory-limit", def: []string{"512MiB"}, help: "the daemon's soft memory limit (GOMEMLIMIT): past it the garbage collector runs more often whatever gc-percent says; the GOMEMLIMIT environment variable wins (GOMEMLIMIT=off: none)", set: size(func(c *Config) *int64 { return &c.MemoryLimit })},
 	{name: "hostname", def: []string{hostname()}, help: "this host's name in the SMTP greeting and Received headers", set: str(func(c *Config) *string { return &c.Hostname })},
 	{name: "max-message-bytes", def: []string{"25MiB"}, help: "largest message accepted (announced in EHLO SIZE)", set: size(func(c *Config) *int64 { return &c.MaxMessageBytes })},
 	{name: "max-header-bytes", def: []string{"256KiB"}, help: "largest header block accepted", set: size(func(c *Config) *int64 { return &c.MaxHeaderBytes })},

@@ -126,14 +126,22 @@ func parseDate(v string) (time.Time, error) {
 const rfc5322Date = "Mon, 2 Jan 2006 15:04:05 -0700"
 
 // parseDateFast is net/mail.ParseDate for a Date that starts with a
-// letter, holds no line break or comment, and ends with its numeric zone,
-// the only "+" or "-" in it: ParseDate then parses v as it is, its layouts
-// without a day of the week fail on the letter (24 failed parses, each
-// allocating its error), and the first with one is rfc5322Date. So when
-// that layout reads v the answer is ParseDate's; otherwise ok is false.
+// letter, holds no line break, and ends with its numeric zone, the only "+"
+// or "-" before it, and then at most one comment of letters, digits and
+// spaces ("+0000 (UTC)", as Postfix writes it): ParseDate then parses v up
+// to the zone as it is, skips the comment, its layouts without a day of the
+// week fail on the letter (24 failed parses, each allocating its error),
+// and the first with one is rfc5322Date. So when that layout reads v the
+// answer is ParseDate's; otherwise ok is false.
 func parseDateFast(v string) (t time.Time, ok bool) {
+	if i := strings.IndexByte(v, '('); i >= 0 {
+		if !simpleComment(v[i:]) {
+			return time.Time{}, false
+		}
+		v = strings.TrimRight(v[:i], " \t")
+	}
 	n := len(v)
-	if n < 6 || !('A' <= v[0] && v[0] <= 'Z' || 'a' <= v[0] && v[0] <= 'z') || strings.ContainsAny(v, "\r\n(") ||
+	if n < 6 || !('A' <= v[0] && v[0] <= 'Z' || 'a' <= v[0] && v[0] <= 'z') || strings.ContainsAny(v, "\r\n") ||
 		strings.IndexAny(v, "+-") != n-5 {
 		return time.Time{}, false
 	}
@@ -144,6 +152,22 @@ func parseDateFast(v string) (t time.Time, ok bool) {
 	}
 	t, err := time.Parse(rfc5322Date, v)
 	return t, err == nil
+}
+
+// simpleComment tells whether c is one comment of letters, digits and
+// spaces, then nothing but spaces: "(UTC)", "(Coordinated Universal Time)".
+func simpleComment(c string) bool {
+	c = strings.TrimRight(c, " \t")
+	if len(c) < 2 || c[0] != '(' || c[len(c)-1] != ')' {
+		return false
+	}
+	for i := 1; i < len(c)-1; i++ {
+		b := c[i]
+		if !('A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == ' ') {
+			return false
+		}
+	}
+	return true
 }
 
 // CanonicalMessageID is the form IDs are compared and indexed in: white

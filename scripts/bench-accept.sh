@@ -15,10 +15,15 @@
 #
 # SERVE_ARGS adds flags to the daemon's command line; PROFILE=FILE writes a
 # CPU profile of the daemon over deskmail's last round and its drain
-# (PROFILE_SECONDS long, default 20; the control socket's pprof); ONLY=deskmail
+# (PROFILE_SECONDS long, default 20; the control socket's pprof); TRACE=FILE an
+# execution trace (go tool trace) of TRACE_SECONDS (default 1) from 0.5 s into
+# deskmail's last round; ONLY=deskmail
 # skips Postfix and smtp-sink. STRACE=FILE counts the daemon's system calls
 # (strace -c -f) over deskmail's last round and its drain into FILE (it slows
-# the daemon: its rate is not comparable). Each round prints the bytes the
+# the daemon: its rate is not comparable); PERF=FILE records the daemon with
+# perf (cpu-clock, call graphs, kernel included) over the same span.
+# SERVE_LOG=FILE keeps the daemon's log (with GODEBUG=gctrace=1 in the
+# environment: one line per garbage collection, with its CPU). Each round prints the bytes the
 # daemon wrote to the disk (/proc/PID/io write_bytes) per email too. STORE=postgres runs the daemon on a fresh
 # PostgreSQL database (created at PGURL's server, dropped at the end)
 # instead of bbolt; DESKMAIL=/path/to/deskmail runs that binary instead of
@@ -42,6 +47,7 @@ label=bbolt
 cleanup() {
   exec 4>&- 2>/dev/null || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  [ -z "${SERVE_LOG:-}" ] || cp "$tmp/serve.log" "$SERVE_LOG" 2>/dev/null || true
   [ "${STORE:-}" != postgres ] || psql "$PGURL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
@@ -84,6 +90,12 @@ drain() {
   done
   echo "(the pipeline did not drain within 2 minutes)"
 }
+metrics() { # the sums and counts of the commit and the commit wait, space separated
+  curl -s -H "Authorization: Bearer $TOKEN" 127.0.0.1:$HTTP/metrics | awk '
+    $1 ~ /^deskmail_store_commit_(duration_seconds|batch_size)_(sum|count)$/ || $1 ~ /^deskmail_smtp_commit_wait_seconds_(sum|count)$/ || $1 == "go_gc_duration_seconds_count" {m[$1] = $2}
+    END {printf "%s %s %s %s %s %s\n", m["deskmail_store_commit_duration_seconds_count"], m["deskmail_store_commit_duration_seconds_sum"],
+      m["deskmail_store_commit_batch_size_sum"], m["deskmail_smtp_commit_wait_seconds_count"], m["deskmail_smtp_commit_wait_seconds_sum"], m["go_gc_duration_seconds_count"]}'
+}
 cpu() { awk '{print $14 + $15}' /proc/$dpid/stat; } # clock ticks, user + system
 wbytes() { awk '$1 == "write_bytes:" {print $2}' /proc/$dpid/io; }
 rate() { # label host:port recipient messages
@@ -113,20 +125,38 @@ for r in $(seq "$ROUNDS"); do
     curl -s --unix-socket "$tmp/data/deskmail.sock" -o "$PROFILE" "http://deskmail/debug/pprof/profile?seconds=${PROFILE_SECONDS:-20}" &
     prof=$!
   fi
+  tr=
+  if [ -n "${TRACE:-}" ] && [ "$r" = "$ROUNDS" ]; then
+    (sleep 0.5; curl -s --unix-socket "$tmp/data/deskmail.sock" -o "$TRACE" "http://deskmail/debug/pprof/trace?seconds=${TRACE_SECONDS:-1}") &
+    tr=$!
+  fi
+  pf=
+  if [ -n "${PERF:-}" ] && [ "$r" = "$ROUNDS" ]; then
+    perf record -q -e cpu-clock -F 1999 -g -o "$PERF" -p "$dpid" 2>/dev/null &
+    pf=$!
+    sleep 0.5
+  fi
   st=
   if [ -n "${STRACE:-}" ] && [ "$r" = "$ROUNDS" ]; then
     strace -c -f -o "$STRACE" -p "$dpid" 2>/dev/null &
     st=$!
     sleep 1
   fi
-  c0=$(cpu) w0=$(wbytes)
+  c0=$(cpu) w0=$(wbytes) m0=$(metrics)
   rate "deskmail, $label" 127.0.0.1:$PORT support@localhost "$MESSAGES"
-  cm=$(cpu) p0=$(pending)
+  cm=$(cpu) p0=$(pending) mm=$(metrics)
   drain
   c1=$(cpu) w1=$(wbytes)
   [ -z "$st" ] || { kill -INT "$st"; wait "$st" || true; }
+  [ -z "$pf" ] || { kill -INT "$pf"; wait "$pf" || true; }
   echo "deskmail: $(( (w1 - w0) / MESSAGES )) bytes written to the disk per email (write_bytes, run and drain)"
   echo "deskmail: $p0 emails still pending at the last 250; daemon CPU during the accept $(echo "scale=3; ($cm - $c0) * 1000 / $hz / $MESSAGES" | bc) ms per email, during the drain $(echo "scale=3; ($c1 - $cm) * 1000 / $hz / $MESSAGES" | bc)"
   echo "deskmail daemon CPU over the run and its drain: $(echo "scale=3; ($c1 - $c0) * 1000 / $hz / $MESSAGES" | bc) ms per email"
+  echo "$m0 $mm $(metrics) $MESSAGES" | awk '{
+    printf "deskmail: during the accept %d commits (%.2f per email), %.2f writes per commit, %.3f ms per commit; %.3f ms mean wait for the commit per accept\n",
+      $7 - $1, ($7 - $1) / $19, ($9 - $3) / ($7 - $1), 1000 * ($8 - $2) / ($7 - $1), 1000 * ($11 - $5) / ($10 - $4)
+    printf "deskmail: run and drain %d commits (%.2f per email), %.2f writes per commit; %d garbage collections\n", $13 - $1, ($13 - $1) / $19, ($15 - $3) / ($13 - $1), $18 - $6 }'
   [ -z "$prof" ] || wait "$prof"
+  [ -z "$tr" ] || wait "$tr"
 done
+echo "deskmail: peak resident memory $(awk '$1 == "VmHWM:" {print $2, $3}' /proc/$dpid/status)"

@@ -127,7 +127,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelError}))
-	tuneGC() // as `deskmail serve` does
+	tuneGC(cfg) // as `deskmail serve` does
 	d, err := gateway.Start(cfg, log)
 	if err != nil {
 		return err

@@ -28,7 +28,7 @@ func newServeCmd() *cobra.Command {
 			return err
 		}
 		log := newLogger(cfg)
-		tuneGC()
+		tuneGC(cfg)
 		// Catch signals before starting: a SIGTERM that arrives while the
 		// listeners come up must still shut down cleanly.
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

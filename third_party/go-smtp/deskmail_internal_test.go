@@ -3,10 +3,15 @@ package smtp
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"math/rand"
+	"net"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // refDataReader is upstream's DATA reader, byte by byte, that the line-wise
@@ -196,5 +201,65 @@ func TestDeskmailLineLimitMatchesUpstream(t *testing.T) {
 				t.Fatalf("read after the error: %v", err)
 			}
 		}
+	}
+}
+
+// goid is the calling goroutine's number, from the first line of its stack.
+func goid() string {
+	b := make([]byte, 64)
+	return strings.Fields(string(b[:runtime.Stack(b, false)]))[1]
+}
+
+// One handler goroutine serves connection after connection (deskmail patch
+// 7), and ends with the server.
+func TestDeskmailHandlerServesConnectionAfterConnection(t *testing.T) {
+	var mu sync.Mutex
+	ids := map[string]int{}
+	s := NewServer(BackendFunc(func(c *Conn) (Session, error) {
+		mu.Lock()
+		ids[goid()]++
+		mu.Unlock()
+		return nil, errors.New("no session here")
+	}))
+	s.Domain = "localhost"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	const n = 20
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c, "HELO client.test\r\nQUIT\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := io.ReadAll(c); err != nil || !bytes.Contains(b, []byte("\r\n221 ")) {
+			t.Fatalf("connection %d: %q %v", i, b, err)
+		}
+		c.Close()
+		// The server closed the connection; its handler is about to
+		// wait for the next one: let it get there.
+		for deadline := time.Now().Add(10 * time.Second); s.idleHandlers.Load() != 1; runtime.Gosched() {
+			if time.Now().After(deadline) {
+				t.Fatalf("after connection %d, %d handlers wait for the next one, want 1", i, s.idleHandlers.Load())
+			}
+		}
+	}
+	mu.Lock()
+	if len(ids) != 1 {
+		t.Errorf("%d connections served by %d goroutines, want 1", n, len(ids))
+	}
+	mu.Unlock()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-served
+	s.handlers.Wait() // the waiting handler ends with the server
+	if got := s.idleHandlers.Load(); got != 0 {
+		t.Errorf("%d handlers still wait after Close", got)
 	}
 }

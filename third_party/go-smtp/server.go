@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -97,6 +98,13 @@ type Server struct {
 	wg   sync.WaitGroup
 	done chan struct{}
 
+	// idle hands a new connection to a handler goroutine waiting for one
+	// (deskmail patch 7); idleHandlers counts those waiting, handlers
+	// those running, waiting or not.
+	idle         chan net.Conn
+	idleHandlers atomic.Int32
+	handlers     sync.WaitGroup
+
 	locker    sync.Mutex
 	listeners []net.Listener
 	conns     map[*Conn]struct{}
@@ -110,6 +118,7 @@ func NewServer(be Backend) *Server {
 
 		Backend:  be,
 		done:     make(chan struct{}, 1),
+		idle:     make(chan net.Conn),
 		ErrorLog: log.New(os.Stderr, "smtp/server ", log.LstdFlags),
 		conns:    make(map[*Conn]struct{}),
 	}
@@ -159,14 +168,46 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 
 		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
+		select {
+		case s.idle <- c:
+		default:
+			s.handlers.Add(1)
+			go s.handler(c)
+		}
+	}
+}
 
-			err := s.handleConn(newConn(c, s))
-			if err != nil {
-				s.ErrorLog.Printf("error handling %v: %s", c.RemoteAddr(), err)
-			}
-		}()
+// maxIdleHandlers bounds the handler goroutines that wait for a new
+// connection (deskmail patch 7).
+const maxIdleHandlers = 64
+
+// handler serves c, then waits for the next connection Serve accepts
+// (deskmail patch 7): upstream started a goroutine per connection, whose
+// stack grew from its first few KB by copying, twice or more, in every
+// session (1-5% of deskmail's CPU during an accept of small messages).
+// A handler's grown stack serves the next connection; the runtime shrinks
+// the stacks of waiting handlers at a garbage collection, so they regrow
+// once per collection at most. At most maxIdleHandlers wait; they end
+// when the server closes.
+func (s *Server) handler(c net.Conn) {
+	defer s.handlers.Done()
+	for {
+		err := s.handleConn(newConn(c, s))
+		if err != nil {
+			s.ErrorLog.Printf("error handling %v: %s", c.RemoteAddr(), err)
+		}
+		s.wg.Done()
+		if s.idle == nil || s.idleHandlers.Add(1) > maxIdleHandlers {
+			s.idleHandlers.Add(-1)
+			return
+		}
+		select {
+		case c = <-s.idle:
+			s.idleHandlers.Add(-1)
+		case <-s.done:
+			s.idleHandlers.Add(-1)
+			return
+		}
 	}
 }
 
