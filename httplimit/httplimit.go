@@ -154,7 +154,10 @@ func ClientPrefix(ip netip.Addr) netip.Prefix {
 	return p
 }
 
-// countedConn gives its address's slot back when closed (once).
+// countedConn gives its address's slot back when closed (once), before
+// the socket's close: a client that has seen the connection end finds its
+// slot free (it was given back after, and a reconnect at once could be
+// refused with its address's slots all taken).
 type countedConn struct {
 	net.Conn
 	once    sync.Once
@@ -162,7 +165,6 @@ type countedConn struct {
 }
 
 func (c *countedConn) Close() error {
-	err := c.Conn.Close()
 	c.once.Do(c.release)
-	return err
+	return c.Conn.Close()
 }

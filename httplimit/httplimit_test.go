@@ -145,3 +145,56 @@ func TestSlotsComeBack(t *testing.T) {
 		c.Close()
 	}
 }
+
+// closeSpy is a connection whose Close reports its address's open count
+// at that moment.
+type closeSpy struct {
+	net.Conn
+	seen func()
+}
+
+func (c closeSpy) Close() error { c.seen(); return c.Conn.Close() }
+
+type spyListener struct {
+	net.Listener
+	seen func()
+}
+
+func (l spyListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return closeSpy{Conn: c, seen: l.seen}, nil
+}
+
+// A connection's slot is free before its socket closes, so a client that
+// has seen the end of its connection can reconnect at once (the daemon's
+// listener test, TestDaemonHTTPListenerLimits, reconnected into a slot
+// not yet given back).
+func TestSlotFreeBeforeTheClose(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var p *perIP
+	var atClose []int
+	p = Listener(spyListener{Listener: l, seen: func() {
+		p.mu.Lock()
+		atClose = append(atClose, len(p.open))
+		p.mu.Unlock()
+	}}, Limits{MaxConnsPerIP: 1}).(*perIP)
+	c := dialFrom(t, "127.0.0.1", l.Addr().String())
+	s, err := p.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if len(atClose) != 1 || atClose[0] != 0 {
+		t.Fatalf("addresses with a slot taken when the socket closed: %v, want [0]", atClose)
+	}
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("client read: %v, want EOF", err)
+	}
+}
