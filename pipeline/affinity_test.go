@@ -7,7 +7,6 @@ import (
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/store"
-	"github.com/deskmail/deskmail/store/pgtest"
 )
 
 // Two nodes with affinity: each claims the emails it accepted, and leaves
@@ -21,15 +20,7 @@ func TestAffinityLeavesAnotherNodesEmailsToIt(t *testing.T) {
 }
 
 func TestAffinityLeavesAnotherNodesEmailsToItPostgres(t *testing.T) {
-	url := pgtest.NewDatabase(t)
-	dbB, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbB.Close() })
-	f := newPipeFixtureOn(t, func(dir string) (*store.DB, error) {
-		return store.OpenPostgres(context.Background(), url, dir, store.Options{})
-	})
+	f, dbB, _ := twoNodesOnPostgres(t)
 	testAffinityLeavesAnotherNodesEmailsToIt(t, f, dbB)
 }
 
@@ -95,15 +86,7 @@ func TestAffinityPausesForAKeyOverTwoNodes(t *testing.T) {
 }
 
 func TestAffinityPausesForAKeyOverTwoNodesPostgres(t *testing.T) {
-	url := pgtest.NewDatabase(t)
-	dbB, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbB.Close() })
-	f := newPipeFixtureOn(t, func(dir string) (*store.DB, error) {
-		return store.OpenPostgres(context.Background(), url, dir, store.Options{})
-	})
+	f, dbB, _ := twoNodesOnPostgres(t)
 	testAffinityPausesForAKeyOverTwoNodes(t, f, dbB)
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
-	"github.com/deskmail/deskmail/store/pgtest"
 )
 
 // twoNodesPG is the fixture on a PostgreSQL database of its own (node A's
@@ -22,21 +21,13 @@ import (
 // (other@help.test), so that two replies to it can share no ordering key.
 func twoNodesPG(t *testing.T) (f *pipeFixture, dbB *store.DB, conn *pgx.Conn) {
 	t.Helper()
-	url := pgtest.NewDatabase(t)
-	dbB, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbB.Close() }) // after the fixture's pipelines stop
-	f = newPipeFixtureOn(t, func(dir string) (*store.DB, error) {
-		return store.OpenPostgres(context.Background(), url, dir, store.Options{})
-	})
+	f, dbB, url := twoNodesOnPostgres(t)
 	if err := f.db.Update(context.Background(), func(tx *store.Tx) error {
 		return model.IndexMessageID(tx, "other@help.test", "c1")
 	}); err != nil {
 		t.Fatal(err)
 	}
-	conn, err = pgx.Connect(context.Background(), url)
+	conn, err := pgx.Connect(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

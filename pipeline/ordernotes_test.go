@@ -150,15 +150,7 @@ func TestClaimsLeaveAKeyToTheNodeHoldingItsFirstEmail(t *testing.T) {
 }
 
 func TestClaimsLeaveAKeyToTheNodeHoldingItsFirstEmailPostgres(t *testing.T) {
-	url := pgtest.NewDatabase(t)
-	dbB, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbB.Close() })
-	f := newPipeFixtureOn(t, func(dir string) (*store.DB, error) {
-		return store.OpenPostgres(context.Background(), url, dir, store.Options{})
-	})
+	f, dbB, _ := twoNodesOnPostgres(t)
 	testClaimsLeaveAKeyToTheNodeHoldingItsFirstEmail(t, f, dbB)
 }
 

@@ -286,16 +286,7 @@ func TestTwoNodesShareTheWorkWithoutDuplicates(t *testing.T) {
 // transactions that take turns on its writer lock) keeps the claims, the
 // fencing and the order.
 func TestTwoNodesShareTheWorkWithoutDuplicatesPostgres(t *testing.T) {
-	url := pgtest.NewDatabase(t)
-	dbB, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered before the fixture's: closed after its pipelines stop.
-	t.Cleanup(func() { dbB.Close() })
-	f := newPipeFixtureOn(t, func(dir string) (*store.DB, error) {
-		return store.OpenPostgres(context.Background(), url, dir, store.Options{})
-	})
+	f, dbB, _ := twoNodesOnPostgres(t)
 	f.run("node-a", nil)
 	f.runOn(dbB, "node-b", nil)
 	checkTwoNodes(t, f)
@@ -484,4 +475,22 @@ func TestLaterEmailQueuesBehindEarlierCommitOnBolt(t *testing.T) {
 	if len(ms) != 2 || ms[0].Original != a || ms[1].Original != b {
 		t.Fatalf("conversation c1 = %+v, want %s then %s", ms, a, b)
 	}
+}
+
+// twoNodesOnPostgres is a fixture on a PostgreSQL database of its own
+// (node A's store) and a second store on the same database (node B's),
+// closed after the fixture's pipelines stop (its cleanup is registered
+// first), and the database's URL.
+func twoNodesOnPostgres(t *testing.T) (*pipeFixture, *store.DB, string) {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	dbB, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dbB.Close() })
+	f := newPipeFixtureOn(t, func(dir string) (*store.DB, error) {
+		return store.OpenPostgres(context.Background(), url, dir, store.Options{})
+	})
+	return f, dbB, url
 }
