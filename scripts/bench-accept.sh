@@ -24,7 +24,8 @@
 # perf (cpu-clock, call graphs, kernel included) over the same span.
 # SERVE_LOG=FILE keeps the daemon's log (with GODEBUG=gctrace=1 in the
 # environment: one line per garbage collection, with its CPU). Each round prints the bytes the
-# daemon wrote to the disk (/proc/PID/io write_bytes) per email too. STORE=postgres runs the daemon on a fresh
+# daemon wrote to the disk (/proc/PID/io write_bytes) and read from it
+# (read_bytes) per email too. STORE=postgres runs the daemon on a fresh
 # PostgreSQL database (created at PGURL's server, dropped at the end)
 # instead of bbolt; DESKMAIL=/path/to/deskmail runs that binary instead of
 # building this tree.
@@ -98,6 +99,7 @@ metrics() { # the sums and counts of the commit and the commit wait, space separ
 }
 cpu() { awk '{print $14 + $15}' /proc/$dpid/stat; } # clock ticks, user + system
 wbytes() { awk '$1 == "write_bytes:" {print $2}' /proc/$dpid/io; }
+rbytes() { awk '$1 == "read_bytes:" {print $2}' /proc/$dpid/io; }
 rate() { # label host:port recipient messages
   local t0 t1
   t0=$(date +%s.%N)
@@ -142,14 +144,14 @@ for r in $(seq "$ROUNDS"); do
     st=$!
     sleep 1
   fi
-  c0=$(cpu) w0=$(wbytes) m0=$(metrics)
+  c0=$(cpu) w0=$(wbytes) r0=$(rbytes) m0=$(metrics)
   rate "deskmail, $label" 127.0.0.1:$PORT support@localhost "$MESSAGES"
   cm=$(cpu) p0=$(pending) mm=$(metrics)
   drain
-  c1=$(cpu) w1=$(wbytes)
+  c1=$(cpu) w1=$(wbytes) r1=$(rbytes)
   [ -z "$st" ] || { kill -INT "$st"; wait "$st" || true; }
   [ -z "$pf" ] || { kill -INT "$pf"; wait "$pf" || true; }
-  echo "deskmail: $(( (w1 - w0) / MESSAGES )) bytes written to the disk per email (write_bytes, run and drain)"
+  echo "deskmail: $(( (w1 - w0) / MESSAGES )) bytes written to the disk per email (write_bytes, run and drain), $(( (r1 - r0) / MESSAGES )) read from it (read_bytes)"
   echo "deskmail: $p0 emails still pending at the last 250; daemon CPU during the accept $(echo "scale=3; ($cm - $c0) * 1000 / $hz / $MESSAGES" | bc) ms per email, during the drain $(echo "scale=3; ($c1 - $cm) * 1000 / $hz / $MESSAGES" | bc)"
   echo "deskmail daemon CPU over the run and its drain: $(echo "scale=3; ($c1 - $c0) * 1000 / $hz / $MESSAGES" | bc) ms per email"
   echo "$m0 $mm $(metrics) $MESSAGES" | awk '{

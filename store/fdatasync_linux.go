@@ -1,6 +1,7 @@
 package store
 
 import (
+	"io"
 	"os"
 	"syscall"
 
@@ -26,4 +27,30 @@ func fdatasync(f *os.File) error {
 // pages are dropped and the records' writes cache them page by page).
 func dropCache(f *os.File) {
 	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+}
+
+// writeAt writes b and then pad at off in one pwritev.
+func writeAt(f *os.File, b, pad []byte, off int64) error {
+	bufs := [][]byte{b, pad}
+	for len(bufs) > 0 {
+		n, err := unix.Pwritev(int(f.Fd()), bufs, off)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrShortWrite
+		}
+		off += int64(n)
+		for len(bufs) > 0 && n >= len(bufs[0]) {
+			n -= len(bufs[0])
+			bufs = bufs[1:]
+		}
+		if len(bufs) > 0 {
+			bufs[0] = bufs[0][n:]
+		}
+	}
+	return nil
 }

@@ -8,3 +8,12 @@ import "os"
 func fdatasync(f *os.File) error { return f.Sync() }
 
 func dropCache(*os.File) {}
+
+// writeAt writes b and then pad at off.
+func writeAt(f *os.File, b, pad []byte, off int64) error {
+	if _, err := f.WriteAt(b, off); err != nil {
+		return err
+	}
+	_, err := f.WriteAt(pad, off+int64(len(b)))
+	return err
+}

@@ -795,3 +795,57 @@ func TestLogReadsAreDurable(t *testing.T) {
 		t.Fatal("plain bbolt: ReadsAreDurable is true")
 	}
 }
+
+// A record's write goes on with zeros to the end of its last page (a
+// write ending inside a page the cache does not hold reads the page from
+// the disk first), never past that page nor the zeroed length, and what
+// follows stays readable as stale bytes past the tail.
+func TestLogWritesWholePages(t *testing.T) {
+	lt := newLogTest(t)
+	db := lt.open(t, lt.dir)
+	defer db.Close()
+	w := db.be.(*walBackend)
+	if err := putKV(db, "kv", "a", "1"); err != nil {
+		t.Fatal(err)
+	}
+	name := logPath(lt.dir, w.epoch)
+	st0, err := os.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stale bytes past the tail, as a reused file holds.
+	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := w.off
+	stale := bytes.Repeat([]byte{0xAA}, 3*pageSize)
+	if _, err := f.WriteAt(stale, start); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := putKV(db, "kv", "b", strings.Repeat("y", 300)); err != nil {
+		t.Fatal(err)
+	}
+	end := w.off
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(data)) != st0.Size() {
+		t.Fatalf("the log file is %d bytes long after a record, was %d", len(data), st0.Size())
+	}
+	pageEnd := (end + pageSize - 1) / pageSize * pageSize
+	if i := bytes.IndexFunc(data[end:pageEnd], func(r rune) bool { return r != 0 }); i >= 0 {
+		t.Fatalf("byte %d after the record, in its last page, is not zero: the write stopped at the record's end", i)
+	}
+	if pageEnd < start+int64(len(stale)) && data[pageEnd] != 0xAA {
+		t.Fatal("the write went past the record's last page")
+	}
+	crashed := lockedCopy(t, db)
+	db2 := lt.open(t, crashed)
+	defer db2.Close()
+	if v, _ := getKV(t, db2, "kv", "b"); v != strings.Repeat("y", 300) {
+		t.Fatalf("b = %q after a crash", v)
+	}
+}
