@@ -21,7 +21,9 @@ import (
 // lease ends, as before).
 //
 // Which emails are this node's: those whose 250 it gave (Accepted), kept
-// in memory until this node claims them or they are older than Affinity.
+// in memory until they are older than Affinity (foreignDue prunes them by
+// age, claimed or not: the map holds at most Affinity and one dispatch
+// interval of this node's accepts).
 // How old an email is: the time in its id (store.NewID, when its DATA
 // began, by the accepting node's clock), so a scan of the due index reads
 // no state to tell; an id whose time is ahead of this node's clock gets
