@@ -25,15 +25,7 @@ func TestAffinityLeavesAnotherNodesEmailsToItPostgres(t *testing.T) {
 }
 
 func testAffinityLeavesAnotherNodesEmailsToIt(t *testing.T, f *pipeFixture, dbB *store.DB) {
-	// A second ahead of the real clock, which the receiver's ids take:
-	// an id ahead of the node's clock gets no affinity.
-	clk := clock.NewFake(time.Now().Add(time.Second))
-	nodeA := newStepper(t, f, f.db, "node-a", clk, nil)
-	nodeB := newStepper(t, f, dbB, "node-b", clk, nil)
-	for _, s := range []*stepper{nodeA, nodeB} {
-		s.p.Affinity = 2 * time.Second
-		s.claim() // the start's full scan: nothing yet
-	}
+	clk, nodeA, nodeB := affinityNodes(t, f, dbB)
 	a1 := f.send(t, "ann@a.test", "help@help.test", "a1@a.test", "")
 	nodeA.p.Accepted(a1)
 	b1 := f.send(t, "bob@b.test", "help@help.test", "b1@b.test", "")
@@ -91,15 +83,7 @@ func TestAffinityPausesForAKeyOverTwoNodesPostgres(t *testing.T) {
 }
 
 func testAffinityPausesForAKeyOverTwoNodes(t *testing.T, f *pipeFixture, dbB *store.DB) {
-	// A second ahead of the real clock, which the receiver's ids take:
-	// an id ahead of the node's clock gets no affinity.
-	clk := clock.NewFake(time.Now().Add(time.Second))
-	nodeA := newStepper(t, f, f.db, "node-a", clk, nil)
-	nodeB := newStepper(t, f, dbB, "node-b", clk, nil)
-	for _, s := range []*stepper{nodeA, nodeB} {
-		s.p.Affinity = 2 * time.Second
-		s.claim()
-	}
+	clk, nodeA, nodeB := affinityNodes(t, f, dbB)
 	s1 := f.send(t, "ann@client.test", "help@help.test", "s1@client.test", "")
 	nodeA.p.Accepted(s1)
 	s2 := f.send(t, "ann@client.test", "help@help.test", "s2@client.test", "")
@@ -139,4 +123,21 @@ func TestAffinityIgnoresIDsAheadOfTheClock(t *testing.T) {
 	if p.foreignLocked("not-an-id", now) {
 		t.Error("an id of another form is left to a node")
 	}
+}
+
+// affinityNodes is two steppers, node A on the fixture's store and node B
+// on dbB, with an Affinity of 2 s and their start's full scan done
+// (nothing yet), on a fake clock a second ahead of the real one, which
+// the receiver's ids take (an id ahead of the node's clock gets no
+// affinity).
+func affinityNodes(t *testing.T, f *pipeFixture, dbB *store.DB) (*clock.Fake, *stepper, *stepper) {
+	t.Helper()
+	clk := clock.NewFake(time.Now().Add(time.Second))
+	nodeA := newStepper(t, f, f.db, "node-a", clk, nil)
+	nodeB := newStepper(t, f, dbB, "node-b", clk, nil)
+	for _, s := range []*stepper{nodeA, nodeB} {
+		s.p.Affinity = 2 * time.Second
+		s.claim()
+	}
+	return clk, nodeA, nodeB
 }
