@@ -38,6 +38,7 @@ import (
 	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/mta"
 	"github.com/deskmail/deskmail/persontoken"
+	"github.com/deskmail/deskmail/pipeline"
 	"github.com/deskmail/deskmail/queue"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
@@ -190,7 +191,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		pipe.Node = d.Queue.Owner
 		// Each node's pipeline takes the emails it accepted; another
 		// node's after DefaultAffinity (pipeline/affinity.go).
-		pipe.Affinity = pipelineAffinity
+		pipe.Affinity = pipeline.DefaultAffinity
 	}
 	// Other nodes wake this one for their stored mail, queue changes and
 	// notifications (PostgreSQL; nothing with bbolt).

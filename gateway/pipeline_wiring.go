@@ -30,9 +30,6 @@ func resolver(cfg *config.Config, opts Options) (res auth.Resolver, closeDNS fun
 // newPipeline builds the inbound pipeline, the backlog bound the
 // receiver enforces and the count of accepts the pipeline yields to
 // (pipeline-yield; the receiver keeps it).
-// pipelineAffinity is a shared store's node affinity (pipeline.Affinity).
-const pipelineAffinity = pipeline.DefaultAffinity
-
 func newPipeline(cfg *config.Config, db *store.DB, clk clock.Clock, step *intake.InboundStep, log *slog.Logger) (*pipeline.Pipeline, *inbound.Activity) {
 	act := &inbound.Activity{Clock: clk}
 	return &pipeline.Pipeline{DB: db, Log: log, Step: step.Step, Clock: clk,

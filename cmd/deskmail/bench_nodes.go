@@ -134,19 +134,9 @@ func (n *benchNode) stop() {
 // procCPU is the user+system CPU a process has used, from /proc/PID/stat
 // (every thread of it), in clock ticks of 1/100 s.
 func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := procStat(pid, 13)
 	if err != nil {
 		return 0, err
-	}
-	// comm (field 2) may hold spaces: count from its closing parenthesis.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
 	}
 	u, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
 	k, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
@@ -187,21 +177,32 @@ func postgresCPU(pm int) map[int]time.Duration {
 
 // procParent is a process's parent (0 if it cannot be read).
 func procParent(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := procStat(pid, 2)
 	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
 		return 0
 	}
 	ppid, _ := strconv.Atoi(f[1])
 	return ppid
+}
+
+// procStat is /proc/PID/stat's fields after comm (field 3 on: f[0] is
+// the state), at least n of them.
+func procStat(pid, n int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	// comm (field 2) may hold spaces: count from its closing parenthesis.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < n {
+		return nil, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	}
+	return f, nil
 }
 
 // postmaster is the pid of the postmaster serving c, if it runs on this
