@@ -44,7 +44,7 @@ const affinityPause = time.Minute
 
 // affinity is the pipeline's state of it (guarded by Pipeline.mu).
 type affinity struct {
-	mine map[string]time.Time // ids accepted here and not yet claimed here -> when they are anyone's
+	mine map[string]time.Time // ids accepted here -> when they are anyone's (pruned by age, claimed or not)
 	// off: affinity is paused until then (a key over two nodes).
 	off time.Time
 	// foreign: the earliest moment a foreign email a scan passed over

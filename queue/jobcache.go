@@ -63,8 +63,8 @@ func (c *jobCache) forget(id string) {
 	c.mu.Unlock()
 }
 
-// get returns job id decoded from raw, if raw is the record kept: a copy
-// the caller may change.
+// get returns the job kept for id, if raw is the record kept with it: a
+// copy the caller may change.
 func (c *jobCache) get(id string, raw []byte) (Job, bool) {
 	c.mu.Lock()
 	e := c.jobs[id]

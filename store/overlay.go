@@ -594,9 +594,9 @@ func (s *source) next() {
 
 // merge visits bucket's keys in order (forward: from from up to to;
 // reverse: below from) as the layers over bbolt show them: for a key in
-// more than one source the upper one's entry, deletions skipped. With
-// withBolt false it visits the layers' entries alone, deletions
-// included (count).
+// more than one source the upper one's entry. With withBolt false it
+// visits the layers' entries alone; with withDel it visits deletions too
+// (count does both), which it skips otherwise.
 func (t *walTx) merge(bucket string, reverse bool, from, to []byte, withBolt, withDel bool, fn func(k, v []byte, del bool) (bool, error)) error {
 	// The sources escape (the trees' visits keep their cursor): the
 	// transaction keeps one set for the next merge (a merge inside
