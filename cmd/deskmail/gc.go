@@ -16,7 +16,7 @@ import (
 //     write-ahead log's layers, the caches), and every email allocates a
 //     few hundred KB that die young: at 400 there are 2.5 times fewer
 //     collections than at 200, and their share of the daemon's CPU falls
-//     with them, for about 60 MB more resident memory under load
+//     with them, for about 60-80 MB more resident memory under load
 //     (docs/PERFORMANCE.md, issue 27, branch acceptcpu3).
 //   - memory-limit (512MiB): the soft limit past which the collector runs
 //     more often whatever gc-percent says, so a live heap that grows (large
