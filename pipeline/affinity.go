@@ -1,8 +1,9 @@
 package pipeline
 
 import (
-	"strconv"
 	"time"
+
+	"github.com/deskmail/deskmail/store"
 )
 
 // Node affinity (Pipeline.Affinity): on a store that several nodes share,
@@ -53,26 +54,13 @@ type affinity struct {
 	pruned  time.Time // when mine was last pruned of emails now anyone's
 }
 
-// idTime is the time in an id of store.NewID (16 hex digits of Unix
-// nanoseconds first); false for an id of another form.
-func idTime(id string) (time.Time, bool) {
-	if len(id) < 16 {
-		return time.Time{}, false
-	}
-	n, err := strconv.ParseUint(id[:16], 16, 64)
-	if err != nil || n > 1<<62 {
-		return time.Time{}, false
-	}
-	return time.Unix(0, int64(n)), true
-}
-
 // Accepted tells the pipeline that this node stored email id and
 // answered 250 for it, and wakes it: with Affinity, the email is this
 // node's.
 func (p *Pipeline) Accepted(id string) {
 	p.init()
 	if p.Affinity > 0 {
-		if at, ok := idTime(id); ok {
+		if at, ok := store.IDTime(id); ok {
 			p.mu.Lock()
 			p.aff.mine[id] = at.Add(p.Affinity)
 			p.mu.Unlock()
@@ -103,7 +91,7 @@ func (p *Pipeline) foreignLocked(id string, now time.Time) bool {
 	if _, ok := p.aff.mine[id]; ok {
 		return false
 	}
-	at, ok := idTime(id)
+	at, ok := store.IDTime(id)
 	if !ok || at.After(now) {
 		// An id from the future: the other node's clock is ahead of
 		// this one's. Its email is anyone's, or a skew of an hour

@@ -52,7 +52,7 @@ func testAffinityLeavesAnotherNodesEmailsToIt(t *testing.T, f *pipeFixture, dbB 
 	if len(work) != 0 {
 		t.Fatalf("node B claimed %d emails of node A's at once", len(work))
 	}
-	at, _ := idTime(a3)
+	at, _ := store.IDTime(a3)
 	if want := at.Add(2 * time.Second); !next.Equal(want) {
 		t.Errorf("node B's next dispatch at %v, want %v (when A's email is anyone's)", next, want)
 	}

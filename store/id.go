@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -13,4 +14,17 @@ func NewID(t time.Time) string {
 	var r [4]byte
 	_, _ = rand.Read(r[:])
 	return fmt.Sprintf("%016x%s", uint64(t.UnixNano()), hex.EncodeToString(r[:]))
+}
+
+// IDTime is the time in an id of NewID (its 16 hex digits of Unix
+// nanoseconds); false for an id of another form.
+func IDTime(id string) (time.Time, bool) {
+	if len(id) < 16 {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseUint(id[:16], 16, 64)
+	if err != nil || n > 1<<62 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(n)), true
 }

@@ -377,11 +377,10 @@ func benchCollect(db *store.DB, accepted map[string]time.Time) (time.Time, []tim
 				if m.Original != e.StoredID {
 					continue
 				}
-				ns, err := strconv.ParseUint(m.ID[:16], 16, 64)
-				if err != nil {
-					return err
+				done, ok := store.IDTime(m.ID)
+				if !ok {
+					return fmt.Errorf("message id %q holds no time", m.ID)
 				}
-				done := time.Unix(0, int64(ns))
 				lat = append(lat, max(done.Sub(at), 0))
 				if done.After(last) {
 					last = done
