@@ -26,52 +26,36 @@ func encodeEntry(e *Entry) ([]byte, error) {
 	}
 	b = jsonrec.String(jsonrec.Key(b, "direction"), string(e.Direction))
 	b = jsonrec.String(jsonrec.Key(b, "status"), e.Status)
-	b = optString(b, "reason", e.Reason)
-	b = optString(b, "message_id", e.MessageID)
-	b = optString(b, "stored_id", e.StoredID)
+	b = jsonrec.OptString(b, "reason", e.Reason)
+	b = jsonrec.OptString(b, "message_id", e.MessageID)
+	b = jsonrec.OptString(b, "stored_id", e.StoredID)
 	b = jsonrec.String(jsonrec.Key(b, "envelope_from"), e.EnvelopeFrom)
-	b = optStrings(b, "envelope_to", e.EnvelopeTo)
-	b = optString(b, "from", e.From)
-	b = optString(b, "subject", e.Subject)
+	b = jsonrec.OptStrings(b, "envelope_to", e.EnvelopeTo)
+	b = jsonrec.OptString(b, "from", e.From)
+	b = jsonrec.OptString(b, "subject", e.Subject)
 	if e.Size != 0 {
 		b = jsonrec.Int(jsonrec.Key(b, "size"), e.Size)
 	}
-	b = optString(b, "remote_ip", e.RemoteIP)
-	b = optString(b, "proto", e.Proto)
-	b = optString(b, "via", e.Via)
-	b = optString(b, "class", e.Class)
-	b = optStrings(b, "reasons", e.Reasons)
-	b = optString(b, "action", e.Action)
-	b = optString(b, "conversation", e.Conversation)
-	b = optString(b, "thread_by", e.ThreadBy)
-	b = optString(b, "auth", e.Auth)
-	if e.Unverified {
-		b = append(jsonrec.Key(b, "unverified"), "true"...)
-	}
-	b = optString(b, "job", e.Job)
-	b = optString(b, "person", e.Person)
-	b = optStrings(b, "messages", e.Messages)
+	b = jsonrec.OptString(b, "remote_ip", e.RemoteIP)
+	b = jsonrec.OptString(b, "proto", e.Proto)
+	b = jsonrec.OptString(b, "via", e.Via)
+	b = jsonrec.OptString(b, "class", e.Class)
+	b = jsonrec.OptStrings(b, "reasons", e.Reasons)
+	b = jsonrec.OptString(b, "action", e.Action)
+	b = jsonrec.OptString(b, "conversation", e.Conversation)
+	b = jsonrec.OptString(b, "thread_by", e.ThreadBy)
+	b = jsonrec.OptString(b, "auth", e.Auth)
+	b = jsonrec.OptTrue(b, "unverified", e.Unverified)
+	b = jsonrec.OptString(b, "job", e.Job)
+	b = jsonrec.OptString(b, "person", e.Person)
+	b = jsonrec.OptStrings(b, "messages", e.Messages)
 	if e.NextAttempt != nil {
 		if b, err = jsonrec.Time(jsonrec.Key(b, "next_attempt"), *e.NextAttempt); err != nil {
 			return json.Marshal(e)
 		}
 	}
-	b = optString(b, "attention", e.Attention)
+	b = jsonrec.OptString(b, "attention", e.Attention)
 	return append(b, '}'), nil
-}
-
-func optString(b []byte, name, v string) []byte {
-	if v == "" {
-		return b
-	}
-	return jsonrec.String(jsonrec.Key(b, name), v)
-}
-
-func optStrings(b []byte, name string, v []string) []byte {
-	if len(v) == 0 {
-		return b
-	}
-	return jsonrec.Strings(jsonrec.Key(b, name), v)
 }
 
 // decodeEntry is json.Unmarshal(b, e) for an e that is zero.

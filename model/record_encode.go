@@ -80,9 +80,7 @@ func appendPerson(b []byte, p *Person) ([]byte, bool) {
 	if b, ok2 = timeField(b, "created", p.Created); !ok || !ok2 {
 		return b, false
 	}
-	if p.Unverified {
-		b = append(jsonrec.Key(b, "unverified"), "true"...)
-	}
+	b = jsonrec.OptTrue(b, "unverified", p.Unverified)
 	return append(b, '}'), true
 }
 
@@ -90,24 +88,16 @@ func appendConversation(b []byte, c *Conversation) ([]byte, bool) {
 	ok := true
 	b = append(b, '{')
 	b = jsonrec.String(jsonrec.Key(b, "id"), c.ID)
-	if c.Item != "" {
-		b = jsonrec.String(jsonrec.Key(b, "item"), c.Item)
-	}
+	b = jsonrec.OptString(b, "item", c.Item)
 	b = jsonrec.String(jsonrec.Key(b, "kind"), c.Kind)
-	if c.Subject != "" {
-		b = jsonrec.String(jsonrec.Key(b, "subject"), c.Subject)
-	}
+	b = jsonrec.OptString(b, "subject", c.Subject)
 	b = jsonrec.Strings(jsonrec.Key(b, "followers"), c.Followers)
 	b = jsonrec.String(jsonrec.Key(b, "tag"), c.Tag)
-	if c.RootID != "" {
-		b = jsonrec.String(jsonrec.Key(b, "root_message_id"), c.RootID)
-	}
+	b = jsonrec.OptString(b, "root_message_id", c.RootID)
 	if b, ok = timeField(b, "created", c.Created); !ok {
 		return b, false
 	}
-	if c.OpenedUnverified != "" {
-		b = jsonrec.String(jsonrec.Key(b, "opened_unverified"), c.OpenedUnverified)
-	}
+	b = jsonrec.OptString(b, "opened_unverified", c.OpenedUnverified)
 	if c.AgentWrote != nil {
 		if b, ok = timeField(b, "agent_wrote", *c.AgentWrote); !ok {
 			return b, false
@@ -124,15 +114,9 @@ func appendMessage(b []byte, m *Message) ([]byte, bool) {
 	b = jsonrec.String(jsonrec.Key(b, "author"), m.Author)
 	b = jsonrec.String(jsonrec.Key(b, "channel"), m.Channel)
 	b = jsonrec.String(jsonrec.Key(b, "text"), m.Text)
-	if m.HTML != "" {
-		b = jsonrec.String(jsonrec.Key(b, "html"), m.HTML)
-	}
-	if m.Original != "" {
-		b = jsonrec.String(jsonrec.Key(b, "original"), m.Original)
-	}
-	if m.MessageID != "" {
-		b = jsonrec.String(jsonrec.Key(b, "message_id"), m.MessageID)
-	}
+	b = jsonrec.OptString(b, "html", m.HTML)
+	b = jsonrec.OptString(b, "original", m.Original)
+	b = jsonrec.OptString(b, "message_id", m.MessageID)
 	if len(m.Attachments) > 0 {
 		b = append(jsonrec.Key(b, "attachments"), '[')
 		for i, a := range m.Attachments {
@@ -156,15 +140,9 @@ func appendMessage(b []byte, m *Message) ([]byte, bool) {
 			return b, false
 		}
 	}
-	if m.Unverified {
-		b = append(jsonrec.Key(b, "unverified"), "true"...)
-	}
-	if m.Verification != "" {
-		b = jsonrec.String(jsonrec.Key(b, "verification"), m.Verification)
-	}
-	if m.Outsider {
-		b = append(jsonrec.Key(b, "outsider"), "true"...)
-	}
+	b = jsonrec.OptTrue(b, "unverified", m.Unverified)
+	b = jsonrec.OptString(b, "verification", m.Verification)
+	b = jsonrec.OptTrue(b, "outsider", m.Outsider)
 	if len(m.EmailTo) > 0 {
 		b = jsonrec.Strings(jsonrec.Key(b, "email_to"), m.EmailTo)
 	}

@@ -139,6 +139,32 @@ func Bool(dst []byte, v bool) []byte {
 	return append(dst, "false"...)
 }
 
+// OptString appends member name with string v, unless v is empty (a
+// field tagged omitempty).
+func OptString(dst []byte, name, v string) []byte {
+	if v == "" {
+		return dst
+	}
+	return String(Key(dst, name), v)
+}
+
+// OptStrings appends member name with list v, unless v is empty (a field
+// tagged omitempty).
+func OptStrings(dst []byte, name string, v []string) []byte {
+	if len(v) == 0 {
+		return dst
+	}
+	return Strings(Key(dst, name), v)
+}
+
+// OptTrue appends member name with true, if v (a bool tagged omitempty).
+func OptTrue(dst []byte, name string, v bool) []byte {
+	if !v {
+		return dst
+	}
+	return append(Key(dst, name), "true"...)
+}
+
 // Int appends a decimal integer.
 func Int(dst []byte, v int64) []byte { return strconv.AppendInt(dst, v, 10) }
 
