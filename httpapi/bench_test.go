@@ -77,11 +77,16 @@ func BenchmarkSeen(b *testing.B) {
 // DESKMAIL_BENCH_LOG_STATEMENTS=1 has PostgreSQL log every statement of
 // the benchmark's connections (log_min_duration_statement=0), to count
 // them per ack in the server's log.
+// On PostgreSQL the rows the acks' commits sent are reported by kind
+// (del/ack, ins/ack, ups/ack, upd/ack: store.DB.RowsSent).
 // DESKMAIL_BENCH_PGSTATS=1 also reports the WAL the cluster wrote per
 // ack (wal-B/ack, wal-rec/ack: pg_stat_wal, which counts the whole
 // cluster, so run it on a cluster of its own: DESKMAIL_TEST_PG) and the
 // statements per ack of the benchmark's database (stmts/ack, from
-// pg_stat_statements, when the server preloads it).
+// pg_stat_statements, when the server preloads it), and logs the WAL's
+// positions before and after the acks (for pg_waldump). =reset also
+// empties pg_stat_statements before the acks, so that it then lists the
+// acks' statements alone (the seeding's gone).
 func BenchmarkSeenPostgres(b *testing.B) {
 	for _, c := range []struct {
 		clients, len  int
@@ -240,7 +245,8 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold, persons, repeat bool,
 	memProfile(b, "0")
 	commits.reset()
 	cpu0, pg0 := processCPU(), pg.cpu()
-	st0 := pg.stats()
+	st0 := pg.stats(true)
+	rows0 := db.RowsSent()
 	start := time.Now()
 	if clients == 1 {
 		pprof.SetGoroutineLabels(sideLabel("client"))
@@ -262,7 +268,8 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold, persons, repeat bool,
 	}
 	elapsed := time.Since(start)
 	cpu, pgc := processCPU()-cpu0, pg.cpu()-pg0
-	st1 := pg.stats()
+	st1 := pg.stats(false)
+	rows1 := db.RowsSent()
 	stopProfile()
 	memProfile(b, "1")
 	b.StopTimer()
@@ -274,12 +281,22 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold, persons, repeat bool,
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/ack")
 	if pg != nil {
 		b.ReportMetric(float64(pgc.Microseconds())/float64(b.N), "pg-cpu-us/ack")
+		// The rows the acks' commits sent, by kind (store.DB.RowsSent):
+		// each costs the server an index probe at least.
+		n := float64(b.N)
+		b.ReportMetric(float64(rows1.Deletes-rows0.Deletes)/n, "del/ack")
+		b.ReportMetric(float64(rows1.Inserts-rows0.Inserts)/n, "ins/ack")
+		b.ReportMetric(float64(rows1.Upserts-rows0.Upserts)/n, "ups/ack")
+		b.ReportMetric(float64(rows1.Updates-rows0.Updates)/n, "upd/ack")
 		if st0 != nil && st1 != nil {
 			b.ReportMetric(float64(st1.walBytes-st0.walBytes)/float64(b.N), "wal-B/ack")
 			b.ReportMetric(float64(st1.walRecords-st0.walRecords)/float64(b.N), "wal-rec/ack")
 			if st1.calls > 0 {
 				b.ReportMetric(float64(st1.calls-st0.calls)/float64(b.N), "stmts/ack")
 			}
+			// For pg_waldump --stats=record -s FROM -e TO: the WAL's
+			// records by kind (HOT or not, index inserts, full pages).
+			b.Logf("WAL of the acks: %s to %s", st0.lsn, st1.lsn)
 		}
 	}
 	b.ReportMetric(float64(before-unread(b, db, people))/float64(b.N), "marked/ack")
@@ -458,21 +475,26 @@ func (p *pgCPU) close() { p.conn.Close(context.Background()) }
 // benchmark's database (DESKMAIL_BENCH_PGSTATS).
 type pgStats struct {
 	walBytes, walRecords, calls int64
+	lsn                         string
 }
 
 // stats reads pgStats, or nil unless DESKMAIL_BENCH_PGSTATS is set;
 // calls stays 0 without pg_stat_statements. The queries themselves are
 // counted too: two statements per call, none in the timed part.
-func (p *pgCPU) stats() *pgStats {
-	if p == nil || os.Getenv("DESKMAIL_BENCH_PGSTATS") == "" {
+func (p *pgCPU) stats(before bool) *pgStats {
+	mode := os.Getenv("DESKMAIL_BENCH_PGSTATS")
+	if p == nil || mode == "" {
 		return nil
 	}
 	ctx := context.Background()
 	var s pgStats
-	if err := p.conn.QueryRow(ctx, `SELECT wal_bytes::bigint, wal_records FROM pg_stat_wal`).Scan(&s.walBytes, &s.walRecords); err != nil {
+	if err := p.conn.QueryRow(ctx, `SELECT wal_bytes::bigint, wal_records, pg_current_wal_insert_lsn()::text FROM pg_stat_wal`).Scan(&s.walBytes, &s.walRecords, &s.lsn); err != nil {
 		p.b.Fatal(err)
 	}
 	if _, err := p.conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err == nil {
+		if before && mode == "reset" {
+			_, _ = p.conn.Exec(ctx, `SELECT pg_stat_statements_reset()`)
+		}
 		_ = p.conn.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&s.calls)
 	}
 	return &s

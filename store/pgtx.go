@@ -294,7 +294,7 @@ func (t *pgTx) flush() error {
 	if t.rows == nil {
 		t.rows = map[string]bool{}
 	}
-	b := pgx.Batch{QueuedQueries: coalesceWrites(t.pending.QueuedQueries, t.rows)}
+	b := pgx.Batch{QueuedQueries: coalesceWrites(t.pending.QueuedQueries, t.rows, &t.be.rows)}
 	t.pending = pgx.Batch{}
 	// Close runs every statement in order, calling the callbacks of
 	// those that read (Tx.Lock), and reports the first error.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"slices"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -70,8 +71,9 @@ func isWrite(q *pgx.QueuedQuery) bool { return q.SQL == sqlPut || q.SQL == sqlDe
 // coalesceWrites returns qs with each run of writes merged (see above);
 // the other statements stay as and where they are. rows holds what the
 // transaction knows of keys' rows before qs run (pgTx.rows);
-// coalesceWrites keeps it up to date with the writes.
-func coalesceWrites(qs []*pgx.QueuedQuery, rows map[string]bool) []*pgx.QueuedQuery {
+// coalesceWrites keeps it up to date with the writes. sent, if not nil,
+// counts the rows sent by kind.
+func coalesceWrites(qs []*pgx.QueuedQuery, rows map[string]bool, sent *rowCounter) []*pgx.QueuedQuery {
 	var out []*pgx.QueuedQuery
 	for i := 0; i < len(qs); {
 		j := i
@@ -83,7 +85,7 @@ func coalesceWrites(qs []*pgx.QueuedQuery, rows map[string]bool) []*pgx.QueuedQu
 			i++
 			continue
 		}
-		out = append(out, mergeWrites(qs[i:j], rows)...)
+		out = append(out, mergeWrites(qs[i:j], rows, sent)...)
 		i = j
 	}
 	return out
@@ -101,7 +103,7 @@ type kvWrite struct {
 // mergeWrites turns a run of Put and Delete statements into the last
 // write of each key, in one statement (see above). It then updates rows:
 // the keys put have a row, those deleted have none.
-func mergeWrites(run []*pgx.QueuedQuery, rows map[string]bool) []*pgx.QueuedQuery {
+func mergeWrites(run []*pgx.QueuedQuery, rows map[string]bool, sent *rowCounter) []*pgx.QueuedQuery {
 	idx := make(map[string]int, len(run))
 	ws := make([]kvWrite, 0, len(run))
 	cks := make([]string, 0, len(run))
@@ -144,6 +146,12 @@ func mergeWrites(run []*pgx.QueuedQuery, rows map[string]bool) []*pgx.QueuedQuer
 			pb, pk, pv = append(pb, w.bucket), append(pk, w.key), append(pv, w.val)
 		}
 	}
+	if sent != nil {
+		sent.deletes.Add(int64(len(db)))
+		sent.inserts.Add(int64(len(nb)))
+		sent.upserts.Add(int64(len(pb)))
+		sent.updates.Add(int64(len(ub)))
+	}
 	one := func(sql string, args ...any) []*pgx.QueuedQuery {
 		return []*pgx.QueuedQuery{{SQL: sql, Arguments: args}}
 	}
@@ -172,4 +180,33 @@ func mergeWrites(run []*pgx.QueuedQuery, rows map[string]bool) []*pgx.QueuedQuer
 	default:
 		return one(sqlPutMany, textArray(pb), byteaArray(pk), byteaArray(pv))
 	}
+}
+
+// rowCounter counts the rows a node's write transactions sent, by kind
+// (DB.RowsSent).
+type rowCounter struct {
+	deletes, inserts, upserts, updates atomic.Int64
+}
+
+// RowsSent are the rows a node's write transactions sent to PostgreSQL,
+// by the form each took (see coalesceWrites): deletes, plain inserts of
+// keys known absent, upserts (INSERT ... ON CONFLICT DO UPDATE: an index
+// probe, then an insert, or a row lock and an update) and plain updates
+// of keys known present. A delete of a key known to have no row is not
+// sent, and not counted. Rows of a transaction that failed and ran again
+// count each time they were sent.
+type RowsSent struct {
+	Deletes, Inserts, Upserts, Updates int64
+}
+
+// RowsSent is how many rows this node's write transactions have sent to
+// PostgreSQL since it opened the store (zero with bbolt): with
+// RoundTrips, a count of the work a write path gives the database that
+// a loaded machine's wall clock does not blur.
+func (db *DB) RowsSent() RowsSent {
+	if db.pg == nil {
+		return RowsSent{}
+	}
+	c := &db.pg.rows
+	return RowsSent{Deletes: c.deletes.Load(), Inserts: c.inserts.Load(), Upserts: c.upserts.Load(), Updates: c.updates.Load()}
 }

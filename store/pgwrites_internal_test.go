@@ -26,7 +26,7 @@ func TestCoalesceWrites(t *testing.T) {
 	b.Queue(sqlRelease)
 	del("d", "1")
 	del("d", "0")
-	got := coalesceWrites(b.QueuedQueries, map[string]bool{})
+	got := coalesceWrites(b.QueuedQueries, map[string]bool{}, nil)
 	want := []string{sqlWrite, sqlSavepoint, sqlPut, sqlRelease, sqlDeleteMany}
 	if len(got) != len(want) {
 		t.Fatalf("%d statements, want %d: %v", len(got), len(want), got)
@@ -75,7 +75,8 @@ func TestCoalesceWritesOfKeysKnown(t *testing.T) {
 	put("a", "new2", "1")
 	b.Queue(sqlRelease)
 	put("a", "had", "3")
-	got := coalesceWrites(b.QueuedQueries, rows)
+	var sent rowCounter
+	got := coalesceWrites(b.QueuedQueries, rows, &sent)
 	want := []string{sqlWrite, sqlSavepoint, sqlWrite, sqlRelease, sqlInsert, sqlRelease, sqlWrite}
 	if len(got) != len(want) {
 		t.Fatalf("%d statements, want %d: %v", len(got), len(want), got)
@@ -97,6 +98,11 @@ func TestCoalesceWritesOfKeysKnown(t *testing.T) {
 	}
 	if k := kinds(got[6].Arguments); k != "[]|[]|[]|[had]|1" {
 		t.Errorf("last run: %s, want update had", k)
+	}
+	// The rows sent, counted by kind (DB.RowsSent); the delete of none
+	// was not sent.
+	if d, n, p, u := sent.deletes.Load(), sent.inserts.Load(), sent.upserts.Load(), sent.updates.Load(); d != 2 || n != 3 || p != 1 || u != 3 {
+		t.Errorf("rows sent: %d deletes, %d inserts, %d upserts, %d updates; want 2, 3, 1, 3", d, n, p, u)
 	}
 	for k, want := range map[string]bool{"none": false, "new": true, "x": true, "new2": true, "had": true, "had2": false, "old": true} {
 		if has, ok := rows[ck(k)]; !ok || has != want {

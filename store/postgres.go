@@ -334,6 +334,7 @@ type pgBackend struct {
 	// connection of wpool each).
 	committers int
 	trips      *tripCounter
+	rows       rowCounter // DB.RowsSent
 	// lz4: the server compresses with lz4 (PostgreSQL 14 and later,
 	// built with it), which write transactions then ask for (sqlLZ4).
 	lz4 bool
