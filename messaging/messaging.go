@@ -35,10 +35,12 @@ type Service struct {
 	OnSeen func(tx *store.Tx, person, conv string, marked []string) error
 	// SeenPlan, if set, prepares OnSeen's part of a seen-ack: a query
 	// answered with the ack's snapshot (model.CheckSeen), and from its
-	// answer the locks and reads the commit declares up front, so that
-	// OnSeen costs no round trip of its own (the hold queue: the held
-	// email's job lock and record).
-	SeenPlan func(person, conv string) (store.Query, func([]store.KV) []store.UpdateOption)
+	// answer and the messages the snapshot found pending (those the ack
+	// will mark, unless marked meanwhile) the locks and reads the commit
+	// declares up front, so that OnSeen costs no round trip of its own
+	// (the hold queue: the held email's record, and what cancelling it
+	// appends to the journal when the ack may empty it).
+	SeenPlan func(person, conv string) (store.Query, func(found []store.KV, pending []string) []store.UpdateOption)
 
 	acks ackQueue
 }
@@ -159,7 +161,7 @@ type ack struct {
 	guards           []AckGuard
 	queries          []store.Query // model.SeenQueries, the guards', SeenPlan's
 	own              int           // how many of queries are model.SeenQueries
-	plan             func([]store.KV) []store.UpdateOption
+	plan             func([]store.KV, []string) []store.UpdateOption
 	// What the read found, when the ack must write.
 	check  model.SeenCheck
 	opts   []store.UpdateOption // writeOptions
@@ -222,7 +224,7 @@ func (s *Service) writeOptions(a *ack) []store.UpdateOption {
 		opts = append(opts, model.SeenReads(a.person, a.check.Pending))
 	}
 	if a.plan != nil {
-		opts = append(opts, a.plan(a.check.Extra[0])...)
+		opts = append(opts, a.plan(a.check.Extra[0], a.check.Pending)...)
 	}
 	return opts
 }

@@ -124,7 +124,11 @@ func (q *Queue) Hold(tx *store.Tx, n model.Notification) error {
 		}
 	}
 	j := Job{ID: store.NewID(now), Kind: KindEmail, Person: n.Person, Conversation: n.Conversation,
-		Messages: []string{n.Message}, State: StateHeld, Created: now}
+		Messages: []string{n.Message}, State: StateHeld, Created: now, noLease: true}
+	// A fresh id: its record and due key are new (plain INSERTs on
+	// PostgreSQL, no upserts), and it has no lease key to delete.
+	tx.Absent(bJobs, []byte(j.ID))
+	tx.Absent(bDue, dueKey(now.Add(q.holdFor()), j.ID))
 	if p, err := model.GetPerson(tx, n.Person); err == nil && len(p.Emails) > 0 {
 		j.To = p.Emails[0]
 	}
@@ -150,18 +154,33 @@ func (q *Queue) Hold(tx *store.Tx, n model.Notification) error {
 // SeenPlan is messaging.Service's SeenPlan hook: the ack's snapshot
 // reads which email of (person, conv) is held, and the commit declares
 // what SeenAck then reads, so that it costs no round trip of its own: the
-// held index entry, the job's record and what cancelling it appends to
-// the journal. It needs no lock of the job: under the conversation's lock
-// (shared, messaging.SeenLocks) a held email is changed by no one else.
-func (q *Queue) SeenPlan(person, conv string) (store.Query, func([]store.KV) []store.UpdateOption) {
+// held index entry, the job's record and, when the ack may cancel the
+// job, what cancelling appends to the journal (a sequence value and the
+// journal's last key). It needs no lock of the job: under the
+// conversation's lock (shared, messaging.SeenLocks) a held email is
+// changed by no one else.
+//
+// An ack cannot cancel a job one of whose messages it does not mark: when
+// the job's record this node last wrote (decodedJobs) holds a message not
+// among those the ack found pending, the journal's reads are not
+// declared. They cost a statement and an index read per commit on
+// PostgreSQL (a sequence drawn, the journal's last key), for acks of
+// which most shrink a held email without emptying it. Should the record
+// have changed meanwhile (another node's ack shrank it) and the ack
+// cancel it after all, the commit draws and reads them itself: a round
+// trip more, the same journal entry.
+func (q *Queue) SeenPlan(person, conv string) (store.Query, func([]store.KV, []string) []store.UpdateOption) {
 	held := pairKey(person, conv)
-	return store.Get(bHeld, held), func(found []store.KV) []store.UpdateOption {
+	return store.Get(bHeld, held), func(found []store.KV, pending []string) []store.UpdateOption {
 		opts := []store.UpdateOption{store.Reads(bHeld, held)}
 		if len(found) == 0 || len(found[0].Value) == 0 {
 			return opts
 		}
 		id := found[0].Value
 		opts = append(opts, store.Reads(bJobs, id))
+		if decodedJobs.keepsOthers(string(id), pending) {
+			return opts
+		}
 		return append(opts, journal.AppendReads()...)
 	}
 }

@@ -77,3 +77,21 @@ func (c *jobCache) get(id string, raw []byte) (Job, bool) {
 	j.Messages, j.Dropped = slices.Clone(j.Messages), slices.Clone(j.Dropped)
 	return j, true
 }
+
+// keepsOthers tells whether the job kept for id holds a message that is
+// not among marked: an ack that marks only those cannot empty it, unless
+// its record changed since it was kept (a hint, see Queue.SeenPlan).
+func (c *jobCache) keepsOthers(id string, marked []string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.jobs[id]
+	if e == nil {
+		return false
+	}
+	for _, m := range e.job.Messages {
+		if !slices.Contains(marked, m) {
+			return true
+		}
+	}
+	return false
+}

@@ -104,6 +104,14 @@ type Job struct {
 	From      string `json:"from,omitempty"` // the VERP envelope sender
 	MessageID string `json:"message_id,omitempty"`
 	Subject   string `json:"subject,omitempty"`
+
+	// noLease: the job is known to have no key in bLeases, which holds a
+	// key of a job exactly when its stored record is StateSending
+	// (saveJob keeps it so): its record as decoded or last written is
+	// not sending, or it is new. saveJob then sends no delete of that
+	// key (a seen-ack of a held email sent one each time, an index
+	// probe of its own on PostgreSQL).
+	noLease bool
 }
 
 // Delivery is what became of one notification (message, person) by email,
@@ -153,6 +161,8 @@ func decodeJob(id string, raw []byte) (Job, error) {
 		err = fmt.Errorf("%w: %s", ErrNotFound, id)
 	} else if err = json.Unmarshal(raw, &j); err != nil {
 		err = fmt.Errorf("decode %s %q: %w", bJobs, id, err)
+	} else {
+		j.noLease = j.State != StateSending
 	}
 	if j.Kind == "" {
 		j.Kind = KindEmail
@@ -191,14 +201,16 @@ func setDue(tx *store.Tx, j *Job, t time.Time) error {
 func saveJob(tx *store.Tx, j *Job, now time.Time) error {
 	j.Updated = now
 	var err error
-	if j.State == StateSending {
+	switch {
+	case j.State == StateSending:
 		err = tx.Put(bLeases, []byte(j.ID), nil)
-	} else {
+	case !j.noLease:
 		err = tx.Delete(bLeases, []byte(j.ID))
 	}
 	if err != nil {
 		return err
 	}
+	j.noLease = j.State != StateSending
 	if !j.State.Live() {
 		if !j.Due.IsZero() {
 			if err := tx.Delete(bDue, dueKey(j.Due, j.ID)); err != nil {

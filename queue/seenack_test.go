@@ -2,11 +2,14 @@ package queue
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
@@ -64,9 +67,9 @@ func TestSeenAckPlanGoneStale(t *testing.T) {
 		first := e.post("first words")
 		var second string
 		plan := e.q.SeenPlan
-		e.svc.SeenPlan = func(person, conv string) (store.Query, func([]store.KV) []store.UpdateOption) {
+		e.svc.SeenPlan = func(person, conv string) (store.Query, func([]store.KV, []string) []store.UpdateOption) {
 			q, p := plan(person, conv)
-			return q, func(kv []store.KV) []store.UpdateOption {
+			return q, func(kv []store.KV, pending []string) []store.UpdateOption {
 				if second == "" {
 					// Between the ack's snapshot and its commit: the held
 					// email is sent, and a new message is held anew.
@@ -76,7 +79,7 @@ func TestSeenAckPlanGoneStale(t *testing.T) {
 					}
 					second = e.post("second words")
 				}
-				return p(kv)
+				return p(kv, pending)
 			}
 		}
 		r, err := e.svc.Ack(ctx, "ann", "c1", first)
@@ -232,6 +235,95 @@ func TestKeptJobIsTheDecodedOne(t *testing.T) {
 		}
 		if len(k.Messages) != 2 || len(k.Dropped) != 1 {
 			t.Errorf("kept job holds %d messages and dropped %d, want 2 and 1", len(k.Messages), len(k.Dropped))
+		}
+	})
+}
+
+// An ack that shrinks a held email without emptying it writes only what
+// changes: no delete of the job's lease key (a held job has none), and
+// no sequence value or last key drawn for the journal (it appends
+// nothing); the ack that empties it still journals the cancel. On
+// PostgreSQL each of those cost an index probe, the sequence a statement
+// per commit (store.DB.RowsSent counts the deletes sent).
+func TestSeenAckThatShrinksWritesNoLeaseKeyNorJournalDraw(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	db, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e := newEnvOn(t, db)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	// The journal's sequence (store: kvseq_ and the bucket's name in hex).
+	drawn := func() int64 {
+		var v int64
+		if err := conn.QueryRow(context.Background(), `SELECT last_value FROM kvseq_`+hex.EncodeToString([]byte("journal"))).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	ctx := context.Background()
+	ids := []string{e.post("first words"), e.post("second words"), e.post("third words")}
+	ack := func(i int) {
+		t.Helper()
+		if r, err := e.svc.Ack(ctx, "ann", "c1", ids[i]); err != nil || !slices.Equal(r.Marked, ids[i:i+1]) {
+			t.Fatalf("ack %d: %+v %v", i, r, err)
+		}
+	}
+	ack(0) // the job's record is kept from here on
+	seq, sent := drawn(), db.RowsSent()
+	ack(1)
+	if d := db.RowsSent().Deletes - sent.Deletes; d != 1 {
+		t.Errorf("the second ack sent %d deletes, want 1 (its unseen index key; the held job has no lease key)", d)
+	}
+	if s := drawn(); s != seq {
+		t.Errorf("the second ack drew %d journal sequence values, want none (it cancels nothing)", s-seq)
+	}
+	ack(2)
+	if got, want := e.statuses(), []string{"held", "cancelled (seen)"}; !slices.Equal(got, want) {
+		t.Errorf("journal = %q, want %q", got, want)
+	}
+}
+
+// The hint SeenPlan takes from the record kept may be stale: a job
+// shrunk meanwhile by another writer (another node's ack) is emptied by
+// an ack whose plan declared no journal reads. The commit draws and
+// reads them itself, and journals the cancel as ever.
+func TestSeenAckCancelsWhenTheKeptRecordIsStale(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		first, second, third := e.post("first words"), e.post("second words"), e.post("third words")
+		if _, err := e.svc.Ack(ctx, "ann", "c1", first); err != nil {
+			t.Fatal(err)
+		}
+		// Another writer marks the third message seen and drops it from
+		// the held email: the record kept here still holds it.
+		e.update(func(tx *store.Tx) error {
+			if _, err := model.MarkSeenOf(tx, "ann", "c1", []string{third}, e.clk.Now()); err != nil {
+				return err
+			}
+			id := tx.Get(bHeld, pairKey("ann", "c1"))
+			j, err := GetJob(tx, string(id))
+			if err != nil {
+				return err
+			}
+			j.Messages = slices.DeleteFunc(j.Messages, func(m string) bool { return m == third })
+			j.Dropped = append(j.Dropped, third)
+			return saveJob(tx, &j, e.clk.Now())
+		})
+		r, err := e.svc.Ack(ctx, "ann", "c1", second)
+		if err != nil || !slices.Equal(r.Marked, []string{second}) {
+			t.Fatalf("ack of the second: %+v %v", r, err)
+		}
+		if got, want := e.statuses(), []string{"held", "cancelled (seen)"}; !slices.Equal(got, want) {
+			t.Errorf("journal = %q, want %q", got, want)
+		}
+		if s := e.status(second, "ann"); s != "cancelled (seen)" {
+			t.Errorf("second: %q", s)
 		}
 	})
 }
