@@ -28,6 +28,8 @@ func encodeRecord(v any) ([]byte, error) {
 		b, ok = appendConversation(make([]byte, 0, 256), r)
 	case *Message:
 		b, ok = appendMessage(make([]byte, 0, 256+len(r.Text)+len(r.Text)/8+len(r.HTML)), r)
+	case Notification:
+		b, ok = appendNotification(make([]byte, 0, 256), &r)
 	default:
 		ok = false
 	}
@@ -145,6 +147,26 @@ func appendMessage(b []byte, m *Message) ([]byte, bool) {
 	b = jsonrec.OptTrue(b, "outsider", m.Outsider)
 	if len(m.EmailTo) > 0 {
 		b = jsonrec.Strings(jsonrec.Key(b, "email_to"), m.EmailTo)
+	}
+	return append(b, '}'), true
+}
+
+// appendNotification writes a notification: a seen-ack rewrites one
+// with its Seen time (MarkSeenOf), inside the commit.
+func appendNotification(b []byte, n *Notification) ([]byte, bool) {
+	ok := true
+	b = append(b, '{')
+	b = jsonrec.String(jsonrec.Key(b, "person"), n.Person)
+	b = jsonrec.String(jsonrec.Key(b, "message"), n.Message)
+	b = jsonrec.String(jsonrec.Key(b, "conversation"), n.Conversation)
+	b = jsonrec.String(jsonrec.Key(b, "reason"), n.Reason)
+	if b, ok = timeField(b, "created", n.Created); !ok {
+		return b, false
+	}
+	if n.Seen != nil {
+		if b, ok = timeField(b, "seen", *n.Seen); !ok {
+			return b, false
+		}
 	}
 	return append(b, '}'), true
 }

@@ -14,7 +14,7 @@ import (
 
 // TestRecordEncodeSameAsJSONMarshal: encodeRecord writes json.Marshal's
 // bytes for people, conversations and messages (by value and by
-// pointer), and fails where it fails (an enum MarshalText refuses, a
+// pointer) and notifications (by value), and fails where it fails (an enum MarshalText refuses, a
 // year past 9999), on generated records with strings that need every
 // escape and with broken UTF-8.
 func TestRecordEncodeSameAsJSONMarshal(t *testing.T) {
@@ -83,6 +83,7 @@ func TestRecordEncodeSameAsJSONMarshal(t *testing.T) {
 		}
 		check(&m)
 		check(m) // by value: json.Marshal's own
+		check(Notification{Person: str(), Message: str(), Conversation: str(), Reason: str(), Created: tm(), Seen: ptm()})
 	}
 	check(&Project{ID: "p", Followers: nil})
 }
@@ -117,7 +118,7 @@ func BenchmarkRecordEncode(b *testing.B) {
 }
 
 // TestRecordEncodeEveryField fails for a field added to Person,
-// Conversation, Message (or notify.Settings, Attachment) but not to
+// Conversation, Message, Notification (or notify.Settings, Attachment) but not to
 // encodeRecord: every field set, it writes json.Marshal's bytes.
 func TestRecordEncodeEveryField(t *testing.T) {
 	enums := map[string]string{"Kind": string(notify.KindCustomer), "Visibility": string(notify.VisibilityAllProjects),
@@ -125,11 +126,15 @@ func TestRecordEncodeEveryField(t *testing.T) {
 	var p Person
 	var c Conversation
 	var m Message
-	for _, v := range []any{&p, &c, &m} {
+	var n Notification
+	for _, v := range []any{&p, &c, &m, &n} {
 		jsonrectest.Fill(v, enums)
 		want, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if v == any(&n) {
+			v = n // MarkSeenOf writes it by value
 		}
 		if got, err := encodeRecord(v); err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("encodeRecord\n got %s (%v)\nwant %s", got, err, want)

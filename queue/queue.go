@@ -141,7 +141,7 @@ func getJSON(tx *store.Tx, bucket string, key []byte, v any) (bool, error) {
 }
 
 func putJSON(tx *store.Tx, bucket string, key []byte, v any) error {
-	b, err := json.Marshal(v)
+	b, err := encodeJSON(v)
 	if err != nil {
 		return err
 	}
