@@ -355,3 +355,72 @@ func TestLargeValuesAreCompressedWithLZ4(t *testing.T) {
 		t.Errorf("compression %v (%v), want lz4 for the batch that declared no locks and the one that did", got, err)
 	}
 }
+
+// What a write transaction says it will read (Reads, ReadsLast,
+// ReadsRange, Draws) is read in one statement after its locks, not one
+// statement per kind: an accept names a key, a last key and two
+// sequences, a pipeline commit keys, ranges and a draw. The answers are
+// those of the reads themselves, and the transaction's function costs no
+// round trip for them.
+func TestNamedReadsAreOneStatement(t *testing.T) {
+	db := pgtest.Open(t, t.TempDir(), store.Options{})
+	ctx := context.Background()
+	update(t, db, func(tx *store.Tx) error {
+		for _, kv := range [][3]string{{"p", "a", "va"}, {"p", "e", ""}, {"j", "x", "1"}, {"j", "z", "2"},
+			{"r", "k1", "v1"}, {"r", "k2", "v2"}, {"r", "k3", "v3"}, {"r", "k5", "v5"}, {"r", "k6", "v6"}} {
+			if err := tx.Put(kv[0], []byte(kv[1]), []byte(kv[2])); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Sequence("s") // the sequence exists before the counted batch
+		return err
+	})
+	scan := func(tx *store.Tx, from, to string) string {
+		var out []string
+		var end []byte
+		if to != "" {
+			end = []byte(to)
+		}
+		if err := tx.ScanRange("r", []byte(from), end, func(k, v []byte) (bool, error) {
+			out = append(out, string(k)+"="+string(v))
+			return true, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(out, " ")
+	}
+	trips, stmts := db.RoundTrips(), db.Statements()
+	var got string
+	var inFn int64
+	err := db.Update(ctx, func(tx *store.Tx) error {
+		before := db.RoundTrips()
+		s1, err := tx.Sequence("s")
+		if err != nil {
+			return err
+		}
+		s2, err := tx.Sequence("s")
+		if err != nil {
+			return err
+		}
+		got = fmt.Sprintf("%q %v %q %v %q | %s | %s | %v", tx.Get("p", []byte("a")), tx.Get("p", []byte("e")) != nil,
+			tx.Get("p", []byte("e")), tx.Get("p", []byte("none")) == nil, tx.LastKey("j"),
+			scan(tx, "k1", "k3"), scan(tx, "k5", ""), s2 > s1 && s1 > 1)
+		inFn = db.RoundTrips() - before
+		return nil
+	}, store.Reads("p", []byte("a"), []byte("e"), []byte("none")), store.ReadsLast("j"),
+		store.ReadsRange("r", []byte("k1"), []byte("k3")), store.ReadsRange("r", []byte("k5"), nil),
+		store.Draws("s", 2), store.Locks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"va" true "" true "z" | k1=v1 k2=v2 | k5=v5 k6=v6 | true`; got != want {
+		t.Errorf("reads: %s, want %s", got, want)
+	}
+	if inFn != 0 {
+		t.Errorf("the function's reads took %d round trips, want 0", inFn)
+	}
+	// BEGIN, the locks, the reads, COMMIT: two round trips.
+	if n, r := db.Statements()-stmts, db.RoundTrips()-trips; n != 4 || r != 2 {
+		t.Errorf("the transaction sent %d statements in %d round trips, want 4 in 2", n, r)
+	}
+}
