@@ -601,7 +601,7 @@ func (db *DB) commit(batch []*request) {
 // commitOnce commits the batch; it returns the requests that were in it
 // at the end (a function that failed is taken out and answered).
 func (db *DB) commitOnce(batch []*request) []*request {
-	retries := 0
+	retries, advanced := 0, false
 	for len(batch) > 0 {
 		start := time.Now()
 		failed, fnErr, err := db.tryBatch(batch)
@@ -612,6 +612,15 @@ func (db *DB) commitOnce(batch []*request) []*request {
 		}
 		if err != nil && db.be.retryable(err) && retries < maxRetries {
 			retries++
+			if !advanced && db.pg != nil && keyTaken(err) {
+				// A key drawn from a sequence behind its bucket's keys
+				// (seqkeys.go): advance them before the batch draws
+				// again. Should it fail, the batch's reruns say so.
+				advanced = true
+				ctx, cancel := context.WithTimeout(context.Background(), viewTimeout)
+				_ = db.advanceSequences(ctx)
+				cancel()
+			}
 			time.Sleep(time.Duration(retries) * time.Duration(rand.IntN(2000)+200) * time.Microsecond)
 			continue
 		}
