@@ -81,7 +81,7 @@ func (lt *logTest) block(epoch uint64) chan struct{} {
 
 func (lt *logTest) open(t *testing.T, dir string) *DB {
 	t.Helper()
-	db, err := Open(dir, Options{LogSize: 1 << 20, CheckpointInterval: time.Second, logHooks: lt.hooks})
+	db, err := Open(dir, Options{LogSize: 1 << 20, CheckpointInterval: time.Second, logHooks: lt.hooks, mmapSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
