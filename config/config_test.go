@@ -98,6 +98,12 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"direct URL not postgres", nil, nil, "store = \"postgres://pool/x\"\nstore-direct = \"db:5432\"\n", "store-direct"},
 		{"bool", nil, []string{"DESKMAIL_TLS_SELF_SIGNED=perhaps"}, "", "DESKMAIL_TLS_SELF_SIGNED"},
 		{"log too small", nil, nil, "store-log-size = \"64KiB\"\n", "store-log-size"},
+		{"no collector target", nil, nil, "gc-percent = 0\n", `key "gc-percent"`},
+		{"collector off", []string{"--gc-percent", "-1"}, nil, "", `"--gc-percent" flag`},
+		{"collector target too low", nil, []string{"DESKMAIL_GC_PERCENT=24"}, "", "DESKMAIL_GC_PERCENT"},
+		{"no memory limit", nil, nil, "memory-limit = \"0\"\n", `key "memory-limit"`},
+		{"memory limit of a byte", nil, nil, "memory-limit = 1\n", `key "memory-limit"`},
+		{"memory limit too low", []string{"--memory-limit", "63MiB"}, nil, "", `"--memory-limit" flag`},
 		{"no checkpoint interval", []string{"--store-checkpoint-interval", "0s"}, nil, "", "store-checkpoint-interval"},
 	}
 	for _, c := range cases {
@@ -107,6 +113,17 @@ func TestBadValuesNameTheKey(t *testing.T) {
 				t.Errorf("err = %v, want it to name %q", err, c.want)
 			}
 		})
+	}
+}
+
+func TestCollectorSettingsAtTheirFloors(t *testing.T) {
+	c, err := load(t, nil, nil, "gc-percent = 25\nmemory-limit = \"64MiB\"\n")
+	if err != nil || c.GCPercent != MinGCPercent || c.MemoryLimit != MinMemoryLimit {
+		t.Fatalf("gc-percent 25, memory-limit 64MiB: %+v %v", c, err)
+	}
+	c, err = load(t, nil, nil, "")
+	if err != nil || c.GCPercent != 400 || c.MemoryLimit != 512<<20 {
+		t.Fatalf("defaults: gc-percent %d, memory-limit %d, %v", c.GCPercent, c.MemoryLimit, err)
 	}
 }
 

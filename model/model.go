@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -287,4 +288,13 @@ func addUnique(list []string, id string) ([]string, bool) {
 	return append(list, id), true
 }
 
-func init() { store.KnownSequences(bConvTags) }
+func init() {
+	store.KnownSequences(bConvTags)
+	// A tag is its sequence's value plus 1000 (PutConversation), declared
+	// new: the store keeps the sequence ahead of the stored tags should an
+	// import bring it in behind them.
+	store.SequenceKeys(bConvTags, func(k []byte) (uint64, bool) {
+		n, err := strconv.ParseUint(string(k), 10, 64)
+		return n - 1000, err == nil && n > 1000
+	})
+}

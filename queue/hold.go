@@ -218,11 +218,13 @@ func (q *Queue) SeenAck(tx *store.Tx, person, conv string, marked []string) erro
 		}
 		// The record written and the job it encodes, for the next ack
 		// of this held email: as GetJob would decode it (the lease's
-		// times from Due), its lists its own.
-		kept := j
-		kept.Messages, kept.Dropped = slices.Clone(j.Messages), slices.Clone(j.Dropped)
-		kept.dueToLease()
-		decodedJobs.keep(j.ID, bytes.Clone(tx.Get(bJobs, []byte(j.ID))), &kept)
+		// times from Due). Its lists are this call's own, not cloned
+		// again: Messages is keep, built here; Dropped came from
+		// decodeJob or from the copy decodedJobs.get made, and this call
+		// returns now, so nothing else holds either
+		// (TestAckChangesNoJobKeptBefore).
+		j.dueToLease()
+		decodedJobs.keep(j.ID, bytes.Clone(tx.Get(bJobs, []byte(j.ID))), &j)
 		return nil
 	}
 	decodedJobs.forget(j.ID)

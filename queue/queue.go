@@ -126,10 +126,16 @@ func getJSON(tx *store.Tx, bucket string, key []byte, v any) (bool, error) {
 	if b == nil {
 		return false, nil
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return true, fmt.Errorf("decode %s %q: %w", bucket, key, err)
+	return true, decodeJSON(bucket, key, b, v)
+}
+
+// decodeJSON decodes raw, the record of key in bucket, into v; the error
+// names the record.
+func decodeJSON[K string | []byte](bucket string, key K, raw []byte, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("decode %s %q: %w", bucket, key, err)
 	}
-	return true, nil
+	return nil
 }
 
 func putJSON(tx *store.Tx, bucket string, key []byte, v any) error {
@@ -151,8 +157,8 @@ func decodeJob(id string, raw []byte) (Job, error) {
 	var err error
 	if raw == nil {
 		err = fmt.Errorf("%w: %s", ErrNotFound, id)
-	} else if err = json.Unmarshal(raw, &j); err != nil {
-		err = fmt.Errorf("decode %s %q: %w", bJobs, id, err)
+	} else {
+		err = decodeJSON(bJobs, id, raw, &j)
 	}
 	if j.Kind == "" {
 		j.Kind = KindEmail

@@ -235,3 +235,83 @@ func TestKeptJobIsTheDecodedOne(t *testing.T) {
 		}
 	})
 }
+
+// keptOf returns the entry decodedJobs keeps for ann's held email of c1.
+func keptOf(t *testing.T, e *env) *decodedJob {
+	t.Helper()
+	var id []byte
+	e.view(func(tx *store.Tx) error {
+		id = tx.Get(bHeld, pairKey("ann", "c1"))
+		return nil
+	})
+	decodedJobs.mu.Lock()
+	defer decodedJobs.mu.Unlock()
+	kept := decodedJobs.jobs[string(id)]
+	if kept == nil || kept.job == nil {
+		t.Fatalf("held email %s: nothing kept", id)
+	}
+	return kept
+}
+
+// An ack that takes the job the previous ack kept changes a copy: the job
+// kept before keeps its lists, and the one kept after shares no array
+// with it (the ack keeps the job it wrote without cloning its lists
+// again, so they must be its own).
+func TestAckChangesNoJobKeptBefore(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		m := []string{e.post("one"), e.post("two"), e.post("three"), e.post("four")}
+		if _, err := e.svc.Ack(ctx, "ann", "c1", m[0]); err != nil {
+			t.Fatal(err)
+		}
+		before := keptOf(t, e)
+		msgs, dropped := slices.Clone(before.job.Messages), slices.Clone(before.job.Dropped)
+		hits := decodedJobs.hits.Load()
+		if _, err := e.svc.Ack(ctx, "ann", "c1", m[1]); err != nil {
+			t.Fatal(err)
+		}
+		if decodedJobs.hits.Load() == hits {
+			t.Fatal("the second ack did not take the kept job")
+		}
+		if !slices.Equal(before.job.Messages, msgs) || !slices.Equal(before.job.Dropped, dropped) {
+			t.Errorf("job kept before changed: messages %v dropped %v, were %v %v", before.job.Messages, before.job.Dropped, msgs, dropped)
+		}
+		after := keptOf(t, e)
+		if !slices.Equal(after.job.Messages, m[2:]) || !slices.Equal(after.job.Dropped, m[:2]) {
+			t.Errorf("job kept after: messages %v dropped %v", after.job.Messages, after.job.Dropped)
+		}
+		before.job.Messages = append(before.job.Messages[:0], "x", "x", "x", "x")
+		before.job.Dropped = append(before.job.Dropped[:0], "x", "x", "x", "x")
+		if slices.Contains(after.job.Messages, "x") || slices.Contains(after.job.Dropped, "x") {
+			t.Errorf("jobs kept before and after share their lists: %v %v", after.job.Messages, after.job.Dropped)
+		}
+	})
+}
+
+// What jobCache.get hands out is a copy: changing its lists, in place or
+// by appending, changes neither the job kept nor the next get's.
+func TestJobCacheGetIsACopy(t *testing.T) {
+	var c jobCache
+	msgs := make([]string, 2, 8)
+	copy(msgs, []string{"m1", "m2"})
+	dropped := make([]string, 1, 8)
+	dropped[0] = "m0"
+	c.keep("j1", []byte("raw"), &Job{ID: "j1", Messages: msgs, Dropped: dropped})
+	a, ok := c.get("j1", []byte("raw"))
+	if !ok {
+		t.Fatal("not kept")
+	}
+	a.Messages[0] = "changed"
+	a.Dropped = append(a.Dropped, "appended")
+	b, _ := c.get("j1", []byte("raw"))
+	if !slices.Equal(b.Messages, []string{"m1", "m2"}) || !slices.Equal(b.Dropped, []string{"m0"}) {
+		t.Errorf("second get: %v %v", b.Messages, b.Dropped)
+	}
+	b.Dropped = append(b.Dropped, "other")
+	if a.Dropped[1] != "appended" {
+		t.Errorf("two gets share Dropped's array: %v", a.Dropped)
+	}
+	if _, ok := c.get("j1", []byte("other raw")); ok {
+		t.Error("a job taken for another record")
+	}
+}

@@ -67,6 +67,11 @@ func Copy(ctx context.Context, src, dst *DB) (CopyReport, error) {
 		}
 		rep.Buckets[b] = got
 	}
+	// A source whose sequence was behind its keys (seqkeys.go) would
+	// hand the destination keys that are taken.
+	if err := dst.advanceSequences(ctx); err != nil {
+		return rep, fmt.Errorf("advance the sequences past the keys: %w", err)
+	}
 	bodies, err := src.bodyNames()
 	if err != nil {
 		return rep, err

@@ -234,10 +234,6 @@ const (
 	// statement of their own, in order.
 	sqlNotifyMany = `SELECT pg_notify('deskmail', p) FROM unnest($1::text[]) WITH ORDINALITY AS u(p, i) ORDER BY i`
 	sqlDraw       = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
-	// sqlDrawMany draws from several sequences at once: for each (its
-	// number in the arrays, from 1) its values, in the order drawn.
-	sqlDrawMany = `SELECT u.i, nextval(u.s::regclass) AS v FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS u(s, n, i)
-	CROSS JOIN LATERAL generate_series(1, u.n) ORDER BY u.i, v`
 )
 
 func (t *pgTx) writable() bool { return t.rw }
@@ -788,67 +784,106 @@ const sqlScanRanges = `SELECT r.i, v.key, v.value
 	CROSS JOIN LATERAL (SELECT key, value FROM kv WHERE kv.bucket = r.bucket AND kv.key >= r.lo
 		ORDER BY kv.key LIMIT $6) AS v`
 
+// rangeRead is a read of whole ranges (sqlScanRanges, or its part of
+// sqlPrefetch): the arguments, then what its rows leave the transaction.
+type rangeRead struct {
+	ranges             []Range
+	bBuckets, uBuckets []string
+	bLo, bHi, uLo      [][]byte
+	bIdx, uIdx         []int
+	count              []int
+	last               [][]byte
+}
+
+// newRangeRead prepares the read of ranges; nil when none needs a read
+// (every range empty).
+func newRangeRead(ranges []Range) *rangeRead {
+	r := &rangeRead{ranges: ranges}
+	for i, rg := range ranges {
+		lo := nonNil(rg.From)
+		switch {
+		case rg.To == nil:
+			r.uBuckets, r.uLo, r.uIdx = append(r.uBuckets, rg.Bucket), append(r.uLo, lo), append(r.uIdx, i)
+		case bytes.Compare(lo, rg.To) < 0:
+			r.bBuckets, r.bLo, r.bHi, r.bIdx = append(r.bBuckets, rg.Bucket), append(r.bLo, lo), append(r.bHi, rg.To), append(r.bIdx, i)
+		}
+	}
+	if len(r.bIdx)+len(r.uIdx) == 0 {
+		return nil
+	}
+	r.count, r.last = make([]int, len(ranges)), make([][]byte, len(ranges))
+	return r
+}
+
+// args are the read's arguments: bounded ranges (buckets, starts, ends),
+// unbounded ones (buckets, starts), the limit per range.
+func (r *rangeRead) args() []any {
+	return []any{r.bBuckets, r.bLo, r.bHi, r.uBuckets, r.uLo, rangeLimit}
+}
+
+// row takes one row of range i (positive: the i-th bounded range,
+// negative: the -i-th unbounded one).
+func (r *rangeRead) row(t *pgTx, i int64, k, v []byte) error {
+	var ri int
+	switch {
+	case i > 0 && int(i) <= len(r.bIdx):
+		ri = r.bIdx[i-1]
+	case i < 0 && int(-i) <= len(r.uIdx):
+		ri = r.uIdx[-i-1]
+	default:
+		return fmt.Errorf("store: range read: unexpected range %d", i)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	bucket := r.ranges[ri].Bucket
+	if _, ok := t.seen[cacheKey(bucket, k)]; !ok {
+		t.rememberRead(bucket, k, v)
+	}
+	r.count[ri]++
+	if r.last[ri] == nil || bytes.Compare(k, r.last[ri]) > 0 {
+		r.last[ri] = k
+	}
+	return nil
+}
+
+// done records the ranges read as known: whole, or up to the last row
+// read where a range met the limit.
+func (r *rangeRead) done(t *pgTx) {
+	for _, ri := range append(r.bIdx, r.uIdx...) {
+		rg := r.ranges[ri]
+		hi := rg.To
+		if r.count[ri] >= rangeLimit {
+			hi = append(bytes.Clone(r.last[ri]), 0)
+		}
+		t.known = append(t.known, knownRange{bucket: rg.Bucket, lo: nonNil(rg.From), hi: hi})
+	}
+}
+
 // queueRanges queues the read of ranges; once its answer is in, seen
 // holds their rows (keys the transaction knew already are left as it
 // knew them: its own writes, or what it read before) and known the
 // ranges.
 func (t *pgTx) queueRanges(batch *pgx.Batch, ranges []Range) {
-	var bBuckets, uBuckets []string
-	var bLo, bHi, uLo [][]byte
-	var bIdx, uIdx []int
-	for i, r := range ranges {
-		lo := nonNil(r.From)
-		switch {
-		case r.To == nil:
-			uBuckets, uLo, uIdx = append(uBuckets, r.Bucket), append(uLo, lo), append(uIdx, i)
-		case bytes.Compare(lo, r.To) < 0:
-			bBuckets, bLo, bHi, bIdx = append(bBuckets, r.Bucket), append(bLo, lo), append(bHi, r.To), append(bIdx, i)
-		}
-	}
-	if len(bIdx)+len(uIdx) == 0 {
+	r := newRangeRead(ranges)
+	if r == nil {
 		return
 	}
-	batch.Queue(sqlScanRanges, bBuckets, bLo, bHi, uBuckets, uLo, rangeLimit).Query(func(rows pgx.Rows) error {
-		count := make([]int, len(ranges))
-		last := make([][]byte, len(ranges))
+	batch.Queue(sqlScanRanges, r.args()...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var i int64
 			var k, v []byte
 			if err := rows.Scan(&i, &k, &v); err != nil {
 				return err
 			}
-			var ri int
-			switch {
-			case i > 0 && int(i) <= len(bIdx):
-				ri = bIdx[i-1]
-			case i < 0 && int(-i) <= len(uIdx):
-				ri = uIdx[-i-1]
-			default:
-				return fmt.Errorf("store: range read: unexpected range %d", i)
-			}
-			if v == nil {
-				v = []byte{}
-			}
-			bucket := ranges[ri].Bucket
-			if _, ok := t.seen[cacheKey(bucket, k)]; !ok {
-				t.rememberRead(bucket, k, v)
-			}
-			count[ri]++
-			if last[ri] == nil || bytes.Compare(k, last[ri]) > 0 {
-				last[ri] = k
+			if err := r.row(t, i, k, v); err != nil {
+				return err
 			}
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		for _, ri := range append(bIdx, uIdx...) {
-			r := ranges[ri]
-			hi := r.To
-			if count[ri] >= rangeLimit {
-				hi = append(bytes.Clone(last[ri]), 0)
-			}
-			t.known = append(t.known, knownRange{bucket: r.Bucket, lo: nonNil(r.From), hi: hi})
-		}
+		r.done(t)
 		return nil
 	})
 }

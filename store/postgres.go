@@ -343,10 +343,10 @@ type pgBackend struct {
 // committer connection prepares them when it connects, so the first
 // messages after a start do not pay a prepare each.
 var hotSQL = []string{sqlGet, sqlPut, sqlDelete, sqlLastKey, sqlScan, sqlScanAfter, sqlScanTo, sqlScanAfterTo, sqlScanBack, sqlScanLast,
-	sqlGetMany, sqlGetManyLast, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlWrite, sqlScanRanges, sqlDraw, sqlDrawMany, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlWriterSharedLocks, sqlWriterSharedLocksLZ4, sqlWriterSharedMarkedLocks, sqlWriterSharedMarkedLocksLZ4, sqlLock, sqlTryLock, sqlTryLockMany}
+	sqlGetMany, sqlPutMany, sqlDeleteMany, sqlInsert, sqlInsertMany, sqlWrite, sqlScanRanges, sqlDraw, sqlNotifyMany, sqlWriterLockKeyed, sqlWriterSharedKeyed, sqlWriterLockKeyedLZ4, sqlWriterSharedKeyedLZ4, sqlWriterSharedLocks, sqlWriterSharedLocksLZ4, sqlWriterSharedMarkedLocks, sqlWriterSharedMarkedLocksLZ4, sqlLock, sqlTryLock, sqlTryLockMany}
 
 func prepareHot(ctx context.Context, conn *pgx.Conn) error {
-	for _, q := range hotSQL {
+	for _, q := range slices.Concat(hotSQL, sqlPrefetch[1:]) {
 		if _, err := conn.Prepare(ctx, q, q); err != nil {
 			return err
 		}
@@ -684,8 +684,11 @@ const (
 )
 
 // prefetch queues, after the writer lock, what the batch's functions said
-// they will read (store.Reads, ReadsLast, Draws), so that it all comes
-// back in the round trip that begins the transaction.
+// they will read (store.Reads, ReadsLast, ReadsRange, Draws), so that it
+// all comes back in the round trip that begins the transaction, and in
+// one statement (sqlPrefetch): an accept reads its dedupe key and the
+// journal's last key and draws from two sequences, a pipeline commit
+// reads its emails' keys and ordering ranges and draws a tag.
 func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 	var buckets []string
 	var keys [][]byte
@@ -705,58 +708,10 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 			ranges = append(ranges, Range{Bucket: r.bucket, From: r.key, To: r.end})
 		}
 	}
-	// The keys and the last keys in one statement (an accept reads its
-	// dedupe key and the journal's last key).
 	var lastBuckets []string
 	for bucket := range last {
 		lastBuckets = append(lastBuckets, bucket)
 	}
-	if len(keys) > 0 || len(lastBuckets) > 0 {
-		sql, args := sqlGetMany, []any{textArray(buckets), byteaArray(keys)}
-		if len(lastBuckets) > 0 {
-			sql, args = sqlGetManyLast, append(args, textArray(lastBuckets))
-			if t.last == nil {
-				t.last = map[string][]byte{}
-			}
-			for _, bucket := range lastBuckets {
-				t.last[bucket] = nil // empty unless a row comes
-			}
-		}
-		batch.Queue(sql, args...).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var bucket string
-				var k, v []byte
-				isLast := false
-				dest := []any{&bucket, &k, &v}
-				if len(lastBuckets) > 0 {
-					dest = append(dest, &isLast)
-				}
-				if err := rows.Scan(dest...); err != nil {
-					return err
-				}
-				if isLast {
-					t.last[bucket] = k
-					continue
-				}
-				if v == nil {
-					v = []byte{}
-				}
-				// Each key was remembered absent above: a row found
-				// replaces that.
-				t.remember(bucket, k, v)
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for i, k := range keys {
-				t.knowRow(buckets[i], k, t.seen[cacheKey(buckets[i], k)] != nil)
-			}
-			return nil
-		})
-	}
-	t.queueRanges(batch, ranges)
-	// The values of every sequence named in one statement: an accept
-	// draws from two (its journal entry's, its 250 order's).
 	var seqBuckets, seqNames []string
 	var seqCounts []int32
 	for bucket, n := range draws {
@@ -766,41 +721,142 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 		}
 		seqBuckets, seqNames, seqCounts = append(seqBuckets, bucket), append(seqNames, name), append(seqCounts, int32(min(n, maxSeqDraw)))
 	}
-	switch len(seqNames) {
-	case 0:
-	case 1:
-		bucket := seqBuckets[0]
-		batch.Queue(sqlDraw, seqNames[0], seqCounts[0]).Query(func(rows pgx.Rows) error {
-			vals, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-			if err != nil {
+	rr := newRangeRead(ranges)
+	var parts int
+	var args []any
+	if len(keys) > 0 {
+		parts |= pfGet
+		args = append(args, textArray(buckets), byteaArray(keys))
+	}
+	if len(lastBuckets) > 0 {
+		parts |= pfLast
+		args = append(args, textArray(lastBuckets))
+		if t.last == nil {
+			t.last = map[string][]byte{}
+		}
+		for _, bucket := range lastBuckets {
+			t.last[bucket] = nil // empty unless a row comes
+		}
+	}
+	if rr != nil {
+		parts |= pfRanges
+		args = append(args, rr.args()...)
+	}
+	if len(seqNames) > 0 {
+		parts |= pfDraws
+		args = append(args, seqNames, seqCounts)
+		if t.seqs == nil {
+			t.seqs = map[string][]int64{}
+		}
+	}
+	if parts == 0 {
+		return nil
+	}
+	batch.Queue(sqlPrefetch[parts], args...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var kind int32
+			var i int64
+			var k, v []byte
+			var n *int64
+			if err := rows.Scan(&kind, &i, &k, &v, &n); err != nil {
 				return err
 			}
-			if t.seqs == nil {
-				t.seqs = map[string][]int64{}
-			}
-			t.seqs[bucket] = vals
-			return nil
-		})
-	default:
-		batch.Queue(sqlDrawMany, seqNames, seqCounts).Query(func(rows pgx.Rows) error {
-			if t.seqs == nil {
-				t.seqs = map[string][]int64{}
-			}
-			for rows.Next() {
-				var i, v int64
-				if err := rows.Scan(&i, &v); err != nil {
+			switch {
+			case kind == pfKindGet && i >= 1 && int(i) <= len(keys):
+				if v == nil {
+					v = []byte{}
+				}
+				// Each key was remembered absent above: a row found
+				// replaces that.
+				t.remember(buckets[i-1], keys[i-1], v)
+			case kind == pfKindLast && i >= 1 && int(i) <= len(lastBuckets):
+				t.last[lastBuckets[i-1]] = k
+			case kind == pfKindRange && rr != nil:
+				if err := rr.row(t, i, k, v); err != nil {
 					return err
 				}
-				if i < 1 || int(i) > len(seqBuckets) {
-					return fmt.Errorf("store: draw: unexpected sequence %d", i)
-				}
-				t.seqs[seqBuckets[i-1]] = append(t.seqs[seqBuckets[i-1]], v)
+			case kind == pfKindDraw && i >= 1 && int(i) <= len(seqBuckets) && n != nil:
+				t.seqs[seqBuckets[i-1]] = append(t.seqs[seqBuckets[i-1]], *n)
+			default:
+				return fmt.Errorf("store: prefetch: unexpected row %d/%d", kind, i)
 			}
-			return rows.Err()
-		})
-	}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i, k := range keys {
+			t.knowRow(buckets[i], k, t.seen[cacheKey(buckets[i], k)] != nil)
+		}
+		if rr != nil {
+			rr.done(t)
+		}
+		for _, bucket := range seqBuckets {
+			slices.Sort(t.seqs[bucket]) // in the order drawn
+		}
+		return nil
+	})
 	return nil
 }
+
+// The parts of sqlPrefetch, and the kind of row each answers with (its
+// first column).
+const (
+	pfGet    = 1 << iota // keys by name ($ buckets, keys): the row's value, by the key's number from 1
+	pfLast               // the last key of buckets ($ buckets): the key, by the bucket's number
+	pfRanges             // ranges (rangeRead.args): the rows, by range as sqlScanRanges numbers them
+	pfDraws              // sequence values ($ sequences, counts): each value, by the sequence's number
+)
+
+const (
+	pfKindGet = iota
+	pfKindLast
+	pfKindRange
+	pfKindDraw
+)
+
+// sqlPrefetch is the one statement of a write transaction's named reads
+// (prefetch), by the parts it has: sqlGetMany, the last keys of
+// the last keys (ReadsLast), sqlScanRanges and the draws as the branches of one
+// UNION ALL, each row (kind, number, key, value, drawn value). One
+// statement, not up to four, is one executor start and end and one
+// snapshot (under READ COMMITTED the reads then agree with each other,
+// all taken after the locks of the statement before). The draws' values
+// come in no particular order across the branches: prefetch sorts them.
+var sqlPrefetch = func() (out [1 << 4]string) {
+	for parts := 1; parts < len(out); parts++ {
+		n := 0
+		p := func() string { n++; return fmt.Sprintf("$%d", n) }
+		var branches []string
+		if parts&pfGet != 0 {
+			branches = append(branches, fmt.Sprintf(`SELECT %d, r.i, NULL::bytea, v.value, NULL::bigint
+	FROM unnest(%s::text[], %s::bytea[]) WITH ORDINALITY AS r(bucket, key, i)
+	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v`, pfKindGet, p(), p()))
+		}
+		if parts&pfLast != 0 {
+			branches = append(branches, fmt.Sprintf(`SELECT %d, l.i, v.key, NULL::bytea, NULL::bigint
+	FROM unnest(%s::text[]) WITH ORDINALITY AS l(bucket, i)
+	CROSS JOIN LATERAL (SELECT key FROM kv WHERE kv.bucket = l.bucket ORDER BY kv.key DESC LIMIT 1) AS v`, pfKindLast, p()))
+		}
+		if parts&pfRanges != 0 {
+			b, lo, hi, ub, ulo, lim := p(), p(), p(), p(), p(), p()
+			branches = append(branches, fmt.Sprintf(`SELECT %d, r.i, v.key, v.value, NULL::bigint
+	FROM unnest(%s::text[], %s::bytea[], %s::bytea[]) WITH ORDINALITY AS r(bucket, lo, hi, i)
+	CROSS JOIN LATERAL (SELECT key, value FROM kv WHERE kv.bucket = r.bucket AND kv.key >= r.lo AND kv.key < r.hi
+		ORDER BY kv.key LIMIT %s) AS v`, pfKindRange, b, lo, hi, lim),
+				fmt.Sprintf(`SELECT %d, -r.i, v.key, v.value, NULL::bigint
+	FROM unnest(%s::text[], %s::bytea[]) WITH ORDINALITY AS r(bucket, lo, i)
+	CROSS JOIN LATERAL (SELECT key, value FROM kv WHERE kv.bucket = r.bucket AND kv.key >= r.lo
+		ORDER BY kv.key LIMIT %s) AS v`, pfKindRange, ub, ulo, lim))
+		}
+		if parts&pfDraws != 0 {
+			branches = append(branches, fmt.Sprintf(`SELECT %d, u.i, NULL::bytea, NULL::bytea, nextval(u.s::regclass)
+	FROM unnest(%s::text[], %s::int[]) WITH ORDINALITY AS u(s, n, i)
+	CROSS JOIN LATERAL generate_series(1, u.n)`, pfKindDraw, p(), p()))
+		}
+		out[parts] = strings.Join(branches, "\nUNION ALL\n")
+	}
+	return out
+}()
 
 // queueGetMany queues sqlGetMany for the keys and calls found with each
 // key that exists (an empty value as an empty slice, never nil).
@@ -830,15 +886,6 @@ func collectMany(rows pgx.Rows, found func(bucket string, k, v []byte)) error {
 // keys come) may run as a scan of the whole table.
 const sqlGetMany = `SELECT r.bucket, r.key, v.value FROM unnest($1::text[], $2::bytea[]) AS r(bucket, key)
 	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v`
-
-// sqlGetManyLast is sqlGetMany ($1-$2) with the last key of each bucket
-// of $3, told apart by the fourth column: a statement fewer for a batch
-// that names both (store.Reads, ReadsLast).
-const sqlGetManyLast = `SELECT r.bucket, r.key, v.value, false FROM unnest($1::text[], $2::bytea[]) AS r(bucket, key)
-	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v
-	UNION ALL
-	SELECT l.bucket, v.key, NULL, true FROM unnest($3::text[]) AS l(bucket)
-	CROSS JOIN LATERAL (SELECT key FROM kv WHERE kv.bucket = l.bucket ORDER BY kv.key DESC LIMIT 1) AS v`
 
 // sqlSnapshotPlans is sqlKeyPlans for a Snapshot's statement, sent just
 // before it (its implicit transaction ends with the statement, and the

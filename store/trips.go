@@ -9,12 +9,14 @@ import (
 
 // tripCounter counts a node's round trips to PostgreSQL through pgx's
 // tracer hooks: a statement sent alone (Query, QueryRow, Exec) is one, a
-// batch of statements is one. It sees the two pools (the committers' and
-// the readers'), not the bus's LISTEN connection.
-type tripCounter struct{ n atomic.Int64 }
+// batch of statements is one; and its statements (stmts), each of a
+// batch. It sees the two pools (the committers' and the readers'), not
+// the bus's LISTEN connection.
+type tripCounter struct{ n, stmts atomic.Int64 }
 
 func (c *tripCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	c.n.Add(1)
+	c.stmts.Add(1)
 	return ctx
 }
 
@@ -25,7 +27,9 @@ func (c *tripCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tr
 	return ctx
 }
 
-func (c *tripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (c *tripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+	c.stmts.Add(1)
+}
 
 func (c *tripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
@@ -40,4 +44,16 @@ func (db *DB) RoundTrips() int64 {
 		return 0
 	}
 	return db.pg.trips.n.Load()
+}
+
+// Statements is how many statements this node has sent to PostgreSQL
+// since it opened the store (each of a batch, BEGIN and COMMIT
+// included); 0 with bbolt. Each costs the server a parse or bind, an
+// executor start and end, whatever it reads: fewer statements per email
+// are less of the CPU the database shares with the daemon.
+func (db *DB) Statements() int64 {
+	if db.pg == nil || db.pg.trips == nil {
+		return 0
+	}
+	return db.pg.trips.stmts.Load()
 }

@@ -59,16 +59,6 @@ var maxRecord = 1 << 30
 // errBadRecord ends a file's replay: no record of the epoch starts here.
 var errBadRecord = errors.New("store: bad log record")
 
-// appendRecord appends one record of epoch holding payload to buf,
-// chained to prev (the previous record's CRC, 0 for the epoch's first).
-func appendRecord(buf []byte, epoch uint64, prev uint32, payload []byte) []byte {
-	start := len(buf)
-	buf = append(buf, make([]byte, recHeader)...)
-	buf = append(buf, payload...)
-	sealRecord(buf[start:], epoch, prev)
-	return buf
-}
-
 // sealRecord fills in the header of rec, recHeader bytes left for it
 // ahead of its payload: a transaction builds its record that way, so the
 // batch's writes are not copied again to be logged.

@@ -23,6 +23,18 @@ import (
 // logClock is a clock the test moves.
 type logClock struct{ ns atomic.Int64 }
 
+// appendRecord appends one record of epoch holding payload to buf,
+// chained to prev (the previous record's CRC, 0 for the epoch's first),
+// as the log writes it: the tests' way to make records (the log itself
+// builds each in place and seals it, sealRecord).
+func appendRecord(buf []byte, epoch uint64, prev uint32, payload []byte) []byte {
+	start := len(buf)
+	buf = append(buf, make([]byte, recHeader)...)
+	buf = append(buf, payload...)
+	sealRecord(buf[start:], epoch, prev)
+	return buf
+}
+
 func (c *logClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *logClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
@@ -69,7 +81,7 @@ func (lt *logTest) block(epoch uint64) chan struct{} {
 
 func (lt *logTest) open(t *testing.T, dir string) *DB {
 	t.Helper()
-	db, err := Open(dir, Options{LogSize: 1 << 20, CheckpointInterval: time.Second, logHooks: lt.hooks})
+	db, err := Open(dir, Options{LogSize: 1 << 20, CheckpointInterval: time.Second, logHooks: lt.hooks, mmapSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

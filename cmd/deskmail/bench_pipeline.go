@@ -158,7 +158,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 		return err
 	}
 	mem0 := readMemCounts()
-	trips0 := d.DB.RoundTrips()
+	trips0, stmts0 := d.DB.RoundTrips(), d.DB.Statements()
 	accepted, first, failed, err := load.Send(d.Addrs["smtp"])
 	if err != nil {
 		return err
@@ -172,7 +172,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 		return err
 	}
 	mem := readMemCounts().sub(mem0)
-	trips := d.DB.RoundTrips() - trips0
+	trips, stmts := d.DB.RoundTrips()-trips0, d.DB.Statements()-stmts0
 	if o.profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -207,6 +207,8 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	if trips > 0 {
 		fmt.Fprintf(out, "store: %d round trips to PostgreSQL  =>  %.1f per email (the bench's own polls for the end included)\n",
 			trips, float64(trips)/float64(len(lat)))
+		fmt.Fprintf(out, "store: %d statements to PostgreSQL  =>  %.2f per email (BEGIN and COMMIT included)\n",
+			stmts, float64(stmts)/float64(len(lat)))
 	}
 	return nil
 }

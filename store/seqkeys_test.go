@@ -1,0 +1,101 @@
+package store_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/deskmail/deskmail/store"
+	"github.com/deskmail/deskmail/store/pgtest"
+)
+
+// seqKeysBucket's keys are its sequence's values in decimal.
+const seqKeysBucket = "seqkeys_test"
+
+func init() {
+	store.SequenceKeys(seqKeysBucket, func(k []byte) (uint64, bool) {
+		n, err := strconv.ParseUint(string(k), 10, 64)
+		return n, err == nil
+	})
+}
+
+// putKeys stores keys 1..n without drawing them: the bucket's sequence
+// stays behind its keys, as after an import that did not carry it over.
+func putKeys(t *testing.T, db *store.DB, n int) {
+	t.Helper()
+	update(t, db, func(tx *store.Tx) error {
+		for i := 1; i <= n; i++ {
+			if err := tx.Put(seqKeysBucket, []byte(strconv.Itoa(i)), []byte("old")); err != nil {
+				return err
+			}
+		}
+		return tx.Put(seqKeysBucket, []byte("not a number"), []byte("x"))
+	})
+}
+
+// drawKey draws the bucket's next key and stores it as new (a plain
+// INSERT on PostgreSQL), as a new conversation's tag is.
+func drawKey(t *testing.T, db *store.DB) uint64 {
+	t.Helper()
+	var n uint64
+	update(t, db, func(tx *store.Tx) (err error) {
+		if n, err = tx.Sequence(seqKeysBucket); err != nil {
+			return err
+		}
+		k := []byte(strconv.FormatUint(n, 10))
+		tx.Absent(seqKeysBucket, k)
+		return tx.Put(seqKeysBucket, k, []byte("new"))
+	})
+	return n
+}
+
+// On PostgreSQL, a sequence 30 behind its keys (more than the batch's 20
+// reruns, each of which draws the next value) is advanced at the first
+// key that meets a row, and the write goes through with a new key; the
+// old keys keep their values.
+func TestSequenceBehindItsKeysIsAdvancedOnPostgres(t *testing.T) {
+	db := pgtest.Open(t, t.TempDir(), store.Options{})
+	putKeys(t, db, 30)
+	if n := drawKey(t, db); n != 31 {
+		t.Errorf("drawn %d, want 31", n)
+	}
+	if n := drawKey(t, db); n != 32 {
+		t.Errorf("then drawn %d, want 32", n)
+	}
+	v, err := db.Get(context.Background(), seqKeysBucket, []byte("30"))
+	if err != nil || string(v) != "old" {
+		t.Errorf("key 30 = %q, %v; want it kept", v, err)
+	}
+}
+
+// Copy advances the destination's sequence past the keys it copied, when
+// the source's was behind them.
+func TestCopyAdvancesASequenceBehindItsKeys(t *testing.T) {
+	src, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	putKeys(t, src, 30)
+	for name, dst := range map[string]func() *store.DB{
+		"postgres": func() *store.DB { return pgtest.Open(t, t.TempDir(), store.Options{}) },
+		"bbolt": func() *store.DB {
+			db, err := store.Open(t.TempDir(), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := dst()
+			if _, err := store.Copy(context.Background(), src, db); err != nil {
+				t.Fatal(err)
+			}
+			if n := drawKey(t, db); n != 31 {
+				t.Errorf("drawn %d after the copy, want 31", n)
+			}
+		})
+	}
+}
