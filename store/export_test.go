@@ -1,5 +1,7 @@
 package store
 
+import "time"
+
 // RunBatch runs fns as one batch of the group commit, in order, as the
 // committer would had they all been waiting at once, and returns what
 // each caller of Update would have been told.
@@ -59,3 +61,14 @@ func (db *DB) Enqueue(fn func(*Tx) error, opts ...UpdateOption) chan error {
 
 // LockID is the advisory lock key of a lock name.
 func LockID(name string) int64 { return lockID(name) }
+
+// QueuedWrites is how many writes wait in the keyed foreground and the
+// background queues, not yet taken by a committer.
+func (db *DB) QueuedWrites() int { return len(db.reqs) + len(db.bgReqs) }
+
+// FillTargets are the fill gates' targets: keyed foreground writes,
+// background writes.
+func FillTargets() (fg, bg int) { return fgFillTarget, bgFillTarget }
+
+// SetFillAfter gives the fill gates a timer of the test's.
+func SetFillAfter(o *Options, after func(time.Duration) <-chan time.Time) { o.fillAfter = after }

@@ -82,6 +82,8 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// logHooks are tests' seams into the log (nil outside tests).
 	logHooks *logHooks
+	// fillAfter is the fill gates' timer (time.After outside tests).
+	fillAfter func(time.Duration) <-chan time.Time
 	// mmapSize is bbolt's initial map for tests that open stores many
 	// times (0: 64 MiB). Under the race detector each open's 64 MiB map
 	// costs some 14,000 page faults, most of TestLogMatchesModel's time.
@@ -219,20 +221,21 @@ func start(dir string, be backend, pg *pgBackend, opts Options) *DB {
 		return db
 	}
 	var wg sync.WaitGroup
-	loop := func(fg, bg chan *request) {
+	loop := func(fg, bg chan *request, g *fillGate) {
 		wg.Add(1)
-		go func() { defer wg.Done(); db.commitLoop(fg, bg) }()
+		go func() { defer wg.Done(); db.commitLoop(fg, bg, g) }()
 	}
 	if pg == nil {
-		loop(db.reqs, db.bgReqs)
+		loop(db.reqs, db.bgReqs, nil)
 	} else {
 		db.ordReqs = make(chan *request, opts.MaxBatch)
-		loop(db.ordReqs, nil)
+		loop(db.ordReqs, nil, nil)
+		bgGate, fgGate := newFillGate(bgFillTarget, opts.fillAfter), newFillGate(fgFillTarget, opts.fillAfter)
 		for range backgroundCommitters {
-			loop(nil, db.bgReqs)
+			loop(nil, db.bgReqs, bgGate)
 		}
 		for range pg.committers {
-			loop(db.reqs, nil)
+			loop(db.reqs, nil, fgGate)
 		}
 	}
 	go func() { wg.Wait(); close(db.done) }()
@@ -497,8 +500,10 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 // writes (bgReqs: batches of up to maxBackgroundPG, so the pipeline's
 // commits gather into few transactions),
 // and Options.Committers for foreground writes that declare their locks
-// (reqs, side by side).
-func (db *DB) commitLoop(fg, bg chan *request) {
+// (reqs, side by side). The committers of one queue share a fillGate
+// (g; nil for a queue with one committer), which decides when a batch
+// that has begun to gather is sent.
+func (db *DB) commitLoop(fg, bg chan *request, g *fillGate) {
 	batch := make([]*request, 0, db.opts.MaxBatch)
 	var tick <-chan time.Time
 	ticker, _ := db.be.(interface{ tick() })
@@ -508,30 +513,182 @@ func (db *DB) commitLoop(fg, bg chan *request) {
 		tick = t.C
 	}
 	for {
+		// One committer of the queue at a time waits for its next
+		// write and gathers (g.take); the others wait for their turn.
+		if !g.take(db.stop) {
+			db.drain(batch, fg, bg)
+			return
+		}
 		var first *request
 		select {
 		case <-tick:
 			ticker.tick()
+			g.give()
 			continue
 		case first = <-fg:
 		case first = <-bg:
 		case <-db.stop:
-			// Drain what was queued before Close took the lock, in
-			// batches as usual.
-			for {
-				var r *request
-				select {
-				case r = <-fg:
-				case r = <-bg:
-				default:
-					return
-				}
-				db.commit(db.gather(append(batch[:0], r), fg, bg))
-			}
+			g.give()
+			db.drain(batch, fg, bg)
+			return
 		}
-		batch = append(batch[:0], first)
-		db.commit(db.gather(batch, fg, bg))
+		batch = db.gather(append(batch[:0], first), fg, bg)
+		if g != nil {
+			batch = g.fill(db, batch, fg, bg)
+		}
+		start := g.begin()
+		db.commit(batch)
+		g.end(start)
 	}
+}
+
+// drain commits what was queued before Close took the lock, in batches
+// as usual.
+func (db *DB) drain(batch []*request, fg, bg chan *request) {
+	for {
+		var r *request
+		select {
+		case r = <-fg:
+		case r = <-bg:
+		default:
+			return
+		}
+		db.commit(db.gather(append(batch[:0], r), fg, bg))
+	}
+}
+
+// fillGate makes the committers of one PostgreSQL queue fill their
+// batches when the node's writes are few beside its committers. Group
+// commit fills a batch with the writes that queued while the previous
+// ones committed; with several committers a write that finds one free
+// goes alone, so a node whose sessions are few beside its committers
+// (two nodes on one database: each has half the sessions and as many
+// committers) commits one write per transaction, each with its own
+// round trips, statements, commit record and WAL flush. With the gate
+// a batch smaller than target waits, while another batch of the queue is
+// in flight, for more writes, and goes as soon as it has target writes,
+// a batch in flight ends (whatever it holds then), or twice the queue's
+// recent commit time has passed (fillBound: a batch in flight that waits
+// on a lock, another node's accept of the same email, does not hold the
+// next writes back for longer than a commit takes). A write that finds
+// nothing in flight goes at once. One committer at a time gathers (the
+// others wait for their turn), so two small batches never wait side by
+// side for the same writes. A gathering batch holds no lock and no
+// connection: nothing in flight waits for it.
+type fillGate struct {
+	turn   chan struct{} // holds a token while no committer gathers
+	target int
+	after  func(time.Duration) <-chan time.Time
+	mu     sync.Mutex
+	flying int           // batches of the queue in flight
+	ended  chan struct{} // closed (and replaced) when one ends
+	recent time.Duration // moving average of the queue's commit times
+}
+
+// fgFillTarget and bgFillTarget are the batch sizes that go without
+// waiting while another batch of their queue is in flight: the accepts'
+// (keyed foreground writes) and the pipeline's (background writes, at
+// most maxBackgroundPG a batch). Measured on two nodes end to end
+// (docs/PERFORMANCE.md, branch twonode5): 2 and 2, 2 and 4, 3 and 4 cut
+// the transactions per email from 2.5 to 2.1, 2.0, 1.9-2.0.
+const fgFillTarget, bgFillTarget = 3, 4
+
+// fillBound bounds a batch's wait to fill: twice the queue's recent
+// commit time, within [fillBoundMin, fillBoundMax]; fillBoundStart
+// before the first commit.
+const (
+	fillBoundMin   = time.Millisecond
+	fillBoundMax   = 100 * time.Millisecond
+	fillBoundStart = 10 * time.Millisecond
+)
+
+func newFillGate(target int, after func(time.Duration) <-chan time.Time) *fillGate {
+	if after == nil {
+		after = time.After
+	}
+	g := &fillGate{turn: make(chan struct{}, 1), target: target, after: after, ended: make(chan struct{}), recent: fillBoundStart / 2}
+	g.turn <- struct{}{}
+	return g
+}
+
+// take waits for the committer's turn to gather; false when stop came
+// first. A nil gate (one committer) has its turn always.
+func (g *fillGate) take(stop chan struct{}) bool {
+	if g == nil {
+		return true
+	}
+	select {
+	case <-g.turn:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+// give hands the turn to gather to the next committer.
+func (g *fillGate) give() {
+	if g != nil {
+		g.turn <- struct{}{}
+	}
+}
+
+// fill waits, while batch is smaller than the target and another batch
+// is in flight, for more writes (taking every one queued behind each),
+// for a batch in flight to end, or for the bound.
+func (g *fillGate) fill(db *DB, batch []*request, fg, bg chan *request) []*request {
+	var bound <-chan time.Time
+	for len(batch) < g.target && len(batch) < db.opts.MaxBatch {
+		g.mu.Lock()
+		flying, ended, wait := g.flying, g.ended, min(max(2*g.recent, fillBoundMin), fillBoundMax)
+		g.mu.Unlock()
+		if flying == 0 {
+			return batch
+		}
+		if bound == nil {
+			bound = g.after(wait)
+		}
+		select {
+		case r := <-fg:
+			batch = db.gather(append(batch, r), fg, bg)
+		case r := <-bg:
+			batch = db.gather(append(batch, r), fg, bg)
+		case <-ended:
+			return batch
+		case <-bound:
+			return batch
+		case <-db.stop:
+			return batch
+		}
+	}
+	return batch
+}
+
+// begin counts the gathered batch in flight and gives the turn to gather
+// to the next committer.
+func (g *fillGate) begin() time.Time {
+	if g == nil {
+		return time.Time{}
+	}
+	g.mu.Lock()
+	g.flying++
+	g.mu.Unlock()
+	g.give()
+	return time.Now()
+}
+
+// end counts a batch out of flight, adds its time to the average, and
+// wakes a batch waiting to fill.
+func (g *fillGate) end(start time.Time) {
+	if g == nil {
+		return
+	}
+	d := time.Since(start)
+	g.mu.Lock()
+	g.flying--
+	g.recent += (d - g.recent) / 8
+	close(g.ended)
+	g.ended = make(chan struct{})
+	g.mu.Unlock()
 }
 
 // gather fills a batch: every waiting foreground write first, then
@@ -546,8 +703,10 @@ func (db *DB) commitLoop(fg, bg chan *request) {
 // the batch's fsync, and capping them would only slow the pipeline.
 func (db *DB) gather(batch []*request, fgq, bgq chan *request) []*request {
 	bg := 0
-	if batch[0].background {
-		bg = 1
+	for _, r := range batch {
+		if r.background {
+			bg++
+		}
 	}
 fore:
 	for len(batch) < db.opts.MaxBatch {

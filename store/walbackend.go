@@ -244,6 +244,7 @@ func replayLog(dir string, applied uint64) (*layer, uint64, error) {
 	sort.Slice(files, func(i, j int) bool { return files[i].epoch < files[j].epoch })
 	l := newLayer()
 	own := map[string]bool{}
+	var arena []byte
 	var last uint64
 	for i, f := range files {
 		// Epoch e+1 starts only once e is applied: the log after a
@@ -253,7 +254,7 @@ func replayLog(dir string, applied uint64) (*layer, uint64, error) {
 		}
 		for _, p := range f.payloads {
 			err := decodeOps(p, func(o logOp) error {
-				l.apply(o, own)
+				l.apply(o, own, &arena)
 				return nil
 			})
 			if err != nil {
@@ -480,9 +481,9 @@ func (w *walBackend) apply(l *layer, epoch uint64) error {
 			}
 			bl.t.Ascend(func(e entry) bool {
 				if e.del {
-					err = b.Delete(e.k)
+					err = b.Delete(e.key())
 				} else {
-					err = b.Put(e.k, e.v)
+					err = b.Put(e.key(), e.value())
 				}
 				return err == nil
 			})

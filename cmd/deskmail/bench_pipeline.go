@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -155,6 +157,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	if err != nil {
 		return err
 	}
+	mem0 := readMemCounts()
 	trips0, stmts0 := d.DB.RoundTrips(), d.DB.Statements()
 	accepted, first, failed, err := load.Send(d.Addrs["smtp"])
 	if err != nil {
@@ -168,6 +171,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	if err != nil {
 		return err
 	}
+	mem := readMemCounts().sub(mem0)
 	trips, stmts := d.DB.RoundTrips()-trips0, d.DB.Statements()-stmts0
 	if o.profile != "" {
 		pprof.StopCPUProfile()
@@ -198,6 +202,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	}
 	fmt.Fprintf(out, "CPU of %s: %.2fs user + %.2fs system  =>  %.3f ms per email in a conversation\n",
 		who, user.Seconds(), sys.Seconds(), float64((user+sys).Microseconds())/1000/float64(len(lat)))
+	mem.print(out, len(lat))
 	printCommitStats(out)
 	if trips > 0 {
 		fmt.Fprintf(out, "store: %d round trips to PostgreSQL  =>  %.1f per email (the bench's own polls for the end included)\n",
@@ -206,6 +211,42 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 			stmts, float64(stmts)/float64(len(lat)))
 	}
 	return nil
+}
+
+// memCounts are the process's allocations, collections and page faults
+// so far (the bench prints their difference over the run per email).
+type memCounts struct {
+	allocs, bytes, gcs uint64
+	minflt             int64
+}
+
+func readMemCounts() memCounts {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	var c memCounts
+	for i, p := range []*uint64{&c.allocs, &c.bytes, &c.gcs} {
+		if s[i].Value.Kind() == metrics.KindUint64 {
+			*p = s[i].Value.Uint64()
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.minflt = int64(ru.Minflt)
+	}
+	return c
+}
+
+func (c memCounts) sub(o memCounts) memCounts {
+	return memCounts{allocs: c.allocs - o.allocs, bytes: c.bytes - o.bytes, gcs: c.gcs - o.gcs, minflt: c.minflt - o.minflt}
+}
+
+func (c memCounts) print(out io.Writer, emails int) {
+	if emails == 0 {
+		return
+	}
+	n := float64(emails)
+	fmt.Fprintf(out, "memory: %.0f allocations (%.1f KB) per email, %d collections, %.1f page faults per email\n",
+		float64(c.allocs)/n, float64(c.bytes)/n/1000, c.gcs, float64(c.minflt)/n)
 }
 
 // writeAllocProfile writes the heap profile (its alloc_space and
