@@ -73,8 +73,8 @@ func (db *DB) advanceSequences(ctx context.Context) error {
 	return nil
 }
 
-// advanceSequence makes bucket's next Sequence return more than n,
-// never moving it back.
+// advanceSequence makes bucket's next Sequence return more than n. On
+// bbolt it never moves the sequence back; on PostgreSQL see below.
 func (db *DB) advanceSequence(ctx context.Context, bucket string, n uint64) error {
 	if n == 0 {
 		return nil
@@ -98,10 +98,12 @@ func (db *DB) advanceSequence(ctx context.Context, bucket string, n uint64) erro
 	if err != nil {
 		return err
 	}
-	// nextval takes a value no one else will (a gap, which Sequence
-	// allows), so another node's draw in between is never handed out
-	// again: the sequence goes to n, or stays at what it drew if that is
-	// higher.
+	// The sequence goes to n, or to the value nextval drew if that is
+	// higher. The statement is not atomic: a value another session draws
+	// between the nextval and the setval can be handed out once more.
+	// That is safe only because every SequenceKeys bucket is written with
+	// plain INSERTs (a taken key fails the batch, which advances the
+	// sequence again and reruns), never with upserts.
 	_, err = db.pg.pool.Exec(ctx, `SELECT setval($1::text::regclass, greatest($2, nextval($1::text::regclass)))`, name, int64(n))
 	return err
 }
