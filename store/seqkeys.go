@@ -33,7 +33,10 @@ var (
 
 // SequenceKeys declares that bucket's keys are drawn from its own
 // Sequence: valueOf reads the value a key was made from (false: a key not
-// made so, left alone). Domain packages call it from init.
+// made so, left alone). Domain packages call it from init. A new key of
+// such a bucket must be written as absent (a plain INSERT on PostgreSQL),
+// so that a key handed out twice fails its batch instead of overwriting
+// (advanceSequence).
 func SequenceKeys(bucket string, valueOf func(key []byte) (uint64, bool)) {
 	seqKeysMu.Lock()
 	defer seqKeysMu.Unlock()
