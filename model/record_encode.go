@@ -145,9 +145,7 @@ func appendMessage(b []byte, m *Message) ([]byte, bool) {
 	b = jsonrec.OptTrue(b, "unverified", m.Unverified)
 	b = jsonrec.OptString(b, "verification", m.Verification)
 	b = jsonrec.OptTrue(b, "outsider", m.Outsider)
-	if len(m.EmailTo) > 0 {
-		b = jsonrec.Strings(jsonrec.Key(b, "email_to"), m.EmailTo)
-	}
+	b = jsonrec.OptStrings(b, "email_to", m.EmailTo)
 	return append(b, '}'), true
 }
 
