@@ -288,6 +288,7 @@ func benchSeenOn(b *testing.B, clients, convLen int, hold, persons, repeat bool,
 		b.ReportMetric(float64(rows1.Inserts-rows0.Inserts)/n, "ins/ack")
 		b.ReportMetric(float64(rows1.Upserts-rows0.Upserts)/n, "ups/ack")
 		b.ReportMetric(float64(rows1.Updates-rows0.Updates)/n, "upd/ack")
+		b.ReportMetric(float64(rows1.Reads-rows0.Reads)/n, "reads/ack")
 		if st0 != nil && st1 != nil {
 			b.ReportMetric(float64(st1.walBytes-st0.walBytes)/float64(b.N), "wal-B/ack")
 			b.ReportMetric(float64(st1.walRecords-st0.walRecords)/float64(b.N), "wal-rec/ack")

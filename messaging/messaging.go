@@ -39,10 +39,24 @@ type Service struct {
 	// will mark, unless marked meanwhile) the locks and reads the commit
 	// declares up front, so that OnSeen costs no round trip of its own
 	// (the hold queue: the held email's record, and what cancelling it
-	// appends to the journal when the ack may empty it).
-	SeenPlan func(person, conv string) (store.Query, func(found []store.KV, pending []string) []store.UpdateOption)
+	// appends to the journal when the ack may empty it), and the function
+	// the commit runs instead of OnSeen (SeenCommit).
+	SeenPlan func(person, conv string) (store.Query, func(found []store.KV, pending []string) SeenCommit)
 
 	acks ackQueue
+}
+
+// SeenCommit is what SeenPlan prepared for a seen-ack's commit: what
+// the commit declares, and, if set, the function it runs with the
+// messages marked instead of OnSeen, which may take what the snapshot
+// found as still true under the commit's locks. It runs only when the
+// ack marks nothing the snapshot did not find pending (SeenCheck.Complete);
+// an ack that reads the unseen index in its commit (model.MarkSeen) may
+// mark messages notified after its snapshot, and runs OnSeen, which
+// reads for itself.
+type SeenCommit struct {
+	Opts   []store.UpdateOption
+	OnSeen func(tx *store.Tx, marked []string) error
 }
 
 // Posted is what Post stored.
@@ -161,7 +175,8 @@ type ack struct {
 	guards           []AckGuard
 	queries          []store.Query // model.SeenQueries, the guards', SeenPlan's
 	own              int           // how many of queries are model.SeenQueries
-	plan             func([]store.KV, []string) []store.UpdateOption
+	plan             func([]store.KV, []string) SeenCommit
+	onSeen           func(*store.Tx, []string) error // SeenCommit.OnSeen
 	// What the read found, when the ack must write.
 	check  model.SeenCheck
 	opts   []store.UpdateOption // writeOptions
@@ -224,7 +239,11 @@ func (s *Service) writeOptions(a *ack) []store.UpdateOption {
 		opts = append(opts, model.SeenReads(a.person, a.check.Pending))
 	}
 	if a.plan != nil {
-		opts = append(opts, a.plan(a.check.Extra[0], a.check.Pending)...)
+		c := a.plan(a.check.Extra[0], a.check.Pending)
+		opts = append(opts, c.Opts...)
+		if a.check.Complete {
+			a.onSeen = c.OnSeen
+		}
 	}
 	return opts
 }
@@ -241,10 +260,15 @@ func (s *Service) mark(tx *store.Tx, a *ack, now time.Time) error {
 	} else {
 		a.marked, err = model.MarkSeen(tx, a.person, a.conv, a.up, now)
 	}
-	if err != nil || s.OnSeen == nil {
+	switch {
+	case err != nil:
 		return err
+	case a.onSeen != nil:
+		return a.onSeen(tx, a.marked)
+	case s.OnSeen != nil:
+		return s.OnSeen(tx, a.person, a.conv, a.marked)
 	}
-	return s.OnSeen(tx, a.person, a.conv, a.marked)
+	return nil
 }
 
 // Seen is Ack for callers inside deskmail: an unknown person or

@@ -8,6 +8,7 @@ import (
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
+	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/threading"
@@ -154,34 +155,49 @@ func (q *Queue) Hold(tx *store.Tx, n model.Notification) error {
 // SeenPlan is messaging.Service's SeenPlan hook: the ack's snapshot
 // reads which email of (person, conv) is held, and the commit declares
 // what SeenAck then reads, so that it costs no round trip of its own: the
-// held index entry, the job's record and, when the ack may cancel the
-// job, what cancelling appends to the journal (a sequence value and the
-// journal's last key). It needs no lock of the job: under the
-// conversation's lock (shared, messaging.SeenLocks) a held email is
-// changed by no one else.
+// job's record and, when the ack may cancel the job, what cancelling
+// appends to the journal (a sequence value and the journal's last key).
+// It needs no lock of the job: under the conversation's lock (shared,
+// messaging.SeenLocks) a held email is changed by no one else.
+//
+// The held index is not read again in the commit (seenAckOf): the job
+// the snapshot found is read under the commit's locks, and if it is still
+// held it is the one the index names (a job is held only from the commit
+// that makes it and names it in the index, the index moves to another
+// job only when the one it names is no longer held, and no job is held
+// again). A message the ack marks was notified before its snapshot, so
+// the only held email that can hold it is the one the snapshot found:
+// when that one is no longer held, or the snapshot found none, the ack
+// has no held email to change (TestSeenAckPlanGoneStale).
 //
 // An ack cannot cancel a job one of whose messages it does not mark: when
 // the job's record this node last wrote (decodedJobs) holds a message not
-// among those the ack found pending, the journal's reads are not
-// declared. They cost a statement and an index read per commit on
+// among those the ack found pending, the journal's reads (and the held
+// index's entry, which only cancelling touches) are not declared. They cost a statement and an index read per commit on
 // PostgreSQL (a sequence drawn, the journal's last key), for acks of
 // which most shrink a held email without emptying it. Should the record
 // have changed meanwhile (another node's ack shrank it) and the ack
 // cancel it after all, the commit draws and reads them itself: a round
 // trip more, the same journal entry.
-func (q *Queue) SeenPlan(person, conv string) (store.Query, func([]store.KV, []string) []store.UpdateOption) {
+func (q *Queue) SeenPlan(person, conv string) (store.Query, func([]store.KV, []string) messaging.SeenCommit) {
 	held := pairKey(person, conv)
-	return store.Get(bHeld, held), func(found []store.KV, pending []string) []store.UpdateOption {
-		opts := []store.UpdateOption{store.Reads(bHeld, held)}
+	return store.Get(bHeld, held), func(found []store.KV, pending []string) messaging.SeenCommit {
 		if len(found) == 0 || len(found[0].Value) == 0 {
-			return opts
+			// Nothing held as of the snapshot: nothing the ack marks is.
+			return messaging.SeenCommit{OnSeen: func(*store.Tx, []string) error { return nil }}
 		}
 		id := found[0].Value
-		opts = append(opts, store.Reads(bJobs, id))
-		if decodedJobs.keepsOthers(string(id), pending) {
-			return opts
+		c := messaging.SeenCommit{
+			Opts:   []store.UpdateOption{store.Reads(bJobs, id)},
+			OnSeen: func(tx *store.Tx, marked []string) error { return q.seenAckOf(tx, person, id, marked) },
 		}
-		return append(opts, journal.AppendReads()...)
+		if !decodedJobs.keepsOthers(string(id), pending) {
+			// It may cancel the job: the journal's reads, and the held
+			// index's entry, which cancelling deletes (dropHold).
+			c.Opts = append(c.Opts, store.Reads(bHeld, held))
+			c.Opts = append(c.Opts, journal.AppendReads()...)
+		}
+		return c
 	}
 }
 
@@ -190,6 +206,8 @@ func (q *Queue) SeenPlan(person, conv string) (store.Query, func([]store.KV, []s
 // held email; an email left with no message is cancelled, journaled
 // "cancelled (seen)". An email already being sent is not changed: the ack
 // is recorded by MarkSeen and nothing else happens (SPEC section 4).
+// An ack planned by SeenPlan runs seenAckOf instead, with the held email
+// its snapshot found.
 func (q *Queue) SeenAck(tx *store.Tx, person, conv string, marked []string) error {
 	if len(marked) == 0 {
 		return nil
@@ -204,7 +222,19 @@ func (q *Queue) SeenAck(tx *store.Tx, person, conv string, marked []string) erro
 	if id == nil {
 		return nil
 	}
+	return q.seenAckOf(tx, person, id, marked)
+}
+
+// seenAckOf is SeenAck of the job id, the held email of (person, conv)
+// if it is held still: a job not held is left alone.
+func (q *Queue) seenAckOf(tx *store.Tx, person string, id []byte, marked []string) error {
+	if len(marked) == 0 {
+		return nil
+	}
 	raw := tx.Get(bJobs, id)
+	if raw == nil {
+		return nil // pruned: not held
+	}
 	j, ok := decodedJobs.get(string(id), raw)
 	if !ok {
 		var err error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deskmail/deskmail/messaging"
 	"github.com/deskmail/deskmail/model"
 	"github.com/deskmail/deskmail/store"
 	"github.com/deskmail/deskmail/store/pgtest"
@@ -67,9 +68,9 @@ func TestSeenAckPlanGoneStale(t *testing.T) {
 		first := e.post("first words")
 		var second string
 		plan := e.q.SeenPlan
-		e.svc.SeenPlan = func(person, conv string) (store.Query, func([]store.KV, []string) []store.UpdateOption) {
+		e.svc.SeenPlan = func(person, conv string) (store.Query, func([]store.KV, []string) messaging.SeenCommit) {
 			q, p := plan(person, conv)
-			return q, func(kv []store.KV, pending []string) []store.UpdateOption {
+			return q, func(kv []store.KV, pending []string) messaging.SeenCommit {
 				if second == "" {
 					// Between the ack's snapshot and its commit: the held
 					// email is sent, and a new message is held anew.
@@ -279,6 +280,11 @@ func TestSeenAckThatShrinksWritesNoLeaseKeyNorJournalDraw(t *testing.T) {
 	ack(1)
 	if d := db.RowsSent().Deletes - sent.Deletes; d != 1 {
 		t.Errorf("the second ack sent %d deletes, want 1 (its unseen index key; the held job has no lease key)", d)
+	}
+	// Its commit reads the notification and the held job its snapshot
+	// found, not the held index again (SeenPlan).
+	if r := db.RowsSent().Reads - sent.Reads; r != 2 {
+		t.Errorf("the second ack's commit read %d keys, want 2 (its notification, the held job)", r)
 	}
 	if s := drawn(); s != seq {
 		t.Errorf("the second ack drew %d journal sequence values, want none (it cancels nothing)", s-seq)

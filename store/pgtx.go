@@ -430,6 +430,9 @@ func (t *pgTx) get(bucket string, key []byte) []byte {
 	}
 	// No flush: every key this transaction wrote is in seen, so the
 	// queued writes cannot change what the database says about this one.
+	if t.rw {
+		t.be.rows.reads.Add(1)
+	}
 	var v []byte
 	err := t.readRow(sqlGet, []any{bucket, key}, &v)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -1033,6 +1036,9 @@ func (t *pgTx) prefetchRanges(ranges []Range, keys []Key) error {
 	n := t.pending.Len()
 	if len(ks) > 0 {
 		queueGetMany(&t.pending, buckets, ks, func(bucket string, k, v []byte) { found[cacheKey(bucket, k)] = v })
+		if t.rw {
+			t.be.rows.reads.Add(int64(len(ks)))
+		}
 	}
 	t.queueRanges(&t.pending, ranges)
 	if t.ro {

@@ -186,6 +186,7 @@ func mergeWrites(run []*pgx.QueuedQuery, rows map[string]bool, sent *rowCounter)
 // (DB.RowsSent).
 type rowCounter struct {
 	deletes, inserts, upserts, updates atomic.Int64
+	reads                              atomic.Int64 // keys read by name (RowsSent.Reads)
 }
 
 // RowsSent are the rows a node's write transactions sent to PostgreSQL,
@@ -194,9 +195,13 @@ type rowCounter struct {
 // probe, then an insert, or a row lock and an update) and plain updates
 // of keys known present. A delete of a key known to have no row is not
 // sent, and not counted. Rows of a transaction that failed and ran again
-// count each time they were sent.
+// count each time they were sent. Reads are the keys the write
+// transactions read by name, those declared (store.Reads, one index
+// lookup each in the transaction's first statement) and those read one
+// by one (Tx.Get of a key not known, a round trip each).
 type RowsSent struct {
 	Deletes, Inserts, Upserts, Updates int64
+	Reads                              int64
 }
 
 // RowsSent is how many rows this node's write transactions have sent to
@@ -208,5 +213,5 @@ func (db *DB) RowsSent() RowsSent {
 		return RowsSent{}
 	}
 	c := &db.pg.rows
-	return RowsSent{Deletes: c.deletes.Load(), Inserts: c.inserts.Load(), Upserts: c.upserts.Load(), Updates: c.updates.Load()}
+	return RowsSent{Deletes: c.deletes.Load(), Inserts: c.inserts.Load(), Upserts: c.upserts.Load(), Updates: c.updates.Load(), Reads: c.reads.Load()}
 }

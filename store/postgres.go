@@ -728,6 +728,7 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 	if len(keys) > 0 {
 		parts |= pfGet
 		args = append(args, textArray(buckets), byteaArray(keys))
+		t.be.rows.reads.Add(int64(len(keys)))
 	}
 	if len(lastBuckets) > 0 {
 		parts |= pfLast
