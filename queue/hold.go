@@ -249,7 +249,12 @@ func (q *Queue) seenAckOf(tx *store.Tx, person string, id []byte, marked []strin
 	keep := j.Messages[:0:0]
 	for _, m := range j.Messages {
 		if slices.Contains(marked, m) {
-			if err := putJSON(tx, bDelivery, pairKey(m, person), Delivery{Job: j.ID, Status: "cancelled (seen)"}); err != nil {
+			// A message of a held job has its delivery record (Hold
+			// writes it with the message; only the job's pruning,
+			// once final, deletes it): an update, not an upsert.
+			k := pairKey(m, person)
+			tx.Present(bDelivery, k)
+			if err := putJSON(tx, bDelivery, k, Delivery{Job: j.ID, Status: "cancelled (seen)"}); err != nil {
 				return err
 			}
 			j.Dropped = append(j.Dropped, m)

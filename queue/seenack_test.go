@@ -281,6 +281,10 @@ func TestSeenAckThatShrinksWritesNoLeaseKeyNorJournalDraw(t *testing.T) {
 	if d := db.RowsSent().Deletes - sent.Deletes; d != 1 {
 		t.Errorf("the second ack sent %d deletes, want 1 (its unseen index key; the held job has no lease key)", d)
 	}
+	// Its delivery record, known present, is updated, not upserted.
+	if rs := db.RowsSent(); rs.Upserts != sent.Upserts || rs.Updates-sent.Updates != 3 {
+		t.Errorf("the second ack sent %d upserts and %d updates, want 0 and 3 (notification, delivery, job)", rs.Upserts-sent.Upserts, rs.Updates-sent.Updates)
+	}
 	// Its commit reads the notification and the held job its snapshot
 	// found, not the held index again (SeenPlan).
 	if r := db.RowsSent().Reads - sent.Reads; r != 2 {

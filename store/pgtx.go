@@ -898,6 +898,13 @@ func (t *pgTx) absent(bucket string, key []byte) {
 	}
 }
 
+// present is Tx.Present.
+func (t *pgTx) present(bucket string, key []byte) {
+	if _, ok := t.rows[cacheKey(bucket, key)]; !ok && len(key) > 0 {
+		t.knowRow(bucket, key, true)
+	}
+}
+
 // goneInRange records a key the transaction has not met inside a range
 // it read whole (known) as absent: the range's read found no row of it.
 func (t *pgTx) goneInRange(bucket string, key []byte) {

@@ -109,6 +109,7 @@ func PrefixEnd(prefix []byte) []byte {
 type ranger interface {
 	prefetchRanges(ranges []Range, keys []Key) error
 	absent(bucket string, key []byte)
+	present(bucket string, key []byte)
 }
 
 // Range names the keys of Bucket from From (included; nil: the first) to
@@ -138,6 +139,22 @@ func (t *Tx) PrefetchRanges(ranges []Range, keys ...Key) {
 func (t *Tx) Absent(bucket string, key []byte) {
 	if r, ok := t.ops.(ranger); ok {
 		r.absent(bucket, key)
+	}
+}
+
+// Present tells the transaction that key of bucket has a row, which no
+// other writer deletes while the transaction holds its locks: the
+// caller knows it from what it read under them (the hold queue: every
+// message of a held email has its delivery record, written with it and
+// deleted only with the job). On PostgreSQL a Put of it is then a plain
+// UPDATE, not an upsert (no row lock before the update: a WAL record
+// and an index probe less); a promise broken fails the transaction
+// before its COMMIT (errRowsGone), which runs again and then fails. With
+// bbolt it does nothing. A key the transaction knows already is left as
+// it knows it.
+func (t *Tx) Present(bucket string, key []byte) {
+	if r, ok := t.ops.(ranger); ok {
+		r.present(bucket, key)
 	}
 }
 
