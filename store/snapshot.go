@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Query is one read of DB.Snapshot: the keys of Bucket from From
@@ -75,14 +77,28 @@ func (db *DB) Snapshot(ctx context.Context, qs ...Query) ([][]KV, error) {
 	var scanErr error
 	batch.Queue(sqlSnapshotPlans)
 	batch.Queue(sqlSnapshot, textArray(buckets), byteaArray(froms), byteaArray(tos), limits).Query(func(rows pgx.Rows) error {
+		binary := rawSnapshotRows(rows.FieldDescriptions())
 		for rows.Next() {
 			var i int64
 			var kv KV
-			if scanErr = rows.Scan(&i, &kv.Key, &kv.Value); scanErr != nil {
+			if binary {
+				// The row's key and value copied into one allocation
+				// (rows.Scan makes one for each).
+				raw := rows.RawValues()
+				i = int64(be64(raw[0]))
+				buf := make([]byte, len(raw[1])+len(raw[2]))
+				n := copy(buf, raw[1])
+				copy(buf[n:], raw[2])
+				kv = KV{Key: buf[:n:n], Value: buf[n:]}
+			} else if scanErr = rows.Scan(&i, &kv.Key, &kv.Value); scanErr != nil {
 				return scanErr
 			}
 			if kv.Value == nil {
 				kv.Value = []byte{}
+			}
+			if i < 1 || int(i) > len(out) {
+				scanErr = fmt.Errorf("store: snapshot: row of query %d of %d", i, len(out))
+				return scanErr
 			}
 			out[i-1] = append(out[i-1], kv)
 		}
@@ -95,6 +111,25 @@ func (db *DB) Snapshot(ctx context.Context, qs ...Query) ([][]KV, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// rawSnapshotRows tells whether sqlSnapshot's rows come as pgx asks for
+// them with a described statement: the ordinal as a binary int8 and the
+// key and value as binary bytea (their bytes as they are), which
+// Snapshot then copies from the row's raw values itself.
+func rawSnapshotRows(fds []pgconn.FieldDescription) bool {
+	return len(fds) == 3 && fds[0].Format == pgx.BinaryFormatCode && fds[0].DataTypeOID == pgtype.Int8OID &&
+		fds[1].Format == pgx.BinaryFormatCode && fds[1].DataTypeOID == pgtype.ByteaOID &&
+		fds[2].Format == pgx.BinaryFormatCode && fds[2].DataTypeOID == pgtype.ByteaOID
+}
+
+// be64 reads a binary int8.
+func be64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0 // not a row of any query: refused by the caller
+	}
+	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
 }
 
 func nonNil(b []byte) []byte {
