@@ -39,7 +39,9 @@ import (
 // commit declares every record it changes and reads it again under the
 // ack's locks (model.MarkSeenOf skips what was marked meanwhile, the
 // held email's hook reads the job again). An ack alone does not wait for
-// company: the first one to arrive starts a read at once.
+// company when no commit is on its way: the first one to arrive starts a
+// read at once. While a commit is on its way, a read waits a little for
+// the acks that come back together (linger).
 
 const (
 	// maxAckBatch caps the acks of one read and of one commit.
