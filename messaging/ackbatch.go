@@ -118,7 +118,9 @@ func (q *ackQueue) wake() {
 // per read for 8.3 per commit). A read costs the database a statement
 // (two, with its planner settings) and this process a round trip
 // whatever its acks; waiting for them costs nothing, since they wait for
-// the commit anyway.
+// the commit anyway. An ack its read answers alone (nothing left to mark)
+// waits as long: at most half a commit's time, only while one is on its
+// way.
 func (q *ackQueue) linger() {
 	for q.committing && !q.waiting && len(q.pending) < q.commitAcks && q.lastCommit > 0 {
 		d := time.Until(q.commitStart.Add(q.lastCommit / 2))
