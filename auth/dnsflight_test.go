@@ -1,0 +1,43 @@
+package auth
+
+import (
+	"context"
+	"runtime/metrics"
+	"testing"
+)
+
+// goroutinesCreated is the process's count of goroutines started so far.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestDNSQueryRunsOnAKeptGoroutine: a query not in the cache runs on a
+// goroutine kept from an earlier one (internal/keptgo), not on one
+// started for it, whose stack grew by copying while it read the answer
+// (singleflight's DoChan started one per query).
+func TestDNSQueryRunsOnAKeptGoroutine(t *testing.T) {
+	srv, d, _ := dnsFixture(t, 0)
+	srv.TXT("a.test", "v=spf1 -all")
+	srv.TXT("b.test", "v=spf1 -all")
+	if _, err := d.LookupTXT(context.Background(), "a.test"); err != nil {
+		t.Fatal(err)
+	}
+	var started uint64
+	for range 5 { // the first goroutine may not wait yet when the next query starts
+		before := goroutinesCreated()
+		d.Cache = NewDNSCache(0, nil)
+		if got, err := d.LookupTXT(context.Background(), "b.test"); err != nil || len(got) != 1 {
+			t.Fatalf("TXT = %v %v", got, err)
+		}
+		if started = goroutinesCreated() - before; started <= 1 {
+			break
+		}
+	}
+	// The test's DNS server, in this process, starts one for each query
+	// it answers.
+	if started > 1 {
+		t.Errorf("a query started %d goroutines, want the test server's one only (the query's on a kept one)", started)
+	}
+}
