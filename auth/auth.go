@@ -29,6 +29,7 @@ import (
 	"blitiri.com.ar/go/spf"
 	"github.com/emersion/go-msgauth/dkim"
 
+	"github.com/deskmail/deskmail/internal/keptgo"
 	"github.com/deskmail/deskmail/mailmsg"
 )
 
@@ -179,20 +180,20 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 	var rec dmarcLookup
 	if res.FromDomain != "" {
 		wg.Add(1)
-		go func() {
+		keptgo.Go(func() { // kept goroutines: their stacks have the checks' depth already
 			defer wg.Done()
 			rec = c.lookupDMARC(ctx, res.FromDomain)
-		}()
+		})
 	}
 	ip, ipErr := netip.ParseAddr(in.RemoteIP)
 	if ipErr == nil {
 		ip = ip.Unmap()
 		res.Relay = inAny(ip, c.TrustedRelays)
 		wg.Add(1)
-		go func() {
+		keptgo.Go(func() {
 			defer wg.Done()
 			res.SPF, res.SPFDomain = c.spf(ctx, ip, in)
-		}()
+		})
 	}
 	var dkimNotes []string
 	dkims := c.dkim(ctx, in.Raw, &dkimNotes)

@@ -41,3 +41,30 @@ func TestDNSQueryRunsOnAKeptGoroutine(t *testing.T) {
 		t.Errorf("a query started %d goroutines, want the test server's one only (the query's on a kept one)", started)
 	}
 }
+
+// TestCheckRunsOnKeptGoroutines: an email's SPF and DMARC checks (run
+// side by side) and their queries start no goroutine once kept ones
+// wait, but the test DNS server's.
+func TestCheckRunsOnKeptGoroutines(t *testing.T) {
+	srv, d, _ := dnsFixture(t, 0)
+	c := &Checker{Resolver: d}
+	var started, queries uint64
+	for i := range 8 { // the goroutines may not wait yet when the next check starts
+		dom := string(rune('a'+i)) + ".test"
+		answered := func() uint64 { return uint64(srv.Queries(dom) + srv.Queries("_dmarc."+dom)) }
+		q0 := answered()
+		before := goroutinesCreated()
+		r := c.Check(context.Background(), Input{RemoteIP: "192.0.2.1", MailFrom: "x@" + dom,
+			Raw: []byte("From: x@" + dom + "\r\n\r\nhi\r\n")})
+		if r.SPF != "none" {
+			t.Fatalf("%s", r)
+		}
+		started, queries = goroutinesCreated()-before, answered()-q0
+		if started <= queries {
+			break
+		}
+	}
+	if started > queries {
+		t.Errorf("a check started %d goroutines for %d queries the test server answered, want no more", started, queries)
+	}
+}
