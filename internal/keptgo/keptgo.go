@@ -9,8 +9,10 @@ package keptgo
 import "sync"
 
 // MaxIdle is how many goroutines wait for work at most; one that finds
-// that many waiting when it is done ends.
-const MaxIdle = 64
+// that many waiting when it is done ends. The daemon runs up to four at a
+// time for each of its 32 pipeline workers (the reading, two checks,
+// their queries): with 64, a bench email still started one.
+const MaxIdle = 256
 
 var (
 	mu      sync.Mutex
