@@ -69,7 +69,7 @@ cleanup() {
 trap cleanup EXIT
 pfgroup=
 if [ -n "${BOOST:-}" ]; then
-  echo "$BOOST" >/proc/self/autogroup
+  echo "$BOOST" 2>/dev/null >/proc/self/autogroup || echo "(BOOST: cannot set the nice value of this scheduling group; not boosted)"
   pfmaster=$(tr -d ' ' </var/spool/postfix/pid/master.pid 2>/dev/null || true)
   if [ -n "$pfmaster" ] && [ -w "/proc/$pfmaster/autogroup" ]; then
     pfgroup=$(awk '{print $3}' "/proc/$pfmaster/autogroup")
