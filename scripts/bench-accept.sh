@@ -133,10 +133,10 @@ rbytes() { awk '$1 == "read_bytes:" {print $2}' /proc/$dpid/io; }
 rate() { # label host:port recipient messages
   local t0 t1
   t0=$(date +%s.%N)
-  smtp-source -s 10 -l 5000 -m "$4" -S "A question about my order" -f customer@example.org -t "$3" "$2"
+  /usr/bin/time -o "$tmp/client.time" -f "%U %S %w %c" smtp-source -s 10 -l 5000 -m "$4" -S "A question about my order" -f customer@example.org -t "$3" "$2"
   t1=$(date +%s.%N)
   last=$(echo "$4 / ($t1 - $t0)" | bc)
-  echo "$1: $last msg/s"
+  echo "$1: $last msg/s$(awk -v n="$4" '{printf " (smtp-source: %.3f ms CPU, %.1f waits, %.1f preemptions per message)", 1000 * ($1 + $2) / n, $3 / n, $4 / n}' "$tmp/client.time")"
 }
 
 echo "warm-up, deskmail, $WARMUP messages"
