@@ -131,6 +131,14 @@ func Time(dst []byte, t time.Time) ([]byte, error) {
 	return append(dst, '"'), err
 }
 
+// TimeMember appends member name with time t, as Time writes it; ok is
+// false where Time's error is not nil (the caller then hands the record
+// to json.Marshal).
+func TimeMember(dst []byte, name string, t time.Time) (_ []byte, ok bool) {
+	dst, err := Time(Key(dst, name), t)
+	return dst, err == nil
+}
+
 // Bool appends true or false.
 func Bool(dst []byte, v bool) []byte {
 	if v {
