@@ -180,12 +180,7 @@ func TestAnnouncerSendsAtMostOneNotePerGap(t *testing.T) {
 // without logging "database unreachable" or turning the node unready; a
 // probe that fails while it runs still does both.
 func TestHealthWatchShutdownIsNoOutage(t *testing.T) {
-	url := pgtest.NewDatabase(t)
-	db, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := pgtest.Open(t, t.TempDir(), store.Options{})
 	watch := func(probe func(ctx context.Context, stop func()) error) (bool, string) {
 		var logs strings.Builder
 		var ok atomic.Bool
@@ -212,14 +207,10 @@ func TestHealthWatchShutdownIsNoOutage(t *testing.T) {
 	if ok, logs := watch(func(ctx context.Context, stop func()) error { stop(); return db.Healthy(ctx) }); !ok || logs != "" {
 		t.Errorf("at shutdown: ready %v, log %q; want ready, nothing logged", ok, logs)
 	}
-	// A database that does not answer is an outage.
-	down, err := store.OpenPostgres(context.Background(), url, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	down.Close()
+	// A database that does not answer (its pool closed) is an outage.
+	db.Close()
 	var probed bool
-	ok, logs := watch(func(ctx context.Context, _ func()) error { probed = true; return down.Healthy(ctx) })
+	ok, logs := watch(func(ctx context.Context, _ func()) error { probed = true; return db.Healthy(ctx) })
 	if !probed || ok || !strings.Contains(logs, "database unreachable") {
 		t.Errorf("store away: probed %v, ready %v, log %q; want unready and logged", probed, ok, logs)
 	}
