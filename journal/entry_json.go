@@ -49,10 +49,8 @@ func encodeEntry(e *Entry) ([]byte, error) {
 	b = jsonrec.OptString(b, "job", e.Job)
 	b = jsonrec.OptString(b, "person", e.Person)
 	b = jsonrec.OptStrings(b, "messages", e.Messages)
-	if e.NextAttempt != nil {
-		if b, ok = jsonrec.TimeMember(b, "next_attempt", *e.NextAttempt); !ok {
-			return json.Marshal(e)
-		}
+	if b, ok = jsonrec.OptTimeMember(b, "next_attempt", e.NextAttempt); !ok {
+		return json.Marshal(e)
 	}
 	b = jsonrec.OptString(b, "attention", e.Attention)
 	return append(b, '}'), nil

@@ -94,10 +94,8 @@ func appendConversation(b []byte, c *Conversation) ([]byte, bool) {
 		return b, false
 	}
 	b = jsonrec.OptString(b, "opened_unverified", c.OpenedUnverified)
-	if c.AgentWrote != nil {
-		if b, ok = jsonrec.TimeMember(b, "agent_wrote", *c.AgentWrote); !ok {
-			return b, false
-		}
+	if b, ok = jsonrec.OptTimeMember(b, "agent_wrote", c.AgentWrote); !ok {
+		return b, false
 	}
 	return append(b, '}'), true
 }
@@ -131,10 +129,8 @@ func appendMessage(b []byte, m *Message) ([]byte, bool) {
 	if b, ok = jsonrec.TimeMember(b, "created", m.Created); !ok {
 		return b, false
 	}
-	if m.Retracted != nil {
-		if b, ok = jsonrec.TimeMember(b, "retracted", *m.Retracted); !ok {
-			return b, false
-		}
+	if b, ok = jsonrec.OptTimeMember(b, "retracted", m.Retracted); !ok {
+		return b, false
 	}
 	b = jsonrec.OptTrue(b, "unverified", m.Unverified)
 	b = jsonrec.OptString(b, "verification", m.Verification)
@@ -155,10 +151,8 @@ func appendNotification(b []byte, n *Notification) ([]byte, bool) {
 	if b, ok = jsonrec.TimeMember(b, "created", n.Created); !ok {
 		return b, false
 	}
-	if n.Seen != nil {
-		if b, ok = jsonrec.TimeMember(b, "seen", *n.Seen); !ok {
-			return b, false
-		}
+	if b, ok = jsonrec.OptTimeMember(b, "seen", n.Seen); !ok {
+		return b, false
 	}
 	return append(b, '}'), true
 }

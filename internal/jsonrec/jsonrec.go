@@ -139,6 +139,15 @@ func TimeMember(dst []byte, name string, t time.Time) (_ []byte, ok bool) {
 	return dst, err == nil
 }
 
+// OptTimeMember is TimeMember for a *time.Time tagged omitempty: nothing
+// when t is nil.
+func OptTimeMember(dst []byte, name string, t *time.Time) (_ []byte, ok bool) {
+	if t == nil {
+		return dst, true
+	}
+	return TimeMember(dst, name, *t)
+}
+
 // Bool appends true or false.
 func Bool(dst []byte, v bool) []byte {
 	if v {
