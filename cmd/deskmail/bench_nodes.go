@@ -481,10 +481,7 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 	if err != nil {
 		return err
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration {
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(time.Millisecond)
-	}
+	pct := quantiles(lat, time.Millisecond)
 	span := last.Sub(first)
 	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(len(lat)) }
 	fmt.Fprintf(out, "nodes %d (deskmail serve processes on one database)  dns delay %s  sessions %d  offered %s  workers %d\n",
