@@ -33,19 +33,56 @@ func Load(ctx context.Context, db *store.DB, id string) (Meta, error) {
 // them: OpenRaw with that context answers from them instead of reading
 // the store again (the pipeline reads both for every email).
 func LoadWithRaw(ctx context.Context, db *store.DB, id string) (context.Context, Meta, error) {
-	var m Meta
 	vs, err := db.GetMany(ctx, store.Key{Bucket: bucketMeta, Key: []byte(id)}, store.Key{Bucket: bucketRaw, Key: []byte(id)})
 	if err != nil {
+		return ctx, Meta{}, err
+	}
+	return Loaded{id: id, meta: vs[0], raw: vs[1]}.Open(ctx)
+}
+
+// Loaded is a stored email's record and raw bytes as a transaction read
+// them (LoadTxWithRaw), to be opened later, outside of it.
+type Loaded struct {
+	id        string
+	meta, raw []byte
+}
+
+// LoadReads names the keys LoadTxWithRaw reads for ids, so that the
+// store fetches them with the transaction's first round trip
+// (store.Reads): the pipeline's claim reads the records and raw bytes of
+// the emails it claims with the claim, not with a read of each email.
+func LoadReads(ids []string) []store.UpdateOption {
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = []byte(id)
+	}
+	return []store.UpdateOption{store.Reads(bucketMeta, keys...), store.Reads(bucketRaw, keys...)}
+}
+
+// LoadTxWithRaw reads id's record and raw bytes in tx (copies: they
+// outlive it), for Loaded.Open once the transaction has committed.
+func LoadTxWithRaw(tx *store.Tx, id string) Loaded {
+	k := []byte(id)
+	l := Loaded{id: id, meta: bytes.Clone(tx.Get(bucketMeta, k))}
+	if l.meta != nil {
+		l.raw = bytes.Clone(tx.Get(bucketRaw, k))
+	}
+	return l
+}
+
+// Open decodes the record and returns what LoadWithRaw would: ctx
+// carrying the raw bytes of a message stored inline, and its record
+// (ErrNotFound when there is none).
+func (l Loaded) Open(ctx context.Context) (context.Context, Meta, error) {
+	var m Meta
+	if l.meta == nil {
+		return ctx, m, fmt.Errorf("%w: %s", ErrNotFound, l.id)
+	}
+	if err := decodeMeta(l.meta, &m); err != nil {
 		return ctx, m, err
 	}
-	if vs[0] == nil {
-		return ctx, m, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	if err := decodeMeta(vs[0], &m); err != nil {
-		return ctx, m, err
-	}
-	if vs[1] != nil && !m.Spooled {
-		ctx = context.WithValue(ctx, rawKey{}, loadedRaw{id: id, raw: vs[1]})
+	if l.raw != nil && !m.Spooled {
+		ctx = context.WithValue(ctx, rawKey{}, loadedRaw{id: l.id, raw: l.raw})
 	}
 	return ctx, m, nil
 }

@@ -67,6 +67,9 @@ type Pipeline struct {
 	// afterDeps, if set (tests), is called when an email's earlier
 	// emails no longer hold it back, right before its commit is queued.
 	afterDeps func(id string)
+	// afterClaim, if set (tests), is called when a claim has committed,
+	// before its emails are handed to the workers.
+	afterClaim func()
 	// Yield, if set, lets accepts go first (yield.go).
 	Yield *Yield
 	// Affinity, if set (the daemon sets DefaultAffinity on a shared
@@ -294,8 +297,22 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			ids[i] = c.ID
 		}
 		var claimed []inbound.Candidate
+		var loaded []inbound.Loaded
+		opts := claimOpts(p.DB)
+		if p.DB.Shared() {
+			// On PostgreSQL the claim reads the records and raw bytes
+			// of the emails it may claim with its first round trip,
+			// rather than each worker with a read of its own (two
+			// statements and a round trip per email). They are what a
+			// read after the claim would find: an email's record
+			// changes only in the commit that takes it out of pending
+			// (Annotate in its step's Apply, with Finish), so one that
+			// this claim finds pending under its lock has the record
+			// read before it.
+			opts = append(opts, inbound.LoadReads(ids)...)
+		}
 		err = p.DB.Update(ctx, func(tx *store.Tx) error {
-			claimed = claimed[:0]
+			claimed, loaded = claimed[:0], loaded[:0]
 			held, err := inbound.LockForClaim(tx, ids)
 			if err != nil {
 				return err
@@ -321,9 +338,12 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 					return err
 				}
 				claimed = append(claimed, inbound.Candidate{ID: c.ID, State: st})
+				if p.DB.Shared() {
+					loaded = append(loaded, inbound.LoadTxWithRaw(tx, c.ID))
+				}
 			}
 			return nil
-		}, claimOpts(p.DB)...)
+		}, opts...)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.Log.Error("claim pending emails", "err", err)
@@ -331,12 +351,18 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			return now.Add(time.Second)
 		}
 		p.lastClaim = now
+		if p.afterClaim != nil {
+			p.afterClaim()
+		}
 		metricDispatchClaims.Inc()
 		metricClaimCandidates.Add(float64(len(cands)))
 		metricClaimLost.Add(float64(len(cands) - len(claimed)))
 		metricClaimed.Add(float64(len(claimed)))
-		for _, c := range claimed {
+		for i, c := range claimed {
 			t := p.start(ctx, c)
+			if i < len(loaded) {
+				t.loaded = &loaded[i]
+			}
 			if !p.admit(ctx, t) {
 				p.giveBack(t)
 				p.done(t)

@@ -22,6 +22,9 @@ type task struct {
 	entry *seqEntry
 	// admitted: the task holds one of the turns yielding counts (yield.go).
 	admitted bool
+	// loaded: the record and raw bytes the claim read (PostgreSQL), nil
+	// when the worker reads them itself.
+	loaded *inbound.Loaded
 }
 
 // errPermanent marks what can never be processed as it is.
@@ -105,9 +108,17 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		return
 	}
 	log := p.Log.With("msg", t.id)
-	// The record and its raw bytes in one read; the step's ReadRaw (OpenRaw)
-	// takes the bytes from sctx.
-	sctx, m, err := inbound.LoadWithRaw(ctx, p.DB, t.id)
+	// The record and its raw bytes, as the claim read them or in one
+	// read; the step's ReadRaw (OpenRaw) takes the bytes from sctx.
+	var sctx context.Context
+	var m inbound.Meta
+	var err error
+	if t.loaded != nil {
+		sctx, m, err = t.loaded.Open(ctx)
+		t.loaded = nil
+	} else {
+		sctx, m, err = inbound.LoadWithRaw(ctx, p.DB, t.id)
+	}
 	var res intake.Result
 	if err == nil && p.Step != nil {
 		res, err = p.safeStep(sctx, m)
