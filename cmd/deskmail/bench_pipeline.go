@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,10 +184,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	if err != nil {
 		return err
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration {
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(time.Millisecond)
-	}
+	pct := quantiles(lat, time.Millisecond)
 	span := last.Sub(first)
 	fmt.Fprintf(out, "dns delay %s  sessions %d  offered %s  workers %d\n", o.delay, o.sessions, offered(o.rate), o.workers)
 	fmt.Fprintf(out, "%d emails in their conversations (%d refused) in %.2fs from the first 250 to the last commit  =>  %.0f emails/s\n",
