@@ -436,15 +436,21 @@ func (p *Pipeline) skip(now time.Time) func(string) bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if p.inflight[id] {
+			metricDuePassedSkip.Inc()
 			return true
 		}
 		if t, ok := p.notBefore[id]; ok {
 			if now.Before(t) {
+				metricDuePassedSkip.Inc()
 				return true
 			}
 			delete(p.notBefore, id)
 		}
-		return p.foreignLocked(id, now)
+		if p.foreignLocked(id, now) {
+			metricDuePassedForeign.Inc()
+			return true
+		}
+		return false
 	}
 }
 

@@ -1,0 +1,36 @@
+package pipeline
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/deskmail/deskmail/store"
+)
+
+// The dispatcher's skip counts what it passes over by why: an email in
+// hand here or noted waiting is "skip", another node's under affinity is
+// "foreign" (deskmail_inbound_due_passed_total, docs/OPERATIONS.md).
+func TestSkipCountsWhatItPassesOver(t *testing.T) {
+	now := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
+	p := &Pipeline{Affinity: time.Minute}
+	p.init()
+	inHand, waiting, foreign, free := store.NewID(now.Add(-time.Second)), store.NewID(now.Add(-time.Second)),
+		store.NewID(now.Add(-time.Second)), store.NewID(now.Add(-2*time.Minute))
+	p.inflight[inHand] = true
+	p.notBefore[waiting] = now.Add(time.Second)
+	skip0, foreign0 := testutil.ToFloat64(metricDuePassedSkip), testutil.ToFloat64(metricDuePassedForeign)
+	skip := p.skip(now)
+	for id, want := range map[string]bool{inHand: true, waiting: true, foreign: true, free: false} {
+		if got := skip(id); got != want {
+			t.Errorf("skip(%s) = %v, want %v", id, got, want)
+		}
+	}
+	if d := testutil.ToFloat64(metricDuePassedSkip) - skip0; d != 2 {
+		t.Errorf("skip counted %v, want 2 (in hand, noted waiting)", d)
+	}
+	if d := testutil.ToFloat64(metricDuePassedForeign) - foreign0; d != 1 {
+		t.Errorf("foreign counted %v, want 1", d)
+	}
+}
