@@ -213,11 +213,20 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 			pruneAudit(db, cfg.Retention),
 			(&capPruner{db: db}).prune,
 		}}
-	d.workers.Add(4)
+	d.workers.Add(3)
 	go func() { defer d.workers.Done(); announce.run(ctx) }()
 	go func() { defer d.workers.Done(); pipe.Run(ctx) }()
 	go func() { defer d.workers.Done(); pruner.Run(ctx) }()
-	go func() { defer d.workers.Done(); healthWatch(ctx, db, &d.storeOK, 2*time.Second, log) }()
+	if db.Shared() { // bbolt is reachable while the process runs
+		const every = 2 * time.Second
+		d.workers.Add(1)
+		go func() {
+			defer d.workers.Done()
+			t := time.NewTicker(every)
+			defer t.Stop()
+			healthWatch(ctx, db.Healthy, &d.storeOK, t.C, every, log)
+		}()
+	}
 	d.workers.Add(1)
 	go func() { defer d.workers.Done(); ob.worker.Run(ctx) }()
 

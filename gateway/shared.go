@@ -194,25 +194,24 @@ func (a *announcer) run(ctx context.Context) {
 	}
 }
 
-// healthWatch keeps ok current with the store's reachability, checked
-// every interval, so /readyz turns 503 while the database is away and the
-// load balancer sends the traffic to the other nodes.
-func healthWatch(ctx context.Context, db *store.DB, ok *atomic.Bool, interval time.Duration, log *slog.Logger) {
-	ok.Store(true)
-	if !db.Shared() {
-		return
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
+// healthWatch keeps ok current with the store's reachability, probed at
+// every tick (each probe given timeout), so /readyz turns 503 while the
+// database is away and the load balancer sends the traffic to the other
+// nodes. It ends with ctx; a probe cut off by that end is a shutdown, not
+// an outage: it is neither logged nor recorded in ok.
+func healthWatch(ctx context.Context, probe func(context.Context) error, ok *atomic.Bool, tick <-chan time.Time, timeout time.Duration, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
 		}
-		c, cancel := context.WithTimeout(ctx, interval)
-		err := db.Healthy(c)
+		c, cancel := context.WithTimeout(ctx, timeout)
+		err := probe(c)
 		cancel()
+		if ctx.Err() != nil {
+			return
+		}
 		if was := ok.Swap(err == nil); was != (err == nil) {
 			if err != nil {
 				log.Error("database unreachable: not ready", "err", err)

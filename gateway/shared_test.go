@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,5 +173,45 @@ func TestAnnouncerSendsAtMostOneNotePerGap(t *testing.T) {
 	<-done
 	if n := len(notes); n != 0 {
 		t.Errorf("%d notes with nothing poked", n)
+	}
+}
+
+// A probe cut off by the shutdown is not an outage: healthWatch ends
+// without logging "database unreachable" or turning the node unready; a
+// probe that fails while it runs still does both.
+func TestHealthWatchShutdownIsNoOutage(t *testing.T) {
+	db := pgtest.Open(t, t.TempDir(), store.Options{})
+	watch := func(probe func(ctx context.Context, stop func()) error) (bool, string) {
+		var logs strings.Builder
+		var ok atomic.Bool
+		ok.Store(true)
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		tick := make(chan time.Time)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			healthWatch(ctx, func(c context.Context) error { return probe(c, stop) }, &ok, tick, time.Minute,
+				slog.New(slog.NewTextHandler(&logs, nil)))
+		}()
+		tick <- time.Now()
+		select { // the second tick is taken once the first probe is done
+		case tick <- time.Now():
+		case <-done:
+		}
+		stop()
+		<-done
+		return ok.Load(), logs.String()
+	}
+	// The shutdown cancels the context while the database is pinged.
+	if ok, logs := watch(func(ctx context.Context, stop func()) error { stop(); return db.Healthy(ctx) }); !ok || logs != "" {
+		t.Errorf("at shutdown: ready %v, log %q; want ready, nothing logged", ok, logs)
+	}
+	// A database that does not answer (its pool closed) is an outage.
+	db.Close()
+	var probed bool
+	ok, logs := watch(func(ctx context.Context, _ func()) error { probed = true; return db.Healthy(ctx) })
+	if !probed || ok || !strings.Contains(logs, "database unreachable") {
+		t.Errorf("store away: probed %v, ready %v, log %q; want unready and logged", probed, ok, logs)
 	}
 }

@@ -31,41 +31,30 @@ type guard struct {
 	trusted bool // the control socket: no token
 }
 
-// api admits the API token only.
-func (g guard) api(h http.Handler) http.Handler {
+// admit wraps h in authenticate for who; the control socket is trusted
+// and passes everything.
+func (g guard) admit(h http.Handler, who access) http.Handler {
 	if g.trusted {
 		return h
 	}
-	return g.s.authenticate(h, apiOnly)
+	return g.s.authenticate(h, who)
 }
+
+// api admits the API token only.
+func (g guard) api(h http.Handler) http.Handler { return g.admit(h, apiOnly) }
 
 // person admits the API token, and a person token for the path's {id}
 // (or, on a route without one, for the person the handler checks).
-func (g guard) person(h http.Handler) http.Handler {
-	if g.trusted {
-		return h
-	}
-	return g.s.authenticate(h, personRoute)
-}
+func (g guard) person(h http.Handler) http.Handler { return g.admit(h, personRoute) }
 
 // personAck is person for POST /v1/seen, whose handler checks the
 // token's generation (revocation) in the ack's own snapshot read instead
 // of a read of its own before it (generationUnchecked).
-func (g guard) personAck(h http.Handler) http.Handler {
-	if g.trusted {
-		return h
-	}
-	return g.s.authenticate(h, personAck)
-}
+func (g guard) personAck(h http.Handler) http.Handler { return g.admit(h, personAck) }
 
 // personStream is person for the live stream, which also takes the person
 // token in the query (accessTokenParam).
-func (g guard) personStream(h http.Handler) http.Handler {
-	if g.trusted {
-		return h
-	}
-	return g.s.authenticate(h, personStream)
-}
+func (g guard) personStream(h http.Handler) http.Handler { return g.admit(h, personStream) }
 
 // access is who may use a route.
 type access int

@@ -10,6 +10,7 @@ import (
 	"github.com/deskmail/deskmail/auth"
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/inbound"
+	"github.com/deskmail/deskmail/internal/keptgo"
 	"github.com/deskmail/deskmail/journal"
 	"github.com/deskmail/deskmail/loopguard"
 	"github.com/deskmail/deskmail/mailmsg"
@@ -96,14 +97,14 @@ func (s *InboundStep) readWithin(m inbound.Meta, raw []byte) (r reading, ok bool
 		clk = clock.Real{}
 	}
 	done := make(chan reading, 1)
-	go func() {
+	keptgo.Go(func() { // a kept goroutine: its stack has readEmail's depth already
 		defer func() {
 			if p := recover(); p != nil {
 				done <- reading{panicked: p}
 			}
 		}()
 		done <- read(m, raw)
-	}()
+	})
 	select {
 	case r = <-done:
 		if r.panicked != nil {

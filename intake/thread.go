@@ -260,19 +260,25 @@ func (j *threadJob) post(tx *store.Tx, d decision, f senderFacts, key string, o 
 	if f.Author != nil {
 		who = personName(*f.Author)
 	}
-	if author == "" {
-		p, err := model.AddCustomer(tx, store.NewID(j.now), j.email.FromName, j.email.From, j.now)
-		if err != nil {
-			return outcome{}, fmt.Errorf("create customer %s: %w", j.email.From, err)
-		}
-		author, who = p.ID, personName(p)
-		notes = append(notes, "a new customer")
+	created := author == ""
+	if created {
+		author = store.NewID(j.now)
 	}
+	// markAuthor reads nothing of the author's record: a new customer is
+	// written after it, unverified at once when it says so (one record
+	// written, not the customer and then MarkUnverified's rewrite).
 	mk, err := j.markAuthor(tx, d, f, author)
 	if err != nil {
 		return outcome{}, err
 	}
-	if mk.unverified && f.Author == nil {
+	if created {
+		p, err := model.AddCustomer(tx, author, j.email.FromName, j.email.From, j.now, mk.unverified && f.Author == nil)
+		if err != nil {
+			return outcome{}, fmt.Errorf("create customer %s: %w", j.email.From, err)
+		}
+		who = personName(p)
+		notes = append(notes, "a new customer")
+	} else if mk.unverified && f.Author == nil {
 		if err := model.MarkUnverified(tx, author); err != nil {
 			return outcome{}, err
 		}

@@ -20,8 +20,8 @@ func encodeEntry(e *Entry) ([]byte, error) {
 	b := make([]byte, 0, 512)
 	b = append(b, '{')
 	b = jsonrec.String(jsonrec.Key(b, "id"), e.ID)
-	b, err := jsonrec.Time(jsonrec.Key(b, "time"), e.Time)
-	if err != nil {
+	b, ok := jsonrec.TimeMember(b, "time", e.Time)
+	if !ok {
 		return json.Marshal(e) // its own error
 	}
 	b = jsonrec.String(jsonrec.Key(b, "direction"), string(e.Direction))
@@ -49,10 +49,8 @@ func encodeEntry(e *Entry) ([]byte, error) {
 	b = jsonrec.OptString(b, "job", e.Job)
 	b = jsonrec.OptString(b, "person", e.Person)
 	b = jsonrec.OptStrings(b, "messages", e.Messages)
-	if e.NextAttempt != nil {
-		if b, err = jsonrec.Time(jsonrec.Key(b, "next_attempt"), *e.NextAttempt); err != nil {
-			return json.Marshal(e)
-		}
+	if b, ok = jsonrec.OptTimeMember(b, "next_attempt", e.NextAttempt); !ok {
+		return json.Marshal(e)
 	}
 	b = jsonrec.OptString(b, "attention", e.Attention)
 	return append(b, '}'), nil

@@ -138,10 +138,8 @@ var fullwidthGT = []byte("＞")
 // least: one allocation for the lines of most bodies instead of one a
 // line. It returns the chunk for the next line.
 func lowerLine(body, t []byte, chunk string, chunkAt int) (string, string, int) {
-	for _, c := range t {
-		if c >= utf8.RuneSelf {
-			return strings.ToLower(string(t)), chunk, chunkAt
-		}
+	if !isASCII(t) {
+		return strings.ToLower(string(t)), chunk, chunkAt
 	}
 	at := cap(body) - cap(t) // where t is in body
 	if len(t) == 0 || at < 0 || at+len(t) > len(body) || &body[at] != &t[0] {
@@ -163,6 +161,23 @@ func lowerLine(body, t []byte, chunk string, chunkAt int) (string, string, int) 
 		chunk, chunkAt = low.String(), at
 	}
 	return chunk[at-chunkAt : at-chunkAt+len(t)], chunk, chunkAt
+}
+
+// isASCII: every byte of b is below 0x80 (eight bytes a step).
+func isASCII(b []byte) bool {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := b[i : i+8 : i+8] // one bounds check for the eight loads
+		if (w[0]|w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7])&0x80 != 0 {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // lowerChunk is how much of a body lowerLine lowers at a time.

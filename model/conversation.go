@@ -119,6 +119,11 @@ func Follow(tx *store.Tx, convID, person string) error {
 	if err != nil {
 		return err
 	}
+	return follow(tx, &c, person)
+}
+
+// follow is Follow of conversation c as read in this transaction.
+func follow(tx *store.Tx, c *Conversation, person string) error {
 	var added bool
 	if c.Followers, added = addUnique(c.Followers, person); added {
 		return put(tx, bConversations, c.ID, c)
@@ -244,7 +249,9 @@ func AppendMessage(tx *store.Tx, m *Message) error {
 		return nil
 	}
 	if author.Kind != notify.KindBot {
-		return Follow(tx, c.ID, author.ID)
+		// c is the record as stored now (read above, rewritten by
+		// noteAgentWrote only): not read and decoded a second time.
+		return follow(tx, &c, author.ID)
 	}
 	return nil
 }

@@ -45,17 +45,21 @@ func RememberEmail(tx *store.Tx, key, msgID string) error {
 }
 
 // AddCustomer creates a customer for an address nobody owns yet (mail
-// to a support address from a stranger, SPEC section 6). id is fresh
-// (store.NewID): its lock is the transaction's own; the address's is not.
-func AddCustomer(tx *store.Tx, id, name, email string, now time.Time) (Person, error) {
+// to a support address from a stranger, SPEC section 6), marked
+// unverified when its email's From was not authenticated (MarkUnverified
+// in the same write: one record written, not two). id is fresh
+// (store.NewID): its lock is the transaction's own; the address's is not;
+// and nothing is stored under it yet, so nothing is read or deleted for
+// it (PutPerson of a person it has to look for).
+func AddCustomer(tx *store.Tx, id, name, email string, now time.Time, unverified bool) (Person, error) {
 	tx.Own(PersonLock(id))
 	tx.Absent(bPeople, []byte(id)) // a fresh id: no read needed to know it is new
 	if len(name) > 200 {
 		name = strings.ToValidUTF8(name[:200], "")
 	}
 	p := Person{ID: id, Kind: notify.KindCustomer, Name: name, Emails: []string{email},
-		Settings: notify.DefaultSettings(), Created: now}
-	if err := PutPerson(tx, p); err != nil {
+		Settings: notify.DefaultSettings(), Created: now, Unverified: unverified}
+	if err := putPerson(tx, p, true); err != nil {
 		return Person{}, err
 	}
 	return p, nil

@@ -140,7 +140,12 @@ func (p *Person) Validate() error {
 
 // PutPerson creates or replaces a person. An address that belongs to
 // another person is a conflict.
-func PutPerson(tx *store.Tx, p Person) error {
+func PutPerson(tx *store.Tx, p Person) error { return putPerson(tx, p, false) }
+
+// putPerson is PutPerson; fresh: p.ID is a fresh store.NewID, under which
+// nothing can be stored yet: no old record to read, no index key to
+// delete.
+func putPerson(tx *store.Tx, p Person, fresh bool) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -149,7 +154,7 @@ func PutPerson(tx *store.Tx, p Person) error {
 		tx.Need(AddressLock(e))
 	}
 	var old Person
-	if err := get(tx, bPeople, p.ID, &old); err == nil {
+	if !fresh && get(tx, bPeople, p.ID, &old) == nil {
 		if p.Created.IsZero() {
 			p.Created = old.Created
 		}
@@ -171,11 +176,15 @@ func PutPerson(tx *store.Tx, p Person) error {
 	}
 	// The small indexes notify reads instead of scanning every person.
 	isUser := p.Kind == notify.KindUser
-	if err := setIndex(tx, bUsersAllCust, p.ID, isUser && p.Settings.FromCustomers == notify.FromCustomersAll); err != nil {
-		return err
+	if in := isUser && p.Settings.FromCustomers == notify.FromCustomersAll; in || !fresh {
+		if err := setIndex(tx, bUsersAllCust, p.ID, in); err != nil {
+			return err
+		}
 	}
-	if err := setIndex(tx, bUsersAllReply, p.ID, isUser && p.Settings.FromUsers == notify.FromUsersAll); err != nil {
-		return err
+	if in := isUser && p.Settings.FromUsers == notify.FromUsersAll; in || !fresh {
+		if err := setIndex(tx, bUsersAllReply, p.ID, in); err != nil {
+			return err
+		}
 	}
 	if err := indexStaffName(tx, old, p); err != nil {
 		return err

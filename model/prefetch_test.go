@@ -17,7 +17,7 @@ func TestInboundReadsLeavePrefetchNothingToRead(t *testing.T) {
 	db := pgtest.Open(t, t.TempDir(), store.Options{})
 	ctx := context.Background()
 	if err := db.Update(ctx, func(tx *store.Tx) error {
-		if _, err := AddCustomer(tx, "p1", "Ann", "ann@client.test", time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)); err != nil {
+		if _, err := AddCustomer(tx, "p1", "Ann", "ann@client.test", time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), false); err != nil {
 			return err
 		}
 		return IndexMessageID(tx, "<ref@client.test>", "c1")

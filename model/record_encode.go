@@ -3,7 +3,6 @@ package model
 import (
 	"encoding"
 	"encoding/json"
-	"time"
 
 	"github.com/deskmail/deskmail/internal/jsonrec"
 )
@@ -27,7 +26,7 @@ func encodeRecord(v any) ([]byte, error) {
 	case *Conversation:
 		b, ok = appendConversation(make([]byte, 0, 256), r)
 	case *Message:
-		b, ok = appendMessage(make([]byte, 0, 256+len(r.Text)+len(r.Text)/8+len(r.HTML)), r)
+		b, ok = appendMessage(make([]byte, 0, messageSize(r)), r)
 	case Notification:
 		b, ok = appendNotification(make([]byte, 0, 256), &r)
 	default:
@@ -37,6 +36,22 @@ func encodeRecord(v any) ([]byte, error) {
 		return json.Marshal(v)
 	}
 	return b, nil
+}
+
+// messageSize is room for m's record in one allocation (an email's
+// message outgrew its text's length and an eighth and was copied once
+// more): its fields' lengths, an eighth more for their escapes, and the
+// names of the fields.
+func messageSize(m *Message) int {
+	n := len(m.ID) + len(m.Conversation) + len(m.Author) + len(m.Channel) + len(m.Text) + len(m.HTML) +
+		len(m.Original) + len(m.MessageID) + len(m.Verification)
+	for _, a := range m.Attachments {
+		n += 64 + len(a.Name) + len(a.ContentType)
+	}
+	for _, e := range m.EmailTo {
+		n += 3 + len(e)
+	}
+	return 256 + n + n/8
 }
 
 // text appends an enum as json.Marshal does: its MarshalText, as a
@@ -50,11 +65,6 @@ func text[T interface {
 		return b, false
 	}
 	return jsonrec.Bytes(jsonrec.Key(b, name), t), true
-}
-
-func timeField(b []byte, name string, t time.Time) ([]byte, bool) {
-	b, err := jsonrec.Time(jsonrec.Key(b, name), t)
-	return b, err == nil
 }
 
 func appendPerson(b []byte, p *Person) ([]byte, bool) {
@@ -79,7 +89,7 @@ func appendPerson(b []byte, p *Person) ([]byte, bool) {
 	b = jsonrec.Bool(jsonrec.Key(b, "new_members"), s.NewMembers)
 	b = jsonrec.Bool(jsonrec.Key(b, "accept_invitations"), s.AcceptInvitations)
 	b = append(b, '}')
-	if b, ok2 = timeField(b, "created", p.Created); !ok || !ok2 {
+	if b, ok2 = jsonrec.TimeMember(b, "created", p.Created); !ok || !ok2 {
 		return b, false
 	}
 	b = jsonrec.OptTrue(b, "unverified", p.Unverified)
@@ -96,14 +106,12 @@ func appendConversation(b []byte, c *Conversation) ([]byte, bool) {
 	b = jsonrec.Strings(jsonrec.Key(b, "followers"), c.Followers)
 	b = jsonrec.String(jsonrec.Key(b, "tag"), c.Tag)
 	b = jsonrec.OptString(b, "root_message_id", c.RootID)
-	if b, ok = timeField(b, "created", c.Created); !ok {
+	if b, ok = jsonrec.TimeMember(b, "created", c.Created); !ok {
 		return b, false
 	}
 	b = jsonrec.OptString(b, "opened_unverified", c.OpenedUnverified)
-	if c.AgentWrote != nil {
-		if b, ok = timeField(b, "agent_wrote", *c.AgentWrote); !ok {
-			return b, false
-		}
+	if b, ok = jsonrec.OptTimeMember(b, "agent_wrote", c.AgentWrote); !ok {
+		return b, false
 	}
 	return append(b, '}'), true
 }
@@ -134,13 +142,11 @@ func appendMessage(b []byte, m *Message) ([]byte, bool) {
 		}
 		b = append(b, ']')
 	}
-	if b, ok = timeField(b, "created", m.Created); !ok {
+	if b, ok = jsonrec.TimeMember(b, "created", m.Created); !ok {
 		return b, false
 	}
-	if m.Retracted != nil {
-		if b, ok = timeField(b, "retracted", *m.Retracted); !ok {
-			return b, false
-		}
+	if b, ok = jsonrec.OptTimeMember(b, "retracted", m.Retracted); !ok {
+		return b, false
 	}
 	b = jsonrec.OptTrue(b, "unverified", m.Unverified)
 	b = jsonrec.OptString(b, "verification", m.Verification)
@@ -158,13 +164,11 @@ func appendNotification(b []byte, n *Notification) ([]byte, bool) {
 	b = jsonrec.String(jsonrec.Key(b, "message"), n.Message)
 	b = jsonrec.String(jsonrec.Key(b, "conversation"), n.Conversation)
 	b = jsonrec.String(jsonrec.Key(b, "reason"), n.Reason)
-	if b, ok = timeField(b, "created", n.Created); !ok {
+	if b, ok = jsonrec.TimeMember(b, "created", n.Created); !ok {
 		return b, false
 	}
-	if n.Seen != nil {
-		if b, ok = timeField(b, "seen", *n.Seen); !ok {
-			return b, false
-		}
+	if b, ok = jsonrec.OptTimeMember(b, "seen", n.Seen); !ok {
+		return b, false
 	}
 	return append(b, '}'), true
 }

@@ -38,7 +38,18 @@ var (
 		Name: "deskmail_inbound_claimed_total",
 		Help: "Emails the pipeline's dispatcher claimed.",
 	})
-	metricToConversation = promauto.NewHistogram(prometheus.HistogramOpts{
+	// What the dispatcher's scans of the due index passed over without
+	// claiming, by why: in hand here or noted waiting (skip), another
+	// node's under affinity (foreign), held back by an earlier email of
+	// its ordering key that another node holds (held).
+	metricDuePassed = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "deskmail_inbound_due_passed_total",
+		Help: "Emails the pipeline's scans of the due index passed over: skip (in hand or noted waiting), foreign (another node's, affinity), held (behind an earlier email of its key held elsewhere).",
+	}, []string{"why"})
+	metricDuePassedSkip    = metricDuePassed.WithLabelValues("skip")
+	metricDuePassedForeign = metricDuePassed.WithLabelValues("foreign")
+	metricDuePassedHeld    = metricDuePassed.WithLabelValues("held")
+	metricToConversation   = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "deskmail_inbound_to_conversation_seconds",
 		Help:    "Time from an inbound email's 250 (stored) to the commit that processed it into its conversation.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 2, 16),

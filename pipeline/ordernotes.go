@@ -98,6 +98,7 @@ func (p *Pipeline) held(id string) bool {
 		return false
 	}
 	if p.order.holds(b.keys, b.seq, func(o string) bool { return p.inflight[o] }) {
+		metricDuePassedHeld.Inc()
 		return true
 	}
 	delete(p.order.blocked, id)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"time"
 
 	"github.com/deskmail/deskmail/inbound"
@@ -98,6 +99,23 @@ func (p *Pipeline) giveBack(t *task) {
 	p.release(p.Log.With("msg", t.id), t, time.Time{})
 }
 
+// msgLog is l.With("msg", id), made when a line about the email is
+// logged: most emails log none, and With formats the attribute for its
+// handler at once (slog's TextHandler: an allocation or more per email).
+type msgLog struct {
+	l  *slog.Logger
+	id string
+}
+
+func (m msgLog) Debug(msg string, args ...any) {
+	if m.l.Enabled(context.Background(), slog.LevelDebug) {
+		m.l.With("msg", m.id).Debug(msg, args...)
+	}
+}
+func (m msgLog) Info(msg string, args ...any)  { m.l.With("msg", m.id).Info(msg, args...) }
+func (m msgLog) Warn(msg string, args ...any)  { m.l.With("msg", m.id).Warn(msg, args...) }
+func (m msgLog) Error(msg string, args ...any) { m.l.With("msg", m.id).Error(msg, args...) }
+
 // commitOpts are the options of a commit that ends an email's
 // processing (done, or set aside as failed): what it reads, its locks
 // (extra: those of the step's writes, see declare).
@@ -128,7 +146,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		p.giveBack(t) // handed out just before shutdown
 		return
 	}
-	log := p.Log.With("msg", t.id)
+	log := msgLog{l: p.Log, id: t.id}
 	// The record and its raw bytes, as the claim read them or in one
 	// read; the step's ReadRaw (OpenRaw) takes the bytes from sctx.
 	var sctx context.Context

@@ -36,7 +36,7 @@ func appendDelivery(b []byte, d *Delivery) []byte {
 }
 
 func appendJob(b []byte, j *Job) ([]byte, bool) {
-	var err error
+	ok := true
 	b = append(b, '{')
 	b = jsonrec.String(jsonrec.Key(b, "id"), j.ID)
 	b = jsonrec.String(jsonrec.Key(b, "kind"), string(j.Kind))
@@ -45,13 +45,13 @@ func appendJob(b []byte, j *Job) ([]byte, bool) {
 	b = jsonrec.Strings(jsonrec.Key(b, "messages"), j.Messages)
 	b = jsonrec.OptStrings(b, "dropped", j.Dropped)
 	b = jsonrec.String(jsonrec.Key(b, "state"), string(j.State))
-	if b, err = jsonrec.Time(jsonrec.Key(b, "created"), j.Created); err != nil {
+	if b, ok = jsonrec.TimeMember(b, "created", j.Created); !ok {
 		return b, false
 	}
-	if b, err = jsonrec.Time(jsonrec.Key(b, "updated"), j.Updated); err != nil {
+	if b, ok = jsonrec.TimeMember(b, "updated", j.Updated); !ok {
 		return b, false
 	}
-	if b, err = jsonrec.Time(jsonrec.Key(b, "due"), j.Due); err != nil {
+	if b, ok = jsonrec.TimeMember(b, "due", j.Due); !ok {
 		return b, false
 	}
 	// jobs.Lease, embedded: its members in its fields' order.

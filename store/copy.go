@@ -69,7 +69,7 @@ func Copy(ctx context.Context, src, dst *DB) (CopyReport, error) {
 	}
 	// A source whose sequence was behind its keys (seqkeys.go) would
 	// hand the destination keys that are taken.
-	if err := dst.advanceSequences(ctx); err != nil {
+	if err := dst.advanceSequences(ctx, sequenceBuckets()); err != nil {
 		return rep, fmt.Errorf("advance the sequences past the keys: %w", err)
 	}
 	bodies, err := src.bodyNames()

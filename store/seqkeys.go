@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,10 +23,13 @@ import (
 //
 //   - Copy advances the destination's sequence past the keys it copied;
 //   - on PostgreSQL, a batch that meets a row where it inserted (23505 on
-//     kv) advances every such sequence past its bucket's keys once before
-//     it runs again, so its next draw is new.
+//     kv) into such a bucket advances that bucket's sequence past its keys
+//     once before it runs again, so its next draw is new.
 //
-// The second is a scan of the bucket, run only after such a failure.
+// The second is a scan of the bucket, run only after such a failure, while
+// the batch's writers wait: a row met in another bucket (another node
+// inserted the same dedupe key first) scans nothing. Should PostgreSQL not
+// name the bucket (its error hides the key), every such bucket is scanned.
 
 var (
 	seqKeysMu sync.Mutex
@@ -43,16 +48,16 @@ func SequenceKeys(bucket string, valueOf func(key []byte) (uint64, bool)) {
 	seqKeys[bucket] = valueOf
 }
 
-// advanceSequences moves each SequenceKeys bucket's sequence to at least
-// the highest value its keys were made from.
-func (db *DB) advanceSequences(ctx context.Context) error {
+// sequenceBuckets lists the SequenceKeys buckets.
+func sequenceBuckets() []string {
 	seqKeysMu.Lock()
-	buckets := make([]string, 0, len(seqKeys))
-	for b := range seqKeys {
-		buckets = append(buckets, b)
-	}
-	seqKeysMu.Unlock()
-	slices.Sort(buckets)
+	defer seqKeysMu.Unlock()
+	return slices.Sorted(maps.Keys(seqKeys))
+}
+
+// advanceSequences moves each of these SequenceKeys buckets' sequence to
+// at least the highest value its keys were made from.
+func (db *DB) advanceSequences(ctx context.Context, buckets []string) error {
 	for _, bucket := range buckets {
 		seqKeysMu.Lock()
 		valueOf := seqKeys[bucket]
@@ -111,8 +116,26 @@ func (db *DB) advanceSequence(ctx context.Context, bucket string, n uint64) erro
 	return err
 }
 
-// keyTaken tells whether err is a plain INSERT into kv that met a row.
-func keyTaken(err error) bool {
+// takenSequences names the SequenceKeys buckets whose sequence may have
+// handed out the key err says a plain INSERT into kv met: the bucket
+// PostgreSQL names if it is one (none if it is not), every one if it
+// names none (it hides a key's values from a role that may not read
+// them), none if err is no such failure.
+func takenSequences(err error) []string {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505" && pe.TableName == "kv"
+	if !errors.As(err, &pe) || pe.Code != "23505" || pe.TableName != "kv" {
+		return nil
+	}
+	// DETAIL:  Key (bucket, key)=(tags, \x0102) already exists.
+	rest, ok := strings.CutPrefix(pe.Detail, "Key (bucket, key)=(")
+	if !ok {
+		return sequenceBuckets()
+	}
+	bucket, _, _ := strings.Cut(rest, ", ")
+	seqKeysMu.Lock()
+	defer seqKeysMu.Unlock()
+	if seqKeys[bucket] == nil {
+		return nil
+	}
+	return []string{bucket}
 }

@@ -99,3 +99,41 @@ func TestCopyAdvancesASequenceBehindItsKeys(t *testing.T) {
 		})
 	}
 }
+
+// A plain INSERT that meets a row in a bucket whose keys are not drawn
+// from a sequence (another node stored the same dedupe key first) does not
+// scan the SequenceKeys buckets nor advance their sequences: the failed
+// batch's writers wait only for its reruns.
+func TestRowMetElsewhereAdvancesNoSequenceOnPostgres(t *testing.T) {
+	db := pgtest.Open(t, t.TempDir(), store.Options{})
+	putKeys(t, db, 30)
+	const other = "seqkeys_test_other"
+	insert := func(k string) error {
+		return db.Update(context.Background(), func(tx *store.Tx) error {
+			tx.Absent(other, []byte(k))
+			return tx.Put(other, []byte(k), []byte("v"))
+		})
+	}
+	if err := insert("taken"); err != nil {
+		t.Fatal(err)
+	}
+	stmts := db.Statements()
+	if err := insert("new"); err != nil {
+		t.Fatal(err)
+	}
+	once := db.Statements() - stmts
+	stmts = db.Statements()
+	if err := insert("taken"); err == nil {
+		t.Fatal("a key inserted twice was stored")
+	}
+	failed := db.Statements() - stmts
+	// The batch runs once and again at each of its 20 reruns, nothing more.
+	if failed > 21*once {
+		t.Errorf("statements: %d for an insert, %d for an insert that meets a row in every rerun, want at most 21×%d", once, failed, once)
+	}
+	var n uint64
+	update(t, db, func(tx *store.Tx) (err error) { n, err = tx.Sequence(seqKeysBucket); return err })
+	if n != 1 {
+		t.Errorf("the sequence drew %d after a row met in another bucket, want 1: it was advanced", n)
+	}
+}

@@ -88,6 +88,34 @@ func (lt *logTest) open(t *testing.T, dir string) *DB {
 	return db
 }
 
+// start opens the store in lt.dir, closed when the test ends.
+func (lt *logTest) start(t *testing.T) *DB {
+	t.Helper()
+	db := lt.open(t, lt.dir)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// afterCrash opens what a crash now would leave of db's files
+// (lockedCopy), closed when the test ends.
+func (lt *logTest) afterCrash(t *testing.T, db *DB) *DB {
+	t.Helper()
+	db2 := lt.open(t, lockedCopy(t, db))
+	t.Cleanup(func() { db2.Close() })
+	return db2
+}
+
+// failSync is a log hook's sync that fails while fail is set and is sync
+// otherwise.
+func failSync(fail *atomic.Bool, sync func(*os.File) error) func(*os.File) error {
+	return func(f *os.File) error {
+		if fail.Load() {
+			return errors.New("disk on fire")
+		}
+		return sync(f)
+	}
+}
+
 // crashCopy copies the store's files as they are now into a new folder:
 // what a crash would leave of them, since the log's records are synced
 // before their batch is answered and bbolt is only ever committed with
@@ -167,8 +195,7 @@ func lastRecord(t *testing.T, path string) (start, end int) {
 // loses nothing acknowledged.
 func TestLogCrashReplay(t *testing.T) {
 	lt := newLogTest(t)
-	db := lt.open(t, lt.dir)
-	defer db.Close()
+	db := lt.start(t)
 	w := db.be.(*walBackend)
 
 	ctx := context.Background()
@@ -301,8 +328,7 @@ func TestLogReadOnlyReplay(t *testing.T) {
 // one did, so only the epoch tells them apart).
 func TestLogStaleRecordsAfterTail(t *testing.T) {
 	lt := newLogTest(t)
-	db := lt.open(t, lt.dir)
-	defer db.Close()
+	db := lt.start(t)
 	w := db.be.(*walBackend)
 	for i := range 50 { // epoch 1, file 1
 		if err := putKV(db, "kv", fmt.Sprintf("k%02d", i), "old"); err != nil {
@@ -325,9 +351,7 @@ func TestLogStaleRecordsAfterTail(t *testing.T) {
 	if w.epoch != 3 {
 		t.Fatalf("epoch %d, want 3", w.epoch)
 	}
-	crashed := lockedCopy(t, db)
-	db2 := lt.open(t, crashed)
-	defer db2.Close()
+	db2 := lt.afterCrash(t, db)
 	if v, _ := getKV(t, db2, "kv", "k01"); v != "epoch2" {
 		t.Fatalf("k01 = %q: an old epoch's record past the tail was replayed", v)
 	}
@@ -538,14 +562,8 @@ func compareModel(rng *rand.Rand, tx *Tx, model map[string]map[string]string) er
 func TestLogSyncFailure(t *testing.T) {
 	lt := newLogTest(t)
 	var fail atomic.Bool
-	lt.hooks.syncLog = func(f *os.File) error {
-		if fail.Load() {
-			return errors.New("disk on fire")
-		}
-		return fdatasync(f)
-	}
-	db := lt.open(t, lt.dir)
-	defer db.Close()
+	lt.hooks.syncLog = failSync(&fail, fdatasync)
+	db := lt.start(t)
 	if err := putKV(db, "kv", "a", "1"); err != nil {
 		t.Fatal(err)
 	}
@@ -569,14 +587,8 @@ func TestLogSyncFailure(t *testing.T) {
 func TestLogGrowSyncFailure(t *testing.T) {
 	lt := newLogTest(t)
 	var fail atomic.Bool
-	lt.hooks.syncGrow = func(f *os.File) error {
-		if fail.Load() {
-			return errors.New("disk on fire")
-		}
-		return f.Sync()
-	}
-	db := lt.open(t, lt.dir)
-	defer db.Close()
+	lt.hooks.syncGrow = failSync(&fail, (*os.File).Sync)
+	db := lt.start(t)
 	if err := putKV(db, "kv", "a", "1"); err != nil {
 		t.Fatal(err)
 	}
@@ -720,7 +732,7 @@ func TestLogRecordTooLarge(t *testing.T) {
 	maxRecord = 64 << 10
 	lt := newLogTest(t)
 	db := lt.open(t, lt.dir)
-	defer db.Close()
+	defer db.Close() // before maxRecord is restored
 	big := strings.Repeat("x", maxRecord)
 	if err := putKV(db, "kv", "big", big); err == nil {
 		t.Error("a record longer than maxRecord was acknowledged")
@@ -763,8 +775,7 @@ func TestLogReadsAreDurable(t *testing.T) {
 		var once sync.Once
 		return func() { once.Do(func() { close(r) }) }
 	}
-	db := lt.open(t, lt.dir)
-	defer db.Close()
+	db := lt.start(t)
 	if !db.ReadsAreDurable() {
 		t.Fatal("bbolt with the log: ReadsAreDurable is false")
 	}
@@ -814,8 +825,7 @@ func TestLogReadsAreDurable(t *testing.T) {
 // follows stays readable as stale bytes past the tail.
 func TestLogWritesWholePages(t *testing.T) {
 	lt := newLogTest(t)
-	db := lt.open(t, lt.dir)
-	defer db.Close()
+	db := lt.start(t)
 	w := db.be.(*walBackend)
 	if err := putKV(db, "kv", "a", "1"); err != nil {
 		t.Fatal(err)
@@ -854,9 +864,7 @@ func TestLogWritesWholePages(t *testing.T) {
 	if pageEnd < start+int64(len(stale)) && data[pageEnd] != 0xAA {
 		t.Fatal("the write went past the record's last page")
 	}
-	crashed := lockedCopy(t, db)
-	db2 := lt.open(t, crashed)
-	defer db2.Close()
+	db2 := lt.afterCrash(t, db)
 	if v, _ := getKV(t, db2, "kv", "b"); v != strings.Repeat("y", 300) {
 		t.Fatalf("b = %q after a crash", v)
 	}

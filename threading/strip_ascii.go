@@ -17,7 +17,8 @@ import (
 func isASCII(s string) bool {
 	i := 0
 	for ; i+8 <= len(s); i += 8 { // eight bytes a step
-		if (s[i]|s[i+1]|s[i+2]|s[i+3]|s[i+4]|s[i+5]|s[i+6]|s[i+7])&0x80 != 0 {
+		w := s[i : i+8] // one bounds check for the eight loads
+		if (w[0]|w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7])&0x80 != 0 {
 			return false
 		}
 	}
@@ -31,12 +32,12 @@ func isASCII(s string) bool {
 
 // appendLowerASCII appends s, an ASCII string, lower-cased.
 func appendLowerASCII(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	n := len(dst)
+	dst = append(dst, s...) // copied at once, lowered in place
+	for i, c := range dst[n:] {
 		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+			dst[n+i] = c + ('a' - 'A')
 		}
-		dst = append(dst, c)
 	}
 	return dst
 }

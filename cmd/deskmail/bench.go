@@ -85,6 +85,14 @@ func runBenchSMTP(out, progress io.Writer, o benchOpts) error {
 		lat      []time.Duration
 		firstErr error
 	)
+	fail := func(err error) { // counts a failure, keeps the first error
+		failed.Add(1)
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+	}
 	deadline := time.Now().Add(o.duration)
 	start := time.Now()
 	run := fmt.Sprintf("%x", start.UnixNano())
@@ -128,12 +136,7 @@ func runBenchSMTP(out, progress io.Writer, o benchOpts) error {
 						err = c.Hello("bench.example.org")
 					}
 					if err != nil {
-						failed.Add(1)
-						mu.Lock()
-						if firstErr == nil {
-							firstErr = err
-						}
-						mu.Unlock()
+						fail(err)
 						c = nil
 						time.Sleep(10 * time.Millisecond) // back off before redialling a refusing server
 						continue
@@ -141,12 +144,7 @@ func runBenchSMTP(out, progress io.Writer, o benchOpts) error {
 				}
 				d, err := sendOne(c, o, benchMessage(int(size), fmt.Sprintf("%s.%d", run, i)))
 				if err != nil {
-					failed.Add(1)
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
+					fail(err)
 					c.Close()
 					c = nil
 					continue
@@ -164,19 +162,12 @@ func runBenchSMTP(out, progress io.Writer, o benchOpts) error {
 	close(done)
 	elapsed := time.Since(start)
 	fmt.Fprintln(progress)
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
-	}
+	pct := quantiles(lat, time.Microsecond)
 	fmt.Fprintf(out, "sessions %d  size %d B  new-conn %v\n", o.sessions, size, o.newConn)
 	fmt.Fprintf(out, "accepted %d  failed %d  in %.2fs  =>  %.0f msg/s\n",
 		accepted.Load(), failed.Load(), elapsed.Seconds(), float64(accepted.Load())/elapsed.Seconds())
 	fmt.Fprintf(out, "latency final \".\" -> 250:  p50 %s  p90 %s  p99 %s  max %s\n",
-		pct(0.50).Round(time.Microsecond), pct(0.90).Round(time.Microsecond),
-		pct(0.99).Round(time.Microsecond), pct(1).Round(time.Microsecond))
+		pct(0.50), pct(0.90), pct(0.99), pct(1))
 	if firstErr != nil {
 		fmt.Fprintf(out, "first error: %v\n", firstErr)
 	}
@@ -207,4 +198,16 @@ func sendOne(c *smtp.Client, o benchOpts, msg []byte) (time.Duration, error) {
 		return 0, err
 	}
 	return time.Since(t), nil
+}
+
+// quantiles sorts lat and returns its quantile function, each value
+// rounded to round (0 when lat is empty).
+func quantiles(lat []time.Duration, round time.Duration) func(p float64) time.Duration {
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(round)
+	}
 }

@@ -175,6 +175,49 @@ func postgresCPU(pm int) map[int]time.Duration {
 	return out
 }
 
+// procSwitches is the context switches (voluntary and involuntary) of
+// a process's threads that live now, from /proc/PID/task/*/status.
+func procSwitches(pid int) int64 {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			} else if v, ok := strings.CutPrefix(line, "nonvoluntary_ctxt_switches:"); ok {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+	}
+	return n
+}
+
+// postgresSwitches sums procSwitches over the server's processes as
+// postgresCPU finds them (the keys of cpu), by pid.
+func postgresSwitches(cpu map[int]time.Duration) map[int]int64 {
+	out := make(map[int]int64, len(cpu))
+	for pid := range cpu {
+		out[pid] = procSwitches(pid)
+	}
+	return out
+}
+
+// switchesSince is the context switches since before, over the
+// processes present both times, plus the whole of those started since.
+func switchesSince(before, after map[int]int64) int64 {
+	var d int64
+	for pid, c := range after {
+		d += c - before[pid]
+	}
+	return d
+}
+
 // procParent is a process's parent (0 if it cannot be read).
 func procParent(pid int) int {
 	f, err := procStat(pid, 2)
@@ -454,6 +497,11 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 	}
 	pm := postmaster(stats)
 	pg0 := postgresCPU(pm)
+	sw0 := postgresSwitches(pg0)
+	dsw0 := make([]int64, len(nodes))
+	for i, n := range nodes {
+		dsw0[i] = procSwitches(n.cmd.Process.Pid)
+	}
 	wal0, walErr := walLSN(stats)
 	accepted, first, failed, err := load.Send(strings.Join(addrs, ","))
 	if err != nil {
@@ -464,6 +512,11 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 		return err
 	}
 	pg1 := postgresCPU(pm)
+	sw1 := postgresSwitches(pg1)
+	var dsw int64
+	for i, n := range nodes {
+		dsw += procSwitches(n.cmd.Process.Pid) - dsw0[i]
+	}
 	wal1, err := walLSN(stats)
 	walErr = errors.Join(walErr, err)
 	node1 := make([]map[string]float64, len(nodes))
@@ -481,10 +534,7 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 	if err != nil {
 		return err
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration {
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(time.Millisecond)
-	}
+	pct := quantiles(lat, time.Millisecond)
 	span := last.Sub(first)
 	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(len(lat)) }
 	fmt.Fprintf(out, "nodes %d (deskmail serve processes on one database)  dns delay %s  sessions %d  offered %s  workers %d\n",
@@ -517,6 +567,8 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 	}
 	fmt.Fprintf(out, "CPU per email in a conversation: daemons %.3f ms, PostgreSQL %.3f ms (%s), together %.3f ms (%d cores)\n",
 		per(all), per(pg), which, per(all+pg), runtime.NumCPU())
+	fmt.Fprintf(out, "context switches per email in a conversation: daemons %.1f (their threads), PostgreSQL %.1f\n",
+		float64(dsw)/float64(len(lat)), float64(switchesSince(sw0, sw1))/float64(len(lat)))
 	if walErr == nil {
 		fmt.Fprintf(out, "WAL per email in a conversation: %.0f bytes (the server's, every database)\n", float64(wal1-wal0)/float64(len(lat)))
 	}
@@ -539,16 +591,18 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 // pipelineCounters are the counters of a node's pipeline that the bench
 // prints per email: its claims and what came of them.
 var pipelineCounters = []string{"deskmail_inbound_dispatch_claims_total", "deskmail_inbound_dispatch_empty_total",
-	"deskmail_inbound_claim_candidates_total", "deskmail_inbound_claim_lost_total", "deskmail_inbound_claimed_total"}
+	"deskmail_inbound_claim_candidates_total", "deskmail_inbound_claim_lost_total", "deskmail_inbound_claimed_total",
+	"deskmail_inbound_due_passed_total"}
 
 func printPipelineCounters(out io.Writer, node int, before, after map[string]float64, n int) {
 	if before == nil || after == nil {
 		return
 	}
 	d := func(k string) float64 { return (after[k] - before[k]) / float64(n) }
-	fmt.Fprintf(out, "node %d pipeline, per email in a conversation: %.3f claim transactions, %.3f scans that found nothing to claim, %.3f candidates, %.3f lost at the claim (locked or claimed elsewhere), %.3f claimed\n",
+	fmt.Fprintf(out, "node %d pipeline, per email in a conversation: %.3f claim transactions, %.3f scans that found nothing to claim, %.3f candidates, %.3f lost at the claim (locked or claimed elsewhere), %.3f claimed, %.1f passed over in the due index\n",
 		node, d("deskmail_inbound_dispatch_claims_total"), d("deskmail_inbound_dispatch_empty_total"),
-		d("deskmail_inbound_claim_candidates_total"), d("deskmail_inbound_claim_lost_total"), d("deskmail_inbound_claimed_total"))
+		d("deskmail_inbound_claim_candidates_total"), d("deskmail_inbound_claim_lost_total"), d("deskmail_inbound_claimed_total"),
+		d("deskmail_inbound_due_passed_total"))
 }
 
 // dbCounters reads the database's counters of pg_stat_database: commits,

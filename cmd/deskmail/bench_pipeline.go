@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,10 +184,7 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	if err != nil {
 		return err
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration {
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(time.Millisecond)
-	}
+	pct := quantiles(lat, time.Millisecond)
 	span := last.Sub(first)
 	fmt.Fprintf(out, "dns delay %s  sessions %d  offered %s  workers %d\n", o.delay, o.sessions, offered(o.rate), o.workers)
 	fmt.Fprintf(out, "%d emails in their conversations (%d refused) in %.2fs from the first 250 to the last commit  =>  %.0f emails/s\n",
@@ -216,15 +212,16 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 // memCounts are the process's allocations, collections and page faults
 // so far (the bench prints their difference over the run per email).
 type memCounts struct {
-	allocs, bytes, gcs uint64
-	minflt             int64
+	allocs, bytes, gcs, goroutines uint64
+	minflt                         int64
 }
 
 func readMemCounts() memCounts {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/sched/goroutines-created:goroutines"}}
 	metrics.Read(s)
 	var c memCounts
-	for i, p := range []*uint64{&c.allocs, &c.bytes, &c.gcs} {
+	for i, p := range []*uint64{&c.allocs, &c.bytes, &c.gcs, &c.goroutines} {
 		if s[i].Value.Kind() == metrics.KindUint64 {
 			*p = s[i].Value.Uint64()
 		}
@@ -237,7 +234,8 @@ func readMemCounts() memCounts {
 }
 
 func (c memCounts) sub(o memCounts) memCounts {
-	return memCounts{allocs: c.allocs - o.allocs, bytes: c.bytes - o.bytes, gcs: c.gcs - o.gcs, minflt: c.minflt - o.minflt}
+	return memCounts{allocs: c.allocs - o.allocs, bytes: c.bytes - o.bytes, gcs: c.gcs - o.gcs,
+		goroutines: c.goroutines - o.goroutines, minflt: c.minflt - o.minflt}
 }
 
 func (c memCounts) print(out io.Writer, emails int) {
@@ -245,8 +243,8 @@ func (c memCounts) print(out io.Writer, emails int) {
 		return
 	}
 	n := float64(emails)
-	fmt.Fprintf(out, "memory: %.0f allocations (%.1f KB) per email, %d collections, %.1f page faults per email\n",
-		float64(c.allocs)/n, float64(c.bytes)/n/1000, c.gcs, float64(c.minflt)/n)
+	fmt.Fprintf(out, "memory: %.0f allocations (%.1f KB) per email, %d collections, %.1f page faults per email, %.1f goroutines started per email\n",
+		float64(c.allocs)/n, float64(c.bytes)/n/1000, c.gcs, float64(c.minflt)/n, float64(c.goroutines)/n)
 }
 
 // writeAllocProfile writes the heap profile (its alloc_space and

@@ -131,6 +131,23 @@ func Time(dst []byte, t time.Time) ([]byte, error) {
 	return append(dst, '"'), err
 }
 
+// TimeMember appends member name with time t, as Time writes it; ok is
+// false where Time's error is not nil (the caller then hands the record
+// to json.Marshal).
+func TimeMember(dst []byte, name string, t time.Time) (_ []byte, ok bool) {
+	dst, err := Time(Key(dst, name), t)
+	return dst, err == nil
+}
+
+// OptTimeMember is TimeMember for a *time.Time tagged omitempty: nothing
+// when t is nil.
+func OptTimeMember(dst []byte, name string, t *time.Time) (_ []byte, ok bool) {
+	if t == nil {
+		return dst, true
+	}
+	return TimeMember(dst, name, *t)
+}
+
 // Bool appends true or false.
 func Bool(dst []byte, v bool) []byte {
 	if v {
