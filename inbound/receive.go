@@ -182,6 +182,10 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 	if w.Before != nil {
 		w.Before()
 	}
+	// The backlog's refresh must not count this commit twice, nor lose
+	// it (Backlog.Load): it runs between Begin and Done.
+	r.Backlog.Begin(size)
+	defer r.Backlog.Done(size)
 	commitStart := time.Now()
 	err = r.DB.Update(ctx, func(tx *store.Tx) error {
 		rc.Duplicate = false

@@ -197,6 +197,10 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 	} else if res.Reads != nil {
 		opts = append(opts, res.Reads()...)
 	}
+	// The backlog's refresh runs beside this commit: Begin and Done
+	// bracket it and its Remove (inbound.Backlog.Load).
+	p.Backlog.Begin(t.st.Size)
+	defer p.Backlog.Done(t.st.Size)
 	err = p.DB.Update(ctx, func(tx *store.Tx) error {
 		st, err := inbound.CheckClaim(tx, t.id, p.owner, t.st.Fence)
 		if err != nil {
@@ -297,6 +301,8 @@ func (p *Pipeline) setback(log interface {
 	now := p.Clock.Now()
 	if errors.Is(cause, errPermanent) {
 		metricPipeline.WithLabelValues("failed").Inc()
+		p.Backlog.Begin(t.st.Size)
+		defer p.Backlog.Done(t.st.Size)
 		err := p.DB.Update(context.Background(), func(tx *store.Tx) error {
 			if err := inbound.Fail(tx, t.id, p.owner, t.st.Fence, reason, now); err != nil {
 				return err
