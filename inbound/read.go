@@ -41,33 +41,68 @@ func LoadWithRaw(ctx context.Context, db *store.DB, id string) (context.Context,
 }
 
 // Loaded is a stored email's record and raw bytes as a transaction read
-// them (LoadTxWithRaw), to be opened later, outside of it.
+// them (LockForClaimLoading), to be opened later, outside of it.
 type Loaded struct {
 	id        string
 	meta, raw []byte
 }
 
-// LoadReads names the keys LoadTxWithRaw reads for ids, so that the
-// store fetches them with the transaction's first round trip
-// (store.Reads): the pipeline's claim reads the records and raw bytes of
-// the emails it claims with the claim, not with a read of each email.
-func LoadReads(ids []string) []store.UpdateOption {
-	keys := make([][]byte, len(ids))
+// LockForClaimLoading is LockForClaim that reads too, in the same round
+// trip on PostgreSQL and after the locks, the record and raw bytes of
+// each email whose lock it takes (store.Tx.TryLockAllLimit): the
+// pipeline's claim hands its workers what they would read first. Raw
+// bytes are read only while they add up to at most rawBytes, in the
+// order of ids; an email past that has its record alone (its worker
+// reads the bytes). loaded has an entry of every id held.
+func LockForClaimLoading(tx *store.Tx, ids []string, rawBytes int) (held []string, loaded map[string]Loaded, err error) {
+	names := make([]string, len(ids))
+	fresh := make([][]store.Key, len(ids))
 	for i, id := range ids {
-		keys[i] = []byte(id)
+		k := []byte(id)
+		names[i] = EmailLock(id)
+		fresh[i] = []store.Key{{Bucket: bucketPending, Key: k}, {Bucket: bucketMeta, Key: k}, {Bucket: bucketRaw, Key: k}}
 	}
-	return []store.UpdateOption{store.Reads(bucketMeta, keys...), store.Reads(bucketRaw, keys...)}
+	got, err := tx.TryLockAllLimit(names, fresh, store.FreshLimit{Bucket: bucketRaw, Bytes: rawBytes})
+	if err != nil {
+		return nil, nil, err
+	}
+	held = make([]string, 0, len(ids))
+	loaded = make(map[string]Loaded, len(ids))
+	for i, id := range ids {
+		if !got[i] {
+			continue
+		}
+		held = append(held, id)
+		k := []byte(id)
+		l := Loaded{id: id, meta: bytes.Clone(tx.Get(bucketMeta, k))}
+		if l.meta != nil && tx.Fetched(bucketRaw, k) {
+			l.raw = bytes.Clone(tx.Get(bucketRaw, k))
+		}
+		loaded[id] = l
+	}
+	return held, loaded, nil
 }
 
-// LoadTxWithRaw reads id's record and raw bytes in tx (copies: they
-// outlive it), for Loaded.Open once the transaction has committed.
-func LoadTxWithRaw(tx *store.Tx, id string) Loaded {
-	k := []byte(id)
-	l := Loaded{id: id, meta: bytes.Clone(tx.Get(bucketMeta, k))}
-	if l.meta != nil {
-		l.raw = bytes.Clone(tx.Get(bucketRaw, k))
+// Record is the record's bytes as the claim read them: the commit
+// compares them with the current ones (Unchanged).
+func (l Loaded) Record() []byte { return l.meta }
+
+// Meta decodes the record alone.
+func (l Loaded) Meta() (Meta, error) {
+	var m Meta
+	if l.meta == nil {
+		return m, fmt.Errorf("%w: %s", ErrNotFound, l.id)
 	}
-	return l
+	err := decodeMeta(l.meta, &m)
+	return m, err
+}
+
+// Unchanged tells whether id's record in tx is still record, the bytes
+// the claim read (Loaded.Record): the pipeline's commit checks it in
+// case a record changed other than with Finish (CommitReads reads it in
+// the commit's first round trip).
+func Unchanged(tx *store.Tx, id string, record []byte) bool {
+	return bytes.Equal(tx.Get(bucketMeta, []byte(id)), record)
 }
 
 // Open decodes the record and returns what LoadWithRaw would: ctx

@@ -8,7 +8,7 @@ import (
 var (
 	metricPipeline = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "deskmail_inbound_processed_total",
-		Help: "Outcomes of the pipeline's attempts at stored inbound emails: ok (in its conversation), pending (transient failure, retried), failed (set aside), claim_lost, waiting (for an earlier email of its conversation).",
+		Help: "Outcomes of the pipeline's attempts at stored inbound emails: ok (in its conversation), pending (transient failure, retried), failed (set aside), claim_lost, waiting (for an earlier email of its conversation), record_changed (its record changed since the claim read it: given back).",
 	}, []string{"result"})
 	metricYield = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "deskmail_inbound_yield_seconds_total",

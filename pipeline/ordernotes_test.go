@@ -165,7 +165,7 @@ func testClaimsLeaveAKeyToTheNodeHoldingItsFirstEmail(t *testing.T, f *pipeFixtu
 	}); err != nil {
 		t.Fatal(err)
 	}
-	first := nodeA.p.start(context.Background(), inbound.Candidate{ID: a[0], State: st})
+	first := nodeA.p.start(context.Background(), inbound.Candidate{ID: a[0], State: st}, nil)
 
 	s := newStepper(t, f, dbB, "node-b", clk, nil)
 	s.claim() // the start's full scan: nothing of ann's (held by A)

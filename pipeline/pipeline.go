@@ -70,6 +70,9 @@ type Pipeline struct {
 	// afterClaim, if set (tests), is called when a claim has committed,
 	// before its emails are handed to the workers.
 	afterClaim func()
+	// beforeClaim, if set (tests), is called right before a claim's
+	// transaction is queued.
+	beforeClaim func()
 	// Yield, if set, lets accepts go first (yield.go).
 	Yield *Yield
 	// Affinity, if set (the daemon sets DefaultAffinity on a shared
@@ -297,23 +300,28 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			ids[i] = c.ID
 		}
 		var claimed []inbound.Candidate
-		var loaded []inbound.Loaded
+		var loaded map[string]inbound.Loaded
 		opts := claimOpts(p.DB)
-		if p.DB.Shared() {
-			// On PostgreSQL the claim reads the records and raw bytes
-			// of the emails it may claim with its first round trip,
-			// rather than each worker with a read of its own (two
-			// statements and a round trip per email). They are what a
-			// read after the claim would find: an email's record
-			// changes only in the commit that takes it out of pending
-			// (Annotate in its step's Apply, with Finish), so one that
-			// this claim finds pending under its lock has the record
-			// read before it.
-			opts = append(opts, inbound.LoadReads(ids)...)
+		if p.beforeClaim != nil {
+			p.beforeClaim()
 		}
 		err = p.DB.Update(ctx, func(tx *store.Tx) error {
-			claimed, loaded = claimed[:0], loaded[:0]
-			held, err := inbound.LockForClaim(tx, ids)
+			claimed, loaded = claimed[:0], nil
+			var held []string
+			var err error
+			if p.DB.Shared() {
+				// On PostgreSQL the claim reads the records and raw
+				// bytes of the emails whose locks it takes, with the
+				// try-lock's round trip and after it, rather than each
+				// worker with a read of its own (two statements and a
+				// round trip per email); raw bytes up to claimRawBytes
+				// in all, the rest their workers read. The commit
+				// checks that the record is still the one read here
+				// (inbound.Unchanged).
+				held, loaded, err = inbound.LockForClaimLoading(tx, ids, claimRawBytes)
+			} else {
+				held, err = inbound.LockForClaim(tx, ids)
+			}
 			if err != nil {
 				return err
 			}
@@ -338,9 +346,6 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 					return err
 				}
 				claimed = append(claimed, inbound.Candidate{ID: c.ID, State: st})
-				if p.DB.Shared() {
-					loaded = append(loaded, inbound.LoadTxWithRaw(tx, c.ID))
-				}
 			}
 			return nil
 		}, opts...)
@@ -358,11 +363,20 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 		metricClaimCandidates.Add(float64(len(cands)))
 		metricClaimLost.Add(float64(len(cands) - len(claimed)))
 		metricClaimed.Add(float64(len(claimed)))
+		// What the claim read of each email claimed, each a copy of its
+		// own (the worker's nil releases its bytes), and nothing more
+		// (those of the emails held but not claimed go now, not after
+		// the last of this batch is handed out).
+		mine := make([]*inbound.Loaded, len(claimed))
 		for i, c := range claimed {
-			t := p.start(ctx, c)
-			if i < len(loaded) {
-				t.loaded = &loaded[i]
+			if v, ok := loaded[c.ID]; ok {
+				mine[i] = &v
 			}
+		}
+		loaded = nil
+		for i, c := range claimed {
+			t := p.start(ctx, c, mine[i])
+			mine[i] = nil
 			if !p.admit(ctx, t) {
 				p.giveBack(t)
 				p.done(t)
@@ -475,6 +489,14 @@ func (p *Pipeline) backoff(attempt int) time.Duration {
 		Jitter: p.RetryJitter,
 	}.Delay(attempt)
 }
+
+// claimRawBytes bounds the raw bytes a claim reads on PostgreSQL for
+// its workers (inbound.LockForClaimLoading): a claim shares its batch
+// with the accepts, which wait for it, and one of 64 emails of 208 KB
+// read whole took 19-51 ms against 4-12 ms with this bound
+// (docs/PERFORMANCE.md, branch claimfix). Past it, each worker reads its
+// email's bytes.
+const claimRawBytes = 1 << 20
 
 // claimLow is how many emails in hand let the dispatcher's next claim
 // wait (0: never), on a shared store (PostgreSQL) with at least 8

@@ -26,6 +26,11 @@ type task struct {
 	// loaded: the record and raw bytes the claim read (PostgreSQL), nil
 	// when the worker reads them itself.
 	loaded *inbound.Loaded
+	// record: the record's bytes as the claim read them (PostgreSQL),
+	// which the commit finds unchanged or gives the email back.
+	record []byte
+	// checkRecord: record is to be checked (the claim read it).
+	checkRecord bool
 }
 
 // errPermanent marks what can never be processed as it is.
@@ -33,6 +38,10 @@ var errPermanent = errors.New("cannot be processed")
 
 // permanent wraps err as a failure that retrying cannot mend.
 func permanent(err error) error { return fmt.Errorf("%w: %w", errPermanent, err) }
+
+// errRecordChanged: the commit found the email's record other than the
+// claim read it (the step was given a stale one).
+var errRecordChanged = errors.New("record changed since the claim")
 
 // errEarlier: an email answered 250 before this one, sharing a key, is
 // still to be committed (by another node, or not yet claimed).
@@ -46,12 +55,24 @@ type errEarlier struct {
 func (e errEarlier) Error() string { return "waiting for earlier email " + e.id }
 
 // start registers a claimed email with the sequencer.
-func (p *Pipeline) start(ctx context.Context, c inbound.Candidate) *task {
-	t := &task{id: c.ID, st: c.State, keys: c.State.Keys}
+// loaded is what the claim read of it (nil: nothing, bbolt).
+func (p *Pipeline) start(ctx context.Context, c inbound.Candidate, loaded *inbound.Loaded) *task {
+	t := &task{id: c.ID, st: c.State, keys: c.State.Keys, loaded: loaded}
+	if loaded != nil {
+		t.record, t.checkRecord = loaded.Record(), true
+	}
 	if t.keys == nil {
 		// Stored before ordering keys were recorded: take them from the
-		// record (sender, Message-ID); its references are not known.
-		if m, err := inbound.Load(ctx, p.DB, c.ID); err == nil {
+		// record (sender, Message-ID), as the claim read it or read
+		// now; its references are not known.
+		var m inbound.Meta
+		var err error
+		if loaded != nil {
+			m, err = loaded.Meta()
+		} else {
+			m, err = inbound.Load(ctx, p.DB, c.ID)
+		}
+		if err == nil {
 			t.keys = inbound.MetaOrderKeys(m)
 		}
 	}
@@ -185,6 +206,12 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		if err != nil {
 			return err
 		}
+		if t.checkRecord && !inbound.Unchanged(tx, t.id, t.record) {
+			// The step ran on a record since rewritten (nothing but
+			// this commit should): give the email back, to be claimed
+			// again with the record as it is.
+			return errRecordChanged
+		}
 		if b, err := inbound.EarlierBlocker(tx, t.id, st, p.Clock.Now()); err != nil {
 			return err
 		} else if b.ID != "" {
@@ -232,6 +259,10 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		p.release(log, t, later(p.Clock.Now().Add(wait), early.until))
 		p.noteHeld(t, early)
 		p.pauseAffinity(early.id)
+	case errors.Is(err, errRecordChanged):
+		metricPipeline.WithLabelValues("record_changed").Inc()
+		log.Warn("record changed since the claim read it; given back, nothing written")
+		p.giveBack(t)
 	case ctx.Err() != nil:
 		p.giveBack(t)
 	default:

@@ -50,6 +50,7 @@ func TestBehindPgBouncer(t *testing.T) {
 		{"SharedLocks", TestSharedLocks},
 		{"TryLockSkipsAndReadsAfresh", TestTryLockSkipsAndReadsAfresh},
 		{"TryLockAllAnswersEachInItsPlace", TestTryLockAllAnswersEachInItsPlace},
+		{"TryLockAllLimitReadsOnlyHeldAndWithinBytes", TestTryLockAllLimitReadsOnlyHeldAndWithinBytes},
 		{"JournalFollowerSeesLateCommits", TestJournalFollowerSeesLateCommits},
 		{"FailedBarrierLeavesNoLock", TestFailedBarrierLeavesNoLock},
 		{"BarrierWaitsOnlyForHoldersInFlight", TestBarrierWaitsOnlyForHoldersInFlight},

@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -493,5 +495,68 @@ func TestBarrierWaitsOnlyForHoldersInFlight(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("%d advisory locks held after the barrier", n)
+	}
+}
+
+// TryLockAllLimit reads afresh only the keys of the locks it takes, and
+// of the limited bucket only the values within its bytes, in order: the
+// rest are not fetched (Get would read them in a round trip of its own).
+func TestTryLockAllLimitReadsOnlyHeldAndWithinBytes(t *testing.T) {
+	db, _ := keyedDB(t, store.Options{Committers: 4})
+	big := func(c byte) []byte { return bytes.Repeat([]byte{c}, 400) }
+	update(t, db, func(tx *store.Tx) error {
+		for _, id := range []string{"j1", "j2", "j3", "j4"} {
+			if err := tx.Put("jobs", []byte(id), []byte("rec-"+id)); err != nil {
+				return err
+			}
+			if err := tx.Put("raw", []byte(id), big(id[1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	release := make(chan struct{})
+	held := holdBatch(t, db, release, func(tx *store.Tx) error { return nil }, store.Locks("job:j2"))
+	ids := []string{"j1", "j2", "j3", "j4"}
+	names := make([]string, len(ids))
+	fresh := make([][]store.Key, len(ids))
+	for i, id := range ids {
+		names[i] = "job:" + id
+		fresh[i] = []store.Key{{Bucket: "jobs", Key: []byte(id)}, {Bucket: "raw", Key: []byte(id)}}
+	}
+	var got []bool
+	var recs, raws []string
+	var trips int64
+	if err := db.Update(context.Background(), func(tx *store.Tx) error {
+		var err error
+		// j2's lock is held elsewhere: j1 and j3 fit in 1000 bytes, j4
+		// would not.
+		got, err = tx.TryLockAllLimit(names, fresh, store.FreshLimit{Bucket: "raw", Bytes: 1000})
+		if err != nil {
+			return err
+		}
+		before := db.RoundTrips()
+		for _, id := range ids {
+			if tx.Fetched("jobs", []byte(id)) {
+				recs = append(recs, string(tx.Get("jobs", []byte(id))))
+			}
+			if tx.Fetched("raw", []byte(id)) {
+				raws = append(raws, id+":"+strconv.Itoa(len(tx.Get("raw", []byte(id)))))
+			}
+		}
+		trips = db.RoundTrips() - before
+		return nil
+	}, store.Locks()); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[true false true true]" {
+		t.Errorf("TryLockAllLimit took %v, want [true false true true]", got)
+	}
+	if fmt.Sprint(recs) != "[rec-j1 rec-j3 rec-j4]" || fmt.Sprint(raws) != "[j1:400 j3:400]" || trips != 0 {
+		t.Errorf("fetched records %v and raw %v (%d round trips to read them); want [rec-j1 rec-j3 rec-j4], [j1:400 j3:400] and 0", recs, raws, trips)
 	}
 }

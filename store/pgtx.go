@@ -305,7 +305,7 @@ func (t *pgTx) flush() error {
 // keys named: under READ COMMITTED they see whatever committed before the
 // lock was granted.
 func (t *pgTx) lock(name string, wait bool, fresh []Key) (bool, error) {
-	got, err := t.lockAll([]string{name}, [][]Key{fresh}, wait)
+	got, err := t.lockAll([]string{name}, [][]Key{fresh}, wait, FreshLimit{})
 	if err != nil {
 		return false, err
 	}
@@ -315,7 +315,10 @@ func (t *pgTx) lock(name string, wait bool, fresh []Key) (bool, error) {
 // lockAll takes several locks in one round trip (Tx.TryLockAll), each
 // with the keys to read afresh once it is held. A lock this transaction
 // holds already is not asked for again.
-func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error) {
+// With lim.Bucket set, the fresh reads come from sqlGetHeld: only of
+// the locks held once the locks are asked, and of lim.Bucket only within
+// lim.Bytes.
+func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool, lim FreshLimit) ([]bool, error) {
 	got := make([]bool, len(names))
 	if t.err != nil {
 		return got, t.err
@@ -332,6 +335,8 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 	found := map[string][]byte{}
 	var buckets []string
 	var keys [][]byte
+	var hs []int64  // each key's lock (sqlGetHeld)
+	var lims []bool // each key's value counts towards lim.Bytes
 	var try []int64 // asked without waiting, in one statement
 	var tryAt []int
 	ask := false
@@ -351,6 +356,7 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 		if i < len(fresh) {
 			for _, k := range fresh[i] {
 				buckets, keys = append(buckets, k.Bucket), append(keys, k.Key)
+				hs, lims = append(hs, id), append(lims, k.Bucket == lim.Bucket)
 			}
 		}
 	}
@@ -383,7 +389,11 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 			return nil
 		})
 	}
-	if len(keys) > 0 {
+	if len(keys) > 0 && lim.Bucket != "" {
+		t.pending.Queue(sqlGetHeld, textArray(buckets), byteaArray(keys), hs, lims, int64(lim.Bytes)).Query(func(rows pgx.Rows) error {
+			return collectMany(rows, func(bucket string, k, v []byte) { found[cacheKey(bucket, k)] = v })
+		})
+	} else if len(keys) > 0 {
 		queueGetMany(&t.pending, buckets, keys, func(bucket string, k, v []byte) { found[cacheKey(bucket, k)] = v })
 	}
 	if err := t.flush(); err != nil {
@@ -400,11 +410,33 @@ func (t *pgTx) lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
 		t.held[id] = true
 		if i < len(fresh) {
 			for _, k := range fresh[i] {
-				t.rememberRead(k.Bucket, k.Key, found[cacheKey(k.Bucket, k.Key)])
+				v, ok := found[cacheKey(k.Bucket, k.Key)]
+				if !ok && k.Bucket == lim.Bucket {
+					// Past lim.Bytes, not read: nor is it known absent.
+					t.forget(k.Bucket, k.Key)
+					continue
+				}
+				t.rememberRead(k.Bucket, k.Key, v)
 			}
 		}
 	}
 	return got, nil
+}
+
+// fetched tells whether the transaction knows key's value (Tx.Fetched).
+func (t *pgTx) fetched(bucket string, key []byte) bool {
+	_, ok := t.seen[cacheKey(bucket, key)]
+	return ok
+}
+
+// forget drops what the transaction had read of key before a lock
+// (lockAll): it may be stale, and the fresh read did not bring it.
+func (t *pgTx) forget(bucket string, key []byte) {
+	ck := cacheKey(bucket, key)
+	if _, ok := t.seen[ck]; ok {
+		t.note(false, t.seen, ck)
+		delete(t.seen, ck)
+	}
 }
 
 func (t *pgTx) queue(sql string, args ...any) error {

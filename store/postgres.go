@@ -889,6 +889,21 @@ func collectMany(rows pgx.Rows, found func(bucket string, k, v []byte)) error {
 const sqlGetMany = `SELECT r.bucket, r.key, v.value FROM unnest($1::text[], $2::bytea[]) AS r(bucket, key)
 	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v`
 
+// sqlGetHeld is sqlGetMany for the fresh reads of TryLockAllLimit:
+// each key comes with its lock ($3), and a key is read only if this
+// transaction holds that lock (asked in the statement before: a session
+// lock of the same number is granted to the transaction's own backend
+// and given back at once, to another's refused; a lock free again by
+// now is read and dropped, its try having failed). The values of the
+// keys marked in $4 are read only while their sizes, in the order
+// given, add up to at most $5 (octet_length does not detoast them).
+const sqlGetHeld = `SELECT bucket, key, value FROM (
+	SELECT r.bucket, r.key, v.value, r.lim, sum(CASE WHEN r.lim THEN octet_length(v.value) ELSE 0 END) OVER (ORDER BY r.i) AS used
+	FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bool[]) WITH ORDINALITY AS r(bucket, key, h, lim, i)
+	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v
+	WHERE CASE WHEN pg_try_advisory_lock(r.h) THEN pg_advisory_unlock(r.h) ELSE false END
+) AS s WHERE NOT s.lim OR s.used <= $5`
+
 // sqlSnapshotPlans is sqlKeyPlans for a Snapshot's statement, sent just
 // before it (its implicit transaction ends with the statement, and the
 // settings with it).

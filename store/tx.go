@@ -293,7 +293,8 @@ func (t *Tx) Own(names ...string) {
 // has one writer: every lock is already its own.
 type locker interface {
 	lock(name string, wait bool, fresh []Key) (bool, error)
-	lockAll(names []string, fresh [][]Key, wait bool) ([]bool, error)
+	lockAll(names []string, fresh [][]Key, wait bool, lim FreshLimit) ([]bool, error)
+	fetched(bucket string, key []byte) bool
 }
 
 // Lock takes the lock called name until the transaction ends, waiting
@@ -327,7 +328,7 @@ func (t *Tx) TryLock(name string, fresh ...Key) (bool, error) {
 // lock with it before they look at each.
 func (t *Tx) TryLockAll(names []string, fresh [][]Key) ([]bool, error) {
 	if l, ok := t.ops.(locker); ok {
-		return l.lockAll(names, fresh, false)
+		return l.lockAll(names, fresh, false, FreshLimit{})
 	}
 	got := make([]bool, len(names))
 	for i := range got {
@@ -347,6 +348,39 @@ func (t *Tx) TryLockRecords(bucket string, ids []string, lock func(id string) st
 		fresh[i] = []Key{{Bucket: bucket, Key: []byte(id)}}
 	}
 	return t.TryLockAll(names, fresh)
+}
+
+// FreshLimit bounds what the fresh reads of TryLockAllLimit bring back:
+// values of Bucket only while their sizes add up to at most Bytes, in
+// the order of the locks (a value that would go past it is not read,
+// and neither is any after it).
+type FreshLimit struct {
+	Bucket string
+	Bytes  int
+}
+
+// TryLockAllLimit is TryLockAll whose fresh reads bring back only the
+// keys of the locks taken (the database reads no value of a lock another
+// transaction holds) and, of lim.Bucket, only values within lim.Bytes:
+// a key left out is not read (Fetched tells; Get would read it in a
+// round trip of its own). The pipeline's claim reads its emails' records
+// and raw bytes this way. With bbolt it is TryLockAll: every key can be
+// read at no cost.
+func (t *Tx) TryLockAllLimit(names []string, fresh [][]Key, lim FreshLimit) ([]bool, error) {
+	if l, ok := t.ops.(locker); ok {
+		return l.lockAll(names, fresh, false, lim)
+	}
+	return t.TryLockAll(names, fresh)
+}
+
+// Fetched tells whether Get of key would answer without reading the
+// database: on PostgreSQL, whether the transaction has read or written
+// it (a fresh read, store.Reads); with bbolt always.
+func (t *Tx) Fetched(bucket string, key []byte) bool {
+	if l, ok := t.ops.(locker); ok {
+		return l.fetched(bucket, key)
+	}
+	return true
 }
 
 // prefetcher is a transaction that can read many keys in one round trip
