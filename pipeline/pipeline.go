@@ -100,8 +100,6 @@ type Pipeline struct {
 	// hold.
 	nextFull  time.Time
 	fullAgain bool
-	// lastClaim is when the dispatcher last claimed (claimLow).
-	lastClaim time.Time
 	active    int           // tasks admitted (yield.go)
 	freed     chan struct{} // an admitted task ended
 }
@@ -230,14 +228,6 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			return earliest
 		}
 		now := p.Clock.Now()
-		if low := p.claimLow(); low > 0 && held >= low && now.Before(p.lastClaim.Add(claimGather)) {
-			// Enough in hand: let the next claim gather (see claimLow).
-			// A worker finishing wakes us; the bound, at the latest.
-			if at := p.lastClaim.Add(claimGather); earliest.IsZero() || at.Before(earliest) {
-				earliest = at
-			}
-			return earliest
-		}
 		free := 2*p.workers() - held
 		// A claim reads the due index; a full scan, at the start, every
 		// Rescan and again while the last one found emails the index
@@ -355,7 +345,6 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			}
 			return now.Add(time.Second)
 		}
-		p.lastClaim = now
 		if p.afterClaim != nil {
 			p.afterClaim()
 		}
@@ -497,36 +486,6 @@ func (p *Pipeline) backoff(attempt int) time.Duration {
 // (docs/PERFORMANCE.md, branch claimfix). Past it, each worker reads its
 // email's bytes.
 const claimRawBytes = 1 << 20
-
-// claimLow is how many emails in hand let the dispatcher's next claim
-// wait (0: never), on a shared store (PostgreSQL) with at least 8
-// workers: a quarter of them. A claim is a read of the due index and a
-// write transaction (locks, reads, a write, a commit and its WAL flush)
-// whatever it takes; a node that keeps up claims every few emails it
-// accepts, each claim a commit of its own, and its pipeline's commits
-// follow the claims in as many small batches. Two nodes on one database
-// each keep up with half the load, so they claimed 8 emails a claim
-// against one node's 32, at 3.5 times the claims, 1.5 times the
-// pipeline commits and 1.2 more statements per email (docs/PERFORMANCE.md,
-// branch twonode6). With a quarter of the workers busy, the next claim
-// waits until fewer are in hand (a worker finishing wakes the dispatcher)
-// or claimGather has passed since the last, and then takes what
-// gathered meanwhile in one claim: claims per email 0.12-0.13 -> 0.05,
-// statements 7.1-7.5 -> 6.6-6.8 on two nodes. The price is latency: an
-// email may wait up to claimGather for its claim while free workers
-// could have taken it (250 -> conversation p50 100 -> 135 ms on two
-// nodes end to end); with fewer than a quarter of the workers busy, and
-// on one node that keeps up, claims go at once as before.
-func (p *Pipeline) claimLow() int {
-	if p.workers() < 8 || !p.DB.Shared() {
-		return 0
-	}
-	return p.workers() / 4
-}
-
-// claimGather bounds a claim's wait (claimLow): emails held long in hand
-// (a slow DNS answer) keep the others waiting at most this long.
-const claimGather = 100 * time.Millisecond
 
 // claimOpts are how the dispatcher's claims queue for a commit: on a
 // shared store (PostgreSQL) beside the writes clients wait for, since a
