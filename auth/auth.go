@@ -267,27 +267,15 @@ func unsigned(raw []byte) bool {
 		if c >= 0x80 {
 			return false
 		}
-		if c|0x20 == 'd' && i+len("dkim-signature") <= len(h) && asciiFoldEq(h[i:i+len("dkim-signature")], "dkim-signature") {
+		if c|0x20 == 'd' && i+len(dkimSignature) <= len(h) && bytes.EqualFold(h[i:i+len(dkimSignature)], dkimSignature) {
 			return false
 		}
 	}
 	return true
 }
 
-// asciiFoldEq tells whether b equals lower, an ASCII lower-case string, in
-// ASCII case folding.
-func asciiFoldEq(b []byte, lower string) bool {
-	for i := range len(lower) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
+// dkimSignature is the field name unsigned looks for, in any case.
+var dkimSignature = []byte("dkim-signature")
 
 // spf checks the reverse path, or the HELO name for the null path (RFC
 // 7208 section 2.4).
