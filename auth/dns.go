@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/internal/keptgo"
@@ -35,7 +36,7 @@ type DNS struct {
 	// context bounds the whole lookup (the per-email DNS budget).
 	Timeout time.Duration
 	Cache   *DNSCache
-	flights flights
+	group   singleflight.Group
 
 	poolsMu sync.Mutex
 	pools   map[string]*udpPool // UDP sockets by server (dnspool.go)
@@ -184,64 +185,32 @@ func (d *DNS) lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, 
 	// The shared query runs on its own context so one caller giving up
 	// (its email's budget spent) does not fail the others; each caller
 	// still stops waiting when its own context ends.
-	f := d.flights.do(key, func() (cacheEntry, error) {
-		qctx, cancel := context.WithTimeout(context.Background(), d.timeout()*time.Duration(max(1, len(d.Servers))))
-		defer cancel()
-		e, err := d.exchange(qctx, fqdn, qtype)
-		if err != nil {
-			return cacheEntry{}, err
-		}
-		d.Cache.put(key, e)
-		return e, nil
+	// singleflight's Do on a kept goroutine, not DoChan: DoChan started a
+	// goroutine for each query, which grew its stack by copying while it
+	// unpacked the answer (keptgo).
+	ch := make(chan singleflight.Result, 1)
+	keptgo.Go(func() {
+		v, err, shared := d.group.Do(key.String(), func() (any, error) {
+			qctx, cancel := context.WithTimeout(context.Background(), d.timeout()*time.Duration(max(1, len(d.Servers))))
+			defer cancel()
+			e, err := d.exchange(qctx, fqdn, qtype)
+			if err != nil {
+				return nil, err
+			}
+			d.Cache.put(key, e)
+			return e, nil
+		})
+		ch <- singleflight.Result{Val: v, Err: err, Shared: shared}
 	})
 	select {
-	case <-f.done:
-		if f.err != nil {
-			return nil, f.err
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
 		}
-		return f.e.answer(name)
+		return r.Val.(cacheEntry).answer(name)
 	case <-ctx.Done():
 		return nil, &net.DNSError{Err: "DNS budget spent: " + ctx.Err().Error(), Name: name, IsTimeout: true, IsTemporary: true}
 	}
-}
-
-// flights are the queries in flight, by name and type: a lookup of one
-// waits for it instead of asking again (singleflight.Group's DoChan, on a
-// kept goroutine: the query's own, started for each lookup, grew its
-// stack by copying while it unpacked the answer).
-type flights struct {
-	mu sync.Mutex
-	m  map[cacheKey]*flight
-}
-
-// flight is one query; its e and err are set when done is closed.
-type flight struct {
-	done chan struct{}
-	e    cacheEntry
-	err  error
-}
-
-// do returns the query of key in flight, or starts fn as it.
-func (g *flights) do(key cacheKey, fn func() (cacheEntry, error)) *flight {
-	g.mu.Lock()
-	if f, ok := g.m[key]; ok {
-		g.mu.Unlock()
-		return f
-	}
-	if g.m == nil {
-		g.m = make(map[cacheKey]*flight)
-	}
-	f := &flight{done: make(chan struct{})}
-	g.m[key] = f
-	g.mu.Unlock()
-	keptgo.Go(func() {
-		f.e, f.err = fn()
-		g.mu.Lock()
-		delete(g.m, key)
-		g.mu.Unlock()
-		close(f.done)
-	})
-	return f
 }
 
 func (d *DNS) timeout() time.Duration {
