@@ -196,9 +196,10 @@ type rowCounter struct {
 // of keys known present. A delete of a key known to have no row is not
 // sent, and not counted. Rows of a transaction that failed and ran again
 // count each time they were sent. Reads are the keys the write
-// transactions read by name, those declared (store.Reads, one index
-// lookup each in the transaction's first statement) and those read one
-// by one (Tx.Get of a key not known, a round trip each).
+// transactions read by name: those declared (store.Reads, one index
+// lookup each in the transaction's first statement), those of
+// Tx.Prefetch and PrefetchRanges, and those read one by one (Tx.Get of
+// a key not known, a round trip each); not a lock's fresh reads.
 type RowsSent struct {
 	Deletes, Inserts, Upserts, Updates int64
 	Reads                              int64

@@ -42,7 +42,7 @@ import (
 // bbolt read transaction gives.
 //
 // Round trips: a batch costs two when its functions name what they read
-// (Reads, ReadsLast, Draws): BEGIN, the lock and those reads in one, the
+// (Reads, ReadsLast, ReadsRange, Draws): BEGIN, the lock and those reads in one, the
 // queued writes with the COMMIT in the other. A Get of a key not named is
 // one more; a function that fails is undone alone (its queued writes
 // dropped, or a savepoint rolled back to when some were sent already).
@@ -817,9 +817,9 @@ const (
 )
 
 // sqlPrefetch is the one statement of a write transaction's named reads
-// (prefetch), by the parts it has: sqlGetMany, the last keys of
-// the last keys (ReadsLast), sqlScanRanges and the draws as the branches of one
-// UNION ALL, each row (kind, number, key, value, drawn value). One
+// (prefetch), by the parts it has: keys by name (Reads, as sqlGetMany),
+// the last keys (ReadsLast), ranges (ReadsRange, as sqlScanRanges) and
+// the draws (Draws) as the branches of one UNION ALL, each row (kind, number, key, value, drawn value). One
 // statement, not up to four, is one executor start and end and one
 // snapshot (under READ COMMITTED the reads then agree with each other,
 // all taken after the locks of the statement before). The draws' values
@@ -882,8 +882,9 @@ func collectMany(rows pgx.Rows, found func(bucket string, k, v []byte)) error {
 	return rows.Err()
 }
 
-// sqlGetMany reads the keys named by Reads, all at once: one index
-// lookup per key. The LIMIT keeps the planner from flattening the
+// sqlGetMany reads keys all at once (Tx.Prefetch and PrefetchRanges'
+// keys, a lock's fresh reads, Get of several): one index lookup per key
+// (the keys named by Reads go in sqlPrefetch, with the same lookup). The LIMIT keeps the planner from flattening the
 // subquery into a join, which a generic plan (it cannot know how many
 // keys come) may run as a scan of the whole table.
 const sqlGetMany = `SELECT r.bucket, r.key, v.value FROM unnest($1::text[], $2::bytea[]) AS r(bucket, key)

@@ -13,6 +13,11 @@ import (
 // other error none.
 func TestTakenSequences(t *testing.T) {
 	SequenceKeys("taken_test", func([]byte) (uint64, bool) { return 0, false })
+	t.Cleanup(func() { // the tests after it in this binary would scan it too
+		seqKeysMu.Lock()
+		delete(seqKeys, "taken_test")
+		seqKeysMu.Unlock()
+	})
 	met := func(detail string) error {
 		return fmt.Errorf("commit: %w", &pgconn.PgError{Code: "23505", TableName: "kv", Detail: detail})
 	}

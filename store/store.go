@@ -19,7 +19,7 @@
 // SharedLocks), or the cluster's writer lock alone for writes that
 // declared none (see postgres.go). Writes nobody waits on at a socket (Background)
 // ride a few to a batch beside the ones a client waits for, and a write may
-// name what it will read (Reads, ReadsLast, Draws) so that PostgreSQL
+// name what it will read (Reads, ReadsLast, ReadsRange, Draws) so that PostgreSQL
 // fetches it for the whole batch in one round trip.
 package store
 
@@ -533,9 +533,7 @@ func (db *DB) commitLoop(fg, bg chan *request, g *fillGate) {
 			return
 		}
 		batch = db.gather(append(batch[:0], first), fg, bg)
-		if g != nil {
-			batch = g.fill(db, batch, fg, bg)
-		}
+		batch = g.fill(db, batch, fg, bg)
 		start := g.begin()
 		db.commit(batch)
 		g.end(start)
@@ -636,6 +634,9 @@ func (g *fillGate) give() {
 // is in flight, for more writes (taking every one queued behind each),
 // for a batch in flight to end, or for the bound.
 func (g *fillGate) fill(db *DB, batch []*request, fg, bg chan *request) []*request {
+	if g == nil {
+		return batch
+	}
 	var bound <-chan time.Time
 	for len(batch) < g.target && len(batch) < db.opts.MaxBatch {
 		g.mu.Lock()
