@@ -140,8 +140,8 @@ func (b *Backlog) move(n, size int64) {
 	b.publish()
 }
 
-// Set replaces the counts with the store's (a caller that knows no
-// commit runs beside it; Load is the one that does not need to).
+// Set replaces the counts outright: only where no commit can run beside
+// it (tests); the daemon's refresh is Load, which allows for them.
 func (b *Backlog) Set(count, bytes int64) {
 	if b != nil {
 		b.mu.Lock()

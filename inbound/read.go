@@ -109,11 +109,8 @@ func Unchanged(tx *store.Tx, id string, record []byte) bool {
 // carrying the raw bytes of a message stored inline, and its record
 // (ErrNotFound when there is none).
 func (l Loaded) Open(ctx context.Context) (context.Context, Meta, error) {
-	var m Meta
-	if l.meta == nil {
-		return ctx, m, fmt.Errorf("%w: %s", ErrNotFound, l.id)
-	}
-	if err := decodeMeta(l.meta, &m); err != nil {
+	m, err := l.Meta()
+	if err != nil {
 		return ctx, m, err
 	}
 	if l.raw != nil && !m.Spooled {

@@ -227,8 +227,8 @@ func (p *Pipeline) dispatch(ctx context.Context, work chan<- *task) time.Time {
 			// commit per finished email. A worker finishing wakes us.
 			return earliest
 		}
-		now := p.Clock.Now()
 		free := 2*p.workers() - held
+		now := p.Clock.Now()
 		// A claim reads the due index; a full scan, at the start, every
 		// Rescan and again while the last one found emails the index
 		// does not hold (leases that ran out, a previous run's), finds

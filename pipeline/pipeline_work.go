@@ -26,11 +26,10 @@ type task struct {
 	// loaded: the record and raw bytes the claim read (PostgreSQL), nil
 	// when the worker reads them itself.
 	loaded *inbound.Loaded
-	// record: the record's bytes as the claim read them (PostgreSQL),
-	// which the commit finds unchanged or gives the email back.
+	// record: the record's bytes as the claim read them (PostgreSQL; nil
+	// when the claim read none), which the commit finds unchanged or
+	// gives the email back.
 	record []byte
-	// checkRecord: record is to be checked (the claim read it).
-	checkRecord bool
 }
 
 // errPermanent marks what can never be processed as it is.
@@ -59,7 +58,7 @@ func (e errEarlier) Error() string { return "waiting for earlier email " + e.id 
 func (p *Pipeline) start(ctx context.Context, c inbound.Candidate, loaded *inbound.Loaded) *task {
 	t := &task{id: c.ID, st: c.State, keys: c.State.Keys, loaded: loaded}
 	if loaded != nil {
-		t.record, t.checkRecord = loaded.Record(), true
+		t.record = loaded.Record()
 	}
 	if t.keys == nil {
 		// Stored before ordering keys were recorded: take them from the
@@ -93,10 +92,11 @@ func (p *Pipeline) done(t *task) {
 	p.Wake("")
 }
 
-// giveBack releases the claim (shutdown): the next run, or another node,
-// takes the email at once instead of after the lease.
+// giveBack releases the claim (shutdown, admission refused, or its
+// record changed since the claim): the next run, or another node, takes
+// the email at once instead of after the lease.
 func (p *Pipeline) giveBack(t *task) {
-	p.release(p.Log.With("msg", t.id), t, time.Time{})
+	p.release(msgLog{l: p.Log, id: t.id}, t, time.Time{})
 }
 
 // msgLog is l.With("msg", id), made when a line about the email is
@@ -206,7 +206,7 @@ func (p *Pipeline) process(ctx context.Context, t *task) {
 		if err != nil {
 			return err
 		}
-		if t.checkRecord && !inbound.Unchanged(tx, t.id, t.record) {
+		if t.record != nil && !inbound.Unchanged(tx, t.id, t.record) {
 			// The step ran on a record since rewritten (nothing but
 			// this commit should): give the email back, to be claimed
 			// again with the record as it is.

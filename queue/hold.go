@@ -154,7 +154,7 @@ func (q *Queue) Hold(tx *store.Tx, n model.Notification) error {
 
 // SeenPlan is messaging.Service's SeenPlan hook: the ack's snapshot
 // reads which email of (person, conv) is held, and the commit declares
-// what SeenAck then reads, so that it costs no round trip of its own: the
+// what seenAckOf then reads, so that it costs no round trip of its own: the
 // job's record and, when the ack may cancel the job, what cancelling
 // appends to the journal (a sequence value and the journal's last key).
 // It needs no lock of the job: under the conversation's lock (shared,
@@ -173,8 +173,9 @@ func (q *Queue) Hold(tx *store.Tx, n model.Notification) error {
 // An ack cannot cancel a job one of whose messages it does not mark: when
 // the job's record this node last wrote (decodedJobs) holds a message not
 // among those the ack found pending, the journal's reads (and the held
-// index's entry, which only cancelling touches) are not declared. They cost a statement and an index read per commit on
-// PostgreSQL (a sequence drawn, the journal's last key), for acks of
+// index's entry, which only cancelling touches) are not declared. They
+// cost a statement and an index read per commit on PostgreSQL (a
+// sequence drawn, the journal's last key), for acks of
 // which most shrink a held email without emptying it. Should the record
 // have changed meanwhile (another node's ack shrank it) and the ack
 // cancel it after all, the commit draws and reads them itself: a round
