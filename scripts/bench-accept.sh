@@ -13,7 +13,7 @@
 # is the pending gauge; beside it the drain line prints when the emails
 # themselves were all processed (the "ok" count reached the run's emails)
 # and how many took over 2.56 s from their 250 to their conversation (the
-# to-conversation histogram), so that a gauge gone wrong is told from
+# to-conversation histogram, counted since the daemon started), so that a gauge gone wrong is told from
 # emails processed late.
 #
 #   MESSAGES=5000 ROUNDS=2 scripts/bench-accept.sh
@@ -57,6 +57,7 @@ HTTP=${HTTP:-2652}
 SINK=${SINK:-2653}
 TOKEN=bench-accept-token-0123456789abcdef
 command -v smtp-source >/dev/null || { echo "smtp-source (Debian package postfix) is needed"; exit 1; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time (Debian package time) is needed"; exit 1; }
 tmp=$(mktemp -d)
 pids=()
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
@@ -213,7 +214,7 @@ for r in $(seq "$ROUNDS"); do
   [ -z "$pf" ] || { kill -INT "$pf"; wait "$pf" || true; }
   echo "deskmail: $(( (w1 - w0) / MESSAGES )) bytes written to the disk per email (write_bytes, run and drain), $(( (r1 - r0) / MESSAGES )) read from it (read_bytes)"
   echo "deskmail: $p0 emails still pending at the last 250 (the gauge), processed $(echo "scale=2; ($d1 - $d0) / 1" | bc) s after it by the gauge, $(echo "scale=2; (${drained_ok:-$d1} - $d0) / 1" | bc) s by the ok count; $(processed | cut -d' ' -f2) emails in all took over 2.56 s from their 250 to their conversation; daemon CPU during the accept $(echo "scale=3; ($cm - $c0) * 1000 / $hz / $MESSAGES" | bc) ms per email, during the drain $(echo "scale=3; ($c1 - $cm) * 1000 / $hz / $MESSAGES" | bc)"
-  echo "$b0 $b1 $cm $c0 $hz" | awk -v q="$(( (q1 - q0) / MESSAGES ))" '{
+  echo "$b0 $b1 $cm $c0" | awk -v q="$(( (q1 - q0) / MESSAGES ))" '{
     printf "deskmail: during the accept the daemon waited %.3f ms per email for a core (run_delay); the machine was busy %.0f%% of its cores, the daemon %.0f%% of them\n",
       q / 1e6, 100 * ($3 - $1) / ($4 - $2), 100 * ($5 - $6) / ($4 - $2) }'
   echo "$u0 $u1 $x0 $x1 $hz $MESSAGES" | awk '{
