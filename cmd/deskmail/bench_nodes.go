@@ -198,24 +198,14 @@ func procSwitches(pid int) int64 {
 	return n
 }
 
-// postgresSwitches sums procSwitches over the server's processes as
-// postgresCPU finds them (the keys of cpu), by pid.
+// postgresSwitches reads procSwitches of each of the server's processes
+// as postgresCPU finds them (the keys of cpu), by pid.
 func postgresSwitches(cpu map[int]time.Duration) map[int]int64 {
 	out := make(map[int]int64, len(cpu))
 	for pid := range cpu {
 		out[pid] = procSwitches(pid)
 	}
 	return out
-}
-
-// switchesSince is the context switches since before, over the
-// processes present both times, plus the whole of those started since.
-func switchesSince(before, after map[int]int64) int64 {
-	var d int64
-	for pid, c := range after {
-		d += c - before[pid]
-	}
-	return d
 }
 
 // procParent is a process's parent (0 if it cannot be read).
@@ -271,10 +261,11 @@ func walLSN(c *pgx.Conn) (int64, error) {
 	return n, err
 }
 
-// cpuSince is the CPU used since before, over the processes present both times,
-// plus the whole of those started since.
-func cpuSince(before, after map[int]time.Duration) time.Duration {
-	var d time.Duration
+// sinceSum is what per-process counts (CPU, context switches) grew by
+// since before, over the processes present both times, plus the whole
+// of those started since.
+func sinceSum[V int64 | time.Duration](before, after map[int]V) V {
+	var d V
 	for pid, c := range after {
 		d += c - before[pid]
 	}
@@ -560,7 +551,7 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 	for i := range nodes {
 		printPipelineCounters(out, i+1, node0[i], node1[i], len(lat))
 	}
-	pg := cpuSince(pg0, pg1)
+	pg := sinceSum(pg0, pg1)
 	which := "its cluster's processes"
 	if pm == 0 {
 		which = "every postgres process on the machine"
@@ -568,7 +559,7 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 	fmt.Fprintf(out, "CPU per email in a conversation: daemons %.3f ms, PostgreSQL %.3f ms (%s), together %.3f ms (%d cores)\n",
 		per(all), per(pg), which, per(all+pg), runtime.NumCPU())
 	fmt.Fprintf(out, "context switches per email in a conversation: daemons %.1f (their threads), PostgreSQL %.1f\n",
-		float64(dsw)/float64(len(lat)), float64(switchesSince(sw0, sw1))/float64(len(lat)))
+		float64(dsw)/float64(len(lat)), float64(sinceSum(sw0, sw1))/float64(len(lat)))
 	if walErr == nil {
 		fmt.Fprintf(out, "WAL per email in a conversation: %.0f bytes (the server's, every database)\n", float64(wal1-wal0)/float64(len(lat)))
 	}
