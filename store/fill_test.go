@@ -190,3 +190,61 @@ func TestSmallBatchGoesAtTheBound(t *testing.T) {
 		})
 	}
 }
+
+// On a node whose writes are few beside its committers (two nodes of
+// five sessions each), as many batches of accepts fly at once as the
+// writes in hand call for, one per fill target of them: a batch that
+// finds that many in flight waits for one to end, however full it is,
+// instead of taking a free committer, so it commits what queued
+// meanwhile; its bound is then fillBoundMax (a batch in flight stuck on
+// a lock). Fails on the old gate, where the full batch went at once
+// beside the two in flight (or, gathered in pieces, waited twice the
+// recent commit time, 10 ms here, not 100 ms).
+func TestBatchesInFlightFollowTheWrites(t *testing.T) {
+	db, sizes, timer := fillStore(t)
+	// Two single writes in flight, the second let go at its bound (the
+	// writes in hand, two, call for one batch in flight).
+	in1, in2, hold := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var release1, release2 sync.Once
+	hold2 := make(chan struct{})
+	t.Cleanup(func() { release1.Do(func() { close(hold) }); release2.Do(func() { close(hold2) }) })
+	first := goPut(db, "h1", false, func() { close(in1); <-hold })
+	<-in1
+	second := goPut(db, "h2", false, func() { close(in2); <-hold2 })
+	untilBounds(t, timer, 1)
+	timer.fire <- time.Time{}
+	<-in2
+	// Three more: a full batch, but two batches fly already for five
+	// writes in hand.
+	var waiting []chan error
+	for i := range 3 {
+		waiting = append(waiting, goPut(db, "w"+strconv.Itoa(i), false, nil))
+	}
+	untilTaken(t, db)
+	untilBounds(t, timer, 2)
+	if b := timer.bounds(); b[1] != 100*time.Millisecond {
+		t.Fatalf("bounds asked %v, want the second 100ms (fillBoundMax)", b)
+	}
+	release1.Do(func() { close(hold) })
+	answered(t, "first", first)
+	for i, done := range waiting {
+		answered(t, "write "+strconv.Itoa(i), done)
+	}
+	release2.Do(func() { close(hold2) })
+	answered(t, "second", second)
+	if got := sizes(); !slices.Equal(got, []int{1, 3, 1}) {
+		t.Errorf("commit sizes %v, want [1 3 1]: the first, then the three once it ended, then the second", got)
+	}
+}
+
+// untilBounds waits until the fill gates have asked n bounds.
+func untilBounds(t *testing.T, timer *fillTimer, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(timer.bounds()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("bounds asked %v, want %d", timer.bounds(), n)
+		}
+		runtime.Gosched()
+	}
+}
