@@ -28,7 +28,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -232,7 +231,6 @@ func start(dir string, be backend, pg *pgBackend, opts Options) *DB {
 		db.ordReqs = make(chan *request, opts.MaxBatch)
 		loop(db.ordReqs, nil, nil)
 		bgGate, fgGate := newFillGate(bgFillTarget, opts.fillAfter), newFillGate(fgFillTarget, opts.fillAfter)
-		fgGate.capped = true
 		for range backgroundCommitters {
 			loop(nil, db.bgReqs, bgGate)
 		}
@@ -536,10 +534,9 @@ func (db *DB) commitLoop(fg, bg chan *request, g *fillGate) {
 		}
 		batch = db.gather(append(batch[:0], first), fg, bg)
 		batch = g.fill(db, batch, fg, bg)
-		n := len(batch)
-		start := g.begin(n, len(fg)+len(bg))
+		start := g.begin()
 		db.commit(batch)
-		g.end(start, n)
+		g.end(start)
 	}
 }
 
@@ -576,24 +573,12 @@ func (db *DB) drain(batch []*request, fg, bg chan *request) {
 // others wait for their turn), so two small batches never wait side by
 // side for the same writes. A gathering batch holds no lock and no
 // connection: nothing in flight waits for it.
-//
-// A capped gate (the keyed foreground queue's) also sizes how many of its
-// batches fly at once by the node's concurrency: at most one per target
-// writes of the recent peak of writes in hand (flying, gathered and
-// queued; the peak decays by an eighth at each batch that begins below
-// it), at least one. A node of ten sessions keeps its four committers
-// busy (ceil(10/3) = 4), a node of five flies two batches, not four: the
-// third gathers, whatever its size, until one of the two ends or the
-// bound passes, and so takes what queued meanwhile.
 type fillGate struct {
 	turn   chan struct{} // holds a token while no committer gathers
 	target int
-	capped bool // batches in flight sized by the writes in hand
 	after  func(time.Duration) <-chan time.Time
 	mu     sync.Mutex
 	flying int           // batches of the queue in flight
-	writes int           // writes in those batches
-	peak   float64       // recent peak of writes in hand (capped)
 	ended  chan struct{} // closed (and replaced) when one ends
 	recent time.Duration // moving average of the queue's commit times
 }
@@ -647,78 +632,46 @@ func (g *fillGate) give() {
 
 // fill waits, while batch is smaller than the target and another batch
 // is in flight, for more writes (taking every one queued behind each),
-// for a batch in flight to end, or for the bound; a capped gate waits
-// too, whatever the batch's size, while as many batches fly as the
-// writes in hand call for (allowed), until one of them ends or
-// fillBoundMax has passed (the bound for a batch in flight that waits on
-// a lock: twice the recent commit time would let a third batch fly
-// beside two whenever a commit took a little longer than usual).
+// for a batch in flight to end, or for the bound.
 func (g *fillGate) fill(db *DB, batch []*request, fg, bg chan *request) []*request {
 	if g == nil {
 		return batch
 	}
 	var bound <-chan time.Time
-	endedOnce := false
-	for {
+	for len(batch) < g.target && len(batch) < db.opts.MaxBatch {
 		g.mu.Lock()
 		flying, ended, wait := g.flying, g.ended, min(max(2*g.recent, fillBoundMin), fillBoundMax)
-		allowed := g.allowed(len(batch) + len(fg) + len(bg))
 		g.mu.Unlock()
-		full := len(batch) >= g.target || len(batch) >= db.opts.MaxBatch
-		if flying == 0 || (flying < allowed && (full || endedOnce)) {
+		if flying == 0 {
 			return batch
 		}
 		if bound == nil {
-			if flying >= allowed {
-				// As many batches fly as the writes call for: wait for
-				// one to end, or fillBoundMax if one is stuck on a lock.
-				wait = fillBoundMax
-			}
 			bound = g.after(wait)
 		}
-		fgq, bgq := fg, bg
-		if len(batch) >= db.opts.MaxBatch {
-			fgq, bgq = nil, nil
-		}
 		select {
-		case r := <-fgq:
+		case r := <-fg:
 			batch = db.gather(append(batch, r), fg, bg)
-		case r := <-bgq:
+		case r := <-bg:
 			batch = db.gather(append(batch, r), fg, bg)
 		case <-ended:
-			endedOnce = true
+			return batch
 		case <-bound:
 			return batch
 		case <-db.stop:
 			return batch
 		}
 	}
-}
-
-// allowed is how many batches may fly at once with inHand writes beside
-// those in flight (g.mu held): an uncapped gate has no limit but its
-// committers' number.
-func (g *fillGate) allowed(inHand int) int {
-	if !g.capped {
-		return math.MaxInt
-	}
-	return max(1, int(math.Ceil(max(g.peak, float64(g.writes+inHand))/float64(g.target))))
+	return batch
 }
 
 // begin counts the gathered batch in flight and gives the turn to gather
 // to the next committer.
-func (g *fillGate) begin(n, queued int) time.Time {
+func (g *fillGate) begin() time.Time {
 	if g == nil {
 		return time.Time{}
 	}
 	g.mu.Lock()
 	g.flying++
-	g.writes += n
-	if inHand := float64(g.writes + queued); inHand >= g.peak {
-		g.peak = inHand
-	} else {
-		g.peak -= (g.peak - inHand) / 8
-	}
 	g.mu.Unlock()
 	g.give()
 	return time.Now()
@@ -726,14 +679,13 @@ func (g *fillGate) begin(n, queued int) time.Time {
 
 // end counts a batch out of flight, adds its time to the average, and
 // wakes a batch waiting to fill.
-func (g *fillGate) end(start time.Time, n int) {
+func (g *fillGate) end(start time.Time) {
 	if g == nil {
 		return
 	}
 	d := time.Since(start)
 	g.mu.Lock()
 	g.flying--
-	g.writes -= n
 	g.recent += (d - g.recent) / 8
 	close(g.ended)
 	g.ended = make(chan struct{})
