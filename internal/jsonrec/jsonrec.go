@@ -239,6 +239,11 @@ func Key(dst []byte, name string) []byte {
 type Cursor struct {
 	B   []byte
 	Bad bool
+	// S, when the caller sets it, is string(B) as the Cursor was made: a
+	// string without escapes is then read as a piece of it (one
+	// allocation for the record instead of one a string; each piece
+	// keeps the record's bytes alive).
+	S string
 }
 
 func (c *Cursor) byte(want byte) {
@@ -378,6 +383,9 @@ func (c *Cursor) Str() string {
 		return ""
 	}
 	if plain {
+		if at := len(c.S) - len(c.B) - len(q); at >= 0 && c.S != "" {
+			return c.S[at+1 : at+len(q)-1]
+		}
 		return string(q[1 : len(q)-1])
 	}
 	if s, ok := unquote(q); ok {
