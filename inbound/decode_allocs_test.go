@@ -12,7 +12,7 @@ import (
 func TestDecodeMetaAndStateAllocateOnceForTheirStrings(t *testing.T) {
 	m := Meta{ID: "01JEXAMPLE0000000000000000", Received: time.Date(2026, 12, 8, 2, 0, 0, 0, time.UTC),
 		Envelope: Envelope{MailFrom: "cust1@c1-x.bench", Rcpts: []string{"support@bench.test"}, RemoteIP: "127.0.0.1", Helo: "client.bench", Proto: "ESMTP"},
-		Size: 2000, MessageID: "<1.x@c.bench>", From: "cust1@c1-x.bench", Subject: "question 1", BodyHash: "0123456789abcdef",
+		Size:     2000, MessageID: "<1.x@c.bench>", From: "cust1@c1-x.bench", Subject: "question 1", BodyHash: "0123456789abcdef",
 		JournalID: "01JJOURNAL0000000000000000", Class: "human"}
 	v, err := encodeMeta(nil, &m)
 	if err != nil {
