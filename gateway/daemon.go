@@ -81,6 +81,9 @@ type Daemon struct {
 	outbound  *outbound
 	// Fetcher reads the IMAP mailboxes (nil: none configured).
 	Fetcher *fetch.Fetcher
+	// backlog is the pipeline's count of pending emails (the pipeline
+	// benchmark waits on it: a scan of the store would cost more).
+	backlog *inbound.Backlog
 }
 
 // Options are what a test may swap in; the zero value is production.
@@ -184,6 +187,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts Options) (_ *Daemon, e
 		step.RoleForward = &intake.RoleForward{To: cfg.RoleForward, Mailer: ob.mailer}
 	}
 	pipe, activity := newPipeline(cfg, db, clk, step, log.With("component", "pipeline"))
+	d.backlog = pipe.Backlog
 	if db.Shared() {
 		// Two nodes may share a hostname (or be given none): the node's
 		// own id tells its claims from the other nodes', so a restart

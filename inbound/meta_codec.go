@@ -81,7 +81,7 @@ func decodeMeta(v []byte, m *Meta) error {
 	if len(v) == 0 || v[0] != metaV1 {
 		return json.Unmarshal(v, m)
 	}
-	d := recDecoder{b: v[1:]}
+	d := newRecDecoder(v)
 	list := func() []string {
 		n := d.uvarint()
 		if n > maxMetaList || n > uint64(len(d.b)) {

@@ -133,7 +133,7 @@ func decodeState(v []byte, st *State) error {
 		*st = j.state()
 		return err
 	}
-	d := recDecoder{b: v[1:]}
+	d := newRecDecoder(v)
 	present := d.uvarint()
 	st.Seq = d.uvarint()
 	st.Size = d.varint()
@@ -220,7 +220,13 @@ func (j stateJSON) state() State {
 type recDecoder struct {
 	b   []byte
 	bad bool
+	// whole is the record as one string, made once: the strings read are
+	// pieces of it (b is always its tail), not an allocation each.
+	whole string
 }
+
+// newRecDecoder reads v past its version byte.
+func newRecDecoder(v []byte) recDecoder { return recDecoder{b: v[1:], whole: string(v)} }
 
 func (d *recDecoder) uvarint() uint64 {
 	if d.bad {
@@ -263,7 +269,8 @@ func (d *recDecoder) str() string {
 		d.bad = true
 		return ""
 	}
-	s := string(d.b[:n])
+	at := len(d.whole) - len(d.b)
+	s := d.whole[at : at+int(n)]
 	d.b = d.b[n:]
 	return s
 }

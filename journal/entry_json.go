@@ -66,7 +66,7 @@ func decodeEntry(b []byte, e *Entry) error {
 }
 
 func decodeEntryFast(b []byte, e *Entry) bool {
-	c := jsonrec.Cursor{B: b}
+	c := jsonrec.Cursor{B: b, S: string(b)}
 	c.Object(func(k []byte) {
 		switch string(k) {
 		case "id":

@@ -32,8 +32,10 @@ type automaton struct {
 	// dfa is the whole transition function, next's answer for every node
 	// and byte class: dfa[n*nclass+class[b]]. A scan then does one load
 	// per byte instead of a search of the node's edges and of its fail
-	// chain's. nil when the automaton is too large for it (maxDFA), and
-	// then scans walk the fail links (next).
+	// chain's. An entry whose node ends a phrase (out not empty) has
+	// dfaOut set besides: the scan tests the entry it loaded, not out.
+	// nil when the automaton is too large for it (maxDFA), and then
+	// scans walk the fail links (next).
 	dfa    []uint16
 	class  [256]uint16 // 0 for the bytes of no phrase
 	nclass int
@@ -41,9 +43,13 @@ type automaton struct {
 
 // maxDFA bounds the table of a dense automaton (2 bytes an entry): the
 // body tables' automaton takes about 11,000 nodes by 124 byte classes
-// (2.7 MB), the subject's 3,200 by 112 (0.7 MB). Past it, or past 65,535
-// nodes, the automaton keeps its sparse edges only.
+// (2.7 MB), the subject's 3,200 by 112 (0.7 MB). Past it, or past 32,767
+// nodes (the top bit of an entry is dfaOut), the automaton keeps its
+// sparse edges only.
 const maxDFA = 8 << 20
+
+// dfaOut marks a dfa entry whose node ends a phrase.
+const dfaOut = 1 << 15
 
 type acNode struct {
 	edges []acEdge
@@ -169,7 +175,7 @@ func (a *automaton) buildDFA(order []int32) {
 		}
 	}
 	nc := len(bytes) + 1
-	if len(a.nodes) > 1<<16-1 || len(a.nodes)*nc > maxDFA {
+	if len(a.nodes) > dfaOut-1 || len(a.nodes)*nc > maxDFA {
 		a.class = [256]uint16{}
 		return
 	}
@@ -185,6 +191,11 @@ func (a *automaton) buildDFA(order []int32) {
 		for _, e := range a.nodes[n].edges {
 			row[a.class[e.b]] = uint16(e.next)
 			order = append(order, e.next)
+		}
+	}
+	for i, next := range dfa {
+		if len(a.out[next]) > 0 {
+			dfa[i] = next | dfaOut
 		}
 	}
 	a.dfa, a.nclass = dfa, nc
@@ -208,9 +219,12 @@ func (a *automaton) scanBits(s string, seen []uint64) {
 	dfa, nc, out := a.dfa, a.nclass, a.out
 	n := 0
 	for i := 0; i < len(s); i++ {
-		n = int(dfa[n*nc+int(a.class[s[i]])])
-		for _, id := range out[n] {
-			seen[id>>6] |= 1 << (id & 63)
+		v := dfa[n*nc+int(a.class[s[i]])]
+		n = int(v &^ dfaOut)
+		if v&dfaOut != 0 {
+			for _, id := range out[n] {
+				seen[id>>6] |= 1 << (id & 63)
+			}
 		}
 	}
 }

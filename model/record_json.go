@@ -34,7 +34,7 @@ func decodeRecord(b []byte, v any) error {
 
 func decodePersonJSON(b []byte, p *Person) bool {
 	out := *p // json.Unmarshal keeps the fields a record does not have
-	c := jsonrec.Cursor{B: b}
+	c := jsonrec.Cursor{B: b, S: string(b)}
 	s := &out.Settings
 	c.Object(func(k []byte) {
 		switch string(k) {
@@ -86,7 +86,7 @@ func decodePersonJSON(b []byte, p *Person) bool {
 
 func decodeConversationJSON(b []byte, cv *Conversation) bool {
 	out := *cv
-	c := jsonrec.Cursor{B: b}
+	c := jsonrec.Cursor{B: b, S: string(b)}
 	c.Object(func(k []byte) {
 		switch string(k) {
 		case "id":

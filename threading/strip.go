@@ -174,7 +174,7 @@ func joinKept(lines []string, keep []bool, gaps, withQuoted bool) (kept []string
 			if withQuoted {
 				dropped = append(dropped, l)
 			}
-			gap = gap || strings.TrimSpace(l) != ""
+			gap = gap || trimSpace(l) != ""
 			cut = true
 			continue
 		}
@@ -338,7 +338,7 @@ func introduced(lines []string, kinds []int, from int) bool {
 	for k >= 0 && kinds[k] == kBlank {
 		k--
 	}
-	return k >= 0 && kinds[k] == kText && strings.HasSuffix(strings.TrimSpace(lines[k]), ":")
+	return k >= 0 && kinds[k] == kText && strings.HasSuffix(trimSpace(lines[k]), ":")
 }
 
 // keepQuoteBlock marks which lines of the quote block lines[i:j] (new
@@ -415,7 +415,7 @@ func unquote(line string) (level int, content string) {
 		}
 		t = t[1:]
 	}
-	return level, strings.TrimSpace(t)
+	return level, trimSpace(t)
 }
 
 // classify gives every line its kind and finds the cut (len(lines) when
@@ -427,7 +427,7 @@ func classify(lines []string) (kinds []int, cut, keepFrom int) {
 	seenText := false
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
-		trimmed := strings.TrimSpace(line)
+		trimmed := trimSpace(line)
 		switch {
 		case trimmed == "" || isInvisible(trimmed):
 			kinds[i] = kBlank
@@ -540,6 +540,9 @@ func isQuoted(line string) bool {
 func isQuotedSlow(line string) bool {
 	t := line
 	if t == "" || t[0] != '>' {
+		if t == "" || t[0] != ' ' && t[0] != '\t' {
+			return false // no blank to trim, no ">" (strings.TrimLeft would build its set first)
+		}
 		t = strings.TrimLeft(line, " \t")
 		if !strings.HasPrefix(t, ">") {
 			return false
@@ -576,7 +579,7 @@ func isInvisible(trimmed string) bool {
 
 func hasText(lines []string) bool {
 	for _, l := range lines {
-		if t := strings.TrimSpace(l); t != "" && !isInvisible(t) {
+		if t := trimSpace(l); t != "" && !isInvisible(t) {
 			return true
 		}
 	}
@@ -591,7 +594,7 @@ func foldBlank(lines []string, cuts []bool) []string {
 	out := lines[:0:0]
 	run := 0
 	for k, l := range lines {
-		if t := strings.TrimSpace(l); t == "" || isInvisible(t) {
+		if t := trimSpace(l); t == "" || isInvisible(t) {
 			if len(out) > 0 {
 				run++
 			}
@@ -641,7 +644,7 @@ func nextIsQuoted(lines []string, i int) bool {
 
 func quoteFollows(lines []string, i, depth int) bool {
 	for j := i; j < len(lines) && j < i+maxBlankRun; j++ {
-		if t := strings.TrimSpace(lines[j]); t == "" || isInvisible(t) {
+		if t := trimSpace(lines[j]); t == "" || isInvisible(t) {
 			continue
 		}
 		if isQuoted(lines[j]) {
@@ -651,7 +654,7 @@ func quoteFollows(lines []string, i, depth int) bool {
 			if n := attributionLines(lines, j); n > 0 {
 				return quoteFollows(lines, j+n, depth+1)
 			}
-			if t := strings.TrimSpace(lines[j]); nameWrote(t) || isDeviceSignature(t) || isInvisible(t) {
+			if t := trimSpace(lines[j]); nameWrote(t) || isDeviceSignature(t) || isInvisible(t) {
 				return quoteFollows(lines, j+1, depth+1)
 			}
 		}
@@ -662,7 +665,7 @@ func quoteFollows(lines []string, i, depth int) bool {
 
 func onlyBlankAfter(lines []string, i int) bool {
 	for j := i; j < len(lines); j++ {
-		if t := strings.TrimSpace(lines[j]); t != "" && !isInvisible(t) {
+		if t := trimSpace(lines[j]); t != "" && !isInvisible(t) {
 			return false
 		}
 	}
@@ -676,12 +679,12 @@ func standsAlone(lines []string, i int) bool {
 	if i+1 >= len(lines) {
 		return true
 	}
-	n := strings.TrimSpace(lines[i+1])
+	n := trimSpace(lines[i+1])
 	if isBareLink(n) { // "Sent from TypeApp" / "<https://...>"
 		if i+2 >= len(lines) {
 			return true
 		}
-		i, n = i+1, strings.TrimSpace(lines[i+2])
+		i, n = i+1, trimSpace(lines[i+2])
 	}
 	return n == "" || isInvisible(n) || isDeviceSignature(n) || isSigDelimiter(n) || startsOld(lines, i+1)
 }
@@ -689,7 +692,7 @@ func standsAlone(lines []string, i int) bool {
 // startsOld: line j starts what is not new text: a quote, a rule, our
 // marker, a quoted or forwarded message's head.
 func startsOld(lines []string, j int) bool {
-	t := strings.TrimSpace(lines[j])
+	t := trimSpace(lines[j])
 	return isQuoted(lines[j]) || isRule(t) || isReplyMarker(t) || isOriginalMessage(t) || isForwardMarker(t) ||
 		isHeaderBlock(lines, j) || attributionLines(lines, j) > 0 || isInlineAttribution(t) || nameWrote(t)
 }
@@ -719,7 +722,7 @@ func HasReplyMarker(body string) bool {
 // or sentence). A short answer between two questions ("> Monday?
 // / Yes. / > Tuesday?") is none of these and stays text.
 func lostQuoteMark(lines []string, i int) bool {
-	cur := strings.TrimSpace(lines[i])
+	cur := trimSpace(lines[i])
 	link := strings.TrimRight(cur, "> ")
 	oneWord := strings.IndexByte(link, ' ') < 0 && strings.IndexByte(link, '\t') < 0
 	if (!oneWord && len(lines[i-1]) < 60) || i+1 >= len(lines) || !isQuoted(lines[i+1]) {
@@ -776,7 +779,7 @@ func echoesQuote(lines []string, kinds []int, i int) bool {
 	if _, above := unquote(lines[i-1]); strings.HasSuffix(above, "?") || strings.HasSuffix(above, "？") {
 		return false // a question right above: this answers it
 	}
-	cur := strings.TrimRight(strings.TrimSpace(lines[i]), ".!?,;:")
+	cur := strings.TrimRight(trimSpace(lines[i]), ".!?,;:")
 	if len(cur) > 200 || strings.Count(cur, " ") < 2 {
 		return false
 	}
@@ -801,7 +804,7 @@ func echoesQuote(lines []string, kinds []int, i int) bool {
 // attribution's start word and has a reply verb and a date, and no end
 // mark closes it (the person's "Am 3.5. schrieb ich Ihnen schon." stays).
 func colonlessAttribution(line string) bool {
-	t := strings.ToLower(strings.TrimSpace(line))
+	t := strings.ToLower(trimSpace(line))
 	if len(t) > maxAttribution || endsSentence(t) || !startsLikeAttribution(t) || lastVerb(t) < 0 {
 		return false
 	}

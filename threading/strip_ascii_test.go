@@ -301,3 +301,31 @@ func TestRuneSetSameAsMap(t *testing.T) {
 }
 
 var deviceSignatureFirstMap = runeMap(deviceSignatures, utf8.DecodeRuneInString)
+
+// trimSpace answers as strings.TrimSpace for every byte at either end of
+// a line, and for the corpora's lines.
+func TestTrimSpaceSameAsStrings(t *testing.T) {
+	ends := []string{"", " ", "\t", "\v", "\f", "\r", "\n", "\x00", "\x1f", "!", "a", "~", "\x7f", "\u0085", "\u00a0", "\u2000", "\u3000", "é", "\xff", "\xc2", " a "}
+	for c := range 256 {
+		ends = append(ends, string(rune(c)), string([]byte{byte(c)}))
+	}
+	for _, a := range ends {
+		for _, z := range ends {
+			for _, mid := range []string{"", "x", " x ", "\u00a0"} {
+				s := a + mid + z
+				if got, want := trimSpace(s), strings.TrimSpace(s); got != want {
+					t.Fatalf("trimSpace(%q) = %q, strings.TrimSpace %q", s, got, want)
+				}
+			}
+		}
+	}
+	files, _ := filepath.Glob("testdata/replycorpus/*/*.txt")
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, l := range strings.Split(string(b), "\n") {
+			if got, want := trimSpace(l), strings.TrimSpace(l); got != want {
+				t.Fatalf("%s: trimSpace(%q) = %q, strings.TrimSpace %q", f, l, got, want)
+			}
+		}
+	}
+}

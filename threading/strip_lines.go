@@ -20,7 +20,7 @@ const maxAttribution = 400
 // a later line makes on its own starts at that line instead, so the text
 // above an attribution is never taken for part of it.
 func attributionLines(lines []string, i int) int {
-	first := strings.TrimSpace(lines[i])
+	first := trimSpace(lines[i])
 	if first == "" || len(first) > maxAttribution || isQuoted(lines[i]) {
 		return 0
 	}
@@ -34,7 +34,7 @@ func attributionLines(lines []string, i int) int {
 	size := len(first)
 	for n := 1; n <= 4 && i+n <= len(lines); n++ {
 		if n > 1 {
-			next := strings.TrimSpace(lines[i+n-1])
+			next := trimSpace(lines[i+n-1])
 			if next == "" || isInvisible(next) || (isQuoted(lines[i+n-1]) && !closesAddress(next)) {
 				return 0
 			}
@@ -136,7 +136,7 @@ func unhex(c byte) byte {
 // closesAddress: "> wrote:", the end of an address wrapped after its
 // "<" (the ">" then starts the line, and looks like a quote).
 func closesAddress(t string) bool {
-	rest := strings.TrimSpace(t[1:])
+	rest := trimSpace(t[1:])
 	return len(rest) <= 24 && len(rest) > 1 && !strings.HasPrefix(rest, ">") &&
 		(strings.HasSuffix(rest, ":") || strings.HasSuffix(rest, "："))
 }
@@ -146,7 +146,7 @@ func closesAddress(t string) bool {
 // a reply verb or an address in angle brackets, or line i starts with
 // dashes (Zoho's "---- On ... wrote ----").
 func mayEndAttribution(lines []string, i int) bool {
-	first := strings.TrimSpace(lines[i])
+	first := trimSpace(lines[i])
 	if strings.HasPrefix(first, "--") {
 		return true
 	}
@@ -288,11 +288,11 @@ func endsSentence(s string) bool {
 //     "2011/4/7 Name <x@y>" without the colon);
 //   - "---- <name> wrote ----" (Zoho): dashes, a short name, no date.
 func isAttribution(s string) bool {
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	dashed := strings.HasPrefix(s, "--")
-	s = strings.TrimSpace(strings.TrimLeft(s, "-* "))
+	s = trimSpace(strings.TrimLeft(s, "-* "))
 	if dashed {
-		s = strings.TrimSpace(strings.TrimRight(s, "-* "))
+		s = trimSpace(strings.TrimRight(s, "-* "))
 	} else {
 		s = strings.TrimSuffix(s, "*")
 	}
@@ -303,7 +303,7 @@ func isAttribution(s string) bool {
 	if !colon {
 		body = s
 	}
-	body = strings.TrimSpace(body)
+	body = trimSpace(body)
 	if body == "" {
 		return false
 	}
@@ -373,7 +373,7 @@ func verbEnd(body string) string {
 	for _, suffix := range []string{"(a)", "(а)"} {
 		end = strings.TrimSuffix(end, suffix)
 	}
-	return strings.TrimSpace(end)
+	return trimSpace(end)
 }
 
 // shortNameBefore: s is "<name> <verb>", one to four words of name.
@@ -434,7 +434,7 @@ func isInlineAttribution(trimmed string) bool {
 		}
 		after := lower[i+len(v):]
 		rest := strings.TrimLeft(after, " \u00a0")
-		if !strings.HasPrefix(rest, ":") || strings.TrimSpace(rest[1:]) == "" {
+		if !strings.HasPrefix(rest, ":") || trimSpace(rest[1:]) == "" {
 			continue
 		}
 		head := lower[:i+len(v)+len(after)-len(rest)+1]
@@ -451,11 +451,11 @@ func nameWrote(trimmed string) bool {
 	if len(trimmed) > 80 {
 		return false
 	}
-	body, ok := strings.CutSuffix(strings.TrimSpace(trimmed), ":")
+	body, ok := strings.CutSuffix(trimSpace(trimmed), ":")
 	if !ok {
 		return false
 	}
-	lower := strings.ToLower(strings.TrimSpace(body))
+	lower := strings.ToLower(trimSpace(body))
 	for _, v := range replyVerbs {
 		name, found := strings.CutSuffix(lower, " "+v)
 		if !found {
@@ -599,7 +599,7 @@ func trailingAttribution(lines []string, i int) (head, tail string, ok bool) {
 		if n := attributionLines(tmp, 0); n > 0 {
 			s := strings.Join(tmp[:n], " ")
 			if strings.Contains(s, "@") || hasYear(s) {
-				if head := strings.TrimRight(line[:p], " -"); strings.TrimSpace(head) != "" {
+				if head := strings.TrimRight(line[:p], " -"); trimSpace(head) != "" {
 					return head, line[p:], true
 				}
 			}

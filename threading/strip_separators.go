@@ -66,7 +66,7 @@ func isForwardMarker(trimmed string) bool {
 		_, ok := forwardDashedSet[strings.Trim(lower, "-*_= ")]
 		return ok
 	}
-	_, ok := forwardLineSet[strings.TrimSpace(strings.TrimRight(lower, ":： *"))]
+	_, ok := forwardLineSet[trimSpace(strings.TrimRight(lower, ":： *"))]
 	return ok
 }
 
@@ -101,7 +101,7 @@ func forwardFollows(lines []string, i int) bool {
 // "TR:", "RV:", "ENC:"...; Outlook writes no marker), not with a reply
 // prefix ("RE: FW: x" answers a forward).
 func isForward(lines []string, i int) bool {
-	return isForwardMarker(strings.TrimSpace(lines[i])) || (isHeaderBlock(lines, i) && forwardSubject(lines, i))
+	return isForwardMarker(trimSpace(lines[i])) || (isHeaderBlock(lines, i) && forwardSubject(lines, i))
 }
 
 // forwardSubject: the header block at i has a forward's subject.
@@ -115,7 +115,7 @@ func forwardSubject(lines []string, i int) bool {
 		if end <= 0 || end > 12 {
 			return false
 		}
-		word := strings.ToLower(strings.TrimSpace(strings.TrimRight(v[:end], "0123456789[]() ")))
+		word := strings.ToLower(trimSpace(strings.TrimRight(v[:end], "0123456789[]() ")))
 		return forwardPrefixes[turkishI(word)]
 	}
 	return false
@@ -131,7 +131,7 @@ var forwardPrefixes = map[string]bool{
 
 // headerValue is what follows the colon of a header line.
 func headerValue(line string) string {
-	t := strings.TrimLeft(strings.TrimSpace(line), "*")
+	t := strings.TrimLeft(trimSpace(line), "*")
 	colon, size := strings.IndexByte(t, ':'), 1
 	if c := strings.Index(t, "："); c >= 0 && (colon < 0 || c < colon) {
 		colon, size = c, len("：")
@@ -139,7 +139,7 @@ func headerValue(line string) string {
 	if colon < 0 {
 		return ""
 	}
-	return strings.TrimSpace(strings.TrimLeft(t[colon+size:], "* "))
+	return trimSpace(strings.TrimLeft(t[colon+size:], "* "))
 }
 
 // loneFrom: line i is a From header alone in its paragraph (blank lines
@@ -162,7 +162,7 @@ func loneFrom(lines []string, i int) bool {
 // block, part of its head ("Message du 03/03/26 17:21" of French
 // webmails).
 func headsHeaderBlock(lines []string, i int) bool {
-	t := strings.TrimSpace(lines[i])
+	t := trimSpace(lines[i])
 	if len(t) > 80 || len(t) < 6 || i+1 >= len(lines) || endsSentence(t) || !(hasTime(t) || hasNumericDate(t) || hasYear(t)) ||
 		headerClass(lines[i+1]) == 0 || len(strings.Fields(t)) > 8 {
 		return false
@@ -179,7 +179,7 @@ var listFooterWords = []string{"mailing list", "mailingliste", "mailing-liste", 
 // follows it: Mailman's footer ("list-name mailing list / list@host /
 // https://host/mailman/listinfo/list").
 func isListFooter(lines []string, i int) bool {
-	t := strings.TrimSpace(lines[i])
+	t := trimSpace(lines[i])
 	if len(t) > 120 || len(t) < 11 {
 		return false
 	}
@@ -202,7 +202,7 @@ func isListFooter(lines []string, i int) bool {
 		return false
 	}
 	for j := i + 1; j < len(lines) && j < i+3; j++ {
-		if n := strings.TrimSpace(lines[j]); n != "" {
+		if n := trimSpace(lines[j]); n != "" {
 			return strings.Contains(n, "@") || strings.Contains(n, "http")
 		}
 	}
@@ -213,7 +213,7 @@ func isListFooter(lines []string, i int) bool {
 // and nothing else: too short for isRule, but a rule right above a list
 // footer's name.
 func isShortRule(line string) bool {
-	t := strings.TrimSpace(line)
+	t := trimSpace(line)
 	return len(t) >= 2 && len(t) <= 80 && strings.Trim(t, "_-=") == ""
 }
 
@@ -243,7 +243,7 @@ func isRule(trimmed string) bool {
 	if utf8.RuneCountInString(trimmed) < 3 {
 		return false
 	}
-	return strings.Trim(trimmed, "-_=*~─━— ") == "" && strings.TrimSpace(trimmed) != "--"
+	return strings.Trim(trimmed, "-_=*~─━— ") == "" && trimSpace(trimmed) != "--"
 }
 
 // isOutlookRule: the rules Outlook writes above the quoted message, a
@@ -254,7 +254,7 @@ func isRule(trimmed string) bool {
 // draw across the page between two parts of their text, count only above
 // a header block (separatorFollows).
 func isOutlookRule(line string) bool {
-	t := strings.TrimSpace(line)
+	t := trimSpace(line)
 	if len(t) < 28 {
 		return false
 	}
@@ -266,7 +266,7 @@ func isOutlookRule(line string) bool {
 // most) starts the quoted message, so a rule above it is its separator.
 func separatorFollows(lines []string, i int) bool {
 	for j := i; j < len(lines) && j < i+3; j++ {
-		t := strings.TrimSpace(lines[j])
+		t := trimSpace(lines[j])
 		if t == "" || isInvisible(t) {
 			continue
 		}
@@ -285,7 +285,7 @@ func headerClass(line string) int {
 	if len(line) > 64 {
 		line = line[:64] // the key is near the start; keep the scan constant
 	}
-	t := strings.TrimLeft(strings.TrimSpace(line), "*")
+	t := strings.TrimLeft(trimSpace(line), "*")
 	colon := strings.IndexByte(t, ':')
 	if c := strings.Index(t, "："); c >= 0 && (colon < 0 || c < colon) {
 		colon = c
@@ -293,7 +293,7 @@ func headerClass(line string) int {
 	if colon <= 0 || colon > 32 {
 		return 0
 	}
-	key := strings.ToLower(strings.TrimSpace(strings.Trim(t[:colon], "* \u00a0\t")))
+	key := strings.ToLower(trimSpace(strings.Trim(t[:colon], "* \u00a0\t")))
 	return headerClasses[key]
 }
 

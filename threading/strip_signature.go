@@ -82,7 +82,7 @@ func isDeviceSignature(trimmed string) bool {
 			head = head[:i]
 		}
 	}
-	head = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(head), ".。!"))
+	head = trimSpace(strings.TrimRight(trimSpace(head), ".。!"))
 	if strings.ContainsAny(head, ",?!;") {
 		return false
 	}
@@ -154,7 +154,7 @@ func isBareLink(t string) bool {
 
 // isBlank: nothing but white space and invisible characters.
 func isBlank(line string) bool {
-	t := strings.TrimSpace(line)
+	t := trimSpace(line)
 	return t == "" || isInvisible(t)
 }
 
