@@ -233,7 +233,7 @@ const (
 	// sqlNotifyMany sends a committed transaction's notes in one
 	// statement of their own, in order.
 	sqlNotifyMany = `SELECT pg_notify('deskmail', p) FROM unnest($1::text[]) WITH ORDINALITY AS u(p, i) ORDER BY i`
-	sqlDraw       = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
+	sqlDraw       = `SELECT nextval($1::text::regclass)`
 )
 
 func (t *pgTx) writable() bool { return t.rw }
@@ -542,23 +542,11 @@ func (t *pgTx) sequence(bucket string) (uint64, error) {
 	// One value: drawing ahead for a caller that did not say it will
 	// take more (Draws) would leave gaps in numbers people see, such as
 	// conversation tags.
-	var vals []int64
-	err = t.readRows(sqlDraw, []any{name, 1}, func(rows pgx.Rows) error {
-		var err error
-		vals, err = pgx.CollectRows(rows, pgx.RowTo[int64])
-		return err
-	})
-	if err != nil {
+	var v int64
+	if err := t.readRow(sqlDraw, []any{name}, &v); err != nil {
 		return 0, t.fail(err)
 	}
-	if len(vals) == 0 {
-		return 0, t.fail(fmt.Errorf("sequence %s: no value", bucket))
-	}
-	if t.seqs == nil {
-		t.seqs = map[string][]int64{}
-	}
-	t.seqs[bucket] = vals[1:]
-	return uint64(vals[0]), nil
+	return uint64(v), nil
 }
 
 func (t *pgTx) lastKey(bucket string) []byte {
