@@ -11,11 +11,7 @@ import (
 // ViewValue returns what its function read in a View, and the function's
 // error with the value it returned beside it.
 func TestViewValue(t *testing.T) {
-	db, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := backends()["bbolt"](t)
 	update(t, db, func(tx *store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) })
 	ctx := context.Background()
 	v, err := store.ViewValue(ctx, db, func(tx *store.Tx) (string, error) { return string(tx.Get("b", []byte("k"))), nil })
