@@ -44,8 +44,10 @@ func TestHeldCountsWhatItPassesOver(t *testing.T) {
 	p.order.note("key", "early", 1)
 	p.order.blocked["later"] = blockedEmail{seq: 2, keys: []string{"key"}}
 	held0 := testutil.ToFloat64(metricDuePassedHeld)
-	if !p.held("later") || !p.held("later") {
-		t.Fatal("an email behind a noted earlier one is not passed over")
+	for range 2 {
+		if !p.held("later") {
+			t.Fatal("an email behind a noted earlier one is not passed over")
+		}
 	}
 	if d := testutil.ToFloat64(metricDuePassedHeld) - held0; d != 2 {
 		t.Errorf("held counted %v, want 2", d)
