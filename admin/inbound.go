@@ -49,11 +49,7 @@ func (a *Inbound) list(w http.ResponseWriter, r *http.Request) {
 	if which == inbound.ListAttention {
 		recs, err = inbound.Attention(r.Context(), a.DB, limit)
 	} else {
-		err = a.DB.View(r.Context(), func(tx *store.Tx) error {
-			var err error
-			recs, err = inbound.List(tx, which, limit)
-			return err
-		})
+		recs, err = store.ViewValue(r.Context(), a.DB, func(tx *store.Tx) ([]inbound.Record, error) { return inbound.List(tx, which, limit) })
 	}
 	if err != nil {
 		adminJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not read the inbound state"})

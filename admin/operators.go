@@ -28,12 +28,7 @@ type Operators struct {
 func (a *Operators) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/operators", func(w http.ResponseWriter, r *http.Request) {
-		var ops []operators.Operator
-		err := a.DB.View(r.Context(), func(tx *store.Tx) error {
-			var err error
-			ops, err = operators.Operators(tx)
-			return err
-		})
+		ops, err := store.ViewValue(r.Context(), a.DB, operators.Operators)
 		answer(w, err, map[string]any{"operators": ops})
 	})
 	mux.HandleFunc("POST /v1/operators", func(w http.ResponseWriter, r *http.Request) {

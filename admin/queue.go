@@ -48,12 +48,7 @@ func (a *Queue) list(w http.ResponseWriter, r *http.Request) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	var jobs []queue.Job
-	err := a.DB.View(r.Context(), func(tx *store.Tx) error {
-		var err error
-		jobs, err = queue.List(tx, limit)
-		return err
-	})
+	jobs, err := store.ViewValue(r.Context(), a.DB, func(tx *store.Tx) ([]queue.Job, error) { return queue.List(tx, limit) })
 	if jobs == nil {
 		jobs = []queue.Job{}
 	}
@@ -81,12 +76,7 @@ func (a *Queue) change(fn func(*store.Tx, string) (queue.Job, error)) http.Handl
 }
 
 func (a *Queue) suppressed(w http.ResponseWriter, r *http.Request) {
-	var out []queue.Suppression
-	err := a.DB.View(r.Context(), func(tx *store.Tx) error {
-		var err error
-		out, err = queue.Suppressions(tx)
-		return err
-	})
+	out, err := store.ViewValue(r.Context(), a.DB, queue.Suppressions)
 	if out == nil {
 		out = []queue.Suppression{}
 	}

@@ -2,16 +2,10 @@ package auth
 
 import (
 	"context"
-	"runtime/metrics"
 	"testing"
-)
 
-// goroutinesCreated is the process's count of goroutines started so far.
-func goroutinesCreated() uint64 {
-	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
+	"github.com/deskmail/deskmail/internal/gocount"
+)
 
 // TestDNSQueryRunsOnAKeptGoroutine: a query not in the cache runs on a
 // goroutine kept from an earlier one (internal/keptgo), not on one
@@ -26,12 +20,12 @@ func TestDNSQueryRunsOnAKeptGoroutine(t *testing.T) {
 	}
 	var started uint64
 	for range 5 { // the first goroutine may not wait yet when the next query starts
-		before := goroutinesCreated()
+		before := gocount.Created()
 		d.Cache = NewDNSCache(0, nil)
 		if got, err := d.LookupTXT(context.Background(), "b.test"); err != nil || len(got) != 1 {
 			t.Fatalf("TXT = %v %v", got, err)
 		}
-		if started = goroutinesCreated() - before; started <= 1 {
+		if started = gocount.Created() - before; started <= 1 {
 			break
 		}
 	}
@@ -53,13 +47,13 @@ func TestCheckRunsOnKeptGoroutines(t *testing.T) {
 		dom := string(rune('a'+i)) + ".test"
 		answered := func() uint64 { return uint64(srv.Queries(dom) + srv.Queries("_dmarc."+dom)) }
 		q0 := answered()
-		before := goroutinesCreated()
+		before := gocount.Created()
 		r := c.Check(context.Background(), Input{RemoteIP: "192.0.2.1", MailFrom: "x@" + dom,
 			Raw: []byte("From: x@" + dom + "\r\n\r\nhi\r\n")})
 		if r.SPF != "none" {
 			t.Fatalf("%s", r)
 		}
-		started, queries = goroutinesCreated()-before, answered()-q0
+		started, queries = gocount.Created()-before, answered()-q0
 		if started <= queries {
 			break
 		}

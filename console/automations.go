@@ -30,12 +30,7 @@ func (s *Server) automationsPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/automations/"+url.PathEscape(n), http.StatusSeeOther)
 		return
 	}
-	var all []center.Automation
-	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
-		var err error
-		all, err = center.Automations(tx)
-		return err
-	})
+	all, err := store.ViewValue(r.Context(), s.DB, center.Automations)
 	if err != nil {
 		s.internal(w, r, "list the automations", err)
 		return

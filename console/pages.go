@@ -122,12 +122,7 @@ func dirSize(dir string) int64 {
 const MaxAuditRows = 200
 
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
-	var as []journal.Audit
-	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
-		var err error
-		as, err = journal.Audits(tx, MaxAuditRows, "")
-		return err
-	})
+	as, err := store.ViewValue(r.Context(), s.DB, func(tx *store.Tx) ([]journal.Audit, error) { return journal.Audits(tx, MaxAuditRows, "") })
 	if err != nil {
 		s.internal(w, r, "read the audit trail", err)
 		return

@@ -30,12 +30,7 @@ func (s *Server) templatesPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/templates/"+n, http.StatusSeeOther)
 		return
 	}
-	var list []templates.Info
-	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
-		var err error
-		list, err = templates.List(tx)
-		return err
-	})
+	list, err := store.ViewValue(r.Context(), s.DB, templates.List)
 	if err != nil {
 		s.internal(w, r, "list the templates", err)
 		return

@@ -43,12 +43,7 @@ func (s *Server) writeCenterError(w http.ResponseWriter, r *http.Request, err er
 }
 
 func (s *Server) listAutomations(w http.ResponseWriter, r *http.Request) {
-	var all []center.Automation
-	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
-		var err error
-		all, err = center.Automations(tx)
-		return err
-	})
+	all, err := store.ViewValue(r.Context(), s.DB, center.Automations)
 	if err != nil {
 		s.writeCenterError(w, r, err)
 		return
@@ -61,12 +56,7 @@ func (s *Server) getAutomation(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var a center.Automation
-	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
-		var err error
-		a, err = center.GetAutomation(tx, id)
-		return err
-	})
+	a, err := store.ViewValue(r.Context(), s.DB, func(tx *store.Tx) (center.Automation, error) { return center.GetAutomation(tx, id) })
 	if err != nil {
 		s.writeCenterError(w, r, err)
 		return

@@ -21,12 +21,7 @@ func (s *Server) getOriginal(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var m model.Message
-	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
-		var err error
-		m, err = model.GetMessage(tx, id)
-		return err
-	})
+	m, err := store.ViewValue(r.Context(), s.DB, func(tx *store.Tx) (model.Message, error) { return model.GetMessage(tx, id) })
 	if err != nil {
 		s.writeStoreError(w, r, "read message", err)
 		return

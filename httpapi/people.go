@@ -100,12 +100,7 @@ func (s *Server) getPerson(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var p model.Person
-	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
-		var err error
-		p, err = model.GetPerson(tx, id)
-		return err
-	})
+	p, err := store.ViewValue(r.Context(), s.DB, func(tx *store.Tx) (model.Person, error) { return model.GetPerson(tx, id) })
 	if err != nil {
 		s.writeStoreError(w, r, "get person", err)
 		return

@@ -105,12 +105,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, what string, fn fun
 	if !ok {
 		return
 	}
-	var v any
-	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
-		var err error
-		v, err = fn(tx, id)
-		return err
-	})
+	v, err := store.ViewValue(r.Context(), s.DB, func(tx *store.Tx) (any, error) { return fn(tx, id) })
 	if err != nil {
 		s.writeStoreError(w, r, what, err)
 		return

@@ -78,12 +78,7 @@ func (s *Server) writeTemplateError(w http.ResponseWriter, r *http.Request, err 
 }
 
 func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
-	var list []templates.Info
-	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
-		var err error
-		list, err = templates.List(tx)
-		return err
-	})
+	list, err := store.ViewValue(r.Context(), s.DB, templates.List)
 	if err != nil {
 		s.writeTemplateError(w, r, err)
 		return
@@ -168,16 +163,11 @@ func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var out templates.Rendered
-	err := s.DB.View(r.Context(), func(tx *store.Tx) error {
+	out, err := store.ViewValue(r.Context(), s.DB, func(tx *store.Tx) (templates.Rendered, error) {
 		if draft == nil {
-			var err error
-			out, err = templates.Preview(tx, name)
-			return err
+			return templates.Preview(tx, name)
 		}
-		var err error
-		out, err = templates.Render(templates.Template{Name: name, Subject: draft.Subject, Text: draft.Text, HTML: draft.HTML}, templates.Sample())
-		return err
+		return templates.Render(templates.Template{Name: name, Subject: draft.Subject, Text: draft.Text, HTML: draft.HTML}, templates.Sample())
 	})
 	if err != nil {
 		s.writeTemplateError(w, r, err)

@@ -235,11 +235,8 @@ func PendingTotals(tx *store.Tx) (count, bytes int64, err error) {
 // PendingCount is the number of stored emails not yet processed, read in
 // a transaction of its own (load tools wait for it to reach 0).
 func PendingCount(ctx context.Context, db *store.DB) (int64, error) {
-	var n int64
-	err := db.View(ctx, func(tx *store.Tx) error {
-		var err error
-		n, _, err = PendingTotals(tx)
-		return err
+	return store.ViewValue(ctx, db, func(tx *store.Tx) (int64, error) {
+		n, _, err := PendingTotals(tx)
+		return n, err
 	})
-	return n, err
 }

@@ -1,11 +1,11 @@
 package intake
 
 import (
-	"runtime/metrics"
 	"testing"
 	"time"
 
 	"github.com/deskmail/deskmail/clock"
+	"github.com/deskmail/deskmail/internal/gocount"
 	"github.com/deskmail/deskmail/loopguard"
 )
 
@@ -18,21 +18,16 @@ func TestEmailReadOnAKeptGoroutine(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 12, 7, 11, 15, 0, 0, time.UTC))
 	s := &InboundStep{Clock: clk, Classify: &Classifier{Clock: clk, Guard: loopguard.New(loopguard.Options{Secrets: [][]byte{[]byte("test-secret-0123456789abcdef")}})},
 		Thread: &Threader{}}
-	created := func() uint64 {
-		m := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-		metrics.Read(m)
-		return m[0].Value.Uint64()
-	}
 	if _, ok := s.readWithin(metas[0], raws[0]); !ok {
 		t.Fatal("over budget")
 	}
 	var started uint64
 	for i := 1; i < len(metas); i++ { // the goroutine may not wait yet when the next reading starts
-		before := created()
+		before := gocount.Created()
 		if r, ok := s.readWithin(metas[i], raws[i]); !ok || r.email.From == "" {
 			t.Fatalf("reading %d: ok=%v from %q", i, ok, r.email.From)
 		}
-		if started = created() - before; started == 0 {
+		if started = gocount.Created() - before; started == 0 {
 			break
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deskmail/deskmail/clock"
 	"github.com/deskmail/deskmail/store"
 )
 
@@ -120,10 +121,10 @@ func (q *ackQueue) wake() {
 // whatever its acks; waiting for them costs nothing, since they wait for
 // the commit anyway. An ack its read answers alone (nothing left to mark)
 // waits as long: at most half a commit's time, only while one is on its
-// way.
-func (q *ackQueue) linger() {
+// way. clk is the Service's clock, which timed the commits.
+func (q *ackQueue) linger(clk clock.Clock) {
 	for q.committing && !q.waiting && len(q.pending) < q.commitAcks && q.lastCommit > 0 {
-		d := time.Until(q.commitStart.Add(q.lastCommit / 2))
+		d := q.commitStart.Add(q.lastCommit / 2).Sub(clk.Now())
 		if d <= 0 {
 			return
 		}
@@ -132,12 +133,10 @@ func (q *ackQueue) linger() {
 		}
 		q.lingering = true
 		q.mu.Unlock()
-		t := time.NewTimer(d)
 		select {
 		case <-q.kick:
-		case <-t.C:
+		case <-clk.After(d):
 		}
-		t.Stop()
 		q.mu.Lock()
 		q.lingering = false
 	}
@@ -150,7 +149,7 @@ func (q *ackQueue) read(s *Service) {
 	for len(q.pending) > 0 {
 		done := make(chan struct{})
 		q.readDone = done
-		q.linger()
+		q.linger(s.Clock)
 		batch := take(&q.pending)
 		q.mu.Unlock()
 		writes := s.ackRead(batch)
@@ -190,11 +189,11 @@ func (q *ackQueue) commit(s *Service) {
 			return
 		}
 		batch := take(&q.ready)
-		q.commitStart, q.commitAcks = time.Now(), len(batch)
+		q.commitStart, q.commitAcks = s.Clock.Now(), len(batch)
 		q.mu.Unlock()
 		s.ackCommit(batch)
 		q.mu.Lock()
-		q.lastCommit = time.Since(q.commitStart)
+		q.lastCommit = s.Clock.Now().Sub(q.commitStart)
 		q.wake() // done: a read that lingers goes now
 	}
 }

@@ -319,3 +319,55 @@ func TestAckCommitWaitsForTheReadOnItsWayPostgres(t *testing.T) {
 		t.Errorf("%d commits for the first ack and the two read while it committed, want 2", n)
 	}
 }
+
+// While a commit is on its way, a read waits for the acks that come back
+// together, at most until half the last commit's time has gone since
+// this commit began (by the Service's clock), and no longer once that
+// commit is done.
+func TestReadLingersAtMostHalfACommit(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC))
+	linger := func(q *ackQueue) <-chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			q.mu.Lock()
+			q.linger(clk)
+			q.mu.Unlock()
+			close(done)
+		}()
+		waitfor.Until(t, 10*time.Second, "the read to linger on the clock", func() bool {
+			q.mu.Lock()
+			defer q.mu.Unlock()
+			return q.lingering && clk.Waiters() > 0
+		})
+		return done
+	}
+	// The commit on its way began 1ms ago with 4 acks; the last took 10ms.
+	q := &ackQueue{pending: []*ack{{}}, committing: true, commitStart: clk.Now(), commitAcks: 4, lastCommit: 10 * time.Millisecond}
+	clk.Advance(time.Millisecond)
+	done := linger(q)
+	clk.Advance(3 * time.Millisecond)
+	select {
+	case <-done:
+		t.Fatal("the read went 4ms into the commit, before half the last commit's time (5ms)")
+	default:
+	}
+	clk.Advance(time.Millisecond)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read still lingers half the last commit's time into the commit")
+	}
+
+	// The commit done, the read goes at once, the clock not moved.
+	q = &ackQueue{pending: []*ack{{}}, committing: true, commitStart: clk.Now(), commitAcks: 4, lastCommit: 10 * time.Millisecond}
+	done = linger(q)
+	q.mu.Lock()
+	q.committing = false
+	q.wake()
+	q.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read still lingers after the commit is done")
+	}
+}

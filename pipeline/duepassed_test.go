@@ -34,3 +34,29 @@ func TestSkipCountsWhatItPassesOver(t *testing.T) {
 		t.Errorf("foreign counted %v, want 1", d)
 	}
 }
+
+// An email a claim left for a note is passed over as "held" while the
+// note holds it back, and no longer once it does not (the earlier email
+// in hand here).
+func TestHeldCountsWhatItPassesOver(t *testing.T) {
+	p := &Pipeline{}
+	p.init()
+	p.order.note("key", "early", 1)
+	p.order.blocked["later"] = blockedEmail{seq: 2, keys: []string{"key"}}
+	held0 := testutil.ToFloat64(metricDuePassedHeld)
+	for range 2 {
+		if !p.held("later") {
+			t.Fatal("an email behind a noted earlier one is not passed over")
+		}
+	}
+	if d := testutil.ToFloat64(metricDuePassedHeld) - held0; d != 2 {
+		t.Errorf("held counted %v, want 2", d)
+	}
+	p.inflight["early"] = true
+	if p.held("later") {
+		t.Error("an email whose earlier one is in hand is passed over")
+	}
+	if d := testutil.ToFloat64(metricDuePassedHeld) - held0; d != 2 {
+		t.Errorf("held counted %v after a pass it did not make, want 2", d)
+	}
+}

@@ -16,12 +16,8 @@ type JobView struct {
 
 // Show reads a job and its history.
 func Show(ctx context.Context, db *store.DB, id string, since time.Time) (JobView, error) {
-	var v JobView
-	err := db.View(ctx, func(tx *store.Tx) error {
-		var err error
-		v.Job, err = GetJob(tx, id)
-		return err
-	})
+	job, err := store.ViewValue(ctx, db, func(tx *store.Tx) (Job, error) { return GetJob(tx, id) })
+	v := JobView{Job: job}
 	if err != nil {
 		return v, err
 	}

@@ -50,11 +50,14 @@ func Copy(ctx context.Context, src, dst *DB) (CopyReport, error) {
 	}
 	sort.Strings(names)
 	for _, b := range names {
-		n, err := copyBucket(ctx, src, dst, b)
+		// A source whose sequence was behind its keys (seqkeys.go) would
+		// hand the destination keys that are taken: the sequence goes
+		// past them too.
+		n, top, err := copyBucket(ctx, src, dst, b)
 		if err != nil {
 			return rep, fmt.Errorf("copy bucket %s: %w", b, err)
 		}
-		if err := dst.setSequence(ctx, b, seqs[b]); err != nil {
+		if err := dst.setSequence(ctx, b, max(seqs[b], top), false); err != nil {
 			return rep, fmt.Errorf("copy the sequence of %s: %w", b, err)
 		}
 		var want, got int
@@ -66,11 +69,6 @@ func Copy(ctx context.Context, src, dst *DB) (CopyReport, error) {
 			return rep, fmt.Errorf("bucket %s: %d keys in the source, %d copied, %d in the destination", b, want, n, got)
 		}
 		rep.Buckets[b] = got
-	}
-	// A source whose sequence was behind its keys (seqkeys.go) would
-	// hand the destination keys that are taken.
-	if err := dst.advanceSequences(ctx, sequenceBuckets()); err != nil {
-		return rep, fmt.Errorf("advance the sequences past the keys: %w", err)
 	}
 	bodies, err := src.bodyNames()
 	if err != nil {
@@ -92,8 +90,10 @@ func Copy(ctx context.Context, src, dst *DB) (CopyReport, error) {
 	return rep, nil
 }
 
-func copyBucket(ctx context.Context, src, dst *DB, bucket string) (int, error) {
-	total := 0
+// copyBucket copies bucket's keys, and returns how many and, for a
+// SequenceKeys bucket, the highest value they were made from.
+func copyBucket(ctx context.Context, src, dst *DB, bucket string) (total int, top uint64, err error) {
+	valueOf := keyValues(bucket)
 	var from []byte
 	for {
 		type kv struct{ k, v []byte }
@@ -103,12 +103,17 @@ func copyBucket(ctx context.Context, src, dst *DB, bucket string) (int, error) {
 				if from != nil && string(k) == string(from) {
 					return true, nil // the last key of the previous chunk
 				}
+				if valueOf != nil {
+					if n, ok := valueOf(k); ok && n > top {
+						top = n
+					}
+				}
 				chunk = append(chunk, kv{append([]byte(nil), k...), append([]byte{}, v...)})
 				return len(chunk) < copyChunk, nil
 			})
 		})
 		if err != nil || len(chunk) == 0 {
-			return total, err
+			return total, top, err
 		}
 		err = dst.Update(ctx, func(tx *Tx) error {
 			for _, r := range chunk {
@@ -119,7 +124,7 @@ func copyBucket(ctx context.Context, src, dst *DB, bucket string) (int, error) {
 			return nil
 		})
 		if err != nil {
-			return total, err
+			return total, top, err
 		}
 		total += len(chunk)
 		from = chunk[len(chunk)-1].k
@@ -177,32 +182,6 @@ func (db *DB) bucketSequences() (map[string]uint64, error) {
 		}
 	}
 	return out, nil
-}
-
-// setSequence makes bucket's next Sequence return n+1.
-func (db *DB) setSequence(ctx context.Context, bucket string, n uint64) error {
-	if n == 0 {
-		return nil
-	}
-	if db.pg == nil {
-		return db.Update(ctx, func(tx *Tx) error {
-			if wt, ok := tx.ops.(*walTx); ok {
-				return wt.setSequence(bucket, n)
-			}
-			bt := tx.ops.(*boltTx)
-			b, err := bt.bucket(bucket, true)
-			if err != nil {
-				return err
-			}
-			return b.SetSequence(n)
-		})
-	}
-	name, err := db.pg.ensureSequence(ctx, bucket)
-	if err != nil {
-		return err
-	}
-	_, err = db.pg.pool.Exec(ctx, `SELECT setval($1::text::regclass, $2)`, name, int64(n))
-	return err
 }
 
 // bodyNames lists the large bodies (spool files or rows).

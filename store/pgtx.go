@@ -239,7 +239,7 @@ const (
 	// sqlNotifyMany sends a committed transaction's notes in one
 	// statement of their own, in order.
 	sqlNotifyMany = `SELECT pg_notify('deskmail', p) FROM unnest($1::text[]) WITH ORDINALITY AS u(p, i) ORDER BY i`
-	sqlDraw       = `SELECT nextval($1::text::regclass) FROM generate_series(1, $2)`
+	sqlDraw       = `SELECT nextval($1::text::regclass)`
 )
 
 func (t *pgTx) writable() bool { return t.rw }
@@ -551,23 +551,11 @@ func (t *pgTx) sequence(bucket string) (uint64, error) {
 	// One value: drawing ahead for a caller that did not say it will
 	// take more (Draws) would leave gaps in numbers people see, such as
 	// conversation tags.
-	var vals []int64
-	err = t.readRows(sqlDraw, []any{name, 1}, func(rows pgx.Rows) error {
-		var err error
-		vals, err = pgx.CollectRows(rows, pgx.RowTo[int64])
-		return err
-	})
-	if err != nil {
+	var v int64
+	if err := t.readRow(sqlDraw, []any{name}, &v); err != nil {
 		return 0, t.fail(err)
 	}
-	if len(vals) == 0 {
-		return 0, t.fail(fmt.Errorf("sequence %s: no value", bucket))
-	}
-	if t.seqs == nil {
-		t.seqs = map[string][]int64{}
-	}
-	t.seqs[bucket] = vals[1:]
-	return uint64(vals[0]), nil
+	return uint64(v), nil
 }
 
 func (t *pgTx) lastKey(bucket string) []byte {
@@ -818,15 +806,22 @@ const rangeLimit = 256
 // their number in the answer), those without one after ($4-$5, their
 // number negated): an end that may be missing would no longer bound the
 // index scan.
-const sqlScanRanges = `SELECT r.i, v.key, v.value
-	FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS r(bucket, lo, hi, i)
+var sqlScanRanges = fmt.Sprintf(fmtScanRanges, "", "", "$1", "$2", "$3", "$4", "$5", "$6")
+
+// fmtScanRanges is the text of sqlScanRanges and of sqlPrefetch's ranges:
+// each row's columns between %[1]s and %[2]s (sqlPrefetch's kind before,
+// its drawn value after), the ranges with an end (%[3]s-%[5]s: buckets,
+// lows, highs), those without (%[6]s-%[7]s: buckets, lows), the limit
+// (%[8]s).
+const fmtScanRanges = `SELECT %[1]sr.i, v.key, v.value%[2]s
+	FROM unnest(%[3]s::text[], %[4]s::bytea[], %[5]s::bytea[]) WITH ORDINALITY AS r(bucket, lo, hi, i)
 	CROSS JOIN LATERAL (SELECT key, value FROM kv WHERE kv.bucket = r.bucket AND kv.key >= r.lo AND kv.key < r.hi
-		ORDER BY kv.key LIMIT $6) AS v
+		ORDER BY kv.key LIMIT %[8]s) AS v
 	UNION ALL
-	SELECT -r.i, v.key, v.value
-	FROM unnest($4::text[], $5::bytea[]) WITH ORDINALITY AS r(bucket, lo, i)
+	SELECT %[1]s-r.i, v.key, v.value%[2]s
+	FROM unnest(%[6]s::text[], %[7]s::bytea[]) WITH ORDINALITY AS r(bucket, lo, i)
 	CROSS JOIN LATERAL (SELECT key, value FROM kv WHERE kv.bucket = r.bucket AND kv.key >= r.lo
-		ORDER BY kv.key LIMIT $6) AS v`
+		ORDER BY kv.key LIMIT %[8]s) AS v`
 
 // rangeRead is a read of whole ranges (sqlScanRanges, or its part of
 // sqlPrefetch): the arguments, then what its rows leave the transaction.

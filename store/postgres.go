@@ -833,7 +833,7 @@ var sqlPrefetch = func() (out [1 << 4]string) {
 		if parts&pfGet != 0 {
 			branches = append(branches, fmt.Sprintf(`SELECT %d, r.i, NULL::bytea, v.value, NULL::bigint
 	FROM unnest(%s::text[], %s::bytea[]) WITH ORDINALITY AS r(bucket, key, i)
-	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v`, pfKindGet, p(), p()))
+	`, pfKindGet, p(), p())+lateralGet)
 		}
 		if parts&pfLast != 0 {
 			branches = append(branches, fmt.Sprintf(`SELECT %d, l.i, v.key, NULL::bytea, NULL::bigint
@@ -841,15 +841,7 @@ var sqlPrefetch = func() (out [1 << 4]string) {
 	CROSS JOIN LATERAL (SELECT key FROM kv WHERE kv.bucket = l.bucket ORDER BY kv.key DESC LIMIT 1) AS v`, pfKindLast, p()))
 		}
 		if parts&pfRanges != 0 {
-			b, lo, hi, ub, ulo, lim := p(), p(), p(), p(), p(), p()
-			branches = append(branches, fmt.Sprintf(`SELECT %d, r.i, v.key, v.value, NULL::bigint
-	FROM unnest(%s::text[], %s::bytea[], %s::bytea[]) WITH ORDINALITY AS r(bucket, lo, hi, i)
-	CROSS JOIN LATERAL (SELECT key, value FROM kv WHERE kv.bucket = r.bucket AND kv.key >= r.lo AND kv.key < r.hi
-		ORDER BY kv.key LIMIT %s) AS v`, pfKindRange, b, lo, hi, lim),
-				fmt.Sprintf(`SELECT %d, -r.i, v.key, v.value, NULL::bigint
-	FROM unnest(%s::text[], %s::bytea[]) WITH ORDINALITY AS r(bucket, lo, i)
-	CROSS JOIN LATERAL (SELECT key, value FROM kv WHERE kv.bucket = r.bucket AND kv.key >= r.lo
-		ORDER BY kv.key LIMIT %s) AS v`, pfKindRange, ub, ulo, lim))
+			branches = append(branches, fmt.Sprintf(fmtScanRanges, fmt.Sprintf("%d, ", pfKindRange), ", NULL::bigint", p(), p(), p(), p(), p(), p()))
 		}
 		if parts&pfDraws != 0 {
 			branches = append(branches, fmt.Sprintf(`SELECT %d, u.i, NULL::bytea, NULL::bytea, nextval(u.s::regclass)
@@ -889,7 +881,11 @@ func collectMany(rows pgx.Rows, found func(bucket string, k, v []byte)) error {
 // subquery into a join, which a generic plan (it cannot know how many
 // keys come) may run as a scan of the whole table.
 const sqlGetMany = `SELECT r.bucket, r.key, v.value FROM unnest($1::text[], $2::bytea[]) AS r(bucket, key)
-	CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v`
+	` + lateralGet
+
+// lateralGet is the lookup of each key r (r.bucket, r.key) of sqlGetMany
+// and of sqlPrefetch's keys by name, its one value v.value.
+const lateralGet = `CROSS JOIN LATERAL (SELECT value FROM kv WHERE kv.bucket = r.bucket AND kv.key = r.key LIMIT 1) AS v`
 
 // sqlGetHeld is sqlGetMany for the fresh reads of TryLockAllLimit:
 // each key comes with its lock ($3), and a key is read only if this

@@ -21,7 +21,7 @@ import (
 // 23505 and runs again, drawing the next value, at most maxRetries times.
 // The store keeps such sequences ahead instead:
 //
-//   - Copy advances the destination's sequence past the keys it copied;
+//   - Copy sets the destination's sequence past the keys it copied too;
 //   - on PostgreSQL, a batch that meets a row where it inserted (23505 on
 //     kv) into such a bucket advances that bucket's sequence past its keys
 //     once before it runs again, so its next draw is new.
@@ -41,7 +41,7 @@ var (
 // made so, left alone). Domain packages call it from init. A new key of
 // such a bucket must be written as absent (a plain INSERT on PostgreSQL),
 // so that a key handed out twice fails its batch instead of overwriting
-// (advanceSequence).
+// (setSequence).
 func SequenceKeys(bucket string, valueOf func(key []byte) (uint64, bool)) {
 	seqKeysMu.Lock()
 	defer seqKeysMu.Unlock()
@@ -55,13 +55,18 @@ func sequenceBuckets() []string {
 	return slices.Sorted(maps.Keys(seqKeys))
 }
 
+// keyValues is bucket's valueOf if it is a SequenceKeys bucket, else nil.
+func keyValues(bucket string) func(key []byte) (uint64, bool) {
+	seqKeysMu.Lock()
+	defer seqKeysMu.Unlock()
+	return seqKeys[bucket]
+}
+
 // advanceSequences moves each of these SequenceKeys buckets' sequence to
 // at least the highest value its keys were made from.
 func (db *DB) advanceSequences(ctx context.Context, buckets []string) error {
 	for _, bucket := range buckets {
-		seqKeysMu.Lock()
-		valueOf := seqKeys[bucket]
-		seqKeysMu.Unlock()
+		valueOf := keyValues(bucket)
 		var top uint64
 		err := db.View(ctx, func(tx *Tx) error {
 			return tx.Scan(bucket, nil, func(k, _ []byte) (bool, error) {
@@ -74,29 +79,29 @@ func (db *DB) advanceSequences(ctx context.Context, buckets []string) error {
 		if err != nil {
 			return err
 		}
-		if err := db.advanceSequence(ctx, bucket, top); err != nil {
+		if err := db.setSequence(ctx, bucket, top, true); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// advanceSequence makes bucket's next Sequence return more than n. On
-// bbolt it never moves the sequence back; on PostgreSQL see below.
-func (db *DB) advanceSequence(ctx context.Context, bucket string, n uint64) error {
+// setSequence makes bucket's next Sequence return n+1 (nothing if n is
+// 0); forward: or more, never moving it back (on PostgreSQL see below).
+func (db *DB) setSequence(ctx context.Context, bucket string, n uint64, forward bool) error {
 	if n == 0 {
 		return nil
 	}
 	if db.pg == nil {
 		return db.Update(ctx, func(tx *Tx) error {
 			if wt, ok := tx.ops.(*walTx); ok {
-				if wt.seqOf(bucket) >= n {
+				if forward && wt.seqOf(bucket) >= n {
 					return nil
 				}
 				return wt.setSequence(bucket, n)
 			}
 			b, err := tx.ops.(*boltTx).bucket(bucket, true)
-			if err != nil || b.Sequence() >= n {
+			if err != nil || forward && b.Sequence() >= n {
 				return err
 			}
 			return b.SetSequence(n)
@@ -106,12 +111,16 @@ func (db *DB) advanceSequence(ctx context.Context, bucket string, n uint64) erro
 	if err != nil {
 		return err
 	}
-	// The sequence goes to n, or to the value nextval drew if that is
-	// higher. The statement is not atomic: a value another session draws
-	// between the nextval and the setval can be handed out once more.
-	// That is safe only because every SequenceKeys bucket is written with
-	// plain INSERTs (a taken key fails the batch, which advances the
-	// sequence again and reruns), never with upserts.
+	if !forward {
+		_, err = db.pg.pool.Exec(ctx, `SELECT setval($1::text::regclass, $2)`, name, int64(n))
+		return err
+	}
+	// Forward, the sequence goes to n, or to the value nextval drew if
+	// that is higher. The statement is not atomic: a value another
+	// session draws between the nextval and the setval can be handed out
+	// once more. That is safe only because every SequenceKeys bucket is
+	// written with plain INSERTs (a taken key fails the batch, which
+	// advances the sequence again and reruns), never with upserts.
 	_, err = db.pg.pool.Exec(ctx, `SELECT setval($1::text::regclass, greatest($2, nextval($1::text::regclass)))`, name, int64(n))
 	return err
 }
@@ -132,9 +141,7 @@ func takenSequences(err error) []string {
 		return sequenceBuckets()
 	}
 	bucket, _, _ := strings.Cut(rest, ", ")
-	seqKeysMu.Lock()
-	defer seqKeysMu.Unlock()
-	if seqKeys[bucket] == nil {
+	if keyValues(bucket) == nil {
 		return nil
 	}
 	return []string{bucket}

@@ -777,14 +777,17 @@ func (db *DB) commitOnce(batch []*request) []*request {
 		}
 		if err != nil && db.be.retryable(err) && retries < maxRetries {
 			retries++
-			if seqs := takenSequences(err); !advanced && db.pg != nil && len(seqs) > 0 {
-				// A key drawn from a sequence behind its bucket's keys
-				// (seqkeys.go): advance it before the batch draws again.
-				// Should it fail, the batch's reruns say so.
-				advanced = true
-				ctx, cancel := context.WithTimeout(context.Background(), viewTimeout)
-				_ = db.advanceSequences(ctx, seqs)
-				cancel()
+			// A key drawn from a sequence behind its bucket's keys
+			// (seqkeys.go): advance it, once, before the batch draws
+			// again. Should it fail, the batch's reruns say so. Only
+			// PostgreSQL's errors can say so.
+			if !advanced && db.pg != nil {
+				if seqs := takenSequences(err); len(seqs) > 0 {
+					advanced = true
+					ctx, cancel := context.WithTimeout(context.Background(), viewTimeout)
+					_ = db.advanceSequences(ctx, seqs)
+					cancel()
+				}
 			}
 			time.Sleep(time.Duration(retries) * time.Duration(rand.IntN(2000)+200) * time.Microsecond)
 			continue

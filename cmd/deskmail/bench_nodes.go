@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -512,7 +513,7 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 	walErr = errors.Join(walErr, err)
 	node1 := make([]map[string]float64, len(nodes))
 	for i, n := range nodes {
-		node1[i], _ = metricSums(n.http, pipelineCounters...)
+		node1[i], _ = metricSums(n.http, slices.Concat(pipelineCounters, commitMetrics)...)
 	}
 	cpu1 := make([]time.Duration, len(nodes))
 	for i, n := range nodes {
@@ -525,26 +526,19 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 	if err != nil {
 		return err
 	}
-	pct := quantiles(lat, time.Millisecond)
-	span := last.Sub(first)
 	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(len(lat)) }
 	fmt.Fprintf(out, "nodes %d (deskmail serve processes on one database)  dns delay %s  sessions %d  offered %s  workers %d\n",
 		len(nodes), o.delay, o.sessions, offered(o.rate), o.workers)
-	fmt.Fprintf(out, "%d emails in their conversations (%d refused) in %.2fs from the first 250 to the last commit  =>  %.0f emails/s\n",
-		len(lat), failed, span.Seconds(), float64(len(lat))/span.Seconds())
-	fmt.Fprintf(out, "accepting took %.2fs (%.0f emails/s answered 250)\n", sent.Sub(first).Seconds(), float64(len(accepted))/sent.Sub(first).Seconds())
-	fmt.Fprintf(out, "250 -> conversation commit:  p50 %s  p90 %s  p99 %s  max %s\n", pct(0.5), pct(0.9), pct(0.99), pct(1))
+	printRun(out, lat, failed, len(accepted), first, sent, last)
 	var all time.Duration
-	for i, n := range nodes {
+	for i := range nodes {
 		c := cpu1[i] - cpu0[i]
 		all += c
-		m, err := metricSums(n.http, "deskmail_store_commit_duration_seconds_sum", "deskmail_store_commit_duration_seconds_count",
-			"deskmail_store_commit_batch_size_sum")
-		stats := ""
-		if err == nil && m["deskmail_store_commit_duration_seconds_count"] > 0 {
-			cn := m["deskmail_store_commit_duration_seconds_count"]
-			stats = fmt.Sprintf("; store: %.0f commits since its start, mean %.1f ms, mean %.1f writes per commit",
-				cn, 1000*m["deskmail_store_commit_duration_seconds_sum"]/cn, m["deskmail_store_commit_batch_size_sum"]/cn)
+		m := node1[i]
+		stats := commitStats(m["deskmail_store_commit_duration_seconds_count"], m["deskmail_store_commit_duration_seconds_sum"],
+			m["deskmail_store_commit_batch_size_sum"], " since its start")
+		if stats != "" {
+			stats = "; " + stats
 		}
 		fmt.Fprintf(out, "node %d: CPU %.2fs (%.3f ms per email in a conversation)%s\n", i+1, c.Seconds(), per(c), stats)
 	}
@@ -584,6 +578,11 @@ func runBenchNodes(out io.Writer, o benchPipeOpts, load benchLoad, dir string) e
 var pipelineCounters = []string{"deskmail_inbound_dispatch_claims_total", "deskmail_inbound_dispatch_empty_total",
 	"deskmail_inbound_claim_candidates_total", "deskmail_inbound_claim_lost_total", "deskmail_inbound_claimed_total",
 	"deskmail_inbound_due_passed_total"}
+
+// commitMetrics are the sums of a node's store commits that the bench
+// prints (commitStats), read with the pipeline's counters at the end.
+var commitMetrics = []string{"deskmail_store_commit_duration_seconds_count", "deskmail_store_commit_duration_seconds_sum",
+	"deskmail_store_commit_batch_size_sum"}
 
 func printPipelineCounters(out io.Writer, node int, before, after map[string]float64, n int) {
 	if before == nil || after == nil {

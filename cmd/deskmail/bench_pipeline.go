@@ -184,13 +184,8 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 	if err != nil {
 		return err
 	}
-	pct := quantiles(lat, time.Millisecond)
-	span := last.Sub(first)
 	fmt.Fprintf(out, "dns delay %s  sessions %d  offered %s  workers %d\n", o.delay, o.sessions, offered(o.rate), o.workers)
-	fmt.Fprintf(out, "%d emails in their conversations (%d refused) in %.2fs from the first 250 to the last commit  =>  %.0f emails/s\n",
-		len(lat), failed, span.Seconds(), float64(len(lat))/span.Seconds())
-	fmt.Fprintf(out, "accepting took %.2fs (%.0f emails/s answered 250)\n", sent.Sub(first).Seconds(), float64(len(accepted))/sent.Sub(first).Seconds())
-	fmt.Fprintf(out, "250 -> conversation commit:  p50 %s  p90 %s  p99 %s  max %s\n", pct(0.5), pct(0.9), pct(0.99), pct(1))
+	printRun(out, lat, failed, len(accepted), first, sent, last)
 	user, sys := u1-u0, s1-s0
 	who := "the daemon's process (load and DNS in a child)"
 	if o.inProc {
@@ -207,6 +202,19 @@ func runBenchPipeline(out, progress io.Writer, o benchPipeOpts) error {
 			stmts, float64(stmts)/float64(len(lat)))
 	}
 	return nil
+}
+
+// printRun says how the run went: the emails in their conversations
+// (lat: from each one's 250 to its commit) from the first 250 to the
+// last commit, the accepting from the first 250 to the last one (sent),
+// and the quantiles of lat.
+func printRun(out io.Writer, lat []time.Duration, failed, accepted int, first, sent, last time.Time) {
+	pct := quantiles(lat, time.Millisecond)
+	span := last.Sub(first)
+	fmt.Fprintf(out, "%d emails in their conversations (%d refused) in %.2fs from the first 250 to the last commit  =>  %.0f emails/s\n",
+		len(lat), failed, span.Seconds(), float64(len(lat))/span.Seconds())
+	fmt.Fprintf(out, "accepting took %.2fs (%.0f emails/s answered 250)\n", sent.Sub(first).Seconds(), float64(accepted)/sent.Sub(first).Seconds())
+	fmt.Fprintf(out, "250 -> conversation commit:  p50 %s  p90 %s  p99 %s  max %s\n", pct(0.5), pct(0.9), pct(0.99), pct(1))
 }
 
 // memCounts are the process's allocations, collections and page faults
@@ -282,9 +290,18 @@ func printCommitStats(out io.Writer) {
 			}
 		}
 	}
-	if n > 0 {
-		fmt.Fprintf(out, "store: %d commits, mean %.1f ms, mean %.1f writes per commit\n", n, 1000*dur/float64(n), batch/float64(n))
+	if s := commitStats(float64(n), dur, batch, ""); s != "" {
+		fmt.Fprintln(out, s)
 	}
+}
+
+// commitStats says how a store's n commits went, seconds their time and
+// writes their writes in all, since after their number ("" if none).
+func commitStats(n, seconds, writes float64, since string) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("store: %.0f commits%s, mean %.1f ms, mean %.1f writes per commit", n, since, 1000*seconds/n, writes/n)
 }
 
 func offered(r float64) string {

@@ -45,16 +45,13 @@ func newInboundCmd() *cobra.Command {
 				q.Set("state", which)
 			}
 			err := queueCall(data, http.MethodGet, "/v1/inbound-state?"+q.Encode(), &resp, func(ctx context.Context, db *store.DB) error {
+				var err error
 				if attention {
-					var err error
 					resp.Emails, err = inbound.Attention(ctx, db, limit)
-					return err
+				} else {
+					resp.Emails, err = store.ViewValue(ctx, db, func(tx *store.Tx) ([]inbound.Record, error) { return inbound.List(tx, which, limit) })
 				}
-				return db.View(ctx, func(tx *store.Tx) error {
-					var err error
-					resp.Emails, err = inbound.List(tx, which, limit)
-					return err
-				})
+				return err
 			})
 			if err != nil || asJSON {
 				return printJSON(w, err, resp.Emails)

@@ -38,11 +38,9 @@ func newQueueCmd() *cobra.Command {
 			Jobs []queue.Job `json:"jobs"`
 		}
 		err := queueCall(data, http.MethodGet, "/v1/queue?limit="+fmt.Sprint(limit), &resp, func(ctx context.Context, db *store.DB) error {
-			return db.View(ctx, func(tx *store.Tx) error {
-				var err error
-				resp.Jobs, err = queue.List(tx, limit)
-				return err
-			})
+			var err error
+			resp.Jobs, err = store.ViewValue(ctx, db, func(tx *store.Tx) ([]queue.Job, error) { return queue.List(tx, limit) })
+			return err
 		})
 		if err != nil || asJSON {
 			return printJSON(w, err, resp.Jobs)
@@ -106,11 +104,9 @@ func newQueueCmd() *cobra.Command {
 			Addresses []queue.Suppression `json:"addresses"`
 		}
 		err := queueCall(data, http.MethodGet, "/v1/queue-suppressed", &resp, func(ctx context.Context, db *store.DB) error {
-			return db.View(ctx, func(tx *store.Tx) error {
-				var err error
-				resp.Addresses, err = queue.Suppressions(tx)
-				return err
-			})
+			var err error
+			resp.Addresses, err = store.ViewValue(ctx, db, queue.Suppressions)
+			return err
 		})
 		if err != nil || asJSON {
 			return printJSON(w, err, resp.Addresses)
