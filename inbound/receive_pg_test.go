@@ -141,3 +141,66 @@ func TestLoadWithRawGivesWhatOpenRawReads(t *testing.T) {
 		})
 	}
 }
+
+// A commit's first round trip reads each ordering key of its email in
+// one range with the entries before it (CommitReads): EarlierBlocker,
+// CheckClaim and Finish then read nothing more, the keys read by name
+// are the state and the record alone (a read by name of each ordering
+// entry beside its range was one index lookup more per key), and an
+// earlier email of the same sender still holds the later one back.
+func TestCommitReadsOrderingEntriesWithTheirRangesPostgres(t *testing.T) {
+	db := pgtest.Open(t, t.TempDir(), store.Options{})
+	clk := clock.NewFake(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	r := &Receiver{DB: db, Clock: clk, Hostname: "mx.test", Limits: Limits{}}
+	first := storeOne(t, r, "ann@client.test", "a1@client.test", "")
+	second := storeOne(t, r, "ann@client.test", "a2@client.test", "")
+	now := clk.Now()
+	commit := func(id string) (Blocker, int64, int64) {
+		t.Helper()
+		var st State
+		if err := update(t, db, func(tx *store.Tx) (err error) { st, err = Claim(tx, id, "w", now, time.Minute, nil); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Keys) < 2 {
+			t.Fatalf("ordering keys %q; want the sender's and the Message-ID's", st.Keys)
+		}
+		reads, trips := db.RowsSent().Reads, db.RoundTrips()
+		var b Blocker
+		err := db.Update(context.Background(), func(tx *store.Tx) error {
+			cur, err := CheckClaim(tx, id, "w", st.Fence)
+			if err != nil {
+				return err
+			}
+			if b, err = EarlierBlocker(tx, id, cur, now); err != nil || b.ID != "" {
+				return err
+			}
+			return Finish(tx, id, "w", st.Fence)
+		}, CommitReads(id, st)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, db.RowsSent().Reads - reads, db.RoundTrips() - trips
+	}
+	if b, _, _ := commit(second); b.ID != first {
+		t.Fatalf("the second email's commit found blocker %q; want the first, %s", b.ID, first)
+	}
+	b, reads, trips := commit(first)
+	if b.ID != "" {
+		t.Fatalf("the first email held back by %q", b.ID)
+	}
+	if reads != 2 || trips != 2 {
+		t.Errorf("the commit read %d keys by name in %d round trips; want 2 (state, record) in 2 (reads, writes)", reads, trips)
+	}
+	var left int
+	_ = db.View(context.Background(), func(tx *store.Tx) error { left = tx.Count(bucketOrder); return nil })
+	if want := len(orderKeysOf(t, db, second)); left != want {
+		t.Errorf("%d ordering entries left; want the second email's %d (the first's deleted)", left, want)
+	}
+}
+
+func orderKeysOf(t *testing.T, db *store.DB, id string) []string {
+	t.Helper()
+	var st State
+	_ = db.View(context.Background(), func(tx *store.Tx) error { st, _, _ = getState(tx, bucketPending, id); return nil })
+	return st.Keys
+}

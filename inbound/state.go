@@ -142,17 +142,17 @@ func EmailLock(id string) string { return "email:" + id }
 // read (its state, its record, its ordering entries, and the entries
 // before them that EarlierBlocker scans), so the store can fetch them
 // with the transaction's first round trip (store.Reads, ReadsRange).
+// Each ordering key is read in one range with the entries before it
+// (the range ends just past it): on PostgreSQL one index descent per
+// key, where a range and a read by name of the entry were two.
 func CommitReads(id string, st State) []store.UpdateOption {
-	order := make([][]byte, 0, len(st.Keys))
-	opts := make([]store.UpdateOption, 0, 3+len(st.Keys))
+	opts := make([]store.UpdateOption, 0, 2+len(st.Keys))
 	for _, k := range st.Keys {
-		order = append(order, orderKey(k, st.Seq))
-		opts = append(opts, store.ReadsRange(bucketOrder, orderPrefix(k), orderKey(k, st.Seq)))
+		opts = append(opts, store.ReadsRange(bucketOrder, orderPrefix(k), append(orderKey(k, st.Seq), 0)))
 	}
 	return append(opts,
 		store.Reads(bucketPending, []byte(id)),
 		store.Reads(bucketMeta, []byte(id)),
-		store.Reads(bucketOrder, order...),
 	)
 }
 

@@ -61,8 +61,11 @@ $P -d $DB -F ' ' -c "SELECT tup_returned, tup_fetched, tup_inserted, tup_updated
   awk -v n="$N" '{printf "rows read %.1f/email (returned %.1f, fetched %.1f); written: inserted %.1f, updated %.1f, deleted %.1f per email\n", ($1+$2)/n, $1/n, $2/n, $3/n, $4/n, $5/n}'
 $P -d $DB -F ' ' -c "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal" |
   awk -v n="$N" '{printf "WAL: %.1f records/email, %.2f full-page images/email, %.0f bytes/email\n", $1/n, $2/n, $3/n}'
-$P -d $DB -F ' ' -c "SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'kv'" |
-  awk '{printf "kv updates: %d, HOT %d\n", $2, $1}'
+$P -d $DB -F ' ' -c "SELECT n_tup_hot_upd, n_tup_upd, idx_scan FROM pg_stat_user_tables WHERE relname = 'kv'" |
+  awk -v n="$N" '{printf "kv updates: %d, HOT %d; index scans of kv %.1f/email\n", $2, $1, $3/n}'
+# Buffer accesses (shared blocks hit or read) of every statement: each
+# index descent, heap fetch and page written is one or more.
+$P -d $DB -c "SELECT sum(shared_blks_hit + shared_blks_read) $q" | awk -v n="$N" '{printf "shared blocks hit or read: %.1f/email\n", $1/n}'
 $P -d $DB -F $'\t' -c "SELECT round(sum(total_exec_time)::numeric, 0) $q" | awk -v n="$N" '{printf "statement time: %d ms (%.3f ms/email)\n", $1, $1/n}'
 echo "by server time: calls, rows, ms, shared blocks hit, statement"
 $P -d $DB -F $'\t' -c "SELECT calls, plans, rows, round(total_exec_time::numeric, 0), round(total_plan_time::numeric,0), left(regexp_replace(query, '\s+', ' ', 'g'), 100) $q ORDER BY total_exec_time DESC LIMIT 15"

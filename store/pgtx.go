@@ -195,21 +195,27 @@ type querier interface {
 
 func cacheKey(bucket string, key []byte) string { return bucket + "\x00" + string(key) }
 
-func (t *pgTx) remember(bucket string, key, value []byte) {
+// rememberKey remembers value (nil: no row) of the key whose cacheKey is
+// ck: callers make a key's cacheKey once (an allocation each) for all
+// they do with it.
+func (t *pgTx) rememberKey(ck string, value []byte) {
 	if t.seen == nil {
 		t.seen = map[string][]byte{}
 	}
-	ck := cacheKey(bucket, key)
 	t.note(false, t.seen, ck)
 	t.seen[ck] = value
 }
 
 // rememberRead remembers what a statement sent already read of key, or
 // that it is declared fresh (nil: no row), and so whether the database
-// has a row of it (knowRow).
+// has a row of it (knowRowKey).
 func (t *pgTx) rememberRead(bucket string, key, value []byte) {
-	t.remember(bucket, key, value)
-	t.knowRow(bucket, key, value != nil)
+	t.rememberReadKey(cacheKey(bucket, key), value)
+}
+
+func (t *pgTx) rememberReadKey(ck string, value []byte) {
+	t.rememberKey(ck, value)
+	t.knowRowKey(ck, value != nil)
 }
 
 // maxPending flushes long write queues early to bound memory.
@@ -457,7 +463,8 @@ func (t *pgTx) get(bucket string, key []byte) []byte {
 	if t.err != nil {
 		return nil
 	}
-	if v, ok := t.seen[cacheKey(bucket, key)]; ok {
+	ck := cacheKey(bucket, key)
+	if v, ok := t.seen[ck]; ok {
 		return v
 	}
 	// No flush: every key this transaction wrote is in seen, so the
@@ -468,7 +475,7 @@ func (t *pgTx) get(bucket string, key []byte) []byte {
 	var v []byte
 	err := t.readRow(sqlGet, []any{bucket, key}, &v)
 	if errors.Is(err, pgx.ErrNoRows) {
-		t.rememberRead(bucket, key, nil)
+		t.rememberReadKey(ck, nil)
 		return nil
 	}
 	if err != nil {
@@ -478,7 +485,7 @@ func (t *pgTx) get(bucket string, key []byte) []byte {
 	if v == nil {
 		v = []byte{}
 	}
-	t.rememberRead(bucket, key, v)
+	t.rememberReadKey(ck, v)
 	return v
 }
 
@@ -490,11 +497,12 @@ func (t *pgTx) put(bucket string, key, value []byte) error {
 	// later.
 	k := append([]byte(nil), key...)
 	v := append([]byte{}, value...)
-	t.goneInRange(bucket, key)
+	ck := cacheKey(bucket, key)
+	t.goneInRange(bucket, key, ck)
 	if err := t.queue(sqlPut, bucket, k, v); err != nil {
 		return err
 	}
-	t.remember(bucket, key, v)
+	t.rememberKey(ck, v)
 	if last, ok := t.last[bucket]; ok && bytes.Compare(k, last) > 0 {
 		t.note(true, t.last, bucket)
 		t.last[bucket] = k
@@ -503,11 +511,12 @@ func (t *pgTx) put(bucket string, key, value []byte) error {
 }
 
 func (t *pgTx) del(bucket string, key []byte) error {
-	t.goneInRange(bucket, key)
+	ck := cacheKey(bucket, key)
+	t.goneInRange(bucket, key, ck)
 	if err := t.queue(sqlDelete, bucket, append([]byte(nil), key...)); err != nil {
 		return err
 	}
-	t.remember(bucket, key, nil)
+	t.rememberKey(ck, nil)
 	if last, ok := t.last[bucket]; ok && bytes.Equal(key, last) {
 		t.note(true, t.last, bucket)
 		delete(t.last, bucket) // the new last key is the database's to say
@@ -872,8 +881,8 @@ func (r *rangeRead) row(t *pgTx, i int64, k, v []byte) error {
 		v = []byte{}
 	}
 	bucket := r.ranges[ri].Bucket
-	if _, ok := t.seen[cacheKey(bucket, k)]; !ok {
-		t.rememberRead(bucket, k, v)
+	if ck := cacheKey(bucket, k); !has(t.seen, ck) {
+		t.rememberReadKey(ck, v)
 	}
 	r.count[ri]++
 	if r.last[ri] == nil || bytes.Compare(k, r.last[ri]) > 0 {
@@ -925,45 +934,58 @@ func (t *pgTx) queueRanges(batch *pgx.Batch, ranges []Range) {
 
 // absent is Tx.Absent.
 func (t *pgTx) absent(bucket string, key []byte) {
-	if _, ok := t.seen[cacheKey(bucket, key)]; !ok && len(key) > 0 {
-		t.rememberRead(bucket, key, nil)
+	if len(key) == 0 {
+		return
+	}
+	if ck := cacheKey(bucket, key); !has(t.seen, ck) {
+		t.rememberReadKey(ck, nil)
 	}
 }
 
 // present is Tx.Present.
 func (t *pgTx) present(bucket string, key []byte) {
-	if _, ok := t.rows[cacheKey(bucket, key)]; !ok && len(key) > 0 {
-		t.knowRow(bucket, key, true)
+	if len(key) == 0 {
+		return
+	}
+	if ck := cacheKey(bucket, key); !has(t.rows, ck) {
+		t.knowRowKey(ck, true)
 	}
 }
 
 // goneInRange records a key the transaction has not met inside a range
 // it read whole (known) as absent: the range's read found no row of it.
-func (t *pgTx) goneInRange(bucket string, key []byte) {
+// ck is key's cacheKey.
+func (t *pgTx) goneInRange(bucket string, key []byte, ck string) {
 	if len(t.known) == 0 {
 		return
 	}
-	ck := cacheKey(bucket, key)
 	if _, ok := t.seen[ck]; ok {
 		return
 	}
 	if hi, ok := t.knownUpTo(bucket, key); ok && (hi == nil || bytes.Compare(key, hi) < 0) {
-		t.knowRow(bucket, key, false)
+		t.knowRowKey(ck, false)
 	}
 }
 
-// knowRow records whether the database has a row of key now: read (or
-// read absent) by a statement sent already (no write of the key can be
-// queued then: a key the transaction wrote is answered from seen, never
-// read), or declared fresh.
-func (t *pgTx) knowRow(bucket string, key []byte, has bool) {
+// knowRowKey records whether the database has a row now of the key
+// whose cacheKey is ck: read (or read absent) by a statement sent
+// already (no write of the key can be queued then: a key the
+// transaction wrote is answered from seen, never read), or declared
+// fresh.
+func (t *pgTx) knowRowKey(ck string, has bool) {
 	if !t.rw {
 		return
 	}
 	if t.rows == nil {
 		t.rows = map[string]bool{}
 	}
-	t.rows[cacheKey(bucket, key)] = has
+	t.rows[ck] = has
+}
+
+// has tells whether m has key k.
+func has[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 func (t *pgTx) scanReverse(bucket string, before []byte, fn func(k, v []byte) (bool, error)) error {
@@ -1097,7 +1119,8 @@ func (t *pgTx) prefetchRanges(ranges []Range, keys []Key) error {
 		return err
 	}
 	for i, k := range ks {
-		t.rememberRead(buckets[i], k, found[cacheKey(buckets[i], k)])
+		ck := cacheKey(buckets[i], k)
+		t.rememberReadKey(ck, found[ck])
 	}
 	return nil
 }

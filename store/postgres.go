@@ -691,7 +691,7 @@ const (
 // journal's last key and draws from two sequences, a pipeline commit
 // reads its emails' keys and ordering ranges and draws a tag.
 func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
-	var buckets []string
+	var buckets, cks []string
 	var keys [][]byte
 	var ranges []Range
 	draws := map[string]int{}
@@ -699,8 +699,9 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 	for _, r := range reads {
 		switch r.kind {
 		case readGet:
-			buckets, keys = append(buckets, r.bucket), append(keys, r.key)
-			t.remember(r.bucket, r.key, nil) // absent unless found below
+			ck := cacheKey(r.bucket, r.key)
+			buckets, keys, cks = append(buckets, r.bucket), append(keys, r.key), append(cks, ck)
+			t.rememberKey(ck, nil) // absent unless found below
 		case readLast:
 			last[r.bucket] = true
 		case readSeq:
@@ -770,7 +771,7 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 				}
 				// Each key was remembered absent above: a row found
 				// replaces that.
-				t.remember(buckets[i-1], keys[i-1], v)
+				t.rememberKey(cks[i-1], v)
 			case kind == pfKindLast && i >= 1 && int(i) <= len(lastBuckets):
 				t.last[lastBuckets[i-1]] = k
 			case kind == pfKindRange && rr != nil:
@@ -786,8 +787,8 @@ func (t *pgTx) prefetch(batch *pgx.Batch, reads []readKey) error {
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		for i, k := range keys {
-			t.knowRow(buckets[i], k, t.seen[cacheKey(buckets[i], k)] != nil)
+		for _, ck := range cks {
+			t.knowRowKey(ck, t.seen[ck] != nil)
 		}
 		if rr != nil {
 			rr.done(t)
