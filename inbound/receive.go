@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"sort"
 	"strings"
@@ -97,15 +96,18 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 	lim := r.limits()
 	now := r.Clock.Now()
 	id := store.NewID(now)
-	trace := receivedHeader(env, r.Hostname, id, now)
 
 	rb := receiveBufPool.Get().(*receiveBuf)
 	defer rb.put()
 	br := rb.br
 	br.Reset(io.LimitReader(data, lim.MaxMessageBytes+1))
-	var buf bytes.Buffer
-	buf.WriteString(trace)
-	hdrLen, err := readHeaderBlock(br, &buf, lim.MaxHeaderBytes)
+	// The message's buffer takes the trace field and what the first read
+	// brought (a message of a few KB: all of it) in one allocation, where
+	// it grew by doubling, copying, three or four times.
+	_, _ = br.Peek(1) // an error comes again at the next read
+	trace := receivedHeader(make([]byte, 0, receivedRoom+min(br.Buffered(), lim.SpillBytes)), env, r.Hostname, id, now)
+	buf := bytes.NewBuffer(trace)
+	hdrLen, err := readHeaderBlock(br, buf, lim.MaxHeaderBytes)
 	if err != nil {
 		drain(data)
 		return Receipt{}, err
@@ -143,7 +145,7 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 					spool.Abort()
 					return Receipt{}, &TempError{err}
 				}
-				buf = bytes.Buffer{} // let the buffered copy go
+				buf = &bytes.Buffer{} // let the buffered copy go
 			}
 			if spool != nil {
 				if _, err := spool.Write(chunk[:n]); err != nil {
@@ -165,14 +167,15 @@ func (r *Receiver) ReceiveWith(ctx context.Context, env Envelope, data io.Reader
 		}
 	}
 
+	bodySum := bodyHash.Sum(nil)
 	meta := Meta{
 		ID: id, Received: now, Envelope: env, Size: size,
 		MessageID: h.messageID, From: h.from, Subject: h.subject,
-		BodyHash: hex.EncodeToString(bodyHash.Sum(nil)),
+		BodyHash: hex.EncodeToString(bodySum),
 		Spooled:  spool != nil,
 	}
 	keys := OrderKeys(env, h.msg)
-	dkey := dedupeKey(h.messageID, bodyHash, headerSum[:], env.Rcpts)
+	dkey := dedupeKey(h.messageID, bodySum, headerSum[:], env.Rcpts)
 	if spool != nil {
 		if err := spool.Commit(id); err != nil {
 			return Receipt{}, &TempError{err}
@@ -403,12 +406,12 @@ func FromText(msg *mailmsg.Message) string {
 // 250 and sent again). Without a Message-ID the header must match too.
 // Recipients are part of the key because a sender may split one message
 // into several transactions by recipient; each must be kept.
-func dedupeKey(messageID string, body hash.Hash, headerSum []byte, rcpts []string) []byte {
+func dedupeKey(messageID string, bodySum, headerSum []byte, rcpts []string) []byte {
 	k := sha256.New()
 	k.Write([]byte("v1\x00"))
 	k.Write([]byte(messageID))
 	k.Write([]byte{0})
-	k.Write(body.Sum(nil))
+	k.Write(bodySum)
 	if messageID == "" {
 		k.Write(headerSum)
 	}
@@ -440,36 +443,64 @@ func PruneDedupe(ctx context.Context, db *store.DB, before time.Time) (int, erro
 // can answer; it gives up at the first error.
 func drain(r io.Reader) { _, _ = io.Copy(io.Discard, r) }
 
-// receivedHeader is the trace field of RFC 5321 section 4.4.
-func receivedHeader(env Envelope, host, id string, t time.Time) string {
-	var b strings.Builder
-	b.WriteString("Received: from ")
-	helo := sanitize(env.Helo, 255)
-	if helo == "" {
-		helo = "unknown"
+// receivedRoom is the room a message's buffer keeps for its trace field
+// (about 180 bytes with a short HELO name and one recipient).
+const receivedRoom = 256
+
+// receivedHeader is the trace field of RFC 5321 section 4.4, appended
+// to b (one allocation of b at most: no piece is a string of its own).
+func receivedHeader(b []byte, env Envelope, host, id string, t time.Time) []byte {
+	b = append(b, "Received: from "...)
+	if helo := sanitize(env.Helo, 255); helo != "" {
+		b = append(b, helo...)
+	} else {
+		b = append(b, "unknown"...)
 	}
-	b.WriteString(helo)
 	if env.RemoteIP != "" {
-		b.WriteString(" ([" + sanitize(env.RemoteIP, 64) + "])")
+		b = append(b, " (["...)
+		b = append(b, sanitize(env.RemoteIP, 64)...)
+		b = append(b, "])"...)
 	}
-	b.WriteString("\r\n\tby " + sanitize(host, 255) + " (deskmail) with " + sanitize(env.Proto, 16) + " id " + id)
+	b = append(b, "\r\n\tby "...)
+	b = append(b, sanitize(host, 255)...)
+	b = append(b, " (deskmail) with "...)
+	b = append(b, sanitize(env.Proto, 16)...)
+	b = append(b, " id "...)
+	b = append(b, id...)
 	if len(env.Rcpts) == 1 {
-		b.WriteString("\r\n\tfor <" + sanitize(env.Rcpts[0], 320) + ">")
+		b = append(b, "\r\n\tfor <"...)
+		b = append(b, sanitize(env.Rcpts[0], 320)...)
+		b = append(b, '>')
 	}
-	b.WriteString("; " + t.Format(time.RFC1123Z) + "\r\n")
-	return b.String()
+	b = append(b, "; "...)
+	b = t.AppendFormat(b, time.RFC1123Z)
+	return append(b, "\r\n"...)
 }
 
 // sanitize keeps client-supplied text from breaking the header it goes in.
 func sanitize(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x21 || r == 0x7f || r == '(' || r == ')' || r == ';' {
-			return -1
-		}
-		return r
-	}, s)
+	if !plainTrace(s) {
+		s = strings.Map(func(r rune) rune {
+			if r < 0x21 || r == 0x7f || r == '(' || r == ')' || r == ';' {
+				return -1
+			}
+			return r
+		}, s)
+	}
 	if len(s) > max {
 		s = s[:max]
 	}
 	return s
+}
+
+// plainTrace tells whether s is printable US-ASCII that sanitize leaves
+// as it is (an address, a host name: every accepted email's), read a
+// byte at a time rather than a rune.
+func plainTrace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c >= 0x7f || c == '(' || c == ')' || c == ';' {
+			return false
+		}
+	}
+	return true
 }

@@ -83,6 +83,14 @@ func (h Header) Count(name string) int {
 // Postfix's cleanup(8), a line that is neither a field nor a continuation
 // ends the header and starts the body.
 func ReadHeader(raw []byte, max int) (h Header, body []byte, notes []string) {
+	// The fields' names and values are pieces of one string, the header
+	// block's copy, not two or three strings of their own each (the
+	// parse of every accepted email, issue 27).
+	end, fields := headerExtent(raw, max)
+	text := string(raw[:end])
+	if fields > 0 {
+		h = make(Header, 0, fields)
+	}
 	// The value of the field being read is built in cont, not by string
 	// concatenation: a field folded over 100 000 lines must cost linear
 	// time, not quadratic (found by a test with a hostile header).
@@ -95,6 +103,9 @@ func ReadHeader(raw []byte, max int) (h Header, body []byte, notes []string) {
 	}
 	defer func() {
 		flush()
+		if len(h) == 0 {
+			h = nil
+		}
 		for i := range h {
 			h[i].Value = h[i].Raw
 			if strings.Contains(h[i].Raw, "=?") {
@@ -115,7 +126,13 @@ func ReadHeader(raw []byte, max int) (h Header, body []byte, notes []string) {
 		if len(trimmed) == 0 {
 			return h, next, notes
 		}
-		name, value, obsolete, isField := splitField(trimmed)
+		var ls string
+		if consumed+len(trimmed) <= end {
+			ls = text[consumed : consumed+len(trimmed)]
+		} else {
+			ls = string(trimmed)
+		}
+		name, value, obsolete, isField := splitField(ls)
 		switch {
 		case trimmed[0] == ' ' || trimmed[0] == '\t':
 			if c := bytes.TrimSpace(trimmed); len(h) > 0 && len(c) > 0 {
@@ -148,6 +165,32 @@ func ReadHeader(raw []byte, max int) (h Header, body []byte, notes []string) {
 	return h, nil, notes
 }
 
+// headerExtent is how many bytes at the start of raw ReadHeader reads at
+// most as header lines (up to the first empty line, a line that can be
+// neither a field nor a continuation, or max bytes), and how many of
+// them start a field at most. A line past it is still read, as a string
+// of its own.
+func headerExtent(raw []byte, max int) (end, fields int) {
+	for end < len(raw) {
+		line, _ := CutLine(raw[end:])
+		if end+len(line) > max {
+			break
+		}
+		t := bytes.TrimRight(line, "\r\n")
+		if len(t) == 0 {
+			break
+		}
+		if t[0] != ' ' && t[0] != '\t' {
+			if bytes.IndexByte(t, ':') < 0 && (end > 0 || !bytes.HasPrefix(t, []byte("From "))) {
+				break
+			}
+			fields++
+		}
+		end += len(line)
+	}
+	return end, fields
+}
+
 // CutLine returns the first line of b including its newline, and the rest.
 func CutLine(b []byte) (line, rest []byte) {
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -158,22 +201,50 @@ func CutLine(b []byte) (line, rest []byte) {
 
 // splitField splits "Name: value". A field name is printable US-ASCII
 // without colon or space (RFC 5322 §2.2); the obsolete syntax with white
-// space before the colon (RFC 5322 §4.5) is accepted and flagged.
-func splitField(line []byte) (name, value string, obsolete, ok bool) {
-	i := bytes.IndexByte(line, ':')
+// space before the colon (RFC 5322 §4.5) is accepted and flagged. The
+// name and the value are pieces of line, but for a name with capitals
+// (lowerName).
+func splitField(line string) (name, value string, obsolete, ok bool) {
+	i := strings.IndexByte(line, ':')
 	if i <= 0 {
 		return "", "", false, false
 	}
-	n := bytes.TrimRight(line[:i], " \t")
+	n := strings.TrimRight(line[:i], " \t")
 	if len(n) == 0 {
 		return "", "", false, false
 	}
-	for _, c := range n {
-		if c < 33 || c > 126 {
+	for j := 0; j < len(n); j++ {
+		if c := n[j]; c < 33 || c > 126 {
 			return "", "", false, false
 		}
 	}
-	return strings.ToLower(string(n)), strings.TrimSpace(string(line[i+1:])), len(n) < i, true
+	return lowerName(n), strings.TrimSpace(line[i+1:]), len(n) < i, true
+}
+
+// commonNames are field names lowerName returns without an allocation
+// whatever their case ("From", "Message-ID").
+var commonNames = []string{
+	"from", "to", "cc", "date", "subject", "message-id", "received",
+	"reply-to", "in-reply-to", "references", "sender", "return-path",
+	"mime-version", "content-type", "content-transfer-encoding",
+	"content-disposition", "dkim-signature", "authentication-results",
+	"auto-submitted", "precedence", "list-id", "list-unsubscribe",
+	"x-mailer", "user-agent", "delivered-to", "thread-index", "thread-topic",
+}
+
+// lowerName is the field name n lower-cased (printable US-ASCII).
+func lowerName(n string) string {
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; 'A' <= c && c <= 'Z' {
+			for _, k := range commonNames {
+				if len(k) == len(n) && strings.EqualFold(k, n) {
+					return k
+				}
+			}
+			return strings.ToLower(n)
+		}
+	}
+	return n
 }
 
 // looksLikeField tells a damaged field ("X-Bad\x00Name: v") from a body

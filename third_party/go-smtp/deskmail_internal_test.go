@@ -263,3 +263,31 @@ func TestDeskmailHandlerServesConnectionAfterConnection(t *testing.T) {
 		t.Errorf("%d handlers still wait after Close", got)
 	}
 }
+
+// TestDeskmailCommandAndPathWithoutAllocations: a command and a plain
+// path are read as pieces of the command line (deskmail patch 8); the
+// STARTTLS test upper-cased every line and the mailbox was built a byte
+// at a time (five allocations for MAIL and RCPT of a short address).
+func TestDeskmailCommandAndPathWithoutAllocations(t *testing.T) {
+	var cmd, arg, path string
+	n := testing.AllocsPerRun(100, func() {
+		var err error
+		if cmd, arg, err = parseCmd("MAIL FROM:<customer@example.org>\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		p := parser{s: arg[len("FROM:"):]}
+		if path, err = p.parseReversePath(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if cmd != "MAIL" || path != "customer@example.org" {
+		t.Fatalf("got %q %q", cmd, path)
+	}
+	if n != 0 {
+		t.Errorf("%v allocations, want none", n)
+	}
+	p := parser{s: `<"a b"@example.org>`}
+	if path, err := p.parseReversePath(); err != nil || path != `a b@example.org` {
+		t.Errorf("quoted local part: %q, %v", path, err)
+	}
+}

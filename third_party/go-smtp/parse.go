@@ -20,7 +20,7 @@ func parseCmd(line string) (cmd string, arg string, err error) {
 
 	l := len(line)
 	switch {
-	case strings.HasPrefix(strings.ToUpper(line), "STARTTLS"):
+	case hasPrefixUpper(line, "STARTTLS"):
 		return "STARTTLS", "", nil
 	case l == 0:
 		return "", "", nil
@@ -40,6 +40,28 @@ func parseCmd(line string) (cmd string, arg string, err error) {
 	}
 
 	return strings.ToUpper(line[0:4]), strings.TrimSpace(line[5:]), nil
+}
+
+// hasPrefixUpper is strings.HasPrefix(strings.ToUpper(line), prefix) for
+// an upper-case ASCII prefix, without upper-casing the whole line when its
+// first bytes are ASCII (deskmail patch 8: every command was copied).
+func hasPrefixUpper(line, prefix string) bool {
+	for i := 0; i < len(prefix); i++ {
+		if i == len(line) {
+			return false
+		}
+		c := line[i]
+		if c >= 0x80 {
+			return strings.HasPrefix(strings.ToUpper(line), prefix)
+		}
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Takes the arguments proceeding a command and files them
@@ -187,6 +209,8 @@ func (p *parser) parsePath() (string, error) {
 }
 
 func (p *parser) parseMailbox() (string, error) {
+	start := p.s
+	quoted := strings.HasPrefix(p.s, "\"")
 	localPart, err := p.parseLocalPart()
 	if err != nil {
 		return "", fmt.Errorf("in local-part: %v", err)
@@ -198,27 +222,24 @@ func (p *parser) parseMailbox() (string, error) {
 		return "", err
 	}
 
-	var sb strings.Builder
-	sb.WriteString(localPart)
-	sb.WriteByte('@')
-
-	for {
-		ch, ok := p.peekByte()
-		if !ok {
-			break
-		}
-		if ch == ' ' || ch == '\t' || ch == '>' {
-			break
-		}
-		p.readByte()
-		sb.WriteByte(ch)
+	// deskmail patch (8): the domain, and a dot-string mailbox as a
+	// whole, are pieces of the command line, not strings built a byte at
+	// a time.
+	i := strings.IndexAny(p.s, " \t>")
+	if i < 0 {
+		i = len(p.s)
 	}
+	domain := p.s[:i]
+	p.s = p.s[i:]
 
-	if strings.HasSuffix(sb.String(), "@") {
+	if domain == "" || strings.HasSuffix(domain, "@") {
 		return "", fmt.Errorf("domain is empty")
 	}
 
-	return sb.String(), nil
+	if quoted {
+		return localPart + "@" + domain, nil
+	}
+	return start[:len(start)-len(p.s)], nil
 }
 
 func (p *parser) parseLocalPart() (string, error) {
@@ -238,20 +259,20 @@ func (p *parser) parseLocalPart() (string, error) {
 			}
 			sb.WriteByte(ch)
 		}
-	} else { // dot-string
-		for {
-			ch, ok := p.peekByte()
-			if !ok {
-				return sb.String(), nil
-			}
-			switch ch {
+	} else { // dot-string: a piece of the line (deskmail patch 8)
+		for i := 0; i < len(p.s); i++ {
+			switch p.s[i] {
 			case '@':
-				return sb.String(), nil
+				lp := p.s[:i]
+				p.s = p.s[i:]
+				return lp, nil
 			case '(', ')', '<', '>', '[', ']', ':', ';', '\\', ',', '"', ' ', '\t':
+				p.s = p.s[i:]
 				return "", fmt.Errorf("malformed dot-string")
 			}
-			p.readByte()
-			sb.WriteByte(ch)
 		}
+		lp := p.s
+		p.s = ""
+		return lp, nil
 	}
 }
