@@ -37,6 +37,9 @@ type DNS struct {
 	Timeout time.Duration
 	Cache   *DNSCache
 	group   singleflight.Group
+	// afterMiss, when set (tests only), runs after a lookup missed the
+	// cache and before it joins or starts the shared query.
+	afterMiss func()
 
 	poolsMu sync.Mutex
 	pools   map[string]*udpPool // UDP sockets by server (dnspool.go)
@@ -182,6 +185,9 @@ func (d *DNS) lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, 
 		return e.answer(name)
 	}
 	metricDNS.WithLabelValues("miss").Inc()
+	if d.afterMiss != nil {
+		d.afterMiss()
+	}
 	// The shared query runs on its own context so one caller giving up
 	// (its email's budget spent) does not fail the others; each caller
 	// still stops waiting when its own context ends.
@@ -191,6 +197,13 @@ func (d *DNS) lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, 
 	ch := make(chan singleflight.Result, 1)
 	keptgo.Go(func() {
 		v, err, shared := d.group.Do(key.String(), func() (any, error) {
+			// A lookup that missed the cache while another's query for
+			// the name was ending comes here after that query was
+			// cached and left the group: the cache answers it, not a
+			// second query.
+			if e, ok := d.Cache.get(key); ok {
+				return e, nil
+			}
 			qctx, cancel := context.WithTimeout(context.Background(), d.timeout()*time.Duration(max(1, len(d.Servers))))
 			defer cancel()
 			e, err := d.exchange(qctx, fqdn, qtype)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,5 +182,41 @@ func TestDNSLookupMXSortedAndCached(t *testing.T) {
 	}
 	if _, err := d.LookupMX(context.Background(), "nomx.test"); !isNotFound(err) {
 		t.Errorf("MX of a missing domain: %v, want not-found (the implicit MX rule needs it)", err)
+	}
+}
+
+// A lookup that missed the cache just as another's query for the name
+// ended (cached, gone from the shared flight) is answered by the cache,
+// not by a second query: the gap TestDNSConcurrentLookupsShareOneQuery
+// fell into on a loaded machine.
+func TestDNSLookupThatMissedAsTheQueryEndedAsksNoMore(t *testing.T) {
+	srv, d, _ := dnsFixture(t, 0)
+	srv.TXT("late.test", "v")
+	missed := make(chan struct{})
+	goOn := make(chan struct{})
+	var first atomic.Bool
+	d.afterMiss = func() {
+		if first.CompareAndSwap(false, true) { // the first lookup only: it stops after its miss
+			close(missed)
+			<-goOn
+		}
+	}
+	late := make(chan error, 1)
+	go func() {
+		_, err := d.LookupTXT(context.Background(), "late.test")
+		late <- err
+	}()
+	<-missed
+	// The second lookup misses too (nothing cached yet), asks, caches
+	// and leaves the flight while the first still waits after its miss.
+	if _, err := d.LookupTXT(context.Background(), "late.test"); err != nil {
+		t.Fatal(err)
+	}
+	close(goOn)
+	if err := <-late; err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Queries("late.test"); n != 1 {
+		t.Errorf("%d queries, want 1: the late lookup should have found the answer cached", n)
 	}
 }
