@@ -69,6 +69,12 @@ type ackQueue struct {
 	kick      chan struct{}
 }
 
+// commitClock times the commits and the read's linger: the machine's
+// time, not the Service's (a test's fake clock does not move while a
+// commit runs, and a linger ended early would leave a waiter on it that
+// tests counting the clock's waiters would take for a parked worker).
+var commitClock clock.Clock = clock.Real{}
+
 // wait queues a and returns its answer.
 func (q *ackQueue) wait(s *Service, a *ack) (SeenResult, error) {
 	a.done = make(chan struct{})
@@ -121,7 +127,8 @@ func (q *ackQueue) wake() {
 // whatever its acks; waiting for them costs nothing, since they wait for
 // the commit anyway. An ack its read answers alone (nothing left to mark)
 // waits as long: at most half a commit's time, only while one is on its
-// way. clk is the Service's clock, which timed the commits.
+// way. clk is the clock that timed the commits (commitClock; a fake one
+// in linger's own test).
 func (q *ackQueue) linger(clk clock.Clock) {
 	for q.committing && !q.waiting && len(q.pending) < q.commitAcks && q.lastCommit > 0 {
 		d := q.commitStart.Add(q.lastCommit / 2).Sub(clk.Now())
@@ -149,7 +156,7 @@ func (q *ackQueue) read(s *Service) {
 	for len(q.pending) > 0 {
 		done := make(chan struct{})
 		q.readDone = done
-		q.linger(s.Clock)
+		q.linger(commitClock)
 		batch := take(&q.pending)
 		q.mu.Unlock()
 		writes := s.ackRead(batch)
@@ -189,11 +196,11 @@ func (q *ackQueue) commit(s *Service) {
 			return
 		}
 		batch := take(&q.ready)
-		q.commitStart, q.commitAcks = s.Clock.Now(), len(batch)
+		q.commitStart, q.commitAcks = commitClock.Now(), len(batch)
 		q.mu.Unlock()
 		s.ackCommit(batch)
 		q.mu.Lock()
-		q.lastCommit = s.Clock.Now().Sub(q.commitStart)
+		q.lastCommit = commitClock.Now().Sub(q.commitStart)
 		q.wake() // done: a read that lingers goes now
 	}
 }
