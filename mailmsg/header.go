@@ -105,6 +105,11 @@ func ReadHeader(raw []byte, max int) (h Header, body []byte, notes []string) {
 		flush()
 		if len(h) == 0 {
 			h = nil
+		} else if cap(h) > 2*len(h)+16 {
+			// headerExtent counts every line with a colon as a field
+			// at most; a header of lines like ":" ends long before,
+			// and the list kept for the whole parse is cut to size.
+			h = append(Header(nil), h...)
 		}
 		for i := range h {
 			h[i].Value = h[i].Raw

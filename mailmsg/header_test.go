@@ -93,3 +93,18 @@ func TestReadHeaderAllocations(t *testing.T) {
 		t.Errorf("%v allocations to read a header of 7 fields, want at most 4", n)
 	}
 }
+
+// headerExtent counts every line with a colon as a field at most, so a
+// header of one field and then many lines like ":" (neither a field nor
+// a continuation: the header ends there) sized the field list for all of
+// them, and kept that list for the whole parse; it is cut to size.
+func TestReadHeaderListCutToSize(t *testing.T) {
+	raw := []byte("From: a@b.example\r\n" + strings.Repeat(":\r\n", 10000) + "\r\nbody\r\n")
+	h, _, _ := ReadHeader(raw, 1<<20)
+	if len(h) != 1 || h[0].Name != "from" {
+		t.Fatalf("fields: %+v", h)
+	}
+	if cap(h) > 18 {
+		t.Errorf("field list of capacity %d kept for one field", cap(h))
+	}
+}
