@@ -122,8 +122,15 @@ func BenchmarkPipelineBacklog(b *testing.B) {
 		b.Fatal(err)
 	}
 	// The pipeline's count first (a scan of the pending emails walks the
-	// deleted ones of the log's layer), then the store to be sure.
+	// deleted ones of the log's layer), then the store to be sure; a
+	// pipeline stuck for 5 minutes fails the benchmark instead of
+	// hanging it (polled at 20 ms, not waitfor's 2: the counts of the
+	// drain are what it measures).
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
+		if time.Now().After(deadline) {
+			b.Fatal("the pipeline did not drain within 5 minutes")
+		}
 		if n, _ := d.backlog.Pending(); n > 0 {
 			time.Sleep(20 * time.Millisecond)
 			continue

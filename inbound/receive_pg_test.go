@@ -191,16 +191,11 @@ func TestCommitReadsOrderingEntriesWithTheirRangesPostgres(t *testing.T) {
 	if reads != 2 || trips != 2 {
 		t.Errorf("the commit read %d keys by name in %d round trips; want 2 (state, record) in 2 (reads, writes)", reads, trips)
 	}
-	var left int
-	_ = db.View(context.Background(), func(tx *store.Tx) error { left = tx.Count(bucketOrder); return nil })
-	if want := len(orderKeysOf(t, db, second)); left != want {
+	left, err := store.ViewValue(context.Background(), db, func(tx *store.Tx) (int, error) { return tx.Count(bucketOrder), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(stateOf(t, db, second).Keys); left != want {
 		t.Errorf("%d ordering entries left; want the second email's %d (the first's deleted)", left, want)
 	}
-}
-
-func orderKeysOf(t *testing.T, db *store.DB, id string) []string {
-	t.Helper()
-	var st State
-	_ = db.View(context.Background(), func(tx *store.Tx) error { st, _, _ = getState(tx, bucketPending, id); return nil })
-	return st.Keys
 }

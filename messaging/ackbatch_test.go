@@ -346,6 +346,12 @@ func TestReadLingersAtMostHalfACommit(t *testing.T) {
 	clk.Advance(time.Millisecond)
 	done := linger(q)
 	clk.Advance(3 * time.Millisecond)
+	// Advance fires and drops the waiters that came due before it
+	// returns: the linger's is still there 4ms in, unless it was due
+	// before half the last commit's time.
+	if n := clk.Waiters(); n != 1 {
+		t.Fatalf("%d waiters on the clock 4ms into the commit; want the linger's, due at 5ms", n)
+	}
 	select {
 	case <-done:
 		t.Fatal("the read went 4ms into the commit, before half the last commit's time (5ms)")

@@ -1,9 +1,12 @@
 package keptgo
 
 import (
-	"runtime"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/deskmail/deskmail/internal/gocount"
+	"github.com/deskmail/deskmail/internal/waitfor"
 )
 
 // TestGoRunsEveryFunctionOnKeptGoroutines: every function runs, at the
@@ -31,17 +34,16 @@ func TestGoRunsEveryFunctionOnKeptGoroutines(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	round()
-	for idle() < n {
-		runtime.Gosched()
+	allIdle := func() {
+		waitfor.Until(t, 10*time.Second, "every kept goroutine idle", func() bool { return idle() >= n })
 	}
-	before := runtime.NumGoroutine()
 	round()
-	for idle() < n {
-		runtime.Gosched()
-	}
-	if after := runtime.NumGoroutine(); after != before {
-		t.Errorf("%d goroutines after the second round, %d before: the kept ones were not reused", after, before)
+	allIdle()
+	before := gocount.Created()
+	round()
+	allIdle()
+	if started := gocount.Created() - before; started != 0 {
+		t.Errorf("%d goroutines started by the second round: the kept ones were not reused", started)
 	}
 	if got := idle(); got > MaxIdle {
 		t.Errorf("%d idle, at most %d", got, MaxIdle)
